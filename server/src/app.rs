@@ -1,0 +1,117 @@
+//! Wiring: bind the listeners, run signaling and media until shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use rand::RngCore;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::media::{EmbeddedMedia, MediaSigner};
+use crate::signaling::ws::{self, Signaling};
+use crate::signaling::Hub;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot bind signaling listener on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Media(#[from] crate::media::MediaError),
+    #[error("signaling listener failed: {0}")]
+    Serve(std::io::Error),
+}
+
+impl ServeError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Bind { .. } => "serve.bind_failed",
+            Self::Media(e) => e.code(),
+            Self::Serve(_) => "serve.failed",
+        }
+    }
+}
+
+/// Where the running server can be reached.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Endpoints {
+    /// The signaling WebSocket URL clients pass as `server`.
+    pub signal: String,
+    pub rtmp: String,
+    pub flv: String,
+}
+
+/// A bound, not yet running server. Binding first lets port 0 work and the URLs be known.
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    media: EmbeddedMedia,
+    signaling: Signaling,
+    pub endpoints: Endpoints,
+}
+
+impl Server {
+    pub async fn bind(cfg: Config) -> Result<Self, ServeError> {
+        let listener = tokio::net::TcpListener::bind(cfg.listen)
+            .await
+            .map_err(|source| ServeError::Bind { addr: cfg.listen, source })?;
+        let signal_addr = listener.local_addr().map_err(ServeError::Serve)?;
+        let secret = match &cfg.media_secret {
+            Some(s) => s.as_bytes().to_vec(),
+            None => {
+                let mut b = vec![0u8; 32];
+                rand::thread_rng().fill_bytes(&mut b);
+                b
+            }
+        };
+        // The media server verifies with the secret alone; the URL bases are known once bound.
+        let provisional = Arc::new(MediaSigner::new(secret.clone(), "", "", cfg.url_ttl_secs));
+        let media = EmbeddedMedia::bind(cfg.rtmp_listen, cfg.flv_listen, provisional).await?;
+        let host = |a: SocketAddr| cfg.public_host.clone().unwrap_or_else(|| a.ip().to_string());
+        let (ra, fa) = (media.rtmp_addr(), media.flv_addr());
+        let rtmp_base = format!("rtmp://{}:{}/live", host(ra), ra.port());
+        let flv_base = format!("http://{}:{}/live", host(fa), fa.port());
+        let signer = Arc::new(MediaSigner::new(secret, rtmp_base.clone(), flv_base.clone(), cfg.url_ttl_secs));
+        media.handle().set_signer(signer.clone());
+        let hub = Hub::new(cfg.apps.clone(), signer, cfg.max_frame_bytes, rand::thread_rng().next_u64());
+        let signaling = Signaling::new(hub, Arc::new(media.handle()));
+        let endpoints = Endpoints {
+            signal: format!("ws://{}:{}/ws", host(signal_addr), signal_addr.port()),
+            rtmp: rtmp_base,
+            flv: flv_base,
+        };
+        Ok(Self { listener, media, signaling, endpoints })
+    }
+
+    /// Serve until `shutdown` is cancelled, then close every connection and return.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), ServeError> {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let media_task = tokio::spawn(self.media.run(tx, shutdown.clone()));
+        let sig = self.signaling.clone();
+        let events = tokio::spawn(async move {
+            while let Some(ev) = rx.recv().await {
+                sig.media_event(ev);
+            }
+        });
+        let app = Router::new()
+            .route("/ws", get(ws::upgrade))
+            .route("/healthz", get(|| async { "ok" }))
+            .with_state(self.signaling.clone());
+        let sig = self.signaling.clone();
+        let stop = shutdown.clone();
+        let served = axum::serve(self.listener, app)
+            .with_graceful_shutdown(async move {
+                stop.cancelled().await;
+                sig.close_all();
+            })
+            .await;
+        shutdown.cancel();
+        let media = media_task.await;
+        events.abort();
+        served.map_err(ServeError::Serve)?;
+        match media {
+            Ok(r) => r.map_err(ServeError::from),
+            Err(_) => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! `mprtc-server`: WebSocket signaling, JWT join tokens, signed media URLs and an embedded
+//! RTMP / HTTP-FLV media server, in one process.
+
+pub mod app;
+pub mod config;
+pub mod media;
+pub mod signaling;
+pub mod token;

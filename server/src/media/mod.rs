@@ -1,0 +1,87 @@
+//! Media: signed push/play URLs and the embedded RTMP + HTTP-FLV server.
+//!
+//! The signaling side owns rooms and members; this module only moves media and
+//! admits peers that present a URL signed by [`MediaSigner`]. It reports what
+//! happens as [`MediaEvent`]s and lets signaling stop a pusher through
+//! [`MediaServer::kick_publisher`]. [`EmbeddedMedia`] is the built-in server; an
+//! external nginx-rtmp / SRS deployment can implement [`MediaServer`] as well.
+
+pub mod embedded;
+mod flv;
+pub mod signing;
+
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+
+pub use embedded::{EmbeddedHandle, EmbeddedMedia};
+pub use signing::{AdmissionError, Admitted, MediaSigner, PlayUrls, UrlKind};
+
+/// `tracing` directive to add to the server's `EnvFilter`.
+///
+/// `rtmp-rs` logs stream names *including their signed query* (`s=`) at info and
+/// debug level (and in two rare warnings); this module never does. Add it with
+/// `EnvFilter::from_default_env().add_directive(media::LIBRARY_LOG_DIRECTIVE.parse()?)`;
+/// the more specific target wins over a global `RUST_LOG=debug`.
+pub const LIBRARY_LOG_DIRECTIVE: &str = "rtmp_rs=error";
+
+/// Something the media server observed, sent to signaling over an unbounded channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// `uid` was admitted to publish `{room}.{uid}`.
+    PublishStarted { room: String, uid: u64 },
+    /// The publisher of `{room}.{uid}` went away (disconnected, unpublished or kicked).
+    PublishStopped { room: String, uid: u64 },
+    /// `viewer` started playing `{room}.{uid}` (RTMP or HTTP-FLV).
+    PlayStarted { room: String, uid: u64, viewer: u64 },
+    /// `viewer` stopped playing `{room}.{uid}`.
+    PlayStopped { room: String, uid: u64, viewer: u64 },
+}
+
+/// Errors of the media server itself (not of individual peers, which are only logged).
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    /// A listening socket could not be bound.
+    #[error("cannot bind media {what} listener on {addr}: {source}")]
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A listener failed while serving.
+    #[error("media {what} listener failed: {source}")]
+    Serve {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl MediaError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            MediaError::Bind { .. } => "media.bind_failed",
+            MediaError::Serve { .. } => "media.serve_failed",
+        }
+    }
+}
+
+/// What signaling needs from a media server, embedded or external.
+pub trait MediaServer: Send + Sync {
+    /// Address of the RTMP listener, if this process owns one.
+    fn rtmp_addr(&self) -> Option<SocketAddr>;
+
+    /// Address of the HTTP-FLV listener, if this process owns one.
+    fn flv_addr(&self) -> Option<SocketAddr>;
+
+    /// Stops the pusher of `{room}.{uid}` (e.g. its member left the room) and ends
+    /// its players. A no-op if nobody publishes that stream, or if the server
+    /// cannot kick (adapters that cannot must document it).
+    fn kick_publisher(&self, room: &str, uid: u64);
+
+    /// Whether `{room}.{uid}` currently has an admitted publisher.
+    fn is_publishing(&self, room: &str, uid: u64) -> bool;
+}

@@ -1,0 +1,527 @@
+//! Signed media URLs.
+//!
+//! The signaling side hands every pusher and player a URL that carries an HMAC over
+//! *who* may do *what* on *which* stream and *until when*; the media server admits a
+//! connection only if [`MediaSigner::verify`] accepts that URL. Nothing else is shared
+//! between the two sides except the secret.
+//!
+//! Stream name: `{room}.{uid}`. Query: `k=push&e={expiry}&s={sig}` or
+//! `k=play&v={viewer}&e={expiry}&s={sig}`, where `sig` is base64url (no padding) of
+//! HMAC-SHA256(secret, canonical string) and the canonical string is
+//! `mprtc-media-v1\n{kind}\n{room}\n{uid}\n{viewer or "-"}\n{expiry}`.
+
+use std::fmt;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Longest room name the signaling side hands out.
+pub const MAX_ROOM_LEN: usize = 64;
+
+/// What a signed URL allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UrlKind {
+    /// Publish (RTMP push) the stream `{room}.{uid}`.
+    Push,
+    /// Play the stream `{room}.{uid}` as viewer `v`.
+    Play,
+}
+
+impl UrlKind {
+    /// The value of the `k=` query parameter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UrlKind::Push => "push",
+            UrlKind::Play => "play",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "push" => Some(UrlKind::Push),
+            "play" => Some(UrlKind::Play),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for UrlKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Play URLs for one publisher/viewer pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlayUrls {
+    /// `{rtmp_base}/{room}.{uid}?k=play&v=..&e=..&s=..`
+    pub rtmp: String,
+    /// `{flv_base}/{room}.{uid}.flv?k=play&v=..&e=..&s=..`
+    pub flv: String,
+}
+
+/// What a verified URL admits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admitted {
+    pub room: String,
+    /// The publisher's uid (the `{uid}` in the stream name).
+    pub uid: u64,
+    /// `Some(viewer)` for play URLs, `None` for push URLs.
+    pub viewer: Option<u64>,
+}
+
+/// Why a media URL was refused. Messages never contain the URL, token or secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AdmissionError {
+    /// The stream name or query is not of the form this server issues.
+    #[error("malformed media URL: expected {{room}}.{{uid}} with k, e, s (and v for play) query parameters")]
+    Malformed,
+    /// The signature does not match the stream, kind, viewer and expiry.
+    #[error("media URL signature is invalid")]
+    BadSignature,
+    /// The URL was valid but its expiry time has passed.
+    #[error("media URL has expired")]
+    Expired,
+    /// A push URL used to play, or a play URL used to push.
+    #[error("media URL is not valid for this operation (push URL used to play or vice versa)")]
+    WrongKind,
+}
+
+impl AdmissionError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AdmissionError::Malformed => "media.url_malformed",
+            AdmissionError::BadSignature => "media.url_bad_signature",
+            AdmissionError::Expired => "media.url_expired",
+            AdmissionError::WrongKind => "media.url_wrong_kind",
+        }
+    }
+}
+
+/// Issues and verifies signed media URLs.
+///
+/// `rtmp_base`/`flv_base` are only used to *build* URLs; [`MediaSigner::verify`]
+/// depends on `secret` alone, so a media server may verify with a signer whose bases
+/// are placeholders.
+#[derive(Clone)]
+pub struct MediaSigner {
+    pub secret: Vec<u8>,
+    /// e.g. `rtmp://127.0.0.1:1935/live` (no trailing slash needed).
+    pub rtmp_base: String,
+    /// e.g. `http://127.0.0.1:8081/live` (no trailing slash needed).
+    pub flv_base: String,
+    /// Lifetime of issued URLs, in seconds.
+    pub ttl_secs: u64,
+}
+
+impl fmt::Debug for MediaSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MediaSigner")
+            .field("secret", &"<redacted>")
+            .field("rtmp_base", &self.rtmp_base)
+            .field("flv_base", &self.flv_base)
+            .field("ttl_secs", &self.ttl_secs)
+            .finish()
+    }
+}
+
+impl MediaSigner {
+    pub fn new(
+        secret: impl Into<Vec<u8>>,
+        rtmp_base: impl Into<String>,
+        flv_base: impl Into<String>,
+        ttl_secs: u64,
+    ) -> Self {
+        Self {
+            secret: secret.into(),
+            rtmp_base: rtmp_base.into(),
+            flv_base: flv_base.into(),
+            ttl_secs,
+        }
+    }
+
+    /// RTMP push URL for `uid` publishing into `room`.
+    pub fn push_url(&self, room: &str, uid: u64, now_unix: u64) -> String {
+        let e = now_unix.saturating_add(self.ttl_secs);
+        let s = self.sign(UrlKind::Push, room, uid, None, e);
+        format!("{}/{room}.{uid}?k=push&e={e}&s={s}", trim(&self.rtmp_base))
+    }
+
+    /// RTMP and HTTP-FLV play URLs for `viewer` watching `publisher` in `room`.
+    pub fn play_urls(&self, room: &str, publisher: u64, viewer: u64, now_unix: u64) -> PlayUrls {
+        let e = now_unix.saturating_add(self.ttl_secs);
+        let s = self.sign(UrlKind::Play, room, publisher, Some(viewer), e);
+        let q = format!("k=play&v={viewer}&e={e}&s={s}");
+        PlayUrls {
+            rtmp: format!("{}/{room}.{publisher}?{q}", trim(&self.rtmp_base)),
+            flv: format!("{}/{room}.{publisher}.flv?{q}", trim(&self.flv_base)),
+        }
+    }
+
+    /// Checks a stream name (`{room}.{uid}`, without `.flv` or `?`) and its query
+    /// string (without the `?`) for the operation `kind` at time `now_unix`.
+    ///
+    /// Checks run in the order: shape ([`AdmissionError::Malformed`]), signature
+    /// over the kind the URL claims ([`AdmissionError::BadSignature`]), kind
+    /// ([`AdmissionError::WrongKind`]), expiry ([`AdmissionError::Expired`]; a URL is
+    /// valid up to and including second `e`). Unknown query parameters are ignored;
+    /// repeated known ones are malformed.
+    pub fn verify(
+        &self,
+        kind: UrlKind,
+        stream_name: &str,
+        query: &str,
+        now_unix: u64,
+    ) -> Result<Admitted, AdmissionError> {
+        let (room, uid) = parse_stream_name(stream_name).ok_or(AdmissionError::Malformed)?;
+        let q = Query::parse(query).ok_or(AdmissionError::Malformed)?;
+        let claimed =
+            q.k.and_then(UrlKind::parse)
+                .ok_or(AdmissionError::Malformed)?;
+        let expiry = q.e.and_then(parse_u64).ok_or(AdmissionError::Malformed)?;
+        let viewer = match (claimed, q.v) {
+            (UrlKind::Play, Some(v)) => Some(parse_u64(v).ok_or(AdmissionError::Malformed)?),
+            (UrlKind::Push, None) => None,
+            _ => return Err(AdmissionError::Malformed),
+        };
+        let sig =
+            q.s.and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
+                .ok_or(AdmissionError::Malformed)?;
+
+        let mut mac = self.mac();
+        mac.update(canonical(claimed, room, uid, viewer, expiry).as_bytes());
+        mac.verify_slice(&sig)
+            .map_err(|_| AdmissionError::BadSignature)?;
+
+        if claimed != kind {
+            return Err(AdmissionError::WrongKind);
+        }
+        if now_unix > expiry {
+            return Err(AdmissionError::Expired);
+        }
+        Ok(Admitted {
+            room: room.to_owned(),
+            uid,
+            viewer,
+        })
+    }
+
+    fn mac(&self) -> HmacSha256 {
+        // HMAC accepts keys of any length; this cannot fail.
+        HmacSha256::new_from_slice(&self.secret).expect("HMAC accepts any key length")
+    }
+
+    fn sign(
+        &self,
+        kind: UrlKind,
+        room: &str,
+        uid: u64,
+        viewer: Option<u64>,
+        expiry: u64,
+    ) -> String {
+        let mut mac = self.mac();
+        mac.update(canonical(kind, room, uid, viewer, expiry).as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+}
+
+fn trim(base: &str) -> &str {
+    base.trim_end_matches('/')
+}
+
+fn canonical(kind: UrlKind, room: &str, uid: u64, viewer: Option<u64>, expiry: u64) -> String {
+    let viewer = viewer.map_or_else(|| "-".to_owned(), |v| v.to_string());
+    format!("mprtc-media-v1\n{kind}\n{room}\n{uid}\n{viewer}\n{expiry}")
+}
+
+/// True for room names the signaling side may issue: `[A-Za-z0-9_-]{1,64}`.
+pub fn is_valid_room(room: &str) -> bool {
+    !room.is_empty()
+        && room.len() <= MAX_ROOM_LEN
+        && room
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Splits `{room}.{uid}`; `None` unless the room is valid and the uid is plain decimal.
+pub fn parse_stream_name(name: &str) -> Option<(&str, u64)> {
+    let (room, uid) = name.rsplit_once('.')?;
+    if !is_valid_room(room) {
+        return None;
+    }
+    Some((room, parse_u64(uid)?))
+}
+
+/// Plain decimal u64: digits only, no sign, no leading zeros except "0" itself.
+fn parse_u64(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if s.len() > 1 && s.starts_with('0') {
+        return None;
+    }
+    s.parse().ok()
+}
+
+#[derive(Default)]
+struct Query<'a> {
+    k: Option<&'a str>,
+    v: Option<&'a str>,
+    e: Option<&'a str>,
+    s: Option<&'a str>,
+}
+
+impl<'a> Query<'a> {
+    fn parse(query: &'a str) -> Option<Self> {
+        let mut q = Query::default();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=')?;
+            let slot = match key {
+                "k" => &mut q.k,
+                "v" => &mut q.v,
+                "e" => &mut q.e,
+                "s" => &mut q.s,
+                _ => continue,
+            };
+            if slot.replace(value).is_some() {
+                return None;
+            }
+        }
+        Some(q)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_700_000_000;
+
+    fn signer() -> MediaSigner {
+        MediaSigner::new(
+            b"test-secret-0123456789".to_vec(),
+            "rtmp://127.0.0.1:1935/live/",
+            "http://127.0.0.1:8081/live",
+            600,
+        )
+    }
+
+    /// Splits a generated URL into (stream name, query) the way the servers do.
+    fn split(url: &str) -> (String, String) {
+        let (path, query) = url.split_once('?').unwrap();
+        let name = path.rsplit('/').next().unwrap();
+        let name = name.strip_suffix(".flv").unwrap_or(name);
+        (name.to_owned(), query.to_owned())
+    }
+
+    fn sig_of(url: &str) -> String {
+        url.split("s=").nth(1).unwrap().to_owned()
+    }
+
+    #[test]
+    fn url_shapes() {
+        let s = signer();
+        let push = s.push_url("room_1", 42, NOW);
+        assert!(push.starts_with("rtmp://127.0.0.1:1935/live/room_1.42?k=push&e=1700000600&s="));
+        let play = s.play_urls("room_1", 42, 7, NOW);
+        assert!(play
+            .rtmp
+            .starts_with("rtmp://127.0.0.1:1935/live/room_1.42?k=play&v=7&e=1700000600&s="));
+        assert!(play
+            .flv
+            .starts_with("http://127.0.0.1:8081/live/room_1.42.flv?k=play&v=7&e=1700000600&s="));
+        // 32-byte MAC, base64url without padding.
+        assert_eq!(sig_of(&push).len(), 43);
+        assert!(!sig_of(&push).contains(['=', '+', '/']));
+    }
+
+    #[test]
+    fn accepts_own_urls() {
+        let s = signer();
+        let (n, q) = split(&s.push_url("r-1", 42, NOW));
+        assert_eq!(
+            s.verify(UrlKind::Push, &n, &q, NOW + 600),
+            Ok(Admitted {
+                room: "r-1".into(),
+                uid: 42,
+                viewer: None
+            })
+        );
+        let urls = s.play_urls("r-1", 42, 7, NOW);
+        for url in [urls.rtmp, urls.flv] {
+            let (n, q) = split(&url);
+            assert_eq!(
+                s.verify(UrlKind::Play, &n, &q, NOW),
+                Ok(Admitted {
+                    room: "r-1".into(),
+                    uid: 42,
+                    viewer: Some(7)
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn bases_do_not_matter_for_verify() {
+        let (n, q) = split(&signer().push_url("r", 1, NOW));
+        let other = MediaSigner::new(signer().secret, "rtmp://x/y", "http://x/y", 1);
+        assert!(other.verify(UrlKind::Push, &n, &q, NOW).is_ok());
+    }
+
+    #[test]
+    fn rejects_forged_signature() {
+        let s = signer();
+        let (n, q) = split(&s.push_url("r", 1, NOW));
+        let sig = sig_of(&q);
+        let mut forged = sig.clone().into_bytes();
+        forged[0] = if forged[0] == b'A' { b'B' } else { b'A' };
+        let q2 = q.replace(&sig, std::str::from_utf8(&forged).unwrap());
+        assert_eq!(
+            s.verify(UrlKind::Push, &n, &q2, NOW),
+            Err(AdmissionError::BadSignature)
+        );
+        // Right shape, wrong secret.
+        let evil = MediaSigner::new(b"guess".to_vec(), "", "", 600);
+        let (n, q) = split(&evil.push_url("r", 1, NOW));
+        assert_eq!(
+            s.verify(UrlKind::Push, &n, &q, NOW),
+            Err(AdmissionError::BadSignature)
+        );
+        // Truncated signature (40 chars decode cleanly to 30 bytes).
+        let (n, q) = split(&s.push_url("r", 1, NOW));
+        let q3 = &q[..q.len() - 3];
+        assert_eq!(
+            s.verify(UrlKind::Push, &n, q3, NOW),
+            Err(AdmissionError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn rejects_other_room_uid_viewer_or_expiry() {
+        let s = signer();
+        let (_, q) = split(&s.push_url("r", 1, NOW));
+        assert_eq!(
+            s.verify(UrlKind::Push, "r.2", &q, NOW),
+            Err(AdmissionError::BadSignature)
+        );
+        assert_eq!(
+            s.verify(UrlKind::Push, "other.1", &q, NOW),
+            Err(AdmissionError::BadSignature)
+        );
+        // Extending the expiry invalidates the signature.
+        let q_ext = q.replace("e=1700000600", "e=1800000600");
+        assert_eq!(
+            s.verify(UrlKind::Push, "r.1", &q_ext, NOW),
+            Err(AdmissionError::BadSignature)
+        );
+        // Impersonating another viewer.
+        let (n, q) = split(&s.play_urls("r", 1, 7, NOW).rtmp);
+        let q_v = q.replace("v=7", "v=8");
+        assert_eq!(
+            s.verify(UrlKind::Play, &n, &q_v, NOW),
+            Err(AdmissionError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn rejects_wrong_kind() {
+        let s = signer();
+        let (n, q) = split(&s.push_url("r", 1, NOW));
+        assert_eq!(
+            s.verify(UrlKind::Play, &n, &q, NOW),
+            Err(AdmissionError::WrongKind)
+        );
+        let (n, q) = split(&s.play_urls("r", 1, 7, NOW).flv);
+        assert_eq!(
+            s.verify(UrlKind::Push, &n, &q, NOW),
+            Err(AdmissionError::WrongKind)
+        );
+        // Flipping k= without re-signing is a bad signature, not a kind error.
+        let q2 = q.replace("k=play", "k=push").replace("v=7&", "");
+        assert_eq!(
+            s.verify(UrlKind::Push, &n, &q2, NOW),
+            Err(AdmissionError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn rejects_expired() {
+        let s = signer();
+        let (n, q) = split(&s.push_url("r", 1, NOW));
+        assert!(s.verify(UrlKind::Push, &n, &q, NOW + 600).is_ok());
+        assert_eq!(
+            s.verify(UrlKind::Push, &n, &q, NOW + 601),
+            Err(AdmissionError::Expired)
+        );
+        let (n, q) = split(&s.play_urls("r", 1, 2, NOW).rtmp);
+        assert_eq!(
+            s.verify(UrlKind::Play, &n, &q, u64::MAX),
+            Err(AdmissionError::Expired)
+        );
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        let s = signer();
+        let (n, q) = split(&s.play_urls("r", 1, 2, NOW).rtmp);
+        let m = Err(AdmissionError::Malformed);
+        for (name, query) in [
+            (n.as_str(), ""),
+            (n.as_str(), "garbage"),
+            (n.as_str(), "k=play&e=1&s=AAAA"), // play without viewer
+            (n.as_str(), "k=push&v=1&e=1&s=AAAA"), // push with viewer
+            (n.as_str(), "k=view&v=1&e=1&s=AAAA"), // unknown kind
+            (n.as_str(), "k=play&v=x&e=1&s=AAAA"), // non-numeric viewer
+            (n.as_str(), "k=play&v=1&e=-1&s=AAAA"), // bad expiry
+            (n.as_str(), "k=play&v=1&e=1&s=!!"), // not base64url
+            (n.as_str(), "k=play&k=play&v=1&e=1&s=AAAA"), // duplicate key
+            ("r", q.as_str()),                 // no uid
+            ("r.", q.as_str()),
+            ("r.+1", q.as_str()),
+            ("r.01", q.as_str()),
+            ("r.18446744073709551616", q.as_str()), // u64 overflow
+            (".1", q.as_str()),
+            ("r/x.1", q.as_str()),
+            ("r x.1", q.as_str()),
+            ("é.1", q.as_str()),
+        ] {
+            assert_eq!(
+                s.verify(UrlKind::Play, name, query, NOW),
+                m,
+                "{name}?{query}"
+            );
+        }
+        let long = format!("{}.1", "a".repeat(65));
+        assert_eq!(s.verify(UrlKind::Play, &long, &q, NOW), m);
+        // Unknown extra parameters are ignored.
+        let q_extra = format!("{q}&foo=bar");
+        assert!(s.verify(UrlKind::Play, &n, &q_extra, NOW).is_ok());
+    }
+
+    #[test]
+    fn secrets_never_printed() {
+        let s = signer();
+        let dbg = format!("{s:?}");
+        assert!(!dbg.contains("test-secret"), "{dbg}");
+        let (_, q) = split(&s.push_url("r", 1, NOW));
+        let sig = sig_of(&q);
+        for e in [
+            AdmissionError::Malformed,
+            AdmissionError::BadSignature,
+            AdmissionError::Expired,
+            AdmissionError::WrongKind,
+        ] {
+            for text in [e.to_string(), format!("{e:?}")] {
+                assert!(
+                    !text.contains(&sig) && !text.contains("test-secret") && !text.contains("s=")
+                );
+            }
+            assert!(e.code().starts_with("media."));
+        }
+    }
+}

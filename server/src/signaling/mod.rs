@@ -1,0 +1,6 @@
+//! Signaling: the sans-IO [`hub`] and the WebSocket shell around it ([`ws`]).
+
+pub mod hub;
+pub mod ws;
+
+pub use hub::{Hub, HubOut, SessionId};

@@ -1,0 +1,136 @@
+//! The WebSocket shell: one task per connection feeding the [`Hub`] under a lock and carrying
+//! its outputs to sockets and to the media server.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use mprtc::protocol::frame::encode_err;
+use mprtc::protocol::{ErrorCode, WireError};
+use tokio::sync::mpsc;
+
+use super::hub::{Hub, HubOut, SessionId};
+use crate::media::{MediaEvent, MediaServer};
+
+/// Frames larger than this are cut off by the WebSocket layer itself; between the hub's
+/// `max_frame_bytes` and this, the hub answers with a typed `FrameTooLarge` error.
+pub const HARD_FRAME_LIMIT: usize = 1 << 20;
+
+/// The hub and the outgoing queue of every connection, under one lock.
+pub struct Shared {
+    pub hub: Hub,
+    senders: HashMap<SessionId, mpsc::UnboundedSender<Message>>,
+}
+
+#[derive(Clone)]
+pub struct Signaling {
+    shared: Arc<Mutex<Shared>>,
+    media: Arc<dyn MediaServer>,
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+impl Signaling {
+    pub fn new(hub: Hub, media: Arc<dyn MediaServer>) -> Self {
+        Self { shared: Arc::new(Mutex::new(Shared { hub, senders: HashMap::new() })), media }
+    }
+
+    /// Run `f` on the hub and carry out what it asks for.
+    fn with_hub(&self, f: impl FnOnce(&mut Hub, &mut Vec<HubOut>)) {
+        let mut outs = Vec::new();
+        let mut kicks = Vec::new();
+        {
+            let mut g = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut g.hub, &mut outs);
+            for o in outs {
+                match o {
+                    HubOut::Send(sid, text) => {
+                        if let Some(tx) = g.senders.get(&sid) {
+                            let _ = tx.send(Message::Text(text.into()));
+                        }
+                    }
+                    HubOut::KickPublisher { media_room, uid } => kicks.push((media_room, uid)),
+                }
+            }
+        }
+        for (room, uid) in kicks {
+            self.media.kick_publisher(&room, uid);
+        }
+    }
+
+    pub fn media_event(&self, ev: MediaEvent) {
+        tracing::debug!(?ev, "media event");
+        self.with_hub(|h, out| h.media_event(ev, out));
+    }
+
+    pub fn stats(&self) -> (usize, usize) {
+        let g = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        (g.hub.session_count(), g.hub.room_count())
+    }
+
+    async fn serve(self, socket: WebSocket) {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Message>();
+        let sid = {
+            let mut g = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+            let sid = g.hub.connect();
+            g.senders.insert(sid, tx.clone());
+            sid
+        };
+        tracing::debug!(sid, "connected");
+        let (mut sink, mut stream) = socket.split();
+        let writer = tokio::spawn(async move {
+            while let Some(m) = rx.recv().await {
+                let closing = matches!(m, Message::Close(_));
+                if sink.send(m).await.is_err() || closing {
+                    break;
+                }
+            }
+        });
+        while let Some(msg) = stream.next().await {
+            match msg {
+                Ok(Message::Text(t)) => {
+                    let now = now_ms();
+                    self.with_hub(|h, out| h.handle_frame(sid, t.as_str(), now, out));
+                }
+                Ok(Message::Binary(_)) => {
+                    let e = WireError::new(ErrorCode::MalformedFrame, "binary frames are not part of the protocol");
+                    let _ = tx.send(Message::Text(encode_err(None, &e).into()));
+                }
+                Ok(Message::Close(_)) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    // Oversized frames land here: tell the peer why before the socket goes.
+                    tracing::debug!(sid, error = %e, "socket error");
+                    let _ = tx.send(Message::Close(Some(CloseFrame { code: 1009, reason: "frame too large or broken".into() })));
+                    break;
+                }
+            }
+        }
+        {
+            let mut g = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+            g.senders.remove(&sid);
+        }
+        self.with_hub(|h, out| h.disconnect(sid, out));
+        drop(tx);
+        let _ = writer.await;
+        tracing::debug!(sid, "disconnected");
+    }
+
+    /// Close every connection (server shutdown).
+    pub fn close_all(&self) {
+        let g = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        for tx in g.senders.values() {
+            let _ = tx.send(Message::Close(Some(CloseFrame { code: 1001, reason: "server shutting down".into() })));
+        }
+    }
+}
+
+pub async fn upgrade(State(sig): State<Signaling>, ws: WebSocketUpgrade) -> Response {
+    ws.max_message_size(HARD_FRAME_LIMIT).max_frame_size(HARD_FRAME_LIMIT).on_upgrade(move |s| sig.serve(s))
+}

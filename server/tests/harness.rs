@@ -1,0 +1,353 @@
+//! Two-party harness in virtual time: real SDK cores ([`mprtc::core::Client`]) talking to the
+//! real signaling logic ([`Hub`]) with frames passed in memory, so whole flows run in
+//! microseconds and deterministically.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use mprtc::core::{AppEvent, Client, ClientConfig, Error, MediaKind, OpId, OpValue, Output};
+use mprtc::protocol::{ErrorCode, LeaveReason, Media, Role};
+use mprtc_server::config::AppConfig;
+use mprtc_server::media::{MediaEvent, MediaSigner, UrlKind};
+use mprtc_server::signaling::{Hub, HubOut, SessionId};
+use mprtc_server::token::{self, Privileges};
+
+const SECRET: &str = "app-secret";
+
+struct Peer {
+    core: Client,
+    sid: Option<SessionId>,
+    events: Vec<AppEvent>,
+    results: HashMap<OpId, Result<OpValue, Error>>,
+}
+
+struct Net {
+    hub: Hub,
+    signer: Arc<MediaSigner>,
+    peers: Vec<Peer>,
+    kicks: Vec<(String, u64)>,
+    now: u64,
+}
+
+impl Net {
+    fn new(n: usize) -> Self {
+        let mut apps = HashMap::new();
+        apps.insert("dbg".into(), AppConfig { key: "dbg".into(), secret: None, insecure: true });
+        apps.insert("sec".into(), AppConfig { key: "sec".into(), secret: Some(SECRET.into()), insecure: false });
+        let signer = Arc::new(MediaSigner::new(b"media".to_vec(), "rtmp://h:1/live", "http://h:2/live", 600));
+        let peers = (0..n)
+            .map(|_| Peer { core: Client::new(ClientConfig::new("dbg", "ws://x/ws").unwrap()), sid: None, events: vec![], results: HashMap::new() })
+            .collect();
+        Net { hub: Hub::new(apps, signer.clone(), 4096, 7), signer, peers, kicks: vec![], now: 1_700_000_000_000 }
+    }
+
+    fn with_app(mut self, i: usize, key: &str) -> Self {
+        self.peers[i].core = Client::new(ClientConfig::new(key, "ws://x/ws").unwrap());
+        self
+    }
+
+    /// Carry every output until nothing moves.
+    fn pump(&mut self) {
+        loop {
+            let mut moved = false;
+            let mut hub_out = Vec::new();
+            for p in self.peers.iter_mut() {
+                while let Some(o) = p.core.poll_output() {
+                    moved = true;
+                    match o {
+                        Output::Connect { .. } => {
+                            p.sid = Some(self.hub.connect());
+                            p.core.handle_socket_open(self.now);
+                        }
+                        Output::Send(f) => self.hub.handle_frame(p.sid.expect("socket open"), &f, self.now, &mut hub_out),
+                        Output::Close { code, reason } => {
+                            if let Some(sid) = p.sid.take() {
+                                self.hub.disconnect(sid, &mut hub_out);
+                            }
+                            p.core.handle_socket_close(self.now, code, &reason);
+                        }
+                        Output::Event(e) => p.events.push(e),
+                        Output::Resolve { op, value } => {
+                            p.results.insert(op, Ok(value));
+                        }
+                        Output::Reject { op, error } => {
+                            p.results.insert(op, Err(error));
+                        }
+                    }
+                }
+            }
+            for o in hub_out {
+                moved = true;
+                match o {
+                    HubOut::Send(sid, text) => {
+                        if let Some(p) = self.peers.iter_mut().find(|p| p.sid == Some(sid)) {
+                            p.core.handle_socket_message(self.now, &text);
+                        }
+                    }
+                    HubOut::KickPublisher { media_room, uid } => self.kicks.push((media_room, uid)),
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    fn run(&mut self, i: usize, f: impl FnOnce(&mut Client, u64) -> Result<OpId, Error>) -> Result<OpValue, Error> {
+        let now = self.now;
+        let op = f(&mut self.peers[i].core, now)?;
+        self.pump();
+        self.peers[i].results.remove(&op).expect("every op settles once the network is idle")
+    }
+
+    fn join(&mut self, i: usize, room: &str, uid: u64) -> Result<OpValue, Error> {
+        self.run(i, |c, now| c.join(now, room, uid, None))
+    }
+
+    fn media(&mut self, ev: MediaEvent) {
+        let mut out = Vec::new();
+        self.hub.media_event(ev, &mut out);
+        for o in out {
+            match o {
+                HubOut::Send(sid, text) => {
+                    if let Some(p) = self.peers.iter_mut().find(|p| p.sid == Some(sid)) {
+                        p.core.handle_socket_message(self.now, &text);
+                    }
+                }
+                HubOut::KickPublisher { media_room, uid } => self.kicks.push((media_room, uid)),
+            }
+        }
+        self.pump();
+    }
+
+    fn events(&mut self, i: usize) -> Vec<AppEvent> {
+        std::mem::take(&mut self.peers[i].events)
+    }
+}
+
+fn media_room_of(url: &str) -> (String, u64) {
+    let path = url.split('?').next().unwrap();
+    let name = path.rsplit('/').next().unwrap();
+    let (room, uid) = name.split_once('.').unwrap();
+    (room.to_string(), uid.parse().unwrap())
+}
+
+#[test]
+fn join_publish_subscribe_leave() {
+    let mut net = Net::new(2);
+    assert_eq!(net.join(0, "room1", 1), Ok(OpValue::Done));
+    assert_eq!(net.events(0), vec![AppEvent::Open]);
+    assert_eq!(net.join(1, "room1", 2), Ok(OpValue::Done));
+    assert_eq!(net.events(1), vec![AppEvent::Open, AppEvent::ClientJoin { uid: 1 }]);
+    assert_eq!(net.events(0), vec![AppEvent::ClientJoin { uid: 2 }]);
+
+    let url = match net.run(0, |c, now| c.publish(now, Media::BOTH)) {
+        Ok(OpValue::PushUrl(u)) => u,
+        other => panic!("{other:?}"),
+    };
+    let (query_room, uid) = media_room_of(&url);
+    assert_eq!(uid, 1);
+    let query = url.split_once('?').unwrap().1;
+    let admitted = net.signer.verify(UrlKind::Push, &format!("{query_room}.1"), query, net.now / 1000).unwrap();
+    assert_eq!(admitted.uid, 1);
+    // Nothing is announced until media really flows.
+    assert_eq!(net.events(1), vec![]);
+    net.media(MediaEvent::PublishStarted { room: query_room.clone(), uid: 1 });
+    assert_eq!(
+        net.events(1),
+        vec![AppEvent::StreamAdded { uid: 1, media: MediaKind::Audio }, AppEvent::StreamAdded { uid: 1, media: MediaKind::Video }]
+    );
+    assert_eq!(net.events(0), vec![], "the publisher does not hear about its own stream");
+
+    let play = net.run(1, |c, now| c.subscribe(now, 1, Media { audio: false, video: true })).unwrap();
+    let OpValue::Play { url, flv_url } = play else { panic!("{play:?}") };
+    let q = url.split_once('?').unwrap().1;
+    let a = net.signer.verify(UrlKind::Play, &format!("{query_room}.1"), q, net.now / 1000).unwrap();
+    assert_eq!(a.viewer, Some(2));
+    assert!(flv_url.contains(".flv?"));
+    assert!(net.signer.verify(UrlKind::Push, &format!("{query_room}.1"), q, net.now / 1000).is_err(), "a play URL cannot push");
+
+    // A third member arriving later sees the live stream in the snapshot.
+    let mut net3 = net;
+    net3.peers.push(Peer { core: Client::new(ClientConfig::new("dbg", "ws://x/ws").unwrap()), sid: None, events: vec![], results: HashMap::new() });
+    assert_eq!(net3.join(2, "room1", 3), Ok(OpValue::Done));
+    let ev = net3.events(2);
+    assert!(ev.contains(&AppEvent::StreamAdded { uid: 1, media: MediaKind::Video }), "{ev:?}");
+
+    assert_eq!(net3.run(0, |c, now| c.leave(now)), Ok(OpValue::Done));
+    assert_eq!(
+        net3.events(1),
+        vec![
+            AppEvent::ClientJoin { uid: 3 },
+            AppEvent::StreamRemoved { uid: 1, media: MediaKind::Audio },
+            AppEvent::StreamRemoved { uid: 1, media: MediaKind::Video },
+            AppEvent::ClientLeave { uid: 1, reason: LeaveReason::Left },
+        ]
+    );
+    assert_eq!(net3.kicks, vec![(query_room, 1)], "the leaver's pusher is stopped");
+}
+
+#[test]
+fn refusals_are_typed() {
+    let mut net = Net::new(3);
+    net.join(0, "r", 1).unwrap();
+    // subscribe to a member who publishes nothing
+    net.join(1, "r", 2).unwrap();
+    let e = net.run(1, |c, now| c.subscribe(now, 1, Media::BOTH)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::NotPublishing);
+    let e = net.run(1, |c, now| c.subscribe(now, 99, Media::BOTH)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::NoSuchMember);
+    // same uid twice
+    let e = net.join(2, "r", 1).unwrap_err();
+    assert_eq!(e.code, ErrorCode::UidInUse);
+    // audience cannot publish: the core refuses first, and so does the server
+    net.run(1, |c, now| c.set_role(now, Role::Audience)).unwrap();
+    assert_eq!(net.run(1, |c, now| c.publish(now, Media::BOTH)).unwrap_err().code, ErrorCode::AudienceCannotPublish);
+    let mut out = Vec::new();
+    let sid = net.peers[1].sid.unwrap();
+    net.hub.handle_frame(sid, r#"{"v":1,"id":77,"type":"publish","body":{"audio":true,"video":true}}"#, net.now, &mut out);
+    assert!(matches!(&out[..], [HubOut::Send(s, f)] if *s == sid && f.contains("\"re\":77") && f.contains("4022")), "{out:?}");
+    // the others see the role change
+    assert!(net.events(0).contains(&AppEvent::RoleChanged { uid: 2, role: Role::Audience }));
+}
+
+#[test]
+fn tokens_are_checked() {
+    let mut net = Net::new(1).with_app(0, "sec");
+    let now_s = net.now / 1000;
+    assert_eq!(net.join(0, "r", 5).unwrap_err().code, ErrorCode::TokenRequired);
+    let expired = token::mint(SECRET.as_bytes(), "sec", "r", 5, Privileges::default(), now_s - 100, 10);
+    assert_eq!(net.run(0, |c, now| c.join(now, "r", 5, Some(expired))).unwrap_err().code, ErrorCode::TokenExpired);
+    let other_room = token::mint(SECRET.as_bytes(), "sec", "x", 5, Privileges::default(), now_s, 60);
+    assert_eq!(net.run(0, |c, now| c.join(now, "r", 5, Some(other_room))).unwrap_err().code, ErrorCode::TokenInvalid);
+    let forged = token::mint(b"wrong", "sec", "r", 5, Privileges::default(), now_s, 60);
+    assert_eq!(net.run(0, |c, now| c.join(now, "r", 5, Some(forged))).unwrap_err().code, ErrorCode::TokenInvalid);
+    let watch_only = token::mint(SECRET.as_bytes(), "sec", "r", 5, Privileges { publish: false, subscribe: true }, now_s, 60);
+    assert_eq!(net.run(0, |c, now| c.join(now, "r", 5, Some(watch_only))), Ok(OpValue::Done));
+    assert_eq!(net.peers[0].core.role(), Role::Audience, "no publish privilege means audience");
+    assert_eq!(net.run(0, |c, now| c.set_role(now, Role::Broadcaster)).unwrap_err().code, ErrorCode::PermissionDenied);
+    assert_eq!(net.hub.session_count(), 1);
+}
+
+#[test]
+fn dropped_connection_is_seen_as_leave_and_media_follows_signaling() {
+    let mut net = Net::new(2);
+    net.join(0, "r", 1).unwrap();
+    net.join(1, "r", 2).unwrap();
+    let url = match net.run(0, |c, now| c.publish(now, Media { audio: false, video: true })).unwrap() {
+        OpValue::PushUrl(u) => u,
+        v => panic!("{v:?}"),
+    };
+    let (mroom, _) = media_room_of(&url);
+    net.media(MediaEvent::PublishStarted { room: mroom.clone(), uid: 1 });
+    net.events(1);
+    // adding audio while pushing is announced at once
+    net.run(0, |c, now| c.publish(now, Media { audio: true, video: false })).unwrap();
+    assert_eq!(net.events(1), vec![AppEvent::StreamAdded { uid: 1, media: MediaKind::Audio }]);
+    // the pusher drops: the stream goes, the member stays
+    net.media(MediaEvent::PublishStopped { room: mroom.clone(), uid: 1 });
+    assert_eq!(
+        net.events(1),
+        vec![AppEvent::StreamRemoved { uid: 1, media: MediaKind::Audio }, AppEvent::StreamRemoved { uid: 1, media: MediaKind::Video }]
+    );
+    // a pusher for a member who is not publishing is kicked
+    net.media(MediaEvent::PublishStarted { room: mroom.clone(), uid: 2 });
+    assert_eq!(net.kicks, vec![(mroom.clone(), 2)]);
+    // A's socket dies
+    let sid = net.peers[0].sid.take().unwrap();
+    let mut out = Vec::new();
+    net.hub.disconnect(sid, &mut out);
+    net.peers[0].core.handle_socket_close(net.now, 1006, "");
+    for o in out {
+        if let HubOut::Send(s, t) = o {
+            assert_eq!(Some(s), net.peers[1].sid);
+            net.peers[1].core.handle_socket_message(net.now, &t);
+        }
+    }
+    net.pump();
+    assert_eq!(net.events(1), vec![AppEvent::ClientLeave { uid: 1, reason: LeaveReason::ConnectionLost }]);
+    assert!(net.events(0).contains(&AppEvent::Disconnect { code: 1006, reason: "".into() }));
+    // a second life: the room's media id is still valid while B is there
+    assert_eq!(net.join(0, "r", 1), Ok(OpValue::Done));
+}
+
+/// Many seeded random sequences of API calls: afterwards every client's view of the room agrees
+/// with every other's, and every operation settled exactly once.
+#[test]
+fn random_flows_converge() {
+    let mut seed: u64 = 0x9e3779b97f4a7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _run in 0..300 {
+        let mut net = Net::new(4);
+        let mut rooms = HashMap::new();
+        for _step in 0..40 {
+            let i = (next() % 4) as usize;
+            let uid = i as u64 + 1;
+            let media = match next() % 3 {
+                0 => Media { audio: true, video: false },
+                1 => Media { audio: false, video: true },
+                _ => Media::BOTH,
+            };
+            let _ = match next() % 8 {
+                0 | 1 => net.join(i, "r", uid).map(|_| rooms.insert(i, ())),
+                2 => net.run(i, |c, now| c.leave(now)).map(|_| rooms.remove(&i)),
+                3 => net.run(i, |c, now| c.publish(now, media)).map(|_| None),
+                4 => net.run(i, |c, now| c.unpublish(now, media)).map(|_| None),
+                5 => {
+                    let target = next() % 4 + 1;
+                    net.run(i, |c, now| c.subscribe(now, target, media)).map(|_| None)
+                }
+                6 => {
+                    let role = if next() % 2 == 0 { Role::Audience } else { Role::Broadcaster };
+                    net.run(i, |c, now| c.set_role(now, role)).map(|_| None)
+                }
+                _ => {
+                    // media starts or stops for a random member of the room
+                    let who = next() % 4 + 1;
+                    let mroom = net.hub_media_room();
+                    if let Some(m) = mroom {
+                        if next() % 2 == 0 {
+                            net.media(MediaEvent::PublishStarted { room: m, uid: who });
+                        } else {
+                            net.media(MediaEvent::PublishStopped { room: m, uid: who });
+                        }
+                    }
+                    Ok(None)
+                }
+            };
+            for p in &net.peers {
+                assert!(p.results.is_empty(), "every op settled and was collected");
+            }
+        }
+        // Every member's view of the others equals the server's truth: same members, same
+        // live media, same roles.
+        let truth: Vec<(u64, Role, Media)> = net.hub.snapshot("dbg", "r").iter().map(|m| (m.uid, m.role, m.live)).collect();
+        for (i, p) in net.peers.iter().enumerate() {
+            let me = i as u64 + 1;
+            if !p.core.is_joined() {
+                assert!(truth.iter().all(|t| t.0 != me), "uid {me} left but the server still has it");
+                continue;
+            }
+            let view: Vec<(u64, Role, Media)> = p.core.members().map(|(u, r)| (u, r.role, r.live)).collect();
+            let expect: Vec<(u64, Role, Media)> = truth.iter().copied().filter(|t| t.0 != me).collect();
+            assert_eq!(view, expect, "uid {me}'s view differs from the server's");
+        }
+    }
+}
+
+impl Net {
+    /// The media id of room "r", read from a push URL minted for it (None when the room is empty).
+    fn hub_media_room(&mut self) -> Option<String> {
+        let i = self.peers.iter().position(|p| p.core.is_joined() && p.core.role() == Role::Broadcaster)?;
+        let url = match self.run(i, |c, now| c.publish(now, Media { audio: false, video: true })) {
+            Ok(OpValue::PushUrl(u)) => u,
+            _ => return None,
+        };
+        Some(media_room_of(&url).0)
+    }
+}

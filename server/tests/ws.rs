@@ -1,0 +1,129 @@
+//! The real server over loopback sockets: bad input of every kind gets its typed error, and the
+//! server keeps serving everyone else.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use mprtc_server::app::Server;
+use mprtc_server::config::{Config, FileConfig, Overrides};
+use mprtc_server::token::{self, Privileges};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn start() -> (String, CancellationToken, tokio::task::JoinHandle<()>) {
+    let any = "127.0.0.1:0".parse().unwrap();
+    let o = Overrides {
+        listen: Some(any),
+        rtmp_listen: Some(any),
+        flv_listen: Some(any),
+        apps: vec!["sec:topsecret".into()],
+        insecure_apps: vec!["dbg".into()],
+        max_frame_bytes: Some(2048),
+        ..Default::default()
+    };
+    let server = Server::bind(Config::resolve(FileConfig::default(), o).unwrap()).await.unwrap();
+    let url = server.endpoints.signal.clone();
+    let stop = CancellationToken::new();
+    let s = stop.clone();
+    let task = tokio::spawn(async move { server.run(s).await.unwrap() });
+    (url, stop, task)
+}
+
+async fn connect(url: &str) -> Ws {
+    tokio_tungstenite::connect_async(url).await.unwrap().0
+}
+
+async fn recv(ws: &mut Ws) -> Value {
+    loop {
+        let m = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("answer in time").expect("open").unwrap();
+        if let Message::Text(t) = m {
+            return serde_json::from_str(&t).unwrap();
+        }
+    }
+}
+
+async fn ask(ws: &mut Ws, frame: Value) -> Value {
+    ws.send(Message::Text(frame.to_string().into())).await.unwrap();
+    recv(ws).await
+}
+
+fn join(id: u32, app: &str, room: &str, uid: u64, token: Option<&str>) -> Value {
+    json!({"v":1,"id":id,"type":"join","body":{"appkey":app,"room":room,"uid":uid,"token":token}})
+}
+
+fn code(v: &Value) -> u64 {
+    assert_eq!(v["ok"], false, "{v}");
+    v["err"]["code"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn bad_input_gets_typed_errors_and_nobody_else_notices() {
+    let (url, stop, task) = start().await;
+
+    // A bystander in a room, who must see nothing of the abuse below.
+    let mut good = connect(&url).await;
+    let r = ask(&mut good, join(1, "dbg", "calm", 1, None)).await;
+    assert_eq!(r["ok"], true, "{r}");
+
+    let mut bad = connect(&url).await;
+    assert_eq!(code(&ask(&mut bad, json!("not an object")).await), 4000);
+    bad.send(Message::Text("{not json".into())).await.unwrap();
+    let r = recv(&mut bad).await;
+    assert_eq!((code(&r), r.get("re").is_none()), (4000, true));
+    let r = ask(&mut bad, json!({"v":1,"id":5,"type":"teleport","body":{}})).await;
+    assert_eq!((code(&r), r["re"].as_u64()), (4002, Some(5)));
+    assert_eq!(code(&ask(&mut bad, json!({"v":2,"id":6,"type":"join"})).await), 4001);
+    assert_eq!(code(&ask(&mut bad, json!({"v":1,"id":7,"type":"join","body":{"room":1}})).await), 4003);
+    assert_eq!(code(&ask(&mut bad, json!({"v":1,"id":8,"type":"publish","body":{"video":true}})).await), 4020);
+    let big = "x".repeat(4096);
+    assert_eq!(code(&ask(&mut bad, json!({"v":1,"id":9,"type":"join","body":{"pad":big}})).await), 4004);
+    assert_eq!(code(&ask(&mut bad, join(10, "nope", "r", 2, None)).await), 4010);
+    assert_eq!(code(&ask(&mut bad, join(11, "sec", "r", 2, None)).await), 4011);
+    assert_eq!(code(&ask(&mut bad, join(12, "sec", "r", 2, Some("garbage"))).await), 4012);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let expired = token::mint(b"topsecret", "sec", "r", 2, Privileges::default(), now - 7200, 60);
+    assert_eq!(code(&ask(&mut bad, join(13, "sec", "r", 2, Some(&expired))).await), 4013);
+    assert_eq!(code(&ask(&mut bad, join(14, "dbg", "bad room!", 2, None)).await), 4003);
+    bad.send(Message::Binary(vec![1, 2, 3].into())).await.unwrap();
+    assert_eq!(code(&recv(&mut bad).await), 4000);
+
+    // Still usable after all that: a valid token joins; subscribe to a non-publisher is refused.
+    let valid = token::mint(b"topsecret", "sec", "r", 2, Privileges::default(), now, 60);
+    let r = ask(&mut bad, join(15, "sec", "r", 2, Some(&valid))).await;
+    assert_eq!(r["ok"], true, "{r}");
+    let mut other = connect(&url).await;
+    let other_tok = token::mint(b"topsecret", "sec", "r", 3, Privileges::default(), now, 60);
+    assert_eq!(ask(&mut other, join(1, "sec", "r", 3, Some(&other_tok))).await["ok"], true);
+    let ev = recv(&mut bad).await;
+    assert_eq!((ev["type"].as_str(), ev["seq"].as_u64()), (Some("member-joined"), Some(1)));
+    assert_eq!(code(&ask(&mut bad, json!({"v":1,"id":16,"type":"subscribe","body":{"uid":3,"video":true}})).await), 4023);
+    // audience cannot publish
+    let r = ask(&mut other, json!({"v":1,"id":2,"type":"set-role","body":{"role":"audience"}})).await;
+    assert_eq!(r["ok"], true);
+    assert_eq!(code(&ask(&mut other, json!({"v":1,"id":3,"type":"publish","body":{"video":true}})).await), 4022);
+
+    // A frame beyond the hard limit ends only that connection.
+    let mut huge = connect(&url).await;
+    let _ = huge.send(Message::Text("y".repeat(2 << 20).into())).await;
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match huge.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                _ => {}
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "oversized connection is closed");
+
+    // The bystander saw nothing and still works.
+    let r = ask(&mut good, json!({"v":1,"id":2,"type":"publish","body":{"video":true}})).await;
+    assert_eq!(r["ok"], true, "{r}");
+    assert!(r["body"]["url"].as_str().unwrap().starts_with("rtmp://127.0.0.1:"));
+
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task).await.expect("server stops promptly").unwrap();
+}

@@ -1,0 +1,545 @@
+//! The client state machine: connection lifecycle, request/response correlation with
+//! per-request deadlines, room membership and the streams of every member.
+//!
+//! Sans-IO: every method takes the current time in milliseconds (any monotonic origin) and
+//! returns at once; the effects queue up as [`Output`]s for the driver to carry out, and
+//! [`Client::poll_timeout`] says when [`Client::handle_timeout`] must be called next.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use super::error::Error;
+use super::output::{AppEvent, MediaKind, OpId, OpValue, Output};
+use super::params;
+use crate::protocol::frame::{self, decode_server, encode_request};
+use crate::protocol::*;
+
+/// Settings fixed for the client's life.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub appkey: String,
+    /// `ws://` or `wss://` URL of the server's signaling endpoint.
+    pub server: String,
+    /// Deadline of every request, from the moment it is issued.
+    pub request_timeout_ms: u64,
+    /// How long opening the socket may take.
+    pub connect_timeout_ms: u64,
+    /// Sent to the server at join, for its logs.
+    pub sdk: String,
+}
+
+impl ClientConfig {
+    pub fn new(appkey: impl Into<String>, server: impl Into<String>) -> Result<Self, Error> {
+        let appkey = appkey.into();
+        let server = server.into();
+        if appkey.is_empty() {
+            return Err(Error::invalid("appkey is required"));
+        }
+        if !(server.starts_with("ws://") || server.starts_with("wss://")) {
+            return Err(Error::invalid("server must be a ws:// or wss:// URL"));
+        }
+        Ok(Self {
+            appkey,
+            server,
+            request_timeout_ms: 10_000,
+            connect_timeout_ms: 10_000,
+            sdk: concat!("mprtc/", env!("CARGO_PKG_VERSION")).into(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Conn {
+    Idle,
+    Connecting { deadline: u64 },
+    Open,
+    /// We asked for the socket to close; its close event is expected, not news.
+    Closing,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Pend {
+    Join,
+    Leave,
+    Publish,
+    Unpublish(Media),
+    Subscribe,
+    Unsubscribe,
+    SetRole(Role),
+}
+
+#[derive(Debug)]
+struct Pending {
+    req: u32,
+    op: OpId,
+    what: Pend,
+    deadline: u64,
+}
+
+/// A remote member as this client knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Remote {
+    pub role: Role,
+    pub live: Media,
+}
+
+#[derive(Debug)]
+struct Joined {
+    room: String,
+    uid: u64,
+    role: Role,
+    session: String,
+    last_seq: u64,
+    members: BTreeMap<u64, Remote>,
+    published: Media,
+}
+
+/// The SDK client. One per mini-program page is typical; it owns at most one socket.
+#[derive(Debug)]
+pub struct Client {
+    cfg: ClientConfig,
+    conn: Conn,
+    next_req: u32,
+    next_op: OpId,
+    pending: Vec<Pending>,
+    /// Frames written before the socket opened, in order.
+    unsent: Vec<String>,
+    joining: bool,
+    joined: Option<Joined>,
+    role: Role,
+    out: VecDeque<Output>,
+    /// Server frames that could not be read (kept for diagnostics, never fatal).
+    pub bad_frames: u64,
+}
+
+impl Client {
+    pub fn new(cfg: ClientConfig) -> Self {
+        Self {
+            cfg,
+            conn: Conn::Idle,
+            next_req: 1,
+            next_op: 1,
+            pending: Vec::new(),
+            unsent: Vec::new(),
+            joining: false,
+            joined: None,
+            role: Role::Broadcaster,
+            out: VecDeque::new(),
+            bad_frames: 0,
+        }
+    }
+
+    // ---- API calls -------------------------------------------------------------------------
+
+    /// Join `room` as `uid`. `token` may be omitted for app keys the server runs in debug mode.
+    pub fn join(&mut self, now: u64, room: &str, uid: u64, token: Option<String>) -> Result<OpId, Error> {
+        if self.joining || self.joined.is_some() {
+            return Err(Error::new(ErrorCode::AlreadyJoined, "already joined or joining a room; leave first"));
+        }
+        params::check_room(room)?;
+        let req = JoinReq {
+            appkey: self.cfg.appkey.clone(),
+            room: room.to_owned(),
+            uid,
+            token: token.filter(|t| !t.is_empty()),
+            role: self.role,
+            sdk: self.cfg.sdk.clone(),
+        };
+        if matches!(self.conn, Conn::Idle | Conn::Closing) {
+            self.unsent.clear();
+            self.conn = Conn::Connecting { deadline: now + self.cfg.connect_timeout_ms };
+            self.out.push_back(Output::Connect { url: self.cfg.server.clone() });
+        }
+        self.joining = true;
+        Ok(self.request(now, RequestKind::Join, &req, Pend::Join))
+    }
+
+    /// Leave the room. Resolves at once when not in a room.
+    pub fn leave(&mut self, now: u64) -> Result<OpId, Error> {
+        let op = self.op();
+        if self.joined.is_some() && self.conn == Conn::Open {
+            let req = self.send(RequestKind::Leave, &serde_json::json!({}));
+            self.pending.push(Pending { req, op, what: Pend::Leave, deadline: now + self.cfg.request_timeout_ms });
+            return Ok(op);
+        }
+        // Not joined, or joining, or the socket is gone: leaving is local.
+        self.teardown(ErrorCode::Cancelled, "left the room");
+        self.out.push_back(Output::Resolve { op, value: OpValue::Done });
+        Ok(op)
+    }
+
+    /// Publish `media`; resolves with the push URL for `<live-pusher>`.
+    pub fn publish(&mut self, now: u64, media: Media) -> Result<OpId, Error> {
+        let j = self.joined_ref()?;
+        if j.role == Role::Audience {
+            return Err(Error::new(ErrorCode::AudienceCannotPublish, "an audience member cannot publish; setRole('broadcaster') first"));
+        }
+        Ok(self.request(now, RequestKind::Publish, &PublishReq { media }, Pend::Publish))
+    }
+
+    pub fn unpublish(&mut self, now: u64, media: Media) -> Result<OpId, Error> {
+        self.joined_ref()?;
+        Ok(self.request(now, RequestKind::Unpublish, &UnpublishReq { media }, Pend::Unpublish(media)))
+    }
+
+    /// Subscribe to `uid`'s stream; resolves with its play URLs.
+    pub fn subscribe(&mut self, now: u64, uid: u64, media: Media) -> Result<OpId, Error> {
+        let j = self.joined_ref()?;
+        if uid == j.uid {
+            return Err(Error::invalid("cannot subscribe to yourself"));
+        }
+        Ok(self.request(now, RequestKind::Subscribe, &SubscribeReq { uid, media }, Pend::Subscribe))
+    }
+
+    pub fn unsubscribe(&mut self, now: u64, uid: u64, media: Media) -> Result<OpId, Error> {
+        self.joined_ref()?;
+        Ok(self.request(now, RequestKind::Unsubscribe, &UnsubscribeReq { uid, media }, Pend::Unsubscribe))
+    }
+
+    /// Before join this sets the role to join with; in a room it asks the server.
+    pub fn set_role(&mut self, now: u64, role: Role) -> Result<OpId, Error> {
+        if self.joined.is_none() {
+            if self.joining {
+                return Err(Error::new(ErrorCode::NotJoined, "setRole while join is in progress; wait for join"));
+            }
+            self.role = role;
+            let op = self.op();
+            self.out.push_back(Output::Resolve { op, value: OpValue::Done });
+            return Ok(op);
+        }
+        Ok(self.request(now, RequestKind::SetRole, &SetRoleReq { role }, Pend::SetRole(role)))
+    }
+
+    /// Abandon everything: pending calls are rejected and the socket closes.
+    pub fn destroy(&mut self) {
+        self.teardown(ErrorCode::Cancelled, "client destroyed");
+    }
+
+    // ---- socket and time inputs --------------------------------------------------------------
+
+    pub fn handle_socket_open(&mut self, _now: u64) {
+        if let Conn::Connecting { .. } = self.conn {
+            self.conn = Conn::Open;
+            self.out.push_back(Output::Event(AppEvent::Open));
+            for f in std::mem::take(&mut self.unsent) {
+                self.out.push_back(Output::Send(f));
+            }
+        }
+    }
+
+    pub fn handle_socket_message(&mut self, _now: u64, text: &str) {
+        if self.conn != Conn::Open {
+            return;
+        }
+        match decode_server(text) {
+            Ok(ServerFrame::Ok { re, body }) => {
+                if let Some(p) = self.take_pending(re) {
+                    self.on_ok(p, body);
+                }
+            }
+            Ok(ServerFrame::Err { re: Some(re), err }) => {
+                if let Some(p) = self.take_pending(re) {
+                    self.on_err(p, err.into());
+                }
+            }
+            Ok(ServerFrame::Err { re: None, .. }) => self.bad_frames += 1,
+            Ok(ServerFrame::Event { seq, event }) => self.on_event(seq, event),
+            Err(_) => self.bad_frames += 1,
+        }
+    }
+
+    /// The socket closed (or failed to open). `code`/`reason` are the close frame's, if any.
+    pub fn handle_socket_close(&mut self, _now: u64, code: u16, reason: &str) {
+        match self.conn {
+            Conn::Idle => {}
+            Conn::Closing => self.conn = Conn::Idle,
+            Conn::Connecting { .. } | Conn::Open => {
+                let was_in_room = self.joined.is_some();
+                self.conn = Conn::Idle;
+                self.fail_all(ErrorCode::ConnectionLost, &format!("connection closed ({code} {reason})"));
+                if was_in_room {
+                    self.out.push_back(Output::Event(AppEvent::Disconnect { code, reason: reason.to_owned() }));
+                }
+            }
+        }
+    }
+
+    /// A socket error. While connecting it means the connection failed; once open, the close
+    /// event that follows carries the news.
+    pub fn handle_socket_error(&mut self, now: u64, message: &str) {
+        if let Conn::Connecting { .. } = self.conn {
+            self.handle_socket_close(now, 1006, message);
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: u64) {
+        if let Conn::Connecting { deadline } = self.conn {
+            if now >= deadline {
+                self.conn = Conn::Closing;
+                self.out.push_back(Output::Close { code: 1000, reason: "connect timeout".into() });
+                let ms = self.cfg.connect_timeout_ms;
+                self.fail_all(ErrorCode::ConnectionLost, &format!("could not connect within {ms} ms"));
+                return;
+            }
+        }
+        let mut i = 0;
+        while i < self.pending.len() {
+            if self.pending[i].deadline <= now {
+                let p = self.pending.remove(i);
+                let err = Error::new(
+                    ErrorCode::Timeout,
+                    format!("no answer to {} within {} ms", pend_name(p.what), self.cfg.request_timeout_ms),
+                );
+                self.on_err(p, err);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// When [`Client::handle_timeout`] must next be called, if ever.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        let c = match self.conn {
+            Conn::Connecting { deadline } => Some(deadline),
+            _ => None,
+        };
+        self.pending.iter().map(|p| p.deadline).chain(c).min()
+    }
+
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    // ---- state the app (and tests) may read --------------------------------------------------
+
+    pub fn is_joined(&self) -> bool {
+        self.joined.is_some()
+    }
+    pub fn role(&self) -> Role {
+        self.joined.as_ref().map_or(self.role, |j| j.role)
+    }
+    pub fn room(&self) -> Option<&str> {
+        self.joined.as_ref().map(|j| j.room.as_str())
+    }
+    pub fn session(&self) -> Option<&str> {
+        self.joined.as_ref().map(|j| j.session.as_str())
+    }
+    pub fn last_seq(&self) -> u64 {
+        self.joined.as_ref().map_or(0, |j| j.last_seq)
+    }
+    pub fn members(&self) -> impl Iterator<Item = (u64, Remote)> + '_ {
+        self.joined.iter().flat_map(|j| j.members.iter().map(|(u, r)| (*u, *r)))
+    }
+    pub fn published(&self) -> Media {
+        self.joined.as_ref().map_or(Media::NONE, |j| j.published)
+    }
+
+    // ---- internals ---------------------------------------------------------------------------
+
+    fn op(&mut self) -> OpId {
+        let op = self.next_op;
+        self.next_op = self.next_op.wrapping_add(1).max(1);
+        op
+    }
+
+    fn joined_ref(&self) -> Result<&Joined, Error> {
+        self.joined.as_ref().ok_or_else(|| Error::new(ErrorCode::NotJoined, "join a room first"))
+    }
+
+    fn send<B: serde::Serialize>(&mut self, kind: RequestKind, body: &B) -> u32 {
+        let req = self.next_req;
+        self.next_req = self.next_req.wrapping_add(1).max(1);
+        let f = encode_request(req, kind, body);
+        if self.conn == Conn::Open {
+            self.out.push_back(Output::Send(f));
+        } else {
+            self.unsent.push(f);
+        }
+        req
+    }
+
+    fn request<B: serde::Serialize>(&mut self, now: u64, kind: RequestKind, body: &B, what: Pend) -> OpId {
+        let op = self.op();
+        let req = self.send(kind, body);
+        let mut deadline = now + self.cfg.request_timeout_ms;
+        if let Conn::Connecting { deadline: c } = self.conn {
+            deadline = deadline.max(c + self.cfg.request_timeout_ms);
+        }
+        self.pending.push(Pending { req, op, what, deadline });
+        op
+    }
+
+    fn take_pending(&mut self, re: u32) -> Option<Pending> {
+        let i = self.pending.iter().position(|p| p.req == re)?;
+        Some(self.pending.remove(i))
+    }
+
+    fn resolve(&mut self, op: OpId, value: OpValue) {
+        self.out.push_back(Output::Resolve { op, value });
+    }
+
+    fn on_ok(&mut self, p: Pending, body: serde_json::Value) {
+        match p.what {
+            Pend::Join => match frame::body::<JoinOk>(body) {
+                Ok(ok) => self.joined_ok(p.op, ok),
+                Err(e) => self.on_err(p, protocol_violation("join", e)),
+            },
+            Pend::Leave => {
+                self.joined = None;
+                self.close_socket("leave");
+                self.resolve(p.op, OpValue::Done);
+            }
+            Pend::Publish => match frame::body::<PublishOk>(body) {
+                Ok(ok) => {
+                    if let Some(j) = self.joined.as_mut() {
+                        j.published = ok.media;
+                    }
+                    self.resolve(p.op, OpValue::PushUrl(ok.url));
+                }
+                Err(e) => self.on_err(p, protocol_violation("publish", e)),
+            },
+            Pend::Unpublish(m) => {
+                if let Some(j) = self.joined.as_mut() {
+                    j.published = j.published.minus(m);
+                }
+                self.resolve(p.op, OpValue::Done);
+            }
+            Pend::Subscribe => match frame::body::<SubscribeOk>(body) {
+                Ok(ok) => self.resolve(p.op, OpValue::Play { url: ok.url, flv_url: ok.flv_url }),
+                Err(e) => self.on_err(p, protocol_violation("subscribe", e)),
+            },
+            Pend::Unsubscribe => self.resolve(p.op, OpValue::Done),
+            Pend::SetRole(role) => {
+                self.role = role;
+                if let Some(j) = self.joined.as_mut() {
+                    j.role = role;
+                    if role == Role::Audience {
+                        j.published = Media::NONE;
+                    }
+                }
+                self.resolve(p.op, OpValue::Done);
+            }
+        }
+    }
+
+    fn on_err(&mut self, p: Pending, err: Error) {
+        if let Pend::Join = p.what {
+            // A failed join leaves nothing behind: no half-open session, no socket.
+            self.joining = false;
+            self.joined = None;
+            self.fail_all(ErrorCode::Cancelled, "join failed");
+            self.close_socket("join failed");
+        }
+        self.out.push_back(Output::Reject { op: p.op, error: err });
+    }
+
+    fn joined_ok(&mut self, op: OpId, ok: JoinOk) {
+        self.joining = false;
+        let members: BTreeMap<u64, Remote> =
+            ok.members.iter().map(|m| (m.uid, Remote { role: m.role, live: m.live })).collect();
+        self.joined = Some(Joined {
+            room: ok.room,
+            uid: ok.uid,
+            role: ok.role,
+            session: ok.session,
+            last_seq: ok.seq,
+            members: members.clone(),
+            published: Media::NONE,
+        });
+        self.role = ok.role;
+        self.resolve(op, OpValue::Done);
+        // Those already in the room appear to the app just as later arrivals do.
+        for (uid, m) in members {
+            self.out.push_back(Output::Event(AppEvent::ClientJoin { uid }));
+            self.stream_events(uid, m.live, true);
+        }
+    }
+
+    fn on_event(&mut self, seq: u64, ev: Event) {
+        let Some(j) = self.joined.as_mut() else { return };
+        if seq <= j.last_seq {
+            return; // already applied
+        }
+        j.last_seq = seq;
+        match ev {
+            Event::MemberJoined { uid, role } => {
+                j.members.insert(uid, Remote { role, live: Media::NONE });
+                self.out.push_back(Output::Event(AppEvent::ClientJoin { uid }));
+            }
+            Event::MemberLeft { uid, reason } => {
+                if let Some(m) = j.members.remove(&uid) {
+                    self.stream_events(uid, m.live, false);
+                    self.out.push_back(Output::Event(AppEvent::ClientLeave { uid, reason }));
+                }
+            }
+            Event::StreamAdded { uid, media } => {
+                let m = j.members.entry(uid).or_insert(Remote { role: Role::Broadcaster, live: Media::NONE });
+                let new = media.minus(m.live);
+                m.live = m.live.union(media);
+                self.stream_events(uid, new, true);
+            }
+            Event::StreamRemoved { uid, media } => {
+                if let Some(m) = j.members.get_mut(&uid) {
+                    let gone = m.live.intersect(media);
+                    m.live = m.live.minus(media);
+                    self.stream_events(uid, gone, false);
+                }
+            }
+            Event::RoleChanged { uid, role } => {
+                if let Some(m) = j.members.get_mut(&uid) {
+                    m.role = role;
+                }
+                self.out.push_back(Output::Event(AppEvent::RoleChanged { uid, role }));
+            }
+        }
+    }
+
+    fn stream_events(&mut self, uid: u64, media: Media, added: bool) {
+        for (on, kind) in [(media.audio, MediaKind::Audio), (media.video, MediaKind::Video)] {
+            if on {
+                let ev = if added {
+                    AppEvent::StreamAdded { uid, media: kind }
+                } else {
+                    AppEvent::StreamRemoved { uid, media: kind }
+                };
+                self.out.push_back(Output::Event(ev));
+            }
+        }
+    }
+
+    fn close_socket(&mut self, reason: &str) {
+        if matches!(self.conn, Conn::Open | Conn::Connecting { .. }) {
+            self.conn = Conn::Closing;
+            self.out.push_back(Output::Close { code: 1000, reason: reason.into() });
+        }
+    }
+
+    fn fail_all(&mut self, code: ErrorCode, msg: &str) {
+        self.unsent.clear();
+        self.joining = false;
+        self.joined = None;
+        for p in std::mem::take(&mut self.pending) {
+            self.out.push_back(Output::Reject { op: p.op, error: Error::new(code, msg) });
+        }
+    }
+
+    fn teardown(&mut self, code: ErrorCode, msg: &str) {
+        self.fail_all(code, msg);
+        self.close_socket(msg);
+    }
+}
+
+fn protocol_violation(what: &str, e: WireError) -> Error {
+    Error::new(ErrorCode::ProtocolViolation, format!("unreadable {what} response: {}", e.msg))
+}
+
+fn pend_name(p: Pend) -> &'static str {
+    match p {
+        Pend::Join => "join",
+        Pend::Leave => "leave",
+        Pend::Publish => "publish",
+        Pend::Unpublish(_) => "unpublish",
+        Pend::Subscribe => "subscribe",
+        Pend::Unsubscribe => "unsubscribe",
+        Pend::SetRole(_) => "setRole",
+    }
+}

@@ -1,0 +1,34 @@
+//! The core's error type: a stable [`ErrorCode`] and a message for people.
+
+use crate::protocol::{ErrorCode, WireError};
+
+/// An error an API call fails with. The wasm boundary turns it into a JS `Error` whose `code`
+/// is [`ErrorCode::as_u16`] and whose `reason` is [`ErrorCode::name`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl Error {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidArgument, message)
+    }
+}
+
+impl From<WireError> for Error {
+    fn from(e: WireError) -> Self {
+        Self { code: e.code, message: e.msg }
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}): {}", self.code.name(), self.code.as_u16(), self.message)
+    }
+}
+
+impl std::error::Error for Error {}

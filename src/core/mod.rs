@@ -1,0 +1,12 @@
+//! The sans-IO SDK core: no sockets, no clock, no JavaScript. Inputs in, [`Output`]s out.
+
+mod client;
+mod error;
+mod output;
+pub mod params;
+#[cfg(test)]
+mod tests;
+
+pub use client::{Client, ClientConfig, Remote};
+pub use error::Error;
+pub use output::{AppEvent, MediaKind, OpId, OpValue, Output};

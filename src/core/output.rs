@@ -1,0 +1,75 @@
+//! What the core asks its driver (the JS shim, or a test harness) to do.
+
+use super::error::Error;
+use crate::protocol::{LeaveReason, Role};
+
+/// Identifies one API call whose outcome arrives later as [`Output::Resolve`] or [`Output::Reject`].
+pub type OpId = u32;
+
+/// Audio or video, as the NetEase API names them in events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaKind {
+    Audio,
+    Video,
+}
+
+impl MediaKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Audio => "audio",
+            Self::Video => "video",
+        }
+    }
+}
+
+/// Events the app sees, named as in the NetEase API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppEvent {
+    /// The signaling socket opened.
+    Open,
+    /// The signaling socket closed while in a room.
+    Disconnect { code: u16, reason: String },
+    ClientJoin { uid: u64 },
+    ClientLeave { uid: u64, reason: LeaveReason },
+    StreamAdded { uid: u64, media: MediaKind },
+    StreamRemoved { uid: u64, media: MediaKind },
+    RoleChanged { uid: u64, role: Role },
+}
+
+impl AppEvent {
+    /// The event name passed to `client.on(name, ...)`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Disconnect { .. } => "disconnect",
+            Self::ClientJoin { .. } => "clientJoin",
+            Self::ClientLeave { .. } => "clientLeave",
+            Self::StreamAdded { .. } => "stream-added",
+            Self::StreamRemoved { .. } => "stream-removed",
+            Self::RoleChanged { .. } => "role-Changed",
+        }
+    }
+}
+
+/// The value an operation resolves with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpValue {
+    Done,
+    /// `publish`: the URL for `<live-pusher url>`.
+    PushUrl(String),
+    /// `subscribe`: the URLs for `<live-player src>`.
+    Play { url: String, flv_url: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Open the signaling socket to this URL (there is never more than one).
+    Connect { url: String },
+    /// Send this text frame on the open socket.
+    Send(String),
+    /// Close the socket.
+    Close { code: u16, reason: String },
+    Event(AppEvent),
+    Resolve { op: OpId, value: OpValue },
+    Reject { op: OpId, error: Error },
+}

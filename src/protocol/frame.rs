@@ -1,0 +1,247 @@
+//! The envelope. Every frame is one JSON object with the protocol version `v`.
+//!
+//! ```text
+//! C→S {"v":1,"id":7,"type":"join","body":{...}}      request; id is the client's, per connection
+//! S→C {"v":1,"re":7,"ok":true,"body":{...}}          exactly one response per request id
+//! S→C {"v":1,"re":7,"ok":false,"err":{"code":4013,"msg":"..."}}
+//! S→C {"v":1,"seq":42,"type":"stream-added","body":{...}}   event; seq is per session, from 1
+//! ```
+//! A frame that cannot be attributed to a request is answered with `re` absent and `ok:false`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::error::{ErrorCode, WireError};
+use super::messages::Event;
+
+/// The protocol version this build speaks.
+pub const VERSION: u32 = 1;
+
+/// Request kinds, by wire name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    Join,
+    Leave,
+    Publish,
+    Unpublish,
+    Subscribe,
+    Unsubscribe,
+    SetRole,
+}
+
+impl RequestKind {
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            Self::Join => "join",
+            Self::Leave => "leave",
+            Self::Publish => "publish",
+            Self::Unpublish => "unpublish",
+            Self::Subscribe => "subscribe",
+            Self::Unsubscribe => "unsubscribe",
+            Self::SetRole => "set-role",
+        }
+    }
+    pub fn from_wire(s: &str) -> Option<Self> {
+        Some(match s {
+            "join" => Self::Join,
+            "leave" => Self::Leave,
+            "publish" => Self::Publish,
+            "unpublish" => Self::Unpublish,
+            "subscribe" => Self::Subscribe,
+            "unsubscribe" => Self::Unsubscribe,
+            "set-role" => Self::SetRole,
+            _ => return None,
+        })
+    }
+}
+
+/// A client request as it is read off the wire, body still untyped.
+#[derive(Debug, Deserialize)]
+pub struct RequestFrame {
+    pub v: u32,
+    pub id: u32,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub body: Value,
+}
+
+#[derive(Serialize)]
+struct RequestOut<'a, B: Serialize> {
+    v: u32,
+    id: u32,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    body: &'a B,
+}
+
+/// Encode a request.
+pub fn encode_request<B: Serialize>(id: u32, kind: RequestKind, body: &B) -> String {
+    let f = RequestOut { v: VERSION, id, kind: kind.wire_name(), body };
+    serde_json::to_string(&f).expect("request bodies always serialize")
+}
+
+/// Read a request; on failure say which request (if any) the error belongs to.
+pub fn decode_request(text: &str) -> Result<(u32, RequestKind, Value), (Option<u32>, WireError)> {
+    #[derive(Deserialize)]
+    struct Probe {
+        v: Option<u32>,
+        id: Option<u32>,
+    }
+    let not_object = || (None, WireError::new(ErrorCode::MalformedFrame, "a frame must be a JSON object"));
+    if !text.trim_start().starts_with('{') {
+        return Err(not_object());
+    }
+    let probe: Probe = serde_json::from_str(text).map_err(|e| {
+        (None, WireError::new(ErrorCode::MalformedFrame, format!("not a JSON object frame: {e}")))
+    })?;
+    if probe.v != Some(VERSION) {
+        return Err((
+            probe.id,
+            WireError::new(
+                ErrorCode::UnsupportedVersion,
+                format!("protocol version {:?} not supported; this server speaks {VERSION}", probe.v),
+            ),
+        ));
+    }
+    let f: RequestFrame = serde_json::from_str(text).map_err(|e| {
+        (probe.id, WireError::new(ErrorCode::MalformedFrame, format!("bad envelope: {e}")))
+    })?;
+    let kind = RequestKind::from_wire(&f.kind).ok_or_else(|| {
+        (Some(f.id), WireError::new(ErrorCode::UnknownRequest, format!("unknown request type {:?}", f.kind)))
+    })?;
+    Ok((f.id, kind, f.body))
+}
+
+/// Type a request body, mapping failures to `InvalidParams`.
+pub fn body<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, WireError> {
+    serde_json::from_value(v).map_err(|e| WireError::new(ErrorCode::InvalidParams, e.to_string()))
+}
+
+#[derive(Serialize)]
+struct OkOut<'a, B: Serialize> {
+    v: u32,
+    re: u32,
+    ok: bool,
+    body: &'a B,
+}
+
+#[derive(Serialize)]
+struct ErrOut<'a> {
+    v: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    re: Option<u32>,
+    ok: bool,
+    err: &'a WireError,
+}
+
+#[derive(Serialize)]
+struct EventOut<'a> {
+    v: u32,
+    seq: u64,
+    #[serde(flatten)]
+    ev: &'a Event,
+}
+
+pub fn encode_ok<B: Serialize>(re: u32, body: &B) -> String {
+    serde_json::to_string(&OkOut { v: VERSION, re, ok: true, body }).expect("bodies serialize")
+}
+
+pub fn encode_err(re: Option<u32>, err: &WireError) -> String {
+    serde_json::to_string(&ErrOut { v: VERSION, re, ok: false, err }).expect("errors serialize")
+}
+
+pub fn encode_event(seq: u64, ev: &Event) -> String {
+    serde_json::to_string(&EventOut { v: VERSION, seq, ev }).expect("events serialize")
+}
+
+/// A server frame as the client reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerFrame {
+    Ok { re: u32, body: Value },
+    Err { re: Option<u32>, err: WireError },
+    Event { seq: u64, event: Event },
+}
+
+/// Read a server frame. Errors are human-readable descriptions of what was wrong.
+pub fn decode_server(text: &str) -> Result<ServerFrame, String> {
+    #[derive(Deserialize)]
+    struct Raw {
+        v: u32,
+        re: Option<u32>,
+        ok: Option<bool>,
+        seq: Option<u64>,
+        #[serde(rename = "type")]
+        kind: Option<String>,
+        #[serde(default)]
+        body: Value,
+        err: Option<WireError>,
+    }
+    let raw: Raw = serde_json::from_str(text).map_err(|e| format!("bad server frame: {e}"))?;
+    if raw.v != VERSION {
+        return Err(format!("server speaks protocol {}, this SDK {VERSION}", raw.v));
+    }
+    match (raw.ok, raw.seq) {
+        (Some(true), _) => {
+            let re = raw.re.ok_or("ok response without re")?;
+            Ok(ServerFrame::Ok { re, body: raw.body })
+        }
+        (Some(false), _) => {
+            let err = raw.err.ok_or("error response without err")?;
+            Ok(ServerFrame::Err { re: raw.re, err })
+        }
+        (None, Some(seq)) => {
+            let kind = raw.kind.ok_or("event without type")?;
+            let event: Event = serde_json::from_value(serde_json::json!({ "type": kind, "body": raw.body }))
+                .map_err(|e| format!("bad event {kind:?}: {e}"))?;
+            Ok(ServerFrame::Event { seq, event })
+        }
+        (None, None) => Err("frame is neither response nor event".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::messages::*;
+
+    #[test]
+    fn request_round_trip() {
+        let s = encode_request(7, RequestKind::Publish, &PublishReq { media: Media { audio: true, video: false } });
+        assert_eq!(s, r#"{"v":1,"id":7,"type":"publish","body":{"audio":true,"video":false}}"#);
+        let (id, kind, b) = decode_request(&s).unwrap();
+        assert_eq!((id, kind), (7, RequestKind::Publish));
+        let p: PublishReq = body(b).unwrap();
+        assert!(p.media.audio && !p.media.video);
+    }
+
+    #[test]
+    fn request_errors_are_typed_and_attributed() {
+        let (re, e) = decode_request("{oops").unwrap_err();
+        assert_eq!((re, e.code), (None, ErrorCode::MalformedFrame));
+        let (re, e) = decode_request(r#"{"v":9,"id":3,"type":"join"}"#).unwrap_err();
+        assert_eq!((re, e.code), (Some(3), ErrorCode::UnsupportedVersion));
+        let (re, e) = decode_request(r#"{"v":1,"id":4,"type":"dance"}"#).unwrap_err();
+        assert_eq!((re, e.code), (Some(4), ErrorCode::UnknownRequest));
+        let (re, e) = decode_request(r#"[1,2]"#).unwrap_err();
+        assert_eq!((re, e.code), (None, ErrorCode::MalformedFrame));
+        let (re, e) = decode_request(r#"{"v":1,"type":"join"}"#).unwrap_err();
+        assert_eq!((re, e.code), (None, ErrorCode::MalformedFrame));
+        let err = body::<JoinReq>(serde_json::json!({"room": 5})).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidParams);
+    }
+
+    #[test]
+    fn server_frames_round_trip() {
+        let ev = Event::StreamAdded { uid: u64::MAX, media: Media::BOTH };
+        let s = encode_event(3, &ev);
+        assert_eq!(decode_server(&s).unwrap(), ServerFrame::Event { seq: 3, event: ev });
+        let s = encode_err(Some(2), &WireError::new(ErrorCode::NotPublishing, "x"));
+        assert!(matches!(decode_server(&s).unwrap(), ServerFrame::Err { re: Some(2), .. }));
+        let s = encode_ok(5, &SubscribeOk { url: "u".into(), flv_url: "f".into() });
+        assert!(matches!(decode_server(&s).unwrap(), ServerFrame::Ok { re: 5, .. }));
+        assert!(decode_server(r#"{"v":1}"#).is_err());
+        assert!(decode_server(r#"{"v":2,"re":1,"ok":true}"#).is_err());
+        assert!(decode_server(r#"{"v":1,"seq":1,"type":"nope","body":{}}"#).is_err());
+    }
+}

@@ -1,0 +1,147 @@
+//! Request, response and event bodies. Field names are the wire names.
+
+use serde::{Deserialize, Serialize};
+
+/// What a member does in a room. Audience members watch; broadcasters may publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    #[default]
+    Broadcaster,
+    Audience,
+}
+
+/// Which media kinds a request or event is about. A member pushes one RTMP stream that may carry
+/// audio, video or both, so kinds travel as a pair of flags rather than as separate streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Media {
+    #[serde(default)]
+    pub audio: bool,
+    #[serde(default)]
+    pub video: bool,
+}
+
+impl Media {
+    pub const NONE: Media = Media { audio: false, video: false };
+    pub const BOTH: Media = Media { audio: true, video: true };
+
+    pub fn is_empty(self) -> bool {
+        !self.audio && !self.video
+    }
+    pub fn union(self, o: Media) -> Media {
+        Media { audio: self.audio || o.audio, video: self.video || o.video }
+    }
+    pub fn minus(self, o: Media) -> Media {
+        Media { audio: self.audio && !o.audio, video: self.video && !o.video }
+    }
+    pub fn intersect(self, o: Media) -> Media {
+        Media { audio: self.audio && o.audio, video: self.video && o.video }
+    }
+}
+
+/// `join`: enter a room. The first request of every session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinReq {
+    pub appkey: String,
+    pub room: String,
+    pub uid: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    #[serde(default)]
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sdk: String,
+}
+
+/// One member as the joiner first sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberInfo {
+    pub uid: u64,
+    pub role: Role,
+    /// The media this member is live with (declared by `publish` and flowing into the media server).
+    #[serde(default)]
+    pub live: Media,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinOk {
+    pub session: String,
+    pub room: String,
+    pub uid: u64,
+    pub role: Role,
+    /// Everyone else in the room, in uid order.
+    pub members: Vec<MemberInfo>,
+    /// The seq of the last event this session has been sent (events start after it).
+    pub seq: u64,
+    pub server_time_ms: u64,
+}
+
+/// `publish` adds media kinds to the member's stream; the answer is the push URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishReq {
+    #[serde(flatten)]
+    pub media: Media,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishOk {
+    pub url: String,
+    /// All kinds now declared by this member.
+    pub media: Media,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnpublishReq {
+    #[serde(flatten)]
+    pub media: Media,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscribeReq {
+    pub uid: u64,
+    #[serde(flatten)]
+    pub media: Media,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscribeOk {
+    /// RTMP play URL, for `<live-player src>`.
+    pub url: String,
+    /// HTTP-FLV play URL of the same stream.
+    pub flv_url: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnsubscribeReq {
+    pub uid: u64,
+    #[serde(flatten)]
+    pub media: Media,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetRoleReq {
+    pub role: Role,
+}
+
+/// Why a member left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaveReason {
+    /// The member called `leave`.
+    Left,
+    /// The member's connection dropped.
+    ConnectionLost,
+}
+
+/// Server events. Every event frame carries a per-session `seq`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "body", rename_all = "kebab-case")]
+pub enum Event {
+    MemberJoined { uid: u64, role: Role },
+    MemberLeft { uid: u64, reason: LeaveReason },
+    /// `media` are the kinds that just became live.
+    StreamAdded { uid: u64, media: Media },
+    /// `media` are the kinds that just stopped.
+    StreamRemoved { uid: u64, media: Media },
+    RoleChanged { uid: u64, role: Role },
+}

@@ -1,0 +1,252 @@
+//! The `#[wasm_bindgen]` skin: converts JS values to core calls and core outputs to plain JS
+//! objects. No decisions are made here; see `js-shim/` for the I/O side of the contract.
+
+use js_sys::{Object, Reflect};
+use wasm_bindgen::prelude::*;
+
+use crate::core::{params, AppEvent, Client, ClientConfig, Error, OpValue, Output};
+use crate::protocol::{ErrorCode, LeaveReason, Role};
+
+#[wasm_bindgen(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+/// A real JS `Error` with a numeric `code` and a stable `reason` name.
+fn js_error(e: &Error) -> JsValue {
+    let err = js_sys::Error::new(&e.message);
+    err.set_name("MprtcError");
+    let v: JsValue = err.into();
+    set(&v, "code", e.code.as_u16().into());
+    set(&v, "reason", e.code.name().into());
+    v
+}
+
+fn set(o: &JsValue, k: &str, v: JsValue) {
+    // Setting a property on a fresh plain object cannot fail.
+    let _ = Reflect::set(o, &JsValue::from_str(k), &v);
+}
+
+fn get(o: &JsValue, k: &str) -> JsValue {
+    if o.is_object() {
+        Reflect::get(o, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        JsValue::UNDEFINED
+    }
+}
+
+fn opt_string(v: JsValue, what: &str) -> Result<Option<String>, Error> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.as_string().map(Some).ok_or_else(|| Error::new(ErrorCode::InvalidArgument, format!("{what} must be a string")))
+}
+
+fn uid_in(v: &JsValue) -> Result<u64, Error> {
+    if let Some(n) = v.as_f64() {
+        return params::uid_from_f64(n);
+    }
+    if let Some(s) = v.as_string() {
+        return params::uid_from_str(&s);
+    }
+    Err(Error::new(ErrorCode::InvalidArgument, "uid must be a number or a decimal string"))
+}
+
+/// uids above 2^53-1 go out as decimal strings, flagged as the NetEase API does.
+fn uid_out(o: &JsValue, uid: u64) {
+    let big = uid > params::MAX_SAFE_INTEGER;
+    set(o, "uid", if big { uid.to_string().into() } else { (uid as f64).into() });
+    set(o, "isBigNumber", big.into());
+}
+
+fn now_ms(now: f64) -> u64 {
+    if now.is_finite() && now > 0.0 {
+        now as u64
+    } else {
+        0
+    }
+}
+
+fn media(v: JsValue) -> Result<crate::protocol::Media, Error> {
+    params::media_type(opt_string(v, "mediaType")?.as_deref())
+}
+
+type JsResult<T> = Result<T, JsValue>;
+
+fn js<T>(r: Result<T, Error>) -> JsResult<T> {
+    r.map_err(|e| js_error(&e))
+}
+
+#[wasm_bindgen]
+pub struct WasmClient {
+    inner: Client,
+}
+
+#[wasm_bindgen]
+impl WasmClient {
+    /// `options`: `{appkey, server, debug?}`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue) -> JsResult<WasmClient> {
+        js((|| {
+            let appkey = opt_string(get(&options, "appkey"), "appkey")?.unwrap_or_default();
+            let server = opt_string(get(&options, "server"), "server")?
+                .ok_or_else(|| Error::new(ErrorCode::InvalidArgument, "server (the mprtc-server ws:// or wss:// URL) is required"))?;
+            Ok(WasmClient { inner: Client::new(ClientConfig::new(appkey, server)?) })
+        })())
+    }
+
+    /// `params`: `{channelName, uid, token?}`.
+    pub fn join(&mut self, p: JsValue, now: f64) -> JsResult<u32> {
+        js((|| {
+            let room = opt_string(get(&p, "channelName"), "channelName")?.unwrap_or_default();
+            let uid = uid_in(&get(&p, "uid"))?;
+            let token = opt_string(get(&p, "token"), "token")?;
+            self.inner.join(now_ms(now), &room, uid, token)
+        })())
+    }
+
+    pub fn leave(&mut self, now: f64) -> JsResult<u32> {
+        js(self.inner.leave(now_ms(now)))
+    }
+
+    pub fn publish(&mut self, media_type: JsValue, now: f64) -> JsResult<u32> {
+        js(media(media_type).and_then(|m| self.inner.publish(now_ms(now), m)))
+    }
+
+    pub fn unpublish(&mut self, media_type: JsValue, now: f64) -> JsResult<u32> {
+        js(media(media_type).and_then(|m| self.inner.unpublish(now_ms(now), m)))
+    }
+
+    pub fn subscribe(&mut self, uid: JsValue, media_type: JsValue, now: f64) -> JsResult<u32> {
+        js((|| self.inner.subscribe(now_ms(now), uid_in(&uid)?, media(media_type)?))())
+    }
+
+    pub fn unsubscribe(&mut self, uid: JsValue, media_type: JsValue, now: f64) -> JsResult<u32> {
+        js((|| self.inner.unsubscribe(now_ms(now), uid_in(&uid)?, media(media_type)?))())
+    }
+
+    #[wasm_bindgen(js_name = setRole)]
+    pub fn set_role(&mut self, role: JsValue, now: f64) -> JsResult<u32> {
+        js((|| {
+            let r = opt_string(role, "role")?.unwrap_or_default();
+            self.inner.set_role(now_ms(now), params::role(&r)?)
+        })())
+    }
+
+    pub fn destroy(&mut self) {
+        self.inner.destroy();
+    }
+
+    #[wasm_bindgen(js_name = socketOpened)]
+    pub fn socket_opened(&mut self, now: f64) {
+        self.inner.handle_socket_open(now_ms(now));
+    }
+
+    #[wasm_bindgen(js_name = socketMessage)]
+    pub fn socket_message(&mut self, data: JsValue, now: f64) {
+        // Binary frames are not part of the protocol; they count as unreadable.
+        let text = data.as_string().unwrap_or_default();
+        self.inner.handle_socket_message(now_ms(now), &text);
+    }
+
+    #[wasm_bindgen(js_name = socketClosed)]
+    pub fn socket_closed(&mut self, code: JsValue, reason: JsValue, now: f64) {
+        let code = code.as_f64().filter(|c| (0.0..=65535.0).contains(c)).unwrap_or(1006.0) as u16;
+        let reason = reason.as_string().unwrap_or_default();
+        self.inner.handle_socket_close(now_ms(now), code, &reason);
+    }
+
+    #[wasm_bindgen(js_name = socketError)]
+    pub fn socket_error(&mut self, message: JsValue, now: f64) {
+        self.inner.handle_socket_error(now_ms(now), &message.as_string().unwrap_or_default());
+    }
+
+    pub fn tick(&mut self, now: f64) {
+        self.inner.handle_timeout(now_ms(now));
+    }
+
+    #[wasm_bindgen(js_name = nextDeadline)]
+    pub fn next_deadline(&self) -> Option<f64> {
+        self.inner.poll_timeout().map(|t| t as f64)
+    }
+
+    /// The next output as a plain object `{kind, ...}`, or `undefined` when there is none.
+    #[wasm_bindgen(js_name = pollOutput)]
+    pub fn poll_output(&mut self) -> JsValue {
+        let Some(out) = self.inner.poll_output() else { return JsValue::UNDEFINED };
+        let o: JsValue = Object::new().into();
+        match out {
+            Output::Connect { url } => {
+                set(&o, "kind", "connect".into());
+                set(&o, "url", url.into());
+            }
+            Output::Send(data) => {
+                set(&o, "kind", "send".into());
+                set(&o, "data", data.into());
+            }
+            Output::Close { code, reason } => {
+                set(&o, "kind", "close".into());
+                set(&o, "code", code.into());
+                set(&o, "reason", reason.into());
+            }
+            Output::Event(ev) => {
+                set(&o, "kind", "event".into());
+                set(&o, "name", ev.name().into());
+                set(&o, "data", event_data(&ev));
+            }
+            Output::Resolve { op, value } => {
+                set(&o, "kind", "resolve".into());
+                set(&o, "op", op.into());
+                set(&o, "value", op_value(value));
+            }
+            Output::Reject { op, error } => {
+                set(&o, "kind", "reject".into());
+                set(&o, "op", op.into());
+                set(&o, "error", js_error(&error));
+            }
+        }
+        o
+    }
+}
+
+fn event_data(ev: &AppEvent) -> JsValue {
+    let d: JsValue = Object::new().into();
+    match ev {
+        AppEvent::Open => {}
+        AppEvent::Disconnect { code, reason } => {
+            set(&d, "code", (*code).into());
+            set(&d, "reason", reason.as_str().into());
+        }
+        AppEvent::ClientJoin { uid } => uid_out(&d, *uid),
+        AppEvent::ClientLeave { uid, reason } => {
+            uid_out(&d, *uid);
+            let r = match reason {
+                LeaveReason::Left => "left",
+                LeaveReason::ConnectionLost => "connection_lost",
+            };
+            set(&d, "reason", r.into());
+        }
+        AppEvent::StreamAdded { uid, media } | AppEvent::StreamRemoved { uid, media } => {
+            uid_out(&d, *uid);
+            set(&d, "mediaType", media.name().into());
+        }
+        AppEvent::RoleChanged { uid, role } => {
+            uid_out(&d, *uid);
+            set(&d, "role", if *role == Role::Audience { "audience" } else { "broadcaster" }.into());
+        }
+    }
+    d
+}
+
+fn op_value(v: OpValue) -> JsValue {
+    match v {
+        OpValue::Done => JsValue::UNDEFINED,
+        OpValue::PushUrl(url) => url.into(),
+        OpValue::Play { url, flv_url } => {
+            let o: JsValue = Object::new().into();
+            set(&o, "url", url.into());
+            set(&o, "flvUrl", flv_url.into());
+            o
+        }
+    }
+}

@@ -1,0 +1,120 @@
+'use strict';
+// The vertical slice as a user runs it: two mini-programs load the built pkg/ in the simulated
+// WeChat runtime, join one room on a real mprtc-server, and real media flows through the
+// embedded RTMP server from ffmpeg (as <live-pusher>) to ffmpeg (as <live-player>).
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { createMiniProgram, layoutPackage } = require('../runtime');
+const { startServer, pushTestPattern, pullFrames, nextEvent, recordEvents, sleep } = require('./support');
+
+function miniProgram(t, shape) {
+  const pkg = layoutPackage({});
+  t.after(() => pkg.cleanup());
+  const mp = createMiniProgram({ root: pkg.root, instantiateShape: shape });
+  t.after(() => mp.close());
+  return mp;
+}
+
+test('two mini-programs join, publish and subscribe with real media', async (t) => {
+  const server = await startServer();
+  t.after(() => server.stop());
+  const signal = server.endpoints.signal;
+
+  // One runtime gets {instance, module} from WXWebAssembly.instantiate, the other the bare instance.
+  const SDKa = miniProgram(t, 'pair').require('mprtc');
+  const SDKb = miniProgram(t, 'instance').require('mprtc');
+  const a = SDKa.Client({ appkey: 'demo', debug: false, server: signal });
+  const b = SDKb.Client({ appkey: 'demo', debug: false, server: signal });
+  await Promise.all([a.init(), b.init()]);
+  const room = 'slice' + process.pid;
+  const seenByB = recordEvents(b, ['open', 'clientJoin', 'clientLeave', 'stream-added', 'stream-removed', 'disconnect']);
+
+  const opened = nextEvent(a, 'open');
+  await a.join({ channelName: room, uid: 1001 });
+  await opened;
+  const bJoined = nextEvent(a, 'clientJoin');
+  await b.join({ channelName: room, uid: '9007199254740993' });
+  const cj = await bJoined;
+  assert.deepEqual({ uid: cj.uid, isBigNumber: cj.isBigNumber }, { uid: '9007199254740993', isBigNumber: true });
+
+  // Audience cannot publish: a typed error, and the session goes on.
+  await b.setRole('audience');
+  await assert.rejects(b.publish(), (e) => e instanceof Error && e.code === 4022 && e.reason === 'audience_cannot_publish');
+  await b.setRole('broadcaster');
+  // Subscribing to someone who publishes nothing is refused by the server.
+  await assert.rejects(b.subscribe(1001, 'video'), (e) => e.code === 4023);
+
+  const added = nextEvent(b, 'stream-added', (d) => d.mediaType === 'video', 20000);
+  const pushUrl = await a.publish();
+  assert.match(pushUrl, /^rtmp:\/\/127\.0\.0\.1:\d+\/live\/[A-Za-z0-9]+\.1001\?/);
+  const pusher = pushTestPattern(pushUrl);
+  t.after(() => pusher.stop());
+  const ev = await added;
+  assert.deepEqual({ uid: ev.uid, isBigNumber: ev.isBigNumber }, { uid: 1001, isBigNumber: false });
+
+  const play = await b.subscribe(ev.uid, 'video');
+  assert.match(play.url, /^rtmp:\/\//);
+  assert.match(play.flvUrl, /^http:\/\/.*\.flv\?/);
+  for (const url of [play.url, play.flvUrl]) {
+    const got = await pullFrames(url, 5);
+    assert.equal(got.frames.length, 5, `decoded 5 frames from ${url.split('?')[0]}\n${got.stderr.slice(-800)}`);
+    for (const f of got.frames) assert.deepEqual(f, { w: 320, h: 240 });
+    assert.deepEqual(got.audio, { rate: 44100, channels: 1 });
+  }
+
+  // A forged push URL and a play URL used for pushing are refused by the media server.
+  for (const bad of [pushUrl.replace(/s=[^&]+/, 's=forgedforgedforged'), play.url]) {
+    const p = pushTestPattern(bad.replace('.1001?', '.1001?'));
+    const r = await Promise.race([p.exited, sleep(10000).then(() => null)]);
+    if (!r) p.stop();
+    assert.ok(r && r.code !== 0, `pusher with a bad URL was refused (${bad.split('?')[1].slice(0, 20)}...)`);
+  }
+
+  // A leaves: B sees the stream go and the member leave, in that order.
+  const left = nextEvent(b, 'clientLeave');
+  await a.leave();
+  const cl = await left;
+  assert.equal(cl.uid, 1001);
+  const names = seenByB.map((e) => e.name + (e.data.mediaType ? ':' + e.data.mediaType : ''));
+  assert.deepEqual(names.slice(-3), ['stream-removed:audio', 'stream-removed:video', 'clientLeave']);
+  assert.ok(!names.includes('disconnect'));
+  await b.leave();
+  pusher.stop();
+  assert.equal(await server.stop(), 0, 'server exits cleanly on SIGTERM');
+});
+
+test('an expired push URL is refused by the media server', async (t) => {
+  const server = await startServer(['--url-ttl-secs', '1']);
+  t.after(() => server.stop());
+  const SDK = miniProgram(t, 'pair').require('mprtc');
+  const a = SDK.Client({ appkey: 'demo', server: server.endpoints.signal });
+  await a.join({ channelName: 'expiry', uid: 7 });
+  const url = await a.publish('video');
+  await sleep(2200);
+  const p = pushTestPattern(url);
+  const r = await Promise.race([p.exited, sleep(10000).then(() => null)]);
+  if (!r) p.stop();
+  assert.ok(r && r.code !== 0, 'expired URL refused');
+  // A fresh URL from a new publish works.
+  const fresh = await a.publish('video');
+  const ok = pushTestPattern(fresh);
+  t.after(() => ok.stop());
+  const still = await Promise.race([ok.exited, sleep(3000).then(() => 'running')]);
+  assert.equal(still, 'running', 'a fresh URL is admitted');
+  await a.leave();
+});
+
+test('a secure app key needs a valid token', async (t) => {
+  const server = await startServer();
+  t.after(() => server.stop());
+  const { execFileSync } = require('node:child_process');
+  const bin = require('./support').REPO + '/target/debug/mprtc-server';
+  const token = execFileSync(bin, ['token', '--app', 'secure', '--room', 'sec', '--uid', '5', '--secret', 'secure-secret', '--ttl', '60']).toString().trim();
+  const SDK = miniProgram(t, 'pair').require('mprtc');
+  const c = SDK.Client({ appkey: 'secure', server: server.endpoints.signal });
+  await assert.rejects(c.join({ channelName: 'sec', uid: 5 }), (e) => e.code === 4011);
+  await assert.rejects(c.join({ channelName: 'sec', uid: 6, token }), (e) => e.code === 4012);
+  await c.join({ channelName: 'sec', uid: 5, token });
+  await c.leave();
+});

@@ -1,0 +1,128 @@
+'use strict';
+// Shared pieces of the end-to-end tests and the demo: a real mprtc-server process, real ffmpeg
+// standing in for <live-pusher> and <live-player>, and small waiting helpers.
+
+const { spawn } = require('node:child_process');
+const path = require('node:path');
+const fs = require('node:fs');
+const readline = require('node:readline');
+
+const REPO = path.resolve(__dirname, '..', '..');
+const SERVER_BIN = process.env.MPRTC_SERVER_BIN || path.join(REPO, 'target', 'debug', 'mprtc-server');
+const FFMPEG = process.env.FFMPEG || 'ffmpeg';
+
+const children = new Set();
+function track(child) {
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+// No child outlives the test process.
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+/**
+ * Starts mprtc-server on loopback with ephemeral ports. Apps: `demo` (debug mode, no token) and
+ * `secure` (token signed with `secureSecret`). Resolves with {endpoints, stop(), logs}.
+ */
+function startServer(extraArgs) {
+  if (!fs.existsSync(SERVER_BIN)) throw new Error(`${SERVER_BIN} missing: build with cargo build -p mprtc-server`);
+  const args = [
+    '--listen', '127.0.0.1:0', '--rtmp-listen', '127.0.0.1:0', '--flv-listen', '127.0.0.1:0',
+    '--insecure-app', 'demo', '--app', 'secure:secure-secret',
+  ].concat(extraArgs || []);
+  const child = track(spawn(SERVER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: Object.assign({}, process.env, { MPRTC_LOG: process.env.MPRTC_LOG || 'info' }) }));
+  const logs = [];
+  readline.createInterface({ input: child.stderr }).on('line', (l) => {
+    logs.push(l);
+    if (process.env.MPRTC_E2E_VERBOSE) console.error('[server]', l);
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('server did not become ready:\n' + logs.join('\n'))), 15000);
+    child.on('exit', (code) => reject(new Error(`server exited early (${code}):\n${logs.join('\n')}`)));
+    readline.createInterface({ input: child.stdout }).once('line', (line) => {
+      clearTimeout(timer);
+      const ready = JSON.parse(line);
+      resolve({
+        endpoints: ready.endpoints,
+        logs,
+        process: child,
+        stop() {
+          return new Promise((res) => {
+            if (child.exitCode !== null) return res(child.exitCode);
+            child.once('exit', (code, signal) => res(code === null ? signal : code));
+            child.kill('SIGTERM');
+          });
+        },
+      });
+    });
+  });
+}
+
+/** Pushes a 320x240 test pattern with a 440 Hz tone, as <live-pusher> would. */
+function pushTestPattern(url, opts) {
+  const o = Object.assign({ size: '320x240', rate: 15 }, opts);
+  const args = [
+    '-hide_banner', '-loglevel', 'error', '-re',
+    '-f', 'lavfi', '-i', `testsrc2=size=${o.size}:rate=${o.rate}`,
+    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(o.rate), '-pix_fmt', 'yuv420p',
+    '-c:a', 'aac', '-b:a', '64k', '-f', 'flv', url,
+  ];
+  const child = track(spawn(FFMPEG, args, { stdio: ['ignore', 'ignore', 'pipe'] }));
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise((res) => child.on('exit', (code) => res({ code, stderr })));
+  return { child, exited, stop: () => { child.kill('SIGKILL'); return exited; } };
+}
+
+/**
+ * Plays `url` as <live-player> would and decodes `frames` video frames. Resolves with
+ * {frames: [{w, h}], audio: {rate, channels} | null, code, stderr}.
+ */
+function pullFrames(url, frames, timeoutMs) {
+  const args = ['-hide_banner', '-loglevel', 'info', '-rw_timeout', '8000000', '-i', url,
+    '-map', '0:v:0', '-frames:v', String(frames), '-vf', 'showinfo', '-f', 'null', '-'];
+  const child = track(spawn(FFMPEG, args, { stdio: ['ignore', 'ignore', 'pipe'] }));
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs || 20000);
+  return new Promise((resolve) => {
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      const decoded = [];
+      for (const m of stderr.matchAll(/Parsed_showinfo.*? n:\s*\d+ .*? s:(\d+)x(\d+)/g)) decoded.push({ w: +m[1], h: +m[2] });
+      const a = /Audio: [^,]+, (\d+) Hz, (mono|stereo)/.exec(stderr);
+      resolve({ frames: decoded, audio: a ? { rate: +a[1], channels: a[2] === 'mono' ? 1 : 2 } : null, code, stderr });
+    });
+  });
+}
+
+/** Resolves with the first event `name` on `client` whose data passes `pred`. */
+function nextEvent(client, name, pred, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off(name, on);
+      reject(new Error(`no ${name} event within ${timeoutMs || 15000} ms`));
+    }, timeoutMs || 15000);
+    function on(data) {
+      if (pred && !pred(data)) return;
+      clearTimeout(timer);
+      client.off(name, on);
+      resolve(data);
+    }
+    client.on(name, on);
+  });
+}
+
+/** Records every listed event of a client, in order. */
+function recordEvents(client, names) {
+  const seen = [];
+  for (const n of names) client.on(n, (d) => seen.push({ name: n, data: d }));
+  return seen;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+module.exports = { REPO, startServer, pushTestPattern, pullFrames, nextEvent, recordEvents, sleep };
