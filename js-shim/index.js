@@ -9,9 +9,13 @@ var codec = require('./text-codec.js');
 var wasmPath = 'miniprogram_npm/mprtc/mprtc_bg.wasm';
 var loading = null;
 
-function shimError(code, message) {
+// Errors raised before the core exists. Codes and reasons are the core's (see the README's
+// error table): 1007 cancelled, 1008 wasm_unavailable.
+function shimError(code, reason, message) {
   var e = new Error(message);
+  e.name = 'MprtcError';
   e.code = code;
+  e.reason = reason;
   return e;
 }
 
@@ -20,7 +24,7 @@ function load() {
   if (!loading) {
     loading = new Promise(function (resolve) {
       if (typeof WXWebAssembly === 'undefined') {
-        throw shimError('WASM_UNSUPPORTED', 'WXWebAssembly is missing (WeChat base library 2.13.0+ needed)');
+        throw shimError(1008, 'wasm_unavailable', 'WXWebAssembly is missing (WeChat base library 2.13.0+ needed)');
       }
       var imports = {};
       imports['./mprtc_bg.js'] = bg;
@@ -29,6 +33,9 @@ function load() {
       var inst = res && res.instance ? res.instance : res;
       bg.__wbg_set_wasm(inst.exports);
       if (inst.exports.__wbindgen_start) inst.exports.__wbindgen_start();
+    }).catch(function (e) {
+      if (e && e.code === 1008) throw e;
+      throw shimError(1008, 'wasm_unavailable', 'cannot load ' + wasmPath + ': ' + ((e && e.message) || e));
     });
     // A failed load may be retried (e.g. after setWasmPath); a good one is kept.
     loading.catch(function () {
@@ -63,7 +70,7 @@ Client.prototype.init = function () {
   var self = this;
   if (!this._ready) {
     this._ready = load().then(function () {
-      if (self._destroyed) throw shimError('DESTROYED', 'client was destroyed');
+      if (self._destroyed) throw shimError(1007, 'cancelled', 'client was destroyed');
       self._core = new bg.WasmClient(self._options);
       self._hookApp();
       self._pump();
@@ -78,7 +85,7 @@ Client.prototype._call = function (method, args) {
   return this.init().then(function () {
     return new Promise(function (resolve, reject) {
       var core = self._core;
-      if (!core) throw shimError('DESTROYED', 'client was destroyed');
+      if (!core) throw shimError(1007, 'cancelled', 'client was destroyed');
       var op;
       try {
         op = core[method].apply(core, args.concat([Date.now()]));
@@ -281,6 +288,8 @@ Client.prototype._hookApp = function () {
 Client.prototype.destroy = function () {
   if (this._destroyed) return;
   this._destroyed = true;
+  // Let the core say goodbye first (its destroy() may queue a close and op rejections).
+  this._input('destroy', []);
   if (this._timer !== null) clearTimeout(this._timer);
   this._timer = null;
   if (this._onHide && wx.offAppHide) wx.offAppHide(this._onHide);
@@ -300,7 +309,7 @@ Client.prototype.destroy = function () {
   if (core) core.free();
   var ops = this._ops;
   this._ops = {};
-  for (var op in ops) ops[op].reject(shimError('DESTROYED', 'client was destroyed'));
+  for (var op in ops) ops[op].reject(shimError(1007, 'cancelled', 'client was destroyed'));
   this._listeners = {};
 };
 

@@ -145,6 +145,7 @@ fn main() -> ExitCode {
         .add_directive(mprtc_server::media::LIBRARY_LOG_DIRECTIVE.parse().expect("static directive parses"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
     let cfg = match load(&args) {

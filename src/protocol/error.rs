@@ -24,6 +24,8 @@ pub enum ErrorCode {
     ProtocolViolation = 1006,
     /// The operation was abandoned because the client left or was destroyed.
     Cancelled = 1007,
+    /// The wasm core could not be loaded (raised by the JS shim: no `WXWebAssembly`, bad path).
+    WasmUnavailable = 1008,
 
     /// The frame is not valid JSON or lacks the envelope fields.
     MalformedFrame = 4000,
@@ -64,7 +66,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    const ALL: [ErrorCode; 25] = [
+    const ALL: [ErrorCode; 26] = [
         Self::InvalidArgument,
         Self::NotJoined,
         Self::AlreadyJoined,
@@ -72,6 +74,7 @@ impl ErrorCode {
         Self::ConnectionLost,
         Self::ProtocolViolation,
         Self::Cancelled,
+        Self::WasmUnavailable,
         Self::MalformedFrame,
         Self::UnsupportedVersion,
         Self::UnknownRequest,
@@ -107,6 +110,7 @@ impl ErrorCode {
             Self::ConnectionLost => "connection_lost",
             Self::ProtocolViolation => "protocol_violation",
             Self::Cancelled => "cancelled",
+            Self::WasmUnavailable => "wasm_unavailable",
             Self::MalformedFrame => "malformed_frame",
             Self::UnsupportedVersion => "unsupported_version",
             Self::UnknownRequest => "unknown_request",

@@ -82,7 +82,7 @@ test("NetEase seed sample code runs unchanged but for import and config", async 
   const sub = await waitLog('订阅别人成功', 20000);
   const playUrl = sub.match(/rtmp:\/\/\S+/)[0];
   const got = await pullFrames(playUrl, 3);
-  assert.equal(got.frames.length, 3, got.stderr.slice(-600));
+  assert.ok(got.frames.length >= 3, `decoded ${got.frames.length} frames\n${got.stderr.slice(-600)}`);
   assert.ok(!logs.some((l) => l.includes('失败')), `no failure branch taken:\n${logs.join('\n')}`);
   assert.deepEqual(mp.errors, []);
   await peer.leave();

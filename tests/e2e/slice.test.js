@@ -40,7 +40,7 @@ test('two mini-programs join, publish and subscribe with real media', async (t) 
 
   // Audience cannot publish: a typed error, and the session goes on.
   await b.setRole('audience');
-  await assert.rejects(b.publish(), (e) => e instanceof Error && e.code === 4022 && e.reason === 'audience_cannot_publish');
+  await assert.rejects(b.publish(), (e) => require('node:util').types.isNativeError(e) && e.code === 4022 && e.reason === 'audience_cannot_publish');
   await b.setRole('broadcaster');
   // Subscribing to someone who publishes nothing is refused by the server.
   await assert.rejects(b.subscribe(1001, 'video'), (e) => e.code === 4023);
@@ -58,7 +58,7 @@ test('two mini-programs join, publish and subscribe with real media', async (t) 
   assert.match(play.flvUrl, /^http:\/\/.*\.flv\?/);
   for (const url of [play.url, play.flvUrl]) {
     const got = await pullFrames(url, 5);
-    assert.equal(got.frames.length, 5, `decoded 5 frames from ${url.split('?')[0]}\n${got.stderr.slice(-800)}`);
+    assert.ok(got.frames.length >= 5, `decoded ${got.frames.length} of 5 frames from ${url.split('?')[0]}\n${got.stderr.slice(-800)}`);
     for (const f of got.frames) assert.deepEqual(f, { w: 320, h: 240 });
     assert.deepEqual(got.audio, { rate: 44100, channels: 1 });
   }

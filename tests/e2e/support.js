@@ -82,7 +82,8 @@ function pushTestPattern(url, opts) {
  * {frames: [{w, h}], audio: {rate, channels} | null, code, stderr}.
  */
 function pullFrames(url, frames, timeoutMs) {
-  const args = ['-hide_banner', '-loglevel', 'info', '-rw_timeout', '8000000', '-i', url,
+  // Note: -nostats keeps ffmpeg's progress lines (with carriage returns) out of the way.
+  const args = ['-hide_banner', '-nostats', '-loglevel', 'info', '-rw_timeout', '8000000', '-i', url,
     '-map', '0:v:0', '-frames:v', String(frames), '-vf', 'showinfo', '-f', 'null', '-'];
   const child = track(spawn(FFMPEG, args, { stdio: ['ignore', 'ignore', 'pipe'] }));
   let stderr = '';
@@ -91,8 +92,10 @@ function pullFrames(url, frames, timeoutMs) {
   return new Promise((resolve) => {
     child.on('exit', (code) => {
       clearTimeout(timer);
-      const decoded = [];
-      for (const m of stderr.matchAll(/Parsed_showinfo.*? n:\s*\d+ .*? s:(\d+)x(\d+)/g)) decoded.push({ w: +m[1], h: +m[2] });
+      // One showinfo line per decoded frame: "n: 3 pts: ... s:320x240 ...".
+      const byIndex = new Map();
+      for (const m of stderr.matchAll(/\bn:\s*(\d+)\s+pts:[^\n]*?\bs:(\d+)x(\d+)/g)) byIndex.set(+m[1], { w: +m[2], h: +m[3] });
+      const decoded = [...byIndex.values()];
       const a = /Audio: [^,]+, (\d+) Hz, (mono|stereo)/.exec(stderr);
       resolve({ frames: decoded, audio: a ? { rate: +a[1], channels: a[2] === 'mono' ? 1 : 2 } : null, code, stderr });
     });

@@ -19,36 +19,68 @@ pub struct Feature {
 
 /// Proposals beyond the MVP. MVP itself (`FLOATS`, `GC_TYPES` gating) is always on.
 pub fn features() -> Vec<Feature> {
-    let f = |name, flags, allowed| Feature { name, flags, allowed };
+    let f = |name, flags, allowed| Feature {
+        name,
+        flags,
+        allowed,
+    };
     vec![
         f("mutable-globals", WasmFeatures::MUTABLE_GLOBAL, true),
         f("sign-ext", WasmFeatures::SIGN_EXTENSION, true),
-        f("nontrapping-fptoint", WasmFeatures::SATURATING_FLOAT_TO_INT, false),
+        f(
+            "nontrapping-fptoint",
+            WasmFeatures::SATURATING_FLOAT_TO_INT,
+            false,
+        ),
         f("bulk-memory", WasmFeatures::BULK_MEMORY, false),
         f("bulk-memory-opt", WasmFeatures::BULK_MEMORY_OPT, false),
         f("reference-types", WasmFeatures::REFERENCE_TYPES, false),
-        f("call-indirect-overlong", WasmFeatures::CALL_INDIRECT_OVERLONG, false),
+        f(
+            "call-indirect-overlong",
+            WasmFeatures::CALL_INDIRECT_OVERLONG,
+            false,
+        ),
         f("multivalue", WasmFeatures::MULTI_VALUE, false),
         f("simd128", WasmFeatures::SIMD, false),
         f("relaxed-simd", WasmFeatures::RELAXED_SIMD, false),
         f("threads", WasmFeatures::THREADS, false),
-        f("shared-everything-threads", WasmFeatures::SHARED_EVERYTHING_THREADS, false),
+        f(
+            "shared-everything-threads",
+            WasmFeatures::SHARED_EVERYTHING_THREADS,
+            false,
+        ),
         f("tail-call", WasmFeatures::TAIL_CALL, false),
         f("multi-memory", WasmFeatures::MULTI_MEMORY, false),
         f("exception-handling", WasmFeatures::EXCEPTIONS, false),
         f("legacy-exceptions", WasmFeatures::LEGACY_EXCEPTIONS, false),
         f("memory64", WasmFeatures::MEMORY64, false),
         f("extended-const", WasmFeatures::EXTENDED_CONST, false),
-        f("function-references", WasmFeatures::FUNCTION_REFERENCES, false),
+        f(
+            "function-references",
+            WasmFeatures::FUNCTION_REFERENCES,
+            false,
+        ),
         f("gc", WasmFeatures::GC, false),
         f("custom-page-sizes", WasmFeatures::CUSTOM_PAGE_SIZES, false),
         f("memory-control", WasmFeatures::MEMORY_CONTROL, false),
         f("stack-switching", WasmFeatures::STACK_SWITCHING, false),
         f("wide-arithmetic", WasmFeatures::WIDE_ARITHMETIC, false),
-        f("custom-descriptors", WasmFeatures::CUSTOM_DESCRIPTORS, false),
+        f(
+            "custom-descriptors",
+            WasmFeatures::CUSTOM_DESCRIPTORS,
+            false,
+        ),
         f("compact-imports", WasmFeatures::COMPACT_IMPORTS, false),
-        f("acquire-release-atomics", WasmFeatures::ACQUIRE_RELEASE_ATOMICS, false),
-        f("multibyte-array-access", WasmFeatures::MULTIBYTE_ARRAY_ACCESS, false),
+        f(
+            "acquire-release-atomics",
+            WasmFeatures::ACQUIRE_RELEASE_ATOMICS,
+            false,
+        ),
+        f(
+            "multibyte-array-access",
+            WasmFeatures::MULTIBYTE_ARRAY_ACCESS,
+            false,
+        ),
     ]
 }
 
@@ -106,10 +138,15 @@ impl Report {
             } else {
                 self.disallowed.join(", ")
             };
-            out.push(format!("uses {which}: first offending instruction: {}", fmt_problem(p)));
+            out.push(format!(
+                "uses {which}: first offending instruction: {}",
+                fmt_problem(p)
+            ));
         }
         for g in &self.global_exports {
-            out.push(format!("exports Global `{g}` (iOS WXWebAssembly cannot export a Global)"));
+            out.push(format!(
+                "exports Global `{g}` (iOS WXWebAssembly cannot export a Global)"
+            ));
         }
         out
     }
@@ -296,7 +333,10 @@ impl Report {
         };
         s += &format!("  used:      {used}\n");
         if !self.target_features.is_empty() {
-            s += &format!("  target_features section: {}\n", self.target_features.join(" "));
+            s += &format!(
+                "  target_features section: {}\n",
+                self.target_features.join(" ")
+            );
         }
         let count = |k: &str| self.exports.iter().filter(|(_, kind)| *kind == k).count();
         s += &format!(
@@ -366,7 +406,10 @@ mod tests {
         let p = r.validation.as_ref().unwrap();
         assert!(p.offset.unwrap() > 8);
         let text = r.failures().join("\n");
-        assert!(text.contains("bulk-memory") && text.contains("offset 0x"), "{text}");
+        assert!(
+            text.contains("bulk-memory") && text.contains("offset 0x"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -380,9 +423,7 @@ mod tests {
 
     #[test]
     fn mutable_global_import_passes() {
-        let r = check(&wasm(
-            r#"(module (import "env" "g" (global (mut i32))))"#,
-        ));
+        let r = check(&wasm(r#"(module (import "env" "g" (global (mut i32))))"#));
         assert!(r.ok(), "{:?}", r.failures());
         assert_eq!(r.used, vec!["mutable-globals"]);
     }
