@@ -36,6 +36,11 @@
 //! play URL gets its own registry entry fed by a small relay task from the
 //! publisher's entry ("mirror"); identical concurrent play URLs share one mirror.
 //!
+//! Each RTMP connection runs on a loopback socket behind a byte relay
+//! ([`super::pipe`]) that wakes the library up after an admitted `play`; without it,
+//! players whose `play` command spans several chunks (long signed stream names)
+//! receive the cached GOP and then stall.
+//!
 //! # Signer
 //!
 //! [`MediaSigner::verify`] depends only on the secret, so the signer given to
@@ -62,10 +67,11 @@ use rtmp_rs::server::handler::MediaDeliveryMode;
 use rtmp_rs::session::{SessionContext, StreamContext};
 use rtmp_rs::{AuthResult, RtmpHandler, ServerConfig};
 use tokio::net::TcpListener;
-use tokio::sync::{broadcast, mpsc::UnboundedSender};
+use tokio::sync::{broadcast, mpsc::UnboundedSender, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::flv::{self, TagKind};
+use super::pipe::{self, Tap};
 use super::signing::{AdmissionError, MediaSigner, UrlKind};
 use super::{MediaError, MediaEvent, MediaServer};
 
@@ -296,6 +302,8 @@ struct Stream {
 struct Session {
     cancel: CancellationToken,
     role: Role,
+    /// Steers the connection's loopback relay (see [`super::pipe`]).
+    tap: watch::Sender<Tap>,
 }
 
 #[derive(Clone)]
@@ -436,11 +444,13 @@ fn spawn_rtmp_session(
     shared: &Arc<Shared>,
 ) {
     let cancel = shared.stop.child_token();
+    let (tap, tap_rx) = watch::channel(Tap::Watch);
     shared.lock().sessions.insert(
         id,
         Session {
             cancel: cancel.clone(),
             role: Role::Idle,
+            tap,
         },
     );
     let _ = socket.set_nodelay(true);
@@ -448,6 +458,14 @@ fn spawn_rtmp_session(
     let shared = Arc::clone(shared);
     let registry = Arc::clone(&shared.registry);
     tokio::spawn(async move {
+        let socket = match pipe::open(socket, tap_rx, cancel.clone()).await {
+            Ok(inner) => inner,
+            Err((socket, e)) => {
+                // Still serve; only multi-chunk `play` commands may stall then.
+                tracing::warn!(session = id, %peer, error = %e, "RTMP loopback relay unavailable");
+                socket
+            }
+        };
         let cancelled = {
             let mut conn = Connection::new(id, socket, peer, config, handler, registry);
             tokio::select! {
@@ -463,6 +481,8 @@ fn spawn_rtmp_session(
                 _ = cancel.cancelled() => true,
             }
         };
+        // Lets the relay close the client once it has flushed what the connection wrote.
+        cancel.cancel();
         shared.end_session(id, cancelled).await;
     });
 }
@@ -665,6 +685,7 @@ impl RtmpHandler for Handler {
                         room: a.room.clone(),
                         uid: a.uid,
                     };
+                    s.tap.send_replace(Tap::Off);
                 }
                 None
             }
@@ -688,7 +709,14 @@ impl RtmpHandler for Handler {
 
     async fn on_play(&self, ctx: &SessionContext, params: &PlayParams) -> AuthResult {
         match self.admit_play(ctx, params).await {
-            Ok(()) => AuthResult::Accept,
+            Ok(()) => {
+                // The library may now sit in a socket read without forwarding media
+                // (see `super::pipe`); the relay nudges it out.
+                if let Some(s) = self.shared.lock().sessions.get(&ctx.session_id) {
+                    s.tap.send_replace(Tap::Nudge);
+                }
+                AuthResult::Accept
+            }
             Err(reason) => {
                 // rtmp-rs keeps the connection open after a refused play; close it
                 // once the refusal has been written (see the biased select).

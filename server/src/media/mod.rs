@@ -8,6 +8,7 @@
 
 pub mod embedded;
 mod flv;
+mod pipe;
 pub mod signing;
 
 #[cfg(test)]

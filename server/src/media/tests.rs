@@ -417,3 +417,50 @@ async fn media_shutdown_is_prompt_with_live_peers() {
     let r = tokio::time::timeout(Duration::from_secs(5), sock.read_to_end(&mut rest)).await;
     assert!(r.is_ok(), "FLV connection closed after shutdown");
 }
+
+/// Regression: signed play URLs with realistic ids are longer than ffmpeg's 128-byte
+/// command chunks, so `play` arrives in two chunks. `rtmp-rs` then subscribed the
+/// player in the middle of a socket-only read and never forwarded live media: the
+/// player decoded the cached keyframe and stalled (see `pipe`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_rtmp_play_with_long_stream_names() {
+    let mut srv = start().await;
+    let (room, uid) = ("slice12345", 1001);
+    let _pusher = push(&srv.urls.push_url(room, uid, now()));
+    srv.expect_event("PublishStarted", is_publish_started(room, uid))
+        .await;
+    // Players arrive right after the publisher, before a GOP is cached.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Two players share one URL (and mirror); `v=2` keeps `play` in one chunk.
+    let viewers = [9007199254740993, 9007199254740993, u64::MAX, 2];
+    let players = viewers.map(|viewer| {
+        let url = srv.urls.play_urls(room, uid, viewer, now()).rtmp;
+        tokio::spawn(async move {
+            let t = Instant::now();
+            (pull_frames(&url).await, t.elapsed(), url)
+        })
+    });
+    for (viewer, player) in viewers.into_iter().zip(players) {
+        let (frames, took, url) = player.await.unwrap();
+        let name = url.rsplit_once('/').unwrap().1;
+        let frames = frames.unwrap_or_else(|e| {
+            panic!(
+                "viewer {viewer}: play of a {}-byte stream name failed: {e}",
+                name.len()
+            )
+        });
+        assert_eq!(frames.len(), 5 * W * H, "viewer {viewer}: 5 frames");
+        assert!(
+            took < Duration::from_secs(10),
+            "viewer {viewer}: 5 frames took {took:?}"
+        );
+    }
+    let started = srv
+        .drain()
+        .into_iter()
+        .filter(|e| matches!(e, MediaEvent::PlayStarted { uid: 1001, .. }))
+        .count();
+    assert_eq!(started, viewers.len());
+    srv.stop().await;
+}
