@@ -1,0 +1,262 @@
+//! Embedded media server: RTMP publish/play (via the `rtmp-rs` crate) and HTTP-FLV
+//! play (axum + [`super::flv`]), with signed-URL admission.
+//!
+//! # Admission on the wire
+//!
+//! Every pusher and player must present a URL from [`MediaSigner`]; the query string
+//! travels in the RTMP stream name (`publish("room.7?k=push&e=..&s=..")`), as ffmpeg
+//! and WeChat `<live-pusher>` send it. The check runs in the `publish` / `play`
+//! command handler, *before* the library registers the publisher or subscribes the
+//! player, so a refused peer never gets a single media byte in or out:
+//!
+//! * **RTMP publish refused** (bad/expired/wrong-kind URL, or the stream already has
+//!   a publisher): the server answers `onStatus` level `error`, code
+//!   `NetStream.Publish.BadName`, description = the [`AdmissionError`] message, then
+//!   closes the TCP connection. ffmpeg exits non-zero. No [`MediaEvent`].
+//! * **RTMP play refused** (bad URL or no such stream): `onStatus` level `error`, code
+//!   `NetStream.Play.StreamNotFound`, description = the reason, then the connection is
+//!   closed.
+//! * **HTTP-FLV play refused**: `400` (malformed URL), `403` (bad signature,
+//!   expired, wrong kind) or `404` (no such stream / path), `text/plain` reason.
+//!
+//! The RTMP `connect` itself is accepted for any app name (the signature covers room,
+//! uid, viewer and expiry — not the app), so `rtmp://host/live/..` and
+//! `rtmp://host/anything/..` address the same streams.
+//!
+//! # Streams and players
+//!
+//! Streams are keyed by `(room, uid)`. A second pusher for the same stream is
+//! refused while the first is connected. When the publisher goes away (disconnect,
+//! `deleteStream`, kick) its players are disconnected (RTMP) or their HTTP response
+//! ends (FLV); clients reconnect with their URL once the publisher is back.
+//! New players start with the sequence headers and the cached GOP (from the last
+//! keyframe), then live media. Slow players lose video up to the next keyframe.
+//!
+//! `rtmp-rs` routes play by the *exact* stream name, query included, so each RTMP
+//! play URL gets its own registry entry fed by a small relay task from the
+//! publisher's entry ("mirror"); identical concurrent play URLs share one mirror.
+//!
+//! Each RTMP connection runs on a loopback socket behind a byte relay
+//! ([`super::pipe`]) that wakes the library up after an admitted `play`; without it,
+//! players whose `play` command spans several chunks (long signed stream names)
+//! receive the cached GOP and then stall.
+//!
+//! # Signer
+//!
+//! [`MediaSigner::verify`] depends only on the secret, so the signer given to
+//! [`EmbeddedMedia::bind`] may carry placeholder bases: build the URL-issuing signer
+//! (same secret) from [`EmbeddedMedia::rtmp_addr`] / [`EmbeddedMedia::flv_addr`]
+//! after binding. [`EmbeddedHandle::set_signer`] swaps the verifying signer at any
+//! time (e.g. secret rotation); URLs signed with the old secret stop being admitted.
+//!
+//! [`AdmissionError`]: super::AdmissionError
+
+mod http_flv;
+mod relay;
+mod rtmp;
+mod state;
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Duration;
+
+use rtmp_rs::registry::StreamRegistry;
+use rtmp_rs::ServerConfig;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+use self::rtmp::Handler;
+use self::state::{Shared, Tables};
+use super::signing::MediaSigner;
+use super::{MediaError, MediaEvent, MediaServer};
+
+/// How long `run` waits for the HTTP-FLV server to drain after shutdown.
+const FLV_DRAIN: Duration = Duration::from_secs(2);
+
+/// The embedded RTMP + HTTP-FLV server. Bind first (addresses known, port 0 works),
+/// then [`run`](Self::run). Take a [`handle`](Self::handle) before `run` to kick
+/// publishers or query state while it runs.
+pub struct EmbeddedMedia {
+    rtmp: TcpListener,
+    flv: TcpListener,
+    shared: Arc<Shared>,
+}
+
+/// Cheap clonable control handle of a running [`EmbeddedMedia`].
+#[derive(Clone)]
+pub struct EmbeddedHandle {
+    shared: Arc<Shared>,
+}
+
+impl EmbeddedMedia {
+    /// Binds both listeners now. See the module docs for what `signer` needs.
+    pub async fn bind(
+        rtmp_listen: SocketAddr,
+        flv_listen: SocketAddr,
+        signer: Arc<MediaSigner>,
+    ) -> Result<Self, MediaError> {
+        let bind = |what, addr| async move {
+            let l = TcpListener::bind(addr)
+                .await
+                .map_err(|source| MediaError::Bind { what, addr, source })?;
+            let local = l
+                .local_addr()
+                .map_err(|source| MediaError::Bind { what, addr, source })?;
+            Ok::<_, MediaError>((l, local))
+        };
+        let (rtmp, rtmp_addr) = bind("RTMP", rtmp_listen).await?;
+        let (flv, flv_addr) = bind("HTTP-FLV", flv_listen).await?;
+        let shared = Arc::new(Shared {
+            signer: RwLock::new(signer),
+            rtmp_addr,
+            flv_addr,
+            registry: Arc::new(StreamRegistry::new()),
+            state: Mutex::new(Tables::default()),
+            events: OnceLock::new(),
+            stop: CancellationToken::new(),
+            next_mirror: AtomicU64::new(1),
+        });
+        Ok(Self { rtmp, flv, shared })
+    }
+
+    pub fn rtmp_addr(&self) -> SocketAddr {
+        self.shared.rtmp_addr
+    }
+
+    pub fn flv_addr(&self) -> SocketAddr {
+        self.shared.flv_addr
+    }
+
+    pub fn handle(&self) -> EmbeddedHandle {
+        EmbeddedHandle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Serves until `shutdown` is cancelled, then closes every RTMP and HTTP-FLV
+    /// connection and returns (within about [`FLV_DRAIN`]). Peer errors are logged,
+    /// never returned.
+    pub async fn run(
+        self,
+        events: UnboundedSender<MediaEvent>,
+        shutdown: CancellationToken,
+    ) -> Result<(), MediaError> {
+        let Self { rtmp, flv, shared } = self;
+        let _ = shared.events.set(events);
+        tracing::info!(rtmp = %shared.rtmp_addr, flv = %shared.flv_addr, "media server running");
+
+        let cleanup = shared.registry.spawn_cleanup_task();
+        let app = axum::Router::new()
+            .route("/{app}/{file}", axum::routing::get(http_flv::flv_play))
+            .with_state(Arc::clone(&shared));
+        let stop = shared.stop.clone();
+        let mut flv_task = tokio::spawn(async move {
+            axum::serve(flv, app.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+        });
+
+        let config = ServerConfig::default();
+        let handler = Arc::new(Handler {
+            shared: Arc::clone(&shared),
+        });
+        let mut next_session: u64 = 1;
+        let mut result = Ok(());
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                r = &mut flv_task => {
+                    result = match r {
+                        Ok(Ok(())) => Ok(()),
+                        Ok(Err(source)) => Err(MediaError::Serve { what: "HTTP-FLV", source }),
+                        Err(e) => Err(MediaError::Serve { what: "HTTP-FLV", source: std::io::Error::other(e) }),
+                    };
+                    break;
+                }
+                accepted = rtmp.accept() => match accepted {
+                    Ok((socket, peer)) => {
+                        let id = next_session;
+                        next_session += 1;
+                        rtmp::spawn_rtmp_session(id, socket, peer, config.clone(), &handler, &shared);
+                    }
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!(error = %e, "RTMP accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+            }
+        }
+
+        shared.stop.cancel();
+        if !flv_task.is_finished()
+            && tokio::time::timeout(FLV_DRAIN, &mut flv_task)
+                .await
+                .is_err()
+        {
+            flv_task.abort();
+        }
+        cleanup.abort();
+        tracing::info!("media server stopped");
+        result
+    }
+}
+
+impl EmbeddedHandle {
+    /// Replaces the signer used to verify URLs from now on.
+    pub fn set_signer(&self, signer: Arc<MediaSigner>) {
+        *self
+            .shared
+            .signer
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = signer;
+    }
+}
+
+impl MediaServer for EmbeddedHandle {
+    fn rtmp_addr(&self) -> Option<SocketAddr> {
+        Some(self.shared.rtmp_addr)
+    }
+
+    fn flv_addr(&self) -> Option<SocketAddr> {
+        Some(self.shared.flv_addr)
+    }
+
+    fn kick_publisher(&self, room: &str, uid: u64) {
+        let state = self.shared.lock();
+        let Some(stream) = state.streams.get(&(room.to_owned(), uid)) else {
+            return;
+        };
+        if let Some(session) = state.sessions.get(&stream.session) {
+            tracing::info!(room, uid, "kicking publisher");
+            session.cancel.cancel();
+        }
+    }
+
+    fn is_publishing(&self, room: &str, uid: u64) -> bool {
+        self.shared
+            .lock()
+            .streams
+            .contains_key(&(room.to_owned(), uid))
+    }
+}
+
+impl MediaServer for EmbeddedMedia {
+    fn rtmp_addr(&self) -> Option<SocketAddr> {
+        Some(self.shared.rtmp_addr)
+    }
+
+    fn flv_addr(&self) -> Option<SocketAddr> {
+        Some(self.shared.flv_addr)
+    }
+
+    fn kick_publisher(&self, room: &str, uid: u64) {
+        self.handle().kick_publisher(room, uid)
+    }
+
+    fn is_publishing(&self, room: &str, uid: u64) -> bool {
+        self.handle().is_publishing(room, uid)
+    }
+}

@@ -1,0 +1,294 @@
+//! RTMP side: one task per accepted connection, run by `rtmp-rs` behind the loopback
+//! relay of [`crate::media::pipe`], and the handler that admits `publish` / `play`
+//! (see the [module docs](super) for what a refused peer sees).
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use rtmp_rs::protocol::message::{PlayParams, PublishParams};
+use rtmp_rs::registry::StreamKey;
+use rtmp_rs::server::connection::Connection;
+use rtmp_rs::server::handler::MediaDeliveryMode;
+use rtmp_rs::session::{SessionContext, StreamContext};
+use rtmp_rs::{AuthResult, RtmpHandler, ServerConfig};
+use tokio::sync::watch;
+
+use super::relay::relay;
+use super::state::{Mirror, Role, Session, Shared, Stream};
+use crate::media::pipe::{self, Tap};
+use crate::media::signing::UrlKind;
+use crate::media::MediaEvent;
+
+/// Mirror "publisher" ids live above this bit so they never collide with sessions.
+const MIRROR_ID_BIT: u64 = 1 << 63;
+
+pub(super) fn spawn_rtmp_session(
+    id: u64,
+    socket: tokio::net::TcpStream,
+    peer: SocketAddr,
+    config: ServerConfig,
+    handler: &Arc<Handler>,
+    shared: &Arc<Shared>,
+) {
+    let cancel = shared.stop.child_token();
+    let (tap, tap_rx) = watch::channel(Tap::Watch);
+    shared.lock().sessions.insert(
+        id,
+        Session {
+            cancel: cancel.clone(),
+            role: Role::Idle,
+            tap,
+        },
+    );
+    let _ = socket.set_nodelay(true);
+    let handler = Arc::clone(handler);
+    let shared = Arc::clone(shared);
+    let registry = Arc::clone(&shared.registry);
+    tokio::spawn(async move {
+        let socket = match pipe::open(socket, tap_rx, cancel.clone()).await {
+            Ok(inner) => inner,
+            Err((socket, e)) => {
+                // Still serve; only multi-chunk `play` commands may stall then.
+                tracing::warn!(session = id, %peer, error = %e, "RTMP loopback relay unavailable");
+                socket
+            }
+        };
+        let cancelled = {
+            let mut conn = Connection::new(id, socket, peer, config, handler, registry);
+            tokio::select! {
+                // Biased: let the connection flush a pending refusal before the
+                // cancellation that follows it drops the socket.
+                biased;
+                r = conn.run() => {
+                    if let Err(e) = r {
+                        tracing::debug!(session = id, %peer, error = %e, "RTMP connection ended with error");
+                    }
+                    false
+                }
+                _ = cancel.cancelled() => true,
+            }
+        };
+        // Lets the relay close the client once it has flushed what the connection wrote.
+        cancel.cancel();
+        shared.end_session(id, cancelled).await;
+    });
+}
+
+pub(super) struct Handler {
+    pub(super) shared: Arc<Shared>,
+}
+
+impl Handler {
+    fn cancel_session(&self, id: u64) {
+        if let Some(s) = self.shared.lock().sessions.get(&id) {
+            s.cancel.cancel();
+        }
+    }
+
+    async fn admit_play(&self, ctx: &SessionContext, params: &PlayParams) -> Result<(), String> {
+        let id = ctx.session_id;
+        let (name, query) = split_query(&params.stream_name);
+        let a = self.shared.verify(UrlKind::Play, name, query).map_err(|e| {
+            tracing::warn!(session = id, peer = %ctx.peer_addr, stream = name, code = e.code(), "RTMP play refused");
+            e.to_string()
+        })?;
+        let viewer = a.viewer.unwrap_or_default();
+        let (source, ended) = self.shared.stream(&a.room, a.uid).ok_or_else(|| {
+            tracing::info!(
+                session = id,
+                stream = name,
+                "RTMP play refused: stream not published"
+            );
+            format!("stream {name} is not being published")
+        })?;
+        let mirror = StreamKey::new(ctx.app.clone(), params.stream_name.clone());
+
+        // Claim the session role and, if new, the mirror — atomically.
+        let new_mirror = {
+            let mut state = self.shared.lock();
+            let Some(session) = state.sessions.get_mut(&id) else {
+                return Err("connection closing".into());
+            };
+            if !matches!(session.role, Role::Idle) {
+                return Err("one stream per connection".into());
+            }
+            session.role = Role::Player {
+                room: a.room.clone(),
+                uid: a.uid,
+                viewer,
+                mirror: mirror.clone(),
+            };
+            match state.mirrors.get_mut(&mirror) {
+                Some(m) => {
+                    m.players += 1;
+                    None
+                }
+                None => {
+                    let stop = ended.child_token();
+                    state.mirrors.insert(
+                        mirror.clone(),
+                        Mirror {
+                            players: 1,
+                            stop: stop.clone(),
+                        },
+                    );
+                    Some(stop)
+                }
+            }
+        };
+
+        if let Some(stop) = new_mirror {
+            let started = async {
+                let (rx, catchup) = self.shared.registry.subscribe(&source).await.ok()?;
+                let mirror_id =
+                    MIRROR_ID_BIT | self.shared.next_mirror.fetch_add(1, Ordering::Relaxed);
+                if self
+                    .shared
+                    .registry
+                    .register_publisher(&mirror, mirror_id)
+                    .await
+                    .is_err()
+                {
+                    self.shared.registry.unsubscribe(&source).await;
+                    return None;
+                }
+                for frame in catchup {
+                    self.shared.registry.broadcast(&mirror, frame).await;
+                }
+                let registry = Arc::clone(&self.shared.registry);
+                tokio::spawn(relay(
+                    registry,
+                    source.clone(),
+                    rx,
+                    mirror.clone(),
+                    mirror_id,
+                    stop.clone(),
+                ));
+                Some(())
+            };
+            if started.await.is_none() {
+                let mut state = self.shared.lock();
+                stop.cancel();
+                state.mirrors.remove(&mirror);
+                if let Some(s) = state.sessions.get_mut(&id) {
+                    s.role = Role::Idle;
+                }
+                return Err(format!("stream {name} is not available"));
+            }
+        }
+
+        tracing::info!(
+            session = id,
+            room = a.room,
+            uid = a.uid,
+            viewer,
+            "RTMP play started"
+        );
+        self.shared.emit(MediaEvent::PlayStarted {
+            room: a.room,
+            uid: a.uid,
+            viewer,
+        });
+        Ok(())
+    }
+}
+
+impl RtmpHandler for Handler {
+    async fn on_publish(&self, ctx: &SessionContext, params: &PublishParams) -> AuthResult {
+        let id = ctx.session_id;
+        let (name, query) = split_query(&params.stream_key);
+        let a = match self.shared.verify(UrlKind::Push, name, query) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(session = id, peer = %ctx.peer_addr, stream = name, code = e.code(), "RTMP publish refused");
+                return AuthResult::Reject(e.to_string());
+            }
+        };
+        let refusal = {
+            let mut state = self.shared.lock();
+            let k = (a.room.clone(), a.uid);
+            if state.streams.contains_key(&k) {
+                Some("stream already has a publisher")
+            } else if !state
+                .sessions
+                .get(&id)
+                .is_some_and(|s| matches!(s.role, Role::Idle))
+            {
+                Some("one stream per connection")
+            } else {
+                state.streams.insert(
+                    k,
+                    Stream {
+                        session: id,
+                        key: StreamKey::new(ctx.app.clone(), params.stream_key.clone()),
+                        ended: self.shared.stop.child_token(),
+                    },
+                );
+                if let Some(s) = state.sessions.get_mut(&id) {
+                    s.role = Role::Publisher {
+                        room: a.room.clone(),
+                        uid: a.uid,
+                    };
+                    s.tap.send_replace(Tap::Off);
+                }
+                None
+            }
+        };
+        if let Some(reason) = refusal {
+            tracing::warn!(session = id, stream = name, reason, "RTMP publish refused");
+            return AuthResult::Reject(reason.into());
+        }
+        tracing::info!(session = id, peer = %ctx.peer_addr, room = a.room, uid = a.uid, "RTMP publish started");
+        self.shared.emit(MediaEvent::PublishStarted {
+            room: a.room,
+            uid: a.uid,
+        });
+        AuthResult::Accept
+    }
+
+    async fn on_unpublish(&self, ctx: &StreamContext) {
+        // deleteStream: end the connection so the stream is released at once.
+        self.cancel_session(ctx.session.session_id);
+    }
+
+    async fn on_play(&self, ctx: &SessionContext, params: &PlayParams) -> AuthResult {
+        match self.admit_play(ctx, params).await {
+            Ok(()) => {
+                // The library may now sit in a socket read without forwarding media
+                // (see `crate::media::pipe`); the relay nudges it out.
+                if let Some(s) = self.shared.lock().sessions.get(&ctx.session_id) {
+                    s.tap.send_replace(Tap::Nudge);
+                }
+                AuthResult::Accept
+            }
+            Err(reason) => {
+                // rtmp-rs keeps the connection open after a refused play; close it
+                // once the refusal has been written (see the biased select).
+                self.cancel_session(ctx.session_id);
+                AuthResult::Reject(reason)
+            }
+        }
+    }
+
+    fn media_delivery_mode(&self) -> MediaDeliveryMode {
+        // We only route media; skip per-frame parsing callbacks.
+        MediaDeliveryMode::RawFlv
+    }
+}
+
+/// `name?query` → (`name`, `query`); the query is never logged.
+fn split_query(s: &str) -> (&str, &str) {
+    s.split_once('?').unwrap_or((s, ""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_query_keeps_name() {
+        assert_eq!(split_query("r.1?k=push&s=x"), ("r.1", "k=push&s=x"));
+        assert_eq!(split_query("r.1"), ("r.1", ""));
+    }
+}
