@@ -22,19 +22,36 @@ fn get(o: &JsValue, k: &str) -> JsValue {
 }
 
 fn client() -> WasmClient {
-    WasmClient::new(obj(&[("appkey", "app".into()), ("server", "ws://127.0.0.1:9/ws".into())])).unwrap()
+    WasmClient::new(obj(&[
+        ("appkey", "app".into()),
+        ("server", "ws://127.0.0.1:9/ws".into()),
+    ]))
+    .unwrap()
 }
 
 #[wasm_bindgen_test]
 fn errors_are_real_js_errors_with_codes() {
-    let e = WasmClient::new(obj(&[("appkey", "app".into())])).err().expect("server is required");
+    let e = WasmClient::new(obj(&[("appkey", "app".into())]))
+        .err()
+        .expect("server is required");
     assert!(e.is_instance_of::<js_sys::Error>());
     assert_eq!(get(&e, "code").as_f64(), Some(1001.0));
-    assert_eq!(get(&e, "reason").as_string().as_deref(), Some("invalid_argument"));
+    assert_eq!(
+        get(&e, "reason").as_string().as_deref(),
+        Some("invalid_argument")
+    );
     let mut c = client();
     let e = c.publish(JsValue::UNDEFINED, 0.0).unwrap_err();
     assert_eq!(get(&e, "code").as_f64(), Some(1002.0));
-    let e = c.join(obj(&[("channelName", "r".into()), ("uid", JsValue::from_f64(-1.0))]), 0.0).unwrap_err();
+    let e = c
+        .join(
+            obj(&[
+                ("channelName", "r".into()),
+                ("uid", JsValue::from_f64(-1.0)),
+            ]),
+            0.0,
+        )
+        .unwrap_err();
     assert_eq!(get(&e, "code").as_f64(), Some(1001.0));
     let e = c.publish(JsValue::from_str("screen"), 0.0).unwrap_err();
     assert!(e.is_instance_of::<js_sys::Error>());
@@ -43,14 +60,28 @@ fn errors_are_real_js_errors_with_codes() {
 #[wasm_bindgen_test]
 fn join_drives_outputs_and_big_uids_come_back_as_strings() {
     let mut c = client();
-    let op = c.join(obj(&[("channelName", "r".into()), ("uid", "18446744073709551615".into())]), 1000.0).unwrap();
+    let op = c
+        .join(
+            obj(&[
+                ("channelName", "r".into()),
+                ("uid", "18446744073709551615".into()),
+            ]),
+            1000.0,
+        )
+        .unwrap();
     let out = c.poll_output();
     assert_eq!(get(&out, "kind").as_string().as_deref(), Some("connect"));
-    assert_eq!(get(&out, "url").as_string().as_deref(), Some("ws://127.0.0.1:9/ws"));
+    assert_eq!(
+        get(&out, "url").as_string().as_deref(),
+        Some("ws://127.0.0.1:9/ws")
+    );
     assert!(c.poll_output().is_undefined());
     assert_eq!(c.next_deadline(), Some(11000.0));
     c.socket_opened(1001.0);
-    assert_eq!(get(&c.poll_output(), "name").as_string().as_deref(), Some("open"));
+    assert_eq!(
+        get(&c.poll_output(), "name").as_string().as_deref(),
+        Some("open")
+    );
     let send = c.poll_output();
     let data = get(&send, "data").as_string().unwrap();
     assert!(data.contains("\"uid\":18446744073709551615"), "{data}");
@@ -60,12 +91,21 @@ fn join_drives_outputs_and_big_uids_come_back_as_strings() {
     assert_eq!(get(&res, "kind").as_string().as_deref(), Some("resolve"));
     assert_eq!(get(&res, "op").as_f64(), Some(op as f64));
     let join = c.poll_output();
-    assert_eq!(get(&join, "name").as_string().as_deref(), Some("clientJoin"));
+    assert_eq!(
+        get(&join, "name").as_string().as_deref(),
+        Some("clientJoin")
+    );
     let data = get(&join, "data");
-    assert_eq!(get(&data, "uid").as_string().as_deref(), Some("9007199254740993"));
+    assert_eq!(
+        get(&data, "uid").as_string().as_deref(),
+        Some("9007199254740993")
+    );
     assert_eq!(get(&data, "isBigNumber").as_bool(), Some(true));
     let added = get(&c.poll_output(), "data");
-    assert_eq!(get(&added, "mediaType").as_string().as_deref(), Some("video"));
+    assert_eq!(
+        get(&added, "mediaType").as_string().as_deref(),
+        Some("video")
+    );
     // a timed-out request rejects with an Error carrying code 1004
     let op = c.publish(JsValue::UNDEFINED, 2000.0).unwrap();
     c.poll_output();

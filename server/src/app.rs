@@ -16,7 +16,10 @@ use crate::signaling::Hub;
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("cannot bind signaling listener on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Media(#[from] crate::media::MediaError),
     #[error("signaling listener failed: {0}")]
@@ -54,7 +57,10 @@ impl Server {
     pub async fn bind(cfg: Config) -> Result<Self, ServeError> {
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
-            .map_err(|source| ServeError::Bind { addr: cfg.listen, source })?;
+            .map_err(|source| ServeError::Bind {
+                addr: cfg.listen,
+                source,
+            })?;
         let signal_addr = listener.local_addr().map_err(ServeError::Serve)?;
         let secret = match &cfg.media_secret {
             Some(s) => s.as_bytes().to_vec(),
@@ -67,20 +73,39 @@ impl Server {
         // The media server verifies with the secret alone; the URL bases are known once bound.
         let provisional = Arc::new(MediaSigner::new(secret.clone(), "", "", cfg.url_ttl_secs));
         let media = EmbeddedMedia::bind(cfg.rtmp_listen, cfg.flv_listen, provisional).await?;
-        let host = |a: SocketAddr| cfg.public_host.clone().unwrap_or_else(|| a.ip().to_string());
+        let host = |a: SocketAddr| {
+            cfg.public_host
+                .clone()
+                .unwrap_or_else(|| a.ip().to_string())
+        };
         let (ra, fa) = (media.rtmp_addr(), media.flv_addr());
         let rtmp_base = format!("rtmp://{}:{}/live", host(ra), ra.port());
         let flv_base = format!("http://{}:{}/live", host(fa), fa.port());
-        let signer = Arc::new(MediaSigner::new(secret, rtmp_base.clone(), flv_base.clone(), cfg.url_ttl_secs));
+        let signer = Arc::new(MediaSigner::new(
+            secret,
+            rtmp_base.clone(),
+            flv_base.clone(),
+            cfg.url_ttl_secs,
+        ));
         media.handle().set_signer(signer.clone());
-        let hub = Hub::new(cfg.apps.clone(), signer, cfg.max_frame_bytes, rand::thread_rng().next_u64());
+        let hub = Hub::new(
+            cfg.apps.clone(),
+            signer,
+            cfg.max_frame_bytes,
+            rand::thread_rng().next_u64(),
+        );
         let signaling = Signaling::new(hub, Arc::new(media.handle()));
         let endpoints = Endpoints {
             signal: format!("ws://{}:{}/ws", host(signal_addr), signal_addr.port()),
             rtmp: rtmp_base,
             flv: flv_base,
         };
-        Ok(Self { listener, media, signaling, endpoints })
+        Ok(Self {
+            listener,
+            media,
+            signaling,
+            endpoints,
+        })
     }
 
     /// Serve until `shutdown` is cancelled, then close every connection and return.

@@ -53,12 +53,17 @@ pub struct Config {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config file {path} is invalid: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("app {0:?} is defined twice")]
     DuplicateApp(String),
-    #[error("app {0:?} has no secret and is not insecure; give it a secret or set insecure = true")]
+    #[error(
+        "app {0:?} has no secret and is not insecure; give it a secret or set insecure = true"
+    )]
     AppWithoutSecret(String),
     #[error("app key {0:?} is invalid: use 1 to 64 letters, digits, '_' or '-'")]
     BadAppKey(String),
@@ -103,13 +108,22 @@ pub struct Overrides {
 
 impl FileConfig {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() })
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.into(),
+            message: e.to_string(),
+        })
     }
 }
 
 fn valid_key(k: &str) -> bool {
-    !k.is_empty() && k.len() <= 64 && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    !k.is_empty()
+        && k.len() <= 64
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 impl Config {
@@ -132,13 +146,26 @@ impl Config {
             add(a)?;
         }
         for s in o.apps {
-            let (k, sec) = s.split_once(':').ok_or_else(|| ConfigError::BadAppFlag(s.clone()))?;
-            add(AppConfig { key: k.into(), secret: Some(sec.into()), insecure: false })?;
+            let (k, sec) = s
+                .split_once(':')
+                .ok_or_else(|| ConfigError::BadAppFlag(s.clone()))?;
+            add(AppConfig {
+                key: k.into(),
+                secret: Some(sec.into()),
+                insecure: false,
+            })?;
         }
         for k in o.insecure_apps {
-            add(AppConfig { key: k, secret: None, insecure: true })?;
+            add(AppConfig {
+                key: k,
+                secret: None,
+                insecure: true,
+            })?;
         }
-        let max_frame_bytes = o.max_frame_bytes.or(file.max_frame_bytes).unwrap_or(16 * 1024);
+        let max_frame_bytes = o
+            .max_frame_bytes
+            .or(file.max_frame_bytes)
+            .unwrap_or(16 * 1024);
         if !(256..=1 << 20).contains(&max_frame_bytes) {
             return Err(ConfigError::BadFrameLimit);
         }
@@ -148,9 +175,18 @@ impl Config {
         }
         let d = |s: &str| s.parse::<SocketAddr>().expect("default addresses parse");
         Ok(Config {
-            listen: o.listen.or(file.listen).unwrap_or_else(|| d("127.0.0.1:7880")),
-            rtmp_listen: o.rtmp_listen.or(file.rtmp_listen).unwrap_or_else(|| d("127.0.0.1:1935")),
-            flv_listen: o.flv_listen.or(file.flv_listen).unwrap_or_else(|| d("127.0.0.1:7881")),
+            listen: o
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| d("127.0.0.1:7880")),
+            rtmp_listen: o
+                .rtmp_listen
+                .or(file.rtmp_listen)
+                .unwrap_or_else(|| d("127.0.0.1:1935")),
+            flv_listen: o
+                .flv_listen
+                .or(file.flv_listen)
+                .unwrap_or_else(|| d("127.0.0.1:7881")),
             public_host: o.public_host.or(file.public_host),
             media_secret: o.media_secret.or(file.media_secret),
             url_ttl_secs,
@@ -170,8 +206,15 @@ mod tests {
 
     #[test]
     fn file_env_flags_precedence() {
-        let f = parse("listen = \"0.0.0.0:9000\"\nurl_ttl_secs = 60\n[[apps]]\nkey = \"a\"\nsecret = \"s\"\n").unwrap();
-        let o = Overrides { listen: Some("127.0.0.1:1".parse().unwrap()), insecure_apps: vec!["dbg".into()], ..Default::default() };
+        let f = parse(
+            "listen = \"0.0.0.0:9000\"\nurl_ttl_secs = 60\n[[apps]]\nkey = \"a\"\nsecret = \"s\"\n",
+        )
+        .unwrap();
+        let o = Overrides {
+            listen: Some("127.0.0.1:1".parse().unwrap()),
+            insecure_apps: vec!["dbg".into()],
+            ..Default::default()
+        };
         let c = Config::resolve(f, o).unwrap();
         assert_eq!(c.listen.port(), 1);
         assert_eq!(c.url_ttl_secs, 60);
@@ -184,11 +227,44 @@ mod tests {
         assert!(parse("nonsense = 1").is_err());
         assert!(parse("listen = \"not an address\"").is_err());
         let e = |f: &str, o: Overrides| Config::resolve(parse(f).unwrap(), o).unwrap_err().code();
-        assert_eq!(e("[[apps]]\nkey = \"a\"\n", Overrides::default()), "config.app_without_secret");
-        assert_eq!(e("[[apps]]\nkey = \"a b\"\ninsecure = true\n", Overrides::default()), "config.bad_app_key");
-        assert_eq!(e("", Overrides { apps: vec!["nosecret".into()], ..Default::default() }), "config.bad_app_flag");
-        assert_eq!(e("", Overrides { insecure_apps: vec!["x".into(), "x".into()], ..Default::default() }), "config.duplicate_app");
-        assert_eq!(e("max_frame_bytes = 1", Overrides::default()), "config.bad_frame_limit");
-        assert_eq!(e("url_ttl_secs = 0", Overrides::default()), "config.bad_ttl");
+        assert_eq!(
+            e("[[apps]]\nkey = \"a\"\n", Overrides::default()),
+            "config.app_without_secret"
+        );
+        assert_eq!(
+            e(
+                "[[apps]]\nkey = \"a b\"\ninsecure = true\n",
+                Overrides::default()
+            ),
+            "config.bad_app_key"
+        );
+        assert_eq!(
+            e(
+                "",
+                Overrides {
+                    apps: vec!["nosecret".into()],
+                    ..Default::default()
+                }
+            ),
+            "config.bad_app_flag"
+        );
+        assert_eq!(
+            e(
+                "",
+                Overrides {
+                    insecure_apps: vec!["x".into(), "x".into()],
+                    ..Default::default()
+                }
+            ),
+            "config.duplicate_app"
+        );
+        assert_eq!(
+            e("max_frame_bytes = 1", Overrides::default()),
+            "config.bad_frame_limit"
+        );
+        assert_eq!(
+            e("url_ttl_secs = 0", Overrides::default()),
+            "config.bad_ttl"
+        );
     }
 }

@@ -11,7 +11,11 @@ use mprtc_server::token::{self, Privileges};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "mprtc-server", version, about = "Signaling and media for mprtc mini-program clients")]
+#[command(
+    name = "mprtc-server",
+    version,
+    about = "Signaling and media for mprtc mini-program clients"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Option<Cmd>,
@@ -54,10 +58,19 @@ struct ServeArgs {
     #[arg(long, env = "MPRTC_MAX_FRAME_BYTES")]
     max_frame_bytes: Option<usize>,
     /// An app as KEY:SECRET (repeatable).
-    #[arg(long = "app", env = "MPRTC_APPS", value_delimiter = ',', hide_env_values = true)]
+    #[arg(
+        long = "app",
+        env = "MPRTC_APPS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     apps: Vec<String>,
     /// An app key that joins without tokens (debug mode; repeatable).
-    #[arg(long = "insecure-app", env = "MPRTC_INSECURE_APPS", value_delimiter = ',')]
+    #[arg(
+        long = "insecure-app",
+        env = "MPRTC_INSECURE_APPS",
+        value_delimiter = ','
+    )]
     insecure_apps: Vec<String>,
 }
 
@@ -114,9 +127,19 @@ fn token_cmd(t: TokenArgs) -> ExitCode {
     let secret = match (&t.secret, &t.config) {
         (Some(s), _) => s.clone(),
         (None, Some(p)) => match FileConfig::load(p) {
-            Ok(f) => match f.apps.into_iter().find(|a| a.key == t.app).and_then(|a| a.secret) {
+            Ok(f) => match f
+                .apps
+                .into_iter()
+                .find(|a| a.key == t.app)
+                .and_then(|a| a.secret)
+            {
                 Some(s) => s,
-                None => return fail("token.no_secret", format!("app {:?} has no secret in {}", t.app, p.display())),
+                None => {
+                    return fail(
+                        "token.no_secret",
+                        format!("app {:?} has no secret in {}", t.app, p.display()),
+                    )
+                }
             },
             Err(e) => return fail(e.code(), e),
         },
@@ -125,9 +148,18 @@ fn token_cmd(t: TokenArgs) -> ExitCode {
     if let Err(e) = mprtc::core::params::check_room(&t.room) {
         return fail("token.bad_room", e.message);
     }
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let p = Privileges { publish: !t.no_publish, subscribe: !t.no_subscribe };
-    println!("{}", token::mint(secret.as_bytes(), &t.app, &t.room, t.uid, p, now, t.ttl));
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let p = Privileges {
+        publish: !t.no_publish,
+        subscribe: !t.no_subscribe,
+    };
+    println!(
+        "{}",
+        token::mint(secret.as_bytes(), &t.app, &t.room, t.uid, p, now, t.ttl)
+    );
     ExitCode::SUCCESS
 }
 
@@ -142,7 +174,11 @@ fn main() -> ExitCode {
     // whatever MPRTC_LOG says, so no URL secret reaches the logs.
     let filter = tracing_subscriber::EnvFilter::try_from_env("MPRTC_LOG")
         .unwrap_or_else(|_| "info".into())
-        .add_directive(mprtc_server::media::LIBRARY_LOG_DIRECTIVE.parse().expect("static directive parses"));
+        .add_directive(
+            mprtc_server::media::LIBRARY_LOG_DIRECTIVE
+                .parse()
+                .expect("static directive parses"),
+        );
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -155,7 +191,10 @@ fn main() -> ExitCode {
     if cfg.apps.is_empty() {
         tracing::warn!("no apps configured: every join will fail with unknown_app_key (use --app or --insecure-app)");
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return fail("serve.runtime", e),
     };

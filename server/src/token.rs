@@ -18,7 +18,10 @@ fn yes() -> bool {
 
 impl Default for Privileges {
     fn default() -> Self {
-        Self { publish: true, subscribe: true }
+        Self {
+            publish: true,
+            subscribe: true,
+        }
     }
 }
 
@@ -46,7 +49,15 @@ pub enum TokenError {
 }
 
 /// Mint a token valid for `ttl_secs` from `now_unix`.
-pub fn mint(secret: &[u8], app: &str, room: &str, uid: u64, privileges: Privileges, now_unix: u64, ttl_secs: u64) -> String {
+pub fn mint(
+    secret: &[u8],
+    app: &str,
+    room: &str,
+    uid: u64,
+    privileges: Privileges,
+    now_unix: u64,
+    ttl_secs: u64,
+) -> String {
     let claims = Claims {
         app: app.to_owned(),
         room: room.to_owned(),
@@ -55,13 +66,24 @@ pub fn mint(secret: &[u8], app: &str, room: &str, uid: u64, privileges: Privileg
         exp: now_unix.saturating_add(ttl_secs),
         privileges,
     };
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret))
-        .expect("HS256 signing with an in-memory key cannot fail")
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret),
+    )
+    .expect("HS256 signing with an in-memory key cannot fail")
 }
 
 /// Check signature, binding and expiry. Expiry is checked against the caller's clock so that
 /// tests can run in virtual time.
-pub fn verify(secret: &[u8], token: &str, app: &str, room: &str, uid: u64, now_unix: u64) -> Result<Claims, TokenError> {
+pub fn verify(
+    secret: &[u8],
+    token: &str,
+    app: &str,
+    room: &str,
+    uid: u64,
+    now_unix: u64,
+) -> Result<Claims, TokenError> {
     let mut v = Validation::new(Algorithm::HS256);
     v.validate_exp = false;
     v.required_spec_claims.clear();
@@ -85,20 +107,52 @@ mod tests {
     fn mint_and_verify() {
         let t = mint(b"s3cret", "app", "r1", 42, Privileges::default(), 1000, 60);
         assert!(verify(b"s3cret", &t, "app", "r1", 42, 1059).is_ok());
-        assert_eq!(verify(b"s3cret", &t, "app", "r1", 42, 1060), Err(TokenError::Expired));
-        assert_eq!(verify(b"other", &t, "app", "r1", 42, 1000), Err(TokenError::Invalid));
-        assert_eq!(verify(b"s3cret", &t, "app", "r2", 42, 1000), Err(TokenError::Mismatch));
-        assert_eq!(verify(b"s3cret", &t, "app", "r1", 43, 1000), Err(TokenError::Mismatch));
-        assert_eq!(verify(b"s3cret", &t, "app2", "r1", 42, 1000), Err(TokenError::Mismatch));
-        assert_eq!(verify(b"s3cret", "garbage", "app", "r1", 42, 1000), Err(TokenError::Invalid));
+        assert_eq!(
+            verify(b"s3cret", &t, "app", "r1", 42, 1060),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(
+            verify(b"other", &t, "app", "r1", 42, 1000),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            verify(b"s3cret", &t, "app", "r2", 42, 1000),
+            Err(TokenError::Mismatch)
+        );
+        assert_eq!(
+            verify(b"s3cret", &t, "app", "r1", 43, 1000),
+            Err(TokenError::Mismatch)
+        );
+        assert_eq!(
+            verify(b"s3cret", &t, "app2", "r1", 42, 1000),
+            Err(TokenError::Mismatch)
+        );
+        assert_eq!(
+            verify(b"s3cret", "garbage", "app", "r1", 42, 1000),
+            Err(TokenError::Invalid)
+        );
         let mut tampered = t.clone();
         tampered.push('x');
-        assert_eq!(verify(b"s3cret", &tampered, "app", "r1", 42, 1000), Err(TokenError::Invalid));
+        assert_eq!(
+            verify(b"s3cret", &tampered, "app", "r1", 42, 1000),
+            Err(TokenError::Invalid)
+        );
     }
 
     #[test]
     fn big_uids_survive() {
-        let t = mint(b"k", "a", "r", u64::MAX, Privileges { publish: false, subscribe: true }, 0, 10);
+        let t = mint(
+            b"k",
+            "a",
+            "r",
+            u64::MAX,
+            Privileges {
+                publish: false,
+                subscribe: true,
+            },
+            0,
+            10,
+        );
         let c = verify(b"k", &t, "a", "r", u64::MAX, 1).unwrap();
         assert_eq!(c.uid, "18446744073709551615");
         assert!(!c.privileges.publish);

@@ -32,13 +32,43 @@ struct Net {
 impl Net {
     fn new(n: usize) -> Self {
         let mut apps = HashMap::new();
-        apps.insert("dbg".into(), AppConfig { key: "dbg".into(), secret: None, insecure: true });
-        apps.insert("sec".into(), AppConfig { key: "sec".into(), secret: Some(SECRET.into()), insecure: false });
-        let signer = Arc::new(MediaSigner::new(b"media".to_vec(), "rtmp://h:1/live", "http://h:2/live", 600));
+        apps.insert(
+            "dbg".into(),
+            AppConfig {
+                key: "dbg".into(),
+                secret: None,
+                insecure: true,
+            },
+        );
+        apps.insert(
+            "sec".into(),
+            AppConfig {
+                key: "sec".into(),
+                secret: Some(SECRET.into()),
+                insecure: false,
+            },
+        );
+        let signer = Arc::new(MediaSigner::new(
+            b"media".to_vec(),
+            "rtmp://h:1/live",
+            "http://h:2/live",
+            600,
+        ));
         let peers = (0..n)
-            .map(|_| Peer { core: Client::new(ClientConfig::new("dbg", "ws://x/ws").unwrap()), sid: None, events: vec![], results: HashMap::new() })
+            .map(|_| Peer {
+                core: Client::new(ClientConfig::new("dbg", "ws://x/ws").unwrap()),
+                sid: None,
+                events: vec![],
+                results: HashMap::new(),
+            })
             .collect();
-        Net { hub: Hub::new(apps, signer.clone(), 4096, 7), signer, peers, kicks: vec![], now: 1_700_000_000_000 }
+        Net {
+            hub: Hub::new(apps, signer.clone(), 4096, 7),
+            signer,
+            peers,
+            kicks: vec![],
+            now: 1_700_000_000_000,
+        }
     }
 
     fn with_app(mut self, i: usize, key: &str) -> Self {
@@ -59,7 +89,12 @@ impl Net {
                             p.sid = Some(self.hub.connect());
                             p.core.handle_socket_open(self.now);
                         }
-                        Output::Send(f) => self.hub.handle_frame(p.sid.expect("socket open"), &f, self.now, &mut hub_out),
+                        Output::Send(f) => self.hub.handle_frame(
+                            p.sid.expect("socket open"),
+                            &f,
+                            self.now,
+                            &mut hub_out,
+                        ),
                         Output::Close { code, reason } => {
                             if let Some(sid) = p.sid.take() {
                                 self.hub.disconnect(sid, &mut hub_out);
@@ -93,11 +128,18 @@ impl Net {
         }
     }
 
-    fn run(&mut self, i: usize, f: impl FnOnce(&mut Client, u64) -> Result<OpId, Error>) -> Result<OpValue, Error> {
+    fn run(
+        &mut self,
+        i: usize,
+        f: impl FnOnce(&mut Client, u64) -> Result<OpId, Error>,
+    ) -> Result<OpValue, Error> {
         let now = self.now;
         let op = f(&mut self.peers[i].core, now)?;
         self.pump();
-        self.peers[i].results.remove(&op).expect("every op settles once the network is idle")
+        self.peers[i]
+            .results
+            .remove(&op)
+            .expect("every op settles once the network is idle")
     }
 
     fn join(&mut self, i: usize, room: &str, uid: u64) -> Result<OpValue, Error> {
@@ -138,7 +180,10 @@ fn join_publish_subscribe_leave() {
     assert_eq!(net.join(0, "room1", 1), Ok(OpValue::Done));
     assert_eq!(net.events(0), vec![AppEvent::Open]);
     assert_eq!(net.join(1, "room1", 2), Ok(OpValue::Done));
-    assert_eq!(net.events(1), vec![AppEvent::Open, AppEvent::ClientJoin { uid: 1 }]);
+    assert_eq!(
+        net.events(1),
+        vec![AppEvent::Open, AppEvent::ClientJoin { uid: 1 }]
+    );
     assert_eq!(net.events(0), vec![AppEvent::ClientJoin { uid: 2 }]);
 
     let url = match net.run(0, |c, now| c.publish(now, Media::BOTH)) {
@@ -148,43 +193,112 @@ fn join_publish_subscribe_leave() {
     let (query_room, uid) = media_room_of(&url);
     assert_eq!(uid, 1);
     let query = url.split_once('?').unwrap().1;
-    let admitted = net.signer.verify(UrlKind::Push, &format!("{query_room}.1"), query, net.now / 1000).unwrap();
+    let admitted = net
+        .signer
+        .verify(
+            UrlKind::Push,
+            &format!("{query_room}.1"),
+            query,
+            net.now / 1000,
+        )
+        .unwrap();
     assert_eq!(admitted.uid, 1);
     // Nothing is announced until media really flows.
     assert_eq!(net.events(1), vec![]);
-    net.media(MediaEvent::PublishStarted { room: query_room.clone(), uid: 1 });
+    net.media(MediaEvent::PublishStarted {
+        room: query_room.clone(),
+        uid: 1,
+    });
     assert_eq!(
         net.events(1),
-        vec![AppEvent::StreamAdded { uid: 1, media: MediaKind::Audio }, AppEvent::StreamAdded { uid: 1, media: MediaKind::Video }]
+        vec![
+            AppEvent::StreamAdded {
+                uid: 1,
+                media: MediaKind::Audio
+            },
+            AppEvent::StreamAdded {
+                uid: 1,
+                media: MediaKind::Video
+            }
+        ]
     );
-    assert_eq!(net.events(0), vec![], "the publisher does not hear about its own stream");
+    assert_eq!(
+        net.events(0),
+        vec![],
+        "the publisher does not hear about its own stream"
+    );
 
-    let play = net.run(1, |c, now| c.subscribe(now, 1, Media { audio: false, video: true })).unwrap();
-    let OpValue::Play { url, flv_url } = play else { panic!("{play:?}") };
+    let play = net
+        .run(1, |c, now| {
+            c.subscribe(
+                now,
+                1,
+                Media {
+                    audio: false,
+                    video: true,
+                },
+            )
+        })
+        .unwrap();
+    let OpValue::Play { url, flv_url } = play else {
+        panic!("{play:?}")
+    };
     let q = url.split_once('?').unwrap().1;
-    let a = net.signer.verify(UrlKind::Play, &format!("{query_room}.1"), q, net.now / 1000).unwrap();
+    let a = net
+        .signer
+        .verify(UrlKind::Play, &format!("{query_room}.1"), q, net.now / 1000)
+        .unwrap();
     assert_eq!(a.viewer, Some(2));
     assert!(flv_url.contains(".flv?"));
-    assert!(net.signer.verify(UrlKind::Push, &format!("{query_room}.1"), q, net.now / 1000).is_err(), "a play URL cannot push");
+    assert!(
+        net.signer
+            .verify(UrlKind::Push, &format!("{query_room}.1"), q, net.now / 1000)
+            .is_err(),
+        "a play URL cannot push"
+    );
 
     // A third member arriving later sees the live stream in the snapshot.
     let mut net3 = net;
-    net3.peers.push(Peer { core: Client::new(ClientConfig::new("dbg", "ws://x/ws").unwrap()), sid: None, events: vec![], results: HashMap::new() });
+    net3.peers.push(Peer {
+        core: Client::new(ClientConfig::new("dbg", "ws://x/ws").unwrap()),
+        sid: None,
+        events: vec![],
+        results: HashMap::new(),
+    });
     assert_eq!(net3.join(2, "room1", 3), Ok(OpValue::Done));
     let ev = net3.events(2);
-    assert!(ev.contains(&AppEvent::StreamAdded { uid: 1, media: MediaKind::Video }), "{ev:?}");
+    assert!(
+        ev.contains(&AppEvent::StreamAdded {
+            uid: 1,
+            media: MediaKind::Video
+        }),
+        "{ev:?}"
+    );
 
     assert_eq!(net3.run(0, |c, now| c.leave(now)), Ok(OpValue::Done));
     assert_eq!(
         net3.events(1),
         vec![
             AppEvent::ClientJoin { uid: 3 },
-            AppEvent::StreamRemoved { uid: 1, media: MediaKind::Audio },
-            AppEvent::StreamRemoved { uid: 1, media: MediaKind::Video },
-            AppEvent::ClientLeave { uid: 1, reason: LeaveReason::Left },
+            AppEvent::StreamRemoved {
+                uid: 1,
+                media: MediaKind::Audio
+            },
+            AppEvent::StreamRemoved {
+                uid: 1,
+                media: MediaKind::Video
+            },
+            AppEvent::ClientLeave {
+                uid: 1,
+                reason: LeaveReason::Left
+            },
         ]
     );
-    assert_eq!(net3.kicks, vec![(query_room, 1)], "the leaver's pusher is stopped");
+    assert_eq!(
+        net3.kicks,
+        vec![(query_room, 1)],
+        "the leaver's pusher is stopped"
+    );
 }
 
 #[test]
@@ -193,39 +307,117 @@ fn refusals_are_typed() {
     net.join(0, "r", 1).unwrap();
     // subscribe to a member who publishes nothing
     net.join(1, "r", 2).unwrap();
-    let e = net.run(1, |c, now| c.subscribe(now, 1, Media::BOTH)).unwrap_err();
+    let e = net
+        .run(1, |c, now| c.subscribe(now, 1, Media::BOTH))
+        .unwrap_err();
     assert_eq!(e.code, ErrorCode::NotPublishing);
-    let e = net.run(1, |c, now| c.subscribe(now, 99, Media::BOTH)).unwrap_err();
+    let e = net
+        .run(1, |c, now| c.subscribe(now, 99, Media::BOTH))
+        .unwrap_err();
     assert_eq!(e.code, ErrorCode::NoSuchMember);
     // same uid twice
     let e = net.join(2, "r", 1).unwrap_err();
     assert_eq!(e.code, ErrorCode::UidInUse);
     // audience cannot publish: the core refuses first, and so does the server
-    net.run(1, |c, now| c.set_role(now, Role::Audience)).unwrap();
-    assert_eq!(net.run(1, |c, now| c.publish(now, Media::BOTH)).unwrap_err().code, ErrorCode::AudienceCannotPublish);
+    net.run(1, |c, now| c.set_role(now, Role::Audience))
+        .unwrap();
+    assert_eq!(
+        net.run(1, |c, now| c.publish(now, Media::BOTH))
+            .unwrap_err()
+            .code,
+        ErrorCode::AudienceCannotPublish
+    );
     let mut out = Vec::new();
     let sid = net.peers[1].sid.unwrap();
-    net.hub.handle_frame(sid, r#"{"v":1,"id":77,"type":"publish","body":{"audio":true,"video":true}}"#, net.now, &mut out);
-    assert!(matches!(&out[..], [HubOut::Send(s, f)] if *s == sid && f.contains("\"re\":77") && f.contains("4022")), "{out:?}");
+    net.hub.handle_frame(
+        sid,
+        r#"{"v":1,"id":77,"type":"publish","body":{"audio":true,"video":true}}"#,
+        net.now,
+        &mut out,
+    );
+    assert!(
+        matches!(&out[..], [HubOut::Send(s, f)] if *s == sid && f.contains("\"re\":77") && f.contains("4022")),
+        "{out:?}"
+    );
     // the others see the role change
-    assert!(net.events(0).contains(&AppEvent::RoleChanged { uid: 2, role: Role::Audience }));
+    assert!(net.events(0).contains(&AppEvent::RoleChanged {
+        uid: 2,
+        role: Role::Audience
+    }));
 }
 
 #[test]
 fn tokens_are_checked() {
     let mut net = Net::new(1).with_app(0, "sec");
     let now_s = net.now / 1000;
-    assert_eq!(net.join(0, "r", 5).unwrap_err().code, ErrorCode::TokenRequired);
-    let expired = token::mint(SECRET.as_bytes(), "sec", "r", 5, Privileges::default(), now_s - 100, 10);
-    assert_eq!(net.run(0, |c, now| c.join(now, "r", 5, Some(expired))).unwrap_err().code, ErrorCode::TokenExpired);
-    let other_room = token::mint(SECRET.as_bytes(), "sec", "x", 5, Privileges::default(), now_s, 60);
-    assert_eq!(net.run(0, |c, now| c.join(now, "r", 5, Some(other_room))).unwrap_err().code, ErrorCode::TokenInvalid);
+    assert_eq!(
+        net.join(0, "r", 5).unwrap_err().code,
+        ErrorCode::TokenRequired
+    );
+    let expired = token::mint(
+        SECRET.as_bytes(),
+        "sec",
+        "r",
+        5,
+        Privileges::default(),
+        now_s - 100,
+        10,
+    );
+    assert_eq!(
+        net.run(0, |c, now| c.join(now, "r", 5, Some(expired)))
+            .unwrap_err()
+            .code,
+        ErrorCode::TokenExpired
+    );
+    let other_room = token::mint(
+        SECRET.as_bytes(),
+        "sec",
+        "x",
+        5,
+        Privileges::default(),
+        now_s,
+        60,
+    );
+    assert_eq!(
+        net.run(0, |c, now| c.join(now, "r", 5, Some(other_room)))
+            .unwrap_err()
+            .code,
+        ErrorCode::TokenInvalid
+    );
     let forged = token::mint(b"wrong", "sec", "r", 5, Privileges::default(), now_s, 60);
-    assert_eq!(net.run(0, |c, now| c.join(now, "r", 5, Some(forged))).unwrap_err().code, ErrorCode::TokenInvalid);
-    let watch_only = token::mint(SECRET.as_bytes(), "sec", "r", 5, Privileges { publish: false, subscribe: true }, now_s, 60);
-    assert_eq!(net.run(0, |c, now| c.join(now, "r", 5, Some(watch_only))), Ok(OpValue::Done));
-    assert_eq!(net.peers[0].core.role(), Role::Audience, "no publish privilege means audience");
-    assert_eq!(net.run(0, |c, now| c.set_role(now, Role::Broadcaster)).unwrap_err().code, ErrorCode::PermissionDenied);
+    assert_eq!(
+        net.run(0, |c, now| c.join(now, "r", 5, Some(forged)))
+            .unwrap_err()
+            .code,
+        ErrorCode::TokenInvalid
+    );
+    let watch_only = token::mint(
+        SECRET.as_bytes(),
+        "sec",
+        "r",
+        5,
+        Privileges {
+            publish: false,
+            subscribe: true,
+        },
+        now_s,
+        60,
+    );
+    assert_eq!(
+        net.run(0, |c, now| c.join(now, "r", 5, Some(watch_only))),
+        Ok(OpValue::Done)
+    );
+    assert_eq!(
+        net.peers[0].core.role(),
+        Role::Audience,
+        "no publish privilege means audience"
+    );
+    assert_eq!(
+        net.run(0, |c, now| c.set_role(now, Role::Broadcaster))
+            .unwrap_err()
+            .code,
+        ErrorCode::PermissionDenied
+    );
     assert_eq!(net.hub.session_count(), 1);
 }
 
@@ -234,24 +426,68 @@ fn dropped_connection_is_seen_as_leave_and_media_follows_signaling() {
     let mut net = Net::new(2);
     net.join(0, "r", 1).unwrap();
     net.join(1, "r", 2).unwrap();
-    let url = match net.run(0, |c, now| c.publish(now, Media { audio: false, video: true })).unwrap() {
+    let url = match net
+        .run(0, |c, now| {
+            c.publish(
+                now,
+                Media {
+                    audio: false,
+                    video: true,
+                },
+            )
+        })
+        .unwrap()
+    {
         OpValue::PushUrl(u) => u,
         v => panic!("{v:?}"),
     };
     let (mroom, _) = media_room_of(&url);
-    net.media(MediaEvent::PublishStarted { room: mroom.clone(), uid: 1 });
+    net.media(MediaEvent::PublishStarted {
+        room: mroom.clone(),
+        uid: 1,
+    });
     net.events(1);
     // adding audio while pushing is announced at once
-    net.run(0, |c, now| c.publish(now, Media { audio: true, video: false })).unwrap();
-    assert_eq!(net.events(1), vec![AppEvent::StreamAdded { uid: 1, media: MediaKind::Audio }]);
-    // the pusher drops: the stream goes, the member stays
-    net.media(MediaEvent::PublishStopped { room: mroom.clone(), uid: 1 });
+    net.run(0, |c, now| {
+        c.publish(
+            now,
+            Media {
+                audio: true,
+                video: false,
+            },
+        )
+    })
+    .unwrap();
     assert_eq!(
         net.events(1),
-        vec![AppEvent::StreamRemoved { uid: 1, media: MediaKind::Audio }, AppEvent::StreamRemoved { uid: 1, media: MediaKind::Video }]
+        vec![AppEvent::StreamAdded {
+            uid: 1,
+            media: MediaKind::Audio
+        }]
+    );
+    // the pusher drops: the stream goes, the member stays
+    net.media(MediaEvent::PublishStopped {
+        room: mroom.clone(),
+        uid: 1,
+    });
+    assert_eq!(
+        net.events(1),
+        vec![
+            AppEvent::StreamRemoved {
+                uid: 1,
+                media: MediaKind::Audio
+            },
+            AppEvent::StreamRemoved {
+                uid: 1,
+                media: MediaKind::Video
+            }
+        ]
     );
     // a pusher for a member who is not publishing is kicked
-    net.media(MediaEvent::PublishStarted { room: mroom.clone(), uid: 2 });
+    net.media(MediaEvent::PublishStarted {
+        room: mroom.clone(),
+        uid: 2,
+    });
     assert_eq!(net.kicks, vec![(mroom.clone(), 2)]);
     // A's socket dies
     let sid = net.peers[0].sid.take().unwrap();
@@ -265,8 +501,17 @@ fn dropped_connection_is_seen_as_leave_and_media_follows_signaling() {
         }
     }
     net.pump();
-    assert_eq!(net.events(1), vec![AppEvent::ClientLeave { uid: 1, reason: LeaveReason::ConnectionLost }]);
-    assert!(net.events(0).contains(&AppEvent::Disconnect { code: 1006, reason: "".into() }));
+    assert_eq!(
+        net.events(1),
+        vec![AppEvent::ClientLeave {
+            uid: 1,
+            reason: LeaveReason::ConnectionLost
+        }]
+    );
+    assert!(net.events(0).contains(&AppEvent::Disconnect {
+        code: 1006,
+        reason: "".into()
+    }));
     // a second life: the room's media id is still valid while B is there
     assert_eq!(net.join(0, "r", 1), Ok(OpValue::Done));
 }
@@ -289,8 +534,14 @@ fn random_flows_converge() {
             let i = (next() % 4) as usize;
             let uid = i as u64 + 1;
             let media = match next() % 3 {
-                0 => Media { audio: true, video: false },
-                1 => Media { audio: false, video: true },
+                0 => Media {
+                    audio: true,
+                    video: false,
+                },
+                1 => Media {
+                    audio: false,
+                    video: true,
+                },
                 _ => Media::BOTH,
             };
             let _ = match next() % 8 {
@@ -300,10 +551,15 @@ fn random_flows_converge() {
                 4 => net.run(i, |c, now| c.unpublish(now, media)).map(|_| None),
                 5 => {
                     let target = next() % 4 + 1;
-                    net.run(i, |c, now| c.subscribe(now, target, media)).map(|_| None)
+                    net.run(i, |c, now| c.subscribe(now, target, media))
+                        .map(|_| None)
                 }
                 6 => {
-                    let role = if next() % 2 == 0 { Role::Audience } else { Role::Broadcaster };
+                    let role = if next() % 2 == 0 {
+                        Role::Audience
+                    } else {
+                        Role::Broadcaster
+                    };
                     net.run(i, |c, now| c.set_role(now, role)).map(|_| None)
                 }
                 _ => {
@@ -326,15 +582,25 @@ fn random_flows_converge() {
         }
         // Every member's view of the others equals the server's truth: same members, same
         // live media, same roles.
-        let truth: Vec<(u64, Role, Media)> = net.hub.snapshot("dbg", "r").iter().map(|m| (m.uid, m.role, m.live)).collect();
+        let truth: Vec<(u64, Role, Media)> = net
+            .hub
+            .snapshot("dbg", "r")
+            .iter()
+            .map(|m| (m.uid, m.role, m.live))
+            .collect();
         for (i, p) in net.peers.iter().enumerate() {
             let me = i as u64 + 1;
             if !p.core.is_joined() {
-                assert!(truth.iter().all(|t| t.0 != me), "uid {me} left but the server still has it");
+                assert!(
+                    truth.iter().all(|t| t.0 != me),
+                    "uid {me} left but the server still has it"
+                );
                 continue;
             }
-            let view: Vec<(u64, Role, Media)> = p.core.members().map(|(u, r)| (u, r.role, r.live)).collect();
-            let expect: Vec<(u64, Role, Media)> = truth.iter().copied().filter(|t| t.0 != me).collect();
+            let view: Vec<(u64, Role, Media)> =
+                p.core.members().map(|(u, r)| (u, r.role, r.live)).collect();
+            let expect: Vec<(u64, Role, Media)> =
+                truth.iter().copied().filter(|t| t.0 != me).collect();
             assert_eq!(view, expect, "uid {me}'s view differs from the server's");
         }
     }
@@ -343,8 +609,19 @@ fn random_flows_converge() {
 impl Net {
     /// The media id of room "r", read from a push URL minted for it (None when the room is empty).
     fn hub_media_room(&mut self) -> Option<String> {
-        let i = self.peers.iter().position(|p| p.core.is_joined() && p.core.role() == Role::Broadcaster)?;
-        let url = match self.run(i, |c, now| c.publish(now, Media { audio: false, video: true })) {
+        let i = self
+            .peers
+            .iter()
+            .position(|p| p.core.is_joined() && p.core.role() == Role::Broadcaster)?;
+        let url = match self.run(i, |c, now| {
+            c.publish(
+                now,
+                Media {
+                    audio: false,
+                    video: true,
+                },
+            )
+        }) {
             Ok(OpValue::PushUrl(u)) => u,
             _ => return None,
         };

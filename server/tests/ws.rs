@@ -11,7 +11,8 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn start() -> (String, CancellationToken, tokio::task::JoinHandle<()>) {
     let any = "127.0.0.1:0".parse().unwrap();
@@ -24,7 +25,9 @@ async fn start() -> (String, CancellationToken, tokio::task::JoinHandle<()>) {
         max_frame_bytes: Some(2048),
         ..Default::default()
     };
-    let server = Server::bind(Config::resolve(FileConfig::default(), o).unwrap()).await.unwrap();
+    let server = Server::bind(Config::resolve(FileConfig::default(), o).unwrap())
+        .await
+        .unwrap();
     let url = server.endpoints.signal.clone();
     let stop = CancellationToken::new();
     let s = stop.clone();
@@ -38,7 +41,11 @@ async fn connect(url: &str) -> Ws {
 
 async fn recv(ws: &mut Ws) -> Value {
     loop {
-        let m = tokio::time::timeout(Duration::from_secs(5), ws.next()).await.expect("answer in time").expect("open").unwrap();
+        let m = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("answer in time")
+            .expect("open")
+            .unwrap();
         if let Message::Text(t) = m {
             return serde_json::from_str(&t).unwrap();
         }
@@ -46,7 +53,9 @@ async fn recv(ws: &mut Ws) -> Value {
 }
 
 async fn ask(ws: &mut Ws, frame: Value) -> Value {
-    ws.send(Message::Text(frame.to_string().into())).await.unwrap();
+    ws.send(Message::Text(frame.to_string().into()))
+        .await
+        .unwrap();
     recv(ws).await
 }
 
@@ -75,19 +84,77 @@ async fn bad_input_gets_typed_errors_and_nobody_else_notices() {
     assert_eq!((code(&r), r.get("re").is_none()), (4000, true));
     let r = ask(&mut bad, json!({"v":1,"id":5,"type":"teleport","body":{}})).await;
     assert_eq!((code(&r), r["re"].as_u64()), (4002, Some(5)));
-    assert_eq!(code(&ask(&mut bad, json!({"v":2,"id":6,"type":"join"})).await), 4001);
-    assert_eq!(code(&ask(&mut bad, json!({"v":1,"id":7,"type":"join","body":{"room":1}})).await), 4003);
-    assert_eq!(code(&ask(&mut bad, json!({"v":1,"id":8,"type":"publish","body":{"video":true}})).await), 4020);
+    assert_eq!(
+        code(&ask(&mut bad, json!({"v":2,"id":6,"type":"join"})).await),
+        4001
+    );
+    assert_eq!(
+        code(
+            &ask(
+                &mut bad,
+                json!({"v":1,"id":7,"type":"join","body":{"room":1}})
+            )
+            .await
+        ),
+        4003
+    );
+    assert_eq!(
+        code(
+            &ask(
+                &mut bad,
+                json!({"v":1,"id":8,"type":"publish","body":{"video":true}})
+            )
+            .await
+        ),
+        4020
+    );
     let big = "x".repeat(4096);
-    assert_eq!(code(&ask(&mut bad, json!({"v":1,"id":9,"type":"join","body":{"pad":big}})).await), 4004);
-    assert_eq!(code(&ask(&mut bad, join(10, "nope", "r", 2, None)).await), 4010);
-    assert_eq!(code(&ask(&mut bad, join(11, "sec", "r", 2, None)).await), 4011);
-    assert_eq!(code(&ask(&mut bad, join(12, "sec", "r", 2, Some("garbage"))).await), 4012);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let expired = token::mint(b"topsecret", "sec", "r", 2, Privileges::default(), now - 7200, 60);
-    assert_eq!(code(&ask(&mut bad, join(13, "sec", "r", 2, Some(&expired))).await), 4013);
-    assert_eq!(code(&ask(&mut bad, join(14, "dbg", "bad room!", 2, None)).await), 4003);
-    bad.send(Message::Binary(vec![1, 2, 3].into())).await.unwrap();
+    assert_eq!(
+        code(
+            &ask(
+                &mut bad,
+                json!({"v":1,"id":9,"type":"join","body":{"pad":big}})
+            )
+            .await
+        ),
+        4004
+    );
+    assert_eq!(
+        code(&ask(&mut bad, join(10, "nope", "r", 2, None)).await),
+        4010
+    );
+    assert_eq!(
+        code(&ask(&mut bad, join(11, "sec", "r", 2, None)).await),
+        4011
+    );
+    assert_eq!(
+        code(&ask(&mut bad, join(12, "sec", "r", 2, Some("garbage"))).await),
+        4012
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let expired = token::mint(
+        b"topsecret",
+        "sec",
+        "r",
+        2,
+        Privileges::default(),
+        now - 7200,
+        60,
+    );
+    assert_eq!(
+        code(&ask(&mut bad, join(13, "sec", "r", 2, Some(&expired))).await),
+        4013
+    );
+    assert_eq!(
+        code(&ask(&mut bad, join(14, "dbg", "bad room!", 2, None)).await),
+        4003
+    );
+    bad.send(Message::Binary(vec![1, 2, 3].into()))
+        .await
+        .unwrap();
     assert_eq!(code(&recv(&mut bad).await), 4000);
 
     // Still usable after all that: a valid token joins; subscribe to a non-publisher is refused.
@@ -96,14 +163,42 @@ async fn bad_input_gets_typed_errors_and_nobody_else_notices() {
     assert_eq!(r["ok"], true, "{r}");
     let mut other = connect(&url).await;
     let other_tok = token::mint(b"topsecret", "sec", "r", 3, Privileges::default(), now, 60);
-    assert_eq!(ask(&mut other, join(1, "sec", "r", 3, Some(&other_tok))).await["ok"], true);
+    assert_eq!(
+        ask(&mut other, join(1, "sec", "r", 3, Some(&other_tok))).await["ok"],
+        true
+    );
     let ev = recv(&mut bad).await;
-    assert_eq!((ev["type"].as_str(), ev["seq"].as_u64()), (Some("member-joined"), Some(1)));
-    assert_eq!(code(&ask(&mut bad, json!({"v":1,"id":16,"type":"subscribe","body":{"uid":3,"video":true}})).await), 4023);
+    assert_eq!(
+        (ev["type"].as_str(), ev["seq"].as_u64()),
+        (Some("member-joined"), Some(1))
+    );
+    assert_eq!(
+        code(
+            &ask(
+                &mut bad,
+                json!({"v":1,"id":16,"type":"subscribe","body":{"uid":3,"video":true}})
+            )
+            .await
+        ),
+        4023
+    );
     // audience cannot publish
-    let r = ask(&mut other, json!({"v":1,"id":2,"type":"set-role","body":{"role":"audience"}})).await;
+    let r = ask(
+        &mut other,
+        json!({"v":1,"id":2,"type":"set-role","body":{"role":"audience"}}),
+    )
+    .await;
     assert_eq!(r["ok"], true);
-    assert_eq!(code(&ask(&mut other, json!({"v":1,"id":3,"type":"publish","body":{"video":true}})).await), 4022);
+    assert_eq!(
+        code(
+            &ask(
+                &mut other,
+                json!({"v":1,"id":3,"type":"publish","body":{"video":true}})
+            )
+            .await
+        ),
+        4022
+    );
 
     // A frame beyond the hard limit ends only that connection.
     let mut huge = connect(&url).await;
@@ -120,10 +215,20 @@ async fn bad_input_gets_typed_errors_and_nobody_else_notices() {
     assert!(ended.is_ok(), "oversized connection is closed");
 
     // The bystander saw nothing and still works.
-    let r = ask(&mut good, json!({"v":1,"id":2,"type":"publish","body":{"video":true}})).await;
+    let r = ask(
+        &mut good,
+        json!({"v":1,"id":2,"type":"publish","body":{"video":true}}),
+    )
+    .await;
     assert_eq!(r["ok"], true, "{r}");
-    assert!(r["body"]["url"].as_str().unwrap().starts_with("rtmp://127.0.0.1:"));
+    assert!(r["body"]["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("rtmp://127.0.0.1:"));
 
     stop.cancel();
-    tokio::time::timeout(Duration::from_secs(5), task).await.expect("server stops promptly").unwrap();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("server stops promptly")
+        .unwrap();
 }

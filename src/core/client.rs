@@ -50,7 +50,9 @@ impl ClientConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Conn {
     Idle,
-    Connecting { deadline: u64 },
+    Connecting {
+        deadline: u64,
+    },
     Open,
     /// We asked for the socket to close; its close event is expected, not news.
     Closing,
@@ -131,9 +133,18 @@ impl Client {
     // ---- API calls -------------------------------------------------------------------------
 
     /// Join `room` as `uid`. `token` may be omitted for app keys the server runs in debug mode.
-    pub fn join(&mut self, now: u64, room: &str, uid: u64, token: Option<String>) -> Result<OpId, Error> {
+    pub fn join(
+        &mut self,
+        now: u64,
+        room: &str,
+        uid: u64,
+        token: Option<String>,
+    ) -> Result<OpId, Error> {
         if self.joining || self.joined.is_some() {
-            return Err(Error::new(ErrorCode::AlreadyJoined, "already joined or joining a room; leave first"));
+            return Err(Error::new(
+                ErrorCode::AlreadyJoined,
+                "already joined or joining a room; leave first",
+            ));
         }
         params::check_room(room)?;
         let req = JoinReq {
@@ -146,8 +157,12 @@ impl Client {
         };
         if matches!(self.conn, Conn::Idle | Conn::Closing) {
             self.unsent.clear();
-            self.conn = Conn::Connecting { deadline: now + self.cfg.connect_timeout_ms };
-            self.out.push_back(Output::Connect { url: self.cfg.server.clone() });
+            self.conn = Conn::Connecting {
+                deadline: now + self.cfg.connect_timeout_ms,
+            };
+            self.out.push_back(Output::Connect {
+                url: self.cfg.server.clone(),
+            });
         }
         self.joining = true;
         Ok(self.request(now, RequestKind::Join, &req, Pend::Join))
@@ -158,12 +173,20 @@ impl Client {
         let op = self.op();
         if self.joined.is_some() && self.conn == Conn::Open {
             let req = self.send(RequestKind::Leave, &serde_json::json!({}));
-            self.pending.push(Pending { req, op, what: Pend::Leave, deadline: now + self.cfg.request_timeout_ms });
+            self.pending.push(Pending {
+                req,
+                op,
+                what: Pend::Leave,
+                deadline: now + self.cfg.request_timeout_ms,
+            });
             return Ok(op);
         }
         // Not joined, or joining, or the socket is gone: leaving is local.
         self.teardown(ErrorCode::Cancelled, "left the room");
-        self.out.push_back(Output::Resolve { op, value: OpValue::Done });
+        self.out.push_back(Output::Resolve {
+            op,
+            value: OpValue::Done,
+        });
         Ok(op)
     }
 
@@ -171,14 +194,27 @@ impl Client {
     pub fn publish(&mut self, now: u64, media: Media) -> Result<OpId, Error> {
         let j = self.joined_ref()?;
         if j.role == Role::Audience {
-            return Err(Error::new(ErrorCode::AudienceCannotPublish, "an audience member cannot publish; setRole('broadcaster') first"));
+            return Err(Error::new(
+                ErrorCode::AudienceCannotPublish,
+                "an audience member cannot publish; setRole('broadcaster') first",
+            ));
         }
-        Ok(self.request(now, RequestKind::Publish, &PublishReq { media }, Pend::Publish))
+        Ok(self.request(
+            now,
+            RequestKind::Publish,
+            &PublishReq { media },
+            Pend::Publish,
+        ))
     }
 
     pub fn unpublish(&mut self, now: u64, media: Media) -> Result<OpId, Error> {
         self.joined_ref()?;
-        Ok(self.request(now, RequestKind::Unpublish, &UnpublishReq { media }, Pend::Unpublish(media)))
+        Ok(self.request(
+            now,
+            RequestKind::Unpublish,
+            &UnpublishReq { media },
+            Pend::Unpublish(media),
+        ))
     }
 
     /// Subscribe to `uid`'s stream; resolves with its play URLs.
@@ -187,26 +223,47 @@ impl Client {
         if uid == j.uid {
             return Err(Error::invalid("cannot subscribe to yourself"));
         }
-        Ok(self.request(now, RequestKind::Subscribe, &SubscribeReq { uid, media }, Pend::Subscribe))
+        Ok(self.request(
+            now,
+            RequestKind::Subscribe,
+            &SubscribeReq { uid, media },
+            Pend::Subscribe,
+        ))
     }
 
     pub fn unsubscribe(&mut self, now: u64, uid: u64, media: Media) -> Result<OpId, Error> {
         self.joined_ref()?;
-        Ok(self.request(now, RequestKind::Unsubscribe, &UnsubscribeReq { uid, media }, Pend::Unsubscribe))
+        Ok(self.request(
+            now,
+            RequestKind::Unsubscribe,
+            &UnsubscribeReq { uid, media },
+            Pend::Unsubscribe,
+        ))
     }
 
     /// Before join this sets the role to join with; in a room it asks the server.
     pub fn set_role(&mut self, now: u64, role: Role) -> Result<OpId, Error> {
         if self.joined.is_none() {
             if self.joining {
-                return Err(Error::new(ErrorCode::NotJoined, "setRole while join is in progress; wait for join"));
+                return Err(Error::new(
+                    ErrorCode::NotJoined,
+                    "setRole while join is in progress; wait for join",
+                ));
             }
             self.role = role;
             let op = self.op();
-            self.out.push_back(Output::Resolve { op, value: OpValue::Done });
+            self.out.push_back(Output::Resolve {
+                op,
+                value: OpValue::Done,
+            });
             return Ok(op);
         }
-        Ok(self.request(now, RequestKind::SetRole, &SetRoleReq { role }, Pend::SetRole(role)))
+        Ok(self.request(
+            now,
+            RequestKind::SetRole,
+            &SetRoleReq { role },
+            Pend::SetRole(role),
+        ))
     }
 
     /// Abandon everything: pending calls are rejected and the socket closes.
@@ -255,9 +312,15 @@ impl Client {
             Conn::Connecting { .. } | Conn::Open => {
                 let was_in_room = self.joined.is_some();
                 self.conn = Conn::Idle;
-                self.fail_all(ErrorCode::ConnectionLost, &format!("connection closed ({code} {reason})"));
+                self.fail_all(
+                    ErrorCode::ConnectionLost,
+                    &format!("connection closed ({code} {reason})"),
+                );
                 if was_in_room {
-                    self.out.push_back(Output::Event(AppEvent::Disconnect { code, reason: reason.to_owned() }));
+                    self.out.push_back(Output::Event(AppEvent::Disconnect {
+                        code,
+                        reason: reason.to_owned(),
+                    }));
                 }
             }
         }
@@ -275,9 +338,15 @@ impl Client {
         if let Conn::Connecting { deadline } = self.conn {
             if now >= deadline {
                 self.conn = Conn::Closing;
-                self.out.push_back(Output::Close { code: 1000, reason: "connect timeout".into() });
+                self.out.push_back(Output::Close {
+                    code: 1000,
+                    reason: "connect timeout".into(),
+                });
                 let ms = self.cfg.connect_timeout_ms;
-                self.fail_all(ErrorCode::ConnectionLost, &format!("could not connect within {ms} ms"));
+                self.fail_all(
+                    ErrorCode::ConnectionLost,
+                    &format!("could not connect within {ms} ms"),
+                );
                 return;
             }
         }
@@ -287,7 +356,11 @@ impl Client {
                 let p = self.pending.remove(i);
                 let err = Error::new(
                     ErrorCode::Timeout,
-                    format!("no answer to {} within {} ms", pend_name(p.what), self.cfg.request_timeout_ms),
+                    format!(
+                        "no answer to {} within {} ms",
+                        pend_name(p.what),
+                        self.cfg.request_timeout_ms
+                    ),
                 );
                 self.on_err(p, err);
             } else {
@@ -327,7 +400,9 @@ impl Client {
         self.joined.as_ref().map_or(0, |j| j.last_seq)
     }
     pub fn members(&self) -> impl Iterator<Item = (u64, Remote)> + '_ {
-        self.joined.iter().flat_map(|j| j.members.iter().map(|(u, r)| (*u, *r)))
+        self.joined
+            .iter()
+            .flat_map(|j| j.members.iter().map(|(u, r)| (*u, *r)))
     }
     pub fn published(&self) -> Media {
         self.joined.as_ref().map_or(Media::NONE, |j| j.published)
@@ -342,7 +417,9 @@ impl Client {
     }
 
     fn joined_ref(&self) -> Result<&Joined, Error> {
-        self.joined.as_ref().ok_or_else(|| Error::new(ErrorCode::NotJoined, "join a room first"))
+        self.joined
+            .as_ref()
+            .ok_or_else(|| Error::new(ErrorCode::NotJoined, "join a room first"))
     }
 
     fn send<B: serde::Serialize>(&mut self, kind: RequestKind, body: &B) -> u32 {
@@ -357,14 +434,25 @@ impl Client {
         req
     }
 
-    fn request<B: serde::Serialize>(&mut self, now: u64, kind: RequestKind, body: &B, what: Pend) -> OpId {
+    fn request<B: serde::Serialize>(
+        &mut self,
+        now: u64,
+        kind: RequestKind,
+        body: &B,
+        what: Pend,
+    ) -> OpId {
         let op = self.op();
         let req = self.send(kind, body);
         let mut deadline = now + self.cfg.request_timeout_ms;
         if let Conn::Connecting { deadline: c } = self.conn {
             deadline = deadline.max(c + self.cfg.request_timeout_ms);
         }
-        self.pending.push(Pending { req, op, what, deadline });
+        self.pending.push(Pending {
+            req,
+            op,
+            what,
+            deadline,
+        });
         op
     }
 
@@ -404,7 +492,13 @@ impl Client {
                 self.resolve(p.op, OpValue::Done);
             }
             Pend::Subscribe => match frame::body::<SubscribeOk>(body) {
-                Ok(ok) => self.resolve(p.op, OpValue::Play { url: ok.url, flv_url: ok.flv_url }),
+                Ok(ok) => self.resolve(
+                    p.op,
+                    OpValue::Play {
+                        url: ok.url,
+                        flv_url: ok.flv_url,
+                    },
+                ),
                 Err(e) => self.on_err(p, protocol_violation("subscribe", e)),
             },
             Pend::Unsubscribe => self.resolve(p.op, OpValue::Done),
@@ -429,13 +523,27 @@ impl Client {
             self.fail_all(ErrorCode::Cancelled, "join failed");
             self.close_socket("join failed");
         }
-        self.out.push_back(Output::Reject { op: p.op, error: err });
+        self.out.push_back(Output::Reject {
+            op: p.op,
+            error: err,
+        });
     }
 
     fn joined_ok(&mut self, op: OpId, ok: JoinOk) {
         self.joining = false;
-        let members: BTreeMap<u64, Remote> =
-            ok.members.iter().map(|m| (m.uid, Remote { role: m.role, live: m.live })).collect();
+        let members: BTreeMap<u64, Remote> = ok
+            .members
+            .iter()
+            .map(|m| {
+                (
+                    m.uid,
+                    Remote {
+                        role: m.role,
+                        live: m.live,
+                    },
+                )
+            })
+            .collect();
         self.joined = Some(Joined {
             room: ok.room,
             uid: ok.uid,
@@ -449,30 +557,44 @@ impl Client {
         self.resolve(op, OpValue::Done);
         // Those already in the room appear to the app just as later arrivals do.
         for (uid, m) in members {
-            self.out.push_back(Output::Event(AppEvent::ClientJoin { uid }));
+            self.out
+                .push_back(Output::Event(AppEvent::ClientJoin { uid }));
             self.stream_events(uid, m.live, true);
         }
     }
 
     fn on_event(&mut self, seq: u64, ev: Event) {
-        let Some(j) = self.joined.as_mut() else { return };
+        let Some(j) = self.joined.as_mut() else {
+            return;
+        };
         if seq <= j.last_seq {
             return; // already applied
         }
         j.last_seq = seq;
         match ev {
             Event::MemberJoined { uid, role } => {
-                j.members.insert(uid, Remote { role, live: Media::NONE });
-                self.out.push_back(Output::Event(AppEvent::ClientJoin { uid }));
+                j.members.insert(
+                    uid,
+                    Remote {
+                        role,
+                        live: Media::NONE,
+                    },
+                );
+                self.out
+                    .push_back(Output::Event(AppEvent::ClientJoin { uid }));
             }
             Event::MemberLeft { uid, reason } => {
                 if let Some(m) = j.members.remove(&uid) {
                     self.stream_events(uid, m.live, false);
-                    self.out.push_back(Output::Event(AppEvent::ClientLeave { uid, reason }));
+                    self.out
+                        .push_back(Output::Event(AppEvent::ClientLeave { uid, reason }));
                 }
             }
             Event::StreamAdded { uid, media } => {
-                let m = j.members.entry(uid).or_insert(Remote { role: Role::Broadcaster, live: Media::NONE });
+                let m = j.members.entry(uid).or_insert(Remote {
+                    role: Role::Broadcaster,
+                    live: Media::NONE,
+                });
                 let new = media.minus(m.live);
                 m.live = m.live.union(media);
                 self.stream_events(uid, new, true);
@@ -488,13 +610,17 @@ impl Client {
                 if let Some(m) = j.members.get_mut(&uid) {
                     m.role = role;
                 }
-                self.out.push_back(Output::Event(AppEvent::RoleChanged { uid, role }));
+                self.out
+                    .push_back(Output::Event(AppEvent::RoleChanged { uid, role }));
             }
         }
     }
 
     fn stream_events(&mut self, uid: u64, media: Media, added: bool) {
-        for (on, kind) in [(media.audio, MediaKind::Audio), (media.video, MediaKind::Video)] {
+        for (on, kind) in [
+            (media.audio, MediaKind::Audio),
+            (media.video, MediaKind::Video),
+        ] {
             if on {
                 let ev = if added {
                     AppEvent::StreamAdded { uid, media: kind }
@@ -509,7 +635,10 @@ impl Client {
     fn close_socket(&mut self, reason: &str) {
         if matches!(self.conn, Conn::Open | Conn::Connecting { .. }) {
             self.conn = Conn::Closing;
-            self.out.push_back(Output::Close { code: 1000, reason: reason.into() });
+            self.out.push_back(Output::Close {
+                code: 1000,
+                reason: reason.into(),
+            });
         }
     }
 
@@ -518,7 +647,10 @@ impl Client {
         self.joining = false;
         self.joined = None;
         for p in std::mem::take(&mut self.pending) {
-            self.out.push_back(Output::Reject { op: p.op, error: Error::new(code, msg) });
+            self.out.push_back(Output::Reject {
+                op: p.op,
+                error: Error::new(code, msg),
+            });
         }
     }
 
@@ -529,7 +661,10 @@ impl Client {
 }
 
 fn protocol_violation(what: &str, e: WireError) -> Error {
-    Error::new(ErrorCode::ProtocolViolation, format!("unreadable {what} response: {}", e.msg))
+    Error::new(
+        ErrorCode::ProtocolViolation,
+        format!("unreadable {what} response: {}", e.msg),
+    )
 }
 
 fn pend_name(p: Pend) -> &'static str {

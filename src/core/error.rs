@@ -12,7 +12,10 @@ pub struct Error {
 
 impl Error {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidArgument, message)
@@ -21,13 +24,22 @@ impl Error {
 
 impl From<WireError> for Error {
     fn from(e: WireError) -> Self {
-        Self { code: e.code, message: e.msg }
+        Self {
+            code: e.code,
+            message: e.msg,
+        }
     }
 }
 
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}): {}", self.code.name(), self.code.as_u16(), self.message)
+        write!(
+            f,
+            "{} ({}): {}",
+            self.code.name(),
+            self.code.as_u16(),
+            self.message
+        )
     }
 }
 

@@ -28,12 +28,29 @@ pub enum AppEvent {
     /// The signaling socket opened.
     Open,
     /// The signaling socket closed while in a room.
-    Disconnect { code: u16, reason: String },
-    ClientJoin { uid: u64 },
-    ClientLeave { uid: u64, reason: LeaveReason },
-    StreamAdded { uid: u64, media: MediaKind },
-    StreamRemoved { uid: u64, media: MediaKind },
-    RoleChanged { uid: u64, role: Role },
+    Disconnect {
+        code: u16,
+        reason: String,
+    },
+    ClientJoin {
+        uid: u64,
+    },
+    ClientLeave {
+        uid: u64,
+        reason: LeaveReason,
+    },
+    StreamAdded {
+        uid: u64,
+        media: MediaKind,
+    },
+    StreamRemoved {
+        uid: u64,
+        media: MediaKind,
+    },
+    RoleChanged {
+        uid: u64,
+        role: Role,
+    },
 }
 
 impl AppEvent {
@@ -58,18 +75,32 @@ pub enum OpValue {
     /// `publish`: the URL for `<live-pusher url>`.
     PushUrl(String),
     /// `subscribe`: the URLs for `<live-player src>`.
-    Play { url: String, flv_url: String },
+    Play {
+        url: String,
+        flv_url: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
     /// Open the signaling socket to this URL (there is never more than one).
-    Connect { url: String },
+    Connect {
+        url: String,
+    },
     /// Send this text frame on the open socket.
     Send(String),
     /// Close the socket.
-    Close { code: u16, reason: String },
+    Close {
+        code: u16,
+        reason: String,
+    },
     Event(AppEvent),
-    Resolve { op: OpId, value: OpValue },
-    Reject { op: OpId, error: Error },
+    Resolve {
+        op: OpId,
+        value: OpValue,
+    },
+    Reject {
+        op: OpId,
+        error: Error,
+    },
 }

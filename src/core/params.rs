@@ -8,10 +8,17 @@ pub const MAX_ROOM_LEN: usize = 64;
 
 pub fn check_room(name: &str) -> Result<(), Error> {
     if name.is_empty() || name.len() > MAX_ROOM_LEN {
-        return Err(Error::invalid(format!("channelName must be 1 to {MAX_ROOM_LEN} characters")));
+        return Err(Error::invalid(format!(
+            "channelName must be 1 to {MAX_ROOM_LEN} characters"
+        )));
     }
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-        return Err(Error::invalid("channelName may contain only letters, digits, '_' and '-'"));
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(Error::invalid(
+            "channelName may contain only letters, digits, '_' and '-'",
+        ));
     }
     Ok(())
 }
@@ -24,7 +31,9 @@ pub fn uid_from_f64(n: f64) -> Result<u64, Error> {
     if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= MAX_SAFE_INTEGER as f64 {
         Ok(n as u64)
     } else {
-        Err(Error::invalid("uid must be a non-negative integer up to 2^53-1, or a decimal string"))
+        Err(Error::invalid(
+            "uid must be a non-negative integer up to 2^53-1, or a decimal string",
+        ))
     }
 }
 
@@ -34,16 +43,25 @@ pub fn uid_from_str(s: &str) -> Result<u64, Error> {
     if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::invalid("uid string must be decimal digits"));
     }
-    t.parse::<u64>().map_err(|_| Error::invalid("uid must fit in 64 bits"))
+    t.parse::<u64>()
+        .map_err(|_| Error::invalid("uid must fit in 64 bits"))
 }
 
 /// `mediaType` as the NetEase API takes it: `'audio'`, `'video'`, or nothing for both.
 pub fn media_type(s: Option<&str>) -> Result<Media, Error> {
     match s {
         None | Some("") => Ok(Media::BOTH),
-        Some("audio") => Ok(Media { audio: true, video: false }),
-        Some("video") => Ok(Media { audio: false, video: true }),
-        Some(other) => Err(Error::invalid(format!("mediaType must be 'audio' or 'video', not {other:?}"))),
+        Some("audio") => Ok(Media {
+            audio: true,
+            video: false,
+        }),
+        Some("video") => Ok(Media {
+            audio: false,
+            video: true,
+        }),
+        Some(other) => Err(Error::invalid(format!(
+            "mediaType must be 'audio' or 'video', not {other:?}"
+        ))),
     }
 }
 
@@ -51,7 +69,9 @@ pub fn role(s: &str) -> Result<Role, Error> {
     match s {
         "broadcaster" | "host" => Ok(Role::Broadcaster),
         "audience" => Ok(Role::Audience),
-        other => Err(Error::invalid(format!("role must be 'broadcaster' or 'audience', not {other:?}"))),
+        other => Err(Error::invalid(format!(
+            "role must be 'broadcaster' or 'audience', not {other:?}"
+        ))),
     }
 }
 

@@ -32,10 +32,24 @@ fn joined(members: Vec<MemberInfo>) -> Client {
     assert_eq!(outs[0], Output::Event(AppEvent::Open));
     let (id, kind, _) = sent(&outs).remove(0);
     assert_eq!(kind, RequestKind::Join);
-    let ok = JoinOk { session: "s".into(), room: "r".into(), uid: 1, role: Role::Broadcaster, members, seq: 0, server_time_ms: 0 };
+    let ok = JoinOk {
+        session: "s".into(),
+        room: "r".into(),
+        uid: 1,
+        role: Role::Broadcaster,
+        members,
+        seq: 0,
+        server_time_ms: 0,
+    };
     c.handle_socket_message(6, &encode_ok(id, &ok));
     let outs = drain(&mut c);
-    assert_eq!(outs[0], Output::Resolve { op, value: OpValue::Done });
+    assert_eq!(
+        outs[0],
+        Output::Resolve {
+            op,
+            value: OpValue::Done
+        }
+    );
     c
 }
 
@@ -54,13 +68,38 @@ fn join_reports_existing_members_and_their_streams() {
         room: "r".into(),
         uid: 1,
         role: Role::Broadcaster,
-        members: vec![MemberInfo { uid: 2, role: Role::Broadcaster, live: Media { audio: false, video: true } }],
+        members: vec![MemberInfo {
+            uid: 2,
+            role: Role::Broadcaster,
+            live: Media {
+                audio: false,
+                video: true,
+            },
+        }],
         seq: 4,
         server_time_ms: 0,
     };
     c.handle_socket_message(2, &encode_ok(id, &ok));
-    let evs: Vec<_> = drain(&mut c).into_iter().filter_map(|o| if let Output::Event(e) = o { Some(e) } else { None }).collect();
-    assert_eq!(evs, vec![AppEvent::ClientJoin { uid: 2 }, AppEvent::StreamAdded { uid: 2, media: MediaKind::Video }]);
+    let evs: Vec<_> = drain(&mut c)
+        .into_iter()
+        .filter_map(|o| {
+            if let Output::Event(e) = o {
+                Some(e)
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(
+        evs,
+        vec![
+            AppEvent::ClientJoin { uid: 2 },
+            AppEvent::StreamAdded {
+                uid: 2,
+                media: MediaKind::Video
+            }
+        ]
+    );
     assert_eq!(c.last_seq(), 4);
 }
 
@@ -68,20 +107,80 @@ fn join_reports_existing_members_and_their_streams() {
 fn events_apply_in_seq_order_once() {
     let mut c = joined(vec![]);
     let ev = |seq, e: Event| encode_event(seq, &e);
-    c.handle_socket_message(1, &ev(1, Event::MemberJoined { uid: 9, role: Role::Broadcaster }));
-    c.handle_socket_message(1, &ev(1, Event::MemberJoined { uid: 9, role: Role::Broadcaster })); // duplicate
-    c.handle_socket_message(1, &ev(2, Event::StreamAdded { uid: 9, media: Media::BOTH }));
-    c.handle_socket_message(1, &ev(3, Event::MemberLeft { uid: 9, reason: LeaveReason::Left }));
-    let evs: Vec<_> = drain(&mut c).into_iter().filter_map(|o| if let Output::Event(e) = o { Some(e) } else { None }).collect();
+    c.handle_socket_message(
+        1,
+        &ev(
+            1,
+            Event::MemberJoined {
+                uid: 9,
+                role: Role::Broadcaster,
+            },
+        ),
+    );
+    c.handle_socket_message(
+        1,
+        &ev(
+            1,
+            Event::MemberJoined {
+                uid: 9,
+                role: Role::Broadcaster,
+            },
+        ),
+    ); // duplicate
+    c.handle_socket_message(
+        1,
+        &ev(
+            2,
+            Event::StreamAdded {
+                uid: 9,
+                media: Media::BOTH,
+            },
+        ),
+    );
+    c.handle_socket_message(
+        1,
+        &ev(
+            3,
+            Event::MemberLeft {
+                uid: 9,
+                reason: LeaveReason::Left,
+            },
+        ),
+    );
+    let evs: Vec<_> = drain(&mut c)
+        .into_iter()
+        .filter_map(|o| {
+            if let Output::Event(e) = o {
+                Some(e)
+            } else {
+                None
+            }
+        })
+        .collect();
     assert_eq!(
         evs,
         vec![
             AppEvent::ClientJoin { uid: 9 },
-            AppEvent::StreamAdded { uid: 9, media: MediaKind::Audio },
-            AppEvent::StreamAdded { uid: 9, media: MediaKind::Video },
-            AppEvent::StreamRemoved { uid: 9, media: MediaKind::Audio },
-            AppEvent::StreamRemoved { uid: 9, media: MediaKind::Video },
-            AppEvent::ClientLeave { uid: 9, reason: LeaveReason::Left },
+            AppEvent::StreamAdded {
+                uid: 9,
+                media: MediaKind::Audio
+            },
+            AppEvent::StreamAdded {
+                uid: 9,
+                media: MediaKind::Video
+            },
+            AppEvent::StreamRemoved {
+                uid: 9,
+                media: MediaKind::Audio
+            },
+            AppEvent::StreamRemoved {
+                uid: 9,
+                media: MediaKind::Video
+            },
+            AppEvent::ClientLeave {
+                uid: 9,
+                reason: LeaveReason::Left
+            },
         ]
     );
     assert_eq!(c.members().count(), 0);
@@ -104,7 +203,10 @@ fn requests_time_out_at_their_deadline() {
         other => panic!("{other:?}"),
     }
     assert_eq!(c.poll_timeout(), None);
-    assert!(c.is_joined(), "a timed-out publish does not end the session");
+    assert!(
+        c.is_joined(),
+        "a timed-out publish does not end the session"
+    );
 }
 
 #[test]
@@ -115,7 +217,9 @@ fn connect_timeout_rejects_join_and_closes() {
     c.handle_timeout(10_000);
     let outs = drain(&mut c);
     assert!(matches!(outs[0], Output::Close { .. }));
-    assert!(matches!(&outs[1], Output::Reject { op: o, error } if *o == op && error.code == ErrorCode::ConnectionLost));
+    assert!(
+        matches!(&outs[1], Output::Reject { op: o, error } if *o == op && error.code == ErrorCode::ConnectionLost)
+    );
     // A new join opens a new socket.
     c.join(20_000, "r", 1, None).unwrap();
     assert!(matches!(drain(&mut c)[..], [Output::Connect { .. }]));
@@ -128,12 +232,21 @@ fn server_errors_reject_with_their_code_and_failed_join_cleans_up() {
     drain(&mut c);
     c.handle_socket_open(1);
     let (id, _, _) = sent(&drain(&mut c)).remove(0);
-    c.handle_socket_message(2, &encode_err(Some(id), &WireError::new(ErrorCode::TokenExpired, "expired")));
+    c.handle_socket_message(
+        2,
+        &encode_err(
+            Some(id),
+            &WireError::new(ErrorCode::TokenExpired, "expired"),
+        ),
+    );
     let outs = drain(&mut c);
     assert!(outs.iter().any(|o| matches!(o, Output::Close { .. })));
     assert!(outs.iter().any(|o| matches!(o, Output::Reject { op: x, error } if *x == op && error.code == ErrorCode::TokenExpired)));
     assert!(!c.is_joined());
-    assert!(c.join(3, "r", 1, None).is_ok(), "can join again after a failed join");
+    assert!(
+        c.join(3, "r", 1, None).is_ok(),
+        "can join again after a failed join"
+    );
 }
 
 #[test]
@@ -143,15 +256,31 @@ fn socket_loss_rejects_pending_and_reports_disconnect() {
     drain(&mut c);
     c.handle_socket_close(11, 1006, "gone");
     let outs = drain(&mut c);
-    assert!(matches!(&outs[0], Output::Reject { op: x, error } if *x == op && error.code == ErrorCode::ConnectionLost));
-    assert_eq!(outs[1], Output::Event(AppEvent::Disconnect { code: 1006, reason: "gone".into() }));
+    assert!(
+        matches!(&outs[0], Output::Reject { op: x, error } if *x == op && error.code == ErrorCode::ConnectionLost)
+    );
+    assert_eq!(
+        outs[1],
+        Output::Event(AppEvent::Disconnect {
+            code: 1006,
+            reason: "gone".into()
+        })
+    );
     assert!(!c.is_joined());
 }
 
 #[test]
 fn garbage_from_the_server_is_ignored() {
     let mut c = joined(vec![]);
-    for junk in ["", "{", "[]", r#"{"v":1}"#, r#"{"v":7,"re":1,"ok":true}"#, r#"{"v":1,"seq":1,"type":"zzz"}"#, r#"{"v":1,"re":999,"ok":true}"#] {
+    for junk in [
+        "",
+        "{",
+        "[]",
+        r#"{"v":1}"#,
+        r#"{"v":7,"re":1,"ok":true}"#,
+        r#"{"v":1,"seq":1,"type":"zzz"}"#,
+        r#"{"v":1,"re":999,"ok":true}"#,
+    ] {
         c.handle_socket_message(1, junk);
     }
     assert!(drain(&mut c).is_empty());
@@ -162,17 +291,38 @@ fn garbage_from_the_server_is_ignored() {
 #[test]
 fn api_rules_are_checked_before_sending() {
     let mut c = client();
-    assert_eq!(c.publish(0, Media::BOTH).unwrap_err().code, ErrorCode::NotJoined);
-    assert_eq!(c.join(0, "bad room", 1, None).unwrap_err().code, ErrorCode::InvalidArgument);
+    assert_eq!(
+        c.publish(0, Media::BOTH).unwrap_err().code,
+        ErrorCode::NotJoined
+    );
+    assert_eq!(
+        c.join(0, "bad room", 1, None).unwrap_err().code,
+        ErrorCode::InvalidArgument
+    );
     let mut c = joined(vec![]);
-    assert_eq!(c.join(0, "r", 1, None).unwrap_err().code, ErrorCode::AlreadyJoined);
-    assert_eq!(c.subscribe(0, 1, Media::BOTH).unwrap_err().code, ErrorCode::InvalidArgument);
+    assert_eq!(
+        c.join(0, "r", 1, None).unwrap_err().code,
+        ErrorCode::AlreadyJoined
+    );
+    assert_eq!(
+        c.subscribe(0, 1, Media::BOTH).unwrap_err().code,
+        ErrorCode::InvalidArgument
+    );
     let op = c.set_role(0, Role::Audience).unwrap();
     let (id, kind, _) = sent(&drain(&mut c)).remove(0);
     assert_eq!(kind, RequestKind::SetRole);
     c.handle_socket_message(1, &encode_ok(id, &serde_json::json!({})));
-    assert_eq!(drain(&mut c), vec![Output::Resolve { op, value: OpValue::Done }]);
-    assert_eq!(c.publish(2, Media::BOTH).unwrap_err().code, ErrorCode::AudienceCannotPublish);
+    assert_eq!(
+        drain(&mut c),
+        vec![Output::Resolve {
+            op,
+            value: OpValue::Done
+        }]
+    );
+    assert_eq!(
+        c.publish(2, Media::BOTH).unwrap_err().code,
+        ErrorCode::AudienceCannotPublish
+    );
     assert!(ClientConfig::new("", "ws://x").is_err());
     assert!(ClientConfig::new("a", "http://x").is_err());
 }
@@ -186,10 +336,25 @@ fn leave_closes_and_allows_a_new_join() {
     c.handle_socket_message(2, &encode_ok(id, &serde_json::json!({})));
     let outs = drain(&mut c);
     assert!(matches!(outs[0], Output::Close { code: 1000, .. }));
-    assert_eq!(outs[1], Output::Resolve { op, value: OpValue::Done });
+    assert_eq!(
+        outs[1],
+        Output::Resolve {
+            op,
+            value: OpValue::Done
+        }
+    );
     c.handle_socket_close(3, 1000, "");
-    assert!(drain(&mut c).is_empty(), "our own close is not a disconnect");
+    assert!(
+        drain(&mut c).is_empty(),
+        "our own close is not a disconnect"
+    );
     // leave when not joined resolves at once
     let op = c.leave(4).unwrap();
-    assert_eq!(drain(&mut c), vec![Output::Resolve { op, value: OpValue::Done }]);
+    assert_eq!(
+        drain(&mut c),
+        vec![Output::Resolve {
+            op,
+            value: OpValue::Done
+        }]
+    );
 }

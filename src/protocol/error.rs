@@ -159,7 +159,10 @@ pub struct WireError {
 
 impl WireError {
     pub fn new(code: ErrorCode, msg: impl Into<String>) -> Self {
-        Self { code, msg: msg.into() }
+        Self {
+            code,
+            msg: msg.into(),
+        }
     }
 }
 

@@ -77,7 +77,12 @@ struct RequestOut<'a, B: Serialize> {
 
 /// Encode a request.
 pub fn encode_request<B: Serialize>(id: u32, kind: RequestKind, body: &B) -> String {
-    let f = RequestOut { v: VERSION, id, kind: kind.wire_name(), body };
+    let f = RequestOut {
+        v: VERSION,
+        id,
+        kind: kind.wire_name(),
+        body,
+    };
     serde_json::to_string(&f).expect("request bodies always serialize")
 }
 
@@ -88,27 +93,50 @@ pub fn decode_request(text: &str) -> Result<(u32, RequestKind, Value), (Option<u
         v: Option<u32>,
         id: Option<u32>,
     }
-    let not_object = || (None, WireError::new(ErrorCode::MalformedFrame, "a frame must be a JSON object"));
+    let not_object = || {
+        (
+            None,
+            WireError::new(ErrorCode::MalformedFrame, "a frame must be a JSON object"),
+        )
+    };
     if !text.trim_start().starts_with('{') {
         return Err(not_object());
     }
     let probe: Probe = serde_json::from_str(text).map_err(|e| {
-        (None, WireError::new(ErrorCode::MalformedFrame, format!("not a JSON object frame: {e}")))
+        (
+            None,
+            WireError::new(
+                ErrorCode::MalformedFrame,
+                format!("not a JSON object frame: {e}"),
+            ),
+        )
     })?;
     if probe.v != Some(VERSION) {
         return Err((
             probe.id,
             WireError::new(
                 ErrorCode::UnsupportedVersion,
-                format!("protocol version {:?} not supported; this server speaks {VERSION}", probe.v),
+                format!(
+                    "protocol version {:?} not supported; this server speaks {VERSION}",
+                    probe.v
+                ),
             ),
         ));
     }
     let f: RequestFrame = serde_json::from_str(text).map_err(|e| {
-        (probe.id, WireError::new(ErrorCode::MalformedFrame, format!("bad envelope: {e}")))
+        (
+            probe.id,
+            WireError::new(ErrorCode::MalformedFrame, format!("bad envelope: {e}")),
+        )
     })?;
     let kind = RequestKind::from_wire(&f.kind).ok_or_else(|| {
-        (Some(f.id), WireError::new(ErrorCode::UnknownRequest, format!("unknown request type {:?}", f.kind)))
+        (
+            Some(f.id),
+            WireError::new(
+                ErrorCode::UnknownRequest,
+                format!("unknown request type {:?}", f.kind),
+            ),
+        )
     })?;
     Ok((f.id, kind, f.body))
 }
@@ -144,15 +172,32 @@ struct EventOut<'a> {
 }
 
 pub fn encode_ok<B: Serialize>(re: u32, body: &B) -> String {
-    serde_json::to_string(&OkOut { v: VERSION, re, ok: true, body }).expect("bodies serialize")
+    serde_json::to_string(&OkOut {
+        v: VERSION,
+        re,
+        ok: true,
+        body,
+    })
+    .expect("bodies serialize")
 }
 
 pub fn encode_err(re: Option<u32>, err: &WireError) -> String {
-    serde_json::to_string(&ErrOut { v: VERSION, re, ok: false, err }).expect("errors serialize")
+    serde_json::to_string(&ErrOut {
+        v: VERSION,
+        re,
+        ok: false,
+        err,
+    })
+    .expect("errors serialize")
 }
 
 pub fn encode_event(seq: u64, ev: &Event) -> String {
-    serde_json::to_string(&EventOut { v: VERSION, seq, ev }).expect("events serialize")
+    serde_json::to_string(&EventOut {
+        v: VERSION,
+        seq,
+        ev,
+    })
+    .expect("events serialize")
 }
 
 /// A server frame as the client reads it.
@@ -179,7 +224,10 @@ pub fn decode_server(text: &str) -> Result<ServerFrame, String> {
     }
     let raw: Raw = serde_json::from_str(text).map_err(|e| format!("bad server frame: {e}"))?;
     if raw.v != VERSION {
-        return Err(format!("server speaks protocol {}, this SDK {VERSION}", raw.v));
+        return Err(format!(
+            "server speaks protocol {}, this SDK {VERSION}",
+            raw.v
+        ));
     }
     match (raw.ok, raw.seq) {
         (Some(true), _) => {
@@ -192,8 +240,9 @@ pub fn decode_server(text: &str) -> Result<ServerFrame, String> {
         }
         (None, Some(seq)) => {
             let kind = raw.kind.ok_or("event without type")?;
-            let event: Event = serde_json::from_value(serde_json::json!({ "type": kind, "body": raw.body }))
-                .map_err(|e| format!("bad event {kind:?}: {e}"))?;
+            let event: Event =
+                serde_json::from_value(serde_json::json!({ "type": kind, "body": raw.body }))
+                    .map_err(|e| format!("bad event {kind:?}: {e}"))?;
             Ok(ServerFrame::Event { seq, event })
         }
         (None, None) => Err("frame is neither response nor event".into()),
@@ -207,8 +256,20 @@ mod tests {
 
     #[test]
     fn request_round_trip() {
-        let s = encode_request(7, RequestKind::Publish, &PublishReq { media: Media { audio: true, video: false } });
-        assert_eq!(s, r#"{"v":1,"id":7,"type":"publish","body":{"audio":true,"video":false}}"#);
+        let s = encode_request(
+            7,
+            RequestKind::Publish,
+            &PublishReq {
+                media: Media {
+                    audio: true,
+                    video: false,
+                },
+            },
+        );
+        assert_eq!(
+            s,
+            r#"{"v":1,"id":7,"type":"publish","body":{"audio":true,"video":false}}"#
+        );
         let (id, kind, b) = decode_request(&s).unwrap();
         assert_eq!((id, kind), (7, RequestKind::Publish));
         let p: PublishReq = body(b).unwrap();
@@ -233,13 +294,31 @@ mod tests {
 
     #[test]
     fn server_frames_round_trip() {
-        let ev = Event::StreamAdded { uid: u64::MAX, media: Media::BOTH };
+        let ev = Event::StreamAdded {
+            uid: u64::MAX,
+            media: Media::BOTH,
+        };
         let s = encode_event(3, &ev);
-        assert_eq!(decode_server(&s).unwrap(), ServerFrame::Event { seq: 3, event: ev });
+        assert_eq!(
+            decode_server(&s).unwrap(),
+            ServerFrame::Event { seq: 3, event: ev }
+        );
         let s = encode_err(Some(2), &WireError::new(ErrorCode::NotPublishing, "x"));
-        assert!(matches!(decode_server(&s).unwrap(), ServerFrame::Err { re: Some(2), .. }));
-        let s = encode_ok(5, &SubscribeOk { url: "u".into(), flv_url: "f".into() });
-        assert!(matches!(decode_server(&s).unwrap(), ServerFrame::Ok { re: 5, .. }));
+        assert!(matches!(
+            decode_server(&s).unwrap(),
+            ServerFrame::Err { re: Some(2), .. }
+        ));
+        let s = encode_ok(
+            5,
+            &SubscribeOk {
+                url: "u".into(),
+                flv_url: "f".into(),
+            },
+        );
+        assert!(matches!(
+            decode_server(&s).unwrap(),
+            ServerFrame::Ok { re: 5, .. }
+        ));
         assert!(decode_server(r#"{"v":1}"#).is_err());
         assert!(decode_server(r#"{"v":2,"re":1,"ok":true}"#).is_err());
         assert!(decode_server(r#"{"v":1,"seq":1,"type":"nope","body":{}}"#).is_err());

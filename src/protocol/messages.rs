@@ -22,20 +22,35 @@ pub struct Media {
 }
 
 impl Media {
-    pub const NONE: Media = Media { audio: false, video: false };
-    pub const BOTH: Media = Media { audio: true, video: true };
+    pub const NONE: Media = Media {
+        audio: false,
+        video: false,
+    };
+    pub const BOTH: Media = Media {
+        audio: true,
+        video: true,
+    };
 
     pub fn is_empty(self) -> bool {
         !self.audio && !self.video
     }
     pub fn union(self, o: Media) -> Media {
-        Media { audio: self.audio || o.audio, video: self.video || o.video }
+        Media {
+            audio: self.audio || o.audio,
+            video: self.video || o.video,
+        }
     }
     pub fn minus(self, o: Media) -> Media {
-        Media { audio: self.audio && !o.audio, video: self.video && !o.video }
+        Media {
+            audio: self.audio && !o.audio,
+            video: self.video && !o.video,
+        }
     }
     pub fn intersect(self, o: Media) -> Media {
-        Media { audio: self.audio && o.audio, video: self.video && o.video }
+        Media {
+            audio: self.audio && o.audio,
+            video: self.video && o.video,
+        }
     }
 }
 
@@ -137,11 +152,26 @@ pub enum LeaveReason {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "body", rename_all = "kebab-case")]
 pub enum Event {
-    MemberJoined { uid: u64, role: Role },
-    MemberLeft { uid: u64, reason: LeaveReason },
+    MemberJoined {
+        uid: u64,
+        role: Role,
+    },
+    MemberLeft {
+        uid: u64,
+        reason: LeaveReason,
+    },
     /// `media` are the kinds that just became live.
-    StreamAdded { uid: u64, media: Media },
+    StreamAdded {
+        uid: u64,
+        media: Media,
+    },
     /// `media` are the kinds that just stopped.
-    StreamRemoved { uid: u64, media: Media },
-    RoleChanged { uid: u64, role: Role },
+    StreamRemoved {
+        uid: u64,
+        media: Media,
+    },
+    RoleChanged {
+        uid: u64,
+        role: Role,
+    },
 }

@@ -39,7 +39,12 @@ fn opt_string(v: JsValue, what: &str) -> Result<Option<String>, Error> {
     if v.is_undefined() || v.is_null() {
         return Ok(None);
     }
-    v.as_string().map(Some).ok_or_else(|| Error::new(ErrorCode::InvalidArgument, format!("{what} must be a string")))
+    v.as_string().map(Some).ok_or_else(|| {
+        Error::new(
+            ErrorCode::InvalidArgument,
+            format!("{what} must be a string"),
+        )
+    })
 }
 
 fn uid_in(v: &JsValue) -> Result<u64, Error> {
@@ -49,13 +54,24 @@ fn uid_in(v: &JsValue) -> Result<u64, Error> {
     if let Some(s) = v.as_string() {
         return params::uid_from_str(&s);
     }
-    Err(Error::new(ErrorCode::InvalidArgument, "uid must be a number or a decimal string"))
+    Err(Error::new(
+        ErrorCode::InvalidArgument,
+        "uid must be a number or a decimal string",
+    ))
 }
 
 /// uids above 2^53-1 go out as decimal strings, flagged as the NetEase API does.
 fn uid_out(o: &JsValue, uid: u64) {
     let big = uid > params::MAX_SAFE_INTEGER;
-    set(o, "uid", if big { uid.to_string().into() } else { (uid as f64).into() });
+    set(
+        o,
+        "uid",
+        if big {
+            uid.to_string().into()
+        } else {
+            (uid as f64).into()
+        },
+    );
     set(o, "isBigNumber", big.into());
 }
 
@@ -89,9 +105,15 @@ impl WasmClient {
     pub fn new(options: JsValue) -> JsResult<WasmClient> {
         js((|| {
             let appkey = opt_string(get(&options, "appkey"), "appkey")?.unwrap_or_default();
-            let server = opt_string(get(&options, "server"), "server")?
-                .ok_or_else(|| Error::new(ErrorCode::InvalidArgument, "server (the mprtc-server ws:// or wss:// URL) is required"))?;
-            Ok(WasmClient { inner: Client::new(ClientConfig::new(appkey, server)?) })
+            let server = opt_string(get(&options, "server"), "server")?.ok_or_else(|| {
+                Error::new(
+                    ErrorCode::InvalidArgument,
+                    "server (the mprtc-server ws:// or wss:// URL) is required",
+                )
+            })?;
+            Ok(WasmClient {
+                inner: Client::new(ClientConfig::new(appkey, server)?),
+            })
         })())
     }
 
@@ -118,11 +140,17 @@ impl WasmClient {
     }
 
     pub fn subscribe(&mut self, uid: JsValue, media_type: JsValue, now: f64) -> JsResult<u32> {
-        js((|| self.inner.subscribe(now_ms(now), uid_in(&uid)?, media(media_type)?))())
+        js((|| {
+            self.inner
+                .subscribe(now_ms(now), uid_in(&uid)?, media(media_type)?)
+        })())
     }
 
     pub fn unsubscribe(&mut self, uid: JsValue, media_type: JsValue, now: f64) -> JsResult<u32> {
-        js((|| self.inner.unsubscribe(now_ms(now), uid_in(&uid)?, media(media_type)?))())
+        js((|| {
+            self.inner
+                .unsubscribe(now_ms(now), uid_in(&uid)?, media(media_type)?)
+        })())
     }
 
     #[wasm_bindgen(js_name = setRole)]
@@ -151,14 +179,18 @@ impl WasmClient {
 
     #[wasm_bindgen(js_name = socketClosed)]
     pub fn socket_closed(&mut self, code: JsValue, reason: JsValue, now: f64) {
-        let code = code.as_f64().filter(|c| (0.0..=65535.0).contains(c)).unwrap_or(1006.0) as u16;
+        let code = code
+            .as_f64()
+            .filter(|c| (0.0..=65535.0).contains(c))
+            .unwrap_or(1006.0) as u16;
         let reason = reason.as_string().unwrap_or_default();
         self.inner.handle_socket_close(now_ms(now), code, &reason);
     }
 
     #[wasm_bindgen(js_name = socketError)]
     pub fn socket_error(&mut self, message: JsValue, now: f64) {
-        self.inner.handle_socket_error(now_ms(now), &message.as_string().unwrap_or_default());
+        self.inner
+            .handle_socket_error(now_ms(now), &message.as_string().unwrap_or_default());
     }
 
     pub fn tick(&mut self, now: f64) {
@@ -173,7 +205,9 @@ impl WasmClient {
     /// The next output as a plain object `{kind, ...}`, or `undefined` when there is none.
     #[wasm_bindgen(js_name = pollOutput)]
     pub fn poll_output(&mut self) -> JsValue {
-        let Some(out) = self.inner.poll_output() else { return JsValue::UNDEFINED };
+        let Some(out) = self.inner.poll_output() else {
+            return JsValue::UNDEFINED;
+        };
         let o: JsValue = Object::new().into();
         match out {
             Output::Connect { url } => {
@@ -232,7 +266,16 @@ fn event_data(ev: &AppEvent) -> JsValue {
         }
         AppEvent::RoleChanged { uid, role } => {
             uid_out(&d, *uid);
-            set(&d, "role", if *role == Role::Audience { "audience" } else { "broadcaster" }.into());
+            set(
+                &d,
+                "role",
+                if *role == Role::Audience {
+                    "audience"
+                } else {
+                    "broadcaster"
+                }
+                .into(),
+            );
         }
     }
     d

@@ -22,7 +22,10 @@ pub type SessionId = u64;
 pub enum HubOut {
     Send(SessionId, String),
     /// Stop the pusher of this media stream (its member left or stopped publishing).
-    KickPublisher { media_room: String, uid: u64 },
+    KickPublisher {
+        media_room: String,
+        uid: u64,
+    },
 }
 
 #[derive(Debug)]
@@ -79,7 +82,12 @@ fn err(code: ErrorCode, msg: impl Into<String>) -> WireError {
 
 impl Hub {
     /// `salt` makes session and media-room ids unpredictable across restarts.
-    pub fn new(apps: HashMap<String, AppConfig>, signer: Arc<MediaSigner>, max_frame_bytes: usize, salt: u64) -> Self {
+    pub fn new(
+        apps: HashMap<String, AppConfig>,
+        signer: Arc<MediaSigner>,
+        max_frame_bytes: usize,
+        salt: u64,
+    ) -> Self {
         Self {
             apps,
             signer,
@@ -108,7 +116,16 @@ impl Hub {
     pub fn snapshot(&self, app: &str, room: &str) -> Vec<MemberInfo> {
         self.rooms
             .get(&(app.to_owned(), room.to_owned()))
-            .map(|r| r.members.iter().map(|(uid, m)| MemberInfo { uid: *uid, role: m.role, live: m.live() }).collect())
+            .map(|r| {
+                r.members
+                    .iter()
+                    .map(|(uid, m)| MemberInfo {
+                        uid: *uid,
+                        role: m.role,
+                        live: m.live(),
+                    })
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -122,7 +139,14 @@ impl Hub {
             return;
         }
         if text.len() > self.max_frame_bytes {
-            let e = err(ErrorCode::FrameTooLarge, format!("frame of {} bytes exceeds the limit of {}", text.len(), self.max_frame_bytes));
+            let e = err(
+                ErrorCode::FrameTooLarge,
+                format!(
+                    "frame of {} bytes exceeds the limit of {}",
+                    text.len(),
+                    self.max_frame_bytes
+                ),
+            );
             out.push(HubOut::Send(sid, encode_err(None, &e)));
             return;
         }
@@ -135,12 +159,24 @@ impl Hub {
         };
         let reply = match kind {
             RequestKind::Join => body(b).and_then(|r| self.join(sid, r, now_ms, id, out)),
-            RequestKind::Leave => self.leave(sid, out).map(|_| encode_ok(id, &serde_json::json!({}))),
-            RequestKind::Publish => body::<PublishReq>(b).and_then(|r| self.publish(sid, r.media, now_ms, id, out)),
-            RequestKind::Unpublish => body::<UnpublishReq>(b).and_then(|r| self.unpublish(sid, r.media, id, out)),
-            RequestKind::Subscribe => body::<SubscribeReq>(b).and_then(|r| self.subscribe(sid, r, now_ms, id)),
-            RequestKind::Unsubscribe => body::<UnsubscribeReq>(b).and_then(|r| self.unsubscribe(sid, r, id)),
-            RequestKind::SetRole => body::<SetRoleReq>(b).and_then(|r| self.set_role(sid, r.role, id, out)),
+            RequestKind::Leave => self
+                .leave(sid, out)
+                .map(|_| encode_ok(id, &serde_json::json!({}))),
+            RequestKind::Publish => {
+                body::<PublishReq>(b).and_then(|r| self.publish(sid, r.media, now_ms, id, out))
+            }
+            RequestKind::Unpublish => {
+                body::<UnpublishReq>(b).and_then(|r| self.unpublish(sid, r.media, id, out))
+            }
+            RequestKind::Subscribe => {
+                body::<SubscribeReq>(b).and_then(|r| self.subscribe(sid, r, now_ms, id))
+            }
+            RequestKind::Unsubscribe => {
+                body::<UnsubscribeReq>(b).and_then(|r| self.unsubscribe(sid, r, id))
+            }
+            RequestKind::SetRole => {
+                body::<SetRoleReq>(b).and_then(|r| self.set_role(sid, r.role, id, out))
+            }
         };
         let frame = reply.unwrap_or_else(|e| encode_err(Some(id), &e));
         out.push(HubOut::Send(sid, frame));
@@ -159,10 +195,16 @@ impl Hub {
         match ev {
             MediaEvent::PublishStarted { room, uid } => {
                 let Some(key) = self.by_media.get(&room).cloned() else {
-                    out.push(HubOut::KickPublisher { media_room: room, uid });
+                    out.push(HubOut::KickPublisher {
+                        media_room: room,
+                        uid,
+                    });
                     return;
                 };
-                let r = self.rooms.get_mut(&key).expect("by_media points at live rooms");
+                let r = self
+                    .rooms
+                    .get_mut(&key)
+                    .expect("by_media points at live rooms");
                 match r.members.get_mut(&uid) {
                     Some(m) if !m.declared.is_empty() => {
                         if !m.pushing {
@@ -172,18 +214,31 @@ impl Hub {
                         }
                     }
                     // A pusher with a still-valid URL whose member left or stopped publishing.
-                    _ => out.push(HubOut::KickPublisher { media_room: room, uid }),
+                    _ => out.push(HubOut::KickPublisher {
+                        media_room: room,
+                        uid,
+                    }),
                 }
             }
             MediaEvent::PublishStopped { room, uid } => {
-                let Some(key) = self.by_media.get(&room) else { return };
-                let r = self.rooms.get_mut(key).expect("by_media points at live rooms");
+                let Some(key) = self.by_media.get(&room) else {
+                    return;
+                };
+                let r = self
+                    .rooms
+                    .get_mut(key)
+                    .expect("by_media points at live rooms");
                 if let Some(m) = r.members.get_mut(&uid) {
                     if m.pushing {
                         m.pushing = false;
                         let media = m.declared;
                         if !media.is_empty() {
-                            Self::broadcast(r, Some(uid), &Event::StreamRemoved { uid, media }, out);
+                            Self::broadcast(
+                                r,
+                                Some(uid),
+                                &Event::StreamRemoved { uid, media },
+                                out,
+                            );
                         }
                     }
                 }
@@ -194,22 +249,54 @@ impl Hub {
 
     // ---- requests ----------------------------------------------------------------------------
 
-    fn join(&mut self, sid: SessionId, r: JoinReq, now_ms: u64, id: u32, out: &mut Vec<HubOut>) -> Result<String, WireError> {
+    fn join(
+        &mut self,
+        sid: SessionId,
+        r: JoinReq,
+        now_ms: u64,
+        id: u32,
+        out: &mut Vec<HubOut>,
+    ) -> Result<String, WireError> {
         if self.sessions[&sid].joined.is_some() {
-            return Err(err(ErrorCode::AlreadyInRoom, "this connection already joined a room"));
+            return Err(err(
+                ErrorCode::AlreadyInRoom,
+                "this connection already joined a room",
+            ));
         }
-        let app = self.apps.get(&r.appkey).ok_or_else(|| err(ErrorCode::UnknownAppKey, "unknown appkey"))?;
+        let app = self
+            .apps
+            .get(&r.appkey)
+            .ok_or_else(|| err(ErrorCode::UnknownAppKey, "unknown appkey"))?;
         check_room(&r.room).map_err(|e| err(ErrorCode::InvalidParams, e.message))?;
         let privileges = match (&r.token, app.insecure, app.secret.as_deref()) {
-            (Some(t), _, Some(secret)) => token::verify(secret.as_bytes(), t, &r.appkey, &r.room, r.uid, now_ms / 1000)
+            (Some(t), _, Some(secret)) => {
+                token::verify(
+                    secret.as_bytes(),
+                    t,
+                    &r.appkey,
+                    &r.room,
+                    r.uid,
+                    now_ms / 1000,
+                )
                 .map_err(|e| match e {
                     TokenError::Expired => err(ErrorCode::TokenExpired, "token expired"),
-                    TokenError::Invalid => err(ErrorCode::TokenInvalid, "token signature is invalid"),
-                    TokenError::Mismatch => err(ErrorCode::TokenInvalid, "token was issued for another app, room or uid"),
+                    TokenError::Invalid => {
+                        err(ErrorCode::TokenInvalid, "token signature is invalid")
+                    }
+                    TokenError::Mismatch => err(
+                        ErrorCode::TokenInvalid,
+                        "token was issued for another app, room or uid",
+                    ),
                 })?
-                .privileges,
+                .privileges
+            }
             (None, true, _) | (Some(_), true, None) => Privileges::default(),
-            (None, false, _) => return Err(err(ErrorCode::TokenRequired, "this app key requires a token")),
+            (None, false, _) => {
+                return Err(err(
+                    ErrorCode::TokenRequired,
+                    "this app key requires a token",
+                ))
+            }
             (Some(_), false, None) => return Err(err(ErrorCode::Internal, "app has no secret")),
         };
         let key: RoomKey = (r.appkey.clone(), r.room.clone());
@@ -219,20 +306,44 @@ impl Hub {
             }
         }
         // A token without the publish privilege still joins, as audience.
-        let role = if privileges.publish { r.role } else { Role::Audience };
+        let role = if privileges.publish {
+            r.role
+        } else {
+            Role::Audience
+        };
         let room = match self.rooms.get_mut(&key) {
             Some(room) => room,
             None => {
                 let media_id = format!("m{:x}{:x}", self.salt & 0xffff_ffff, self.next_room);
                 self.next_room += 1;
                 self.by_media.insert(media_id.clone(), key.clone());
-                self.rooms.entry(key.clone()).or_insert(Room { media_id, members: BTreeMap::new() })
+                self.rooms.entry(key.clone()).or_insert(Room {
+                    media_id,
+                    members: BTreeMap::new(),
+                })
             }
         };
-        let members: Vec<MemberInfo> =
-            room.members.iter().map(|(uid, m)| MemberInfo { uid: *uid, role: m.role, live: m.live() }).collect();
+        let members: Vec<MemberInfo> = room
+            .members
+            .iter()
+            .map(|(uid, m)| MemberInfo {
+                uid: *uid,
+                role: m.role,
+                live: m.live(),
+            })
+            .collect();
         Self::broadcast(room, None, &Event::MemberJoined { uid: r.uid, role }, out);
-        room.members.insert(r.uid, Member { sid, role, privileges, declared: Media::NONE, pushing: false, seq: 0 });
+        room.members.insert(
+            r.uid,
+            Member {
+                sid,
+                role,
+                privileges,
+                declared: Media::NONE,
+                pushing: false,
+                seq: 0,
+            },
+        );
         self.sessions.get_mut(&sid).expect("checked").joined = Some((key, r.uid));
         let ok = JoinOk {
             session: format!("{:x}-{sid}", self.salt),
@@ -247,64 +358,144 @@ impl Hub {
     }
 
     fn leave(&mut self, sid: SessionId, out: &mut Vec<HubOut>) -> Result<(), WireError> {
-        let (key, uid) = self.sessions.get_mut(&sid).and_then(|s| s.joined.take()).ok_or_else(not_in_room)?;
+        let (key, uid) = self
+            .sessions
+            .get_mut(&sid)
+            .and_then(|s| s.joined.take())
+            .ok_or_else(not_in_room)?;
         self.remove_member(&key, uid, LeaveReason::Left, out);
         Ok(())
     }
 
-    fn publish(&mut self, sid: SessionId, media: Media, now_ms: u64, id: u32, out: &mut Vec<HubOut>) -> Result<String, WireError> {
+    fn publish(
+        &mut self,
+        sid: SessionId,
+        media: Media,
+        now_ms: u64,
+        id: u32,
+        out: &mut Vec<HubOut>,
+    ) -> Result<String, WireError> {
         if media.is_empty() {
-            return Err(err(ErrorCode::InvalidParams, "publish needs audio, video or both"));
+            return Err(err(
+                ErrorCode::InvalidParams,
+                "publish needs audio, video or both",
+            ));
         }
         let signer = Arc::clone(&self.signer);
         let (room, uid) = self.member_of(sid)?;
-        let m = room.members.get_mut(&uid).expect("session points at member");
+        let m = room
+            .members
+            .get_mut(&uid)
+            .expect("session points at member");
         if m.role == Role::Audience {
-            return Err(err(ErrorCode::AudienceCannotPublish, "an audience member cannot publish"));
+            return Err(err(
+                ErrorCode::AudienceCannotPublish,
+                "an audience member cannot publish",
+            ));
         }
         if !m.privileges.publish {
-            return Err(err(ErrorCode::PermissionDenied, "the token does not grant publishing"));
+            return Err(err(
+                ErrorCode::PermissionDenied,
+                "the token does not grant publishing",
+            ));
         }
         let added = media.minus(m.declared);
         m.declared = m.declared.union(media);
         let declared = m.declared;
         if m.pushing && !added.is_empty() {
-            Self::broadcast(room, Some(uid), &Event::StreamAdded { uid, media: added }, out);
+            Self::broadcast(
+                room,
+                Some(uid),
+                &Event::StreamAdded { uid, media: added },
+                out,
+            );
         }
         let url = signer.push_url(&room.media_id, uid, now_ms / 1000);
-        Ok(encode_ok(id, &PublishOk { url, media: declared }))
+        Ok(encode_ok(
+            id,
+            &PublishOk {
+                url,
+                media: declared,
+            },
+        ))
     }
 
-    fn unpublish(&mut self, sid: SessionId, media: Media, id: u32, out: &mut Vec<HubOut>) -> Result<String, WireError> {
+    fn unpublish(
+        &mut self,
+        sid: SessionId,
+        media: Media,
+        id: u32,
+        out: &mut Vec<HubOut>,
+    ) -> Result<String, WireError> {
         let (room, uid) = self.member_of(sid)?;
-        let m = room.members.get_mut(&uid).expect("session points at member");
+        let m = room
+            .members
+            .get_mut(&uid)
+            .expect("session points at member");
         let removed = m.declared.intersect(media);
         m.declared = m.declared.minus(media);
         let (pushing, now_empty) = (m.pushing, m.declared.is_empty());
         if pushing && !removed.is_empty() {
-            Self::broadcast(room, Some(uid), &Event::StreamRemoved { uid, media: removed }, out);
+            Self::broadcast(
+                room,
+                Some(uid),
+                &Event::StreamRemoved {
+                    uid,
+                    media: removed,
+                },
+                out,
+            );
         }
         if now_empty && pushing {
-            out.push(HubOut::KickPublisher { media_room: room.media_id.clone(), uid });
+            out.push(HubOut::KickPublisher {
+                media_room: room.media_id.clone(),
+                uid,
+            });
         }
         Ok(encode_ok(id, &serde_json::json!({})))
     }
 
-    fn subscribe(&mut self, sid: SessionId, r: SubscribeReq, now_ms: u64, id: u32) -> Result<String, WireError> {
+    fn subscribe(
+        &mut self,
+        sid: SessionId,
+        r: SubscribeReq,
+        now_ms: u64,
+        id: u32,
+    ) -> Result<String, WireError> {
         let signer = Arc::clone(&self.signer);
         let (room, uid) = self.member_of(sid)?;
         if !room.members[&uid].privileges.subscribe {
-            return Err(err(ErrorCode::PermissionDenied, "the token does not grant subscribing"));
+            return Err(err(
+                ErrorCode::PermissionDenied,
+                "the token does not grant subscribing",
+            ));
         }
-        let target = room.members.get(&r.uid).ok_or_else(|| err(ErrorCode::NoSuchMember, "no such uid in this room"))?;
+        let target = room
+            .members
+            .get(&r.uid)
+            .ok_or_else(|| err(ErrorCode::NoSuchMember, "no such uid in this room"))?;
         if target.declared.intersect(r.media).is_empty() {
-            return Err(err(ErrorCode::NotPublishing, "that uid publishes none of the requested media"));
+            return Err(err(
+                ErrorCode::NotPublishing,
+                "that uid publishes none of the requested media",
+            ));
         }
         let urls = signer.play_urls(&room.media_id, r.uid, uid, now_ms / 1000);
-        Ok(encode_ok(id, &SubscribeOk { url: urls.rtmp, flv_url: urls.flv }))
+        Ok(encode_ok(
+            id,
+            &SubscribeOk {
+                url: urls.rtmp,
+                flv_url: urls.flv,
+            },
+        ))
     }
 
-    fn unsubscribe(&mut self, sid: SessionId, r: UnsubscribeReq, id: u32) -> Result<String, WireError> {
+    fn unsubscribe(
+        &mut self,
+        sid: SessionId,
+        r: UnsubscribeReq,
+        id: u32,
+    ) -> Result<String, WireError> {
         let (room, _) = self.member_of(sid)?;
         if !room.members.contains_key(&r.uid) {
             return Err(err(ErrorCode::NoSuchMember, "no such uid in this room"));
@@ -312,14 +503,26 @@ impl Hub {
         Ok(encode_ok(id, &serde_json::json!({})))
     }
 
-    fn set_role(&mut self, sid: SessionId, role: Role, id: u32, out: &mut Vec<HubOut>) -> Result<String, WireError> {
+    fn set_role(
+        &mut self,
+        sid: SessionId,
+        role: Role,
+        id: u32,
+        out: &mut Vec<HubOut>,
+    ) -> Result<String, WireError> {
         let (room, uid) = self.member_of(sid)?;
-        let m = room.members.get_mut(&uid).expect("session points at member");
+        let m = room
+            .members
+            .get_mut(&uid)
+            .expect("session points at member");
         if m.role == role {
             return Ok(encode_ok(id, &serde_json::json!({})));
         }
         if role == Role::Broadcaster && !m.privileges.publish {
-            return Err(err(ErrorCode::PermissionDenied, "the token does not grant publishing"));
+            return Err(err(
+                ErrorCode::PermissionDenied,
+                "the token does not grant publishing",
+            ));
         }
         m.role = role;
         let live = m.live();
@@ -327,10 +530,18 @@ impl Hub {
         if role == Role::Audience {
             m.declared = Media::NONE;
             if !live.is_empty() {
-                Self::broadcast(room, Some(uid), &Event::StreamRemoved { uid, media: live }, out);
+                Self::broadcast(
+                    room,
+                    Some(uid),
+                    &Event::StreamRemoved { uid, media: live },
+                    out,
+                );
             }
             if pushing {
-                out.push(HubOut::KickPublisher { media_room: room.media_id.clone(), uid });
+                out.push(HubOut::KickPublisher {
+                    media_room: room.media_id.clone(),
+                    uid,
+                });
             }
         }
         Self::broadcast(room, Some(uid), &Event::RoleChanged { uid, role }, out);
@@ -340,16 +551,33 @@ impl Hub {
     // ---- helpers -----------------------------------------------------------------------------
 
     fn member_of(&mut self, sid: SessionId) -> Result<(&mut Room, u64), WireError> {
-        let (key, uid) = self.sessions.get(&sid).and_then(|s| s.joined.clone()).ok_or_else(not_in_room)?;
+        let (key, uid) = self
+            .sessions
+            .get(&sid)
+            .and_then(|s| s.joined.clone())
+            .ok_or_else(not_in_room)?;
         let room = self.rooms.get_mut(&key).ok_or_else(not_in_room)?;
         Ok((room, uid))
     }
 
-    fn remove_member(&mut self, key: &RoomKey, uid: u64, reason: LeaveReason, out: &mut Vec<HubOut>) {
-        let Some(room) = self.rooms.get_mut(key) else { return };
-        let Some(m) = room.members.remove(&uid) else { return };
+    fn remove_member(
+        &mut self,
+        key: &RoomKey,
+        uid: u64,
+        reason: LeaveReason,
+        out: &mut Vec<HubOut>,
+    ) {
+        let Some(room) = self.rooms.get_mut(key) else {
+            return;
+        };
+        let Some(m) = room.members.remove(&uid) else {
+            return;
+        };
         if m.pushing {
-            out.push(HubOut::KickPublisher { media_room: room.media_id.clone(), uid });
+            out.push(HubOut::KickPublisher {
+                media_room: room.media_id.clone(),
+                uid,
+            });
         }
         Self::broadcast(room, None, &Event::MemberLeft { uid, reason }, out);
         if room.members.is_empty() {

@@ -33,12 +33,21 @@ pub struct Signaling {
 }
 
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 impl Signaling {
     pub fn new(hub: Hub, media: Arc<dyn MediaServer>) -> Self {
-        Self { shared: Arc::new(Mutex::new(Shared { hub, senders: HashMap::new() })), media }
+        Self {
+            shared: Arc::new(Mutex::new(Shared {
+                hub,
+                senders: HashMap::new(),
+            })),
+            media,
+        }
     }
 
     /// Run `f` on the hub and carry out what it asks for.
@@ -99,7 +108,10 @@ impl Signaling {
                     self.with_hub(|h, out| h.handle_frame(sid, t.as_str(), now, out));
                 }
                 Ok(Message::Binary(_)) => {
-                    let e = WireError::new(ErrorCode::MalformedFrame, "binary frames are not part of the protocol");
+                    let e = WireError::new(
+                        ErrorCode::MalformedFrame,
+                        "binary frames are not part of the protocol",
+                    );
                     let _ = tx.send(Message::Text(encode_err(None, &e).into()));
                 }
                 Ok(Message::Close(_)) => break,
@@ -107,7 +119,10 @@ impl Signaling {
                 Err(e) => {
                     // Oversized frames land here: tell the peer why before the socket goes.
                     tracing::debug!(sid, error = %e, "socket error");
-                    let _ = tx.send(Message::Close(Some(CloseFrame { code: 1009, reason: "frame too large or broken".into() })));
+                    let _ = tx.send(Message::Close(Some(CloseFrame {
+                        code: 1009,
+                        reason: "frame too large or broken".into(),
+                    })));
                     break;
                 }
             }
@@ -126,11 +141,16 @@ impl Signaling {
     pub fn close_all(&self) {
         let g = self.shared.lock().unwrap_or_else(|p| p.into_inner());
         for tx in g.senders.values() {
-            let _ = tx.send(Message::Close(Some(CloseFrame { code: 1001, reason: "server shutting down".into() })));
+            let _ = tx.send(Message::Close(Some(CloseFrame {
+                code: 1001,
+                reason: "server shutting down".into(),
+            })));
         }
     }
 }
 
 pub async fn upgrade(State(sig): State<Signaling>, ws: WebSocketUpgrade) -> Response {
-    ws.max_message_size(HARD_FRAME_LIMIT).max_frame_size(HARD_FRAME_LIMIT).on_upgrade(move |s| sig.serve(s))
+    ws.max_message_size(HARD_FRAME_LIMIT)
+        .max_frame_size(HARD_FRAME_LIMIT)
+        .on_upgrade(move |s| sig.serve(s))
 }
