@@ -358,3 +358,24 @@ fn leave_closes_and_allows_a_new_join() {
         }]
     );
 }
+
+#[test]
+fn destroy_rejects_everything_pending_and_closes() {
+    let mut c = joined(vec![]);
+    let a = c.publish(1, Media::BOTH).unwrap();
+    let b = c.subscribe(1, 2, Media::BOTH).unwrap();
+    drain(&mut c);
+    c.destroy();
+    let outs = drain(&mut c);
+    let rejected: Vec<_> = outs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Reject { op, error } if error.code == ErrorCode::Cancelled => Some(*op),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rejected, vec![a, b]);
+    assert!(outs.iter().any(|o| matches!(o, Output::Close { .. })));
+    assert!(!c.is_joined());
+    assert_eq!(c.poll_timeout(), None);
+}
