@@ -120,6 +120,15 @@ Client.prototype.unsubscribe = function (uid, mediaType) {
 Client.prototype.setRole = function (role) {
   return this._call('setRole', [role]);
 };
+Client.prototype.addTasks = function (options) {
+  return this._call('addTasks', [options]);
+};
+Client.prototype.updateTasks = function (options) {
+  return this._call('updateTasks', [options]);
+};
+Client.prototype.deleteTasks = function (options) {
+  return this._call('deleteTasks', [options]);
+};
 
 Client.prototype.on = function (name, fn) {
   (this._listeners[name] = this._listeners[name] || []).push(fn);

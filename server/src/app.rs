@@ -9,9 +9,11 @@ use rand::RngCore;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::http_api;
 use crate::media::{EmbeddedMedia, MediaSigner};
 use crate::signaling::ws::{self, Signaling};
 use crate::signaling::Hub;
+use crate::tasks::{FfmpegRunner, Supervisor, TaskKey, TaskState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -50,6 +52,9 @@ pub struct Server {
     listener: tokio::net::TcpListener,
     media: EmbeddedMedia,
     signaling: Signaling,
+    supervisor: Arc<Supervisor>,
+    task_rx: tokio::sync::mpsc::UnboundedReceiver<(TaskKey, TaskState)>,
+    apps: Arc<std::collections::HashMap<String, crate::config::AppConfig>>,
     pub endpoints: Endpoints,
 }
 
@@ -94,7 +99,11 @@ impl Server {
             cfg.max_frame_bytes,
             rand::thread_rng().next_u64(),
         );
-        let signaling = Signaling::new(hub, Arc::new(media.handle()));
+        let (task_tx, task_rx) = tokio::sync::mpsc::unbounded_channel();
+        let runner = Arc::new(FfmpegRunner::new(cfg.ffmpeg.clone()));
+        let supervisor = Arc::new(Supervisor::new(runner, cfg.recordings_dir.clone(), task_tx));
+        let signaling = Signaling::new(hub, Arc::new(media.handle()), supervisor.clone());
+        let apps = Arc::new(cfg.apps.clone());
         let endpoints = Endpoints {
             signal: format!("ws://{}:{}/ws", host(signal_addr), signal_addr.port()),
             rtmp: rtmp_base,
@@ -104,6 +113,9 @@ impl Server {
             listener,
             media,
             signaling,
+            supervisor,
+            task_rx,
+            apps,
             endpoints,
         })
     }
@@ -118,10 +130,22 @@ impl Server {
                 sig.media_event(ev);
             }
         });
+        let sig = self.signaling.clone();
+        let mut task_rx = self.task_rx;
+        let task_events = tokio::spawn(async move {
+            while let Some((key, state)) = task_rx.recv().await {
+                sig.task_state(key, state);
+            }
+        });
+        let api = http_api::router(http_api::Api {
+            signaling: self.signaling.clone(),
+            apps: self.apps.clone(),
+        });
         let app = Router::new()
             .route("/ws", get(ws::upgrade))
             .route("/healthz", get(|| async { "ok" }))
-            .with_state(self.signaling.clone());
+            .with_state(self.signaling.clone())
+            .merge(api);
         let sig = self.signaling.clone();
         let stop = shutdown.clone();
         let served = axum::serve(self.listener, app)
@@ -131,6 +155,9 @@ impl Server {
             })
             .await;
         shutdown.cancel();
+        // Compositors die with the server.
+        self.supervisor.shutdown().await;
+        task_events.abort();
         let media = media_task.await;
         events.abort();
         served.map_err(ServeError::Serve)?;

@@ -33,6 +33,10 @@ pub struct FileConfig {
     pub media_secret: Option<String>,
     pub url_ttl_secs: Option<u64>,
     pub max_frame_bytes: Option<usize>,
+    /// Where push tasks with `record: true` write their files.
+    pub recordings_dir: Option<PathBuf>,
+    /// The ffmpeg binary push-task compositors run.
+    pub ffmpeg: Option<PathBuf>,
     #[serde(default)]
     pub apps: Vec<AppConfig>,
 }
@@ -47,6 +51,8 @@ pub struct Config {
     pub media_secret: Option<String>,
     pub url_ttl_secs: u64,
     pub max_frame_bytes: usize,
+    pub recordings_dir: PathBuf,
+    pub ffmpeg: PathBuf,
     pub apps: HashMap<String, AppConfig>,
 }
 
@@ -100,6 +106,8 @@ pub struct Overrides {
     pub media_secret: Option<String>,
     pub url_ttl_secs: Option<u64>,
     pub max_frame_bytes: Option<usize>,
+    pub recordings_dir: Option<PathBuf>,
+    pub ffmpeg: Option<PathBuf>,
     /// `KEY:SECRET` pairs.
     pub apps: Vec<String>,
     /// Keys of apps that join without tokens.
@@ -191,6 +199,14 @@ impl Config {
             media_secret: o.media_secret.or(file.media_secret),
             url_ttl_secs,
             max_frame_bytes,
+            recordings_dir: o
+                .recordings_dir
+                .or(file.recordings_dir)
+                .unwrap_or_else(|| PathBuf::from("recordings")),
+            ffmpeg: o
+                .ffmpeg
+                .or(file.ffmpeg)
+                .unwrap_or_else(|| PathBuf::from("ffmpeg")),
             apps,
         })
     }

@@ -3,6 +3,8 @@
 
 pub mod app;
 pub mod config;
+pub mod http_api;
 pub mod media;
 pub mod signaling;
+pub mod tasks;
 pub mod token;

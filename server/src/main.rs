@@ -57,6 +57,12 @@ struct ServeArgs {
     /// Largest signaling frame answered normally.
     #[arg(long, env = "MPRTC_MAX_FRAME_BYTES")]
     max_frame_bytes: Option<usize>,
+    /// Directory for push-task recordings.
+    #[arg(long, env = "MPRTC_RECORDINGS_DIR")]
+    recordings_dir: Option<PathBuf>,
+    /// ffmpeg binary used by push-task compositors.
+    #[arg(long, env = "MPRTC_FFMPEG")]
+    ffmpeg: Option<PathBuf>,
     /// An app as KEY:SECRET (repeatable).
     #[arg(
         long = "app",
@@ -97,6 +103,12 @@ struct TokenArgs {
     /// Deny subscribing.
     #[arg(long)]
     no_subscribe: bool,
+    /// Allow managing push tasks even as audience.
+    #[arg(long, conflicts_with = "no_tasks")]
+    tasks: bool,
+    /// Deny managing push tasks (by default broadcasters may).
+    #[arg(long)]
+    no_tasks: bool,
 }
 
 fn fail(code: &str, msg: impl std::fmt::Display) -> ExitCode {
@@ -117,6 +129,8 @@ fn load(args: &ServeArgs) -> Result<Config, mprtc_server::config::ConfigError> {
         media_secret: args.media_secret.clone(),
         url_ttl_secs: args.url_ttl_secs,
         max_frame_bytes: args.max_frame_bytes,
+        recordings_dir: args.recordings_dir.clone(),
+        ffmpeg: args.ffmpeg.clone(),
         apps: args.apps.clone(),
         insecure_apps: args.insecure_apps.clone(),
     };
@@ -155,6 +169,11 @@ fn token_cmd(t: TokenArgs) -> ExitCode {
     let p = Privileges {
         publish: !t.no_publish,
         subscribe: !t.no_subscribe,
+        tasks: match (t.tasks, t.no_tasks) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        },
     };
     println!(
         "{}",

@@ -10,6 +10,9 @@ pub struct Privileges {
     pub publish: bool,
     #[serde(default = "yes")]
     pub subscribe: bool,
+    /// Managing push tasks; when absent, broadcasters may.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<bool>,
 }
 
 fn yes() -> bool {
@@ -21,6 +24,7 @@ impl Default for Privileges {
         Self {
             publish: true,
             subscribe: true,
+            tasks: None,
         }
     }
 }
@@ -149,6 +153,7 @@ mod tests {
             Privileges {
                 publish: false,
                 subscribe: true,
+                tasks: None,
             },
             0,
             10,

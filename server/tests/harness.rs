@@ -10,6 +10,7 @@ use mprtc::protocol::{ErrorCode, LeaveReason, Media, Role};
 use mprtc_server::config::AppConfig;
 use mprtc_server::media::{MediaEvent, MediaSigner, UrlKind};
 use mprtc_server::signaling::{Hub, HubOut, SessionId};
+use mprtc_server::tasks::{TaskKey, TaskSpec};
 use mprtc_server::token::{self, Privileges};
 
 const SECRET: &str = "app-secret";
@@ -26,6 +27,7 @@ struct Net {
     signer: Arc<MediaSigner>,
     peers: Vec<Peer>,
     kicks: Vec<(String, u64)>,
+    tasks: Vec<(TaskKey, Option<TaskSpec>)>,
     now: u64,
 }
 
@@ -67,6 +69,7 @@ impl Net {
             signer,
             peers,
             kicks: vec![],
+            tasks: vec![],
             now: 1_700_000_000_000,
         }
     }
@@ -97,7 +100,7 @@ impl Net {
                         ),
                         Output::Close { code, reason } => {
                             if let Some(sid) = p.sid.take() {
-                                self.hub.disconnect(sid, &mut hub_out);
+                                self.hub.disconnect(sid, self.now, &mut hub_out);
                             }
                             p.core.handle_socket_close(self.now, code, &reason);
                         }
@@ -120,6 +123,8 @@ impl Net {
                         }
                     }
                     HubOut::KickPublisher { media_room, uid } => self.kicks.push((media_room, uid)),
+                    HubOut::TaskApply { key, spec } => self.tasks.push((key, Some(spec))),
+                    HubOut::TaskStop { key } => self.tasks.push((key, None)),
                 }
             }
             if !moved {
@@ -148,7 +153,7 @@ impl Net {
 
     fn media(&mut self, ev: MediaEvent) {
         let mut out = Vec::new();
-        self.hub.media_event(ev, &mut out);
+        self.hub.media_event(ev, self.now, &mut out);
         for o in out {
             match o {
                 HubOut::Send(sid, text) => {
@@ -157,6 +162,8 @@ impl Net {
                     }
                 }
                 HubOut::KickPublisher { media_room, uid } => self.kicks.push((media_room, uid)),
+                HubOut::TaskApply { key, spec } => self.tasks.push((key, Some(spec))),
+                HubOut::TaskStop { key } => self.tasks.push((key, None)),
             }
         }
         self.pump();
@@ -399,6 +406,7 @@ fn tokens_are_checked() {
         Privileges {
             publish: false,
             subscribe: true,
+            tasks: None,
         },
         now_s,
         60,
@@ -492,7 +500,7 @@ fn dropped_connection_is_seen_as_leave_and_media_follows_signaling() {
     // A's socket dies
     let sid = net.peers[0].sid.take().unwrap();
     let mut out = Vec::new();
-    net.hub.disconnect(sid, &mut out);
+    net.hub.disconnect(sid, net.now, &mut out);
     net.peers[0].core.handle_socket_close(net.now, 1006, "");
     for o in out {
         if let HubOut::Send(s, t) = o {
@@ -627,4 +635,121 @@ impl Net {
         };
         Some(media_room_of(&url).0)
     }
+}
+
+fn tasks_req(id: &str, uids: &[u64]) -> mprtc::protocol::tasks::TasksReq {
+    let users: Vec<serde_json::Value> = uids
+        .iter()
+        .enumerate()
+        .map(|(i, u)| serde_json::json!({"uid": u, "x": 320 * i as u32, "y": 0, "width": 320, "height": 240}))
+        .collect();
+    serde_json::from_value(serde_json::json!({"rtmpTasks": [{
+        "taskId": id, "streamUrl": "rtmp://cdn/live/x",
+        "layout": {"canvas": {"width": 1280, "height": 720, "color": 0}, "users": users}
+    }]}))
+    .unwrap()
+}
+
+#[test]
+fn tasks_follow_the_room() {
+    use mprtc_server::tasks::TaskState;
+    let mut net = Net::new(2);
+    net.join(0, "r", 1).unwrap();
+    net.join(1, "r", 2).unwrap();
+    net.events(0);
+    net.events(1);
+    net.run(0, |c, now| c.add_tasks(now, tasks_req("t1", &[1, 2])))
+        .unwrap();
+    let (key, spec) = net.tasks.pop().unwrap();
+    assert_eq!((key.room.as_str(), key.task_id.as_str()), ("r", "t1"));
+    assert!(
+        spec.unwrap().inputs.is_empty(),
+        "nobody is live yet: the canvas shows"
+    );
+    // a second add of the same id, an update of an unknown one
+    assert_eq!(
+        net.run(0, |c, now| c.add_tasks(now, tasks_req("t1", &[1])))
+            .unwrap_err()
+            .code,
+        ErrorCode::TaskExists
+    );
+    assert_eq!(
+        net.run(0, |c, now| c.update_tasks(now, tasks_req("t9", &[1])))
+            .unwrap_err()
+            .code,
+        ErrorCode::NoSuchTask
+    );
+    // member 1 goes live: the task gets its stream
+    let url = match net.run(0, |c, now| c.publish(now, Media::BOTH)).unwrap() {
+        OpValue::PushUrl(u) => u,
+        v => panic!("{v:?}"),
+    };
+    let (mroom, _) = media_room_of(&url);
+    net.tasks.clear();
+    net.media(MediaEvent::PublishStarted {
+        room: mroom.clone(),
+        uid: 1,
+    });
+    let (_, spec) = net.tasks.pop().expect("inputs changed");
+    let spec = spec.unwrap();
+    let users = &spec.task.layout.users;
+    assert!(
+        users[0].push_audio && users[0].push_video,
+        "uid 1 is live with both"
+    );
+    assert!(
+        !users[1].push_audio && !users[1].push_video,
+        "uid 2 has nothing to mix"
+    );
+    let inputs = spec.inputs;
+    assert_eq!(inputs.iter().map(|i| i.uid).collect::<Vec<_>>(), vec![1]);
+    assert!(inputs[0].url.contains(&format!("{mroom}.1?k=play")));
+    // update replaces the whole config
+    net.run(0, |c, now| c.update_tasks(now, tasks_req("t1", &[2])))
+        .unwrap();
+    let (_, spec) = net.tasks.pop().unwrap();
+    let spec = spec.unwrap();
+    assert_eq!(spec.task.layout.users.len(), 1);
+    assert!(spec.inputs.is_empty(), "uid 2 is not live");
+    // statuses reach every member once, in order
+    let mut out = Vec::new();
+    net.hub
+        .task_state(&key, TaskState::Failed("no route".into()), &mut out);
+    net.hub.task_state(&key, TaskState::Pushing, &mut out);
+    net.hub.task_state(&key, TaskState::Pushing, &mut out);
+    for o in out {
+        if let HubOut::Send(sid, t) = o {
+            let p = net.peers.iter_mut().find(|p| p.sid == Some(sid)).unwrap();
+            p.core.handle_socket_message(net.now, &t);
+        }
+    }
+    net.pump();
+    for i in 0..2 {
+        let codes: Vec<u16> = net
+            .events(i)
+            .into_iter()
+            .filter_map(|e| match e {
+                AppEvent::RtmpTasksStatus { code, .. } => Some(code),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(codes, vec![506, 505], "peer {i}");
+    }
+    // an audience member may not manage tasks
+    net.run(1, |c, now| c.set_role(now, Role::Audience))
+        .unwrap();
+    let del = mprtc::protocol::tasks::DeleteTasksReq {
+        task_ids: vec!["t1".into()],
+    };
+    assert_eq!(
+        net.run(1, |c, now| c.delete_tasks(now, del.clone()))
+            .unwrap_err()
+            .code,
+        ErrorCode::PermissionDenied
+    );
+    // the room ends: its tasks end with it
+    net.tasks.clear();
+    net.run(0, |c, now| c.leave(now)).unwrap();
+    net.run(1, |c, now| c.leave(now)).unwrap();
+    assert_eq!(net.tasks, vec![(key, None)]);
 }

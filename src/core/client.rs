@@ -11,6 +11,7 @@ use super::error::Error;
 use super::output::{AppEvent, MediaKind, OpId, OpValue, Output};
 use super::params;
 use crate::protocol::frame::{self, decode_server, encode_request};
+use crate::protocol::tasks::{check_delete, check_tasks, DeleteTasksReq, TasksReq};
 use crate::protocol::*;
 
 /// Settings fixed for the client's life.
@@ -67,6 +68,7 @@ enum Pend {
     Subscribe,
     Unsubscribe,
     SetRole(Role),
+    Tasks(&'static str),
 }
 
 #[derive(Debug)]
@@ -267,6 +269,36 @@ impl Client {
     }
 
     /// Abandon everything: pending calls are rejected and the socket closes.
+    /// Start push tasks. Every field is checked here first; the server checks again.
+    pub fn add_tasks(&mut self, now: u64, req: TasksReq) -> Result<OpId, Error> {
+        self.joined_ref()?;
+        check_tasks(&req)?;
+        Ok(self.request(now, RequestKind::AddTasks, &req, Pend::Tasks("addTasks")))
+    }
+
+    /// Replace the whole configuration of existing push tasks.
+    pub fn update_tasks(&mut self, now: u64, req: TasksReq) -> Result<OpId, Error> {
+        self.joined_ref()?;
+        check_tasks(&req)?;
+        Ok(self.request(
+            now,
+            RequestKind::UpdateTasks,
+            &req,
+            Pend::Tasks("updateTasks"),
+        ))
+    }
+
+    pub fn delete_tasks(&mut self, now: u64, req: DeleteTasksReq) -> Result<OpId, Error> {
+        self.joined_ref()?;
+        check_delete(&req)?;
+        Ok(self.request(
+            now,
+            RequestKind::DeleteTasks,
+            &req,
+            Pend::Tasks("deleteTasks"),
+        ))
+    }
+
     pub fn destroy(&mut self) {
         self.teardown(ErrorCode::Cancelled, "client destroyed");
     }
@@ -501,7 +533,7 @@ impl Client {
                 ),
                 Err(e) => self.on_err(p, protocol_violation("subscribe", e)),
             },
-            Pend::Unsubscribe => self.resolve(p.op, OpValue::Done),
+            Pend::Unsubscribe | Pend::Tasks(_) => self.resolve(p.op, OpValue::Done),
             Pend::SetRole(role) => {
                 self.role = role;
                 if let Some(j) = self.joined.as_mut() {
@@ -606,6 +638,19 @@ impl Client {
                     self.stream_events(uid, gone, false);
                 }
             }
+            Event::TaskStatus {
+                task_id,
+                code,
+                msg,
+                stream_url,
+            } => {
+                self.out.push_back(Output::Event(AppEvent::RtmpTasksStatus {
+                    task_id,
+                    code,
+                    msg,
+                    stream_url,
+                }));
+            }
             Event::RoleChanged { uid, role } => {
                 if let Some(m) = j.members.get_mut(&uid) {
                     m.role = role;
@@ -676,5 +721,6 @@ fn pend_name(p: Pend) -> &'static str {
         Pend::Subscribe => "subscribe",
         Pend::Unsubscribe => "unsubscribe",
         Pend::SetRole(_) => "setRole",
+        Pend::Tasks(name) => name,
     }
 }

@@ -8,6 +8,8 @@ use crate::protocol::{ErrorCode, WireError};
 pub struct Error {
     pub code: ErrorCode,
     pub message: String,
+    /// The offending field, when the error is about one (push-task validation).
+    pub field: Option<String>,
 }
 
 impl Error {
@@ -15,6 +17,7 @@ impl Error {
         Self {
             code,
             message: message.into(),
+            field: None,
         }
     }
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
@@ -27,7 +30,14 @@ impl From<WireError> for Error {
         Self {
             code: e.code,
             message: e.msg,
+            field: e.field,
         }
+    }
+}
+
+impl From<crate::protocol::tasks::TaskFieldError> for Error {
+    fn from(e: crate::protocol::tasks::TaskFieldError) -> Self {
+        WireError::task(e).into()
     }
 }
 

@@ -51,6 +51,13 @@ pub enum AppEvent {
         uid: u64,
         role: Role,
     },
+    /// A push task's state: 505 pushing, 506 failed, 511 ended.
+    RtmpTasksStatus {
+        task_id: String,
+        code: u16,
+        msg: String,
+        stream_url: String,
+    },
 }
 
 impl AppEvent {
@@ -64,6 +71,7 @@ impl AppEvent {
             Self::StreamAdded { .. } => "stream-added",
             Self::StreamRemoved { .. } => "stream-removed",
             Self::RoleChanged { .. } => "role-Changed",
+            Self::RtmpTasksStatus { .. } => "rtmp-tasks-status",
         }
     }
 }

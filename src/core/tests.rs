@@ -379,3 +379,68 @@ fn destroy_rejects_everything_pending_and_closes() {
     assert!(!c.is_joined());
     assert_eq!(c.poll_timeout(), None);
 }
+
+fn task_req(id: &str, width: u32) -> crate::protocol::tasks::TasksReq {
+    serde_json::from_value(serde_json::json!({"rtmpTasks": [{
+        "taskId": id, "streamUrl": "rtmp://cdn/x",
+        "layout": {"canvas": {"width": 1280, "height": 720, "color": 0},
+                   "users": [{"uid": 2, "x": 0, "y": 0, "width": width, "height": 360}]}
+    }]}))
+    .unwrap()
+}
+
+#[test]
+fn tasks_are_validated_before_sending_and_statuses_arrive_in_order() {
+    let mut c = joined(vec![]);
+    let e = c.add_tasks(1, task_req("t1", 2000)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidTask);
+    assert_eq!(
+        e.field.as_deref(),
+        Some("rtmpTasks[0].layout.users[0].width")
+    );
+    assert!(drain(&mut c).is_empty(), "nothing was sent");
+    let op = c.add_tasks(1, task_req("t1", 640)).unwrap();
+    let (id, kind, body) = sent(&drain(&mut c)).remove(0);
+    assert_eq!(kind, RequestKind::AddTasks);
+    assert_eq!(body["rtmpTasks"][0]["layout"]["users"][0]["width"], 640);
+    c.handle_socket_message(2, &encode_ok(id, &serde_json::json!({})));
+    assert_eq!(
+        drain(&mut c),
+        vec![Output::Resolve {
+            op,
+            value: OpValue::Done
+        }]
+    );
+    let status = |seq, code: u16| {
+        encode_event(
+            seq,
+            &Event::TaskStatus {
+                task_id: "t1".into(),
+                code,
+                msg: "m".into(),
+                stream_url: "rtmp://cdn/x".into(),
+            },
+        )
+    };
+    c.handle_socket_message(3, &status(1, 506));
+    c.handle_socket_message(3, &status(2, 505));
+    c.handle_socket_message(3, &status(2, 505)); // duplicate seq
+    c.handle_socket_message(3, &status(3, 511));
+    let codes: Vec<u16> = drain(&mut c)
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Event(AppEvent::RtmpTasksStatus { code, .. }) => Some(code),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(codes, vec![506, 505, 511]);
+    let e = c
+        .delete_tasks(
+            4,
+            crate::protocol::tasks::DeleteTasksReq {
+                task_ids: vec!["bad id".into()],
+            },
+        )
+        .unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("taskIds[0]"));
+}

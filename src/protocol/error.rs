@@ -37,6 +37,8 @@ pub enum ErrorCode {
     InvalidParams = 4003,
     /// The frame exceeds the server's maximum frame size.
     FrameTooLarge = 4004,
+    /// A push task breaks a rule; `field` names the field and the message the allowed range.
+    InvalidTask = 4005,
     /// The app key is not configured on this server.
     UnknownAppKey = 4010,
     /// The app key needs a token and none was given.
@@ -59,6 +61,12 @@ pub enum ErrorCode {
     NoSuchMember = 4024,
     /// The same uid is already in the room on another connection.
     UidInUse = 4025,
+    /// `addTasks` with a task id the room already has.
+    TaskExists = 4026,
+    /// `updateTasks` / `deleteTasks` with a task id the room does not have.
+    NoSuchTask = 4027,
+    /// The server API named a room that has no members.
+    NoSuchRoom = 4028,
     /// Too many requests or members.
     LimitExceeded = 4029,
     /// The server failed; the request may be retried.
@@ -66,7 +74,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    const ALL: [ErrorCode; 26] = [
+    const ALL: [ErrorCode; 30] = [
         Self::InvalidArgument,
         Self::NotJoined,
         Self::AlreadyJoined,
@@ -80,6 +88,7 @@ impl ErrorCode {
         Self::UnknownRequest,
         Self::InvalidParams,
         Self::FrameTooLarge,
+        Self::InvalidTask,
         Self::UnknownAppKey,
         Self::TokenRequired,
         Self::TokenInvalid,
@@ -91,6 +100,9 @@ impl ErrorCode {
         Self::NotPublishing,
         Self::NoSuchMember,
         Self::UidInUse,
+        Self::TaskExists,
+        Self::NoSuchTask,
+        Self::NoSuchRoom,
         Self::LimitExceeded,
         Self::Internal,
     ];
@@ -116,6 +128,7 @@ impl ErrorCode {
             Self::UnknownRequest => "unknown_request",
             Self::InvalidParams => "invalid_params",
             Self::FrameTooLarge => "frame_too_large",
+            Self::InvalidTask => "invalid_task",
             Self::UnknownAppKey => "unknown_app_key",
             Self::TokenRequired => "token_required",
             Self::TokenInvalid => "token_invalid",
@@ -127,6 +140,9 @@ impl ErrorCode {
             Self::NotPublishing => "not_publishing",
             Self::NoSuchMember => "no_such_member",
             Self::UidInUse => "uid_in_use",
+            Self::TaskExists => "task_exists",
+            Self::NoSuchTask => "no_such_task",
+            Self::NoSuchRoom => "no_such_room",
             Self::LimitExceeded => "limit_exceeded",
             Self::Internal => "internal",
         }
@@ -155,6 +171,9 @@ impl TryFrom<u16> for ErrorCode {
 pub struct WireError {
     pub code: ErrorCode,
     pub msg: String,
+    /// The offending field, for errors about one field (e.g. a push task's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 impl WireError {
@@ -162,6 +181,15 @@ impl WireError {
         Self {
             code,
             msg: msg.into(),
+            field: None,
+        }
+    }
+
+    pub fn task(e: crate::protocol::tasks::TaskFieldError) -> Self {
+        Self {
+            code: ErrorCode::InvalidTask,
+            msg: e.to_string(),
+            field: Some(e.field),
         }
     }
 }

@@ -27,6 +27,9 @@ pub enum RequestKind {
     Subscribe,
     Unsubscribe,
     SetRole,
+    AddTasks,
+    UpdateTasks,
+    DeleteTasks,
 }
 
 impl RequestKind {
@@ -39,6 +42,9 @@ impl RequestKind {
             Self::Subscribe => "subscribe",
             Self::Unsubscribe => "unsubscribe",
             Self::SetRole => "set-role",
+            Self::AddTasks => "add-tasks",
+            Self::UpdateTasks => "update-tasks",
+            Self::DeleteTasks => "delete-tasks",
         }
     }
     pub fn from_wire(s: &str) -> Option<Self> {
@@ -50,6 +56,9 @@ impl RequestKind {
             "subscribe" => Self::Subscribe,
             "unsubscribe" => Self::Unsubscribe,
             "set-role" => Self::SetRole,
+            "add-tasks" => Self::AddTasks,
+            "update-tasks" => Self::UpdateTasks,
+            "delete-tasks" => Self::DeleteTasks,
             _ => return None,
         })
     }

@@ -174,4 +174,11 @@ pub enum Event {
         uid: u64,
         role: Role,
     },
+    /// A push task's state: 505 pushing, 506 failed (`msg` says why), 511 ended.
+    TaskStatus {
+        task_id: String,
+        code: u16,
+        msg: String,
+        stream_url: String,
+    },
 }

@@ -10,3 +10,4 @@ pub mod messages;
 pub use error::{ErrorCode, WireError};
 pub use frame::{RequestKind, ServerFrame, VERSION};
 pub use messages::*;
+pub mod tasks;

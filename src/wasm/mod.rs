@@ -19,6 +19,9 @@ fn js_error(e: &Error) -> JsValue {
     let v: JsValue = err.into();
     set(&v, "code", e.code.as_u16().into());
     set(&v, "reason", e.code.name().into());
+    if let Some(f) = &e.field {
+        set(&v, "field", f.as_str().into());
+    }
     v
 }
 
@@ -88,6 +91,22 @@ fn media(v: JsValue) -> Result<crate::protocol::Media, Error> {
 }
 
 type JsResult<T> = Result<T, JsValue>;
+
+/// Read a plain JS object into a typed request. It crosses as JSON text: the same decoder the
+/// wire uses, so shape errors read the same everywhere.
+fn from_js<T: serde::de::DeserializeOwned>(v: &JsValue, what: &str) -> Result<T, Error> {
+    let text = js_sys::JSON::stringify(v)
+        .ok()
+        .and_then(|s| s.as_string())
+        .ok_or_else(|| {
+            Error::new(
+                ErrorCode::InvalidTask,
+                format!("{what} needs a plain object"),
+            )
+        })?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::new(ErrorCode::InvalidTask, format!("{what}: {e}")))
+}
 
 fn js<T>(r: Result<T, Error>) -> JsResult<T> {
     r.map_err(|e| js_error(&e))
@@ -159,6 +178,23 @@ impl WasmClient {
             let r = opt_string(role, "role")?.unwrap_or_default();
             self.inner.set_role(now_ms(now), params::role(&r)?)
         })())
+    }
+
+    /// `{rtmpTasks: [...]}` as in the NetEase API.
+    #[wasm_bindgen(js_name = addTasks)]
+    pub fn add_tasks(&mut self, req: JsValue, now: f64) -> JsResult<u32> {
+        js(from_js(&req, "addTasks").and_then(|r| self.inner.add_tasks(now_ms(now), r)))
+    }
+
+    #[wasm_bindgen(js_name = updateTasks)]
+    pub fn update_tasks(&mut self, req: JsValue, now: f64) -> JsResult<u32> {
+        js(from_js(&req, "updateTasks").and_then(|r| self.inner.update_tasks(now_ms(now), r)))
+    }
+
+    /// `{taskIds: [...]}`.
+    #[wasm_bindgen(js_name = deleteTasks)]
+    pub fn delete_tasks(&mut self, req: JsValue, now: f64) -> JsResult<u32> {
+        js(from_js(&req, "deleteTasks").and_then(|r| self.inner.delete_tasks(now_ms(now), r)))
     }
 
     pub fn destroy(&mut self) {
@@ -263,6 +299,17 @@ fn event_data(ev: &AppEvent) -> JsValue {
         AppEvent::StreamAdded { uid, media } | AppEvent::StreamRemoved { uid, media } => {
             uid_out(&d, *uid);
             set(&d, "mediaType", media.name().into());
+        }
+        AppEvent::RtmpTasksStatus {
+            task_id,
+            code,
+            msg,
+            stream_url,
+        } => {
+            set(&d, "taskId", task_id.as_str().into());
+            set(&d, "code", (*code).into());
+            set(&d, "msg", msg.as_str().into());
+            set(&d, "streamUrl", stream_url.as_str().into());
         }
         AppEvent::RoleChanged { uid, role } => {
             uid_out(&d, *uid);

@@ -28,9 +28,11 @@ process.on('exit', () => {
  */
 function startServer(extraArgs) {
   if (!fs.existsSync(SERVER_BIN)) throw new Error(`${SERVER_BIN} missing: build with cargo build -p mprtc-server`);
+  // Push-task recordings go to a temporary directory that goes with the server.
+  const recordings = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'mprtc-rec-'));
   const args = [
     '--listen', '127.0.0.1:0', '--rtmp-listen', '127.0.0.1:0', '--flv-listen', '127.0.0.1:0',
-    '--insecure-app', 'demo', '--app', 'secure:secure-secret',
+    '--insecure-app', 'demo', '--app', 'secure:secure-secret', '--recordings-dir', recordings,
   ].concat(extraArgs || []);
   const child = track(spawn(SERVER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: Object.assign({}, process.env, { MPRTC_LOG: process.env.MPRTC_LOG || 'info' }) }));
   const logs = [];
@@ -46,12 +48,17 @@ function startServer(extraArgs) {
       const ready = JSON.parse(line);
       resolve({
         endpoints: ready.endpoints,
+        recordings,
         logs,
         process: child,
         stop() {
           return new Promise((res) => {
-            if (child.exitCode !== null) return res(child.exitCode);
-            child.once('exit', (code, signal) => res(code === null ? signal : code));
+            const done = (code) => {
+              fs.rmSync(recordings, { recursive: true, force: true });
+              res(code);
+            };
+            if (child.exitCode !== null) return done(child.exitCode);
+            child.once('exit', (code, signal) => done(code === null ? signal : code));
             child.kill('SIGTERM');
           });
         },
@@ -102,6 +109,65 @@ function pullFrames(url, frames, timeoutMs) {
   });
 }
 
+/** Pushes a solid colour (an ffmpeg colour name or 0xRRGGBB) with a tone, as a camera would. */
+function pushColor(url, color, opts) {
+  const o = Object.assign({ size: '320x240', rate: 15, freq: 440 }, opts);
+  const args = [
+    '-hide_banner', '-loglevel', 'error', '-re',
+    '-f', 'lavfi', '-i', `color=c=${color}:s=${o.size}:r=${o.rate}`,
+    '-f', 'lavfi', '-i', `sine=frequency=${o.freq}:sample_rate=44100`,
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(o.rate), '-pix_fmt', 'yuv420p',
+    '-c:a', 'aac', '-b:a', '64k', '-f', 'flv', url,
+  ];
+  const child = track(spawn(FFMPEG, args, { stdio: ['ignore', 'ignore', 'pipe'] }));
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise((res) => child.on('exit', (code) => res({ code, stderr })));
+  return { child, exited, stop: () => { child.kill('SIGKILL'); return exited; } };
+}
+
+/**
+ * Decodes one video frame (the `skip`-th, so the picture has settled) of `url` as RGB. Resolves
+ * with {width, height, pixel(x, y) -> [r, g, b], audio: {rate, channels} | null}.
+ */
+function grabFrame(url, opts) {
+  const o = Object.assign({ skip: 5, timeoutMs: 20000 }, opts);
+  const args = ['-hide_banner', '-nostats', '-loglevel', 'info', '-rw_timeout', '8000000', '-i', url,
+    '-map', '0:v:0', '-vf', `select=gte(n\\,${o.skip})`, '-fps_mode', 'passthrough', '-frames:v', '1',
+    '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
+  const child = track(spawn(FFMPEG, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const chunks = [];
+  let stderr = '';
+  child.stdout.on('data', (d) => chunks.push(d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs);
+  return new Promise((resolve, reject) => {
+    child.on('exit', () => {
+      clearTimeout(timer);
+      const v = /Stream #0:\d+.*?: Video: .*?, (\d+)x(\d+)/.exec(stderr);
+      const a = /Audio: [^,]+, (\d+) Hz, (mono|stereo)/.exec(stderr);
+      const buf = Buffer.concat(chunks);
+      if (!v || buf.length === 0) return reject(new Error(`no frame from ${url.split('?')[0]}:\n${stderr.slice(-800)}`));
+      const width = +v[1];
+      const height = +v[2];
+      resolve({
+        width,
+        height,
+        audio: a ? { rate: +a[1], channels: a[2] === 'mono' ? 1 : 2 } : null,
+        pixel(x, y) {
+          const i = (y * width + x) * 3;
+          return [buf[i], buf[i + 1], buf[i + 2]];
+        },
+      });
+    });
+  });
+}
+
+/** Whether an RGB sample is close to a colour (encoding shifts colours a little). */
+function near(rgb, want, tolerance) {
+  return rgb.every((c, i) => Math.abs(c - want[i]) <= (tolerance || 60));
+}
+
 /** Resolves with the first event `name` on `client` whose data passes `pred`. */
 function nextEvent(client, name, pred, timeoutMs) {
   return new Promise((resolve, reject) => {
@@ -128,4 +194,4 @@ function recordEvents(client, names) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-module.exports = { REPO, startServer, pushTestPattern, pullFrames, nextEvent, recordEvents, sleep };
+module.exports = { REPO, startServer, pushTestPattern, pushColor, pullFrames, grabFrame, near, nextEvent, recordEvents, sleep };

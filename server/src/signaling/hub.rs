@@ -13,7 +13,14 @@ use mprtc::protocol::*;
 
 use crate::config::AppConfig;
 use crate::media::{MediaEvent, MediaSigner};
+use crate::tasks::{TaskKey, TaskSpec};
 use crate::token::{self, Privileges, TokenError};
+
+mod tasks;
+
+use mprtc::protocol::tasks::DeleteTasksReq;
+use tasks::{task_body, RoomTask};
+pub use tasks::{TaskInfo, TaskOp, COMPOSITOR_VIEWER};
 
 pub type SessionId = u64;
 
@@ -21,6 +28,15 @@ pub type SessionId = u64;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HubOut {
     Send(SessionId, String),
+    /// Start a push task, or replace the running one's spec.
+    TaskApply {
+        key: TaskKey,
+        spec: TaskSpec,
+    },
+    /// Stop a push task (deleted, or its room ended).
+    TaskStop {
+        key: TaskKey,
+    },
     /// Stop the pusher of this media stream (its member left or stopped publishing).
     KickPublisher {
         media_room: String,
@@ -55,6 +71,8 @@ impl Member {
 struct Room {
     media_id: String,
     members: BTreeMap<u64, Member>,
+    /// Push tasks, by task id. They belong to the room and end with it.
+    tasks: BTreeMap<String, RoomTask>,
 }
 
 type RoomKey = (String, String);
@@ -160,7 +178,7 @@ impl Hub {
         let reply = match kind {
             RequestKind::Join => body(b).and_then(|r| self.join(sid, r, now_ms, id, out)),
             RequestKind::Leave => self
-                .leave(sid, out)
+                .leave(sid, now_ms, out)
                 .map(|_| encode_ok(id, &serde_json::json!({}))),
             RequestKind::Publish => {
                 body::<PublishReq>(b).and_then(|r| self.publish(sid, r.media, now_ms, id, out))
@@ -177,21 +195,47 @@ impl Hub {
             RequestKind::SetRole => {
                 body::<SetRoleReq>(b).and_then(|r| self.set_role(sid, r.role, id, out))
             }
+            RequestKind::AddTasks => task_body(b)
+                .and_then(|r| self.member_tasks(sid, TaskOp::Add(r), now_ms, out))
+                .map(|_| encode_ok(id, &serde_json::json!({}))),
+            RequestKind::UpdateTasks => task_body(b)
+                .and_then(|r| self.member_tasks(sid, TaskOp::Update(r), now_ms, out))
+                .map(|_| encode_ok(id, &serde_json::json!({}))),
+            RequestKind::DeleteTasks => body::<DeleteTasksReq>(b)
+                .and_then(|r| self.member_tasks(sid, TaskOp::Delete(r), now_ms, out))
+                .map(|_| encode_ok(id, &serde_json::json!({}))),
         };
         let frame = reply.unwrap_or_else(|e| encode_err(Some(id), &e));
         out.push(HubOut::Send(sid, frame));
+        // Publishing, roles and tasks change what push tasks compose.
+        if let Some((key, _)) = self.sessions.get(&sid).and_then(|s| s.joined.clone()) {
+            self.refresh_tasks(&key, now_ms, out);
+        }
     }
 
     /// The connection of `sid` is gone.
-    pub fn disconnect(&mut self, sid: SessionId, out: &mut Vec<HubOut>) {
+    pub fn disconnect(&mut self, sid: SessionId, now_ms: u64, out: &mut Vec<HubOut>) {
         if let Some(s) = self.sessions.remove(&sid) {
             if let Some((key, uid)) = s.joined {
-                self.remove_member(&key, uid, LeaveReason::ConnectionLost, out);
+                self.remove_member(&key, uid, LeaveReason::ConnectionLost, now_ms, out);
             }
         }
     }
 
-    pub fn media_event(&mut self, ev: MediaEvent, out: &mut Vec<HubOut>) {
+    pub fn media_event(&mut self, ev: MediaEvent, now_ms: u64, out: &mut Vec<HubOut>) {
+        let media_room = match &ev {
+            MediaEvent::PublishStarted { room, .. } | MediaEvent::PublishStopped { room, .. } => {
+                Some(room.clone())
+            }
+            _ => None,
+        };
+        self.media_event_inner(ev, out);
+        if let Some(key) = media_room.and_then(|m| self.by_media.get(&m).cloned()) {
+            self.refresh_tasks(&key, now_ms, out);
+        }
+    }
+
+    fn media_event_inner(&mut self, ev: MediaEvent, out: &mut Vec<HubOut>) {
         match ev {
             MediaEvent::PublishStarted { room, uid } => {
                 let Some(key) = self.by_media.get(&room).cloned() else {
@@ -320,6 +364,7 @@ impl Hub {
                 self.rooms.entry(key.clone()).or_insert(Room {
                     media_id,
                     members: BTreeMap::new(),
+                    tasks: BTreeMap::new(),
                 })
             }
         };
@@ -357,13 +402,18 @@ impl Hub {
         Ok(encode_ok(id, &ok))
     }
 
-    fn leave(&mut self, sid: SessionId, out: &mut Vec<HubOut>) -> Result<(), WireError> {
+    fn leave(
+        &mut self,
+        sid: SessionId,
+        now_ms: u64,
+        out: &mut Vec<HubOut>,
+    ) -> Result<(), WireError> {
         let (key, uid) = self
             .sessions
             .get_mut(&sid)
             .and_then(|s| s.joined.take())
             .ok_or_else(not_in_room)?;
-        self.remove_member(&key, uid, LeaveReason::Left, out);
+        self.remove_member(&key, uid, LeaveReason::Left, now_ms, out);
         Ok(())
     }
 
@@ -565,6 +615,7 @@ impl Hub {
         key: &RoomKey,
         uid: u64,
         reason: LeaveReason,
+        now_ms: u64,
         out: &mut Vec<HubOut>,
     ) {
         let Some(room) = self.rooms.get_mut(key) else {
@@ -580,7 +631,9 @@ impl Hub {
             });
         }
         Self::broadcast(room, None, &Event::MemberLeft { uid, reason }, out);
+        tasks::refresh(room, key, &self.signer, now_ms, out);
         if room.members.is_empty() {
+            tasks::end_all(room, key, out);
             let media_id = room.media_id.clone();
             self.rooms.remove(key);
             self.by_media.remove(&media_id);

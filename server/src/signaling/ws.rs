@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use super::hub::{Hub, HubOut, SessionId};
 use crate::media::{MediaEvent, MediaServer};
+use crate::tasks::{Supervisor, TaskKey, TaskState};
 
 /// Frames larger than this are cut off by the WebSocket layer itself; between the hub's
 /// `max_frame_bytes` and this, the hub answers with a typed `FrameTooLarge` error.
@@ -30,6 +31,7 @@ pub struct Shared {
 pub struct Signaling {
     shared: Arc<Mutex<Shared>>,
     media: Arc<dyn MediaServer>,
+    supervisor: Arc<Supervisor>,
 }
 
 pub fn now_ms() -> u64 {
@@ -40,13 +42,14 @@ pub fn now_ms() -> u64 {
 }
 
 impl Signaling {
-    pub fn new(hub: Hub, media: Arc<dyn MediaServer>) -> Self {
+    pub fn new(hub: Hub, media: Arc<dyn MediaServer>, supervisor: Arc<Supervisor>) -> Self {
         Self {
             shared: Arc::new(Mutex::new(Shared {
                 hub,
                 senders: HashMap::new(),
             })),
             media,
+            supervisor,
         }
     }
 
@@ -65,6 +68,8 @@ impl Signaling {
                         }
                     }
                     HubOut::KickPublisher { media_room, uid } => kicks.push((media_room, uid)),
+                    HubOut::TaskApply { key, spec } => self.supervisor.apply(key, spec),
+                    HubOut::TaskStop { key } => self.supervisor.stop(&key),
                 }
             }
         }
@@ -75,7 +80,21 @@ impl Signaling {
 
     pub fn media_event(&self, ev: MediaEvent) {
         tracing::debug!(?ev, "media event");
-        self.with_hub(|h, out| h.media_event(ev, out));
+        let now = now_ms();
+        self.with_hub(|h, out| h.media_event(ev, now, out));
+    }
+
+    /// A push task's compositor changed state.
+    pub fn task_state(&self, key: TaskKey, state: TaskState) {
+        tracing::debug!(?key, ?state, "task state");
+        self.with_hub(|h, out| h.task_state(&key, state, out));
+    }
+
+    /// Run a server-API operation on the hub.
+    pub fn api<T>(&self, f: impl FnOnce(&mut Hub, &mut Vec<HubOut>) -> T) -> T {
+        let mut result = None;
+        self.with_hub(|h, out| result = Some(f(h, out)));
+        result.expect("with_hub runs its closure")
     }
 
     pub fn stats(&self) -> (usize, usize) {
@@ -131,7 +150,8 @@ impl Signaling {
             let mut g = self.shared.lock().unwrap_or_else(|p| p.into_inner());
             g.senders.remove(&sid);
         }
-        self.with_hub(|h, out| h.disconnect(sid, out));
+        let now = now_ms();
+        self.with_hub(|h, out| h.disconnect(sid, now, out));
         drop(tx);
         let _ = writer.await;
         tracing::debug!(sid, "disconnected");

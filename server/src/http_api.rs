@@ -1,0 +1,159 @@
+//! The server API: manage a room's push tasks from the app's backend, authenticated with the
+//! app secret (HTTP Basic `appkey:secret`). Same validation and same status as from a client.
+//!
+//! ```text
+//! GET    /api/v1/rooms/{room}/tasks             list tasks with their status
+//! POST   /api/v1/rooms/{room}/tasks             {"rtmpTasks": [...]}   add
+//! PUT    /api/v1/rooms/{room}/tasks             {"rtmpTasks": [...]}   update (replaces whole tasks)
+//! DELETE /api/v1/rooms/{room}/tasks/{taskId}                           delete
+//! ```
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use base64::Engine;
+use mprtc::protocol::tasks::{DeleteTasksReq, TasksReq};
+use mprtc::protocol::{ErrorCode, WireError};
+use std::collections::HashMap;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+use crate::config::AppConfig;
+use crate::signaling::hub::TaskOp;
+use crate::signaling::ws::{now_ms, Signaling};
+
+#[derive(Clone)]
+pub struct Api {
+    pub signaling: Signaling,
+    pub apps: Arc<HashMap<String, AppConfig>>,
+}
+
+pub fn router(api: Api) -> Router {
+    Router::new()
+        .route(
+            "/api/v1/rooms/{room}/tasks",
+            get(list).post(add).put(update),
+        )
+        .route("/api/v1/rooms/{room}/tasks/{task_id}", delete(remove))
+        .with_state(api)
+}
+
+struct ApiError(WireError);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match self.0.code {
+            ErrorCode::UnknownAppKey | ErrorCode::TokenRequired | ErrorCode::TokenInvalid => {
+                StatusCode::UNAUTHORIZED
+            }
+            ErrorCode::NoSuchRoom | ErrorCode::NoSuchTask => StatusCode::NOT_FOUND,
+            ErrorCode::TaskExists => StatusCode::CONFLICT,
+            ErrorCode::LimitExceeded => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        let body = serde_json::json!({
+            "ok": false,
+            "code": self.0.code,
+            "reason": self.0.code.name(),
+            "msg": self.0.msg,
+            "field": self.0.field,
+        });
+        (status, Json(body)).into_response()
+    }
+}
+
+/// The app whose key and secret the request carries. Insecure (debug) apps have no secret and
+/// so no server API.
+fn authenticate(api: &Api, headers: &HeaderMap) -> Result<String, ApiError> {
+    let unauthorized = |m: &str| ApiError(WireError::new(ErrorCode::TokenInvalid, m));
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .ok_or_else(|| unauthorized("Authorization: Basic base64(appkey:secret) required"))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| unauthorized("malformed Basic credentials"))?;
+    let (key, secret) = decoded
+        .split_once(':')
+        .ok_or_else(|| unauthorized("malformed Basic credentials"))?;
+    let app = api
+        .apps
+        .get(key)
+        .ok_or_else(|| unauthorized("unknown app key or wrong secret"))?;
+    let expected = app.secret.as_deref().unwrap_or("");
+    let good = !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(secret.as_bytes()));
+    if !good {
+        return Err(unauthorized("unknown app key or wrong secret"));
+    }
+    Ok(key.to_owned())
+}
+
+fn body<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, ApiError> {
+    serde_json::from_str(raw)
+        .map_err(|e| ApiError(WireError::new(ErrorCode::InvalidTask, e.to_string())))
+}
+
+fn run(api: &Api, app: &str, room: &str, op: TaskOp) -> Result<Json<serde_json::Value>, ApiError> {
+    let now = now_ms();
+    api.signaling
+        .api(|h, out| h.api_tasks(app, room, op, now, out))
+        .map_err(ApiError)?;
+    Ok(Json(serde_json::json!({ "ok": true })))
+}
+
+async fn list(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(room): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let app = authenticate(&api, &headers)?;
+    let tasks = api
+        .signaling
+        .api(|h, _| h.api_list_tasks(&app, &room))
+        .map_err(ApiError)?;
+    Ok(Json(serde_json::json!({ "ok": true, "rtmpTasks": tasks })))
+}
+
+async fn add(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(room): Path<String>,
+    raw: String,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let app = authenticate(&api, &headers)?;
+    let req: TasksReq = body(&raw)?;
+    run(&api, &app, &room, TaskOp::Add(req))
+}
+
+async fn update(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(room): Path<String>,
+    raw: String,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let app = authenticate(&api, &headers)?;
+    let req: TasksReq = body(&raw)?;
+    run(&api, &app, &room, TaskOp::Update(req))
+}
+
+async fn remove(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path((room, task_id)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let app = authenticate(&api, &headers)?;
+    run(
+        &api,
+        &app,
+        &room,
+        TaskOp::Delete(DeleteTasksReq {
+            task_ids: vec![task_id],
+        }),
+    )
+}

@@ -1,0 +1,696 @@
+//! The v1 compositor: one `ffmpeg` process per task.
+//!
+//! Command shape (see [`build_args`]):
+//!
+//! ```text
+//! ffmpeg -hide_banner -nostats -loglevel error -progress pipe:1 -stats_period 0.5
+//!   -rw_timeout 3000000 -analyzeduration 1000000 -thread_queue_size 512 -i <play url>  (per live user drawn or heard)
+//!   -rw_timeout 3000000 -i <image url>                                    (one per layout image)
+//!   -re -f lavfi -i color=c=0xRRGGBB:s=WxH:r=15                           (canvas, real-time paced)
+//!   -re -f lavfi -i anullsrc=r=<rate>:cl=<mono|stereo>                    (silence, real-time paced)
+//!   -filter_complex <graph> -map [vout] -map [aout]
+//!   -c:v libx264 -preset veryfast -tune zerolatency -profile:v main -pix_fmt yuv420p
+//!     -g 30 -keyint_min 30 -sc_threshold 0 -b:v <k> -maxrate <k> -bufsize <2k>
+//!   -c:a aac -b:a <bitRate>k -ar <rate> -ac <channels>
+//!   -f flv <streamUrl>
+//!   | (record) -flags:v +global_header -flags:a +global_header
+//!     -f tee "[f=flv:onfail=abort]<streamUrl>|[f=flv:onfail=ignore]<file.flv>"
+//! ```
+//!
+//! The graph: the canvas, then each drawn user in `zOrder` order (ties: layout order)
+//! scaled into its rectangle (fit: `force_original_aspect_ratio=decrease`, centred in
+//! the rectangle, canvas visible around it; fill: `increase` + `crop`) and overlaid
+//! with `eof_action=pass` (a user whose input ends or stalls past `-rw_timeout`
+//! disappears instead of freezing the output), then the images on top of all users in
+//! layout order. Audio: `anullsrc` first, then every heard user, `amix` with
+//! `duration=first` (the output never ends), resampled to the task's rate/channels.
+//!
+//! Limits: 15 fps output; HE-AAC (`codecProfile` 1) is encoded as AAC-LC, because
+//! the native ffmpeg AAC encoder (Debian has no libfdk_aac) writes an HE-AAC header
+//! it cannot actually encode (players then fail to decode); a user whose stream lacks
+//! the audio (video) track while `pushAudio` (`pushVideo`) is set makes ffmpeg fail
+//! ("matches no streams"); a user who leaves is dropped from the picture but cannot
+//! come back without a restart (the hub re-applies the task when publishers change).
+
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mprtc::protocol::tasks::{AudioParam, ADAPTION_FILL};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::{BoxFuture, Compositor, CompositorEvent, CompositorRunner, TaskSpec};
+
+/// Output frame rate of v1 compositions.
+pub const FPS: u32 = 15;
+/// Keyframe interval: 2 s.
+const GOP: u32 = FPS * 2;
+/// stderr lines kept for failure reasons.
+const STDERR_LINES: usize = 12;
+/// Longest failure reason.
+const REASON_MAX: usize = 600;
+
+/// Starts `ffmpeg` compositors.
+#[derive(Debug, Clone)]
+pub struct FfmpegRunner {
+    /// The ffmpeg binary (default `ffmpeg`, found through `PATH`).
+    pub ffmpeg: PathBuf,
+    /// x264 preset (default `veryfast`).
+    pub preset: String,
+    /// A stalled input becomes end-of-file after this (`-rw_timeout`, default 3 s).
+    pub input_timeout: Duration,
+    /// How long ffmpeg probes each user's stream before composing (`-analyzeduration`,
+    /// default 1 s; ffmpeg's 5 s default delays `Pushing` by seconds).
+    pub input_analyze: Duration,
+    /// How long `kill` waits for ffmpeg to quit after `q` (it closes the FLV files
+    /// cleanly) before SIGKILL. Default 3 s.
+    pub stop_grace: Duration,
+    /// When set (default: `/usr/bin/setpriv` if it exists), ffmpeg is started through
+    /// `setpriv --pdeathsig KILL`, so it dies even if the server is SIGKILLed.
+    pub pdeathsig_wrapper: Option<PathBuf>,
+}
+
+impl Default for FfmpegRunner {
+    fn default() -> Self {
+        Self::new("ffmpeg")
+    }
+}
+
+impl FfmpegRunner {
+    pub fn new(ffmpeg: impl Into<PathBuf>) -> Self {
+        let setpriv = Path::new("/usr/bin/setpriv");
+        Self {
+            ffmpeg: ffmpeg.into(),
+            preset: "veryfast".to_owned(),
+            input_timeout: Duration::from_secs(3),
+            input_analyze: Duration::from_secs(1),
+            stop_grace: Duration::from_secs(3),
+            pdeathsig_wrapper: setpriv.exists().then(|| setpriv.to_path_buf()),
+        }
+    }
+}
+
+/// Video bitrate for a canvas, in kbit/s: about 0.1 bit per pixel, 300 to 6000.
+fn video_kbps(width: u32, height: u32) -> u32 {
+    let bits = u64::from(width) * u64::from(height) * u64::from(FPS) / 10;
+    (bits / 1000).clamp(300, 6000) as u32
+}
+
+fn is_scheme(url: &str, schemes: &[&str]) -> bool {
+    let lower = url.to_ascii_lowercase();
+    schemes.iter().any(|s| lower.starts_with(s))
+}
+
+/// Escapes a tee muxer slave file name (`av_get_token` rules plus the separators).
+fn tee_escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '\\' | '\'' | '|' | '[' | ']') {
+            o.push('\\');
+        }
+        o.push(c);
+    }
+    o
+}
+
+/// The ffmpeg argument list (without the program) for `spec`. `Err` for URLs of a
+/// scheme the compositor must not open.
+pub fn build_args(
+    spec: &TaskSpec,
+    record: Option<&Path>,
+    opts: &FfmpegRunner,
+) -> Result<Vec<String>, String> {
+    let preset = opts.preset.as_str();
+    let task = &spec.task;
+    let layout = &task.layout;
+    let canvas = layout.canvas;
+    if !is_scheme(&task.stream_url, &["rtmp://", "rtmps://"]) {
+        return Err("streamUrl must be an rtmp:// or rtmps:// URL".to_owned());
+    }
+    let audio = task.config.audio_param.unwrap_or_default();
+    let rw = opts.input_timeout.as_micros().to_string();
+    let analyze = opts.input_analyze.as_micros().to_string();
+    let mut args: Vec<String> = [
+        "-hide_banner",
+        "-nostats",
+        "-loglevel",
+        "error",
+        "-progress",
+        "pipe:1",
+        "-stats_period",
+        "0.5",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut push = |a: &[&str]| args.extend(a.iter().map(|s| s.to_string()));
+
+    // Inputs: users in layout order (each input once), then images, canvas, silence.
+    struct Drawn {
+        input: usize,
+        x: u32,
+        y: u32,
+        w: u32,
+        h: u32,
+        fill: bool,
+        z: i32,
+        order: usize,
+    }
+    let mut drawn = Vec::new();
+    let mut heard = Vec::new();
+    let mut next = 0usize;
+    for (order, u) in layout.users.iter().enumerate() {
+        if !(u.push_video || u.push_audio) {
+            continue;
+        }
+        let Some(input) = spec.inputs.iter().find(|i| i.uid == u.uid) else {
+            continue;
+        };
+        if !is_scheme(&input.url, &["rtmp://", "rtmps://"]) {
+            return Err(format!("input of uid {} is not an RTMP URL", u.uid));
+        }
+        let idx = next;
+        next += 1;
+        push(&[
+            "-rw_timeout",
+            &rw,
+            "-analyzeduration",
+            &analyze,
+            "-thread_queue_size",
+            "512",
+            "-i",
+            &input.url,
+        ]);
+        if u.push_video && u.width > 0 && u.height > 0 {
+            drawn.push(Drawn {
+                input: idx,
+                x: u.x,
+                y: u.y,
+                w: u.width,
+                h: u.height,
+                fill: u.adaption == ADAPTION_FILL,
+                z: u.z_order,
+                order,
+            });
+        }
+        if u.push_audio {
+            heard.push(idx);
+        }
+    }
+    drawn.sort_by_key(|d| (d.z, d.order));
+    let mut images = Vec::new();
+    for img in &layout.images {
+        if img.width == 0 || img.height == 0 {
+            continue;
+        }
+        if !is_scheme(&img.url, &["http://", "https://"]) {
+            return Err("layout image URLs must be http:// or https://".to_owned());
+        }
+        images.push((next, img));
+        next += 1;
+        push(&["-rw_timeout", &rw, "-i", &img.url]);
+    }
+    let bg = next;
+    let silence = next + 1;
+    let color = format!(
+        "color=c=0x{:06X}:s={}x{}:r={FPS}",
+        canvas.color & 0xFF_FFFF,
+        canvas.width,
+        canvas.height
+    );
+    let layout_name = if audio.channels == 1 {
+        "mono"
+    } else {
+        "stereo"
+    };
+    let anull = format!("anullsrc=r={}:cl={layout_name}", audio.sample_rate);
+    push(&["-re", "-f", "lavfi", "-i", &color]);
+    push(&["-re", "-f", "lavfi", "-i", &anull]);
+
+    // Video graph.
+    let mut g = String::new();
+    let _ = write!(g, "[{bg}:v]setsar=1[c0]");
+    let mut cur = 0usize;
+    for (k, d) in drawn.iter().enumerate() {
+        let (w, h, i) = (d.w, d.h, d.input);
+        if d.fill {
+            let _ = write!(
+                g,
+                ";[{i}:v]scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h},setsar=1[u{k}]"
+            );
+            let _ = write!(
+                g,
+                ";[c{cur}][u{k}]overlay=x={}:y={}:eof_action=pass[c{}]",
+                d.x,
+                d.y,
+                cur + 1
+            );
+        } else {
+            let _ = write!(
+                g,
+                ";[{i}:v]scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1[u{k}]"
+            );
+            let _ = write!(
+                g,
+                ";[c{cur}][u{k}]overlay=x={}+({w}-w)/2:y={}+({h}-h)/2:eof_action=pass[c{}]",
+                d.x,
+                d.y,
+                cur + 1
+            );
+        }
+        cur += 1;
+    }
+    for (k, (i, img)) in images.iter().enumerate() {
+        let (w, h) = (img.width, img.height);
+        if img.adaption == ADAPTION_FILL {
+            let _ = write!(
+                g,
+                ";[{i}:v]scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h},setsar=1,format=rgba[i{k}]"
+            );
+            let _ = write!(
+                g,
+                ";[c{cur}][i{k}]overlay=x={}:y={}[c{}]",
+                img.x,
+                img.y,
+                cur + 1
+            );
+        } else {
+            let _ = write!(
+                g,
+                ";[{i}:v]scale={w}:{h}:force_original_aspect_ratio=decrease,setsar=1,format=rgba[i{k}]"
+            );
+            let _ = write!(
+                g,
+                ";[c{cur}][i{k}]overlay=x={}+({w}-w)/2:y={}+({h}-h)/2[c{}]",
+                img.x,
+                img.y,
+                cur + 1
+            );
+        }
+        cur += 1;
+    }
+    let _ = write!(g, ";[c{cur}]format=yuv420p[vout]");
+
+    // Audio graph.
+    let aformat = format!(
+        "aresample={},aformat=sample_fmts=fltp:channel_layouts={layout_name}",
+        audio.sample_rate
+    );
+    if heard.is_empty() {
+        let _ = write!(g, ";[{silence}:a]{aformat}[aout]");
+    } else {
+        let _ = write!(g, ";[{silence}:a]");
+        for i in &heard {
+            let _ = write!(g, "[{i}:a]");
+        }
+        let _ = write!(
+            g,
+            "amix=inputs={}:duration=first:dropout_transition=0:normalize=0,{aformat}[aout]",
+            heard.len() + 1
+        );
+    }
+
+    let vk = video_kbps(canvas.width, canvas.height);
+    let (vb, vbuf) = (format!("{vk}k"), format!("{}k", vk * 2));
+    let gop = GOP.to_string();
+    let ab = format!("{}k", audio_bitrate(&audio));
+    let ar = audio.sample_rate.to_string();
+    let ac = audio.channels.max(1).to_string();
+    push(&["-filter_complex", &g, "-map", "[vout]", "-map", "[aout]"]);
+    push(&[
+        "-c:v",
+        "libx264",
+        "-preset",
+        preset,
+        "-tune",
+        "zerolatency",
+        "-profile:v",
+        "main",
+        "-pix_fmt",
+        "yuv420p",
+        "-g",
+        &gop,
+        "-keyint_min",
+        &gop,
+        "-sc_threshold",
+        "0",
+        "-b:v",
+        &vb,
+        "-maxrate",
+        &vb,
+        "-bufsize",
+        &vbuf,
+    ]);
+    // codecProfile 1 (HE-AAC) is encoded as LC: see the module docs.
+    push(&["-c:a", "aac", "-b:a", &ab, "-ar", &ar, "-ac", &ac]);
+    match record {
+        None => push(&["-f", "flv", &task.stream_url]),
+        Some(file) => {
+            let file = file.to_str().ok_or("recordings path is not UTF-8")?;
+            let tee = format!(
+                "[f=flv:onfail=abort]{}|[f=flv:onfail=ignore]{}",
+                tee_escape(&task.stream_url),
+                tee_escape(file)
+            );
+            push(&[
+                "-flags:v",
+                "+global_header",
+                "-flags:a",
+                "+global_header",
+                "-f",
+                "tee",
+                &tee,
+            ]);
+        }
+    }
+    Ok(args)
+}
+
+fn audio_bitrate(a: &AudioParam) -> u32 {
+    a.bit_rate.clamp(10, 192)
+}
+
+/// Replaces the query of every URL in `line` (signed play URLs) with `?…`.
+fn redact(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(p) = rest.find("://") {
+        // Copy through the scheme separator, then the URL up to its query.
+        let (head, tail) = rest.split_at(p + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c.is_whitespace() || c == '\'' || c == '"')
+            .unwrap_or(tail.len());
+        let mut url = &tail[..end];
+        // `url: message` — the colon belongs to the message.
+        let mut end = end;
+        if let Some(u) = url.strip_suffix(':') {
+            url = u;
+            end -= 1;
+        }
+        match url.find('?') {
+            Some(q) => {
+                out.push_str(&url[..q]);
+                out.push_str("?…");
+            }
+            None => out.push_str(url),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `[tcp @ 0x55d0c0a8] msg` → `[tcp] msg`: addresses differ on every run and would
+/// make identical failures look different.
+fn strip_addresses(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(p) = rest.find(" @ 0x") {
+        out.push_str(&rest[..p]);
+        let tail = &rest[p + 5..];
+        let hex = tail
+            .find(|c: char| !c.is_ascii_hexdigit())
+            .unwrap_or(tail.len());
+        rest = &tail[hex..];
+    }
+    out.push_str(rest);
+    out
+}
+
+impl CompositorRunner for FfmpegRunner {
+    fn start(&self, spec: &TaskSpec, record: Option<&Path>) -> Result<Box<dyn Compositor>, String> {
+        let args = build_args(spec, record, self)?;
+        let mut cmd = match &self.pdeathsig_wrapper {
+            Some(w) => {
+                let mut c = Command::new(w);
+                c.arg("--pdeathsig").arg("KILL").arg("--").arg(&self.ffmpeg);
+                c
+            }
+            None => Command::new(&self.ffmpeg),
+        };
+        cmd.args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Own process group: a terminal's Ctrl-C reaches the server, which then
+            // stops the compositors itself.
+            .process_group(0)
+            .kill_on_drop(true);
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start ffmpeg ({}): {e}", self.ffmpeg.display()))?;
+        tracing::debug!(pid = ?child.id(), task = %spec.task.task_id, "compositor started");
+        let parts = child_parts(&mut child);
+        Ok(Box::new(FfmpegCompositor::watch(
+            parts,
+            self.stop_grace,
+            child,
+        )))
+    }
+}
+
+struct Parts {
+    stdin: Option<ChildStdin>,
+    stdout: Option<tokio::process::ChildStdout>,
+    stderr: Option<tokio::process::ChildStderr>,
+}
+
+fn child_parts(child: &mut Child) -> Parts {
+    Parts {
+        stdin: child.stdin.take(),
+        stdout: child.stdout.take(),
+        stderr: child.stderr.take(),
+    }
+}
+
+/// A running ffmpeg and the tasks reading its pipes.
+struct FfmpegCompositor {
+    pid: Arc<Mutex<Option<u32>>>,
+    events: UnboundedReceiver<CompositorEvent>,
+    stop: Option<oneshot::Sender<()>>,
+    waiter: Option<JoinHandle<()>>,
+    exited: Option<String>,
+}
+
+impl FfmpegCompositor {
+    fn watch(parts: Parts, grace: Duration, child: Child) -> Self {
+        let pid = Arc::new(Mutex::new(child.id()));
+        let (tx, events) = unbounded_channel();
+        let (stop, stop_rx) = oneshot::channel();
+        let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
+        let out_reader = parts
+            .stdout
+            .map(|o| tokio::spawn(read_progress(o, tx.clone())));
+        let err_reader = parts
+            .stderr
+            .map(|e| tokio::spawn(read_stderr(e, stderr_tail.clone())));
+        let waiter = tokio::spawn(wait_child(
+            child,
+            parts.stdin,
+            stop_rx,
+            grace,
+            out_reader,
+            err_reader,
+            stderr_tail,
+            tx,
+            pid.clone(),
+        ));
+        Self {
+            pid,
+            events,
+            stop: Some(stop),
+            waiter: Some(waiter),
+            exited: None,
+        }
+    }
+}
+
+impl Compositor for FfmpegCompositor {
+    fn next_event(&mut self) -> BoxFuture<'_, CompositorEvent> {
+        Box::pin(async move {
+            if let Some(r) = &self.exited {
+                return CompositorEvent::Exited(r.clone());
+            }
+            let ev = self
+                .events
+                .recv()
+                .await
+                .unwrap_or_else(|| CompositorEvent::Exited("compositor vanished".to_owned()));
+            if let CompositorEvent::Exited(r) = &ev {
+                self.exited = Some(r.clone());
+            }
+            ev
+        })
+    }
+
+    fn kill(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if let Some(s) = self.stop.take() {
+                let _ = s.send(());
+            }
+            if let Some(w) = self.waiter.take() {
+                let _ = w.await;
+            }
+        })
+    }
+
+    fn pid(&self) -> Option<u32> {
+        *self.pid.lock().unwrap()
+    }
+}
+
+/// Parses `-progress` blocks (`key=value` lines ending with `progress=...`).
+async fn read_progress(out: tokio::process::ChildStdout, tx: UnboundedSender<CompositorEvent>) {
+    let mut lines = BufReader::new(out).lines();
+    let (mut frames, mut out_time) = (0u64, 0u64);
+    while let Ok(Some(line)) = lines.next_line().await {
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
+        match k.trim() {
+            "frame" => frames = v.trim().parse().unwrap_or(frames),
+            // N/A before the first packet; can be negative briefly.
+            "out_time_us" => {
+                out_time = v
+                    .trim()
+                    .parse::<i64>()
+                    .map_or(out_time, |t| t.max(0) as u64)
+            }
+            "progress" => {
+                let _ = tx.send(CompositorEvent::Progress {
+                    frames,
+                    out_time_us: out_time,
+                });
+            }
+            _ => {}
+        }
+    }
+}
+
+async fn read_stderr(err: tokio::process::ChildStderr, tail: Arc<Mutex<VecDeque<String>>>) {
+    let mut lines = BufReader::new(err).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let line = redact(&strip_addresses(line.trim()));
+        if line.is_empty() {
+            continue;
+        }
+        tracing::debug!(target: "mprtc_server::tasks::ffmpeg", "{line}");
+        let mut t = tail.lock().unwrap();
+        if t.len() == STDERR_LINES {
+            t.pop_front();
+        }
+        t.push_back(line);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn wait_child(
+    mut child: Child,
+    mut stdin: Option<ChildStdin>,
+    stop: oneshot::Receiver<()>,
+    grace: Duration,
+    out_reader: Option<JoinHandle<()>>,
+    err_reader: Option<JoinHandle<()>>,
+    tail: Arc<Mutex<VecDeque<String>>>,
+    tx: UnboundedSender<CompositorEvent>,
+    pid: Arc<Mutex<Option<u32>>>,
+) {
+    let status = tokio::select! {
+        st = child.wait() => Some(st),
+        // Stop requested, or the compositor handle was dropped.
+        _ = stop => None,
+    };
+    let status = match status {
+        Some(st) => st,
+        None => {
+            // Ask politely (`q` closes the outputs cleanly), then force.
+            if let Some(mut s) = stdin.take() {
+                let _ = s.write_all(b"q\n").await;
+                let _ = s.flush().await;
+            }
+            match tokio::time::timeout(grace, child.wait()).await {
+                Ok(st) => st,
+                Err(_) => {
+                    let _ = child.start_kill();
+                    child.wait().await
+                }
+            }
+        }
+    };
+    *pid.lock().unwrap() = None;
+    drop(stdin);
+    // Let the readers drain what the process wrote before it died.
+    for r in [out_reader, err_reader].into_iter().flatten() {
+        let _ = tokio::time::timeout(Duration::from_secs(1), r).await;
+    }
+    let detail: Vec<String> = tail.lock().unwrap().iter().cloned().collect();
+    let how = match status {
+        Ok(st) if st.success() => "compositor ended unexpectedly".to_owned(),
+        Ok(st) => match st.code() {
+            Some(c) => format!("compositor exited with status {c}"),
+            None => format!("compositor crashed ({st})"),
+        },
+        Err(e) => format!("compositor wait failed: {e}"),
+    };
+    let mut reason = if detail.is_empty() {
+        how
+    } else {
+        format!("{how}: {}", detail.join("; "))
+    };
+    if reason.len() > REASON_MAX {
+        let mut cut = REASON_MAX;
+        while !reason.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        reason.truncate(cut);
+        reason.push('…');
+    }
+    let _ = tx.send(CompositorEvent::Exited(reason));
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn redact_strips_queries() {
+        assert_eq!(
+            redact("rtmp://h:1/live/r.5?k=play&s=abc: Input/output error"),
+            "rtmp://h:1/live/r.5?…: Input/output error"
+        );
+        assert_eq!(
+            redact("open 'http://a/b?x=1' and tcp://c:2 ok"),
+            "open 'http://a/b?…' and tcp://c:2 ok"
+        );
+        assert_eq!(redact("no urls"), "no urls");
+    }
+
+    #[test]
+    fn addresses_stripped() {
+        assert_eq!(
+            strip_addresses("[tcp @ 0x5607b5f77d80] Connection failed"),
+            "[tcp] Connection failed"
+        );
+        assert_eq!(strip_addresses("plain"), "plain");
+    }
+
+    #[test]
+    fn tee_escapes_specials() {
+        assert_eq!(tee_escape("rtmp://a/b?x=1|[y]"), "rtmp://a/b?x=1\\|\\[y\\]");
+    }
+
+    #[test]
+    fn bitrate_bounds() {
+        assert_eq!(video_kbps(1280, 720), 1382);
+        assert_eq!(video_kbps(16, 16), 300);
+        assert_eq!(video_kbps(1920, 1920), 5529);
+    }
+}

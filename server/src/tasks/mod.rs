@@ -1,0 +1,509 @@
+//! Push tasks: run one compositor per task, watch it, restart it.
+//!
+//! The hub decides *what* should run (a validated [`RtmpTask`] plus the play URLs of
+//! the layout users who are live now, a [`TaskSpec`]); this module makes it run and
+//! says how it goes. [`Supervisor`] owns one tokio task per [`TaskKey`], which starts
+//! a compositor through a [`CompositorRunner`] ([`FfmpegRunner`] in production),
+//! watches its progress and reports [`TaskState`]s on an unbounded channel:
+//!
+//! * `Pushing` once output really flows (the compositor reports frames written and
+//!   an advancing output clock; for ffmpeg that is after the RTMP output connected);
+//! * `Failed(reason)` when the compositor cannot start, exits, or makes no progress
+//!   for [`SupervisorConfig::stall_timeout`] (then it is killed). The supervisor
+//!   retries with exponential backoff (1 s, 2 s, 4 s ... capped at 30 s), reset after
+//!   the compositor was healthy for [`SupervisorConfig::healthy_reset`];
+//! * `Ended` exactly once, after [`Supervisor::stop`] (or [`Supervisor::shutdown`],
+//!   or dropping the supervisor) killed and reaped the compositor.
+//!
+//! The same state is never reported twice in a row (a retry that fails for the same
+//! reason stays silent; a new reason is a new state). [`Supervisor::apply`] on a
+//! running task restarts its compositor with the new spec without reporting `Ended`.
+
+mod ffmpeg;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mprtc::protocol::tasks::RtmpTask;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+pub use ffmpeg::{build_args, FfmpegRunner};
+
+/// Identifies a task: the app, the room and the app's `taskId`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskKey {
+    pub app: String,
+    pub room: String,
+    pub task_id: String,
+}
+
+/// A layout user who is live now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskInput {
+    pub uid: u64,
+    /// RTMP play URL (already signed). Never logged or reported with its query.
+    pub url: String,
+}
+
+/// What to run for a task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskSpec {
+    /// Already validated by the caller.
+    pub task: RtmpTask,
+    /// Live layout users; users not listed here are not drawn (the canvas shows).
+    pub inputs: Vec<TaskInput>,
+}
+
+/// What the supervisor reports for a task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskState {
+    Pushing,
+    Failed(String),
+    Ended,
+}
+
+/// Something a running compositor reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompositorEvent {
+    /// A progress report: video frames written so far and the output clock.
+    Progress { frames: u64, out_time_us: u64 },
+    /// The compositor is gone (exited, crashed, or failed to start), with a reason
+    /// fit for the app (no signed URLs in it).
+    Exited(String),
+}
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One running compositor process (or pipeline).
+pub trait Compositor: Send {
+    /// The next event. After `Exited`, keeps returning `Exited`.
+    fn next_event(&mut self) -> BoxFuture<'_, CompositorEvent>;
+    /// Stops the compositor (gracefully if it can, then by force) and waits until it
+    /// is really gone (reaped). Idempotent.
+    fn kill(&mut self) -> BoxFuture<'_, ()>;
+    /// OS process id, if there is one and it is still running.
+    fn pid(&self) -> Option<u32>;
+}
+
+/// Starts compositors. [`FfmpegRunner`] is the v1 implementation; a GStreamer runner
+/// could implement live layout changes later.
+pub trait CompositorRunner: Send + Sync {
+    /// Starts a compositor for `spec`; with `record`, also writes the composed stream
+    /// to that FLV file (its directory exists). `Err` is a reason fit for the app.
+    fn start(&self, spec: &TaskSpec, record: Option<&Path>) -> Result<Box<dyn Compositor>, String>;
+}
+
+/// Timings of the supervisor.
+#[derive(Debug, Clone)]
+pub struct SupervisorConfig {
+    /// A fresh compositor must show output within this (input probing + connect).
+    pub start_timeout: Duration,
+    /// A pushing compositor whose output does not advance for this long is killed.
+    pub stall_timeout: Duration,
+    /// First retry delay; doubled after each failure.
+    pub backoff_initial: Duration,
+    /// Cap of the retry delay.
+    pub backoff_max: Duration,
+    /// A compositor that pushed at least this long resets the backoff.
+    pub healthy_reset: Duration,
+}
+
+impl Default for SupervisorConfig {
+    fn default() -> Self {
+        Self {
+            start_timeout: Duration::from_secs(20),
+            stall_timeout: Duration::from_secs(10),
+            backoff_initial: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(30),
+            healthy_reset: Duration::from_secs(30),
+        }
+    }
+}
+
+enum Cmd {
+    Update(Box<TaskSpec>),
+    Stop,
+}
+
+struct Entry {
+    cmds: UnboundedSender<Cmd>,
+    done: CancellationToken,
+    join: JoinHandle<()>,
+    pid: Arc<Mutex<Option<u32>>>,
+}
+
+struct Stopping {
+    key: TaskKey,
+    done: CancellationToken,
+    join: JoinHandle<()>,
+}
+
+struct Shared {
+    runner: Arc<dyn CompositorRunner>,
+    recordings_dir: PathBuf,
+    status: UnboundedSender<(TaskKey, TaskState)>,
+    config: SupervisorConfig,
+}
+
+struct Tables {
+    running: HashMap<TaskKey, Entry>,
+    stopping: Vec<Stopping>,
+    closed: bool,
+}
+
+/// Runs and watches one compositor per task. See the module docs.
+pub struct Supervisor {
+    shared: Arc<Shared>,
+    tables: Mutex<Tables>,
+    rt: Option<tokio::runtime::Handle>,
+}
+
+impl Supervisor {
+    /// `recordings_dir` receives `<app>/<room>/<task_id>-<unix time>.flv` for tasks
+    /// with `record: true`. Call inside a tokio runtime (or call `apply` from one).
+    pub fn new(
+        runner: Arc<dyn CompositorRunner>,
+        recordings_dir: PathBuf,
+        status: UnboundedSender<(TaskKey, TaskState)>,
+    ) -> Self {
+        Self::with_config(runner, recordings_dir, status, SupervisorConfig::default())
+    }
+
+    pub fn with_config(
+        runner: Arc<dyn CompositorRunner>,
+        recordings_dir: PathBuf,
+        status: UnboundedSender<(TaskKey, TaskState)>,
+        config: SupervisorConfig,
+    ) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                runner,
+                recordings_dir,
+                status,
+                config,
+            }),
+            tables: Mutex::new(Tables {
+                running: HashMap::new(),
+                stopping: Vec::new(),
+                closed: false,
+            }),
+            rt: tokio::runtime::Handle::try_current().ok(),
+        }
+    }
+
+    /// Starts the task, or restarts its compositor with `spec` (no `Ended` between).
+    /// Returns at once. Ignored after [`Supervisor::shutdown`].
+    pub fn apply(&self, key: TaskKey, spec: TaskSpec) {
+        let mut t = self.tables.lock().unwrap();
+        if t.closed {
+            tracing::warn!(task = ?key, "push task applied after shutdown; ignored");
+            return;
+        }
+        t.stopping.retain(|s| !s.join.is_finished());
+        if let Some(e) = t.running.get(&key) {
+            if e.cmds.send(Cmd::Update(Box::new(spec.clone()))).is_ok() {
+                return;
+            }
+        }
+        // A task stopped just before must have reported `Ended` before this one
+        // reports anything.
+        let after = t
+            .stopping
+            .iter()
+            .rev()
+            .find(|s| s.key == key)
+            .map(|s| s.done.clone());
+        let (cmds, rx) = unbounded_channel();
+        let done = CancellationToken::new();
+        let pid = Arc::new(Mutex::new(None));
+        let fut = run_task(
+            self.shared.clone(),
+            key.clone(),
+            spec,
+            rx,
+            after,
+            done.clone(),
+            pid.clone(),
+        );
+        let join = match &self.rt {
+            Some(rt) => rt.spawn(fut),
+            None => tokio::spawn(fut),
+        };
+        if let Some(old) = t.running.insert(
+            key.clone(),
+            Entry {
+                cmds,
+                done,
+                join,
+                pid,
+            },
+        ) {
+            // Only reachable if the old task died (panicked); keep its handle to reap.
+            t.stopping.push(Stopping {
+                key,
+                done: old.done,
+                join: old.join,
+            });
+        }
+    }
+
+    /// Kills the task's compositor, then reports `Ended` once. A no-op for unknown keys.
+    pub fn stop(&self, key: &TaskKey) {
+        let mut t = self.tables.lock().unwrap();
+        t.stopping.retain(|s| !s.join.is_finished());
+        if let Some(e) = t.running.remove(key) {
+            let _ = e.cmds.send(Cmd::Stop);
+            t.stopping.push(Stopping {
+                key: key.clone(),
+                done: e.done,
+                join: e.join,
+            });
+        }
+    }
+
+    /// Keys of the tasks that are running (not stopped).
+    pub fn keys(&self) -> Vec<TaskKey> {
+        let t = self.tables.lock().unwrap();
+        let mut v: Vec<_> = t.running.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// Process id of the task's current compositor, if one is running.
+    pub fn compositor_pid(&self, key: &TaskKey) -> Option<u32> {
+        let t = self.tables.lock().unwrap();
+        t.running.get(key).and_then(|e| *e.pid.lock().unwrap())
+    }
+
+    /// Stops every task (each reports `Ended`), kills and reaps every compositor and
+    /// waits for all of it. Later `apply` calls are ignored.
+    pub async fn shutdown(&self) {
+        let joins: Vec<JoinHandle<()>> = {
+            let mut t = self.tables.lock().unwrap();
+            t.closed = true;
+            let mut joins = Vec::new();
+            for (_, e) in t.running.drain() {
+                let _ = e.cmds.send(Cmd::Stop);
+                joins.push(e.join);
+            }
+            joins.extend(t.stopping.drain(..).map(|s| s.join));
+            joins
+        };
+        for j in joins {
+            let _ = j.await;
+        }
+    }
+}
+
+/// The record file of one compositor start.
+pub fn record_path(dir: &Path, key: &TaskKey, unix: u64) -> PathBuf {
+    dir.join(path_component(&key.app))
+        .join(path_component(&key.room))
+        .join(format!("{}-{unix}.flv", path_component(&key.task_id)))
+}
+
+/// Keeps `[A-Za-z0-9._-]`, replaces the rest with `_`; never `.`/`..`/empty.
+fn path_component(s: &str) -> String {
+    let c: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if c.is_empty() || c.chars().all(|c| c == '.') {
+        "_".repeat(c.len().max(1))
+    } else {
+        c
+    }
+}
+
+struct Reporter {
+    key: TaskKey,
+    tx: UnboundedSender<(TaskKey, TaskState)>,
+    last: Option<TaskState>,
+}
+
+impl Reporter {
+    fn report(&mut self, s: TaskState) {
+        if self.last.as_ref() == Some(&s) {
+            return;
+        }
+        match &s {
+            TaskState::Failed(r) => {
+                tracing::warn!(task = ?self.key, reason = %r, "push task failed")
+            }
+            _ => tracing::info!(task = ?self.key, state = ?s, "push task state"),
+        }
+        self.last = Some(s.clone());
+        let _ = self.tx.send((self.key.clone(), s));
+    }
+}
+
+/// What ended one compositor run.
+enum RunEnd {
+    Failed(String),
+    Restart(Box<TaskSpec>),
+    Stop,
+}
+
+async fn run_task(
+    shared: Arc<Shared>,
+    key: TaskKey,
+    mut spec: TaskSpec,
+    mut cmds: UnboundedReceiver<Cmd>,
+    after: Option<CancellationToken>,
+    done: CancellationToken,
+    pid: Arc<Mutex<Option<u32>>>,
+) {
+    let _done = done.drop_guard();
+    if let Some(prev) = after {
+        prev.cancelled().await;
+    }
+    let cfg = &shared.config;
+    let mut rep = Reporter {
+        key: key.clone(),
+        tx: shared.status.clone(),
+        last: None,
+    };
+    let mut backoff = cfg.backoff_initial;
+    loop {
+        let (end, healthy) = run_once(&shared, &key, &spec, &mut cmds, &mut rep, &pid).await;
+        *pid.lock().unwrap() = None;
+        if healthy {
+            backoff = cfg.backoff_initial;
+        }
+        match end {
+            RunEnd::Stop => break,
+            RunEnd::Restart(s) => {
+                spec = *s;
+                backoff = cfg.backoff_initial;
+                continue;
+            }
+            RunEnd::Failed(reason) => {
+                rep.report(TaskState::Failed(reason));
+                // Wait before retrying; commands still apply.
+                let next = tokio::select! {
+                    _ = tokio::time::sleep(backoff) => None,
+                    cmd = cmds.recv() => match cmd {
+                        Some(Cmd::Update(s)) => Some(RunEnd::Restart(s)),
+                        Some(Cmd::Stop) | None => Some(RunEnd::Stop),
+                    },
+                };
+                match next {
+                    None => backoff = (backoff * 2).min(cfg.backoff_max),
+                    Some(RunEnd::Restart(s)) => {
+                        spec = *s;
+                        backoff = cfg.backoff_initial;
+                    }
+                    Some(_) => break,
+                }
+            }
+        }
+    }
+    rep.report(TaskState::Ended);
+}
+
+/// Starts one compositor and watches it until it fails or a command ends it.
+/// Returns how it ended and whether it pushed for at least `healthy_reset`.
+async fn run_once(
+    shared: &Shared,
+    key: &TaskKey,
+    spec: &TaskSpec,
+    cmds: &mut UnboundedReceiver<Cmd>,
+    rep: &mut Reporter,
+    pid: &Mutex<Option<u32>>,
+) -> (RunEnd, bool) {
+    let cfg = &shared.config;
+    let record = if spec.task.record {
+        let unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let p = record_path(&shared.recordings_dir, key, unix);
+        if let Some(dir) = p.parent() {
+            if let Err(e) = std::fs::create_dir_all(dir) {
+                return (
+                    RunEnd::Failed(format!("cannot create the recordings directory: {e}")),
+                    false,
+                );
+            }
+        }
+        Some(p)
+    } else {
+        None
+    };
+    let mut comp = match shared.runner.start(spec, record.as_deref()) {
+        Ok(c) => c,
+        Err(reason) => return (RunEnd::Failed(reason), false),
+    };
+    *pid.lock().unwrap() = comp.pid();
+    let started = Instant::now();
+    let mut pushing_since: Option<Instant> = None;
+    let mut last_advance = started;
+    let mut best = (0u64, 0u64);
+
+    enum Step {
+        Cmd(Option<Cmd>),
+        Ev(CompositorEvent),
+        Stuck,
+    }
+    let end = loop {
+        let deadline = match pushing_since {
+            Some(_) => last_advance + cfg.stall_timeout,
+            None => started + cfg.start_timeout,
+        };
+        let step = tokio::select! {
+            cmd = cmds.recv() => Step::Cmd(cmd),
+            ev = comp.next_event() => Step::Ev(ev),
+            _ = tokio::time::sleep_until(deadline) => Step::Stuck,
+        };
+        match step {
+            Step::Cmd(Some(Cmd::Update(s))) => break RunEnd::Restart(s),
+            Step::Cmd(Some(Cmd::Stop) | None) => break RunEnd::Stop,
+            Step::Ev(CompositorEvent::Progress {
+                frames,
+                out_time_us,
+            }) => {
+                if frames > best.0 || out_time_us > best.1 {
+                    best = (best.0.max(frames), best.1.max(out_time_us));
+                    last_advance = Instant::now();
+                    if pushing_since.is_none() && best.0 > 0 && best.1 > 0 {
+                        pushing_since = Some(last_advance);
+                        rep.report(TaskState::Pushing);
+                    }
+                }
+            }
+            Step::Ev(CompositorEvent::Exited(reason)) => break RunEnd::Failed(reason),
+            Step::Stuck => {
+                let reason = match pushing_since {
+                    Some(_) => format!(
+                        "compositor stuck: no output progress for {} s",
+                        cfg.stall_timeout.as_secs_f32()
+                    ),
+                    None => format!(
+                        "compositor produced no output within {} s of starting",
+                        cfg.start_timeout.as_secs_f32()
+                    ),
+                };
+                break RunEnd::Failed(reason);
+            }
+        }
+    };
+    comp.kill().await;
+    let healthy = pushing_since.is_some_and(|t| t.elapsed() >= cfg.healthy_reset);
+    (end, healthy)
+}

@@ -1,0 +1,946 @@
+//! Supervisor tests with a scripted fake compositor, and end-to-end tests of the ffmpeg
+//! compositor against the embedded media server (need `/usr/bin/ffmpeg` with libx264
+//! and lavfi, and `/usr/bin/ffprobe`).
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mprtc::protocol::tasks::{
+    AudioParam, Canvas, Layout, LayoutUser, RtmpTask, TaskConfig, ADAPTION_FILL, ADAPTION_FIT,
+};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::*;
+use crate::media::{EmbeddedMedia, MediaEvent, MediaServer, MediaSigner};
+
+// ---------------------------------------------------------------------------
+// Helpers
+
+fn key(id: &str) -> TaskKey {
+    TaskKey {
+        app: "app1".into(),
+        room: "room1".into(),
+        task_id: id.into(),
+    }
+}
+
+fn user(uid: u64, x: u32, y: u32, w: u32, h: u32, adaption: u8, z: i32) -> LayoutUser {
+    LayoutUser {
+        uid,
+        x,
+        y,
+        width: w,
+        height: h,
+        adaption,
+        z_order: z,
+        push_audio: true,
+        push_video: true,
+    }
+}
+
+fn task(id: &str, url: &str, users: Vec<LayoutUser>) -> RtmpTask {
+    RtmpTask {
+        task_id: id.into(),
+        stream_url: url.into(),
+        record: false,
+        host_uid: None,
+        layout: Layout {
+            canvas: Canvas {
+                width: 1280,
+                height: 720,
+                color: 0x0000FF,
+            },
+            users,
+            images: vec![],
+        },
+        config: TaskConfig::default(),
+        extra_info: String::new(),
+    }
+}
+
+async fn next_state(
+    rx: &mut UnboundedReceiver<(TaskKey, TaskState)>,
+    secs: u64,
+) -> (TaskKey, TaskState) {
+    tokio::time::timeout(Duration::from_secs(secs), rx.recv())
+        .await
+        .unwrap_or_else(|_| panic!("no task state within {secs} s"))
+        .expect("status channel open")
+}
+
+fn quick_config() -> SupervisorConfig {
+    SupervisorConfig {
+        start_timeout: Duration::from_millis(400),
+        stall_timeout: Duration::from_millis(300),
+        backoff_initial: Duration::from_millis(100),
+        backoff_max: Duration::from_millis(400),
+        healthy_reset: Duration::from_secs(30),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Fake compositor
+
+#[derive(Clone, Debug)]
+enum Script {
+    /// Exits at once with this reason.
+    Exit(&'static str),
+    /// Reports `n` advancing progress events 50 ms apart, then hangs.
+    ProgressThenHang(u64),
+    /// Reports advancing progress forever.
+    Healthy,
+}
+
+#[derive(Default)]
+struct FakeLog {
+    starts: Vec<(Instant, TaskSpec)>,
+    kills: usize,
+}
+
+struct FakeRunner {
+    scripts: Mutex<VecDeque<Script>>,
+    default: Script,
+    log: Arc<Mutex<FakeLog>>,
+}
+
+impl FakeRunner {
+    fn new(scripts: Vec<Script>, default: Script) -> (Arc<Self>, Arc<Mutex<FakeLog>>) {
+        let log = Arc::new(Mutex::new(FakeLog::default()));
+        (
+            Arc::new(Self {
+                scripts: Mutex::new(scripts.into()),
+                default,
+                log: log.clone(),
+            }),
+            log,
+        )
+    }
+}
+
+struct FakeComp {
+    script: Script,
+    sent: u64,
+    killed: bool,
+    log: Arc<Mutex<FakeLog>>,
+}
+
+impl CompositorRunner for FakeRunner {
+    fn start(
+        &self,
+        spec: &TaskSpec,
+        _record: Option<&Path>,
+    ) -> Result<Box<dyn Compositor>, String> {
+        let script = self
+            .scripts
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or_else(|| self.default.clone());
+        self.log
+            .lock()
+            .unwrap()
+            .starts
+            .push((Instant::now(), spec.clone()));
+        Ok(Box::new(FakeComp {
+            script,
+            sent: 0,
+            killed: false,
+            log: self.log.clone(),
+        }))
+    }
+}
+
+impl Compositor for FakeComp {
+    fn next_event(&mut self) -> BoxFuture<'_, CompositorEvent> {
+        Box::pin(async move {
+            match self.script {
+                Script::Exit(r) => CompositorEvent::Exited(r.to_owned()),
+                Script::ProgressThenHang(n) if self.sent >= n => std::future::pending().await,
+                _ => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    self.sent += 1;
+                    CompositorEvent::Progress {
+                        frames: self.sent,
+                        out_time_us: self.sent * 66_000,
+                    }
+                }
+            }
+        })
+    }
+
+    fn kill(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if !self.killed {
+                self.killed = true;
+                self.log.lock().unwrap().kills += 1;
+            }
+        })
+    }
+
+    fn pid(&self) -> Option<u32> {
+        None
+    }
+}
+
+fn fake_spec(id: &str) -> TaskSpec {
+    TaskSpec {
+        task: task(id, "rtmp://127.0.0.1/live/x", vec![]),
+        inputs: vec![],
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Supervisor logic (fake compositor)
+
+#[tokio::test]
+async fn supervisor_failures_retry_with_backoff_and_report_once() {
+    let (runner, log) = FakeRunner::new(vec![], Script::Exit("boom"));
+    let (tx, mut rx) = unbounded_channel();
+    let sup = Supervisor::with_config(runner, "/nonexistent".into(), tx, quick_config());
+    sup.apply(key("t"), fake_spec("t"));
+    assert_eq!(
+        next_state(&mut rx, 2).await,
+        (key("t"), TaskState::Failed("boom".into()))
+    );
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    // Same reason again and again: reported once.
+    assert!(rx.try_recv().is_err(), "a repeated Failed was reported");
+    let starts: Vec<Instant> = log.lock().unwrap().starts.iter().map(|s| s.0).collect();
+    // 0, +100, +200, +400, +400 ... ms
+    assert!(
+        starts.len() >= 4 && starts.len() <= 7,
+        "{} starts",
+        starts.len()
+    );
+    let gaps: Vec<u128> = starts
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_millis())
+        .collect();
+    assert!(gaps[0] >= 90 && gaps[0] < 190, "{gaps:?}");
+    assert!(gaps[1] >= 190 && gaps[1] < 300, "{gaps:?}");
+    assert!(gaps[2] >= 390 && gaps[2] < 520, "{gaps:?}");
+    if let Some(g) = gaps.get(3) {
+        assert!(*g >= 390 && *g < 520, "capped: {gaps:?}");
+    }
+    sup.stop(&key("t"));
+    assert_eq!(next_state(&mut rx, 2).await, (key("t"), TaskState::Ended));
+    sup.stop(&key("t"));
+    sup.shutdown().await;
+    assert!(rx.try_recv().is_err(), "Ended reported twice");
+}
+
+#[tokio::test]
+async fn supervisor_stall_kills_and_recovers() {
+    let (runner, log) = FakeRunner::new(
+        vec![Script::ProgressThenHang(3), Script::Exit("input gone")],
+        Script::Healthy,
+    );
+    let (tx, mut rx) = unbounded_channel();
+    let sup = Supervisor::with_config(runner, "/nonexistent".into(), tx, quick_config());
+    sup.apply(key("s"), fake_spec("s"));
+    assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Pushing);
+    match next_state(&mut rx, 2).await.1 {
+        TaskState::Failed(r) => assert!(r.contains("stuck"), "{r}"),
+        s => panic!("expected Failed, got {s:?}"),
+    }
+    assert_eq!(
+        log.lock().unwrap().kills,
+        1,
+        "the stuck compositor was killed"
+    );
+    assert_eq!(
+        next_state(&mut rx, 2).await.1,
+        TaskState::Failed("input gone".into())
+    );
+    assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Pushing);
+    sup.shutdown().await;
+    assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Ended);
+    assert_eq!(log.lock().unwrap().kills, 3);
+    assert!(rx.try_recv().is_err());
+}
+
+#[tokio::test]
+async fn supervisor_start_timeout_when_no_output() {
+    let (runner, _log) = FakeRunner::new(vec![Script::ProgressThenHang(0)], Script::Healthy);
+    let (tx, mut rx) = unbounded_channel();
+    let sup = Supervisor::with_config(runner, "/nonexistent".into(), tx, quick_config());
+    sup.apply(key("n"), fake_spec("n"));
+    match next_state(&mut rx, 2).await.1 {
+        TaskState::Failed(r) => assert!(r.contains("no output"), "{r}"),
+        s => panic!("expected Failed, got {s:?}"),
+    }
+    assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Pushing);
+    sup.shutdown().await;
+}
+
+#[tokio::test]
+async fn supervisor_apply_restarts_without_ended() {
+    let (runner, log) = FakeRunner::new(vec![], Script::Healthy);
+    let (tx, mut rx) = unbounded_channel();
+    let sup = Supervisor::with_config(runner, "/nonexistent".into(), tx, quick_config());
+    sup.apply(key("u"), fake_spec("u"));
+    assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Pushing);
+    let mut changed = fake_spec("u");
+    changed.task.layout.canvas.color = 0xFF0000;
+    sup.apply(key("u"), changed.clone());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    {
+        let l = log.lock().unwrap();
+        assert_eq!(l.starts.len(), 2);
+        assert_eq!(l.starts[1].1, changed);
+        assert_eq!(l.kills, 1);
+    }
+    // Still pushing: nothing new to report.
+    assert!(rx.try_recv().is_err());
+    assert_eq!(sup.keys(), vec![key("u")]);
+    sup.stop(&key("u"));
+    // Stop, then the same key again at once: Ended comes before anything of the new run.
+    sup.apply(key("u"), fake_spec("u"));
+    assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Ended);
+    assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Pushing);
+    sup.shutdown().await;
+    assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Ended);
+    // After shutdown, apply is ignored.
+    sup.apply(key("v"), fake_spec("v"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(rx.try_recv().is_err());
+    assert!(sup.keys().is_empty());
+}
+
+#[test]
+fn record_paths_are_sanitised() {
+    let k = TaskKey {
+        app: "../etc".into(),
+        room: "r 1".into(),
+        task_id: "..".into(),
+    };
+    assert_eq!(
+        record_path(Path::new("/rec"), &k, 42),
+        PathBuf::from("/rec/.._etc/r_1/__-42.flv")
+    );
+}
+
+#[test]
+fn ffmpeg_args_shape() {
+    let mut t = task(
+        "a",
+        "rtmp://cdn/live/k",
+        vec![
+            user(1, 0, 0, 640, 360, ADAPTION_FILL, 5),
+            user(2, 640, 0, 640, 360, ADAPTION_FIT, 1),
+            user(3, 0, 360, 640, 360, ADAPTION_FIT, 0), // not live
+        ],
+    );
+    t.layout.users[1].push_audio = false;
+    t.config.audio_param = Some(AudioParam {
+        bit_rate: 96,
+        channels: 1,
+        codec_profile: 1,
+        sample_rate: 44100,
+        single_video_no_trans: false,
+    });
+    let spec = TaskSpec {
+        task: t,
+        inputs: vec![
+            TaskInput {
+                uid: 2,
+                url: "rtmp://m/live/r.2?s=x".into(),
+            },
+            TaskInput {
+                uid: 1,
+                url: "rtmp://m/live/r.1?s=y".into(),
+            },
+        ],
+    };
+    let args = build_args(&spec, None, &FfmpegRunner::new("ffmpeg")).unwrap();
+    let joined = args.join(" ");
+    // Inputs in layout order: uid 1 is input 0, uid 2 input 1; canvas 2, silence 3.
+    assert!(joined.contains("-i rtmp://m/live/r.1?s=y -rw_timeout 3000000 -analyzeduration 1000000 -thread_queue_size 512 -i rtmp://m/live/r.2?s=x"), "{joined}");
+    assert!(joined.contains("-re -f lavfi -i color=c=0x0000FF:s=1280x720:r=15"));
+    assert!(joined.contains("-re -f lavfi -i anullsrc=r=44100:cl=mono"));
+    let g = &args[args.iter().position(|a| a == "-filter_complex").unwrap() + 1];
+    assert_eq!(
+        g,
+        "[2:v]setsar=1[c0];\
+[1:v]scale=640:360:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1[u0];\
+[c0][u0]overlay=x=640+(640-w)/2:y=0+(360-h)/2:eof_action=pass[c1];\
+[0:v]scale=640:360:force_original_aspect_ratio=increase,crop=640:360,setsar=1[u1];\
+[c1][u1]overlay=x=0:y=0:eof_action=pass[c2];\
+[c2]format=yuv420p[vout];\
+[3:a][0:a]amix=inputs=2:duration=first:dropout_transition=0:normalize=0,aresample=44100,aformat=sample_fmts=fltp:channel_layouts=mono[aout]"
+    );
+    assert!(
+        joined.ends_with("-c:a aac -b:a 96k -ar 44100 -ac 1 -f flv rtmp://cdn/live/k"),
+        "{joined}"
+    );
+
+    let rec = build_args(
+        &spec,
+        Some(Path::new("/r/a|b.flv")),
+        &FfmpegRunner::new("ffmpeg"),
+    )
+    .unwrap();
+    assert_eq!(
+        rec.last().unwrap(),
+        "[f=flv:onfail=abort]rtmp://cdn/live/k|[f=flv:onfail=ignore]/r/a\\|b.flv"
+    );
+
+    let mut bad = spec.clone();
+    bad.task.stream_url = "file:///etc/passwd".into();
+    assert!(build_args(&bad, None, &FfmpegRunner::new("ffmpeg")).is_err());
+}
+
+// ---------------------------------------------------------------------------
+// End to end with ffmpeg and the embedded media server
+
+const FFMPEG: &str = "/usr/bin/ffmpeg";
+const FFPROBE: &str = "/usr/bin/ffprobe";
+const SECRET: &[u8] = b"tasks-test-secret";
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+struct Media {
+    urls: MediaSigner,
+    events: UnboundedReceiver<MediaEvent>,
+    shutdown: CancellationToken,
+    handle: crate::media::EmbeddedHandle,
+}
+
+impl Media {
+    async fn start() -> Self {
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .try_init();
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let verify = Arc::new(MediaSigner::new(SECRET, "", "", 600));
+        let media = EmbeddedMedia::bind(any, any, verify)
+            .await
+            .expect("bind media");
+        let urls = MediaSigner::new(
+            SECRET,
+            format!("rtmp://{}/live", media.rtmp_addr()),
+            format!("http://{}/live", media.flv_addr()),
+            600,
+        );
+        let (tx, events) = unbounded_channel();
+        let shutdown = CancellationToken::new();
+        let handle = media.handle();
+        tokio::spawn(media.run(tx, shutdown.clone()));
+        Self {
+            urls,
+            events,
+            shutdown,
+            handle,
+        }
+    }
+
+    async fn wait_publishing(&mut self, room: &str, uid: u64) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !self.handle.is_publishing(room, uid) {
+            assert!(Instant::now() < deadline, "{room}.{uid} never published");
+            let _ = tokio::time::timeout(Duration::from_millis(200), self.events.recv()).await;
+        }
+    }
+
+    fn play(&self, room: &str, uid: u64) -> String {
+        self.urls.play_urls(room, uid, 9000 + uid, now()).rtmp
+    }
+}
+
+impl Drop for Media {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Publishes a solid colour (320x240) with a 440 Hz tone.
+fn publish_colour(url: &str, colour: &str) -> Child {
+    Command::new(FFMPEG)
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("color=c={colour}:s=320x240:r=15"),
+        ])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+            "-g",
+            "15",
+        ])
+        .args(["-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "flv", url])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn ffmpeg publisher")
+}
+
+/// One decoded RGB frame of `url` (skipping the first `skip` frames).
+async fn grab_rgb(url: &str, skip: u32) -> Vec<u8> {
+    let child = Command::new(FFMPEG)
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostdin",
+            "-rw_timeout",
+            "10000000",
+        ])
+        .args(["-i", url, "-an", "-vf", &format!("select=gte(n\\,{skip})")])
+        .args(["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(15), child.wait_with_output())
+        .await
+        .expect("grab timed out")
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "grab: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// `codec_type,width,height,sample_rate,channels` of each stream of `url`.
+async fn probe(url: &str) -> String {
+    let child = Command::new(FFPROBE)
+        .args(["-v", "error", "-rw_timeout", "10000000"])
+        .args([
+            "-show_entries",
+            "stream=codec_name,codec_type,width,height,sample_rate,channels",
+        ])
+        .args(["-of", "compact=p=0:nk=0", url])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(15), child.wait_with_output())
+        .await
+        .expect("probe timed out")
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "probe: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn pixel(frame: &[u8], w: usize, x: usize, y: usize) -> [u8; 3] {
+    let i = (y * w + x) * 3;
+    [frame[i], frame[i + 1], frame[i + 2]]
+}
+
+fn near(p: [u8; 3], want: [u8; 3]) -> bool {
+    p.iter()
+        .zip(want)
+        .all(|(a, b)| (i32::from(*a) - i32::from(b)).abs() <= 48)
+}
+
+fn alive(pid: u32) -> bool {
+    // A reaped process has no /proc entry; a zombie would still have one.
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+async fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ffmpeg_composes_layout_audio_and_record() {
+    let mut media = Media::start().await;
+    let mut red = publish_colour(&media.urls.push_url("r", 1, now()), "0xFF0000");
+    let mut green = publish_colour(&media.urls.push_url("r", 2, now()), "0x00FF00");
+    media.wait_publishing("r", 1).await;
+    media.wait_publishing("r", 2).await;
+
+    let out_url = media.urls.push_url("mix", 99, now());
+    let mut t = task(
+        "t1",
+        &out_url,
+        vec![
+            // Fill: 320x240 cropped into 640x360 at the top left.
+            user(1, 0, 0, 640, 360, ADAPTION_FILL, 0),
+            // Fit: 480x360 centred in 640..1280 x 360..720 (x 720..1200), canvas aside.
+            user(2, 640, 360, 640, 360, ADAPTION_FIT, 1),
+        ],
+    );
+    t.record = true;
+    t.config.audio_param = Some(AudioParam {
+        bit_rate: 64,
+        channels: 1,
+        codec_profile: 0,
+        sample_rate: 44100,
+        single_video_no_trans: false,
+    });
+    let spec = TaskSpec {
+        task: t,
+        inputs: vec![
+            TaskInput {
+                uid: 1,
+                url: media.play("r", 1),
+            },
+            TaskInput {
+                uid: 2,
+                url: media.play("r", 2),
+            },
+        ],
+    };
+    let rec_dir = std::env::temp_dir().join(format!("mprtc-tasks-test-{}", std::process::id()));
+    let (tx, mut rx) = unbounded_channel();
+    let sup = Supervisor::new(Arc::new(FfmpegRunner::new(FFMPEG)), rec_dir.clone(), tx);
+    let started = Instant::now();
+    sup.apply(key("t1"), spec);
+    assert_eq!(
+        next_state(&mut rx, 20).await,
+        (key("t1"), TaskState::Pushing)
+    );
+    eprintln!("Pushing after {:?}", started.elapsed());
+    let pid = sup.compositor_pid(&key("t1")).expect("compositor pid");
+    assert!(alive(pid));
+
+    let play = media.play("mix", 99);
+    let streams = probe(&play).await;
+    eprintln!("output streams:\n{streams}");
+    assert!(
+        streams.contains("codec_name=h264|codec_type=video|width=1280|height=720"),
+        "{streams}"
+    );
+    assert!(
+        streams.contains("codec_name=aac|codec_type=audio|sample_rate=44100|channels=1"),
+        "{streams}"
+    );
+
+    let frame = grab_rgb(&play, 5).await;
+    assert_eq!(frame.len(), 1280 * 720 * 3);
+    let w = 1280;
+    for (x, y, want, what) in [
+        (320, 180, [255, 0, 0], "red user (fill)"),
+        (
+            20,
+            20,
+            [255, 0, 0],
+            "red user corner (fill covers its rect)",
+        ),
+        (620, 340, [255, 0, 0], "red user far corner"),
+        (960, 540, [0, 255, 0], "green user (fit)"),
+        (730, 370, [0, 255, 0], "green user left edge"),
+        (
+            660,
+            540,
+            [0, 0, 255],
+            "letterbox of the fit user shows the canvas",
+        ),
+        (1260, 540, [0, 0, 255], "letterbox right"),
+        (960, 180, [0, 0, 255], "canvas top right"),
+        (320, 540, [0, 0, 255], "canvas bottom left"),
+    ] {
+        let p = pixel(&frame, w, x, y);
+        assert!(
+            near(p, want),
+            "{what} at ({x},{y}): got {p:?}, want {want:?}"
+        );
+    }
+
+    sup.stop(&key("t1"));
+    assert_eq!(next_state(&mut rx, 10).await.1, TaskState::Ended);
+    assert!(!alive(pid), "compositor {pid} still exists after Ended");
+    assert!(rx.try_recv().is_err());
+
+    // The recording: <dir>/app1/room1/t1-<unix>.flv, a playable FLV with both streams.
+    let dir = rec_dir.join("app1").join("room1");
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0].file_name().unwrap().to_str().unwrap().to_owned();
+    assert!(name.starts_with("t1-") && name.ends_with(".flv"), "{name}");
+    let rec = probe(files[0].to_str().unwrap()).await;
+    assert!(
+        rec.contains("width=1280|height=720") && rec.contains("sample_rate=44100"),
+        "{rec}"
+    );
+    let _ = std::fs::remove_dir_all(&rec_dir);
+    sup.shutdown().await;
+    // Reap the publishers too (a test process leaves unreaped children to init).
+    red.kill().await.unwrap();
+    green.kill().await.unwrap();
+}
+
+/// Counts starts of the ffmpeg runner.
+struct Counting {
+    inner: FfmpegRunner,
+    starts: AtomicUsize,
+}
+
+impl CompositorRunner for Counting {
+    fn start(&self, spec: &TaskSpec, record: Option<&Path>) -> Result<Box<dyn Compositor>, String> {
+        self.starts.fetch_add(1, Ordering::SeqCst);
+        self.inner.start(spec, record)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ffmpeg_unreachable_output_fails_and_retries() {
+    let runner = Arc::new(Counting {
+        inner: FfmpegRunner::new(FFMPEG),
+        starts: AtomicUsize::new(0),
+    });
+    let (tx, mut rx) = unbounded_channel();
+    let sup = Supervisor::new(runner.clone(), std::env::temp_dir(), tx);
+    let spec = TaskSpec {
+        task: task("bad", "rtmp://127.0.0.1:1/live/x", vec![]),
+        inputs: vec![],
+    };
+    sup.apply(key("bad"), spec);
+    match next_state(&mut rx, 10).await.1 {
+        TaskState::Failed(r) => {
+            eprintln!("reason: {r}");
+            assert!(
+                r.contains("Connection refused") || r.contains("rtmp://127.0.0.1:1"),
+                "{r}"
+            );
+        }
+        s => panic!("expected Failed, got {s:?}"),
+    }
+    // Retries after 1 s, then 2 s.
+    wait_for("two retries", 8, || {
+        runner.starts.load(Ordering::SeqCst) >= 3
+    })
+    .await;
+    sup.stop(&key("bad"));
+    assert_eq!(next_state(&mut rx, 10).await.1, TaskState::Ended);
+    assert!(rx.try_recv().is_err(), "same failure reported twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ffmpeg_publisher_leaving_does_not_stop_output() {
+    let mut media = Media::start().await;
+    let mut red = publish_colour(&media.urls.push_url("p", 1, now()), "0xFF0000");
+    media.wait_publishing("p", 1).await;
+    let spec = TaskSpec {
+        task: task(
+            "lv",
+            &media.urls.push_url("mix2", 7, now()),
+            vec![user(1, 0, 0, 640, 360, ADAPTION_FILL, 0)],
+        ),
+        inputs: vec![TaskInput {
+            uid: 1,
+            url: media.play("p", 1),
+        }],
+    };
+    let (tx, mut rx) = unbounded_channel();
+    let sup = Supervisor::new(
+        Arc::new(FfmpegRunner::new(FFMPEG)),
+        std::env::temp_dir(),
+        tx,
+    );
+    sup.apply(key("lv"), spec);
+    assert_eq!(next_state(&mut rx, 20).await.1, TaskState::Pushing);
+    let pid = sup.compositor_pid(&key("lv")).unwrap();
+    red.kill().await.unwrap();
+    // Output keeps flowing with the canvas where the user was.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let frame = grab_rgb(&media.play("mix2", 7), 3).await;
+    let p = pixel(&frame, 1280, 320, 180);
+    assert!(
+        near(p, [0, 0, 255]),
+        "the departed user's rect shows the canvas: {p:?}"
+    );
+    assert!(rx.try_recv().is_err(), "no failure when a publisher leaves");
+    assert_eq!(sup.compositor_pid(&key("lv")), Some(pid), "same compositor");
+    sup.shutdown().await;
+    assert_eq!(next_state(&mut rx, 5).await.1, TaskState::Ended);
+    assert!(!alive(pid));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ffmpeg_shutdown_leaves_no_child() {
+    let media = Media::start().await;
+    let (tx, mut rx) = unbounded_channel();
+    let sup = Supervisor::new(
+        Arc::new(FfmpegRunner::new(FFMPEG)),
+        std::env::temp_dir(),
+        tx,
+    );
+    for (i, id) in ["a", "b"].iter().enumerate() {
+        let mut t = task(id, &media.urls.push_url("sd", i as u64, now()), vec![]);
+        t.layout.canvas = Canvas {
+            width: 320,
+            height: 240,
+            color: 0x336699,
+        };
+        sup.apply(
+            key(id),
+            TaskSpec {
+                task: t,
+                inputs: vec![],
+            },
+        );
+    }
+    let mut pushing = 0;
+    while pushing < 2 {
+        if next_state(&mut rx, 20).await.1 == TaskState::Pushing {
+            pushing += 1;
+        }
+    }
+    let pids: Vec<u32> = ["a", "b"]
+        .iter()
+        .map(|id| sup.compositor_pid(&key(id)).unwrap())
+        .collect();
+    assert!(pids.iter().all(|p| alive(*p)));
+    sup.shutdown().await;
+    for p in &pids {
+        assert!(!alive(*p), "compositor {p} survived shutdown");
+    }
+    let mut ended = 0;
+    while let Ok((_, s)) = rx.try_recv() {
+        assert_eq!(s, TaskState::Ended);
+        ended += 1;
+    }
+    assert_eq!(ended, 2);
+}
+
+/// A one-shot-per-connection HTTP server: `/logo.png` is a 64x64 yellow PNG, anything
+/// else is 404.
+async fn image_server() -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let png = Command::new(FFMPEG)
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=0xFFFF00:s=64x64",
+            "-frames:v",
+            "1",
+        ])
+        .args(["-f", "image2pipe", "-c:v", "png", "-"])
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap()
+        .stdout;
+    assert!(png.starts_with(b"\x89PNG"));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = l.accept().await else {
+                return;
+            };
+            let png = png.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]);
+                let resp = if req.starts_with("GET /logo.png ") {
+                    let mut r = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        png.len()
+                    )
+                    .into_bytes();
+                    r.extend_from_slice(&png);
+                    r
+                } else {
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        .to_vec()
+                };
+                let _ = s.write_all(&resp).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ffmpeg_overlays_images_and_reports_missing_ones() {
+    use mprtc::protocol::tasks::LayoutImage;
+    let media = Media::start().await;
+    let http = image_server().await;
+    let mut t = task("img", &media.urls.push_url("im", 1, now()), vec![]);
+    t.layout.images = vec![LayoutImage {
+        url: format!("http://{http}/logo.png"),
+        x: 100,
+        y: 100,
+        width: 200,
+        height: 100,
+        adaption: ADAPTION_FIT, // 100x100, centred: x 150..250
+    }];
+    let (tx, mut rx) = unbounded_channel();
+    let sup = Supervisor::new(
+        Arc::new(FfmpegRunner::new(FFMPEG)),
+        std::env::temp_dir(),
+        tx,
+    );
+    sup.apply(
+        key("img"),
+        TaskSpec {
+            task: t.clone(),
+            inputs: vec![],
+        },
+    );
+    assert_eq!(next_state(&mut rx, 20).await.1, TaskState::Pushing);
+    let frame = grab_rgb(&media.play("im", 1), 3).await;
+    for (x, y, want) in [
+        (200, 150, [255, 255, 0]),
+        (155, 105, [255, 255, 0]),
+        (120, 150, [0, 0, 255]),
+        (280, 150, [0, 0, 255]),
+        (640, 360, [0, 0, 255]),
+    ] {
+        let p = pixel(&frame, 1280, x, y);
+        assert!(near(p, want), "({x},{y}): got {p:?}, want {want:?}");
+    }
+    // Same task, image gone: a restart that fails with a reason naming the problem.
+    t.layout.images[0].url = format!("http://{http}/missing.png");
+    sup.apply(
+        key("img"),
+        TaskSpec {
+            task: t,
+            inputs: vec![],
+        },
+    );
+    match next_state(&mut rx, 20).await.1 {
+        TaskState::Failed(r) => {
+            eprintln!("reason: {r}");
+            assert!(r.contains("404") || r.contains("Not Found"), "{r}");
+        }
+        s => panic!("expected Failed, got {s:?}"),
+    }
+    sup.shutdown().await;
+    assert_eq!(next_state(&mut rx, 5).await.1, TaskState::Ended);
+}

@@ -1,0 +1,227 @@
+//! The server API for push tasks over real HTTP: authentication with the app secret, the same
+//! validation as clients get, and status events reaching the room's members.
+
+use std::time::Duration;
+
+use base64::Engine;
+use futures_util::{SinkExt, StreamExt};
+use mprtc_server::app::Server;
+use mprtc_server::config::{Config, FileConfig, Overrides};
+use mprtc_server::token::{self, Privileges};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+
+async fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let auth = auth
+        .map(|a| {
+            format!(
+                "Authorization: Basic {}\r\n",
+                base64::engine::general_purpose::STANDARD.encode(a)
+            )
+        })
+        .unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut resp = String::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut resp))
+        .await
+        .unwrap()
+        .unwrap();
+    let status: u16 = resp[9..12].parse().unwrap();
+    let text = resp.split("\r\n\r\n").nth(1).unwrap_or("");
+    // Bodies are small; accept chunked encoding by taking the JSON object inside.
+    let json_text = text
+        .find('{')
+        .map(|i| &text[i..text.rfind('}').unwrap() + 1])
+        .unwrap_or("null");
+    (
+        status,
+        serde_json::from_str(json_text).unwrap_or(Value::Null),
+    )
+}
+
+fn task(id: &str, width: u32) -> Value {
+    json!({"taskId": id, "streamUrl": "rtmp://127.0.0.1:1/live/nowhere",
+           "layout": {"canvas": {"width": 640, "height": 360, "color": 0},
+                      "users": [{"uid": 1, "x": 0, "y": 0, "width": width, "height": 360}]}})
+}
+
+#[tokio::test]
+async fn tasks_over_the_server_api() {
+    let any = "127.0.0.1:0".parse().unwrap();
+    let o = Overrides {
+        listen: Some(any),
+        rtmp_listen: Some(any),
+        flv_listen: Some(any),
+        apps: vec!["sec:topsecret".into()],
+        insecure_apps: vec!["dbg".into()],
+        ..Default::default()
+    };
+    let server = Server::bind(Config::resolve(FileConfig::default(), o).unwrap())
+        .await
+        .unwrap();
+    let ws_url = server.endpoints.signal.clone();
+    let addr = ws_url
+        .trim_start_matches("ws://")
+        .trim_end_matches("/ws")
+        .to_string();
+    let stop = CancellationToken::new();
+    let s = stop.clone();
+    let task_handle = tokio::spawn(async move { server.run(s).await.unwrap() });
+
+    // A member makes the room exist and will hear the task's status.
+    let (mut ws, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let tok = token::mint(b"topsecret", "sec", "r1", 1, Privileges::default(), now, 60);
+    let join =
+        json!({"v":1,"id":1,"type":"join","body":{"appkey":"sec","room":"r1","uid":1,"token":tok}});
+    ws.send(Message::Text(join.to_string().into()))
+        .await
+        .unwrap();
+    ws.next().await.unwrap().unwrap();
+
+    let path = "/api/v1/rooms/r1/tasks";
+    let body = json!({"rtmpTasks": [task("t1", 640)]});
+    // authentication
+    assert_eq!(http(&addr, "GET", path, None, None).await.0, 401);
+    assert_eq!(
+        http(&addr, "GET", path, Some("sec:wrong"), None).await.0,
+        401
+    );
+    assert_eq!(
+        http(&addr, "GET", path, Some("dbg:"), None).await.0,
+        401,
+        "debug apps have no server API"
+    );
+    assert_eq!(
+        http(&addr, "POST", path, Some("nope:x"), Some(body.clone()))
+            .await
+            .0,
+        401
+    );
+    let auth = Some("sec:topsecret");
+    // validation, naming the field
+    let (st, v) = http(
+        &addr,
+        "POST",
+        path,
+        auth,
+        Some(json!({"rtmpTasks": [task("t1", 700)]})),
+    )
+    .await;
+    assert_eq!(
+        (st, v["code"].as_u64(), v["field"].as_str()),
+        (400, Some(4005), Some("rtmpTasks[0].layout.users[0].width"))
+    );
+    let (st, v) = http(
+        &addr,
+        "POST",
+        path,
+        auth,
+        Some(json!({"rtmpTasks": "nope"})),
+    )
+    .await;
+    assert_eq!((st, v["code"].as_u64()), (400, Some(4005)));
+    // create, conflict, list
+    assert_eq!(
+        http(&addr, "POST", path, auth, Some(body.clone())).await.0,
+        200
+    );
+    assert_eq!(
+        http(&addr, "POST", path, auth, Some(body.clone())).await.0,
+        409
+    );
+    let (st, v) = http(&addr, "GET", path, auth, None).await;
+    assert_eq!(st, 200);
+    assert_eq!(v["rtmpTasks"][0]["taskId"], "t1");
+    // update replaces; unknown task is 404
+    let (st, _) = http(
+        &addr,
+        "PUT",
+        path,
+        auth,
+        Some(json!({"rtmpTasks": [task("t1", 320)]})),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let (_, v) = http(&addr, "GET", path, auth, None).await;
+    assert_eq!(v["rtmpTasks"][0]["layout"]["users"][0]["width"], 320);
+    assert_eq!(
+        http(
+            &addr,
+            "PUT",
+            path,
+            auth,
+            Some(json!({"rtmpTasks": [task("t9", 320)]}))
+        )
+        .await
+        .0,
+        404
+    );
+    // delete: the member hears 511
+    assert_eq!(
+        http(&addr, "DELETE", "/api/v1/rooms/r1/tasks/t1", auth, None)
+            .await
+            .0,
+        200
+    );
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Message::Text(t) = ws.next().await.unwrap().unwrap() {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                if v["type"] == "task-status" && v["body"]["code"] == 511 {
+                    return v;
+                }
+            }
+        }
+    })
+    .await
+    .expect("511 reaches the member");
+    assert_eq!(ended["body"]["task_id"], "t1");
+    assert_eq!(
+        http(&addr, "DELETE", "/api/v1/rooms/r1/tasks/t1", auth, None)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        http(&addr, "GET", "/api/v1/rooms/ghost/tasks", auth, None)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        http(
+            &addr,
+            "DELETE",
+            "/api/v1/rooms/r1/tasks/bad%20id",
+            auth,
+            None
+        )
+        .await
+        .0,
+        400
+    );
+
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(10), task_handle)
+        .await
+        .unwrap()
+        .unwrap();
+}
