@@ -12,7 +12,7 @@ var loading = null;
 // Errors raised before the core exists. Codes and reasons are the core's (see the README's
 // error table): 1007 cancelled, 1008 wasm_unavailable.
 function shimError(code, reason, message) {
-  var e = new Error(message);
+  var e = /** @type {Error & {code: number, reason: string}} */ (new Error(message));
   e.name = 'MprtcError';
   e.code = code;
   e.reason = reason;
@@ -46,7 +46,7 @@ function load() {
 }
 
 function Client(options) {
-  if (!(this instanceof Client)) return new Client(options);
+  if (!(this instanceof Client)) return new (/** @type {any} */ (Client))(options);
   options = options || {};
   if (options.wasmPath) wasmPath = options.wasmPath;
   var coreOptions = {};
@@ -332,4 +332,4 @@ var SDK = {
 };
 
 module.exports = SDK;
-module.exports.default = SDK;
+/** @type {any} */ (module.exports).default = SDK;

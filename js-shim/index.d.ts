@@ -1,0 +1,414 @@
+// Type declarations for the mprtc mini-program SDK (the CommonJS entry index.js).
+//
+// They describe what the SDK does today: the calls index.js exposes, the event payloads the
+// core emits (src/wasm/mod.rs), the push-task objects it accepts (src/protocol/tasks.rs) and the
+// error codes it rejects with (src/protocol/error.rs). Nothing here depends on DOM or Node
+// typings: a mini-program project with lib ES2017 and miniprogram-api-typings can use it as is.
+//
+// index.js does `module.exports = SDK; module.exports.default = SDK`, hence `export =` plus a
+// `default` property: `require('mprtc')`, `import SDK = require('mprtc')` and (with
+// esModuleInterop) `import SDK from 'mprtc'` all give the same object.
+
+declare namespace mprtc {
+  /**
+   * A member id. Numbers are exact up to 2^53-1 (`Number.MAX_SAFE_INTEGER`); larger ids (up to
+   * 2^64-1) must be passed as decimal strings.
+   */
+  type Uid = number | string;
+
+  /** One kind of media. Where it is optional, leaving it out means both. */
+  type MediaType = 'audio' | 'video';
+
+  /** A member's role. Audience members cannot publish. */
+  type Role = 'broadcaster' | 'audience';
+
+  /** Options of {@link ClientConstructor | Client}. */
+  interface ClientOptions {
+    /** The app key configured on the mprtc-server (`[[apps]] key`). Required. */
+    appkey: string;
+    /** The mprtc-server's signaling URL, `ws://` or `wss://` (`wss://host/ws`). Required. */
+    server: string;
+    /** Accepted for compatibility with NetEase-style options. */
+    debug?: boolean;
+    /**
+     * Where `WXWebAssembly.instantiate` finds `mprtc_bg.wasm`, relative to the mini-program
+     * root; default `miniprogram_npm/mprtc/mprtc_bg.wasm`. Module-wide, like
+     * {@link MprtcSDK.setWasmPath}.
+     */
+    wasmPath?: string;
+  }
+
+  /** Parameters of {@link MprtcClient.join}. */
+  interface JoinParams {
+    /** The room to join. */
+    channelName: string;
+    /** This member's id; see {@link Uid}. */
+    uid: Uid;
+    /**
+     * HS256 join token minted by the app's backend for this app, room and uid. May be left out
+     * only for app keys the server runs in debug mode (`insecure`).
+     */
+    token?: string;
+  }
+
+  /** What {@link MprtcClient.subscribe} resolves with: URLs for `<live-player src>`. */
+  interface PlayUrls {
+    /** The RTMP play URL. */
+    url: string;
+    /** The same stream over HTTP-FLV. */
+    flvUrl: string;
+  }
+
+  // ------------------------------------------------------------------ push tasks
+
+  /** The canvas a push task composes on. */
+  interface RtmpTaskCanvas {
+    /** Even number from 16 to 1920. */
+    width: number;
+    /** Even number from 16 to 1920. */
+    height: number;
+    /** Background as a decimal RGB number, 0 to 16777215 (`0xFFFFFF`); default 0. */
+    color?: number;
+  }
+
+  /** A room member placed on the canvas. The rectangle must fit inside the canvas. */
+  interface RtmpTaskUser {
+    /** The member's uid (a JSON number, so at most 2^53-1 here). Each uid at most once. */
+    uid: number;
+    x: number;
+    y: number;
+    width: number;
+    height: number;
+    /** 0 fill the rectangle, 1 fit inside it keeping the aspect ratio (default). */
+    adaption?: number;
+    /** Stacking order, 0 to 100; default 0. */
+    zOrder?: number;
+    /** Mix this member's audio; default true. */
+    pushAudio?: boolean;
+    /** Show this member's video; default true. */
+    pushVideo?: boolean;
+  }
+
+  /** A picture placed on the canvas. The rectangle must fit inside the canvas. */
+  interface RtmpTaskImage {
+    /** `http://` or `https://` URL, at most 1024 characters. */
+    url: string;
+    x: number;
+    y: number;
+    width: number;
+    height: number;
+    /** 0 fill the rectangle, 1 fit inside it keeping the aspect ratio (default). */
+    adaption?: number;
+  }
+
+  /** Where members and pictures go. */
+  interface RtmpTaskLayout {
+    canvas: RtmpTaskCanvas;
+    /** At most 16. */
+    users?: RtmpTaskUser[];
+    /** At most 4. */
+    images?: RtmpTaskImage[];
+  }
+
+  /** Audio encoding of the pushed stream. */
+  interface RtmpTaskAudioParam {
+    /** kbit/s, 10 to 192; default 64. */
+    bitRate?: number;
+    /** 1 mono or 2 stereo (default). */
+    channels?: number;
+    /** 0 AAC-LC (default) or 1 HE-AAC. */
+    codecProfile?: number;
+    /** 32000, 44100 or 48000 (default). */
+    sampleRate?: number;
+    /** Also accepted here, as NetEase's documentation places it; see {@link RtmpTaskConfig}. */
+    singleVideoNoTrans?: boolean;
+  }
+
+  interface RtmpTaskConfig {
+    audioParam?: RtmpTaskAudioParam;
+    /** Push a single member's video without re-encoding (accepted; the compositor decides). */
+    singleVideoNoTrans?: boolean;
+  }
+
+  /**
+   * One push task: compose room members on a canvas and push the result to an RTMP URL. Field
+   * names are NetEase's. Every rule is checked before sending; a break rejects with code 4005
+   * and `error.field` naming the field (e.g. `rtmpTasks[0].layout.users[1].x`).
+   */
+  interface RtmpTask {
+    /** 1 to 64 letters, digits or `_`; unique in the room. */
+    taskId: string;
+    /** `rtmp://` or `rtmps://` URL to push to, at most 1024 characters. */
+    streamUrl: string;
+    /** Also record the output on the server; default false. */
+    record?: boolean;
+    /** Kept for NetEase compatibility; positions come from the layout. */
+    hostUid?: number;
+    layout: RtmpTaskLayout;
+    config?: RtmpTaskConfig;
+    /** Free text, at most 4096 bytes. */
+    extraInfo?: string;
+  }
+
+  /** Argument of {@link MprtcClient.addTasks} and {@link MprtcClient.updateTasks}. */
+  interface RtmpTasksOptions {
+    /** 1 to 8 tasks with distinct ids. `updateTasks` replaces each task's whole configuration. */
+    rtmpTasks: RtmpTask[];
+  }
+
+  /** Argument of {@link MprtcClient.deleteTasks}. */
+  interface DeleteTasksOptions {
+    /** 1 to 8 task ids. */
+    taskIds: string[];
+  }
+
+  // ------------------------------------------------------------------ events
+
+  /**
+   * Who an event is about. uids above 2^53-1 arrive as decimal strings with `isBigNumber: true`;
+   * checking `isBigNumber` narrows `uid`. Either form can be passed back to the SDK as is.
+   */
+  type UidOf =
+    | { uid: number; isBigNumber: false }
+    | { uid: string; isBigNumber: true };
+
+  /** `open`: the signaling socket opened. No data. */
+  interface OpenEvent {}
+
+  /** `disconnect`: the signaling socket closed while in a room. */
+  interface DisconnectEvent {
+    /** WebSocket close code (1006 when the socket failed without one). */
+    code: number;
+    reason: string;
+  }
+
+  /** `clientJoin`: another member joined the room. */
+  type ClientJoinEvent = UidOf;
+
+  /** `clientLeave`: another member left the room. */
+  type ClientLeaveEvent = UidOf & {
+    /** `left`: the member called leave; `connection_lost`: its connection dropped. */
+    reason: 'left' | 'connection_lost';
+  };
+
+  /**
+   * `stream-added` / `stream-removed`: a member's audio or video started or stopped reaching the
+   * media server (one event per kind). After `stream-added` the play URL plays at once.
+   */
+  type StreamEvent = UidOf & {
+    mediaType: MediaType;
+  };
+
+  /** `role-Changed`: a member's role changed. */
+  type RoleChangedEvent = UidOf & {
+    role: Role;
+  };
+
+  /** Push-task states: 505 pushing (output flows), 506 failed (the server retries), 511 ended. */
+  type RtmpTaskStatusCode = 505 | 506 | 511;
+
+  /** `rtmp-tasks-status`: a push task's state changed. */
+  interface RtmpTasksStatusEvent {
+    taskId: string;
+    code: RtmpTaskStatusCode;
+    /** Human-readable state; for 506, why it failed. */
+    msg: string;
+    streamUrl: string;
+  }
+
+  /** Event name → payload, for code that handles events generically. */
+  interface ClientEventMap {
+    open: OpenEvent;
+    disconnect: DisconnectEvent;
+    clientJoin: ClientJoinEvent;
+    clientLeave: ClientLeaveEvent;
+    'stream-added': StreamEvent;
+    'stream-removed': StreamEvent;
+    'role-Changed': RoleChangedEvent;
+    'rtmp-tasks-status': RtmpTasksStatusEvent;
+  }
+
+  type ClientEventName = keyof ClientEventMap;
+
+  /** A listener, called with the client as `this`. Its result is ignored; a throw is logged. */
+  type Listener<T> = (this: Client, data: T) => void;
+
+  // ------------------------------------------------------------------ errors
+
+  /**
+   * Numeric error codes (the README's error table): 1xxx detected by the SDK, 4xxx refused by
+   * the server, 5xxx server failure. A number keeps its meaning across releases.
+   */
+  type MprtcErrorCode =
+    | 1001 // invalid_argument: an argument is missing or out of range
+    | 1002 // not_joined: the call needs a joined room
+    | 1003 // already_joined: join while joined or joining
+    | 1004 // timeout: no answer before the request's deadline (10 s)
+    | 1005 // connection_lost: the signaling socket closed or could not open
+    | 1006 // protocol_violation: the server sent something unreadable
+    | 1007 // cancelled: the call was abandoned by leave / destroy
+    | 1008 // wasm_unavailable: the wasm core could not be loaded
+    | 4000 // malformed_frame: the frame is not a JSON object envelope
+    | 4001 // unsupported_version: protocol version mismatch
+    | 4002 // unknown_request: unknown request type
+    | 4003 // invalid_params: bad request body
+    | 4004 // frame_too_large: frame above the server's max_frame_bytes
+    | 4005 // invalid_task: a push-task field breaks a rule; error.field names it
+    | 4010 // unknown_app_key: app key not configured on the server
+    | 4011 // token_required: the app key needs a token
+    | 4012 // token_invalid: bad signature, or issued for another app, room or uid
+    | 4013 // token_expired: the token expired
+    | 4014 // permission_denied: the token does not grant this
+    | 4020 // not_in_room: request before join
+    | 4021 // already_in_room: second join on one connection
+    | 4022 // audience_cannot_publish: audience members cannot publish
+    | 4023 // not_publishing: the subscribed uid publishes none of the requested media
+    | 4024 // no_such_member: uid not in the room
+    | 4025 // uid_in_use: uid already in the room
+    | 4026 // task_exists: addTasks with a task id the room has
+    | 4027 // no_such_task: updateTasks / deleteTasks with an unknown task id
+    | 4028 // no_such_room: server API: the room has no members
+    | 4029 // limit_exceeded: too many requests or members
+    | 5000; // internal: server failure; the request may be retried
+
+  /** Stable snake_case names of the codes, in the same order. */
+  type MprtcErrorReason =
+    | 'invalid_argument'
+    | 'not_joined'
+    | 'already_joined'
+    | 'timeout'
+    | 'connection_lost'
+    | 'protocol_violation'
+    | 'cancelled'
+    | 'wasm_unavailable'
+    | 'malformed_frame'
+    | 'unsupported_version'
+    | 'unknown_request'
+    | 'invalid_params'
+    | 'frame_too_large'
+    | 'invalid_task'
+    | 'unknown_app_key'
+    | 'token_required'
+    | 'token_invalid'
+    | 'token_expired'
+    | 'permission_denied'
+    | 'not_in_room'
+    | 'already_in_room'
+    | 'audience_cannot_publish'
+    | 'not_publishing'
+    | 'no_such_member'
+    | 'uid_in_use'
+    | 'task_exists'
+    | 'no_such_task'
+    | 'no_such_room'
+    | 'limit_exceeded'
+    | 'internal';
+
+  /**
+   * What the SDK's promises reject with: a real `Error` (so `instanceof Error` holds) carrying a
+   * numeric `code` and a stable `reason`. The message is for humans and may change.
+   */
+  interface MprtcError extends Error {
+    name: 'MprtcError';
+    code: MprtcErrorCode;
+    reason: MprtcErrorReason;
+    /** For 4005 `invalid_task`: the offending field, e.g. `rtmpTasks[0].layout.users[1].x`. */
+    field?: string;
+  }
+
+  // ------------------------------------------------------------------ the client
+
+  /**
+   * What `Client(options)` returns: one connection to an mprtc-server. Every call returns a
+   * promise that settles when the outcome is known and rejects with an {@link MprtcError}.
+   *
+   * Use it as {@link Client}. (It has its own name because `import { Client }` merges the type
+   * with the module's `Client` property, and an interface with `this` types would then not
+   * match itself; the alias survives that merge.)
+   */
+  interface MprtcClient {
+    /**
+     * Loads the wasm core and checks the options (rejects 1001 on bad ones, 1008 when the wasm
+     * cannot load). Optional: every other call runs it first; repeated calls share one promise.
+     */
+    init(): Promise<void>;
+    /** Joins a room. Resolves once joined. */
+    join(params: JoinParams): Promise<void>;
+    /** Leaves the room; pending calls reject with 1007 `cancelled`. */
+    leave(): Promise<void>;
+    /** Starts publishing; resolves with the URL for `<live-pusher url>`. */
+    publish(mediaType?: MediaType): Promise<string>;
+    /** Stops publishing the given kind (both when left out). */
+    unpublish(mediaType?: MediaType): Promise<void>;
+    /** Subscribes to a member's media (both kinds when left out); resolves with play URLs. */
+    subscribe(uid: Uid, mediaType?: MediaType): Promise<PlayUrls>;
+    /** Stops subscribing to a member's media (both kinds when left out). */
+    unsubscribe(uid: Uid, mediaType?: MediaType): Promise<void>;
+    /** Switches this member's role. `'host'` is accepted as another name for `'broadcaster'`. */
+    setRole(role: Role | 'host'): Promise<void>;
+    /** Starts push tasks in the room (broadcasters may manage tasks; a token can deny it). */
+    addTasks(options: RtmpTasksOptions): Promise<void>;
+    /** Replaces the configuration of running push tasks. */
+    updateTasks(options: RtmpTasksOptions): Promise<void>;
+    /** Ends push tasks. */
+    deleteTasks(options: DeleteTasksOptions): Promise<void>;
+
+    /** The signaling socket opened. */
+    on(event: 'open', listener: Listener<OpenEvent>): this;
+    /** The signaling socket closed while in a room. */
+    on(event: 'disconnect', listener: Listener<DisconnectEvent>): this;
+    /** Another member joined the room. */
+    on(event: 'clientJoin', listener: Listener<ClientJoinEvent>): this;
+    /** Another member left the room. */
+    on(event: 'clientLeave', listener: Listener<ClientLeaveEvent>): this;
+    /** A member's audio or video reached the media server: subscribe now. */
+    on(event: 'stream-added', listener: Listener<StreamEvent>): this;
+    /** A member's audio or video stopped: remove its player. */
+    on(event: 'stream-removed', listener: Listener<StreamEvent>): this;
+    /** A member's role changed. */
+    on(event: 'role-Changed', listener: Listener<RoleChangedEvent>): this;
+    /** A push task's state changed (505 pushing, 506 failed, 511 ended). */
+    on(event: 'rtmp-tasks-status', listener: Listener<RtmpTasksStatusEvent>): this;
+
+    /** Removes one listener, or every listener of the event when `listener` is left out. */
+    off<K extends ClientEventName>(event: K, listener?: Listener<ClientEventMap[K]>): this;
+
+    /**
+     * Closes the socket, rejects pending calls with 1007 `cancelled` and drops every listener.
+     * The client cannot be used afterwards.
+     */
+    destroy(): void;
+  }
+
+  /** The client type: `import type { Client } from 'mprtc'`, or `SDK.Client` in a type position. */
+  type Client = MprtcClient;
+
+  /** `Client(options)`, with or without `new`. */
+  interface ClientConstructor {
+    new (options: ClientOptions): Client;
+    (options: ClientOptions): Client;
+    readonly prototype: Client;
+  }
+
+  /** The module object. */
+  interface MprtcSDK {
+    /** Creates a client; NetEase style `SDK.Client({...})` works without `new`. */
+    Client: ClientConstructor;
+    /**
+     * Sets where the wasm is loaded from, for every client (default
+     * `miniprogram_npm/mprtc/mprtc_bg.wasm`). Call before the first load.
+     */
+    setWasmPath(path: string): void;
+    /**
+     * Loads the wasm core now instead of on the first call (it is loaded once per mini-program).
+     * Rejects with 1008 `wasm_unavailable`; a failed load may be retried.
+     */
+    load(): Promise<void>;
+    /** The same object, for `import ... from 'mprtc'` without esModuleInterop-style helpers. */
+    default: MprtcSDK;
+  }
+}
+
+declare const mprtc: mprtc.MprtcSDK;
+
+export = mprtc;
