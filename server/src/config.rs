@@ -33,6 +33,10 @@ pub struct FileConfig {
     pub media_secret: Option<String>,
     pub url_ttl_secs: Option<u64>,
     pub max_frame_bytes: Option<usize>,
+    /// Clients ping this often (milliseconds).
+    pub ping_interval_ms: Option<u64>,
+    /// A ping unanswered this long means a dead connection (milliseconds).
+    pub ping_timeout_ms: Option<u64>,
     /// Where push tasks with `record: true` write their files.
     pub recordings_dir: Option<PathBuf>,
     /// The ffmpeg binary push-task compositors run.
@@ -51,6 +55,8 @@ pub struct Config {
     pub media_secret: Option<String>,
     pub url_ttl_secs: u64,
     pub max_frame_bytes: usize,
+    pub ping_interval_ms: u64,
+    pub ping_timeout_ms: u64,
     pub recordings_dir: PathBuf,
     pub ffmpeg: PathBuf,
     pub apps: HashMap<String, AppConfig>,
@@ -79,6 +85,10 @@ pub enum ConfigError {
     BadFrameLimit,
     #[error("url_ttl_secs must be between 1 and 604800")]
     BadTtl,
+    #[error(
+        "ping_interval_ms must be 100 to 60000 and ping_timeout_ms from ping_interval_ms to 120000"
+    )]
+    BadHeartbeat,
 }
 
 impl ConfigError {
@@ -92,6 +102,7 @@ impl ConfigError {
             Self::BadAppFlag(_) => "config.bad_app_flag",
             Self::BadFrameLimit => "config.bad_frame_limit",
             Self::BadTtl => "config.bad_ttl",
+            Self::BadHeartbeat => "config.bad_heartbeat",
         }
     }
 }
@@ -106,6 +117,8 @@ pub struct Overrides {
     pub media_secret: Option<String>,
     pub url_ttl_secs: Option<u64>,
     pub max_frame_bytes: Option<usize>,
+    pub ping_interval_ms: Option<u64>,
+    pub ping_timeout_ms: Option<u64>,
     pub recordings_dir: Option<PathBuf>,
     pub ffmpeg: Option<PathBuf>,
     /// `KEY:SECRET` pairs.
@@ -181,6 +194,19 @@ impl Config {
         if !(1..=604_800).contains(&url_ttl_secs) {
             return Err(ConfigError::BadTtl);
         }
+        let ping_interval_ms = o
+            .ping_interval_ms
+            .or(file.ping_interval_ms)
+            .unwrap_or(10_000);
+        let ping_timeout_ms = o
+            .ping_timeout_ms
+            .or(file.ping_timeout_ms)
+            .unwrap_or(ping_interval_ms * 2);
+        if !(100..=60_000).contains(&ping_interval_ms)
+            || !(ping_interval_ms..=120_000).contains(&ping_timeout_ms)
+        {
+            return Err(ConfigError::BadHeartbeat);
+        }
         let d = |s: &str| s.parse::<SocketAddr>().expect("default addresses parse");
         Ok(Config {
             listen: o
@@ -199,6 +225,8 @@ impl Config {
             media_secret: o.media_secret.or(file.media_secret),
             url_ttl_secs,
             max_frame_bytes,
+            ping_interval_ms,
+            ping_timeout_ms,
             recordings_dir: o
                 .recordings_dir
                 .or(file.recordings_dir)
@@ -281,6 +309,17 @@ mod tests {
         assert_eq!(
             e("url_ttl_secs = 0", Overrides::default()),
             "config.bad_ttl"
+        );
+        assert_eq!(
+            e("ping_interval_ms = 50", Overrides::default()),
+            "config.bad_heartbeat"
+        );
+        assert_eq!(
+            e(
+                "ping_interval_ms = 1000\nping_timeout_ms = 500",
+                Overrides::default()
+            ),
+            "config.bad_heartbeat"
         );
     }
 }

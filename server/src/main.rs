@@ -57,6 +57,12 @@ struct ServeArgs {
     /// Largest signaling frame answered normally.
     #[arg(long, env = "MPRTC_MAX_FRAME_BYTES")]
     max_frame_bytes: Option<usize>,
+    /// Clients ping this often (ms).
+    #[arg(long, env = "MPRTC_PING_INTERVAL_MS")]
+    ping_interval_ms: Option<u64>,
+    /// A ping unanswered this long means a dead connection (ms).
+    #[arg(long, env = "MPRTC_PING_TIMEOUT_MS")]
+    ping_timeout_ms: Option<u64>,
     /// Directory for push-task recordings.
     #[arg(long, env = "MPRTC_RECORDINGS_DIR")]
     recordings_dir: Option<PathBuf>,
@@ -129,6 +135,8 @@ fn load(args: &ServeArgs) -> Result<Config, mprtc_server::config::ConfigError> {
         media_secret: args.media_secret.clone(),
         url_ttl_secs: args.url_ttl_secs,
         max_frame_bytes: args.max_frame_bytes,
+        ping_interval_ms: args.ping_interval_ms,
+        ping_timeout_ms: args.ping_timeout_ms,
         recordings_dir: args.recordings_dir.clone(),
         ffmpeg: args.ffmpeg.clone(),
         apps: args.apps.clone(),

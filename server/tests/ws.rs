@@ -232,3 +232,78 @@ async fn bad_input_gets_typed_errors_and_nobody_else_notices() {
         .expect("server stops promptly")
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_silent_connection_is_dropped_and_its_member_leaves() {
+    let any = "127.0.0.1:0".parse().unwrap();
+    let o = Overrides {
+        listen: Some(any),
+        rtmp_listen: Some(any),
+        flv_listen: Some(any),
+        insecure_apps: vec!["dbg".into()],
+        ping_interval_ms: Some(200),
+        ping_timeout_ms: Some(300),
+        ..Default::default()
+    };
+    let server = Server::bind(Config::resolve(FileConfig::default(), o).unwrap())
+        .await
+        .unwrap();
+    let url = server.endpoints.signal.clone();
+    let stop = CancellationToken::new();
+    let s = stop.clone();
+    let task = tokio::spawn(async move { server.run(s).await.unwrap() });
+
+    let mut alive = connect(&url).await;
+    let r = ask(&mut alive, join(1, "dbg", "hb", 1, None)).await;
+    assert_eq!(r["body"]["ping_interval_ms"], 200);
+    assert_eq!(r["body"]["ping_timeout_ms"], 300);
+    let mut silent = connect(&url).await;
+    assert_eq!(
+        ask(&mut silent, join(1, "dbg", "hb", 2, None)).await["ok"],
+        true
+    );
+    assert_eq!(recv(&mut alive).await["type"], "member-joined");
+
+    // `alive` pings; `silent` says nothing and is dropped after interval + timeout.
+    let started = std::time::Instant::now();
+    let mut id = 10;
+    let left = loop {
+        id += 1;
+        let pong = ask(
+            &mut alive,
+            json!({"v":1,"id":id,"type":"ping","body":{"ts":7}}),
+        )
+        .await;
+        if pong["type"] == "member-left" {
+            break pong;
+        }
+        assert_eq!(
+            (pong["re"].as_u64(), pong["body"]["ts"].as_u64()),
+            (Some(id as u64), Some(7))
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "silent member never left"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(left["body"]["uid"], 2);
+    assert_eq!(left["body"]["reason"], "connection_lost");
+    let closed = tokio::time::timeout(Duration::from_secs(2), async {
+        loop {
+            match silent.next().await {
+                Some(Ok(Message::Close(Some(f)))) => return Some(u16::from(f.code)),
+                None | Some(Err(_)) => return None,
+                _ => {}
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(closed, Some(4408));
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
+}

@@ -14,6 +14,9 @@ use crate::protocol::frame::{self, decode_server, encode_request};
 use crate::protocol::tasks::{check_delete, check_tasks, DeleteTasksReq, TasksReq};
 use crate::protocol::*;
 
+/// The close code the client uses (and reports in `disconnect`) when heartbeats go unanswered.
+pub const HEARTBEAT_CLOSE_CODE: u16 = 4408;
+
 /// Settings fixed for the client's life.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -69,6 +72,10 @@ enum Pend {
     Unsubscribe,
     SetRole(Role),
     Tasks(&'static str),
+    /// A heartbeat; it has no op (the app never sees it) and `ts` is when it was sent.
+    Ping {
+        ts: u64,
+    },
 }
 
 #[derive(Debug)]
@@ -95,6 +102,9 @@ struct Joined {
     last_seq: u64,
     members: BTreeMap<u64, Remote>,
     published: Media,
+    ping_interval: u64,
+    ping_timeout: u64,
+    next_ping: u64,
 }
 
 /// The SDK client. One per mini-program page is typical; it owns at most one socket.
@@ -113,6 +123,8 @@ pub struct Client {
     out: VecDeque<Output>,
     /// Server frames that could not be read (kept for diagnostics, never fatal).
     pub bad_frames: u64,
+    /// The last heartbeat round trip, in milliseconds.
+    pub rtt_ms: Option<u64>,
 }
 
 impl Client {
@@ -129,6 +141,7 @@ impl Client {
             role: Role::Broadcaster,
             out: VecDeque::new(),
             bad_frames: 0,
+            rtt_ms: None,
         }
     }
 
@@ -315,14 +328,14 @@ impl Client {
         }
     }
 
-    pub fn handle_socket_message(&mut self, _now: u64, text: &str) {
+    pub fn handle_socket_message(&mut self, now: u64, text: &str) {
         if self.conn != Conn::Open {
             return;
         }
         match decode_server(text) {
             Ok(ServerFrame::Ok { re, body }) => {
                 if let Some(p) = self.take_pending(re) {
-                    self.on_ok(p, body);
+                    self.on_ok(now, p, body);
                 }
             }
             Ok(ServerFrame::Err { re: Some(re), err }) => {
@@ -399,6 +412,33 @@ impl Client {
                 i += 1;
             }
         }
+        self.maybe_ping(now);
+    }
+
+    fn maybe_ping(&mut self, now: u64) {
+        if self.conn != Conn::Open
+            || self
+                .pending
+                .iter()
+                .any(|p| matches!(p.what, Pend::Ping { .. }))
+        {
+            return;
+        }
+        let Some(j) = self.joined.as_mut() else {
+            return;
+        };
+        if now < j.next_ping {
+            return;
+        }
+        j.next_ping = now + j.ping_interval;
+        let deadline = now + j.ping_timeout;
+        let req = self.send(RequestKind::Ping, &PingReq { ts: now });
+        self.pending.push(Pending {
+            req,
+            op: 0,
+            what: Pend::Ping { ts: now },
+            deadline,
+        });
     }
 
     /// When [`Client::handle_timeout`] must next be called, if ever.
@@ -407,7 +447,16 @@ impl Client {
             Conn::Connecting { deadline } => Some(deadline),
             _ => None,
         };
-        self.pending.iter().map(|p| p.deadline).chain(c).min()
+        let ping = match (&self.joined, self.conn) {
+            (Some(j), Conn::Open) => Some(j.next_ping),
+            _ => None,
+        };
+        self.pending
+            .iter()
+            .map(|p| p.deadline)
+            .chain(c)
+            .chain(ping)
+            .min()
     }
 
     pub fn poll_output(&mut self) -> Option<Output> {
@@ -497,10 +546,10 @@ impl Client {
         self.out.push_back(Output::Resolve { op, value });
     }
 
-    fn on_ok(&mut self, p: Pending, body: serde_json::Value) {
+    fn on_ok(&mut self, now: u64, p: Pending, body: serde_json::Value) {
         match p.what {
             Pend::Join => match frame::body::<JoinOk>(body) {
-                Ok(ok) => self.joined_ok(p.op, ok),
+                Ok(ok) => self.joined_ok(now, p.op, ok),
                 Err(e) => self.on_err(p, protocol_violation("join", e)),
             },
             Pend::Leave => {
@@ -534,6 +583,7 @@ impl Client {
                 Err(e) => self.on_err(p, protocol_violation("subscribe", e)),
             },
             Pend::Unsubscribe | Pend::Tasks(_) => self.resolve(p.op, OpValue::Done),
+            Pend::Ping { ts } => self.rtt_ms = Some(now.saturating_sub(ts)),
             Pend::SetRole(role) => {
                 self.role = role;
                 if let Some(j) = self.joined.as_mut() {
@@ -548,6 +598,12 @@ impl Client {
     }
 
     fn on_err(&mut self, p: Pending, err: Error) {
+        if let Pend::Ping { .. } = p.what {
+            if err.code == ErrorCode::Timeout {
+                self.connection_dead();
+            }
+            return;
+        }
         if let Pend::Join = p.what {
             // A failed join leaves nothing behind: no half-open session, no socket.
             self.joining = false;
@@ -561,7 +617,7 @@ impl Client {
         });
     }
 
-    fn joined_ok(&mut self, op: OpId, ok: JoinOk) {
+    fn joined_ok(&mut self, now: u64, op: OpId, ok: JoinOk) {
         self.joining = false;
         let members: BTreeMap<u64, Remote> = ok
             .members
@@ -584,6 +640,9 @@ impl Client {
             last_seq: ok.seq,
             members: members.clone(),
             published: Media::NONE,
+            ping_interval: ok.ping_interval_ms.max(100),
+            ping_timeout: ok.ping_timeout_ms.max(100),
+            next_ping: now + ok.ping_interval_ms.max(100),
         });
         self.role = ok.role;
         self.resolve(op, OpValue::Done);
@@ -692,10 +751,29 @@ impl Client {
         self.joining = false;
         self.joined = None;
         for p in std::mem::take(&mut self.pending) {
+            if let Pend::Ping { .. } = p.what {
+                continue;
+            }
             self.out.push_back(Output::Reject {
                 op: p.op,
                 error: Error::new(code, msg),
             });
+        }
+    }
+
+    /// A heartbeat went unanswered: the connection is dead even if the socket says nothing.
+    fn connection_dead(&mut self) {
+        let was_in_room = self.joined.is_some();
+        self.close_socket("heartbeat timeout");
+        self.fail_all(
+            ErrorCode::ConnectionLost,
+            "heartbeat timeout: the connection is dead",
+        );
+        if was_in_room {
+            self.out.push_back(Output::Event(AppEvent::Disconnect {
+                code: HEARTBEAT_CLOSE_CODE,
+                reason: "heartbeat timeout".into(),
+            }));
         }
     }
 
@@ -722,5 +800,6 @@ fn pend_name(p: Pend) -> &'static str {
         Pend::Unsubscribe => "unsubscribe",
         Pend::SetRole(_) => "setRole",
         Pend::Tasks(name) => name,
+        Pend::Ping { .. } => "ping",
     }
 }

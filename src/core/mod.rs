@@ -7,6 +7,6 @@ pub mod params;
 #[cfg(test)]
 mod tests;
 
-pub use client::{Client, ClientConfig, Remote};
+pub use client::{Client, ClientConfig, Remote, HEARTBEAT_CLOSE_CODE};
 pub use error::Error;
 pub use output::{AppEvent, MediaKind, OpId, OpValue, Output};

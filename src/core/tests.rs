@@ -40,6 +40,8 @@ fn joined(members: Vec<MemberInfo>) -> Client {
         members,
         seq: 0,
         server_time_ms: 0,
+        ping_interval_ms: 60_000,
+        ping_timeout_ms: 60_000,
     };
     c.handle_socket_message(6, &encode_ok(id, &ok));
     let outs = drain(&mut c);
@@ -78,6 +80,8 @@ fn join_reports_existing_members_and_their_streams() {
         }],
         seq: 4,
         server_time_ms: 0,
+        ping_interval_ms: 60_000,
+        ping_timeout_ms: 60_000,
     };
     c.handle_socket_message(2, &encode_ok(id, &ok));
     let evs: Vec<_> = drain(&mut c)
@@ -202,7 +206,11 @@ fn requests_time_out_at_their_deadline() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(c.poll_timeout(), None);
+    assert_eq!(
+        c.poll_timeout(),
+        Some(60_006),
+        "only the next heartbeat is due"
+    );
     assert!(
         c.is_joined(),
         "a timed-out publish does not end the session"
@@ -443,4 +451,66 @@ fn tasks_are_validated_before_sending_and_statuses_arrive_in_order() {
         )
         .unwrap_err();
     assert_eq!(e.field.as_deref(), Some("taskIds[0]"));
+}
+
+#[test]
+fn heartbeats_measure_rtt_and_a_missed_one_means_a_dead_connection() {
+    let mut c = client();
+    c.join(0, "r", 1, None).unwrap();
+    drain(&mut c);
+    c.handle_socket_open(0);
+    let (id, _, _) = sent(&drain(&mut c)).remove(0);
+    let ok = JoinOk {
+        session: "s".into(),
+        room: "r".into(),
+        uid: 1,
+        role: Role::Broadcaster,
+        members: vec![],
+        seq: 0,
+        server_time_ms: 0,
+        ping_interval_ms: 1000,
+        ping_timeout_ms: 3000,
+    };
+    c.handle_socket_message(10, &encode_ok(id, &ok));
+    drain(&mut c);
+    assert_eq!(c.poll_timeout(), Some(1010));
+    c.handle_timeout(1010);
+    let (id, kind, body) = sent(&drain(&mut c)).remove(0);
+    assert_eq!((kind, body["ts"].as_u64()), (RequestKind::Ping, Some(1010)));
+    c.handle_socket_message(
+        1052,
+        &encode_ok(
+            id,
+            &PingOk {
+                ts: 1010,
+                server_time_ms: 5,
+            },
+        ),
+    );
+    assert_eq!(c.rtt_ms, Some(42));
+    assert!(drain(&mut c).is_empty(), "pings are invisible to the app");
+    // The next ping gets no answer: at its deadline the connection counts as dead.
+    c.handle_timeout(2010);
+    assert_eq!(sent(&drain(&mut c))[0].1, RequestKind::Ping);
+    let op = c.publish(2500, Media::BOTH).unwrap();
+    drain(&mut c);
+    c.handle_timeout(4999);
+    assert!(drain(&mut c).is_empty());
+    c.handle_timeout(5010);
+    let outs = drain(&mut c);
+    assert!(matches!(outs[0], Output::Close { .. }), "{outs:?}");
+    assert!(outs.iter().any(|o| matches!(o, Output::Reject { op: x, error } if *x == op && error.code == ErrorCode::ConnectionLost)));
+    assert_eq!(
+        outs.last(),
+        Some(&Output::Event(AppEvent::Disconnect {
+            code: HEARTBEAT_CLOSE_CODE,
+            reason: "heartbeat timeout".into()
+        }))
+    );
+    assert!(!c.is_joined());
+    c.handle_socket_close(5020, 1000, "");
+    assert!(
+        drain(&mut c).is_empty(),
+        "the close that follows is not news"
+    );
 }

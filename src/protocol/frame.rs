@@ -30,6 +30,7 @@ pub enum RequestKind {
     AddTasks,
     UpdateTasks,
     DeleteTasks,
+    Ping,
 }
 
 impl RequestKind {
@@ -45,6 +46,7 @@ impl RequestKind {
             Self::AddTasks => "add-tasks",
             Self::UpdateTasks => "update-tasks",
             Self::DeleteTasks => "delete-tasks",
+            Self::Ping => "ping",
         }
     }
     pub fn from_wire(s: &str) -> Option<Self> {
@@ -59,6 +61,7 @@ impl RequestKind {
             "add-tasks" => Self::AddTasks,
             "update-tasks" => Self::UpdateTasks,
             "delete-tasks" => Self::DeleteTasks,
+            "ping" => Self::Ping,
             _ => return None,
         })
     }

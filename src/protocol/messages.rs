@@ -89,6 +89,31 @@ pub struct JoinOk {
     /// The seq of the last event this session has been sent (events start after it).
     pub seq: u64,
     pub server_time_ms: u64,
+    /// Send a `ping` this often while joined.
+    #[serde(default = "default_ping_interval")]
+    pub ping_interval_ms: u64,
+    /// A ping unanswered for this long means the connection is dead, whatever the socket says.
+    #[serde(default = "default_ping_timeout")]
+    pub ping_timeout_ms: u64,
+}
+
+fn default_ping_interval() -> u64 {
+    10_000
+}
+fn default_ping_timeout() -> u64 {
+    20_000
+}
+
+/// `ping`: the heartbeat. `ts` is the client's clock, echoed back to measure the round trip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PingReq {
+    pub ts: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PingOk {
+    pub ts: u64,
+    pub server_time_ms: u64,
 }
 
 /// `publish` adds media kinds to the member's stream; the answer is the push URL.

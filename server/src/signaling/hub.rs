@@ -92,6 +92,8 @@ pub struct Hub {
     sessions: HashMap<SessionId, Session>,
     rooms: HashMap<RoomKey, Room>,
     by_media: HashMap<String, RoomKey>,
+    ping_interval_ms: u64,
+    ping_timeout_ms: u64,
 }
 
 fn err(code: ErrorCode, msg: impl Into<String>) -> WireError {
@@ -116,7 +118,22 @@ impl Hub {
             sessions: HashMap::new(),
             rooms: HashMap::new(),
             by_media: HashMap::new(),
+            ping_interval_ms: 10_000,
+            ping_timeout_ms: 20_000,
         }
+    }
+
+    /// Heartbeat told to clients at join: ping every `interval_ms`; a ping unanswered for
+    /// `timeout_ms` means the connection is dead. The shell drops a connection silent for
+    /// `interval_ms + timeout_ms`.
+    pub fn with_heartbeat(mut self, interval_ms: u64, timeout_ms: u64) -> Self {
+        self.ping_interval_ms = interval_ms;
+        self.ping_timeout_ms = timeout_ms;
+        self
+    }
+
+    pub fn heartbeat(&self) -> (u64, u64) {
+        (self.ping_interval_ms, self.ping_timeout_ms)
     }
 
     pub fn connect(&mut self) -> SessionId {
@@ -195,6 +212,15 @@ impl Hub {
             RequestKind::SetRole => {
                 body::<SetRoleReq>(b).and_then(|r| self.set_role(sid, r.role, id, out))
             }
+            RequestKind::Ping => body::<PingReq>(b).map(|p| {
+                encode_ok(
+                    id,
+                    &PingOk {
+                        ts: p.ts,
+                        server_time_ms: now_ms,
+                    },
+                )
+            }),
             RequestKind::AddTasks => task_body(b)
                 .and_then(|r| self.member_tasks(sid, TaskOp::Add(r), now_ms, out))
                 .map(|_| encode_ok(id, &serde_json::json!({}))),
@@ -208,7 +234,8 @@ impl Hub {
         let frame = reply.unwrap_or_else(|e| encode_err(Some(id), &e));
         out.push(HubOut::Send(sid, frame));
         // Publishing, roles and tasks change what push tasks compose.
-        if let Some((key, _)) = self.sessions.get(&sid).and_then(|s| s.joined.clone()) {
+        let joined = self.sessions.get(&sid).and_then(|s| s.joined.clone());
+        if let (Some((key, _)), false) = (joined, kind == RequestKind::Ping) {
             self.refresh_tasks(&key, now_ms, out);
         }
     }
@@ -398,6 +425,8 @@ impl Hub {
             members,
             seq: 0,
             server_time_ms: now_ms,
+            ping_interval_ms: self.ping_interval_ms,
+            ping_timeout_ms: self.ping_timeout_ms,
         };
         Ok(encode_ok(id, &ok))
     }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -104,11 +105,12 @@ impl Signaling {
 
     async fn serve(self, socket: WebSocket) {
         let (tx, mut rx) = mpsc::unbounded_channel::<Message>();
-        let sid = {
+        let (sid, silence_limit) = {
             let mut g = self.shared.lock().unwrap_or_else(|p| p.into_inner());
             let sid = g.hub.connect();
             g.senders.insert(sid, tx.clone());
-            sid
+            let (interval, timeout) = g.hub.heartbeat();
+            (sid, Duration::from_millis(interval + timeout))
         };
         tracing::debug!(sid, "connected");
         let (mut sink, mut stream) = socket.split();
@@ -120,7 +122,21 @@ impl Signaling {
                 }
             }
         });
-        while let Some(msg) = stream.next().await {
+        loop {
+            // A client pings every interval; one silent for interval + timeout is gone even if
+            // TCP has not noticed (phones that lost their network say nothing).
+            let msg = match tokio::time::timeout(silence_limit, stream.next()).await {
+                Ok(Some(m)) => m,
+                Ok(None) => break,
+                Err(_) => {
+                    tracing::debug!(sid, "heartbeat timeout");
+                    let _ = tx.send(Message::Close(Some(CloseFrame {
+                        code: 4408,
+                        reason: "heartbeat timeout".into(),
+                    })));
+                    break;
+                }
+            };
             match msg {
                 Ok(Message::Text(t)) => {
                     let now = now_ms();
