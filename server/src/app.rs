@@ -99,7 +99,8 @@ impl Server {
             cfg.max_frame_bytes,
             rand::thread_rng().next_u64(),
         )
-        .with_heartbeat(cfg.ping_interval_ms, cfg.ping_timeout_ms);
+        .with_heartbeat(cfg.ping_interval_ms, cfg.ping_timeout_ms)
+        .with_limits(cfg.limits);
         let (task_tx, task_rx) = tokio::sync::mpsc::unbounded_channel();
         let runner = Arc::new(FfmpegRunner::new(cfg.ffmpeg.clone()));
         let supervisor = Arc::new(Supervisor::new(runner, cfg.recordings_dir.clone(), task_tx));

@@ -33,6 +33,12 @@ pub struct FileConfig {
     pub media_secret: Option<String>,
     pub url_ttl_secs: Option<u64>,
     pub max_frame_bytes: Option<usize>,
+    /// Rooms this server holds at most.
+    pub max_rooms: Option<usize>,
+    /// Members one room holds at most.
+    pub max_members_per_room: Option<usize>,
+    /// Sustained requests per second one connection may send.
+    pub max_requests_per_sec: Option<u32>,
     /// Clients ping this often (milliseconds).
     pub ping_interval_ms: Option<u64>,
     /// A ping unanswered this long means a dead connection (milliseconds).
@@ -57,6 +63,7 @@ pub struct Config {
     pub max_frame_bytes: usize,
     pub ping_interval_ms: u64,
     pub ping_timeout_ms: u64,
+    pub limits: crate::signaling::Limits,
     pub recordings_dir: PathBuf,
     pub ffmpeg: PathBuf,
     pub apps: HashMap<String, AppConfig>,
@@ -89,6 +96,8 @@ pub enum ConfigError {
         "ping_interval_ms must be 100 to 60000 and ping_timeout_ms from ping_interval_ms to 120000"
     )]
     BadHeartbeat,
+    #[error("max_rooms, max_members_per_room and max_requests_per_sec must be at least 1")]
+    BadLimit,
 }
 
 impl ConfigError {
@@ -103,6 +112,7 @@ impl ConfigError {
             Self::BadFrameLimit => "config.bad_frame_limit",
             Self::BadTtl => "config.bad_ttl",
             Self::BadHeartbeat => "config.bad_heartbeat",
+            Self::BadLimit => "config.bad_limit",
         }
     }
 }
@@ -119,6 +129,9 @@ pub struct Overrides {
     pub max_frame_bytes: Option<usize>,
     pub ping_interval_ms: Option<u64>,
     pub ping_timeout_ms: Option<u64>,
+    pub max_rooms: Option<usize>,
+    pub max_members_per_room: Option<usize>,
+    pub max_requests_per_sec: Option<u32>,
     pub recordings_dir: Option<PathBuf>,
     pub ffmpeg: Option<PathBuf>,
     /// `KEY:SECRET` pairs.
@@ -207,6 +220,24 @@ impl Config {
         {
             return Err(ConfigError::BadHeartbeat);
         }
+        let dl = crate::signaling::Limits::default();
+        let limits = crate::signaling::Limits {
+            max_rooms: o.max_rooms.or(file.max_rooms).unwrap_or(dl.max_rooms),
+            max_members_per_room: o
+                .max_members_per_room
+                .or(file.max_members_per_room)
+                .unwrap_or(dl.max_members_per_room),
+            max_requests_per_sec: o
+                .max_requests_per_sec
+                .or(file.max_requests_per_sec)
+                .unwrap_or(dl.max_requests_per_sec),
+        };
+        if limits.max_rooms == 0
+            || limits.max_members_per_room == 0
+            || limits.max_requests_per_sec == 0
+        {
+            return Err(ConfigError::BadLimit);
+        }
         let d = |s: &str| s.parse::<SocketAddr>().expect("default addresses parse");
         Ok(Config {
             listen: o
@@ -227,6 +258,7 @@ impl Config {
             max_frame_bytes,
             ping_interval_ms,
             ping_timeout_ms,
+            limits,
             recordings_dir: o
                 .recordings_dir
                 .or(file.recordings_dir)

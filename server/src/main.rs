@@ -57,6 +57,15 @@ struct ServeArgs {
     /// Largest signaling frame answered normally.
     #[arg(long, env = "MPRTC_MAX_FRAME_BYTES")]
     max_frame_bytes: Option<usize>,
+    /// Rooms this server holds at most.
+    #[arg(long, env = "MPRTC_MAX_ROOMS")]
+    max_rooms: Option<usize>,
+    /// Members one room holds at most.
+    #[arg(long, env = "MPRTC_MAX_MEMBERS_PER_ROOM")]
+    max_members_per_room: Option<usize>,
+    /// Sustained requests per second one connection may send.
+    #[arg(long, env = "MPRTC_MAX_REQUESTS_PER_SEC")]
+    max_requests_per_sec: Option<u32>,
     /// Clients ping this often (ms).
     #[arg(long, env = "MPRTC_PING_INTERVAL_MS")]
     ping_interval_ms: Option<u64>,
@@ -136,6 +145,9 @@ fn load(args: &ServeArgs) -> Result<Config, mprtc_server::config::ConfigError> {
         url_ttl_secs: args.url_ttl_secs,
         max_frame_bytes: args.max_frame_bytes,
         ping_interval_ms: args.ping_interval_ms,
+        max_rooms: args.max_rooms,
+        max_members_per_room: args.max_members_per_room,
+        max_requests_per_sec: args.max_requests_per_sec,
         ping_timeout_ms: args.ping_timeout_ms,
         recordings_dir: args.recordings_dir.clone(),
         ffmpeg: args.ffmpeg.clone(),

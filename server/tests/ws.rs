@@ -307,3 +307,82 @@ async fn a_silent_connection_is_dropped_and_its_member_leaves() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn floods_and_full_rooms_get_limit_errors() {
+    let any = "127.0.0.1:0".parse().unwrap();
+    let o = Overrides {
+        listen: Some(any),
+        rtmp_listen: Some(any),
+        flv_listen: Some(any),
+        insecure_apps: vec!["dbg".into()],
+        max_requests_per_sec: Some(20),
+        max_members_per_room: Some(2),
+        ..Default::default()
+    };
+    let server = Server::bind(Config::resolve(FileConfig::default(), o).unwrap())
+        .await
+        .unwrap();
+    let url = server.endpoints.signal.clone();
+    let stop = CancellationToken::new();
+    let s = stop.clone();
+    let task = tokio::spawn(async move { server.run(s).await.unwrap() });
+
+    let mut a = connect(&url).await;
+    let mut b = connect(&url).await;
+    let mut c = connect(&url).await;
+    assert_eq!(
+        ask(&mut a, join(1, "dbg", "full", 1, None)).await["ok"],
+        true
+    );
+    assert_eq!(
+        ask(&mut b, join(1, "dbg", "full", 2, None)).await["ok"],
+        true
+    );
+    assert_eq!(
+        code(&ask(&mut c, join(1, "dbg", "full", 3, None)).await),
+        4029
+    );
+    assert_eq!(
+        ask(&mut c, join(2, "dbg", "other", 3, None)).await["ok"],
+        true,
+        "other rooms are open"
+    );
+
+    // A flood: the first 20 or so are served, the rest refused, nothing else is affected.
+    for id in 0..100u32 {
+        let ping = json!({"v":1,"id":100 + id,"type":"ping","body":{"ts":1}});
+        a.send(Message::Text(ping.to_string().into()))
+            .await
+            .unwrap();
+    }
+    let (mut served, mut refused) = (0, 0);
+    while served + refused < 100 {
+        let r = recv(&mut a).await;
+        if r["type"] == "member-left" || r["type"] == "member-joined" {
+            continue;
+        }
+        if r["ok"] == true {
+            served += 1;
+        } else {
+            assert_eq!(r["err"]["code"], 4029, "{r}");
+            refused += 1;
+        }
+    }
+    assert!((19..=25).contains(&served), "served {served}");
+    assert!(refused >= 75);
+    let r = ask(&mut b, json!({"v":1,"id":9,"type":"ping","body":{"ts":2}})).await;
+    assert_eq!(r["ok"], true, "the flood did not touch b");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = ask(
+        &mut a,
+        json!({"v":1,"id":999,"type":"ping","body":{"ts":3}}),
+    )
+    .await;
+    assert_eq!(r["ok"], true, "the bucket refills");
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
+}

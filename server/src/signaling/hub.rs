@@ -80,6 +80,9 @@ type RoomKey = (String, String);
 #[derive(Debug, Default)]
 struct Session {
     joined: Option<(RoomKey, u64)>,
+    /// Request tokens left (a bucket refilled at `max_requests_per_sec`), and when last refilled.
+    tokens: f64,
+    refilled_ms: u64,
 }
 
 pub struct Hub {
@@ -94,6 +97,26 @@ pub struct Hub {
     by_media: HashMap<String, RoomKey>,
     ping_interval_ms: u64,
     ping_timeout_ms: u64,
+    limits: Limits,
+}
+
+/// Bounds that keep one client (or one busy app) from hurting everyone else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_rooms: usize,
+    pub max_members_per_room: usize,
+    /// Sustained requests per second per connection (bursts up to the same number).
+    pub max_requests_per_sec: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_rooms: 10_000,
+            max_members_per_room: 1_000,
+            max_requests_per_sec: 50,
+        }
+    }
 }
 
 fn err(code: ErrorCode, msg: impl Into<String>) -> WireError {
@@ -120,6 +143,7 @@ impl Hub {
             by_media: HashMap::new(),
             ping_interval_ms: 10_000,
             ping_timeout_ms: 20_000,
+            limits: Limits::default(),
         }
     }
 
@@ -129,6 +153,11 @@ impl Hub {
     pub fn with_heartbeat(mut self, interval_ms: u64, timeout_ms: u64) -> Self {
         self.ping_interval_ms = interval_ms;
         self.ping_timeout_ms = timeout_ms;
+        self
+    }
+
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -170,9 +199,22 @@ impl Hub {
 
     /// One text frame from `sid`. Exactly one response goes back for every attributable request.
     pub fn handle_frame(&mut self, sid: SessionId, text: &str, now_ms: u64, out: &mut Vec<HubOut>) {
-        if !self.sessions.contains_key(&sid) {
+        let rate = f64::from(self.limits.max_requests_per_sec);
+        let Some(session) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        let elapsed = now_ms.saturating_sub(session.refilled_ms) as f64 / 1000.0;
+        session.tokens = (session.tokens + elapsed * rate).min(rate);
+        session.refilled_ms = now_ms;
+        if session.tokens < 1.0 {
+            let e = err(
+                ErrorCode::LimitExceeded,
+                format!("more than {rate} requests per second on this connection"),
+            );
+            out.push(HubOut::Send(sid, encode_err(None, &e)));
             return;
         }
+        session.tokens -= 1.0;
         if text.len() > self.max_frame_bytes {
             let e = err(
                 ErrorCode::FrameTooLarge,
@@ -371,10 +413,26 @@ impl Hub {
             (Some(_), false, None) => return Err(err(ErrorCode::Internal, "app has no secret")),
         };
         let key: RoomKey = (r.appkey.clone(), r.room.clone());
-        if let Some(room) = self.rooms.get(&key) {
-            if room.members.contains_key(&r.uid) {
+        match self.rooms.get(&key) {
+            Some(room) if room.members.contains_key(&r.uid) => {
                 return Err(err(ErrorCode::UidInUse, "this uid is already in the room"));
             }
+            Some(room) if room.members.len() >= self.limits.max_members_per_room => {
+                return Err(err(
+                    ErrorCode::LimitExceeded,
+                    format!(
+                        "a room holds at most {} members",
+                        self.limits.max_members_per_room
+                    ),
+                ));
+            }
+            None if self.rooms.len() >= self.limits.max_rooms => {
+                return Err(err(
+                    ErrorCode::LimitExceeded,
+                    "this server runs at its room limit",
+                ));
+            }
+            _ => {}
         }
         // A token without the publish privilege still joins, as audience.
         let role = if privileges.publish {

@@ -3,4 +3,4 @@
 pub mod hub;
 pub mod ws;
 
-pub use hub::{Hub, HubOut, SessionId};
+pub use hub::{Hub, HubOut, Limits, SessionId};
