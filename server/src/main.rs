@@ -26,7 +26,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the server (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Mint a join token for a room and uid.
     Token(TokenArgs),
 }
@@ -206,7 +206,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let args = match cli.cmd {
         Some(Cmd::Token(t)) => return token_cmd(t),
-        Some(Cmd::Serve(a)) => a,
+        Some(Cmd::Serve(a)) => *a,
         None => cli.serve,
     };
     // The RTMP library logs stream names with their signatures below error level; keep it quiet
