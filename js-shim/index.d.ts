@@ -216,6 +216,16 @@ declare namespace mprtc {
     streamUrl: string;
   }
 
+  /**
+   * `syncDone`: a push or play URL changed. The SDK restarted a `<live-pusher>` that reported
+   * -1307 or a `<live-player>` that reported -2301 (through {@link MprtcClient.dataReporter});
+   * set `url` on that component (`uid` is this member for the pusher, the played member for a
+   * player).
+   */
+  type SyncDoneEvent = UidOf & {
+    url: string;
+  };
+
   /** Event name → payload, for code that handles events generically. */
   interface ClientEventMap {
     open: OpenEvent;
@@ -226,12 +236,77 @@ declare namespace mprtc {
     'stream-removed': StreamEvent;
     'role-Changed': RoleChangedEvent;
     'rtmp-tasks-status': RtmpTasksStatusEvent;
+    syncDone: SyncDoneEvent;
   }
 
   type ClientEventName = keyof ClientEventMap;
 
   /** A listener, called with the client as `this`. Its result is ignored; a throw is logged. */
   type Listener<T> = (this: Client, data: T) => void;
+
+  // ------------------------------------------------------------------ component reports
+
+  /** `dataReporter`'s first argument: `'push'` for `<live-pusher>`, `'pull'` for `<live-player>`. */
+  type ReportKind = 'push' | 'pull';
+
+  /**
+   * `dataReporter`'s second argument: the component event forwarded, by its attribute name.
+   */
+  type ReportType = 'bindstatechange' | 'bindnetstatus' | 'binderror';
+
+  /**
+   * A `bindstatechange` report: `e.detail`. `<live-pusher>` codes are 1001–1008, -1301…-1312,
+   * 1101–1106, 3001–3005; `<live-player>` codes 2001–2009, -2301, -2302, 2101–2108, 3001–3005.
+   * Other codes are accepted and kept.
+   */
+  interface StateChangeReport {
+    code: number | string;
+    /** Free text; accepted and ignored. */
+    reason?: string;
+  }
+
+  /**
+   * A `bindnetstatus` report: `e.detail.info` (or `e.detail`). Every field is optional and may be
+   * a number or a numeric string; unreadable fields are ignored.
+   */
+  interface NetStatusInfo {
+    /** kbit/s. */
+    videoBitrate?: number | string;
+    /** kbit/s. */
+    audioBitrate?: number | string;
+    videoFPS?: number | string;
+    /** Key-frame interval, seconds. */
+    videoGOP?: number | string;
+    /** kbit/s. */
+    netSpeed?: number | string;
+    netJitter?: number | string;
+    /** 0 unknown, 1 excellent … 5 very bad, 6 unusable. */
+    netQualityLevel?: number | string;
+    videoWidth?: number | string;
+    videoHeight?: number | string;
+    /** ms. */
+    videoCache?: number | string;
+    /** ms. */
+    audioCache?: number | string;
+    vDecCacheSize?: number | string;
+    vSumCacheSize?: number | string;
+    /** ms. */
+    avPlayInterval?: number | string;
+    /** ms. */
+    avRecvInterval?: number | string;
+    audioCacheThreshold?: number | string;
+    code?: number | string;
+    message?: string;
+  }
+
+  /**
+   * A `binderror` report: `e.detail`. `errCode` 10001 camera not allowed, 10002 recording not
+   * allowed, 10003 background music failed to load, 10004 `waiting-image` failed to load.
+   */
+  interface ComponentErrorReport {
+    errCode?: number | string;
+    errMsg?: string;
+  }
 
   // ------------------------------------------------------------------ errors
 
@@ -353,6 +428,19 @@ declare namespace mprtc {
     /** Ends push tasks. */
     deleteTasks(options: DeleteTasksOptions): Promise<void>;
 
+    /**
+     * Forwards a `<live-pusher>` (`'push'`) or `<live-player>` (`'pull'`) event. Odd contents
+     * are ignored, never an error. When a pusher reports -1307 or a player -2301 the SDK gets a
+     * fresh URL and emits `syncDone`. `uid` is the member a `<live-player>` plays (it may be left
+     * out while only one member is subscribed). Resolves once the SDK has taken the report and
+     * never rejects (components keep reporting after `leave`): a refused report — 1001
+     * `invalid_argument` for an unknown kind or event name, 1002 `not_joined` outside a room — is
+     * logged with `console.warn`.
+     */
+    dataReporter(kind: ReportKind, type: 'bindstatechange', data: StateChangeReport, uid?: Uid): Promise<void>;
+    dataReporter(kind: ReportKind, type: 'bindnetstatus', data: NetStatusInfo | { info: NetStatusInfo }, uid?: Uid): Promise<void>;
+    dataReporter(kind: ReportKind, type: 'binderror', data: ComponentErrorReport, uid?: Uid): Promise<void>;
+
     /** The signaling socket opened. */
     on(event: 'open', listener: Listener<OpenEvent>): this;
     /** The signaling socket closed while in a room. */
@@ -369,6 +457,8 @@ declare namespace mprtc {
     on(event: 'role-Changed', listener: Listener<RoleChangedEvent>): this;
     /** A push task's state changed (505 pushing, 506 failed, 511 ended). */
     on(event: 'rtmp-tasks-status', listener: Listener<RtmpTasksStatusEvent>): this;
+    /** A push or play URL changed: set the new `url` on that `<live-pusher>` / `<live-player>`. */
+    on(event: 'syncDone', listener: Listener<SyncDoneEvent>): this;
 
     /** Removes one listener, or every listener of the event when `listener` is left out. */
     off<K extends ClientEventName>(event: K, listener?: Listener<ClientEventMap[K]>): this;

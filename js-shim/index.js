@@ -129,6 +129,24 @@ Client.prototype.updateTasks = function (options) {
 Client.prototype.deleteTasks = function (options) {
   return this._call('deleteTasks', [options]);
 };
+// Forwards a <live-pusher> / <live-player> event to the core (NetEase's dataReporter). Pages
+// call it from component handlers without waiting or catching, and components keep reporting
+// after leave, so it never rejects: a refused report (bad kind / event, not in a room) is logged
+// with its code. The core's reaction (syncDone) arrives as an event.
+Client.prototype.dataReporter = function (kind, type, data, uid) {
+  var self = this;
+  return this.init().then(function () {
+    var core = self._core;
+    if (!core) return;
+    try {
+      core.dataReporter(kind, type, data, uid, Date.now());
+    } catch (e) {
+      console.warn('[mprtc] dataReporter ignored:', e && e.code, e && e.message);
+    } finally {
+      self._pump();
+    }
+  }, function () {});
+};
 
 Client.prototype.on = function (name, fn) {
   (this._listeners[name] = this._listeners[name] || []).push(fn);

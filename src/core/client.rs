@@ -7,6 +7,9 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use super::component::{
+    self, ComponentError, ComponentKind, ComponentState, NetStatus, ReportEvent,
+};
 use super::error::Error;
 use super::output::{AppEvent, MediaKind, OpId, OpValue, Output};
 use super::params;
@@ -68,9 +71,21 @@ enum Pend {
     Leave,
     Publish,
     Unpublish(Media),
-    Subscribe,
-    Unsubscribe,
+    Subscribe {
+        uid: u64,
+        media: Media,
+    },
+    Unsubscribe {
+        uid: u64,
+        media: Media,
+    },
     SetRole(Role),
+    /// A publish the core issued itself after `<live-pusher>` gave up; no op, ends in `syncDone`.
+    Republish,
+    /// A subscribe the core issued itself after a `<live-player>` gave up; ends in `syncDone`.
+    Resubscribe {
+        uid: u64,
+    },
     Tasks(&'static str),
     /// A heartbeat; it has no op (the app never sees it) and `ts` is when it was sent.
     Ping {
@@ -105,6 +120,65 @@ struct Joined {
     ping_interval: u64,
     ping_timeout: u64,
     next_ping: u64,
+    // The next three are a handful of entries at most; plain vectors keep the wasm small.
+    /// What this client subscribed to, per remote uid (what a recovery re-subscribes).
+    subs: Vec<(u64, Media)>,
+    /// A republish for a failed `<live-pusher>` is in flight.
+    push_recovering: bool,
+    /// Resubscribes for failed `<live-player>`s in flight, by remote uid.
+    pull_recovering: Vec<u64>,
+    /// What pages reported about their components, per (kind, uid).
+    components: Vec<(ComponentKey, ComponentStatus)>,
+}
+
+type ComponentKey = (ComponentKind, Option<u64>);
+
+impl Joined {
+    fn sub(&self, uid: u64) -> Option<Media> {
+        self.subs.iter().find(|(u, _)| *u == uid).map(|(_, m)| *m)
+    }
+    fn set_sub(&mut self, uid: u64, media: Media) {
+        self.subs.retain(|(u, _)| *u != uid);
+        if !media.is_empty() {
+            self.subs.push((uid, media));
+        }
+    }
+    fn component(&self, key: ComponentKey) -> Option<&ComponentStatus> {
+        self.components
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, c)| c)
+    }
+    fn component_mut(&mut self, key: ComponentKey) -> &mut ComponentStatus {
+        let i = match self.components.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                self.components.push((key, ComponentStatus::default()));
+                self.components.len() - 1
+            }
+        };
+        &mut self.components[i].1
+    }
+    fn forget_member(&mut self, uid: u64) {
+        self.subs.retain(|(u, _)| *u != uid);
+        self.pull_recovering.retain(|u| *u != uid);
+        self.components
+            .retain(|(k, _)| *k != (ComponentKind::Pull, Some(uid)));
+    }
+}
+
+/// What the page last reported about one `<live-pusher>` or `<live-player>`
+/// (see [`Client::data_reporter`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ComponentStatus {
+    /// The last `bindstatechange` code.
+    pub state: Option<ComponentState>,
+    /// The last `bindnetstatus` info.
+    pub net: Option<NetStatus>,
+    /// The last `binderror`.
+    pub error: Option<ComponentError>,
+    /// When any of them was last reported (the `now` of that call).
+    pub updated_ms: u64,
 }
 
 /// The SDK client. One per mini-program page is typical; it owns at most one socket.
@@ -242,7 +316,7 @@ impl Client {
             now,
             RequestKind::Subscribe,
             &SubscribeReq { uid, media },
-            Pend::Subscribe,
+            Pend::Subscribe { uid, media },
         ))
     }
 
@@ -252,7 +326,7 @@ impl Client {
             now,
             RequestKind::Unsubscribe,
             &UnsubscribeReq { uid, media },
-            Pend::Unsubscribe,
+            Pend::Unsubscribe { uid, media },
         ))
     }
 
@@ -281,7 +355,6 @@ impl Client {
         ))
     }
 
-    /// Abandon everything: pending calls are rejected and the socket closes.
     /// Start push tasks. Every field is checked here first; the server checks again.
     pub fn add_tasks(&mut self, now: u64, req: TasksReq) -> Result<OpId, Error> {
         self.joined_ref()?;
@@ -312,6 +385,75 @@ impl Client {
         ))
     }
 
+    /// What the page forwards from its `<live-pusher>` (`Push`) or a `<live-player>` (`Pull`):
+    /// `report` is the event's `e.detail` (or `e.detail.info` for netstatus), read leniently by
+    /// [`component`]; odd contents are ignored, never an error. `uid` names the remote member a
+    /// player plays (for `Pull` it may be left out while exactly one member is subscribed); for
+    /// `Push` it is this member.
+    ///
+    /// The core acts on fatal states a fresh URL cures: `<live-pusher>` -1307 re-publishes
+    /// what is published and `<live-player>` -2301 re-subscribes what was subscribed from that
+    /// member; the new URL comes out as [`AppEvent::SyncDone`]. One recovery per component at a
+    /// time: reports of the same failure while it is in flight change nothing.
+    pub fn data_reporter(
+        &mut self,
+        now: u64,
+        kind: ComponentKind,
+        event: ReportEvent,
+        report: &serde_json::Value,
+        uid: Option<u64>,
+    ) -> Result<(), Error> {
+        let j = self.joined.as_mut().ok_or_else(|| {
+            Error::new(
+                ErrorCode::NotJoined,
+                "dataReporter needs a joined room; join first",
+            )
+        })?;
+        let key = component_key(j, kind, uid);
+        let entry = j.component_mut((kind, key));
+        entry.updated_ms = now;
+        let mut recover = false;
+        match event {
+            ReportEvent::StateChange => {
+                let state = match kind {
+                    ComponentKind::Push => component::parse_pusher_state(report).map(|s| {
+                        recover = s.needs_new_url();
+                        ComponentState::Pusher(s)
+                    }),
+                    ComponentKind::Pull => component::parse_player_state(report).map(|s| {
+                        recover = s.needs_new_url();
+                        ComponentState::Player(s)
+                    }),
+                };
+                if state.is_some() {
+                    entry.state = state;
+                }
+            }
+            ReportEvent::NetStatus => {
+                if let Some(n) = component::parse_net_status(report) {
+                    entry.net = Some(n);
+                }
+            }
+            ReportEvent::Error => {
+                if let Some(e) = component::parse_component_error(report) {
+                    entry.error = Some(e);
+                }
+            }
+        }
+        if recover {
+            match kind {
+                ComponentKind::Push => self.recover_push(now),
+                ComponentKind::Pull => {
+                    if let Some(uid) = key {
+                        self.recover_pull(now, uid);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Abandon everything: pending calls are rejected and the socket closes.
     pub fn destroy(&mut self) {
         self.teardown(ErrorCode::Cancelled, "client destroyed");
     }
@@ -488,6 +630,38 @@ impl Client {
     pub fn published(&self) -> Media {
         self.joined.as_ref().map_or(Media::NONE, |j| j.published)
     }
+    /// What this client is subscribed to, per remote uid.
+    pub fn subscriptions(&self) -> impl Iterator<Item = (u64, Media)> + '_ {
+        self.joined.iter().flat_map(|j| j.subs.iter().copied())
+    }
+    /// What the page last reported about a component (`uid` as for [`Client::data_reporter`]).
+    pub fn component(&self, kind: ComponentKind, uid: Option<u64>) -> Option<&ComponentStatus> {
+        let j = self.joined.as_ref()?;
+        j.component((kind, component_key(j, kind, uid)))
+    }
+    /// The last `bindnetstatus` of a component (`uid` as for [`Client::data_reporter`]).
+    pub fn quality(&self, kind: ComponentKind, uid: Option<u64>) -> Option<&NetStatus> {
+        self.component(kind, uid)?.net.as_ref()
+    }
+    /// The last `bindnetstatus` of this member's `<live-pusher>`.
+    pub fn push_quality(&self) -> Option<&NetStatus> {
+        self.quality(ComponentKind::Push, None)
+    }
+    /// The last `bindnetstatus` of the `<live-player>` playing `uid`.
+    pub fn pull_quality(&self, uid: u64) -> Option<&NetStatus> {
+        self.quality(ComponentKind::Pull, Some(uid))
+    }
+    /// Whether a recovery (republish, or resubscribe of that uid) is in flight.
+    pub fn recovering(&self, kind: ComponentKind, uid: Option<u64>) -> bool {
+        let Some(j) = self.joined.as_ref() else {
+            return false;
+        };
+        match (kind, component_key(j, kind, uid)) {
+            (ComponentKind::Push, _) => j.push_recovering,
+            (ComponentKind::Pull, Some(u)) => j.pull_recovering.contains(&u),
+            (ComponentKind::Pull, None) => false,
+        }
+    }
 
     // ---- internals ---------------------------------------------------------------------------
 
@@ -501,6 +675,61 @@ impl Client {
         self.joined
             .as_ref()
             .ok_or_else(|| Error::new(ErrorCode::NotJoined, "join a room first"))
+    }
+
+    /// `<live-pusher>` gave up: ask for a fresh push URL for what is published.
+    fn recover_push(&mut self, now: u64) {
+        let Some(j) = self.joined.as_mut() else {
+            return;
+        };
+        if j.push_recovering || j.published.is_empty() || j.role == Role::Audience {
+            return;
+        }
+        j.push_recovering = true;
+        let media = j.published;
+        self.internal_request(
+            now,
+            RequestKind::Publish,
+            &PublishReq { media },
+            Pend::Republish,
+        );
+    }
+
+    /// The `<live-player>` playing `uid` gave up: ask for a fresh play URL.
+    fn recover_pull(&mut self, now: u64, uid: u64) {
+        let Some(j) = self.joined.as_mut() else {
+            return;
+        };
+        let Some(media) = j.sub(uid) else {
+            return;
+        };
+        if j.pull_recovering.contains(&uid) {
+            return;
+        }
+        j.pull_recovering.push(uid);
+        self.internal_request(
+            now,
+            RequestKind::Subscribe,
+            &SubscribeReq { uid, media },
+            Pend::Resubscribe { uid },
+        );
+    }
+
+    /// A request the core makes on its own: no op, the app never sees its outcome directly.
+    fn internal_request<B: serde::Serialize>(
+        &mut self,
+        now: u64,
+        kind: RequestKind,
+        body: &B,
+        what: Pend,
+    ) {
+        let req = self.send(kind, body);
+        self.pending.push(Pending {
+            req,
+            op: 0,
+            what,
+            deadline: now + self.cfg.request_timeout_ms,
+        });
     }
 
     fn send<B: serde::Serialize>(&mut self, kind: RequestKind, body: &B) -> u32 {
@@ -572,17 +801,59 @@ impl Client {
                 }
                 self.resolve(p.op, OpValue::Done);
             }
-            Pend::Subscribe => match frame::body::<SubscribeOk>(body) {
-                Ok(ok) => self.resolve(
-                    p.op,
-                    OpValue::Play {
-                        url: ok.url,
-                        flv_url: ok.flv_url,
-                    },
-                ),
+            Pend::Subscribe { uid, media } => match frame::body::<SubscribeOk>(body) {
+                Ok(ok) => {
+                    if let Some(j) = self.joined.as_mut() {
+                        if j.members.contains_key(&uid) {
+                            let m = j.sub(uid).unwrap_or(Media::NONE).union(media);
+                            j.set_sub(uid, m);
+                        }
+                    }
+                    self.resolve(
+                        p.op,
+                        OpValue::Play {
+                            url: ok.url,
+                            flv_url: ok.flv_url,
+                        },
+                    )
+                }
                 Err(e) => self.on_err(p, protocol_violation("subscribe", e)),
             },
-            Pend::Unsubscribe | Pend::Tasks(_) => self.resolve(p.op, OpValue::Done),
+            Pend::Unsubscribe { uid, media } => {
+                if let Some(j) = self.joined.as_mut() {
+                    if let Some(m) = j.sub(uid) {
+                        j.set_sub(uid, m.minus(media));
+                    }
+                }
+                self.resolve(p.op, OpValue::Done)
+            }
+            Pend::Tasks(_) => self.resolve(p.op, OpValue::Done),
+            Pend::Republish => {
+                let Some(j) = self.joined.as_mut() else {
+                    return;
+                };
+                j.push_recovering = false;
+                if let Ok(ok) = frame::body::<PublishOk>(body) {
+                    j.published = ok.media;
+                    let uid = j.uid;
+                    self.out
+                        .push_back(Output::Event(AppEvent::SyncDone { uid, url: ok.url }));
+                } else {
+                    self.bad_frames += 1;
+                }
+            }
+            Pend::Resubscribe { uid } => {
+                let Some(j) = self.joined.as_mut() else {
+                    return;
+                };
+                j.pull_recovering.retain(|u| *u != uid);
+                if let Ok(ok) = frame::body::<SubscribeOk>(body) {
+                    self.out
+                        .push_back(Output::Event(AppEvent::SyncDone { uid, url: ok.url }));
+                } else {
+                    self.bad_frames += 1;
+                }
+            }
             Pend::Ping { ts } => self.rtt_ms = Some(now.saturating_sub(ts)),
             Pend::SetRole(role) => {
                 self.role = role;
@@ -598,11 +869,27 @@ impl Client {
     }
 
     fn on_err(&mut self, p: Pending, err: Error) {
-        if let Pend::Ping { .. } = p.what {
-            if err.code == ErrorCode::Timeout {
-                self.connection_dead();
+        match p.what {
+            Pend::Ping { .. } => {
+                if err.code == ErrorCode::Timeout {
+                    self.connection_dead();
+                }
+                return;
             }
-            return;
+            // A failed recovery ends quietly; the component's next failure report tries again.
+            Pend::Republish => {
+                if let Some(j) = self.joined.as_mut() {
+                    j.push_recovering = false;
+                }
+                return;
+            }
+            Pend::Resubscribe { uid } => {
+                if let Some(j) = self.joined.as_mut() {
+                    j.pull_recovering.retain(|u| *u != uid);
+                }
+                return;
+            }
+            _ => {}
         }
         if let Pend::Join = p.what {
             // A failed join leaves nothing behind: no half-open session, no socket.
@@ -643,6 +930,10 @@ impl Client {
             ping_interval: ok.ping_interval_ms.max(100),
             ping_timeout: ok.ping_timeout_ms.max(100),
             next_ping: now + ok.ping_interval_ms.max(100),
+            subs: Vec::new(),
+            push_recovering: false,
+            pull_recovering: Vec::new(),
+            components: Vec::new(),
         });
         self.role = ok.role;
         self.resolve(op, OpValue::Done);
@@ -676,6 +967,7 @@ impl Client {
             }
             Event::MemberLeft { uid, reason } => {
                 if let Some(m) = j.members.remove(&uid) {
+                    j.forget_member(uid);
                     self.stream_events(uid, m.live, false);
                     self.out
                         .push_back(Output::Event(AppEvent::ClientLeave { uid, reason }));
@@ -751,7 +1043,10 @@ impl Client {
         self.joining = false;
         self.joined = None;
         for p in std::mem::take(&mut self.pending) {
-            if let Pend::Ping { .. } = p.what {
+            if matches!(
+                p.what,
+                Pend::Ping { .. } | Pend::Republish | Pend::Resubscribe { .. }
+            ) {
                 continue;
             }
             self.out.push_back(Output::Reject {
@@ -796,10 +1091,23 @@ fn pend_name(p: Pend) -> &'static str {
         Pend::Leave => "leave",
         Pend::Publish => "publish",
         Pend::Unpublish(_) => "unpublish",
-        Pend::Subscribe => "subscribe",
-        Pend::Unsubscribe => "unsubscribe",
+        Pend::Subscribe { .. } | Pend::Resubscribe { .. } => "subscribe",
+        Pend::Unsubscribe { .. } => "unsubscribe",
+        Pend::Republish => "publish",
         Pend::SetRole(_) => "setRole",
         Pend::Tasks(name) => name,
         Pend::Ping { .. } => "ping",
+    }
+}
+
+/// Which component entry a report is about: the pusher is always this member's; a player is the
+/// given uid, or the only subscribed member when the page left the uid out.
+fn component_key(j: &Joined, kind: ComponentKind, uid: Option<u64>) -> Option<u64> {
+    match kind {
+        ComponentKind::Push => Some(j.uid),
+        ComponentKind::Pull => uid.or_else(|| match j.subs[..] {
+            [(only, _)] => Some(only),
+            _ => None,
+        }),
     }
 }

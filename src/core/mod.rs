@@ -1,12 +1,14 @@
 //! The sans-IO SDK core: no sockets, no clock, no JavaScript. Inputs in, [`Output`]s out.
 
 mod client;
+pub mod component;
 mod error;
 mod output;
 pub mod params;
 #[cfg(test)]
 mod tests;
 
-pub use client::{Client, ClientConfig, Remote, HEARTBEAT_CLOSE_CODE};
+pub use client::{Client, ClientConfig, ComponentStatus, Remote, HEARTBEAT_CLOSE_CODE};
+pub use component::{ComponentKind, ReportEvent};
 pub use error::Error;
 pub use output::{AppEvent, MediaKind, OpId, OpValue, Output};

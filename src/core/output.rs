@@ -58,6 +58,13 @@ pub enum AppEvent {
         msg: String,
         stream_url: String,
     },
+    /// A push or play URL changed: the core recovered a `<live-pusher>` (`uid` is this member)
+    /// or a `<live-player>` (`uid` is the member it plays) that gave up, and the page must set
+    /// `url` on that component.
+    SyncDone {
+        uid: u64,
+        url: String,
+    },
 }
 
 impl AppEvent {
@@ -72,6 +79,7 @@ impl AppEvent {
             Self::StreamRemoved { .. } => "stream-removed",
             Self::RoleChanged { .. } => "role-Changed",
             Self::RtmpTasksStatus { .. } => "rtmp-tasks-status",
+            Self::SyncDone { .. } => "syncDone",
         }
     }
 }

@@ -271,7 +271,8 @@ pub fn check_task(p: &str, t: &RtmpTask) -> Result<(), TaskFieldError> {
         &["rtmp://", "rtmps://"],
     )?;
     let c = t.layout.canvas;
-    let even = |v: u32| (limits::CANVAS_MIN..=limits::CANVAS_MAX).contains(&v) && v.is_multiple_of(2);
+    let even =
+        |v: u32| (limits::CANVAS_MIN..=limits::CANVAS_MAX).contains(&v) && v.is_multiple_of(2);
     let range = format!(
         "an even number from {} to {}",
         limits::CANVAS_MIN,

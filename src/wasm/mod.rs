@@ -4,7 +4,9 @@
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 
-use crate::core::{params, AppEvent, Client, ClientConfig, Error, OpValue, Output};
+use crate::core::{
+    params, AppEvent, Client, ClientConfig, ComponentKind, Error, OpValue, Output, ReportEvent,
+};
 use crate::protocol::{ErrorCode, LeaveReason, Role};
 
 #[wasm_bindgen(start)]
@@ -108,6 +110,16 @@ fn from_js<T: serde::de::DeserializeOwned>(v: &JsValue, what: &str) -> Result<T,
         .map_err(|e| Error::new(ErrorCode::InvalidTask, format!("{what}: {e}")))
 }
 
+/// A component report as JSON, leniently: whatever `JSON.stringify` cannot express (undefined,
+/// BigInt, cycles) reads as `null`, which the core ignores.
+fn lenient_json(v: &JsValue) -> serde_json::Value {
+    js_sys::JSON::stringify(v)
+        .ok()
+        .and_then(|s| s.as_string())
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null)
+}
+
 fn js<T>(r: Result<T, Error>) -> JsResult<T> {
     r.map_err(|e| js_error(&e))
 }
@@ -195,6 +207,35 @@ impl WasmClient {
     #[wasm_bindgen(js_name = deleteTasks)]
     pub fn delete_tasks(&mut self, req: JsValue, now: f64) -> JsResult<u32> {
         js(from_js(&req, "deleteTasks").and_then(|r| self.inner.delete_tasks(now_ms(now), r)))
+    }
+
+    /// `dataReporter(kind, event, data, uid?)` as in the NetEase API: `kind` `'push'` | `'pull'`,
+    /// `event` `'bindstatechange'` | `'bindnetstatus'` | `'binderror'`, `data` the component
+    /// event's detail. Throws only for bad names or uid, or when not joined.
+    #[wasm_bindgen(js_name = dataReporter)]
+    pub fn data_reporter(
+        &mut self,
+        kind: JsValue,
+        event: JsValue,
+        data: JsValue,
+        uid: JsValue,
+        now: f64,
+    ) -> JsResult<()> {
+        js((|| {
+            let kind: ComponentKind = opt_string(kind, "dataReporter kind")?
+                .unwrap_or_default()
+                .parse()?;
+            let event: ReportEvent = opt_string(event, "dataReporter event")?
+                .unwrap_or_default()
+                .parse()?;
+            let uid = if uid.is_undefined() || uid.is_null() {
+                None
+            } else {
+                Some(uid_in(&uid)?)
+            };
+            self.inner
+                .data_reporter(now_ms(now), kind, event, &lenient_json(&data), uid)
+        })())
     }
 
     pub fn destroy(&mut self) {
@@ -310,6 +351,10 @@ fn event_data(ev: &AppEvent) -> JsValue {
             set(&d, "code", (*code).into());
             set(&d, "msg", msg.as_str().into());
             set(&d, "streamUrl", stream_url.as_str().into());
+        }
+        AppEvent::SyncDone { uid, url } => {
+            uid_out(&d, *uid);
+            set(&d, "url", url.as_str().into());
         }
         AppEvent::RoleChanged { uid, role } => {
             uid_out(&d, *uid);

@@ -71,6 +71,15 @@ test('two mini-programs join, publish and subscribe with real media', async (t) 
     assert.ok(r && r.code !== 0, `pusher with a bad URL was refused (${bad.split('?')[1].slice(0, 20)}...)`);
   }
 
+  // The page forwards <live-pusher> giving up (-1307): the SDK fetches a fresh push URL and
+  // says so with syncDone; a report the SDK cannot use never rejects.
+  const sync = nextEvent(a, 'syncDone');
+  await a.dataReporter('push', 'bindstatechange', { code: -1307, reason: '' });
+  const sd = await sync;
+  assert.deepEqual({ uid: sd.uid, isBigNumber: sd.isBigNumber }, { uid: 1001, isBigNumber: false });
+  assert.match(sd.url, /^rtmp:\/\/127\.0\.0\.1:\d+\/live\/[A-Za-z0-9]+\.1001\?k=push/);
+  await a.dataReporter('screen', 'bindstatechange', { code: 1 });
+
   // A leaves: B sees the stream go and the member leave, in that order.
   const left = nextEvent(b, 'clientLeave');
   await a.leave();

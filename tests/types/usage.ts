@@ -80,6 +80,24 @@ client.on('rtmp-tasks-status', ({ taskId, code, msg, streamUrl }) => {
     case 511: console.log(taskId, 'ended'); break;
   }
 });
+// Component reports, as the NetEase sample forwards them; syncDone brings the new URL.
+client.on('syncDone', ({ uid, url, isBigNumber }) => {
+  if (isBigNumber) console.log('big uid', uid);
+  pushUrl = url; // or players[...] for a remote uid
+});
+client.dataReporter('push', 'bindstatechange', { code: -1307, reason: '' });
+client.dataReporter('push', 'bindnetstatus', { videoBitrate: 500, netSpeed: '620', netQualityLevel: 2 });
+client.dataReporter('push', 'binderror', { errCode: 10001, errMsg: 'camera denied' });
+client.dataReporter('pull', 'bindstatechange', { code: 2004 }, 200);
+client.dataReporter('pull', 'bindnetstatus', { info: { videoFPS: 15 } }, '18446744073709551615')
+  .catch((e: MprtcError) => console.log(e.code === 1002 ? 'not in a room' : e.reason));
+// @ts-expect-error the kind is 'push' or 'pull'
+client.dataReporter('player', 'bindstatechange', { code: 2004 });
+// @ts-expect-error event names are the component attributes
+client.dataReporter('push', 'statechange', { code: 1002 });
+// @ts-expect-error a statechange report needs its code
+client.dataReporter('push', 'bindstatechange', {});
+
 // on() returns the client, so calls chain.
 client.on('open', () => {}).off('open');
 client.off('stream-removed', onRemoved);
