@@ -14,17 +14,21 @@ use tokio_util::sync::CancellationToken;
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn start() -> (String, CancellationToken, tokio::task::JoinHandle<()>) {
+/// A server on loopback ports with apps `sec` (secret `topsecret`) and `dbg` (debug mode);
+/// `tune` adjusts the settings for one test.
+async fn start_with(
+    tune: impl FnOnce(&mut Overrides),
+) -> (String, CancellationToken, tokio::task::JoinHandle<()>) {
     let any = "127.0.0.1:0".parse().unwrap();
-    let o = Overrides {
+    let mut o = Overrides {
         listen: Some(any),
         rtmp_listen: Some(any),
         flv_listen: Some(any),
         apps: vec!["sec:topsecret".into()],
         insecure_apps: vec!["dbg".into()],
-        max_frame_bytes: Some(2048),
         ..Default::default()
     };
+    tune(&mut o);
     let server = Server::bind(Config::resolve(FileConfig::default(), o).unwrap())
         .await
         .unwrap();
@@ -33,6 +37,10 @@ async fn start() -> (String, CancellationToken, tokio::task::JoinHandle<()>) {
     let s = stop.clone();
     let task = tokio::spawn(async move { server.run(s).await.unwrap() });
     (url, stop, task)
+}
+
+async fn start() -> (String, CancellationToken, tokio::task::JoinHandle<()>) {
+    start_with(|o| o.max_frame_bytes = Some(2048)).await
 }
 
 async fn connect(url: &str) -> Ws {
@@ -235,23 +243,11 @@ async fn bad_input_gets_typed_errors_and_nobody_else_notices() {
 
 #[tokio::test]
 async fn a_silent_connection_is_dropped_and_its_member_leaves() {
-    let any = "127.0.0.1:0".parse().unwrap();
-    let o = Overrides {
-        listen: Some(any),
-        rtmp_listen: Some(any),
-        flv_listen: Some(any),
-        insecure_apps: vec!["dbg".into()],
-        ping_interval_ms: Some(200),
-        ping_timeout_ms: Some(300),
-        ..Default::default()
-    };
-    let server = Server::bind(Config::resolve(FileConfig::default(), o).unwrap())
-        .await
-        .unwrap();
-    let url = server.endpoints.signal.clone();
-    let stop = CancellationToken::new();
-    let s = stop.clone();
-    let task = tokio::spawn(async move { server.run(s).await.unwrap() });
+    let (url, stop, task) = start_with(|o| {
+        o.ping_interval_ms = Some(200);
+        o.ping_timeout_ms = Some(300);
+    })
+    .await;
 
     let mut alive = connect(&url).await;
     let r = ask(&mut alive, join(1, "dbg", "hb", 1, None)).await;
@@ -310,23 +306,11 @@ async fn a_silent_connection_is_dropped_and_its_member_leaves() {
 
 #[tokio::test]
 async fn floods_and_full_rooms_get_limit_errors() {
-    let any = "127.0.0.1:0".parse().unwrap();
-    let o = Overrides {
-        listen: Some(any),
-        rtmp_listen: Some(any),
-        flv_listen: Some(any),
-        insecure_apps: vec!["dbg".into()],
-        max_requests_per_sec: Some(20),
-        max_members_per_room: Some(2),
-        ..Default::default()
-    };
-    let server = Server::bind(Config::resolve(FileConfig::default(), o).unwrap())
-        .await
-        .unwrap();
-    let url = server.endpoints.signal.clone();
-    let stop = CancellationToken::new();
-    let s = stop.clone();
-    let task = tokio::spawn(async move { server.run(s).await.unwrap() });
+    let (url, stop, task) = start_with(|o| {
+        o.max_requests_per_sec = Some(20);
+        o.max_members_per_room = Some(2);
+    })
+    .await;
 
     let mut a = connect(&url).await;
     let mut b = connect(&url).await;
