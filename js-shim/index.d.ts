@@ -187,8 +187,11 @@ declare namespace mprtc {
 
   /** `clientLeave`: another member left the room. */
   type ClientLeaveEvent = UidOf & {
-    /** `left`: the member called leave; `connection_lost`: its connection dropped. */
-    reason: 'left' | 'connection_lost';
+    /**
+     * `left`: the member called leave; `connection_lost`: its connection dropped; `kicked`: the
+     * server ended its session (server API, or the same uid joined again elsewhere).
+     */
+    reason: 'left' | 'connection_lost' | 'kicked';
   };
 
   /**
@@ -226,6 +229,17 @@ declare namespace mprtc {
     url: string;
   };
 
+  /**
+   * `kicked`: the server ended this session — `replaced` when the same uid joined the room on
+   * another connection, `kicked` when the app's backend removed the member. Join again to return.
+   */
+  interface KickedEvent {
+    reason: 'replaced' | 'kicked';
+  }
+
+  /** `liveRoomClose`: the app's backend closed the room; this session is over. */
+  interface LiveRoomCloseEvent {}
+
   /** Event name → payload, for code that handles events generically. */
   interface ClientEventMap {
     open: OpenEvent;
@@ -237,6 +251,8 @@ declare namespace mprtc {
     'role-Changed': RoleChangedEvent;
     'rtmp-tasks-status': RtmpTasksStatusEvent;
     syncDone: SyncDoneEvent;
+    kicked: KickedEvent;
+    liveRoomClose: LiveRoomCloseEvent;
   }
 
   type ClientEventName = keyof ClientEventMap;
@@ -459,6 +475,10 @@ declare namespace mprtc {
     on(event: 'rtmp-tasks-status', listener: Listener<RtmpTasksStatusEvent>): this;
     /** A push or play URL changed: set the new `url` on that `<live-pusher>` / `<live-player>`. */
     on(event: 'syncDone', listener: Listener<SyncDoneEvent>): this;
+    /** The server ended this session (same uid elsewhere, or the server API). */
+    on(event: 'kicked', listener: Listener<KickedEvent>): this;
+    /** The server API closed the room. */
+    on(event: 'liveRoomClose', listener: Listener<LiveRoomCloseEvent>): this;
 
     /** Removes one listener, or every listener of the event when `listener` is left out. */
     off<K extends ClientEventName>(event: K, listener?: Listener<ClientEventMap[K]>): this;

@@ -6,12 +6,14 @@
 //! POST   /api/v1/rooms/{room}/tasks             {"rtmpTasks": [...]}   add
 //! PUT    /api/v1/rooms/{room}/tasks             {"rtmpTasks": [...]}   update (replaces whole tasks)
 //! DELETE /api/v1/rooms/{room}/tasks/{taskId}                           delete
+//! POST   /api/v1/rooms/{room}/members/{uid}/kick                       end a member's session
+//! DELETE /api/v1/rooms/{room}                                          close the room
 //! ```
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use base64::Engine;
 use mprtc::protocol::tasks::{DeleteTasksReq, TasksReq};
@@ -37,6 +39,8 @@ pub fn router(api: Api) -> Router {
             get(list).post(add).put(update),
         )
         .route("/api/v1/rooms/{room}/tasks/{task_id}", delete(remove))
+        .route("/api/v1/rooms/{room}/members/{uid}/kick", post(kick))
+        .route("/api/v1/rooms/{room}", delete(close_room))
         .with_state(api)
 }
 
@@ -48,7 +52,9 @@ impl IntoResponse for ApiError {
             ErrorCode::UnknownAppKey | ErrorCode::TokenRequired | ErrorCode::TokenInvalid => {
                 StatusCode::UNAUTHORIZED
             }
-            ErrorCode::NoSuchRoom | ErrorCode::NoSuchTask => StatusCode::NOT_FOUND,
+            ErrorCode::NoSuchRoom | ErrorCode::NoSuchTask | ErrorCode::NoSuchMember => {
+                StatusCode::NOT_FOUND
+            }
             ErrorCode::TaskExists => StatusCode::CONFLICT,
             ErrorCode::LimitExceeded => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -156,4 +162,31 @@ async fn remove(
             task_ids: vec![task_id],
         }),
     )
+}
+
+async fn kick(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path((room, uid)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let app = authenticate(&api, &headers)?;
+    let uid = mprtc::core::params::uid_from_str(&uid)
+        .map_err(|e| ApiError(WireError::new(ErrorCode::InvalidParams, e.message)))?;
+    let now = now_ms();
+    api.signaling
+        .api(|h, out| h.api_kick(&app, &room, uid, now, out))
+        .map_err(ApiError)?;
+    Ok(Json(serde_json::json!({ "ok": true })))
+}
+
+async fn close_room(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path(room): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let app = authenticate(&api, &headers)?;
+    api.signaling
+        .api(|h, out| h.api_close_room(&app, &room, out))
+        .map_err(ApiError)?;
+    Ok(Json(serde_json::json!({ "ok": true })))
 }

@@ -219,9 +219,74 @@ async fn tasks_over_the_server_api() {
         400
     );
 
+    // kick a member and close the room
+    let (mut ws2, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
+    let tok2 = token::mint(b"topsecret", "sec", "r1", 2, Privileges::default(), now, 60);
+    let join2 = json!({"v":1,"id":1,"type":"join","body":{"appkey":"sec","room":"r1","uid":2,"token":tok2}});
+    ws2.send(Message::Text(join2.to_string().into()))
+        .await
+        .unwrap();
+    ws2.next().await.unwrap().unwrap();
+    let kick = "/api/v1/rooms/r1/members/99/kick";
+    assert_eq!(http(&addr, "POST", kick, auth, None).await.0, 404);
+    assert_eq!(
+        http(&addr, "POST", "/api/v1/rooms/r1/members/2/kick", None, None)
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        http(&addr, "POST", "/api/v1/rooms/r1/members/2/kick", auth, None)
+            .await
+            .0,
+        200
+    );
+    let (ev, close) = until_closed(&mut ws2).await;
+    assert!(
+        ev.iter()
+            .any(|v| v["type"] == "kicked" && v["body"]["reason"] == "kicked"),
+        "{ev:?}"
+    );
+    assert_eq!(close, Some(4409));
+    assert_eq!(
+        http(&addr, "DELETE", "/api/v1/rooms/r1", auth, None)
+            .await
+            .0,
+        200
+    );
+    let (ev, close) = until_closed(&mut ws).await;
+    assert!(ev.iter().any(|v| v["type"] == "room-closed"), "{ev:?}");
+    assert_eq!(close, Some(4409));
+    assert_eq!(
+        http(&addr, "GET", path, auth, None).await.0,
+        404,
+        "the room is gone"
+    );
+
     stop.cancel();
     tokio::time::timeout(Duration::from_secs(10), task_handle)
         .await
         .unwrap()
         .unwrap();
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Events read until the server closes the socket, and the close code.
+async fn until_closed(ws: &mut Ws) -> (Vec<Value>, Option<u16>) {
+    let mut events = Vec::new();
+    let code = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(t))) => events.push(serde_json::from_str(&t).unwrap()),
+                Some(Ok(Message::Close(f))) => return f.map(|f| u16::from(f.code)),
+                None | Some(Err(_)) => return None,
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("the server closes the socket");
+    (events, code)
 }

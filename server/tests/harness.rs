@@ -9,7 +9,7 @@ use mprtc::core::{
     AppEvent, Client, ClientConfig, ComponentKind, Error, MediaKind, OpId, OpValue, Output,
     ReportEvent,
 };
-use mprtc::protocol::{ErrorCode, LeaveReason, Media, Role};
+use mprtc::protocol::{ErrorCode, KickReason, LeaveReason, Media, Role};
 use mprtc_server::config::AppConfig;
 use mprtc_server::media::{MediaEvent, MediaSigner, UrlKind};
 use mprtc_server::signaling::{Hub, HubOut, SessionId};
@@ -31,6 +31,7 @@ struct Net {
     peers: Vec<Peer>,
     kicks: Vec<(String, u64)>,
     tasks: Vec<(TaskKey, Option<TaskSpec>)>,
+    closes: Vec<SessionId>,
     now: u64,
 }
 
@@ -73,6 +74,7 @@ impl Net {
             peers,
             kicks: vec![],
             tasks: vec![],
+            closes: vec![],
             now: 1_700_000_000_000,
         }
     }
@@ -128,6 +130,8 @@ impl Net {
                     HubOut::KickPublisher { media_room, uid } => self.kicks.push((media_room, uid)),
                     HubOut::TaskApply { key, spec } => self.tasks.push((key, Some(spec))),
                     HubOut::TaskStop { key } => self.tasks.push((key, None)),
+                    HubOut::Close { sid, .. } => self.closes.push(sid),
+                    HubOut::Close { sid, .. } => self.closes.push(sid),
                 }
             }
             if !moved {
@@ -167,6 +171,7 @@ impl Net {
                 HubOut::KickPublisher { media_room, uid } => self.kicks.push((media_room, uid)),
                 HubOut::TaskApply { key, spec } => self.tasks.push((key, Some(spec))),
                 HubOut::TaskStop { key } => self.tasks.push((key, None)),
+                HubOut::Close { sid, .. } => self.closes.push(sid),
             }
         }
         self.pump();
@@ -325,9 +330,6 @@ fn refusals_are_typed() {
         .run(1, |c, now| c.subscribe(now, 99, Media::BOTH))
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::NoSuchMember);
-    // same uid twice
-    let e = net.join(2, "r", 1).unwrap_err();
-    assert_eq!(e.code, ErrorCode::UidInUse);
     // audience cannot publish: the core refuses first, and so does the server
     net.run(1, |c, now| c.set_role(now, Role::Audience))
         .unwrap();
@@ -882,4 +884,96 @@ fn tasks_follow_the_room() {
     net.run(0, |c, now| c.leave(now)).unwrap();
     net.run(1, |c, now| c.leave(now)).unwrap();
     assert_eq!(net.tasks, vec![(key, None)]);
+}
+
+#[test]
+fn the_server_ends_sessions_replaced_kicked_and_closed() {
+    let mut net = Net::new(3);
+    net.join(0, "r", 1).unwrap();
+    net.join(1, "r", 2).unwrap();
+    for i in 0..2 {
+        net.events(i);
+    }
+    // uid 1 joins again on another connection: the old session is told and closed.
+    let old_sid = net.peers[0].sid.unwrap();
+    assert_eq!(net.join(2, "r", 1), Ok(OpValue::Done));
+    let ev = net.events(0);
+    assert!(
+        ev.contains(&AppEvent::Kicked {
+            reason: KickReason::Replaced
+        }),
+        "{ev:?}"
+    );
+    assert!(
+        !ev.iter().any(|e| matches!(e, AppEvent::Disconnect { .. })),
+        "not a disconnect: {ev:?}"
+    );
+    assert!(!net.peers[0].core.is_joined());
+    assert!(net.closes.contains(&old_sid));
+    assert_eq!(
+        net.events(1),
+        vec![
+            AppEvent::ClientLeave {
+                uid: 1,
+                reason: LeaveReason::Kicked
+            },
+            AppEvent::ClientJoin { uid: 1 },
+        ]
+    );
+    // The server API kicks uid 2.
+    let mut out = Vec::new();
+    assert_eq!(
+        net.hub
+            .api_kick("dbg", "r", 99, net.now, &mut out)
+            .unwrap_err()
+            .code,
+        ErrorCode::NoSuchMember
+    );
+    net.hub.api_kick("dbg", "r", 2, net.now, &mut out).unwrap();
+    deliver(&mut net, out);
+    assert!(net.events(1).contains(&AppEvent::Kicked {
+        reason: KickReason::Kicked
+    }));
+    assert!(net.events(2).contains(&AppEvent::ClientLeave {
+        uid: 2,
+        reason: LeaveReason::Kicked
+    }));
+    // The server API closes the room with a task in it: members hear it, the task ends.
+    net.run(2, |c, now| c.add_tasks(now, tasks_req("t1", &[1])))
+        .unwrap();
+    net.tasks.clear();
+    let mut out = Vec::new();
+    net.hub.api_close_room("dbg", "r", &mut out).unwrap();
+    deliver(&mut net, out);
+    assert!(net.events(2).contains(&AppEvent::LiveRoomClose));
+    assert!(!net.peers[2].core.is_joined());
+    assert_eq!(net.tasks.len(), 1);
+    assert_eq!(net.hub.room_count(), 0);
+    let mut out = Vec::new();
+    assert_eq!(
+        net.hub
+            .api_close_room("dbg", "r", &mut out)
+            .unwrap_err()
+            .code,
+        ErrorCode::NoSuchRoom
+    );
+    // The room can be joined afresh.
+    assert_eq!(net.join(1, "r", 2), Ok(OpValue::Done));
+}
+
+fn deliver(net: &mut Net, out: Vec<HubOut>) {
+    for o in out {
+        match o {
+            HubOut::Send(sid, t) => {
+                if let Some(p) = net.peers.iter_mut().find(|p| p.sid == Some(sid)) {
+                    p.core.handle_socket_message(net.now, &t);
+                }
+            }
+            HubOut::Close { sid, .. } => net.closes.push(sid),
+            HubOut::TaskStop { key } => net.tasks.push((key, None)),
+            HubOut::TaskApply { key, spec } => net.tasks.push((key, Some(spec))),
+            HubOut::KickPublisher { media_room, uid } => net.kicks.push((media_room, uid)),
+        }
+    }
+    net.pump();
 }

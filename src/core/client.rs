@@ -1002,6 +1002,15 @@ impl Client {
                     stream_url,
                 }));
             }
+            Event::Kicked { reason } => {
+                self.session_over("kicked by the server");
+                self.out
+                    .push_back(Output::Event(AppEvent::Kicked { reason }));
+            }
+            Event::RoomClosed {} => {
+                self.session_over("the room was closed");
+                self.out.push_back(Output::Event(AppEvent::LiveRoomClose));
+            }
             Event::RoleChanged { uid, role } => {
                 if let Some(m) = j.members.get_mut(&uid) {
                     m.role = role;
@@ -1070,6 +1079,13 @@ impl Client {
                 reason: "heartbeat timeout".into(),
             }));
         }
+    }
+
+    /// The server ended the session: nothing pending can succeed, and the socket's close that
+    /// follows is expected, not a disconnect.
+    fn session_over(&mut self, why: &str) {
+        self.fail_all(ErrorCode::Cancelled, why);
+        self.close_socket(why);
     }
 
     fn teardown(&mut self, code: ErrorCode, msg: &str) {

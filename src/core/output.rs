@@ -65,6 +65,12 @@ pub enum AppEvent {
         uid: u64,
         url: String,
     },
+    /// The session was ended by the server: same uid elsewhere, or the server API.
+    Kicked {
+        reason: crate::protocol::KickReason,
+    },
+    /// The server API closed the room.
+    LiveRoomClose,
 }
 
 impl AppEvent {
@@ -80,6 +86,8 @@ impl AppEvent {
             Self::RoleChanged { .. } => "role-Changed",
             Self::RtmpTasksStatus { .. } => "rtmp-tasks-status",
             Self::SyncDone { .. } => "syncDone",
+            Self::Kicked { .. } => "kicked",
+            Self::LiveRoomClose => "liveRoomClose",
         }
     }
 }

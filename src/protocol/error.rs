@@ -59,7 +59,8 @@ pub enum ErrorCode {
     NotPublishing = 4023,
     /// The uid is not a member of this room.
     NoSuchMember = 4024,
-    /// The same uid is already in the room on another connection.
+    /// Reserved: the same uid already in the room. Not returned any more — a second join with
+    /// the same uid now replaces the first session, which receives `kicked`.
     UidInUse = 4025,
     /// `addTasks` with a task id the room already has.
     TaskExists = 4026,

@@ -171,6 +171,8 @@ pub enum LeaveReason {
     Left,
     /// The member's connection dropped.
     ConnectionLost,
+    /// The server ended the member's session (server API, or the uid joined again elsewhere).
+    Kicked,
 }
 
 /// Server events. Every event frame carries a per-session `seq`.
@@ -206,4 +208,20 @@ pub enum Event {
         msg: String,
         stream_url: String,
     },
+    /// This session is over: the same uid joined elsewhere (`replaced`) or the server API
+    /// removed it (`kicked`). The server closes the socket next.
+    Kicked {
+        reason: KickReason,
+    },
+    /// The server API closed the room; every session in it is over.
+    RoomClosed {},
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KickReason {
+    /// The same uid joined the room on another connection.
+    Replaced,
+    /// The app's backend removed the member through the server API.
+    Kicked,
 }

@@ -334,6 +334,7 @@ fn event_data(ev: &AppEvent) -> JsValue {
             let r = match reason {
                 LeaveReason::Left => "left",
                 LeaveReason::ConnectionLost => "connection_lost",
+                LeaveReason::Kicked => "kicked",
             };
             set(&d, "reason", r.into());
         }
@@ -356,6 +357,14 @@ fn event_data(ev: &AppEvent) -> JsValue {
             uid_out(&d, *uid);
             set(&d, "url", url.as_str().into());
         }
+        AppEvent::Kicked { reason } => {
+            let r = match reason {
+                crate::protocol::KickReason::Replaced => "replaced",
+                crate::protocol::KickReason::Kicked => "kicked",
+            };
+            set(&d, "reason", r.into());
+        }
+        AppEvent::LiveRoomClose => {}
         AppEvent::RoleChanged { uid, role } => {
             uid_out(&d, *uid);
             set(

@@ -127,3 +127,23 @@ test('a secure app key needs a valid token', async (t) => {
   await c.join({ channelName: 'sec', uid: 5, token });
   await c.leave();
 });
+
+test('the same uid joining again replaces the first session, which hears kicked', async (t) => {
+  const server = await startServer();
+  t.after(() => server.stop());
+  const SDK1 = miniProgram(t, 'pair').require('mprtc');
+  const SDK2 = miniProgram(t, 'pair').require('mprtc');
+  const first = SDK1.Client({ appkey: 'demo', server: server.endpoints.signal });
+  const second = SDK2.Client({ appkey: 'demo', server: server.endpoints.signal });
+  await first.join({ channelName: 'twice', uid: 42 });
+  const kicked = nextEvent(first, 'kicked');
+  let disconnected = false;
+  first.on('disconnect', () => (disconnected = true));
+  await second.join({ channelName: 'twice', uid: 42 });
+  assert.equal((await kicked).reason, 'replaced');
+  await sleep(300);
+  assert.equal(disconnected, false, 'a kick is not a network disconnect');
+  await assert.rejects(first.publish(), (e) => e.code === 1002);
+  assert.match(await second.publish(), /^rtmp:/);
+  await second.leave();
+});

@@ -50,9 +50,14 @@ client.on('clientJoin', (data) => {
   }
 });
 client.on('clientLeave', ({ uid, reason }) => {
-  const why: 'left' | 'connection_lost' = reason;
+  const why: 'left' | 'connection_lost' | 'kicked' = reason;
   console.log(uid, why);
 });
+client.on('kicked', ({ reason }) => {
+  const why: 'replaced' | 'kicked' = reason;
+  console.log(why);
+});
+client.on('liveRoomClose', () => console.log('room closed'));
 client.on('stream-added', ({ uid, mediaType }) => {
   console.log(`${uid} published ${mediaType}`);
   client

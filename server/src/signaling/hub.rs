@@ -16,6 +16,7 @@ use crate::media::{MediaEvent, MediaSigner};
 use crate::tasks::{TaskKey, TaskSpec};
 use crate::token::{self, Privileges, TokenError};
 
+mod admin;
 mod tasks;
 
 use mprtc::protocol::tasks::DeleteTasksReq;
@@ -36,6 +37,12 @@ pub enum HubOut {
     /// Stop a push task (deleted, or its room ended).
     TaskStop {
         key: TaskKey,
+    },
+    /// Close this connection (its session was ended by the server).
+    Close {
+        sid: SessionId,
+        code: u16,
+        reason: String,
     },
     /// Stop the pusher of this media stream (its member left or stopped publishing).
     KickPublisher {
@@ -415,7 +422,9 @@ impl Hub {
         let key: RoomKey = (r.appkey.clone(), r.room.clone());
         match self.rooms.get(&key) {
             Some(room) if room.members.contains_key(&r.uid) => {
-                return Err(err(ErrorCode::UidInUse, "this uid is already in the room"));
+                // The newest connection wins (the page was reopened, the phone switched
+                // networks): the old session is told it was replaced and closed.
+                self.end_session(&key, r.uid, KickReason::Replaced, now_ms, out);
             }
             Some(room) if room.members.len() >= self.limits.max_members_per_room => {
                 return Err(err(

@@ -71,6 +71,14 @@ impl Signaling {
                     HubOut::KickPublisher { media_room, uid } => kicks.push((media_room, uid)),
                     HubOut::TaskApply { key, spec } => self.supervisor.apply(key, spec),
                     HubOut::TaskStop { key } => self.supervisor.stop(&key),
+                    HubOut::Close { sid, code, reason } => {
+                        if let Some(tx) = g.senders.get(&sid) {
+                            let _ = tx.send(Message::Close(Some(CloseFrame {
+                                code,
+                                reason: reason.into(),
+                            })));
+                        }
+                    }
                 }
             }
         }
