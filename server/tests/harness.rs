@@ -131,7 +131,6 @@ impl Net {
                     HubOut::TaskApply { key, spec } => self.tasks.push((key, Some(spec))),
                     HubOut::TaskStop { key } => self.tasks.push((key, None)),
                     HubOut::Close { sid, .. } => self.closes.push(sid),
-                    HubOut::Close { sid, .. } => self.closes.push(sid),
                 }
             }
             if !moved {
