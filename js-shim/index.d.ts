@@ -234,7 +234,13 @@ declare namespace mprtc {
    * another connection, `kicked` when the app's backend removed the member. Join again to return.
    */
   interface KickedEvent {
-    reason: 'replaced' | 'kicked';
+    /** `token_expired`: the join token expired without `renewToken`. */
+    reason: 'replaced' | 'kicked' | 'token_expired';
+  }
+
+  /** `tokenWillExpire`: the join token expires in `remainingSeconds`; call `renewToken`. */
+  interface TokenWillExpireEvent {
+    remainingSeconds: number;
   }
 
   /** `liveRoomClose`: the app's backend closed the room; this session is over. */
@@ -253,6 +259,7 @@ declare namespace mprtc {
     syncDone: SyncDoneEvent;
     kicked: KickedEvent;
     liveRoomClose: LiveRoomCloseEvent;
+    tokenWillExpire: TokenWillExpireEvent;
   }
 
   type ClientEventName = keyof ClientEventMap;
@@ -443,6 +450,8 @@ declare namespace mprtc {
     updateTasks(options: RtmpTasksOptions): Promise<void>;
     /** Ends push tasks. */
     deleteTasks(options: DeleteTasksOptions): Promise<void>;
+    /** Replaces the session's join token (same app, room and uid) before it expires. */
+    renewToken(token: string): Promise<void>;
 
     /**
      * Forwards a `<live-pusher>` (`'push'`) or `<live-player>` (`'pull'`) event. Odd contents
@@ -479,6 +488,8 @@ declare namespace mprtc {
     on(event: 'kicked', listener: Listener<KickedEvent>): this;
     /** The server API closed the room. */
     on(event: 'liveRoomClose', listener: Listener<LiveRoomCloseEvent>): this;
+    /** The join token expires soon: fetch a new one and call `renewToken`. */
+    on(event: 'tokenWillExpire', listener: Listener<TokenWillExpireEvent>): this;
 
     /** Removes one listener, or every listener of the event when `listener` is left out. */
     off<K extends ClientEventName>(event: K, listener?: Listener<ClientEventMap[K]>): this;

@@ -120,6 +120,9 @@ Client.prototype.unsubscribe = function (uid, mediaType) {
 Client.prototype.setRole = function (role) {
   return this._call('setRole', [role]);
 };
+Client.prototype.renewToken = function (token) {
+  return this._call('renewToken', [token]);
+};
 Client.prototype.addTasks = function (options) {
   return this._call('addTasks', [options]);
 };

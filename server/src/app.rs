@@ -139,6 +139,14 @@ impl Server {
                 sig.task_state(key, state);
             }
         });
+        let sig = self.signaling.clone();
+        let ticker = tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                every.tick().await;
+                sig.tick();
+            }
+        });
         let api = http_api::router(http_api::Api {
             signaling: self.signaling.clone(),
             apps: self.apps.clone(),
@@ -160,6 +168,7 @@ impl Server {
         // Compositors die with the server.
         self.supervisor.shutdown().await;
         task_events.abort();
+        ticker.abort();
         let media = media_task.await;
         events.abort();
         served.map_err(ServeError::Serve)?;

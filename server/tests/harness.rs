@@ -976,3 +976,109 @@ fn deliver(net: &mut Net, out: Vec<HubOut>) {
     }
     net.pump();
 }
+
+#[test]
+fn tokens_warn_renew_and_expire() {
+    let mut net = Net::new(2).with_app(0, "sec");
+    let t0 = net.now / 1000;
+    let tok = token::mint(
+        SECRET.as_bytes(),
+        "sec",
+        "r",
+        5,
+        Privileges::default(),
+        t0,
+        60,
+    );
+    net.run(0, |c, now| c.join(now, "r", 5, Some(tok))).unwrap();
+    net.peers[1].core = Client::new(ClientConfig::new("sec", "ws://x/ws").unwrap());
+    let tok6 = token::mint(
+        SECRET.as_bytes(),
+        "sec",
+        "r",
+        6,
+        Privileges::default(),
+        t0,
+        3600,
+    );
+    net.run(1, |c, now| c.join(now, "r", 6, Some(tok6)))
+        .unwrap();
+    net.events(0);
+    net.events(1);
+    let tick = |net: &mut Net, secs: u64| {
+        net.now += secs * 1000;
+        let mut out = Vec::new();
+        net.hub.tick(net.now, &mut out);
+        deliver(net, out);
+    };
+    tick(&mut net, 20);
+    assert_eq!(net.events(0), vec![], "not yet");
+    tick(&mut net, 15);
+    assert_eq!(
+        net.events(0),
+        vec![AppEvent::TokenWillExpire { remaining_s: 25 }]
+    );
+    tick(&mut net, 1);
+    assert_eq!(net.events(0), vec![], "warned once");
+    // a token for another uid is refused; a fresh one for this uid is taken
+    let wrong = token::mint(
+        SECRET.as_bytes(),
+        "sec",
+        "r",
+        6,
+        Privileges::default(),
+        net.now / 1000,
+        120,
+    );
+    assert_eq!(
+        net.run(0, |c, now| c.renew_token(now, wrong))
+            .unwrap_err()
+            .code,
+        ErrorCode::TokenInvalid
+    );
+    let fresh = token::mint(
+        SECRET.as_bytes(),
+        "sec",
+        "r",
+        5,
+        Privileges::default(),
+        net.now / 1000,
+        120,
+    );
+    assert_eq!(
+        net.run(0, |c, now| c.renew_token(now, fresh)),
+        Ok(OpValue::Done)
+    );
+    tick(&mut net, 60);
+    assert_eq!(
+        net.events(0),
+        vec![],
+        "the renewed token holds past the old expiry"
+    );
+    // never renewed again: warned, then the session ends with a typed reason
+    tick(&mut net, 40);
+    assert!(matches!(
+        net.events(0)[..],
+        [AppEvent::TokenWillExpire { .. }]
+    ));
+    tick(&mut net, 30);
+    let ev = net.events(0);
+    assert_eq!(
+        ev,
+        vec![AppEvent::Kicked {
+            reason: KickReason::TokenExpired
+        }]
+    );
+    assert!(!net.peers[0].core.is_joined());
+    assert_eq!(
+        net.events(1),
+        vec![AppEvent::ClientLeave {
+            uid: 5,
+            reason: LeaveReason::Kicked
+        }]
+    );
+    assert!(
+        net.peers[1].core.is_joined(),
+        "the other member's token is still good"
+    );
+}

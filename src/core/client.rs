@@ -86,7 +86,8 @@ enum Pend {
     Resubscribe {
         uid: u64,
     },
-    Tasks(&'static str),
+    /// A request that resolves with nothing; the name is for timeout messages.
+    Plain(&'static str),
     /// A heartbeat; it has no op (the app never sees it) and `ts` is when it was sent.
     Ping {
         ts: u64,
@@ -355,11 +356,25 @@ impl Client {
         ))
     }
 
+    /// Replace the session's join token (after `tokenWillExpire`).
+    pub fn renew_token(&mut self, now: u64, token: String) -> Result<OpId, Error> {
+        self.joined_ref()?;
+        if token.is_empty() {
+            return Err(Error::invalid("token is required"));
+        }
+        Ok(self.request(
+            now,
+            RequestKind::RenewToken,
+            &RenewTokenReq { token },
+            Pend::Plain("renewToken"),
+        ))
+    }
+
     /// Start push tasks. Every field is checked here first; the server checks again.
     pub fn add_tasks(&mut self, now: u64, req: TasksReq) -> Result<OpId, Error> {
         self.joined_ref()?;
         check_tasks(&req)?;
-        Ok(self.request(now, RequestKind::AddTasks, &req, Pend::Tasks("addTasks")))
+        Ok(self.request(now, RequestKind::AddTasks, &req, Pend::Plain("addTasks")))
     }
 
     /// Replace the whole configuration of existing push tasks.
@@ -370,7 +385,7 @@ impl Client {
             now,
             RequestKind::UpdateTasks,
             &req,
-            Pend::Tasks("updateTasks"),
+            Pend::Plain("updateTasks"),
         ))
     }
 
@@ -381,7 +396,7 @@ impl Client {
             now,
             RequestKind::DeleteTasks,
             &req,
-            Pend::Tasks("deleteTasks"),
+            Pend::Plain("deleteTasks"),
         ))
     }
 
@@ -827,7 +842,7 @@ impl Client {
                 }
                 self.resolve(p.op, OpValue::Done)
             }
-            Pend::Tasks(_) => self.resolve(p.op, OpValue::Done),
+            Pend::Plain(_) => self.resolve(p.op, OpValue::Done),
             Pend::Republish => {
                 let Some(j) = self.joined.as_mut() else {
                     return;
@@ -1007,6 +1022,10 @@ impl Client {
                 self.out
                     .push_back(Output::Event(AppEvent::Kicked { reason }));
             }
+            Event::TokenWillExpire { remaining_s } => {
+                self.out
+                    .push_back(Output::Event(AppEvent::TokenWillExpire { remaining_s }));
+            }
             Event::RoomClosed {} => {
                 self.session_over("the room was closed");
                 self.out.push_back(Output::Event(AppEvent::LiveRoomClose));
@@ -1111,7 +1130,7 @@ fn pend_name(p: Pend) -> &'static str {
         Pend::Unsubscribe { .. } => "unsubscribe",
         Pend::Republish => "publish",
         Pend::SetRole(_) => "setRole",
-        Pend::Tasks(name) => name,
+        Pend::Plain(name) => name,
         Pend::Ping { .. } => "ping",
     }
 }

@@ -71,6 +71,10 @@ pub enum AppEvent {
     },
     /// The server API closed the room.
     LiveRoomClose,
+    /// The join token expires soon: call `renewToken`.
+    TokenWillExpire {
+        remaining_s: u64,
+    },
 }
 
 impl AppEvent {
@@ -88,6 +92,7 @@ impl AppEvent {
             Self::SyncDone { .. } => "syncDone",
             Self::Kicked { .. } => "kicked",
             Self::LiveRoomClose => "liveRoomClose",
+            Self::TokenWillExpire { .. } => "tokenWillExpire",
         }
     }
 }

@@ -31,6 +31,7 @@ pub enum RequestKind {
     UpdateTasks,
     DeleteTasks,
     Ping,
+    RenewToken,
 }
 
 impl RequestKind {
@@ -47,6 +48,7 @@ impl RequestKind {
             Self::UpdateTasks => "update-tasks",
             Self::DeleteTasks => "delete-tasks",
             Self::Ping => "ping",
+            Self::RenewToken => "renew-token",
         }
     }
     pub fn from_wire(s: &str) -> Option<Self> {
@@ -62,6 +64,7 @@ impl RequestKind {
             "update-tasks" => Self::UpdateTasks,
             "delete-tasks" => Self::DeleteTasks,
             "ping" => Self::Ping,
+            "renew-token" => Self::RenewToken,
             _ => return None,
         })
     }

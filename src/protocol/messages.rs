@@ -215,6 +215,10 @@ pub enum Event {
     },
     /// The server API closed the room; every session in it is over.
     RoomClosed {},
+    /// The session's join token expires in `remaining_s` seconds: call `renewToken`.
+    TokenWillExpire {
+        remaining_s: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -224,4 +228,12 @@ pub enum KickReason {
     Replaced,
     /// The app's backend removed the member through the server API.
     Kicked,
+    /// The join token expired and was not renewed.
+    TokenExpired,
+}
+
+/// `renew-token`: replace the session's join token before it expires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenewTokenReq {
+    pub token: String,
 }

@@ -192,6 +192,12 @@ impl WasmClient {
         })())
     }
 
+    #[wasm_bindgen(js_name = renewToken)]
+    pub fn renew_token(&mut self, token: JsValue, now: f64) -> JsResult<u32> {
+        js(opt_string(token, "token")
+            .and_then(|t| self.inner.renew_token(now_ms(now), t.unwrap_or_default())))
+    }
+
     /// `{rtmpTasks: [...]}` as in the NetEase API.
     #[wasm_bindgen(js_name = addTasks)]
     pub fn add_tasks(&mut self, req: JsValue, now: f64) -> JsResult<u32> {
@@ -361,10 +367,14 @@ fn event_data(ev: &AppEvent) -> JsValue {
             let r = match reason {
                 crate::protocol::KickReason::Replaced => "replaced",
                 crate::protocol::KickReason::Kicked => "kicked",
+                crate::protocol::KickReason::TokenExpired => "token_expired",
             };
             set(&d, "reason", r.into());
         }
         AppEvent::LiveRoomClose => {}
+        AppEvent::TokenWillExpire { remaining_s } => {
+            set(&d, "remainingSeconds", (*remaining_s as f64).into());
+        }
         AppEvent::RoleChanged { uid, role } => {
             uid_out(&d, *uid);
             set(

@@ -54,10 +54,13 @@ client.on('clientLeave', ({ uid, reason }) => {
   console.log(uid, why);
 });
 client.on('kicked', ({ reason }) => {
-  const why: 'replaced' | 'kicked' = reason;
+  const why: 'replaced' | 'kicked' | 'token_expired' = reason;
   console.log(why);
 });
 client.on('liveRoomClose', () => console.log('room closed'));
+client.on('tokenWillExpire', ({ remainingSeconds }) => {
+  client.renewToken(`fresh token, ${remainingSeconds} s left`).catch((e) => console.log(e.code));
+});
 client.on('stream-added', ({ uid, mediaType }) => {
   console.log(`${uid} published ${mediaType}`);
   client

@@ -62,6 +62,10 @@ struct Member {
     pushing: bool,
     /// The seq of the last event sent to this member.
     seq: u64,
+    /// When the member's join token expires (unix seconds; `u64::MAX` in debug mode).
+    token_exp: u64,
+    /// Whether `token-will-expire` was sent for the current token.
+    warned: bool,
 }
 
 impl Member {
@@ -261,6 +265,9 @@ impl Hub {
             RequestKind::SetRole => {
                 body::<SetRoleReq>(b).and_then(|r| self.set_role(sid, r.role, id, out))
             }
+            RequestKind::RenewToken => body::<RenewTokenReq>(b)
+                .and_then(|r| self.renew_token(sid, &r.token, now_ms))
+                .map(|_| encode_ok(id, &serde_json::json!({}))),
             RequestKind::Ping => body::<PingReq>(b).map(|p| {
                 encode_ok(
                     id,
@@ -388,29 +395,31 @@ impl Hub {
             .get(&r.appkey)
             .ok_or_else(|| err(ErrorCode::UnknownAppKey, "unknown appkey"))?;
         check_room(&r.room).map_err(|e| err(ErrorCode::InvalidParams, e.message))?;
-        let privileges = match (&r.token, app.insecure, app.secret.as_deref()) {
-            (Some(t), _, Some(secret)) => {
-                token::verify(
-                    secret.as_bytes(),
-                    t,
-                    &r.appkey,
-                    &r.room,
-                    r.uid,
-                    now_ms / 1000,
-                )
-                .map_err(|e| match e {
-                    TokenError::Expired => err(ErrorCode::TokenExpired, "token expired"),
-                    TokenError::Invalid => {
-                        err(ErrorCode::TokenInvalid, "token signature is invalid")
-                    }
-                    TokenError::Mismatch => err(
-                        ErrorCode::TokenInvalid,
-                        "token was issued for another app, room or uid",
-                    ),
-                })?
-                .privileges
-            }
-            (None, true, _) | (Some(_), true, None) => Privileges::default(),
+        let claims = match (&r.token, app.insecure, app.secret.as_deref()) {
+            (Some(t), _, Some(secret)) => token::verify(
+                secret.as_bytes(),
+                t,
+                &r.appkey,
+                &r.room,
+                r.uid,
+                now_ms / 1000,
+            )
+            .map_err(|e| match e {
+                TokenError::Expired => err(ErrorCode::TokenExpired, "token expired"),
+                TokenError::Invalid => err(ErrorCode::TokenInvalid, "token signature is invalid"),
+                TokenError::Mismatch => err(
+                    ErrorCode::TokenInvalid,
+                    "token was issued for another app, room or uid",
+                ),
+            })?,
+            (None, true, _) | (Some(_), true, None) => token::Claims {
+                app: r.appkey.clone(),
+                room: r.room.clone(),
+                uid: r.uid.to_string(),
+                iat: 0,
+                exp: u64::MAX,
+                privileges: Privileges::default(),
+            },
             (None, false, _) => {
                 return Err(err(
                     ErrorCode::TokenRequired,
@@ -443,6 +452,7 @@ impl Hub {
             }
             _ => {}
         }
+        let privileges = claims.privileges;
         // A token without the publish privilege still joins, as audience.
         let role = if privileges.publish {
             r.role
@@ -481,6 +491,8 @@ impl Hub {
                 declared: Media::NONE,
                 pushing: false,
                 seq: 0,
+                token_exp: claims.exp,
+                warned: false,
             },
         );
         self.sessions.get_mut(&sid).expect("checked").joined = Some((key, r.uid));

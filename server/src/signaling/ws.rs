@@ -93,6 +93,12 @@ impl Signaling {
         self.with_hub(|h, out| h.media_event(ev, now, out));
     }
 
+    /// Once a second: token expiry warnings and expirations.
+    pub fn tick(&self) {
+        let now = now_ms();
+        self.with_hub(|h, out| h.tick(now, out));
+    }
+
     /// A push task's compositor changed state.
     pub fn task_state(&self, key: TaskKey, state: TaskState) {
         tracing::debug!(?key, ?state, "task state");

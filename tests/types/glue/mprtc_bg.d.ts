@@ -19,6 +19,7 @@ export class WasmClient {
   addTasks(req: unknown, now: number): number;
   updateTasks(req: unknown, now: number): number;
   deleteTasks(req: unknown, now: number): number;
+  renewToken(token: unknown, now: number): number;
   dataReporter(kind: unknown, event: unknown, data: unknown, uid: unknown, now: number): void;
   destroy(): void;
   socketOpened(now: number): void;

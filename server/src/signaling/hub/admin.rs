@@ -99,3 +99,68 @@ impl Hub {
         Ok(())
     }
 }
+
+/// How long before a join token expires its member is warned.
+pub const TOKEN_WARNING_SECS: u64 = 30;
+
+impl Hub {
+    /// `renew-token`: a fresh token for the same app, room and uid replaces the session's.
+    pub(super) fn renew_token(
+        &mut self,
+        sid: SessionId,
+        t: &str,
+        now_ms: u64,
+    ) -> Result<(), WireError> {
+        let (key, uid) = self
+            .sessions
+            .get(&sid)
+            .and_then(|s| s.joined.clone())
+            .ok_or_else(super::not_in_room)?;
+        let secret = self
+            .apps
+            .get(&key.0)
+            .and_then(|a| a.secret.clone())
+            .ok_or_else(|| err(ErrorCode::TokenInvalid, "this app key runs without tokens"))?;
+        let claims = token::verify(secret.as_bytes(), t, &key.0, &key.1, uid, now_ms / 1000)
+            .map_err(|e| match e {
+                TokenError::Expired => err(ErrorCode::TokenExpired, "token expired"),
+                TokenError::Invalid => err(ErrorCode::TokenInvalid, "token signature is invalid"),
+                TokenError::Mismatch => err(
+                    ErrorCode::TokenInvalid,
+                    "token was issued for another app, room or uid",
+                ),
+            })?;
+        let m = self
+            .rooms
+            .get_mut(&key)
+            .and_then(|r| r.members.get_mut(&uid))
+            .ok_or_else(super::not_in_room)?;
+        m.token_exp = claims.exp;
+        m.warned = false;
+        m.privileges = claims.privileges;
+        Ok(())
+    }
+
+    /// Time passes: warn members whose token expires soon; end the sessions whose token expired.
+    pub fn tick(&mut self, now_ms: u64, out: &mut Vec<HubOut>) {
+        let now = now_ms / 1000;
+        let mut expired = Vec::new();
+        for (key, room) in self.rooms.iter_mut() {
+            for (uid, m) in room.members.iter_mut() {
+                if now >= m.token_exp {
+                    expired.push((key.clone(), *uid));
+                } else if !m.warned && now + TOKEN_WARNING_SECS >= m.token_exp {
+                    m.warned = true;
+                    m.seq += 1;
+                    let ev = Event::TokenWillExpire {
+                        remaining_s: m.token_exp - now,
+                    };
+                    out.push(HubOut::Send(m.sid, encode_event(m.seq, &ev)));
+                }
+            }
+        }
+        for (key, uid) in expired {
+            self.end_session(&key, uid, KickReason::TokenExpired, now_ms, out);
+        }
+    }
+}
