@@ -1082,3 +1082,23 @@ fn tokens_warn_renew_and_expire() {
         "the other member's token is still good"
     );
 }
+
+#[test]
+fn a_lone_host_replacing_its_session_keeps_the_room_and_its_tasks() {
+    let mut net = Net::new(2);
+    net.join(0, "r", 1).unwrap();
+    net.run(0, |c, now| c.add_tasks(now, tasks_req("t1", &[1])))
+        .unwrap();
+    net.tasks.clear();
+    // The page is reopened: the same uid joins on a new connection while the old one lingers.
+    assert_eq!(net.join(1, "r", 1), Ok(OpValue::Done));
+    assert!(net.events(0).contains(&AppEvent::Kicked {
+        reason: KickReason::Replaced
+    }));
+    assert!(
+        net.tasks.iter().all(|(_, spec)| spec.is_some()),
+        "no task was stopped: {:?}",
+        net.tasks
+    );
+    assert_eq!(net.hub.api_list_tasks("dbg", "r").unwrap().len(), 1);
+}

@@ -300,7 +300,7 @@ impl Hub {
     pub fn disconnect(&mut self, sid: SessionId, now_ms: u64, out: &mut Vec<HubOut>) {
         if let Some(s) = self.sessions.remove(&sid) {
             if let Some((key, uid)) = s.joined {
-                self.remove_member(&key, uid, LeaveReason::ConnectionLost, now_ms, out);
+                self.remove_member(&key, uid, LeaveReason::ConnectionLost, false, now_ms, out);
             }
         }
     }
@@ -521,7 +521,7 @@ impl Hub {
             .get_mut(&sid)
             .and_then(|s| s.joined.take())
             .ok_or_else(not_in_room)?;
-        self.remove_member(&key, uid, LeaveReason::Left, now_ms, out);
+        self.remove_member(&key, uid, LeaveReason::Left, false, now_ms, out);
         Ok(())
     }
 
@@ -723,6 +723,7 @@ impl Hub {
         key: &RoomKey,
         uid: u64,
         reason: LeaveReason,
+        keep_empty_room: bool,
         now_ms: u64,
         out: &mut Vec<HubOut>,
     ) {
@@ -740,7 +741,7 @@ impl Hub {
         }
         Self::broadcast(room, None, &Event::MemberLeft { uid, reason }, out);
         tasks::refresh(room, key, &self.signer, now_ms, out);
-        if room.members.is_empty() {
+        if room.members.is_empty() && !keep_empty_room {
             tasks::end_all(room, key, out);
             let media_id = room.media_id.clone();
             self.rooms.remove(key);

@@ -37,7 +37,10 @@ impl Hub {
         if let Some(s) = self.sessions.get_mut(&sid) {
             s.joined = None;
         }
-        self.remove_member(key, uid, LeaveReason::Kicked, now_ms, out);
+        // A replaced member is back at once: keep the room (and its push tasks) even if it was
+        // the only one in it.
+        let keep_room = reason == KickReason::Replaced;
+        self.remove_member(key, uid, LeaveReason::Kicked, keep_room, now_ms, out);
     }
 
     /// Server API: remove a member from a room.
