@@ -52,6 +52,17 @@ pub enum TokenError {
     Expired,
 }
 
+impl From<TokenError> for mprtc::protocol::WireError {
+    fn from(e: TokenError) -> Self {
+        use mprtc::protocol::ErrorCode;
+        let code = match e {
+            TokenError::Expired => ErrorCode::TokenExpired,
+            TokenError::Invalid | TokenError::Mismatch => ErrorCode::TokenInvalid,
+        };
+        Self::new(code, e.to_string())
+    }
+}
+
 /// Mint a token valid for `ttl_secs` from `now_unix`.
 pub fn mint(
     secret: &[u8],

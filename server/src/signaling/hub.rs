@@ -14,7 +14,7 @@ use mprtc::protocol::*;
 use crate::config::AppConfig;
 use crate::media::{MediaEvent, MediaSigner};
 use crate::tasks::{TaskKey, TaskSpec};
-use crate::token::{self, Privileges, TokenError};
+use crate::token::{self, Privileges};
 
 mod admin;
 mod tasks;
@@ -404,14 +404,7 @@ impl Hub {
                 r.uid,
                 now_ms / 1000,
             )
-            .map_err(|e| match e {
-                TokenError::Expired => err(ErrorCode::TokenExpired, "token expired"),
-                TokenError::Invalid => err(ErrorCode::TokenInvalid, "token signature is invalid"),
-                TokenError::Mismatch => err(
-                    ErrorCode::TokenInvalid,
-                    "token was issued for another app, room or uid",
-                ),
-            })?,
+            .map_err(WireError::from)?,
             (None, true, _) | (Some(_), true, None) => token::Claims {
                 app: r.appkey.clone(),
                 room: r.room.clone(),

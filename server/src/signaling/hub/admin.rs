@@ -125,14 +125,7 @@ impl Hub {
             .and_then(|a| a.secret.clone())
             .ok_or_else(|| err(ErrorCode::TokenInvalid, "this app key runs without tokens"))?;
         let claims = token::verify(secret.as_bytes(), t, &key.0, &key.1, uid, now_ms / 1000)
-            .map_err(|e| match e {
-                TokenError::Expired => err(ErrorCode::TokenExpired, "token expired"),
-                TokenError::Invalid => err(ErrorCode::TokenInvalid, "token signature is invalid"),
-                TokenError::Mismatch => err(
-                    ErrorCode::TokenInvalid,
-                    "token was issued for another app, room or uid",
-                ),
-            })?;
+            .map_err(WireError::from)?;
         let m = self
             .rooms
             .get_mut(&key)
