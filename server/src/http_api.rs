@@ -132,9 +132,7 @@ async fn add(
     Path(room): Path<String>,
     raw: String,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let app = authenticate(&api, &headers)?;
-    let req: TasksReq = body(&raw)?;
-    run(&api, &app, &room, TaskOp::Add(req))
+    with_tasks(&api, &headers, &room, &raw, TaskOp::Add)
 }
 
 async fn update(
@@ -143,9 +141,20 @@ async fn update(
     Path(room): Path<String>,
     raw: String,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let app = authenticate(&api, &headers)?;
-    let req: TasksReq = body(&raw)?;
-    run(&api, &app, &room, TaskOp::Update(req))
+    with_tasks(&api, &headers, &room, &raw, TaskOp::Update)
+}
+
+/// Add and update: authenticate, read `{rtmpTasks}`, run.
+fn with_tasks(
+    api: &Api,
+    headers: &HeaderMap,
+    room: &str,
+    raw: &str,
+    op: fn(TasksReq) -> TaskOp,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let app = authenticate(api, headers)?;
+    let req: TasksReq = body(raw)?;
+    run(api, &app, room, op(req))
 }
 
 async fn remove(

@@ -119,20 +119,8 @@ impl Net {
                     }
                 }
             }
-            for o in hub_out {
-                moved = true;
-                match o {
-                    HubOut::Send(sid, text) => {
-                        if let Some(p) = self.peers.iter_mut().find(|p| p.sid == Some(sid)) {
-                            p.core.handle_socket_message(self.now, &text);
-                        }
-                    }
-                    HubOut::KickPublisher { media_room, uid } => self.kicks.push((media_room, uid)),
-                    HubOut::TaskApply { key, spec } => self.tasks.push((key, Some(spec))),
-                    HubOut::TaskStop { key } => self.tasks.push((key, None)),
-                    HubOut::Close { sid, .. } => self.closes.push(sid),
-                }
-            }
+            moved |= !hub_out.is_empty();
+            self.carry(hub_out);
             if !moved {
                 break;
             }
@@ -160,6 +148,11 @@ impl Net {
     fn media(&mut self, ev: MediaEvent) {
         let mut out = Vec::new();
         self.hub.media_event(ev, self.now, &mut out);
+        deliver(self, out);
+    }
+
+    /// Carry the hub's outputs: frames to the peers' cores, the rest into the records.
+    fn carry(&mut self, out: Vec<HubOut>) {
         for o in out {
             match o {
                 HubOut::Send(sid, text) => {
@@ -173,7 +166,6 @@ impl Net {
                 HubOut::Close { sid, .. } => self.closes.push(sid),
             }
         }
-        self.pump();
     }
 
     fn events(&mut self, i: usize) -> Vec<AppEvent> {
@@ -848,13 +840,7 @@ fn tasks_follow_the_room() {
         .task_state(&key, TaskState::Failed("no route".into()), &mut out);
     net.hub.task_state(&key, TaskState::Pushing, &mut out);
     net.hub.task_state(&key, TaskState::Pushing, &mut out);
-    for o in out {
-        if let HubOut::Send(sid, t) = o {
-            let p = net.peers.iter_mut().find(|p| p.sid == Some(sid)).unwrap();
-            p.core.handle_socket_message(net.now, &t);
-        }
-    }
-    net.pump();
+    deliver(&mut net, out);
     for i in 0..2 {
         let codes: Vec<u16> = net
             .events(i)
@@ -960,20 +946,9 @@ fn the_server_ends_sessions_replaced_kicked_and_closed() {
     assert_eq!(net.join(1, "r", 2), Ok(OpValue::Done));
 }
 
+/// Carry the hub's outputs, then let the network settle.
 fn deliver(net: &mut Net, out: Vec<HubOut>) {
-    for o in out {
-        match o {
-            HubOut::Send(sid, t) => {
-                if let Some(p) = net.peers.iter_mut().find(|p| p.sid == Some(sid)) {
-                    p.core.handle_socket_message(net.now, &t);
-                }
-            }
-            HubOut::Close { sid, .. } => net.closes.push(sid),
-            HubOut::TaskStop { key } => net.tasks.push((key, None)),
-            HubOut::TaskApply { key, spec } => net.tasks.push((key, Some(spec))),
-            HubOut::KickPublisher { media_room, uid } => net.kicks.push((media_room, uid)),
-        }
-    }
+    net.carry(out);
     net.pump();
 }
 
