@@ -70,17 +70,6 @@ impl RequestKind {
     }
 }
 
-/// A client request as it is read off the wire, body still untyped.
-#[derive(Debug, Deserialize)]
-pub struct RequestFrame {
-    pub v: u32,
-    pub id: u32,
-    #[serde(rename = "type")]
-    pub kind: String,
-    #[serde(default)]
-    pub body: Value,
-}
-
 #[derive(Serialize)]
 struct RequestOut<'a, B: Serialize> {
     v: u32,
@@ -103,57 +92,60 @@ pub fn encode_request<B: Serialize>(id: u32, kind: RequestKind, body: &B) -> Str
 
 /// Read a request; on failure say which request (if any) the error belongs to.
 pub fn decode_request(text: &str) -> Result<(u32, RequestKind, Value), (Option<u32>, WireError)> {
-    #[derive(Deserialize)]
-    struct Probe {
-        v: Option<u32>,
-        id: Option<u32>,
-    }
-    let not_object = || {
-        (
-            None,
-            WireError::new(ErrorCode::MalformedFrame, "a frame must be a JSON object"),
-        )
-    };
+    let malformed = |re, msg: String| (re, WireError::new(ErrorCode::MalformedFrame, msg));
     if !text.trim_start().starts_with('{') {
-        return Err(not_object());
+        return Err(malformed(None, "a frame must be a JSON object".into()));
     }
-    let probe: Probe = serde_json::from_str(text).map_err(|e| {
-        (
-            None,
-            WireError::new(
-                ErrorCode::MalformedFrame,
-                format!("not a JSON object frame: {e}"),
-            ),
-        )
+    // One parse into a map: a repeated key keeps its last value (RFC 8259 leaves repeats to
+    // the reader), so a readable id is always found and answered.
+    let mut map: serde_json::Map<String, Value> = serde_json::from_str(text).map_err(|e| {
+        // The body may hold what a map cannot (a number beyond f64): if the envelope itself
+        // reads, the error still goes to its id.
+        #[derive(Deserialize)]
+        struct Envelope {
+            v: u32,
+            id: u32,
+        }
+        let re = serde_json::from_str::<Envelope>(text)
+            .ok()
+            .filter(|p| p.v == VERSION)
+            .map(|p| p.id);
+        malformed(re, format!("not a JSON object frame: {e}"))
     })?;
-    if probe.v != Some(VERSION) {
+    let int = |k: &str| {
+        map.get(k)
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+    };
+    let (v, id) = (int("v"), int("id"));
+    if v != Some(VERSION) {
         return Err((
-            probe.id,
+            id,
             WireError::new(
                 ErrorCode::UnsupportedVersion,
-                format!(
-                    "protocol version {:?} not supported; this server speaks {VERSION}",
-                    probe.v
-                ),
+                format!("protocol version {v:?} not supported; this server speaks {VERSION}"),
             ),
         ));
     }
-    let f: RequestFrame = serde_json::from_str(text).map_err(|e| {
-        (
-            probe.id,
-            WireError::new(ErrorCode::MalformedFrame, format!("bad envelope: {e}")),
-        )
-    })?;
-    let kind = RequestKind::from_wire(&f.kind).ok_or_else(|| {
-        (
-            Some(f.id),
-            WireError::new(
-                ErrorCode::UnknownRequest,
-                format!("unknown request type {:?}", f.kind),
-            ),
-        )
-    })?;
-    Ok((f.id, kind, f.body))
+    let id = id.ok_or_else(|| malformed(None, "bad envelope: `id` must be a u32".into()))?;
+    let kind = match map.get("type") {
+        Some(Value::String(t)) => RequestKind::from_wire(t).ok_or_else(|| {
+            (
+                Some(id),
+                WireError::new(
+                    ErrorCode::UnknownRequest,
+                    format!("unknown request type {t:?}"),
+                ),
+            )
+        })?,
+        _ => {
+            return Err(malformed(
+                Some(id),
+                "bad envelope: `type` must be a string".into(),
+            ))
+        }
+    };
+    Ok((id, kind, map.remove("body").unwrap_or(Value::Null)))
 }
 
 /// Type a request body, mapping failures to `InvalidParams`.

@@ -10,4 +10,6 @@ pub mod messages;
 pub use error::{ErrorCode, WireError};
 pub use frame::{RequestKind, ServerFrame, VERSION};
 pub use messages::*;
+#[cfg(test)]
+mod fuzz;
 pub mod tasks;

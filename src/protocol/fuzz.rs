@@ -1,0 +1,983 @@
+//! Bounded fuzzing (property tests) of the wire decoding on the client side: [`frame`]'s
+//! decoders on arbitrary text, arbitrary JSON and mutated valid frames; encode/decode round
+//! trips; and a joined [`Client`] fed any sequence of such frames.
+//!
+//! Cases per property: `MPRTC_FUZZ_CASES` (default 256). Failures are not persisted (no
+//! `proptest-regressions/` files): a failing case is printed shrunk, and inputs worth keeping
+//! become plain tests below. Runs are random; `PROPTEST_RNG_SEED=<u64>` makes one repeatable.
+//!
+//! Typed values are built from JSON (`serde_json::from_value`) rather than struct literals so
+//! that fields added later with serde defaults do not break this file.
+#![cfg(not(target_arch = "wasm32"))]
+
+use proptest::prelude::*;
+use proptest::sample::{select, Index};
+use serde_json::{json, Map, Value};
+
+use super::error::{ErrorCode, WireError};
+use super::frame::{
+    self, decode_request, decode_server, encode_err, encode_event, encode_ok, encode_request,
+    RequestKind, ServerFrame, VERSION,
+};
+use super::messages::*;
+use super::tasks::{DeleteTasksReq, TasksReq};
+use crate::core::{AppEvent, Client, ClientConfig, Output};
+
+// ---- configuration -----------------------------------------------------------------------------
+
+fn cases() -> u32 {
+    std::env::var("MPRTC_FUZZ_CASES")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(256)
+}
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        failure_persistence: None,
+        // A failure is shrunk for at most this long (ms), so a failing CI run stays bounded.
+        max_shrink_time: 20_000,
+        ..ProptestConfig::with_cases(cases())
+    }
+}
+
+// ---- arbitrary JSON and text -----------------------------------------------------------------
+
+/// Keys the protocol uses, so generated objects often collide with real fields.
+const KEYS: &[&str] = &[
+    "v",
+    "id",
+    "re",
+    "ok",
+    "seq",
+    "type",
+    "body",
+    "err",
+    "code",
+    "msg",
+    "field",
+    "uid",
+    "role",
+    "room",
+    "appkey",
+    "token",
+    "media",
+    "audio",
+    "video",
+    "reason",
+    "members",
+    "session",
+    "live",
+    "ts",
+    "url",
+    "flv_url",
+    "task_id",
+    "stream_url",
+    "remaining_s",
+    "rtmpTasks",
+    "taskIds",
+];
+
+/// Wire names of request types and events (and near misses).
+const NAMES: &[&str] = &[
+    "join",
+    "leave",
+    "publish",
+    "unpublish",
+    "subscribe",
+    "unsubscribe",
+    "set-role",
+    "add-tasks",
+    "update-tasks",
+    "delete-tasks",
+    "ping",
+    "renew-token",
+    "member-joined",
+    "member-left",
+    "stream-added",
+    "stream-removed",
+    "role-changed",
+    "task-status",
+    "kicked",
+    "room-closed",
+    "token-will-expire",
+    "Join",
+    "",
+    "member_joined",
+    "broadcaster",
+    "audience",
+    "left",
+    "connection_lost",
+    "replaced",
+    "token_expired",
+];
+
+fn arb_string() -> BoxedStrategy<String> {
+    prop_oneof![
+        3 => proptest::collection::vec(any::<char>(), 0..12).prop_map(String::from_iter),
+        1 => select(NAMES).prop_map(str::to_owned),
+        1 => select(KEYS).prop_map(str::to_owned),
+    ]
+    .boxed()
+}
+
+fn arb_number() -> BoxedStrategy<Value> {
+    prop_oneof![
+        3 => (0u64..16).prop_map(Value::from),
+        2 => select(vec![
+            u64::from(u16::MAX),
+            u64::from(u32::MAX),
+            u64::from(u32::MAX) + 1,
+            u64::MAX - 1,
+            u64::MAX,
+            1000,
+            4000,
+            4013,
+            5000,
+        ])
+        .prop_map(Value::from),
+        1 => any::<u64>().prop_map(Value::from),
+        1 => any::<i64>().prop_map(Value::from),
+        1 => any::<f64>().prop_map(Value::from), // NaN and infinities become null
+        1 => select(vec![-1.0f64, -0.0, 0.5, 1.0, 1e300]).prop_map(Value::from),
+    ]
+    .boxed()
+}
+
+fn arb_leaf() -> BoxedStrategy<Value> {
+    prop_oneof![
+        1 => Just(Value::Null),
+        1 => any::<bool>().prop_map(Value::Bool),
+        3 => arb_number(),
+        3 => arb_string().prop_map(Value::String),
+    ]
+    .boxed()
+}
+
+fn arb_key() -> BoxedStrategy<String> {
+    prop_oneof![
+        3 => select(KEYS).prop_map(str::to_owned),
+        1 => arb_string(),
+    ]
+    .boxed()
+}
+
+/// Any JSON value, small and at most a few levels deep.
+fn arb_json() -> BoxedStrategy<Value> {
+    arb_leaf()
+        .prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::vec((arb_key(), inner), 0..6)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<String, Value>>())),
+            ]
+        })
+        .boxed()
+}
+
+/// Any JSON object, often with a protocol-looking envelope.
+fn arb_json_object() -> BoxedStrategy<Value> {
+    (
+        proptest::option::of(prop_oneof![Just(json!(VERSION)), arb_json()]),
+        proptest::option::of(arb_json()),
+        proptest::option::of(prop_oneof![select(NAMES).prop_map(Value::from), arb_json()]),
+        proptest::collection::vec((arb_key(), arb_json()), 0..4),
+    )
+        .prop_map(|(v, id, kind, rest)| {
+            let mut m: Map<String, Value> = rest.into_iter().collect();
+            for (k, x) in [("v", v), ("id", id), ("type", kind)] {
+                if let Some(x) = x {
+                    m.insert(k.into(), x);
+                }
+            }
+            Value::Object(m)
+        })
+        .boxed()
+}
+
+/// Text that is mostly not JSON: random characters, JSON-ish tokens, deep nesting.
+fn arb_text() -> BoxedStrategy<String> {
+    let token = select(vec![
+        "{", "}", "[", "]", ",", ":", "\"", "\\", "null", "true", "1", "-", "e999", "0.", "\"v\"",
+        "\"id\"", "\u{0}", "\u{feff}", " ", "\n", "\\u0000", "\\ud800", "💥",
+    ]);
+    prop_oneof![
+        3 => proptest::collection::vec(any::<char>(), 0..40).prop_map(String::from_iter),
+        3 => proptest::collection::vec(token, 0..30).prop_map(|t| t.concat()),
+        1 => (0usize..3000, select(vec!["[", "{\"v\":", "{\"body\":["]))
+            .prop_map(|(n, open)| open.repeat(n)),
+    ]
+    .boxed()
+}
+
+// ---- mutations of valid frames ----------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+enum Mutation {
+    /// Replace one character.
+    Flip(Index, char),
+    /// Delete up to 4 characters.
+    Delete(Index, usize),
+    /// Insert a short string.
+    Insert(Index, String),
+    /// Cut the frame short.
+    Truncate(Index),
+    /// Replace any value in the frame's JSON (the whole frame, a field, a nested field).
+    Replace(Index, Value),
+    /// Remove any object field.
+    Remove(Index),
+}
+
+fn arb_mutation() -> BoxedStrategy<Mutation> {
+    let insert = prop_oneof![
+        select(vec![
+            "{", "}", "\"", ",", ":", "\\", "0", "-", "null", "[]", "\u{0}", "é"
+        ])
+        .prop_map(str::to_owned),
+        proptest::collection::vec(any::<char>(), 1..4).prop_map(String::from_iter),
+    ];
+    prop_oneof![
+        2 => (any::<Index>(), any::<char>()).prop_map(|(i, c)| Mutation::Flip(i, c)),
+        1 => (any::<Index>(), 1usize..5).prop_map(|(i, n)| Mutation::Delete(i, n)),
+        2 => (any::<Index>(), insert).prop_map(|(i, s)| Mutation::Insert(i, s)),
+        1 => any::<Index>().prop_map(Mutation::Truncate),
+        4 => (any::<Index>(), arb_json()).prop_map(|(i, v)| Mutation::Replace(i, v)),
+        2 => any::<Index>().prop_map(Mutation::Remove),
+    ]
+    .boxed()
+}
+
+#[derive(Debug, Clone)]
+enum Seg {
+    Key(String),
+    At(usize),
+}
+
+/// Every path in `v` (the root is the empty path).
+fn paths(v: &Value, here: &mut Vec<Seg>, all: &mut Vec<Vec<Seg>>) {
+    all.push(here.clone());
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                here.push(Seg::Key(k.clone()));
+                paths(x, here, all);
+                here.pop();
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                here.push(Seg::At(i));
+                paths(x, here, all);
+                here.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn at_mut<'a>(v: &'a mut Value, path: &[Seg]) -> Option<&'a mut Value> {
+    let mut cur = v;
+    for s in path {
+        cur = match s {
+            Seg::Key(k) => cur.as_object_mut()?.get_mut(k)?,
+            Seg::At(i) => cur.as_array_mut()?.get_mut(*i)?,
+        };
+    }
+    Some(cur)
+}
+
+fn apply(text: &str, m: &Mutation) -> String {
+    let mut chars: Vec<char> = text.chars().collect();
+    let n = chars.len();
+    match m {
+        Mutation::Flip(i, c) => {
+            if n > 0 {
+                chars[i.index(n)] = *c;
+            }
+        }
+        Mutation::Delete(i, k) => {
+            if n > 0 {
+                let at = i.index(n);
+                chars.drain(at..(at + k).min(n));
+            }
+        }
+        Mutation::Insert(i, s) => {
+            let at = i.index(n + 1);
+            chars.splice(at..at, s.chars());
+        }
+        Mutation::Truncate(i) => chars.truncate(i.index(n + 1)),
+        Mutation::Replace(i, x) => {
+            let Ok(mut v) = serde_json::from_str::<Value>(text) else {
+                return text.to_owned();
+            };
+            let mut all = Vec::new();
+            paths(&v, &mut Vec::new(), &mut all);
+            let p = &all[i.index(all.len())];
+            if let Some(slot) = at_mut(&mut v, p) {
+                *slot = x.clone();
+            }
+            return v.to_string();
+        }
+        Mutation::Remove(i) => {
+            let Ok(mut v) = serde_json::from_str::<Value>(text) else {
+                return text.to_owned();
+            };
+            let mut all = Vec::new();
+            paths(&v, &mut Vec::new(), &mut all);
+            let fields: Vec<&Vec<Seg>> = all
+                .iter()
+                .filter(|p| matches!(p.last(), Some(Seg::Key(_))))
+                .collect();
+            if fields.is_empty() {
+                return text.to_owned();
+            }
+            let p = fields[i.index(fields.len())];
+            let (Some(Seg::Key(k)), parent) = (p.last(), &p[..p.len() - 1]) else {
+                unreachable!("filtered on keys")
+            };
+            if let Some(Value::Object(o)) = at_mut(&mut v, parent) {
+                o.remove(k);
+            }
+            return v.to_string();
+        }
+    }
+    chars.into_iter().collect()
+}
+
+fn mutated(base: impl Strategy<Value = String> + 'static) -> BoxedStrategy<String> {
+    (base, proptest::collection::vec(arb_mutation(), 1..4))
+        .prop_map(|(t, ms)| ms.iter().fold(t, |t, m| apply(&t, m)))
+        .boxed()
+}
+
+// ---- valid requests --------------------------------------------------------------------------
+
+fn media() -> BoxedStrategy<Value> {
+    (any::<bool>(), any::<bool>())
+        .prop_map(|(a, v)| json!({"audio": a, "video": v}))
+        .boxed()
+}
+
+fn role() -> BoxedStrategy<Value> {
+    select(vec!["broadcaster", "audience"])
+        .prop_map(Value::from)
+        .boxed()
+}
+
+fn uid() -> BoxedStrategy<u64> {
+    prop_oneof![3 => 0u64..8, 1 => any::<u64>()].boxed()
+}
+
+fn room() -> BoxedStrategy<String> {
+    prop_oneof![
+        3 => select(vec!["room1", "r2", "a_b-c"]).prop_map(str::to_owned),
+        1 => arb_string(),
+    ]
+    .boxed()
+}
+
+fn task_json() -> BoxedStrategy<Value> {
+    let user = (
+        0u64..6,
+        0u32..100,
+        0u32..100,
+        1u32..300,
+        1u32..200,
+        0u8..2,
+        0i32..5,
+    )
+        .prop_map(|(uid, x, y, w, h, a, z)| {
+            json!({"uid": uid, "x": x, "y": y, "width": w, "height": h, "adaption": a,
+                   "zOrder": z, "pushAudio": true, "pushVideo": z % 2 == 0})
+        });
+    let image = (0u32..100, 0u32..100, 1u32..300, 1u32..200)
+        .prop_map(|(x, y, w, h)| json!({"url": "https://i/x.png", "x": x, "y": y, "width": w, "height": h, "adaption": 0}));
+    (
+        "[a-zA-Z0-9_]{1,10}",
+        "rtmp://h/[a-z]{1,6}",
+        any::<bool>(),
+        proptest::option::of(0u64..6),
+        (8u32..960).prop_map(|w| w * 2),
+        (8u32..540).prop_map(|h| h * 2),
+        proptest::collection::vec(user, 0..3),
+        proptest::collection::vec(image, 0..2),
+        any::<bool>(),
+        ".{0,8}",
+    )
+        .prop_map(
+            |(id, url, record, host, w, h, users, images, audio_param, extra)| {
+                let mut t = json!({
+                    "taskId": id, "streamUrl": url, "record": record,
+                    "layout": {"canvas": {"width": w, "height": h, "color": 0}, "users": users, "images": images},
+                    "config": {"singleVideoNoTrans": false},
+                    "extraInfo": extra,
+                });
+                if let Some(host) = host {
+                    t["hostUid"] = json!(host);
+                }
+                if audio_param {
+                    t["config"]["audioParam"] = json!({"bitRate": 64, "channels": 1, "codecProfile": 0, "sampleRate": 44100, "singleVideoNoTrans": false});
+                }
+                t
+            },
+        )
+    .boxed()
+}
+
+/// A request body of `kind`, valid for its type (built as JSON, typed by [`typed_round_trip`]).
+fn request_body(kind: RequestKind) -> BoxedStrategy<Value> {
+    match kind {
+        RequestKind::Join => (
+            select(vec!["app", "dbg", "x"]),
+            room(),
+            uid(),
+            proptest::option::of(arb_string()),
+            role(),
+            ".{0,6}",
+        )
+            .prop_map(|(appkey, room, uid, token, role, sdk)| {
+                let mut b =
+                    json!({"appkey": appkey, "room": room, "uid": uid, "role": role, "sdk": sdk});
+                if let Some(t) = token {
+                    b["token"] = json!(t);
+                }
+                b
+            })
+            .boxed(),
+        RequestKind::Leave => Just(json!({})).boxed(),
+        RequestKind::Publish | RequestKind::Unpublish => media().boxed(),
+        RequestKind::Subscribe | RequestKind::Unsubscribe => (uid(), media())
+            .prop_map(|(u, mut m)| {
+                m["uid"] = json!(u);
+                m
+            })
+            .boxed(),
+        RequestKind::SetRole => role().prop_map(|r| json!({ "role": r })).boxed(),
+        RequestKind::AddTasks | RequestKind::UpdateTasks => {
+            proptest::collection::vec(task_json(), 1..3)
+                .prop_map(|t| json!({ "rtmpTasks": t }))
+                .boxed()
+        }
+        RequestKind::DeleteTasks => proptest::collection::vec("[a-zA-Z0-9_]{1,10}", 1..4)
+            .prop_map(|ids| json!({ "taskIds": ids }))
+            .boxed(),
+        RequestKind::Ping => any::<u64>().prop_map(|ts| json!({ "ts": ts })).boxed(),
+        RequestKind::RenewToken => arb_string().prop_map(|t| json!({ "token": t })).boxed(),
+    }
+}
+
+const KINDS: [RequestKind; 12] = [
+    RequestKind::Join,
+    RequestKind::Leave,
+    RequestKind::Publish,
+    RequestKind::Unpublish,
+    RequestKind::Subscribe,
+    RequestKind::Unsubscribe,
+    RequestKind::SetRole,
+    RequestKind::AddTasks,
+    RequestKind::UpdateTasks,
+    RequestKind::DeleteTasks,
+    RequestKind::Ping,
+    RequestKind::RenewToken,
+];
+
+fn request() -> BoxedStrategy<(u32, RequestKind, Value)> {
+    (any::<u32>(), select(KINDS.to_vec()))
+        .prop_flat_map(|(id, kind)| request_body(kind).prop_map(move |b| (id, kind, b)))
+        .boxed()
+}
+
+/// Type `b` as `kind`'s body, encode that, decode it again and type it again: both must agree.
+fn typed_round_trip(id: u32, kind: RequestKind, b: Value) -> Result<(), TestCaseError> {
+    fn check<T>(id: u32, kind: RequestKind, b: Value) -> Result<(), TestCaseError>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
+        let typed: T = frame::body(b.clone())
+            .map_err(|e| TestCaseError::fail(format!("generated body {b} is invalid: {e:?}")))?;
+        let text = encode_request(id, kind, &typed);
+        let (id2, kind2, b2) = decode_request(&text)
+            .map_err(|e| TestCaseError::fail(format!("{text} does not decode: {e:?}")))?;
+        prop_assert_eq!((id2, kind2), (id, kind));
+        let again: T = frame::body(b2)
+            .map_err(|e| TestCaseError::fail(format!("{text}: body does not type: {e:?}")))?;
+        prop_assert_eq!(again, typed);
+        Ok(())
+    }
+    match kind {
+        RequestKind::Join => check::<JoinReq>(id, kind, b),
+        RequestKind::Leave => check::<Value>(id, kind, b),
+        RequestKind::Publish => check::<PublishReq>(id, kind, b),
+        RequestKind::Unpublish => check::<UnpublishReq>(id, kind, b),
+        RequestKind::Subscribe => check::<SubscribeReq>(id, kind, b),
+        RequestKind::Unsubscribe => check::<UnsubscribeReq>(id, kind, b),
+        RequestKind::SetRole => check::<SetRoleReq>(id, kind, b),
+        RequestKind::AddTasks | RequestKind::UpdateTasks => check::<TasksReq>(id, kind, b),
+        RequestKind::DeleteTasks => check::<DeleteTasksReq>(id, kind, b),
+        RequestKind::Ping => check::<PingReq>(id, kind, b),
+        RequestKind::RenewToken => check::<RenewTokenReq>(id, kind, b),
+    }
+}
+
+// ---- valid server frames ---------------------------------------------------------------------
+
+/// An event as JSON (`{"type":..,"body":..}`), every variant.
+fn event_json() -> BoxedStrategy<Value> {
+    let leave_reason = select(vec!["left", "connection_lost", "kicked"]);
+    let kick_reason = select(vec!["replaced", "kicked", "token_expired"]);
+    prop_oneof![
+        (uid(), role()).prop_map(|(u, r)| json!({"type": "member-joined", "body": {"uid": u, "role": r}})),
+        (uid(), leave_reason).prop_map(|(u, r)| json!({"type": "member-left", "body": {"uid": u, "reason": r}})),
+        (uid(), media()).prop_map(|(u, m)| json!({"type": "stream-added", "body": {"uid": u, "media": m}})),
+        (uid(), media()).prop_map(|(u, m)| json!({"type": "stream-removed", "body": {"uid": u, "media": m}})),
+        (uid(), role()).prop_map(|(u, r)| json!({"type": "role-changed", "body": {"uid": u, "role": r}})),
+        (arb_string(), any::<u16>(), arb_string(), arb_string()).prop_map(|(t, c, m, s)| {
+            json!({"type": "task-status", "body": {"task_id": t, "code": c, "msg": m, "stream_url": s}})
+        }),
+        kick_reason.prop_map(|r| json!({"type": "kicked", "body": {"reason": r}})),
+        Just(json!({"type": "room-closed", "body": {}})),
+        any::<u64>().prop_map(|s| json!({"type": "token-will-expire", "body": {"remaining_s": s}})),
+    ]
+    .boxed()
+}
+
+fn event() -> BoxedStrategy<Event> {
+    event_json()
+        .prop_map(|v| {
+            serde_json::from_value::<Event>(v.clone())
+                .unwrap_or_else(|e| panic!("generated event {v} is invalid: {e}"))
+        })
+        .boxed()
+}
+
+fn error_code() -> BoxedStrategy<ErrorCode> {
+    prop_oneof![1000u16..1012, 4000u16..4035, 5000u16..5002]
+        .prop_filter_map("a known code", |n| ErrorCode::try_from(n).ok())
+        .boxed()
+}
+
+fn wire_error() -> BoxedStrategy<WireError> {
+    (
+        error_code(),
+        arb_string(),
+        proptest::option::of(arb_string()),
+    )
+        .prop_map(|(code, msg, f)| {
+            let mut e = WireError::new(code, msg);
+            e.field = f;
+            e
+        })
+        .boxed()
+}
+
+/// Ok bodies the server sends (as JSON): join, publish, subscribe, ping, empty.
+fn ok_body() -> BoxedStrategy<Value> {
+    let member =
+        (uid(), role(), media()).prop_map(|(u, r, m)| json!({"uid": u, "role": r, "live": m}));
+    prop_oneof![
+        (room(), uid(), role(), proptest::collection::vec(member, 0..3), 0u64..20, any::<u64>())
+            .prop_map(|(room, uid, role, members, seq, t)| json!({
+                "session": "s-1", "room": room, "uid": uid, "role": role, "members": members,
+                "seq": seq, "server_time_ms": t, "ping_interval_ms": 10_000, "ping_timeout_ms": 20_000,
+            })),
+        (arb_string(), media()).prop_map(|(url, m)| json!({"url": url, "media": m})),
+        (arb_string(), arb_string()).prop_map(|(u, f)| json!({"url": u, "flv_url": f})),
+        (any::<u64>(), any::<u64>()).prop_map(|(ts, t)| json!({"ts": ts, "server_time_ms": t})),
+        Just(json!({})),
+    ]
+    .boxed()
+}
+
+/// Small sequence numbers mostly, so that events after a join are often new.
+fn seq() -> BoxedStrategy<u64> {
+    prop_oneof![4 => 0u64..40, 1 => any::<u64>()].boxed()
+}
+
+fn re() -> BoxedStrategy<u32> {
+    prop_oneof![4 => 0u32..8, 1 => any::<u32>()].boxed()
+}
+
+/// A valid server frame's text: ok and error responses, and every event.
+fn server_frame() -> BoxedStrategy<String> {
+    prop_oneof![
+        1 => (re(), ok_body()).prop_map(|(re, b)| encode_ok(re, &b)),
+        1 => (proptest::option::of(re()), wire_error()).prop_map(|(re, e)| encode_err(re, &e)),
+        3 => (seq(), event()).prop_map(|(s, ev)| encode_event(s, &ev)),
+    ]
+    .boxed()
+}
+
+fn request_frame() -> BoxedStrategy<String> {
+    request()
+        .prop_map(|(id, kind, b)| encode_request(id, kind, &b))
+        .boxed()
+}
+
+// ---- decoder properties ----------------------------------------------------------------------
+
+/// Both decoders on `text`: no panic, and what `decode_request` accepts really is a v1 object
+/// carrying that id (and an error is only attributed to the id the frame carries).
+fn decode_both(text: &str) -> Result<(), TestCaseError> {
+    let _ = decode_server(text);
+    let as_u64 = |x: Option<Value>| x.as_ref().and_then(Value::as_u64);
+    match decode_request(text) {
+        Ok((id, _, _)) => {
+            let (v, i) =
+                envelope(text).ok_or_else(|| TestCaseError::fail("accepted a non-object"))?;
+            prop_assert_eq!(as_u64(v), Some(u64::from(VERSION)));
+            prop_assert_eq!(as_u64(i), Some(u64::from(id)));
+        }
+        Err((Some(id), _)) => {
+            let (_, i) =
+                envelope(text).ok_or_else(|| TestCaseError::fail("attributed a non-object"))?;
+            prop_assert_eq!(as_u64(i), Some(u64::from(id)));
+        }
+        Err((None, _)) => {}
+    }
+    Ok(())
+}
+
+/// A frame's `v` and `id` if it is a JSON object, read leniently: a number elsewhere in the
+/// frame that serde_json cannot hold (say `1E309`, valid JSON grammar) does not hide them.
+fn envelope(text: &str) -> Option<(Option<Value>, Option<Value>)> {
+    #[derive(serde::Deserialize)]
+    struct Env {
+        #[serde(default)]
+        v: Option<Value>,
+        #[serde(default)]
+        id: Option<Value>,
+    }
+    if let Ok(v) = serde_json::from_str::<Value>(text) {
+        let o = v.as_object()?;
+        return Some((o.get("v").cloned(), o.get("id").cloned()));
+    }
+    if !text.trim_start().starts_with('{') {
+        return None;
+    }
+    let e: Env = serde_json::from_str(text).ok()?;
+    Some((e.v, e.id))
+}
+
+/// Inputs worth keeping: unrepresentable numbers, repeated keys, deep nesting.
+#[test]
+fn decoders_on_known_edge_cases() {
+    for text in [
+        r#"{"v":1,"id":0,"type":"subscribe","body":{"audio":false,"uid":1E0309,"video":false}}"#,
+        r#"{"v":1,"id":1E309,"type":"ping"}"#,
+        r#"{"v":1,"v":1,"id":0,"type":"ping","body":{"ts":0}}"#,
+        r#"{"v":1,"seq":1E309,"type":"room-closed","body":{}}"#,
+        r#"{"v":1,"re":4294967296,"ok":true}"#,
+        "\u{feff}{}",
+    ] {
+        decode_both(text).unwrap();
+    }
+    decode_both(&"[".repeat(100_000)).unwrap();
+    decode_both(&"{\"v\":".repeat(100_000)).unwrap();
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn decoders_never_panic_on_text(text in arb_text()) {
+        decode_both(&text)?;
+    }
+
+    #[test]
+    fn decoders_never_panic_on_json(v in prop_oneof![arb_json(), arb_json_object()]) {
+        decode_both(&v.to_string())?;
+        decode_both(&serde_json::to_string_pretty(&v).unwrap())?;
+    }
+
+    #[test]
+    fn decoders_never_panic_on_mutated_frames(
+        text in mutated(prop_oneof![server_frame(), request_frame()])
+    ) {
+        decode_both(&text)?;
+    }
+
+    #[test]
+    fn events_round_trip(s in any::<u64>(), ev in event()) {
+        let text = encode_event(s, &ev);
+        prop_assert_eq!(decode_server(&text), Ok(ServerFrame::Event { seq: s, event: ev }));
+    }
+
+    #[test]
+    fn responses_round_trip(re in any::<u32>(), b in ok_body(), e in wire_error(), ere in proptest::option::of(any::<u32>())) {
+        let text = encode_ok(re, &b);
+        prop_assert_eq!(decode_server(&text), Ok(ServerFrame::Ok { re, body: b }));
+        let text = encode_err(ere, &e);
+        prop_assert_eq!(decode_server(&text), Ok(ServerFrame::Err { re: ere, err: e }));
+    }
+
+    #[test]
+    fn requests_round_trip((id, kind, b) in request()) {
+        typed_round_trip(id, kind, b)?;
+    }
+}
+
+// ---- a joined client under fire --------------------------------------------------------------
+
+const T0: u64 = 1_700_000_000_000;
+/// The `seq` of the join response: events at or below it are old.
+const JOIN_SEQ: u64 = 5;
+
+/// The join response body for request 1, built as JSON so that fields added to [`JoinOk`] with
+/// serde defaults need no change here.
+fn join_ok_body() -> Value {
+    json!({
+        "session": "s-1",
+        "room": "room1",
+        "uid": 7,
+        "role": "broadcaster",
+        "members": [{"uid": 8, "role": "broadcaster", "live": {"audio": true, "video": true}}],
+        "seq": JOIN_SEQ,
+        "server_time_ms": T0,
+        "ping_interval_ms": 10_000,
+        "ping_timeout_ms": 20_000,
+    })
+}
+
+fn drain(c: &mut Client) -> Vec<Output> {
+    std::iter::from_fn(|| c.poll_output()).collect()
+}
+
+/// A client that sent `join` (request 1) on an open socket and has not heard back.
+fn joining_client() -> Client {
+    let mut c = Client::new(ClientConfig::new("app", "ws://x").unwrap());
+    c.join(T0, "room1", 7, None).unwrap();
+    c.handle_socket_open(T0);
+    let sent: Vec<String> = drain(&mut c)
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Send(f) => Some(f),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent.len(), 1, "one join frame: {sent:?}");
+    let (id, kind, _) = decode_request(&sent[0]).expect("the client's own frame decodes");
+    assert_eq!((id, kind), (1, RequestKind::Join));
+    c
+}
+
+fn joined_client() -> Client {
+    let mut c = joining_client();
+    c.handle_socket_message(T0, &encode_ok(1, &join_ok_body()));
+    let out = drain(&mut c);
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Resolve { .. })),
+        "join resolves: {out:?}"
+    );
+    assert!(!out
+        .iter()
+        .any(|o| matches!(o, Output::Close { .. } | Output::Reject { .. })));
+    assert_eq!(c.bad_frames, 0);
+    c
+}
+
+#[test]
+fn join_ok_body_is_a_join_ok() {
+    let ok: JoinOk = frame::body(join_ok_body()).expect("join_ok_body matches JoinOk");
+    assert_eq!((ok.uid, ok.seq), (7, JOIN_SEQ));
+    let _ = joined_client();
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Frame(String),
+    /// Time passes by this many ms and the client's timer fires.
+    Tick(u64),
+}
+
+fn client_frame() -> BoxedStrategy<String> {
+    prop_oneof![
+        4 => server_frame(),
+        4 => mutated(server_frame()),
+        1 => prop_oneof![arb_json(), arb_json_object()].prop_map(|v| v.to_string()),
+        1 => arb_text(),
+    ]
+    .boxed()
+}
+
+fn steps() -> BoxedStrategy<Vec<Step>> {
+    proptest::collection::vec(
+        prop_oneof![
+            8 => client_frame().prop_map(Step::Frame),
+            1 => prop_oneof![0u64..2_000, 9_000u64..25_000].prop_map(Step::Tick),
+        ],
+        1..24,
+    )
+    .boxed()
+}
+
+/// What a frame must do to a client whose socket is open, judged by `decode_server` alone.
+fn check_frame(
+    text: &str,
+    bad: u64,
+    out: &[Output],
+    last_seq: &mut u64,
+) -> Result<(), TestCaseError> {
+    let app_ops = out
+        .iter()
+        .any(|o| matches!(o, Output::Resolve { .. } | Output::Reject { .. }));
+    match decode_server(text) {
+        Err(_) | Ok(ServerFrame::Err { re: None, .. }) => {
+            // Unreadable, or an error nobody asked for: counted, and nothing else happens.
+            prop_assert_eq!(bad, 1, "an unreadable frame counts once: {}", text);
+            prop_assert!(
+                out.is_empty(),
+                "an unreadable frame did something: {:?}",
+                out
+            );
+        }
+        Ok(ServerFrame::Ok { .. }) | Ok(ServerFrame::Err { .. }) => {
+            // Only heartbeats can be pending: no app operation settles, nothing is counted.
+            prop_assert_eq!(bad, 0, "a readable response was counted bad: {}", text);
+            prop_assert!(!app_ops, "a response settled an app op: {:?}", out);
+        }
+        Ok(ServerFrame::Event { seq, event }) => {
+            prop_assert_eq!(bad, 0, "a readable event was counted bad: {}", text);
+            prop_assert!(!app_ops, "an event settled an app op: {:?}", out);
+            if seq <= *last_seq {
+                prop_assert!(
+                    out.is_empty(),
+                    "old event (seq {} <= {}) applied: {:?}",
+                    seq,
+                    *last_seq,
+                    out
+                );
+                return Ok(());
+            }
+            *last_seq = seq;
+            let has = |f: &dyn Fn(&AppEvent) -> bool| {
+                out.iter().any(|o| matches!(o, Output::Event(e) if f(e)))
+            };
+            let applied = match &event {
+                Event::MemberJoined { uid, .. } => {
+                    has(&|e| matches!(e, AppEvent::ClientJoin { uid: u } if u == uid))
+                }
+                Event::RoleChanged { uid, role, .. } => has(
+                    &|e| matches!(e, AppEvent::RoleChanged { uid: u, role: r } if u == uid && r == role),
+                ),
+                Event::TaskStatus { task_id, code, .. } => has(
+                    &|e| matches!(e, AppEvent::RtmpTasksStatus { task_id: t, code: c, .. } if t == task_id && c == code),
+                ),
+                Event::Kicked { reason, .. } => {
+                    has(&|e| matches!(e, AppEvent::Kicked { reason: r } if r == reason))
+                }
+                Event::RoomClosed { .. } => has(&|e| matches!(e, AppEvent::LiveRoomClose)),
+                Event::TokenWillExpire { remaining_s, .. } => has(
+                    &|e| matches!(e, AppEvent::TokenWillExpire { remaining_s: r } if r == remaining_s),
+                ),
+                // These may change nothing the app sees (an unknown uid, media already live).
+                _ => true,
+            };
+            prop_assert!(applied, "event {:?} not applied: {:?}", event, out);
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// A joined client fed any frames: no panic; each frame is either counted in `bad_frames`
+    /// (and does nothing else) or applied. Once the client closes its socket (kicked, room
+    /// closed, heartbeat lost) it ignores the rest, since this test never reopens it.
+    #[test]
+    fn joined_client_survives_any_frames(steps in steps()) {
+        let mut c = joined_client();
+        let mut now = T0;
+        let mut open = true;
+        let mut last_seq = JOIN_SEQ;
+        for step in &steps {
+            match step {
+                Step::Tick(dt) => {
+                    now += dt;
+                    c.handle_timeout(now);
+                    let out = drain(&mut c);
+                    for o in &out {
+                        match o {
+                            Output::Send(f) => {
+                                prop_assert!(decode_request(f).is_ok(), "the client sent {}", f);
+                            }
+                            // Closing, or opening a new socket (which this test never
+                            // reports open): either way this socket's frames are ignored now.
+                            Output::Close { .. } | Output::Connect { .. } => open = false,
+                            Output::Event(_) => {}
+                            other => prop_assert!(false, "a tick produced {:?}", other),
+                        }
+                    }
+                }
+                Step::Frame(text) => {
+                    let before = c.bad_frames;
+                    c.handle_socket_message(now, text);
+                    let bad = c.bad_frames - before;
+                    let out = drain(&mut c);
+                    if open {
+                        check_frame(text, bad, &out, &mut last_seq)?;
+                    } else {
+                        prop_assert_eq!(bad, 0);
+                        prop_assert!(out.is_empty(), "a closed client acted: {:?}", out);
+                    }
+                    if out
+                        .iter()
+                        .any(|o| matches!(o, Output::Close { .. } | Output::Connect { .. }))
+                    {
+                        open = false;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The join response itself, mutated: the client either joins, rejects the join, or counts
+    /// the frame; it never panics.
+    #[test]
+    fn mutated_join_response_never_panics(
+        text in mutated(Just(encode_ok(1, &join_ok_body()))),
+        ticks in proptest::collection::vec(0u64..30_000, 0..4),
+    ) {
+        join_then_tick(&text, &ticks);
+    }
+
+    /// A well-formed join response with any numbers in its numeric fields: no panic. (It
+    /// found the client adding the server's heartbeat periods to `now` unchecked; they are
+    /// clamped now.)
+    #[test]
+    fn join_response_with_any_numbers_never_panics(
+        (uid, seq, t, interval, timeout) in (any_u64(), any_u64(), any_u64(), any_u64(), any_u64()),
+        ticks in proptest::collection::vec(0u64..30_000, 0..4),
+    ) {
+        let mut b = join_ok_body();
+        b["uid"] = json!(uid);
+        b["seq"] = json!(seq);
+        b["server_time_ms"] = json!(t);
+        b["ping_interval_ms"] = json!(interval);
+        b["ping_timeout_ms"] = json!(timeout);
+        join_then_tick(&encode_ok(1, &b), &ticks);
+    }
+}
+
+/// Small numbers, any number, and the edges.
+fn any_u64() -> BoxedStrategy<u64> {
+    prop_oneof![
+        2 => 0u64..100_000,
+        1 => any::<u64>(),
+        1 => select(vec![u64::MAX, u64::MAX - 1, u64::MAX / 2, u64::MAX - T0]),
+    ]
+    .boxed()
+}
+
+/// A joining client gets `text` as the answer to its join, then its timer fires after `ticks`.
+fn join_then_tick(text: &str, ticks: &[u64]) {
+    let mut c = joining_client();
+    c.handle_socket_message(T0, text);
+    let _ = drain(&mut c);
+    let mut now = T0;
+    for dt in ticks {
+        now += dt;
+        c.handle_timeout(now);
+        let _ = drain(&mut c);
+    }
+}
