@@ -36,6 +36,13 @@ declare namespace mprtc {
      * {@link MprtcSDK.setWasmPath}.
      */
     wasmPath?: string;
+    /**
+     * How long (ms) the SDK keeps trying to get a lost connection back before it gives up with
+     * `reconnectFailed` and `disconnect`; default 60000. 0: do not reconnect.
+     */
+    reconnectTimeout?: number;
+    /** Seeds the reconnect jitter; random by default. For tests that want a fixed schedule. */
+    seed?: number;
   }
 
   /** Parameters of {@link MprtcClient.join}. */
@@ -175,11 +182,43 @@ declare namespace mprtc {
   /** `open`: the signaling socket opened. No data. */
   interface OpenEvent {}
 
-  /** `disconnect`: the signaling socket closed while in a room. */
+  /**
+   * `disconnect`: the session is over because the connection was lost for good — reconnecting
+   * gave up (after `reconnectFailed`), was refused, or is turned off.
+   */
   interface DisconnectEvent {
-    /** WebSocket close code (1006 when the socket failed without one). */
+    /**
+     * The last WebSocket close code (1006 when the socket failed without one, 4408 for missed
+     * heartbeats), or the error code of a refused rejoin.
+     */
     code: number;
     reason: string;
+  }
+
+  /** `willreconnect`: the connection was lost; attempt `count` (from 1) to get it back is next. */
+  interface WillReconnectEvent {
+    count: number;
+  }
+
+  /**
+   * `reconnected`: the connection is back. `resumed`: the same session, and every event missed
+   * meanwhile follows. Otherwise a new session: the room's changes arrived as ordinary events,
+   * publication and subscriptions are restored by the SDK, and `syncDone` brings new URLs.
+   */
+  interface ReconnectedEvent {
+    resumed: boolean;
+  }
+
+  /** `reconnectFailed`: reconnecting gave up; `disconnect` follows. */
+  interface ReconnectFailedEvent {
+    attempts: number;
+    elapsedMs: number;
+  }
+
+  /** `sendCommandOverTime`: a call got no answer in time; its promise rejects with 1004. */
+  interface SendCommandOverTimeEvent {
+    /** The call: `publish`, `subscribe`, `setRole`, ... */
+    command: string;
   }
 
   /** `clientJoin`: another member joined the room. */
@@ -260,6 +299,10 @@ declare namespace mprtc {
     kicked: KickedEvent;
     liveRoomClose: LiveRoomCloseEvent;
     tokenWillExpire: TokenWillExpireEvent;
+    willreconnect: WillReconnectEvent;
+    reconnected: ReconnectedEvent;
+    reconnectFailed: ReconnectFailedEvent;
+    sendCommandOverTime: SendCommandOverTimeEvent;
   }
 
   type ClientEventName = keyof ClientEventMap;
@@ -490,6 +533,14 @@ declare namespace mprtc {
     on(event: 'liveRoomClose', listener: Listener<LiveRoomCloseEvent>): this;
     /** The join token expires soon: fetch a new one and call `renewToken`. */
     on(event: 'tokenWillExpire', listener: Listener<TokenWillExpireEvent>): this;
+    /** The connection was lost; the SDK is trying to get it back. */
+    on(event: 'willreconnect', listener: Listener<WillReconnectEvent>): this;
+    /** The connection is back. */
+    on(event: 'reconnected', listener: Listener<ReconnectedEvent>): this;
+    /** Reconnecting gave up; `disconnect` follows. */
+    on(event: 'reconnectFailed', listener: Listener<ReconnectFailedEvent>): this;
+    /** A call got no answer in time. */
+    on(event: 'sendCommandOverTime', listener: Listener<SendCommandOverTimeEvent>): this;
 
     /** Removes one listener, or every listener of the event when `listener` is left out. */
     off<K extends ClientEventName>(event: K, listener?: Listener<ClientEventMap[K]>): this;

@@ -53,6 +53,8 @@ function Client(options) {
   for (var k in options) {
     if (k !== 'wasmPath' && Object.prototype.hasOwnProperty.call(options, k)) coreOptions[k] = options[k];
   }
+  // Randomness for the core's reconnect jitter (the core itself has no entropy source).
+  if (coreOptions.seed === undefined) coreOptions.seed = Math.floor(Math.random() * 4294967296);
   this._options = coreOptions;
   this._core = null;
   this._ready = null;

@@ -100,11 +100,13 @@ impl Server {
             rand::thread_rng().next_u64(),
         )
         .with_heartbeat(cfg.ping_interval_ms, cfg.ping_timeout_ms)
+        .with_resume_window(cfg.resume_window_ms)
         .with_limits(cfg.limits);
         let (task_tx, task_rx) = tokio::sync::mpsc::unbounded_channel();
         let runner = Arc::new(FfmpegRunner::new(cfg.ffmpeg.clone()));
         let supervisor = Arc::new(Supervisor::new(runner, cfg.recordings_dir.clone(), task_tx));
-        let signaling = Signaling::new(hub, Arc::new(media.handle()), supervisor.clone());
+        let signaling = Signaling::new(hub, Arc::new(media.handle()), supervisor.clone())
+            .with_allowed_origins(cfg.allowed_origins.clone());
         let apps = Arc::new(cfg.apps.clone());
         let endpoints = Endpoints {
             signal: format!("ws://{}:{}/ws", host(signal_addr), signal_addr.port()),

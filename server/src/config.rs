@@ -1,13 +1,24 @@
 //! Server configuration: a TOML file, overridden by environment variables, overridden by flags.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::fmt;
+use std::net::{Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+/// What `Debug` prints instead of a secret.
+const REDACTED: &str = "<redacted>";
+
+/// `Some("<redacted>")` for a set secret, `None` for an unset one.
+fn redact(secret: &Option<String>) -> Option<&'static str> {
+    secret.as_ref().map(|_| REDACTED)
+}
+
 /// One application allowed to use this server.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+///
+/// `Debug` prints `<redacted>` in place of the secret.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct AppConfig {
     /// The app key clients pass as `appkey`.
@@ -20,8 +31,20 @@ pub struct AppConfig {
     pub insecure: bool,
 }
 
+impl fmt::Debug for AppConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppConfig")
+            .field("key", &self.key)
+            .field("secret", &redact(&self.secret))
+            .field("insecure", &self.insecure)
+            .finish()
+    }
+}
+
 /// The file form; every field optional so flags and env can fill the rest.
-#[derive(Debug, Default, Deserialize)]
+///
+/// `Debug` prints `<redacted>` in place of `media_secret` and the apps' secrets.
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub listen: Option<SocketAddr>,
@@ -43,16 +66,48 @@ pub struct FileConfig {
     pub ping_interval_ms: Option<u64>,
     /// A ping unanswered this long means a dead connection (milliseconds).
     pub ping_timeout_ms: Option<u64>,
+    /// How long a member whose connection dropped keeps its place for a resume (milliseconds).
+    pub resume_window_ms: Option<u64>,
     /// Where push tasks with `record: true` write their files.
     pub recordings_dir: Option<PathBuf>,
     /// The ffmpeg binary push-task compositors run.
     pub ffmpeg: Option<PathBuf>,
+    /// Origins (`scheme://host[:port]`) whose web pages may open the signaling WebSocket;
+    /// empty means any. See [`Config::allowed_origins`].
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
     #[serde(default)]
     pub apps: Vec<AppConfig>,
 }
 
+impl fmt::Debug for FileConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileConfig")
+            .field("listen", &self.listen)
+            .field("rtmp_listen", &self.rtmp_listen)
+            .field("flv_listen", &self.flv_listen)
+            .field("public_host", &self.public_host)
+            .field("media_secret", &redact(&self.media_secret))
+            .field("url_ttl_secs", &self.url_ttl_secs)
+            .field("max_frame_bytes", &self.max_frame_bytes)
+            .field("max_rooms", &self.max_rooms)
+            .field("max_members_per_room", &self.max_members_per_room)
+            .field("max_requests_per_sec", &self.max_requests_per_sec)
+            .field("ping_interval_ms", &self.ping_interval_ms)
+            .field("ping_timeout_ms", &self.ping_timeout_ms)
+            .field("resume_window_ms", &self.resume_window_ms)
+            .field("recordings_dir", &self.recordings_dir)
+            .field("ffmpeg", &self.ffmpeg)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("apps", &self.apps)
+            .finish()
+    }
+}
+
 /// The resolved configuration.
-#[derive(Debug, Clone)]
+///
+/// `Debug` prints `<redacted>` in place of `media_secret` and the apps' secrets.
+#[derive(Clone)]
 pub struct Config {
     pub listen: SocketAddr,
     pub rtmp_listen: SocketAddr,
@@ -63,10 +118,45 @@ pub struct Config {
     pub max_frame_bytes: usize,
     pub ping_interval_ms: u64,
     pub ping_timeout_ms: u64,
+    /// How long a member whose connection dropped stays in its room (streams, push tasks and
+    /// missed events kept) for its client to resume the session; 0 makes a drop a leave.
+    pub resume_window_ms: u64,
     pub limits: crate::signaling::Limits,
     pub recordings_dir: PathBuf,
     pub ffmpeg: PathBuf,
+    /// Origins allowed to open the signaling WebSocket, normalized by [`normalize_origin`]
+    /// (lowercase scheme and host, no default port, no trailing `/`). Empty: any origin.
+    ///
+    /// A WebSocket upgrade that carries an `Origin` header not in this list is refused with
+    /// 403. An upgrade *without* `Origin` is always accepted: WeChat mini-program sockets (the
+    /// clients this server exists for) and other non-browser clients send none, while browsers
+    /// always send one, so the check still stops other web sites from using a visitor's
+    /// browser to connect (cross-site WebSocket hijacking) without locking out mini-programs.
+    /// It is not authentication: a non-browser client can send any `Origin` it likes.
+    pub allowed_origins: Vec<String>,
     pub apps: HashMap<String, AppConfig>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("rtmp_listen", &self.rtmp_listen)
+            .field("flv_listen", &self.flv_listen)
+            .field("public_host", &self.public_host)
+            .field("media_secret", &redact(&self.media_secret))
+            .field("url_ttl_secs", &self.url_ttl_secs)
+            .field("max_frame_bytes", &self.max_frame_bytes)
+            .field("ping_interval_ms", &self.ping_interval_ms)
+            .field("ping_timeout_ms", &self.ping_timeout_ms)
+            .field("resume_window_ms", &self.resume_window_ms)
+            .field("limits", &self.limits)
+            .field("recordings_dir", &self.recordings_dir)
+            .field("ffmpeg", &self.ffmpeg)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("apps", &self.apps)
+            .finish()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,8 +176,15 @@ pub enum ConfigError {
     AppWithoutSecret(String),
     #[error("app key {0:?} is invalid: use 1 to 64 letters, digits, '_' or '-'")]
     BadAppKey(String),
-    #[error("--app expects KEY:SECRET, got {0:?}")]
-    BadAppFlag(String),
+    /// The value is not echoed: without its `:` it may well be a secret.
+    #[error(
+        "--app / MPRTC_APPS entry {0} is not KEY:SECRET (value not shown; it may be a secret)"
+    )]
+    BadAppFlag(usize),
+    #[error(
+        "allowed origin {0:?} is invalid: use http:// or https:// with a host and optional port, without path, query or user"
+    )]
+    BadOrigin(String),
     #[error("max_frame_bytes must be between 256 and 1048576")]
     BadFrameLimit,
     #[error("url_ttl_secs must be between 1 and 604800")]
@@ -96,6 +193,8 @@ pub enum ConfigError {
         "ping_interval_ms must be 100 to 60000 and ping_timeout_ms from ping_interval_ms to 120000"
     )]
     BadHeartbeat,
+    #[error("resume_window_ms must be at most 600000 (0 turns resuming off)")]
+    BadResumeWindow,
     #[error("max_rooms, max_members_per_room and max_requests_per_sec must be at least 1")]
     BadLimit,
 }
@@ -109,16 +208,20 @@ impl ConfigError {
             Self::AppWithoutSecret(_) => "config.app_without_secret",
             Self::BadAppKey(_) => "config.bad_app_key",
             Self::BadAppFlag(_) => "config.bad_app_flag",
+            Self::BadOrigin(_) => "config.bad_origin",
             Self::BadFrameLimit => "config.bad_frame_limit",
             Self::BadTtl => "config.bad_ttl",
             Self::BadHeartbeat => "config.bad_heartbeat",
+            Self::BadResumeWindow => "config.bad_resume_window",
             Self::BadLimit => "config.bad_limit",
         }
     }
 }
 
 /// Overrides from flags or the environment (clap merges those two).
-#[derive(Debug, Default, Clone)]
+///
+/// `Debug` prints `<redacted>` in place of `media_secret` and the apps' secrets.
+#[derive(Default, Clone)]
 pub struct Overrides {
     pub listen: Option<SocketAddr>,
     pub rtmp_listen: Option<SocketAddr>,
@@ -129,6 +232,7 @@ pub struct Overrides {
     pub max_frame_bytes: Option<usize>,
     pub ping_interval_ms: Option<u64>,
     pub ping_timeout_ms: Option<u64>,
+    pub resume_window_ms: Option<u64>,
     pub max_rooms: Option<usize>,
     pub max_members_per_room: Option<usize>,
     pub max_requests_per_sec: Option<u32>,
@@ -138,6 +242,41 @@ pub struct Overrides {
     pub apps: Vec<String>,
     /// Keys of apps that join without tokens.
     pub insecure_apps: Vec<String>,
+    /// Allowed WebSocket origins; when non-empty, replaces the file's list.
+    pub allowed_origins: Vec<String>,
+}
+
+impl fmt::Debug for Overrides {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let apps: Vec<String> = self
+            .apps
+            .iter()
+            .map(|a| match a.split_once(':') {
+                Some((k, _)) => format!("{k}:{REDACTED}"),
+                None => REDACTED.to_owned(),
+            })
+            .collect();
+        f.debug_struct("Overrides")
+            .field("listen", &self.listen)
+            .field("rtmp_listen", &self.rtmp_listen)
+            .field("flv_listen", &self.flv_listen)
+            .field("public_host", &self.public_host)
+            .field("media_secret", &redact(&self.media_secret))
+            .field("url_ttl_secs", &self.url_ttl_secs)
+            .field("max_frame_bytes", &self.max_frame_bytes)
+            .field("ping_interval_ms", &self.ping_interval_ms)
+            .field("ping_timeout_ms", &self.ping_timeout_ms)
+            .field("resume_window_ms", &self.resume_window_ms)
+            .field("max_rooms", &self.max_rooms)
+            .field("max_members_per_room", &self.max_members_per_room)
+            .field("max_requests_per_sec", &self.max_requests_per_sec)
+            .field("recordings_dir", &self.recordings_dir)
+            .field("ffmpeg", &self.ffmpeg)
+            .field("apps", &apps)
+            .field("insecure_apps", &self.insecure_apps)
+            .field("allowed_origins", &self.allowed_origins)
+            .finish()
+    }
 }
 
 impl FileConfig {
@@ -148,9 +287,81 @@ impl FileConfig {
         })?;
         toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.into(),
-            message: e.to_string(),
+            message: parse_message(&text, &e),
         })
     }
+}
+
+/// Where and why the file failed to parse, *without* the excerpt of the file that the TOML
+/// error's `Display` shows: that excerpt could be a line holding a secret.
+fn parse_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim();
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message.to_owned(),
+    }
+}
+
+/// Normalizes a web origin `scheme://host[:port]` for comparison: `http` or `https` only,
+/// scheme and host lowercased, a default port (80, 443) and one trailing `/` dropped. `None`
+/// if it is not such an origin (a path, query, fragment or user part, a bad port, a host
+/// with characters other than letters, digits, `-` and `.`, or the opaque origin `null`).
+/// International host names must be given in their ASCII (punycode) form, as browsers send.
+pub fn normalize_origin(s: &str) -> Option<String> {
+    let s = s.trim();
+    let s = s.strip_suffix('/').unwrap_or(s);
+    let (scheme, rest) = s.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "http" => 80,
+        "https" => 443,
+        _ => return None,
+    };
+    let (host, port) = if let Some(r) = rest.strip_prefix('[') {
+        let (h, after) = r.split_once(']')?;
+        let ip: Ipv6Addr = h.parse().ok()?;
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':')?),
+        };
+        (format!("[{ip}]"), port)
+    } else {
+        let (h, p) = match rest.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (rest, None),
+        };
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        };
+        if h.len() > 253 || !h.split('.').all(label_ok) {
+            return None;
+        }
+        (h.to_ascii_lowercase(), p)
+    };
+    let port = match port {
+        None => None,
+        Some(p) => {
+            if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            match p.parse::<u16>().ok()? {
+                0 => return None,
+                n if n == default_port => None,
+                n => Some(n),
+            }
+        }
+    };
+    Some(match port {
+        Some(p) => format!("{scheme}://{host}:{p}"),
+        None => format!("{scheme}://{host}"),
+    })
 }
 
 fn valid_key(k: &str) -> bool {
@@ -179,10 +390,8 @@ impl Config {
         for a in file.apps {
             add(a)?;
         }
-        for s in o.apps {
-            let (k, sec) = s
-                .split_once(':')
-                .ok_or_else(|| ConfigError::BadAppFlag(s.clone()))?;
+        for (i, s) in o.apps.iter().enumerate() {
+            let (k, sec) = s.split_once(':').ok_or(ConfigError::BadAppFlag(i + 1))?;
             add(AppConfig {
                 key: k.into(),
                 secret: Some(sec.into()),
@@ -196,6 +405,14 @@ impl Config {
                 insecure: true,
             })?;
         }
+        let allowed_origins = if o.allowed_origins.is_empty() {
+            file.allowed_origins
+        } else {
+            o.allowed_origins
+        }
+        .into_iter()
+        .map(|s| normalize_origin(&s).ok_or(ConfigError::BadOrigin(s)))
+        .collect::<Result<Vec<_>, _>>()?;
         let max_frame_bytes = o
             .max_frame_bytes
             .or(file.max_frame_bytes)
@@ -219,6 +436,13 @@ impl Config {
             || !(ping_interval_ms..=120_000).contains(&ping_timeout_ms)
         {
             return Err(ConfigError::BadHeartbeat);
+        }
+        let resume_window_ms = o
+            .resume_window_ms
+            .or(file.resume_window_ms)
+            .unwrap_or(30_000);
+        if resume_window_ms > 600_000 {
+            return Err(ConfigError::BadResumeWindow);
         }
         let dl = crate::signaling::Limits::default();
         let limits = crate::signaling::Limits {
@@ -258,6 +482,7 @@ impl Config {
             max_frame_bytes,
             ping_interval_ms,
             ping_timeout_ms,
+            resume_window_ms,
             limits,
             recordings_dir: o
                 .recordings_dir
@@ -267,6 +492,7 @@ impl Config {
                 .ffmpeg
                 .or(file.ffmpeg)
                 .unwrap_or_else(|| PathBuf::from("ffmpeg")),
+            allowed_origins,
             apps,
         })
     }
@@ -353,5 +579,119 @@ mod tests {
             ),
             "config.bad_heartbeat"
         );
+    }
+
+    #[test]
+    fn origins_are_normalized_and_validated() {
+        for (given, want) in [
+            ("https://App.Example.com", "https://app.example.com"),
+            ("HTTPS://app.example.com/", "https://app.example.com"),
+            ("https://app.example.com:443", "https://app.example.com"),
+            ("http://app.example.com:80/", "http://app.example.com"),
+            ("http://localhost:8080", "http://localhost:8080"),
+            ("https://xn--fsq.example", "https://xn--fsq.example"),
+            ("http://127.0.0.1:3000", "http://127.0.0.1:3000"),
+            ("http://[::1]:8080", "http://[::1]:8080"),
+            ("http://[0:0::1]", "http://[::1]"),
+            (" https://a.example ", "https://a.example"),
+        ] {
+            assert_eq!(normalize_origin(given).as_deref(), Some(want), "{given}");
+        }
+        for bad in [
+            "",
+            "null",
+            "*",
+            "app.example.com",
+            "ftp://app.example.com",
+            "wss://app.example.com",
+            "https://",
+            "https://app.example.com/path",
+            "https://app.example.com//",
+            "https://app.example.com?x=1",
+            "https://app.example.com#x",
+            "https://user@app.example.com",
+            "https://user:pw@app.example.com",
+            "https://app.example.com:",
+            "https://app.example.com:0",
+            "https://app.example.com:65536",
+            "https://app.example.com:+80",
+            "https://app..example.com",
+            "https://app_example.com",
+            "https://例子.example",
+            "http://[::1",
+            "http://[nope]",
+            "http://[::1]x",
+        ] {
+            assert_eq!(normalize_origin(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn allowed_origins_from_file_replaced_by_overrides() {
+        let f = || parse("allowed_origins = [\"https://F.example/\"]").unwrap();
+        let c = Config::resolve(f(), Overrides::default()).unwrap();
+        assert_eq!(c.allowed_origins, ["https://f.example"]);
+        let o = Overrides {
+            allowed_origins: vec!["http://o.example:8080".into(), "https://p.example".into()],
+            ..Default::default()
+        };
+        let c = Config::resolve(f(), o).unwrap();
+        assert_eq!(
+            c.allowed_origins,
+            ["http://o.example:8080", "https://p.example"]
+        );
+        let c = Config::resolve(FileConfig::default(), Overrides::default()).unwrap();
+        assert!(c.allowed_origins.is_empty(), "default: any origin");
+        let e = Config::resolve(
+            FileConfig::default(),
+            Overrides {
+                allowed_origins: vec!["https://ok.example".into(), "https://x.example/p".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "config.bad_origin");
+        assert!(e.to_string().contains("\"https://x.example/p\""), "{e}");
+    }
+
+    #[test]
+    fn secrets_never_printed() {
+        let f = parse(
+            "media_secret = \"m-secret-1\"\n[[apps]]\nkey = \"a\"\nsecret = \"a-secret-1\"\n",
+        )
+        .unwrap();
+        let o = Overrides {
+            media_secret: Some("m-secret-2".into()),
+            apps: vec!["b:a-secret-2".into()],
+            ..Default::default()
+        };
+        let shown = [format!("{f:?}"), format!("{o:?}")];
+        let c = Config::resolve(f, o.clone()).unwrap();
+        for text in shown.iter().chain([&format!("{c:?}"), &format!("{c:#?}")]) {
+            for secret in ["m-secret-1", "m-secret-2", "a-secret-1", "a-secret-2"] {
+                assert!(!text.contains(secret), "{text}");
+            }
+            assert!(text.contains("<redacted>"), "{text}");
+        }
+        assert!(format!("{c:?}").contains("key: \"b\""));
+        // A malformed --app entry may be a bare secret: its error does not repeat it.
+        let e = Config::resolve(
+            FileConfig::default(),
+            Overrides {
+                apps: vec!["a:s".into(), "a-secret-3".into()],
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "config.bad_app_flag");
+        for text in [e.to_string(), format!("{e:?}")] {
+            assert!(!text.contains("a-secret-3") && text.contains('2'), "{text}");
+        }
+        // Nor does a file that fails to parse on a line holding a secret.
+        let text = "listen = \"127.0.0.1:1\"\n[[apps]]\nkey = \"a\"\nsecret = a-secret-4\n";
+        let err = toml::from_str::<FileConfig>(text).unwrap_err();
+        let msg = parse_message(text, &err);
+        assert!(msg.starts_with("line 4, column 10: "), "{msg}");
+        assert!(!msg.contains("a-secret-4"), "{msg}");
     }
 }

@@ -194,8 +194,9 @@ async fn close_room(
     Path(room): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let app = authenticate(&api, &headers)?;
+    let now = now_ms();
     api.signaling
-        .api(|h, out| h.api_close_room(&app, &room, out))
+        .api(|h, out| h.api_close_room(&app, &room, now, out))
         .map_err(ApiError)?;
     Ok(Json(serde_json::json!({ "ok": true })))
 }

@@ -72,6 +72,9 @@ struct ServeArgs {
     /// A ping unanswered this long means a dead connection (ms).
     #[arg(long, env = "MPRTC_PING_TIMEOUT_MS")]
     ping_timeout_ms: Option<u64>,
+    /// How long a dropped member keeps its place for a resume (ms; 0: a drop is a leave).
+    #[arg(long, env = "MPRTC_RESUME_WINDOW_MS")]
+    resume_window_ms: Option<u64>,
     /// Directory for push-task recordings.
     #[arg(long, env = "MPRTC_RECORDINGS_DIR")]
     recordings_dir: Option<PathBuf>,
@@ -93,6 +96,15 @@ struct ServeArgs {
         value_delimiter = ','
     )]
     insecure_apps: Vec<String>,
+    /// A web origin (scheme://host[:port]) allowed to open the signaling WebSocket
+    /// (repeatable; none: any). Requests without an Origin header, as mini-programs send,
+    /// are always accepted.
+    #[arg(
+        long = "allowed-origin",
+        env = "MPRTC_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    allowed_origins: Vec<String>,
 }
 
 #[derive(Args)]
@@ -149,10 +161,12 @@ fn load(args: &ServeArgs) -> Result<Config, mprtc_server::config::ConfigError> {
         max_members_per_room: args.max_members_per_room,
         max_requests_per_sec: args.max_requests_per_sec,
         ping_timeout_ms: args.ping_timeout_ms,
+        resume_window_ms: args.resume_window_ms,
         recordings_dir: args.recordings_dir.clone(),
         ffmpeg: args.ffmpeg.clone(),
         apps: args.apps.clone(),
         insecure_apps: args.insecure_apps.clone(),
+        allowed_origins: args.allowed_origins.clone(),
     };
     Config::resolve(file, o)
 }
@@ -209,15 +223,18 @@ fn main() -> ExitCode {
         Some(Cmd::Serve(a)) => *a,
         None => cli.serve,
     };
-    // The RTMP library logs stream names with their signatures below error level; keep it quiet
-    // whatever MPRTC_LOG says, so no URL secret reaches the logs.
-    let filter = tracing_subscriber::EnvFilter::try_from_env("MPRTC_LOG")
-        .unwrap_or_else(|_| "info".into())
-        .add_directive(
-            mprtc_server::media::LIBRARY_LOG_DIRECTIVE
-                .parse()
-                .expect("static directive parses"),
-        );
+    // The RTMP library logs stream names with their signatures below error level, and the
+    // WebSocket library logs whole frames (join tokens, signed URLs) at trace level; keep them
+    // quiet whatever MPRTC_LOG says, so no secret reaches the logs.
+    let filter = [
+        mprtc_server::media::LIBRARY_LOG_DIRECTIVE,
+        mprtc_server::signaling::ws::LIBRARY_LOG_DIRECTIVE,
+    ]
+    .into_iter()
+    .fold(
+        tracing_subscriber::EnvFilter::try_from_env("MPRTC_LOG").unwrap_or_else(|_| "info".into()),
+        |f, d| f.add_directive(d.parse().expect("static directive parses")),
+    );
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -113,6 +113,112 @@ async fn file_env_and_flags_combine_and_sigterm_stops_cleanly() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// Starts the binary on loopback ports with `args` and `env`; returns it and its signaling URL.
+fn spawn(args: &[&str], env: &[(&str, &str)]) -> (std::process::Child, String) {
+    let mut child = Command::new(BIN)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--rtmp-listen",
+            "127.0.0.1:0",
+            "--flv-listen",
+            "127.0.0.1:0",
+            "--insecure-app",
+            "dbg",
+        ])
+        .args(args)
+        .envs(env.iter().copied())
+        .env("MPRTC_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ready: Value = serde_json::from_str(&line).unwrap();
+    let url = ready["endpoints"]["signal"].as_str().unwrap().to_string();
+    (child, url)
+}
+
+/// The HTTP status of a WebSocket upgrade from a page of `origin`: 101 or the refusal.
+async fn upgrade_status(url: &str, origin: &str) -> u16 {
+    use tokio_tungstenite::tungstenite::{ClientRequestBuilder, Error};
+    let req = ClientRequestBuilder::new(url.parse().unwrap()).with_header("Origin", origin);
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((_, resp)) => resp.status().as_u16(),
+        Err(Error::Http(resp)) => resp.status().as_u16(),
+        Err(e) => panic!("{origin}: {e}"),
+    }
+}
+
+#[tokio::test]
+async fn allowed_origins_come_from_file_env_or_flags() {
+    let dir = std::env::temp_dir().join(format!("mprtc-cli-origins-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = write_config(
+        &dir,
+        "allowed_origins = [\"https://file.example\", \"http://127.0.0.1:3000\"]\n",
+    );
+    let cfg = cfg.to_str().unwrap();
+    let env = [(
+        "MPRTC_ALLOWED_ORIGINS",
+        "https://env.example, https://env2.example:8443/",
+    )];
+    // (flags, environment, origins accepted, origins refused)
+    type Case<'a> = (
+        &'a [&'a str],
+        &'a [(&'a str, &'a str)],
+        &'a [&'a str],
+        &'a [&'a str],
+    );
+    let cases: [Case; 3] = [
+        // the file alone
+        (
+            &["--config", cfg],
+            &[],
+            &["https://file.example", "http://127.0.0.1:3000"],
+            &["https://env.example"],
+        ),
+        // the environment (comma-separated) replaces the file's list
+        (
+            &["--config", cfg],
+            &env,
+            &["https://env.example", "https://ENV2.example:8443"],
+            &["https://file.example", "https://env2.example"],
+        ),
+        // flags (repeatable) replace both
+        (
+            &[
+                "--config",
+                cfg,
+                "--allowed-origin",
+                "https://flag.example",
+                "--allowed-origin",
+                "https://flag2.example",
+            ],
+            &env,
+            &["https://flag.example", "https://flag2.example"],
+            &["https://env.example", "https://file.example"],
+        ),
+    ];
+    for (args, env, allowed, refused) in cases {
+        let (mut child, url) = spawn(args, env);
+        for o in allowed {
+            assert_eq!(upgrade_status(&url, o).await, 101, "{args:?} {env:?}: {o}");
+        }
+        for o in refused {
+            assert_eq!(upgrade_status(&url, o).await, 403, "{args:?} {env:?}: {o}");
+        }
+        // Without an Origin header (a mini-program), the socket opens and joins.
+        assert_eq!(join(&url, "dbg", 1, None).await["ok"], true);
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn bad_configs_exit_with_a_typed_error() {
     let dir = std::env::temp_dir().join(format!("mprtc-cli-bad-{}", std::process::id()));
@@ -121,6 +227,10 @@ fn bad_configs_exit_with_a_typed_error() {
         ("listen = 5\n", "config.parse"),
         ("surprise = true\n", "config.parse"),
         ("[[apps]]\nkey = \"a\"\n", "config.app_without_secret"),
+        (
+            "allowed_origins = [\"https://a.example/path\"]\n",
+            "config.bad_origin",
+        ),
     ] {
         let cfg = write_config(&dir, text);
         let out = Command::new(BIN)
@@ -130,6 +240,32 @@ fn bad_configs_exit_with_a_typed_error() {
         assert_eq!(out.status.code(), Some(2), "{text}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(&format!("error[{code}]")), "{text}: {err}");
+    }
+    // An invalid allowed origin, from a flag or the environment, is named in the error.
+    for (flag, env, entry) in [
+        (Some("ftp://files.example"), None, "ftp://files.example"),
+        (Some("https://"), None, "https://"),
+        (
+            None,
+            Some("https://ok.example,https://user@x.example"),
+            "https://user@x.example",
+        ),
+        (None, Some("https://ok.example,*"), "*"),
+    ] {
+        let mut cmd = Command::new(BIN);
+        if let Some(f) = flag {
+            cmd.args(["--allowed-origin", f]);
+        }
+        if let Some(e) = env {
+            cmd.env("MPRTC_ALLOWED_ORIGINS", e);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{entry}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("error[config.bad_origin]") && err.contains(&format!("{entry:?}")),
+            "{entry}: {err}"
+        );
     }
     let out = Command::new(BIN)
         .args(["--config", "/nonexistent/mprtc.toml"])

@@ -10,13 +10,13 @@ use mprtc::core::{
     ReportEvent,
 };
 use mprtc::protocol::{ErrorCode, KickReason, LeaveReason, Media, Role};
-use mprtc_server::config::AppConfig;
 use mprtc_server::media::{MediaEvent, MediaSigner, UrlKind};
 use mprtc_server::signaling::{Hub, HubOut, SessionId};
 use mprtc_server::tasks::{TaskKey, TaskSpec};
 use mprtc_server::token::{self, Privileges};
 
-const SECRET: &str = "app-secret";
+mod common;
+use common::SECRET;
 
 struct Peer {
     core: Client,
@@ -37,29 +37,7 @@ struct Net {
 
 impl Net {
     fn new(n: usize) -> Self {
-        let mut apps = HashMap::new();
-        apps.insert(
-            "dbg".into(),
-            AppConfig {
-                key: "dbg".into(),
-                secret: None,
-                insecure: true,
-            },
-        );
-        apps.insert(
-            "sec".into(),
-            AppConfig {
-                key: "sec".into(),
-                secret: Some(SECRET.into()),
-                insecure: false,
-            },
-        );
-        let signer = Arc::new(MediaSigner::new(
-            b"media".to_vec(),
-            "rtmp://h:1/live",
-            "http://h:2/live",
-            600,
-        ));
+        let (hub, signer) = common::hub();
         let peers = (0..n)
             .map(|_| Peer {
                 core: Client::new(ClientConfig::new("dbg", "ws://x/ws").unwrap()),
@@ -69,7 +47,7 @@ impl Net {
             })
             .collect();
         Net {
-            hub: Hub::new(apps, signer.clone(), 4096, 7),
+            hub,
             signer,
             peers,
             kicks: vec![],
@@ -170,6 +148,37 @@ impl Net {
 
     fn events(&mut self, i: usize) -> Vec<AppEvent> {
         std::mem::take(&mut self.peers[i].events)
+    }
+
+    /// Peer `i` does not reconnect: a lost connection ends its session.
+    fn no_reconnect(mut self, i: usize) -> Self {
+        let mut cfg = ClientConfig::new("dbg", "ws://x/ws").unwrap();
+        cfg.reconnect.give_up_after_ms = 0;
+        self.peers[i].core = Client::new(cfg);
+        self
+    }
+
+    /// Peer `i`'s connection dies under both ends.
+    fn cut(&mut self, i: usize) {
+        let mut out = Vec::new();
+        if let Some(sid) = self.peers[i].sid.take() {
+            self.hub.disconnect(sid, self.now, &mut out);
+        }
+        self.peers[i].core.handle_socket_close(self.now, 1006, "");
+        self.carry(out);
+        self.pump();
+    }
+
+    /// Let `ms` pass: the hub's and every core's timers run.
+    fn advance(&mut self, ms: u64) {
+        self.now += ms;
+        let mut out = Vec::new();
+        self.hub.tick(self.now, &mut out);
+        self.carry(out);
+        for p in self.peers.iter_mut() {
+            p.core.handle_timeout(self.now);
+        }
+        self.pump();
     }
 }
 
@@ -427,7 +436,7 @@ fn tokens_are_checked() {
 
 #[test]
 fn dropped_connection_is_seen_as_leave_and_media_follows_signaling() {
-    let mut net = Net::new(2);
+    let mut net = Net::new(2).no_reconnect(0);
     net.join(0, "r", 1).unwrap();
     net.join(1, "r", 2).unwrap();
     let url = match net
@@ -493,18 +502,12 @@ fn dropped_connection_is_seen_as_leave_and_media_follows_signaling() {
         uid: 2,
     });
     assert_eq!(net.kicks, vec![(mroom.clone(), 2)]);
-    // A's socket dies
-    let sid = net.peers[0].sid.take().unwrap();
-    let mut out = Vec::new();
-    net.hub.disconnect(sid, net.now, &mut out);
-    net.peers[0].core.handle_socket_close(net.now, 1006, "");
-    for o in out {
-        if let HubOut::Send(s, t) = o {
-            assert_eq!(Some(s), net.peers[1].sid);
-            net.peers[1].core.handle_socket_message(net.now, &t);
-        }
-    }
-    net.pump();
+    // A's socket dies, and A does not come back: B sees A leave once the resume window is over.
+    net.cut(0);
+    assert!(net.hub.is_detached("dbg", "r", 1));
+    net.advance(29_000);
+    assert_eq!(net.events(1), vec![], "A may still resume");
+    net.advance(1_000);
     assert_eq!(
         net.events(1),
         vec![AppEvent::ClientLeave {
@@ -514,7 +517,7 @@ fn dropped_connection_is_seen_as_leave_and_media_follows_signaling() {
     );
     assert!(net.events(0).contains(&AppEvent::Disconnect {
         code: 1006,
-        reason: "".into()
+        reason: "connection closed (1006 )".into()
     }));
     // a second life: the room's media id is still valid while B is there
     assert_eq!(net.join(0, "r", 1), Ok(OpValue::Done));
@@ -928,7 +931,9 @@ fn the_server_ends_sessions_replaced_kicked_and_closed() {
         .unwrap();
     net.tasks.clear();
     let mut out = Vec::new();
-    net.hub.api_close_room("dbg", "r", &mut out).unwrap();
+    net.hub
+        .api_close_room("dbg", "r", net.now, &mut out)
+        .unwrap();
     deliver(&mut net, out);
     assert!(net.events(2).contains(&AppEvent::LiveRoomClose));
     assert!(!net.peers[2].core.is_joined());
@@ -937,7 +942,7 @@ fn the_server_ends_sessions_replaced_kicked_and_closed() {
     let mut out = Vec::new();
     assert_eq!(
         net.hub
-            .api_close_room("dbg", "r", &mut out)
+            .api_close_room("dbg", "r", net.now, &mut out)
             .unwrap_err()
             .code,
         ErrorCode::NoSuchRoom

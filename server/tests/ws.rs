@@ -246,6 +246,7 @@ async fn a_silent_connection_is_dropped_and_its_member_leaves() {
     let (url, stop, task) = start_with(|o| {
         o.ping_interval_ms = Some(200);
         o.ping_timeout_ms = Some(300);
+        o.resume_window_ms = Some(500);
     })
     .await;
 
@@ -364,6 +365,103 @@ async fn floods_and_full_rooms_get_limit_errors() {
     )
     .await;
     assert_eq!(r["ok"], true, "the bucket refills");
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+/// Connects with an `Origin` header; `Err(status)` when the server refuses the upgrade.
+async fn connect_from(url: &str, origin: &str) -> Result<Ws, u16> {
+    use tokio_tungstenite::tungstenite::{ClientRequestBuilder, Error};
+    let req = ClientRequestBuilder::new(url.parse().unwrap()).with_header("Origin", origin);
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(Error::Http(resp)) => Err(resp.status().as_u16()),
+        Err(e) => panic!("{origin}: {e}"),
+    }
+}
+
+#[tokio::test]
+async fn only_allowed_origins_may_open_the_socket() {
+    let (url, stop, task) = start_with(|o| {
+        o.allowed_origins = vec![
+            "https://App.Example.com/".into(),
+            "http://localhost:8080".into(),
+        ]
+    })
+    .await;
+
+    // An allowed origin (compared case-insensitively, trailing `/` ignored) connects and joins.
+    let mut good = connect_from(&url, "https://app.example.com").await.unwrap();
+    let r = ask(&mut good, join(1, "dbg", "origins", 1, None)).await;
+    assert_eq!(r["ok"], true, "{r}");
+    let mut local = connect_from(&url, "HTTP://LOCALHOST:8080").await.unwrap();
+    assert_eq!(
+        ask(&mut local, join(1, "dbg", "elsewhere", 2, None)).await["ok"],
+        true
+    );
+
+    // Foreign origins, look-alikes included, are refused before the upgrade.
+    for origin in [
+        "https://evil.example.com",
+        "http://app.example.com",
+        "https://app.example.com:8443",
+        "https://app.example.com.evil.example",
+        "http://localhost",
+        "null",
+        "https://app.example.com/path",
+    ] {
+        assert_eq!(
+            connect_from(&url, origin).await.err(),
+            Some(403),
+            "{origin}"
+        );
+    }
+
+    // No Origin header, as WeChat mini-program sockets send, connects and joins.
+    let mut mini = connect(&url).await;
+    assert_eq!(
+        ask(&mut mini, join(1, "dbg", "origins", 3, None)).await["ok"],
+        true
+    );
+
+    // The bystander saw only the member who really joined, and still works.
+    let ev = recv(&mut good).await;
+    assert_eq!(
+        (ev["type"].as_str(), ev["body"]["uid"].as_u64()),
+        (Some("member-joined"), Some(3)),
+        "{ev}"
+    );
+    let r = ask(
+        &mut good,
+        json!({"v":1,"id":2,"type":"ping","body":{"ts":9}}),
+    )
+    .await;
+    assert_eq!(
+        (r["ok"].as_bool(), r["re"].as_u64()),
+        (Some(true), Some(2)),
+        "{r}"
+    );
+
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn any_origin_connects_when_none_are_configured() {
+    let (url, stop, task) = start().await;
+    let mut ws = connect_from(&url, "https://anywhere.example")
+        .await
+        .unwrap();
+    assert_eq!(
+        ask(&mut ws, join(1, "dbg", "open", 1, None)).await["ok"],
+        true
+    );
     stop.cancel();
     tokio::time::timeout(Duration::from_secs(5), task)
         .await

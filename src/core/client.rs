@@ -13,12 +13,22 @@ use super::component::{
 use super::error::Error;
 use super::output::{AppEvent, MediaKind, OpId, OpValue, Output};
 use super::params;
+use super::reconnect::{next_retry, DropCause, GiveUpReason, ReconnectPolicy, Retry, Rng};
 use crate::protocol::frame::{self, decode_server, encode_request};
 use crate::protocol::tasks::{check_delete, check_tasks, DeleteTasksReq, TasksReq};
 use crate::protocol::*;
 
 /// The close code the client uses (and reports in `disconnect`) when heartbeats go unanswered.
 pub const HEARTBEAT_CLOSE_CODE: u16 = 4408;
+
+/// The close code of a socket the client drops in order to open another: the server keeps
+/// the session for a resume (a normal close, 1000, means the client is gone for good).
+pub const RECONNECT_CLOSE_CODE: u16 = 4000;
+
+/// How long a reconnect waits for the old socket's close event before opening the new one
+/// anyway (WeChat allows 5 sockets per mini-program; a close that never reports must not
+/// wedge reconnecting).
+const CLOSE_GRACE_MS: u64 = 2_000;
 
 /// Settings fixed for the client's life.
 #[derive(Debug, Clone)]
@@ -32,6 +42,10 @@ pub struct ClientConfig {
     pub connect_timeout_ms: u64,
     /// Sent to the server at join, for its logs.
     pub sdk: String,
+    /// When to try a lost connection again; see [`super::reconnect`].
+    pub reconnect: ReconnectPolicy,
+    /// Seeds the reconnect jitter. Drivers pass real randomness; tests pass their seed.
+    pub seed: u64,
 }
 
 impl ClientConfig {
@@ -50,6 +64,8 @@ impl ClientConfig {
             request_timeout_ms: 10_000,
             connect_timeout_ms: 10_000,
             sdk: concat!("mprtc/", env!("CARGO_PKG_VERSION")).into(),
+            reconnect: ReconnectPolicy::default(),
+            seed: 0,
         })
     }
 }
@@ -65,7 +81,7 @@ enum Conn {
     Closing,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pend {
     Join,
     Leave,
@@ -88,6 +104,10 @@ enum Pend {
     },
     /// A request that resolves with nothing; the name is for timeout messages.
     Plain(&'static str),
+    /// `renew-token`; the token becomes the one rejoins use once the server accepts it.
+    RenewToken,
+    /// The core's own join after the connection was lost, asking to resume the session.
+    Rejoin,
     /// A heartbeat; it has no op (the app never sees it) and `ts` is when it was sent.
     Ping {
         ts: u64,
@@ -100,6 +120,22 @@ struct Pending {
     op: OpId,
     what: Pend,
     deadline: u64,
+    /// The frame as sent, to send again (same id) on the next connection if no answer came:
+    /// the server answers a repeated id from its cache instead of acting twice.
+    frame: String,
+}
+
+/// The connection is lost and the core is getting the session back.
+#[derive(Debug, Clone, Copy)]
+struct Reconnecting {
+    /// Retries made so far.
+    attempt: u32,
+    /// When the connection was lost.
+    since: u64,
+    /// When to open the next socket; `None` while an attempt is under way.
+    next_at: Option<u64>,
+    /// When the core last asked a socket to close (the next one waits for its close event).
+    close_asked: Option<u64>,
 }
 
 /// A remote member as this client knows it.
@@ -114,6 +150,10 @@ struct Joined {
     room: String,
     uid: u64,
     role: Role,
+    /// The join token, for rejoins (replaced by a successful `renewToken`).
+    token: Option<String>,
+    /// A `renewToken` in flight.
+    next_token: Option<String>,
     session: String,
     last_seq: u64,
     members: BTreeMap<u64, Remote>,
@@ -190,9 +230,13 @@ pub struct Client {
     next_req: u32,
     next_op: OpId,
     pending: Vec<Pending>,
-    /// Frames written before the socket opened, in order.
-    unsent: Vec<String>,
     joining: bool,
+    /// The token of a join in progress.
+    join_token: Option<String>,
+    reconnect: Option<Reconnecting>,
+    rng: Rng,
+    /// The mini-program is in the background (`wx.onAppHide`).
+    hidden: bool,
     joined: Option<Joined>,
     role: Role,
     out: VecDeque<Output>,
@@ -205,18 +249,21 @@ pub struct Client {
 impl Client {
     pub fn new(cfg: ClientConfig) -> Self {
         Self {
-            cfg,
             conn: Conn::Idle,
             next_req: 1,
             next_op: 1,
             pending: Vec::new(),
-            unsent: Vec::new(),
             joining: false,
+            join_token: None,
+            reconnect: None,
+            rng: Rng::new(cfg.seed),
+            hidden: false,
             joined: None,
             role: Role::Broadcaster,
             out: VecDeque::new(),
             bad_frames: 0,
             rtt_ms: None,
+            cfg,
         }
     }
 
@@ -237,16 +284,18 @@ impl Client {
             ));
         }
         params::check_room(room)?;
+        let token = token.filter(|t| !t.is_empty());
+        self.join_token = token.clone();
         let req = JoinReq {
             appkey: self.cfg.appkey.clone(),
             room: room.to_owned(),
             uid,
-            token: token.filter(|t| !t.is_empty()),
+            token,
             role: self.role,
             sdk: self.cfg.sdk.clone(),
+            resume: None,
         };
         if matches!(self.conn, Conn::Idle | Conn::Closing) {
-            self.unsent.clear();
             self.conn = Conn::Connecting {
                 deadline: now + self.cfg.connect_timeout_ms,
             };
@@ -262,12 +311,13 @@ impl Client {
     pub fn leave(&mut self, now: u64) -> Result<OpId, Error> {
         let op = self.op();
         if self.joined.is_some() && self.conn == Conn::Open {
-            let req = self.send(RequestKind::Leave, &serde_json::json!({}));
+            let (req, frame) = self.send(RequestKind::Leave, &serde_json::json!({}));
             self.pending.push(Pending {
                 req,
                 op,
                 what: Pend::Leave,
                 deadline: now + self.cfg.request_timeout_ms,
+                frame,
             });
             return Ok(op);
         }
@@ -362,12 +412,18 @@ impl Client {
         if token.is_empty() {
             return Err(Error::invalid("token is required"));
         }
-        Ok(self.request(
+        let op = self.request(
             now,
             RequestKind::RenewToken,
-            &RenewTokenReq { token },
-            Pend::Plain("renewToken"),
-        ))
+            &RenewTokenReq {
+                token: token.clone(),
+            },
+            Pend::RenewToken,
+        );
+        if let Some(j) = self.joined.as_mut() {
+            j.next_token = Some(token);
+        }
+        Ok(op)
     }
 
     /// Start push tasks. Every field is checked here first; the server checks again.
@@ -473,13 +529,51 @@ impl Client {
         self.teardown(ErrorCode::Cancelled, "client destroyed");
     }
 
+    /// The mini-program went to the background (`wx.onAppHide`). WeChat suspends it a few
+    /// seconds later and may close its sockets; nothing to do until it comes back.
+    pub fn app_hidden(&mut self, _now: u64) {
+        self.hidden = true;
+    }
+
+    /// The mini-program is in the foreground again (`wx.onAppShow`). A reconnect waiting for
+    /// its timer goes at once, and an open socket is checked with a ping now rather than at
+    /// the next heartbeat: after a suspension it is often dead without having said so.
+    pub fn app_shown(&mut self, now: u64) {
+        if !std::mem::replace(&mut self.hidden, false) {
+            return;
+        }
+        if let Some(r) = self.reconnect.as_mut() {
+            if r.next_at.is_some() {
+                r.next_at = Some(now);
+            }
+        } else if let Some(j) = self.joined.as_mut() {
+            j.next_ping = now;
+        }
+        self.handle_timeout(now);
+    }
+
+    /// Whether the app is in the background, as last told.
+    pub fn is_hidden(&self) -> bool {
+        self.hidden
+    }
+
     // ---- socket and time inputs --------------------------------------------------------------
 
     pub fn handle_socket_open(&mut self, _now: u64) {
         if let Conn::Connecting { .. } = self.conn {
             self.conn = Conn::Open;
             self.out.push_back(Output::Event(AppEvent::Open));
-            for f in std::mem::take(&mut self.unsent) {
+            // The (re)join goes first; then whatever is unanswered, in the order it was asked.
+            let mut order: Vec<(bool, u32, String)> = self
+                .pending
+                .iter()
+                .map(|p| {
+                    let first = matches!(p.what, Pend::Join | Pend::Rejoin);
+                    (!first, p.req, p.frame.clone())
+                })
+                .collect();
+            order.sort_by_key(|(later, req, _)| (*later, *req));
+            for (_, _, f) in order {
                 self.out.push_back(Output::Send(f));
             }
         }
@@ -497,7 +591,7 @@ impl Client {
             }
             Ok(ServerFrame::Err { re: Some(re), err }) => {
                 if let Some(p) = self.take_pending(re) {
-                    self.on_err(p, err.into());
+                    self.on_err(now, p, err.into());
                 }
             }
             Ok(ServerFrame::Err { re: None, .. }) => self.bad_frames += 1,
@@ -507,23 +601,20 @@ impl Client {
     }
 
     /// The socket closed (or failed to open). `code`/`reason` are the close frame's, if any.
-    pub fn handle_socket_close(&mut self, _now: u64, code: u16, reason: &str) {
+    pub fn handle_socket_close(&mut self, now: u64, code: u16, reason: &str) {
         match self.conn {
             Conn::Idle => {}
-            Conn::Closing => self.conn = Conn::Idle,
-            Conn::Connecting { .. } | Conn::Open => {
-                let was_in_room = self.joined.is_some();
+            Conn::Closing => {
                 self.conn = Conn::Idle;
-                self.fail_all(
-                    ErrorCode::ConnectionLost,
-                    &format!("connection closed ({code} {reason})"),
-                );
-                if was_in_room {
-                    self.out.push_back(Output::Event(AppEvent::Disconnect {
-                        code,
-                        reason: reason.to_owned(),
-                    }));
+                if let Some(r) = self.reconnect.as_mut() {
+                    r.close_asked = None;
                 }
+                self.handle_timeout(now);
+            }
+            Conn::Connecting { .. } | Conn::Open => {
+                self.conn = Conn::Idle;
+                let msg = format!("connection closed ({code} {reason})");
+                self.connection_lost(now, DropCause::Closed(code), code, &msg);
             }
         }
     }
@@ -539,16 +630,10 @@ impl Client {
     pub fn handle_timeout(&mut self, now: u64) {
         if let Conn::Connecting { deadline } = self.conn {
             if now >= deadline {
-                self.conn = Conn::Closing;
-                self.out.push_back(Output::Close {
-                    code: 1000,
-                    reason: "connect timeout".into(),
-                });
+                self.close_socket_with(RECONNECT_CLOSE_CODE, "connect timeout");
                 let ms = self.cfg.connect_timeout_ms;
-                self.fail_all(
-                    ErrorCode::ConnectionLost,
-                    &format!("could not connect within {ms} ms"),
-                );
+                let msg = format!("could not connect within {ms} ms");
+                self.connection_lost(now, DropCause::ConnectTimeout, 1006, &msg);
                 return;
             }
         }
@@ -556,24 +641,32 @@ impl Client {
         while i < self.pending.len() {
             if self.pending[i].deadline <= now {
                 let p = self.pending.remove(i);
+                let name = pend_name(p.what);
                 let err = Error::new(
                     ErrorCode::Timeout,
                     format!(
-                        "no answer to {} within {} ms",
-                        pend_name(p.what),
+                        "no answer to {name} within {} ms",
                         self.cfg.request_timeout_ms
                     ),
                 );
-                self.on_err(p, err);
+                if p.op != 0 && p.what != Pend::Leave {
+                    self.out
+                        .push_back(Output::Event(AppEvent::SendCommandOverTime {
+                            command: name,
+                        }));
+                }
+                self.on_err(now, p, err);
             } else {
                 i += 1;
             }
         }
+        self.maybe_reconnect(now);
         self.maybe_ping(now);
     }
 
     fn maybe_ping(&mut self, now: u64) {
         if self.conn != Conn::Open
+            || self.reconnect.is_some()
             || self
                 .pending
                 .iter()
@@ -587,14 +680,15 @@ impl Client {
         if now < j.next_ping {
             return;
         }
-        j.next_ping = now + j.ping_interval;
-        let deadline = now + j.ping_timeout;
-        let req = self.send(RequestKind::Ping, &PingReq { ts: now });
+        j.next_ping = now.saturating_add(j.ping_interval);
+        let deadline = now.saturating_add(j.ping_timeout);
+        let (req, frame) = self.send(RequestKind::Ping, &PingReq { ts: now });
         self.pending.push(Pending {
             req,
             op: 0,
             what: Pend::Ping { ts: now },
             deadline,
+            frame,
         });
     }
 
@@ -604,16 +698,31 @@ impl Client {
             Conn::Connecting { deadline } => Some(deadline),
             _ => None,
         };
-        let ping = match (&self.joined, self.conn) {
-            (Some(j), Conn::Open) => Some(j.next_ping),
+        let ping = match (&self.joined, self.conn, &self.reconnect) {
+            (Some(j), Conn::Open, None) => Some(j.next_ping),
             _ => None,
         };
+        let retry = self
+            .reconnect
+            .and_then(|r| match (r.next_at, r.close_asked) {
+                (Some(at), Some(asked)) if self.conn == Conn::Closing => {
+                    Some(at.max(asked + CLOSE_GRACE_MS))
+                }
+                (at, _) => at,
+            });
         self.pending
             .iter()
             .map(|p| p.deadline)
             .chain(c)
             .chain(ping)
+            .chain(retry)
             .min()
+    }
+
+    /// Whether the core is getting a lost connection back (between `willreconnect` and
+    /// `reconnected` or `disconnect`).
+    pub fn is_reconnecting(&self) -> bool {
+        self.reconnect.is_some()
     }
 
     pub fn poll_output(&mut self) -> Option<Output> {
@@ -738,25 +847,26 @@ impl Client {
         body: &B,
         what: Pend,
     ) {
-        let req = self.send(kind, body);
+        let (req, frame) = self.send(kind, body);
         self.pending.push(Pending {
             req,
             op: 0,
             what,
             deadline: now + self.cfg.request_timeout_ms,
+            frame,
         });
     }
 
-    fn send<B: serde::Serialize>(&mut self, kind: RequestKind, body: &B) -> u32 {
+    /// Encode a request with the next id and send it if the socket is open; otherwise it goes
+    /// out (from its [`Pending`]) when the next socket opens.
+    fn send<B: serde::Serialize>(&mut self, kind: RequestKind, body: &B) -> (u32, String) {
         let req = self.next_req;
         self.next_req = self.next_req.wrapping_add(1).max(1);
         let f = encode_request(req, kind, body);
         if self.conn == Conn::Open {
-            self.out.push_back(Output::Send(f));
-        } else {
-            self.unsent.push(f);
+            self.out.push_back(Output::Send(f.clone()));
         }
-        req
+        (req, f)
     }
 
     fn request<B: serde::Serialize>(
@@ -767,7 +877,7 @@ impl Client {
         what: Pend,
     ) -> OpId {
         let op = self.op();
-        let req = self.send(kind, body);
+        let (req, frame) = self.send(kind, body);
         let mut deadline = now + self.cfg.request_timeout_ms;
         if let Conn::Connecting { deadline: c } = self.conn {
             deadline = deadline.max(c + self.cfg.request_timeout_ms);
@@ -777,6 +887,7 @@ impl Client {
             op,
             what,
             deadline,
+            frame,
         });
         op
     }
@@ -794,7 +905,11 @@ impl Client {
         match p.what {
             Pend::Join => match frame::body::<JoinOk>(body) {
                 Ok(ok) => self.joined_ok(now, p.op, ok),
-                Err(e) => self.on_err(p, protocol_violation("join", e)),
+                Err(e) => self.on_err(now, p, protocol_violation("join", e)),
+            },
+            Pend::Rejoin => match frame::body::<JoinOk>(body) {
+                Ok(ok) => self.rejoined(now, ok),
+                Err(e) => self.on_err(now, p, protocol_violation("join", e)),
             },
             Pend::Leave => {
                 self.joined = None;
@@ -808,7 +923,7 @@ impl Client {
                     }
                     self.resolve(p.op, OpValue::PushUrl(ok.url));
                 }
-                Err(e) => self.on_err(p, protocol_violation("publish", e)),
+                Err(e) => self.on_err(now, p, protocol_violation("publish", e)),
             },
             Pend::Unpublish(m) => {
                 if let Some(j) = self.joined.as_mut() {
@@ -832,7 +947,7 @@ impl Client {
                         },
                     )
                 }
-                Err(e) => self.on_err(p, protocol_violation("subscribe", e)),
+                Err(e) => self.on_err(now, p, protocol_violation("subscribe", e)),
             },
             Pend::Unsubscribe { uid, media } => {
                 if let Some(j) = self.joined.as_mut() {
@@ -843,6 +958,14 @@ impl Client {
                 self.resolve(p.op, OpValue::Done)
             }
             Pend::Plain(_) => self.resolve(p.op, OpValue::Done),
+            Pend::RenewToken => {
+                if let Some(j) = self.joined.as_mut() {
+                    if let Some(t) = j.next_token.take() {
+                        j.token = Some(t);
+                    }
+                }
+                self.resolve(p.op, OpValue::Done)
+            }
             Pend::Republish => {
                 let Some(j) = self.joined.as_mut() else {
                     return;
@@ -883,11 +1006,11 @@ impl Client {
         }
     }
 
-    fn on_err(&mut self, p: Pending, err: Error) {
+    fn on_err(&mut self, now: u64, p: Pending, err: Error) {
         match p.what {
             Pend::Ping { .. } => {
                 if err.code == ErrorCode::Timeout {
-                    self.connection_dead();
+                    self.connection_dead(now);
                 }
                 return;
             }
@@ -902,6 +1025,22 @@ impl Client {
                 if let Some(j) = self.joined.as_mut() {
                     j.pull_recovering.retain(|u| *u != uid);
                 }
+                return;
+            }
+            Pend::RenewToken => {
+                if let Some(j) = self.joined.as_mut() {
+                    j.next_token = None;
+                }
+            }
+            Pend::Rejoin => {
+                self.rejoin_failed(now, err);
+                return;
+            }
+            // Leaving cannot fail: with no answer (or a refusal) the client leaves on its own
+            // and the server drops the session when the socket closes.
+            Pend::Leave => {
+                self.teardown(ErrorCode::Cancelled, "left the room");
+                self.resolve(p.op, OpValue::Done);
                 return;
             }
             _ => {}
@@ -921,30 +1060,20 @@ impl Client {
 
     fn joined_ok(&mut self, now: u64, op: OpId, ok: JoinOk) {
         self.joining = false;
-        let members: BTreeMap<u64, Remote> = ok
-            .members
-            .iter()
-            .map(|m| {
-                (
-                    m.uid,
-                    Remote {
-                        role: m.role,
-                        live: m.live,
-                    },
-                )
-            })
-            .collect();
+        let members = member_map(&ok.members);
         self.joined = Some(Joined {
             room: ok.room,
             uid: ok.uid,
             role: ok.role,
+            token: self.join_token.take(),
+            next_token: None,
             session: ok.session,
             last_seq: ok.seq,
             members: members.clone(),
             published: Media::NONE,
-            ping_interval: ok.ping_interval_ms.max(100),
-            ping_timeout: ok.ping_timeout_ms.max(100),
-            next_ping: now + ok.ping_interval_ms.max(100),
+            ping_interval: heartbeat_ms(ok.ping_interval_ms),
+            ping_timeout: heartbeat_ms(ok.ping_timeout_ms),
+            next_ping: now.saturating_add(heartbeat_ms(ok.ping_interval_ms)),
             subs: Vec::new(),
             push_recovering: false,
             pull_recovering: Vec::new(),
@@ -957,6 +1086,268 @@ impl Client {
             self.out
                 .push_back(Output::Event(AppEvent::ClientJoin { uid }));
             self.stream_events(uid, m.live, true);
+        }
+    }
+
+    // ---- losing the connection and getting it back -------------------------------------------
+
+    /// The connection is gone (`conn` is already `Idle` or `Closing`). Out of a room this fails
+    /// whatever was asked; in a room the core keeps the room's state and reconnects, unless the
+    /// policy says to stop.
+    fn connection_lost(&mut self, now: u64, cause: DropCause, code: u16, msg: &str) {
+        self.pending
+            .retain(|p| !matches!(p.what, Pend::Ping { .. } | Pend::Rejoin));
+        if self.joined.is_none() {
+            self.fail_all(ErrorCode::ConnectionLost, msg);
+            return;
+        }
+        if let Some(i) = self.pending.iter().position(|p| p.what == Pend::Leave) {
+            // Leaving anyway: the server drops the session when it notices.
+            let p = self.pending.remove(i);
+            self.teardown(ErrorCode::Cancelled, "left the room");
+            self.resolve(p.op, OpValue::Done);
+            return;
+        }
+        let first = self.reconnect.is_none();
+        let (attempt, since) = self
+            .reconnect
+            .map_or((0, now), |r| (r.attempt + 1, r.since));
+        let retry = next_retry(
+            &self.cfg.reconnect,
+            attempt,
+            now.saturating_sub(since),
+            cause,
+            self.rng.next_u32(),
+        );
+        match retry {
+            Retry::After(delay) => {
+                let close_asked = (self.conn == Conn::Closing).then_some(now);
+                self.reconnect = Some(Reconnecting {
+                    attempt,
+                    since,
+                    next_at: Some(now + delay),
+                    close_asked,
+                });
+                if first {
+                    // Nothing half-done survives into the next connection unnoticed: the
+                    // recoveries in flight are asked again after the rejoin if still needed.
+                    if let Some(j) = self.joined.as_mut() {
+                        j.push_recovering = false;
+                        j.pull_recovering.clear();
+                    }
+                    self.pending
+                        .retain(|p| !matches!(p.what, Pend::Republish | Pend::Resubscribe { .. }));
+                }
+                self.out.push_back(Output::Event(AppEvent::WillReconnect {
+                    count: attempt + 1,
+                }));
+            }
+            Retry::GiveUp(GiveUpReason::Disabled) => {
+                self.teardown(ErrorCode::ConnectionLost, msg);
+                self.out.push_back(Output::Event(AppEvent::Disconnect {
+                    code,
+                    reason: msg.to_owned(),
+                }));
+            }
+            Retry::GiveUp(why) => {
+                let (attempts, elapsed_ms) = match why {
+                    GiveUpReason::TimeUp {
+                        attempts,
+                        elapsed_ms,
+                    } => (attempts, elapsed_ms),
+                    _ => (attempt, now.saturating_sub(since)),
+                };
+                let text = format!(
+                    "gave up reconnecting after {attempts} attempts in {elapsed_ms} ms: {msg}"
+                );
+                self.teardown(ErrorCode::ReconnectFailed, &text);
+                self.out.push_back(Output::Event(AppEvent::ReconnectFailed {
+                    attempts,
+                    elapsed_ms,
+                }));
+                self.out
+                    .push_back(Output::Event(AppEvent::Disconnect { code, reason: text }));
+            }
+        }
+    }
+
+    /// Open the next socket if a reconnect is due (and the last one has closed).
+    fn maybe_reconnect(&mut self, now: u64) {
+        let Some(r) = self.reconnect else {
+            return;
+        };
+        let Some(at) = r.next_at else {
+            return;
+        };
+        let wait_close = match (self.conn, r.close_asked) {
+            (Conn::Closing, Some(asked)) => asked + CLOSE_GRACE_MS,
+            (Conn::Closing, None) => now,
+            _ => 0,
+        };
+        if now < at.max(wait_close) || matches!(self.conn, Conn::Open | Conn::Connecting { .. }) {
+            return;
+        }
+        let Some(j) = self.joined.as_ref() else {
+            return;
+        };
+        let req = JoinReq {
+            appkey: self.cfg.appkey.clone(),
+            room: j.room.clone(),
+            uid: j.uid,
+            token: j.token.clone(),
+            role: j.role,
+            sdk: self.cfg.sdk.clone(),
+            resume: Some(Resume {
+                session: j.session.clone(),
+                last_seq: j.last_seq,
+            }),
+        };
+        self.reconnect = Some(Reconnecting {
+            next_at: None,
+            close_asked: None,
+            ..r
+        });
+        self.conn = Conn::Connecting {
+            deadline: now + self.cfg.connect_timeout_ms,
+        };
+        self.out.push_back(Output::Connect {
+            url: self.cfg.server.clone(),
+        });
+        let (req, frame) = self.send(RequestKind::Join, &req);
+        self.pending.push(Pending {
+            req,
+            op: 0,
+            what: Pend::Rejoin,
+            deadline: now + self.cfg.connect_timeout_ms + self.cfg.request_timeout_ms,
+            frame,
+        });
+    }
+
+    /// The server answered the rejoin. Resumed: the missed events follow. A new session: the
+    /// app sees the difference between what it knew and the snapshot as ordinary events, and
+    /// the core restores the role (sent with the rejoin), publication and subscriptions.
+    fn rejoined(&mut self, now: u64, ok: JoinOk) {
+        self.reconnect = None;
+        let Some(j) = self.joined.as_mut() else {
+            return;
+        };
+        j.ping_interval = heartbeat_ms(ok.ping_interval_ms);
+        j.ping_timeout = heartbeat_ms(ok.ping_timeout_ms);
+        j.next_ping = now.saturating_add(j.ping_interval);
+        self.out.push_back(Output::Event(AppEvent::Reconnected {
+            resumed: ok.resumed,
+        }));
+        if ok.resumed {
+            return;
+        }
+        let new = member_map(&ok.members);
+        let old = std::mem::replace(&mut j.members, new.clone());
+        j.session = ok.session;
+        j.last_seq = ok.seq;
+        j.role = ok.role;
+        self.role = ok.role;
+        for (uid, o) in &old {
+            if !new.contains_key(uid) {
+                if let Some(j) = self.joined.as_mut() {
+                    j.forget_member(*uid);
+                }
+                self.stream_events(*uid, o.live, false);
+                self.out.push_back(Output::Event(AppEvent::ClientLeave {
+                    uid: *uid,
+                    reason: LeaveReason::ConnectionLost,
+                }));
+            }
+        }
+        for (uid, n) in &new {
+            match old.get(uid) {
+                None => {
+                    self.out
+                        .push_back(Output::Event(AppEvent::ClientJoin { uid: *uid }));
+                    self.stream_events(*uid, n.live, true);
+                }
+                Some(o) => {
+                    if o.role != n.role {
+                        self.out.push_back(Output::Event(AppEvent::RoleChanged {
+                            uid: *uid,
+                            role: n.role,
+                        }));
+                    }
+                    self.stream_events(*uid, o.live.minus(n.live), false);
+                    self.stream_events(*uid, n.live.minus(o.live), true);
+                }
+            }
+        }
+        // Restore what this member had: the new session knows none of it.
+        let Some(j) = self.joined.as_mut() else {
+            return;
+        };
+        let republish =
+            (!j.published.is_empty() && j.role == Role::Broadcaster).then_some(j.published);
+        if republish.is_none() {
+            j.published = Media::NONE;
+        }
+        let subs: Vec<(u64, Media)> = std::mem::take(&mut j.subs)
+            .into_iter()
+            .filter(|(uid, _)| new.contains_key(uid))
+            .collect();
+        j.subs = subs.clone();
+        if let Some(media) = republish {
+            j.push_recovering = true;
+            self.internal_request(
+                now,
+                RequestKind::Publish,
+                &PublishReq { media },
+                Pend::Republish,
+            );
+        }
+        for (uid, media) in subs {
+            if new[&uid].live.intersect(media).is_empty() {
+                continue;
+            }
+            if let Some(j) = self.joined.as_mut() {
+                j.pull_recovering.push(uid);
+            }
+            self.internal_request(
+                now,
+                RequestKind::Subscribe,
+                &SubscribeReq { uid, media },
+                Pend::Resubscribe { uid },
+            );
+        }
+    }
+
+    /// The server refused the rejoin (or did not answer it).
+    fn rejoin_failed(&mut self, now: u64, err: Error) {
+        match err.code {
+            // The session's final event came just before; it already ended everything.
+            ErrorCode::SessionEnded => {
+                if self.joined.is_some() {
+                    self.teardown(ErrorCode::Cancelled, "the session was ended by the server");
+                }
+            }
+            ErrorCode::Timeout => {
+                self.close_socket_with(RECONNECT_CLOSE_CODE, "rejoin timeout");
+                self.connection_lost(now, DropCause::RejoinTimeout, 1006, &err.message);
+            }
+            ErrorCode::LimitExceeded | ErrorCode::Internal => {
+                self.close_socket_with(RECONNECT_CLOSE_CODE, "rejoin refused");
+                let cause = DropCause::RejoinRefused(err.code.as_u16());
+                self.connection_lost(now, cause, 1006, &err.message);
+            }
+            ErrorCode::TokenExpired => {
+                self.teardown(ErrorCode::TokenExpired, &err.message);
+                self.out.push_back(Output::Event(AppEvent::Kicked {
+                    reason: KickReason::TokenExpired,
+                }));
+            }
+            _ => {
+                let text = format!("the server refused the rejoin: {}", err.message);
+                self.teardown(ErrorCode::ReconnectFailed, &text);
+                self.out.push_back(Output::Event(AppEvent::Disconnect {
+                    code: err.code.as_u16(),
+                    reason: text,
+                }));
+            }
         }
     }
 
@@ -1056,25 +1447,29 @@ impl Client {
         }
     }
 
+    /// Close the socket for good: the server takes a normal close as goodbye and lets the
+    /// member go at once.
     fn close_socket(&mut self, reason: &str) {
+        self.close_socket_with(1000, reason);
+    }
+
+    fn close_socket_with(&mut self, code: u16, reason: &str) {
         if matches!(self.conn, Conn::Open | Conn::Connecting { .. }) {
             self.conn = Conn::Closing;
             self.out.push_back(Output::Close {
-                code: 1000,
+                code,
                 reason: reason.into(),
             });
         }
     }
 
     fn fail_all(&mut self, code: ErrorCode, msg: &str) {
-        self.unsent.clear();
         self.joining = false;
         self.joined = None;
+        self.join_token = None;
+        self.reconnect = None;
         for p in std::mem::take(&mut self.pending) {
-            if matches!(
-                p.what,
-                Pend::Ping { .. } | Pend::Republish | Pend::Resubscribe { .. }
-            ) {
+            if p.op == 0 {
                 continue;
             }
             self.out.push_back(Output::Reject {
@@ -1085,19 +1480,14 @@ impl Client {
     }
 
     /// A heartbeat went unanswered: the connection is dead even if the socket says nothing.
-    fn connection_dead(&mut self) {
-        let was_in_room = self.joined.is_some();
-        self.close_socket("heartbeat timeout");
-        self.fail_all(
-            ErrorCode::ConnectionLost,
+    fn connection_dead(&mut self, now: u64) {
+        self.close_socket_with(RECONNECT_CLOSE_CODE, "heartbeat timeout");
+        self.connection_lost(
+            now,
+            DropCause::HeartbeatTimeout,
+            HEARTBEAT_CLOSE_CODE,
             "heartbeat timeout: the connection is dead",
         );
-        if was_in_room {
-            self.out.push_back(Output::Event(AppEvent::Disconnect {
-                code: HEARTBEAT_CLOSE_CODE,
-                reason: "heartbeat timeout".into(),
-            }));
-        }
     }
 
     /// The server ended the session: nothing pending can succeed, and the socket's close that
@@ -1111,6 +1501,26 @@ impl Client {
         self.fail_all(code, msg);
         self.close_socket(msg);
     }
+}
+
+/// A heartbeat period from the server, kept within what makes sense whatever it sent.
+fn heartbeat_ms(v: u64) -> u64 {
+    v.clamp(100, 600_000)
+}
+
+fn member_map(members: &[MemberInfo]) -> BTreeMap<u64, Remote> {
+    members
+        .iter()
+        .map(|m| {
+            (
+                m.uid,
+                Remote {
+                    role: m.role,
+                    live: m.live,
+                },
+            )
+        })
+        .collect()
 }
 
 fn protocol_violation(what: &str, e: WireError) -> Error {
@@ -1131,6 +1541,8 @@ fn pend_name(p: Pend) -> &'static str {
         Pend::Republish => "publish",
         Pend::SetRole(_) => "setRole",
         Pend::Plain(name) => name,
+        Pend::RenewToken => "renewToken",
+        Pend::Rejoin => "join",
         Pend::Ping { .. } => "ping",
     }
 }

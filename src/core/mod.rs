@@ -5,10 +5,13 @@ pub mod component;
 mod error;
 mod output;
 pub mod params;
+pub mod reconnect;
 #[cfg(test)]
 mod tests;
 
-pub use client::{Client, ClientConfig, ComponentStatus, Remote, HEARTBEAT_CLOSE_CODE};
+pub use client::{
+    Client, ClientConfig, ComponentStatus, Remote, HEARTBEAT_CLOSE_CODE, RECONNECT_CLOSE_CODE,
+};
 pub use component::{ComponentKind, ReportEvent};
 pub use error::Error;
 pub use output::{AppEvent, MediaKind, OpId, OpValue, Output};

@@ -75,6 +75,26 @@ pub enum AppEvent {
     TokenWillExpire {
         remaining_s: u64,
     },
+    /// The connection was lost; the SDK is about to try (again) to get it back. `count` is the
+    /// attempt about to be made, from 1.
+    WillReconnect {
+        count: u32,
+    },
+    /// The connection is back. `resumed`: the same session, with every missed event delivered
+    /// after this one; otherwise a new session, and the app has seen the difference as ordinary
+    /// events (a page should reset its components on the `syncDone`s that follow).
+    Reconnected {
+        resumed: bool,
+    },
+    /// Reconnecting gave up; `disconnect` follows.
+    ReconnectFailed {
+        attempts: u32,
+        elapsed_ms: u64,
+    },
+    /// A request got no answer in time (its promise rejects with code 1004).
+    SendCommandOverTime {
+        command: &'static str,
+    },
 }
 
 impl AppEvent {
@@ -93,6 +113,10 @@ impl AppEvent {
             Self::Kicked { .. } => "kicked",
             Self::LiveRoomClose => "liveRoomClose",
             Self::TokenWillExpire { .. } => "tokenWillExpire",
+            Self::WillReconnect { .. } => "willreconnect",
+            Self::Reconnected { .. } => "reconnected",
+            Self::ReconnectFailed { .. } => "reconnectFailed",
+            Self::SendCommandOverTime { .. } => "sendCommandOverTime",
         }
     }
 }

@@ -9,6 +9,13 @@ fn client() -> Client {
     Client::new(ClientConfig::new("app", "ws://127.0.0.1:1/ws").unwrap())
 }
 
+/// A client that does not reconnect: a lost connection ends the session at once.
+fn no_reconnect() -> Client {
+    let mut cfg = ClientConfig::new("app", "ws://127.0.0.1:1/ws").unwrap();
+    cfg.reconnect.give_up_after_ms = 0;
+    Client::new(cfg)
+}
+
 fn drain(c: &mut Client) -> Vec<Output> {
     std::iter::from_fn(|| c.poll_output()).collect()
 }
@@ -24,7 +31,10 @@ fn sent(outs: &[Output]) -> Vec<(u32, RequestKind, serde_json::Value)> {
 
 /// Join room "r" as uid 1 with `members` already there; returns the client and join's request id.
 fn joined(members: Vec<MemberInfo>) -> Client {
-    let mut c = client();
+    joined_as(client(), members)
+}
+
+pub(super) fn joined_as(mut c: Client, members: Vec<MemberInfo>) -> Client {
     let op = c.join(0, "r", 1, None).unwrap();
     assert!(matches!(drain(&mut c)[..], [Output::Connect { .. }]));
     c.handle_socket_open(5);
@@ -42,6 +52,7 @@ fn joined(members: Vec<MemberInfo>) -> Client {
         server_time_ms: 0,
         ping_interval_ms: 60_000,
         ping_timeout_ms: 60_000,
+        resumed: false,
     };
     c.handle_socket_message(6, &encode_ok(id, &ok));
     let outs = drain(&mut c);
@@ -82,6 +93,7 @@ fn join_reports_existing_members_and_their_streams() {
         server_time_ms: 0,
         ping_interval_ms: 60_000,
         ping_timeout_ms: 60_000,
+        resumed: false,
     };
     c.handle_socket_message(2, &encode_ok(id, &ok));
     let evs: Vec<_> = drain(&mut c)
@@ -200,7 +212,8 @@ fn requests_time_out_at_their_deadline() {
     assert!(drain(&mut c).is_empty());
     c.handle_timeout(10_100);
     match &drain(&mut c)[..] {
-        [Output::Reject { op: o, error }] => {
+        [Output::Event(AppEvent::SendCommandOverTime { command: "publish" }), Output::Reject { op: o, error }] =>
+        {
             assert_eq!(*o, op);
             assert_eq!(error.code, ErrorCode::Timeout);
         }
@@ -258,8 +271,8 @@ fn server_errors_reject_with_their_code_and_failed_join_cleans_up() {
 }
 
 #[test]
-fn socket_loss_rejects_pending_and_reports_disconnect() {
-    let mut c = joined(vec![]);
+fn socket_loss_without_reconnect_rejects_pending_and_reports_disconnect() {
+    let mut c = joined_as(no_reconnect(), vec![]);
     let op = c.subscribe(10, 5, Media::BOTH).unwrap();
     drain(&mut c);
     c.handle_socket_close(11, 1006, "gone");
@@ -271,7 +284,7 @@ fn socket_loss_rejects_pending_and_reports_disconnect() {
         outs[1],
         Output::Event(AppEvent::Disconnect {
             code: 1006,
-            reason: "gone".into()
+            reason: "connection closed (1006 gone)".into()
         })
     );
     assert!(!c.is_joined());
@@ -470,6 +483,7 @@ fn heartbeats_measure_rtt_and_a_missed_one_means_a_dead_connection() {
         server_time_ms: 0,
         ping_interval_ms: 1000,
         ping_timeout_ms: 3000,
+        resumed: false,
     };
     c.handle_socket_message(10, &encode_ok(id, &ok));
     drain(&mut c);
@@ -499,12 +513,27 @@ fn heartbeats_measure_rtt_and_a_missed_one_means_a_dead_connection() {
     c.handle_timeout(5010);
     let outs = drain(&mut c);
     assert!(matches!(outs[0], Output::Close { .. }), "{outs:?}");
+    // The dead connection is replaced, and the publish waits for the next one.
+    assert!(!outs
+        .iter()
+        .any(|o| matches!(o, Output::Reject { op: x, .. } if *x == op)));
+    assert!(c.is_reconnecting());
+    assert_eq!(
+        outs.last(),
+        Some(&Output::Event(AppEvent::WillReconnect { count: 1 }))
+    );
+    let mut c = joined_as(no_reconnect(), vec![]);
+    c.handle_timeout(60_006);
+    drain(&mut c);
+    let op = c.publish(60_010, Media::BOTH).unwrap();
+    c.handle_timeout(60_006 + 60_000);
+    let outs = drain(&mut c);
     assert!(outs.iter().any(|o| matches!(o, Output::Reject { op: x, error } if *x == op && error.code == ErrorCode::ConnectionLost)));
     assert_eq!(
         outs.last(),
         Some(&Output::Event(AppEvent::Disconnect {
             code: HEARTBEAT_CLOSE_CODE,
-            reason: "heartbeat timeout".into()
+            reason: "heartbeat timeout: the connection is dead".into()
         }))
     );
     assert!(!c.is_joined());
@@ -990,6 +1019,6 @@ fn net_status_is_kept_per_component_and_read_from_strings() {
     );
     assert!(drain(&mut c).is_empty());
     // Leaving forgets everything.
-    c.handle_socket_close(30, 1006, "gone");
+    c.destroy();
     assert_eq!(c.push_quality(), None);
 }

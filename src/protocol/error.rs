@@ -26,6 +26,8 @@ pub enum ErrorCode {
     Cancelled = 1007,
     /// The wasm core could not be loaded (raised by the JS shim: no `WXWebAssembly`, bad path).
     WasmUnavailable = 1008,
+    /// The connection was lost and could not be got back within the reconnect policy's budget.
+    ReconnectFailed = 1009,
 
     /// The frame is not valid JSON or lacks the envelope fields.
     MalformedFrame = 4000,
@@ -70,12 +72,15 @@ pub enum ErrorCode {
     NoSuchRoom = 4028,
     /// Too many requests or members.
     LimitExceeded = 4029,
+    /// The session a rejoin asked to resume was ended by the server (its `kicked` or
+    /// `liveRoomClose` event is sent just before this answer).
+    SessionEnded = 4030,
     /// The server failed; the request may be retried.
     Internal = 5000,
 }
 
 impl ErrorCode {
-    const ALL: [ErrorCode; 30] = [
+    const ALL: [ErrorCode; 32] = [
         Self::InvalidArgument,
         Self::NotJoined,
         Self::AlreadyJoined,
@@ -84,6 +89,7 @@ impl ErrorCode {
         Self::ProtocolViolation,
         Self::Cancelled,
         Self::WasmUnavailable,
+        Self::ReconnectFailed,
         Self::MalformedFrame,
         Self::UnsupportedVersion,
         Self::UnknownRequest,
@@ -105,6 +111,7 @@ impl ErrorCode {
         Self::NoSuchTask,
         Self::NoSuchRoom,
         Self::LimitExceeded,
+        Self::SessionEnded,
         Self::Internal,
     ];
 
@@ -124,6 +131,7 @@ impl ErrorCode {
             Self::ProtocolViolation => "protocol_violation",
             Self::Cancelled => "cancelled",
             Self::WasmUnavailable => "wasm_unavailable",
+            Self::ReconnectFailed => "reconnect_failed",
             Self::MalformedFrame => "malformed_frame",
             Self::UnsupportedVersion => "unsupported_version",
             Self::UnknownRequest => "unknown_request",
@@ -145,6 +153,7 @@ impl ErrorCode {
             Self::NoSuchTask => "no_such_task",
             Self::NoSuchRoom => "no_such_room",
             Self::LimitExceeded => "limit_exceeded",
+            Self::SessionEnded => "session_ended",
             Self::Internal => "internal",
         }
     }

@@ -66,6 +66,17 @@ pub struct JoinReq {
     pub role: Role,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sdk: String,
+    /// Set when the client rejoins after losing its connection: the server hands the same
+    /// session back, with the events after `last_seq`, if it still holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<Resume>,
+}
+
+/// The session a rejoin asks for, and the last event seq the client applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resume {
+    pub session: String,
+    pub last_seq: u64,
 }
 
 /// One member as the joiner first sees it.
@@ -95,6 +106,11 @@ pub struct JoinOk {
     /// A ping unanswered for this long means the connection is dead, whatever the socket says.
     #[serde(default = "default_ping_timeout")]
     pub ping_timeout_ms: u64,
+    /// The `resume` of the request was granted: same session, the events after its `last_seq`
+    /// follow this answer, and `members` is informational. Otherwise this is a new session and
+    /// `members` is the whole truth.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resumed: bool,
 }
 
 fn default_ping_interval() -> u64 {

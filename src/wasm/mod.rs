@@ -131,7 +131,9 @@ pub struct WasmClient {
 
 #[wasm_bindgen]
 impl WasmClient {
-    /// `options`: `{appkey, server, debug?}`.
+    /// `options`: `{appkey, server, debug?, seed?, reconnectTimeout?}`. `seed` seeds the
+    /// reconnect jitter (the shim passes a random one); `reconnectTimeout` is how long (ms)
+    /// the SDK keeps trying to get a lost connection back, 0 to not try.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> JsResult<WasmClient> {
         js((|| {
@@ -142,8 +144,21 @@ impl WasmClient {
                     "server (the mprtc-server ws:// or wss:// URL) is required",
                 )
             })?;
+            let mut cfg = ClientConfig::new(appkey, server)?;
+            if let Some(seed) = get(&options, "seed").as_f64() {
+                cfg.seed = seed as u64;
+            }
+            let budget = get(&options, "reconnectTimeout");
+            if !budget.is_undefined() && !budget.is_null() {
+                cfg.reconnect.give_up_after_ms = budget
+                    .as_f64()
+                    .filter(|b| (0.0..=3_600_000.0).contains(b))
+                    .ok_or_else(|| {
+                        Error::invalid("reconnectTimeout must be a number of ms, 0 to 3600000")
+                    })? as u64;
+            }
             Ok(WasmClient {
-                inner: Client::new(ClientConfig::new(appkey, server)?),
+                inner: Client::new(cfg),
             })
         })())
     }
@@ -276,6 +291,18 @@ impl WasmClient {
             .handle_socket_error(now_ms(now), &message.as_string().unwrap_or_default());
     }
 
+    /// `wx.onAppHide`.
+    #[wasm_bindgen(js_name = appHidden)]
+    pub fn app_hidden(&mut self, now: f64) {
+        self.inner.app_hidden(now_ms(now));
+    }
+
+    /// `wx.onAppShow`: a reconnect waiting for its timer goes now; an open socket is checked.
+    #[wasm_bindgen(js_name = appShown)]
+    pub fn app_shown(&mut self, now: f64) {
+        self.inner.app_shown(now_ms(now));
+    }
+
     pub fn tick(&mut self, now: f64) {
         self.inner.handle_timeout(now_ms(now));
     }
@@ -375,6 +402,16 @@ fn event_data(ev: &AppEvent) -> JsValue {
         AppEvent::TokenWillExpire { remaining_s } => {
             set(&d, "remainingSeconds", (*remaining_s as f64).into());
         }
+        AppEvent::WillReconnect { count } => set(&d, "count", (*count).into()),
+        AppEvent::Reconnected { resumed } => set(&d, "resumed", (*resumed).into()),
+        AppEvent::ReconnectFailed {
+            attempts,
+            elapsed_ms,
+        } => {
+            set(&d, "attempts", (*attempts).into());
+            set(&d, "elapsedMs", (*elapsed_ms as f64).into());
+        }
+        AppEvent::SendCommandOverTime { command } => set(&d, "command", (*command).into()),
         AppEvent::RoleChanged { uid, role } => {
             uid_out(&d, *uid);
             set(

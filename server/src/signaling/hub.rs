@@ -4,7 +4,7 @@
 //! [`HubOut`]s for the network shell to carry out. Everything happens under one lock in the
 //! shell, so per-session `seq` numbers and event order are exact.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use mprtc::core::params::check_room;
@@ -51,9 +51,28 @@ pub enum HubOut {
     },
 }
 
+/// Events kept per member for a resume: a client that comes back having missed more than
+/// this many gets a fresh session and a snapshot instead.
+pub const RESUME_EVENTS: usize = 512;
+/// Answers kept per member, so that a request the client sends again after a reconnect (same
+/// id) is answered, not done twice.
+const REPLY_CACHE: usize = 64;
+
 #[derive(Debug)]
 struct Member {
+    /// The connection the member is on; while detached, the one it was on.
     sid: SessionId,
+    /// The session id given at join, which a rejoin names to resume.
+    session: String,
+    /// Whether a connection carries this member now. A detached member stays in the room,
+    /// streams and all, for the resume window.
+    attached: bool,
+    /// When the member's connection dropped.
+    detached_ms: u64,
+    /// The last events sent to the member, `(seq, frame)`, for a resume.
+    ring: VecDeque<(u64, String)>,
+    /// The last answers to the member's requests, `(id, frame)`.
+    replies: VecDeque<(u32, String)>,
     role: Role,
     privileges: Privileges,
     /// Kinds declared with `publish`.
@@ -69,6 +88,20 @@ struct Member {
 }
 
 impl Member {
+    /// Send the member an event with its next seq, keeping it for a resume.
+    fn push(&mut self, ev: &Event, out: &mut Vec<HubOut>) -> String {
+        self.seq += 1;
+        let frame = encode_event(self.seq, ev);
+        if self.ring.len() == RESUME_EVENTS {
+            self.ring.pop_front();
+        }
+        self.ring.push_back((self.seq, frame.clone()));
+        if self.attached {
+            out.push(HubOut::Send(self.sid, frame.clone()));
+        }
+        frame
+    }
+
     fn live(&self) -> Media {
         if self.pushing {
             self.declared
@@ -109,6 +142,11 @@ pub struct Hub {
     ping_interval_ms: u64,
     ping_timeout_ms: u64,
     limits: Limits,
+    /// How long a member whose connection dropped stays in its room for a resume.
+    resume_window_ms: u64,
+    /// Sessions the server ended, with the final event frame a late rejoin is shown, and
+    /// until when it is kept.
+    ended: HashMap<String, (String, u64)>,
 }
 
 /// Bounds that keep one client (or one busy app) from hurting everyone else.
@@ -155,7 +193,16 @@ impl Hub {
             ping_interval_ms: 10_000,
             ping_timeout_ms: 20_000,
             limits: Limits::default(),
+            resume_window_ms: 30_000,
+            ended: HashMap::new(),
         }
+    }
+
+    /// How long a member whose connection dropped keeps its place (streams, tasks, missed
+    /// events) for a rejoin to resume. 0: a drop is a leave.
+    pub fn with_resume_window(mut self, ms: u64) -> Self {
+        self.resume_window_ms = ms;
+        self
     }
 
     /// Heartbeat told to clients at join: ping every `interval_ms`; a ping unanswered for
@@ -245,8 +292,22 @@ impl Hub {
                 return;
             }
         };
+        let cacheable = !matches!(
+            kind,
+            RequestKind::Join | RequestKind::Ping | RequestKind::Leave
+        );
+        if cacheable {
+            if let Some(frame) = self.cached_reply(sid, id) {
+                out.push(HubOut::Send(sid, frame));
+                return;
+            }
+        }
+        // Frames that must follow the answer (a resume's missed events).
+        let mut after = Vec::new();
         let reply = match kind {
-            RequestKind::Join => body(b).and_then(|r| self.join(sid, r, now_ms, id, out)),
+            RequestKind::Join => {
+                body(b).and_then(|r| self.join(sid, r, now_ms, id, out, &mut after))
+            }
             RequestKind::Leave => self
                 .leave(sid, now_ms, out)
                 .map(|_| encode_ok(id, &serde_json::json!({}))),
@@ -288,7 +349,11 @@ impl Hub {
                 .map(|_| encode_ok(id, &serde_json::json!({}))),
         };
         let frame = reply.unwrap_or_else(|e| encode_err(Some(id), &e));
+        if cacheable {
+            self.cache_reply(sid, id, &frame);
+        }
         out.push(HubOut::Send(sid, frame));
+        out.extend(after);
         // Publishing, roles and tasks change what push tasks compose.
         let joined = self.sessions.get(&sid).and_then(|s| s.joined.clone());
         if let (Some((key, _)), false) = (joined, kind == RequestKind::Ping) {
@@ -296,12 +361,92 @@ impl Hub {
         }
     }
 
-    /// The connection of `sid` is gone.
+    /// The connection of `sid` is gone. Its member stays for the resume window, detached:
+    /// the others see nothing yet, its streams stay, its events are kept.
     pub fn disconnect(&mut self, sid: SessionId, now_ms: u64, out: &mut Vec<HubOut>) {
-        if let Some(s) = self.sessions.remove(&sid) {
-            if let Some((key, uid)) = s.joined {
-                self.remove_member(&key, uid, LeaveReason::ConnectionLost, false, now_ms, out);
+        let Some((key, uid)) = self.sessions.remove(&sid).and_then(|s| s.joined) else {
+            return;
+        };
+        if self.resume_window_ms == 0 {
+            self.remove_member(&key, uid, LeaveReason::ConnectionLost, false, now_ms, out);
+            return;
+        }
+        if let Some(m) = self
+            .rooms
+            .get_mut(&key)
+            .and_then(|r| r.members.get_mut(&uid))
+        {
+            m.attached = false;
+            m.detached_ms = now_ms;
+        }
+    }
+
+    /// The client closed its connection normally (close code 1000): it is not coming back, so
+    /// its member leaves now rather than after the resume window.
+    pub fn closed_by_client(&mut self, sid: SessionId, now_ms: u64, out: &mut Vec<HubOut>) {
+        if let Some((key, uid)) = self.sessions.remove(&sid).and_then(|s| s.joined) {
+            self.remove_member(&key, uid, LeaveReason::Left, false, now_ms, out);
+        }
+    }
+
+    /// Members detached for longer than the resume window leave for good.
+    fn expire_detached(&mut self, now_ms: u64, out: &mut Vec<HubOut>) {
+        let window = self.resume_window_ms;
+        let gone: Vec<(RoomKey, u64)> = self
+            .rooms
+            .iter()
+            .flat_map(|(key, r)| {
+                r.members
+                    .iter()
+                    .filter(|(_, m)| !m.attached && now_ms >= m.detached_ms + window)
+                    .map(move |(uid, _)| (key.clone(), *uid))
+            })
+            .collect();
+        for (key, uid) in gone {
+            self.remove_member(&key, uid, LeaveReason::ConnectionLost, false, now_ms, out);
+        }
+        self.ended.retain(|_, (_, until)| *until > now_ms);
+    }
+
+    /// The seq of the last event sent to `uid` in `app`/`room`.
+    pub fn member_seq(&self, app: &str, room: &str, uid: u64) -> Option<u64> {
+        let r = self.rooms.get(&(app.to_owned(), room.to_owned()))?;
+        r.members.get(&uid).map(|m| m.seq)
+    }
+
+    /// The media-server room id of `app`/`room`, while the room exists.
+    pub fn media_id(&self, app: &str, room: &str) -> Option<&str> {
+        let r = self.rooms.get(&(app.to_owned(), room.to_owned()))?;
+        Some(r.media_id.as_str())
+    }
+
+    /// Whether `uid` in `app`/`room` is in the room without a connection (waiting for a resume).
+    pub fn is_detached(&self, app: &str, room: &str, uid: u64) -> bool {
+        self.rooms
+            .get(&(app.to_owned(), room.to_owned()))
+            .and_then(|r| r.members.get(&uid))
+            .is_some_and(|m| !m.attached)
+    }
+
+    fn member_mut(&mut self, sid: SessionId) -> Option<&mut Member> {
+        let (key, uid) = self.sessions.get(&sid)?.joined.clone()?;
+        self.rooms.get_mut(&key)?.members.get_mut(&uid)
+    }
+
+    fn cached_reply(&mut self, sid: SessionId, id: u32) -> Option<String> {
+        let m = self.member_mut(sid)?;
+        m.replies
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, f)| f.clone())
+    }
+
+    fn cache_reply(&mut self, sid: SessionId, id: u32, frame: &str) {
+        if let Some(m) = self.member_mut(sid) {
+            if m.replies.len() == REPLY_CACHE {
+                m.replies.pop_front();
             }
+            m.replies.push_back((id, frame.to_owned()));
         }
     }
 
@@ -383,6 +528,7 @@ impl Hub {
         now_ms: u64,
         id: u32,
         out: &mut Vec<HubOut>,
+        after: &mut Vec<HubOut>,
     ) -> Result<String, WireError> {
         if self.sessions[&sid].joined.is_some() {
             return Err(err(
@@ -395,6 +541,14 @@ impl Hub {
             .get(&r.appkey)
             .ok_or_else(|| err(ErrorCode::UnknownAppKey, "unknown appkey"))?;
         check_room(&r.room).map_err(|e| err(ErrorCode::InvalidParams, e.message))?;
+        if let Some((frame, _)) = r.resume.as_ref().and_then(|x| self.ended.get(&x.session)) {
+            // The server ended that session while the client was away: show it how.
+            out.push(HubOut::Send(sid, frame.clone()));
+            return Err(err(
+                ErrorCode::SessionEnded,
+                "the session was ended by the server",
+            ));
+        }
         let claims = match (&r.token, app.insecure, app.secret.as_deref()) {
             (Some(t), _, Some(secret)) => token::verify(
                 secret.as_bytes(),
@@ -422,6 +576,9 @@ impl Hub {
             (Some(_), false, None) => return Err(err(ErrorCode::Internal, "app has no secret")),
         };
         let key: RoomKey = (r.appkey.clone(), r.room.clone());
+        if let Some(ok) = self.resume(sid, &key, &r, &claims, now_ms, out, after) {
+            return Ok(encode_ok(id, &ok));
+        }
         match self.rooms.get(&key) {
             Some(room) if room.members.contains_key(&r.uid) => {
                 // The newest connection wins (the page was reopened, the phone switched
@@ -475,10 +632,16 @@ impl Hub {
             })
             .collect();
         Self::broadcast(room, None, &Event::MemberJoined { uid: r.uid, role }, out);
+        let session = format!("{:x}-{sid}", self.salt);
         room.members.insert(
             r.uid,
             Member {
                 sid,
+                session: session.clone(),
+                attached: true,
+                detached_ms: 0,
+                ring: VecDeque::new(),
+                replies: VecDeque::new(),
                 role,
                 privileges,
                 declared: Media::NONE,
@@ -490,7 +653,7 @@ impl Hub {
         );
         self.sessions.get_mut(&sid).expect("checked").joined = Some((key, r.uid));
         let ok = JoinOk {
-            session: format!("{:x}-{sid}", self.salt),
+            session,
             room: r.room,
             uid: r.uid,
             role,
@@ -499,8 +662,77 @@ impl Hub {
             server_time_ms: now_ms,
             ping_interval_ms: self.ping_interval_ms,
             ping_timeout_ms: self.ping_timeout_ms,
+            resumed: false,
         };
         Ok(encode_ok(id, &ok))
+    }
+
+    /// Hand a rejoin its old session back if the member is still here under that session and
+    /// every event it missed is still kept. The missed events go in `after`, to follow the
+    /// answer. `None`: join afresh.
+    #[allow(clippy::too_many_arguments)]
+    fn resume(
+        &mut self,
+        sid: SessionId,
+        key: &RoomKey,
+        r: &JoinReq,
+        claims: &token::Claims,
+        now_ms: u64,
+        out: &mut Vec<HubOut>,
+        after: &mut Vec<HubOut>,
+    ) -> Option<JoinOk> {
+        let want = r.resume.as_ref()?;
+        let room = self.rooms.get_mut(key)?;
+        let m = room.members.get_mut(&r.uid)?;
+        let oldest_kept = m.seq - m.ring.len() as u64;
+        if m.session != want.session || want.last_seq > m.seq || want.last_seq < oldest_kept {
+            return None;
+        }
+        if m.attached && m.sid != sid {
+            // The client gave up on a connection the server had not yet seen die.
+            out.push(HubOut::Close {
+                sid: m.sid,
+                code: 1000,
+                reason: "session resumed on another connection".into(),
+            });
+            if let Some(s) = self.sessions.get_mut(&m.sid) {
+                s.joined = None;
+            }
+        }
+        m.sid = sid;
+        m.attached = true;
+        m.token_exp = claims.exp;
+        m.warned = false;
+        m.privileges = claims.privileges;
+        for (seq, frame) in &m.ring {
+            if *seq > want.last_seq {
+                after.push(HubOut::Send(sid, frame.clone()));
+            }
+        }
+        let ok = JoinOk {
+            session: m.session.clone(),
+            room: r.room.clone(),
+            uid: r.uid,
+            role: m.role,
+            members: Vec::new(),
+            seq: want.last_seq,
+            server_time_ms: now_ms,
+            ping_interval_ms: self.ping_interval_ms,
+            ping_timeout_ms: self.ping_timeout_ms,
+            resumed: true,
+        };
+        let members = room
+            .members
+            .iter()
+            .filter(|(u, _)| **u != r.uid)
+            .map(|(uid, m)| MemberInfo {
+                uid: *uid,
+                role: m.role,
+                live: m.live(),
+            })
+            .collect();
+        self.sessions.get_mut(&sid).expect("checked").joined = Some((key.clone(), r.uid));
+        Some(JoinOk { members, ..ok })
     }
 
     fn leave(
@@ -746,8 +978,7 @@ impl Hub {
     fn broadcast(room: &mut Room, except: Option<u64>, ev: &Event, out: &mut Vec<HubOut>) {
         for (uid, m) in room.members.iter_mut() {
             if Some(*uid) != except {
-                m.seq += 1;
-                out.push(HubOut::Send(m.sid, encode_event(m.seq, ev)));
+                m.push(ev, out);
             }
         }
     }

@@ -8,7 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
-use axum::response::Response;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use mprtc::protocol::frame::encode_err;
 use mprtc::protocol::{ErrorCode, WireError};
@@ -22,6 +23,14 @@ use crate::tasks::{Supervisor, TaskKey, TaskState};
 /// `max_frame_bytes` and this, the hub answers with a typed `FrameTooLarge` error.
 pub const HARD_FRAME_LIMIT: usize = 1 << 20;
 
+/// `tracing` directive to add to the server's `EnvFilter`.
+///
+/// At trace level `tungstenite` (through the `log` bridge) prints every frame it reads or
+/// writes, in text and in hex: join tokens and signed media URLs included. Its debug lines
+/// (handshakes, close frames) carry none of that. Like [`crate::media::LIBRARY_LOG_DIRECTIVE`],
+/// the more specific target wins over a global `MPRTC_LOG=trace`.
+pub const LIBRARY_LOG_DIRECTIVE: &str = "tungstenite=debug";
+
 /// The hub and the outgoing queue of every connection, under one lock.
 pub struct Shared {
     pub hub: Hub,
@@ -33,6 +42,8 @@ pub struct Signaling {
     shared: Arc<Mutex<Shared>>,
     media: Arc<dyn MediaServer>,
     supervisor: Arc<Supervisor>,
+    /// Normalized allowed origins; empty: any (see [`crate::config::Config::allowed_origins`]).
+    allowed_origins: Arc<[String]>,
 }
 
 pub fn now_ms() -> u64 {
@@ -51,7 +62,43 @@ impl Signaling {
             })),
             media,
             supervisor,
+            allowed_origins: Arc::from(Vec::new()),
         }
+    }
+
+    /// Refuse WebSocket upgrades from web pages of other origins. `origins` are normalized
+    /// with [`crate::config::normalize_origin`] (as [`crate::config::Config`] holds them);
+    /// empty allows any origin.
+    pub fn with_allowed_origins(mut self, origins: Vec<String>) -> Self {
+        self.allowed_origins = origins.into();
+        self
+    }
+
+    /// `Err(origin)` with the first `Origin` header value that is not allowed.
+    ///
+    /// No `Origin` header passes: WeChat mini-program sockets and other non-browser clients
+    /// send none, and browsers always send one, so refusing absent headers would lock out
+    /// the very clients this server is for without stopping any cross-site page.
+    fn check_origin(&self, headers: &HeaderMap) -> Result<(), String> {
+        if self.allowed_origins.is_empty() {
+            return Ok(());
+        }
+        for v in headers.get_all(header::ORIGIN) {
+            let allowed = v
+                .to_str()
+                .ok()
+                .and_then(crate::config::normalize_origin)
+                .is_some_and(|o| self.allowed_origins.contains(&o));
+            if !allowed {
+                // Visible ASCII as sent, anything else escaped; bounded either way.
+                let shown = match v.to_str() {
+                    Ok(s) => s.to_owned(),
+                    Err(_) => format!("{v:?}"),
+                };
+                return Err(shown.chars().take(200).collect());
+            }
+        }
+        Ok(())
     }
 
     /// Run `f` on the hub and carry out what it asks for.
@@ -136,6 +183,9 @@ impl Signaling {
                 }
             }
         });
+        // A client that closes with 1000 (normal) is done: its member leaves at once instead
+        // of waiting out the resume window. Clients about to reconnect close with 4000.
+        let mut said_goodbye = false;
         loop {
             // A client pings every interval; one silent for interval + timeout is gone even if
             // TCP has not noticed (phones that lost their network say nothing).
@@ -163,7 +213,10 @@ impl Signaling {
                     );
                     let _ = tx.send(Message::Text(encode_err(None, &e).into()));
                 }
-                Ok(Message::Close(_)) => break,
+                Ok(Message::Close(frame)) => {
+                    said_goodbye = frame.is_some_and(|f| f.code == 1000);
+                    break;
+                }
                 Ok(_) => {}
                 Err(e) => {
                     // Oversized frames land here: tell the peer why before the socket goes.
@@ -181,7 +234,11 @@ impl Signaling {
             g.senders.remove(&sid);
         }
         let now = now_ms();
-        self.with_hub(|h, out| h.disconnect(sid, now, out));
+        if said_goodbye {
+            self.with_hub(|h, out| h.closed_by_client(sid, now, out));
+        } else {
+            self.with_hub(|h, out| h.disconnect(sid, now, out));
+        }
         drop(tx);
         let _ = writer.await;
         tracing::debug!(sid, "disconnected");
@@ -199,7 +256,15 @@ impl Signaling {
     }
 }
 
-pub async fn upgrade(State(sig): State<Signaling>, ws: WebSocketUpgrade) -> Response {
+pub async fn upgrade(
+    State(sig): State<Signaling>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if let Err(origin) = sig.check_origin(&headers) {
+        tracing::info!(%origin, "WebSocket upgrade refused: origin not allowed");
+        return (StatusCode::FORBIDDEN, "origin not allowed\n").into_response();
+    }
     ws.max_message_size(HARD_FRAME_LIMIT)
         .max_frame_size(HARD_FRAME_LIMIT)
         .on_upgrade(move |s| sig.serve(s))

@@ -48,11 +48,26 @@ pub struct TaskKey {
 }
 
 /// A layout user who is live now.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` prints the URL without its signed query.
+#[derive(Clone, PartialEq, Eq)]
 pub struct TaskInput {
     pub uid: u64,
     /// RTMP play URL (already signed). Never logged or reported with its query.
     pub url: String,
+}
+
+impl std::fmt::Debug for TaskInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = match self.url.split_once('?') {
+            Some((base, _)) => format!("{base}?<redacted>"),
+            None => self.url.clone(),
+        };
+        f.debug_struct("TaskInput")
+            .field("uid", &self.uid)
+            .field("url", &url)
+            .finish()
+    }
 }
 
 /// What to run for a task.
@@ -506,4 +521,21 @@ async fn run_once(
     comp.kill().await;
     let healthy = pushing_since.is_some_and(|t| t.elapsed() >= cfg.healthy_reset);
     (end, healthy)
+}
+
+#[cfg(test)]
+mod debug_redaction {
+    #[test]
+    fn task_input_debug_hides_the_signature() {
+        let i = super::TaskInput {
+            uid: 7,
+            url: "rtmp://h:1/live/r.7?k=play&v=0&e=9&s=SIGNATURE".into(),
+        };
+        let shown = format!("{i:?}");
+        assert!(
+            !shown.contains("SIGNATURE") && !shown.contains("s="),
+            "{shown}"
+        );
+        assert!(shown.contains("rtmp://h:1/live/r.7?<redacted>"), "{shown}");
+    }
 }

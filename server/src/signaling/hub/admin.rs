@@ -23,12 +23,10 @@ impl Hub {
         let Some(m) = room.members.get_mut(&uid) else {
             return;
         };
-        m.seq += 1;
         let sid = m.sid;
-        out.push(HubOut::Send(
-            sid,
-            encode_event(m.seq, &Event::Kicked { reason }),
-        ));
+        let frame = m.push(&Event::Kicked { reason }, out);
+        let until = now_ms + self.resume_window_ms;
+        self.ended.insert(m.session.clone(), (frame, until));
         out.push(HubOut::Close {
             sid,
             code: SESSION_ENDED_CLOSE_CODE,
@@ -69,6 +67,7 @@ impl Hub {
         &mut self,
         app: &str,
         room: &str,
+        now_ms: u64,
         out: &mut Vec<HubOut>,
     ) -> Result<(), WireError> {
         let key: RoomKey = (app.to_owned(), room.to_owned());
@@ -78,11 +77,9 @@ impl Hub {
             .ok_or_else(|| err(ErrorCode::NoSuchRoom, "no such room"))?;
         self.by_media.remove(&r.media_id);
         for (uid, m) in r.members.iter_mut() {
-            m.seq += 1;
-            out.push(HubOut::Send(
-                m.sid,
-                encode_event(m.seq, &Event::RoomClosed {}),
-            ));
+            let frame = m.push(&Event::RoomClosed {}, out);
+            let until = now_ms + self.resume_window_ms;
+            self.ended.insert(m.session.clone(), (frame, until));
             out.push(HubOut::Close {
                 sid: m.sid,
                 code: SESSION_ENDED_CLOSE_CODE,
@@ -147,16 +144,16 @@ impl Hub {
                     expired.push((key.clone(), *uid));
                 } else if !m.warned && now + TOKEN_WARNING_SECS >= m.token_exp {
                     m.warned = true;
-                    m.seq += 1;
                     let ev = Event::TokenWillExpire {
                         remaining_s: m.token_exp - now,
                     };
-                    out.push(HubOut::Send(m.sid, encode_event(m.seq, &ev)));
+                    m.push(&ev, out);
                 }
             }
         }
         for (key, uid) in expired {
             self.end_session(&key, uid, KickReason::TokenExpired, now_ms, out);
         }
+        self.expire_detached(now_ms, out);
     }
 }

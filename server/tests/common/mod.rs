@@ -1,0 +1,39 @@
+//! What the in-memory tests share: a hub with a debug app ("dbg") and a secure one ("sec").
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use mprtc_server::config::AppConfig;
+use mprtc_server::media::MediaSigner;
+use mprtc_server::signaling::Hub;
+
+/// The secret of app "sec".
+pub const SECRET: &str = "app-secret";
+
+/// A hub with apps "dbg" (no tokens) and "sec" (tokens signed with [`SECRET`]), and the signer
+/// it mints media URLs with.
+pub fn hub() -> (Hub, Arc<MediaSigner>) {
+    hub_with_salt(7)
+}
+
+/// As [`hub`], with the per-process salt a restarted server would draw anew.
+pub fn hub_with_salt(salt: u64) -> (Hub, Arc<MediaSigner>) {
+    let mut apps = HashMap::new();
+    for (key, secret) in [("dbg", None), ("sec", Some(SECRET))] {
+        apps.insert(
+            key.to_owned(),
+            AppConfig {
+                key: key.into(),
+                secret: secret.map(Into::into),
+                insecure: secret.is_none(),
+            },
+        );
+    }
+    let signer = Arc::new(MediaSigner::new(
+        b"media".to_vec(),
+        "rtmp://h:1/live",
+        "http://h:2/live",
+        600,
+    ));
+    (Hub::new(apps, signer.clone(), 4096, salt), signer)
+}

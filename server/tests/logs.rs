@@ -1,0 +1,337 @@
+//! What the server binary logs, at its most verbose, never includes a secret: not the app
+//! secret, not the media secret, not a join token (JWT), not the signature (`s=`) of a signed
+//! media URL, not the HTTP Basic credentials of the server API.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use futures_util::{SinkExt, StreamExt};
+use mprtc_server::token::{self, Privileges};
+use rtmp_rs::client::{ClientConfig, RtmpConnector};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::{ClientRequestBuilder, Message};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mprtc-server");
+const APP_SECRET: &str = "app-secret-5f3a9c1e77";
+const MEDIA_SECRET: &str = "media-secret-b7d24e9031";
+const ORIGIN: &str = "https://app.example";
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(url: &str) -> Ws {
+    let req = ClientRequestBuilder::new(url.parse().unwrap()).with_header("Origin", ORIGIN);
+    tokio_tungstenite::connect_async(req).await.unwrap().0
+}
+
+/// Sends `frame` and returns the answer to it, skipping events.
+async fn ask(ws: &mut Ws, frame: Value) -> Value {
+    let id = frame["id"].clone();
+    ws.send(Message::Text(frame.to_string().into()))
+        .await
+        .unwrap();
+    loop {
+        let m = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("answer in time")
+            .expect("open")
+            .unwrap();
+        if let Message::Text(t) = m {
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if v["re"] == id {
+                return v;
+            }
+        }
+    }
+}
+
+fn join(id: u32, uid: u64, token: &str) -> Value {
+    json!({"v":1,"id":id,"type":"join","body":{"appkey":"sec","room":"logs","uid":uid,"token":token}})
+}
+
+/// The `s=` value of a signed URL.
+fn sig_of(url: &str) -> String {
+    let q = url.split_once('?').unwrap().1;
+    q.split('&')
+        .find_map(|kv| kv.strip_prefix("s="))
+        .unwrap()
+        .to_string()
+}
+
+/// `url` with its signature replaced by another valid-looking one.
+fn forged(url: &str) -> String {
+    let sig = sig_of(url);
+    url.replace(&format!("s={sig}"), &format!("s={}", "A".repeat(sig.len())))
+}
+
+/// Opens an HTTP-FLV play URL and returns the status; reads a little of a 200 body.
+async fn flv_get(url: &str) -> u16 {
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
+    let req = format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 256];
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]);
+    head.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+/// An RTMP connection to `url`'s application, ready to publish or play `url`'s stream name
+/// (with its signed query).
+async fn rtmp(url: &str) -> (RtmpConnector, String) {
+    let (base, stream) = url.rsplit_once('/').unwrap();
+    let conn = tokio::time::timeout(
+        Duration::from_secs(5),
+        RtmpConnector::connect(ClientConfig::new(base)),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    (conn, stream.to_string())
+}
+
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test]
+async fn no_secret_reaches_the_logs() {
+    let mut child = Command::new(BIN)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--rtmp-listen",
+            "127.0.0.1:0",
+            "--flv-listen",
+            "127.0.0.1:0",
+            "--allowed-origin",
+            ORIGIN,
+        ])
+        .env("MPRTC_APPS", format!("sec:{APP_SECRET}"))
+        .env("MPRTC_MEDIA_SECRET", MEDIA_SECRET)
+        // Everything, including what the libraries log at trace level.
+        .env("MPRTC_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut ready = String::new();
+    stdout.read_line(&mut ready).unwrap();
+    let logs = Arc::new(Mutex::new(ready.clone()));
+    let readers: Vec<_> = [
+        Box::new(stdout) as Box<dyn Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ]
+    .into_iter()
+    .map(|mut r| {
+        let logs = logs.clone();
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            r.read_to_end(&mut buf).unwrap();
+            logs.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf));
+        })
+    })
+    .collect();
+    let ready: Value = serde_json::from_str(&ready).unwrap();
+    let signal = ready["endpoints"]["signal"].as_str().unwrap().to_string();
+    let api = signal
+        .strip_prefix("ws://")
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap();
+
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mint = |uid, at| {
+        token::mint(
+            APP_SECRET.as_bytes(),
+            "sec",
+            "logs",
+            uid,
+            Privileges::default(),
+            at,
+            600,
+        )
+    };
+    let (tok1, tok2, expired) = (mint(1, now), mint(2, now), mint(3, now - 7200));
+    let wrong_room = token::mint(
+        APP_SECRET.as_bytes(),
+        "sec",
+        "other",
+        4,
+        Privileges::default(),
+        now,
+        600,
+    );
+
+    // Secure joins, and refused ones.
+    let mut a = connect(&signal).await;
+    assert_eq!(ask(&mut a, join(1, 1, &tok1)).await["ok"], true);
+    let mut b = connect(&signal).await;
+    assert_eq!(ask(&mut b, join(1, 3, &expired)).await["err"]["code"], 4013);
+    assert_eq!(
+        ask(&mut b, join(2, 4, &wrong_room)).await["err"]["code"],
+        4012
+    );
+    assert_eq!(ask(&mut b, join(3, 2, &tok2)).await["ok"], true);
+
+    // Publish: a signed push URL, used to really push over RTMP.
+    let r = ask(
+        &mut a,
+        json!({"v":1,"id":2,"type":"publish","body":{"video":true,"audio":true}}),
+    )
+    .await;
+    let push = r["body"]["url"].as_str().unwrap().to_string();
+    assert!(push.contains("s="), "{push}");
+    let (mut forger, name) = rtmp(&forged(&push)).await;
+    assert!(
+        forger.publish(&name).await.is_err(),
+        "a forged URL is refused"
+    );
+    let (mut pusher, name) = rtmp(&push).await;
+    pusher.publish(&name).await.unwrap();
+
+    // Subscribe: signed play URLs, used over RTMP and HTTP-FLV, and forged.
+    let r = ask(
+        &mut b,
+        json!({"v":1,"id":4,"type":"subscribe","body":{"uid":1,"video":true}}),
+    )
+    .await;
+    let play = r["body"]["url"].as_str().unwrap().to_string();
+    let flv = r["body"]["flv_url"].as_str().unwrap().to_string();
+    assert_eq!(flv_get(&forged(&flv)).await, 403);
+    assert_eq!(flv_get(&flv).await, 200);
+    let (mut player, name) = rtmp(&play).await;
+    player.play(&name).await.unwrap();
+    drop((player, pusher, forger));
+
+    // Malformed frames, one of them carrying a token.
+    let mut bad = connect(&signal).await;
+    bad.send(Message::Text(format!("{{not json {tok1}").into()))
+        .await
+        .unwrap();
+    bad.send(Message::Binary(tok2.clone().into_bytes().into()))
+        .await
+        .unwrap();
+    let r = ask(
+        &mut bad,
+        json!({"v":1,"id":5,"type":"join","body":{"token":tok1}}),
+    )
+    .await;
+    assert_eq!(r["ok"], false);
+
+    // The server API with the app secret (HTTP Basic), and with a wrong one.
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("sec:{APP_SECRET}"));
+    for auth in [basic.as_str(), "c2VjOndyb25n"] {
+        let mut s = tokio::net::TcpStream::connect(api).await.unwrap();
+        let req = format!(
+            "GET /api/v1/rooms/logs/tasks HTTP/1.1\r\nHost: {api}\r\nAuthorization: Basic {auth}\r\nConnection: close\r\n\r\n"
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).await.unwrap();
+        assert!(resp.starts_with("HTTP/1.1 "), "{resp}");
+    }
+
+    // A page of a foreign origin is refused, and the log says which.
+    let req = ClientRequestBuilder::new(signal.parse().unwrap())
+        .with_header("Origin", "https://evil.example");
+    assert!(tokio_tungstenite::connect_async(req).await.is_err());
+
+    drop((a, b, bad));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    for r in readers {
+        r.join().unwrap();
+    }
+    let logs = logs.lock().unwrap().clone();
+
+    // The logs are real: verbose, and covering what happened above.
+    for seen in [
+        "connected",
+        "RTMP publish refused",
+        "RTMP publish started",
+        "HTTP-FLV play refused",
+        "HTTP-FLV play started",
+        "RTMP play started",
+        "origin not allowed",
+        "https://evil.example",
+    ] {
+        assert!(logs.contains(seen), "no {seen:?} in the logs:\n{logs}");
+    }
+    let mut secrets = vec![
+        APP_SECRET.to_string(),
+        MEDIA_SECRET.to_string(),
+        basic.clone(),
+    ];
+    for t in [&tok1, &tok2, &expired, &wrong_room] {
+        secrets.push(t.to_string());
+        secrets.push(t.rsplit('.').next().unwrap().to_string());
+    }
+    for u in [&push, &play, &flv] {
+        secrets.push(sig_of(u));
+    }
+    for s in secrets {
+        for form in [s.clone(), hex(&s)] {
+            assert!(
+                !logs.contains(&form),
+                "the logs contain a secret ({s}):\n{logs}"
+            );
+        }
+    }
+    assert!(!logs.contains("s="), "a signed query in the logs:\n{logs}");
+}
+
+#[test]
+fn config_errors_do_not_echo_secrets() {
+    let dir = std::env::temp_dir().join(format!("mprtc-logs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("mprtc.toml");
+    // An unquoted secret: the TOML error must not quote the line back.
+    std::fs::write(
+        &cfg,
+        format!("[[apps]]\nkey = \"a\"\nsecret = {APP_SECRET}\n"),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("error[config.parse]") && err.contains("line 3"),
+        "{err}"
+    );
+    assert!(!err.contains(APP_SECRET), "{err}");
+    // A secret given where KEY:SECRET was expected.
+    let out = Command::new(BIN)
+        .env("MPRTC_APPS", format!("a:b,{APP_SECRET}"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("error[config.bad_app_flag]"), "{err}");
+    assert!(!err.contains(APP_SECRET), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

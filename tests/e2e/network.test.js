@@ -1,0 +1,253 @@
+'use strict';
+// The real network, misbehaving: mini-programs in the simulated runtime reach a real
+// mprtc-server through a loopback TCP proxy that can stall or cut their connections, go to the
+// background past WeChat's suspend delay, live through a server restart, and are kicked, closed
+// out of their room and outlived by their token. Each case checks the exact events the app sees.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const net = require('node:net');
+const { execFileSync } = require('node:child_process');
+const { createMiniProgram, layoutPackage } = require('../runtime');
+const { REPO, startServer, pushTestPattern, pullFrames, nextEvent, recordEvents, sleep } = require('./support');
+
+const EVENTS = ['willreconnect', 'reconnected', 'reconnectFailed', 'disconnect', 'clientJoin', 'clientLeave',
+  'stream-added', 'stream-removed', 'role-Changed', 'syncDone', 'kicked', 'liveRoomClose', 'tokenWillExpire'];
+
+function miniProgram(t, opts) {
+  const pkg = layoutPackage({});
+  t.after(() => pkg.cleanup());
+  const mp = createMiniProgram(Object.assign({ root: pkg.root }, opts));
+  t.after(() => mp.close());
+  return mp;
+}
+
+/**
+ * A TCP proxy on loopback in front of `port`. `stall()` stops moving bytes both ways while the
+ * sockets stay open (a dead mobile path); `cut()` destroys every connection; `retarget(port)`
+ * sends new connections elsewhere (a restarted server).
+ */
+function startProxy(port) {
+  let target = port;
+  let stalled = false;
+  const pairs = new Set();
+  const server = net.createServer((down) => {
+    const up = net.connect(target, '127.0.0.1');
+    const pair = { up, down };
+    pairs.add(pair);
+    const end = () => {
+      pairs.delete(pair);
+      up.destroy();
+      down.destroy();
+    };
+    for (const [from, to] of [[down, up], [up, down]]) {
+      from.on('data', (d) => {
+        if (!stalled) to.write(d);
+      });
+      from.on('error', end);
+      from.on('close', end);
+    }
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      resolve({
+        port: server.address().port,
+        stall() {
+          stalled = true;
+        },
+        unstall() {
+          stalled = false;
+        },
+        cut() {
+          for (const p of pairs) {
+            p.up.destroy();
+            p.down.destroy();
+          }
+          pairs.clear();
+        },
+        retarget(p) {
+          target = p;
+        },
+        close() {
+          this.cut();
+          return new Promise((r) => server.close(r));
+        },
+      });
+    });
+  });
+}
+
+const portOf = (url) => Number(new URL(url).port);
+
+async function setup(t, serverArgs) {
+  const server = await startServer(serverArgs);
+  t.after(() => server.stop());
+  const proxy = await startProxy(portOf(server.endpoints.signal));
+  t.after(() => proxy.close());
+  return { server, proxy, viaProxy: `ws://127.0.0.1:${proxy.port}/ws` };
+}
+
+const names = (seen) => seen.map((e) => e.name);
+// Event payloads come from the mini-program's realm; compare them as plain data.
+const plain = (x) => JSON.parse(JSON.stringify(x));
+
+test('a cut connection is resumed and the events missed meanwhile arrive once, in order', async (t) => {
+  const { server, proxy, viaProxy } = await setup(t);
+  const a = miniProgram(t).require('mprtc').Client({ appkey: 'demo', server: viaProxy, seed: 1 });
+  const b = miniProgram(t).require('mprtc').Client({ appkey: 'demo', server: server.endpoints.signal });
+  await a.join({ channelName: 'cut', uid: 1 });
+  const bArrived = nextEvent(a, 'clientJoin');
+  await b.join({ channelName: 'cut', uid: 2 });
+  await bArrived;
+  const seen = recordEvents(a, EVENTS);
+
+  // A's path goes dead; meanwhile B changes role twice. Then the path is cut.
+  proxy.stall();
+  await b.setRole('audience');
+  await b.setRole('broadcaster');
+  await sleep(200);
+  proxy.unstall();
+  const back = nextEvent(a, 'reconnected');
+  proxy.cut();
+  assert.deepEqual(plain(await back), { resumed: true });
+  await sleep(300);
+  assert.deepEqual(names(seen), ['willreconnect', 'reconnected', 'role-Changed', 'role-Changed']);
+  assert.deepEqual(plain(seen[0].data), { count: 1 });
+  assert.deepEqual(seen.slice(2).map((e) => e.data.role), ['audience', 'broadcaster']);
+  // B never saw A go.
+  const bSeen = recordEvents(b, EVENTS);
+  assert.match(await a.publish(), /^rtmp:/, 'the session works as before');
+  const left = nextEvent(b, 'clientLeave');
+  await a.leave();
+  await left;
+  assert.deepEqual(names(bSeen), ['clientLeave']);
+  await b.leave();
+});
+
+test('a silent path is found by the heartbeat and the session resumes', async (t) => {
+  const { server, proxy, viaProxy } = await setup(t, ['--ping-interval-ms', '500', '--ping-timeout-ms', '1000']);
+  const a = miniProgram(t).require('mprtc').Client({ appkey: 'demo', server: viaProxy, seed: 2 });
+  const b = miniProgram(t).require('mprtc').Client({ appkey: 'demo', server: server.endpoints.signal });
+  await a.join({ channelName: 'silent', uid: 1 });
+  const seen = recordEvents(a, EVENTS);
+  proxy.stall();
+  await b.join({ channelName: 'silent', uid: 2 });
+  // No close ever comes: the missed pong (1 s) tells A; the proxy passes new connections.
+  await nextEvent(a, 'willreconnect', null, 5000);
+  proxy.unstall();
+  assert.deepEqual(plain(await nextEvent(a, 'reconnected', null, 5000)), { resumed: true });
+  await sleep(200);
+  assert.deepEqual(names(seen), ['willreconnect', 'reconnected', 'clientJoin']);
+  assert.equal(seen[2].data.uid, 2);
+  await Promise.all([a.leave(), b.leave()]);
+});
+
+test('back from the background past the suspend delay, the socket is replaced at once', async (t) => {
+  const { server } = await setup(t);
+  const mp = miniProgram(t, { hideCloseDelayMs: 200, suspendOnHide: true });
+  const a = mp.require('mprtc').Client({ appkey: 'demo', server: server.endpoints.signal, seed: 3 });
+  const b = miniProgram(t).require('mprtc').Client({ appkey: 'demo', server: server.endpoints.signal });
+  await a.join({ channelName: 'bg', uid: 1 });
+  const bArrived = nextEvent(a, 'clientJoin');
+  await b.join({ channelName: 'bg', uid: 2 });
+  await bArrived;
+  const seen = recordEvents(a, EVENTS);
+  mp.hideApp();
+  await sleep(400); // WeChat closed the socket and froze the page
+  await b.leave();
+  await sleep(1500);
+  const shown = Date.now();
+  mp.showApp();
+  assert.deepEqual(plain(await nextEvent(a, 'reconnected', null, 5000)), { resumed: true });
+  const took = Date.now() - shown;
+  assert.ok(took < 1000, `reconnected ${took} ms after show`);
+  await sleep(200);
+  assert.deepEqual(names(seen), ['willreconnect', 'reconnected', 'clientLeave']);
+  assert.deepEqual(plain(seen[2].data), { uid: 2, isBigNumber: false, reason: 'left' });
+  await a.leave();
+});
+
+test('after a server restart clients rejoin with a snapshot and republish by themselves', async (t) => {
+  const first = await startServer();
+  let second = null;
+  t.after(() => first.stop());
+  t.after(() => second && second.stop());
+  const proxy = await startProxy(portOf(first.endpoints.signal));
+  t.after(() => proxy.close());
+  const url = `ws://127.0.0.1:${proxy.port}/ws`;
+  const a = miniProgram(t).require('mprtc').Client({ appkey: 'demo', server: url, seed: 4 });
+  const b = miniProgram(t).require('mprtc').Client({ appkey: 'demo', server: url, seed: 5 });
+  await a.join({ channelName: 'restart', uid: 1 });
+  await b.join({ channelName: 'restart', uid: 2 });
+  const oldUrl = await a.publish('video');
+  const seenA = recordEvents(a, EVENTS);
+
+  // The server goes; a new one comes up (new ports, new media secret) behind the same address.
+  second = await startServer();
+  proxy.retarget(portOf(second.endpoints.signal));
+  await first.stop();
+  const synced = nextEvent(a, 'syncDone', (d) => d.uid === 1, 10000);
+  await nextEvent(a, 'reconnected', null, 10000);
+  const sync = await synced;
+  assert.notEqual(sync.url, oldUrl, 'a new push URL from the new server');
+  assert.ok(sync.url.includes(new URL(second.endpoints.rtmp).host), sync.url);
+  assert.deepEqual(names(seenA).slice(0, 2), ['willreconnect', 'reconnected']);
+  assert.deepEqual(plain(seenA[1].data), { resumed: false });
+
+  // The app pushes to the new URL; B, also back, sees the stream and plays it.
+  const added = nextEvent(b, 'stream-added', (d) => d.uid === 1 && d.mediaType === 'video', 20000);
+  const pusher = pushTestPattern(sync.url);
+  t.after(() => pusher.stop());
+  await added;
+  const play = await b.subscribe(1, 'video');
+  const got = await pullFrames(play.url, 3);
+  assert.ok(got.frames.length >= 3, got.stderr.slice(-500));
+  await Promise.all([a.leave(), b.leave()]);
+});
+
+function secureToken(room, uid, ttl) {
+  const bin = REPO + '/target/debug/mprtc-server';
+  return execFileSync(bin, ['token', '--app', 'secure', '--room', room, '--uid', String(uid), '--secret', 'secure-secret', '--ttl', String(ttl)]).toString().trim();
+}
+
+async function api(server, method, path) {
+  const base = server.endpoints.signal.replace(/^ws/, 'http').replace(/\/ws$/, '');
+  const res = await fetch(base + path, {
+    method,
+    headers: { authorization: 'Basic ' + Buffer.from('secure:secure-secret').toString('base64') },
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+test('kicked by the server API, the room closed, a token run out: each ends the session once', async (t) => {
+  const { server } = await setup(t);
+  const SDK = miniProgram(t).require('mprtc');
+  const join = async (room, uid, ttl) => {
+    const c = SDK.Client({ appkey: 'secure', server: server.endpoints.signal });
+    await c.join({ channelName: room, uid, token: secureToken(room, uid, ttl || 600) });
+    return { c, seen: recordEvents(c, EVENTS) };
+  };
+
+  const kickedOne = await join('k', 1);
+  const other = await join('k', 2);
+  const kicked = nextEvent(kickedOne.c, 'kicked');
+  assert.equal((await api(server, 'POST', '/api/v1/rooms/k/members/1/kick')).status, 200);
+  assert.deepEqual(plain(await kicked), { reason: 'kicked' });
+  await nextEvent(other.c, 'clientLeave');
+  await sleep(300);
+  assert.deepEqual(names(kickedOne.seen).filter((n) => n !== 'clientJoin'), ['kicked']);
+  assert.deepEqual(other.seen.map((e) => [e.name, e.data.reason]), [['clientLeave', 'kicked']]);
+  await assert.rejects(kickedOne.c.publish(), (e) => e.code === 1002);
+
+  const closing = nextEvent(other.c, 'liveRoomClose');
+  assert.equal((await api(server, 'DELETE', '/api/v1/rooms/k')).status, 200);
+  await closing;
+  await sleep(300);
+  assert.deepEqual(names(other.seen), ['clientLeave', 'liveRoomClose']);
+
+  // A 3-second token: warned at once (less than 30 s left), ended when it runs out.
+  const short = await join('t', 3, 3);
+  const gone = await nextEvent(short.c, 'kicked', null, 8000);
+  assert.deepEqual(plain(gone), { reason: 'token_expired' });
+  assert.deepEqual(names(short.seen), ['tokenWillExpire', 'kicked']);
+});
