@@ -1082,3 +1082,74 @@ fn a_lone_host_replacing_its_session_keeps_the_room_and_its_tasks() {
     );
     assert_eq!(net.hub.api_list_tasks("dbg", "r").unwrap().len(), 1);
 }
+
+/// A request the client sends again after a resume (same id, because its answer was lost) is
+/// answered from the server's cache, not done twice: a second `add-tasks` with the same task
+/// would otherwise be refused (4026) and start nothing new.
+#[test]
+fn a_request_repeated_after_a_resume_is_answered_not_redone() {
+    use mprtc::protocol::frame::{decode_server, encode_request};
+    use mprtc::protocol::{JoinReq, RequestKind, Resume, ServerFrame};
+    let (mut hub, _) = common::hub();
+    let now = 1_700_000_000_000;
+    let mut out = Vec::new();
+    let mut ask = |hub: &mut Hub, sid, f: String, out: &mut Vec<HubOut>| {
+        out.clear();
+        hub.handle_frame(sid, &f, now, out);
+        out.iter()
+            .filter_map(|o| match o {
+                HubOut::Send(s, t) if *s == sid => Some(t.clone()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let join = |resume| JoinReq {
+        appkey: "dbg".into(),
+        room: "r".into(),
+        uid: 1,
+        token: None,
+        role: Role::Broadcaster,
+        sdk: String::new(),
+        resume,
+    };
+    let sid = hub.connect();
+    let joined = ask(
+        &mut hub,
+        sid,
+        encode_request(1, RequestKind::Join, &join(None)),
+        &mut out,
+    );
+    let session = match decode_server(&joined[0]).unwrap() {
+        ServerFrame::Ok { body, .. } => body["session"].as_str().unwrap().to_owned(),
+        f => panic!("{f:?}"),
+    };
+    let add = encode_request(5, RequestKind::AddTasks, &tasks_req("t1", &[1]));
+    let first = ask(&mut hub, sid, add.clone(), &mut out);
+    let started = |out: &Vec<HubOut>| {
+        out.iter()
+            .filter(|o| matches!(o, HubOut::TaskApply { .. }))
+            .count()
+    };
+    assert_eq!(started(&out), 1);
+    // The answer is lost with the connection; the client resumes and asks again.
+    hub.disconnect(sid, now, &mut out);
+    let sid2 = hub.connect();
+    let resume = Some(Resume {
+        session,
+        last_seq: 0,
+    });
+    let rejoined = ask(
+        &mut hub,
+        sid2,
+        encode_request(6, RequestKind::Join, &join(resume)),
+        &mut out,
+    );
+    assert!(rejoined[0].contains(r#""resumed":true"#), "{rejoined:?}");
+    let again = ask(&mut hub, sid2, add.clone(), &mut out);
+    assert_eq!(again, first, "the same answer");
+    assert_eq!(started(&out), 0, "nothing started twice");
+    // A new id is a new request: now the task exists.
+    let add7 = encode_request(7, RequestKind::AddTasks, &tasks_req("t1", &[1]));
+    let refused = ask(&mut hub, sid2, add7, &mut out);
+    assert!(refused[0].contains("4026"), "{refused:?}");
+}

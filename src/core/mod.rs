@@ -8,6 +8,8 @@ pub mod params;
 pub mod reconnect;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_reconnect;
 
 pub use client::{
     Client, ClientConfig, ComponentStatus, Remote, HEARTBEAT_CLOSE_CODE, RECONNECT_CLOSE_CODE,

@@ -16,11 +16,11 @@ fn no_reconnect() -> Client {
     Client::new(cfg)
 }
 
-fn drain(c: &mut Client) -> Vec<Output> {
+pub(super) fn drain(c: &mut Client) -> Vec<Output> {
     std::iter::from_fn(|| c.poll_output()).collect()
 }
 
-fn sent(outs: &[Output]) -> Vec<(u32, RequestKind, serde_json::Value)> {
+pub(super) fn sent(outs: &[Output]) -> Vec<(u32, RequestKind, serde_json::Value)> {
     outs.iter()
         .filter_map(|o| match o {
             Output::Send(f) => Some(decode_request(f).unwrap()),
