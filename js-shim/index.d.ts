@@ -215,6 +215,47 @@ declare namespace mprtc {
     elapsedMs: number;
   }
 
+  /** `mute-audio` / `unmute-audio` / `mute-video` / `unmute-video`: a member (un)muted a kind. */
+  type MuteEvent = UidOf;
+
+  /** Where a component stands: asked for, media flowing, or stopped by a failure. */
+  type ComponentPhase = 'requesting' | 'active' | 'failed';
+
+  /**
+   * `pusher-state`: this member's `<live-pusher>` changed phase, read from the codes the page
+   * forwards with `dataReporter` (`requesting` once `publish` resolved).
+   */
+  interface PusherStateEvent {
+    phase: ComponentPhase;
+    /** The component's state code (1002 push started, -1307 gave up, ...); 0 for `requesting`. */
+    code: number;
+  }
+
+  /** `player-state`: the `<live-player>` playing `uid` changed phase. */
+  type PlayerStateEvent = UidOf & {
+    phase: ComponentPhase;
+    code: number;
+  };
+
+  /**
+   * `quality`: a component's `bindnetstatus` sample, at most once per second per component,
+   * with the fields it reported under their WeChat names.
+   */
+  type QualityEvent = UidOf & {
+    /** `push`: this member's pusher (`uid` is this member); `pull`: the player of `uid`. */
+    kind: ReportKind;
+  } & NetStatusInfo;
+
+  /**
+   * `identity`: the app-chosen ids of a member (ZEGO `userID` / `userName` / `streamID`),
+   * emitted before its `clientJoin` or `stream-added`; only for members that have them.
+   */
+  type IdentityEvent = UidOf & {
+    userID?: string;
+    userName?: string;
+    streamID?: string;
+  };
+
   /** `sendCommandOverTime`: a call got no answer in time; its promise rejects with 1004. */
   interface SendCommandOverTimeEvent {
     /** The call: `publish`, `subscribe`, `setRole`, ... */
@@ -303,6 +344,14 @@ declare namespace mprtc {
     reconnected: ReconnectedEvent;
     reconnectFailed: ReconnectFailedEvent;
     sendCommandOverTime: SendCommandOverTimeEvent;
+    'mute-audio': MuteEvent;
+    'unmute-audio': MuteEvent;
+    'mute-video': MuteEvent;
+    'unmute-video': MuteEvent;
+    'pusher-state': PusherStateEvent;
+    'player-state': PlayerStateEvent;
+    quality: QualityEvent;
+    identity: IdentityEvent;
   }
 
   type ClientEventName = keyof ClientEventMap;
@@ -329,6 +378,8 @@ declare namespace mprtc {
     code: number | string;
     /** Free text; accepted and ignored. */
     reason?: string;
+    /** The component's own text (`e.detail.message`); accepted and ignored. */
+    message?: string;
   }
 
   /**
@@ -389,6 +440,8 @@ declare namespace mprtc {
     | 1006 // protocol_violation: the server sent something unreadable
     | 1007 // cancelled: the call was abandoned by leave / destroy
     | 1008 // wasm_unavailable: the wasm core could not be loaded
+    | 1009 // reconnect_failed: the connection was lost and could not be got back in time
+    | 1010 // unsupported: an option mprtc does not provide (e.g. NetEase server-side recording)
     | 4000 // malformed_frame: the frame is not a JSON object envelope
     | 4001 // unsupported_version: protocol version mismatch
     | 4002 // unknown_request: unknown request type
@@ -405,11 +458,12 @@ declare namespace mprtc {
     | 4022 // audience_cannot_publish: audience members cannot publish
     | 4023 // not_publishing: the subscribed uid publishes none of the requested media
     | 4024 // no_such_member: uid not in the room
-    | 4025 // uid_in_use: uid already in the room
+    | 4025 // uid_in_use: the same uid joined elsewhere (ZEGO room state code for that kick)
     | 4026 // task_exists: addTasks with a task id the room has
     | 4027 // no_such_task: updateTasks / deleteTasks with an unknown task id
     | 4028 // no_such_room: server API: the room has no members
     | 4029 // limit_exceeded: too many requests or members
+    | 4030 // session_ended: the server ended the session (kicked, room closed)
     | 5000; // internal: server failure; the request may be retried
 
   /** Stable snake_case names of the codes, in the same order. */
@@ -422,6 +476,8 @@ declare namespace mprtc {
     | 'protocol_violation'
     | 'cancelled'
     | 'wasm_unavailable'
+    | 'reconnect_failed'
+    | 'unsupported'
     | 'malformed_frame'
     | 'unsupported_version'
     | 'unknown_request'
@@ -443,6 +499,7 @@ declare namespace mprtc {
     | 'no_such_task'
     | 'no_such_room'
     | 'limit_exceeded'
+    | 'session_ended'
     | 'internal';
 
   /**
@@ -495,6 +552,13 @@ declare namespace mprtc {
     deleteTasks(options: DeleteTasksOptions): Promise<void>;
     /** Replaces the session's join token (same app, room and uid) before it expires. */
     renewToken(token: string): Promise<void>;
+    /**
+     * Stops sending a kind (both when left out) without unpublishing; the others get
+     * `mute-audio` / `mute-video`. Set `muted` / `enable-camera` on the `<live-pusher>` too.
+     */
+    mute(mediaType?: MediaType): Promise<void>;
+    /** Sends a muted kind again; the others get `unmute-audio` / `unmute-video`. */
+    unmute(mediaType?: MediaType): Promise<void>;
 
     /**
      * Forwards a `<live-pusher>` (`'push'`) or `<live-player>` (`'pull'`) event. Odd contents
@@ -541,6 +605,22 @@ declare namespace mprtc {
     on(event: 'reconnectFailed', listener: Listener<ReconnectFailedEvent>): this;
     /** A call got no answer in time. */
     on(event: 'sendCommandOverTime', listener: Listener<SendCommandOverTimeEvent>): this;
+    /** A member muted its audio. */
+    on(event: 'mute-audio', listener: Listener<MuteEvent>): this;
+    /** A member unmuted its audio. */
+    on(event: 'unmute-audio', listener: Listener<MuteEvent>): this;
+    /** A member muted its video. */
+    on(event: 'mute-video', listener: Listener<MuteEvent>): this;
+    /** A member unmuted its video. */
+    on(event: 'unmute-video', listener: Listener<MuteEvent>): this;
+    /** This member's `<live-pusher>` changed phase. */
+    on(event: 'pusher-state', listener: Listener<PusherStateEvent>): this;
+    /** A `<live-player>` changed phase. */
+    on(event: 'player-state', listener: Listener<PlayerStateEvent>): this;
+    /** A component's network quality (at most once per second per component). */
+    on(event: 'quality', listener: Listener<QualityEvent>): this;
+    /** A member's app-chosen ids. */
+    on(event: 'identity', listener: Listener<IdentityEvent>): this;
 
     /** Removes one listener, or every listener of the event when `listener` is left out. */
     off<K extends ClientEventName>(event: K, listener?: Listener<ClientEventMap[K]>): this;
@@ -562,10 +642,127 @@ declare namespace mprtc {
     readonly prototype: Client;
   }
 
+  // ------------------------------------------------------------------ the ZEGO dialect
+
+  /** ZEGO room states (`roomStateUpdate`). */
+  type ZegoRoomState = 'DISCONNECTED' | 'CONNECTING' | 'CONNECTED';
+
+  /** ZEGO `roomStateChanged` reasons. */
+  type ZegoRoomStateReason =
+    | 'LOGINING'
+    | 'LOGINED'
+    | 'LOGIN_FAILED'
+    | 'RECONNECTING'
+    | 'RECONNECTED'
+    | 'RECONNECT_FAILED'
+    | 'KICKOUT'
+    | 'LOGOUT';
+
+  interface ZegoUser {
+    userID: string;
+    userName?: string;
+  }
+
+  interface ZegoStreamInfo {
+    streamID: string;
+    user: ZegoUser;
+    extraInfo: string;
+  }
+
+  interface ZegoStreamResult {
+    streamID: string;
+    /** For `<live-pusher url>` / `<live-player src>`. */
+    url: string;
+  }
+
+  interface ZegoPublisherState {
+    streamID: string;
+    state: 'NO_PUBLISH' | 'PUBLISH_REQUESTING' | 'PUBLISHING';
+    /** 0, or the component's failure code (-1307, ...). */
+    errorCode: number;
+    extendedData: string;
+    /** With `PUBLISH_REQUESTING` after the SDK recovered a failed pusher: the new push URL. */
+    url?: string;
+  }
+
+  interface ZegoPlayerState {
+    streamID: string;
+    state: 'NO_PLAY' | 'PLAY_REQUESTING' | 'PLAYING';
+    errorCode: number;
+    extendedData: string;
+    /** With `PLAY_REQUESTING` after the SDK recovered a failed player: the new play URL. */
+    url?: string;
+  }
+
+  /** A quality sample: the `bindnetstatus` fields, plus ZEGO-style `video` / `audio` groups. */
+  type ZegoQualityStats = NetStatusInfo & {
+    video: { videoBitrate?: number; videoFPS?: number; frameWidth?: number; frameHeight?: number };
+    audio: { audioBitrate?: number };
+  };
+
+  interface ZegoEventMap {
+    roomStateUpdate: (roomID: string, state: ZegoRoomState, errorCode: number, extendedData: string) => void;
+    roomStateChanged: (roomID: string, reason: ZegoRoomStateReason, errorCode: number, extendedData: string) => void;
+    roomUserUpdate: (roomID: string, updateType: 'ADD' | 'DELETE', userList: ZegoUser[]) => void;
+    roomStreamUpdate: (roomID: string, updateType: 'ADD' | 'DELETE', streamList: ZegoStreamInfo[], extendedData: string) => void;
+    publisherStateUpdate: (result: ZegoPublisherState) => void;
+    playerStateUpdate: (result: ZegoPlayerState) => void;
+    publishQualityUpdate: (streamID: string, stats: ZegoQualityStats) => void;
+    playQualityUpdate: (streamID: string, stats: ZegoQualityStats) => void;
+    tokenWillExpire: (roomID: string) => void;
+  }
+
+  /** A component event as ZEGO pages pass it: the whole `e`, or its `detail`. */
+  type ZegoComponentEvent = { detail: StateChangeReport | { info: NetStatusInfo } } | StateChangeReport;
+
+  /**
+   * `new ZegoExpressEngine(appID, server)`: the ZEGO Express mini-program API over mprtc.
+   * `appID` is the app key configured on the mprtc-server, `server` its `ws(s)://.../ws` URL.
+   */
+  interface ZegoExpressEngine {
+    getVersion(): string;
+    setLogConfig(config: { logLevel?: string; remoteLogLevel?: string; logURL?: string }): boolean;
+    setDebugVerbose(enable: boolean): void;
+    /** Turns `roomUserUpdate` on (also `loginRoom(..., {userUpdate: true})`). */
+    setUserStateUpdate(enable: boolean): boolean;
+    on<K extends keyof ZegoEventMap>(event: K, callback: ZegoEventMap[K]): boolean;
+    off<K extends keyof ZegoEventMap>(event: K, callback?: ZegoEventMap[K]): boolean;
+    /** Resolves `true` once in the room; the token is the mprtc join token for `userID`. */
+    loginRoom(roomID: string, token: string, user: ZegoUser, config?: { userUpdate?: boolean }): Promise<boolean>;
+    logoutRoom(roomID?: string): Promise<boolean>;
+    renewToken(token: string, roomID?: string): Promise<boolean>;
+    startPublishingStream(streamID: string, options?: object): Promise<ZegoStreamResult>;
+    stopPublishingStream(streamID: string): Promise<boolean>;
+    /** Rejects with 4024 when no member publishes `streamID`. */
+    startPlayingStream(streamID: string, options?: object): Promise<ZegoStreamResult & { flvUrl: string }>;
+    stopPlayingStream(streamID: string): Promise<boolean>;
+    mutePublishStreamAudio(mute: boolean): Promise<boolean>;
+    mutePublishStreamVideo(mute: boolean): Promise<boolean>;
+    /** Forwards `bindstatechange` of the pusher (its own streamID) or of a player. */
+    updatePlayerState(streamID: string, e: ZegoComponentEvent): void;
+    /** Forwards `bindnetstatus` of the pusher or of a player. */
+    updatePlayerNetStatus(streamID: string, e: ZegoComponentEvent): void;
+    destroyEngine(): void;
+    /** ZEGO's older play-state callback: `0` started, `1` stopped. */
+    onPlayStateUpdate?: (updatedType: 0 | 1, streamID: string) => void;
+  }
+
+  interface ZegoExpressEngineConstructor {
+    new (appID: string | number, server: string): ZegoExpressEngine;
+    (appID: string | number, server: string): ZegoExpressEngine;
+  }
+
   /** The module object. */
   interface MprtcSDK {
-    /** Creates a client; NetEase style `SDK.Client({...})` works without `new`. */
+    /**
+     * The NetEase-style client; one per mini-program, as NetEase's: calling `Client` again
+     * returns the same client until it is destroyed. Works with or without `new`.
+     */
     Client: ClientConstructor;
+    /** The ZEGO-style engine; each `new ZegoExpressEngine(...)` is its own connection. */
+    ZegoExpressEngine: ZegoExpressEngineConstructor;
+    /** Destroys the shared client (NetEase's `YunXinMiniappSDK.destroy()`). */
+    destroy(): void;
     /**
      * Sets where the wasm is loaded from, for every client (default
      * `miniprogram_npm/mprtc/mprtc_bg.wasm`). Call before the first load.

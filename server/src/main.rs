@@ -114,8 +114,9 @@ struct TokenArgs {
     app: String,
     #[arg(long)]
     room: String,
+    /// The member: a decimal uid, or an app-chosen user id (ZEGO's userID).
     #[arg(long)]
-    uid: u64,
+    uid: String,
     /// Seconds until expiry.
     #[arg(long, default_value_t = 3600)]
     ttl: u64,
@@ -209,10 +210,19 @@ fn token_cmd(t: TokenArgs) -> ExitCode {
             _ => None,
         },
     };
-    println!(
-        "{}",
-        token::mint(secret.as_bytes(), &t.app, &t.room, t.uid, p, now, t.ttl)
-    );
+    if mprtc::core::params::check_user_id(&t.uid).is_err() {
+        eprintln!("error[token.bad_uid]: --uid must be a decimal uid or a user id of 1 to 64 printable characters");
+        return ExitCode::from(2);
+    }
+    let claims = token::Claims {
+        app: t.app,
+        room: t.room,
+        uid: t.uid,
+        iat: now,
+        exp: now.saturating_add(t.ttl),
+        privileges: p,
+    };
+    println!("{}", token::sign(secret.as_bytes(), &claims));
     ExitCode::SUCCESS
 }
 

@@ -81,9 +81,15 @@ pub fn mint(
         exp: now_unix.saturating_add(ttl_secs),
         privileges,
     };
+    sign(secret, &claims)
+}
+
+/// Sign claims as they are. `uid` may be a decimal uid or an app-chosen user id (the member
+/// then joins with that user id).
+pub fn sign(secret: &[u8], claims: &Claims) -> String {
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
-        &claims,
+        claims,
         &EncodingKey::from_secret(secret),
     )
     .expect("HS256 signing with an in-memory key cannot fail")
@@ -99,13 +105,28 @@ pub fn verify(
     uid: u64,
     now_unix: u64,
 ) -> Result<Claims, TokenError> {
+    verify_for(secret, token, app, room, uid, None, now_unix)
+}
+
+/// [`verify`] for a member that joined with an app-chosen user id: the token's `uid` may name
+/// either the numeric uid or that user id.
+pub fn verify_for(
+    secret: &[u8],
+    token: &str,
+    app: &str,
+    room: &str,
+    uid: u64,
+    user: Option<&str>,
+    now_unix: u64,
+) -> Result<Claims, TokenError> {
     let mut v = Validation::new(Algorithm::HS256);
     v.validate_exp = false;
     v.required_spec_claims.clear();
     let data = jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret), &v)
         .map_err(|_| TokenError::Invalid)?;
     let c = data.claims;
-    if c.app != app || c.room != room || c.uid != uid.to_string() {
+    let names_member = c.uid == uid.to_string() || user.is_some_and(|u| u == c.uid);
+    if c.app != app || c.room != room || !names_member {
         return Err(TokenError::Mismatch);
     }
     if now_unix >= c.exp {

@@ -49,6 +49,8 @@ struct Peer {
     zombies: Vec<(SessionId, u64)>,
     /// The room as the app would track it from events: uid → live media.
     view: BTreeMap<u64, Media>,
+    /// What the app knows the others muted, from `mute-*` / `unmute-*` events.
+    muted: BTreeMap<u64, Media>,
     /// Operations started and not yet settled.
     ops: HashMap<OpId, &'static str>,
     /// The phone has no network until then: connects fail.
@@ -93,6 +95,7 @@ impl Sim {
                     link: Link::default(),
                     zombies: Vec::new(),
                     view: BTreeMap::new(),
+                    muted: BTreeMap::new(),
                     ops: HashMap::new(),
                     offline_until: 0,
                 }
@@ -271,8 +274,10 @@ impl Sim {
                     p.view.insert(uid, Media::NONE).is_none(),
                     "uid {who}: {uid} joined twice"
                 );
+                p.muted.insert(uid, Media::NONE);
             }
             AppEvent::ClientLeave { uid, .. } => {
+                p.muted.remove(&uid);
                 let live = p.view.remove(&uid);
                 assert_eq!(
                     live,
@@ -301,6 +306,22 @@ impl Sim {
                     "uid {who}: {uid} {media:?} removed when not live"
                 );
                 *m = m.minus(kind(media));
+            }
+            AppEvent::MuteChanged { uid, media, muted } => {
+                let m = p
+                    .muted
+                    .get_mut(&uid)
+                    .unwrap_or_else(|| panic!("uid {who}: mute of unknown {uid}"));
+                assert_eq!(
+                    m.intersect(kind(media)).is_empty(),
+                    muted,
+                    "uid {who}: {uid} {media:?} muted={muted} twice"
+                );
+                *m = if muted {
+                    m.union(kind(media))
+                } else {
+                    m.minus(kind(media))
+                };
             }
             _ => {}
         }
@@ -419,6 +440,7 @@ impl Sim {
                 let uid = self.peers[i].uid;
                 if let Ok(op) = self.peers[i].core.join(now, "r", uid, None) {
                     self.peers[i].view.clear();
+                    self.peers[i].muted.clear();
                     self.peers[i].ops.insert(op, "join");
                 }
             }
@@ -470,6 +492,8 @@ impl Sim {
                     self.route(out);
                 }
                 1 => self.restart_server(),
+                6 => self.call(i, "mute", |c, now| c.mute(now, media)),
+                7 => self.call(i, "unmute", |c, now| c.unmute(now, media)),
                 2..=5 => {
                     // The phone loses its network for a while (a tunnel, a lift).
                     let ms = self.rand(2 * RESUME_WINDOW_MS);
@@ -580,6 +604,17 @@ impl Sim {
             assert_eq!(
                 p.view, expect,
                 "seed {seed}: uid {me}'s events add up to another room"
+            );
+            let muted: BTreeMap<u64, Media> = self
+                .hub
+                .snapshot("dbg", "r")
+                .iter()
+                .filter(|m| m.uid != me)
+                .map(|m| (m.uid, m.muted))
+                .collect();
+            assert_eq!(
+                p.muted, muted,
+                "seed {seed}: uid {me}'s mute events disagree"
             );
             assert_eq!(
                 Some(p.core.last_seq()),

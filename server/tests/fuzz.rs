@@ -440,11 +440,17 @@ fn request_body(kind: RequestKind) -> BoxedStrategy<Value> {
             .boxed(),
         RequestKind::Ping => any::<u64>().prop_map(|ts| json!({ "ts": ts })).boxed(),
         RequestKind::RenewToken => arb_string().prop_map(|t| json!({ "token": t })).boxed(),
+        RequestKind::Mute => (media(), any::<bool>())
+            .prop_map(|(mut m, muted)| {
+                m["muted"] = json!(muted);
+                m
+            })
+            .boxed(),
     }
 }
 
 /// Joins weigh most: most requests need a joined session to get past "not in room".
-const KINDS: [(u32, RequestKind); 12] = [
+const KINDS: [(u32, RequestKind); 13] = [
     (6, RequestKind::Join),
     (2, RequestKind::Leave),
     (3, RequestKind::Publish),
@@ -457,6 +463,7 @@ const KINDS: [(u32, RequestKind); 12] = [
     (1, RequestKind::DeleteTasks),
     (2, RequestKind::Ping),
     (1, RequestKind::RenewToken),
+    (1, RequestKind::Mute),
 ];
 
 /// A valid request frame of any kind, with a small id mostly.

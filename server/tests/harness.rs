@@ -22,6 +22,7 @@ struct Peer {
     core: Client,
     sid: Option<SessionId>,
     events: Vec<AppEvent>,
+    phases: Vec<AppEvent>,
     results: HashMap<OpId, Result<OpValue, Error>>,
 }
 
@@ -43,6 +44,7 @@ impl Net {
                 core: Client::new(ClientConfig::new("dbg", "ws://x/ws").unwrap()),
                 sid: None,
                 events: vec![],
+                phases: vec![],
                 results: HashMap::new(),
             })
             .collect();
@@ -87,6 +89,13 @@ impl Net {
                             }
                             p.core.handle_socket_close(self.now, code, &reason);
                         }
+                        // Component phases and quality samples are read by the tests about
+                        // them; the rest of the tests compare room events exactly.
+                        Output::Event(
+                            e @ (AppEvent::PusherState { .. }
+                            | AppEvent::PlayerState { .. }
+                            | AppEvent::Quality { .. }),
+                        ) => p.phases.push(e),
                         Output::Event(e) => p.events.push(e),
                         Output::Resolve { op, value } => {
                             p.results.insert(op, Ok(value));
@@ -278,6 +287,7 @@ fn join_publish_subscribe_leave() {
         core: Client::new(ClientConfig::new("dbg", "ws://x/ws").unwrap()),
         sid: None,
         events: vec![],
+        phases: vec![],
         results: HashMap::new(),
     });
     assert_eq!(net3.join(2, "room1", 3), Ok(OpValue::Done));
@@ -1093,7 +1103,7 @@ fn a_request_repeated_after_a_resume_is_answered_not_redone() {
     let (mut hub, _) = common::hub();
     let now = 1_700_000_000_000;
     let mut out = Vec::new();
-    let mut ask = |hub: &mut Hub, sid, f: String, out: &mut Vec<HubOut>| {
+    let ask = |hub: &mut Hub, sid, f: String, out: &mut Vec<HubOut>| {
         out.clear();
         hub.handle_frame(sid, &f, now, out);
         out.iter()
@@ -1111,6 +1121,7 @@ fn a_request_repeated_after_a_resume_is_answered_not_redone() {
         role: Role::Broadcaster,
         sdk: String::new(),
         resume,
+        user: None,
     };
     let sid = hub.connect();
     let joined = ask(
@@ -1152,4 +1163,120 @@ fn a_request_repeated_after_a_resume_is_answered_not_redone() {
     let add7 = encode_request(7, RequestKind::AddTasks, &tasks_req("t1", &[1]));
     let refused = ask(&mut hub, sid2, add7, &mut out);
     assert!(refused[0].contains("4026"), "{refused:?}");
+}
+
+/// The ZEGO dialect's ids and NetEase's mute travel through the real hub: a member joins
+/// with its own user id, publishes under its own stream id, mutes; the other sees all of it.
+#[test]
+fn user_ids_stream_ids_and_mutes_reach_the_others() {
+    use mprtc::core::params::uid_for_user;
+    use mprtc::protocol::UserTag;
+    let mut net = Net::new(3);
+    let alice = uid_for_user("alice");
+    let tag = UserTag {
+        id: "alice".into(),
+        name: "Alice".into(),
+    };
+    net.run(0, |c, now| {
+        c.join_as(now, "r", alice, None, Some(tag.clone()))
+    })
+    .unwrap();
+    net.join(1, "r", 2).unwrap();
+    let url = match net
+        .run(0, |c, now| {
+            c.publish_as(now, Media::BOTH, Some("alice-cam".into()))
+        })
+        .unwrap()
+    {
+        OpValue::PushUrl(u) => u,
+        v => panic!("{v:?}"),
+    };
+    net.events(1);
+    net.media(MediaEvent::PublishStarted {
+        room: media_room_of(&url).0,
+        uid: alice,
+    });
+    let evs = net.events(1);
+    assert_eq!(
+        evs[0],
+        AppEvent::Identity {
+            uid: alice,
+            user: Some(tag.clone()),
+            stream: Some("alice-cam".into())
+        }
+    );
+    assert_eq!(net.peers[1].core.uid_of_stream("alice-cam"), Some(alice));
+    assert_eq!(net.peers[1].core.uid_of_user("alice"), Some(alice));
+    // Mute: the other hears it per kind; muting again changes nothing.
+    let audio = Media {
+        audio: true,
+        video: false,
+    };
+    net.run(0, |c, now| c.mute(now, audio)).unwrap();
+    net.run(0, |c, now| c.mute(now, audio)).unwrap();
+    let names: Vec<&str> = net.events(1).iter().map(AppEvent::name).collect();
+    assert_eq!(names, ["mute-audio"]);
+    // A late joiner sees ids and the mute in its snapshot.
+    net.join(2, "r", 3).unwrap();
+    let names: Vec<&str> = net.events(2).iter().map(AppEvent::name).collect();
+    assert_eq!(
+        names,
+        [
+            "open",
+            "clientJoin",
+            "identity",
+            "clientJoin",
+            "stream-added",
+            "stream-added",
+            "mute-audio"
+        ]
+    );
+    // The stream id is the member's own: nobody else may publish under it.
+    let taken = net.run(1, |c, now| {
+        c.publish_as(now, Media::BOTH, Some("alice-cam".into()))
+    });
+    assert_eq!(taken.unwrap_err().code, ErrorCode::InvalidParams);
+    // A user id must match the uid it claims.
+    let mut bad = Net::new(1);
+    let forged = UserTag {
+        id: "mallory".into(),
+        name: String::new(),
+    };
+    let r = bad.run(0, |c, now| c.join_as(now, "r", alice, None, Some(forged)));
+    assert_eq!(r.unwrap_err().code, ErrorCode::InvalidParams);
+}
+
+/// A token may name the member by its app-chosen user id.
+#[test]
+fn a_token_may_name_the_user_id() {
+    use mprtc::core::params::uid_for_user;
+    use mprtc::protocol::UserTag;
+    let mut net = Net::new(1).with_app(0, "sec");
+    let t0 = net.now / 1000;
+    let claims_for = |who: &str| {
+        let c = token::Claims {
+            app: "sec".into(),
+            room: "r".into(),
+            uid: who.into(),
+            iat: t0,
+            exp: t0 + 600,
+            privileges: Privileges::default(),
+        };
+        token::sign(SECRET.as_bytes(), &c)
+    };
+    let tag = UserTag {
+        id: "carol".into(),
+        name: String::new(),
+    };
+    let uid = uid_for_user("carol");
+    let wrong = claims_for("dave");
+    let r = net.run(0, |c, now| {
+        c.join_as(now, "r", uid, Some(wrong), Some(tag.clone()))
+    });
+    assert_eq!(r.unwrap_err().code, ErrorCode::TokenInvalid);
+    let right = claims_for("carol");
+    net.run(0, |c, now| {
+        c.join_as(now, "r", uid, Some(right), Some(tag.clone()))
+    })
+    .unwrap();
 }

@@ -10,8 +10,9 @@ use std::collections::{BTreeMap, VecDeque};
 use super::component::{
     self, ComponentError, ComponentKind, ComponentState, NetStatus, ReportEvent,
 };
+use super::component::{PlayerState, PusherState};
 use super::error::Error;
-use super::output::{AppEvent, MediaKind, OpId, OpValue, Output};
+use super::output::{AppEvent, MediaKind, OpId, OpValue, Output, Phase};
 use super::params;
 use super::reconnect::{next_retry, DropCause, GiveUpReason, ReconnectPolicy, Retry, Rng};
 use crate::protocol::frame::{self, decode_server, encode_request};
@@ -96,6 +97,10 @@ enum Pend {
         media: Media,
     },
     SetRole(Role),
+    Mute {
+        media: Media,
+        muted: bool,
+    },
     /// A publish the core issued itself after `<live-pusher>` gave up; no op, ends in `syncDone`.
     Republish,
     /// A subscribe the core issued itself after a `<live-player>` gave up; ends in `syncDone`.
@@ -108,6 +113,8 @@ enum Pend {
     RenewToken,
     /// The core's own join after the connection was lost, asking to resume the session.
     Rejoin,
+    /// The core's own mute after a fresh rejoin, restoring what the app had muted.
+    Remute,
     /// A heartbeat; it has no op (the app never sees it) and `ts` is when it was sent.
     Ping {
         ts: u64,
@@ -139,11 +146,20 @@ struct Reconnecting {
 }
 
 /// A remote member as this client knows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Remote {
     pub role: Role,
     pub live: Media,
+    /// The kinds it muted.
+    pub muted: Media,
+    /// Its app-chosen user id and name, when it joined with one.
+    pub user: Option<UserTag>,
+    /// The app's id for its stream, when it published with one.
+    pub stream: Option<String>,
 }
+
+/// How often quality samples of one component reach the app at most.
+pub const QUALITY_INTERVAL_MS: u64 = 1_000;
 
 #[derive(Debug)]
 struct Joined {
@@ -158,6 +174,12 @@ struct Joined {
     last_seq: u64,
     members: BTreeMap<u64, Remote>,
     published: Media,
+    /// The app's id for this member's stream (given at publish), for recoveries.
+    stream: Option<String>,
+    /// The kinds this member muted (restored after a fresh rejoin).
+    muted: Media,
+    /// The app's user id and name given at join.
+    user: Option<UserTag>,
     ping_interval: u64,
     ping_timeout: u64,
     next_ping: u64,
@@ -220,6 +242,10 @@ pub struct ComponentStatus {
     pub error: Option<ComponentError>,
     /// When any of them was last reported (the `now` of that call).
     pub updated_ms: u64,
+    /// When a quality sample of this component last reached the app.
+    pub quality_sent_ms: Option<u64>,
+    /// The phase last announced (`pusher-state` / `player-state`).
+    pub phase: Option<Phase>,
 }
 
 /// The SDK client. One per mini-program page is typical; it owns at most one socket.
@@ -233,6 +259,8 @@ pub struct Client {
     joining: bool,
     /// The token of a join in progress.
     join_token: Option<String>,
+    /// The user tag of a join in progress.
+    join_user: Option<UserTag>,
     reconnect: Option<Reconnecting>,
     rng: Rng,
     /// The mini-program is in the background (`wx.onAppHide`).
@@ -255,6 +283,7 @@ impl Client {
             pending: Vec::new(),
             joining: false,
             join_token: None,
+            join_user: None,
             reconnect: None,
             rng: Rng::new(cfg.seed),
             hidden: false,
@@ -277,6 +306,19 @@ impl Client {
         uid: u64,
         token: Option<String>,
     ) -> Result<OpId, Error> {
+        self.join_as(now, room, uid, token, None)
+    }
+
+    /// [`Client::join`] with the app's own user id and name (ZEGO's `userID`, `userName`),
+    /// which the others see with the member.
+    pub fn join_as(
+        &mut self,
+        now: u64,
+        room: &str,
+        uid: u64,
+        token: Option<String>,
+        user: Option<UserTag>,
+    ) -> Result<OpId, Error> {
         if self.joining || self.joined.is_some() {
             return Err(Error::new(
                 ErrorCode::AlreadyJoined,
@@ -286,6 +328,7 @@ impl Client {
         params::check_room(room)?;
         let token = token.filter(|t| !t.is_empty());
         self.join_token = token.clone();
+        self.join_user = user.clone();
         let req = JoinReq {
             appkey: self.cfg.appkey.clone(),
             room: room.to_owned(),
@@ -294,6 +337,7 @@ impl Client {
             role: self.role,
             sdk: self.cfg.sdk.clone(),
             resume: None,
+            user,
         };
         if matches!(self.conn, Conn::Idle | Conn::Closing) {
             self.conn = Conn::Connecting {
@@ -332,18 +376,64 @@ impl Client {
 
     /// Publish `media`; resolves with the push URL for `<live-pusher>`.
     pub fn publish(&mut self, now: u64, media: Media) -> Result<OpId, Error> {
+        self.publish_as(now, media, None)
+    }
+
+    /// [`Client::publish`] naming the stream with the app's own id (ZEGO's `streamID`); the
+    /// others see the id with the stream.
+    pub fn publish_as(
+        &mut self,
+        now: u64,
+        media: Media,
+        stream: Option<String>,
+    ) -> Result<OpId, Error> {
         let j = self.joined_ref()?;
+        if let Some(s) = &stream {
+            params::check_stream_id(s)?;
+            if j.stream.as_ref().is_some_and(|old| old != s) && !j.published.is_empty() {
+                return Err(Error::invalid(
+                    "this member already publishes under another stream id; unpublish first",
+                ));
+            }
+        }
         if j.role == Role::Audience {
             return Err(Error::new(
                 ErrorCode::AudienceCannotPublish,
                 "an audience member cannot publish; setRole('broadcaster') first",
             ));
         }
+        let stream = stream.or_else(|| j.stream.clone());
+        if let Some(j) = self.joined.as_mut() {
+            j.stream = stream.clone();
+        }
         Ok(self.request(
             now,
             RequestKind::Publish,
-            &PublishReq { media },
+            &PublishReq { media, stream },
             Pend::Publish,
+        ))
+    }
+
+    /// Stop sending `media` without unpublishing (the others get `mute-audio` / `mute-video`).
+    pub fn mute(&mut self, now: u64, media: Media) -> Result<OpId, Error> {
+        self.set_muted(now, media, true)
+    }
+
+    /// Send `media` again after [`Client::mute`].
+    pub fn unmute(&mut self, now: u64, media: Media) -> Result<OpId, Error> {
+        self.set_muted(now, media, false)
+    }
+
+    fn set_muted(&mut self, now: u64, media: Media, muted: bool) -> Result<OpId, Error> {
+        self.joined_ref()?;
+        if media.is_empty() {
+            return Err(Error::invalid("mute needs 'audio', 'video' or both"));
+        }
+        Ok(self.request(
+            now,
+            RequestKind::Mute,
+            &MuteReq { media, muted },
+            Pend::Mute { media, muted },
         ))
     }
 
@@ -484,15 +574,26 @@ impl Client {
         let entry = j.component_mut((kind, key));
         entry.updated_ms = now;
         let mut recover = false;
+        let mut phase = None;
         match event {
             ReportEvent::StateChange => {
                 let state = match kind {
                     ComponentKind::Push => component::parse_pusher_state(report).map(|s| {
                         recover = s.needs_new_url();
+                        phase = match s {
+                            PusherState::PushBegin => Some((Phase::Active, s.code())),
+                            _ if s.is_fatal() => Some((Phase::Failed, s.code())),
+                            _ => None,
+                        };
                         ComponentState::Pusher(s)
                     }),
                     ComponentKind::Pull => component::parse_player_state(report).map(|s| {
                         recover = s.needs_new_url();
+                        phase = match s {
+                            PlayerState::PlayBegin => Some((Phase::Active, s.code())),
+                            _ if s.is_fatal() => Some((Phase::Failed, s.code())),
+                            _ => None,
+                        };
                         ComponentState::Player(s)
                     }),
                 };
@@ -502,6 +603,21 @@ impl Client {
             }
             ReportEvent::NetStatus => {
                 if let Some(n) = component::parse_net_status(report) {
+                    // Pages forward every sample (about one a second per component, more on
+                    // some phones); the app gets at most one per second per component.
+                    let due = entry
+                        .quality_sent_ms
+                        .is_none_or(|t| now.saturating_sub(t) >= QUALITY_INTERVAL_MS);
+                    if due && !n.is_empty() {
+                        if let Some(uid) = key {
+                            entry.quality_sent_ms = Some(now);
+                            self.out.push_back(Output::Event(AppEvent::Quality {
+                                kind,
+                                uid,
+                                net: n.clone(),
+                            }));
+                        }
+                    }
                     entry.net = Some(n);
                 }
             }
@@ -509,6 +625,20 @@ impl Client {
                 if let Some(e) = component::parse_component_error(report) {
                     entry.error = Some(e);
                 }
+            }
+        }
+        if let (Some((phase, code)), Some(uid)) = (phase, key) {
+            let entry = self
+                .joined
+                .as_mut()
+                .expect("joined above")
+                .component_mut((kind, key));
+            if entry.phase != Some(phase) || phase == Phase::Failed {
+                entry.phase = Some(phase);
+                self.out.push_back(Output::Event(match kind {
+                    ComponentKind::Push => AppEvent::PusherState { phase, code },
+                    ComponentKind::Pull => AppEvent::PlayerState { uid, phase, code },
+                }));
             }
         }
         if recover {
@@ -746,10 +876,37 @@ impl Client {
     pub fn last_seq(&self) -> u64 {
         self.joined.as_ref().map_or(0, |j| j.last_seq)
     }
-    pub fn members(&self) -> impl Iterator<Item = (u64, Remote)> + '_ {
+    pub fn members(&self) -> impl Iterator<Item = (u64, &Remote)> + '_ {
         self.joined
             .iter()
-            .flat_map(|j| j.members.iter().map(|(u, r)| (*u, *r)))
+            .flat_map(|j| j.members.iter().map(|(u, r)| (*u, r)))
+    }
+    /// The member that publishes the stream the app named `stream`.
+    pub fn uid_of_stream(&self, stream: &str) -> Option<u64> {
+        let j = self.joined.as_ref()?;
+        if j.stream.as_deref() == Some(stream) {
+            return Some(j.uid);
+        }
+        j.members
+            .iter()
+            .find(|(_, m)| m.stream.as_deref() == Some(stream))
+            .map(|(u, _)| *u)
+    }
+    /// The member that joined with the app's user id `user`.
+    pub fn uid_of_user(&self, user: &str) -> Option<u64> {
+        let j = self.joined.as_ref()?;
+        j.members
+            .iter()
+            .find(|(_, m)| m.user.as_ref().is_some_and(|t| t.id == user))
+            .map(|(u, _)| *u)
+    }
+    /// This member's uid.
+    pub fn uid(&self) -> Option<u64> {
+        self.joined.as_ref().map(|j| j.uid)
+    }
+    /// The kinds this member has muted.
+    pub fn muted(&self) -> Media {
+        self.joined.as_ref().map_or(Media::NONE, |j| j.muted)
     }
     pub fn published(&self) -> Media {
         self.joined.as_ref().map_or(Media::NONE, |j| j.published)
@@ -810,13 +967,11 @@ impl Client {
             return;
         }
         j.push_recovering = true;
-        let media = j.published;
-        self.internal_request(
-            now,
-            RequestKind::Publish,
-            &PublishReq { media },
-            Pend::Republish,
-        );
+        let req = PublishReq {
+            media: j.published,
+            stream: j.stream.clone(),
+        };
+        self.internal_request(now, RequestKind::Publish, &req, Pend::Republish);
     }
 
     /// The `<live-player>` playing `uid` gave up: ask for a fresh play URL.
@@ -921,6 +1076,7 @@ impl Client {
                     if let Some(j) = self.joined.as_mut() {
                         j.published = ok.media;
                     }
+                    self.set_phase(ComponentKind::Push, None, Phase::Requesting);
                     self.resolve(p.op, OpValue::PushUrl(ok.url));
                 }
                 Err(e) => self.on_err(now, p, protocol_violation("publish", e)),
@@ -939,6 +1095,7 @@ impl Client {
                             j.set_sub(uid, m);
                         }
                     }
+                    self.set_phase(ComponentKind::Pull, Some(uid), Phase::Requesting);
                     self.resolve(
                         p.op,
                         OpValue::Play {
@@ -974,6 +1131,7 @@ impl Client {
                 if let Ok(ok) = frame::body::<PublishOk>(body) {
                     j.published = ok.media;
                     let uid = j.uid;
+                    self.set_phase(ComponentKind::Push, None, Phase::Requesting);
                     self.out
                         .push_back(Output::Event(AppEvent::SyncDone { uid, url: ok.url }));
                 } else {
@@ -986,6 +1144,7 @@ impl Client {
                 };
                 j.pull_recovering.retain(|u| *u != uid);
                 if let Ok(ok) = frame::body::<SubscribeOk>(body) {
+                    self.set_phase(ComponentKind::Pull, Some(uid), Phase::Requesting);
                     self.out
                         .push_back(Output::Event(AppEvent::SyncDone { uid, url: ok.url }));
                 } else {
@@ -993,6 +1152,17 @@ impl Client {
                 }
             }
             Pend::Ping { ts } => self.rtt_ms = Some(now.saturating_sub(ts)),
+            Pend::Remute => {}
+            Pend::Mute { media, muted } => {
+                if let Some(j) = self.joined.as_mut() {
+                    j.muted = if muted {
+                        j.muted.union(media)
+                    } else {
+                        j.muted.minus(media)
+                    };
+                }
+                self.resolve(p.op, OpValue::Done);
+            }
             Pend::SetRole(role) => {
                 self.role = role;
                 if let Some(j) = self.joined.as_mut() {
@@ -1071,6 +1241,9 @@ impl Client {
             last_seq: ok.seq,
             members: members.clone(),
             published: Media::NONE,
+            stream: None,
+            muted: Media::NONE,
+            user: self.join_user.take(),
             ping_interval: heartbeat_ms(ok.ping_interval_ms),
             ping_timeout: heartbeat_ms(ok.ping_timeout_ms),
             next_ping: now.saturating_add(heartbeat_ms(ok.ping_interval_ms)),
@@ -1083,9 +1256,11 @@ impl Client {
         self.resolve(op, OpValue::Done);
         // Those already in the room appear to the app just as later arrivals do.
         for (uid, m) in members {
+            self.identity(uid, &m);
             self.out
                 .push_back(Output::Event(AppEvent::ClientJoin { uid }));
             self.stream_events(uid, m.live, true);
+            self.mute_events(uid, m.muted, true);
         }
     }
 
@@ -1201,6 +1376,7 @@ impl Client {
                 session: j.session.clone(),
                 last_seq: j.last_seq,
             }),
+            user: j.user.clone(),
         };
         self.reconnect = Some(Reconnecting {
             next_at: None,
@@ -1261,9 +1437,11 @@ impl Client {
         for (uid, n) in &new {
             match old.get(uid) {
                 None => {
+                    self.identity(*uid, n);
                     self.out
                         .push_back(Output::Event(AppEvent::ClientJoin { uid: *uid }));
                     self.stream_events(*uid, n.live, true);
+                    self.mute_events(*uid, n.muted, true);
                 }
                 Some(o) => {
                     if o.role != n.role {
@@ -1274,6 +1452,8 @@ impl Client {
                     }
                     self.stream_events(*uid, o.live.minus(n.live), false);
                     self.stream_events(*uid, n.live.minus(o.live), true);
+                    self.mute_events(*uid, o.muted.minus(n.muted), false);
+                    self.mute_events(*uid, n.muted.minus(o.muted), true);
                 }
             }
         }
@@ -1291,14 +1471,21 @@ impl Client {
             .filter(|(uid, _)| new.contains_key(uid))
             .collect();
         j.subs = subs.clone();
+        let muted = j.muted;
         if let Some(media) = republish {
             j.push_recovering = true;
-            self.internal_request(
-                now,
-                RequestKind::Publish,
-                &PublishReq { media },
-                Pend::Republish,
-            );
+            let req = PublishReq {
+                media,
+                stream: j.stream.clone(),
+            };
+            self.internal_request(now, RequestKind::Publish, &req, Pend::Republish);
+        }
+        if !muted.is_empty() {
+            let req = MuteReq {
+                media: muted,
+                muted: true,
+            };
+            self.internal_request(now, RequestKind::Mute, &req, Pend::Remute);
         }
         for (uid, media) in subs {
             if new[&uid].live.intersect(media).is_empty() {
@@ -1360,12 +1547,22 @@ impl Client {
         }
         j.last_seq = seq;
         match ev {
-            Event::MemberJoined { uid, role } => {
+            Event::MemberJoined { uid, role, user } => {
+                if user.is_some() {
+                    self.out.push_back(Output::Event(AppEvent::Identity {
+                        uid,
+                        user: user.clone(),
+                        stream: None,
+                    }));
+                }
                 j.members.insert(
                     uid,
                     Remote {
                         role,
                         live: Media::NONE,
+                        muted: Media::NONE,
+                        user,
+                        stream: None,
                     },
                 );
                 self.out
@@ -1379,11 +1576,22 @@ impl Client {
                         .push_back(Output::Event(AppEvent::ClientLeave { uid, reason }));
                 }
             }
-            Event::StreamAdded { uid, media } => {
+            Event::StreamAdded { uid, media, stream } => {
                 let m = j.members.entry(uid).or_insert(Remote {
                     role: Role::Broadcaster,
                     live: Media::NONE,
+                    muted: Media::NONE,
+                    user: None,
+                    stream: None,
                 });
+                if stream.is_some() && stream != m.stream {
+                    m.stream = stream;
+                    self.out.push_back(Output::Event(AppEvent::Identity {
+                        uid,
+                        user: m.user.clone(),
+                        stream: m.stream.clone(),
+                    }));
+                }
                 let new = media.minus(m.live);
                 m.live = m.live.union(media);
                 self.stream_events(uid, new, true);
@@ -1421,12 +1629,77 @@ impl Client {
                 self.session_over("the room was closed");
                 self.out.push_back(Output::Event(AppEvent::LiveRoomClose));
             }
+            Event::MuteChanged { uid, media, muted } => {
+                if let Some(m) = j.members.get_mut(&uid) {
+                    let changed = if muted {
+                        media.minus(m.muted)
+                    } else {
+                        media.intersect(m.muted)
+                    };
+                    m.muted = if muted {
+                        m.muted.union(media)
+                    } else {
+                        m.muted.minus(media)
+                    };
+                    self.mute_events(uid, changed, muted);
+                }
+            }
             Event::RoleChanged { uid, role } => {
                 if let Some(m) = j.members.get_mut(&uid) {
                     m.role = role;
                 }
                 self.out
                     .push_back(Output::Event(AppEvent::RoleChanged { uid, role }));
+            }
+        }
+    }
+
+    /// Tell the app a member's own ids, when it has any.
+    fn identity(&mut self, uid: u64, m: &Remote) {
+        if m.user.is_some() || m.stream.is_some() {
+            self.out.push_back(Output::Event(AppEvent::Identity {
+                uid,
+                user: m.user.clone(),
+                stream: m.stream.clone(),
+            }));
+        }
+    }
+
+    /// Announce a component's phase if it changed.
+    fn set_phase(&mut self, kind: ComponentKind, uid: Option<u64>, phase: Phase) {
+        let Some(j) = self.joined.as_mut() else {
+            return;
+        };
+        let key = component_key(j, kind, uid);
+        let Some(who) = key else {
+            return;
+        };
+        let entry = j.component_mut((kind, key));
+        if entry.phase == Some(phase) {
+            return;
+        }
+        entry.phase = Some(phase);
+        self.out.push_back(Output::Event(match kind {
+            ComponentKind::Push => AppEvent::PusherState { phase, code: 0 },
+            ComponentKind::Pull => AppEvent::PlayerState {
+                uid: who,
+                phase,
+                code: 0,
+            },
+        }));
+    }
+
+    fn mute_events(&mut self, uid: u64, media: Media, muted: bool) {
+        for (on, kind) in [
+            (media.audio, MediaKind::Audio),
+            (media.video, MediaKind::Video),
+        ] {
+            if on {
+                self.out.push_back(Output::Event(AppEvent::MuteChanged {
+                    uid,
+                    media: kind,
+                    muted,
+                }));
             }
         }
     }
@@ -1517,6 +1790,9 @@ fn member_map(members: &[MemberInfo]) -> BTreeMap<u64, Remote> {
                 Remote {
                     role: m.role,
                     live: m.live,
+                    muted: m.muted,
+                    user: m.user.clone(),
+                    stream: m.stream.clone(),
                 },
             )
         })
@@ -1540,9 +1816,12 @@ fn pend_name(p: Pend) -> &'static str {
         Pend::Unsubscribe { .. } => "unsubscribe",
         Pend::Republish => "publish",
         Pend::SetRole(_) => "setRole",
+        Pend::Mute { muted: true, .. } => "mute",
+        Pend::Mute { muted: false, .. } => "unmute",
         Pend::Plain(name) => name,
         Pend::RenewToken => "renewToken",
         Pend::Rejoin => "join",
+        Pend::Remute => "mute",
         Pend::Ping { .. } => "ping",
     }
 }

@@ -9,11 +9,14 @@ pub mod reconnect;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_dialects;
+#[cfg(test)]
 mod tests_reconnect;
 
 pub use client::{
-    Client, ClientConfig, ComponentStatus, Remote, HEARTBEAT_CLOSE_CODE, RECONNECT_CLOSE_CODE,
+    Client, ClientConfig, ComponentStatus, Remote, HEARTBEAT_CLOSE_CODE, QUALITY_INTERVAL_MS,
+    RECONNECT_CLOSE_CODE,
 };
 pub use component::{ComponentKind, ReportEvent};
 pub use error::Error;
-pub use output::{AppEvent, MediaKind, OpId, OpValue, Output};
+pub use output::{AppEvent, MediaKind, OpId, OpValue, Output, Phase};

@@ -1,5 +1,6 @@
 //! What the core asks its driver (the JS shim, or a test harness) to do.
 
+use super::component::{ComponentKind, NetStatus};
 use super::error::Error;
 use crate::protocol::{LeaveReason, Role};
 
@@ -22,8 +23,30 @@ impl MediaKind {
     }
 }
 
+/// Where a `<live-pusher>` or `<live-player>` stands, as far as the app needs to know: the
+/// core reads it from the component's state codes the page forwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Asked for (publish / subscribe called), not flowing yet.
+    Requesting,
+    /// Media flows (pusher 1002, player 2004).
+    Active,
+    /// Stopped by a failure; `code` says which.
+    Failed,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Requesting => "requesting",
+            Self::Active => "active",
+            Self::Failed => "failed",
+        }
+    }
+}
+
 /// Events the app sees, named as in the NetEase API.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum AppEvent {
     /// The signaling socket opened.
     Open,
@@ -95,6 +118,37 @@ pub enum AppEvent {
     SendCommandOverTime {
         command: &'static str,
     },
+    /// A remote member muted or unmuted one kind (`mute-audio`, `unmute-video`, ...).
+    MuteChanged {
+        uid: u64,
+        media: MediaKind,
+        muted: bool,
+    },
+    /// This member's `<live-pusher>` changed phase (from the codes the page forwards, or
+    /// `Requesting` when `publish` was called). `code` is the component's state code.
+    PusherState {
+        phase: Phase,
+        code: i64,
+    },
+    /// The `<live-player>` playing `uid` changed phase.
+    PlayerState {
+        uid: u64,
+        phase: Phase,
+        code: i64,
+    },
+    /// The app-chosen ids of a member, before the `clientJoin` / `stream-added` they belong
+    /// to (only for members that have them: ZEGO-style user and stream ids).
+    Identity {
+        uid: u64,
+        user: Option<crate::protocol::UserTag>,
+        stream: Option<String>,
+    },
+    /// A component's `bindnetstatus`, at most once per second per component.
+    Quality {
+        kind: ComponentKind,
+        uid: u64,
+        net: NetStatus,
+    },
 }
 
 impl AppEvent {
@@ -117,6 +171,30 @@ impl AppEvent {
             Self::Reconnected { .. } => "reconnected",
             Self::ReconnectFailed { .. } => "reconnectFailed",
             Self::SendCommandOverTime { .. } => "sendCommandOverTime",
+            Self::MuteChanged {
+                media: MediaKind::Audio,
+                muted: true,
+                ..
+            } => "mute-audio",
+            Self::MuteChanged {
+                media: MediaKind::Audio,
+                muted: false,
+                ..
+            } => "unmute-audio",
+            Self::MuteChanged {
+                media: MediaKind::Video,
+                muted: true,
+                ..
+            } => "mute-video",
+            Self::MuteChanged {
+                media: MediaKind::Video,
+                muted: false,
+                ..
+            } => "unmute-video",
+            Self::PusherState { .. } => "pusher-state",
+            Self::PlayerState { .. } => "player-state",
+            Self::Quality { .. } => "quality",
+            Self::Identity { .. } => "identity",
         }
     }
 }
@@ -134,7 +212,7 @@ pub enum OpValue {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Output {
     /// Open the signaling socket to this URL (there is never more than one).
     Connect {

@@ -112,3 +112,92 @@ mod tests {
         assert!(role("king").is_err());
     }
 }
+
+/// Stream ids become part of events the other members read; kept to a URL-safe set.
+pub const MAX_STREAM_ID_LEN: usize = 256;
+
+/// A stream id the app chose (ZEGO's `streamID`): 1 to 256 of letters, digits, `_`, `-`.
+pub fn check_stream_id(id: &str) -> Result<(), Error> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_STREAM_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "streamID must be 1 to 256 letters, digits, '_' or '-'",
+        ))
+    }
+}
+
+pub const MAX_USER_ID_LEN: usize = 64;
+
+/// A user id the app chose (ZEGO's `userID`): 1 to 64 printable ASCII characters, no spaces.
+pub fn check_user_id(id: &str) -> Result<(), Error> {
+    let ok =
+        !id.is_empty() && id.len() <= MAX_USER_ID_LEN && id.bytes().all(|b| b.is_ascii_graphic());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "userID must be 1 to 64 printable ASCII characters without spaces",
+        ))
+    }
+}
+
+/// The numeric uid that stands for an app-chosen user id: the number itself when the id is
+/// decimal (so ids shared with NetEase-style apps line up), else a 63-bit FNV-1a hash with the
+/// top bit set, so it never equals a decimal id. The server checks the pair on join.
+pub fn uid_for_user(id: &str) -> u64 {
+    if let Ok(n) = uid_from_str(id) {
+        if !id.starts_with('0') || id == "0" {
+            return n;
+        }
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h | (1 << 63)
+}
+
+/// NetEase `join` options beyond room, uid and token, as flags (the vendor's docs pass 0/1,
+/// booleans or '0'/'1').
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JoinExtras {
+    /// `liveEnable`: interactive live streaming. mprtc rooms always allow push tasks, so both
+    /// values are honoured as they are.
+    pub live_enable: bool,
+    /// `recordAudio` / `recordVideo` / `rtmpRecord`: server-side recording of member streams.
+    pub record: bool,
+    /// `isHostSpeaker`: NetEase's host-speaker audio mode.
+    pub host_speaker: bool,
+    /// `splitMode` given.
+    pub split_mode: bool,
+}
+
+/// Refuse what is asked for but not provided, rather than drop it silently.
+pub fn check_join_extras(x: JoinExtras) -> Result<(), Error> {
+    let unsupported = |what: &str| {
+        Err(Error::new(
+            crate::protocol::ErrorCode::Unsupported,
+            format!("{what} is not supported by mprtc"),
+        ))
+    };
+    if x.record {
+        return unsupported(
+            "server-side recording of member streams (recordAudio/recordVideo/rtmpRecord); \
+             record with a push task (record: true)",
+        );
+    }
+    if x.host_speaker {
+        return unsupported("isHostSpeaker");
+    }
+    if x.split_mode {
+        return unsupported("splitMode");
+    }
+    Ok(())
+}

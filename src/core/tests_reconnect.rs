@@ -32,6 +32,7 @@ fn member(uid: u64, live: Media) -> MemberInfo {
         uid,
         role: Role::Broadcaster,
         live,
+        ..Default::default()
     }
 }
 

@@ -28,6 +28,8 @@ pub enum ErrorCode {
     WasmUnavailable = 1008,
     /// The connection was lost and could not be got back within the reconnect policy's budget.
     ReconnectFailed = 1009,
+    /// An option this SDK and server do not provide (e.g. NetEase's server-side recording).
+    Unsupported = 1010,
 
     /// The frame is not valid JSON or lacks the envelope fields.
     MalformedFrame = 4000,
@@ -80,7 +82,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    const ALL: [ErrorCode; 32] = [
+    const ALL: [ErrorCode; 33] = [
         Self::InvalidArgument,
         Self::NotJoined,
         Self::AlreadyJoined,
@@ -90,6 +92,7 @@ impl ErrorCode {
         Self::Cancelled,
         Self::WasmUnavailable,
         Self::ReconnectFailed,
+        Self::Unsupported,
         Self::MalformedFrame,
         Self::UnsupportedVersion,
         Self::UnknownRequest,
@@ -132,6 +135,7 @@ impl ErrorCode {
             Self::Cancelled => "cancelled",
             Self::WasmUnavailable => "wasm_unavailable",
             Self::ReconnectFailed => "reconnect_failed",
+            Self::Unsupported => "unsupported",
             Self::MalformedFrame => "malformed_frame",
             Self::UnsupportedVersion => "unsupported_version",
             Self::UnknownRequest => "unknown_request",

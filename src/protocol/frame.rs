@@ -32,6 +32,7 @@ pub enum RequestKind {
     DeleteTasks,
     Ping,
     RenewToken,
+    Mute,
 }
 
 impl RequestKind {
@@ -49,6 +50,7 @@ impl RequestKind {
             Self::DeleteTasks => "delete-tasks",
             Self::Ping => "ping",
             Self::RenewToken => "renew-token",
+            Self::Mute => "mute",
         }
     }
     pub fn from_wire(s: &str) -> Option<Self> {
@@ -65,6 +67,7 @@ impl RequestKind {
             "delete-tasks" => Self::DeleteTasks,
             "ping" => Self::Ping,
             "renew-token" => Self::RenewToken,
+            "mute" => Self::Mute,
             _ => return None,
         })
     }
@@ -267,6 +270,7 @@ mod tests {
             7,
             RequestKind::Publish,
             &PublishReq {
+                stream: None,
                 media: Media {
                     audio: true,
                     video: false,
@@ -304,6 +308,7 @@ mod tests {
         let ev = Event::StreamAdded {
             uid: u64::MAX,
             media: Media::BOTH,
+            stream: None,
         };
         let s = encode_event(3, &ev);
         assert_eq!(

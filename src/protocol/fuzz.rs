@@ -463,10 +463,16 @@ fn request_body(kind: RequestKind) -> BoxedStrategy<Value> {
             .boxed(),
         RequestKind::Ping => any::<u64>().prop_map(|ts| json!({ "ts": ts })).boxed(),
         RequestKind::RenewToken => arb_string().prop_map(|t| json!({ "token": t })).boxed(),
+        RequestKind::Mute => (media(), any::<bool>())
+            .prop_map(|(mut m, muted)| {
+                m["muted"] = json!(muted);
+                m
+            })
+            .boxed(),
     }
 }
 
-const KINDS: [RequestKind; 12] = [
+const KINDS: [RequestKind; 13] = [
     RequestKind::Join,
     RequestKind::Leave,
     RequestKind::Publish,
@@ -479,6 +485,7 @@ const KINDS: [RequestKind; 12] = [
     RequestKind::DeleteTasks,
     RequestKind::Ping,
     RequestKind::RenewToken,
+    RequestKind::Mute,
 ];
 
 fn request() -> BoxedStrategy<(u32, RequestKind, Value)> {
@@ -516,6 +523,7 @@ fn typed_round_trip(id: u32, kind: RequestKind, b: Value) -> Result<(), TestCase
         RequestKind::DeleteTasks => check::<DeleteTasksReq>(id, kind, b),
         RequestKind::Ping => check::<PingReq>(id, kind, b),
         RequestKind::RenewToken => check::<RenewTokenReq>(id, kind, b),
+        RequestKind::Mute => check::<MuteReq>(id, kind, b),
     }
 }
 

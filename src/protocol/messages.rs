@@ -54,6 +54,10 @@ impl Media {
     }
 }
 
+fn no_media(m: &Media) -> bool {
+    m.is_empty()
+}
+
 /// `join`: enter a room. The first request of every session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JoinReq {
@@ -70,6 +74,18 @@ pub struct JoinReq {
     /// session back, with the events after `last_seq`, if it still holds it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume: Option<Resume>,
+    /// The app's own user id and display name (ZEGO's `userID` / `userName`), shown to the
+    /// others with the member. `uid` is then derived from `user` (see `params::uid_for_user`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserTag>,
+}
+
+/// An app-chosen user identity carried beside the numeric uid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct UserTag {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
 }
 
 /// The session a rejoin asks for, and the last event seq the client applied.
@@ -80,13 +96,21 @@ pub struct Resume {
 }
 
 /// One member as the joiner first sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct MemberInfo {
     pub uid: u64,
     pub role: Role,
     /// The media this member is live with (declared by `publish` and flowing into the media server).
     #[serde(default)]
     pub live: Media,
+    /// The kinds the member has muted.
+    #[serde(default, skip_serializing_if = "no_media")]
+    pub muted: Media,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserTag>,
+    /// The app's id for the member's stream, if it gave one at `publish`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,10 +157,22 @@ pub struct PingOk {
 }
 
 /// `publish` adds media kinds to the member's stream; the answer is the push URL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublishReq {
     #[serde(flatten)]
     pub media: Media,
+    /// The app's id for this stream (ZEGO's `streamID`); others see it with the stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<String>,
+}
+
+/// `mute`: stop (or, with `muted: false`, resume) sending the kinds given; the others hear of
+/// it. The stream stays up, so unmuting needs no new URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MuteReq {
+    #[serde(flatten)]
+    pub media: Media,
+    pub muted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -198,6 +234,8 @@ pub enum Event {
     MemberJoined {
         uid: u64,
         role: Role,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<UserTag>,
     },
     MemberLeft {
         uid: u64,
@@ -207,6 +245,8 @@ pub enum Event {
     StreamAdded {
         uid: u64,
         media: Media,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stream: Option<String>,
     },
     /// `media` are the kinds that just stopped.
     StreamRemoved {
@@ -216,6 +256,12 @@ pub enum Event {
     RoleChanged {
         uid: u64,
         role: Role,
+    },
+    /// `uid` muted (or unmuted) the kinds in `media`.
+    MuteChanged {
+        uid: u64,
+        media: Media,
+        muted: bool,
     },
     /// A push task's state: 505 pushing, 506 failed (`msg` says why), 511 ended.
     TaskStatus {

@@ -3,6 +3,7 @@
 
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 use crate::core::{
     params, AppEvent, Client, ClientConfig, ComponentKind, Error, OpValue, Output, ReportEvent,
@@ -52,6 +53,8 @@ fn opt_string(v: JsValue, what: &str) -> Result<Option<String>, Error> {
     })
 }
 
+/// A uid as NetEase apps pass it: a number, a decimal string, a `BigInt`, or a bignumber.js
+/// value (read through its `toFixed()`, which never uses exponent notation).
 fn uid_in(v: &JsValue) -> Result<u64, Error> {
     if let Some(n) = v.as_f64() {
         return params::uid_from_f64(n);
@@ -59,10 +62,45 @@ fn uid_in(v: &JsValue) -> Result<u64, Error> {
     if let Some(s) = v.as_string() {
         return params::uid_from_str(&s);
     }
+    if v.is_bigint() {
+        let s: String = js_sys::BigInt::from(v.clone())
+            .to_string(10)
+            .map(String::from)
+            .unwrap_or_default();
+        return params::uid_from_str(&s);
+    }
+    if v.is_object() {
+        if let Ok(f) = get(v, "toFixed").dyn_into::<js_sys::Function>() {
+            if let Some(s) = f.call0(v).ok().and_then(|s| s.as_string()) {
+                return params::uid_from_str(&s);
+            }
+        }
+    }
     Err(Error::new(
         ErrorCode::InvalidArgument,
-        "uid must be a number or a decimal string",
+        "uid must be a number, a decimal string, a BigInt or a BigNumber",
     ))
+}
+
+/// A NetEase flag option: absent, `0`/`1`, a boolean or `'0'`/`'1'`.
+fn flag(p: &JsValue, name: &str) -> Result<bool, Error> {
+    let v = get(p, name);
+    if v.is_undefined() || v.is_null() {
+        return Ok(false);
+    }
+    if let Some(b) = v.as_bool() {
+        return Ok(b);
+    }
+    let n = v
+        .as_f64()
+        .or_else(|| v.as_string().and_then(|s| s.trim().parse::<f64>().ok()));
+    match n {
+        Some(0.0) => Ok(false),
+        Some(1.0) => Ok(true),
+        _ => Err(Error::invalid(format!(
+            "{name} must be 0, 1, true or false"
+        ))),
+    }
 }
 
 /// uids above 2^53-1 go out as decimal strings, flagged as the NetEase API does.
@@ -163,14 +201,97 @@ impl WasmClient {
         })())
     }
 
-    /// `params`: `{channelName, uid, token?}`.
+    /// `params`: `{channelName, uid, token?}` plus NetEase's `liveEnable`, `recordType`,
+    /// `recordAudio`, `recordVideo`, `rtmpRecord`, `isHostSpeaker`, `splitMode` (refused with
+    /// 1010 when they ask for what mprtc lacks), or `{channelName, userID, userName?, token?}`
+    /// for an app-chosen user id (the ZEGO dialect).
     pub fn join(&mut self, p: JsValue, now: f64) -> JsResult<u32> {
         js((|| {
             let room = opt_string(get(&p, "channelName"), "channelName")?.unwrap_or_default();
-            let uid = uid_in(&get(&p, "uid"))?;
             let token = opt_string(get(&p, "token"), "token")?;
+            let record_type = get(&p, "recordType");
+            let record_type_set = !(record_type.is_undefined()
+                || record_type.is_null()
+                || record_type.as_string().is_some_and(|s| s.is_empty()));
+            let split = get(&p, "splitMode");
+            params::check_join_extras(params::JoinExtras {
+                live_enable: flag(&p, "liveEnable")?,
+                record: flag(&p, "recordAudio")?
+                    || flag(&p, "recordVideo")?
+                    || flag(&p, "rtmpRecord")?,
+                host_speaker: flag(&p, "isHostSpeaker")?,
+                split_mode: !(split.is_undefined() || split.is_null()),
+            })?;
+            // recordType only chooses how recordings are mixed; with no recording asked for it
+            // changes nothing, but it must be one of NetEase's values.
+            if record_type_set {
+                let ok = record_type
+                    .as_f64()
+                    .or_else(|| record_type.as_string().and_then(|s| s.trim().parse().ok()))
+                    .is_some_and(|n| n == 0.0 || n == 1.0 || n == 2.0);
+                if !ok {
+                    return Err(Error::invalid("recordType must be 0, 1 or 2"));
+                }
+            }
+            if let Some(user) = opt_string(get(&p, "userID"), "userID")? {
+                params::check_user_id(&user)?;
+                let name = opt_string(get(&p, "userName"), "userName")?.unwrap_or_default();
+                let uid = params::uid_for_user(&user);
+                let tag = crate::protocol::UserTag { id: user, name };
+                return self
+                    .inner
+                    .join_as(now_ms(now), &room, uid, token, Some(tag));
+            }
+            let uid = uid_in(&get(&p, "uid"))?;
             self.inner.join(now_ms(now), &room, uid, token)
         })())
+    }
+
+    /// Publish audio and video under the app's `streamID` (the ZEGO dialect).
+    #[wasm_bindgen(js_name = publishStream)]
+    pub fn publish_stream(&mut self, stream_id: JsValue, now: f64) -> JsResult<u32> {
+        js((|| {
+            let id = opt_string(stream_id, "streamID")?.unwrap_or_default();
+            self.inner
+                .publish_as(now_ms(now), crate::protocol::Media::BOTH, Some(id))
+        })())
+    }
+
+    pub fn mute(&mut self, media_type: JsValue, now: f64) -> JsResult<u32> {
+        js(media(media_type).and_then(|m| self.inner.mute(now_ms(now), m)))
+    }
+
+    pub fn unmute(&mut self, media_type: JsValue, now: f64) -> JsResult<u32> {
+        js(media(media_type).and_then(|m| self.inner.unmute(now_ms(now), m)))
+    }
+
+    /// This member's uid while in a room, or `undefined`.
+    #[wasm_bindgen(js_name = myUid)]
+    pub fn my_uid(&self) -> JsValue {
+        match self.inner.uid() {
+            Some(uid) => {
+                let o: JsValue = Object::new().into();
+                uid_out(&o, uid);
+                get(&o, "uid")
+            }
+            None => JsValue::UNDEFINED,
+        }
+    }
+
+    /// The uid publishing the app's stream `streamID`, or `undefined`.
+    #[wasm_bindgen(js_name = uidOfStream)]
+    pub fn uid_of_stream(&self, stream_id: JsValue) -> JsValue {
+        let Some(id) = stream_id.as_string() else {
+            return JsValue::UNDEFINED;
+        };
+        match self.inner.uid_of_stream(&id) {
+            Some(uid) => {
+                let o: JsValue = Object::new().into();
+                uid_out(&o, uid);
+                get(&o, "uid")
+            }
+            None => JsValue::UNDEFINED,
+        }
     }
 
     pub fn leave(&mut self, now: f64) -> JsResult<u32> {
@@ -389,6 +510,11 @@ fn event_data(ev: &AppEvent) -> JsValue {
         AppEvent::SyncDone { uid, url } => {
             uid_out(&d, *uid);
             set(&d, "url", url.as_str().into());
+            // Newer NetEase docs describe the same news as a list.
+            let one: JsValue = Object::new().into();
+            uid_out(&one, *uid);
+            set(&one, "url", url.as_str().into());
+            set(&d, "userlist", js_sys::Array::of1(&one).into());
         }
         AppEvent::Kicked { reason } => {
             let r = match reason {
@@ -412,6 +538,31 @@ fn event_data(ev: &AppEvent) -> JsValue {
             set(&d, "elapsedMs", (*elapsed_ms as f64).into());
         }
         AppEvent::SendCommandOverTime { command } => set(&d, "command", (*command).into()),
+        AppEvent::MuteChanged { uid, .. } => uid_out(&d, *uid),
+        AppEvent::PusherState { phase, code } => {
+            set(&d, "phase", phase.name().into());
+            set(&d, "code", (*code as f64).into());
+        }
+        AppEvent::PlayerState { uid, phase, code } => {
+            uid_out(&d, *uid);
+            set(&d, "phase", phase.name().into());
+            set(&d, "code", (*code as f64).into());
+        }
+        AppEvent::Identity { uid, user, stream } => {
+            uid_out(&d, *uid);
+            if let Some(u) = user {
+                set(&d, "userID", u.id.as_str().into());
+                set(&d, "userName", u.name.as_str().into());
+            }
+            if let Some(s) = stream {
+                set(&d, "streamID", s.as_str().into());
+            }
+        }
+        AppEvent::Quality { kind, uid, net } => {
+            set(&d, "kind", kind.name().into());
+            uid_out(&d, *uid);
+            net_status_out(&d, net);
+        }
         AppEvent::RoleChanged { uid, role } => {
             uid_out(&d, *uid);
             set(
@@ -427,6 +578,34 @@ fn event_data(ev: &AppEvent) -> JsValue {
         }
     }
     d
+}
+
+/// `bindnetstatus` fields under their WeChat names; fields the component did not report are
+/// left out.
+fn net_status_out(d: &JsValue, n: &crate::core::component::NetStatus) {
+    let nums: [(&str, Option<f64>); 16] = [
+        ("videoBitrate", n.video_bitrate.map(f64::from)),
+        ("audioBitrate", n.audio_bitrate.map(f64::from)),
+        ("videoFPS", n.video_fps),
+        ("videoGOP", n.video_gop),
+        ("netSpeed", n.net_speed.map(f64::from)),
+        ("netJitter", n.net_jitter.map(f64::from)),
+        ("netQualityLevel", n.net_quality_level.map(f64::from)),
+        ("videoWidth", n.video_width.map(f64::from)),
+        ("videoHeight", n.video_height.map(f64::from)),
+        ("videoCache", n.video_cache.map(f64::from)),
+        ("audioCache", n.audio_cache.map(f64::from)),
+        ("vDecCacheSize", n.v_dec_cache_size.map(f64::from)),
+        ("vSumCacheSize", n.v_sum_cache_size.map(f64::from)),
+        ("avPlayInterval", n.av_play_interval.map(|v| v as f64)),
+        ("avRecvInterval", n.av_recv_interval.map(|v| v as f64)),
+        ("audioCacheThreshold", n.audio_cache_threshold),
+    ];
+    for (k, v) in nums {
+        if let Some(v) = v {
+            set(d, k, v.into());
+        }
+    }
 }
 
 fn op_value(v: OpValue) -> JsValue {

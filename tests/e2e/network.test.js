@@ -221,9 +221,9 @@ async function api(server, method, path) {
 
 test('kicked by the server API, the room closed, a token run out: each ends the session once', async (t) => {
   const { server } = await setup(t);
-  const SDK = miniProgram(t).require('mprtc');
   const join = async (room, uid, ttl) => {
-    const c = SDK.Client({ appkey: 'secure', server: server.endpoints.signal });
+    // One client per mini-program (NetEase's Client is a singleton): one runtime each.
+    const c = miniProgram(t).require('mprtc').Client({ appkey: 'secure', server: server.endpoints.signal });
     await c.join({ channelName: room, uid, token: secureToken(room, uid, ttl || 600) });
     return { c, seen: recordEvents(c, EVENTS) };
   };

@@ -110,7 +110,7 @@ void stringUid;
 // ---- errors
 function check(e: MprtcError) {
   // @ts-expect-error not an mprtc error code
-  if (e.code === 1009) return;
+  if (e.code === 1099) return;
   // @ts-expect-error not an mprtc reason
   if (e.reason === 'not_found') return;
   // @ts-expect-error code is numeric

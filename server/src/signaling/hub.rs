@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
-use mprtc::core::params::check_room;
+use mprtc::core::params::{check_room, check_stream_id, check_user_id, uid_for_user};
 use mprtc::protocol::frame::{body, decode_request, encode_err, encode_event, encode_ok};
 use mprtc::protocol::*;
 
@@ -77,6 +77,12 @@ struct Member {
     privileges: Privileges,
     /// Kinds declared with `publish`.
     declared: Media,
+    /// Kinds the member muted.
+    muted: Media,
+    /// The app's user id and name, if the member joined with one.
+    user: Option<UserTag>,
+    /// The app's id for the member's stream, if it published with one.
+    stream: Option<String>,
     /// Whether the media server has an admitted pusher for this member.
     pushing: bool,
     /// The seq of the last event sent to this member.
@@ -100,6 +106,17 @@ impl Member {
             out.push(HubOut::Send(self.sid, frame.clone()));
         }
         frame
+    }
+
+    fn info(&self, uid: u64) -> MemberInfo {
+        MemberInfo {
+            uid,
+            role: self.role,
+            live: self.live(),
+            muted: self.muted,
+            user: self.user.clone(),
+            stream: self.stream.clone(),
+        }
     }
 
     fn live(&self) -> Media {
@@ -238,16 +255,7 @@ impl Hub {
     pub fn snapshot(&self, app: &str, room: &str) -> Vec<MemberInfo> {
         self.rooms
             .get(&(app.to_owned(), room.to_owned()))
-            .map(|r| {
-                r.members
-                    .iter()
-                    .map(|(uid, m)| MemberInfo {
-                        uid: *uid,
-                        role: m.role,
-                        live: m.live(),
-                    })
-                    .collect()
-            })
+            .map(|r| r.members.iter().map(|(uid, m)| m.info(*uid)).collect())
             .unwrap_or_default()
     }
 
@@ -312,8 +320,9 @@ impl Hub {
                 .leave(sid, now_ms, out)
                 .map(|_| encode_ok(id, &serde_json::json!({}))),
             RequestKind::Publish => {
-                body::<PublishReq>(b).and_then(|r| self.publish(sid, r.media, now_ms, id, out))
+                body::<PublishReq>(b).and_then(|r| self.publish(sid, r, now_ms, id, out))
             }
+            RequestKind::Mute => body::<MuteReq>(b).and_then(|r| self.mute(sid, r, id, out)),
             RequestKind::Unpublish => {
                 body::<UnpublishReq>(b).and_then(|r| self.unpublish(sid, r.media, id, out))
             }
@@ -481,8 +490,12 @@ impl Hub {
                     Some(m) if !m.declared.is_empty() => {
                         if !m.pushing {
                             m.pushing = true;
-                            let media = m.declared;
-                            Self::broadcast(r, Some(uid), &Event::StreamAdded { uid, media }, out);
+                            let ev = Event::StreamAdded {
+                                uid,
+                                media: m.declared,
+                                stream: m.stream.clone(),
+                            };
+                            Self::broadcast(r, Some(uid), &ev, out);
                         }
                     }
                     // A pusher with a still-valid URL whose member left or stopped publishing.
@@ -541,6 +554,21 @@ impl Hub {
             .get(&r.appkey)
             .ok_or_else(|| err(ErrorCode::UnknownAppKey, "unknown appkey"))?;
         check_room(&r.room).map_err(|e| err(ErrorCode::InvalidParams, e.message))?;
+        if let Some(u) = &r.user {
+            check_user_id(&u.id).map_err(|e| err(ErrorCode::InvalidParams, e.message))?;
+            if u.name.len() > 256 {
+                return Err(err(
+                    ErrorCode::InvalidParams,
+                    "userName is longer than 256 bytes",
+                ));
+            }
+            if uid_for_user(&u.id) != r.uid {
+                return Err(err(
+                    ErrorCode::InvalidParams,
+                    "uid does not stand for this user id",
+                ));
+            }
+        }
         if let Some((frame, _)) = r.resume.as_ref().and_then(|x| self.ended.get(&x.session)) {
             // The server ended that session while the client was away: show it how.
             out.push(HubOut::Send(sid, frame.clone()));
@@ -550,12 +578,13 @@ impl Hub {
             ));
         }
         let claims = match (&r.token, app.insecure, app.secret.as_deref()) {
-            (Some(t), _, Some(secret)) => token::verify(
+            (Some(t), _, Some(secret)) => token::verify_for(
                 secret.as_bytes(),
                 t,
                 &r.appkey,
                 &r.room,
                 r.uid,
+                r.user.as_ref().map(|u| u.id.as_str()),
                 now_ms / 1000,
             )
             .map_err(WireError::from)?,
@@ -622,16 +651,13 @@ impl Hub {
                 })
             }
         };
-        let members: Vec<MemberInfo> = room
-            .members
-            .iter()
-            .map(|(uid, m)| MemberInfo {
-                uid: *uid,
-                role: m.role,
-                live: m.live(),
-            })
-            .collect();
-        Self::broadcast(room, None, &Event::MemberJoined { uid: r.uid, role }, out);
+        let members: Vec<MemberInfo> = room.members.iter().map(|(uid, m)| m.info(*uid)).collect();
+        let joined = Event::MemberJoined {
+            uid: r.uid,
+            role,
+            user: r.user.clone(),
+        };
+        Self::broadcast(room, None, &joined, out);
         let session = format!("{:x}-{sid}", self.salt);
         room.members.insert(
             r.uid,
@@ -645,6 +671,9 @@ impl Hub {
                 role,
                 privileges,
                 declared: Media::NONE,
+                muted: Media::NONE,
+                user: r.user.clone(),
+                stream: None,
                 pushing: false,
                 seq: 0,
                 token_exp: claims.exp,
@@ -725,11 +754,7 @@ impl Hub {
             .members
             .iter()
             .filter(|(u, _)| **u != r.uid)
-            .map(|(uid, m)| MemberInfo {
-                uid: *uid,
-                role: m.role,
-                live: m.live(),
-            })
+            .map(|(uid, m)| m.info(*uid))
             .collect();
         self.sessions.get_mut(&sid).expect("checked").joined = Some((key.clone(), r.uid));
         Some(JoinOk { members, ..ok })
@@ -753,11 +778,12 @@ impl Hub {
     fn publish(
         &mut self,
         sid: SessionId,
-        media: Media,
+        req: PublishReq,
         now_ms: u64,
         id: u32,
         out: &mut Vec<HubOut>,
     ) -> Result<String, WireError> {
+        let media = req.media;
         if media.is_empty() {
             return Err(err(
                 ErrorCode::InvalidParams,
@@ -782,16 +808,44 @@ impl Hub {
                 "the token does not grant publishing",
             ));
         }
+        if let Some(stream) = &req.stream {
+            check_stream_id(stream).map_err(|e| err(ErrorCode::InvalidParams, e.message))?;
+            if m.stream.as_ref().is_some_and(|s| s != stream) && !m.declared.is_empty() {
+                return Err(err(
+                    ErrorCode::InvalidParams,
+                    "this member already publishes under another stream id",
+                ));
+            }
+        }
+        if let Some(stream) = &req.stream {
+            let taken = room
+                .members
+                .iter()
+                .any(|(u, o)| *u != uid && o.stream.as_deref() == Some(stream.as_str()));
+            if taken {
+                return Err(err(
+                    ErrorCode::InvalidParams,
+                    "another member publishes under this stream id",
+                ));
+            }
+        }
+        let m = room
+            .members
+            .get_mut(&uid)
+            .expect("session points at member");
+        if req.stream.is_some() {
+            m.stream = req.stream;
+        }
         let added = media.minus(m.declared);
         m.declared = m.declared.union(media);
         let declared = m.declared;
         if m.pushing && !added.is_empty() {
-            Self::broadcast(
-                room,
-                Some(uid),
-                &Event::StreamAdded { uid, media: added },
-                out,
-            );
+            let ev = Event::StreamAdded {
+                uid,
+                media: added,
+                stream: m.stream.clone(),
+            };
+            Self::broadcast(room, Some(uid), &ev, out);
         }
         let url = signer.push_url(&room.media_id, uid, now_ms / 1000);
         Ok(encode_ok(
@@ -817,6 +871,9 @@ impl Hub {
             .expect("session points at member");
         let removed = m.declared.intersect(media);
         m.declared = m.declared.minus(media);
+        if m.declared.is_empty() {
+            m.stream = None;
+        }
         let (pushing, now_empty) = (m.pushing, m.declared.is_empty());
         if pushing && !removed.is_empty() {
             Self::broadcast(
@@ -882,6 +939,45 @@ impl Hub {
         let (room, _) = self.member_of(sid)?;
         if !room.members.contains_key(&r.uid) {
             return Err(err(ErrorCode::NoSuchMember, "no such uid in this room"));
+        }
+        Ok(encode_ok(id, &serde_json::json!({})))
+    }
+
+    fn mute(
+        &mut self,
+        sid: SessionId,
+        r: MuteReq,
+        id: u32,
+        out: &mut Vec<HubOut>,
+    ) -> Result<String, WireError> {
+        if r.media.is_empty() {
+            return Err(err(
+                ErrorCode::InvalidParams,
+                "mute needs audio, video or both",
+            ));
+        }
+        let (room, uid) = self.member_of(sid)?;
+        let m = room
+            .members
+            .get_mut(&uid)
+            .expect("session points at member");
+        let changed = if r.muted {
+            r.media.minus(m.muted)
+        } else {
+            r.media.intersect(m.muted)
+        };
+        m.muted = if r.muted {
+            m.muted.union(r.media)
+        } else {
+            m.muted.minus(r.media)
+        };
+        if !changed.is_empty() {
+            let ev = Event::MuteChanged {
+                uid,
+                media: changed,
+                muted: r.muted,
+            };
+            Self::broadcast(room, Some(uid), &ev, out);
         }
         Ok(encode_ok(id, &serde_json::json!({})))
     }

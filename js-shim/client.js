@@ -1,0 +1,377 @@
+'use strict';
+// The NetEase-shaped client. This file only carries things across: wx I/O and timers into the
+// Rust core (mprtc_bg.wasm), the core's outputs back out. Every decision lives in the core.
+// ES2017 syntax on purpose (no ?. / ?? / class fields): old iOS JavaScriptCore.
+
+var bg = require('./mprtc_bg.js');
+var codec = require('./text-codec.js');
+
+var wasmPath = 'miniprogram_npm/mprtc/mprtc_bg.wasm';
+var loading = null;
+
+// Errors raised before the core exists. Codes and reasons are the core's (see the README's
+// error table): 1007 cancelled, 1008 wasm_unavailable.
+function shimError(code, reason, message) {
+  var e = /** @type {Error & {code: number, reason: string}} */ (new Error(message));
+  e.name = 'MprtcError';
+  e.code = code;
+  e.reason = reason;
+  return e;
+}
+
+// Instantiates the wasm once per mini-program; later calls share the same promise.
+function load() {
+  if (!loading) {
+    loading = new Promise(function (resolve) {
+      if (typeof WXWebAssembly === 'undefined') {
+        throw shimError(1008, 'wasm_unavailable', 'WXWebAssembly is missing (WeChat base library 2.13.0+ needed)');
+      }
+      var imports = {};
+      imports['./mprtc_bg.js'] = bg;
+      resolve(WXWebAssembly.instantiate(wasmPath, imports));
+    }).then(function (res) {
+      var inst = res && res.instance ? res.instance : res;
+      bg.__wbg_set_wasm(inst.exports);
+      if (inst.exports.__wbindgen_start) inst.exports.__wbindgen_start();
+    }).catch(function (e) {
+      if (e && e.code === 1008) throw e;
+      throw shimError(1008, 'wasm_unavailable', 'cannot load ' + wasmPath + ': ' + ((e && e.message) || e));
+    });
+    // A failed load may be retried (e.g. after setWasmPath); a good one is kept.
+    loading.catch(function () {
+      loading = null;
+    });
+  }
+  return loading;
+}
+
+// NetEase's Client is one per mini-program: calling Client again hands back the same client
+// until it is destroyed (SDK.destroy() or client.destroy()); later options are ignored.
+var instance = null;
+
+function Client(options, unshared) {
+  if (!unshared && instance && !instance._destroyed) return instance;
+  if (!(this instanceof Client)) return new (/** @type {any} */ (Client))(options, unshared);
+  // The ZEGO engine (zego.js) makes its own clients: an app may hold several engines.
+  if (!unshared) instance = this;
+  options = options || {};
+  if (options.wasmPath) wasmPath = options.wasmPath;
+  var coreOptions = {};
+  for (var k in options) {
+    if (k !== 'wasmPath' && Object.prototype.hasOwnProperty.call(options, k)) coreOptions[k] = options[k];
+  }
+  // Randomness for the core's reconnect jitter (the core itself has no entropy source).
+  if (coreOptions.seed === undefined) coreOptions.seed = Math.floor(Math.random() * 4294967296);
+  this._options = coreOptions;
+  this._core = null;
+  this._ready = null;
+  this._destroyed = false;
+  this._ops = {};
+  this._listeners = {};
+  this._socket = null;
+  this._timer = null;
+  this._deadline = undefined;
+  this._onHide = null;
+  this._onShow = null;
+}
+
+Client.prototype.init = function () {
+  var self = this;
+  if (!this._ready) {
+    this._ready = load().then(function () {
+      if (self._destroyed) throw shimError(1007, 'cancelled', 'client was destroyed');
+      self._core = new bg.WasmClient(self._options);
+      self._hookApp();
+      self._pump();
+    });
+    // A failed init (wasm path, bad options) may be tried again.
+    this._ready.catch(function () {
+      if (!self._core) self._ready = null;
+    });
+  }
+  return this._ready;
+};
+
+// Runs one core API call; resolves or rejects when the core reports the op's outcome.
+Client.prototype._call = function (method, args) {
+  var self = this;
+  return this.init().then(function () {
+    return new Promise(function (resolve, reject) {
+      var core = self._core;
+      if (!core) throw shimError(1007, 'cancelled', 'client was destroyed');
+      var op;
+      try {
+        op = core[method].apply(core, args.concat([Date.now()]));
+      } catch (e) {
+        self._pump();
+        throw e;
+      }
+      self._ops[op] = { resolve: resolve, reject: reject };
+      self._pump();
+    });
+  });
+};
+
+Client.prototype.join = function (params) {
+  return this._call('join', [params]);
+};
+Client.prototype.leave = function () {
+  return this._call('leave', []);
+};
+Client.prototype.publish = function (mediaType) {
+  return this._call('publish', [mediaType]);
+};
+Client.prototype.unpublish = function (mediaType) {
+  return this._call('unpublish', [mediaType]);
+};
+Client.prototype.subscribe = function (uid, mediaType) {
+  return this._call('subscribe', [uid, mediaType]);
+};
+Client.prototype.unsubscribe = function (uid, mediaType) {
+  return this._call('unsubscribe', [uid, mediaType]);
+};
+Client.prototype.mute = function (mediaType) {
+  return this._call('mute', [mediaType]);
+};
+Client.prototype.unmute = function (mediaType) {
+  return this._call('unmute', [mediaType]);
+};
+Client.prototype.setRole = function (role) {
+  return this._call('setRole', [role]);
+};
+Client.prototype.renewToken = function (token) {
+  return this._call('renewToken', [token]);
+};
+Client.prototype.addTasks = function (options) {
+  return this._call('addTasks', [options]);
+};
+Client.prototype.updateTasks = function (options) {
+  return this._call('updateTasks', [options]);
+};
+Client.prototype.deleteTasks = function (options) {
+  return this._call('deleteTasks', [options]);
+};
+// Forwards a <live-pusher> / <live-player> event to the core (NetEase's dataReporter). Pages
+// call it from component handlers without waiting or catching, and components keep reporting
+// after leave, so it never rejects: a refused report (bad kind / event, not in a room) is logged
+// with its code. The core's reaction (syncDone) arrives as an event.
+Client.prototype.dataReporter = function (kind, type, data, uid) {
+  var self = this;
+  return this.init().then(function () {
+    var core = self._core;
+    if (!core) return;
+    try {
+      core.dataReporter(kind, type, data, uid, Date.now());
+    } catch (e) {
+      console.warn('[mprtc] dataReporter ignored:', e && e.code, e && e.message);
+    } finally {
+      self._pump();
+    }
+  }, function () {});
+};
+
+Client.prototype.on = function (name, fn) {
+  (this._listeners[name] = this._listeners[name] || []).push(fn);
+  return this;
+};
+
+Client.prototype.off = function (name, fn) {
+  var list = this._listeners[name];
+  if (list && fn) {
+    var i = list.indexOf(fn);
+    if (i >= 0) list.splice(i, 1);
+  } else {
+    delete this._listeners[name];
+  }
+  return this;
+};
+
+Client.prototype._emit = function (name, data) {
+  var list = (this._listeners[name] || []).slice();
+  for (var i = 0; i < list.length; i++) {
+    try {
+      list[i].call(this, data);
+    } catch (e) {
+      console.error('[mprtc] listener for "' + name + '" threw', e);
+    }
+  }
+};
+
+// Feeds one input to the core (socket event, timer, app state), then drains its outputs.
+Client.prototype._input = function (method, args) {
+  var core = this._core;
+  if (!core || typeof core[method] !== 'function') return;
+  try {
+    core[method].apply(core, args.concat([Date.now()]));
+  } catch (e) {
+    console.error('[mprtc] core.' + method + ' threw', e);
+  }
+  this._pump();
+};
+
+Client.prototype._pump = function () {
+  var core = this._core;
+  var out;
+  while (core && this._core === core && (out = core.pollOutput()) !== undefined) {
+    this._apply(out);
+  }
+  if (this._core === core) this._arm();
+};
+
+Client.prototype._apply = function (out) {
+  var op;
+  switch (out.kind) {
+    case 'connect':
+      this._connect(out.url);
+      break;
+    case 'send':
+      if (this._socket && this._socket.live) this._socket.task.send({ data: out.data });
+      break;
+    case 'close':
+      if (this._socket && this._socket.live) this._socket.task.close({ code: out.code, reason: out.reason });
+      break;
+    case 'event':
+      this._emit(out.name, out.data);
+      break;
+    case 'resolve':
+    case 'reject':
+      op = this._ops[out.op];
+      if (op) {
+        delete this._ops[out.op];
+        if (out.kind === 'resolve') op.resolve(out.value);
+        else op.reject(out.error);
+      }
+      break;
+    default:
+      console.error('[mprtc] unknown core output', out.kind);
+  }
+};
+
+// (Re)arms the single timer for the core's next deadline.
+Client.prototype._arm = function () {
+  var d = this._core.nextDeadline();
+  if (d === null) d = undefined;
+  if (d === this._deadline && (this._timer !== null || d === undefined)) return;
+  if (this._timer !== null) clearTimeout(this._timer);
+  this._timer = null;
+  this._deadline = d;
+  if (d === undefined) return;
+  var self = this;
+  this._timer = setTimeout(function () {
+    self._timer = null;
+    self._deadline = undefined;
+    self._input('tick', []);
+  }, Math.max(0, d - Date.now()));
+};
+
+// One socket at a time. A socket reports to the core until it ends (exactly one socketClosed)
+// or a newer socket replaces it; the replaced one is closed and its callbacks ignored.
+Client.prototype._connect = function (url) {
+  var self = this;
+  var prev = this._socket;
+  var s = { task: null, live: true, errored: false };
+  this._socket = s;
+  if (prev && prev.live) {
+    prev.live = false;
+    try {
+      prev.task.close({ code: 1000, reason: 'replaced' });
+    } catch (e) {
+      // already gone
+    }
+  }
+  function current() {
+    return s.live && self._socket === s;
+  }
+  function error(res) {
+    if (!current() || s.errored) return;
+    s.errored = true;
+    self._input('socketError', [String((res && res.errMsg) || 'socket error')]);
+  }
+  function closed(code, reason) {
+    if (!current()) return;
+    s.live = false;
+    self._input('socketClosed', [code, reason]);
+  }
+  s.task = wx.connectSocket({
+    url: url,
+    fail: function (res) {
+      // The connection never started: no onClose will follow, so report both ends here.
+      error(res);
+      closed(1006, String((res && res.errMsg) || 'connectSocket:fail'));
+    }
+  });
+  if (!s.task) {
+    error({ errMsg: 'connectSocket returned no SocketTask' });
+    closed(1006, 'connectSocket returned no SocketTask');
+    return;
+  }
+  s.task.onOpen(function () {
+    if (current()) self._input('socketOpened', []);
+  });
+  s.task.onMessage(function (res) {
+    if (!current()) return;
+    var data = res.data;
+    if (typeof data !== 'string') data = new codec.TextDecoder().decode(data);
+    self._input('socketMessage', [data]);
+  });
+  s.task.onError(error);
+  s.task.onClose(function (res) {
+    closed(res && typeof res.code === 'number' ? res.code : 1006, String((res && res.reason) || ''));
+  });
+};
+
+// Forwards wx.onAppHide / wx.onAppShow if the core takes them (appHidden / appShown).
+Client.prototype._hookApp = function () {
+  var self = this;
+  if (typeof wx === 'undefined' || !wx.onAppHide) return;
+  this._onHide = function () {
+    self._input('appHidden', []);
+  };
+  this._onShow = function () {
+    self._input('appShown', []);
+  };
+  wx.onAppHide(this._onHide);
+  wx.onAppShow(this._onShow);
+};
+
+Client.prototype.destroy = function () {
+  if (this._destroyed) return;
+  this._destroyed = true;
+  // Let the core say goodbye first (its destroy() may queue a close and op rejections).
+  this._input('destroy', []);
+  if (this._timer !== null) clearTimeout(this._timer);
+  this._timer = null;
+  if (this._onHide && wx.offAppHide) wx.offAppHide(this._onHide);
+  if (this._onShow && wx.offAppShow) wx.offAppShow(this._onShow);
+  var s = this._socket;
+  this._socket = null;
+  if (s && s.live) {
+    s.live = false;
+    try {
+      s.task.close({ code: 1000, reason: 'destroyed' });
+    } catch (e) {
+      // already gone
+    }
+  }
+  var core = this._core;
+  this._core = null;
+  if (core) core.free();
+  var ops = this._ops;
+  this._ops = {};
+  for (var op in ops) ops[op].reject(shimError(1007, 'cancelled', 'client was destroyed'));
+  this._listeners = {};
+};
+
+module.exports = {
+  Client: Client,
+  load: load,
+  shimError: shimError,
+  setWasmPath: function (p) {
+    wasmPath = p;
+  },
+  // Destroys the shared client, as NetEase's YunXinMiniappSDK.destroy() does.
+  destroy: function () {
+    if (instance) instance.destroy();
+    instance = null;
+  }
+};

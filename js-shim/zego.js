@@ -1,0 +1,321 @@
+'use strict';
+// The ZEGO-shaped engine: ZegoExpressEngine(appID, server) with ZEGO's method and event names,
+// over the same core as the NetEase Client. Only names and shapes are translated here: the
+// core decides (joins, stream and user ids, component phases, quality sampling, reconnects).
+// ES2017 syntax on purpose (no ?. / ?? / class fields): old iOS JavaScriptCore.
+
+var client = require('./client.js');
+
+var VERSION = 'mprtc-zego-1';
+
+// Room states of ZEGO's roomStateUpdate, and the roomStateChanged reasons.
+var DISCONNECTED = 'DISCONNECTED';
+var CONNECTING = 'CONNECTING';
+var CONNECTED = 'CONNECTED';
+
+// The codes ZEGO apps get in roomStateUpdate when the server ends the session; they are the
+// SDK's own error codes (README error table).
+var KICK_CODES = { replaced: 4025, kicked: 4030, token_expired: 4013 };
+
+var PUBLISH_STATE = { requesting: 'PUBLISH_REQUESTING', active: 'PUBLISHING', failed: 'NO_PUBLISH' };
+var PLAY_STATE = { requesting: 'PLAY_REQUESTING', active: 'PLAYING', failed: 'NO_PLAY' };
+
+function ZegoExpressEngine(appID, server) {
+  if (!(this instanceof ZegoExpressEngine)) return new (/** @type {any} */ (ZegoExpressEngine))(appID, server);
+  this._c = new (/** @type {any} */ (client.Client))({ appkey: String(appID), server: server }, true);
+  this._listeners = {};
+  this._roomID = null;
+  this._pushStream = null;
+  this._userUpdate = false;
+  // uid -> {userID, userName, streamID, kinds}: the names the core reported with 'identity',
+  // and how many media kinds of the member are live (a ZEGO stream is up while any is).
+  this._members = {};
+  this._hook();
+}
+
+var proto = ZegoExpressEngine.prototype;
+
+proto.getVersion = function () {
+  return VERSION;
+};
+
+// Logging goes to the console of the mini-program; the settings are kept for getters only.
+proto.setLogConfig = function (config) {
+  this._logConfig = config || {};
+  return true;
+};
+proto.setDebugVerbose = function (enable) {
+  this._debug = !!enable;
+};
+
+// ZEGO's switch for roomUserUpdate (also `loginRoom(..., {userUpdate: true})`).
+proto.setUserStateUpdate = function (enable) {
+  this._userUpdate = !!enable;
+  return true;
+};
+
+proto.on = function (name, fn) {
+  (this._listeners[name] = this._listeners[name] || []).push(fn);
+  return true;
+};
+
+proto.off = function (name, fn) {
+  var list = this._listeners[name];
+  if (list && fn) {
+    var i = list.indexOf(fn);
+    if (i >= 0) list.splice(i, 1);
+  } else {
+    delete this._listeners[name];
+  }
+  return true;
+};
+
+proto._emit = function (name, args) {
+  var list = (this._listeners[name] || []).slice();
+  for (var i = 0; i < list.length; i++) {
+    try {
+      list[i].apply(this, args);
+    } catch (e) {
+      console.error('[mprtc] listener for "' + name + '" threw', e);
+    }
+  }
+};
+
+proto._room = function (state, reason, code) {
+  this._emit('roomStateUpdate', [this._roomID, state, code || 0, '']);
+  this._emit('roomStateChanged', [this._roomID, reason, code || 0, '']);
+};
+
+proto._member = function (uid) {
+  var key = String(uid);
+  return this._members[key] || (this._members[key] = { userID: key, userName: '', streamID: null, kinds: 0 });
+};
+
+proto._user = function (m) {
+  return { userID: m.userID, userName: m.userName };
+};
+
+proto._streamOf = function (uid) {
+  var m = this._member(uid);
+  return m.streamID || String(uid);
+};
+
+// Core events, renamed.
+proto._hook = function () {
+  var self = this;
+  var c = this._c;
+  c.on('identity', function (d) {
+    var m = self._member(d.uid);
+    if (d.userID !== undefined) {
+      m.userID = d.userID;
+      m.userName = d.userName;
+    }
+    if (d.streamID !== undefined) m.streamID = d.streamID;
+  });
+  c.on('clientJoin', function (d) {
+    if (self._userUpdate) self._emit('roomUserUpdate', [self._roomID, 'ADD', [self._user(self._member(d.uid))]]);
+  });
+  c.on('clientLeave', function (d) {
+    var m = self._member(d.uid);
+    delete self._members[String(d.uid)];
+    if (self._userUpdate) self._emit('roomUserUpdate', [self._roomID, 'DELETE', [self._user(m)]]);
+  });
+  c.on('stream-added', function (d) {
+    var m = self._member(d.uid);
+    m.kinds += 1;
+    if (m.kinds === 1) self._emit('roomStreamUpdate', [self._roomID, 'ADD', [self._streamInfo(d.uid)], '']);
+  });
+  c.on('stream-removed', function (d) {
+    var m = self._member(d.uid);
+    m.kinds = Math.max(0, m.kinds - 1);
+    if (m.kinds === 0) self._emit('roomStreamUpdate', [self._roomID, 'DELETE', [self._streamInfo(d.uid)], '']);
+  });
+  c.on('pusher-state', function (d) {
+    if (!self._pushStream) return;
+    self._emit('publisherStateUpdate', [{ streamID: self._pushStream, state: PUBLISH_STATE[d.phase], errorCode: d.code, extendedData: '' }]);
+  });
+  c.on('player-state', function (d) {
+    var streamID = self._streamOf(d.uid);
+    self._emit('playerStateUpdate', [{ streamID: streamID, state: PLAY_STATE[d.phase], errorCode: d.code, extendedData: '' }]);
+    // The older callback property of ZEGO's guide: 0 started, 1 stopped.
+    if (typeof self.onPlayStateUpdate === 'function' && d.phase !== 'requesting') {
+      try {
+        self.onPlayStateUpdate(d.phase === 'active' ? 0 : 1, streamID);
+      } catch (e) {
+        console.error('[mprtc] onPlayStateUpdate threw', e);
+      }
+    }
+  });
+  c.on('quality', function (d) {
+    if (d.kind === 'push') {
+      if (self._pushStream) self._emit('publishQualityUpdate', [self._pushStream, stats(d)]);
+    } else {
+      self._emit('playQualityUpdate', [self._streamOf(d.uid), stats(d)]);
+    }
+  });
+  // A new URL after the core recovered a component: ZEGO apps take URLs from state updates.
+  c.on('syncDone', function (d) {
+    if (self._pushStream && self._isMe(d.uid)) {
+      self._emit('publisherStateUpdate', [{ streamID: self._pushStream, state: 'PUBLISH_REQUESTING', errorCode: 0, extendedData: '', url: d.url }]);
+    } else {
+      self._emit('playerStateUpdate', [{ streamID: self._streamOf(d.uid), state: 'PLAY_REQUESTING', errorCode: 0, extendedData: '', url: d.url }]);
+    }
+  });
+  c.on('willreconnect', function () {
+    self._room(CONNECTING, 'RECONNECTING', 0);
+  });
+  c.on('reconnected', function () {
+    self._room(CONNECTED, 'RECONNECTED', 0);
+  });
+  c.on('disconnect', function (d) {
+    self._room(DISCONNECTED, 'RECONNECT_FAILED', d.code);
+  });
+  c.on('kicked', function (d) {
+    self._room(DISCONNECTED, 'KICKOUT', KICK_CODES[d.reason] || 4030);
+  });
+  c.on('liveRoomClose', function () {
+    self._room(DISCONNECTED, 'KICKOUT', 4030);
+  });
+  c.on('tokenWillExpire', function () {
+    self._emit('tokenWillExpire', [self._roomID]);
+  });
+};
+
+proto._isMe = function (uid) {
+  return this._myUid !== undefined && String(uid) === String(this._myUid);
+};
+
+proto._streamInfo = function (uid) {
+  var m = this._member(uid);
+  return { streamID: m.streamID || String(uid), user: this._user(m), extraInfo: '' };
+};
+
+function stats(d) {
+  var out = {};
+  for (var k in d) {
+    if (k !== 'kind' && k !== 'uid' && k !== 'isBigNumber') out[k] = d[k];
+  }
+  out.video = { videoBitrate: d.videoBitrate, videoFPS: d.videoFPS, frameWidth: d.videoWidth, frameHeight: d.videoHeight };
+  out.audio = { audioBitrate: d.audioBitrate };
+  return out;
+}
+
+// ---- room ---------------------------------------------------------------------------------
+
+proto.loginRoom = function (roomID, token, user, config) {
+  var self = this;
+  user = user || {};
+  if (config && config.userUpdate) this._userUpdate = true;
+  this._roomID = roomID;
+  this._myUid = undefined;
+  this._room(CONNECTING, 'LOGINING', 0);
+  return this._c
+    ._call('join', [{ channelName: roomID, token: token, userID: user.userID, userName: user.userName }])
+    .then(
+      function () {
+        self._myUid = self._c._core ? self._c._core.myUid() : undefined;
+        self._room(CONNECTED, 'LOGINED', 0);
+        return true;
+      },
+      function (e) {
+        self._room(DISCONNECTED, 'LOGIN_FAILED', e && e.code);
+        throw e;
+      }
+    );
+};
+
+proto.logoutRoom = function (roomID) {
+  var self = this;
+  return this._c._call('leave', []).then(function () {
+    self._members = {};
+    self._pushStream = null;
+    self._room(DISCONNECTED, 'LOGOUT', 0);
+    return true;
+  });
+};
+
+proto.renewToken = function (token) {
+  return this._c._call('renewToken', [token]).then(function () {
+    return true;
+  });
+};
+
+// ---- publish and play -----------------------------------------------------------------------
+
+proto.startPublishingStream = function (streamID) {
+  this._pushStream = streamID;
+  return this._c._call('publishStream', [streamID]).then(function (url) {
+    return { streamID: streamID, url: url };
+  });
+};
+
+proto.stopPublishingStream = function (streamID) {
+  var self = this;
+  return this._c._call('unpublish', ['']).then(function () {
+    self._emit('publisherStateUpdate', [{ streamID: streamID, state: 'NO_PUBLISH', errorCode: 0, extendedData: '' }]);
+    self._pushStream = null;
+    return true;
+  });
+};
+
+proto.startPlayingStream = function (streamID) {
+  var core = this._c._core;
+  var uid = core ? core.uidOfStream(streamID) : undefined;
+  if (uid === undefined) {
+    return Promise.reject(client.shimError(4024, 'no_such_member', 'no member publishes stream ' + streamID));
+  }
+  return this._c._call('subscribe', [uid, '']).then(function (urls) {
+    return { streamID: streamID, url: urls.url, flvUrl: urls.flvUrl };
+  });
+};
+
+proto.stopPlayingStream = function (streamID) {
+  var core = this._c._core;
+  var uid = core ? core.uidOfStream(streamID) : undefined;
+  if (uid === undefined) return Promise.resolve(true);
+  return this._c._call('unsubscribe', [uid, '']).then(function () {
+    return true;
+  });
+};
+
+// Muting what this member publishes is a room event (the others are told); muting a stream
+// being played only concerns the local <live-player>, whose `muted` the page sets.
+proto.mutePublishStreamAudio = function (mute) {
+  return this._c._call(mute ? 'mute' : 'unmute', ['audio']).then(function () {
+    return true;
+  });
+};
+proto.mutePublishStreamVideo = function (mute) {
+  return this._c._call(mute ? 'mute' : 'unmute', ['video']).then(function () {
+    return true;
+  });
+};
+
+// ---- the component bridge -------------------------------------------------------------------
+
+// ZEGO pages pass the whole component event `e`; the pusher's events carry its own streamID.
+proto.updatePlayerState = function (streamID, e) {
+  this._report(streamID, 'bindstatechange', e && e.detail !== undefined ? e.detail : e);
+};
+
+proto.updatePlayerNetStatus = function (streamID, e) {
+  var detail = e && e.detail !== undefined ? e.detail : e;
+  this._report(streamID, 'bindnetstatus', detail && detail.info !== undefined ? detail.info : detail);
+};
+
+proto._report = function (streamID, type, data) {
+  if (this._pushStream && streamID === this._pushStream) {
+    this._c.dataReporter('push', type, data);
+    return;
+  }
+  var core = this._c._core;
+  var uid = core ? core.uidOfStream(streamID) : undefined;
+  if (uid !== undefined) this._c.dataReporter('pull', type, data, uid);
+};
+
+proto.destroyEngine = function () {
+  this._c.destroy();
+  this._listeners = {};
+};
+
+module.exports = { ZegoExpressEngine: ZegoExpressEngine };
