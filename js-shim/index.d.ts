@@ -11,10 +11,18 @@
 
 declare namespace mprtc {
   /**
-   * A member id. Numbers are exact up to 2^53-1 (`Number.MAX_SAFE_INTEGER`); larger ids (up to
-   * 2^64-1) must be passed as decimal strings.
+   * A member id as events carry it. Numbers are exact up to 2^53-1 (`Number.MAX_SAFE_INTEGER`);
+   * larger ids (up to 2^64-1) come as decimal strings, with `isBigNumber: true`.
    */
   type Uid = number | string;
+
+  /** A bignumber.js value (or anything whose `toFixed()` gives the decimal digits). */
+  interface BigNumberLike {
+    toFixed(): string;
+  }
+
+  /** A member id as calls take it: also a `BigInt` or a bignumber.js value, as NetEase allows. */
+  type UidIn = Uid | bigint | BigNumberLike;
 
   /** One kind of media. Where it is optional, leaving it out means both. */
   type MediaType = 'audio' | 'video';
@@ -41,6 +49,11 @@ declare namespace mprtc {
      * `reconnectFailed` and `disconnect`; default 60000. 0: do not reconnect.
      */
     reconnectTimeout?: number;
+    /**
+     * How long (ms) a call waits for the server's answer before it rejects with 1004 and
+     * `sendCommandOverTime` fires; default 10000 (NetEase's `sendCommandOverTime`).
+     */
+    requestTimeout?: number;
     /** Seeds the reconnect jitter; random by default. For tests that want a fixed schedule. */
     seed?: number;
   }
@@ -49,14 +62,32 @@ declare namespace mprtc {
   interface JoinParams {
     /** The room to join. */
     channelName: string;
-    /** This member's id; see {@link Uid}. */
-    uid: Uid;
+    /** This member's id; see {@link UidIn}. */
+    uid: UidIn;
     /**
      * HS256 join token minted by the app's backend for this app, room and uid. May be left out
      * only for app keys the server runs in debug mode (`insecure`).
      */
     token?: string;
+    /**
+     * NetEase's interactive-live switch. Accepted either way: mprtc rooms always allow push
+     * tasks. Flags take 0/1, booleans or '0'/'1'.
+     */
+    liveEnable?: NetEaseFlag;
+    /** How recordings would be mixed (0, 1, 2); accepted, meaningful only with recording. */
+    recordType?: 0 | 1 | 2 | '0' | '1' | '2';
+    /** Server-side recording of this member: refused with 1010 `unsupported` when set. */
+    recordAudio?: NetEaseFlag;
+    /** Server-side recording of this member: refused with 1010 `unsupported` when set. */
+    recordVideo?: NetEaseFlag;
+    /** Refused with 1010 `unsupported` when set. */
+    rtmpRecord?: NetEaseFlag;
+    /** NetEase's host-speaker mode: refused with 1010 `unsupported` when set. */
+    isHostSpeaker?: NetEaseFlag;
   }
+
+  /** A NetEase on/off option. */
+  type NetEaseFlag = 0 | 1 | boolean | '0' | '1';
 
   /** What {@link MprtcClient.subscribe} resolves with: URLs for `<live-player src>`. */
   interface PlayUrls {
@@ -539,9 +570,9 @@ declare namespace mprtc {
     /** Stops publishing the given kind (both when left out). */
     unpublish(mediaType?: MediaType): Promise<void>;
     /** Subscribes to a member's media (both kinds when left out); resolves with play URLs. */
-    subscribe(uid: Uid, mediaType?: MediaType): Promise<PlayUrls>;
+    subscribe(uid: UidIn, mediaType?: MediaType): Promise<PlayUrls>;
     /** Stops subscribing to a member's media (both kinds when left out). */
-    unsubscribe(uid: Uid, mediaType?: MediaType): Promise<void>;
+    unsubscribe(uid: UidIn, mediaType?: MediaType): Promise<void>;
     /** Switches this member's role. `'host'` is accepted as another name for `'broadcaster'`. */
     setRole(role: Role | 'host'): Promise<void>;
     /** Starts push tasks in the room (broadcasters may manage tasks; a token can deny it). */
@@ -569,9 +600,9 @@ declare namespace mprtc {
      * `invalid_argument` for an unknown kind or event name, 1002 `not_joined` outside a room — is
      * logged with `console.warn`.
      */
-    dataReporter(kind: ReportKind, type: 'bindstatechange', data: StateChangeReport, uid?: Uid): Promise<void>;
-    dataReporter(kind: ReportKind, type: 'bindnetstatus', data: NetStatusInfo | { info: NetStatusInfo }, uid?: Uid): Promise<void>;
-    dataReporter(kind: ReportKind, type: 'binderror', data: ComponentErrorReport, uid?: Uid): Promise<void>;
+    dataReporter(kind: ReportKind, type: 'bindstatechange', data: StateChangeReport, uid?: UidIn): Promise<void>;
+    dataReporter(kind: ReportKind, type: 'bindnetstatus', data: NetStatusInfo | { info: NetStatusInfo }, uid?: UidIn): Promise<void>;
+    dataReporter(kind: ReportKind, type: 'binderror', data: ComponentErrorReport, uid?: UidIn): Promise<void>;
 
     /** The signaling socket opened. */
     on(event: 'open', listener: Listener<OpenEvent>): this;

@@ -179,8 +179,10 @@ async fn kick(
     Path((room, uid)): Path<(String, String)>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let app = authenticate(&api, &headers)?;
-    let uid = mprtc::core::params::uid_from_str(&uid)
+    // A decimal uid, or the user id a member joined with (ZEGO-style apps know only that).
+    mprtc::core::params::check_user_id(&uid)
         .map_err(|e| ApiError(WireError::new(ErrorCode::InvalidParams, e.message)))?;
+    let uid = mprtc::core::params::uid_for_user(&uid);
     let now = now_ms();
     api.signaling
         .api(|h, out| h.api_kick(&app, &room, uid, now, out))

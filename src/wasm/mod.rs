@@ -169,7 +169,7 @@ pub struct WasmClient {
 
 #[wasm_bindgen]
 impl WasmClient {
-    /// `options`: `{appkey, server, debug?, seed?, reconnectTimeout?}`. `seed` seeds the
+    /// `options`: `{appkey, server, debug?, seed?, reconnectTimeout?, requestTimeout?}`. `seed` seeds the
     /// reconnect jitter (the shim passes a random one); `reconnectTimeout` is how long (ms)
     /// the SDK keeps trying to get a lost connection back, 0 to not try.
     #[wasm_bindgen(constructor)]
@@ -185,6 +185,15 @@ impl WasmClient {
             let mut cfg = ClientConfig::new(appkey, server)?;
             if let Some(seed) = get(&options, "seed").as_f64() {
                 cfg.seed = seed as u64;
+            }
+            let deadline = get(&options, "requestTimeout");
+            if !deadline.is_undefined() && !deadline.is_null() {
+                cfg.request_timeout_ms = deadline
+                    .as_f64()
+                    .filter(|d| (100.0..=120_000.0).contains(d))
+                    .ok_or_else(|| {
+                        Error::invalid("requestTimeout must be a number of ms, 100 to 120000")
+                    })? as u64;
             }
             let budget = get(&options, "reconnectTimeout");
             if !budget.is_undefined() && !budget.is_null() {

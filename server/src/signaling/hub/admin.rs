@@ -121,13 +121,22 @@ impl Hub {
             .get(&key.0)
             .and_then(|a| a.secret.clone())
             .ok_or_else(|| err(ErrorCode::TokenInvalid, "this app key runs without tokens"))?;
-        let claims = token::verify(secret.as_bytes(), t, &key.0, &key.1, uid, now_ms / 1000)
-            .map_err(WireError::from)?;
         let m = self
             .rooms
             .get_mut(&key)
             .and_then(|r| r.members.get_mut(&uid))
             .ok_or_else(super::not_in_room)?;
+        let user = m.user.as_ref().map(|u| u.id.as_str());
+        let claims = token::verify_for(
+            secret.as_bytes(),
+            t,
+            &key.0,
+            &key.1,
+            uid,
+            user,
+            now_ms / 1000,
+        )
+        .map_err(WireError::from)?;
         m.token_exp = claims.exp;
         m.warned = false;
         m.privileges = claims.privileges;

@@ -1,0 +1,232 @@
+'use strict';
+// Every method and event of both dialects, through the built pkg/ in the simulated runtime
+// against a real server: what the seeds' sample code and the other end-to-end tests do not
+// already reach. Each assertion would fail if the method or event went away.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const http = require('node:http');
+const net = require('node:net');
+const { execFileSync } = require('node:child_process');
+const { createMiniProgram, layoutPackage } = require('../runtime');
+const { REPO, startServer, pushTestPattern, nextEvent, recordEvents, sleep } = require('./support');
+
+const plain = (x) => JSON.parse(JSON.stringify(x));
+
+function miniProgram(t) {
+  const pkg = layoutPackage({});
+  t.after(() => pkg.cleanup());
+  const mp = createMiniProgram({ root: pkg.root });
+  t.after(() => mp.close());
+  return mp;
+}
+
+/** A loopback TCP proxy that can stall or refuse, in front of `port`. */
+function proxy(port) {
+  let stalled = false;
+  const socks = new Set();
+  const srv = net.createServer((down) => {
+    const up = net.connect(port, '127.0.0.1');
+    for (const [a, b] of [[down, up], [up, down]]) {
+      socks.add(a);
+      a.on('data', (d) => !stalled && b.write(d));
+      a.on('error', () => {});
+      a.on('close', () => b.destroy());
+    }
+  });
+  return new Promise((res) =>
+    srv.listen(0, '127.0.0.1', () =>
+      res({
+        url: `ws://127.0.0.1:${srv.address().port}/ws`,
+        stall: () => (stalled = true),
+        down: () => {
+          srv.close();
+          for (const s of socks) s.destroy();
+        },
+      })
+    )
+  );
+}
+
+function token(room, uid, ttl) {
+  const bin = REPO + '/target/debug/mprtc-server';
+  return execFileSync(bin, ['token', '--app', 'secure', '--room', room, '--uid', String(uid), '--secret', 'secure-secret', '--ttl', String(ttl || 600)]).toString().trim();
+}
+
+function api(server, method, path) {
+  const u = new URL(server.endpoints.signal.replace(/^ws/, 'http').replace(/\/ws$/, '') + path);
+  return new Promise((resolve, reject) => {
+    const req = http.request(u, { method, headers: { authorization: 'Basic ' + Buffer.from('secure:secure-secret').toString('base64') } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('NetEase dialect: singleton, join options, big uids, mute, component phases, quality, timeouts, giving up', async (t) => {
+  // A short resume window: B should see A go soon after A gives up.
+  const server = await startServer(['--resume-window-ms', '1000']);
+  t.after(() => server.stop());
+  const p = await proxy(Number(new URL(server.endpoints.signal).port));
+  t.after(() => p.down());
+  const room = 'ne' + process.pid;
+
+  const SDKa = miniProgram(t).require('mprtc');
+  const a = SDKa.Client({ appkey: 'demo', server: p.url, requestTimeout: 1000, reconnectTimeout: 2500 });
+  assert.equal(SDKa.Client({ appkey: 'other' }), a, 'one client per mini-program');
+  // Options NetEase apps pass: recording is refused by name, the rest accepted.
+  await assert.rejects(a.join({ channelName: room, uid: 1, recordAudio: 1 }), (e) => e.code === 1010 && e.reason === 'unsupported' && /recording/.test(e.message));
+  await assert.rejects(a.join({ channelName: room, uid: 1, isHostSpeaker: true }), (e) => e.code === 1010);
+  await assert.rejects(a.join({ channelName: room, uid: 1, liveEnable: 7 }), (e) => e.code === 1001);
+  await a.join({ channelName: room, uid: BigInt('9007199254740993'), liveEnable: 1, recordType: '0', recordAudio: 0, recordVideo: 0, isHostSpeaker: 0 });
+
+  const b = miniProgram(t).require('mprtc').Client({ appkey: 'demo', server: server.endpoints.signal });
+  const bSeen = recordEvents(b, ['clientJoin', 'mute-audio', 'unmute-audio', 'mute-video', 'unmute-video', 'clientLeave']);
+  // A bignumber.js-like uid.
+  await b.join({ channelName: room, uid: { toFixed: () => '12345' } });
+  const aSeen = recordEvents(a, ['pusher-state', 'player-state', 'quality', 'sendCommandOverTime', 'willreconnect', 'reconnectFailed', 'disconnect']);
+  const big = '9007199254740993';
+  assert.deepEqual(plain(bSeen[0].data), { uid: big, isBigNumber: true });
+
+  // Mute and unmute reach the other member, per kind.
+  await a.publish();
+  await a.mute('audio');
+  await a.mute('video');
+  await a.unmute();
+  await sleep(200);
+  assert.deepEqual(bSeen.slice(1).map((e) => [e.name, e.data.uid]), [['mute-audio', big], ['mute-video', big], ['unmute-audio', big], ['unmute-video', big]]);
+
+  // The pusher's state codes become phases; its net status becomes (rate-limited) quality.
+  await a.dataReporter('push', 'bindstatechange', { code: 1002, message: 'push started' });
+  await a.dataReporter('push', 'bindnetstatus', { info: { videoBitrate: '512', netSpeed: 600 } });
+  await a.dataReporter('push', 'bindnetstatus', { info: { videoBitrate: 513 } });
+  // The player of B's stream, on B's side.
+  const bPhase = nextEvent(b, 'player-state', (d) => d.phase === 'active');
+  await b.subscribe(big, 'video');
+  await b.dataReporter('pull', 'bindstatechange', { code: 2004 }, big);
+  assert.deepEqual(plain(await bPhase), { uid: big, isBigNumber: true, phase: 'active', code: 2004 });
+  await sleep(100);
+  const named = (n) => aSeen.filter((e) => e.name === n).map((e) => plain(e.data));
+  assert.deepEqual(named('pusher-state'), [{ phase: 'requesting', code: 0 }, { phase: 'active', code: 1002 }]);
+  assert.deepEqual(named('quality'), [{ kind: 'push', uid: big, isBigNumber: true, videoBitrate: 512, netSpeed: 600 }], 'one sample per second');
+
+  // A call that gets no answer: 1004 and sendCommandOverTime.
+  p.stall();
+  await assert.rejects(a.setRole('audience'), (e) => e.code === 1004 && e.reason === 'timeout');
+  assert.deepEqual(named('sendCommandOverTime'), [{ command: 'setRole' }]);
+  // The network goes for good: the heartbeat notices, reconnecting gives up within its budget.
+  p.down();
+  const gone = await nextEvent(a, 'disconnect', null, 40000);
+  assert.equal(typeof gone.code, 'number');
+  const failed = named('reconnectFailed');
+  assert.equal(failed.length, 1);
+  assert.ok(failed[0].elapsedMs <= 2500 && failed[0].attempts >= 1, JSON.stringify(failed[0]));
+  assert.ok(named('willreconnect').length >= 1);
+  await assert.rejects(a.publish(), (e) => e.code === 1002, 'the session is over');
+
+  // SDK.destroy() ends the shared client; Client then makes a new one.
+  SDKa.destroy();
+  assert.notEqual(SDKa.Client({ appkey: 'demo', server: server.endpoints.signal }), a);
+  // B saw A go once the server's resume window (1 s here) was over.
+  for (let i = 0; i < 100 && !bSeen.some((e) => e.name === 'clientLeave'); i++) await sleep(100);
+  assert.deepEqual(plain(bSeen.find((e) => e.name === 'clientLeave').data), { uid: big, isBigNumber: true, reason: 'connection_lost' });
+  await b.leave();
+});
+
+test('ZEGO dialect: room states and reasons, users, streams, mute, tokens, kick-out, logout', async (t) => {
+  const server = await startServer();
+  t.after(() => server.stop());
+  const room = 'zg' + process.pid;
+  const { ZegoExpressEngine } = miniProgram(t).require('mprtc');
+  const za = new ZegoExpressEngine('secure', server.endpoints.signal);
+  assert.equal(typeof za.getVersion(), 'string');
+  assert.equal(za.setLogConfig({ logLevel: 'debug' }), true);
+  za.setDebugVerbose(false);
+  za.setUserStateUpdate(true);
+  const states = [];
+  const reasons = [];
+  za.on('roomStateUpdate', (r, s, code) => states.push([r, s, code]));
+  za.on('roomStateChanged', (r, reason, code) => reasons.push([reason, code]));
+  const users = [];
+  za.on('roomUserUpdate', (r, type, list) => users.push([type, list.map((u) => u.userID + '/' + u.userName)]));
+  const streams = [];
+  za.on('roomStreamUpdate', (r, type, list) => streams.push([type, list.map((s) => `${s.streamID}@${s.user.userID}`)]));
+  const dropped = () => streams.push(['never']);
+  za.on('roomStreamUpdate', dropped);
+  za.off('roomStreamUpdate', dropped);
+  const expiring = [];
+  za.on('tokenWillExpire', (r) => expiring.push(r));
+
+  // A 20-second token: the server warns 30 s ahead, so at once; renewToken takes a fresh one.
+  assert.equal(await za.loginRoom(room, token(room, 'anna', 20), { userID: 'anna', userName: 'Anna' }), true);
+  assert.deepEqual(plain(states), [[room, 'CONNECTING', 0], [room, 'CONNECTED', 0]]);
+  assert.deepEqual(plain(reasons.map((r) => r[0])), ['LOGINING', 'LOGINED']);
+  for (let i = 0; i < 30 && expiring.length === 0; i++) await sleep(100);
+  assert.deepEqual(plain(expiring), [room]);
+  assert.equal(await za.renewToken(token(room, 'anna', 600), room), true);
+
+  // Ben joins (ZEGO too, another mini-program) and publishes; Anna sees him and his stream by
+  // their own ids. A NetEase client in the same room sees Ben's mutes.
+  const zb = new (miniProgram(t).require('mprtc').ZegoExpressEngine)('secure', server.endpoints.signal);
+  await zb.loginRoom(room, token(room, 'ben', 600), { userID: 'ben', userName: 'Ben' });
+  const watcher = miniProgram(t).require('mprtc').Client({ appkey: 'secure', server: server.endpoints.signal });
+  await watcher.join({ channelName: room, uid: 77, token: token(room, 77) });
+  const muted = nextEvent(watcher, 'mute-audio');
+  const { streamID, url } = await zb.startPublishingStream('ben-cam');
+  assert.equal(streamID, 'ben-cam');
+  const pusher = pushTestPattern(url);
+  t.after(() => pusher.stop());
+  for (let i = 0; i < 100 && streams.length === 0; i++) await sleep(100);
+  assert.deepEqual(plain(streams), [['ADD', ['ben-cam@ben']]]);
+  assert.deepEqual(plain(users[0]), ['ADD', ['ben/Ben']]);
+  assert.equal(await zb.mutePublishStreamAudio(true), true);
+  await muted;
+  assert.equal(await zb.mutePublishStreamVideo(false), true);
+
+  // Playing: by stream id; an unknown stream is refused with a typed error.
+  const play = await za.startPlayingStream('ben-cam');
+  assert.match(play.url, /^rtmp:\/\//);
+  assert.match(play.flvUrl, /^http:\/\//);
+  await assert.rejects(za.startPlayingStream('nobody-cam'), (e) => e.code === 4024);
+  const playerStates = [];
+  za.on('playerStateUpdate', (r) => playerStates.push([r.streamID, r.state, r.errorCode]));
+  const quality = [];
+  za.on('playQualityUpdate', (id, stats) => quality.push([id, stats.video.videoBitrate]));
+  za.updatePlayerState('ben-cam', { detail: { code: 2004 } });
+  za.updatePlayerNetStatus('ben-cam', { detail: { info: { videoBitrate: 321 } } });
+  await sleep(100);
+  assert.deepEqual(plain(playerStates), [['ben-cam', 'PLAYING', 2004]]);
+  assert.deepEqual(plain(quality), [['ben-cam', 321]]);
+  assert.equal(await za.stopPlayingStream('ben-cam'), true);
+
+  // Ben's own publisher states.
+  const pubStates = [];
+  zb.on('publisherStateUpdate', (r) => pubStates.push([r.streamID, r.state]));
+  zb.updatePlayerState('ben-cam', { detail: { code: 1002 } });
+  await sleep(50);
+  // Stopping the stream removes it for Anna.
+  await zb.stopPublishingStream('ben-cam');
+  for (let i = 0; i < 50 && streams.length < 2; i++) await sleep(100);
+  assert.deepEqual(plain(streams[1]), ['DELETE', ['ben-cam@ben']]);
+  assert.deepEqual(plain(pubStates), [['ben-cam', 'PUBLISHING'], ['ben-cam', 'NO_PUBLISH']]);
+
+  // The app's backend kicks Ben: DISCONNECTED with the kick's code, KICKOUT as the reason.
+  const benStates = [];
+  zb.on('roomStateChanged', (r, reason, code) => benStates.push([reason, code]));
+  // The server API names ZEGO members by their user id.
+  assert.equal(await api(server, 'POST', `/api/v1/rooms/${room}/members/ben/kick`), 200);
+  for (let i = 0; i < 50 && benStates.length === 0; i++) await sleep(100);
+  assert.deepEqual(plain(benStates), [['KICKOUT', 4030]]);
+  for (let i = 0; i < 50 && users.length < 3; i++) await sleep(100);
+  // A NetEase member has no user id of its own: ZEGO apps see its uid as the id.
+  assert.deepEqual(plain(users), [['ADD', ['ben/Ben']], ['ADD', ['77/']], ['DELETE', ['ben/Ben']]]);
+
+  assert.equal(await za.logoutRoom(room), true);
+  assert.deepEqual(plain(states[states.length - 1]), [room, 'DISCONNECTED', 0]);
+  assert.equal(reasons[reasons.length - 1][0], 'LOGOUT');
+  za.destroyEngine();
+  zb.destroyEngine();
+  await watcher.leave();
+});
