@@ -989,3 +989,101 @@ fn join_then_tick(text: &str, ticks: &[u64]) {
         let _ = drain(&mut c);
     }
 }
+
+// ---- component reports -----------------------------------------------------------------------
+
+/// A `bindnetstatus` info as phones send it, and as they should not: every documented field
+/// as a number, a numeric string, junk, or missing, plus unknown fields.
+fn net_status_json() -> BoxedStrategy<Value> {
+    const FIELDS: [&str; 18] = [
+        "videoBitrate",
+        "audioBitrate",
+        "videoFPS",
+        "videoGOP",
+        "netSpeed",
+        "netJitter",
+        "netQualityLevel",
+        "videoWidth",
+        "videoHeight",
+        "videoCache",
+        "audioCache",
+        "vDecCacheSize",
+        "vSumCacheSize",
+        "avPlayInterval",
+        "avRecvInterval",
+        "audioCacheThreshold",
+        "code",
+        "message",
+    ];
+    let field = prop_oneof![
+        3 => arb_number(),
+        2 => any::<i64>().prop_map(|n| json!(n.to_string())),
+        1 => arb_json(),
+    ];
+    (
+        proptest::collection::vec(proptest::option::of(field), FIELDS.len()),
+        proptest::collection::btree_map(arb_key(), arb_leaf(), 0..3),
+    )
+        .prop_map(|(vals, extra)| {
+            let mut o = serde_json::Map::new();
+            for (k, v) in FIELDS.iter().zip(vals) {
+                if let Some(v) = v {
+                    o.insert((*k).to_owned(), v);
+                }
+            }
+            for (k, v) in extra {
+                o.entry(k).or_insert(v);
+            }
+            Value::Object(o)
+        })
+        .boxed()
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Whatever a page forwards, the readers never panic, keep every field they return within
+    /// its documented range, and read `{info: ...}` the same as the info itself.
+    #[test]
+    fn component_reports_are_read_leniently(v in prop_oneof![net_status_json(), arb_json()]) {
+        use crate::core::component::{
+            parse_component_error, parse_net_status, parse_player_state, parse_pusher_state,
+        };
+        let _ = parse_pusher_state(&v);
+        let _ = parse_player_state(&v);
+        let _ = parse_component_error(&v);
+        if let Some(n) = parse_net_status(&v) {
+            prop_assert!(n.net_quality_level.is_none_or(|q| q <= 6));
+            prop_assert!(n.video_fps.is_none_or(f64::is_finite));
+            prop_assert_eq!(parse_net_status(&json!({ "info": v.clone() })), Some(n));
+        }
+    }
+
+    /// A joined client takes any report for either component without an error or a panic,
+    /// and sends at most one recovery request per failure.
+    #[test]
+    fn the_client_takes_any_report(
+        reports in proptest::collection::vec(
+            (any::<bool>(), 0u8..3, prop_oneof![net_status_json(), arb_json()]),
+            1..8,
+        ),
+    ) {
+        use crate::core::{ComponentKind, ReportEvent};
+        let mut c = joined_client();
+        drain(&mut c);
+        for (i, (push, event, v)) in reports.iter().enumerate() {
+            let kind = if *push { ComponentKind::Push } else { ComponentKind::Pull };
+            let event = match event {
+                0 => ReportEvent::StateChange,
+                1 => ReportEvent::NetStatus,
+                _ => ReportEvent::Error,
+            };
+            prop_assert!(c.data_reporter(100 + i as u64, kind, event, v, Some(8)).is_ok());
+        }
+        let requests = drain(&mut c)
+            .into_iter()
+            .filter(|o| matches!(o, Output::Send(_)))
+            .count();
+        prop_assert!(requests <= 2, "{requests} recovery requests");
+    }
+}
