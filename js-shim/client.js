@@ -274,7 +274,8 @@ Client.prototype._connect = function (url) {
   if (prev && prev.live) {
     prev.live = false;
     try {
-      prev.task.close({ code: 1000, reason: 'replaced' });
+      // 4000, not 1000: the server keeps the session for the socket that replaces this one.
+      prev.task.close({ code: 4000, reason: 'replaced' });
     } catch (e) {
       // already gone
     }

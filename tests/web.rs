@@ -110,9 +110,60 @@ fn join_drives_outputs_and_big_uids_come_back_as_strings() {
     let op = c.publish(JsValue::UNDEFINED, 2000.0).unwrap();
     c.poll_output();
     c.tick(12_000.0);
+    let over = c.poll_output();
+    assert_eq!(
+        get(&over, "name").as_string().as_deref(),
+        Some("sendCommandOverTime")
+    );
+    assert_eq!(
+        get(&get(&over, "data"), "command").as_string().as_deref(),
+        Some("publish")
+    );
     let rej = c.poll_output();
     assert_eq!(get(&rej, "op").as_f64(), Some(op as f64));
     let err = get(&rej, "error");
     assert!(err.is_instance_of::<js_sys::Error>());
     assert_eq!(get(&err, "code").as_f64(), Some(1004.0));
+}
+
+#[wasm_bindgen_test]
+fn uids_come_as_bigint_or_bignumber_and_netease_options_are_checked() {
+    let big = js_sys::BigInt::from(9_007_199_254_740_993u64);
+    let mut c = client();
+    c.join(
+        obj(&[("channelName", "r".into()), ("uid", big.into())]),
+        0.0,
+    )
+    .expect("a BigInt uid");
+    // A bignumber.js value is read through toFixed().
+    let bn: JsValue = Object::new().into();
+    let to_fixed = js_sys::Function::new_no_args("return '12345'");
+    Reflect::set(&bn, &"toFixed".into(), &to_fixed).unwrap();
+    let mut d = client();
+    d.join(obj(&[("channelName", "r".into()), ("uid", bn)]), 0.0)
+        .expect("a bignumber uid");
+    let mut e = client();
+    let err = e
+        .join(
+            obj(&[
+                ("channelName", "r".into()),
+                ("uid", JsValue::from_f64(1.0)),
+                ("recordVideo", JsValue::from_f64(1.0)),
+            ]),
+            0.0,
+        )
+        .unwrap_err();
+    assert_eq!(get(&err, "code").as_f64(), Some(1010.0));
+    assert_eq!(
+        get(&err, "reason").as_string().as_deref(),
+        Some("unsupported")
+    );
+    let err = WasmClient::new(obj(&[
+        ("appkey", "app".into()),
+        ("server", "ws://h/ws".into()),
+        ("requestTimeout", JsValue::from_f64(5.0)),
+    ]))
+    .err()
+    .expect("too short a timeout");
+    assert_eq!(get(&err, "code").as_f64(), Some(1001.0));
 }
