@@ -778,9 +778,16 @@ declare namespace mprtc {
     onPlayStateUpdate?: (updatedType: 0 | 1, streamID: string) => void;
   }
 
+  /** mprtc's optional third argument: the timeouts of {@link ClientOptions}. */
+  interface ZegoEngineOptions {
+    requestTimeout?: number;
+    reconnectTimeout?: number;
+    seed?: number;
+  }
+
   interface ZegoExpressEngineConstructor {
-    new (appID: string | number, server: string): ZegoExpressEngine;
-    (appID: string | number, server: string): ZegoExpressEngine;
+    new (appID: string | number, server: string, options?: ZegoEngineOptions): ZegoExpressEngine;
+    (appID: string | number, server: string, options?: ZegoEngineOptions): ZegoExpressEngine;
   }
 
   /** The module object. */

@@ -20,9 +20,15 @@ var KICK_CODES = { replaced: 4025, kicked: 4030, token_expired: 4013 };
 var PUBLISH_STATE = { requesting: 'PUBLISH_REQUESTING', active: 'PUBLISHING', failed: 'NO_PUBLISH' };
 var PLAY_STATE = { requesting: 'PLAY_REQUESTING', active: 'PLAYING', failed: 'NO_PLAY' };
 
-function ZegoExpressEngine(appID, server) {
-  if (!(this instanceof ZegoExpressEngine)) return new (/** @type {any} */ (ZegoExpressEngine))(appID, server);
-  this._c = new (/** @type {any} */ (client.Client))({ appkey: String(appID), server: server }, true);
+// `options` is mprtc's addition to ZEGO's two arguments: the client options `requestTimeout`,
+// `reconnectTimeout` and `seed` (see index.d.ts).
+function ZegoExpressEngine(appID, server, options) {
+  if (!(this instanceof ZegoExpressEngine)) return new (/** @type {any} */ (ZegoExpressEngine))(appID, server, options);
+  var o = { appkey: String(appID), server: server };
+  for (var k in options || {}) {
+    if (Object.prototype.hasOwnProperty.call(options, k)) o[k] = options[k];
+  }
+  this._c = new (/** @type {any} */ (client.Client))(o, true);
   this._listeners = {};
   this._roomID = null;
   this._pushStream = null;

@@ -1131,7 +1131,7 @@ impl Client {
                 if let Ok(ok) = frame::body::<PublishOk>(body) {
                     j.published = ok.media;
                     let uid = j.uid;
-                    self.set_phase(ComponentKind::Push, None, Phase::Requesting);
+                    // No `requesting` phase here: the syncDone that follows says it, with the URL.
                     self.out
                         .push_back(Output::Event(AppEvent::SyncDone { uid, url: ok.url }));
                 } else {
@@ -1144,7 +1144,6 @@ impl Client {
                 };
                 j.pull_recovering.retain(|u| *u != uid);
                 if let Ok(ok) = frame::body::<SubscribeOk>(body) {
-                    self.set_phase(ComponentKind::Pull, Some(uid), Phase::Requesting);
                     self.out
                         .push_back(Output::Event(AppEvent::SyncDone { uid, url: ok.url }));
                 } else {

@@ -39,6 +39,10 @@ function proxy(port) {
       res({
         url: `ws://127.0.0.1:${srv.address().port}/ws`,
         stall: () => (stalled = true),
+        cut: () => {
+          for (const s of socks) s.destroy();
+          socks.clear();
+        },
         down: () => {
           srv.close();
           for (const s of socks) s.destroy();
@@ -229,4 +233,59 @@ test('ZEGO dialect: room states and reasons, users, streams, mute, tokens, kick-
   za.destroyEngine();
   zb.destroyEngine();
   await watcher.leave();
+});
+
+test('ZEGO dialect: recovered components bring their new URLs; reconnecting shows in the room state', async (t) => {
+  const server = await startServer(['--resume-window-ms', '5000']);
+  t.after(() => server.stop());
+  const p = await proxy(Number(new URL(server.endpoints.signal).port));
+  t.after(() => p.down());
+  const room = 'zr' + process.pid;
+  const { ZegoExpressEngine } = miniProgram(t).require('mprtc');
+  const za = new ZegoExpressEngine('secure', p.url, { reconnectTimeout: 1500 });
+  const zb = new (miniProgram(t).require('mprtc').ZegoExpressEngine)('secure', server.endpoints.signal);
+  await zb.loginRoom(room, token(room, 'ben'), { userID: 'ben' });
+  const { url } = await zb.startPublishingStream('ben-cam');
+  const pusher = pushTestPattern(url);
+  t.after(() => pusher.stop());
+  const added = new Promise((res) => za.on('roomStreamUpdate', (r, type) => type === 'ADD' && res()));
+  await za.loginRoom(room, token(room, 'anna'), { userID: 'anna' });
+  await added;
+  const play = await za.startPlayingStream('ben-cam');
+
+  // <live-player> gave up (-2301): NO_PLAY, then the SDK's fresh URL with PLAY_REQUESTING.
+  const players = [];
+  za.on('playerStateUpdate', (r) => players.push(plain(r)));
+  za.updatePlayerState('ben-cam', { detail: { code: -2301 } });
+  for (let i = 0; i < 50 && players.length < 2; i++) await sleep(100);
+  assert.deepEqual(players[0], { streamID: 'ben-cam', state: 'NO_PLAY', errorCode: -2301, extendedData: '' });
+  assert.equal(players[1].state, 'PLAY_REQUESTING');
+  assert.match(players[1].url, /^rtmp:\/\//);
+  assert.equal(players[1].url.split('?')[0], play.url.split('?')[0], 'the same stream, signed again');
+
+  // <live-pusher> gave up (-1307): likewise for the publisher.
+  const pubs = [];
+  zb.on('publisherStateUpdate', (r) => pubs.push(plain(r)));
+  zb.updatePlayerState('ben-cam', { detail: { code: -1307 } });
+  for (let i = 0; i < 50 && pubs.length < 2; i++) await sleep(100);
+  assert.deepEqual(pubs[0], { streamID: 'ben-cam', state: 'NO_PUBLISH', errorCode: -1307, extendedData: '' });
+  assert.equal(pubs[1].state, 'PUBLISH_REQUESTING');
+  assert.match(pubs[1].url, /^rtmp:\/\//);
+
+  // The connection drops and comes back: RECONNECTING, then RECONNECTED; then it goes for good.
+  const reasons = [];
+  za.on('roomStateChanged', (r, reason, code) => reasons.push([reason, code]));
+  const states = [];
+  za.on('roomStateUpdate', (r, state) => states.push(state));
+  p.cut();
+  for (let i = 0; i < 50 && reasons.length < 2; i++) await sleep(100);
+  assert.deepEqual(plain(reasons.slice(0, 2)), [['RECONNECTING', 0], ['RECONNECTED', 0]]);
+  assert.deepEqual(plain(states.slice(0, 2)), ['CONNECTING', 'CONNECTED']);
+  p.down();
+  for (let i = 0; i < 100 && !reasons.some((r) => r[0] === 'RECONNECT_FAILED'); i++) await sleep(100);
+  const failed = reasons.find((r) => r[0] === 'RECONNECT_FAILED');
+  assert.ok(failed && typeof failed[1] === 'number', JSON.stringify(reasons));
+  assert.equal(states[states.length - 1], 'DISCONNECTED');
+  za.destroyEngine();
+  zb.destroyEngine();
 });
