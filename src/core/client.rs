@@ -1303,8 +1303,9 @@ impl Client {
                     close_asked,
                 });
                 if first {
-                    // Nothing half-done survives into the next connection unnoticed: the
-                    // recoveries in flight are asked again after the rejoin if still needed.
+                    // Component recoveries in flight are dropped: after a fresh rejoin the core
+                    // republishes and resubscribes anyway, and after a resume the component's
+                    // next failure report asks again.
                     if let Some(j) = self.joined.as_mut() {
                         j.push_recovering = false;
                         j.pull_recovering.clear();
