@@ -55,6 +55,8 @@ pub struct Server {
     supervisor: Arc<Supervisor>,
     task_rx: tokio::sync::mpsc::UnboundedReceiver<(TaskKey, TaskState)>,
     apps: Arc<std::collections::HashMap<String, crate::config::AppConfig>>,
+    /// Serve the development token endpoint.
+    debug_tokens: bool,
     pub endpoints: Endpoints,
 }
 
@@ -120,6 +122,7 @@ impl Server {
             supervisor,
             task_rx,
             apps,
+            debug_tokens: cfg.debug_token_endpoint,
             endpoints,
         })
     }
@@ -153,11 +156,17 @@ impl Server {
             signaling: self.signaling.clone(),
             apps: self.apps.clone(),
         });
-        let app = Router::new()
+        let mut app = Router::new()
             .route("/ws", get(ws::upgrade))
             .route("/healthz", get(|| async { "ok" }))
             .with_state(self.signaling.clone())
             .merge(api);
+        if self.debug_tokens {
+            tracing::warn!(
+                "debug token endpoint on: anyone who reaches this server can mint join tokens"
+            );
+            app = app.merge(crate::debug_token::router(self.apps.clone()));
+        }
         let sig = self.signaling.clone();
         let stop = shutdown.clone();
         let served = axum::serve(self.listener, app)

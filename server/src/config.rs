@@ -68,6 +68,8 @@ pub struct FileConfig {
     pub ping_timeout_ms: Option<u64>,
     /// How long a member whose connection dropped keeps its place for a resume (milliseconds).
     pub resume_window_ms: Option<u64>,
+    /// Serve `GET /api/v1/debug/token` (development only).
+    pub debug_token_endpoint: Option<bool>,
     /// Where push tasks with `record: true` write their files.
     pub recordings_dir: Option<PathBuf>,
     /// The ffmpeg binary push-task compositors run.
@@ -96,6 +98,7 @@ impl fmt::Debug for FileConfig {
             .field("ping_interval_ms", &self.ping_interval_ms)
             .field("ping_timeout_ms", &self.ping_timeout_ms)
             .field("resume_window_ms", &self.resume_window_ms)
+            .field("debug_token_endpoint", &self.debug_token_endpoint)
             .field("recordings_dir", &self.recordings_dir)
             .field("ffmpeg", &self.ffmpeg)
             .field("allowed_origins", &self.allowed_origins)
@@ -121,6 +124,9 @@ pub struct Config {
     /// How long a member whose connection dropped stays in its room (streams, push tasks and
     /// missed events kept) for its client to resume the session; 0 makes a drop a leave.
     pub resume_window_ms: u64,
+    /// Serve `GET /api/v1/debug/token`, which mints join tokens for anyone who asks (for demos
+    /// and samples that fetch a token as from the app's backend). Never on a public server.
+    pub debug_token_endpoint: bool,
     pub limits: crate::signaling::Limits,
     pub recordings_dir: PathBuf,
     pub ffmpeg: PathBuf,
@@ -150,6 +156,7 @@ impl fmt::Debug for Config {
             .field("ping_interval_ms", &self.ping_interval_ms)
             .field("ping_timeout_ms", &self.ping_timeout_ms)
             .field("resume_window_ms", &self.resume_window_ms)
+            .field("debug_token_endpoint", &self.debug_token_endpoint)
             .field("limits", &self.limits)
             .field("recordings_dir", &self.recordings_dir)
             .field("ffmpeg", &self.ffmpeg)
@@ -233,6 +240,7 @@ pub struct Overrides {
     pub ping_interval_ms: Option<u64>,
     pub ping_timeout_ms: Option<u64>,
     pub resume_window_ms: Option<u64>,
+    pub debug_token_endpoint: Option<bool>,
     pub max_rooms: Option<usize>,
     pub max_members_per_room: Option<usize>,
     pub max_requests_per_sec: Option<u32>,
@@ -267,6 +275,7 @@ impl fmt::Debug for Overrides {
             .field("ping_interval_ms", &self.ping_interval_ms)
             .field("ping_timeout_ms", &self.ping_timeout_ms)
             .field("resume_window_ms", &self.resume_window_ms)
+            .field("debug_token_endpoint", &self.debug_token_endpoint)
             .field("max_rooms", &self.max_rooms)
             .field("max_members_per_room", &self.max_members_per_room)
             .field("max_requests_per_sec", &self.max_requests_per_sec)
@@ -483,6 +492,10 @@ impl Config {
             ping_interval_ms,
             ping_timeout_ms,
             resume_window_ms,
+            debug_token_endpoint: o
+                .debug_token_endpoint
+                .or(file.debug_token_endpoint)
+                .unwrap_or(false),
             limits,
             recordings_dir: o
                 .recordings_dir

@@ -75,6 +75,9 @@ struct ServeArgs {
     /// How long a dropped member keeps its place for a resume (ms; 0: a drop is a leave).
     #[arg(long, env = "MPRTC_RESUME_WINDOW_MS")]
     resume_window_ms: Option<u64>,
+    /// Serve GET /api/v1/debug/token, which mints join tokens for anyone (development only).
+    #[arg(long, env = "MPRTC_DEBUG_TOKEN_ENDPOINT", num_args = 0..=1, default_missing_value = "true")]
+    debug_token_endpoint: Option<bool>,
     /// Directory for push-task recordings.
     #[arg(long, env = "MPRTC_RECORDINGS_DIR")]
     recordings_dir: Option<PathBuf>,
@@ -163,6 +166,7 @@ fn load(args: &ServeArgs) -> Result<Config, mprtc_server::config::ConfigError> {
         max_requests_per_sec: args.max_requests_per_sec,
         ping_timeout_ms: args.ping_timeout_ms,
         resume_window_ms: args.resume_window_ms,
+        debug_token_endpoint: args.debug_token_endpoint,
         recordings_dir: args.recordings_dir.clone(),
         ffmpeg: args.ffmpeg.clone(),
         apps: args.apps.clone(),

@@ -290,3 +290,90 @@ async fn until_closed(ws: &mut Ws) -> (Vec<Value>, Option<u16>) {
     .expect("the server closes the socket");
     (events, code)
 }
+
+/// The development token endpoint is off unless asked for; on, its tokens open the room.
+#[tokio::test]
+async fn debug_tokens_only_when_switched_on() {
+    async fn serve(debug: Option<bool>) -> (String, String, CancellationToken) {
+        let any = "127.0.0.1:0".parse().unwrap();
+        let o = Overrides {
+            listen: Some(any),
+            rtmp_listen: Some(any),
+            flv_listen: Some(any),
+            apps: vec!["sec:topsecret".into()],
+            insecure_apps: vec!["dbg".into()],
+            debug_token_endpoint: debug,
+            ..Default::default()
+        };
+        let server = Server::bind(Config::resolve(FileConfig::default(), o).unwrap())
+            .await
+            .unwrap();
+        let ws_url = server.endpoints.signal.clone();
+        let addr = ws_url
+            .trim_start_matches("ws://")
+            .trim_end_matches("/ws")
+            .to_string();
+        let stop = CancellationToken::new();
+        let s = stop.clone();
+        tokio::spawn(async move { server.run(s).await.unwrap() });
+        (addr, ws_url, stop)
+    }
+    let ask = "/api/v1/debug/token?appkey=sec&room=r1&uid=alice";
+    let (addr, _, stop) = serve(None).await;
+    assert_eq!(
+        http(&addr, "GET", ask, None, None).await.0,
+        404,
+        "off by default"
+    );
+    stop.cancel();
+
+    let (addr, ws_url, stop) = serve(Some(true)).await;
+    let (status, body) = http(&addr, "GET", ask, None, None).await;
+    assert_eq!(status, 200, "{body}");
+    let tok = body["token"].as_str().unwrap().to_owned();
+    let (status, _) = http(
+        &addr,
+        "GET",
+        "/api/v1/debug/token?appkey=nope&room=r1&uid=1",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = http(
+        &addr,
+        "GET",
+        "/api/v1/debug/token?appkey=sec&room=bad%20room&uid=1",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, body) = http(
+        &addr,
+        "GET",
+        "/api/v1/debug/token?appkey=dbg&room=r1&uid=1",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["token"].as_str()),
+        (200, Some("")),
+        "debug apps need none"
+    );
+    // The token joins as the user id it names.
+    let (mut ws, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
+    let uid = mprtc::core::params::uid_for_user("alice");
+    let join = json!({"v":1,"id":1,"type":"join","body":{"appkey":"sec","room":"r1","uid":uid,"token":tok,"user":{"id":"alice"}}});
+    ws.send(Message::Text(join.to_string().into()))
+        .await
+        .unwrap();
+    let reply = loop {
+        if let Some(Ok(Message::Text(t))) = ws.next().await {
+            break serde_json::from_str::<Value>(&t).unwrap();
+        }
+    };
+    assert_eq!(reply["ok"], true, "{reply}");
+    stop.cancel();
+}
