@@ -5,12 +5,17 @@
 //! connection only if [`MediaSigner::verify`] accepts that URL. Nothing else is shared
 //! between the two sides except the secret.
 //!
-//! Stream name: `{room}.{uid}`. Query: `k=push&e={expiry}&s={sig}` or
-//! `k=play&v={viewer}&e={expiry}&s={sig}`, where `sig` is base64url (no padding) of
+//! Stream name: `{room}.{uid}`. Query: `k=push&e={expiry}&n={nonce}&s={sig}` or
+//! `k=play&v={viewer}&e={expiry}&n={nonce}&s={sig}`, where `sig` is base64url (no padding) of
 //! HMAC-SHA256(secret, canonical string) and the canonical string is
-//! `mprtc-media-v1\n{kind}\n{room}\n{uid}\n{viewer or "-"}\n{expiry}`.
+//! `mprtc-media-v1\n{kind}\n{room}\n{uid}\n{viewer or "-"}\n{expiry}`, followed by
+//! `\n{nonce}` when the URL has one. The nonce makes every URL minted a new string, even
+//! within one second: a page that gets a fresh URL for a component that gave up must see a
+//! different `src`, or the component does not restart.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -117,6 +122,8 @@ pub struct MediaSigner {
     pub flv_base: String,
     /// Lifetime of issued URLs, in seconds.
     pub ttl_secs: u64,
+    /// The next URL's nonce (shared by clones, so URLs of one server never repeat).
+    nonce: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for MediaSigner {
@@ -142,21 +149,31 @@ impl MediaSigner {
             rtmp_base: rtmp_base.into(),
             flv_base: flv_base.into(),
             ttl_secs,
+            nonce: Arc::new(AtomicU64::new(1)),
         }
+    }
+
+    fn next_nonce(&self) -> u64 {
+        self.nonce.fetch_add(1, Ordering::Relaxed)
     }
 
     /// RTMP push URL for `uid` publishing into `room`.
     pub fn push_url(&self, room: &str, uid: u64, now_unix: u64) -> String {
         let e = now_unix.saturating_add(self.ttl_secs);
-        let s = self.sign(UrlKind::Push, room, uid, None, e);
-        format!("{}/{room}.{uid}?k=push&e={e}&s={s}", trim(&self.rtmp_base))
+        let n = self.next_nonce();
+        let s = self.sign(UrlKind::Push, room, uid, None, e, Some(n));
+        format!(
+            "{}/{room}.{uid}?k=push&e={e}&n={n}&s={s}",
+            trim(&self.rtmp_base)
+        )
     }
 
     /// RTMP and HTTP-FLV play URLs for `viewer` watching `publisher` in `room`.
     pub fn play_urls(&self, room: &str, publisher: u64, viewer: u64, now_unix: u64) -> PlayUrls {
         let e = now_unix.saturating_add(self.ttl_secs);
-        let s = self.sign(UrlKind::Play, room, publisher, Some(viewer), e);
-        let q = format!("k=play&v={viewer}&e={e}&s={s}");
+        let n = self.next_nonce();
+        let s = self.sign(UrlKind::Play, room, publisher, Some(viewer), e, Some(n));
+        let q = format!("k=play&v={viewer}&e={e}&n={n}&s={s}");
         PlayUrls {
             rtmp: format!("{}/{room}.{publisher}?{q}", trim(&self.rtmp_base)),
             flv: format!("{}/{room}.{publisher}.flv?{q}", trim(&self.flv_base)),
@@ -189,12 +206,16 @@ impl MediaSigner {
             (UrlKind::Push, None) => None,
             _ => return Err(AdmissionError::Malformed),
         };
+        let nonce = match q.n {
+            Some(n) => Some(parse_u64(n).ok_or(AdmissionError::Malformed)?),
+            None => None,
+        };
         let sig =
             q.s.and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
                 .ok_or(AdmissionError::Malformed)?;
 
         let mut mac = self.mac();
-        mac.update(canonical(claimed, room, uid, viewer, expiry).as_bytes());
+        mac.update(canonical(claimed, room, uid, viewer, expiry, nonce).as_bytes());
         mac.verify_slice(&sig)
             .map_err(|_| AdmissionError::BadSignature)?;
 
@@ -223,9 +244,10 @@ impl MediaSigner {
         uid: u64,
         viewer: Option<u64>,
         expiry: u64,
+        nonce: Option<u64>,
     ) -> String {
         let mut mac = self.mac();
-        mac.update(canonical(kind, room, uid, viewer, expiry).as_bytes());
+        mac.update(canonical(kind, room, uid, viewer, expiry, nonce).as_bytes());
         URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
 }
@@ -234,9 +256,20 @@ fn trim(base: &str) -> &str {
     base.trim_end_matches('/')
 }
 
-fn canonical(kind: UrlKind, room: &str, uid: u64, viewer: Option<u64>, expiry: u64) -> String {
+fn canonical(
+    kind: UrlKind,
+    room: &str,
+    uid: u64,
+    viewer: Option<u64>,
+    expiry: u64,
+    nonce: Option<u64>,
+) -> String {
     let viewer = viewer.map_or_else(|| "-".to_owned(), |v| v.to_string());
-    format!("mprtc-media-v1\n{kind}\n{room}\n{uid}\n{viewer}\n{expiry}")
+    let mut c = format!("mprtc-media-v1\n{kind}\n{room}\n{uid}\n{viewer}\n{expiry}");
+    if let Some(n) = nonce {
+        c.push_str(&format!("\n{n}"));
+    }
+    c
 }
 
 /// True for room names the signaling side may issue: `[A-Za-z0-9_-]{1,64}`.
@@ -273,6 +306,7 @@ struct Query<'a> {
     k: Option<&'a str>,
     v: Option<&'a str>,
     e: Option<&'a str>,
+    n: Option<&'a str>,
     s: Option<&'a str>,
 }
 
@@ -285,6 +319,7 @@ impl<'a> Query<'a> {
                 "k" => &mut q.k,
                 "v" => &mut q.v,
                 "e" => &mut q.e,
+                "n" => &mut q.n,
                 "s" => &mut q.s,
                 _ => continue,
             };
@@ -327,14 +362,34 @@ mod tests {
     fn url_shapes() {
         let s = signer();
         let push = s.push_url("room_1", 42, NOW);
-        assert!(push.starts_with("rtmp://127.0.0.1:1935/live/room_1.42?k=push&e=1700000600&s="));
+        assert!(push.starts_with("rtmp://127.0.0.1:1935/live/room_1.42?k=push&e=1700000600&n=1&s="));
         let play = s.play_urls("room_1", 42, 7, NOW);
         assert!(play
             .rtmp
-            .starts_with("rtmp://127.0.0.1:1935/live/room_1.42?k=play&v=7&e=1700000600&s="));
-        assert!(play
-            .flv
-            .starts_with("http://127.0.0.1:8081/live/room_1.42.flv?k=play&v=7&e=1700000600&s="));
+            .starts_with("rtmp://127.0.0.1:1935/live/room_1.42?k=play&v=7&e=1700000600&n=2&s="));
+        assert!(play.flv.starts_with(
+            "http://127.0.0.1:8081/live/room_1.42.flv?k=play&v=7&e=1700000600&n=2&s="
+        ));
+        // Minted in the same second, for the same member: still a new string, and both verify.
+        let again = s.push_url("room_1", 42, NOW);
+        assert_ne!(again, push);
+        for u in [&push, &again] {
+            let (n, q) = split(u);
+            assert!(s.verify(UrlKind::Push, &n, &q, NOW).is_ok());
+        }
+        // The nonce is signed: changing it breaks the URL.
+        let (n, q) = split(&again);
+        let forged = q.replace("&n=3&", "&n=4&");
+        assert_ne!(forged, q);
+        assert_eq!(
+            s.verify(UrlKind::Push, &n, &forged, NOW),
+            Err(AdmissionError::BadSignature)
+        );
+        let nonsense = q.replace("&n=3&", "&n=x&");
+        assert_eq!(
+            s.verify(UrlKind::Push, &n, &nonsense, NOW),
+            Err(AdmissionError::Malformed)
+        );
         // 32-byte MAC, base64url without padding.
         assert_eq!(sig_of(&push).len(), 43);
         assert!(!sig_of(&push).contains(['=', '+', '/']));
