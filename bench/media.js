@@ -1,0 +1,210 @@
+'use strict';
+// Media section: time from publish() to the first decoded frame at a subscriber, with ffmpeg
+// standing in for <live-pusher> and <live-player> (tests/e2e/support.js pushTestPattern:
+// 320x240, 15 fps, GOP 1 s) and the embedded RTMP server with its GOP cache in between.
+//
+//   publish() call -> push URL -> pusher spawned -> stream-added at the subscriber ->
+//   subscribe() -> player spawned -> first decoded frame (ffmpeg showinfo, frame 0)
+//
+// Then, with the stream running for a while, a new player on it: the GOP cache should hand it
+// the last keyframe at once instead of making it wait for the next one (up to one GOP).
+//
+// ffmpeg's own start-up weighs heavily in those (it sits on the first GOP for about a second
+// however fast the bytes come), so the section also reads the play URL's HTTP-FLV itself and
+// times the arrival of the first video keyframe: what the server contributes.
+//
+// Baseline in the same run, no server at all: an ffmpeg player listening for RTMP
+// (-listen 1) and the same pusher pushing straight into it; pusher spawn -> first frame.
+// Push-task start (addTasks -> 505) is measured by the tasks section (bench/tasks.js).
+
+const http = require('node:http');
+const net = require('node:net');
+const readline = require('node:readline');
+const { now, log, summary, sleep, table, spawnTracked, withTimeout } = require('./common');
+const { startServer, pushTestPattern, nextEvent } = require('../tests/e2e/support');
+const { createMiniProgram, layoutPackage } = require('../tests/runtime');
+
+const FFMPEG = process.env.FFMPEG || 'ffmpeg';
+// ffmpeg by default reads seconds of a live stream to learn its format before decoding
+// anything; a <live-player> starts on the first keyframe. These options make ffmpeg do the
+// same (the H.264 parameters arrive in the FLV sequence header), for mprtc and baseline alike.
+const PLAYER_OPTS = (process.env.MPRTC_BENCH_PLAYER_OPTS || '-fflags nobuffer -probesize 32 -analyzeduration 0').split(' ').filter(Boolean);
+
+/**
+ * Starts an ffmpeg player on `input` (extra input options before -i). `firstFrame` resolves
+ * with the time (now()) its first video frame was decoded.
+ */
+function player(input, inputOpts = []) {
+  const args = ['-hide_banner', '-nostats', '-loglevel', 'info', ...PLAYER_OPTS, ...inputOpts, '-rw_timeout', '8000000', '-i', input,
+    '-map', '0:v:0', '-frames:v', '1', '-vf', 'showinfo', '-f', 'null', '-'];
+  const spawned = now();
+  const child = spawnTracked(FFMPEG, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let tail = '';
+  const firstFrame = new Promise((resolve, reject) => {
+    readline.createInterface({ input: child.stderr }).on('line', (l) => {
+      tail = (tail + l + '\n').slice(-1500);
+      if (/\bn:\s*0\s+pts:/.test(l)) resolve(now());
+    });
+    child.on('exit', (code) => reject(new Error(`player exited (${code}) before a frame:\n${tail}`)));
+  });
+  firstFrame.catch(() => {});
+  return { spawned, firstFrame, stop: () => child.kill('SIGKILL') };
+}
+
+/**
+ * Reads the HTTP-FLV stream at `url` until its first H.264 keyframe tag; resolves with the
+ * time (now()) it arrived.
+ */
+function flvKeyframe(url, timeoutMs = 15000) {
+  return new Promise((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    let off = 13; // FLV header (9) + PreviousTagSize0 (4)
+    const req = http.get(url, (res) => {
+      if (res.statusCode !== 200) return reject(new Error(`HTTP ${res.statusCode} from the FLV URL`));
+      res.on('data', (d) => {
+        buf = Buffer.concat([buf, d]);
+        while (buf.length >= off + 11) {
+          const type = buf[off];
+          const size = buf.readUIntBE(off + 1, 3);
+          if (buf.length < off + 11 + size) break;
+          // Video tag: frame type 1 (keyframe), codec 7 (AVC), AVCPacketType 1 (a NAL unit).
+          if (type === 9 && buf[off + 11] === 0x17 && buf[off + 12] === 1) {
+            resolve(now());
+            req.destroy();
+            return;
+          }
+          off += 11 + size + 4;
+        }
+      });
+    });
+    req.on('error', (e) => reject(e));
+    setTimeout(() => {
+      req.destroy();
+      reject(new Error('no keyframe on the FLV URL'));
+    }, timeoutMs).unref();
+  });
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function baselineOnce() {
+  const port = await freePort();
+  const url = `rtmp://127.0.0.1:${port}/live/s`;
+  const p = player(url, ['-listen', '1']);
+  await sleep(700); // the listening player is up (ffmpeg starts in well under that)
+  const t0 = now();
+  const pusher = pushTestPattern(url);
+  try {
+    return (await withTimeout(p.firstFrame, 15000, 'baseline first frame')) - t0;
+  } finally {
+    p.stop();
+    await pusher.stop();
+  }
+}
+
+async function run({ runs = 3, lateAfterMs = 3000 } = {}) {
+  const server = await startServer();
+  const pkg = layoutPackage({});
+  const mps = [];
+  const client = () => {
+    const mp = createMiniProgram({ root: pkg.root, wasmCheck: false });
+    mps.push(mp);
+    return mp.require('mprtc').Client({ appkey: 'demo', server: server.endpoints.signal });
+  };
+  const stops = [];
+  try {
+    const a = client();
+    const b = client();
+    await a.join({ channelName: 'media', uid: 1 });
+    await b.join({ channelName: 'media', uid: 2 });
+    const parts = {
+      total: [], publishCall: [], pushToAdded: [], subscribeCall: [], playerToFrame: [], flvKeyframe: [],
+      lateJoin: [], lateFlvKeyframe: [], baseline: [],
+    };
+    for (let i = 0; i < runs; i++) {
+      const added = nextEvent(b, 'stream-added', (d) => d.uid === 1 && d.mediaType === 'video', 20000);
+      const t0 = now();
+      const pushUrl = await a.publish();
+      const t1 = now();
+      const pusher = pushTestPattern(pushUrl);
+      stops.push(() => pusher.stop());
+      await added;
+      const t2 = now();
+      const play = await b.subscribe(1);
+      const t3 = now();
+      const p = player(play.url);
+      const key = flvKeyframe(play.flvUrl);
+      const frame = await withTimeout(p.firstFrame, 20000, 'first frame');
+      p.stop();
+      parts.flvKeyframe.push((await key) - t0);
+      parts.total.push(frame - t0);
+      parts.publishCall.push(t1 - t0);
+      parts.pushToAdded.push(t2 - t1);
+      parts.subscribeCall.push(t3 - t2);
+      parts.playerToFrame.push(frame - p.spawned);
+      log(`media: run ${i + 1}: publish() -> first frame ${Math.round(frame - t0)} ms ` +
+        `(push start -> stream-added ${Math.round(t2 - t1)} ms, player -> frame ${Math.round(frame - p.spawned)} ms)`);
+
+      // A late subscriber on the running stream: the GOP cache should serve a keyframe at once.
+      await sleep(lateAfterMs);
+      const again = await b.subscribe(1);
+      const t4 = now();
+      parts.lateFlvKeyframe.push((await flvKeyframe(again.flvUrl)) - t4);
+      const late = player(again.url);
+      parts.lateJoin.push((await withTimeout(late.firstFrame, 20000, 'late first frame')) - late.spawned);
+      late.stop();
+
+      const removed = nextEvent(b, 'stream-removed', (d) => d.uid === 1 && d.mediaType === 'video', 20000);
+      await a.unpublish();
+      await pusher.stop();
+      await removed;
+      parts.baseline.push(await baselineOnce());
+      log(`media: run ${i + 1}: late player -> frame ${Math.round(parts.lateJoin[i])} ms ` +
+        `(keyframe bytes after ${parts.lateFlvKeyframe[i].toFixed(1)} ms); ` +
+        `baseline ffmpeg -> ffmpeg ${Math.round(parts.baseline[i])} ms`);
+    }
+    const r = { runs, stream: '320x240 testsrc2, 15 fps, libx264 ultrafast zerolatency, GOP 15 frames (1 s), aac' };
+    for (const [k, v] of Object.entries(parts)) r[k] = summary(v);
+    return r;
+  } finally {
+    for (const s of stops) await s();
+    await Promise.all(mps.map((mp) => mp.close()));
+    pkg.cleanup();
+    await server.stop();
+  }
+}
+
+function rows(r) {
+  return [
+    ['media: publish() -> first frame at subscriber, p50', `${r.total.p50} ms`, `ffmpeg->ffmpeg ${r.baseline.p50} ms`, '-', null],
+    ['media: publish() -> first keyframe bytes at subscriber, p50', `${r.flvKeyframe.p50} ms`, '-', '-', null],
+    ['media: new viewer of a running stream -> keyframe bytes', `${r.lateFlvKeyframe.p50} ms`, 'GOP 1000 ms', '-', null],
+    ['media: new player on a running stream -> first frame', `${r.lateJoin.p50} ms`, 'GOP 1000 ms', '-', null],
+  ];
+}
+
+function detail(r) {
+  const line = (name, k) => [name, r[k].p50, r[k].max];
+  return table([
+    ['ms', 'p50', 'max'],
+    line('**publish() call -> first decoded frame at the subscriber**', 'total'),
+    line('publish() call -> push URL', 'publishCall'),
+    line('pusher spawned -> stream-added at the subscriber', 'pushToAdded'),
+    line('subscribe() call -> play URL', 'subscribeCall'),
+    line('player spawned -> first decoded frame', 'playerToFrame'),
+    line('publish() call -> first keyframe tag read from the play URL (HTTP-FLV)', 'flvKeyframe'),
+    line('new viewer of the running stream -> keyframe tag (GOP cache)', 'lateFlvKeyframe'),
+    line('new ffmpeg player on the running stream -> first decoded frame', 'lateJoin'),
+    line('baseline: pusher spawned -> first frame at a listening ffmpeg, no server', 'baseline'),
+  ]);
+}
+
+module.exports = { run, rows, detail };
