@@ -73,6 +73,7 @@ function Client(options, unshared) {
   this._deadline = undefined;
   this._onHide = null;
   this._onShow = null;
+  this._onNet = null;
 }
 
 Client.prototype.init = function () {
@@ -321,18 +322,27 @@ Client.prototype._connect = function (url) {
   });
 };
 
-// Forwards wx.onAppHide / wx.onAppShow if the core takes them (appHidden / appShown).
+// Forwards wx.onAppHide / wx.onAppShow (appHidden / appShown) and wx.onNetworkStatusChange
+// (networkChanged) to the core.
 Client.prototype._hookApp = function () {
   var self = this;
-  if (typeof wx === 'undefined' || !wx.onAppHide) return;
-  this._onHide = function () {
-    self._input('appHidden', []);
-  };
-  this._onShow = function () {
-    self._input('appShown', []);
-  };
-  wx.onAppHide(this._onHide);
-  wx.onAppShow(this._onShow);
+  if (typeof wx === 'undefined') return;
+  if (wx.onAppHide) {
+    this._onHide = function () {
+      self._input('appHidden', []);
+    };
+    this._onShow = function () {
+      self._input('appShown', []);
+    };
+    wx.onAppHide(this._onHide);
+    wx.onAppShow(this._onShow);
+  }
+  if (wx.onNetworkStatusChange) {
+    this._onNet = function (res) {
+      self._input('networkChanged', [!!(res && res.isConnected)]);
+    };
+    wx.onNetworkStatusChange(this._onNet);
+  }
 };
 
 Client.prototype.destroy = function () {
@@ -344,6 +354,7 @@ Client.prototype.destroy = function () {
   this._timer = null;
   if (this._onHide && wx.offAppHide) wx.offAppHide(this._onHide);
   if (this._onShow && wx.offAppShow) wx.offAppShow(this._onShow);
+  if (this._onNet && wx.offNetworkStatusChange) wx.offNetworkStatusChange(this._onNet);
   var s = this._socket;
   this._socket = null;
   if (s && s.live) {

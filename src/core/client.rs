@@ -672,6 +672,19 @@ impl Client {
         if !std::mem::replace(&mut self.hidden, false) {
             return;
         }
+        self.check_connection_now(now);
+    }
+
+    /// The phone's network changed (`wx.onNetworkStatusChange`). When it is connected again,
+    /// a reconnect waiting for its backoff timer goes at once, and an open socket is checked
+    /// with a ping now: after a Wi-Fi to 4G switch it is often dead without having said so.
+    pub fn network_changed(&mut self, now: u64, connected: bool) {
+        if connected {
+            self.check_connection_now(now);
+        }
+    }
+
+    fn check_connection_now(&mut self, now: u64) {
         if let Some(r) = self.reconnect.as_mut() {
             if r.next_at.is_some() {
                 r.next_at = Some(now);

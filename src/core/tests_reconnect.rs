@@ -444,3 +444,30 @@ fn leaving_while_reconnecting_is_local_and_final() {
     assert!(!c.is_joined() && !c.is_reconnecting());
     assert_eq!(c.poll_timeout(), None, "no retry left behind");
 }
+
+#[test]
+fn the_network_coming_back_retries_at_once_and_checks_an_open_socket() {
+    // Waiting on backoff: the network is back, so no more waiting.
+    let mut c = joined_as(client(10), vec![]);
+    c.handle_socket_close(100, 1006, "");
+    drain(&mut c);
+    for _ in 0..3 {
+        let at = c.poll_timeout().unwrap();
+        c.handle_timeout(at);
+        drain(&mut c);
+        c.handle_socket_close(at + 1, 1006, "offline");
+        drain(&mut c);
+    }
+    let due = c.poll_timeout().unwrap();
+    c.network_changed(due - 300, false);
+    assert!(drain(&mut c).is_empty(), "still offline: keep waiting");
+    c.network_changed(due - 300, true);
+    assert!(matches!(drain(&mut c)[..], [Output::Connect { .. }]));
+
+    // An open socket after a network switch: pinged now, not at the next heartbeat.
+    let mut c = joined_as(client(11), vec![]);
+    c.network_changed(1_000, true);
+    let pings = sent(&drain(&mut c));
+    assert_eq!(pings.len(), 1);
+    assert_eq!(pings[0].1, RequestKind::Ping);
+}

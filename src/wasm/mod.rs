@@ -433,6 +433,13 @@ impl WasmClient {
         self.inner.app_shown(now_ms(now));
     }
 
+    /// `wx.onNetworkStatusChange`: `isConnected`.
+    #[wasm_bindgen(js_name = networkChanged)]
+    pub fn network_changed(&mut self, connected: JsValue, now: f64) {
+        self.inner
+            .network_changed(now_ms(now), connected.as_bool().unwrap_or(true));
+    }
+
     pub fn tick(&mut self, now: f64) {
         self.inner.handle_timeout(now_ms(now));
     }

@@ -30,8 +30,13 @@ function miniProgram(t, opts) {
 function startProxy(port) {
   let target = port;
   let stalled = false;
+  let refusing = false;
   const pairs = new Set();
   const server = net.createServer((down) => {
+    if (refusing) {
+      down.destroy();
+      return;
+    }
     const up = net.connect(target, '127.0.0.1');
     const pair = { up, down };
     pairs.add(pair);
@@ -57,6 +62,10 @@ function startProxy(port) {
         },
         unstall() {
           stalled = false;
+        },
+        /** While refusing, new connections are dropped at once (the phone has no network). */
+        refuse(on) {
+          refusing = on;
         },
         cut() {
           for (const p of pairs) {
@@ -140,6 +149,29 @@ test('a silent path is found by the heartbeat and the session resumes', async (t
   assert.deepEqual(names(seen), ['willreconnect', 'reconnected', 'clientJoin']);
   assert.equal(seen[2].data.uid, 2);
   await Promise.all([a.leave(), b.leave()]);
+});
+
+test('when the network comes back the SDK reconnects at once, not at its next backoff', async (t) => {
+  const { proxy, viaProxy } = await setup(t);
+  const mp = miniProgram(t);
+  const a = mp.require('mprtc').Client({ appkey: 'demo', server: viaProxy, seed: 6 });
+  await a.join({ channelName: 'net', uid: 1 });
+  const tries = [];
+  a.on('willreconnect', (d) => tries.push(d.count));
+  // No network: the SDK tries, fails, and backs off.
+  proxy.refuse(true);
+  proxy.cut();
+  mp.setNetwork(false);
+  for (let i = 0; i < 60 && tries.length < 4; i++) await sleep(100);
+  assert.ok(tries.length >= 4, `kept trying: ${tries}`);
+  // The network is back; the next try would be seconds away, but the SDK goes now.
+  proxy.refuse(false);
+  const back = Date.now();
+  mp.setNetwork(true);
+  assert.deepEqual(plain(await nextEvent(a, 'reconnected', null, 5000)), { resumed: true });
+  const took = Date.now() - back;
+  assert.ok(took < 500, `reconnected ${took} ms after the network came back`);
+  await a.leave();
 });
 
 test('back from the background past the suspend delay, the socket is replaced at once', async (t) => {

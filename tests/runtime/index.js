@@ -127,7 +127,7 @@ function isInside(root, p) {
  *   systemInfo           fields merged into wx.getSystemInfoSync()
  *
  * wx has: connectSocket (real WebSockets, WeChat's limits), request (real HTTP), onAppHide /
- * onAppShow / off*, getSystemInfoSync.
+ * onAppShow / onNetworkStatusChange / off*, getSystemInfoSync.
  */
 function createMiniProgram(options) {
   const opts = Object.assign(
@@ -547,6 +547,12 @@ function createMiniProgram(options) {
   // ------------------------------------------------------------------ wx: app lifecycle
   const hideListeners = [];
   const showListeners = [];
+  const networkListeners = [];
+  // What wx.onNetworkStatusChange listeners hear when the test changes the network.
+  function setNetwork(isConnected, networkType) {
+    const res = { isConnected: !!isConnected, networkType: networkType || (isConnected ? 'wifi' : 'none') };
+    for (const fn of networkListeners.slice()) dispatch('wx.onNetworkStatusChange', () => fn(res));
+  }
   function off(list, fn) {
     if (fn === undefined) list.length = 0;
     else {
@@ -660,6 +666,8 @@ function createMiniProgram(options) {
     onAppShow: (fn) => void showListeners.push(fn),
     offAppHide: (fn) => off(hideListeners, fn),
     offAppShow: (fn) => off(showListeners, fn),
+    onNetworkStatusChange: (fn) => void networkListeners.push(fn),
+    offNetworkStatusChange: (fn) => off(networkListeners, fn),
     getSystemInfoSync: () => Object.assign(new C.Object(), systemInfo)
   });
   define('wx', wx);
@@ -679,6 +687,8 @@ function createMiniProgram(options) {
     require: requireFromRoot,
     hideApp,
     showApp,
+    /** Tells wx.onNetworkStatusChange listeners the network is (dis)connected. */
+    setNetwork,
     get hidden() {
       return hidden;
     },

@@ -267,5 +267,8 @@ pub async fn upgrade(
     }
     ws.max_message_size(HARD_FRAME_LIMIT)
         .max_frame_size(HARD_FRAME_LIMIT)
+        // The default 128 KiB read buffer is zero-filled on first use, so every idle member
+        // would cost that much; frames are small, and the buffer still grows for a large one.
+        .read_buffer_size(4096)
         .on_upgrade(move |s| sig.serve(s))
 }
