@@ -90,6 +90,9 @@ async function outageRounds({ pkg, rounds, events, outageMs, retryMs }) {
       const tDown = now();
       proxyA.down();
       proxyC.down();
+      // As WeChat does, both apps hear that the phone lost its network (and below, that it is
+      // back); the SDK retries at once then, the baseline app does what it always does.
+      for (const mp of mps) mp.setNetwork(false);
       await Promise.all([willA, discC]);
       const expected = [];
       for (let k = 0; k < events; k++) {
@@ -105,6 +108,7 @@ async function outageRounds({ pkg, rounds, events, outageMs, retryMs }) {
       const tUp = now();
       proxyA.up();
       proxyC.up();
+      for (const mp of mps) mp.setNetwork(true);
       const rec = await back;
       const tRec = now();
       const tJoined = await withTimeout(until(() => rejoined, 30000).then(() => rejoined), 35000, 'baseline rejoin');

@@ -210,6 +210,18 @@ pub fn encode_event(seq: u64, ev: &Event) -> String {
     .expect("events serialize")
 }
 
+/// An event's `"type"` and `"body"` as one JSON object, without the envelope: encoded once
+/// when many members get the same event, each frame then made by [`event_frame`].
+pub fn encode_event_body(ev: &Event) -> String {
+    serde_json::to_string(ev).expect("events serialize")
+}
+
+/// The frame [`encode_event`] makes, from a body made by [`encode_event_body`].
+pub fn event_frame(seq: u64, body: &str) -> String {
+    let rest = body.strip_prefix('{').unwrap_or(body);
+    format!("{{\"v\":{VERSION},\"seq\":{seq},{rest}")
+}
+
 /// A server frame as the client reads it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServerFrame {
@@ -261,6 +273,38 @@ pub fn decode_server(text: &str) -> Result<ServerFrame, String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_event_encoded_once_makes_the_same_frames() {
+        use crate::protocol::{KickReason, Media, Role};
+        let evs = [
+            Event::MemberJoined {
+                uid: 7,
+                role: Role::Audience,
+                user: None,
+            },
+            Event::StreamAdded {
+                uid: 1,
+                media: Media::BOTH,
+                stream: Some("cam".into()),
+            },
+            Event::MuteChanged {
+                uid: 2,
+                media: Media::BOTH,
+                muted: true,
+            },
+            Event::RoomClosed {},
+            Event::Kicked {
+                reason: KickReason::TokenExpired,
+            },
+        ];
+        for ev in evs {
+            let body = encode_event_body(&ev);
+            for seq in [1, 42, u64::MAX] {
+                assert_eq!(event_frame(seq, &body), encode_event(seq, &ev));
+            }
+        }
+    }
     use super::*;
     use crate::protocol::messages::*;
 

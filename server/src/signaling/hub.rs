@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use mprtc::core::params::{check_room, check_stream_id, check_user_id, uid_for_user};
-use mprtc::protocol::frame::{body, decode_request, encode_err, encode_event, encode_ok};
+use mprtc::protocol::frame::{
+    body, decode_request, encode_err, encode_event_body, encode_ok, event_frame,
+};
 use mprtc::protocol::*;
 
 use crate::config::AppConfig;
@@ -70,7 +72,7 @@ struct Member {
     /// When the member's connection dropped.
     detached_ms: u64,
     /// The last events sent to the member, `(seq, frame)`, for a resume.
-    ring: VecDeque<(u64, String)>,
+    ring: VecDeque<(u64, Arc<str>)>,
     /// The last answers to the member's requests, `(id, frame)`.
     replies: VecDeque<(u32, String)>,
     role: Role,
@@ -96,12 +98,18 @@ struct Member {
 impl Member {
     /// Send the member an event with its next seq, keeping it for a resume.
     fn push(&mut self, ev: &Event, out: &mut Vec<HubOut>) -> String {
+        self.push_body(&Arc::from(encode_event_body(ev)), out)
+    }
+
+    /// [`Member::push`] for an event already encoded (once for everyone it goes to): the ring
+    /// shares the encoding, so a busy room costs each member a pointer per event kept.
+    fn push_body(&mut self, body: &Arc<str>, out: &mut Vec<HubOut>) -> String {
         self.seq += 1;
-        let frame = encode_event(self.seq, ev);
         if self.ring.len() == RESUME_EVENTS {
             self.ring.pop_front();
         }
-        self.ring.push_back((self.seq, frame.clone()));
+        self.ring.push_back((self.seq, Arc::clone(body)));
+        let frame = event_frame(self.seq, body);
         if self.attached {
             out.push(HubOut::Send(self.sid, frame.clone()));
         }
@@ -733,9 +741,9 @@ impl Hub {
         m.token_exp = claims.exp;
         m.warned = false;
         m.privileges = claims.privileges;
-        for (seq, frame) in &m.ring {
+        for (seq, body) in &m.ring {
             if *seq > want.last_seq {
-                after.push(HubOut::Send(sid, frame.clone()));
+                after.push(HubOut::Send(sid, event_frame(*seq, body)));
             }
         }
         let ok = JoinOk {
@@ -1070,11 +1078,13 @@ impl Hub {
         }
     }
 
-    /// Send `ev` to every member but `except`, each with its own next seq.
+    /// Send `ev` to every member but `except`, each with its own next seq. The event is
+    /// encoded once; each member's frame only adds its envelope.
     fn broadcast(room: &mut Room, except: Option<u64>, ev: &Event, out: &mut Vec<HubOut>) {
+        let body: Arc<str> = Arc::from(encode_event_body(ev));
         for (uid, m) in room.members.iter_mut() {
             if Some(*uid) != except {
-                m.push(ev, out);
+                m.push_body(&body, out);
             }
         }
     }
