@@ -85,7 +85,8 @@ const tileProps = (item) => ({
 });
 
 test('the demo pages, built by WeChat\'s tools, run a room with two phones against a real server', { timeout: 240000 }, async (t) => {
-  const server = await startServer();
+  // With the development token endpoint on, the join page's token button works.
+  const server = await startServer(['--debug-token-endpoint']);
   t.after(() => server.stop());
   const root = await buildDemo(t, server);
   const roomName = 'demo' + process.pid;
@@ -118,13 +119,9 @@ test('the demo pages, built by WeChat\'s tools, run a room with two phones again
   joinB.onInput(B.host.event({ value: roomName }, { field: 'room' }, 'input'));
   joinB.onInput(B.host.event({ value: String(uidB) }, { field: 'uid' }, 'input'));
   await joinB.onFetchToken();
-  if (joinB.data.form.token) {
-    assert.equal(joinB.data.notice, joinB.data.t.tokenFetched); // the server has the endpoint now
-  } else {
-    assert.match(joinB.data.error, /debug token endpoint \(HTTP 404\)/, 'missing endpoint explained');
-    assert.match(joinB.data.error, new RegExp(`--room ${roomName} --uid ${uidB}`), 'with the command that mints one');
-  }
-  joinB.onInput(B.host.event({ value: mintToken(roomName, uidB) }, { field: 'token' }, 'input'));
+  assert.equal(joinB.data.notice, joinB.data.t.tokenFetched);
+  assert.ok(joinB.data.form.token.length > 20, 'a token came back');
+  // B joins with the fetched token.
   joinB.onJoin();
   const roomB = B.host.top();
   assert.equal(roomB.route, 'pages/room/room');
