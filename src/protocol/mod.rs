@@ -10,6 +10,10 @@ pub mod messages;
 pub use error::{ErrorCode, WireError};
 pub use frame::{RequestKind, ServerFrame, VERSION};
 pub use messages::*;
+/// Property-test strategies for the wire format (for this crate's tests, and for the server's
+/// with the `fuzzing` feature).
+#[cfg(all(not(target_arch = "wasm32"), any(test, feature = "fuzzing")))]
+pub mod arbitrary;
 #[cfg(test)]
 mod fuzz;
 pub mod tasks;
