@@ -187,6 +187,16 @@ proto._hook = function () {
   });
 };
 
+// The uid behind a ZEGO stream id: the member that published under it, or, for a member that
+// gave no stream id (a NetEase-style member, whose stream is named by its uid), that uid.
+proto._uidOf = function (streamID) {
+  var core = this._c._core;
+  var uid = core ? core.uidOfStream(streamID) : undefined;
+  if (uid !== undefined) return uid;
+  var m = this._members[String(streamID)];
+  return m && !m.streamID ? String(streamID) : undefined;
+};
+
 proto._isMe = function (uid) {
   return this._myUid !== undefined && String(uid) === String(this._myUid);
 };
@@ -265,8 +275,7 @@ proto.stopPublishingStream = function (streamID) {
 };
 
 proto.startPlayingStream = function (streamID) {
-  var core = this._c._core;
-  var uid = core ? core.uidOfStream(streamID) : undefined;
+  var uid = this._uidOf(streamID);
   if (uid === undefined) {
     return Promise.reject(client.shimError(4024, 'no_such_member', 'no member publishes stream ' + streamID));
   }
@@ -276,8 +285,7 @@ proto.startPlayingStream = function (streamID) {
 };
 
 proto.stopPlayingStream = function (streamID) {
-  var core = this._c._core;
-  var uid = core ? core.uidOfStream(streamID) : undefined;
+  var uid = this._uidOf(streamID);
   if (uid === undefined) return Promise.resolve(true);
   return this._c._call('unsubscribe', [uid, '']).then(function () {
     return true;
@@ -314,8 +322,7 @@ proto._report = function (streamID, type, data) {
     this._c.dataReporter('push', type, data);
     return;
   }
-  var core = this._c._core;
-  var uid = core ? core.uidOfStream(streamID) : undefined;
+  var uid = this._uidOf(streamID);
   if (uid !== undefined) this._c.dataReporter('pull', type, data, uid);
 };
 

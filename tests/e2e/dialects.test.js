@@ -227,6 +227,14 @@ test('ZEGO dialect: room states and reasons, users, streams, mute, tokens, kick-
   // A NetEase member has no user id of its own: ZEGO apps see its uid as the id.
   assert.deepEqual(plain(users), [['ADD', ['ben/Ben']], ['ADD', ['77/']], ['DELETE', ['ben/Ben']]]);
 
+  // A NetEase member's stream has no stream id of its own: ZEGO apps see (and play) it by uid.
+  const watcherUrl = await watcher.publish();
+  const watcherPush = pushTestPattern(watcherUrl);
+  t.after(() => watcherPush.stop());
+  for (let i = 0; i < 100 && !streams.some((x) => x[0] === 'ADD' && x[1][0] === '77@77'); i++) await sleep(100);
+  assert.deepEqual(plain(streams[streams.length - 1]), ['ADD', ['77@77']]);
+  assert.match((await za.startPlayingStream('77')).url, /^rtmp:\/\/.*\.77\?/);
+  watcherPush.stop();
   assert.equal(await za.logoutRoom(room), true);
   assert.deepEqual(plain(states[states.length - 1]), [room, 'DISCONNECTED', 0]);
   assert.equal(reasons[reasons.length - 1][0], 'LOGOUT');
