@@ -59,8 +59,17 @@ fn task(id: &str, width: u32) -> Value {
                       "users": [{"uid": 1, "x": 0, "y": 0, "width": width, "height": 360}]}})
 }
 
-#[tokio::test]
-async fn tasks_over_the_server_api() {
+/// A server on loopback with app `sec` (secret `topsecret`) and debug app `dbg`, plus
+/// `debug_token_endpoint` as given: its HTTP address, its WebSocket URL, what stops it, and its
+/// task.
+async fn serve(
+    debug_tokens: Option<bool>,
+) -> (
+    String,
+    String,
+    CancellationToken,
+    tokio::task::JoinHandle<()>,
+) {
     let any = "127.0.0.1:0".parse().unwrap();
     let o = Overrides {
         listen: Some(any),
@@ -68,6 +77,7 @@ async fn tasks_over_the_server_api() {
         flv_listen: Some(any),
         apps: vec!["sec:topsecret".into()],
         insecure_apps: vec!["dbg".into()],
+        debug_token_endpoint: debug_tokens,
         ..Default::default()
     };
     let server = Server::bind(Config::resolve(FileConfig::default(), o).unwrap())
@@ -80,7 +90,13 @@ async fn tasks_over_the_server_api() {
         .to_string();
     let stop = CancellationToken::new();
     let s = stop.clone();
-    let task_handle = tokio::spawn(async move { server.run(s).await.unwrap() });
+    let task = tokio::spawn(async move { server.run(s).await.unwrap() });
+    (addr, ws_url, stop, task)
+}
+
+#[tokio::test]
+async fn tasks_over_the_server_api() {
+    let (addr, ws_url, stop, task_handle) = serve(None).await;
 
     // A member makes the room exist and will hear the task's status.
     let (mut ws, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
@@ -294,32 +310,8 @@ async fn until_closed(ws: &mut Ws) -> (Vec<Value>, Option<u16>) {
 /// The development token endpoint is off unless asked for; on, its tokens open the room.
 #[tokio::test]
 async fn debug_tokens_only_when_switched_on() {
-    async fn serve(debug: Option<bool>) -> (String, String, CancellationToken) {
-        let any = "127.0.0.1:0".parse().unwrap();
-        let o = Overrides {
-            listen: Some(any),
-            rtmp_listen: Some(any),
-            flv_listen: Some(any),
-            apps: vec!["sec:topsecret".into()],
-            insecure_apps: vec!["dbg".into()],
-            debug_token_endpoint: debug,
-            ..Default::default()
-        };
-        let server = Server::bind(Config::resolve(FileConfig::default(), o).unwrap())
-            .await
-            .unwrap();
-        let ws_url = server.endpoints.signal.clone();
-        let addr = ws_url
-            .trim_start_matches("ws://")
-            .trim_end_matches("/ws")
-            .to_string();
-        let stop = CancellationToken::new();
-        let s = stop.clone();
-        tokio::spawn(async move { server.run(s).await.unwrap() });
-        (addr, ws_url, stop)
-    }
     let ask = "/api/v1/debug/token?appkey=sec&room=r1&uid=alice";
-    let (addr, _, stop) = serve(None).await;
+    let (addr, _, stop, _) = serve(None).await;
     assert_eq!(
         http(&addr, "GET", ask, None, None).await.0,
         404,
@@ -327,7 +319,7 @@ async fn debug_tokens_only_when_switched_on() {
     );
     stop.cancel();
 
-    let (addr, ws_url, stop) = serve(Some(true)).await;
+    let (addr, ws_url, stop, _) = serve(Some(true)).await;
     let (status, body) = http(&addr, "GET", ask, None, None).await;
     assert_eq!(status, 200, "{body}");
     let tok = body["token"].as_str().unwrap().to_owned();
