@@ -58,6 +58,20 @@ fn lose_and_reopen(c: &mut Client, now: u64) -> u64 {
     at
 }
 
+/// Let `n` reconnect attempts run and fail (the phone has no network).
+fn fail_attempts(c: &mut Client, n: usize) {
+    for attempt in 0..n {
+        let at = c.poll_timeout().expect("a retry is scheduled");
+        c.handle_timeout(at);
+        assert!(
+            matches!(drain(c)[..], [Output::Connect { .. }]),
+            "attempt {attempt} opens a socket"
+        );
+        c.handle_socket_close(at + 1, 1006, "offline");
+        drain(c);
+    }
+}
+
 #[test]
 fn a_drop_resumes_the_session_and_resends_what_was_unanswered_with_the_same_ids() {
     let mut c = joined_as(client(1), vec![member(2, Media::NONE)]);
@@ -286,16 +300,7 @@ fn coming_back_from_the_background_retries_at_once() {
     c.handle_socket_close(200, 1006, "");
     drain(&mut c);
     // Suppose the retry timer was frozen while hidden; much later the app is shown.
-    for attempt in 0..3 {
-        let at = c.poll_timeout().unwrap();
-        c.handle_timeout(at);
-        assert!(
-            matches!(drain(&mut c)[..], [Output::Connect { .. }]),
-            "attempt {attempt}"
-        );
-        c.handle_socket_close(at + 1, 1006, "offline");
-        drain(&mut c);
-    }
+    fail_attempts(&mut c, 3);
     let due = c.poll_timeout().unwrap();
     c.app_shown(due - 400);
     assert!(
@@ -351,21 +356,26 @@ fn giving_up_ends_the_session_with_typed_reasons() {
     assert_eq!(counts, (1..=counts.len() as u32).collect::<Vec<_>>());
 }
 
-#[test]
-fn a_refused_rejoin_ends_the_session_and_an_ended_one_shows_why() {
-    // The token expired while away.
-    let mut c = joined_as(client(6), vec![]);
+/// A joined client loses its connection, reopens, and the server answers its rejoin with
+/// `before` (events) and then the error `code`; returns the client and what it did then.
+fn rejoin_refused(seed: u64, before: &[Event], code: ErrorCode) -> (Client, Vec<Output>) {
+    let mut c = joined_as(client(seed), vec![]);
     let at = lose_and_reopen(&mut c, 10);
     c.handle_socket_open(at + 1);
     let (rejoin, _, _) = sent(&drain(&mut c)).remove(0);
-    c.handle_socket_message(
-        at + 2,
-        &encode_err(
-            Some(rejoin),
-            &WireError::new(ErrorCode::TokenExpired, "expired"),
-        ),
-    );
+    for (i, ev) in before.iter().enumerate() {
+        c.handle_socket_message(at + 2, &encode_event(i as u64 + 1, ev));
+    }
+    let refusal = encode_err(Some(rejoin), &WireError::new(code, "refused"));
+    c.handle_socket_message(at + 3, &refusal);
     let outs = drain(&mut c);
+    (c, outs)
+}
+
+#[test]
+fn a_refused_rejoin_ends_the_session_and_an_ended_one_shows_why() {
+    // The token expired while away.
+    let (c, outs) = rejoin_refused(6, &[], ErrorCode::TokenExpired);
     assert_eq!(
         events(&outs),
         vec![AppEvent::Kicked {
@@ -378,28 +388,12 @@ fn a_refused_rejoin_ends_the_session_and_an_ended_one_shows_why() {
     assert!(!c.is_joined());
 
     // Kicked by the server API while away: the final event comes before the refusal.
-    let mut c = joined_as(client(7), vec![]);
-    let at = lose_and_reopen(&mut c, 10);
-    c.handle_socket_open(at + 1);
-    let (rejoin, _, _) = sent(&drain(&mut c)).remove(0);
-    c.handle_socket_message(
-        at + 2,
-        &encode_event(
-            1,
-            &Event::Kicked {
-                reason: KickReason::Kicked,
-            },
-        ),
-    );
-    c.handle_socket_message(
-        at + 3,
-        &encode_err(
-            Some(rejoin),
-            &WireError::new(ErrorCode::SessionEnded, "ended"),
-        ),
-    );
+    let kicked = Event::Kicked {
+        reason: KickReason::Kicked,
+    };
+    let (c, outs) = rejoin_refused(7, &[kicked], ErrorCode::SessionEnded);
     assert_eq!(
-        events(&drain(&mut c)),
+        events(&outs),
         vec![AppEvent::Kicked {
             reason: KickReason::Kicked
         }]
@@ -407,18 +401,7 @@ fn a_refused_rejoin_ends_the_session_and_an_ended_one_shows_why() {
     assert!(!c.is_joined() && !c.is_reconnecting());
 
     // An overloaded server is tried again.
-    let mut c = joined_as(client(8), vec![]);
-    let at = lose_and_reopen(&mut c, 10);
-    c.handle_socket_open(at + 1);
-    let (rejoin, _, _) = sent(&drain(&mut c)).remove(0);
-    c.handle_socket_message(
-        at + 2,
-        &encode_err(
-            Some(rejoin),
-            &WireError::new(ErrorCode::LimitExceeded, "busy"),
-        ),
-    );
-    let outs = drain(&mut c);
+    let (c, outs) = rejoin_refused(8, &[], ErrorCode::LimitExceeded);
     assert!(outs.iter().any(|o| matches!(
         o,
         Output::Close {
@@ -451,13 +434,7 @@ fn the_network_coming_back_retries_at_once_and_checks_an_open_socket() {
     let mut c = joined_as(client(10), vec![]);
     c.handle_socket_close(100, 1006, "");
     drain(&mut c);
-    for _ in 0..3 {
-        let at = c.poll_timeout().unwrap();
-        c.handle_timeout(at);
-        drain(&mut c);
-        c.handle_socket_close(at + 1, 1006, "offline");
-        drain(&mut c);
-    }
+    fail_attempts(&mut c, 3);
     let due = c.poll_timeout().unwrap();
     c.network_changed(due - 300, false);
     assert!(drain(&mut c).is_empty(), "still offline: keep waiting");
