@@ -55,18 +55,6 @@ const ROOMS: &[&str] = &["r1", "r2"];
 const BYSTANDER_ROOM: &str = "zz-bystander-room";
 const BYSTANDER_UID: u64 = 1;
 
-fn media() -> BoxedStrategy<Value> {
-    (any::<bool>(), any::<bool>())
-        .prop_map(|(a, v)| json!({"audio": a, "video": v}))
-        .boxed()
-}
-
-fn role() -> BoxedStrategy<Value> {
-    select(vec!["broadcaster", "audience"])
-        .prop_map(Value::from)
-        .boxed()
-}
-
 /// Few uids, so that sessions meet (and replace each other) in the rooms.
 fn uid() -> BoxedStrategy<u64> {
     prop_oneof![6 => 1u64..5, 1 => any::<u64>()].boxed()

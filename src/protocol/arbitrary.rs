@@ -325,3 +325,19 @@ pub fn mutated(base: impl Strategy<Value = String> + 'static) -> BoxedStrategy<S
         .prop_map(|(t, ms)| ms.iter().fold(t, |t, m| apply(&t, m)))
         .boxed()
 }
+
+// ---- request fields --------------------------------------------------------------------------
+
+/// A `{audio, video}` media selection.
+pub fn media() -> BoxedStrategy<Value> {
+    (any::<bool>(), any::<bool>())
+        .prop_map(|(a, v)| serde_json::json!({"audio": a, "video": v}))
+        .boxed()
+}
+
+/// A role's wire name.
+pub fn role() -> BoxedStrategy<Value> {
+    select(vec!["broadcaster", "audience"])
+        .prop_map(Value::from)
+        .boxed()
+}

@@ -48,18 +48,6 @@ fn arb_json_object() -> BoxedStrategy<Value> {
 
 // ---- valid requests --------------------------------------------------------------------------
 
-fn media() -> BoxedStrategy<Value> {
-    (any::<bool>(), any::<bool>())
-        .prop_map(|(a, v)| json!({"audio": a, "video": v}))
-        .boxed()
-}
-
-fn role() -> BoxedStrategy<Value> {
-    select(vec!["broadcaster", "audience"])
-        .prop_map(Value::from)
-        .boxed()
-}
-
 fn uid() -> BoxedStrategy<u64> {
     prop_oneof![3 => 0u64..8, 1 => any::<u64>()].boxed()
 }
