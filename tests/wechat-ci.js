@@ -75,7 +75,9 @@ if (require.main === module) {
 
 function run(args, timeoutMs) {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [__filename].concat(args), { cwd: __dirname, stdio: ['ignore', 'pipe', 'pipe'] });
+    // miniprogram-ci leaves an empty hash-named folder in its working directory: keep it in
+    // the system's temp folder, not in the repository.
+    const p = spawn(process.execPath, [__filename].concat(args), { cwd: os.tmpdir(), stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     p.stdout.on('data', (d) => (out += d));
