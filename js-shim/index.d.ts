@@ -170,8 +170,9 @@ declare namespace mprtc {
 
   /**
    * One push task: compose room members on a canvas and push the result to an RTMP URL. Field
-   * names are NetEase's. Every rule is checked before sending; a break rejects with code 4005
-   * and `error.field` naming the field (e.g. `rtmpTasks[0].layout.users[1].x`).
+   * names are NetEase's. The server checks every rule (the SDK sends the object as it is, to
+   * keep the wasm small); a break rejects with code 4005 and `error.field` naming the field
+   * (e.g. `rtmpTasks[0].layout.users[1].x`).
    */
   interface RtmpTask {
     /** 1 to 64 letters, digits or `_`; unique in the room. */

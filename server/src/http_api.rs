@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use base64::Engine;
+use mprtc::protocol::json::{self, FromJson, ToJson};
 use mprtc::protocol::tasks::{DeleteTasksReq, TasksReq};
 use mprtc::protocol::{ErrorCode, WireError};
 use std::collections::HashMap;
@@ -23,7 +24,7 @@ use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 use crate::config::AppConfig;
-use crate::signaling::hub::TaskOp;
+use crate::signaling::hub::{shape_error, TaskOp};
 use crate::signaling::ws::{now_ms, Signaling};
 
 #[derive(Clone)]
@@ -62,7 +63,7 @@ impl IntoResponse for ApiError {
         };
         let body = serde_json::json!({
             "ok": false,
-            "code": self.0.code,
+            "code": self.0.code.as_u16(),
             "reason": self.0.code.name(),
             "msg": self.0.msg,
             "field": self.0.field,
@@ -100,9 +101,12 @@ fn authenticate(api: &Api, headers: &HeaderMap) -> Result<String, ApiError> {
     Ok(key.to_owned())
 }
 
-fn body<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, ApiError> {
-    serde_json::from_str(raw)
-        .map_err(|e| ApiError(WireError::new(ErrorCode::InvalidTask, e.to_string())))
+/// A task body, read by the wire's own JSON reader: the same rules and messages as a member's
+/// request.
+fn tasks_body(raw: &str) -> Result<TasksReq, ApiError> {
+    let v = json::parse(raw)
+        .map_err(|e| ApiError(WireError::new(ErrorCode::InvalidTask, e.message())))?;
+    TasksReq::from_json(&v).map_err(|e| ApiError(shape_error(e)))
 }
 
 fn run(api: &Api, app: &str, room: &str, op: TaskOp) -> Result<Json<serde_json::Value>, ApiError> {
@@ -123,6 +127,9 @@ async fn list(
         .signaling
         .api(|h, _| h.api_list_tasks(&app, &room))
         .map_err(ApiError)?;
+    // The tasks are written by the wire's codec, under the same names members use.
+    let tasks: serde_json::Value = serde_json::from_str(&tasks.to_json_string())
+        .map_err(|e| ApiError(WireError::new(ErrorCode::Internal, e.to_string())))?;
     Ok(Json(serde_json::json!({ "ok": true, "rtmpTasks": tasks })))
 }
 
@@ -153,7 +160,7 @@ fn with_tasks(
     op: fn(TasksReq) -> TaskOp,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let app = authenticate(api, headers)?;
-    let req: TasksReq = body(raw)?;
+    let req = tasks_body(raw)?;
     run(api, &app, room, op(req))
 }
 

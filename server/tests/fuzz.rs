@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use mprtc::protocol::arbitrary::*;
 use mprtc::protocol::frame::{decode_server, encode_request, RequestKind};
+use mprtc::protocol::json::Json;
 use mprtc::protocol::ServerFrame;
 use mprtc_server::config::AppConfig;
 use mprtc_server::media::MediaSigner;
@@ -336,8 +337,12 @@ impl World {
                     if sid == self.bystander {
                         return Err(fail(format!("the bystander was sent {f}")));
                     }
-                    let frame = decode_server(&f)
-                        .map_err(|e| fail(format!("the hub sent an unreadable frame {f}: {e}")))?;
+                    let frame = decode_server(&f).map_err(|e| {
+                        fail(format!(
+                            "the hub sent an unreadable frame {f}: {}",
+                            e.message()
+                        ))
+                    })?;
                     match &frame {
                         ServerFrame::Event { seq, .. } => {
                             let last = self.seqs.entry(sid).or_insert(0);
@@ -351,7 +356,7 @@ impl World {
                         ServerFrame::Ok { body, .. } => {
                             // A join response restarts the session's event numbering.
                             if let (Some(_), Some(seq)) =
-                                (body.get("session"), body.get("seq").and_then(Value::as_u64))
+                                (body.get("session"), body.get("seq").and_then(Json::as_u64))
                             {
                                 self.seqs.insert(sid, seq);
                             }

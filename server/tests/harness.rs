@@ -9,6 +9,7 @@ use mprtc::core::{
     AppEvent, Client, ClientConfig, ComponentKind, Error, MediaKind, OpId, OpValue, Output,
     ReportEvent,
 };
+use mprtc::protocol::json::{Json, RawJson};
 use mprtc::protocol::{ErrorCode, KickReason, LeaveReason, Media, Role};
 use mprtc_server::media::{MediaEvent, MediaSigner, UrlKind};
 use mprtc_server::signaling::{Hub, HubOut, SessionId};
@@ -584,7 +585,7 @@ fn components_that_give_up_get_fresh_urls() {
                 now,
                 ComponentKind::Push,
                 ReportEvent::StateChange,
-                &serde_json::json!({"code": -1307, "reason": ""}),
+                &Json::from(serde_json::json!({"code": -1307, "reason": ""})),
                 None,
             )
             .unwrap();
@@ -635,7 +636,7 @@ fn components_that_give_up_get_fresh_urls() {
             now,
             ComponentKind::Pull,
             ReportEvent::StateChange,
-            &serde_json::json!({"code": "-2301"}),
+            &Json::from(serde_json::json!({"code": "-2301"})),
             None,
         )
         .unwrap();
@@ -773,17 +774,18 @@ impl Net {
     }
 }
 
-fn tasks_req(id: &str, uids: &[u64]) -> mprtc::protocol::tasks::TasksReq {
+/// `{rtmpTasks: [...]}` as JSON text, the way the SDK forwards an app's object.
+fn tasks_req(id: &str, uids: &[u64]) -> String {
     let users: Vec<serde_json::Value> = uids
         .iter()
         .enumerate()
         .map(|(i, u)| serde_json::json!({"uid": u, "x": 320 * i as u32, "y": 0, "width": 320, "height": 240}))
         .collect();
-    serde_json::from_value(serde_json::json!({"rtmpTasks": [{
+    serde_json::json!({"rtmpTasks": [{
         "taskId": id, "streamUrl": "rtmp://cdn/live/x",
         "layout": {"canvas": {"width": 1280, "height": 720, "color": 0}, "users": users}
-    }]}))
-    .unwrap()
+    }]})
+    .to_string()
 }
 
 #[test]
@@ -794,7 +796,7 @@ fn tasks_follow_the_room() {
     net.join(1, "r", 2).unwrap();
     net.events(0);
     net.events(1);
-    net.run(0, |c, now| c.add_tasks(now, tasks_req("t1", &[1, 2])))
+    net.run(0, |c, now| c.add_tasks(now, &tasks_req("t1", &[1, 2])))
         .unwrap();
     let (key, spec) = net.tasks.pop().unwrap();
     assert_eq!((key.room.as_str(), key.task_id.as_str()), ("r", "t1"));
@@ -804,13 +806,13 @@ fn tasks_follow_the_room() {
     );
     // a second add of the same id, an update of an unknown one
     assert_eq!(
-        net.run(0, |c, now| c.add_tasks(now, tasks_req("t1", &[1])))
+        net.run(0, |c, now| c.add_tasks(now, &tasks_req("t1", &[1])))
             .unwrap_err()
             .code,
         ErrorCode::TaskExists
     );
     assert_eq!(
-        net.run(0, |c, now| c.update_tasks(now, tasks_req("t9", &[1])))
+        net.run(0, |c, now| c.update_tasks(now, &tasks_req("t9", &[1])))
             .unwrap_err()
             .code,
         ErrorCode::NoSuchTask
@@ -841,7 +843,7 @@ fn tasks_follow_the_room() {
     assert_eq!(inputs.iter().map(|i| i.uid).collect::<Vec<_>>(), vec![1]);
     assert!(inputs[0].url.contains(&format!("{mroom}.1?k=play")));
     // update replaces the whole config
-    net.run(0, |c, now| c.update_tasks(now, tasks_req("t1", &[2])))
+    net.run(0, |c, now| c.update_tasks(now, &tasks_req("t1", &[2])))
         .unwrap();
     let (_, spec) = net.tasks.pop().unwrap();
     let spec = spec.unwrap();
@@ -868,11 +870,8 @@ fn tasks_follow_the_room() {
     // an audience member may not manage tasks
     net.run(1, |c, now| c.set_role(now, Role::Audience))
         .unwrap();
-    let del = mprtc::protocol::tasks::DeleteTasksReq {
-        task_ids: vec!["t1".into()],
-    };
     assert_eq!(
-        net.run(1, |c, now| c.delete_tasks(now, del.clone()))
+        net.run(1, |c, now| c.delete_tasks(now, r#"{"taskIds": ["t1"]}"#))
             .unwrap_err()
             .code,
         ErrorCode::PermissionDenied
@@ -937,7 +936,7 @@ fn the_server_ends_sessions_replaced_kicked_and_closed() {
         reason: LeaveReason::Kicked
     }));
     // The server API closes the room with a task in it: members hear it, the task ends.
-    net.run(2, |c, now| c.add_tasks(now, tasks_req("t1", &[1])))
+    net.run(2, |c, now| c.add_tasks(now, &tasks_req("t1", &[1])))
         .unwrap();
     net.tasks.clear();
     let mut out = Vec::new();
@@ -1077,7 +1076,7 @@ fn tokens_warn_renew_and_expire() {
 fn a_lone_host_replacing_its_session_keeps_the_room_and_its_tasks() {
     let mut net = Net::new(2);
     net.join(0, "r", 1).unwrap();
-    net.run(0, |c, now| c.add_tasks(now, tasks_req("t1", &[1])))
+    net.run(0, |c, now| c.add_tasks(now, &tasks_req("t1", &[1])))
         .unwrap();
     net.tasks.clear();
     // The page is reopened: the same uid joins on a new connection while the old one lingers.
@@ -1131,10 +1130,14 @@ fn a_request_repeated_after_a_resume_is_answered_not_redone() {
         &mut out,
     );
     let session = match decode_server(&joined[0]).unwrap() {
-        ServerFrame::Ok { body, .. } => body["session"].as_str().unwrap().to_owned(),
+        ServerFrame::Ok { body, .. } => body
+            .get("session")
+            .and_then(Json::as_str)
+            .unwrap()
+            .to_owned(),
         f => panic!("{f:?}"),
     };
-    let add = encode_request(5, RequestKind::AddTasks, &tasks_req("t1", &[1]));
+    let add = encode_request(5, RequestKind::AddTasks, &RawJson(&tasks_req("t1", &[1])));
     let first = ask(&mut hub, sid, add.clone(), &mut out);
     let started = |out: &Vec<HubOut>| {
         out.iter()
@@ -1160,7 +1163,7 @@ fn a_request_repeated_after_a_resume_is_answered_not_redone() {
     assert_eq!(again, first, "the same answer");
     assert_eq!(started(&out), 0, "nothing started twice");
     // A new id is a new request: now the task exists.
-    let add7 = encode_request(7, RequestKind::AddTasks, &tasks_req("t1", &[1]));
+    let add7 = encode_request(7, RequestKind::AddTasks, &RawJson(&tasks_req("t1", &[1])));
     let refused = ask(&mut hub, sid2, add7, &mut out);
     assert!(refused[0].contains("4026"), "{refused:?}");
 }

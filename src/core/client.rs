@@ -5,7 +5,9 @@
 //! returns at once; the effects queue up as [`Output`]s for the driver to carry out, and
 //! [`Client::poll_timeout`] says when [`Client::handle_timeout`] must be called next.
 
-use std::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
+
+use crate::prelude::*;
 
 use super::component::{
     self, ComponentError, ComponentKind, ComponentState, NetStatus, ReportEvent,
@@ -15,9 +17,11 @@ use super::error::Error;
 use super::output::{AppEvent, MediaKind, OpId, OpValue, Output, Phase};
 use super::params;
 use super::reconnect::{next_retry, DropCause, GiveUpReason, ReconnectPolicy, Retry, Rng};
+use super::uid_map::UidMap;
 use crate::protocol::frame::{self, decode_server, encode_request};
-use crate::protocol::tasks::{check_delete, check_tasks, DeleteTasksReq, TasksReq};
+use crate::protocol::json::{self, Empty, Json, RawJson, ToJson};
 use crate::protocol::*;
+use crate::text::{cat, num};
 
 /// The close code the client uses (and reports in `disconnect`) when heartbeats go unanswered.
 pub const HEARTBEAT_CLOSE_CODE: u16 = 4408;
@@ -172,7 +176,7 @@ struct Joined {
     next_token: Option<String>,
     session: String,
     last_seq: u64,
-    members: BTreeMap<u64, Remote>,
+    members: UidMap<Remote>,
     published: Media,
     /// The app's id for this member's stream (given at publish), for recoveries.
     stream: Option<String>,
@@ -355,7 +359,7 @@ impl Client {
     pub fn leave(&mut self, now: u64) -> Result<OpId, Error> {
         let op = self.op();
         if self.joined.is_some() && self.conn == Conn::Open {
-            let (req, frame) = self.send(RequestKind::Leave, &serde_json::json!({}));
+            let (req, frame) = self.send(RequestKind::Leave, &Empty);
             self.pending.push(Pending {
                 req,
                 op,
@@ -516,34 +520,42 @@ impl Client {
         Ok(op)
     }
 
-    /// Start push tasks. Every field is checked here first; the server checks again.
-    pub fn add_tasks(&mut self, now: u64, req: TasksReq) -> Result<OpId, Error> {
-        self.joined_ref()?;
-        check_tasks(&req)?;
-        Ok(self.request(now, RequestKind::AddTasks, &req, Pend::Plain("addTasks")))
+    /// Start push tasks. `body` is the JSON text of NetEase's `{rtmpTasks: [...]}`.
+    ///
+    /// The SDK checks only that it is a JSON object and forwards it as it is: the server types
+    /// it and checks every rule (`protocol::tasks::check_tasks`), and a break comes back as
+    /// 4005 `invalid_task` naming the field. Typing and checking tasks here as well would add
+    /// about 15 KB to the wasm every phone downloads, for an error one round trip sooner.
+    pub fn add_tasks(&mut self, now: u64, body: &str) -> Result<OpId, Error> {
+        self.tasks_request(now, RequestKind::AddTasks, body, "addTasks")
     }
 
-    /// Replace the whole configuration of existing push tasks.
-    pub fn update_tasks(&mut self, now: u64, req: TasksReq) -> Result<OpId, Error> {
-        self.joined_ref()?;
-        check_tasks(&req)?;
-        Ok(self.request(
-            now,
-            RequestKind::UpdateTasks,
-            &req,
-            Pend::Plain("updateTasks"),
-        ))
+    /// Replace the whole configuration of existing push tasks (`body` as for
+    /// [`add_tasks`](Self::add_tasks)).
+    pub fn update_tasks(&mut self, now: u64, body: &str) -> Result<OpId, Error> {
+        self.tasks_request(now, RequestKind::UpdateTasks, body, "updateTasks")
     }
 
-    pub fn delete_tasks(&mut self, now: u64, req: DeleteTasksReq) -> Result<OpId, Error> {
+    /// Stop push tasks: `body` is the JSON text of `{taskIds: [...]}`.
+    pub fn delete_tasks(&mut self, now: u64, body: &str) -> Result<OpId, Error> {
+        self.tasks_request(now, RequestKind::DeleteTasks, body, "deleteTasks")
+    }
+
+    fn tasks_request(
+        &mut self,
+        now: u64,
+        kind: RequestKind,
+        body: &str,
+        name: &'static str,
+    ) -> Result<OpId, Error> {
         self.joined_ref()?;
-        check_delete(&req)?;
-        Ok(self.request(
-            now,
-            RequestKind::DeleteTasks,
-            &req,
-            Pend::Plain("deleteTasks"),
-        ))
+        if !json::parse(body).is_ok_and(|v| v.is_object()) {
+            return Err(Error::new(
+                ErrorCode::InvalidTask,
+                cat(&[name, " needs a plain object"]),
+            ));
+        }
+        Ok(self.request(now, kind, &RawJson(body), Pend::Plain(name)))
     }
 
     /// What the page forwards from its `<live-pusher>` (`Push`) or a `<live-player>` (`Pull`):
@@ -561,7 +573,7 @@ impl Client {
         now: u64,
         kind: ComponentKind,
         event: ReportEvent,
-        report: &serde_json::Value,
+        report: &Json,
         uid: Option<u64>,
     ) -> Result<(), Error> {
         let j = self.joined.as_mut().ok_or_else(|| {
@@ -669,7 +681,7 @@ impl Client {
     /// its timer goes at once, and an open socket is checked with a ping now rather than at
     /// the next heartbeat: after a suspension it is often dead without having said so.
     pub fn app_shown(&mut self, now: u64) {
-        if !std::mem::replace(&mut self.hidden, false) {
+        if !::core::mem::replace(&mut self.hidden, false) {
             return;
         }
         self.check_connection_now(now);
@@ -706,18 +718,14 @@ impl Client {
         if let Conn::Connecting { .. } = self.conn {
             self.conn = Conn::Open;
             self.out.push_back(Output::Event(AppEvent::Open));
-            // The (re)join goes first; then whatever is unanswered, in the order it was asked.
-            let mut order: Vec<(bool, u32, String)> = self
-                .pending
-                .iter()
-                .map(|p| {
-                    let first = matches!(p.what, Pend::Join | Pend::Rejoin);
-                    (!first, p.req, p.frame.clone())
-                })
-                .collect();
-            order.sort_by_key(|(later, req, _)| (*later, *req));
-            for (_, _, f) in order {
-                self.out.push_back(Output::Send(f));
+            // The (re)join goes first; then whatever is unanswered, in the order it was asked
+            // (`pending` is in that order: requests are appended and removed, never moved).
+            for first in [true, false] {
+                for p in &self.pending {
+                    if matches!(p.what, Pend::Join | Pend::Rejoin) == first {
+                        self.out.push_back(Output::Send(p.frame.clone()));
+                    }
+                }
             }
         }
     }
@@ -756,7 +764,7 @@ impl Client {
             }
             Conn::Connecting { .. } | Conn::Open => {
                 self.conn = Conn::Idle;
-                let msg = format!("connection closed ({code} {reason})");
+                let msg = cat(&["connection closed (", &num(code.into()), " ", reason, ")"]);
                 self.connection_lost(now, DropCause::Closed(code), code, &msg);
             }
         }
@@ -775,7 +783,7 @@ impl Client {
             if now >= deadline {
                 self.close_socket_with(RECONNECT_CLOSE_CODE, "connect timeout");
                 let ms = self.cfg.connect_timeout_ms;
-                let msg = format!("could not connect within {ms} ms");
+                let msg = cat(&["could not connect within ", &num(ms), " ms"]);
                 self.connection_lost(now, DropCause::ConnectTimeout, 1006, &msg);
                 return;
             }
@@ -787,10 +795,13 @@ impl Client {
                 let name = pend_name(p.what);
                 let err = Error::new(
                     ErrorCode::Timeout,
-                    format!(
-                        "no answer to {name} within {} ms",
-                        self.cfg.request_timeout_ms
-                    ),
+                    cat(&[
+                        "no answer to ",
+                        name,
+                        " within ",
+                        &num(self.cfg.request_timeout_ms),
+                        " ms",
+                    ]),
                 );
                 if p.op != 0 && p.what != Pend::Leave {
                     self.out
@@ -1008,13 +1019,7 @@ impl Client {
     }
 
     /// A request the core makes on its own: no op, the app never sees its outcome directly.
-    fn internal_request<B: serde::Serialize>(
-        &mut self,
-        now: u64,
-        kind: RequestKind,
-        body: &B,
-        what: Pend,
-    ) {
+    fn internal_request<B: ToJson>(&mut self, now: u64, kind: RequestKind, body: &B, what: Pend) {
         let (req, frame) = self.send(kind, body);
         self.pending.push(Pending {
             req,
@@ -1027,7 +1032,7 @@ impl Client {
 
     /// Encode a request with the next id and send it if the socket is open; otherwise it goes
     /// out (from its [`Pending`]) when the next socket opens.
-    fn send<B: serde::Serialize>(&mut self, kind: RequestKind, body: &B) -> (u32, String) {
+    fn send<B: ToJson>(&mut self, kind: RequestKind, body: &B) -> (u32, String) {
         let req = self.next_req;
         self.next_req = self.next_req.wrapping_add(1).max(1);
         let f = encode_request(req, kind, body);
@@ -1037,13 +1042,7 @@ impl Client {
         (req, f)
     }
 
-    fn request<B: serde::Serialize>(
-        &mut self,
-        now: u64,
-        kind: RequestKind,
-        body: &B,
-        what: Pend,
-    ) -> OpId {
+    fn request<B: ToJson>(&mut self, now: u64, kind: RequestKind, body: &B, what: Pend) -> OpId {
         let op = self.op();
         let (req, frame) = self.send(kind, body);
         let mut deadline = now + self.cfg.request_timeout_ms;
@@ -1069,13 +1068,13 @@ impl Client {
         self.out.push_back(Output::Resolve { op, value });
     }
 
-    fn on_ok(&mut self, now: u64, p: Pending, body: serde_json::Value) {
+    fn on_ok(&mut self, now: u64, p: Pending, body: Json) {
         match p.what {
-            Pend::Join => match frame::body::<JoinOk>(body) {
+            Pend::Join => match frame::body::<JoinOk>(&body) {
                 Ok(ok) => self.joined_ok(now, p.op, ok),
                 Err(e) => self.on_err(now, p, protocol_violation("join", e)),
             },
-            Pend::Rejoin => match frame::body::<JoinOk>(body) {
+            Pend::Rejoin => match frame::body::<JoinOk>(&body) {
                 Ok(ok) => self.rejoined(now, ok),
                 Err(e) => self.on_err(now, p, protocol_violation("join", e)),
             },
@@ -1084,7 +1083,7 @@ impl Client {
                 self.close_socket("leave");
                 self.resolve(p.op, OpValue::Done);
             }
-            Pend::Publish => match frame::body::<PublishOk>(body) {
+            Pend::Publish => match frame::body::<PublishOk>(&body) {
                 Ok(ok) => {
                     if let Some(j) = self.joined.as_mut() {
                         j.published = ok.media;
@@ -1100,7 +1099,7 @@ impl Client {
                 }
                 self.resolve(p.op, OpValue::Done);
             }
-            Pend::Subscribe { uid, media } => match frame::body::<SubscribeOk>(body) {
+            Pend::Subscribe { uid, media } => match frame::body::<SubscribeOk>(&body) {
                 Ok(ok) => {
                     if let Some(j) = self.joined.as_mut() {
                         if j.members.contains_key(&uid) {
@@ -1141,7 +1140,7 @@ impl Client {
                     return;
                 };
                 j.push_recovering = false;
-                if let Ok(ok) = frame::body::<PublishOk>(body) {
+                if let Ok(ok) = frame::body::<PublishOk>(&body) {
                     j.published = ok.media;
                     let uid = j.uid;
                     // No `requesting` phase here: the syncDone that follows says it, with the URL.
@@ -1156,7 +1155,7 @@ impl Client {
                     return;
                 };
                 j.pull_recovering.retain(|u| *u != uid);
-                if let Ok(ok) = frame::body::<SubscribeOk>(body) {
+                if let Ok(ok) = frame::body::<SubscribeOk>(&body) {
                     self.out
                         .push_back(Output::Event(AppEvent::SyncDone { uid, url: ok.url }));
                 } else {
@@ -1345,9 +1344,14 @@ impl Client {
                     } => (attempts, elapsed_ms),
                     _ => (attempt, now.saturating_sub(since)),
                 };
-                let text = format!(
-                    "gave up reconnecting after {attempts} attempts in {elapsed_ms} ms: {msg}"
-                );
+                let text = cat(&[
+                    "gave up reconnecting after ",
+                    &num(attempts.into()),
+                    " attempts in ",
+                    &num(elapsed_ms),
+                    " ms: ",
+                    msg,
+                ]);
                 self.teardown(ErrorCode::ReconnectFailed, &text);
                 self.out.push_back(Output::Event(AppEvent::ReconnectFailed {
                     attempts,
@@ -1430,7 +1434,7 @@ impl Client {
             return;
         }
         let new = member_map(&ok.members);
-        let old = std::mem::replace(&mut j.members, new.clone());
+        let old = ::core::mem::replace(&mut j.members, new.clone());
         j.session = ok.session;
         j.last_seq = ok.seq;
         j.role = ok.role;
@@ -1479,7 +1483,7 @@ impl Client {
         if republish.is_none() {
             j.published = Media::NONE;
         }
-        let subs: Vec<(u64, Media)> = std::mem::take(&mut j.subs)
+        let subs: Vec<(u64, Media)> = ::core::mem::take(&mut j.subs)
             .into_iter()
             .filter(|(uid, _)| new.contains_key(uid))
             .collect();
@@ -1501,7 +1505,11 @@ impl Client {
             self.internal_request(now, RequestKind::Mute, &req, Pend::Remute);
         }
         for (uid, media) in subs {
-            if new[&uid].live.intersect(media).is_empty() {
+            // `subs` holds only uids `new` has (filtered above).
+            if new
+                .get(&uid)
+                .is_none_or(|m| m.live.intersect(media).is_empty())
+            {
                 continue;
             }
             if let Some(j) = self.joined.as_mut() {
@@ -1541,7 +1549,7 @@ impl Client {
                 }));
             }
             _ => {
-                let text = format!("the server refused the rejoin: {}", err.message);
+                let text = cat(&["the server refused the rejoin: ", &err.message]);
                 self.teardown(ErrorCode::ReconnectFailed, &text);
                 self.out.push_back(Output::Event(AppEvent::Disconnect {
                     code: err.code.as_u16(),
@@ -1590,13 +1598,16 @@ impl Client {
                 }
             }
             Event::StreamAdded { uid, media, stream } => {
-                let m = j.members.entry(uid).or_insert(Remote {
-                    role: Role::Broadcaster,
-                    live: Media::NONE,
-                    muted: Media::NONE,
-                    user: None,
-                    stream: None,
-                });
+                let m = j.members.get_or_insert(
+                    uid,
+                    Remote {
+                        role: Role::Broadcaster,
+                        live: Media::NONE,
+                        muted: Media::NONE,
+                        user: None,
+                        stream: None,
+                    },
+                );
                 if stream.is_some() && stream != m.stream {
                     m.stream = stream;
                     self.out.push_back(Output::Event(AppEvent::Identity {
@@ -1754,7 +1765,7 @@ impl Client {
         self.joined = None;
         self.join_token = None;
         self.reconnect = None;
-        for p in std::mem::take(&mut self.pending) {
+        for p in ::core::mem::take(&mut self.pending) {
             if p.op == 0 {
                 continue;
             }
@@ -1794,7 +1805,7 @@ fn heartbeat_ms(v: u64) -> u64 {
     v.clamp(100, 600_000)
 }
 
-fn member_map(members: &[MemberInfo]) -> BTreeMap<u64, Remote> {
+fn member_map(members: &[MemberInfo]) -> UidMap<Remote> {
     members
         .iter()
         .map(|m| {
@@ -1815,7 +1826,7 @@ fn member_map(members: &[MemberInfo]) -> BTreeMap<u64, Remote> {
 fn protocol_violation(what: &str, e: WireError) -> Error {
     Error::new(
         ErrorCode::ProtocolViolation,
-        format!("unreadable {what} response: {}", e.msg),
+        cat(&["unreadable ", what, " response: ", &e.msg]),
     )
 }
 

@@ -9,9 +9,11 @@
 //! the component and of the event are strict (see [`ComponentKind`] and [`ReportEvent`]),
 //! because a typo there is a programming error the app wants to hear about.
 
-use std::str::FromStr;
+use ::core::str::FromStr;
 
-use serde_json::Value;
+use crate::prelude::*;
+use crate::protocol::json::{self, Json, Num};
+use crate::text::{cat, quoted};
 
 use super::error::Error;
 
@@ -39,9 +41,10 @@ impl FromStr for ComponentKind {
         match s {
             "push" => Ok(Self::Push),
             "pull" => Ok(Self::Pull),
-            other => Err(Error::invalid(format!(
-                "dataReporter kind must be 'push' (<live-pusher>) or 'pull' (<live-player>), not {other:?}"
-            ))),
+            other => Err(Error::invalid(cat(&[
+                "dataReporter kind must be 'push' (<live-pusher>) or 'pull' (<live-player>), not ",
+                &quoted(other),
+            ]))),
         }
     }
 }
@@ -74,9 +77,10 @@ impl FromStr for ReportEvent {
             "bindstatechange" => Ok(Self::StateChange),
             "bindnetstatus" => Ok(Self::NetStatus),
             "binderror" => Ok(Self::Error),
-            other => Err(Error::invalid(format!(
-                "dataReporter event must be 'bindstatechange', 'bindnetstatus' or 'binderror', not {other:?}"
-            ))),
+            other => Err(Error::invalid(cat(&[
+                "dataReporter event must be 'bindstatechange', 'bindnetstatus' or 'binderror', not ",
+                &quoted(other),
+            ]))),
         }
     }
 }
@@ -479,71 +483,82 @@ pub struct ComponentError {
 // ---- parsers ---------------------------------------------------------------------------------
 
 /// A number, or a string holding one (surrounding spaces allowed). Not finite → `None`.
-fn number(v: &Value) -> Option<f64> {
+fn number(v: &Json) -> Option<f64> {
     let n = match v {
-        Value::Number(n) => n.as_f64()?,
-        // serde_json's own number reader: JSON number syntax, and no second float parser in
+        Json::Num(n) => n.as_f64(),
+        // The wire's own number reader: JSON number syntax, and no second float parser in
         // the wasm.
-        Value::String(s) => serde_json::from_str::<f64>(s.trim_ascii()).ok()?,
+        Json::Str(s) => json::number_in(s)?,
         _ => return None,
     };
     n.is_finite().then_some(n)
 }
 
 /// A whole number (a fraction is not a code). Out of `i64` range → `None`.
-fn integer(v: &Value) -> Option<i64> {
-    if let Value::Number(n) = v {
-        if let Some(i) = n.as_i64() {
+fn integer(v: &Json) -> Option<i64> {
+    if let Json::Num(Num::U(_) | Num::I(_)) = v {
+        if let Some(i) = v.as_i64() {
             return Some(i);
         }
     }
     let n = number(v)?;
-    (n.fract() == 0.0 && n >= i64::MIN as f64 && n <= i64::MAX as f64).then_some(n as i64)
+    // In range, a whole number is one the cast leaves unchanged (`f64::fract` needs std).
+    (n >= i64::MIN as f64 && n <= i64::MAX as f64 && (n as i64) as f64 == n).then_some(n as i64)
 }
 
 /// A non-negative amount; fractions are rounded.
-fn amount(v: &Value) -> Option<u32> {
+fn amount(v: &Json) -> Option<u32> {
     let n = number(v)?;
-    (n >= 0.0 && n <= u32::MAX as f64).then(|| n.round() as u32)
+    (n >= 0.0 && n <= u32::MAX as f64).then(|| round(n) as u32)
 }
 
-fn signed(v: &Value) -> Option<i64> {
-    let n = number(v)?;
-    (n >= i64::MIN as f64 && n <= i64::MAX as f64).then(|| n.round() as i64)
+/// Half away from zero, as `f64::round` (which needs std). The casts saturate.
+fn round(n: f64) -> f64 {
+    if n >= 0.0 {
+        ((n + 0.5) as i64) as f64
+    } else {
+        ((n - 0.5) as i64) as f64
+    }
 }
 
-fn text(v: &Value) -> Option<String> {
+fn signed(v: &Json) -> Option<i64> {
+    let n = number(v)?;
+    (n >= i64::MIN as f64 && n <= i64::MAX as f64).then(|| round(n) as i64)
+}
+
+fn text(v: &Json) -> Option<String> {
     v.as_str().map(str::to_owned)
 }
 
 /// The code of a statechange payload: `{code}`, `{detail: {code}}` or the bare code.
-fn state_code(v: &Value) -> Option<i64> {
+fn state_code(v: &Json) -> Option<i64> {
     match v {
-        Value::Object(o) => match o.get("code") {
+        Json::Obj(_) => match v.get("code") {
             Some(c) => integer(c),
-            None => o.get("detail").and_then(state_code),
+            None => v.get("detail").and_then(state_code),
         },
         other => integer(other),
     }
 }
 
 /// `<live-pusher>` `bindstatechange`. `None` when the payload has no readable code.
-pub fn parse_pusher_state(v: &Value) -> Option<PusherState> {
+pub fn parse_pusher_state(v: &Json) -> Option<PusherState> {
     state_code(v).map(PusherState::from_code)
 }
 
 /// `<live-player>` `bindstatechange`. `None` when the payload has no readable code.
-pub fn parse_player_state(v: &Value) -> Option<PlayerState> {
+pub fn parse_player_state(v: &Json) -> Option<PlayerState> {
     state_code(v).map(PlayerState::from_code)
 }
 
 /// `bindnetstatus`: the `info` object itself, or `{info}` / `{detail: {info}}` around it.
 /// `None` when nothing in it is readable.
-pub fn parse_net_status(v: &Value) -> Option<NetStatus> {
-    let Value::Object(o) = v else {
+pub fn parse_net_status(v: &Json) -> Option<NetStatus> {
+    let o = v;
+    if !o.is_object() {
         return None;
-    };
-    if let Some(inner @ Value::Object(_)) = o.get("info").or_else(|| o.get("detail")) {
+    }
+    if let Some(inner @ Json::Obj(_)) = o.get("info").or_else(|| o.get("detail")) {
         if let Some(s) = parse_net_status(inner) {
             return Some(s);
         }
@@ -577,10 +592,11 @@ pub fn parse_net_status(v: &Value) -> Option<NetStatus> {
 
 /// `binderror`: `{errCode, errMsg}` or `{detail: {...}}` around it. `None` when neither is
 /// readable.
-pub fn parse_component_error(v: &Value) -> Option<ComponentError> {
-    let Value::Object(o) = v else {
+pub fn parse_component_error(v: &Json) -> Option<ComponentError> {
+    let o = v;
+    if !o.is_object() {
         return None;
-    };
+    }
     let code = o
         .get("errCode")
         .or_else(|| o.get("code"))
@@ -596,7 +612,22 @@ pub fn parse_component_error(v: &Value) -> Option<ComponentError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
+
+    // The readers take the core's `Json`; these tests write reports with serde_json, as text
+    // through `Json::from` (the way a report crosses from JS).
+    fn parse_pusher_state(v: &Value) -> Option<PusherState> {
+        super::parse_pusher_state(&Json::from(v))
+    }
+    fn parse_player_state(v: &Value) -> Option<PlayerState> {
+        super::parse_player_state(&Json::from(v))
+    }
+    fn parse_net_status(v: &Value) -> Option<NetStatus> {
+        super::parse_net_status(&Json::from(v))
+    }
+    fn parse_component_error(v: &Value) -> Option<ComponentError> {
+        super::parse_component_error(&Json::from(v))
+    }
 
     const PUSHER_CODES: &[i64] = &[
         1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008, -1301, -1302, -1303, -1304, -1305, -1306,

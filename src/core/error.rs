@@ -1,5 +1,7 @@
 //! The core's error type: a stable [`ErrorCode`] and a message for people.
 
+use crate::prelude::*;
+
 use crate::protocol::{ErrorCode, WireError};
 
 /// An error an API call fails with. The wasm boundary turns it into a JS `Error` whose `code`
@@ -41,8 +43,8 @@ impl From<crate::protocol::tasks::TaskFieldError> for Error {
     }
 }
 
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl ::core::fmt::Display for Error {
+    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
         write!(
             f,
             "{} ({}): {}",
@@ -53,4 +55,4 @@ impl std::fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl ::core::error::Error for Error {}

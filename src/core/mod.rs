@@ -12,6 +12,7 @@ mod tests;
 mod tests_dialects;
 #[cfg(test)]
 mod tests_reconnect;
+mod uid_map;
 
 pub use client::{
     Client, ClientConfig, ComponentStatus, Remote, HEARTBEAT_CLOSE_CODE, QUALITY_INTERVAL_MS,
@@ -20,3 +21,4 @@ pub use client::{
 pub use component::{ComponentKind, ReportEvent};
 pub use error::Error;
 pub use output::{AppEvent, MediaKind, OpId, OpValue, Output, Phase};
+pub use uid_map::UidMap;

@@ -1,5 +1,7 @@
 //! What the core asks its driver (the JS shim, or a test harness) to do.
 
+use crate::prelude::*;
+
 use super::component::{ComponentKind, NetStatus};
 use super::error::Error;
 use crate::protocol::{LeaveReason, Role};

@@ -2,15 +2,18 @@
 
 use super::error::Error;
 use crate::protocol::{Media, Role};
+use crate::text::{cat, num, quoted};
 
 /// Room names become part of media stream names and URLs, so they are kept to a URL-safe set.
 pub const MAX_ROOM_LEN: usize = 64;
 
 pub fn check_room(name: &str) -> Result<(), Error> {
     if name.is_empty() || name.len() > MAX_ROOM_LEN {
-        return Err(Error::invalid(format!(
-            "channelName must be 1 to {MAX_ROOM_LEN} characters"
-        )));
+        return Err(Error::invalid(cat(&[
+            "channelName must be 1 to ",
+            &num(MAX_ROOM_LEN as u64),
+            " characters",
+        ])));
     }
     if !name
         .bytes()
@@ -28,7 +31,8 @@ pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 /// A uid given as a JS number.
 pub fn uid_from_f64(n: f64) -> Result<u64, Error> {
-    if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= MAX_SAFE_INTEGER as f64 {
+    // `n as u64` leaves a whole number in range unchanged (`f64::fract` needs std).
+    if n >= 0.0 && n <= MAX_SAFE_INTEGER as f64 && (n as u64) as f64 == n {
         Ok(n as u64)
     } else {
         Err(Error::invalid(
@@ -43,8 +47,11 @@ pub fn uid_from_str(s: &str) -> Result<u64, Error> {
     if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::invalid("uid string must be decimal digits"));
     }
-    t.parse::<u64>()
-        .map_err(|_| Error::invalid("uid must fit in 64 bits"))
+    t.bytes()
+        .try_fold(0u64, |n, d| {
+            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        })
+        .ok_or_else(|| Error::invalid("uid must fit in 64 bits"))
 }
 
 /// `mediaType` as the NetEase API takes it: `'audio'`, `'video'`, or nothing for both.
@@ -59,9 +66,10 @@ pub fn media_type(s: Option<&str>) -> Result<Media, Error> {
             audio: false,
             video: true,
         }),
-        Some(other) => Err(Error::invalid(format!(
-            "mediaType must be 'audio' or 'video', not {other:?}"
-        ))),
+        Some(other) => Err(Error::invalid(cat(&[
+            "mediaType must be 'audio' or 'video', not ",
+            &quoted(other),
+        ]))),
     }
 }
 
@@ -69,9 +77,10 @@ pub fn role(s: &str) -> Result<Role, Error> {
     match s {
         "broadcaster" | "host" => Ok(Role::Broadcaster),
         "audience" => Ok(Role::Audience),
-        other => Err(Error::invalid(format!(
-            "role must be 'broadcaster' or 'audience', not {other:?}"
-        ))),
+        other => Err(Error::invalid(cat(&[
+            "role must be 'broadcaster' or 'audience', not ",
+            &quoted(other),
+        ]))),
     }
 }
 
@@ -184,7 +193,7 @@ pub fn check_join_extras(x: JoinExtras) -> Result<(), Error> {
     let unsupported = |what: &str| {
         Err(Error::new(
             crate::protocol::ErrorCode::Unsupported,
-            format!("{what} is not supported by mprtc"),
+            cat(&[what, " is not supported by mprtc"]),
         ))
     };
     if x.record {

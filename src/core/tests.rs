@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::protocol::frame::{decode_request, encode_err, encode_event, encode_ok};
+use crate::protocol::json::{Json, ToJson};
 use crate::protocol::*;
 
 fn client() -> Client {
@@ -41,7 +42,11 @@ pub(super) fn drain_all(c: &mut Client) -> Vec<Output> {
 pub(super) fn sent(outs: &[Output]) -> Vec<(u32, RequestKind, serde_json::Value)> {
     outs.iter()
         .filter_map(|o| match o {
-            Output::Send(f) => Some(decode_request(f).unwrap()),
+            Output::Send(f) => {
+                let (id, kind, body) = decode_request(f).unwrap();
+                let body = serde_json::from_str(&body.to_json_string()).unwrap();
+                Some((id, kind, body))
+            }
             _ => None,
         })
         .collect()
@@ -423,26 +428,50 @@ fn destroy_rejects_everything_pending_and_closes() {
     assert_eq!(c.poll_timeout(), None);
 }
 
-fn task_req(id: &str, width: u32) -> crate::protocol::tasks::TasksReq {
-    serde_json::from_value(serde_json::json!({"rtmpTasks": [{
+fn task_req(id: &str, width: u32) -> String {
+    serde_json::json!({"rtmpTasks": [{
         "taskId": id, "streamUrl": "rtmp://cdn/x",
         "layout": {"canvas": {"width": 1280, "height": 720, "color": 0},
                    "users": [{"uid": 2, "x": 0, "y": 0, "width": width, "height": 360}]}
-    }]}))
-    .unwrap()
+    }]})
+    .to_string()
 }
 
 #[test]
-fn tasks_are_validated_before_sending_and_statuses_arrive_in_order() {
+fn tasks_go_to_the_server_as_given_and_statuses_arrive_in_order() {
+    let mut c = client();
+    let e = c.add_tasks(1, &task_req("t1", 640)).unwrap_err();
+    assert_eq!(e.code, ErrorCode::NotJoined);
     let mut c = joined(vec![]);
-    let e = c.add_tasks(1, task_req("t1", 2000)).unwrap_err();
-    assert_eq!(e.code, ErrorCode::InvalidTask);
-    assert_eq!(
-        e.field.as_deref(),
-        Some("rtmpTasks[0].layout.users[0].width")
-    );
+    for not_an_object in ["[]", "null", "", "{\"rtmpTasks\": [", "7"] {
+        let e = c.add_tasks(1, not_an_object).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidTask, "{not_an_object:?}");
+        let e = c.delete_tasks(1, not_an_object).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidTask, "{not_an_object:?}");
+    }
     assert!(drain(&mut c).is_empty(), "nothing was sent");
-    let op = c.add_tasks(1, task_req("t1", 640)).unwrap();
+
+    // The server checks the rules; its refusal, with the field, is the app's error.
+    let op = c.add_tasks(1, &task_req("t1", 2000)).unwrap();
+    let (id, kind, body) = sent(&drain(&mut c)).remove(0);
+    assert_eq!(kind, RequestKind::AddTasks);
+    assert_eq!(body["rtmpTasks"][0]["layout"]["users"][0]["width"], 2000);
+    let refusal = WireError {
+        code: ErrorCode::InvalidTask,
+        msg: "rtmpTasks[0].layout.users[0].width must be 1 to 1280 (the canvas width)".into(),
+        field: Some("rtmpTasks[0].layout.users[0].width".into()),
+    };
+    c.handle_socket_message(2, &encode_err(Some(id), &refusal));
+    match drain(&mut c).as_slice() {
+        [Output::Reject { op: o, error }] => {
+            assert_eq!(*o, op);
+            assert_eq!(error.code, ErrorCode::InvalidTask);
+            assert_eq!(error.field, refusal.field);
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let op = c.add_tasks(1, &task_req("t1", 640)).unwrap();
     let (id, kind, body) = sent(&drain(&mut c)).remove(0);
     assert_eq!(kind, RequestKind::AddTasks);
     assert_eq!(body["rtmpTasks"][0]["layout"]["users"][0]["width"], 640);
@@ -477,15 +506,10 @@ fn tasks_are_validated_before_sending_and_statuses_arrive_in_order() {
         })
         .collect();
     assert_eq!(codes, vec![506, 505, 511]);
-    let e = c
-        .delete_tasks(
-            4,
-            crate::protocol::tasks::DeleteTasksReq {
-                task_ids: vec!["bad id".into()],
-            },
-        )
-        .unwrap_err();
-    assert_eq!(e.field.as_deref(), Some("taskIds[0]"));
+    c.delete_tasks(4, r#"{"taskIds": ["t1"]}"#).unwrap();
+    let (_, kind, body) = sent(&drain(&mut c)).remove(0);
+    assert_eq!(kind, RequestKind::DeleteTasks);
+    assert_eq!(body, serde_json::json!({"taskIds": ["t1"]}));
 }
 
 #[test]
@@ -641,7 +665,8 @@ fn report(
     v: serde_json::Value,
     uid: Option<u64>,
 ) {
-    c.data_reporter(now, kind, event, &v, uid).unwrap();
+    c.data_reporter(now, kind, event, &Json::from(&v), uid)
+        .unwrap();
 }
 
 #[test]
@@ -917,7 +942,7 @@ fn reporting_needs_a_room_and_known_names() {
             0,
             ComponentKind::Push,
             ReportEvent::NetStatus,
-            &serde_json::json!({}),
+            &Json::from(serde_json::json!({})),
             None,
         )
         .unwrap_err();
@@ -950,7 +975,10 @@ fn odd_payloads_are_accepted_and_ignored() {
                 serde_json::json!({"code": {"deep": true}}),
                 serde_json::json!({"info": "none"}),
             ] {
-                assert_eq!(c.data_reporter(5, kind, ev, &junk, None), Ok(()));
+                assert_eq!(
+                    c.data_reporter(5, kind, ev, &Json::from(&junk), None),
+                    Ok(())
+                );
             }
         }
     }

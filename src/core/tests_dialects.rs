@@ -5,6 +5,7 @@ use super::component::{ComponentKind, ReportEvent};
 use super::tests::{drain, drain_all, joined_as, sent};
 use super::*;
 use crate::protocol::frame::{encode_event, encode_ok};
+use crate::protocol::json::Json;
 use crate::protocol::*;
 
 fn client() -> Client {
@@ -222,7 +223,7 @@ fn component_phases_follow_the_codes_the_page_forwards() {
             now,
             ComponentKind::Push,
             ReportEvent::StateChange,
-            &serde_json::json!({ "code": code }),
+            &Json::from(serde_json::json!({ "code": code })),
             None,
         )
         .unwrap();
@@ -280,7 +281,7 @@ fn quality_samples_reach_the_app_at_most_once_a_second_per_component() {
                 100 + t,
                 kind,
                 ReportEvent::NetStatus,
-                &serde_json::json!({"videoBitrate": t, "netSpeed": "512"}),
+                &Json::from(serde_json::json!({"videoBitrate": t, "netSpeed": "512"})),
                 uid,
             )
             .unwrap();
@@ -305,7 +306,7 @@ fn quality_samples_reach_the_app_at_most_once_a_second_per_component() {
         10_000,
         ComponentKind::Push,
         ReportEvent::NetStatus,
-        &serde_json::json!({"foo": 1}),
+        &Json::from(serde_json::json!({"foo": 1})),
         None,
     )
     .unwrap();

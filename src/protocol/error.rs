@@ -1,13 +1,12 @@
 //! Error codes that cross the wire. One numeric space for the whole product, so a code means
 //! the same thing whether the server detected the problem or the client did before sending.
 
-use serde::{Deserialize, Serialize};
+use crate::prelude::*;
 
 /// Stable error codes. Numbers never change meaning once released; new codes get new numbers.
 ///
 /// Ranges: 1xxx client-local conditions, 4xxx the request was refused, 5xxx the server failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(into = "u16", try_from = "u16")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u16)]
 pub enum ErrorCode {
     /// An argument of an API call is missing or out of range.
@@ -170,23 +169,19 @@ impl From<ErrorCode> for u16 {
 }
 
 impl TryFrom<u16> for ErrorCode {
-    type Error = String;
-    fn try_from(n: u16) -> Result<Self, String> {
-        Self::ALL
-            .iter()
-            .copied()
-            .find(|c| c.as_u16() == n)
-            .ok_or_else(|| format!("unknown error code {n}"))
+    /// The number, which no code has.
+    type Error = u16;
+    fn try_from(n: u16) -> Result<Self, u16> {
+        Self::ALL.iter().copied().find(|c| c.as_u16() == n).ok_or(n)
     }
 }
 
 /// The error half of a response, as it travels.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WireError {
     pub code: ErrorCode,
     pub msg: String,
     /// The offending field, for errors about one field (e.g. a push task's).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
 }
 
@@ -202,7 +197,7 @@ impl WireError {
     pub fn task(e: crate::protocol::tasks::TaskFieldError) -> Self {
         Self {
             code: ErrorCode::InvalidTask,
-            msg: e.to_string(),
+            msg: e.message(),
             field: Some(e.field),
         }
     }
@@ -226,7 +221,7 @@ mod tests {
     fn wire_error_serializes_code_as_number() {
         let e = WireError::new(ErrorCode::TokenExpired, "token expired");
         assert_eq!(
-            serde_json::to_string(&e).unwrap(),
+            crate::protocol::json::ToJson::to_json_string(&e),
             r#"{"code":4013,"msg":"token expired"}"#
         );
     }

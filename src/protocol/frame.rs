@@ -8,14 +8,15 @@
 //! ```
 //! A frame that cannot be attributed to a request is answered with `re` absent and `ok:false`.
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
 use super::error::{ErrorCode, WireError};
+use super::json::{self, write_u64, FromJson, Json, ToJson};
 use super::messages::Event;
+use crate::prelude::*;
 
 /// The protocol version this build speaks.
 pub const VERSION: u32 = 1;
+// The encoders below write the envelope's `"v":1` as a literal.
+const _: () = assert!(VERSION == 1, "update the envelope literals in frame.rs");
 
 /// Request kinds, by wire name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,73 +74,54 @@ impl RequestKind {
     }
 }
 
-#[derive(Serialize)]
-struct RequestOut<'a, B: Serialize> {
-    v: u32,
-    id: u32,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    body: &'a B,
+/// Encode a request.
+pub fn encode_request<B: ToJson + ?Sized>(id: u32, kind: RequestKind, body: &B) -> String {
+    let mut s = String::with_capacity(64);
+    s.push_str("{\"v\":1,\"id\":");
+    write_u64(&mut s, u64::from(id));
+    s.push_str(",\"type\":\"");
+    s.push_str(kind.wire_name());
+    s.push_str("\",\"body\":");
+    body.write_json(&mut s);
+    s.push('}');
+    s
 }
 
-/// Encode a request.
-pub fn encode_request<B: Serialize>(id: u32, kind: RequestKind, body: &B) -> String {
-    let f = RequestOut {
-        v: VERSION,
-        id,
-        kind: kind.wire_name(),
-        body,
-    };
-    serde_json::to_string(&f).expect("request bodies always serialize")
+/// The `u32` at `key` of an envelope, if it is one.
+fn envelope_u32(v: &Json, key: &str) -> Option<u32> {
+    v.get(key)
+        .and_then(Json::as_u64)
+        .and_then(|n| u32::try_from(n).ok())
 }
 
 /// Read a request; on failure say which request (if any) the error belongs to.
-pub fn decode_request(text: &str) -> Result<(u32, RequestKind, Value), (Option<u32>, WireError)> {
+pub fn decode_request(text: &str) -> Result<(u32, RequestKind, Json), (Option<u32>, WireError)> {
     let malformed = |re, msg: String| (re, WireError::new(ErrorCode::MalformedFrame, msg));
     if !text.trim_start().starts_with('{') {
         return Err(malformed(None, "a frame must be a JSON object".into()));
     }
-    // One parse into a map: a repeated key keeps its last value (RFC 8259 leaves repeats to
-    // the reader), so a readable id is always found and answered.
-    let mut map: serde_json::Map<String, Value> = serde_json::from_str(text).map_err(|e| {
-        // The body may hold what a map cannot (a number beyond f64): if the envelope itself
-        // reads, the error still goes to its id.
-        #[derive(Deserialize)]
-        struct Envelope {
-            v: u32,
-            id: u32,
-        }
-        let re = serde_json::from_str::<Envelope>(text)
-            .ok()
-            .filter(|p| p.v == VERSION)
-            .map(|p| p.id);
-        malformed(re, format!("not a JSON object frame: {e}"))
+    let frame = json::parse(text).map_err(|e| {
+        let mut msg = String::from("not a JSON object frame: ");
+        msg.push_str(&e.message());
+        malformed(None, msg)
     })?;
-    let int = |k: &str| {
-        map.get(k)
-            .and_then(Value::as_u64)
-            .and_then(|n| u32::try_from(n).ok())
-    };
-    let (v, id) = (int("v"), int("id"));
+    let (v, id) = (envelope_u32(&frame, "v"), envelope_u32(&frame, "id"));
     if v != Some(VERSION) {
         return Err((
             id,
-            WireError::new(
-                ErrorCode::UnsupportedVersion,
-                format!("protocol version {v:?} not supported; this server speaks {VERSION}"),
-            ),
+            WireError::new(ErrorCode::UnsupportedVersion, {
+                let mut msg = String::from("protocol version not supported; this server speaks ");
+                write_u64(&mut msg, u64::from(VERSION));
+                msg
+            }),
         ));
     }
     let id = id.ok_or_else(|| malformed(None, "bad envelope: `id` must be a u32".into()))?;
-    let kind = match map.get("type") {
-        Some(Value::String(t)) => RequestKind::from_wire(t).ok_or_else(|| {
-            (
-                Some(id),
-                WireError::new(
-                    ErrorCode::UnknownRequest,
-                    format!("unknown request type {t:?}"),
-                ),
-            )
+    let kind = match frame.get("type") {
+        Some(Json::Str(t)) => RequestKind::from_wire(t).ok_or_else(|| {
+            let mut msg = String::from("unknown request type ");
+            json::write_str(&mut msg, t);
+            (Some(id), WireError::new(ErrorCode::UnknownRequest, msg))
         })?,
         _ => {
             return Err(malformed(
@@ -148,126 +130,158 @@ pub fn decode_request(text: &str) -> Result<(u32, RequestKind, Value), (Option<u
             ))
         }
     };
-    Ok((id, kind, map.remove("body").unwrap_or(Value::Null)))
+    Ok((id, kind, take_member(frame, "body")))
+}
+
+/// The (last) member `key` of an object, moved out; `null` when there is none.
+fn take_member(v: Json, key: &str) -> Json {
+    match v {
+        Json::Obj(mut members) => match members.iter().rposition(|(k, _)| k == key) {
+            Some(i) => members.swap_remove(i).1,
+            None => Json::Null,
+        },
+        _ => Json::Null,
+    }
 }
 
 /// Type a request body, mapping failures to `InvalidParams`.
-pub fn body<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, WireError> {
-    serde_json::from_value(v).map_err(|e| WireError::new(ErrorCode::InvalidParams, e.to_string()))
+pub fn body<T: FromJson>(v: &Json) -> Result<T, WireError> {
+    T::from_json(v).map_err(|e| WireError::new(ErrorCode::InvalidParams, e.message()))
 }
 
-#[derive(Serialize)]
-struct OkOut<'a, B: Serialize> {
-    v: u32,
-    re: u32,
-    ok: bool,
-    body: &'a B,
-}
-
-#[derive(Serialize)]
-struct ErrOut<'a> {
-    v: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    re: Option<u32>,
-    ok: bool,
-    err: &'a WireError,
-}
-
-#[derive(Serialize)]
-struct EventOut<'a> {
-    v: u32,
-    seq: u64,
-    #[serde(flatten)]
-    ev: &'a Event,
-}
-
-pub fn encode_ok<B: Serialize>(re: u32, body: &B) -> String {
-    serde_json::to_string(&OkOut {
-        v: VERSION,
-        re,
-        ok: true,
-        body,
-    })
-    .expect("bodies serialize")
+pub fn encode_ok<B: ToJson + ?Sized>(re: u32, body: &B) -> String {
+    let mut s = String::with_capacity(64);
+    s.push_str("{\"v\":1,\"re\":");
+    write_u64(&mut s, u64::from(re));
+    s.push_str(",\"ok\":true,\"body\":");
+    body.write_json(&mut s);
+    s.push('}');
+    s
 }
 
 pub fn encode_err(re: Option<u32>, err: &WireError) -> String {
-    serde_json::to_string(&ErrOut {
-        v: VERSION,
-        re,
-        ok: false,
-        err,
-    })
-    .expect("errors serialize")
+    let mut s = String::from("{\"v\":1,");
+    if let Some(re) = re {
+        s.push_str("\"re\":");
+        write_u64(&mut s, u64::from(re));
+        s.push(',');
+    }
+    s.push_str("\"ok\":false,\"err\":");
+    err.write_json(&mut s);
+    s.push('}');
+    s
 }
 
 pub fn encode_event(seq: u64, ev: &Event) -> String {
-    serde_json::to_string(&EventOut {
-        v: VERSION,
-        seq,
-        ev,
-    })
-    .expect("events serialize")
+    event_frame(seq, &encode_event_body(ev))
 }
 
 /// An event's `"type"` and `"body"` as one JSON object, without the envelope: encoded once
 /// when many members get the same event, each frame then made by [`event_frame`].
 pub fn encode_event_body(ev: &Event) -> String {
-    serde_json::to_string(ev).expect("events serialize")
+    ev.to_json_string()
 }
 
 /// The frame [`encode_event`] makes, from a body made by [`encode_event_body`].
 pub fn event_frame(seq: u64, body: &str) -> String {
     let rest = body.strip_prefix('{').unwrap_or(body);
-    format!("{{\"v\":{VERSION},\"seq\":{seq},{rest}")
+    let mut s = String::with_capacity(rest.len() + 32);
+    s.push_str("{\"v\":1,\"seq\":");
+    write_u64(&mut s, seq);
+    s.push(',');
+    s.push_str(rest);
+    s
 }
 
 /// A server frame as the client reads it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServerFrame {
-    Ok { re: u32, body: Value },
+    Ok { re: u32, body: Json },
     Err { re: Option<u32>, err: WireError },
     Event { seq: u64, event: Event },
 }
 
-/// Read a server frame. Errors are human-readable descriptions of what was wrong.
-pub fn decode_server(text: &str) -> Result<ServerFrame, String> {
-    #[derive(Deserialize)]
-    struct Raw {
-        v: u32,
-        re: Option<u32>,
-        ok: Option<bool>,
-        seq: Option<u64>,
-        #[serde(rename = "type")]
-        kind: Option<String>,
-        #[serde(default)]
-        body: Value,
-        err: Option<WireError>,
+/// Why a server frame could not be read. Static descriptions keep the `fmt` machinery out of
+/// the wasm; `field` says where a typed part failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameError {
+    pub what: &'static str,
+    pub detail: String,
+}
+
+impl FrameError {
+    fn new(what: &'static str) -> Self {
+        Self {
+            what,
+            detail: String::new(),
+        }
     }
-    let raw: Raw = serde_json::from_str(text).map_err(|e| format!("bad server frame: {e}"))?;
-    if raw.v != VERSION {
-        return Err(format!(
-            "server speaks protocol {}, this SDK {VERSION}",
-            raw.v
+    fn with(what: &'static str, detail: String) -> Self {
+        Self { what, detail }
+    }
+    pub fn message(&self) -> String {
+        let mut s = String::from(self.what);
+        if !self.detail.is_empty() {
+            s.push_str(": ");
+            s.push_str(&self.detail);
+        }
+        s
+    }
+}
+
+/// Read a server frame.
+pub fn decode_server(text: &str) -> Result<ServerFrame, FrameError> {
+    let frame = json::parse(text).map_err(|e| FrameError::with("bad server frame", e.message()))?;
+    if !frame.is_object() {
+        return Err(FrameError::new("bad server frame: not an object"));
+    }
+    if envelope_u32(&frame, "v") != Some(VERSION) {
+        return Err(FrameError::new(
+            "the server speaks another protocol version than this SDK (1)",
         ));
     }
-    match (raw.ok, raw.seq) {
-        (Some(true), _) => {
-            let re = raw.re.ok_or("ok response without re")?;
-            Ok(ServerFrame::Ok { re, body: raw.body })
+    let re = match frame.get("re") {
+        None | Some(Json::Null) => None,
+        Some(v) => Some(
+            u32::from_json(v)
+                .map_err(|e| FrameError::with("bad server frame", e.at("re").message()))?,
+        ),
+    };
+    let body = frame.get("body").unwrap_or(&Json::Null);
+    match frame.get("ok") {
+        Some(Json::Bool(true)) => {
+            let re = re.ok_or(FrameError::new("ok response without re"))?;
+            Ok(ServerFrame::Ok {
+                re,
+                body: take_member(frame, "body"),
+            })
         }
-        (Some(false), _) => {
-            let err = raw.err.ok_or("error response without err")?;
-            Ok(ServerFrame::Err { re: raw.re, err })
+        Some(Json::Bool(false)) => {
+            let err = match frame.get("err") {
+                Some(e) => WireError::from_json(e)
+                    .map_err(|e| FrameError::with("bad error response", e.at("err").message()))?,
+                None => return Err(FrameError::new("error response without err")),
+            };
+            Ok(ServerFrame::Err { re, err })
         }
-        (None, Some(seq)) => {
-            let kind = raw.kind.ok_or("event without type")?;
-            let event: Event =
-                serde_json::from_value(serde_json::json!({ "type": kind, "body": raw.body }))
-                    .map_err(|e| format!("bad event {kind:?}: {e}"))?;
+        Some(_) => Err(FrameError::new(
+            "bad server frame: ok must be true or false",
+        )),
+        None => {
+            let seq = match frame.get("seq") {
+                Some(v) => u64::from_json(v)
+                    .map_err(|e| FrameError::with("bad event", e.at("seq").message()))?,
+                None => return Err(FrameError::new("frame is neither response nor event")),
+            };
+            let kind = frame
+                .get("type")
+                .and_then(Json::as_str)
+                .ok_or(FrameError::new("event without type"))?;
+            let event = Event::from_wire(kind, body)
+                .ok_or(FrameError::with("unknown event type", kind.to_owned()))?
+                .map_err(|e| FrameError::with("bad event", e.message()))?;
             Ok(ServerFrame::Event { seq, event })
         }
-        (None, None) => Err("frame is neither response nor event".into()),
     }
 }
 
@@ -327,7 +341,7 @@ mod tests {
         );
         let (id, kind, b) = decode_request(&s).unwrap();
         assert_eq!((id, kind), (7, RequestKind::Publish));
-        let p: PublishReq = body(b).unwrap();
+        let p: PublishReq = body(&b).unwrap();
         assert!(p.media.audio && !p.media.video);
     }
 
@@ -343,7 +357,7 @@ mod tests {
         assert_eq!((re, e.code), (None, ErrorCode::MalformedFrame));
         let (re, e) = decode_request(r#"{"v":1,"type":"join"}"#).unwrap_err();
         assert_eq!((re, e.code), (None, ErrorCode::MalformedFrame));
-        let err = body::<JoinReq>(serde_json::json!({"room": 5})).unwrap_err();
+        let err = body::<JoinReq>(&json::parse(r#"{"room": 5}"#).unwrap()).unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidParams);
     }
 

@@ -6,8 +6,10 @@
 //! `proptest-regressions/` files): a failing case is printed shrunk, and inputs worth keeping
 //! become plain tests below. Runs are random; `PROPTEST_RNG_SEED=<u64>` makes one repeatable.
 //!
-//! Typed values are built from JSON (`serde_json::from_value`) rather than struct literals so
-//! that fields added later with serde defaults do not break this file.
+//! JSON is generated and inspected with serde_json, an implementation independent of
+//! [`super::json`]: the round trips below are also a differential test of our reader and
+//! writer against it. Typed values are built from JSON rather than struct literals so that
+//! fields added later with defaults do not break this file.
 #![cfg(not(target_arch = "wasm32"))]
 
 use proptest::prelude::*;
@@ -20,6 +22,7 @@ use super::frame::{
     self, decode_request, decode_server, encode_err, encode_event, encode_ok, encode_request,
     RequestKind, ServerFrame, VERSION,
 };
+use super::json::{self, FromJson, Json, ToJson};
 use super::messages::*;
 use super::tasks::{DeleteTasksReq, TasksReq};
 use crate::core::{AppEvent, Client, ClientConfig, Output};
@@ -178,26 +181,34 @@ fn request() -> BoxedStrategy<(u32, RequestKind, Value)> {
         .boxed()
 }
 
-/// Type `b` as `kind`'s body, encode that, decode it again and type it again: both must agree.
+/// Type `b` (written by serde_json) as `kind`'s body, encode that, decode it again and type it
+/// again: both must agree. serde_json must read what we wrote, and mean the same by it.
 fn typed_round_trip(id: u32, kind: RequestKind, b: Value) -> Result<(), TestCaseError> {
     fn check<T>(id: u32, kind: RequestKind, b: Value) -> Result<(), TestCaseError>
     where
-        T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+        T: FromJson + ToJson + PartialEq + std::fmt::Debug,
     {
-        let typed: T = frame::body(b.clone())
+        let typed: T = frame::body(&Json::from(&b))
             .map_err(|e| TestCaseError::fail(format!("generated body {b} is invalid: {e:?}")))?;
         let text = encode_request(id, kind, &typed);
         let (id2, kind2, b2) = decode_request(&text)
             .map_err(|e| TestCaseError::fail(format!("{text} does not decode: {e:?}")))?;
         prop_assert_eq!((id2, kind2), (id, kind));
-        let again: T = frame::body(b2)
+        let again: T = frame::body(&b2)
             .map_err(|e| TestCaseError::fail(format!("{text}: body does not type: {e:?}")))?;
-        prop_assert_eq!(again, typed);
+        prop_assert_eq!(&again, &typed);
+        let theirs: Value = serde_json::from_str(&text)
+            .map_err(|e| TestCaseError::fail(format!("serde_json cannot read {text}: {e}")))?;
+        prop_assert_eq!(&theirs["id"], &json!(id));
+        let via_serde: T = frame::body(&Json::from(&theirs["body"])).map_err(|e| {
+            TestCaseError::fail(format!("{text}: serde's body does not type: {e:?}"))
+        })?;
+        prop_assert_eq!(via_serde, typed);
         Ok(())
     }
     match kind {
         RequestKind::Join => check::<JoinReq>(id, kind, b),
-        RequestKind::Leave => check::<Value>(id, kind, b),
+        RequestKind::Leave => check::<Json>(id, kind, b),
         RequestKind::Publish => check::<PublishReq>(id, kind, b),
         RequestKind::Unpublish => check::<UnpublishReq>(id, kind, b),
         RequestKind::Subscribe => check::<SubscribeReq>(id, kind, b),
@@ -236,8 +247,8 @@ fn event_json() -> BoxedStrategy<Value> {
 fn event() -> BoxedStrategy<Event> {
     event_json()
         .prop_map(|v| {
-            serde_json::from_value::<Event>(v.clone())
-                .unwrap_or_else(|e| panic!("generated event {v} is invalid: {e}"))
+            Event::from_json(&Json::from(&v))
+                .unwrap_or_else(|e| panic!("generated event {v} is invalid: {e:?}"))
         })
         .boxed()
 }
@@ -350,6 +361,51 @@ fn envelope(text: &str) -> Option<(Option<Value>, Option<Value>)> {
     Some((e.v, e.id))
 }
 
+/// `a` and `b` are the same JSON. Integers compare exactly; other numbers to within 1e-15
+/// relative (`json::parse` reads fractions to within two ulps, not correctly rounded).
+fn same_json(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            let int = |n: &serde_json::Number| n.is_u64() || n.is_i64();
+            if int(x) && int(y) {
+                x == y
+            } else {
+                let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+                // Subnormals have fewer bits, so tiny numbers compare absolutely.
+                (x - y).abs() <= (x.abs().max(y.abs()) * 1e-15).max(f64::MIN_POSITIVE)
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_json(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| same_json(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// `json::parse` and serde_json accept the same texts, but for the documented differences:
+/// our depth limit is lower, and we read numbers beyond f64's range (as infinity) where
+/// serde_json refuses them.
+fn same_verdict(text: &str) -> Result<(), TestCaseError> {
+    let ours = json::parse(text);
+    let theirs = serde_json::from_str::<Value>(text);
+    match (&ours, &theirs) {
+        (Ok(_), Err(e)) => prop_assert!(
+            e.to_string().contains("number out of range"),
+            "we accept {:?}, serde_json does not: {}",
+            text,
+            e
+        ),
+        (Err(e), Ok(_)) => prop_assert_eq!(e.what, "nested too deeply", "{:?}", text),
+        _ => {}
+    }
+    Ok(())
+}
+
 /// Inputs worth keeping: unrepresentable numbers, repeated keys, deep nesting.
 #[test]
 fn decoders_on_known_edge_cases() {
@@ -375,6 +431,27 @@ proptest! {
         decode_both(&text)?;
     }
 
+    /// serde_json's text, read by us and written back, is what serde_json wrote.
+    #[test]
+    fn our_json_reads_and_writes_what_serde_json_does(v in prop_oneof![arb_json(), arb_json_object()]) {
+        for text in [v.to_string(), serde_json::to_string_pretty(&v).unwrap()] {
+            let ours = json::parse(&text)
+                .map_err(|e| TestCaseError::fail(format!("{text}: {}", e.message())))?;
+            let back: Value = serde_json::from_str(&ours.to_json_string())
+                .map_err(|e| TestCaseError::fail(format!("serde_json cannot read ours: {e}")))?;
+            prop_assert!(same_json(&v, &back), "{} became {}", v, back);
+        }
+    }
+
+    /// Both JSON readers accept and refuse the same texts, valid frames broken in every way
+    /// included.
+    #[test]
+    fn our_json_accepts_what_serde_json_does(
+        text in prop_oneof![arb_text(), mutated(prop_oneof![server_frame(), request_frame()])]
+    ) {
+        same_verdict(&text)?;
+    }
+
     #[test]
     fn decoders_never_panic_on_json(v in prop_oneof![arb_json(), arb_json_object()]) {
         decode_both(&v.to_string())?;
@@ -397,7 +474,7 @@ proptest! {
     #[test]
     fn responses_round_trip(re in any::<u32>(), b in ok_body(), e in wire_error(), ere in proptest::option::of(any::<u32>())) {
         let text = encode_ok(re, &b);
-        prop_assert_eq!(decode_server(&text), Ok(ServerFrame::Ok { re, body: b }));
+        prop_assert_eq!(decode_server(&text), Ok(ServerFrame::Ok { re, body: Json::from(&b) }));
         let text = encode_err(ere, &e);
         prop_assert_eq!(decode_server(&text), Ok(ServerFrame::Err { re: ere, err: e }));
     }
@@ -469,7 +546,7 @@ fn joined_client() -> Client {
 
 #[test]
 fn join_ok_body_is_a_join_ok() {
-    let ok: JoinOk = frame::body(join_ok_body()).expect("join_ok_body matches JoinOk");
+    let ok: JoinOk = frame::body(&Json::from(join_ok_body())).expect("join_ok_body matches JoinOk");
     assert_eq!((ok.uid, ok.seq), (7, JOIN_SEQ));
     let _ = joined_client();
 }
@@ -733,13 +810,14 @@ proptest! {
         use crate::core::component::{
             parse_component_error, parse_net_status, parse_player_state, parse_pusher_state,
         };
-        let _ = parse_pusher_state(&v);
-        let _ = parse_player_state(&v);
-        let _ = parse_component_error(&v);
-        if let Some(n) = parse_net_status(&v) {
+        let j = Json::from(&v);
+        let _ = parse_pusher_state(&j);
+        let _ = parse_player_state(&j);
+        let _ = parse_component_error(&j);
+        if let Some(n) = parse_net_status(&j) {
             prop_assert!(n.net_quality_level.is_none_or(|q| q <= 6));
             prop_assert!(n.video_fps.is_none_or(f64::is_finite));
-            prop_assert_eq!(parse_net_status(&json!({ "info": v.clone() })), Some(n));
+            prop_assert_eq!(parse_net_status(&Json::from(json!({ "info": v.clone() }))), Some(n));
         }
     }
 
@@ -762,7 +840,7 @@ proptest! {
                 1 => ReportEvent::NetStatus,
                 _ => ReportEvent::Error,
             };
-            prop_assert!(c.data_reporter(100 + i as u64, kind, event, v, Some(8)).is_ok());
+            prop_assert!(c.data_reporter(100 + i as u64, kind, event, &Json::from(v), Some(8)).is_ok());
         }
         let requests = drain(&mut c)
             .into_iter()

@@ -1,10 +1,13 @@
-//! Request, response and event bodies. Field names are the wire names.
+//! Request, response and event bodies. Field names are the wire names; `codec/messages.rs`
+//! reads and writes them. Absent (or `null`) on the wire: an `Option` is `None`; `role` is
+//! broadcaster, `sdk` and a user's `name` empty, `live`/`muted`/`media` flags false, `resumed`
+//! false, and the ping periods the constants below. Everything else is required. A body
+//! "with media" (publish, mute, subscribe, ...) carries `audio` and `video` as its own members.
 
-use serde::{Deserialize, Serialize};
+use crate::prelude::*;
 
 /// What a member does in a room. Audience members watch; broadcasters may publish.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Role {
     #[default]
     Broadcaster,
@@ -13,11 +16,9 @@ pub enum Role {
 
 /// Which media kinds a request or event is about. A member pushes one RTMP stream that may carry
 /// audio, video or both, so kinds travel as a pair of flags rather than as separate streams.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Media {
-    #[serde(default)]
     pub audio: bool,
-    #[serde(default)]
     pub video: bool,
 }
 
@@ -54,66 +55,52 @@ impl Media {
     }
 }
 
-fn no_media(m: &Media) -> bool {
-    m.is_empty()
-}
-
 /// `join`: enter a room. The first request of every session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JoinReq {
     pub appkey: String,
     pub room: String,
     pub uid: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
-    #[serde(default)]
     pub role: Role,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sdk: String,
     /// Set when the client rejoins after losing its connection: the server hands the same
     /// session back, with the events after `last_seq`, if it still holds it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume: Option<Resume>,
     /// The app's own user id and display name (ZEGO's `userID` / `userName`), shown to the
     /// others with the member. `uid` is then derived from `user` (see `params::uid_for_user`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<UserTag>,
 }
 
 /// An app-chosen user identity carried beside the numeric uid.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UserTag {
     pub id: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
 }
 
 /// The session a rejoin asks for, and the last event seq the client applied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resume {
     pub session: String,
     pub last_seq: u64,
 }
 
 /// One member as the joiner first sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MemberInfo {
     pub uid: u64,
     pub role: Role,
     /// The media this member is live with (declared by `publish` and flowing into the media server).
-    #[serde(default)]
     pub live: Media,
     /// The kinds the member has muted.
-    #[serde(default, skip_serializing_if = "no_media")]
     pub muted: Media,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<UserTag>,
     /// The app's id for the member's stream, if it gave one at `publish`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JoinOk {
     pub session: String,
     pub room: String,
@@ -125,77 +112,67 @@ pub struct JoinOk {
     pub seq: u64,
     pub server_time_ms: u64,
     /// Send a `ping` this often while joined.
-    #[serde(default = "default_ping_interval")]
     pub ping_interval_ms: u64,
     /// A ping unanswered for this long means the connection is dead, whatever the socket says.
-    #[serde(default = "default_ping_timeout")]
     pub ping_timeout_ms: u64,
     /// The `resume` of the request was granted: same session, the events after its `last_seq`
     /// follow this answer, and `members` is informational. Otherwise this is a new session and
     /// `members` is the whole truth.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub resumed: bool,
 }
 
-fn default_ping_interval() -> u64 {
-    10_000
-}
-fn default_ping_timeout() -> u64 {
-    20_000
-}
+/// `ping_interval_ms` when a server leaves it out.
+pub const DEFAULT_PING_INTERVAL_MS: u64 = 10_000;
+/// `ping_timeout_ms` when a server leaves it out.
+pub const DEFAULT_PING_TIMEOUT_MS: u64 = 20_000;
 
 /// `ping`: the heartbeat. `ts` is the client's clock, echoed back to measure the round trip.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PingReq {
     pub ts: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PingOk {
     pub ts: u64,
     pub server_time_ms: u64,
 }
 
 /// `publish` adds media kinds to the member's stream; the answer is the push URL.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishReq {
-    #[serde(flatten)]
     pub media: Media,
     /// The app's id for this stream (ZEGO's `streamID`); others see it with the stream.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<String>,
 }
 
 /// `mute`: stop (or, with `muted: false`, resume) sending the kinds given; the others hear of
 /// it. The stream stays up, so unmuting needs no new URL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MuteReq {
-    #[serde(flatten)]
     pub media: Media,
     pub muted: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishOk {
     pub url: String,
     /// All kinds now declared by this member.
     pub media: Media,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UnpublishReq {
-    #[serde(flatten)]
     pub media: Media,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SubscribeReq {
     pub uid: u64,
-    #[serde(flatten)]
     pub media: Media,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubscribeOk {
     /// RTMP play URL, for `<live-player src>`.
     pub url: String,
@@ -203,21 +180,19 @@ pub struct SubscribeOk {
     pub flv_url: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UnsubscribeReq {
     pub uid: u64,
-    #[serde(flatten)]
     pub media: Media,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SetRoleReq {
     pub role: Role,
 }
 
 /// Why a member left.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeaveReason {
     /// The member called `leave`.
     Left,
@@ -228,13 +203,11 @@ pub enum LeaveReason {
 }
 
 /// Server events. Every event frame carries a per-session `seq`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", content = "body", rename_all = "kebab-case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     MemberJoined {
         uid: u64,
         role: Role,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         user: Option<UserTag>,
     },
     MemberLeft {
@@ -245,7 +218,6 @@ pub enum Event {
     StreamAdded {
         uid: u64,
         media: Media,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         stream: Option<String>,
     },
     /// `media` are the kinds that just stopped.
@@ -283,8 +255,7 @@ pub enum Event {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KickReason {
     /// The same uid joined the room on another connection.
     Replaced,
@@ -295,7 +266,7 @@ pub enum KickReason {
 }
 
 /// `renew-token`: replace the session's join token before it expires.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenewTokenReq {
     pub token: String,
 }

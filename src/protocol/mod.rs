@@ -3,8 +3,12 @@
 //! Versioned JSON envelopes over one WebSocket: each request id gets exactly one response, and
 //! every server event carries a per-session `seq` (the basis for resume). See [`frame`].
 
+mod codec;
 pub mod error;
 pub mod frame;
+pub mod json;
+#[cfg(any(test, all(feature = "fuzzing", not(target_arch = "wasm32"))))]
+mod json_serde;
 pub mod messages;
 
 pub use error::{ErrorCode, WireError};

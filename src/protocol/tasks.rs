@@ -1,43 +1,36 @@
 //! Push tasks: compose room members into one layout and push it to an RTMP URL. The field
 //! names are those of the NetEase API (`taskId`, `streamUrl`, `layout.canvas`, ...), so task
-//! objects written for it travel unchanged.
+//! objects written for it travel unchanged (`codec/tasks.rs` reads and writes them). Fields
+//! not noted otherwise are zero, false or empty when absent; the ids, URL and layout are required.
 
-use serde::{Deserialize, Serialize};
+use crate::prelude::*;
+use crate::text::{cat, num};
 
 /// One push task as the app describes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RtmpTask {
     pub task_id: String,
     pub stream_url: String,
-    #[serde(default)]
     pub record: bool,
     /// The uid shown big (kept for compatibility; the layout decides positions).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_uid: Option<u64>,
     pub layout: Layout,
-    #[serde(default)]
     pub config: TaskConfig,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub extra_info: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
     pub canvas: Canvas,
-    #[serde(default)]
     pub users: Vec<LayoutUser>,
-    #[serde(default)]
     pub images: Vec<LayoutImage>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Canvas {
     pub width: u32,
     pub height: u32,
     /// Background colour as a decimal RGB number (`#FFFFFF` is 16777215).
-    #[serde(default)]
     pub color: u32,
 }
 
@@ -46,106 +39,75 @@ pub const ADAPTION_FILL: u8 = 0;
 /// Scale to fit inside the rectangle, keeping the aspect ratio (the default).
 pub const ADAPTION_FIT: u8 = 1;
 
-fn fit() -> u8 {
-    ADAPTION_FIT
-}
-fn yes() -> bool {
-    true
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LayoutUser {
     pub uid: u64,
     pub x: u32,
     pub y: u32,
     pub width: u32,
     pub height: u32,
-    #[serde(default = "fit")]
+    /// Absent: [`ADAPTION_FIT`].
     pub adaption: u8,
-    #[serde(default)]
     pub z_order: i32,
-    #[serde(default = "yes")]
+    /// Absent: true.
     pub push_audio: bool,
-    #[serde(default = "yes")]
+    /// Absent: true.
     pub push_video: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayoutImage {
     pub url: String,
     pub x: u32,
     pub y: u32,
     pub width: u32,
     pub height: u32,
-    #[serde(default = "fit")]
+    /// Absent: [`ADAPTION_FIT`].
     pub adaption: u8,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TaskConfig {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_param: Option<AudioParam>,
     /// Push a single user's video without re-encoding (accepted; the compositor decides).
-    #[serde(default)]
     pub single_video_no_trans: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// Absent fields take the values of [`AudioParam::default`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AudioParam {
     /// kbit/s, 10 to 192.
-    #[serde(default = "AudioParam::default_bit_rate")]
     pub bit_rate: u32,
     /// 1 (mono) or 2 (stereo).
-    #[serde(default = "AudioParam::default_channels")]
     pub channels: u8,
     /// 0 AAC-LC, 1 HE-AAC.
-    #[serde(default)]
     pub codec_profile: u8,
     /// 32000, 44100 or 48000.
-    #[serde(default = "AudioParam::default_sample_rate")]
     pub sample_rate: u32,
     /// The seed documents this flag inside `audioParam` too; accepted in either place.
-    #[serde(default)]
     pub single_video_no_trans: bool,
-}
-
-impl AudioParam {
-    fn default_bit_rate() -> u32 {
-        64
-    }
-    fn default_channels() -> u8 {
-        2
-    }
-    fn default_sample_rate() -> u32 {
-        48000
-    }
 }
 
 impl Default for AudioParam {
     fn default() -> Self {
         Self {
-            bit_rate: Self::default_bit_rate(),
-            channels: Self::default_channels(),
+            bit_rate: 64,
+            channels: 2,
             codec_profile: 0,
-            sample_rate: Self::default_sample_rate(),
+            sample_rate: 48000,
             single_video_no_trans: false,
         }
     }
 }
 
 /// `add-tasks` and `update-tasks` bodies.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TasksReq {
     pub rtmp_tasks: Vec<RtmpTask>,
 }
 
 /// `delete-tasks` body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeleteTasksReq {
     pub task_ids: Vec<String>,
 }
@@ -180,9 +142,13 @@ pub struct TaskFieldError {
     pub allowed: String,
 }
 
-impl std::fmt::Display for TaskFieldError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} must be {}", self.field, self.allowed)
+impl TaskFieldError {
+    /// "`field` must be `allowed`".
+    pub fn message(&self) -> String {
+        let mut s = self.field.clone();
+        s.push_str(" must be ");
+        s.push_str(&self.allowed);
+        s
     }
 }
 
@@ -217,38 +183,49 @@ fn check_url(field: String, url: &str, schemes: &[&str]) -> Result<(), TaskField
     } else {
         Err(bad(
             field,
-            format!(
-                "a {} URL of at most {} characters",
-                schemes.join(" or "),
-                limits::URL_MAX
-            ),
+            cat(&[
+                "a ",
+                &schemes.join(" or "),
+                " URL of at most ",
+                &num(limits::URL_MAX as u64),
+                " characters",
+            ]),
         ))
     }
 }
 
 fn check_rect(p: &str, x: u32, y: u32, w: u32, h: u32, c: Canvas) -> Result<(), TaskFieldError> {
+    let (cw, ch) = (u64::from(c.width), u64::from(c.height));
     if w == 0 || w > c.width {
         return Err(bad(
-            format!("{p}.width"),
-            format!("1 to {} (the canvas width)", c.width),
+            cat(&[p, ".width"]),
+            cat(&["1 to ", &num(cw), " (the canvas width)"]),
         ));
     }
     if h == 0 || h > c.height {
         return Err(bad(
-            format!("{p}.height"),
-            format!("1 to {} (the canvas height)", c.height),
+            cat(&[p, ".height"]),
+            cat(&["1 to ", &num(ch), " (the canvas height)"]),
         ));
     }
     if x > c.width - w {
         return Err(bad(
-            format!("{p}.x"),
-            format!("0 to {} so that x + width fits the canvas", c.width - w),
+            cat(&[p, ".x"]),
+            cat(&[
+                "0 to ",
+                &num(cw - u64::from(w)),
+                " so that x + width fits the canvas",
+            ]),
         ));
     }
     if y > c.height - h {
         return Err(bad(
-            format!("{p}.y"),
-            format!("0 to {} so that y + height fits the canvas", c.height - h),
+            cat(&[p, ".y"]),
+            cat(&[
+                "0 to ",
+                &num(ch - u64::from(h)),
+                " so that y + height fits the canvas",
+            ]),
         ));
     }
     Ok(())
@@ -262,92 +239,97 @@ fn check_adaption(field: String, a: u8) -> Result<(), TaskFieldError> {
     }
 }
 
+/// `p[i]`, for paths in errors.
+fn indexed(p: &str, i: usize) -> String {
+    cat(&[p, "[", &num(i as u64), "]"])
+}
+
 /// Check one task; `p` is the path prefix used in errors (e.g. `rtmpTasks[0]`).
 pub fn check_task(p: &str, t: &RtmpTask) -> Result<(), TaskFieldError> {
-    check_task_id(format!("{p}.taskId"), &t.task_id)?;
-    check_url(
-        format!("{p}.streamUrl"),
-        &t.stream_url,
-        &["rtmp://", "rtmps://"],
-    )?;
+    let at = |field: &str| cat(&[p, field]);
+    check_task_id(at(".taskId"), &t.task_id)?;
+    check_url(at(".streamUrl"), &t.stream_url, &["rtmp://", "rtmps://"])?;
     let c = t.layout.canvas;
     let even =
         |v: u32| (limits::CANVAS_MIN..=limits::CANVAS_MAX).contains(&v) && v.is_multiple_of(2);
-    let range = format!(
-        "an even number from {} to {}",
-        limits::CANVAS_MIN,
-        limits::CANVAS_MAX
-    );
+    let range = || {
+        cat(&[
+            "an even number from ",
+            &num(limits::CANVAS_MIN.into()),
+            " to ",
+            &num(limits::CANVAS_MAX.into()),
+        ])
+    };
     if !even(c.width) {
-        return Err(bad(format!("{p}.layout.canvas.width"), range));
+        return Err(bad(at(".layout.canvas.width"), range()));
     }
     if !even(c.height) {
-        return Err(bad(format!("{p}.layout.canvas.height"), range));
+        return Err(bad(at(".layout.canvas.height"), range()));
     }
     if c.color > limits::COLOR_MAX {
         return Err(bad(
-            format!("{p}.layout.canvas.color"),
+            at(".layout.canvas.color"),
             "a decimal RGB number from 0 to 16777215",
         ));
     }
     if t.layout.users.len() > limits::USERS_MAX {
         return Err(bad(
-            format!("{p}.layout.users"),
-            format!("at most {} users", limits::USERS_MAX),
+            at(".layout.users"),
+            cat(&["at most ", &num(limits::USERS_MAX as u64), " users"]),
         ));
     }
     for (i, u) in t.layout.users.iter().enumerate() {
-        let q = format!("{p}.layout.users[{i}]");
+        let q = indexed(&at(".layout.users"), i);
         if t.layout.users[..i].iter().any(|o| o.uid == u.uid) {
             return Err(bad(
-                format!("{q}.uid"),
+                cat(&[&q, ".uid"]),
                 "a uid not listed twice in the layout",
             ));
         }
         check_rect(&q, u.x, u.y, u.width, u.height, c)?;
-        check_adaption(format!("{q}.adaption"), u.adaption)?;
+        check_adaption(cat(&[&q, ".adaption"]), u.adaption)?;
         if !(0..=limits::Z_ORDER_MAX).contains(&u.z_order) {
             return Err(bad(
-                format!("{q}.zOrder"),
-                format!("0 to {}", limits::Z_ORDER_MAX),
+                cat(&[&q, ".zOrder"]),
+                cat(&["0 to ", &num(limits::Z_ORDER_MAX as u64)]),
             ));
         }
     }
     if t.layout.images.len() > limits::IMAGES_MAX {
         return Err(bad(
-            format!("{p}.layout.images"),
-            format!("at most {} images", limits::IMAGES_MAX),
+            at(".layout.images"),
+            cat(&["at most ", &num(limits::IMAGES_MAX as u64), " images"]),
         ));
     }
     for (i, im) in t.layout.images.iter().enumerate() {
-        let q = format!("{p}.layout.images[{i}]");
-        check_url(format!("{q}.url"), &im.url, &["http://", "https://"])?;
+        let q = indexed(&at(".layout.images"), i);
+        check_url(cat(&[&q, ".url"]), &im.url, &["http://", "https://"])?;
         check_rect(&q, im.x, im.y, im.width, im.height, c)?;
-        check_adaption(format!("{q}.adaption"), im.adaption)?;
+        check_adaption(cat(&[&q, ".adaption"]), im.adaption)?;
     }
     if let Some(a) = t.config.audio_param {
-        let q = format!("{p}.config.audioParam");
+        let q = |field: &str| cat(&[p, ".config.audioParam", field]);
         let (lo, hi) = limits::BIT_RATE;
         if !(lo..=hi).contains(&a.bit_rate) {
             return Err(bad(
-                format!("{q}.bitRate"),
-                format!("{lo} to {hi} (kbit/s)"),
+                q(".bitRate"),
+                cat(&[&num(lo.into()), " to ", &num(hi.into()), " (kbit/s)"]),
             ));
         }
         if a.channels != 1 && a.channels != 2 {
-            return Err(bad(format!("{q}.channels"), "1 (mono) or 2 (stereo)"));
+            return Err(bad(q(".channels"), "1 (mono) or 2 (stereo)"));
         }
         if a.codec_profile > 1 {
-            return Err(bad(format!("{q}.codecProfile"), "0 (AAC-LC) or 1 (HE-AAC)"));
+            return Err(bad(q(".codecProfile"), "0 (AAC-LC) or 1 (HE-AAC)"));
         }
         if !limits::SAMPLE_RATES.contains(&a.sample_rate) {
-            return Err(bad(format!("{q}.sampleRate"), "32000, 44100 or 48000"));
+            return Err(bad(q(".sampleRate"), "32000, 44100 or 48000"));
         }
     }
     if t.extra_info.len() > limits::EXTRA_INFO_MAX {
         return Err(bad(
-            format!("{p}.extraInfo"),
-            format!("at most {} bytes", limits::EXTRA_INFO_MAX),
+            at(".extraInfo"),
+            cat(&["at most ", &num(limits::EXTRA_INFO_MAX as u64), " bytes"]),
         ));
     }
     Ok(())
@@ -359,13 +341,17 @@ pub fn check_tasks(req: &TasksReq) -> Result<(), TaskFieldError> {
     if n == 0 || n > limits::TASKS_PER_REQUEST_MAX {
         return Err(bad(
             "rtmpTasks".into(),
-            format!("1 to {} tasks", limits::TASKS_PER_REQUEST_MAX),
+            cat(&[
+                "1 to ",
+                &num(limits::TASKS_PER_REQUEST_MAX as u64),
+                " tasks",
+            ]),
         ));
     }
     for (i, t) in req.rtmp_tasks.iter().enumerate() {
-        let p = format!("rtmpTasks[{i}]");
+        let p = indexed("rtmpTasks", i);
         if req.rtmp_tasks[..i].iter().any(|o| o.task_id == t.task_id) {
-            return Err(bad(format!("{p}.taskId"), "unique within the request"));
+            return Err(bad(cat(&[&p, ".taskId"]), "unique within the request"));
         }
         check_task(&p, t)?;
     }
@@ -377,11 +363,15 @@ pub fn check_delete(req: &DeleteTasksReq) -> Result<(), TaskFieldError> {
     if req.task_ids.is_empty() || req.task_ids.len() > limits::TASKS_PER_REQUEST_MAX {
         return Err(bad(
             "taskIds".into(),
-            format!("1 to {} task ids", limits::TASKS_PER_REQUEST_MAX),
+            cat(&[
+                "1 to ",
+                &num(limits::TASKS_PER_REQUEST_MAX as u64),
+                " task ids",
+            ]),
         ));
     }
     for (i, id) in req.task_ids.iter().enumerate() {
-        check_task_id(format!("taskIds[{i}]"), id)?;
+        check_task_id(indexed("taskIds", i), id)?;
     }
     Ok(())
 }
@@ -391,7 +381,7 @@ mod tests {
     use super::*;
 
     fn task() -> RtmpTask {
-        serde_json::from_value(serde_json::json!({
+        crate::protocol::json::FromJson::from_json(&crate::protocol::json::Json::from(serde_json::json!({
             "taskId": "task_1",
             "streamUrl": "rtmp://cdn.example.com/live/x",
             "record": false,
@@ -405,7 +395,7 @@ mod tests {
             },
             "config": {"audioParam": {"bitRate": 64, "channels": 2, "codecProfile": 0, "sampleRate": 48000}},
             "extraInfo": ""
-        }))
+        })))
         .unwrap()
     }
 
@@ -423,11 +413,11 @@ mod tests {
             (ADAPTION_FIT, 0, true, true)
         );
         // The seed puts singleVideoNoTrans inside audioParam; both places parse.
-        let v: RtmpTask = serde_json::from_value(serde_json::json!({
+        let v: RtmpTask = crate::protocol::json::FromJson::from_json(&crate::protocol::json::Json::from(serde_json::json!({
             "taskId": "a", "streamUrl": "rtmp://h/x",
             "layout": {"canvas": {"width": 640, "height": 360}},
             "config": {"audioParam": {"bitRate": 64, "singleVideoNoTrans": false}, "singleVideoNoTrans": true}
-        }))
+        })))
         .unwrap();
         check_task("t", &v).unwrap();
         assert_eq!(v.config.audio_param.unwrap().sample_rate, 48000);
@@ -438,7 +428,7 @@ mod tests {
         let ok = |f: &dyn Fn(&mut RtmpTask)| {
             let mut t = task();
             f(&mut t);
-            check_task("t", &t).map_err(|e| e.to_string())
+            check_task("t", &t).map_err(|e| e.message())
         };
         let bad = |f: &dyn Fn(&mut RtmpTask)| {
             let mut t = task();
@@ -577,7 +567,7 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(
-            e.to_string(),
+            e.message(),
             "t.config.audioParam.bitRate must be 10 to 192 (kbit/s)"
         );
     }

@@ -8,12 +8,13 @@ use wasm_bindgen::JsCast;
 use crate::core::{
     params, AppEvent, Client, ClientConfig, ComponentKind, Error, OpValue, Output, ReportEvent,
 };
+use crate::prelude::*;
+use crate::protocol::json::{self, Json};
 use crate::protocol::{ErrorCode, LeaveReason, Role};
+use crate::text::{cat, num};
 
-#[wasm_bindgen(start)]
-fn start() {
-    console_error_panic_hook::set_once();
-}
+#[cfg(not(any(test, feature = "std")))]
+mod runtime;
 
 /// A real JS `Error` with a numeric `code` and a stable `reason` name.
 fn js_error(e: &Error) -> JsValue {
@@ -45,12 +46,9 @@ fn opt_string(v: JsValue, what: &str) -> Result<Option<String>, Error> {
     if v.is_undefined() || v.is_null() {
         return Ok(None);
     }
-    v.as_string().map(Some).ok_or_else(|| {
-        Error::new(
-            ErrorCode::InvalidArgument,
-            format!("{what} must be a string"),
-        )
-    })
+    v.as_string()
+        .map(Some)
+        .ok_or_else(|| Error::invalid(cat(&[what, " must be a string"])))
 }
 
 /// A uid as NetEase apps pass it: a number, a decimal string, a `BigInt`, or a bignumber.js
@@ -91,16 +89,17 @@ fn flag(p: &JsValue, name: &str) -> Result<bool, Error> {
     if let Some(b) = v.as_bool() {
         return Ok(b);
     }
-    let n = v
-        .as_f64()
-        .or_else(|| v.as_string().and_then(|s| s.trim().parse::<f64>().ok()));
-    match n {
+    match number(&v) {
         Some(0.0) => Ok(false),
         Some(1.0) => Ok(true),
-        _ => Err(Error::invalid(format!(
-            "{name} must be 0, 1, true or false"
-        ))),
+        _ => Err(Error::invalid(cat(&[name, " must be 0, 1, true or false"]))),
     }
+}
+
+/// A number, or a string holding one (NetEase's flags come as either).
+fn number(v: &JsValue) -> Option<f64> {
+    v.as_f64()
+        .or_else(|| v.as_string().and_then(|s| json::number_in(&s)))
 }
 
 /// uids above 2^53-1 go out as decimal strings, flagged as the NetEase API does.
@@ -110,7 +109,7 @@ fn uid_out(o: &JsValue, uid: u64) {
         o,
         "uid",
         if big {
-            uid.to_string().into()
+            num(uid).into()
         } else {
             (uid as f64).into()
         },
@@ -132,30 +131,27 @@ fn media(v: JsValue) -> Result<crate::protocol::Media, Error> {
 
 type JsResult<T> = Result<T, JsValue>;
 
-/// Read a plain JS object into a typed request. It crosses as JSON text: the same decoder the
-/// wire uses, so shape errors read the same everywhere.
-fn from_js<T: serde::de::DeserializeOwned>(v: &JsValue, what: &str) -> Result<T, Error> {
-    let text = js_sys::JSON::stringify(v)
+/// A plain JS object as JSON text (`JSON.stringify`), for bodies the core forwards.
+fn json_text(v: &JsValue, what: &str) -> Result<String, Error> {
+    js_sys::JSON::stringify(v)
         .ok()
         .and_then(|s| s.as_string())
         .ok_or_else(|| {
             Error::new(
                 ErrorCode::InvalidTask,
-                format!("{what} needs a plain object"),
+                cat(&[what, " needs a plain object"]),
             )
-        })?;
-    serde_json::from_str(&text)
-        .map_err(|e| Error::new(ErrorCode::InvalidTask, format!("{what}: {e}")))
+        })
 }
 
 /// A component report as JSON, leniently: whatever `JSON.stringify` cannot express (undefined,
 /// BigInt, cycles) reads as `null`, which the core ignores.
-fn lenient_json(v: &JsValue) -> serde_json::Value {
+fn lenient_json(v: &JsValue) -> Json {
     js_sys::JSON::stringify(v)
         .ok()
         .and_then(|s| s.as_string())
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(serde_json::Value::Null)
+        .and_then(|t| json::parse(&t).ok())
+        .unwrap_or(Json::Null)
 }
 
 fn js<T>(r: Result<T, Error>) -> JsResult<T> {
@@ -234,10 +230,7 @@ impl WasmClient {
             // recordType only chooses how recordings are mixed; with no recording asked for it
             // changes nothing, but it must be one of NetEase's values.
             if record_type_set {
-                let ok = record_type
-                    .as_f64()
-                    .or_else(|| record_type.as_string().and_then(|s| s.trim().parse().ok()))
-                    .is_some_and(|n| n == 0.0 || n == 1.0 || n == 2.0);
+                let ok = number(&record_type).is_some_and(|n| n == 0.0 || n == 1.0 || n == 2.0);
                 if !ok {
                     return Err(Error::invalid("recordType must be 0, 1 or 2"));
                 }
@@ -346,18 +339,18 @@ impl WasmClient {
     /// `{rtmpTasks: [...]}` as in the NetEase API.
     #[wasm_bindgen(js_name = addTasks)]
     pub fn add_tasks(&mut self, req: JsValue, now: f64) -> JsResult<u32> {
-        js(from_js(&req, "addTasks").and_then(|r| self.inner.add_tasks(now_ms(now), r)))
+        js(json_text(&req, "addTasks").and_then(|r| self.inner.add_tasks(now_ms(now), &r)))
     }
 
     #[wasm_bindgen(js_name = updateTasks)]
     pub fn update_tasks(&mut self, req: JsValue, now: f64) -> JsResult<u32> {
-        js(from_js(&req, "updateTasks").and_then(|r| self.inner.update_tasks(now_ms(now), r)))
+        js(json_text(&req, "updateTasks").and_then(|r| self.inner.update_tasks(now_ms(now), &r)))
     }
 
     /// `{taskIds: [...]}`.
     #[wasm_bindgen(js_name = deleteTasks)]
     pub fn delete_tasks(&mut self, req: JsValue, now: f64) -> JsResult<u32> {
-        js(from_js(&req, "deleteTasks").and_then(|r| self.inner.delete_tasks(now_ms(now), r)))
+        js(json_text(&req, "deleteTasks").and_then(|r| self.inner.delete_tasks(now_ms(now), &r)))
     }
 
     /// `dataReporter(kind, event, data, uid?)` as in the NetEase API: `kind` `'push'` | `'pull'`,

@@ -11,6 +11,7 @@ use mprtc::core::params::{check_room, check_stream_id, check_user_id, uid_for_us
 use mprtc::protocol::frame::{
     body, decode_request, encode_err, encode_event_body, encode_ok, event_frame,
 };
+use mprtc::protocol::json::Empty;
 use mprtc::protocol::*;
 
 use crate::config::AppConfig;
@@ -22,8 +23,8 @@ mod admin;
 mod tasks;
 
 use mprtc::protocol::tasks::DeleteTasksReq;
+pub use tasks::{shape_error, TaskInfo, TaskOp, COMPOSITOR_VIEWER};
 use tasks::{task_body, RoomTask};
-pub use tasks::{TaskInfo, TaskOp, COMPOSITOR_VIEWER};
 
 pub type SessionId = u64;
 
@@ -322,31 +323,29 @@ impl Hub {
         let mut after = Vec::new();
         let reply = match kind {
             RequestKind::Join => {
-                body(b).and_then(|r| self.join(sid, r, now_ms, id, out, &mut after))
+                body(&b).and_then(|r| self.join(sid, r, now_ms, id, out, &mut after))
             }
-            RequestKind::Leave => self
-                .leave(sid, now_ms, out)
-                .map(|_| encode_ok(id, &serde_json::json!({}))),
+            RequestKind::Leave => self.leave(sid, now_ms, out).map(|_| encode_ok(id, &Empty)),
             RequestKind::Publish => {
-                body::<PublishReq>(b).and_then(|r| self.publish(sid, r, now_ms, id, out))
+                body::<PublishReq>(&b).and_then(|r| self.publish(sid, r, now_ms, id, out))
             }
-            RequestKind::Mute => body::<MuteReq>(b).and_then(|r| self.mute(sid, r, id, out)),
+            RequestKind::Mute => body::<MuteReq>(&b).and_then(|r| self.mute(sid, r, id, out)),
             RequestKind::Unpublish => {
-                body::<UnpublishReq>(b).and_then(|r| self.unpublish(sid, r.media, id, out))
+                body::<UnpublishReq>(&b).and_then(|r| self.unpublish(sid, r.media, id, out))
             }
             RequestKind::Subscribe => {
-                body::<SubscribeReq>(b).and_then(|r| self.subscribe(sid, r, now_ms, id))
+                body::<SubscribeReq>(&b).and_then(|r| self.subscribe(sid, r, now_ms, id))
             }
             RequestKind::Unsubscribe => {
-                body::<UnsubscribeReq>(b).and_then(|r| self.unsubscribe(sid, r, id))
+                body::<UnsubscribeReq>(&b).and_then(|r| self.unsubscribe(sid, r, id))
             }
             RequestKind::SetRole => {
-                body::<SetRoleReq>(b).and_then(|r| self.set_role(sid, r.role, id, out))
+                body::<SetRoleReq>(&b).and_then(|r| self.set_role(sid, r.role, id, out))
             }
-            RequestKind::RenewToken => body::<RenewTokenReq>(b)
+            RequestKind::RenewToken => body::<RenewTokenReq>(&b)
                 .and_then(|r| self.renew_token(sid, &r.token, now_ms))
-                .map(|_| encode_ok(id, &serde_json::json!({}))),
-            RequestKind::Ping => body::<PingReq>(b).map(|p| {
+                .map(|_| encode_ok(id, &Empty)),
+            RequestKind::Ping => body::<PingReq>(&b).map(|p| {
                 encode_ok(
                     id,
                     &PingOk {
@@ -355,15 +354,15 @@ impl Hub {
                     },
                 )
             }),
-            RequestKind::AddTasks => task_body(b)
+            RequestKind::AddTasks => task_body(&b)
                 .and_then(|r| self.member_tasks(sid, TaskOp::Add(r), now_ms, out))
-                .map(|_| encode_ok(id, &serde_json::json!({}))),
-            RequestKind::UpdateTasks => task_body(b)
+                .map(|_| encode_ok(id, &Empty)),
+            RequestKind::UpdateTasks => task_body(&b)
                 .and_then(|r| self.member_tasks(sid, TaskOp::Update(r), now_ms, out))
-                .map(|_| encode_ok(id, &serde_json::json!({}))),
-            RequestKind::DeleteTasks => body::<DeleteTasksReq>(b)
+                .map(|_| encode_ok(id, &Empty)),
+            RequestKind::DeleteTasks => body::<DeleteTasksReq>(&b)
                 .and_then(|r| self.member_tasks(sid, TaskOp::Delete(r), now_ms, out))
-                .map(|_| encode_ok(id, &serde_json::json!({}))),
+                .map(|_| encode_ok(id, &Empty)),
         };
         let frame = reply.unwrap_or_else(|e| encode_err(Some(id), &e));
         if cacheable {
@@ -900,7 +899,7 @@ impl Hub {
                 uid,
             });
         }
-        Ok(encode_ok(id, &serde_json::json!({})))
+        Ok(encode_ok(id, &Empty))
     }
 
     fn subscribe(
@@ -948,7 +947,7 @@ impl Hub {
         if !room.members.contains_key(&r.uid) {
             return Err(err(ErrorCode::NoSuchMember, "no such uid in this room"));
         }
-        Ok(encode_ok(id, &serde_json::json!({})))
+        Ok(encode_ok(id, &Empty))
     }
 
     fn mute(
@@ -987,7 +986,7 @@ impl Hub {
             };
             Self::broadcast(room, Some(uid), &ev, out);
         }
-        Ok(encode_ok(id, &serde_json::json!({})))
+        Ok(encode_ok(id, &Empty))
     }
 
     fn set_role(
@@ -1003,7 +1002,7 @@ impl Hub {
             .get_mut(&uid)
             .expect("session points at member");
         if m.role == role {
-            return Ok(encode_ok(id, &serde_json::json!({})));
+            return Ok(encode_ok(id, &Empty));
         }
         if role == Role::Broadcaster && !m.privileges.publish {
             return Err(err(
@@ -1032,7 +1031,7 @@ impl Hub {
             }
         }
         Self::broadcast(room, Some(uid), &Event::RoleChanged { uid, role }, out);
-        Ok(encode_ok(id, &serde_json::json!({})))
+        Ok(encode_ok(id, &Empty))
     }
 
     // ---- helpers -----------------------------------------------------------------------------

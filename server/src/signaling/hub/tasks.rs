@@ -1,8 +1,8 @@
 //! Push tasks in the hub: they belong to a room, are managed by members (or the server API),
 //! follow who is live, and report their state to every member.
 
+use mprtc::protocol::json::{DecodeError, FromJson, Json, ObjOut, ToJson};
 use mprtc::protocol::tasks::{check_tasks, TasksReq, TASK_ENDED, TASK_FAILED, TASK_PUSHING};
-use serde::Serialize;
 
 use super::*;
 use crate::tasks::{TaskInput, TaskState};
@@ -29,24 +29,40 @@ pub enum TaskOp {
     Delete(DeleteTasksReq),
 }
 
-/// A task as the server API lists it.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// A task as the server API lists it: the task's own fields and `status`.
+#[derive(Debug, Clone)]
 pub struct TaskInfo {
-    #[serde(flatten)]
     pub task: RtmpTask,
-    /// 505, 506 or none yet.
+    /// 505, 506 or none yet (`null`).
     pub status: Option<u16>,
+}
+
+impl ToJson for TaskInfo {
+    fn write_json(&self, out: &mut String) {
+        self.task
+            .write_fields(&mut ObjOut::start(out))
+            .field("status", &self.status)
+            .end()
+    }
 }
 
 use mprtc::protocol::tasks::RtmpTask;
 
-/// Type and check an add/update body: the same rules the SDK applied before sending.
-pub(super) fn task_body(v: serde_json::Value) -> Result<TasksReq, WireError> {
-    let r: TasksReq = serde_json::from_value(v)
-        .map_err(|e| WireError::new(ErrorCode::InvalidTask, format!("rtmpTasks: {e}")))?;
+/// Type and check an add/update body. The SDK forwards the app's object as it is, so this is
+/// where every rule is applied.
+pub(super) fn task_body(v: &Json) -> Result<TasksReq, WireError> {
+    let r = TasksReq::from_json(v).map_err(shape_error)?;
     check_tasks(&r).map_err(WireError::task)?;
     Ok(r)
+}
+
+/// A task body of the wrong shape, naming the field where it went wrong.
+pub fn shape_error(e: DecodeError) -> WireError {
+    WireError {
+        code: ErrorCode::InvalidTask,
+        msg: e.message(),
+        field: (!e.path.is_empty()).then(|| e.path.clone()),
+    }
 }
 
 fn key_of(room: &RoomKey, task_id: &str) -> TaskKey {
