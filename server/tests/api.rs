@@ -20,8 +20,19 @@ async fn http(
     auth: Option<&str>,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let body = body.map(|b| b.to_string()).unwrap_or_default();
+    http_raw(addr, method, path, auth, &body).await
+}
+
+/// [`http`] with the body as text, which need not be JSON.
+async fn http_raw(
+    addr: &str,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    body: &str,
+) -> (u16, Value) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let auth = auth
         .map(|a| {
             format!(
@@ -153,6 +164,29 @@ async fn tasks_over_the_server_api() {
         Some(json!({"rtmpTasks": "nope"})),
     )
     .await;
+    assert_eq!(
+        (st, v["code"].as_u64(), v["field"].as_str()),
+        (400, Some(4005), Some("rtmpTasks"))
+    );
+    let mut wide = task("t1", 640);
+    wide["layout"]["canvas"]["width"] = json!(-2);
+    let (st, v) = http(
+        &addr,
+        "POST",
+        path,
+        auth,
+        Some(json!({"rtmpTasks": [wide]})),
+    )
+    .await;
+    assert_eq!(
+        (st, v["code"].as_u64(), v["field"].as_str()),
+        (400, Some(4005), Some("rtmpTasks[0].layout.canvas.width"))
+    );
+    assert_eq!(
+        v["msg"],
+        "rtmpTasks[0].layout.canvas.width: expected an integer from 0 to 4294967295"
+    );
+    let (st, v) = http_raw(&addr, "POST", path, auth, "{\"rtmpTasks\": [").await;
     assert_eq!((st, v["code"].as_u64()), (400, Some(4005)));
     // create, conflict, list
     assert_eq!(
@@ -166,6 +200,19 @@ async fn tasks_over_the_server_api() {
     let (st, v) = http(&addr, "GET", path, auth, None).await;
     assert_eq!(st, 200);
     assert_eq!(v["rtmpTasks"][0]["taskId"], "t1");
+    // The task's own members (as the wire writes them) and its status: none yet, or the
+    // compositor's verdict.
+    let listed = v["rtmpTasks"][0].as_object().unwrap();
+    assert_eq!(listed["streamUrl"], body["rtmpTasks"][0]["streamUrl"]);
+    assert_eq!(
+        listed["layout"]["canvas"],
+        body["rtmpTasks"][0]["layout"]["canvas"]
+    );
+    assert!(
+        matches!(listed.get("status"), Some(s) if s.is_null() || s == 505 || s == 506),
+        "{v}"
+    );
+    assert!(!listed.contains_key("task"), "{v}");
     // update replaces; unknown task is 404
     let (st, _) = http(
         &addr,

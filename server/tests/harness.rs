@@ -788,6 +788,55 @@ fn tasks_req(id: &str, uids: &[u64]) -> String {
     .to_string()
 }
 
+/// The SDK forwards task objects as the app gave them: the server is where they are typed and
+/// checked, and its refusal names the field, whether the shape or a rule is wrong.
+#[test]
+fn tasks_of_the_wrong_shape_or_breaking_a_rule_are_refused_by_the_server_with_the_field() {
+    let mut net = Net::new(1);
+    net.join(0, "r", 1).unwrap();
+    let mut refuse = |f: &dyn Fn(&mut Client, u64) -> Result<OpId, Error>| {
+        let e = net.run(0, f).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidTask, "{e:?}");
+        (e.field.unwrap_or_default(), e.message)
+    };
+    let mut wide: serde_json::Value = serde_json::from_str(&tasks_req("t1", &[1])).unwrap();
+    wide["rtmpTasks"][0]["layout"]["canvas"]["width"] = serde_json::json!("1280px");
+    assert_eq!(
+        refuse(&|c, now| c.add_tasks(now, &wide.to_string())),
+        (
+            "rtmpTasks[0].layout.canvas.width".into(),
+            "rtmpTasks[0].layout.canvas.width: expected an integer from 0 to 4294967295".into()
+        )
+    );
+    let mut no_layout: serde_json::Value = serde_json::from_str(&tasks_req("t1", &[1])).unwrap();
+    no_layout["rtmpTasks"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("layout");
+    assert_eq!(
+        refuse(&|c, now| c.update_tasks(now, &no_layout.to_string())).0,
+        "rtmpTasks[0].layout"
+    );
+    assert_eq!(
+        refuse(&|c, now| c.add_tasks(now, r#"{"rtmpTasks": {}}"#)).0,
+        "rtmpTasks"
+    );
+    let mut too_wide: serde_json::Value = serde_json::from_str(&tasks_req("t1", &[1])).unwrap();
+    too_wide["rtmpTasks"][0]["layout"]["users"][0]["width"] = serde_json::json!(2000);
+    assert_eq!(
+        refuse(&|c, now| c.add_tasks(now, &too_wide.to_string())),
+        (
+            "rtmpTasks[0].layout.users[0].width".into(),
+            "rtmpTasks[0].layout.users[0].width must be 1 to 1280 (the canvas width)".into()
+        )
+    );
+    assert_eq!(
+        refuse(&|c, now| c.delete_tasks(now, r#"{"taskIds": ["bad id"]}"#)).0,
+        "taskIds[0]"
+    );
+    assert!(net.tasks.is_empty(), "nothing was started");
+}
+
 #[test]
 fn tasks_follow_the_room() {
     use mprtc_server::tasks::TaskState;

@@ -96,15 +96,14 @@ async fn bad_input_gets_typed_errors_and_nobody_else_notices() {
         code(&ask(&mut bad, json!({"v":2,"id":6,"type":"join"})).await),
         4001
     );
+    let r = ask(
+        &mut bad,
+        json!({"v":1,"id":7,"type":"join","body":{"appkey":"dbg","room":1}}),
+    )
+    .await;
     assert_eq!(
-        code(
-            &ask(
-                &mut bad,
-                json!({"v":1,"id":7,"type":"join","body":{"room":1}})
-            )
-            .await
-        ),
-        4003
+        (code(&r), r["re"].as_u64(), r["err"]["msg"].as_str()),
+        (4003, Some(7), Some("room: expected a string"))
     );
     assert_eq!(
         code(

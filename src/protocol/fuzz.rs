@@ -362,7 +362,7 @@ fn envelope(text: &str) -> Option<(Option<Value>, Option<Value>)> {
 }
 
 /// `a` and `b` are the same JSON. Integers compare exactly; other numbers to within 1e-15
-/// relative (`json::parse` reads fractions to within two ulps, not correctly rounded).
+/// relative (`json::parse` reads fractions to within a few ulps, not correctly rounded).
 fn same_json(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => {

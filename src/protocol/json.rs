@@ -448,9 +448,9 @@ fn decimal_to_f64(t: &[u8]) -> f64 {
         }
         let mut e: i64 = 0;
         for &c in &t[i..] {
-            e = (e * 10 + i64::from(c - b'0')).min(100_000);
+            e = e.saturating_mul(10).saturating_add(i64::from(c - b'0'));
         }
-        exp10 += if eneg { -e } else { e };
+        exp10 = exp10.saturating_add(if eneg { -e } else { e });
     }
     let v = if mant == 0 {
         0.0
@@ -465,8 +465,8 @@ fn decimal_to_f64(t: &[u8]) -> f64 {
 }
 
 /// `m` times ten to the `e`, in at most three roundings: by an exact power below 1e16, then by
-/// a (correctly rounded) power of 1e16. Within about two units in the last place for results in
-/// the normal range.
+/// a (correctly rounded) power of 1e16. Within a few units in the last place for results in the
+/// normal range (at most 3 over millions of random inputs).
 fn scale10(m: f64, e: i64) -> f64 {
     const SMALL: [f64; 16] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
@@ -954,6 +954,9 @@ mod tests {
                 "{text}: {got} vs {want}"
             );
         }
+        // Digits and exponent balance however long they are.
+        let long = String::from("0.") + &"0".repeat(200_000) + "1e200001";
+        assert_eq!(parse(&long).unwrap().as_f64(), Some(1.0));
         assert_eq!(number_in(" 12.5 "), Some(12.5));
         assert_eq!(number_in("12px"), None);
         assert_eq!(number_in("1e999"), None);
