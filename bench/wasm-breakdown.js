@@ -20,7 +20,7 @@ const { execFileSync } = require('node:child_process');
 const REPO = path.resolve(__dirname, '..');
 const SECTION_NAMES = ['custom', 'type', 'import', 'function', 'table', 'memory', 'global', 'export', 'start', 'element', 'code', 'data', 'datacount'];
 
-/** The sections of a wasm module: [{name, bytes}] including each section's header. */
+/** The sections of a wasm module: [{name, bytes, body}], `bytes` including the section's header. */
 function sections(buf) {
   if (buf.readUInt32LE(0) !== 0x6d736100) throw new Error('not a wasm module');
   const out = [];
@@ -47,8 +47,9 @@ function sections(buf) {
       name = `custom "${buf.slice(i, i + n).toString('utf8')}"`;
       i = save;
     }
+    const body = buf.slice(i, i + size);
     i += size;
-    out.push({ name, bytes: i - start });
+    out.push({ name, bytes: i - start, body });
   }
   return out;
 }
@@ -123,25 +124,8 @@ const PRIMITIVES = new Set(['bool', 'char', 'str', 'f32', 'f64', 'i8', 'i16', 'i
 
 /** The data section's printable strings: how many bytes, how much is source paths (panic locations). */
 function dataStrings(buf) {
-  let i = 8;
-  let data = null;
-  const leb = () => {
-    let v = 0;
-    let shift = 0;
-    let b;
-    do {
-      b = buf[i++];
-      v += (b & 0x7f) * 2 ** shift;
-      shift += 7;
-    } while (b & 0x80);
-    return v;
-  };
-  while (i < buf.length) {
-    const id = buf[i++];
-    const size = leb();
-    if (id === 11) data = buf.slice(i, i + size);
-    i += size;
-  }
+  const section = sections(buf).find((x) => x.name === 'data');
+  const data = section && section.body;
   if (!data) return null;
   const runs = data.toString('latin1').match(/[\x20-\x7e]{6,}/g) || [];
   const bytes = (xs) => xs.reduce((s, x) => s + x.length, 0);
@@ -157,7 +141,7 @@ function dataStrings(buf) {
 function breakdown({ top = 25 } = {}) {
   const shipped = path.join(REPO, 'pkg', 'mprtc_bg.wasm');
   const buf = fs.readFileSync(shipped);
-  const result = { file: 'pkg/mprtc_bg.wasm', bytes: buf.length, sections: sections(buf), dataStrings: dataStrings(buf) };
+  const result = { file: 'pkg/mprtc_bg.wasm', bytes: buf.length, sections: sections(buf).map(({ name, bytes }) => ({ name, bytes })), dataStrings: dataStrings(buf) };
   if (!which('twiggy')) {
     result.twiggy = 'not installed (cargo install twiggy --locked): functions not broken down';
     return result;

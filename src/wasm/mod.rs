@@ -131,25 +131,25 @@ fn media(v: JsValue) -> Result<crate::protocol::Media, Error> {
 
 type JsResult<T> = Result<T, JsValue>;
 
-/// A plain JS object as JSON text (`JSON.stringify`), for bodies the core forwards.
+/// `JSON.stringify(v)`, if it gives text.
+fn stringify(v: &JsValue) -> Option<String> {
+    js_sys::JSON::stringify(v).ok().and_then(|s| s.as_string())
+}
+
+/// A plain JS object as JSON text, for bodies the core forwards.
 fn json_text(v: &JsValue, what: &str) -> Result<String, Error> {
-    js_sys::JSON::stringify(v)
-        .ok()
-        .and_then(|s| s.as_string())
-        .ok_or_else(|| {
-            Error::new(
-                ErrorCode::InvalidTask,
-                cat(&[what, " needs a plain object"]),
-            )
-        })
+    stringify(v).ok_or_else(|| {
+        Error::new(
+            ErrorCode::InvalidTask,
+            cat(&[what, " needs a plain object"]),
+        )
+    })
 }
 
 /// A component report as JSON, leniently: whatever `JSON.stringify` cannot express (undefined,
 /// BigInt, cycles) reads as `null`, which the core ignores.
 fn lenient_json(v: &JsValue) -> Json {
-    js_sys::JSON::stringify(v)
-        .ok()
-        .and_then(|s| s.as_string())
+    stringify(v)
         .and_then(|t| json::parse(&t).ok())
         .unwrap_or(Json::Null)
 }
