@@ -4,7 +4,6 @@
 // ES2017 syntax on purpose (no ?. / ?? / class fields): old iOS JavaScriptCore.
 
 var bg = require('./mprtc_bg.js');
-var codec = require('./text-codec.js');
 
 var wasmPath = 'miniprogram_npm/mprtc/mprtc_bg.wasm';
 var loading = null;
@@ -74,6 +73,8 @@ function Client(options, unshared) {
   this._onHide = null;
   this._onShow = null;
   this._onNet = null;
+  this._queue = [];
+  this._draining = false;
 }
 
 Client.prototype.init = function () {
@@ -81,9 +82,15 @@ Client.prototype.init = function () {
   if (!this._ready) {
     this._ready = load().then(function () {
       if (self._destroyed) throw shimError(1007, 'cancelled', 'client was destroyed');
-      self._core = new bg.WasmClient(self._options);
+      var core = new bg.WasmClient();
+      self._core = core;
+      var r = self._run('init', [self._options]);
+      if (r.err) {
+        self._core = null;
+        core.free();
+        throw coreError(r.err);
+      }
       self._hookApp();
-      self._pump();
     });
     // A failed init (wasm path, bad options) may be tried again.
     this._ready.catch(function () {
@@ -93,24 +100,65 @@ Client.prototype.init = function () {
   return this._ready;
 };
 
+// The core's errors arrive as {code, reason, message, field?}; apps get real Errors.
+function coreError(e) {
+  var err = /** @type {Error & {field?: string}} */ (shimError(e.code, e.reason, e.message));
+  if (e.field !== undefined) err.field = e.field;
+  return err;
+}
+
+// JSON.stringify for the core's arguments: a BigInt uid as its decimal string, and a
+// bignumber.js value through toFixed() (which never uses exponent notation).
+function wide(k, v) {
+  if (typeof v === 'bigint') return v.toString();
+  return v && typeof v === 'object' && typeof v.toFixed === 'function' ? v.toFixed() : v;
+}
+
+// One call into the core (see src/bridge): the arguments go in as JSON, and back comes the
+// call's result with every output the core queued and its next deadline. Outputs queue here
+// and are applied in order, also when a listener calls into the client while they are.
+Client.prototype._run = function (name, args) {
+  var text;
+  try {
+    text = JSON.stringify(args, wide);
+  } catch (e) {
+    text = ''; // a cycle: the core answers with a typed error
+  }
+  var core = this._core;
+  var r = JSON.parse(core.call(name, text, Date.now()));
+  this._queue.push.apply(this._queue, r.out);
+  this._arm(r.next);
+  return r;
+};
+
+Client.prototype._drain = function () {
+  if (this._draining) return;
+  this._draining = true;
+  try {
+    while (this._core && this._queue.length) this._apply(this._queue.shift());
+  } finally {
+    this._draining = false;
+  }
+};
+
 // Runs one core API call; resolves or rejects when the core reports the op's outcome.
 Client.prototype._call = function (method, args) {
   var self = this;
   return this.init().then(function () {
     return new Promise(function (resolve, reject) {
-      var core = self._core;
-      if (!core) throw shimError(1007, 'cancelled', 'client was destroyed');
-      var op;
-      try {
-        op = core[method].apply(core, args.concat([Date.now()]));
-      } catch (e) {
-        self._pump();
-        throw e;
-      }
-      self._ops[op] = { resolve: resolve, reject: reject };
-      self._pump();
+      if (!self._core) throw shimError(1007, 'cancelled', 'client was destroyed');
+      var r = self._run(method, args);
+      if (r.err) reject(coreError(r.err));
+      else self._ops[r.ok] = { resolve: resolve, reject: reject };
+      self._drain();
     });
   });
+};
+
+// A synchronous question to the core (myUid, uidOfStream); undefined before init.
+Client.prototype._query = function (name, args) {
+  var v = this._core ? this._run(name, args).ok : null;
+  return v === null ? undefined : v;
 };
 
 Client.prototype.join = function (params) {
@@ -159,15 +207,14 @@ Client.prototype.deleteTasks = function (options) {
 Client.prototype.dataReporter = function (kind, type, data, uid) {
   var self = this;
   return this.init().then(function () {
-    var core = self._core;
-    if (!core) return;
+    if (!self._core) return;
     try {
-      core.dataReporter(kind, type, data, uid, Date.now());
+      var r = self._run('dataReporter', [kind, type, data, uid]);
+      if (r.err) console.warn('[mprtc] dataReporter ignored:', r.err.code, r.err.message);
     } catch (e) {
-      console.warn('[mprtc] dataReporter ignored:', e && e.code, e && e.message);
-    } finally {
-      self._pump();
+      console.error('[mprtc] core dataReporter threw', e);
     }
+    self._drain();
   }, function () {});
 };
 
@@ -198,25 +245,15 @@ Client.prototype._emit = function (name, data) {
   }
 };
 
-// Feeds one input to the core (socket event, timer, app state), then drains its outputs.
-Client.prototype._input = function (method, args) {
-  var core = this._core;
-  if (!core || typeof core[method] !== 'function') return;
+// Feeds one input to the core (socket event, timer, app state), then applies its outputs.
+Client.prototype._input = function (name, args) {
+  if (!this._core) return;
   try {
-    core[method].apply(core, args.concat([Date.now()]));
+    this._run(name, args);
   } catch (e) {
-    console.error('[mprtc] core.' + method + ' threw', e);
+    console.error('[mprtc] core ' + name + ' threw', e); // a trap: a bug in the core
   }
-  this._pump();
-};
-
-Client.prototype._pump = function () {
-  var core = this._core;
-  var out;
-  while (core && this._core === core && (out = core.pollOutput()) !== undefined) {
-    this._apply(out);
-  }
-  if (this._core === core) this._arm();
+  this._drain();
 };
 
 Client.prototype._apply = function (out) {
@@ -240,7 +277,7 @@ Client.prototype._apply = function (out) {
       if (op) {
         delete this._ops[out.op];
         if (out.kind === 'resolve') op.resolve(out.value);
-        else op.reject(out.error);
+        else op.reject(coreError(out.error));
       }
       break;
     default:
@@ -248,9 +285,8 @@ Client.prototype._apply = function (out) {
   }
 };
 
-// (Re)arms the single timer for the core's next deadline.
-Client.prototype._arm = function () {
-  var d = this._core.nextDeadline();
+// (Re)arms the single timer for the core's next deadline (null: none).
+Client.prototype._arm = function (d) {
   if (d === null) d = undefined;
   if (d === this._deadline && (this._timer !== null || d === undefined)) return;
   if (this._timer !== null) clearTimeout(this._timer);
@@ -311,10 +347,8 @@ Client.prototype._connect = function (url) {
     if (current()) self._input('socketOpened', []);
   });
   s.task.onMessage(function (res) {
-    if (!current()) return;
-    var data = res.data;
-    if (typeof data !== 'string') data = new codec.TextDecoder().decode(data);
-    self._input('socketMessage', [data]);
+    // A binary frame is no part of the protocol: the core counts it as unreadable.
+    if (current()) self._input('socketMessage', [typeof res.data === 'string' ? res.data : null]);
   });
   s.task.onError(error);
   s.task.onClose(function (res) {
@@ -367,6 +401,7 @@ Client.prototype.destroy = function () {
   }
   var core = this._core;
   this._core = null;
+  this._queue = [];
   if (core) core.free();
   var ops = this._ops;
   this._ops = {};

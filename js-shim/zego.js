@@ -190,8 +190,7 @@ proto._hook = function () {
 // The uid behind a ZEGO stream id: the member that published under it, or, for a member that
 // gave no stream id (a NetEase-style member, whose stream is named by its uid), that uid.
 proto._uidOf = function (streamID) {
-  var core = this._c._core;
-  var uid = core ? core.uidOfStream(streamID) : undefined;
+  var uid = this._c._query('uidOfStream', [streamID]);
   if (uid !== undefined) return uid;
   var m = this._members[String(streamID)];
   return m && !m.streamID ? String(streamID) : undefined;
@@ -229,7 +228,7 @@ proto.loginRoom = function (roomID, token, user, config) {
     ._call('join', [{ channelName: roomID, token: token, userID: user.userID, userName: user.userName }])
     .then(
       function () {
-        self._myUid = self._c._core ? self._c._core.myUid() : undefined;
+        self._myUid = self._c._query('myUid', []);
         self._room(CONNECTED, 'LOGINED', 0);
         return true;
       },

@@ -11,6 +11,7 @@
 
 extern crate alloc;
 
+pub mod bridge;
 pub mod core;
 pub mod prelude;
 pub mod protocol;

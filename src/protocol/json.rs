@@ -645,6 +645,11 @@ impl ToJson for i32 {
         write_i64(out, i64::from(*self))
     }
 }
+impl ToJson for i64 {
+    fn write_json(&self, out: &mut String) {
+        write_i64(out, *self)
+    }
+}
 impl<T: ToJson> ToJson for [T] {
     fn write_json(&self, out: &mut String) {
         out.push('[');

@@ -1,0 +1,253 @@
+//! The bridge as the shim uses it: argument arrays in, answers read back with serde_json (an
+//! implementation independent of `protocol::json`), time passed in.
+
+use super::Bridge;
+use serde_json::{json, Value};
+
+fn call(b: &mut Bridge, name: &str, args: Value, now: f64) -> Value {
+    let text = b.call(name, &args.to_string(), now);
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{name} answered unreadable JSON {text}: {e}"))
+}
+
+fn client() -> Bridge {
+    let mut b = Bridge::new();
+    let r = call(
+        &mut b,
+        "init",
+        json!([{"appkey": "app", "server": "ws://127.0.0.1:9/ws"}]),
+        0.0,
+    );
+    assert_eq!(r, json!({"ok": null, "out": [], "next": null}));
+    b
+}
+
+fn err_code(r: &Value) -> u64 {
+    r["err"]["code"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no error in {r}"))
+}
+
+#[test]
+fn errors_carry_code_reason_and_message() {
+    let mut b = Bridge::new();
+    let r = call(&mut b, "join", json!([{}]), 0.0);
+    assert_eq!(err_code(&r), 1001, "calls before init are refused: {r}");
+    let r = call(&mut b, "init", json!([{"appkey": "app"}]), 0.0);
+    assert_eq!(r["err"]["code"], 1001);
+    assert_eq!(r["err"]["reason"], "invalid_argument");
+    assert!(
+        r["err"]["message"].as_str().unwrap().contains("server"),
+        "{r}"
+    );
+    let r = call(
+        &mut b,
+        "init",
+        json!([{"appkey": "app", "server": "ws://h/ws", "requestTimeout": 5}]),
+        0.0,
+    );
+    assert_eq!(err_code(&r), 1001, "too short a timeout");
+    let mut c = client();
+    assert_eq!(err_code(&call(&mut c, "publish", json!([]), 0.0)), 1002);
+    assert_eq!(
+        err_code(&call(
+            &mut c,
+            "join",
+            json!([{"channelName": "r", "uid": -1}]),
+            0.0
+        )),
+        1001
+    );
+    assert_eq!(
+        err_code(&call(&mut c, "publish", json!(["screen"]), 0.0)),
+        1001
+    );
+    assert_eq!(err_code(&call(&mut c, "nonsense", json!([]), 0.0)), 1001);
+    // JSON.stringify threw in the shim (a cycle): typed errors, tasks keep theirs.
+    let text = c.call("join", "", 0.0);
+    assert!(
+        text.contains("\"code\":1001") && text.contains("not plain data"),
+        "{text}"
+    );
+    let text = c.call("addTasks", "", 0.0);
+    assert!(
+        text.contains("\"code\":1002"),
+        "not joined comes first: {text}"
+    );
+    assert_eq!(
+        super::sole_argument("[ {\"a\": [1.5]} ]"),
+        " {\"a\": [1.5]} "
+    );
+    assert_eq!(
+        super::sole_argument(" [1] "),
+        "",
+        "JSON.stringify writes no space around"
+    );
+    assert_eq!(super::sole_argument("[1,2]"), "");
+    assert_eq!(super::sole_argument("[]"), "");
+    assert_eq!(super::sole_argument("[1"), "");
+}
+
+#[test]
+fn join_drives_outputs_and_big_uids_come_back_as_strings() {
+    let mut c = client();
+    let r = call(
+        &mut c,
+        "join",
+        json!([{"channelName": "r", "uid": "18446744073709551615"}]),
+        1000.0,
+    );
+    let op = r["ok"].as_u64().expect("an op id");
+    assert_eq!(
+        r["out"],
+        json!([{"kind": "connect", "url": "ws://127.0.0.1:9/ws"}])
+    );
+    assert_eq!(r["next"], 11000, "the connect timeout");
+    let r = call(&mut c, "socketOpened", json!([]), 1001.0);
+    assert_eq!(
+        r["out"][0],
+        json!({"kind": "event", "name": "open", "data": {}})
+    );
+    let sent = r["out"][1]["data"].as_str().unwrap();
+    assert!(sent.contains("\"uid\":18446744073709551615"), "{sent}");
+    let ok = r#"{"v":1,"re":1,"ok":true,"body":{"session":"s","room":"r","uid":18446744073709551615,"role":"broadcaster","members":[{"uid":9007199254740993,"role":"broadcaster","live":{"audio":false,"video":true}}],"seq":0,"server_time_ms":0}}"#;
+    let r = call(&mut c, "socketMessage", json!([ok]), 1002.0);
+    let out = r["out"].as_array().unwrap();
+    assert_eq!(
+        out[0],
+        json!({"kind": "resolve", "op": op}),
+        "join resolves with nothing"
+    );
+    assert_eq!(out[1]["name"], "clientJoin");
+    assert_eq!(
+        out[1]["data"],
+        json!({"uid": "9007199254740993", "isBigNumber": true})
+    );
+    assert_eq!(
+        out[2]["data"],
+        json!({"uid": "9007199254740993", "isBigNumber": true, "mediaType": "video"})
+    );
+    let r = call(&mut c, "myUid", json!([]), 1003.0);
+    assert_eq!(r["ok"], "18446744073709551615");
+    // A timed-out request: sendCommandOverTime, then the op rejects with 1004.
+    let r = call(&mut c, "publish", json!([null]), 2000.0);
+    let op = r["ok"].as_u64().unwrap();
+    let r = call(&mut c, "tick", json!([]), 12_000.0);
+    let out = r["out"].as_array().unwrap();
+    assert_eq!(out[0]["data"], json!({"command": "publish"}));
+    assert_eq!(out[1]["kind"], "reject");
+    assert_eq!(out[1]["op"], op);
+    assert_eq!(out[1]["error"]["code"], 1004);
+    assert_eq!(out[1]["error"]["reason"], "timeout");
+}
+
+#[test]
+fn netease_join_options_are_checked() {
+    let mut c = client();
+    let r = call(
+        &mut c,
+        "join",
+        json!([{"channelName": "r", "uid": 1, "recordVideo": 1}]),
+        0.0,
+    );
+    assert_eq!(r["err"]["code"], 1010);
+    assert_eq!(r["err"]["reason"], "unsupported");
+    assert_eq!(
+        err_code(&call(
+            &mut c,
+            "join",
+            json!([{"channelName": "r", "uid": 1, "recordType": 3}]),
+            0.0
+        )),
+        1001
+    );
+    assert_eq!(
+        err_code(&call(
+            &mut c,
+            "join",
+            json!([{"channelName": "r", "uid": 1, "liveEnable": "2"}]),
+            0.0
+        )),
+        1001
+    );
+    // Accepted: off flags as strings, recordType as a string, a ZEGO user id.
+    let r = call(
+        &mut c,
+        "join",
+        json!([{"channelName": "r", "uid": 1, "recordAudio": "0", "recordType": "1"}]),
+        0.0,
+    );
+    assert!(r["ok"].is_u64(), "{r}");
+    let mut z = client();
+    let r = call(
+        &mut z,
+        "join",
+        json!([{"channelName": "r", "userID": "alice", "userName": "A"}]),
+        0.0,
+    );
+    assert!(r["ok"].is_u64(), "{r}");
+    assert!(
+        call(&mut z, "myUid", json!([]), 0.0)["ok"].is_null(),
+        "no uid until joined"
+    );
+}
+
+#[test]
+fn socket_inputs_tolerate_odd_values() {
+    let mut c = client();
+    call(&mut c, "join", json!([{"channelName": "r", "uid": 7}]), 1.0);
+    // A close code out of range reads as 1006; a binary frame as unreadable text.
+    let r = call(&mut c, "socketClosed", json!([70000, null]), 2.0);
+    assert!(r["err"].is_null(), "{r}");
+    let r = call(&mut c, "socketMessage", json!([{"not": "text"}]), 3.0);
+    assert!(r["err"].is_null(), "{r}");
+    let r = call(&mut c, "networkChanged", json!(["?"]), 4.0);
+    assert!(r["err"].is_null(), "{r}");
+}
+
+#[test]
+fn quality_and_component_states_keep_their_numbers() {
+    let mut c = client();
+    let r = call(&mut c, "join", json!([{"channelName": "r", "uid": 5}]), 0.0);
+    let op = r["ok"].as_u64().unwrap();
+    call(&mut c, "socketOpened", json!([]), 1.0);
+    let ok = r#"{"v":1,"re":1,"ok":true,"body":{"session":"s","room":"r","uid":5,"role":"broadcaster","members":[],"seq":0,"server_time_ms":0}}"#;
+    let r = call(&mut c, "socketMessage", json!([ok]), 2.0);
+    assert_eq!(r["out"][0], json!({"kind": "resolve", "op": op}));
+    let r = call(
+        &mut c,
+        "dataReporter",
+        json!(["push", "bindnetstatus", {"videoFPS": 14.928, "videoBitrate": 512, "netSpeed": 600}]),
+        1000.0,
+    );
+    let out = r["out"].as_array().unwrap();
+    let q = out
+        .iter()
+        .find(|o| o["name"] == "quality")
+        .unwrap_or_else(|| panic!("a quality sample in {r}"));
+    assert_eq!(
+        q["data"],
+        json!({"kind": "push", "uid": 5, "isBigNumber": false, "videoFPS": 14.928, "videoBitrate": 512, "netSpeed": 600})
+    );
+    let r = call(
+        &mut c,
+        "dataReporter",
+        json!(["push", "bindstatechange", {"code": 1002}]),
+        1001.0,
+    );
+    let out = r["out"].as_array().unwrap();
+    let state = out
+        .iter()
+        .find(|o| o["name"] == "pusher-state")
+        .unwrap_or_else(|| panic!("a pusher state in {r}"));
+    assert_eq!(state["data"], json!({"phase": "active", "code": 1002}));
+    assert_eq!(
+        err_code(&call(
+            &mut c,
+            "dataReporter",
+            json!(["side", "bindstatechange", {}]),
+            0.0
+        )),
+        1001
+    );
+}
