@@ -43,7 +43,7 @@ pub fn uid_from_f64(n: f64) -> Result<u64, Error> {
 
 /// A uid given as a decimal string (the only exact form above 2^53).
 pub fn uid_from_str(s: &str) -> Result<u64, Error> {
-    let t = s.trim();
+    let t = s.trim_ascii();
     if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Error::invalid("uid string must be decimal digits"));
     }
