@@ -1019,7 +1019,7 @@ impl Client {
     }
 
     /// A request the core makes on its own: no op, the app never sees its outcome directly.
-    fn internal_request<B: ToJson>(&mut self, now: u64, kind: RequestKind, body: &B, what: Pend) {
+    fn internal_request(&mut self, now: u64, kind: RequestKind, body: &dyn ToJson, what: Pend) {
         let (req, frame) = self.send(kind, body);
         self.pending.push(Pending {
             req,
@@ -1032,7 +1032,7 @@ impl Client {
 
     /// Encode a request with the next id and send it if the socket is open; otherwise it goes
     /// out (from its [`Pending`]) when the next socket opens.
-    fn send<B: ToJson>(&mut self, kind: RequestKind, body: &B) -> (u32, String) {
+    fn send(&mut self, kind: RequestKind, body: &dyn ToJson) -> (u32, String) {
         let req = self.next_req;
         self.next_req = self.next_req.wrapping_add(1).max(1);
         let f = encode_request(req, kind, body);
@@ -1042,7 +1042,7 @@ impl Client {
         (req, f)
     }
 
-    fn request<B: ToJson>(&mut self, now: u64, kind: RequestKind, body: &B, what: Pend) -> OpId {
+    fn request(&mut self, now: u64, kind: RequestKind, body: &dyn ToJson, what: Pend) -> OpId {
         let op = self.op();
         let (req, frame) = self.send(kind, body);
         let mut deadline = now + self.cfg.request_timeout_ms;
