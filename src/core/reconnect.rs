@@ -90,13 +90,16 @@ pub fn next_retry(
     if last.is_final() {
         return Retry::GiveUp(GiveUpReason::Final(last));
     }
+    // `rand` mod `n + 1`: a number from 0 to `n` (`n` itself is never u64::MAX here, and
+    // `checked_rem` keeps a panic path out of the wasm even so).
+    let upto = |n: u64| u64::from(rand).checked_rem(n.wrapping_add(1)).unwrap_or(0);
     let delay = if attempt == 0 {
-        u64::from(rand) % (p.first_ms + 1)
+        upto(p.first_ms)
     } else {
         // base, 2·base, 4·base, ... capped; then "equal jitter": half fixed, half random.
         let shift = (attempt - 1).min(20);
         let cap = p.base_ms.saturating_mul(1 << shift).min(p.max_delay_ms);
-        cap / 2 + u64::from(rand) % (cap - cap / 2 + 1)
+        cap / 2 + upto(cap - cap / 2)
     };
     if elapsed_ms.saturating_add(delay) > p.give_up_after_ms {
         return Retry::GiveUp(GiveUpReason::TimeUp {

@@ -28,10 +28,12 @@ impl<V> UidMap<V> {
         self.find(*uid).is_ok()
     }
     pub fn get(&self, uid: &u64) -> Option<&V> {
-        self.find(*uid).ok().map(|i| &self.0[i].1)
+        let i = self.find(*uid).ok()?;
+        self.0.get(i).map(|e| &e.1)
     }
     pub fn get_mut(&mut self, uid: &u64) -> Option<&mut V> {
-        self.find(*uid).ok().map(|i| &mut self.0[i].1)
+        let i = self.find(*uid).ok()?;
+        self.0.get_mut(i).map(|e| &mut e.1)
     }
     /// Set `uid`'s value; the old one, if any, is returned.
     pub fn insert(&mut self, uid: u64, v: V) -> Option<V> {

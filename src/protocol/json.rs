@@ -186,7 +186,11 @@ impl Parser<'_> {
     }
 
     fn literal(&mut self, word: &'static str, v: Json) -> Result<Json, SyntaxError> {
-        if self.b[self.i..].starts_with(word.as_bytes()) {
+        if self
+            .b
+            .get(self.i..)
+            .is_some_and(|r| r.starts_with(word.as_bytes()))
+        {
             self.i += word.len();
             Ok(v)
         } else {
@@ -537,21 +541,13 @@ pub fn write_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// Append `n` in decimal (also used for messages, instead of `format!`).
-pub fn write_u64(out: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+/// Append `n` in decimal (also used for messages, instead of `format!`). Recursive rather than
+/// through a digit buffer: no index, so no bounds check and panic path in the wasm.
+pub fn write_u64(out: &mut String, n: u64) {
+    if n >= 10 {
+        write_u64(out, n / 10);
     }
-    for &d in &buf[i..] {
-        out.push(d as char);
-    }
+    out.push(char::from(b'0' + (n % 10) as u8));
 }
 
 pub fn write_i64(out: &mut String, n: i64) {
@@ -805,6 +801,11 @@ pub fn from_str<T: FromJson>(text: &str) -> Result<T, String> {
     T::from_json(&v).map_err(|e| e.message())
 }
 
+/// Member `k`'s value typed; a failure names `k` in its path.
+fn typed<T: FromJson>(v: &Json, k: &str) -> Result<T, DecodeError> {
+    T::from_json(v).map_err(|e| e.at(k))
+}
+
 /// The members of an object, read by name.
 pub struct Fields<'a>(&'a Json);
 
@@ -821,16 +822,16 @@ impl<'a> Fields<'a> {
     }
     /// A member that must be there.
     pub fn req<T: FromJson>(&self, k: &str) -> Result<T, DecodeError> {
-        match self.get(k) {
-            Some(v) => T::from_json(v).map_err(|e| e.at(k)),
-            None => Err(DecodeError::expected("a value (the field is missing)").at(k)),
-        }
+        let v = self
+            .get(k)
+            .ok_or_else(|| DecodeError::expected("a value (the field is missing)").at(k))?;
+        typed(v, k)
     }
     /// A member that may be absent or `null`.
     pub fn opt<T: FromJson>(&self, k: &str) -> Result<Option<T>, DecodeError> {
         match self.get(k) {
             None | Some(Json::Null) => Ok(None),
-            Some(v) => T::from_json(v).map(Some).map_err(|e| e.at(k)),
+            Some(v) => typed(v, k).map(Some),
         }
     }
     /// A member that is `default` when absent or `null`.
