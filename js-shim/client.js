@@ -107,10 +107,11 @@ function coreError(e) {
   return err;
 }
 
-// JSON.stringify for the core's arguments: a BigInt uid as its decimal string, and a
-// bignumber.js value through toFixed() (which never uses exponent notation).
+// JSON.stringify for the core's arguments: a BigInt uid as its decimal string, a bignumber.js
+// value through toFixed() (which never uses exponent notation), and NaN or Infinity as their
+// names, which the core refuses where a number belongs (JSON would make them null: absent).
 function wide(k, v) {
-  if (typeof v === 'bigint') return v.toString();
+  if (typeof v === 'bigint' || (typeof v === 'number' && !isFinite(v))) return String(v);
   return v && typeof v === 'object' && typeof v.toFixed === 'function' ? v.toFixed() : v;
 }
 

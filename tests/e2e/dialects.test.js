@@ -84,6 +84,7 @@ test('NetEase dialect: singleton, join options, big uids, mute, component phases
   await assert.rejects(a.join({ channelName: room, uid: 1, recordAudio: 1 }), (e) => e.code === 1010 && e.reason === 'unsupported' && /recording/.test(e.message));
   await assert.rejects(a.join({ channelName: room, uid: 1, isHostSpeaker: true }), (e) => e.code === 1010);
   await assert.rejects(a.join({ channelName: room, uid: 1, liveEnable: 7 }), (e) => e.code === 1001);
+  await assert.rejects(a.join({ channelName: room, uid: 1, liveEnable: NaN }), (e) => e.code === 1001, 'NaN is no flag');
   await a.join({ channelName: room, uid: BigInt('9007199254740993'), liveEnable: 1, recordType: '0', recordAudio: 0, recordVideo: 0, isHostSpeaker: 0 });
 
   const b = miniProgram(t).require('mprtc').Client({ appkey: 'demo', server: server.endpoints.signal });
