@@ -95,7 +95,7 @@ function buildNamed() {
  */
 function groupOf(name) {
   if (/^data segment/.test(name)) return 'data (string constants, tables)';
-  if (/^wasmclient_|^__wbg_|^__wbindgen|^wasm_bindgen/.test(name)) return 'mprtc::wasm exports (core inlined into them)';
+  if (/^wasmclient_|^__wbg_|^__wbindgen|^wasm_bindgen/.test(name)) return 'the wasm export `call` (bridge and core inlined into it)';
   if (/^(type|import|export|elem|table|memory|global|func)\b|section|headers/.test(name)) return 'module structure (types, imports, exports, tables)';
   const clean = name.replace(/\[[0-9a-f]{16}\]/g, '');
   // A type parameter, a primitive or a std wrapper says nothing of where the code comes from.

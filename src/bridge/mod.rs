@@ -5,8 +5,8 @@
 //! built from the wasm is a call across the boundary. The core reads and writes JSON for the
 //! wire anyway, so the shim passes `JSON.stringify([...args])` and gets back one text it
 //! `JSON.parse`s: the call's result, every output the core queued, and its next deadline. One
-//! crossing per input, about 20 KB less wasm and glue, and the whole boundary runs natively in
-//! the tests below, in virtual time.
+//! crossing per input, a smaller wasm and a much smaller glue (BENCHMARKS.md has the figures),
+//! and the whole boundary runs natively in the tests below, in virtual time.
 //!
 //! The answer is `{"ok": value}` or `{"err": {code, reason, message, field?}}`, then
 //! `"out": [output, ...]` (see [`answer`]) and `"next"`: the time (ms) the shim calls `tick`,
