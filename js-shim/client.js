@@ -127,7 +127,8 @@ Client.prototype._run = function (name, args) {
   }
   var core = this._core;
   var r = JSON.parse(core.call(name, text, Date.now()));
-  this._queue.push.apply(this._queue, r.out);
+  // One push at a time: push.apply would pass a big room's thousands of outputs as arguments.
+  for (var i = 0; i < r.out.length; i++) this._queue.push(r.out[i]);
   this._arm(r.next);
   return r;
 };
@@ -135,9 +136,13 @@ Client.prototype._run = function (name, args) {
 Client.prototype._drain = function () {
   if (this._draining) return;
   this._draining = true;
+  var done = 0;
   try {
-    while (this._core && this._queue.length) this._apply(this._queue.shift());
+    // By index, not shift(): a big room's join brings thousands of outputs at once. Calls
+    // from listeners append to the same queue, and the loop reaches their outputs too.
+    while (this._core && done < this._queue.length) this._apply(this._queue[done++]);
   } finally {
+    this._queue = this._core ? this._queue.slice(done) : [];
     this._draining = false;
   }
 };
@@ -348,7 +353,7 @@ Client.prototype._connect = function (url) {
     if (current()) self._input('socketOpened', []);
   });
   s.task.onMessage(function (res) {
-    // A binary frame is no part of the protocol: the core counts it as unreadable.
+    // Binary frames are not part of the protocol: the core counts one as unreadable.
     if (current()) self._input('socketMessage', [typeof res.data === 'string' ? res.data : null]);
   });
   s.task.onError(error);
