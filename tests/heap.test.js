@@ -1,10 +1,10 @@
 'use strict';
-// The shipped SDK (pkg/) over a long session, through its public API: members come and go,
-// components report, requests are refused. The wasm's memory can only grow, so a leak, or an
-// allocator that cannot reuse what was freed, shows as growth between a warmed-up session and
-// the same session 20,000 rounds later. The socket is a stand-in `wx.connectSocket` task whose
-// frames the test writes as the server would; WXWebAssembly loads the real wasm and lets the
-// test see its memory.
+// The shipped SDK (pkg/) through its public API, with more than the e2e tests give it: a long
+// session (members come and go, components report, requests are refused), and a join into a
+// room of 5,000. The wasm's memory can only grow, so a leak, or an allocator that cannot reuse
+// what was freed, shows as growth between a warmed-up session and the same session 20,000
+// rounds later. The socket is a stand-in `wx.connectSocket` task whose frames the test writes
+// as the server would; WXWebAssembly loads the real wasm and lets the test see its memory.
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -87,6 +87,38 @@ test('a long session does not grow the wasm heap', async (t) => {
     t.diagnostic(`wasm memory: ${warm} B after 2,000 rounds, ${after} B after 22,000`);
     assert.equal(refused, 22_000, 'every publish was refused with its code');
     assert.ok(after <= warm + 65_536, `the heap grew from ${warm} to ${after} B over 20,000 rounds`);
+  } finally {
+    client.destroy();
+    delete global.WXWebAssembly;
+    delete global.wx;
+  }
+});
+
+test('a join into a 5,000-member room reaches the app whole', async (t) => {
+  const p = platform();
+  global.WXWebAssembly = p.WXWebAssembly;
+  global.wx = p.wx;
+  delete require.cache[require.resolve(path.join(PKG, 'index.js'))];
+  const SDK = require(path.join(PKG, 'index.js'));
+  const client = SDK.Client({ appkey: 'app', server: 'ws://127.0.0.1:9/ws' });
+  try {
+    const joins = [];
+    const streams = [];
+    client.on('clientJoin', (d) => joins.push(d.uid));
+    client.on('stream-added', (d) => streams.push(d.uid));
+    const joined = client.join({ channelName: 'big', uid: 1 });
+    await client.init();
+    for (let i = 0; i < 50 && !p.task; i++) await null;
+    p.task.on.open();
+    const join = await request(p, 'join');
+    const members = Array.from({ length: 5_000 }, (_, i) => ({ uid: 10 + i, role: 'broadcaster', live: { audio: true, video: i % 2 === 0 } }));
+    const t0 = process.hrtime.bigint();
+    p.server({ v: 1, re: join.id, ok: true, body: { session: 's', room: 'big', uid: 1, role: 'broadcaster', members, seq: 0, server_time_ms: 0 } });
+    await joined;
+    t.diagnostic(`5,000 members and 7,500 streams applied in ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms`);
+    assert.equal(joins.length, 5_000);
+    assert.deepEqual(joins.slice(0, 3), [10, 11, 12], 'in uid order');
+    assert.equal(streams.length, 7_500, 'audio for each, video for every other one');
   } finally {
     client.destroy();
     delete global.WXWebAssembly;
