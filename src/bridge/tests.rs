@@ -251,3 +251,86 @@ fn quality_and_component_states_keep_their_numbers() {
         1001
     );
 }
+
+// ---- any input ---------------------------------------------------------------------------
+
+mod any_input {
+    use super::*;
+    use crate::protocol::arbitrary::{arb_json, arb_text, config};
+    use proptest::prelude::*;
+    use proptest::sample::select;
+
+    const NAMES: &[&str] = &[
+        "init",
+        "join",
+        "leave",
+        "publish",
+        "unpublish",
+        "mute",
+        "unmute",
+        "publishStream",
+        "subscribe",
+        "unsubscribe",
+        "setRole",
+        "renewToken",
+        "addTasks",
+        "updateTasks",
+        "deleteTasks",
+        "dataReporter",
+        "myUid",
+        "uidOfStream",
+        "destroy",
+        "socketOpened",
+        "socketMessage",
+        "socketClosed",
+        "socketError",
+        "appHidden",
+        "appShown",
+        "networkChanged",
+        "tick",
+        "",
+        "nonsense",
+    ];
+
+    /// Argument texts: any text (what a broken shim could send), or an array of JSON values,
+    /// often shaped like what apps pass.
+    fn arb_args() -> BoxedStrategy<String> {
+        let app = prop_oneof![
+            arb_json(),
+            (arb_json(), arb_json()).prop_map(|(c, u)| json!({"channelName": c, "uid": u})),
+            Just(json!({"channelName": "r", "uid": 7})),
+            Just(json!({"appkey": "a", "server": "ws://h/ws"})),
+            Just(json!("push")),
+            Just(json!("bindnetstatus")),
+        ];
+        prop_oneof![
+            1 => arb_text(),
+            3 => proptest::collection::vec(app, 0..5).prop_map(|v| Value::from(v).to_string()),
+        ]
+        .boxed()
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Whatever the calls and their arguments, the bridge never panics and always answers
+        /// `{ok | err, out: [...], next}` in JSON, with a typed error when it refuses.
+        #[test]
+        fn every_call_is_answered(calls in proptest::collection::vec((select(NAMES), arb_args(), 0u32..5_000), 1..24)) {
+            let mut b = client();
+            let mut now = 0.0;
+            for (name, args, step) in calls {
+                now += f64::from(step);
+                let text = b.call(name, &args, now);
+                let v: Value = serde_json::from_str(&text).map_err(|e| TestCaseError::fail(format!("{name}: {e}: {text}")))?;
+                prop_assert!(v["out"].is_array(), "{}", text);
+                prop_assert!(v["next"].is_null() || v["next"].is_u64(), "{}", text);
+                let err = &v["err"];
+                prop_assert!(err.is_null() != v.get("ok").is_none(), "ok or err, not both: {}", text);
+                if !err.is_null() {
+                    prop_assert!(err["code"].is_u64() && err["reason"].is_string() && err["message"].is_string(), "{}", text);
+                }
+            }
+        }
+    }
+}
