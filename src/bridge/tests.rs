@@ -254,6 +254,8 @@ fn quality_and_component_states_keep_their_numbers() {
 
 // ---- any input ---------------------------------------------------------------------------
 
+// proptest is a native-only dev-dependency (as in `protocol::fuzz`).
+#[cfg(not(target_arch = "wasm32"))]
 mod any_input {
     use super::*;
     use crate::protocol::arbitrary::{arb_json, arb_text, config};
