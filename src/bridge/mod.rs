@@ -83,12 +83,13 @@ impl Bridge {
         // A push-task body goes to the core as the app's own text: the core checks it is an
         // object, the server checks the rest. Arguments JSON.stringify could not write read
         // as no object.
-        let body = sole_argument(text);
-        match name {
-            "addTasks" => return op(c.add_tasks(now, body)),
-            "updateTasks" => return op(c.update_tasks(now, body)),
-            "deleteTasks" => return op(c.delete_tasks(now, body)),
-            _ => {}
+        if matches!(name, "addTasks" | "updateTasks" | "deleteTasks") {
+            let body = sole_argument(text);
+            return op(match name {
+                "addTasks" => c.add_tasks(now, body),
+                "updateTasks" => c.update_tasks(now, body),
+                _ => c.delete_tasks(now, body),
+            });
         }
         let a = Args::parse(text, name)?;
         let (a0, a1) = (a.at(0), a.at(1));
