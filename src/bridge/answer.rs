@@ -6,7 +6,7 @@ use crate::core::component::NetStatus;
 use crate::core::params::MAX_SAFE_INTEGER;
 use crate::core::{AppEvent, Error, OpValue, Output};
 use crate::prelude::*;
-use crate::protocol::json::{write_i64, ObjOut, ToJson};
+use crate::protocol::json::{write_i64, write_u64, ObjOut, ToJson};
 use crate::protocol::{KickReason, LeaveReason, Role};
 
 impl ToJson for Error {
@@ -20,16 +20,26 @@ impl ToJson for Error {
     }
 }
 
-/// `uid`, and `isBigNumber`: uids above 2^53-1 go out as decimal strings, flagged as the
-/// NetEase API does.
-fn uid_out(o: &mut ObjOut, uid: u64) {
-    let big = uid > MAX_SAFE_INTEGER;
-    if big {
-        o.field("uid", &crate::text::num(uid));
-    } else {
-        o.field("uid", &uid);
+/// A uid as JS gets it: a number up to 2^53-1, above that its decimal string (a JS number
+/// would not hold it exactly).
+pub(super) struct JsUid(pub u64);
+
+impl ToJson for JsUid {
+    fn write_json(&self, out: &mut String) {
+        if self.0 > MAX_SAFE_INTEGER {
+            out.push('"');
+            write_u64(out, self.0);
+            out.push('"');
+        } else {
+            write_u64(out, self.0);
+        }
     }
-    o.field("isBigNumber", &big);
+}
+
+/// `uid`, and `isBigNumber` as the NetEase API flags a uid that comes as a string.
+fn uid_out(o: &mut ObjOut, uid: u64) {
+    o.field("uid", &JsUid(uid))
+        .field("isBigNumber", &(uid > MAX_SAFE_INTEGER));
 }
 
 /// A measured value of a component report. JS reads it back as the same number to about 15
@@ -65,7 +75,7 @@ impl ToJson for Measure {
         if f < 0.0 {
             out.push('-');
         }
-        crate::protocol::json::write_u64(out, digits);
+        write_u64(out, digits);
         out.push('e');
         write_i64(out, e);
     }

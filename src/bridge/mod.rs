@@ -17,9 +17,10 @@ mod args;
 
 use crate::core::{params, Client, ClientConfig, ComponentKind, Error, ReportEvent};
 use crate::prelude::*;
-use crate::protocol::json::{write_u64, Json, ObjOut, ToJson};
+use crate::protocol::json::{Json, ObjOut, ToJson};
 use crate::protocol::{Media, UserTag};
 use crate::text::{cat, num};
+use answer::JsUid;
 use args::{member, opt_string, Args};
 
 /// A client as the shim drives it: created empty, set up by the `init` call.
@@ -131,8 +132,12 @@ impl Bridge {
                 done()
             }
             // Queries: a uid (a number, or a decimal string above 2^53-1) or `null`.
-            "myUid" => Ok(uid_json(c.uid())),
-            "uidOfStream" => Ok(uid_json(a0.as_str().and_then(|s| c.uid_of_stream(s)))),
+            "myUid" => Ok(c.uid().map(JsUid).to_json_string()),
+            "uidOfStream" => Ok(a0
+                .as_str()
+                .and_then(|s| c.uid_of_stream(s))
+                .map(JsUid)
+                .to_json_string()),
             // Inputs from the shim's I/O.
             "destroy" => {
                 c.destroy();
@@ -192,18 +197,6 @@ fn sole_argument(text: &str) -> &str {
             .and_then(|t| t.strip_suffix(']'))
             .unwrap_or_default(),
         _ => "",
-    }
-}
-
-fn uid_json(uid: Option<u64>) -> String {
-    let mut s = String::new();
-    match uid {
-        Some(u) if u > params::MAX_SAFE_INTEGER => crate::text::quoted(&num(u)),
-        Some(u) => {
-            write_u64(&mut s, u);
-            s
-        }
-        None => "null".into(),
     }
 }
 
