@@ -52,20 +52,40 @@ async function request(p, type) {
   throw new Error(`no ${type} request was sent`);
 }
 
-test('a long session does not grow the wasm heap', async (t) => {
+// A fresh copy of the SDK on a fresh platform, and its client; `done()` puts the globals back.
+function start() {
   const p = platform();
   global.WXWebAssembly = p.WXWebAssembly;
   global.wx = p.wx;
+  delete require.cache[require.resolve(path.join(PKG, 'index.js'))];
   const SDK = require(path.join(PKG, 'index.js'));
   const client = SDK.Client({ appkey: 'app', server: 'ws://127.0.0.1:9/ws' });
+  const done = () => {
+    client.destroy();
+    delete global.WXWebAssembly;
+    delete global.wx;
+  };
+  return { p, client, done };
+}
+
+// Joins `room` as uid 1, the server answering with `members`; resolves with the ms from that
+// answer to the app's join promise settling.
+async function join(p, client, room, members) {
+  const joined = client.join({ channelName: room, uid: 1 });
+  await client.init();
+  for (let i = 0; i < 50 && !p.task; i++) await null;
+  p.task.on.open();
+  const req = await request(p, 'join');
+  const t0 = process.hrtime.bigint();
+  p.server({ v: 1, re: req.id, ok: true, body: { session: 's', room, uid: 1, role: 'broadcaster', members, seq: 0, server_time_ms: 0 } });
+  await joined;
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+test('a long session does not grow the wasm heap', async (t) => {
+  const { p, client, done } = start();
   try {
-    const joined = client.join({ channelName: 'heap', uid: 1 });
-    await client.init();
-    for (let i = 0; i < 50 && !p.task; i++) await null;
-    p.task.on.open();
-    const join = await request(p, 'join');
-    p.server({ v: 1, re: join.id, ok: true, body: { session: 's', room: 'heap', uid: 1, role: 'broadcaster', members: [], seq: 0, server_time_ms: 0 } });
-    await joined;
+    await join(p, client, 'heap', []);
 
     let seq = 0;
     let refused = 0;
@@ -88,40 +108,24 @@ test('a long session does not grow the wasm heap', async (t) => {
     assert.equal(refused, 22_000, 'every publish was refused with its code');
     assert.ok(after <= warm + 65_536, `the heap grew from ${warm} to ${after} B over 20,000 rounds`);
   } finally {
-    client.destroy();
-    delete global.WXWebAssembly;
-    delete global.wx;
+    done();
   }
 });
 
 test('a join into a 5,000-member room reaches the app whole', async (t) => {
-  const p = platform();
-  global.WXWebAssembly = p.WXWebAssembly;
-  global.wx = p.wx;
-  delete require.cache[require.resolve(path.join(PKG, 'index.js'))];
-  const SDK = require(path.join(PKG, 'index.js'));
-  const client = SDK.Client({ appkey: 'app', server: 'ws://127.0.0.1:9/ws' });
+  const { p, client, done } = start();
   try {
     const joins = [];
     const streams = [];
     client.on('clientJoin', (d) => joins.push(d.uid));
     client.on('stream-added', (d) => streams.push(d.uid));
-    const joined = client.join({ channelName: 'big', uid: 1 });
-    await client.init();
-    for (let i = 0; i < 50 && !p.task; i++) await null;
-    p.task.on.open();
-    const join = await request(p, 'join');
     const members = Array.from({ length: 5_000 }, (_, i) => ({ uid: 10 + i, role: 'broadcaster', live: { audio: true, video: i % 2 === 0 } }));
-    const t0 = process.hrtime.bigint();
-    p.server({ v: 1, re: join.id, ok: true, body: { session: 's', room: 'big', uid: 1, role: 'broadcaster', members, seq: 0, server_time_ms: 0 } });
-    await joined;
-    t.diagnostic(`5,000 members and 7,500 streams applied in ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(1)} ms`);
+    const ms = await join(p, client, 'big', members);
+    t.diagnostic(`5,000 members and 7,500 streams applied in ${ms.toFixed(1)} ms`);
     assert.equal(joins.length, 5_000);
     assert.deepEqual(joins.slice(0, 3), [10, 11, 12], 'in uid order');
     assert.equal(streams.length, 7_500, 'audio for each, video for every other one');
   } finally {
-    client.destroy();
-    delete global.WXWebAssembly;
-    delete global.wx;
+    done();
   }
 });
