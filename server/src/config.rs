@@ -29,6 +29,11 @@ pub struct AppConfig {
     /// Debug mode (the vendors' 调试模式): members join without a token.
     #[serde(default)]
     pub insecure: bool,
+    /// Rooms this app may hold at once (default: the server's `max_rooms`, and at most
+    /// [`crate::signaling::INSECURE_APP_MAX_ROOMS`] for an insecure app), so that one app,
+    /// above all one anybody can join, cannot use up the rooms of the others.
+    #[serde(default)]
+    pub max_rooms: Option<usize>,
 }
 
 impl fmt::Debug for AppConfig {
@@ -37,6 +42,7 @@ impl fmt::Debug for AppConfig {
             .field("key", &self.key)
             .field("secret", &redact(&self.secret))
             .field("insecure", &self.insecure)
+            .field("max_rooms", &self.max_rooms)
             .finish()
     }
 }
@@ -62,6 +68,8 @@ pub struct FileConfig {
     pub max_members_per_room: Option<usize>,
     /// Sustained requests per second one connection may send.
     pub max_requests_per_sec: Option<u32>,
+    /// Bytes queued for a connection that does not read before it is cut (it may resume).
+    pub max_queued_bytes: Option<usize>,
     /// Clients ping this often (milliseconds).
     pub ping_interval_ms: Option<u64>,
     /// A ping unanswered this long means a dead connection (milliseconds).
@@ -95,6 +103,7 @@ impl fmt::Debug for FileConfig {
             .field("max_rooms", &self.max_rooms)
             .field("max_members_per_room", &self.max_members_per_room)
             .field("max_requests_per_sec", &self.max_requests_per_sec)
+            .field("max_queued_bytes", &self.max_queued_bytes)
             .field("ping_interval_ms", &self.ping_interval_ms)
             .field("ping_timeout_ms", &self.ping_timeout_ms)
             .field("resume_window_ms", &self.resume_window_ms)
@@ -204,6 +213,13 @@ pub enum ConfigError {
     BadResumeWindow,
     #[error("max_rooms, max_members_per_room and max_requests_per_sec must be at least 1")]
     BadLimit,
+    /// The value is not echoed: it is a secret.
+    #[error(
+        "media_secret must be at least {MIN_MEDIA_SECRET} bytes (it was {0}); unset it for a random one per process"
+    )]
+    BadMediaSecret(usize),
+    #[error("max_queued_bytes must be between 65536 and 1073741824")]
+    BadQueueLimit,
 }
 
 impl ConfigError {
@@ -221,6 +237,8 @@ impl ConfigError {
             Self::BadHeartbeat => "config.bad_heartbeat",
             Self::BadResumeWindow => "config.bad_resume_window",
             Self::BadLimit => "config.bad_limit",
+            Self::BadMediaSecret(_) => "config.bad_media_secret",
+            Self::BadQueueLimit => "config.bad_queue_limit",
         }
     }
 }
@@ -244,6 +262,7 @@ pub struct Overrides {
     pub max_rooms: Option<usize>,
     pub max_members_per_room: Option<usize>,
     pub max_requests_per_sec: Option<u32>,
+    pub max_queued_bytes: Option<usize>,
     pub recordings_dir: Option<PathBuf>,
     pub ffmpeg: Option<PathBuf>,
     /// `KEY:SECRET` pairs.
@@ -279,6 +298,7 @@ impl fmt::Debug for Overrides {
             .field("max_rooms", &self.max_rooms)
             .field("max_members_per_room", &self.max_members_per_room)
             .field("max_requests_per_sec", &self.max_requests_per_sec)
+            .field("max_queued_bytes", &self.max_queued_bytes)
             .field("recordings_dir", &self.recordings_dir)
             .field("ffmpeg", &self.ffmpeg)
             .field("apps", &apps)
@@ -380,6 +400,15 @@ fn valid_key(k: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+/// The shortest media secret accepted: it is an HMAC-SHA256 key that anyone who can guess it
+/// uses to forge push and play URLs for every app's streams, so an empty or word-sized one
+/// (an `.env` template's `MPRTC_MEDIA_SECRET=`) must stop the server, not weaken it.
+pub const MIN_MEDIA_SECRET: usize = 32;
+
+/// App secrets shorter than this start the server with a warning: they sign join tokens and
+/// guard the server API, and a short one falls to guessing.
+pub const SHORT_APP_SECRET: usize = 16;
+
 impl Config {
     pub fn resolve(file: FileConfig, o: Overrides) -> Result<Self, ConfigError> {
         let mut apps = HashMap::new();
@@ -405,6 +434,7 @@ impl Config {
                 key: k.into(),
                 secret: Some(sec.into()),
                 insecure: false,
+                max_rooms: None,
             })?;
         }
         for k in o.insecure_apps {
@@ -412,6 +442,7 @@ impl Config {
                 key: k,
                 secret: None,
                 insecure: true,
+                max_rooms: None,
             })?;
         }
         let allowed_origins = if o.allowed_origins.is_empty() {
@@ -464,12 +495,27 @@ impl Config {
                 .max_requests_per_sec
                 .or(file.max_requests_per_sec)
                 .unwrap_or(dl.max_requests_per_sec),
+            max_queued_bytes: o
+                .max_queued_bytes
+                .or(file.max_queued_bytes)
+                .unwrap_or(dl.max_queued_bytes),
         };
         if limits.max_rooms == 0
             || limits.max_members_per_room == 0
             || limits.max_requests_per_sec == 0
         {
             return Err(ConfigError::BadLimit);
+        }
+        // Below the largest frame the server sends (a join answer into a full room) a member
+        // could never be served at all.
+        if !(64 * 1024..=1 << 30).contains(&limits.max_queued_bytes) {
+            return Err(ConfigError::BadQueueLimit);
+        }
+        let media_secret = o.media_secret.or(file.media_secret);
+        if let Some(s) = &media_secret {
+            if s.len() < MIN_MEDIA_SECRET {
+                return Err(ConfigError::BadMediaSecret(s.len()));
+            }
         }
         let d = |s: &str| s.parse::<SocketAddr>().expect("default addresses parse");
         Ok(Config {
@@ -486,7 +532,7 @@ impl Config {
                 .or(file.flv_listen)
                 .unwrap_or_else(|| d("127.0.0.1:7881")),
             public_host: o.public_host.or(file.public_host),
-            media_secret: o.media_secret.or(file.media_secret),
+            media_secret,
             url_ttl_secs,
             max_frame_bytes,
             ping_interval_ms,
@@ -668,13 +714,39 @@ mod tests {
     }
 
     #[test]
+    fn short_or_empty_media_secrets_refused() {
+        for (file, flag) in [
+            (Some(""), None),
+            (Some("short"), None),
+            (None, Some("")),
+            (None, Some("x".repeat(MIN_MEDIA_SECRET - 1).as_str())),
+        ] {
+            let f = FileConfig {
+                media_secret: file.map(str::to_owned),
+                ..Default::default()
+            };
+            let o = Overrides {
+                media_secret: flag.map(str::to_owned),
+                ..Default::default()
+            };
+            let e = Config::resolve(f, o).unwrap_err();
+            assert_eq!(e.code(), "config.bad_media_secret");
+        }
+        let ok = Overrides {
+            media_secret: Some("y".repeat(MIN_MEDIA_SECRET)),
+            ..Default::default()
+        };
+        assert!(Config::resolve(FileConfig::default(), ok).is_ok());
+    }
+
+    #[test]
     fn secrets_never_printed() {
         let f = parse(
-            "media_secret = \"m-secret-1\"\n[[apps]]\nkey = \"a\"\nsecret = \"a-secret-1\"\n",
+            "media_secret = \"m-secret-1-0123456789abcdef0123456789\"\n[[apps]]\nkey = \"a\"\nsecret = \"a-secret-1\"\n",
         )
         .unwrap();
         let o = Overrides {
-            media_secret: Some("m-secret-2".into()),
+            media_secret: Some("m-secret-2-0123456789abcdef0123456789".into()),
             apps: vec!["b:a-secret-2".into()],
             ..Default::default()
         };

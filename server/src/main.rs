@@ -4,9 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use mprtc_server::app::Server;
-use mprtc_server::config::{Config, FileConfig, Overrides};
+use mprtc_server::config::{self, Config, FileConfig, Overrides};
 use mprtc_server::token::{self, Privileges};
 use tokio_util::sync::CancellationToken;
 
@@ -66,6 +67,9 @@ struct ServeArgs {
     /// Sustained requests per second one connection may send.
     #[arg(long, env = "MPRTC_MAX_REQUESTS_PER_SEC")]
     max_requests_per_sec: Option<u32>,
+    /// Bytes queued for a connection that does not read before it is cut (it may resume).
+    #[arg(long, env = "MPRTC_MAX_QUEUED_BYTES")]
+    max_queued_bytes: Option<usize>,
     /// Clients ping this often (ms).
     #[arg(long, env = "MPRTC_PING_INTERVAL_MS")]
     ping_interval_ms: Option<u64>,
@@ -164,6 +168,7 @@ fn load(args: &ServeArgs) -> Result<Config, mprtc_server::config::ConfigError> {
         max_rooms: args.max_rooms,
         max_members_per_room: args.max_members_per_room,
         max_requests_per_sec: args.max_requests_per_sec,
+        max_queued_bytes: args.max_queued_bytes,
         ping_timeout_ms: args.ping_timeout_ms,
         resume_window_ms: args.resume_window_ms,
         debug_token_endpoint: args.debug_token_endpoint,
@@ -231,33 +236,56 @@ fn token_cmd(t: TokenArgs) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let args = match cli.cmd {
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    let serve_matches = matches.subcommand_matches("serve").unwrap_or(&matches);
+    let secret_flags: Vec<&str> = [("media_secret", "--media-secret"), ("apps", "--app")]
+        .into_iter()
+        .filter(|(id, _)| serve_matches.value_source(id) == Some(ValueSource::CommandLine))
+        .map(|(_, flag)| flag)
+        .collect();
+    let mut args = match cli.cmd {
         Some(Cmd::Token(t)) => return token_cmd(t),
         Some(Cmd::Serve(a)) => *a,
         None => cli.serve,
     };
-    // The RTMP library logs stream names with their signatures below error level, and the
-    // WebSocket library logs whole frames (join tokens, signed URLs) at trace level; keep them
-    // quiet whatever MPRTC_LOG says, so no secret reaches the logs.
-    let filter = [
-        mprtc_server::media::LIBRARY_LOG_DIRECTIVE,
-        mprtc_server::signaling::ws::LIBRARY_LOG_DIRECTIVE,
-    ]
-    .into_iter()
-    .fold(
-        tracing_subscriber::EnvFilter::try_from_env("MPRTC_LOG").unwrap_or_else(|_| "info".into()),
-        |f, d| f.add_directive(d.parse().expect("static directive parses")),
-    );
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
+    // `MPRTC_MEDIA_SECRET=` (an `.env` template left blank) is a secret set to nothing, not an
+    // unset one: the config check refuses it rather than quietly using a random secret.
+    if args.media_secret.is_none() {
+        if let Some(v) = std::env::var_os("MPRTC_MEDIA_SECRET") {
+            args.media_secret = Some(v.to_string_lossy().into_owned());
+        }
+    }
+    // No MPRTC_LOG value can make the libraries log secrets (see `logging`).
+    mprtc_server::logging::init(std::env::var("MPRTC_LOG").ok().as_deref());
+    for flag in secret_flags {
+        tracing::warn!(
+            flag,
+            "a secret given on the command line is visible to every local user (ps, /proc); \
+             put it in the config file or the environment instead"
+        );
+    }
     let cfg = match load(&args) {
         Ok(c) => c,
         Err(e) => return fail(e.code(), e),
     };
+    for app in cfg.apps.values() {
+        if app
+            .secret
+            .as_ref()
+            .is_some_and(|s| s.len() < config::SHORT_APP_SECRET)
+        {
+            tracing::warn!(
+                app = %app.key,
+                "app secret shorter than {} bytes: join tokens and the server API are only as \
+                 safe as it is hard to guess",
+                config::SHORT_APP_SECRET
+            );
+        }
+    }
     if cfg.apps.is_empty() {
         tracing::warn!("no apps configured: every join will fail with unknown_app_key (use --app or --insecure-app)");
     }

@@ -231,6 +231,8 @@ fn bad_configs_exit_with_a_typed_error() {
             "allowed_origins = [\"https://a.example/path\"]\n",
             "config.bad_origin",
         ),
+        ("media_secret = \"\"\n", "config.bad_media_secret"),
+        ("media_secret = \"short\"\n", "config.bad_media_secret"),
     ] {
         let cfg = write_config(&dir, text);
         let out = Command::new(BIN)
@@ -267,6 +269,29 @@ fn bad_configs_exit_with_a_typed_error() {
             "{entry}: {err}"
         );
     }
+    // An empty or short media secret from a flag or the environment (an `.env` template's
+    // `MPRTC_MEDIA_SECRET=`) stops the server: with it anyone could sign media URLs.
+    for (flag, env) in [
+        (Some(""), None),
+        (Some("0123456789abcdef"), None),
+        (None, Some("")),
+        (None, Some("short")),
+    ] {
+        let mut cmd = Command::new(BIN);
+        if let Some(f) = flag {
+            cmd.args(["--media-secret", f]);
+        }
+        if let Some(e) = env {
+            cmd.env("MPRTC_MEDIA_SECRET", e);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag:?} {env:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("error[config.bad_media_secret]"),
+            "{flag:?} {env:?}: {err}"
+        );
+    }
     let out = Command::new(BIN)
         .args(["--config", "/nonexistent/mprtc.toml"])
         .output()
@@ -278,4 +303,45 @@ fn bad_configs_exit_with_a_typed_error() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("error[token.no_secret]"));
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Secrets on the command line are visible to every local user: the server says so, naming
+/// the flag (never the value), and points to the config file or the environment.
+#[test]
+fn secrets_given_as_flags_are_warned_about() {
+    let secret = "flag-secret-0123456789abcdef-0123456789";
+    let mut child = Command::new(BIN)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--rtmp-listen",
+            "127.0.0.1:0",
+            "--flv-listen",
+            "127.0.0.1:0",
+            "--media-secret",
+            secret,
+        ])
+        .env("MPRTC_APPS", format!("envapp:{secret}"))
+        .env("MPRTC_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("\"ready\""), "{line}");
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--media-secret") && err.contains("visible to every local user"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("flag=\"--app\""),
+        "MPRTC_APPS is not a flag: {err}"
+    );
+    assert!(!err.contains(secret), "{err}");
 }

@@ -19,14 +19,6 @@ use std::net::SocketAddr;
 pub use embedded::{EmbeddedHandle, EmbeddedMedia};
 pub use signing::{AdmissionError, Admitted, MediaSigner, PlayUrls, UrlKind};
 
-/// `tracing` directive to add to the server's `EnvFilter`.
-///
-/// `rtmp-rs` logs stream names *including their signed query* (`s=`) at info and
-/// debug level (and in two rare warnings); this module never does. Add it with
-/// `EnvFilter::from_default_env().add_directive(media::LIBRARY_LOG_DIRECTIVE.parse()?)`;
-/// the more specific target wins over a global `RUST_LOG=debug`.
-pub const LIBRARY_LOG_DIRECTIVE: &str = "rtmp_rs=error";
-
 /// Something the media server observed, sent to signaling over an unbounded channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaEvent {
@@ -85,4 +77,8 @@ pub trait MediaServer: Send + Sync {
 
     /// Whether `{room}.{uid}` currently has an admitted publisher.
     fn is_publishing(&self, room: &str, uid: u64) -> bool;
+
+    /// Ends every play of `viewer` in `room` now (it left, was kicked, its token expired or
+    /// no longer grants subscribing). Its URLs are refused from then on by the play gate.
+    fn kick_viewer(&self, room: &str, viewer: u64);
 }
