@@ -10,8 +10,9 @@
 //! DELETE /api/v1/rooms/{room}                                          close the room
 //! ```
 
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -20,20 +21,25 @@ use mprtc::protocol::json::{self, FromJson, ToJson};
 use mprtc::protocol::tasks::{DeleteTasksReq, TasksReq};
 use mprtc::protocol::{ErrorCode, WireError};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use subtle::ConstantTimeEq;
 
 use crate::config::AppConfig;
 use crate::signaling::hub::{shape_error, TaskOp};
 use crate::signaling::ws::{now_ms, Signaling};
+use crate::throttle::LoginThrottle;
 
 #[derive(Clone)]
 pub struct Api {
     pub signaling: Signaling,
     pub apps: Arc<HashMap<String, AppConfig>>,
+    /// Failed logins per address (see [`crate::throttle`]).
+    pub throttle: Arc<Mutex<LoginThrottle>>,
 }
 
 pub fn router(api: Api) -> Router {
+    let throttle = Arc::clone(&api.throttle);
     Router::new()
         .route(
             "/api/v1/rooms/{room}/tasks",
@@ -43,6 +49,46 @@ pub fn router(api: Api) -> Router {
         .route("/api/v1/rooms/{room}/members/{uid}/kick", post(kick))
         .route("/api/v1/rooms/{room}", delete(close_room))
         .with_state(api)
+        .layer(axum::middleware::from_fn_with_state(throttle, throttled))
+}
+
+/// Refuses addresses locked out for failed logins before their credentials are looked at,
+/// and counts the failures (401) and successes of the others.
+async fn throttled(
+    State(throttle): State<Arc<Mutex<LoginThrottle>>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let now = now_ms();
+    let lock =
+        |t: &Mutex<LoginThrottle>| t.lock().unwrap_or_else(|p| p.into_inner()).locked(ip?, now);
+    if let Some(ms) = lock(&throttle) {
+        let secs = ms.div_ceil(1000).to_string();
+        let e = WireError::new(
+            ErrorCode::LimitExceeded,
+            "too many failed logins from this address; try again later",
+        );
+        let mut resp = ApiError(e).into_response();
+        if let Ok(v) = secs.parse() {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, v);
+        }
+        return resp;
+    }
+    let resp = next.run(req).await;
+    if let Some(ip) = ip {
+        let mut t = throttle.lock().unwrap_or_else(|p| p.into_inner());
+        match resp.status() {
+            StatusCode::UNAUTHORIZED => t.failed(ip, now),
+            s if s.is_success() => t.succeeded(ip),
+            _ => {}
+        }
+    }
+    resp
 }
 
 struct ApiError(WireError);
@@ -189,10 +235,9 @@ async fn kick(
     // A decimal uid, or the user id a member joined with (ZEGO-style apps know only that).
     mprtc::core::params::check_user_id(&uid)
         .map_err(|e| ApiError(WireError::new(ErrorCode::InvalidParams, e.message)))?;
-    let uid = mprtc::core::params::uid_for_user(&uid);
     let now = now_ms();
     api.signaling
-        .api(|h, out| h.api_kick(&app, &room, uid, now, out))
+        .api(|h, out| h.api_kick_member(&app, &room, &uid, now, out))
         .map_err(ApiError)?;
     Ok(Json(serde_json::json!({ "ok": true })))
 }
