@@ -95,20 +95,21 @@ impl Server {
             cfg.url_ttl_secs,
         ));
         media.handle().set_signer(signer.clone());
-        let hub = Hub::new(
-            cfg.apps.clone(),
-            signer,
-            cfg.max_frame_bytes,
-            rand::thread_rng().next_u64(),
-        )
-        .with_heartbeat(cfg.ping_interval_ms, cfg.ping_timeout_ms)
-        .with_resume_window(cfg.resume_window_ms)
-        .with_limits(cfg.limits);
+        let mut seed = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut seed);
+        let hub = Hub::new(cfg.apps.clone(), signer, cfg.max_frame_bytes, seed)
+            .with_heartbeat(cfg.ping_interval_ms, cfg.ping_timeout_ms)
+            .with_resume_window(cfg.resume_window_ms)
+            .with_limits(cfg.limits);
         let (task_tx, task_rx) = tokio::sync::mpsc::unbounded_channel();
         let runner = Arc::new(FfmpegRunner::new(cfg.ffmpeg.clone()));
         let supervisor = Arc::new(Supervisor::new(runner, cfg.recordings_dir.clone(), task_tx));
         let signaling = Signaling::new(hub, Arc::new(media.handle()), supervisor.clone())
             .with_allowed_origins(cfg.allowed_origins.clone());
+        let gate = signaling.clone();
+        media
+            .handle()
+            .set_play_gate(Arc::new(move |room, viewer| gate.may_play(room, viewer)));
         let apps = Arc::new(cfg.apps.clone());
         let endpoints = Endpoints {
             signal: format!("ws://{}:{}/ws", host(signal_addr), signal_addr.port()),
@@ -155,6 +156,7 @@ impl Server {
         let api = http_api::router(http_api::Api {
             signaling: self.signaling.clone(),
             apps: self.apps.clone(),
+            throttle: Default::default(),
         });
         let mut app = Router::new()
             .route("/ws", get(ws::upgrade))
@@ -169,6 +171,7 @@ impl Server {
         }
         let sig = self.signaling.clone();
         let stop = shutdown.clone();
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(async move {
                 stop.cancelled().await;

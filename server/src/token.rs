@@ -108,8 +108,9 @@ pub fn verify(
     verify_for(secret, token, app, room, uid, None, now_unix)
 }
 
-/// [`verify`] for a member that joined with an app-chosen user id: the token's `uid` may name
-/// either the numeric uid or that user id.
+/// [`verify`] for a member that may have joined with an app-chosen user id: the token must
+/// name the member as it joined, by that user id when it gave one, else by its decimal uid.
+/// (A token for a decimal id never admits a user id whose uid happens to be that number.)
 pub fn verify_for(
     secret: &[u8],
     token: &str,
@@ -125,7 +126,10 @@ pub fn verify_for(
     let data = jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret), &v)
         .map_err(|_| TokenError::Invalid)?;
     let c = data.claims;
-    let names_member = c.uid == uid.to_string() || user.is_some_and(|u| u == c.uid);
+    let names_member = match user {
+        Some(u) => c.uid == u,
+        None => c.uid == uid.to_string(),
+    };
     if c.app != app || c.room != room || !names_member {
         return Err(TokenError::Mismatch);
     }

@@ -242,6 +242,7 @@ impl Sim {
                     }
                 }
                 HubOut::KickPublisher { .. }
+                | HubOut::KickViewer { .. }
                 | HubOut::TaskApply { .. }
                 | HubOut::TaskStop { .. } => {}
             }

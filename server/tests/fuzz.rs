@@ -300,7 +300,7 @@ impl World {
             "http://h:2/live",
             600,
         ));
-        let mut hub = Hub::new(apps, signer, MAX_FRAME_BYTES, 7);
+        let mut hub = Hub::new(apps, signer, MAX_FRAME_BYTES, [7; 32]);
         let now = 1_700_000_000_000;
         let bystander = hub.connect();
         let mut out = Vec::new();
@@ -372,6 +372,7 @@ impl World {
                     closes.push(sid);
                 }
                 HubOut::KickPublisher { .. }
+                | HubOut::KickViewer { .. }
                 | HubOut::TaskApply { .. }
                 | HubOut::TaskStop { .. } => {}
             }

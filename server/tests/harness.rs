@@ -149,6 +149,7 @@ impl Net {
                     }
                 }
                 HubOut::KickPublisher { media_room, uid } => self.kicks.push((media_room, uid)),
+                HubOut::KickViewer { .. } => {}
                 HubOut::TaskApply { key, spec } => self.tasks.push((key, Some(spec))),
                 HubOut::TaskStop { key } => self.tasks.push((key, None)),
                 HubOut::Close { sid, .. } => self.closes.push(sid),

@@ -156,12 +156,14 @@ pub fn check_user_id(id: &str) -> Result<(), Error> {
     }
 }
 
-/// The numeric uid that stands for an app-chosen user id: the number itself when the id is
-/// decimal (so ids shared with NetEase-style apps line up), else a 63-bit FNV-1a hash with the
-/// top bit set, so it never equals a decimal id. The server checks the pair on join.
+/// The numeric uid that stands for an app-chosen user id: the number itself when the id is a
+/// decimal below 2^63 (so ids shared with NetEase-style apps line up), else a 63-bit FNV-1a
+/// hash with the top bit set. The two ranges never meet, so no user id can take the uid of a
+/// decimal one (a decimal id of 2^63 or more is hashed like any other text). Two hashed ids
+/// may still collide; the server never lets one replace the other (4025 `uid_in_use`).
 pub fn uid_for_user(id: &str) -> u64 {
     if let Ok(n) = uid_from_str(id) {
-        if !id.starts_with('0') || id == "0" {
+        if n >> 63 == 0 && (!id.starts_with('0') || id == "0") {
             return n;
         }
     }

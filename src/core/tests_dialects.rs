@@ -340,3 +340,43 @@ fn netease_join_extras_are_honoured_or_refused() {
         assert_eq!(e.code, ErrorCode::Unsupported, "{x:?}");
     }
 }
+
+/// No user id takes the uid of another: a decimal id below 2^63 is its own uid, every other id
+/// (text, a leading zero, a decimal of 2^63 or more) lands at or above 2^63, where no decimal
+/// id's uid is. (An attacker holding a token for "15027151566004041991" once took alice's
+/// uid this way.)
+#[cfg(not(target_arch = "wasm32"))]
+mod uid_mapping {
+    use super::params::{check_user_id, uid_for_user};
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn only_a_decimal_below_2_63_is_its_own_uid(id in "[!-~]{1,64}") {
+            prop_assume!(check_user_id(&id).is_ok());
+            let uid = uid_for_user(&id);
+            if uid >> 63 == 0 {
+                prop_assert_eq!(uid.to_string(), id);
+            }
+        }
+
+        #[test]
+        fn decimals_from_2_63_up_are_hashed(n in (1u64 << 63)..=u64::MAX) {
+            let uid = uid_for_user(&n.to_string());
+            prop_assert!(uid >> 63 == 1);
+            prop_assert_ne!(uid, n);
+        }
+
+        #[test]
+        fn decimals_below_2_63_stand_for_themselves(n in 0u64..(1u64 << 63)) {
+            prop_assert_eq!(uid_for_user(&n.to_string()), n);
+        }
+    }
+
+    #[test]
+    fn the_reported_collision_is_gone() {
+        let alice = uid_for_user("alice");
+        assert_eq!(alice, 15_027_151_566_004_041_991);
+        assert_ne!(uid_for_user(&alice.to_string()), alice);
+    }
+}

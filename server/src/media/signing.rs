@@ -94,6 +94,10 @@ pub enum AdmissionError {
     /// A push URL used to play, or a play URL used to push.
     #[error("media URL is not valid for this operation (push URL used to play or vice versa)")]
     WrongKind,
+    /// A valid play URL of a viewer who may no longer play: it left or was kicked, or its
+    /// token no longer grants subscribing.
+    #[error("this viewer may no longer play this stream")]
+    Revoked,
 }
 
 impl AdmissionError {
@@ -104,6 +108,7 @@ impl AdmissionError {
             AdmissionError::BadSignature => "media.url_bad_signature",
             AdmissionError::Expired => "media.url_expired",
             AdmissionError::WrongKind => "media.url_wrong_kind",
+            AdmissionError::Revoked => "media.play_revoked",
         }
     }
 }
@@ -170,7 +175,20 @@ impl MediaSigner {
 
     /// RTMP and HTTP-FLV play URLs for `viewer` watching `publisher` in `room`.
     pub fn play_urls(&self, room: &str, publisher: u64, viewer: u64, now_unix: u64) -> PlayUrls {
-        let e = now_unix.saturating_add(self.ttl_secs);
+        self.play_urls_until(room, publisher, viewer, now_unix, u64::MAX)
+    }
+
+    /// [`MediaSigner::play_urls`] expiring at `until` (unix seconds) if that comes before the
+    /// usual lifetime ends.
+    pub fn play_urls_until(
+        &self,
+        room: &str,
+        publisher: u64,
+        viewer: u64,
+        now_unix: u64,
+        until: u64,
+    ) -> PlayUrls {
+        let e = now_unix.saturating_add(self.ttl_secs).min(until);
         let n = self.next_nonce();
         let s = self.sign(UrlKind::Play, room, publisher, Some(viewer), e, Some(n));
         let q = format!("k=play&v={viewer}&e={e}&n={n}&s={s}");

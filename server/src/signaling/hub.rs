@@ -7,6 +7,9 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
+use rand::rngs::StdRng;
+use rand::{RngCore, SeedableRng};
+
 use mprtc::core::params::{check_room, check_stream_id, check_user_id, uid_for_user};
 use mprtc::protocol::frame::{
     body, decode_request, encode_err, encode_event_body, encode_ok, event_frame,
@@ -51,6 +54,12 @@ pub enum HubOut {
     KickPublisher {
         media_room: String,
         uid: u64,
+    },
+    /// End every play of this viewer in this media room (it left, was kicked, or may no
+    /// longer subscribe); [`Hub::may_play`] refuses its URLs from now on.
+    KickViewer {
+        media_room: String,
+        viewer: u64,
     },
 }
 
@@ -153,15 +162,24 @@ struct Session {
     /// Request tokens left (a bucket refilled at `max_requests_per_sec`), and when last refilled.
     tokens: f64,
     refilled_ms: u64,
+    /// The connection went over the rate and was told so: until the bucket refills, further
+    /// frames are dropped unanswered, so a flood cannot make the server write for it.
+    limited: bool,
 }
 
 pub struct Hub {
     apps: HashMap<String, AppConfig>,
     signer: Arc<MediaSigner>,
     max_frame_bytes: usize,
-    salt: u64,
+    /// Draws session and media-room ids: members see theirs, so they must tell nothing about
+    /// anyone else's (no counters, no shared salt).
+    rng: StdRng,
     next_sid: SessionId,
-    next_room: u64,
+    /// Rooms per app, for the per-app room limit.
+    rooms_of_app: HashMap<String, usize>,
+    /// Kicks by the server API, `(room, uid) -> unix second of the kick`: a token issued at or
+    /// before then no longer admits that uid, so a kick is not undone by replaying the token.
+    kicked: HashMap<(RoomKey, u64), u64>,
     sessions: HashMap<SessionId, Session>,
     rooms: HashMap<RoomKey, Room>,
     by_media: HashMap<String, RoomKey>,
@@ -170,10 +188,23 @@ pub struct Hub {
     limits: Limits,
     /// How long a member whose connection dropped stays in its room for a resume.
     resume_window_ms: u64,
-    /// Sessions the server ended, with the final event frame a late rejoin is shown, and
-    /// until when it is kept.
-    ended: HashMap<String, (String, u64)>,
+    /// Sessions the server ended, with the member they were for, the final event frame a late
+    /// rejoin of that member is shown, and until when it is kept.
+    ended: HashMap<String, Ended>,
 }
+
+#[derive(Debug)]
+struct Ended {
+    key: RoomKey,
+    uid: u64,
+    frame: String,
+    until_ms: u64,
+}
+
+/// How long a server-API kick keeps refusing the tokens issued before it.
+pub const KICK_MEMORY_MS: u64 = 24 * 3600 * 1000;
+/// Kicks remembered at most; the oldest is forgotten first.
+const MAX_KICKS_KEPT: usize = 100_000;
 
 /// Bounds that keep one client (or one busy app) from hurting everyone else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,6 +213,9 @@ pub struct Limits {
     pub max_members_per_room: usize,
     /// Sustained requests per second per connection (bursts up to the same number).
     pub max_requests_per_sec: u32,
+    /// Bytes the server holds for one connection that does not read them; beyond this the
+    /// connection is cut and its client resumes (see [`super::ws::SLOW_CONSUMER_CLOSE_CODE`]).
+    pub max_queued_bytes: usize,
 }
 
 impl Default for Limits {
@@ -190,6 +224,7 @@ impl Default for Limits {
             max_rooms: 10_000,
             max_members_per_room: 1_000,
             max_requests_per_sec: 50,
+            max_queued_bytes: 4 << 20,
         }
     }
 }
@@ -199,20 +234,22 @@ fn err(code: ErrorCode, msg: impl Into<String>) -> WireError {
 }
 
 impl Hub {
-    /// `salt` makes session and media-room ids unpredictable across restarts.
+    /// `seed` seeds the generator of session and media-room ids: 32 bytes from the OS in a
+    /// server (they must be unguessable), anything in a test.
     pub fn new(
         apps: HashMap<String, AppConfig>,
         signer: Arc<MediaSigner>,
         max_frame_bytes: usize,
-        salt: u64,
+        seed: [u8; 32],
     ) -> Self {
         Self {
             apps,
             signer,
             max_frame_bytes,
-            salt,
+            rng: StdRng::from_seed(seed),
             next_sid: 1,
-            next_room: 1,
+            rooms_of_app: HashMap::new(),
+            kicked: HashMap::new(),
             sessions: HashMap::new(),
             rooms: HashMap::new(),
             by_media: HashMap::new(),
@@ -243,6 +280,10 @@ impl Hub {
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     pub fn heartbeat(&self) -> (u64, u64) {
@@ -282,13 +323,21 @@ impl Hub {
         session.tokens = (session.tokens + elapsed * rate).min(rate);
         session.refilled_ms = now_ms;
         if session.tokens < 1.0 {
-            let e = err(
-                ErrorCode::LimitExceeded,
-                format!("more than {rate} requests per second on this connection"),
-            );
-            out.push(HubOut::Send(sid, encode_err(None, &e)));
+            // Said once per excess: answering every frame of a flood would make the server
+            // write as fast as the client sends, into a peer that may not read.
+            if !std::mem::replace(&mut session.limited, true) {
+                let e = err(
+                    ErrorCode::LimitExceeded,
+                    format!(
+                        "more than {rate} requests per second on this connection; \
+                         frames are dropped unanswered until the rate falls"
+                    ),
+                );
+                out.push(HubOut::Send(sid, encode_err(None, &e)));
+            }
             return;
         }
+        session.limited = false;
         session.tokens -= 1.0;
         if text.len() > self.max_frame_bytes {
             let e = err(
@@ -343,7 +392,7 @@ impl Hub {
                 body::<SetRoleReq>(&b).and_then(|r| self.set_role(sid, r.role, id, out))
             }
             RequestKind::RenewToken => body::<RenewTokenReq>(&b)
-                .and_then(|r| self.renew_token(sid, &r.token, now_ms))
+                .and_then(|r| self.renew_token(sid, &r.token, now_ms, out))
                 .map(|_| encode_ok(id, &Empty)),
             RequestKind::Ping => body::<PingReq>(&b).map(|p| {
                 encode_ok(
@@ -421,7 +470,9 @@ impl Hub {
         for (key, uid) in gone {
             self.remove_member(&key, uid, LeaveReason::ConnectionLost, false, now_ms, out);
         }
-        self.ended.retain(|_, (_, until)| *until > now_ms);
+        self.ended.retain(|_, e| e.until_ms > now_ms);
+        self.kicked
+            .retain(|_, at_s| at_s.saturating_mul(1000) + KICK_MEMORY_MS > now_ms);
     }
 
     /// The seq of the last event sent to `uid` in `app`/`room`.
@@ -434,6 +485,26 @@ impl Hub {
     pub fn media_id(&self, app: &str, room: &str) -> Option<&str> {
         let r = self.rooms.get(&(app.to_owned(), room.to_owned()))?;
         Some(r.media_id.as_str())
+    }
+
+    /// Whether `viewer` may play streams of media room `media_room` now: a member of that room
+    /// whose token grants subscribing, or the room's own compositor. The media server asks at
+    /// every play admission, so a signed URL stops working the moment its viewer leaves, is
+    /// kicked, or loses the privilege, however long the URL had to live.
+    pub fn may_play(&self, media_room: &str, viewer: u64) -> bool {
+        let Some(room) = self
+            .by_media
+            .get(media_room)
+            .and_then(|k| self.rooms.get(k))
+        else {
+            return false;
+        };
+        if viewer == COMPOSITOR_VIEWER {
+            return !room.tasks.is_empty();
+        }
+        room.members
+            .get(&viewer)
+            .is_some_and(|m| m.privileges.subscribe)
     }
 
     /// Whether `uid` in `app`/`room` is in the room without a connection (waiting for a resume).
@@ -560,6 +631,7 @@ impl Hub {
             .apps
             .get(&r.appkey)
             .ok_or_else(|| err(ErrorCode::UnknownAppKey, "unknown appkey"))?;
+        let (insecure, app_max_rooms) = (app.insecure, app.max_rooms);
         check_room(&r.room).map_err(|e| err(ErrorCode::InvalidParams, e.message))?;
         if let Some(u) = &r.user {
             check_user_id(&u.id).map_err(|e| err(ErrorCode::InvalidParams, e.message))?;
@@ -575,14 +647,6 @@ impl Hub {
                     "uid does not stand for this user id",
                 ));
             }
-        }
-        if let Some((frame, _)) = r.resume.as_ref().and_then(|x| self.ended.get(&x.session)) {
-            // The server ended that session while the client was away: show it how.
-            out.push(HubOut::Send(sid, frame.clone()));
-            return Err(err(
-                ErrorCode::SessionEnded,
-                "the session was ended by the server",
-            ));
         }
         let claims = match (&r.token, app.insecure, app.secret.as_deref()) {
             (Some(t), _, Some(secret)) => token::verify_for(
@@ -612,11 +676,44 @@ impl Hub {
             (Some(_), false, None) => return Err(err(ErrorCode::Internal, "app has no secret")),
         };
         let key: RoomKey = (r.appkey.clone(), r.room.clone());
+        if let Some(&kicked_s) = self.kicked.get(&(key.clone(), r.uid)) {
+            if claims.iat <= kicked_s && !insecure {
+                return Err(err(
+                    ErrorCode::TokenInvalid,
+                    "this member was kicked; a token issued after the kick is needed",
+                ));
+            }
+        }
+        // Only now, with the token checked, may a rejoin learn how its session ended, and only
+        // a rejoin of the member that session was for.
+        let ended = r.resume.as_ref().and_then(|x| self.ended.get(&x.session));
+        if let Some(e) = ended.filter(|e| e.key == key && e.uid == r.uid) {
+            out.push(HubOut::Send(sid, e.frame.clone()));
+            return Err(err(
+                ErrorCode::SessionEnded,
+                "the session was ended by the server",
+            ));
+        }
         if let Some(ok) = self.resume(sid, &key, &r, &claims, now_ms, out, after) {
             return Ok(encode_ok(id, &ok));
         }
+        let app_rooms = self.rooms_of_app.get(&r.appkey).copied().unwrap_or(0);
+        let app_max_rooms = app_max_rooms.unwrap_or(if insecure {
+            INSECURE_APP_MAX_ROOMS.min(self.limits.max_rooms)
+        } else {
+            self.limits.max_rooms
+        });
         match self.rooms.get(&key) {
             Some(room) if room.members.contains_key(&r.uid) => {
+                let held_by = room.members[&r.uid].user.as_ref().map(|u| u.id.as_str());
+                if held_by != r.user.as_ref().map(|u| u.id.as_str()) {
+                    // Another identity whose uid is the same number (a decimal id beside a
+                    // hashed one, or two hashed ids that collide): never a replacement.
+                    return Err(err(
+                        ErrorCode::UidInUse,
+                        "another member of this room holds this uid",
+                    ));
+                }
                 // The newest connection wins (the page was reopened, the phone switched
                 // networks): the old session is told it was replaced and closed.
                 self.end_session(&key, r.uid, KickReason::Replaced, now_ms, out);
@@ -636,6 +733,12 @@ impl Hub {
                     "this server runs at its room limit",
                 ));
             }
+            None if app_rooms >= app_max_rooms => {
+                return Err(err(
+                    ErrorCode::LimitExceeded,
+                    format!("this app holds at most {app_max_rooms} rooms at once"),
+                ));
+            }
             _ => {}
         }
         let privileges = claims.privileges;
@@ -648,8 +751,12 @@ impl Hub {
         let room = match self.rooms.get_mut(&key) {
             Some(room) => room,
             None => {
-                let media_id = format!("m{:x}{:x}", self.salt & 0xffff_ffff, self.next_room);
-                self.next_room += 1;
+                // 96 random bits: a member sees its room's id in its URLs, and must not be
+                // able to name another room's streams from it.
+                let mut bits = [0u8; 12];
+                self.rng.fill_bytes(&mut bits);
+                let media_id = format!("m{}", hex(&bits));
+                *self.rooms_of_app.entry(key.0.clone()).or_default() += 1;
                 self.by_media.insert(media_id.clone(), key.clone());
                 self.rooms.entry(key.clone()).or_insert(Room {
                     media_id,
@@ -665,7 +772,9 @@ impl Hub {
             user: r.user.clone(),
         };
         Self::broadcast(room, None, &joined, out);
-        let session = format!("{:x}-{sid}", self.salt);
+        let mut bits = [0u8; 16];
+        self.rng.fill_bytes(&mut bits);
+        let session = hex(&bits);
         room.members.insert(
             r.uid,
             Member {
@@ -735,16 +844,24 @@ impl Hub {
                 s.joined = None;
             }
         }
+        if m.user.as_ref().map(|u| &u.id) != r.user.as_ref().map(|u| &u.id) {
+            return None;
+        }
         m.sid = sid;
         m.attached = true;
         m.token_exp = claims.exp;
         m.warned = false;
-        m.privileges = claims.privileges;
+        let last_seq_before = m.seq;
+        // Events this causes (a demotion) are new: they follow the missed ones.
+        let mut caused = Vec::new();
+        Self::set_privileges(room, r.uid, claims.privileges, &mut caused);
+        let m = room.members.get_mut(&r.uid)?;
         for (seq, body) in &m.ring {
-            if *seq > want.last_seq {
+            if *seq > want.last_seq && *seq <= last_seq_before {
                 after.push(HubOut::Send(sid, event_frame(*seq, body)));
             }
         }
+        after.extend(caused);
         let ok = JoinOk {
             session: m.session.clone(),
             room: r.room.clone(),
@@ -927,7 +1044,9 @@ impl Hub {
                 "that uid publishes none of the requested media",
             ));
         }
-        let urls = signer.play_urls(&room.media_id, r.uid, uid, now_ms / 1000);
+        // A URL outlives neither the token that got it (nor, through `may_play`, the member).
+        let until = room.members[&uid].token_exp;
+        let urls = signer.play_urls_until(&room.media_id, r.uid, uid, now_ms / 1000, until);
         Ok(encode_ok(
             id,
             &SubscribeOk {
@@ -1010,6 +1129,17 @@ impl Hub {
                 "the token does not grant publishing",
             ));
         }
+        Self::change_role(room, uid, role, false, out);
+        Ok(encode_ok(id, &Empty))
+    }
+
+    /// `uid` takes `role`: to audience, its streams end (the others see them removed) and its
+    /// pusher is stopped; everyone else sees the change, and the member itself too when the
+    /// server decided it (`tell_self`).
+    fn change_role(room: &mut Room, uid: u64, role: Role, tell_self: bool, out: &mut Vec<HubOut>) {
+        let Some(m) = room.members.get_mut(&uid) else {
+            return;
+        };
         m.role = role;
         let live = m.live();
         let pushing = m.pushing;
@@ -1030,8 +1160,31 @@ impl Hub {
                 });
             }
         }
-        Self::broadcast(room, Some(uid), &Event::RoleChanged { uid, role }, out);
-        Ok(encode_ok(id, &Empty))
+        let except = (!tell_self).then_some(uid);
+        Self::broadcast(room, except, &Event::RoleChanged { uid, role }, out);
+    }
+
+    /// A new token (renewed, or presented on a resume) replaces the member's privileges, and
+    /// what it no longer grants stops now: a broadcaster whose token denies publishing becomes
+    /// audience (its push ends, and with it any task rights that came from the role).
+    fn set_privileges(room: &mut Room, uid: u64, p: Privileges, out: &mut Vec<HubOut>) {
+        let Some(m) = room.members.get_mut(&uid) else {
+            return;
+        };
+        let could_subscribe = m.privileges.subscribe;
+        m.privileges = p;
+        if could_subscribe && !p.subscribe {
+            out.push(HubOut::KickViewer {
+                media_room: room.media_id.clone(),
+                viewer: uid,
+            });
+        }
+        let Some(m) = room.members.get_mut(&uid) else {
+            return;
+        };
+        if !p.publish && m.role == Role::Broadcaster {
+            Self::change_role(room, uid, Role::Audience, true, out);
+        }
     }
 
     // ---- helpers -----------------------------------------------------------------------------
@@ -1067,14 +1220,30 @@ impl Hub {
                 uid,
             });
         }
+        out.push(HubOut::KickViewer {
+            media_room: room.media_id.clone(),
+            viewer: uid,
+        });
         Self::broadcast(room, None, &Event::MemberLeft { uid, reason }, out);
         tasks::refresh(room, key, &self.signer, now_ms, out);
         if room.members.is_empty() && !keep_empty_room {
             tasks::end_all(room, key, out);
             let media_id = room.media_id.clone();
-            self.rooms.remove(key);
+            self.drop_room(key);
             self.by_media.remove(&media_id);
         }
+    }
+
+    /// Forget a room (its members are gone or told), keeping the per-app count right.
+    fn drop_room(&mut self, key: &RoomKey) -> Option<Room> {
+        let room = self.rooms.remove(key)?;
+        if let Some(n) = self.rooms_of_app.get_mut(&key.0) {
+            *n -= 1;
+            if *n == 0 {
+                self.rooms_of_app.remove(&key.0);
+            }
+        }
+        Some(room)
     }
 
     /// Send `ev` to every member but `except`, each with its own next seq. The event is
@@ -1092,3 +1261,12 @@ impl Hub {
 fn not_in_room() -> WireError {
     err(ErrorCode::NotInRoom, "join a room first")
 }
+
+/// Lowercase hex of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Rooms an insecure (token-less) app may hold at once unless its config says otherwise:
+/// anyone can create them, so they must not be able to fill the server for the other apps.
+pub const INSECURE_APP_MAX_ROOMS: usize = 100;

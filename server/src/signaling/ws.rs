@@ -2,6 +2,7 @@
 //! its outputs to sockets and to the media server.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -11,9 +12,8 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
-use mprtc::protocol::frame::encode_err;
-use mprtc::protocol::{ErrorCode, WireError};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::hub::{Hub, HubOut, SessionId};
 use crate::media::{MediaEvent, MediaServer};
@@ -23,18 +23,45 @@ use crate::tasks::{Supervisor, TaskKey, TaskState};
 /// `max_frame_bytes` and this, the hub answers with a typed `FrameTooLarge` error.
 pub const HARD_FRAME_LIMIT: usize = 1 << 20;
 
-/// `tracing` directive to add to the server's `EnvFilter`.
-///
-/// At trace level `tungstenite` (through the `log` bridge) prints every frame it reads or
-/// writes, in text and in hex: join tokens and signed media URLs included. Its debug lines
-/// (handshakes, close frames) carry none of that. Like [`crate::media::LIBRARY_LOG_DIRECTIVE`],
-/// the more specific target wins over a global `MPRTC_LOG=trace`.
-pub const LIBRARY_LOG_DIRECTIVE: &str = "tungstenite=debug";
+/// Close code for a connection whose client stopped reading while the server had more for it
+/// than [`crate::signaling::Limits::max_queued_bytes`]. The client may resume: its member
+/// waits the resume window and keeps its missed events, as after any drop.
+pub const SLOW_CONSUMER_CLOSE_CODE: u16 = 4429;
+/// Close code for a binary frame: the protocol is JSON text, and answering each binary frame
+/// would let a peer make the server write for it.
+pub const BINARY_FRAME_CLOSE_CODE: u16 = 1003;
+/// Frames queued for one connection at most, whatever their size.
+const MAX_QUEUED_FRAMES: usize = 4096;
 
 /// The hub and the outgoing queue of every connection, under one lock.
 pub struct Shared {
     pub hub: Hub,
-    senders: HashMap<SessionId, mpsc::UnboundedSender<Message>>,
+    senders: HashMap<SessionId, Outbox>,
+}
+
+/// One connection's outgoing queue: bounded in frames and in bytes. When a frame does not
+/// fit, the connection is cut (`cut`), not the frame dropped: a member that silently missed
+/// an event would never know, while a cut member resumes and gets it.
+struct Outbox {
+    tx: mpsc::Sender<Message>,
+    /// Bytes of text frames queued and not yet written.
+    queued: Arc<AtomicUsize>,
+    max_bytes: usize,
+    cut: CancellationToken,
+}
+
+impl Outbox {
+    fn send(&self, m: Message) {
+        let len = match &m {
+            Message::Text(t) => t.len(),
+            _ => 0,
+        };
+        if self.queued.fetch_add(len, Ordering::Relaxed) + len > self.max_bytes
+            || self.tx.try_send(m).is_err()
+        {
+            self.cut.cancel();
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -44,6 +71,7 @@ pub struct Signaling {
     supervisor: Arc<Supervisor>,
     /// Normalized allowed origins; empty: any (see [`crate::config::Config::allowed_origins`]).
     allowed_origins: Arc<[String]>,
+    max_queued_bytes: usize,
 }
 
 pub fn now_ms() -> u64 {
@@ -55,6 +83,7 @@ pub fn now_ms() -> u64 {
 
 impl Signaling {
     pub fn new(hub: Hub, media: Arc<dyn MediaServer>, supervisor: Arc<Supervisor>) -> Self {
+        let max_queued_bytes = hub.limits().max_queued_bytes;
         Self {
             shared: Arc::new(Mutex::new(Shared {
                 hub,
@@ -63,6 +92,7 @@ impl Signaling {
             media,
             supervisor,
             allowed_origins: Arc::from(Vec::new()),
+            max_queued_bytes,
         }
     }
 
@@ -105,6 +135,7 @@ impl Signaling {
     fn with_hub(&self, f: impl FnOnce(&mut Hub, &mut Vec<HubOut>)) {
         let mut outs = Vec::new();
         let mut kicks = Vec::new();
+        let mut revoked = Vec::new();
         {
             let mut g = self.shared.lock().unwrap_or_else(|p| p.into_inner());
             f(&mut g.hub, &mut outs);
@@ -112,15 +143,16 @@ impl Signaling {
                 match o {
                     HubOut::Send(sid, text) => {
                         if let Some(tx) = g.senders.get(&sid) {
-                            let _ = tx.send(Message::Text(text.into()));
+                            tx.send(Message::Text(text.into()));
                         }
                     }
                     HubOut::KickPublisher { media_room, uid } => kicks.push((media_room, uid)),
+                    HubOut::KickViewer { media_room, viewer } => revoked.push((media_room, viewer)),
                     HubOut::TaskApply { key, spec } => self.supervisor.apply(key, spec),
                     HubOut::TaskStop { key } => self.supervisor.stop(&key),
                     HubOut::Close { sid, code, reason } => {
                         if let Some(tx) = g.senders.get(&sid) {
-                            let _ = tx.send(Message::Close(Some(CloseFrame {
+                            tx.send(Message::Close(Some(CloseFrame {
                                 code,
                                 reason: reason.into(),
                             })));
@@ -131,6 +163,9 @@ impl Signaling {
         }
         for (room, uid) in kicks {
             self.media.kick_publisher(&room, uid);
+        }
+        for (room, viewer) in revoked {
+            self.media.kick_viewer(&room, viewer);
         }
     }
 
@@ -159,26 +194,64 @@ impl Signaling {
         result.expect("with_hub runs its closure")
     }
 
+    /// See [`Hub::may_play`]: the media server's play gate.
+    pub fn may_play(&self, media_room: &str, viewer: u64) -> bool {
+        let g = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        g.hub.may_play(media_room, viewer)
+    }
+
     pub fn stats(&self) -> (usize, usize) {
         let g = self.shared.lock().unwrap_or_else(|p| p.into_inner());
         (g.hub.session_count(), g.hub.room_count())
     }
 
     async fn serve(self, socket: WebSocket) {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Message>();
+        let (tx, mut rx) = mpsc::channel::<Message>(MAX_QUEUED_FRAMES);
+        let queued = Arc::new(AtomicUsize::new(0));
+        let cut = CancellationToken::new();
+        let outbox = Outbox {
+            tx,
+            queued: Arc::clone(&queued),
+            max_bytes: self.max_queued_bytes,
+            cut: cut.clone(),
+        };
         let (sid, silence_limit) = {
             let mut g = self.shared.lock().unwrap_or_else(|p| p.into_inner());
             let sid = g.hub.connect();
-            g.senders.insert(sid, tx.clone());
             let (interval, timeout) = g.hub.heartbeat();
+            g.senders.insert(sid, outbox);
             (sid, Duration::from_millis(interval + timeout))
         };
         tracing::debug!(sid, "connected");
         let (mut sink, mut stream) = socket.split();
+        let writer_cut = cut.clone();
         let writer = tokio::spawn(async move {
-            while let Some(m) = rx.recv().await {
+            loop {
+                let m = tokio::select! {
+                    m = rx.recv() => match m {
+                        Some(m) => m,
+                        None => break,
+                    },
+                    () = writer_cut.cancelled() => {
+                        // The client is not reading: tell it why if the socket takes it at
+                        // once, else just drop it.
+                        let bye = Message::Close(Some(CloseFrame {
+                            code: SLOW_CONSUMER_CLOSE_CODE,
+                            reason: "too much unread: reconnect to resume".into(),
+                        }));
+                        let _ = tokio::time::timeout(Duration::from_millis(100), sink.send(bye)).await;
+                        break;
+                    }
+                };
+                if let Message::Text(t) = &m {
+                    queued.fetch_sub(t.len(), Ordering::Relaxed);
+                }
                 let closing = matches!(m, Message::Close(_));
-                if sink.send(m).await.is_err() || closing {
+                let sent = tokio::select! {
+                    r = sink.send(m) => r.is_ok(),
+                    () = writer_cut.cancelled() => false,
+                };
+                if !sent || closing {
                     break;
                 }
             }
@@ -186,18 +259,31 @@ impl Signaling {
         // A client that closes with 1000 (normal) is done: its member leaves at once instead
         // of waiting out the resume window. Clients about to reconnect close with 4000.
         let mut said_goodbye = false;
+        let close = |code: u16, reason: &'static str| {
+            let g = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(tx) = g.senders.get(&sid) {
+                tx.send(Message::Close(Some(CloseFrame {
+                    code,
+                    reason: reason.into(),
+                })));
+            }
+        };
         loop {
             // A client pings every interval; one silent for interval + timeout is gone even if
             // TCP has not noticed (phones that lost their network say nothing).
-            let msg = match tokio::time::timeout(silence_limit, stream.next()).await {
+            let next = tokio::select! {
+                n = tokio::time::timeout(silence_limit, stream.next()) => n,
+                () = cut.cancelled() => {
+                    tracing::info!(sid, "cut: the client does not read what it is sent");
+                    break;
+                }
+            };
+            let msg = match next {
                 Ok(Some(m)) => m,
                 Ok(None) => break,
                 Err(_) => {
                     tracing::debug!(sid, "heartbeat timeout");
-                    let _ = tx.send(Message::Close(Some(CloseFrame {
-                        code: 4408,
-                        reason: "heartbeat timeout".into(),
-                    })));
+                    close(4408, "heartbeat timeout");
                     break;
                 }
             };
@@ -207,11 +293,12 @@ impl Signaling {
                     self.with_hub(|h, out| h.handle_frame(sid, t.as_str(), now, out));
                 }
                 Ok(Message::Binary(_)) => {
-                    let e = WireError::new(
-                        ErrorCode::MalformedFrame,
+                    tracing::debug!(sid, "binary frame: closing");
+                    close(
+                        BINARY_FRAME_CLOSE_CODE,
                         "binary frames are not part of the protocol",
                     );
-                    let _ = tx.send(Message::Text(encode_err(None, &e).into()));
+                    break;
                 }
                 Ok(Message::Close(frame)) => {
                     said_goodbye = frame.is_some_and(|f| f.code == 1000);
@@ -221,10 +308,7 @@ impl Signaling {
                 Err(e) => {
                     // Oversized frames land here: tell the peer why before the socket goes.
                     tracing::debug!(sid, error = %e, "socket error");
-                    let _ = tx.send(Message::Close(Some(CloseFrame {
-                        code: 1009,
-                        reason: "frame too large or broken".into(),
-                    })));
+                    close(1009, "frame too large or broken");
                     break;
                 }
             }
@@ -239,8 +323,16 @@ impl Signaling {
         } else {
             self.with_hub(|h, out| h.disconnect(sid, now, out));
         }
-        drop(tx);
-        let _ = writer.await;
+        // The writer ends once the queue it drains is dropped (above) and empty, or at once if
+        // the client was cut; a client that stops reading cannot keep it for long.
+        let mut writer = writer;
+        if tokio::time::timeout(Duration::from_secs(5), &mut writer)
+            .await
+            .is_err()
+        {
+            tracing::debug!(sid, "writer did not drain in time");
+            writer.abort();
+        }
         tracing::debug!(sid, "disconnected");
     }
 
@@ -248,7 +340,7 @@ impl Signaling {
     pub fn close_all(&self) {
         let g = self.shared.lock().unwrap_or_else(|p| p.into_inner());
         for tx in g.senders.values() {
-            let _ = tx.send(Message::Close(Some(CloseFrame {
+            tx.send(Message::Close(Some(CloseFrame {
                 code: 1001,
                 reason: "server shutting down".into(),
             })));

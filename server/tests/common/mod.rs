@@ -26,6 +26,7 @@ pub fn hub_with_salt(salt: u64) -> (Hub, Arc<MediaSigner>) {
                 key: key.into(),
                 secret: secret.map(Into::into),
                 insecure: secret.is_none(),
+                max_rooms: None,
             },
         );
     }
@@ -35,5 +36,12 @@ pub fn hub_with_salt(salt: u64) -> (Hub, Arc<MediaSigner>) {
         "http://h:2/live",
         600,
     ));
-    (Hub::new(apps, signer.clone(), 4096, salt), signer)
+    (Hub::new(apps, signer.clone(), 4096, seed(salt)), signer)
+}
+
+/// A hub's id-generator seed drawn from a test's number.
+pub fn seed(n: u64) -> [u8; 32] {
+    let mut s = [0u8; 32];
+    s[..8].copy_from_slice(&n.to_le_bytes());
+    s
 }

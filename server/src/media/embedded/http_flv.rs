@@ -58,9 +58,20 @@ pub(super) async fn flv_play(
     for frame in &catchup {
         put_frame(&mut first, frame);
     }
+    let kick = CancellationToken::new();
+    let flv_id = {
+        let mut state = shared.lock();
+        state.next_flv += 1;
+        let id = state.next_flv;
+        state
+            .flv_players
+            .insert(id, (a.room.clone(), viewer, kick.clone()));
+        id
+    };
     let player = FlvPlayer {
         rx,
         ended,
+        kick,
         stop: shared.stop.clone(),
         first: Some(first.freeze()),
         skipping: false,
@@ -70,6 +81,7 @@ pub(super) async fn flv_play(
             room: a.room,
             uid: a.uid,
             viewer,
+            flv_id,
         },
     };
     let body = futures_util::stream::unfold(player, |mut p| async move {
@@ -110,6 +122,8 @@ fn put_frame(out: &mut BytesMut, frame: &BroadcastFrame) {
 struct FlvPlayer {
     rx: broadcast::Receiver<BroadcastFrame>,
     ended: CancellationToken,
+    /// Cancelled when the viewer is revoked (see [`Shared::kick_viewer`]).
+    kick: CancellationToken,
     stop: CancellationToken,
     first: Option<Bytes>,
     skipping: bool,
@@ -125,6 +139,7 @@ impl FlvPlayer {
         loop {
             let frame = tokio::select! {
                 _ = self.ended.cancelled() => return None,
+                _ = self.kick.cancelled() => return None,
                 _ = self.stop.cancelled() => return None,
                 r = self.rx.recv() => match r {
                     Ok(f) => f,
@@ -152,10 +167,12 @@ struct FlvGuard {
     room: String,
     uid: u64,
     viewer: u64,
+    flv_id: u64,
 }
 
 impl Drop for FlvGuard {
     fn drop(&mut self) {
+        self.shared.lock().flv_players.remove(&self.flv_id);
         tracing::info!(
             room = self.room,
             uid = self.uid,

@@ -68,6 +68,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 use self::rtmp::Handler;
+pub use self::state::PlayGate;
 use self::state::{Shared, Tables};
 use super::signing::MediaSigner;
 use super::{MediaError, MediaEvent, MediaServer};
@@ -110,6 +111,7 @@ impl EmbeddedMedia {
         let (flv, flv_addr) = bind("HTTP-FLV", flv_listen).await?;
         let shared = Arc::new(Shared {
             signer: RwLock::new(signer),
+            gate: RwLock::new(None),
             rtmp_addr,
             flv_addr,
             registry: Arc::new(StreamRegistry::new()),
@@ -205,6 +207,12 @@ impl EmbeddedMedia {
 }
 
 impl EmbeddedHandle {
+    /// From now on, a play URL admits only viewers `gate` allows: a valid signature is not
+    /// enough once its viewer left, was kicked or lost the subscribe privilege.
+    pub fn set_play_gate(&self, gate: PlayGate) {
+        *self.shared.gate.write().unwrap_or_else(|e| e.into_inner()) = Some(gate);
+    }
+
     /// Replaces the signer used to verify URLs from now on.
     pub fn set_signer(&self, signer: Arc<MediaSigner>) {
         *self
@@ -241,6 +249,11 @@ impl MediaServer for EmbeddedHandle {
             .streams
             .contains_key(&(room.to_owned(), uid))
     }
+
+    fn kick_viewer(&self, room: &str, viewer: u64) {
+        tracing::info!(room, viewer, "ending a revoked viewer's plays");
+        self.shared.kick_viewer(room, viewer);
+    }
 }
 
 impl MediaServer for EmbeddedMedia {
@@ -258,5 +271,9 @@ impl MediaServer for EmbeddedMedia {
 
     fn is_publishing(&self, room: &str, uid: u64) -> bool {
         self.handle().is_publishing(room, uid)
+    }
+
+    fn kick_viewer(&self, room: &str, viewer: u64) {
+        self.handle().kick_viewer(room, viewer)
     }
 }

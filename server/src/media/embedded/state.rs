@@ -21,8 +21,13 @@ use crate::media::pipe::Tap;
 use crate::media::signing::{AdmissionError, Admitted, MediaSigner, UrlKind};
 use crate::media::MediaEvent;
 
+/// Asked at every play admission whether `viewer` may still play in media room `room`
+/// (signaling answers from its membership; see [`super::EmbeddedHandle::set_play_gate`]).
+pub type PlayGate = Arc<dyn Fn(&str, u64) -> bool + Send + Sync>;
+
 pub(super) struct Shared {
     pub(super) signer: RwLock<Arc<MediaSigner>>,
+    pub(super) gate: RwLock<Option<PlayGate>>,
     pub(super) rtmp_addr: SocketAddr,
     pub(super) flv_addr: SocketAddr,
     pub(super) registry: Arc<StreamRegistry>,
@@ -41,6 +46,9 @@ pub(super) struct Tables {
     pub(super) sessions: HashMap<u64, Session>,
     /// RTMP play mirrors by the player's exact registry key.
     pub(super) mirrors: HashMap<StreamKey, Mirror>,
+    /// HTTP-FLV players by an id of their own: (room, viewer, kick).
+    pub(super) flv_players: HashMap<u64, (String, u64, CancellationToken)>,
+    pub(super) next_flv: u64,
 }
 
 pub(super) struct Stream {
@@ -91,7 +99,30 @@ impl Shared {
         query: &str,
     ) -> Result<Admitted, AdmissionError> {
         let signer = Arc::clone(&self.signer.read().unwrap_or_else(|e| e.into_inner()));
-        signer.verify(kind, name, query, unix_now())
+        let a = signer.verify(kind, name, query, unix_now())?;
+        if let Some(viewer) = a.viewer {
+            let gate = self.gate.read().unwrap_or_else(|e| e.into_inner()).clone();
+            if gate.is_some_and(|may_play| !may_play(&a.room, viewer)) {
+                return Err(AdmissionError::Revoked);
+            }
+        }
+        Ok(a)
+    }
+
+    /// Ends every RTMP and HTTP-FLV play of `viewer` in `room`, at once.
+    pub(super) fn kick_viewer(&self, room: &str, viewer: u64) {
+        let state = self.lock();
+        for s in state.sessions.values() {
+            if matches!(&s.role, Role::Player { room: r, viewer: v, .. } if r == room && *v == viewer)
+            {
+                s.cancel.cancel();
+            }
+        }
+        for (r, v, kick) in state.flv_players.values() {
+            if r == room && *v == viewer {
+                kick.cancel();
+            }
+        }
     }
 
     pub(super) fn emit(&self, event: MediaEvent) {

@@ -25,8 +25,15 @@ impl Hub {
         };
         let sid = m.sid;
         let frame = m.push(&Event::Kicked { reason }, out);
-        let until = now_ms + self.resume_window_ms;
-        self.ended.insert(m.session.clone(), (frame, until));
+        self.ended.insert(
+            m.session.clone(),
+            Ended {
+                key: key.clone(),
+                uid,
+                frame,
+                until_ms: now_ms + self.resume_window_ms,
+            },
+        );
         out.push(HubOut::Close {
             sid,
             code: SESSION_ENDED_CLOSE_CODE,
@@ -59,7 +66,46 @@ impl Hub {
             return Err(err(ErrorCode::NoSuchMember, "no such uid in this room"));
         }
         self.end_session(&key, uid, KickReason::Kicked, now_ms, out);
+        // The tokens the member holds now stop admitting it (see `join`).
+        if self.kicked.len() >= MAX_KICKS_KEPT {
+            if let Some(oldest) = self
+                .kicked
+                .iter()
+                .min_by_key(|(_, at)| **at)
+                .map(|(k, _)| k.clone())
+            {
+                self.kicked.remove(&oldest);
+            }
+        }
+        self.kicked.insert((key, uid), now_ms / 1000);
         Ok(())
+    }
+
+    /// Server API: remove the member `who` names: the user id it joined with, or (when it
+    /// joined without one) its decimal uid. Matching the identity, not a uid derived from it,
+    /// means a kick can only hit the member it names.
+    pub fn api_kick_member(
+        &mut self,
+        app: &str,
+        room: &str,
+        who: &str,
+        now_ms: u64,
+        out: &mut Vec<HubOut>,
+    ) -> Result<(), WireError> {
+        let r = self
+            .rooms
+            .get(&(app.to_owned(), room.to_owned()))
+            .ok_or_else(|| err(ErrorCode::NoSuchRoom, "no such room"))?;
+        let uid = r
+            .members
+            .iter()
+            .find(|(uid, m)| match &m.user {
+                Some(u) => u.id == who,
+                None => uid.to_string() == who,
+            })
+            .map(|(uid, _)| *uid)
+            .ok_or_else(|| err(ErrorCode::NoSuchMember, "no such member in this room"))?;
+        self.api_kick(app, room, uid, now_ms, out)
     }
 
     /// Server API: close a room. Every member hears it, every socket closes, tasks end.
@@ -72,14 +118,20 @@ impl Hub {
     ) -> Result<(), WireError> {
         let key: RoomKey = (app.to_owned(), room.to_owned());
         let mut r = self
-            .rooms
-            .remove(&key)
+            .drop_room(&key)
             .ok_or_else(|| err(ErrorCode::NoSuchRoom, "no such room"))?;
         self.by_media.remove(&r.media_id);
         for (uid, m) in r.members.iter_mut() {
             let frame = m.push(&Event::RoomClosed {}, out);
-            let until = now_ms + self.resume_window_ms;
-            self.ended.insert(m.session.clone(), (frame, until));
+            self.ended.insert(
+                m.session.clone(),
+                Ended {
+                    key: key.clone(),
+                    uid: *uid,
+                    frame,
+                    until_ms: now_ms + self.resume_window_ms,
+                },
+            );
             out.push(HubOut::Close {
                 sid: m.sid,
                 code: SESSION_ENDED_CLOSE_CODE,
@@ -110,6 +162,7 @@ impl Hub {
         sid: SessionId,
         t: &str,
         now_ms: u64,
+        out: &mut Vec<HubOut>,
     ) -> Result<(), WireError> {
         let (key, uid) = self
             .sessions
@@ -139,7 +192,8 @@ impl Hub {
         .map_err(WireError::from)?;
         m.token_exp = claims.exp;
         m.warned = false;
-        m.privileges = claims.privileges;
+        let room = self.rooms.get_mut(&key).ok_or_else(super::not_in_room)?;
+        Self::set_privileges(room, uid, claims.privileges, out);
         Ok(())
     }
 

@@ -1,0 +1,231 @@
+//! What the tests against a running server share: a real `mprtc-server` on loopback ports,
+//! real WebSockets, and the frames they send.
+#![allow(dead_code)] // each test crate uses its own part of it
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use mprtc_server::app::{Endpoints, Server};
+use mprtc_server::config::{Config, FileConfig, Overrides};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
+
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The secret of app `sec`.
+pub const SECRET: &str = "topsecret-for-the-tests-0123456789";
+
+/// A running server; dropping it does not stop it, [`Live::stop`] does.
+pub struct Live {
+    pub url: String,
+    pub endpoints: Endpoints,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Live {
+    /// Stops the server and waits until it has (within 5 s).
+    pub async fn stop(self) {
+        self.stop.cancel();
+        tokio::time::timeout(Duration::from_secs(5), self.task)
+            .await
+            .expect("server stops promptly")
+            .unwrap();
+    }
+
+    /// `host:port` of the signaling listener (the server API too).
+    pub fn addr(&self) -> String {
+        self.url
+            .strip_prefix("ws://")
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+/// A server on loopback ports with apps `sec` (secret [`SECRET`]) and `dbg` (debug mode);
+/// `tune` adjusts the settings for one test.
+pub async fn start_with(tune: impl FnOnce(&mut Overrides)) -> Live {
+    start_with_file(FileConfig::default(), tune).await
+}
+
+/// [`start_with`] on top of a config file's settings.
+pub async fn start_with_file(file: FileConfig, tune: impl FnOnce(&mut Overrides)) -> Live {
+    let any = "127.0.0.1:0".parse().unwrap();
+    let mut o = Overrides {
+        listen: Some(any),
+        rtmp_listen: Some(any),
+        flv_listen: Some(any),
+        apps: vec![format!("sec:{SECRET}")],
+        insecure_apps: vec!["dbg".into()],
+        ..Default::default()
+    };
+    tune(&mut o);
+    let server = Server::bind(Config::resolve(file, o).unwrap())
+        .await
+        .unwrap();
+    let url = server.endpoints.signal.clone();
+    let endpoints = server.endpoints.clone();
+    let stop = CancellationToken::new();
+    let s = stop.clone();
+    let task = tokio::spawn(async move { server.run(s).await.unwrap() });
+    Live {
+        url,
+        endpoints,
+        stop,
+        task,
+    }
+}
+
+pub async fn connect(url: &str) -> Ws {
+    tokio_tungstenite::connect_async(url).await.unwrap().0
+}
+
+/// The next text frame, parsed.
+pub async fn recv(ws: &mut Ws) -> Value {
+    loop {
+        let m = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("answer in time")
+            .expect("open")
+            .unwrap();
+        if let Message::Text(t) = m {
+            return serde_json::from_str(&t).unwrap();
+        }
+    }
+}
+
+/// Sends `frame` and returns the next text frame.
+pub async fn ask(ws: &mut Ws, frame: Value) -> Value {
+    ws.send(Message::Text(frame.to_string().into()))
+        .await
+        .unwrap();
+    recv(ws).await
+}
+
+/// Sends `frame` and returns the answer to it, skipping events.
+pub async fn answer(ws: &mut Ws, frame: Value) -> Value {
+    let id = frame["id"].clone();
+    ws.send(Message::Text(frame.to_string().into()))
+        .await
+        .unwrap();
+    loop {
+        let v = recv(ws).await;
+        if v["re"] == id {
+            return v;
+        }
+    }
+}
+
+/// Reads until an event of `kind` arrives; the events before it are returned too.
+pub async fn until_event(ws: &mut Ws, kind: &str) -> (Value, Vec<Value>) {
+    let mut before = Vec::new();
+    loop {
+        let v = recv(ws).await;
+        if v["type"] == kind {
+            return (v, before);
+        }
+        before.push(v);
+    }
+}
+
+/// Reads until the server ends the connection; the close code, if it sent one.
+pub async fn closed_with(ws: &mut Ws) -> Option<u16> {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(Some(f)))) => return Some(u16::from(f.code)),
+                None | Some(Err(_)) | Some(Ok(Message::Close(None))) => return None,
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("the server ends the connection")
+}
+
+pub fn join(id: u32, app: &str, room: &str, uid: u64, token: Option<&str>) -> Value {
+    json!({"v":1,"id":id,"type":"join","body":{"appkey":app,"room":room,"uid":uid,"token":token}})
+}
+
+/// The error code of a refusal (fails the test on anything else).
+pub fn code(v: &Value) -> u64 {
+    assert_eq!(v["ok"], false, "{v}");
+    v["err"]["code"].as_u64().unwrap()
+}
+
+pub fn now_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A join token of app `sec` for `who` (a decimal uid or a user id).
+pub fn token_for(room: &str, who: &str, p: mprtc_server::token::Privileges) -> String {
+    let now = now_s();
+    mprtc_server::token::sign(
+        SECRET.as_bytes(),
+        &mprtc_server::token::Claims {
+            app: "sec".into(),
+            room: room.into(),
+            uid: who.into(),
+            iat: now,
+            exp: now + 600,
+            privileges: p,
+        },
+    )
+}
+
+/// One server-API call over HTTP/1.1 with app `sec`'s Basic credentials: (status, body).
+pub async fn api(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    api_as(
+        addr,
+        "127.0.0.1",
+        &format!("sec:{SECRET}"),
+        method,
+        path,
+        body,
+    )
+    .await
+}
+
+/// [`api`] from the loopback address `from` (127.0.0.0/8) with other credentials
+/// (`key:secret`).
+pub async fn api_as(
+    addr: &str,
+    from: &str,
+    credentials: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (u16, String) {
+    use base64::Engine as _;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let auth = base64::engine::general_purpose::STANDARD.encode(credentials);
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let mut s = sock.connect(addr.parse().unwrap()).await.unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {auth}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut resp = String::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut resp))
+        .await
+        .expect("API answers in time")
+        .unwrap();
+    let status = resp.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|x| x.1)
+        .unwrap_or("")
+        .to_owned();
+    (status, body)
+}
