@@ -5,6 +5,7 @@ pub mod app;
 pub mod config;
 pub mod debug_token;
 pub mod http_api;
+pub mod listen;
 pub mod media;
 pub mod signaling;
 pub mod tasks;

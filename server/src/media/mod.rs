@@ -8,6 +8,7 @@
 
 pub mod embedded;
 mod flv;
+pub mod front;
 mod pipe;
 pub mod signing;
 
