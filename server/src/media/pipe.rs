@@ -204,7 +204,10 @@ async fn pump_up(
             let mut data = &buf[..n];
             if let Err(Stop { accepted, error }) = guard.feed(data) {
                 let mut refused = Some(error);
-                if !admitted && refused.as_ref().is_some_and(|e| e.size_limited()) {
+                if !admitted
+                    && refused.as_ref().is_some_and(|e| e.size_limited())
+                    && passes_admitted(&guard, &data[accepted..])
+                {
                     // Maybe media right after `publish`: forward what passed, wait for
                     // the admission, then judge the rest with the admitted limits.
                     if to.write_all(&data[..accepted]).await.is_err() {
@@ -236,6 +239,14 @@ async fn pump_up(
             }
         }
     }
+}
+
+/// Whether `rest` would pass `guard` once the session is admitted (else waiting for
+/// the admission is pointless).
+fn passes_admitted(guard: &ChunkGuard, rest: &[u8]) -> bool {
+    let mut probe = guard.clone();
+    probe.admit();
+    probe.feed(rest).is_ok()
 }
 
 /// Waits until the session is admitted (true) or the deadline passes or the session
