@@ -426,3 +426,139 @@ fn message_header_len(fmt: u8) -> usize {
 fn be24(b: &[u8]) -> u32 {
     u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A guard past the handshake.
+    fn guard() -> ChunkGuard {
+        let mut g = ChunkGuard::new(FrontLimits::default());
+        g.feed(&[3; HANDSHAKE_LEN]).unwrap();
+        g
+    }
+
+    /// A fmt 0 header on `csid` (1- or 3-byte basic header) declaring `len` bytes.
+    fn header(csid: u32, len: u32, kind: u8) -> Vec<u8> {
+        let mut h = if csid < 64 {
+            vec![csid as u8]
+        } else {
+            vec![1, ((csid - 64) & 0xFF) as u8, ((csid - 64) >> 8) as u8]
+        };
+        h.extend([0, 0, 0]);
+        h.extend(&len.to_be_bytes()[1..]);
+        h.push(kind);
+        h.extend([1, 0, 0, 0]);
+        h
+    }
+
+    fn message(csid: u32, payload: &[u8], kind: u8) -> Vec<u8> {
+        let mut m = header(csid, payload.len() as u32, kind);
+        m.extend(payload);
+        m
+    }
+
+    #[test]
+    fn message_caps_before_and_after_admission() {
+        let l = FrontLimits::default();
+        let mut g = guard();
+        let ok = header(4, l.message_before, 9);
+        g.feed(&ok).unwrap();
+        let mut g = guard();
+        let big = header(4, l.message_before + 1, 9);
+        let stop = g.feed(&big).unwrap_err();
+        assert_eq!(stop.accepted, 0);
+        assert_eq!(stop.error.code(), "rtmp.message_too_large");
+        assert!(stop.error.size_limited());
+        // Nothing changed: admitted, the same header passes.
+        g.admit();
+        g.feed(&big).unwrap();
+        let huge = header(5, l.message_after + 1, 9);
+        let mut g = guard();
+        g.admit();
+        assert_eq!(
+            g.feed(&huge).unwrap_err().error.code(),
+            "rtmp.message_too_large"
+        );
+    }
+
+    #[test]
+    fn chunk_stream_cap() {
+        let mut g = guard();
+        let cap = FrontLimits::default().chunk_streams as u32;
+        let ok: Vec<u8> = (3..3 + cap).flat_map(|c| message(c, &[0; 4], 3)).collect();
+        g.feed(&ok).unwrap();
+        let more = message(3 + cap, &[0; 4], 3);
+        let stop = g.feed(&more).unwrap_err();
+        assert_eq!(
+            stop.error,
+            FrontError::TooManyChunkStreams { cap: cap as usize }
+        );
+        // Streams already in use still are.
+        g.feed(&message(3, &[0; 4], 3)).unwrap();
+    }
+
+    #[test]
+    fn budget_counts_the_largest_message_per_stream_even_after_abort() {
+        let l = FrontLimits::default();
+        let mut g = guard();
+        let per = l.message_before;
+        // n full-size messages fit the budget exactly; the aborts' own 4 bytes tip it.
+        let n = (l.budget_before / u64::from(per)) as u32;
+        for c in 0..n - 1 {
+            g.feed(&header(4 + c, per, 9)).unwrap();
+            g.feed(&[0; 128]).unwrap();
+            // Abort it: the library keeps the reservation, so the budget does too.
+            let mut abort = message(2, &(4 + c).to_be_bytes(), 2);
+            abort[0] = 2;
+            g.feed(&abort).unwrap();
+        }
+        let stop = g.feed(&header(4 + n, per, 9)).unwrap_err();
+        assert_eq!(stop.error.code(), "rtmp.over_budget");
+        // A small message on a new stream still fits.
+        g.feed(&header(5 + n, 1000, 9)).unwrap();
+    }
+
+    #[test]
+    fn bad_control_messages_and_reserved_stream() {
+        for size in [0u32, 0x8000_0000] {
+            let mut g = guard();
+            let stop = g.feed(&message(2, &size.to_be_bytes(), 1)).unwrap_err();
+            assert_eq!(stop.error, FrontError::BadChunkSize(size));
+        }
+        let mut g = guard();
+        assert_eq!(
+            g.feed(&message(2, &[0, 1], 1)).unwrap_err().error.code(),
+            "rtmp.bad_chunk_size"
+        );
+        let mut g = guard();
+        assert_eq!(
+            g.feed(&message(2, &[0, 1], 2)).unwrap_err().error,
+            FrontError::BadAbort
+        );
+        let mut g = guard();
+        let stop = g.feed(&message(65_599, &[0; 4], 3)).unwrap_err();
+        assert_eq!(stop.error, FrontError::ReservedChunkStream(65_599));
+    }
+
+    #[test]
+    fn a_new_length_in_the_middle_of_a_message_is_refused() {
+        let mut g = guard();
+        g.feed(&header(4, 300, 9)).unwrap();
+        g.feed(&[0; 128]).unwrap();
+        let stop = g.feed(&header(4, 200, 9)).unwrap_err();
+        assert_eq!(stop.error, FrontError::HeaderMidMessage { csid: 4 });
+        // The same length again is how some clients continue: accepted.
+        g.feed(&header(4, 300, 9)).unwrap();
+    }
+
+    #[test]
+    fn a_refused_header_split_over_feeds_never_completes() {
+        let mut g = guard();
+        let big = header(4, 0xFF_FFFF, 9);
+        g.feed(&big[..5]).unwrap();
+        let stop = g.feed(&big[5..]).unwrap_err();
+        assert_eq!(stop.accepted, 0);
+        assert!(!g.at_boundary());
+    }
+}
