@@ -75,14 +75,49 @@ struct Inner {
     name: &'static str,
     caps: ConnCaps,
     state: Mutex<Counts>,
+    refusals: Throttle,
 }
 
 #[derive(Default)]
 struct Counts {
     total: usize,
     per_ip: HashMap<IpAddr, usize>,
-    refused: u64,
-    last_log: Option<Instant>,
+}
+
+/// Lets one log line through per [`LOG_EVERY`] for a kind of event that a peer can
+/// cause at will, and counts the others, so an attack cannot flood the log.
+pub struct Throttle {
+    /// When a line was last let through, and events since.
+    state: Mutex<(Option<Instant>, u64)>,
+}
+
+impl Throttle {
+    pub const fn new() -> Self {
+        Self {
+            state: Mutex::new((None, 0)),
+        }
+    }
+
+    /// `Some(n)` when this event should be logged: `n` events happened since the last
+    /// logged one, this one included. `None`: log it at debug level at most.
+    pub fn hit(&self) -> Option<u64> {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.1 += 1;
+        let now = Instant::now();
+        if s.0.is_none_or(|t| now.duration_since(t) >= LOG_EVERY) {
+            let n = s.1;
+            *s = (Some(now), 0);
+            Some(n)
+        } else {
+            None
+        }
+    }
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// A connection's place under the caps, released when dropped.
@@ -98,6 +133,7 @@ impl ConnLimiter {
                 name,
                 caps,
                 state: Mutex::new(Counts::default()),
+                refusals: Throttle::new(),
             }),
         }
     }
@@ -108,21 +144,16 @@ impl ConnLimiter {
         let mut c = self.inner.lock();
         let from_ip = c.per_ip.get(&key).copied().unwrap_or(0);
         if c.total >= self.inner.caps.total || from_ip >= self.inner.caps.per_ip {
-            c.refused += 1;
-            let now = Instant::now();
-            if c.last_log
-                .is_none_or(|t| now.duration_since(t) >= LOG_EVERY)
-            {
+            if let Some(refused) = self.inner.refusals.hit() {
                 tracing::warn!(
                     listener = self.inner.name,
-                    refused = c.refused,
-                    total = c.total,
+                    refused,
+                    %ip,
+                    held = c.total,
                     cap = self.inner.caps.total,
                     per_ip_cap = self.inner.caps.per_ip,
-                    "connections refused over the connection caps"
+                    "connections refused over the connection caps (count since the last such line)"
                 );
-                c.refused = 0;
-                c.last_log = Some(now);
             } else {
                 tracing::debug!(listener = self.inner.name, %ip, "connection refused over the caps");
             }

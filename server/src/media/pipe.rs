@@ -56,6 +56,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::front::{ChunkGuard, FrontLimits, Stop};
+use crate::listen::Throttle;
 
 /// Chunk stream id of the nudge: the largest one (3-byte basic header). Clients use
 /// small ids (ffmpeg and librtmp: 2 to 8).
@@ -63,6 +64,10 @@ const NUDGE_CSID: u32 = 65599;
 /// How long the relay keeps flushing server→client bytes after the session ended
 /// (e.g. a refusal's `onStatus`) before dropping a client that does not read.
 const DRAIN: Duration = Duration::from_secs(2);
+
+/// Connections refused by the guard, and closed at the deadline: logged sparingly.
+static REFUSED: Throttle = Throttle::new();
+static LATE: Throttle = Throttle::new();
 
 /// What the relay of one session does with client→server bytes, set by the handler.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -196,7 +201,11 @@ async fn pump_up(
                 0
             }
             () = &mut deadline, if !admitted => {
-                tracing::info!(session = g.session, peer = %g.peer, "RTMP connection closed: not publishing or playing in time");
+                if let Some(count) = LATE.hit() {
+                    tracing::info!(session = g.session, peer = %g.peer, count, "RTMP connection closed: not publishing or playing in time (count since the last such line)");
+                } else {
+                    tracing::debug!(session = g.session, peer = %g.peer, "RTMP connection closed: not publishing or playing in time");
+                }
                 return UpEnd::Refused;
             }
         };
@@ -224,7 +233,11 @@ async fn pump_up(
                     }
                 }
                 if let Some(e) = refused {
-                    tracing::warn!(session = g.session, peer = %g.peer, code = e.code(), "RTMP connection refused: {e}");
+                    if let Some(count) = REFUSED.hit() {
+                        tracing::warn!(session = g.session, peer = %g.peer, code = e.code(), count, "RTMP connection refused: {e} (count since the last such line)");
+                    } else {
+                        tracing::debug!(session = g.session, peer = %g.peer, code = e.code(), "RTMP connection refused: {e}");
+                    }
                     return UpEnd::Refused;
                 }
             }
