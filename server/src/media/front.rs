@@ -206,6 +206,13 @@ impl ChunkGuard {
         self.handshake_left == 0 && self.header_len == 0 && matches!(self.place, Place::Header)
     }
 
+    /// The largest message declared on any chunk stream, and the budget used (tests).
+    #[cfg(test)]
+    pub(crate) fn declared(&self) -> (u32, u64) {
+        let largest = self.streams.iter().map(|s| s.high_water).max().unwrap_or(0);
+        (largest, self.reserved)
+    }
+
     /// Takes the next client bytes. On `Err`, only `accepted` of them were taken.
     pub fn feed(&mut self, data: &[u8]) -> Result<(), Stop> {
         let mut at = self.handshake_left.min(data.len());

@@ -387,6 +387,14 @@ proptest! {
             guard.admit();
         }
         let _ = guard.feed(&bytes);
+        // Nothing over the limits was ever taken in.
+        let (cap, budget) = if admitted {
+            (limits.message_after, limits.budget_after)
+        } else {
+            (limits.message_before, limits.budget_before)
+        };
+        let (largest, reserved) = guard.declared();
+        prop_assert!(largest <= cap && reserved <= budget);
         run(FrontLimits::default(), &bytes, &cuts);
     }
 

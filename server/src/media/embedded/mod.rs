@@ -39,7 +39,17 @@
 //! Each RTMP connection runs on a loopback socket behind a byte relay
 //! ([`super::pipe`]) that wakes the library up after an admitted `play`; without it,
 //! players whose `play` command spans several chunks (long signed stream names)
-//! receive the cached GOP and then stall.
+//! receive the cached GOP and then stall. The relay also passes every client byte
+//! through the chunk guard of [`super::front`] (message size, chunk streams, reserved
+//! bytes) and closes a connection that is not admitted as a publisher or player
+//! within the admission deadline.
+//!
+//! # Limits
+//!
+//! Both listeners count connections in total and per client address
+//! ([`crate::listen::ConnLimiter`]); one over a cap is closed unread. HTTP-FLV
+//! connections must send their request headers within the header timeout (also
+//! between keep-alive requests). Set them with [`EmbeddedMedia::with_limits`].
 //!
 //! # Signer
 //!
