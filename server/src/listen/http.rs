@@ -9,7 +9,8 @@
 //! head: when it opens and again after each response (an idle keep-alive), so a
 //! silent connection, unfinished headers and an idle keep-alive are all closed after
 //! `header_timeout`. It does not run while a response streams (HTTP-FLV) nor after an
-//! upgrade (the signaling WebSocket has its own heartbeat).
+//! upgrade (the signaling WebSocket has its own heartbeat). Writes to a client that
+//! stopped reading fail after [`WRITE_STALL`], also after an upgrade.
 
 use std::future::Future;
 use std::io;
@@ -28,6 +29,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tower_service::Service;
 
+use super::stall::{Stall, WRITE_STALL};
 use super::{ConnLimiter, ConnPermit};
 
 /// Pause after a failed accept (e.g. out of file descriptors) instead of spinning.
@@ -85,7 +87,7 @@ async fn connection(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let io = TokioIo::new(Held {
-        io: tcp,
+        io: Stall::new(tcp, WRITE_STALL),
         _permit: permit,
     });
     let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
@@ -113,7 +115,7 @@ async fn connection(
 
 /// A client socket that holds its [`ConnPermit`] as long as it lives.
 struct Held {
-    io: TcpStream,
+    io: Stall<TcpStream>,
     _permit: ConnPermit,
 }
 

@@ -9,8 +9,10 @@
 //! with unfinished headers, idle keep-alive or no bytes at all were held for minutes
 //! (security review, finding 9). A connection over a cap is closed at once, before a
 //! byte is read; refusals are logged at most once per [`LOG_EVERY`] per listener.
+//! Writes to a client that stopped reading fail after [`stall::WRITE_STALL`].
 
 pub mod http;
+pub mod stall;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};

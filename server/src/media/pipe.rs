@@ -56,6 +56,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::front::{ChunkGuard, FrontLimits, Stop};
+use crate::listen::stall::{Stall, WRITE_STALL};
 use crate::listen::Throttle;
 
 /// Chunk stream id of the nudge: the largest one (3-byte basic header). Clients use
@@ -135,7 +136,9 @@ async fn relay(
     ended: CancellationToken,
     guarding: Guarding,
 ) {
-    let (client_rx, mut client_tx) = client.into_split();
+    let (client_rx, client_tx) = client.into_split();
+    // A player that stops reading would block the connection's writes for good.
+    let mut client_tx = Stall::new(client_tx, WRITE_STALL);
     let (mut inner_rx, inner_tx) = inner.into_split();
     let down = async {
         let _ = tokio::io::copy(&mut inner_rx, &mut client_tx).await;
