@@ -378,4 +378,65 @@ mod unit_tests {
             Ok(RtmpMessage::Acknowledgement { .. })
         ));
     }
+
+    /// A client socket, and the relay's output (what `rtmp-rs` would read) for it.
+    async fn relayed(tap: watch::Receiver<Tap>, admit_in: Duration) -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .await
+            .unwrap();
+        let client = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (server_side, peer) = l.accept().await.unwrap();
+        let guarding = Guarding {
+            session: 1,
+            peer,
+            limits: FrontLimits::default(),
+            admit_by: Instant::now() + admit_in,
+        };
+        let inner = open(server_side, tap, CancellationToken::new(), guarding)
+            .await
+            .map_err(|(_, e)| e)
+            .unwrap();
+        (client, inner)
+    }
+
+    const BOUND: Duration = Duration::from_secs(10);
+
+    #[tokio::test]
+    async fn media_sent_right_after_publish_waits_for_the_admission() {
+        let (tap, tap_rx) = watch::channel(Tap::Watch);
+        let (mut client, mut inner) = relayed(tap_rx, BOUND).await;
+        // A 100 KB keyframe: over the limit before admission, within it after.
+        let mut sent = vec![3u8; super::super::front::HANDSHAKE_LEN];
+        sent.extend(encode(&mut ChunkEncoder::new(), 6, 9, vec![0x17; 100_000]));
+        client.write_all(&sent).await.unwrap();
+        let mut got = vec![0u8; super::super::front::HANDSHAKE_LEN];
+        tokio::time::timeout(BOUND, inner.read_exact(&mut got))
+            .await
+            .unwrap()
+            .unwrap();
+        tap.send_replace(Tap::Off);
+        got.resize(sent.len(), 0);
+        tokio::time::timeout(
+            BOUND,
+            inner.read_exact(&mut got[super::super::front::HANDSHAKE_LEN..]),
+        )
+        .await
+        .expect("passed once admitted")
+        .unwrap();
+        assert_eq!(got, sent);
+    }
+
+    #[tokio::test]
+    async fn a_session_never_admitted_is_closed_at_its_deadline() {
+        let (_tap, tap_rx) = watch::channel(Tap::Watch);
+        let (mut client, _inner) = relayed(tap_rx, Duration::from_millis(100)).await;
+        let mut hello = vec![3u8; super::super::front::HANDSHAKE_LEN];
+        hello.extend(encode(&mut ChunkEncoder::new(), 3, 20, vec![5; 200]));
+        client.write_all(&hello).await.unwrap();
+        let mut buf = [0u8; 64];
+        let eof = tokio::time::timeout(BOUND, client.read(&mut buf))
+            .await
+            .expect("closed by the relay");
+        assert!(matches!(eof, Ok(0) | Err(_)));
+    }
 }
