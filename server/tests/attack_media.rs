@@ -396,3 +396,43 @@ async fn slow_and_silent_http_clients_are_closed() {
     }
     assert!(srv.join_ok(1).await, "signaling still answers");
 }
+
+/// The limits come from flags and `MPRTC_*` variables; bad values stop the server at
+/// start with a typed error.
+#[test]
+fn bad_limits_are_refused_at_start() {
+    for (env, args, code) in [
+        (
+            Some(("MPRTC_RTMP_MAX_CONNECTIONS_PER_IP", "0")),
+            vec![],
+            "config.bad_connection_limit",
+        ),
+        (
+            None,
+            vec!["--max-connections", "10", "--max-connections-per-ip", "11"],
+            "config.bad_connection_limit",
+        ),
+        (
+            None,
+            vec!["--http-header-timeout-ms", "5"],
+            "config.bad_listen_timeout",
+        ),
+        (
+            Some(("MPRTC_RTMP_ADMISSION_TIMEOUT_MS", "0")),
+            vec![],
+            "config.bad_listen_timeout",
+        ),
+    ] {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["--listen", "127.0.0.1:0", "--rtmp-listen", "127.0.0.1:0"])
+            .args(["--flv-listen", "127.0.0.1:0"])
+            .args(&args);
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?} {env:?}: {stderr}");
+        assert!(stderr.contains(&format!("error[{code}]")), "{stderr}");
+    }
+}
