@@ -52,8 +52,9 @@ pub struct FrontLimits {
     /// Largest message before admission: `connect`, `createStream` and `publish` /
     /// `play` with a signed stream name are a few hundred bytes.
     pub message_before: u32,
-    /// Largest message after admission: a video keyframe. 4 MiB holds a 1080p
-    /// keyframe at any bitrate a phone sends; `rtmp-rs`' own limit is 16 MiB.
+    /// Largest message after admission: a video keyframe. Keyframes of phones and
+    /// ffmpeg at 1080p are well under 1 MiB; 4 MiB leaves room (10 s of a 3 Mbit/s
+    /// stream in one frame). `rtmp-rs`' own limit is 16 MiB.
     pub message_after: u32,
     /// Budget before admission (sum over chunk streams of the largest message each
     /// declared).
@@ -88,10 +89,10 @@ pub enum FrontError {
     TooManyChunkStreams { cap: usize },
     #[error("messages declared on this connection would reserve {total} bytes, over the budget of {budget}")]
     OverBudget { total: u64, budget: u64 },
-    #[error("Set Chunk Size {0} is outside 1..=2147483647 or too short")]
+    #[error("Set Chunk Size {0} is outside 1..=2147483647")]
     BadChunkSize(u32),
-    #[error("Abort message too short")]
-    BadAbort,
+    #[error("control message of type {0} shorter than 4 bytes")]
+    ShortControl(u8),
     #[error("chunk stream {0} is reserved")]
     ReservedChunkStream(u32),
     #[error("chunk stream {csid} changes the length of a message in progress")]
@@ -106,7 +107,7 @@ impl FrontError {
             Self::TooManyChunkStreams { .. } => "rtmp.too_many_chunk_streams",
             Self::OverBudget { .. } => "rtmp.over_budget",
             Self::BadChunkSize(_) => "rtmp.bad_chunk_size",
-            Self::BadAbort => "rtmp.bad_abort",
+            Self::ShortControl(_) => "rtmp.short_control_message",
             Self::ReservedChunkStream(_) => "rtmp.reserved_chunk_stream",
             Self::HeaderMidMessage { .. } => "rtmp.header_mid_message",
         }
@@ -119,9 +120,10 @@ impl FrontError {
     }
 }
 
-/// A refusal, and how many bytes of the refused input were accepted before it: the
-/// guard's state is as it was right after those bytes, so a caller may forward them,
-/// raise the limits ([`ChunkGuard::admit`]) and feed the rest again.
+/// A refusal, and how many bytes of the refused input were accepted before it. After
+/// a size-limited refusal ([`FrontError::size_limited`]) the guard's state is as it was
+/// right after those bytes, so a caller may forward them, raise the limits
+/// ([`ChunkGuard::admit`]) and feed the rest again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stop {
     pub accepted: usize,
@@ -402,7 +404,7 @@ impl ChunkGuard {
         match s.message_type {
             MSG_SET_CHUNK_SIZE => {
                 if s.expected < 4 {
-                    return Err(FrontError::BadChunkSize(0));
+                    return Err(FrontError::ShortControl(MSG_SET_CHUNK_SIZE));
                 }
                 let size = u32::from_be_bytes(s.control);
                 if size == 0 || size > 0x7FFF_FFFF {
@@ -412,7 +414,7 @@ impl ChunkGuard {
             }
             MSG_ABORT => {
                 if s.expected < 4 {
-                    return Err(FrontError::BadAbort);
+                    return Err(FrontError::ShortControl(MSG_ABORT));
                 }
                 let csid = u32::from_be_bytes(s.control);
                 if let Some(i) = self.find(csid) {
@@ -535,13 +537,13 @@ mod tests {
         }
         let mut g = guard();
         assert_eq!(
-            g.feed(&message(2, &[0, 1], 1)).unwrap_err().error.code(),
-            "rtmp.bad_chunk_size"
+            g.feed(&message(2, &[0, 1], 1)).unwrap_err().error,
+            FrontError::ShortControl(1)
         );
         let mut g = guard();
         assert_eq!(
             g.feed(&message(2, &[0, 1], 2)).unwrap_err().error,
-            FrontError::BadAbort
+            FrontError::ShortControl(2)
         );
         let mut g = guard();
         let stop = g.feed(&message(65_599, &[0; 4], 3)).unwrap_err();
