@@ -22,8 +22,13 @@ function openFilesLimit() {
   return m ? { soft: n(m[1]), hard: n(m[2]) } : { soft: Infinity, hard: Infinity };
 }
 
+/** The load generator's thousands of members all come from 127.0.0.1: lift the per-IP caps. */
+const LOOPBACK_CROWD = ['--max-connections', '1000000', '--max-connections-per-ip', '1000000',
+  '--rtmp-max-connections', '1000000', '--rtmp-max-connections-per-ip', '1000000',
+  '--flv-max-connections', '1000000', '--flv-max-connections-per-ip', '1000000'];
+
 async function phase(name, serverArgs, loadgen, args, timeoutMs) {
-  const server = await startServer(serverArgs);
+  const server = await startServer(LOOPBACK_CROWD.concat(serverArgs));
   try {
     const url = server.endpoints.signal;
     log(`scale: ${name}: server pid ${server.process.pid} ${serverArgs.join(' ')}`);

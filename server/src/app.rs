@@ -57,6 +57,7 @@ pub struct Server {
     apps: Arc<std::collections::HashMap<String, crate::config::AppConfig>>,
     /// Serve the development token endpoint.
     debug_tokens: bool,
+    listen_limits: crate::listen::ListenLimits,
     pub endpoints: Endpoints,
 }
 
@@ -79,7 +80,9 @@ impl Server {
         };
         // The media server verifies with the secret alone; the URL bases are known once bound.
         let provisional = Arc::new(MediaSigner::new(secret.clone(), "", "", cfg.url_ttl_secs));
-        let media = EmbeddedMedia::bind(cfg.rtmp_listen, cfg.flv_listen, provisional).await?;
+        let media = EmbeddedMedia::bind(cfg.rtmp_listen, cfg.flv_listen, provisional)
+            .await?
+            .with_limits(&cfg.listen_limits);
         let host = |a: SocketAddr| {
             cfg.public_host
                 .clone()
@@ -124,6 +127,7 @@ impl Server {
             task_rx,
             apps,
             debug_tokens: cfg.debug_token_endpoint,
+            listen_limits: cfg.listen_limits,
             endpoints,
         })
     }
@@ -171,13 +175,18 @@ impl Server {
         }
         let sig = self.signaling.clone();
         let stop = shutdown.clone();
-        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(async move {
+        let limiter = crate::listen::ConnLimiter::new("signaling", self.listen_limits.signaling);
+        let served = crate::listen::http::serve(
+            self.listener,
+            app,
+            limiter,
+            self.listen_limits.header_timeout,
+            async move {
                 stop.cancelled().await;
                 sig.close_all();
-            })
-            .await;
+            },
+        )
+        .await;
         shutdown.cancel();
         // Compositors die with the server.
         self.supervisor.shutdown().await;

@@ -70,6 +70,15 @@ pub struct FileConfig {
     pub max_requests_per_sec: Option<u32>,
     /// Bytes queued for a connection that does not read before it is cut (it may resume).
     pub max_queued_bytes: Option<usize>,
+    /// Connection caps and timeouts of the listeners (see [`Config::listen_limits`]).
+    pub max_connections: Option<usize>,
+    pub max_connections_per_ip: Option<usize>,
+    pub rtmp_max_connections: Option<usize>,
+    pub rtmp_max_connections_per_ip: Option<usize>,
+    pub flv_max_connections: Option<usize>,
+    pub flv_max_connections_per_ip: Option<usize>,
+    pub http_header_timeout_ms: Option<u64>,
+    pub rtmp_admission_timeout_ms: Option<u64>,
     /// Clients ping this often (milliseconds).
     pub ping_interval_ms: Option<u64>,
     /// A ping unanswered this long means a dead connection (milliseconds).
@@ -104,6 +113,20 @@ impl fmt::Debug for FileConfig {
             .field("max_members_per_room", &self.max_members_per_room)
             .field("max_requests_per_sec", &self.max_requests_per_sec)
             .field("max_queued_bytes", &self.max_queued_bytes)
+            .field("max_connections", &self.max_connections)
+            .field("max_connections_per_ip", &self.max_connections_per_ip)
+            .field("rtmp_max_connections", &self.rtmp_max_connections)
+            .field(
+                "rtmp_max_connections_per_ip",
+                &self.rtmp_max_connections_per_ip,
+            )
+            .field("flv_max_connections", &self.flv_max_connections)
+            .field(
+                "flv_max_connections_per_ip",
+                &self.flv_max_connections_per_ip,
+            )
+            .field("http_header_timeout_ms", &self.http_header_timeout_ms)
+            .field("rtmp_admission_timeout_ms", &self.rtmp_admission_timeout_ms)
             .field("ping_interval_ms", &self.ping_interval_ms)
             .field("ping_timeout_ms", &self.ping_timeout_ms)
             .field("resume_window_ms", &self.resume_window_ms)
@@ -137,6 +160,11 @@ pub struct Config {
     /// and samples that fetch a token as from the app's backend). Never on a public server.
     pub debug_token_endpoint: bool,
     pub limits: crate::signaling::Limits,
+    /// Connection caps of the signaling, RTMP and HTTP-FLV listeners (in total and per
+    /// client IPv4 address or IPv6 /64; over a cap a connection is closed unread), the
+    /// HTTP header-read timeout (also the idle keep-alive limit) and the deadline for an
+    /// RTMP connection to become a publisher or player.
+    pub listen_limits: crate::listen::ListenLimits,
     pub recordings_dir: PathBuf,
     pub ffmpeg: PathBuf,
     /// Origins allowed to open the signaling WebSocket, normalized by [`normalize_origin`]
@@ -167,6 +195,7 @@ impl fmt::Debug for Config {
             .field("resume_window_ms", &self.resume_window_ms)
             .field("debug_token_endpoint", &self.debug_token_endpoint)
             .field("limits", &self.limits)
+            .field("listen_limits", &self.listen_limits)
             .field("recordings_dir", &self.recordings_dir)
             .field("ffmpeg", &self.ffmpeg)
             .field("allowed_origins", &self.allowed_origins)
@@ -220,6 +249,10 @@ pub enum ConfigError {
     BadMediaSecret(usize),
     #[error("max_queued_bytes must be between 65536 and 1073741824")]
     BadQueueLimit,
+    #[error("{0} must be at least 1 and a per-IP cap at most its listener's total cap")]
+    BadConnectionLimit(&'static str),
+    #[error("{0} must be between 100 and 600000")]
+    BadListenTimeout(&'static str),
 }
 
 impl ConfigError {
@@ -239,6 +272,8 @@ impl ConfigError {
             Self::BadLimit => "config.bad_limit",
             Self::BadMediaSecret(_) => "config.bad_media_secret",
             Self::BadQueueLimit => "config.bad_queue_limit",
+            Self::BadConnectionLimit(_) => "config.bad_connection_limit",
+            Self::BadListenTimeout(_) => "config.bad_listen_timeout",
         }
     }
 }
@@ -263,6 +298,14 @@ pub struct Overrides {
     pub max_members_per_room: Option<usize>,
     pub max_requests_per_sec: Option<u32>,
     pub max_queued_bytes: Option<usize>,
+    pub max_connections: Option<usize>,
+    pub max_connections_per_ip: Option<usize>,
+    pub rtmp_max_connections: Option<usize>,
+    pub rtmp_max_connections_per_ip: Option<usize>,
+    pub flv_max_connections: Option<usize>,
+    pub flv_max_connections_per_ip: Option<usize>,
+    pub http_header_timeout_ms: Option<u64>,
+    pub rtmp_admission_timeout_ms: Option<u64>,
     pub recordings_dir: Option<PathBuf>,
     pub ffmpeg: Option<PathBuf>,
     /// `KEY:SECRET` pairs.
@@ -299,6 +342,20 @@ impl fmt::Debug for Overrides {
             .field("max_members_per_room", &self.max_members_per_room)
             .field("max_requests_per_sec", &self.max_requests_per_sec)
             .field("max_queued_bytes", &self.max_queued_bytes)
+            .field("max_connections", &self.max_connections)
+            .field("max_connections_per_ip", &self.max_connections_per_ip)
+            .field("rtmp_max_connections", &self.rtmp_max_connections)
+            .field(
+                "rtmp_max_connections_per_ip",
+                &self.rtmp_max_connections_per_ip,
+            )
+            .field("flv_max_connections", &self.flv_max_connections)
+            .field(
+                "flv_max_connections_per_ip",
+                &self.flv_max_connections_per_ip,
+            )
+            .field("http_header_timeout_ms", &self.http_header_timeout_ms)
+            .field("rtmp_admission_timeout_ms", &self.rtmp_admission_timeout_ms)
             .field("recordings_dir", &self.recordings_dir)
             .field("ffmpeg", &self.ffmpeg)
             .field("apps", &apps)
@@ -393,6 +450,72 @@ pub fn normalize_origin(s: &str) -> Option<String> {
     })
 }
 
+/// The listeners' caps and timeouts: overrides, else the file, else the defaults.
+fn listen_limits(
+    file: &FileConfig,
+    o: &Overrides,
+) -> Result<crate::listen::ListenLimits, ConfigError> {
+    use crate::listen::ConnCaps;
+    let d = crate::listen::ListenLimits::default();
+    let caps = |name,
+                total: (Option<usize>, Option<usize>),
+                per_ip: (Option<usize>, Option<usize>),
+                dc: ConnCaps| {
+        let total = total.0.or(total.1).unwrap_or(dc.total);
+        let c = ConnCaps {
+            total,
+            per_ip: per_ip.0.or(per_ip.1).unwrap_or(dc.per_ip.min(total)),
+        };
+        if c.total == 0 || c.per_ip == 0 || c.per_ip > c.total {
+            return Err(ConfigError::BadConnectionLimit(name));
+        }
+        Ok(c)
+    };
+    let ms = |name, v: (Option<u64>, Option<u64>), dv: std::time::Duration| {
+        let v = v.0.or(v.1).map_or(dv, std::time::Duration::from_millis);
+        if !(100..=600_000).contains(&v.as_millis()) {
+            return Err(ConfigError::BadListenTimeout(name));
+        }
+        Ok(v)
+    };
+    Ok(crate::listen::ListenLimits {
+        signaling: caps(
+            "max_connections / max_connections_per_ip",
+            (o.max_connections, file.max_connections),
+            (o.max_connections_per_ip, file.max_connections_per_ip),
+            d.signaling,
+        )?,
+        rtmp: caps(
+            "rtmp_max_connections / rtmp_max_connections_per_ip",
+            (o.rtmp_max_connections, file.rtmp_max_connections),
+            (
+                o.rtmp_max_connections_per_ip,
+                file.rtmp_max_connections_per_ip,
+            ),
+            d.rtmp,
+        )?,
+        flv: caps(
+            "flv_max_connections / flv_max_connections_per_ip",
+            (o.flv_max_connections, file.flv_max_connections),
+            (
+                o.flv_max_connections_per_ip,
+                file.flv_max_connections_per_ip,
+            ),
+            d.flv,
+        )?,
+        header_timeout: ms(
+            "http_header_timeout_ms",
+            (o.http_header_timeout_ms, file.http_header_timeout_ms),
+            d.header_timeout,
+        )?,
+        rtmp_admission_timeout: ms(
+            "rtmp_admission_timeout_ms",
+            (o.rtmp_admission_timeout_ms, file.rtmp_admission_timeout_ms),
+            d.rtmp_admission_timeout,
+        )?,
+    })
+}
+
 fn valid_key(k: &str) -> bool {
     !k.is_empty()
         && k.len() <= 64
@@ -411,6 +534,7 @@ pub const SHORT_APP_SECRET: usize = 16;
 
 impl Config {
     pub fn resolve(file: FileConfig, o: Overrides) -> Result<Self, ConfigError> {
+        let listen_limits = listen_limits(&file, &o)?;
         let mut apps = HashMap::new();
         let mut add = |a: AppConfig| -> Result<(), ConfigError> {
             if !valid_key(&a.key) {
@@ -543,6 +667,7 @@ impl Config {
                 .or(file.debug_token_endpoint)
                 .unwrap_or(false),
             limits,
+            listen_limits,
             recordings_dir: o
                 .recordings_dir
                 .or(file.recordings_dir)
@@ -638,6 +763,46 @@ mod tests {
             ),
             "config.bad_heartbeat"
         );
+    }
+
+    #[test]
+    fn listen_limits_resolve_and_bad_ones_are_typed_errors() {
+        let c = Config::resolve(FileConfig::default(), Overrides::default()).unwrap();
+        assert_eq!(c.listen_limits, crate::listen::ListenLimits::default());
+        let c = Config::resolve(
+            parse("rtmp_max_connections = 5\nhttp_header_timeout_ms = 2000").unwrap(),
+            Overrides {
+                rtmp_max_connections_per_ip: Some(2),
+                rtmp_admission_timeout_ms: Some(500),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let l = c.listen_limits;
+        assert_eq!((l.rtmp.total, l.rtmp.per_ip), (5, 2));
+        assert_eq!(l.header_timeout.as_millis(), 2000);
+        assert_eq!(l.rtmp_admission_timeout.as_millis(), 500);
+        // A default per-IP cap above a small total shrinks to it.
+        let c = Config::resolve(parse("max_connections = 3").unwrap(), Overrides::default());
+        assert_eq!(c.unwrap().listen_limits.signaling.per_ip, 3);
+        let e = |f: &str| {
+            Config::resolve(parse(f).unwrap(), Overrides::default())
+                .unwrap_err()
+                .code()
+        };
+        for bad in [
+            "max_connections = 0",
+            "flv_max_connections_per_ip = 0",
+            "rtmp_max_connections = 4\nrtmp_max_connections_per_ip = 5",
+        ] {
+            assert_eq!(e(bad), "config.bad_connection_limit", "{bad}");
+        }
+        for bad in [
+            "http_header_timeout_ms = 0",
+            "rtmp_admission_timeout_ms = 600001",
+        ] {
+            assert_eq!(e(bad), "config.bad_listen_timeout", "{bad}");
+        }
     }
 
     #[test]

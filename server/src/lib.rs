@@ -6,6 +6,7 @@ pub mod config;
 pub mod debug_token;
 pub mod http_api;
 pub mod logging;
+pub mod listen;
 pub mod media;
 pub mod signaling;
 pub mod tasks;

@@ -70,6 +70,27 @@ struct ServeArgs {
     /// Bytes queued for a connection that does not read before it is cut (it may resume).
     #[arg(long, env = "MPRTC_MAX_QUEUED_BYTES")]
     max_queued_bytes: Option<usize>,
+    /// Signaling connections held at most (in total / per client IP or IPv6 /64).
+    #[arg(long, env = "MPRTC_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    #[arg(long, env = "MPRTC_MAX_CONNECTIONS_PER_IP")]
+    max_connections_per_ip: Option<usize>,
+    /// RTMP connections held at most (in total / per client IP or IPv6 /64).
+    #[arg(long, env = "MPRTC_RTMP_MAX_CONNECTIONS")]
+    rtmp_max_connections: Option<usize>,
+    #[arg(long, env = "MPRTC_RTMP_MAX_CONNECTIONS_PER_IP")]
+    rtmp_max_connections_per_ip: Option<usize>,
+    /// HTTP-FLV connections held at most (in total / per client IP or IPv6 /64).
+    #[arg(long, env = "MPRTC_FLV_MAX_CONNECTIONS")]
+    flv_max_connections: Option<usize>,
+    #[arg(long, env = "MPRTC_FLV_MAX_CONNECTIONS_PER_IP")]
+    flv_max_connections_per_ip: Option<usize>,
+    /// HTTP connections must send a request's headers within this (ms), also between requests.
+    #[arg(long, env = "MPRTC_HTTP_HEADER_TIMEOUT_MS")]
+    http_header_timeout_ms: Option<u64>,
+    /// RTMP connections must publish or play within this after connecting (ms).
+    #[arg(long, env = "MPRTC_RTMP_ADMISSION_TIMEOUT_MS")]
+    rtmp_admission_timeout_ms: Option<u64>,
     /// Clients ping this often (ms).
     #[arg(long, env = "MPRTC_PING_INTERVAL_MS")]
     ping_interval_ms: Option<u64>,
@@ -169,6 +190,14 @@ fn load(args: &ServeArgs) -> Result<Config, mprtc_server::config::ConfigError> {
         max_members_per_room: args.max_members_per_room,
         max_requests_per_sec: args.max_requests_per_sec,
         max_queued_bytes: args.max_queued_bytes,
+        max_connections: args.max_connections,
+        max_connections_per_ip: args.max_connections_per_ip,
+        rtmp_max_connections: args.rtmp_max_connections,
+        rtmp_max_connections_per_ip: args.rtmp_max_connections_per_ip,
+        flv_max_connections: args.flv_max_connections,
+        flv_max_connections_per_ip: args.flv_max_connections_per_ip,
+        http_header_timeout_ms: args.http_header_timeout_ms,
+        rtmp_admission_timeout_ms: args.rtmp_admission_timeout_ms,
         ping_timeout_ms: args.ping_timeout_ms,
         resume_window_ms: args.resume_window_ms,
         debug_token_endpoint: args.debug_token_endpoint,
@@ -286,6 +315,7 @@ fn main() -> ExitCode {
             );
         }
     }
+    raise_fd_limit();
     if cfg.apps.is_empty() {
         tracing::warn!("no apps configured: every join will fail with unknown_app_key (use --app or --insecure-app)");
     }
@@ -316,6 +346,33 @@ fn main() -> ExitCode {
             Err(e) => fail(e.code(), e),
         }
     })
+}
+
+/// Raises the soft limit on open files to the hard limit: every connection costs a
+/// descriptor (an RTMP one three), and the usual soft limit of 1024 would otherwise be
+/// the real cap on connections long before the configured ones.
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed by pointer.
+    let raised = unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max && {
+            let want = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0
+        }
+    };
+    if raised {
+        tracing::debug!(
+            from = lim.rlim_cur,
+            to = lim.rlim_max,
+            "raised the open-files limit"
+        );
+    }
 }
 
 async fn wait_for_signal() {

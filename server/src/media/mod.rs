@@ -8,6 +8,9 @@
 
 pub mod embedded;
 mod flv;
+pub mod front;
+#[cfg(test)]
+mod front_fuzz;
 mod pipe;
 pub mod signing;
 

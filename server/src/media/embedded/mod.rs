@@ -39,7 +39,17 @@
 //! Each RTMP connection runs on a loopback socket behind a byte relay
 //! ([`super::pipe`]) that wakes the library up after an admitted `play`; without it,
 //! players whose `play` command spans several chunks (long signed stream names)
-//! receive the cached GOP and then stall.
+//! receive the cached GOP and then stall. The relay also passes every client byte
+//! through the chunk guard of [`super::front`] (message size, chunk streams, reserved
+//! bytes) and closes a connection that is not admitted as a publisher or player
+//! within the admission deadline.
+//!
+//! # Limits
+//!
+//! Both listeners count connections in total and per client address
+//! ([`crate::listen::ConnLimiter`]); one over a cap is closed unread. HTTP-FLV
+//! connections must send their request headers within the header timeout (also
+//! between keep-alive requests). Set them with [`EmbeddedMedia::with_limits`].
 //!
 //! # Signer
 //!
@@ -69,9 +79,10 @@ use tokio_util::sync::CancellationToken;
 
 use self::rtmp::Handler;
 pub use self::state::PlayGate;
-use self::state::{Shared, Tables};
+use self::state::{MediaLimits, Shared, Tables};
 use super::signing::MediaSigner;
 use super::{MediaError, MediaEvent, MediaServer};
+use crate::listen::{ConnLimiter, ListenLimits};
 
 /// How long `run` waits for the HTTP-FLV server to drain after shutdown.
 const FLV_DRAIN: Duration = Duration::from_secs(2);
@@ -119,8 +130,18 @@ impl EmbeddedMedia {
             events: OnceLock::new(),
             stop: CancellationToken::new(),
             next_mirror: AtomicU64::new(1),
+            limits: MediaLimits::from(&ListenLimits::default()),
         });
         Ok(Self { rtmp, flv, shared })
+    }
+
+    /// Replaces the default connection caps, timeouts and chunk limits; call before
+    /// [`run`](Self::run).
+    pub fn with_limits(mut self, limits: &ListenLimits) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.limits = MediaLimits::from(limits);
+        }
+        self
     }
 
     pub fn rtmp_addr(&self) -> SocketAddr {
@@ -154,11 +175,19 @@ impl EmbeddedMedia {
             .route("/{app}/{file}", axum::routing::get(http_flv::flv_play))
             .with_state(Arc::clone(&shared));
         let stop = shared.stop.clone();
+        let flv_limiter = ConnLimiter::new("HTTP-FLV", shared.limits.flv);
+        let header_timeout = shared.limits.header_timeout;
         let mut flv_task = tokio::spawn(async move {
-            axum::serve(flv, app.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await
+            crate::listen::http::serve(
+                flv,
+                app,
+                flv_limiter,
+                header_timeout,
+                stop.cancelled_owned(),
+            )
+            .await
         });
+        let rtmp_limiter = ConnLimiter::new("RTMP", shared.limits.rtmp);
 
         let config = ServerConfig::default();
         let handler = Arc::new(Handler {
@@ -179,9 +208,12 @@ impl EmbeddedMedia {
                 }
                 accepted = rtmp.accept() => match accepted {
                     Ok((socket, peer)) => {
-                        let id = next_session;
-                        next_session += 1;
-                        rtmp::spawn_rtmp_session(id, socket, peer, config.clone(), &handler, &shared);
+                        // Over a cap: closed unread (dropping the socket).
+                        if let Some(permit) = rtmp_limiter.try_acquire(peer.ip()) {
+                            let id = next_session;
+                            next_session += 1;
+                            rtmp::spawn_rtmp_session(id, socket, peer, config.clone(), &handler, &shared, permit);
+                        }
                     }
                     Err(e) => {
                         // EMFILE and friends: back off instead of spinning.

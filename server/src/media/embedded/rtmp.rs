@@ -16,13 +16,16 @@ use tokio::sync::watch;
 
 use super::relay::relay;
 use super::state::{Mirror, Role, Session, Shared, Stream};
-use crate::media::pipe::{self, Tap};
+use crate::listen::ConnPermit;
+use crate::media::pipe::{self, Guarding, Tap};
 use crate::media::signing::UrlKind;
 use crate::media::MediaEvent;
 
 /// Mirror "publisher" ids live above this bit so they never collide with sessions.
 const MIRROR_ID_BIT: u64 = 1 << 63;
 
+/// Runs one accepted RTMP connection; `permit` (its place under the connection caps)
+/// is held until the connection has ended.
 pub(super) fn spawn_rtmp_session(
     id: u64,
     socket: tokio::net::TcpStream,
@@ -30,7 +33,14 @@ pub(super) fn spawn_rtmp_session(
     config: ServerConfig,
     handler: &Arc<Handler>,
     shared: &Arc<Shared>,
+    permit: ConnPermit,
 ) {
+    let guarding = Guarding {
+        session: id,
+        peer,
+        limits: shared.limits.front,
+        admit_by: tokio::time::Instant::now() + shared.limits.admission_timeout,
+    };
     let cancel = shared.stop.child_token();
     let (tap, tap_rx) = watch::channel(Tap::Watch);
     shared.lock().sessions.insert(
@@ -46,12 +56,14 @@ pub(super) fn spawn_rtmp_session(
     let shared = Arc::clone(shared);
     let registry = Arc::clone(&shared.registry);
     tokio::spawn(async move {
-        let socket = match pipe::open(socket, tap_rx, cancel.clone()).await {
+        let _permit = permit;
+        let socket = match pipe::open(socket, tap_rx, cancel.clone(), guarding).await {
             Ok(inner) => inner,
-            Err((socket, e)) => {
-                // Still serve; only multi-chunk `play` commands may stall then.
-                tracing::warn!(session = id, %peer, error = %e, "RTMP loopback relay unavailable");
-                socket
+            Err((_socket, e)) => {
+                // Never serve a client without its guard (see `crate::media::front`).
+                tracing::warn!(session = id, %peer, error = %e, "RTMP loopback relay unavailable; connection closed");
+                shared.end_session(id, false).await;
+                return;
             }
         };
         let cancelled = {

@@ -11,12 +11,14 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rtmp_rs::registry::{StreamKey, StreamRegistry};
 use tokio::sync::{mpsc::UnboundedSender, watch};
 use tokio_util::sync::CancellationToken;
 
+use crate::listen::{ConnCaps, ListenLimits};
+use crate::media::front::FrontLimits;
 use crate::media::pipe::Tap;
 use crate::media::signing::{AdmissionError, Admitted, MediaSigner, UrlKind};
 use crate::media::MediaEvent;
@@ -36,6 +38,29 @@ pub(super) struct Shared {
     /// Cancelled when `run` stops; parent of every session token.
     pub(super) stop: CancellationToken,
     pub(super) next_mirror: AtomicU64,
+    pub(super) limits: MediaLimits,
+}
+
+/// The limits the media listeners enforce (from [`ListenLimits`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct MediaLimits {
+    pub(super) rtmp: ConnCaps,
+    pub(super) flv: ConnCaps,
+    pub(super) header_timeout: Duration,
+    pub(super) admission_timeout: Duration,
+    pub(super) front: FrontLimits,
+}
+
+impl From<&ListenLimits> for MediaLimits {
+    fn from(l: &ListenLimits) -> Self {
+        Self {
+            rtmp: l.rtmp,
+            flv: l.flv,
+            header_timeout: l.header_timeout,
+            admission_timeout: l.rtmp_admission_timeout,
+            front: FrontLimits::default(),
+        }
+    }
 }
 
 #[derive(Default)]
