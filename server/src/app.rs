@@ -13,7 +13,7 @@ use crate::http_api;
 use crate::media::{EmbeddedMedia, MediaSigner};
 use crate::signaling::ws::{self, Signaling};
 use crate::signaling::Hub;
-use crate::tasks::{FfmpegRunner, Supervisor, TaskKey, TaskState};
+use crate::tasks::{FfmpegRunner, ImageFetcher, OutputPolicy, Supervisor, TaskKey, TaskState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -26,6 +26,8 @@ pub enum ServeError {
     Media(#[from] crate::media::MediaError),
     #[error("signaling listener failed: {0}")]
     Serve(std::io::Error),
+    #[error("cannot make the private directory for push-task images: {0}")]
+    ImageDir(std::io::Error),
 }
 
 impl ServeError {
@@ -34,6 +36,7 @@ impl ServeError {
             Self::Bind { .. } => "serve.bind_failed",
             Self::Media(e) => e.code(),
             Self::Serve(_) => "serve.failed",
+            Self::ImageDir(_) => "serve.image_dir",
         }
     }
 }
@@ -106,7 +109,18 @@ impl Server {
         .with_limits(cfg.limits);
         let (task_tx, task_rx) = tokio::sync::mpsc::unbounded_channel();
         let runner = Arc::new(FfmpegRunner::new(cfg.ffmpeg.clone()));
-        let supervisor = Arc::new(Supervisor::new(runner, cfg.recordings_dir.clone(), task_tx));
+        // Layout images are fetched by the server under the policy, never by ffmpeg.
+        let images = if cfg.tasks.images {
+            Some(Arc::new(
+                ImageFetcher::new(&cfg.tasks).map_err(ServeError::ImageDir)?,
+            ))
+        } else {
+            None
+        };
+        let supervisor = Arc::new(
+            Supervisor::new(runner, cfg.recordings_dir.clone(), task_tx)
+                .with_policy(images, OutputPolicy::new(&cfg.tasks, &rtmp_base)),
+        );
         let signaling = Signaling::new(hub, Arc::new(media.handle()), supervisor.clone())
             .with_allowed_origins(cfg.allowed_origins.clone());
         let apps = Arc::new(cfg.apps.clone());

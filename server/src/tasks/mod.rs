@@ -20,6 +20,9 @@
 //! running task restarts its compositor with the new spec without reporting `Ended`.
 
 mod ffmpeg;
+pub mod image;
+pub mod policy;
+pub mod reason;
 
 #[cfg(test)]
 mod tests;
@@ -38,6 +41,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub use ffmpeg::{build_args, FfmpegRunner};
+pub use image::{ImageFetcher, ImageFile, ImageFormat};
+pub use policy::{OutputPolicy, TaskPolicy};
+pub use reason::{FailCode, Failure};
 
 /// Identifies a task: the app, the room and the app's `taskId`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -83,8 +89,27 @@ pub struct TaskSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskState {
     Pushing,
-    Failed(String),
+    Failed(Failure),
     Ended,
+}
+
+impl TaskState {
+    /// Whether members would hear the same thing for both (failures differing only in
+    /// their logged detail are the same state).
+    fn same_as(&self, o: &TaskState) -> bool {
+        match (self, o) {
+            (Self::Failed(a), Self::Failed(b)) => a.code == b.code,
+            _ => self == o,
+        }
+    }
+}
+
+/// A layout image the server fetched, as the compositor opens it: a local file of a known
+/// format. Never a URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalImage {
+    pub path: PathBuf,
+    pub format: ImageFormat,
 }
 
 /// Something a running compositor reports.
@@ -92,8 +117,8 @@ pub enum TaskState {
 pub enum CompositorEvent {
     /// A progress report: video frames written so far and the output clock.
     Progress { frames: u64, out_time_us: u64 },
-    /// The compositor is gone (exited, crashed, or failed to start), with a reason
-    /// fit for the app (no signed URLs in it).
+    /// The compositor is gone (exited, crashed, or failed to start), with the engine's
+    /// own account (no signed URLs in it). Logged; members get [`Failure::public_msg`].
     Exited(String),
 }
 
@@ -115,8 +140,14 @@ pub trait Compositor: Send {
 /// could implement live layout changes later.
 pub trait CompositorRunner: Send + Sync {
     /// Starts a compositor for `spec`; with `record`, also writes the composed stream
-    /// to that FLV file (its directory exists). `Err` is a reason fit for the app.
-    fn start(&self, spec: &TaskSpec, record: Option<&Path>) -> Result<Box<dyn Compositor>, String>;
+    /// to that FLV file (its directory exists). `images` holds, for each of the layout's
+    /// images, the local file fetched for it (`None` for images that are not drawn).
+    fn start(
+        &self,
+        spec: &TaskSpec,
+        images: &[Option<LocalImage>],
+        record: Option<&Path>,
+    ) -> Result<Box<dyn Compositor>, Failure>;
 }
 
 /// Timings of the supervisor.
@@ -166,6 +197,10 @@ struct Stopping {
 
 struct Shared {
     runner: Arc<dyn CompositorRunner>,
+    /// Fetches layout images; `None`: tasks with images fail with `image_refused`.
+    images: Option<Arc<ImageFetcher>>,
+    /// Where outputs may go; `None`: anywhere (tests of the supervisor alone).
+    outputs: Option<OutputPolicy>,
     recordings_dir: PathBuf,
     status: UnboundedSender<(TaskKey, TaskState)>,
     config: SupervisorConfig,
@@ -204,6 +239,8 @@ impl Supervisor {
         Self {
             shared: Arc::new(Shared {
                 runner,
+                images: None,
+                outputs: None,
                 recordings_dir,
                 status,
                 config,
@@ -215,6 +252,15 @@ impl Supervisor {
             }),
             rt: tokio::runtime::Handle::try_current().ok(),
         }
+    }
+
+    /// Layout images are fetched by `images`, and outputs checked against `outputs` after
+    /// name resolution. Call before the first [`Supervisor::apply`].
+    pub fn with_policy(mut self, images: Option<Arc<ImageFetcher>>, outputs: OutputPolicy) -> Self {
+        let shared = Arc::get_mut(&mut self.shared).expect("no task started yet");
+        shared.images = images;
+        shared.outputs = Some(outputs);
+        self
     }
 
     /// Starts the task, or restarts its compositor with `spec` (no `Ended` between).
@@ -355,12 +401,12 @@ struct Reporter {
 
 impl Reporter {
     fn report(&mut self, s: TaskState) {
-        if self.last.as_ref() == Some(&s) {
+        if self.last.as_ref().is_some_and(|l| l.same_as(&s)) {
             return;
         }
         match &s {
-            TaskState::Failed(r) => {
-                tracing::warn!(task = ?self.key, reason = %r, "push task failed")
+            TaskState::Failed(f) => {
+                tracing::warn!(task = ?self.key, code = f.code.as_str(), detail = %f.detail, "push task failed")
             }
             _ => tracing::info!(task = ?self.key, state = ?s, "push task state"),
         }
@@ -371,7 +417,7 @@ impl Reporter {
 
 /// What ended one compositor run.
 enum RunEnd {
-    Failed(String),
+    Failed(Failure),
     Restart(Box<TaskSpec>),
     Stop,
 }
@@ -396,8 +442,11 @@ async fn run_task(
         last: None,
     };
     let mut backoff = cfg.backoff_initial;
+    // Images fetched for this task, by URL: kept across restarts, dropped when unused.
+    let mut held: HashMap<String, ImageFile> = HashMap::new();
     loop {
-        let (end, healthy) = run_once(&shared, &key, &spec, &mut cmds, &mut rep, &pid).await;
+        let (end, healthy) =
+            run_once(&shared, &key, &spec, &mut held, &mut cmds, &mut rep, &pid).await;
         *pid.lock().unwrap() = None;
         if healthy {
             backoff = cfg.backoff_initial;
@@ -410,10 +459,16 @@ async fn run_task(
                 continue;
             }
             RunEnd::Failed(reason) => {
+                // A refusal stands until the task changes: wait for a command only.
+                let retry = if reason.code.is_refusal() {
+                    Duration::MAX
+                } else {
+                    backoff
+                };
                 rep.report(TaskState::Failed(reason));
                 // Wait before retrying; commands still apply.
                 let next = tokio::select! {
-                    _ = tokio::time::sleep(backoff) => None,
+                    _ = sleep_at_most(retry) => None,
                     cmd = cmds.recv() => match cmd {
                         Some(Cmd::Update(s)) => Some(RunEnd::Restart(s)),
                         Some(Cmd::Stop) | None => Some(RunEnd::Stop),
@@ -433,17 +488,89 @@ async fn run_task(
     rep.report(TaskState::Ended);
 }
 
+/// Sleeps for `d`, or forever for `Duration::MAX`.
+async fn sleep_at_most(d: Duration) {
+    match Instant::now().checked_add(d) {
+        Some(t) if d != Duration::MAX => tokio::time::sleep_until(t).await,
+        _ => std::future::pending().await,
+    }
+}
+
+/// What a compositor needs before it starts: the output destination checked after name
+/// resolution, and every drawn layout image fetched (under the server's policy) to a local
+/// file. `held` keeps the images of earlier runs of this task; unused ones are dropped.
+async fn prepare(
+    shared: &Shared,
+    spec: &TaskSpec,
+    held: &mut HashMap<String, ImageFile>,
+) -> Result<Vec<Option<LocalImage>>, Failure> {
+    if let Some(out) = &shared.outputs {
+        out.check_resolved(&spec.task.stream_url)
+            .await
+            .map_err(|e| Failure::new(FailCode::OutputRefused, e.to_string()))?;
+    }
+    let images = &spec.task.layout.images;
+    held.retain(|url, _| images.iter().any(|i| &i.url == url));
+    let mut local = Vec::with_capacity(images.len());
+    for img in images {
+        if img.width == 0 || img.height == 0 {
+            local.push(None);
+            continue;
+        }
+        if !held.contains_key(&img.url) {
+            let Some(f) = &shared.images else {
+                return Err(Failure::new(
+                    FailCode::ImageRefused,
+                    "no image fetcher: layout images are off",
+                ));
+            };
+            match f.fetch(&img.url).await {
+                Ok(file) => {
+                    held.insert(img.url.clone(), file);
+                }
+                Err(e) => {
+                    let code = if e.is_refusal() {
+                        FailCode::ImageRefused
+                    } else {
+                        FailCode::ImageFetchFailed
+                    };
+                    return Err(Failure::new(code, format!("{}: {e}", e.code())));
+                }
+            }
+        }
+        let file = &held[&img.url];
+        local.push(Some(LocalImage {
+            path: file.path.clone(),
+            format: file.format,
+        }));
+    }
+    Ok(local)
+}
+
 /// Starts one compositor and watches it until it fails or a command ends it.
 /// Returns how it ended and whether it pushed for at least `healthy_reset`.
 async fn run_once(
     shared: &Shared,
     key: &TaskKey,
     spec: &TaskSpec,
+    held: &mut HashMap<String, ImageFile>,
     cmds: &mut UnboundedReceiver<Cmd>,
     rep: &mut Reporter,
     pid: &Mutex<Option<u32>>,
 ) -> (RunEnd, bool) {
     let cfg = &shared.config;
+    // A command that arrives while images are fetched wins over the fetch.
+    let prepared = tokio::select! {
+        p = prepare(shared, spec, held) => p,
+        cmd = cmds.recv() => return match cmd {
+            Some(Cmd::Update(s)) => (RunEnd::Restart(s), false),
+            Some(Cmd::Stop) | None => (RunEnd::Stop, false),
+        },
+    };
+    let images = match prepared {
+        Ok(i) => i,
+        Err(f) => return (RunEnd::Failed(f), false),
+    };
     let record = if spec.task.record {
         let unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -452,7 +579,10 @@ async fn run_once(
         if let Some(dir) = p.parent() {
             if let Err(e) = std::fs::create_dir_all(dir) {
                 return (
-                    RunEnd::Failed(format!("cannot create the recordings directory: {e}")),
+                    RunEnd::Failed(Failure::new(
+                        FailCode::RecordFailed,
+                        format!("cannot create the recordings directory: {e}"),
+                    )),
                     false,
                 );
             }
@@ -461,7 +591,7 @@ async fn run_once(
     } else {
         None
     };
-    let mut comp = match shared.runner.start(spec, record.as_deref()) {
+    let mut comp = match shared.runner.start(spec, &images, record.as_deref()) {
         Ok(c) => c,
         Err(reason) => return (RunEnd::Failed(reason), false),
     };
@@ -502,16 +632,24 @@ async fn run_once(
                     }
                 }
             }
-            Step::Ev(CompositorEvent::Exited(reason)) => break RunEnd::Failed(reason),
+            Step::Ev(CompositorEvent::Exited(detail)) => {
+                break RunEnd::Failed(Failure::from_engine(detail))
+            }
             Step::Stuck => {
                 let reason = match pushing_since {
-                    Some(_) => format!(
-                        "compositor stuck: no output progress for {} s",
-                        cfg.stall_timeout.as_secs_f32()
+                    Some(_) => Failure::new(
+                        FailCode::Stalled,
+                        format!(
+                            "compositor stuck: no output progress for {} s",
+                            cfg.stall_timeout.as_secs_f32()
+                        ),
                     ),
-                    None => format!(
-                        "compositor produced no output within {} s of starting",
-                        cfg.start_timeout.as_secs_f32()
+                    None => Failure::new(
+                        FailCode::NoOutput,
+                        format!(
+                            "compositor produced no output within {} s of starting",
+                            cfg.start_timeout.as_secs_f32()
+                        ),
                     ),
                 };
                 break RunEnd::Failed(reason);

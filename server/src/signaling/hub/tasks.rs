@@ -319,7 +319,8 @@ impl Hub {
         };
         let (code, msg) = match &state {
             TaskState::Pushing => (TASK_PUSHING, "pushing".to_owned()),
-            TaskState::Failed(why) => (TASK_FAILED, why.clone()),
+            // The typed reason only: the engine's detail is in the server log (finding 7).
+            TaskState::Failed(why) => (TASK_FAILED, why.public_msg()),
             // Ended for a live task only happens on shutdown; deletion already said 511.
             TaskState::Ended => (TASK_ENDED, "task ended".to_owned()),
         };
