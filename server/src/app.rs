@@ -106,7 +106,8 @@ impl Server {
         )
         .with_heartbeat(cfg.ping_interval_ms, cfg.ping_timeout_ms)
         .with_resume_window(cfg.resume_window_ms)
-        .with_limits(cfg.limits);
+        .with_limits(cfg.limits)
+        .with_task_policy(cfg.tasks.clone());
         let (task_tx, task_rx) = tokio::sync::mpsc::unbounded_channel();
         let runner = Arc::new(FfmpegRunner::new(cfg.ffmpeg.clone()));
         // Layout images are fetched by the server under the policy, never by ffmpeg.

@@ -23,7 +23,7 @@ mod admin;
 mod tasks;
 
 use mprtc::protocol::tasks::DeleteTasksReq;
-pub use tasks::{shape_error, TaskInfo, TaskOp, COMPOSITOR_VIEWER};
+pub use tasks::{shape_error, TaskInfo, TaskOp, TaskRules, COMPOSITOR_VIEWER};
 use tasks::{task_body, RoomTask};
 
 pub type SessionId = u64;
@@ -173,6 +173,8 @@ pub struct Hub {
     /// Sessions the server ended, with the final event frame a late rejoin is shown, and
     /// until when it is kept.
     ended: HashMap<String, (String, u64)>,
+    /// What push tasks may do (see `hub/tasks.rs`).
+    task_rules: TaskRules,
 }
 
 /// Bounds that keep one client (or one busy app) from hurting everyone else.
@@ -206,6 +208,7 @@ impl Hub {
         max_frame_bytes: usize,
         salt: u64,
     ) -> Self {
+        let signer_base = signer.rtmp_base.clone();
         Self {
             apps,
             signer,
@@ -221,6 +224,7 @@ impl Hub {
             limits: Limits::default(),
             resume_window_ms: 30_000,
             ended: HashMap::new(),
+            task_rules: TaskRules::new(Default::default(), &signer_base),
         }
     }
 

@@ -259,11 +259,7 @@ impl ImageFetcher {
         if https {
             let name = rustls::pki_types::ServerName::try_from(host.clone())
                 .map_err(|_| ImageError::BadUrl)?;
-            let tls = self
-                .tls
-                .connect(name, tcp)
-                .await
-                .map_err(ImageError::Tls)?;
+            let tls = self.tls.connect(name, tcp).await.map_err(ImageError::Tls)?;
             self.request(TokioIo::new(tls), &authority, &path).await
         } else {
             self.request(TokioIo::new(tcp), &authority, &path).await
@@ -415,8 +411,14 @@ mod tests {
         assert_eq!(path_and_query("http://h:1/a/b?c=d#f"), "/a/b?c=d");
         assert_eq!(path_and_query("http://h?x"), "/?x");
         assert_eq!(path_and_query("https://h"), "/");
-        assert_eq!(ImageFormat::sniff(b"\x89PNG\r\n\x1a\nrest"), Some(ImageFormat::Png));
-        assert_eq!(ImageFormat::sniff(&[0xFF, 0xD8, 0xFF, 0xE0]), Some(ImageFormat::Jpeg));
+        assert_eq!(
+            ImageFormat::sniff(b"\x89PNG\r\n\x1a\nrest"),
+            Some(ImageFormat::Png)
+        );
+        assert_eq!(
+            ImageFormat::sniff(&[0xFF, 0xD8, 0xFF, 0xE0]),
+            Some(ImageFormat::Jpeg)
+        );
         assert_eq!(ImageFormat::sniff(b"{\"AccessKeyId\""), None);
         assert_eq!(ImageFormat::sniff(b"GIF89a"), None);
     }

@@ -66,7 +66,7 @@ impl Default for TaskPolicy {
             output_allow_private: false,
             max_compositors: 32,
             max_compositors_per_app: 16,
-            max_tasks_per_member: 2,
+            max_tasks_per_member: 4,
             insecure_apps: false,
             insecure_apps_record: false,
             record_max_secs: 4 * 3600,
@@ -208,6 +208,19 @@ pub fn host_port(url: &str) -> Option<(String, u16)> {
         Some(p) => p.parse().ok()?,
     };
     Some((host.to_ascii_lowercase(), port))
+}
+
+/// `scheme://host` of a push URL: what members who may not manage tasks are shown of it (the
+/// path, query, port and user part carry CDN push secrets). Empty if it does not parse.
+pub fn redacted_url(url: &str) -> String {
+    let Some((scheme, _)) = url.split_once("://") else {
+        return String::new();
+    };
+    match host_port(url) {
+        Some((h, _)) if h.contains(':') => format!("{}://[{h}]", scheme.to_ascii_lowercase()),
+        Some((h, _)) => format!("{}://{h}", scheme.to_ascii_lowercase()),
+        None => String::new(),
+    }
 }
 
 /// Where a task's output may go. Built once from the [`TaskPolicy`] and the server's own RTMP
@@ -354,14 +367,22 @@ mod tests {
             host_port("rtmp://Cdn.Example.com/live/x?k=1"),
             Some(("cdn.example.com".into(), 1935))
         );
-        assert_eq!(
-            host_port("rtmps://[::1]:444/a"),
-            Some(("::1".into(), 444))
-        );
+        assert_eq!(host_port("rtmps://[::1]:444/a"), Some(("::1".into(), 444)));
         assert_eq!(host_port("http://h:8080"), Some(("h".into(), 8080)));
         assert_eq!(host_port("https://u:p@h/x"), None);
         assert_eq!(host_port("http:///x"), None);
         assert_eq!(host_port("ftp://h/x"), None);
+    }
+
+    #[test]
+    fn redacted_urls_keep_scheme_and_host_only() {
+        assert_eq!(
+            redacted_url("rtmp://push.cdn.example:1935/live/room?txSecret=S&txTime=1"),
+            "rtmp://push.cdn.example"
+        );
+        assert_eq!(redacted_url("rtmps://[::1]:443/app/KEY"), "rtmps://[::1]");
+        assert_eq!(redacted_url("rtmp://user:pw@h/x"), "");
+        assert_eq!(redacted_url("nonsense"), "");
     }
 
     #[test]
@@ -384,7 +405,10 @@ mod tests {
             },
             "rtmp://127.0.0.1:1935/live",
         );
-        assert_eq!(listed.check_literal("rtmp://push.cdn.example/app/k"), Ok(()));
+        assert_eq!(
+            listed.check_literal("rtmp://push.cdn.example/app/k"),
+            Ok(())
+        );
         assert_eq!(
             listed.check_literal("rtmp://8.8.8.8/x"),
             Err(AddressRefusal::HostNotAllowed)

@@ -113,7 +113,11 @@ impl Failure {
             "cannot assign requested address",
         ]) {
             FailCode::ConnectFailed
-        } else if has(&["matches no streams", "error opening input", "invalid data found"]) {
+        } else if has(&[
+            "matches no streams",
+            "error opening input",
+            "invalid data found",
+        ]) {
             FailCode::InputFailed
         } else if has(&[
             "error opening output",
@@ -147,12 +151,21 @@ mod tests {
         assert_eq!(open.code, FailCode::HandshakeFailed);
         for f in [&refused, &open] {
             let m = f.public_msg();
-            assert!(!m.contains("127.0.0.1") && !m.contains("tcp") && !m.contains("rtmp://"), "{m}");
+            assert!(
+                !m.contains("127.0.0.1") && !m.contains("tcp") && !m.contains("rtmp://"),
+                "{m}"
+            );
         }
         assert_eq!(
-            Failure::from_engine("Stream specifier ':a' in filtergraph description matches no streams.".into()).code,
+            Failure::from_engine(
+                "Stream specifier ':a' in filtergraph description matches no streams.".into()
+            )
+            .code,
             FailCode::InputFailed
         );
-        assert_eq!(Failure::from_engine("odd".into()).code, FailCode::CompositorExited);
+        assert_eq!(
+            Failure::from_engine("odd".into()).code,
+            FailCode::CompositorExited
+        );
     }
 }

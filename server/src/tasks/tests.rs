@@ -208,7 +208,10 @@ async fn supervisor_failures_retry_with_backoff_and_report_once() {
     sup.apply(key("t"), fake_spec("t"));
     assert_eq!(
         next_state(&mut rx, 2).await,
-        (key("t"), TaskState::Failed(Failure::from_engine("boom".into())))
+        (
+            key("t"),
+            TaskState::Failed(Failure::from_engine("boom".into()))
+        )
     );
     tokio::time::sleep(Duration::from_millis(1700)).await;
     // Same reason again and again: reported once.
@@ -414,10 +417,18 @@ fn ffmpeg_args_shape() {
         path: "/run/img/ab.png".into(),
         format: ImageFormat::Png,
     };
-    let args = build_args(&with_image, &[Some(local)], None, &FfmpegRunner::new("ffmpeg")).unwrap();
+    let args = build_args(
+        &with_image,
+        &[Some(local)],
+        None,
+        &FfmpegRunner::new("ffmpeg"),
+    )
+    .unwrap();
     let joined = args.join(" ");
     assert!(
-        joined.contains("-protocol_whitelist file -f image2 -pattern_type none -c:v png -i /run/img/ab.png"),
+        joined.contains(
+            "-protocol_whitelist file -f image2 -pattern_type none -c:v png -i /run/img/ab.png"
+        ),
         "{joined}"
     );
     assert!(!joined.contains("169.254"), "{joined}");

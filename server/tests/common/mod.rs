@@ -6,6 +6,7 @@ use std::sync::Arc;
 use mprtc_server::config::AppConfig;
 use mprtc_server::media::MediaSigner;
 use mprtc_server::signaling::Hub;
+use mprtc_server::tasks::TaskPolicy;
 
 /// The secret of app "sec".
 pub const SECRET: &str = "app-secret";
@@ -35,5 +36,13 @@ pub fn hub_with_salt(salt: u64) -> (Hub, Arc<MediaSigner>) {
         "http://h:2/live",
         600,
     ));
-    (Hub::new(apps, signer.clone(), 4096, salt), signer)
+    // The in-memory tests manage tasks from the debug app: the operator switch that allows it.
+    let policy = TaskPolicy {
+        insecure_apps: true,
+        ..TaskPolicy::default()
+    };
+    (
+        Hub::new(apps, signer.clone(), 4096, salt).with_task_policy(policy),
+        signer,
+    )
 }
