@@ -7,7 +7,7 @@
 //! builds against older servers too (each test was run against the code before the fix).
 //! Tests wait on events and processes with generous failure timeouts; no clock decides a pass.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -556,6 +556,87 @@ async fn server_and_app_compositor_caps_hold_across_rooms() {
     assert_eq!(r["ok"], true, "{r}");
     let r = b.ask("add-tasks", tasks(task("b1", &out, &[], &[]))).await;
     assert_eq!(r["ok"], true, "{r}");
+    srv.close().await;
+}
+
+/// Pids of running processes whose command line contains `marker`.
+fn compositors(marker: &str) -> HashSet<u32> {
+    let mut found = HashSet::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd);
+            let is_ffmpeg = cmd.starts_with("ffmpeg") || cmd.contains("/ffmpeg");
+            if is_ffmpeg && cmd.contains(marker) {
+                found.insert(pid);
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_flood_is_coalesced_and_nothing_restarts_once_the_room_is_gone() {
+    let srv = Srv::start("").await;
+    let mut a = Client::join(
+        &srv,
+        "sec",
+        "flood",
+        1,
+        Some(tok("flood", 1, json!({}))),
+        "broadcaster",
+    )
+    .await;
+    let marker = format!("flood-{}-marker", std::process::id());
+    let out = format!("{}/{marker}", srv.rtmp);
+    let r = a.ask("add-tasks", tasks(task("f", &out, &[], &[]))).await;
+    assert_eq!(r["ok"], true, "{r}");
+    let seen = Arc::new(Mutex::new(HashSet::new()));
+    let watching = CancellationToken::new();
+    let watcher = {
+        let (seen, stop, marker) = (seen.clone(), watching.clone(), marker.clone());
+        tokio::spawn(async move {
+            while !stop.is_cancelled() {
+                seen.lock().unwrap().extend(compositors(&marker));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    // 40 different layouts in a burst (under the request rate limit), then the room ends.
+    for i in 0..40u32 {
+        let mut t = task("f", &out, &[], &[]);
+        t["layout"]["canvas"]["color"] = json!(i);
+        let r = a.ask("update-tasks", tasks(t)).await;
+        assert_eq!(r["ok"], true, "update {i}: {r}");
+    }
+    let r = a.ask("leave", json!({})).await;
+    assert_eq!(r["ok"], true, "{r}");
+    // Wait until no compositor of the task has been seen for a while (failure: 90 s).
+    let mut quiet = 0;
+    for _ in 0..900 {
+        if compositors(&marker).is_empty() {
+            quiet += 1;
+            if quiet == 30 {
+                break;
+            }
+        } else {
+            quiet = 0;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        quiet, 30,
+        "compositors still restarting after the room ended"
+    );
+    watching.cancel();
+    watcher.await.unwrap();
+    let starts = seen.lock().unwrap().len();
+    assert!(
+        starts <= 5,
+        "{starts} compositors for one task and 40 updates"
+    );
     srv.close().await;
 }
 

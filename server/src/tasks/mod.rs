@@ -18,6 +18,12 @@
 //! The same state is never reported twice in a row (a retry that fails for the same
 //! reason stays silent; a new reason is a new state). [`Supervisor::apply`] on a
 //! running task restarts its compositor with the new spec without reporting `Ended`.
+//!
+//! Commands are coalesced: each task has one latest-value slot (a `watch` channel), not
+//! a queue. An `apply` with the spec already wanted does nothing; a burst of changes
+//! costs one restart with the last of them ([`SupervisorConfig::restart_debounce`], and
+//! starts at least [`SupervisorConfig::min_restart_interval`] apart); `stop` overwrites
+//! whatever was pending, so nothing restarts after it (a room that ended stays ended).
 
 mod ffmpeg;
 pub mod image;
@@ -35,7 +41,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mprtc::protocol::tasks::RtmpTask;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -163,6 +170,10 @@ pub struct SupervisorConfig {
     pub backoff_max: Duration,
     /// A compositor that pushed at least this long resets the backoff.
     pub healthy_reset: Duration,
+    /// A changed spec waits this long for more changes before the compositor restarts.
+    pub restart_debounce: Duration,
+    /// Compositor starts of one task are at least this far apart.
+    pub min_restart_interval: Duration,
 }
 
 impl Default for SupervisorConfig {
@@ -173,17 +184,21 @@ impl Default for SupervisorConfig {
             backoff_initial: Duration::from_secs(1),
             backoff_max: Duration::from_secs(30),
             healthy_reset: Duration::from_secs(30),
+            restart_debounce: Duration::from_millis(500),
+            min_restart_interval: Duration::from_secs(1),
         }
     }
 }
 
-enum Cmd {
-    Update(Box<TaskSpec>),
+/// What a task should be doing: the latest word wins.
+#[derive(Debug, Clone)]
+enum Desired {
+    Run(Arc<TaskSpec>),
     Stop,
 }
 
 struct Entry {
-    cmds: UnboundedSender<Cmd>,
+    cmds: watch::Sender<Desired>,
     done: CancellationToken,
     join: JoinHandle<()>,
     pid: Arc<Mutex<Option<u32>>>,
@@ -273,7 +288,15 @@ impl Supervisor {
         }
         t.stopping.retain(|s| !s.join.is_finished());
         if let Some(e) = t.running.get(&key) {
-            if e.cmds.send(Cmd::Update(Box::new(spec.clone()))).is_ok() {
+            if !e.cmds.is_closed() {
+                // Replace what was pending; the same spec again is nothing to do.
+                e.cmds.send_if_modified(|d| match d {
+                    Desired::Run(cur) if **cur == spec => false,
+                    _ => {
+                        *d = Desired::Run(Arc::new(spec.clone()));
+                        true
+                    }
+                });
                 return;
             }
         }
@@ -285,13 +308,12 @@ impl Supervisor {
             .rev()
             .find(|s| s.key == key)
             .map(|s| s.done.clone());
-        let (cmds, rx) = unbounded_channel();
+        let (cmds, rx) = watch::channel(Desired::Run(Arc::new(spec)));
         let done = CancellationToken::new();
         let pid = Arc::new(Mutex::new(None));
         let fut = run_task(
             self.shared.clone(),
             key.clone(),
-            spec,
             rx,
             after,
             done.clone(),
@@ -324,7 +346,7 @@ impl Supervisor {
         let mut t = self.tables.lock().unwrap();
         t.stopping.retain(|s| !s.join.is_finished());
         if let Some(e) = t.running.remove(key) {
-            let _ = e.cmds.send(Cmd::Stop);
+            e.cmds.send_replace(Desired::Stop);
             t.stopping.push(Stopping {
                 key: key.clone(),
                 done: e.done,
@@ -355,7 +377,7 @@ impl Supervisor {
             t.closed = true;
             let mut joins = Vec::new();
             for (_, e) in t.running.drain() {
-                let _ = e.cmds.send(Cmd::Stop);
+                e.cmds.send_replace(Desired::Stop);
                 joins.push(e.join);
             }
             joins.extend(t.stopping.drain(..).map(|s| s.join));
@@ -418,15 +440,57 @@ impl Reporter {
 /// What ended one compositor run.
 enum RunEnd {
     Failed(Failure),
-    Restart(Box<TaskSpec>),
+    /// The wanted spec changed (not yet read: [`settle`] takes the latest).
+    Restart,
     Stop,
+}
+
+/// Waits for the wanted state to change to something other than `current`: `Restart`, or
+/// `Stop` (also when the supervisor is gone).
+async fn changed(cmds: &mut watch::Receiver<Desired>, current: &TaskSpec) -> RunEnd {
+    loop {
+        if cmds.changed().await.is_err() {
+            return RunEnd::Stop;
+        }
+        match &*cmds.borrow() {
+            Desired::Stop => return RunEnd::Stop,
+            Desired::Run(s) if **s == *current => continue,
+            Desired::Run(_) => return RunEnd::Restart,
+        }
+    }
+}
+
+/// Debounces a restart: waits until `restart_debounce` from now and `min_restart_interval`
+/// after the last start, then returns the latest wanted spec. `None` if a stop came (it
+/// pre-empts at once).
+async fn settle(
+    cfg: &SupervisorConfig,
+    cmds: &mut watch::Receiver<Desired>,
+    last_start: Option<Instant>,
+) -> Option<TaskSpec> {
+    let mut at = Instant::now() + cfg.restart_debounce;
+    if let Some(t) = last_start {
+        at = at.max(t + cfg.min_restart_interval);
+    }
+    loop {
+        if let Desired::Stop = &*cmds.borrow_and_update() {
+            return None;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(at) => break,
+            r = cmds.changed() => if r.is_err() { return None },
+        }
+    }
+    match &*cmds.borrow_and_update() {
+        Desired::Run(s) => Some((**s).clone()),
+        Desired::Stop => None,
+    }
 }
 
 async fn run_task(
     shared: Arc<Shared>,
     key: TaskKey,
-    mut spec: TaskSpec,
-    mut cmds: UnboundedReceiver<Cmd>,
+    mut cmds: watch::Receiver<Desired>,
     after: Option<CancellationToken>,
     done: CancellationToken,
     pid: Arc<Mutex<Option<u32>>>,
@@ -436,6 +500,8 @@ async fn run_task(
         prev.cancelled().await;
     }
     let cfg = &shared.config;
+    let mut last_start: Option<Instant> = None;
+    let mut spec: TaskSpec;
     let mut rep = Reporter {
         key: key.clone(),
         tx: shared.status.clone(),
@@ -445,16 +511,31 @@ async fn run_task(
     // Images fetched for this task, by URL: kept across restarts, dropped when unused.
     let mut held: HashMap<String, ImageFile> = HashMap::new();
     loop {
-        let (end, healthy) =
-            run_once(&shared, &key, &spec, &mut held, &mut cmds, &mut rep, &pid).await;
+        // Whatever is wanted now (a stop may have come while the previous one ended).
+        match &*cmds.borrow_and_update() {
+            Desired::Stop => break,
+            Desired::Run(s) => spec = (**s).clone(),
+        }
+        let (end, healthy) = run_once(
+            &shared,
+            &spec,
+            &mut held,
+            &mut cmds,
+            &mut rep,
+            &pid,
+            &mut last_start,
+        )
+        .await;
         *pid.lock().unwrap() = None;
         if healthy {
             backoff = cfg.backoff_initial;
         }
         match end {
             RunEnd::Stop => break,
-            RunEnd::Restart(s) => {
-                spec = *s;
+            RunEnd::Restart => {
+                if settle(cfg, &mut cmds, last_start).await.is_none() {
+                    break;
+                }
                 backoff = cfg.backoff_initial;
                 continue;
             }
@@ -469,15 +550,14 @@ async fn run_task(
                 // Wait before retrying; commands still apply.
                 let next = tokio::select! {
                     _ = sleep_at_most(retry) => None,
-                    cmd = cmds.recv() => match cmd {
-                        Some(Cmd::Update(s)) => Some(RunEnd::Restart(s)),
-                        Some(Cmd::Stop) | None => Some(RunEnd::Stop),
-                    },
+                    end = changed(&mut cmds, &spec) => Some(end),
                 };
                 match next {
                     None => backoff = (backoff * 2).min(cfg.backoff_max),
-                    Some(RunEnd::Restart(s)) => {
-                        spec = *s;
+                    Some(RunEnd::Restart) => {
+                        if settle(cfg, &mut cmds, last_start).await.is_none() {
+                            break;
+                        }
                         backoff = cfg.backoff_initial;
                     }
                     Some(_) => break,
@@ -551,21 +631,18 @@ async fn prepare(
 /// Returns how it ended and whether it pushed for at least `healthy_reset`.
 async fn run_once(
     shared: &Shared,
-    key: &TaskKey,
     spec: &TaskSpec,
     held: &mut HashMap<String, ImageFile>,
-    cmds: &mut UnboundedReceiver<Cmd>,
+    cmds: &mut watch::Receiver<Desired>,
     rep: &mut Reporter,
     pid: &Mutex<Option<u32>>,
+    last_start: &mut Option<Instant>,
 ) -> (RunEnd, bool) {
     let cfg = &shared.config;
     // A command that arrives while images are fetched wins over the fetch.
     let prepared = tokio::select! {
         p = prepare(shared, spec, held) => p,
-        cmd = cmds.recv() => return match cmd {
-            Some(Cmd::Update(s)) => (RunEnd::Restart(s), false),
-            Some(Cmd::Stop) | None => (RunEnd::Stop, false),
-        },
+        end = changed(cmds, spec) => return (end, false),
     };
     let images = match prepared {
         Ok(i) => i,
@@ -575,7 +652,7 @@ async fn run_once(
         let unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let p = record_path(&shared.recordings_dir, key, unix);
+        let p = record_path(&shared.recordings_dir, &rep.key, unix);
         if let Some(dir) = p.parent() {
             if let Err(e) = std::fs::create_dir_all(dir) {
                 return (
@@ -591,6 +668,7 @@ async fn run_once(
     } else {
         None
     };
+    *last_start = Some(Instant::now());
     let mut comp = match shared.runner.start(spec, &images, record.as_deref()) {
         Ok(c) => c,
         Err(reason) => return (RunEnd::Failed(reason), false),
@@ -602,7 +680,7 @@ async fn run_once(
     let mut best = (0u64, 0u64);
 
     enum Step {
-        Cmd(Option<Cmd>),
+        Cmd(RunEnd),
         Ev(CompositorEvent),
         Stuck,
     }
@@ -612,13 +690,12 @@ async fn run_once(
             None => started + cfg.start_timeout,
         };
         let step = tokio::select! {
-            cmd = cmds.recv() => Step::Cmd(cmd),
+            end = changed(cmds, spec) => Step::Cmd(end),
             ev = comp.next_event() => Step::Ev(ev),
             _ = tokio::time::sleep_until(deadline) => Step::Stuck,
         };
         match step {
-            Step::Cmd(Some(Cmd::Update(s))) => break RunEnd::Restart(s),
-            Step::Cmd(Some(Cmd::Stop) | None) => break RunEnd::Stop,
+            Step::Cmd(end) => break end,
             Step::Ev(CompositorEvent::Progress {
                 frames,
                 out_time_us,

@@ -82,6 +82,8 @@ fn quick_config() -> SupervisorConfig {
         backoff_initial: Duration::from_millis(100),
         backoff_max: Duration::from_millis(400),
         healthy_reset: Duration::from_secs(30),
+        restart_debounce: Duration::from_millis(20),
+        min_restart_interval: Duration::from_millis(20),
     }
 }
 
@@ -316,6 +318,56 @@ async fn supervisor_apply_restarts_without_ended() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(rx.try_recv().is_err());
     assert!(sup.keys().is_empty());
+}
+
+#[tokio::test]
+async fn supervisor_coalesces_an_update_flood_and_stop_preempts_it() {
+    let (runner, log) = FakeRunner::new(vec![], Script::Healthy);
+    let (tx, mut rx) = unbounded_channel();
+    let sup = Supervisor::with_config(runner, "/nonexistent".into(), tx, quick_config());
+    sup.apply(key("f"), fake_spec("f"));
+    assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Pushing);
+    // The same spec again: nothing to do.
+    sup.apply(key("f"), fake_spec("f"));
+    // 200 different specs at once, then the task is stopped (its room ended).
+    for i in 0..200u32 {
+        let mut s = fake_spec("f");
+        s.task.layout.canvas.color = i;
+        sup.apply(key("f"), s);
+    }
+    sup.stop(&key("f"));
+    assert_eq!(next_state(&mut rx, 5).await.1, TaskState::Ended);
+    let starts = log.lock().unwrap().starts.len();
+    assert!(starts <= 2, "{starts} compositor starts for one task");
+    // After `Ended` the task is gone: nothing restarts it.
+    assert!(sup.keys().is_empty());
+    sup.shutdown().await;
+    assert_eq!(log.lock().unwrap().starts.len(), starts);
+}
+
+#[tokio::test]
+async fn supervisor_restarts_once_with_the_last_of_a_burst() {
+    let (runner, log) = FakeRunner::new(vec![], Script::Healthy);
+    let (tx, mut rx) = unbounded_channel();
+    let sup = Supervisor::with_config(runner, "/nonexistent".into(), tx, quick_config());
+    sup.apply(key("b"), fake_spec("b"));
+    assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Pushing);
+    let mut last = fake_spec("b");
+    for i in 1..=50u32 {
+        last = fake_spec("b");
+        last.task.layout.canvas.color = i;
+        sup.apply(key("b"), last.clone());
+    }
+    wait_for("the restart with the last spec", 5, || {
+        log.lock().unwrap().starts.last().map(|s| &s.1) == Some(&last)
+    })
+    .await;
+    assert_eq!(
+        log.lock().unwrap().starts.len(),
+        2,
+        "one restart for the burst"
+    );
+    sup.shutdown().await;
 }
 
 #[test]
