@@ -13,7 +13,9 @@ use crate::http_api;
 use crate::media::{EmbeddedMedia, MediaSigner};
 use crate::signaling::ws::{self, Signaling};
 use crate::signaling::Hub;
-use crate::tasks::{FfmpegRunner, ImageFetcher, OutputPolicy, Supervisor, TaskKey, TaskState};
+use crate::tasks::{
+    FfmpegRunner, ImageFetcher, OutputPolicy, RecordLimits, Supervisor, TaskKey, TaskState,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -120,7 +122,8 @@ impl Server {
         };
         let supervisor = Arc::new(
             Supervisor::new(runner, cfg.recordings_dir.clone(), task_tx)
-                .with_policy(images, OutputPolicy::new(&cfg.tasks, &rtmp_base)),
+                .with_policy(images, OutputPolicy::new(&cfg.tasks, &rtmp_base))
+                .with_record_limits(RecordLimits::from_policy(&cfg.tasks)),
         );
         let signaling = Signaling::new(hub, Arc::new(media.handle()), supervisor.clone())
             .with_allowed_origins(cfg.allowed_origins.clone());

@@ -29,6 +29,7 @@ mod ffmpeg;
 pub mod image;
 pub mod policy;
 pub mod reason;
+pub mod record;
 
 #[cfg(test)]
 mod tests;
@@ -38,7 +39,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use mprtc::protocol::tasks::RtmpTask;
 use tokio::sync::mpsc::UnboundedSender;
@@ -51,6 +52,8 @@ pub use ffmpeg::{build_args, FfmpegRunner};
 pub use image::{ImageFetcher, ImageFile, ImageFormat};
 pub use policy::{OutputPolicy, TaskPolicy};
 pub use reason::{FailCode, Failure};
+pub use record::{record_path, RecordLimits};
+use record::{Recording, RECORD_CHECK};
 
 /// Identifies a task: the app, the room and the app's `taskId`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -216,6 +219,7 @@ struct Shared {
     images: Option<Arc<ImageFetcher>>,
     /// Where outputs may go; `None`: anywhere (tests of the supervisor alone).
     outputs: Option<OutputPolicy>,
+    records: RecordLimits,
     recordings_dir: PathBuf,
     status: UnboundedSender<(TaskKey, TaskState)>,
     config: SupervisorConfig,
@@ -235,8 +239,8 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    /// `recordings_dir` receives `<app>/<room>/<task_id>-<unix time>.flv` for tasks
-    /// with `record: true`. Call inside a tokio runtime (or call `apply` from one).
+    /// `recordings_dir` receives one recording per task run for tasks with `record: true`
+    /// (see [`record`]: `<app>/<room>/<task_id>-<unix time>[.<segment>].flv`). Call inside a tokio runtime (or call `apply` from one).
     pub fn new(
         runner: Arc<dyn CompositorRunner>,
         recordings_dir: PathBuf,
@@ -256,6 +260,7 @@ impl Supervisor {
                 runner,
                 images: None,
                 outputs: None,
+                records: RecordLimits::default(),
                 recordings_dir,
                 status,
                 config,
@@ -275,6 +280,14 @@ impl Supervisor {
         let shared = Arc::get_mut(&mut self.shared).expect("no task started yet");
         shared.images = images;
         shared.outputs = Some(outputs);
+        self
+    }
+
+    /// Bounds recordings (default: [`RecordLimits::default`]). Call before the first
+    /// [`Supervisor::apply`].
+    pub fn with_record_limits(mut self, limits: RecordLimits) -> Self {
+        let shared = Arc::get_mut(&mut self.shared).expect("no task started yet");
+        shared.records = limits;
         self
     }
 
@@ -389,32 +402,6 @@ impl Supervisor {
     }
 }
 
-/// The record file of one compositor start.
-pub fn record_path(dir: &Path, key: &TaskKey, unix: u64) -> PathBuf {
-    dir.join(path_component(&key.app))
-        .join(path_component(&key.room))
-        .join(format!("{}-{unix}.flv", path_component(&key.task_id)))
-}
-
-/// Keeps `[A-Za-z0-9._-]`, replaces the rest with `_`; never `.`/`..`/empty.
-fn path_component(s: &str) -> String {
-    let c: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if c.is_empty() || c.chars().all(|c| c == '.') {
-        "_".repeat(c.len().max(1))
-    } else {
-        c
-    }
-}
-
 struct Reporter {
     key: TaskKey,
     tx: UnboundedSender<(TaskKey, TaskState)>,
@@ -442,7 +429,20 @@ enum RunEnd {
     Failed(Failure),
     /// The wanted spec changed (not yet read: [`settle`] takes the latest).
     Restart,
+    /// The recording reached a limit: restart at once without it.
+    RecordOver,
     Stop,
+}
+
+/// What one task keeps across its compositor runs.
+#[derive(Default)]
+struct RunMemory {
+    /// Images fetched for this task, by URL: kept across restarts, dropped when unused.
+    held: HashMap<String, ImageFile>,
+    /// When the last compositor started (restarts keep a minimum distance).
+    last_start: Option<Instant>,
+    /// The task run's one recording, once a compositor recorded.
+    recording: Option<Recording>,
 }
 
 /// Waits for the wanted state to change to something other than `current`: `Restart`, or
@@ -500,7 +500,7 @@ async fn run_task(
         prev.cancelled().await;
     }
     let cfg = &shared.config;
-    let mut last_start: Option<Instant> = None;
+    let mut mem = RunMemory::default();
     let mut spec: TaskSpec;
     let mut rep = Reporter {
         key: key.clone(),
@@ -508,32 +508,22 @@ async fn run_task(
         last: None,
     };
     let mut backoff = cfg.backoff_initial;
-    // Images fetched for this task, by URL: kept across restarts, dropped when unused.
-    let mut held: HashMap<String, ImageFile> = HashMap::new();
     loop {
         // Whatever is wanted now (a stop may have come while the previous one ended).
         match &*cmds.borrow_and_update() {
             Desired::Stop => break,
             Desired::Run(s) => spec = (**s).clone(),
         }
-        let (end, healthy) = run_once(
-            &shared,
-            &spec,
-            &mut held,
-            &mut cmds,
-            &mut rep,
-            &pid,
-            &mut last_start,
-        )
-        .await;
+        let (end, healthy) = run_once(&shared, &spec, &mut mem, &mut cmds, &mut rep, &pid).await;
         *pid.lock().unwrap() = None;
         if healthy {
             backoff = cfg.backoff_initial;
         }
         match end {
             RunEnd::Stop => break,
+            RunEnd::RecordOver => continue,
             RunEnd::Restart => {
-                if settle(cfg, &mut cmds, last_start).await.is_none() {
+                if settle(cfg, &mut cmds, mem.last_start).await.is_none() {
                     break;
                 }
                 backoff = cfg.backoff_initial;
@@ -555,7 +545,7 @@ async fn run_task(
                 match next {
                     None => backoff = (backoff * 2).min(cfg.backoff_max),
                     Some(RunEnd::Restart) => {
-                        if settle(cfg, &mut cmds, last_start).await.is_none() {
+                        if settle(cfg, &mut cmds, mem.last_start).await.is_none() {
                             break;
                         }
                         backoff = cfg.backoff_initial;
@@ -632,43 +622,40 @@ async fn prepare(
 async fn run_once(
     shared: &Shared,
     spec: &TaskSpec,
-    held: &mut HashMap<String, ImageFile>,
+    mem: &mut RunMemory,
     cmds: &mut watch::Receiver<Desired>,
     rep: &mut Reporter,
     pid: &Mutex<Option<u32>>,
-    last_start: &mut Option<Instant>,
 ) -> (RunEnd, bool) {
     let cfg = &shared.config;
     // A command that arrives while images are fetched wins over the fetch.
     let prepared = tokio::select! {
-        p = prepare(shared, spec, held) => p,
+        p = prepare(shared, spec, &mut mem.held) => p,
         end = changed(cmds, spec) => return (end, false),
     };
     let images = match prepared {
         Ok(i) => i,
         Err(f) => return (RunEnd::Failed(f), false),
     };
+    // One recording per task run; each compositor start writes its next segment.
     let record = if spec.task.record {
-        let unix = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let p = record_path(&shared.recordings_dir, &rep.key, unix);
-        if let Some(dir) = p.parent() {
-            if let Err(e) = std::fs::create_dir_all(dir) {
+        let rec = mem.recording.get_or_insert_with(Recording::new);
+        match rec.next_segment(&shared.recordings_dir, &rep.key, &shared.records) {
+            Ok(p) => p,
+            Err(e) => {
                 return (
                     RunEnd::Failed(Failure::new(
                         FailCode::RecordFailed,
                         format!("cannot create the recordings directory: {e}"),
                     )),
                     false,
-                );
+                )
             }
         }
-        Some(p)
     } else {
         None
     };
-    *last_start = Some(Instant::now());
+    mem.last_start = Some(Instant::now());
     let mut comp = match shared.runner.start(spec, &images, record.as_deref()) {
         Ok(c) => c,
         Err(reason) => return (RunEnd::Failed(reason), false),
@@ -683,7 +670,9 @@ async fn run_once(
         Cmd(RunEnd),
         Ev(CompositorEvent),
         Stuck,
+        RecordCheck,
     }
+    let mut record_check = Instant::now() + RECORD_CHECK;
     let end = loop {
         let deadline = match pushing_since {
             Some(_) => last_advance + cfg.stall_timeout,
@@ -693,9 +682,17 @@ async fn run_once(
             end = changed(cmds, spec) => Step::Cmd(end),
             ev = comp.next_event() => Step::Ev(ev),
             _ = tokio::time::sleep_until(deadline) => Step::Stuck,
+            _ = tokio::time::sleep_until(record_check), if record.is_some() => Step::RecordCheck,
         };
         match step {
             Step::Cmd(end) => break end,
+            Step::RecordCheck => {
+                let rec = mem.recording.as_mut().expect("recording");
+                if rec.check_running(&shared.recordings_dir, &rep.key, &shared.records) {
+                    break RunEnd::RecordOver;
+                }
+                record_check += RECORD_CHECK;
+            }
             Step::Ev(CompositorEvent::Progress {
                 frames,
                 out_time_us,

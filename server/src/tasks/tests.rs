@@ -371,19 +371,6 @@ async fn supervisor_restarts_once_with_the_last_of_a_burst() {
 }
 
 #[test]
-fn record_paths_are_sanitised() {
-    let k = TaskKey {
-        app: "../etc".into(),
-        room: "r 1".into(),
-        task_id: "..".into(),
-    };
-    assert_eq!(
-        record_path(Path::new("/rec"), &k, 42),
-        PathBuf::from("/rec/.._etc/r_1/__-42.flv")
-    );
-}
-
-#[test]
 fn ffmpeg_args_shape() {
     let mut t = task(
         "a",
