@@ -29,6 +29,8 @@ type Ws =
 struct Srv {
     ws: String,
     rtmp: String,
+    /// This server's own recordings directory.
+    rec: std::path::PathBuf,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,
 }
@@ -37,6 +39,10 @@ impl Srv {
     /// A loopback server with apps `sec` (tokens) and `dbg` (no tokens), configured by the
     /// TOML text `file` (e.g. a `[tasks]` table).
     async fn start(file: &str) -> Self {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let rec = std::env::temp_dir().join(format!("mprtc-attack-rec-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&rec);
         let any = "127.0.0.1:0".parse().unwrap();
         let o = Overrides {
             listen: Some(any),
@@ -44,9 +50,7 @@ impl Srv {
             flv_listen: Some(any),
             apps: vec![format!("sec:{SECRET}")],
             insecure_apps: vec!["dbg".into()],
-            recordings_dir: Some(
-                std::env::temp_dir().join(format!("mprtc-attack-rec-{}", std::process::id())),
-            ),
+            recordings_dir: Some(rec.clone()),
             ..Default::default()
         };
         let file: FileConfig = toml::from_str(file).expect("test config parses");
@@ -61,6 +65,7 @@ impl Srv {
         Self {
             ws,
             rtmp,
+            rec,
             stop,
             task,
         }
@@ -72,6 +77,24 @@ impl Srv {
             .await
             .expect("server stops")
             .unwrap();
+        let _ = std::fs::remove_dir_all(&self.rec);
+    }
+
+    /// Names of the recording files, sorted.
+    fn recordings(&self) -> Vec<String> {
+        fn walk(d: &std::path::Path, out: &mut Vec<String>) {
+            for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    walk(&e.path(), out);
+                } else {
+                    out.push(e.file_name().to_string_lossy().into_owned());
+                }
+            }
+        }
+        let mut v = Vec::new();
+        walk(&self.rec, &mut v);
+        v.sort();
+        v
     }
 }
 
@@ -671,5 +694,61 @@ async fn recording_needs_the_record_privilege() {
     .await;
     let r = b.ask("add-tasks", tasks(t)).await;
     assert_eq!(r["ok"], true, "granted: {r}");
+    srv.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_continues_the_same_recording() {
+    let srv = Srv::start("").await;
+    let mut a = Client::join(
+        &srv,
+        "sec",
+        "seg",
+        1,
+        Some(tok("seg", 1, json!({"record": true}))),
+        "broadcaster",
+    )
+    .await;
+    let push = a
+        .ask("publish", json!({"audio": true, "video": true}))
+        .await;
+    let out = push["body"]["url"].as_str().expect("a push URL").to_owned();
+    let mut t = task("r", &out, &[], &[]);
+    t["record"] = json!(true);
+    let r = a.ask("add-tasks", tasks(t.clone())).await;
+    assert_eq!(r["ok"], true, "{r}");
+    a.status("r", 505).await;
+    // A layout change restarts the compositor: its output goes on in the same recording.
+    t["layout"]["canvas"]["color"] = json!(0xFF0000);
+    let r = a.ask("update-tasks", tasks(t)).await;
+    assert_eq!(r["ok"], true, "{r}");
+    let mut files = Vec::new();
+    for _ in 0..600 {
+        files = srv.recordings();
+        if files.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        files.len() >= 2,
+        "a second segment after the restart: {files:?}"
+    );
+    let r = a.ask("delete-tasks", json!({"taskIds": ["r"]})).await;
+    assert_eq!(r["ok"], true, "{r}");
+    a.status("r", 511).await;
+    let files = srv.recordings();
+    let first = files
+        .iter()
+        .find(|f| f.matches('.').count() == 1)
+        .unwrap_or_else(|| panic!("a first segment: {files:?}"));
+    let stem = first.trim_end_matches(".flv").to_owned();
+    assert!(stem.starts_with("r-"), "{files:?}");
+    let mut want: Vec<String> = (1..files.len())
+        .map(|n| format!("{stem}.{n}.flv"))
+        .collect();
+    want.push(first.clone());
+    want.sort();
+    assert_eq!(files, want, "one recording in segments");
     srv.close().await;
 }
