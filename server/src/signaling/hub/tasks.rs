@@ -6,6 +6,13 @@
 //! the layout), may record only with the record privilege, and shares server-wide compositor
 //! budgets ([`TaskPolicy`]). Members who may not manage tasks hear their status without the
 //! push URL (it carries CDN secrets): only its scheme and host.
+//!
+//! When rules apply: what needs no network is checked when the task is added or updated and
+//! refused synchronously (4005 naming the field: images turned off, an output host not in
+//! `output_hosts`, an output address literal that is not public; 4014 for privileges; 4029
+//! for caps). What needs name resolution or a fetch is checked by the supervisor when the
+//! compositor starts and reported as a 506 with a typed reason (`image_refused`,
+//! `image_fetch_failed`, `output_refused`); a refusal is not retried until the task changes.
 
 use mprtc::protocol::json::{DecodeError, FromJson, Json, ObjOut, ToJson};
 use mprtc::protocol::tasks::{check_tasks, TasksReq, TASK_ENDED, TASK_FAILED, TASK_PUSHING};
