@@ -326,8 +326,17 @@ declare namespace mprtc {
   interface RtmpTasksStatusEvent {
     taskId: string;
     code: RtmpTaskStatusCode;
-    /** Human-readable state; for 506, why it failed. */
+    /**
+     * Human-readable state. For 506: `reason: explanation`, with a stable reason such as
+     * `connect_failed`, `handshake_failed`, `output_failed`, `input_failed`, `image_refused`,
+     * `image_fetch_failed`, `output_refused`, `no_output` or `stalled` (the engine's own error
+     * text stays in the server log).
+     */
     msg: string;
+    /**
+     * The task's push URL for members who may manage tasks; for the others only its scheme and
+     * host (`rtmp://push.example.com`), since the path and query carry CDN push secrets.
+     */
     streamUrl: string;
   }
 

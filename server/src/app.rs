@@ -13,7 +13,9 @@ use crate::http_api;
 use crate::media::{EmbeddedMedia, MediaSigner};
 use crate::signaling::ws::{self, Signaling};
 use crate::signaling::Hub;
-use crate::tasks::{FfmpegRunner, Supervisor, TaskKey, TaskState};
+use crate::tasks::{
+    FfmpegRunner, ImageFetcher, OutputPolicy, RecordLimits, Supervisor, TaskKey, TaskState,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -26,6 +28,8 @@ pub enum ServeError {
     Media(#[from] crate::media::MediaError),
     #[error("signaling listener failed: {0}")]
     Serve(std::io::Error),
+    #[error("cannot make the private directory for push-task images: {0}")]
+    ImageDir(std::io::Error),
 }
 
 impl ServeError {
@@ -34,6 +38,7 @@ impl ServeError {
             Self::Bind { .. } => "serve.bind_failed",
             Self::Media(e) => e.code(),
             Self::Serve(_) => "serve.failed",
+            Self::ImageDir(_) => "serve.image_dir",
         }
     }
 }
@@ -103,10 +108,23 @@ impl Server {
         let hub = Hub::new(cfg.apps.clone(), signer, cfg.max_frame_bytes, seed)
             .with_heartbeat(cfg.ping_interval_ms, cfg.ping_timeout_ms)
             .with_resume_window(cfg.resume_window_ms)
-            .with_limits(cfg.limits);
+            .with_limits(cfg.limits)
+            .with_task_policy(cfg.tasks.clone());
         let (task_tx, task_rx) = tokio::sync::mpsc::unbounded_channel();
         let runner = Arc::new(FfmpegRunner::new(cfg.ffmpeg.clone()));
-        let supervisor = Arc::new(Supervisor::new(runner, cfg.recordings_dir.clone(), task_tx));
+        // Layout images are fetched by the server under the policy, never by ffmpeg.
+        let images = if cfg.tasks.images {
+            Some(Arc::new(
+                ImageFetcher::new(&cfg.tasks).map_err(ServeError::ImageDir)?,
+            ))
+        } else {
+            None
+        };
+        let supervisor = Arc::new(
+            Supervisor::new(runner, cfg.recordings_dir.clone(), task_tx)
+                .with_policy(images, OutputPolicy::new(&cfg.tasks, &rtmp_base))
+                .with_record_limits(RecordLimits::from_policy(&cfg.tasks)),
+        );
         let signaling = Signaling::new(hub, Arc::new(media.handle()), supervisor.clone())
             .with_allowed_origins(cfg.allowed_origins.clone());
         let gate = signaling.clone();

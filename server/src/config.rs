@@ -95,6 +95,9 @@ pub struct FileConfig {
     /// empty means any. See [`Config::allowed_origins`].
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    /// The `[tasks]` table: what push tasks may do (images, outputs, caps, recordings).
+    #[serde(default)]
+    pub tasks: crate::tasks::TaskPolicy,
     #[serde(default)]
     pub apps: Vec<AppConfig>,
 }
@@ -134,6 +137,7 @@ impl fmt::Debug for FileConfig {
             .field("recordings_dir", &self.recordings_dir)
             .field("ffmpeg", &self.ffmpeg)
             .field("allowed_origins", &self.allowed_origins)
+            .field("tasks", &self.tasks)
             .field("apps", &self.apps)
             .finish()
     }
@@ -177,6 +181,8 @@ pub struct Config {
     /// browser to connect (cross-site WebSocket hijacking) without locking out mini-programs.
     /// It is not authentication: a non-browser client can send any `Origin` it likes.
     pub allowed_origins: Vec<String>,
+    /// What push tasks may do; see [`crate::tasks::TaskPolicy`].
+    pub tasks: crate::tasks::TaskPolicy,
     pub apps: HashMap<String, AppConfig>,
 }
 
@@ -199,6 +205,7 @@ impl fmt::Debug for Config {
             .field("recordings_dir", &self.recordings_dir)
             .field("ffmpeg", &self.ffmpeg)
             .field("allowed_origins", &self.allowed_origins)
+            .field("tasks", &self.tasks)
             .field("apps", &self.apps)
             .finish()
     }
@@ -677,6 +684,7 @@ impl Config {
                 .or(file.ffmpeg)
                 .unwrap_or_else(|| PathBuf::from("ffmpeg")),
             allowed_origins,
+            tasks: file.tasks,
             apps,
         })
     }

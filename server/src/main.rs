@@ -165,6 +165,9 @@ struct TokenArgs {
     /// Deny managing push tasks (by default broadcasters may).
     #[arg(long)]
     no_tasks: bool,
+    /// Allow push tasks with `record: true` (denied unless granted).
+    #[arg(long)]
+    record: bool,
 }
 
 fn fail(code: &str, msg: impl std::fmt::Display) -> ExitCode {
@@ -247,6 +250,7 @@ fn token_cmd(t: TokenArgs) -> ExitCode {
             (_, true) => Some(false),
             _ => None,
         },
+        record: t.record.then_some(true),
     };
     if mprtc::core::params::check_user_id(&t.uid).is_err() {
         eprintln!("error[token.bad_uid]: --uid must be a decimal uid or a user id of 1 to 64 printable characters");

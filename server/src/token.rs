@@ -13,6 +13,9 @@ pub struct Privileges {
     /// Managing push tasks; when absent, broadcasters may.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tasks: Option<bool>,
+    /// Push tasks with `record: true` (writing to the server's disk); only when granted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<bool>,
 }
 
 fn yes() -> bool {
@@ -25,6 +28,7 @@ impl Default for Privileges {
             publish: true,
             subscribe: true,
             tasks: None,
+            record: None,
         }
     }
 }
@@ -190,6 +194,7 @@ mod tests {
                 publish: false,
                 subscribe: true,
                 tasks: None,
+                record: None,
             },
             0,
             10,

@@ -26,6 +26,7 @@ const NO_PUBLISH: Privileges = Privileges {
     publish: false,
     subscribe: true,
     tasks: None,
+    record: None,
 };
 
 /// Finding 4: a token for the decimal user id `15027151566004041991` (alice's hashed uid) took

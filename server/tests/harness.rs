@@ -424,6 +424,7 @@ fn tokens_are_checked() {
             publish: false,
             subscribe: true,
             tasks: None,
+            record: None,
         },
         now_s,
         60,
@@ -840,7 +841,7 @@ fn tasks_of_the_wrong_shape_or_breaking_a_rule_are_refused_by_the_server_with_th
 
 #[test]
 fn tasks_follow_the_room() {
-    use mprtc_server::tasks::TaskState;
+    use mprtc_server::tasks::{FailCode, Failure, TaskState};
     let mut net = Net::new(2);
     net.join(0, "r", 1).unwrap();
     net.join(1, "r", 2).unwrap();
@@ -901,8 +902,11 @@ fn tasks_follow_the_room() {
     assert!(spec.inputs.is_empty(), "uid 2 is not live");
     // statuses reach every member once, in order
     let mut out = Vec::new();
-    net.hub
-        .task_state(&key, TaskState::Failed("no route".into()), &mut out);
+    net.hub.task_state(
+        &key,
+        TaskState::Failed(Failure::new(FailCode::ConnectFailed, "no route")),
+        &mut out,
+    );
     net.hub.task_state(&key, TaskState::Pushing, &mut out);
     net.hub.task_state(&key, TaskState::Pushing, &mut out);
     deliver(&mut net, out);

@@ -30,7 +30,13 @@ function startServer(extraArgs) {
   if (!fs.existsSync(SERVER_BIN)) throw new Error(`${SERVER_BIN} missing: build with cargo build -p mprtc-server`);
   // Push-task recordings go to a temporary directory that goes with the server.
   const recordings = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'mprtc-rec-'));
+  // Push tasks (and recording) are off for token-less apps unless the operator turns them on;
+  // the demo app uses them, and this loopback-only server may push to loopback addresses.
+  const confDir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'mprtc-conf-'));
+  const conf = path.join(confDir, 'mprtc.toml');
+  fs.writeFileSync(conf, '[tasks]\ninsecure_apps = true\ninsecure_apps_record = true\noutput_allow_private = true\n');
   const args = [
+    '--config', conf,
     '--listen', '127.0.0.1:0', '--rtmp-listen', '127.0.0.1:0', '--flv-listen', '127.0.0.1:0',
     '--insecure-app', 'demo', '--app', 'secure:secure-secret', '--recordings-dir', recordings,
   ].concat(extraArgs || []);
@@ -55,6 +61,7 @@ function startServer(extraArgs) {
           return new Promise((res) => {
             const done = (code) => {
               fs.rmSync(recordings, { recursive: true, force: true });
+              fs.rmSync(confDir, { recursive: true, force: true });
               res(code);
             };
             if (child.exitCode !== null) return done(child.exitCode);

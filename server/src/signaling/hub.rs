@@ -26,7 +26,7 @@ mod admin;
 mod tasks;
 
 use mprtc::protocol::tasks::DeleteTasksReq;
-pub use tasks::{shape_error, TaskInfo, TaskOp, COMPOSITOR_VIEWER};
+pub use tasks::{shape_error, TaskInfo, TaskOp, TaskRules, COMPOSITOR_VIEWER};
 use tasks::{task_body, RoomTask};
 
 pub type SessionId = u64;
@@ -191,6 +191,8 @@ pub struct Hub {
     /// Sessions the server ended, with the member they were for, the final event frame a late
     /// rejoin of that member is shown, and until when it is kept.
     ended: HashMap<String, Ended>,
+    /// What push tasks may do (see `hub/tasks.rs`).
+    task_rules: TaskRules,
 }
 
 #[derive(Debug)]
@@ -242,6 +244,7 @@ impl Hub {
         max_frame_bytes: usize,
         seed: [u8; 32],
     ) -> Self {
+        let signer_base = signer.rtmp_base.clone();
         Self {
             apps,
             signer,
@@ -258,6 +261,7 @@ impl Hub {
             limits: Limits::default(),
             resume_window_ms: 30_000,
             ended: HashMap::new(),
+            task_rules: TaskRules::new(Default::default(), &signer_base),
         }
     }
 

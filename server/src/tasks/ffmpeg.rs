@@ -4,8 +4,10 @@
 //!
 //! ```text
 //! ffmpeg -hide_banner -nostats -loglevel error -progress pipe:1 -stats_period 0.5
-//!   -rw_timeout 3000000 -analyzeduration 1000000 -thread_queue_size 512 -i <play url>  (per live user drawn or heard)
-//!   -rw_timeout 3000000 -i <image url>                                    (one per layout image)
+//!   -protocol_whitelist rtmp,rtmps,tcp,tls -f flv -rw_timeout 3000000 -analyzeduration 1000000
+//!     -thread_queue_size 512 -i <signed play url of the server's own media>  (per live user drawn or heard)
+//!   -protocol_whitelist file -f image2 -pattern_type none -c:v png|mjpeg -i <local file>
+//!                                              (one per drawn layout image, fetched by the server)
 //!   -re -f lavfi -i color=c=0xRRGGBB:s=WxH:r=15                           (canvas, real-time paced)
 //!   -re -f lavfi -i anullsrc=r=<rate>:cl=<mono|stereo>                    (silence, real-time paced)
 //!   -filter_complex <graph> -map [vout] -map [aout]
@@ -24,6 +26,11 @@
 //! disappears instead of freezing the output), then the images on top of all users in
 //! layout order. Audio: `anullsrc` first, then every heard user, `amix` with
 //! `duration=first` (the output never ends), resampled to the task's rate/channels.
+//!
+//! No URL a member or app gave is ever an ffmpeg *input*: user inputs are the server's own
+//! signed play URLs, demuxed as FLV over RTMP only; layout images were fetched by the server
+//! ([`super::image`]) and are opened as local files with a forced demuxer and decoder, so no
+//! content can select another demuxer (ffmpeg's `tty` demuxer would render text as video).
 //!
 //! Limits: 15 fps output; HE-AAC (`codecProfile` 1) is encoded as AAC-LC, because
 //! the native ffmpeg AAC encoder (Debian has no libfdk_aac) writes an HE-AAC header
@@ -46,7 +53,10 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::{BoxFuture, Compositor, CompositorEvent, CompositorRunner, TaskSpec};
+use super::{
+    BoxFuture, Compositor, CompositorEvent, CompositorRunner, FailCode, Failure, LocalImage,
+    TaskSpec,
+};
 
 /// Output frame rate of v1 compositions.
 pub const FPS: u32 = 15;
@@ -120,10 +130,12 @@ fn tee_escape(s: &str) -> String {
     o
 }
 
-/// The ffmpeg argument list (without the program) for `spec`. `Err` for URLs of a
-/// scheme the compositor must not open.
+/// The ffmpeg argument list (without the program) for `spec`, with `images[i]` the local
+/// file of layout image `i`. `Err` for URLs of a scheme the compositor must not open, or a
+/// drawn image without its local file.
 pub fn build_args(
     spec: &TaskSpec,
+    images: &[Option<LocalImage>],
     record: Option<&Path>,
     opts: &FfmpegRunner,
 ) -> Result<Vec<String>, String> {
@@ -179,6 +191,10 @@ pub fn build_args(
         let idx = next;
         next += 1;
         push(&[
+            "-protocol_whitelist",
+            "rtmp,rtmps,tcp,tls",
+            "-f",
+            "flv",
             "-rw_timeout",
             &rw,
             "-analyzeduration",
@@ -205,17 +221,29 @@ pub fn build_args(
         }
     }
     drawn.sort_by_key(|d| (d.z, d.order));
-    let mut images = Vec::new();
-    for img in &layout.images {
+    let mut drawn_images = Vec::new();
+    for (k, img) in layout.images.iter().enumerate() {
         if img.width == 0 || img.height == 0 {
             continue;
         }
-        if !is_scheme(&img.url, &["http://", "https://"]) {
-            return Err("layout image URLs must be http:// or https://".to_owned());
-        }
-        images.push((next, img));
+        let Some(Some(local)) = images.get(k) else {
+            return Err(format!("layout image {k} was not fetched"));
+        };
+        let path = local.path.to_str().ok_or("image path is not UTF-8")?;
+        drawn_images.push((next, img));
         next += 1;
-        push(&["-rw_timeout", &rw, "-i", &img.url]);
+        push(&[
+            "-protocol_whitelist",
+            "file",
+            "-f",
+            "image2",
+            "-pattern_type",
+            "none",
+            "-c:v",
+            local.format.decoder(),
+            "-i",
+            path,
+        ]);
     }
     let bg = next;
     let silence = next + 1;
@@ -267,7 +295,7 @@ pub fn build_args(
         }
         cur += 1;
     }
-    for (k, (i, img)) in images.iter().enumerate() {
+    for (k, (i, img)) in drawn_images.iter().enumerate() {
         let (w, h) = (img.width, img.height);
         if img.adaption == ADAPTION_FILL {
             let _ = write!(
@@ -426,8 +454,14 @@ fn strip_addresses(line: &str) -> String {
 }
 
 impl CompositorRunner for FfmpegRunner {
-    fn start(&self, spec: &TaskSpec, record: Option<&Path>) -> Result<Box<dyn Compositor>, String> {
-        let args = build_args(spec, record, self)?;
+    fn start(
+        &self,
+        spec: &TaskSpec,
+        images: &[Option<LocalImage>],
+        record: Option<&Path>,
+    ) -> Result<Box<dyn Compositor>, Failure> {
+        let args = build_args(spec, images, record, self)
+            .map_err(|e| Failure::new(FailCode::StartFailed, e))?;
         let mut cmd = match &self.pdeathsig_wrapper {
             Some(w) => {
                 let mut c = Command::new(w);
@@ -444,9 +478,12 @@ impl CompositorRunner for FfmpegRunner {
             // stops the compositors itself.
             .process_group(0)
             .kill_on_drop(true);
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start ffmpeg ({}): {e}", self.ffmpeg.display()))?;
+        let mut child = cmd.spawn().map_err(|e| {
+            Failure::new(
+                FailCode::StartFailed,
+                format!("cannot start ffmpeg ({}): {e}", self.ffmpeg.display()),
+            )
+        })?;
         tracing::debug!(pid = ?child.id(), task = %spec.task.task_id, "compositor started");
         let parts = child_parts(&mut child);
         Ok(Box::new(FfmpegCompositor::watch(

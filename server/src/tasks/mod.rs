@@ -18,8 +18,18 @@
 //! The same state is never reported twice in a row (a retry that fails for the same
 //! reason stays silent; a new reason is a new state). [`Supervisor::apply`] on a
 //! running task restarts its compositor with the new spec without reporting `Ended`.
+//!
+//! Commands are coalesced: each task has one latest-value slot (a `watch` channel), not
+//! a queue. An `apply` with the spec already wanted does nothing; a burst of changes
+//! costs one restart with the last of them ([`SupervisorConfig::restart_debounce`], and
+//! starts at least [`SupervisorConfig::min_restart_interval`] apart); `stop` overwrites
+//! whatever was pending, so nothing restarts after it (a room that ended stays ended).
 
 mod ffmpeg;
+pub mod image;
+pub mod policy;
+pub mod reason;
+pub mod record;
 
 #[cfg(test)]
 mod tests;
@@ -29,15 +39,21 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use mprtc::protocol::tasks::RtmpTask;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub use ffmpeg::{build_args, FfmpegRunner};
+pub use image::{ImageFetcher, ImageFile, ImageFormat};
+pub use policy::{OutputPolicy, TaskPolicy};
+pub use reason::{FailCode, Failure};
+pub use record::{record_path, RecordLimits};
+use record::{Recording, RECORD_CHECK};
 
 /// Identifies a task: the app, the room and the app's `taskId`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -83,8 +99,27 @@ pub struct TaskSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskState {
     Pushing,
-    Failed(String),
+    Failed(Failure),
     Ended,
+}
+
+impl TaskState {
+    /// Whether members would hear the same thing for both (failures differing only in
+    /// their logged detail are the same state).
+    fn same_as(&self, o: &TaskState) -> bool {
+        match (self, o) {
+            (Self::Failed(a), Self::Failed(b)) => a.code == b.code,
+            _ => self == o,
+        }
+    }
+}
+
+/// A layout image the server fetched, as the compositor opens it: a local file of a known
+/// format. Never a URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalImage {
+    pub path: PathBuf,
+    pub format: ImageFormat,
 }
 
 /// Something a running compositor reports.
@@ -92,8 +127,8 @@ pub enum TaskState {
 pub enum CompositorEvent {
     /// A progress report: video frames written so far and the output clock.
     Progress { frames: u64, out_time_us: u64 },
-    /// The compositor is gone (exited, crashed, or failed to start), with a reason
-    /// fit for the app (no signed URLs in it).
+    /// The compositor is gone (exited, crashed, or failed to start), with the engine's
+    /// own account (no signed URLs in it). Logged; members get [`Failure::public_msg`].
     Exited(String),
 }
 
@@ -115,8 +150,14 @@ pub trait Compositor: Send {
 /// could implement live layout changes later.
 pub trait CompositorRunner: Send + Sync {
     /// Starts a compositor for `spec`; with `record`, also writes the composed stream
-    /// to that FLV file (its directory exists). `Err` is a reason fit for the app.
-    fn start(&self, spec: &TaskSpec, record: Option<&Path>) -> Result<Box<dyn Compositor>, String>;
+    /// to that FLV file (its directory exists). `images` holds, for each of the layout's
+    /// images, the local file fetched for it (`None` for images that are not drawn).
+    fn start(
+        &self,
+        spec: &TaskSpec,
+        images: &[Option<LocalImage>],
+        record: Option<&Path>,
+    ) -> Result<Box<dyn Compositor>, Failure>;
 }
 
 /// Timings of the supervisor.
@@ -132,6 +173,10 @@ pub struct SupervisorConfig {
     pub backoff_max: Duration,
     /// A compositor that pushed at least this long resets the backoff.
     pub healthy_reset: Duration,
+    /// A changed spec waits this long for more changes before the compositor restarts.
+    pub restart_debounce: Duration,
+    /// Compositor starts of one task are at least this far apart.
+    pub min_restart_interval: Duration,
 }
 
 impl Default for SupervisorConfig {
@@ -142,17 +187,21 @@ impl Default for SupervisorConfig {
             backoff_initial: Duration::from_secs(1),
             backoff_max: Duration::from_secs(30),
             healthy_reset: Duration::from_secs(30),
+            restart_debounce: Duration::from_millis(500),
+            min_restart_interval: Duration::from_secs(1),
         }
     }
 }
 
-enum Cmd {
-    Update(Box<TaskSpec>),
+/// What a task should be doing: the latest word wins.
+#[derive(Debug, Clone)]
+enum Desired {
+    Run(Arc<TaskSpec>),
     Stop,
 }
 
 struct Entry {
-    cmds: UnboundedSender<Cmd>,
+    cmds: watch::Sender<Desired>,
     done: CancellationToken,
     join: JoinHandle<()>,
     pid: Arc<Mutex<Option<u32>>>,
@@ -166,6 +215,11 @@ struct Stopping {
 
 struct Shared {
     runner: Arc<dyn CompositorRunner>,
+    /// Fetches layout images; `None`: tasks with images fail with `image_refused`.
+    images: Option<Arc<ImageFetcher>>,
+    /// Where outputs may go; `None`: anywhere (tests of the supervisor alone).
+    outputs: Option<OutputPolicy>,
+    records: RecordLimits,
     recordings_dir: PathBuf,
     status: UnboundedSender<(TaskKey, TaskState)>,
     config: SupervisorConfig,
@@ -185,8 +239,8 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    /// `recordings_dir` receives `<app>/<room>/<task_id>-<unix time>.flv` for tasks
-    /// with `record: true`. Call inside a tokio runtime (or call `apply` from one).
+    /// `recordings_dir` receives one recording per task run for tasks with `record: true`
+    /// (see [`record`]: `<app>/<room>/<task_id>-<unix time>[.<segment>].flv`). Call inside a tokio runtime (or call `apply` from one).
     pub fn new(
         runner: Arc<dyn CompositorRunner>,
         recordings_dir: PathBuf,
@@ -204,6 +258,9 @@ impl Supervisor {
         Self {
             shared: Arc::new(Shared {
                 runner,
+                images: None,
+                outputs: None,
+                records: RecordLimits::default(),
                 recordings_dir,
                 status,
                 config,
@@ -217,6 +274,23 @@ impl Supervisor {
         }
     }
 
+    /// Layout images are fetched by `images`, and outputs checked against `outputs` after
+    /// name resolution. Call before the first [`Supervisor::apply`].
+    pub fn with_policy(mut self, images: Option<Arc<ImageFetcher>>, outputs: OutputPolicy) -> Self {
+        let shared = Arc::get_mut(&mut self.shared).expect("no task started yet");
+        shared.images = images;
+        shared.outputs = Some(outputs);
+        self
+    }
+
+    /// Bounds recordings (default: [`RecordLimits::default`]). Call before the first
+    /// [`Supervisor::apply`].
+    pub fn with_record_limits(mut self, limits: RecordLimits) -> Self {
+        let shared = Arc::get_mut(&mut self.shared).expect("no task started yet");
+        shared.records = limits;
+        self
+    }
+
     /// Starts the task, or restarts its compositor with `spec` (no `Ended` between).
     /// Returns at once. Ignored after [`Supervisor::shutdown`].
     pub fn apply(&self, key: TaskKey, spec: TaskSpec) {
@@ -227,7 +301,15 @@ impl Supervisor {
         }
         t.stopping.retain(|s| !s.join.is_finished());
         if let Some(e) = t.running.get(&key) {
-            if e.cmds.send(Cmd::Update(Box::new(spec.clone()))).is_ok() {
+            if !e.cmds.is_closed() {
+                // Replace what was pending; the same spec again is nothing to do.
+                e.cmds.send_if_modified(|d| match d {
+                    Desired::Run(cur) if **cur == spec => false,
+                    _ => {
+                        *d = Desired::Run(Arc::new(spec.clone()));
+                        true
+                    }
+                });
                 return;
             }
         }
@@ -239,13 +321,12 @@ impl Supervisor {
             .rev()
             .find(|s| s.key == key)
             .map(|s| s.done.clone());
-        let (cmds, rx) = unbounded_channel();
+        let (cmds, rx) = watch::channel(Desired::Run(Arc::new(spec)));
         let done = CancellationToken::new();
         let pid = Arc::new(Mutex::new(None));
         let fut = run_task(
             self.shared.clone(),
             key.clone(),
-            spec,
             rx,
             after,
             done.clone(),
@@ -278,7 +359,7 @@ impl Supervisor {
         let mut t = self.tables.lock().unwrap();
         t.stopping.retain(|s| !s.join.is_finished());
         if let Some(e) = t.running.remove(key) {
-            let _ = e.cmds.send(Cmd::Stop);
+            e.cmds.send_replace(Desired::Stop);
             t.stopping.push(Stopping {
                 key: key.clone(),
                 done: e.done,
@@ -309,7 +390,7 @@ impl Supervisor {
             t.closed = true;
             let mut joins = Vec::new();
             for (_, e) in t.running.drain() {
-                let _ = e.cmds.send(Cmd::Stop);
+                e.cmds.send_replace(Desired::Stop);
                 joins.push(e.join);
             }
             joins.extend(t.stopping.drain(..).map(|s| s.join));
@@ -321,32 +402,6 @@ impl Supervisor {
     }
 }
 
-/// The record file of one compositor start.
-pub fn record_path(dir: &Path, key: &TaskKey, unix: u64) -> PathBuf {
-    dir.join(path_component(&key.app))
-        .join(path_component(&key.room))
-        .join(format!("{}-{unix}.flv", path_component(&key.task_id)))
-}
-
-/// Keeps `[A-Za-z0-9._-]`, replaces the rest with `_`; never `.`/`..`/empty.
-fn path_component(s: &str) -> String {
-    let c: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if c.is_empty() || c.chars().all(|c| c == '.') {
-        "_".repeat(c.len().max(1))
-    } else {
-        c
-    }
-}
-
 struct Reporter {
     key: TaskKey,
     tx: UnboundedSender<(TaskKey, TaskState)>,
@@ -355,12 +410,12 @@ struct Reporter {
 
 impl Reporter {
     fn report(&mut self, s: TaskState) {
-        if self.last.as_ref() == Some(&s) {
+        if self.last.as_ref().is_some_and(|l| l.same_as(&s)) {
             return;
         }
         match &s {
-            TaskState::Failed(r) => {
-                tracing::warn!(task = ?self.key, reason = %r, "push task failed")
+            TaskState::Failed(f) => {
+                tracing::warn!(task = ?self.key, code = f.code.as_str(), detail = %f.detail, "push task failed")
             }
             _ => tracing::info!(task = ?self.key, state = ?s, "push task state"),
         }
@@ -371,16 +426,71 @@ impl Reporter {
 
 /// What ended one compositor run.
 enum RunEnd {
-    Failed(String),
-    Restart(Box<TaskSpec>),
+    Failed(Failure),
+    /// The wanted spec changed (not yet read: [`settle`] takes the latest).
+    Restart,
+    /// The recording reached a limit: restart at once without it.
+    RecordOver,
     Stop,
+}
+
+/// What one task keeps across its compositor runs.
+#[derive(Default)]
+struct RunMemory {
+    /// Images fetched for this task, by URL: kept across restarts, dropped when unused.
+    held: HashMap<String, ImageFile>,
+    /// When the last compositor started (restarts keep a minimum distance).
+    last_start: Option<Instant>,
+    /// The task run's one recording, once a compositor recorded.
+    recording: Option<Recording>,
+}
+
+/// Waits for the wanted state to change to something other than `current`: `Restart`, or
+/// `Stop` (also when the supervisor is gone).
+async fn changed(cmds: &mut watch::Receiver<Desired>, current: &TaskSpec) -> RunEnd {
+    loop {
+        if cmds.changed().await.is_err() {
+            return RunEnd::Stop;
+        }
+        match &*cmds.borrow() {
+            Desired::Stop => return RunEnd::Stop,
+            Desired::Run(s) if **s == *current => continue,
+            Desired::Run(_) => return RunEnd::Restart,
+        }
+    }
+}
+
+/// Debounces a restart: waits until `restart_debounce` from now and `min_restart_interval`
+/// after the last start, then returns the latest wanted spec. `None` if a stop came (it
+/// pre-empts at once).
+async fn settle(
+    cfg: &SupervisorConfig,
+    cmds: &mut watch::Receiver<Desired>,
+    last_start: Option<Instant>,
+) -> Option<TaskSpec> {
+    let mut at = Instant::now() + cfg.restart_debounce;
+    if let Some(t) = last_start {
+        at = at.max(t + cfg.min_restart_interval);
+    }
+    loop {
+        if let Desired::Stop = &*cmds.borrow_and_update() {
+            return None;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(at) => break,
+            r = cmds.changed() => if r.is_err() { return None },
+        }
+    }
+    match &*cmds.borrow_and_update() {
+        Desired::Run(s) => Some((**s).clone()),
+        Desired::Stop => None,
+    }
 }
 
 async fn run_task(
     shared: Arc<Shared>,
     key: TaskKey,
-    mut spec: TaskSpec,
-    mut cmds: UnboundedReceiver<Cmd>,
+    mut cmds: watch::Receiver<Desired>,
     after: Option<CancellationToken>,
     done: CancellationToken,
     pid: Arc<Mutex<Option<u32>>>,
@@ -390,6 +500,8 @@ async fn run_task(
         prev.cancelled().await;
     }
     let cfg = &shared.config;
+    let mut mem = RunMemory::default();
+    let mut spec: TaskSpec;
     let mut rep = Reporter {
         key: key.clone(),
         tx: shared.status.clone(),
@@ -397,32 +509,45 @@ async fn run_task(
     };
     let mut backoff = cfg.backoff_initial;
     loop {
-        let (end, healthy) = run_once(&shared, &key, &spec, &mut cmds, &mut rep, &pid).await;
+        // Whatever is wanted now (a stop may have come while the previous one ended).
+        match &*cmds.borrow_and_update() {
+            Desired::Stop => break,
+            Desired::Run(s) => spec = (**s).clone(),
+        }
+        let (end, healthy) = run_once(&shared, &spec, &mut mem, &mut cmds, &mut rep, &pid).await;
         *pid.lock().unwrap() = None;
         if healthy {
             backoff = cfg.backoff_initial;
         }
         match end {
             RunEnd::Stop => break,
-            RunEnd::Restart(s) => {
-                spec = *s;
+            RunEnd::RecordOver => continue,
+            RunEnd::Restart => {
+                if settle(cfg, &mut cmds, mem.last_start).await.is_none() {
+                    break;
+                }
                 backoff = cfg.backoff_initial;
                 continue;
             }
             RunEnd::Failed(reason) => {
+                // A refusal stands until the task changes: wait for a command only.
+                let retry = if reason.code.is_refusal() {
+                    Duration::MAX
+                } else {
+                    backoff
+                };
                 rep.report(TaskState::Failed(reason));
                 // Wait before retrying; commands still apply.
                 let next = tokio::select! {
-                    _ = tokio::time::sleep(backoff) => None,
-                    cmd = cmds.recv() => match cmd {
-                        Some(Cmd::Update(s)) => Some(RunEnd::Restart(s)),
-                        Some(Cmd::Stop) | None => Some(RunEnd::Stop),
-                    },
+                    _ = sleep_at_most(retry) => None,
+                    end = changed(&mut cmds, &spec) => Some(end),
                 };
                 match next {
                     None => backoff = (backoff * 2).min(cfg.backoff_max),
-                    Some(RunEnd::Restart(s)) => {
-                        spec = *s;
+                    Some(RunEnd::Restart) => {
+                        if settle(cfg, &mut cmds, mem.last_start).await.is_none() {
+                            break;
+                        }
                         backoff = cfg.backoff_initial;
                     }
                     Some(_) => break,
@@ -433,35 +558,105 @@ async fn run_task(
     rep.report(TaskState::Ended);
 }
 
+/// Sleeps for `d`, or forever for `Duration::MAX`.
+async fn sleep_at_most(d: Duration) {
+    match Instant::now().checked_add(d) {
+        Some(t) if d != Duration::MAX => tokio::time::sleep_until(t).await,
+        _ => std::future::pending().await,
+    }
+}
+
+/// What a compositor needs before it starts: the output destination checked after name
+/// resolution, and every drawn layout image fetched (under the server's policy) to a local
+/// file. `held` keeps the images of earlier runs of this task; unused ones are dropped.
+async fn prepare(
+    shared: &Shared,
+    spec: &TaskSpec,
+    held: &mut HashMap<String, ImageFile>,
+) -> Result<Vec<Option<LocalImage>>, Failure> {
+    if let Some(out) = &shared.outputs {
+        out.check_resolved(&spec.task.stream_url)
+            .await
+            .map_err(|e| Failure::new(FailCode::OutputRefused, e.to_string()))?;
+    }
+    let images = &spec.task.layout.images;
+    held.retain(|url, _| images.iter().any(|i| &i.url == url));
+    let mut local = Vec::with_capacity(images.len());
+    for img in images {
+        if img.width == 0 || img.height == 0 {
+            local.push(None);
+            continue;
+        }
+        if !held.contains_key(&img.url) {
+            let Some(f) = &shared.images else {
+                return Err(Failure::new(
+                    FailCode::ImageRefused,
+                    "no image fetcher: layout images are off",
+                ));
+            };
+            match f.fetch(&img.url).await {
+                Ok(file) => {
+                    held.insert(img.url.clone(), file);
+                }
+                Err(e) => {
+                    let code = if e.is_refusal() {
+                        FailCode::ImageRefused
+                    } else {
+                        FailCode::ImageFetchFailed
+                    };
+                    return Err(Failure::new(code, format!("{}: {e}", e.code())));
+                }
+            }
+        }
+        let file = &held[&img.url];
+        local.push(Some(LocalImage {
+            path: file.path.clone(),
+            format: file.format,
+        }));
+    }
+    Ok(local)
+}
+
 /// Starts one compositor and watches it until it fails or a command ends it.
 /// Returns how it ended and whether it pushed for at least `healthy_reset`.
 async fn run_once(
     shared: &Shared,
-    key: &TaskKey,
     spec: &TaskSpec,
-    cmds: &mut UnboundedReceiver<Cmd>,
+    mem: &mut RunMemory,
+    cmds: &mut watch::Receiver<Desired>,
     rep: &mut Reporter,
     pid: &Mutex<Option<u32>>,
 ) -> (RunEnd, bool) {
     let cfg = &shared.config;
+    // A command that arrives while images are fetched wins over the fetch.
+    let prepared = tokio::select! {
+        p = prepare(shared, spec, &mut mem.held) => p,
+        end = changed(cmds, spec) => return (end, false),
+    };
+    let images = match prepared {
+        Ok(i) => i,
+        Err(f) => return (RunEnd::Failed(f), false),
+    };
+    // One recording per task run; each compositor start writes its next segment.
     let record = if spec.task.record {
-        let unix = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let p = record_path(&shared.recordings_dir, key, unix);
-        if let Some(dir) = p.parent() {
-            if let Err(e) = std::fs::create_dir_all(dir) {
+        let rec = mem.recording.get_or_insert_with(Recording::new);
+        match rec.next_segment(&shared.recordings_dir, &rep.key, &shared.records) {
+            Ok(p) => p,
+            Err(e) => {
                 return (
-                    RunEnd::Failed(format!("cannot create the recordings directory: {e}")),
+                    RunEnd::Failed(Failure::new(
+                        FailCode::RecordFailed,
+                        format!("cannot create the recordings directory: {e}"),
+                    )),
                     false,
-                );
+                )
             }
         }
-        Some(p)
     } else {
         None
     };
-    let mut comp = match shared.runner.start(spec, record.as_deref()) {
+    mem.last_start = Some(Instant::now());
+    let mut comp = match shared.runner.start(spec, &images, record.as_deref()) {
         Ok(c) => c,
         Err(reason) => return (RunEnd::Failed(reason), false),
     };
@@ -472,23 +667,32 @@ async fn run_once(
     let mut best = (0u64, 0u64);
 
     enum Step {
-        Cmd(Option<Cmd>),
+        Cmd(RunEnd),
         Ev(CompositorEvent),
         Stuck,
+        RecordCheck,
     }
+    let mut record_check = Instant::now() + RECORD_CHECK;
     let end = loop {
         let deadline = match pushing_since {
             Some(_) => last_advance + cfg.stall_timeout,
             None => started + cfg.start_timeout,
         };
         let step = tokio::select! {
-            cmd = cmds.recv() => Step::Cmd(cmd),
+            end = changed(cmds, spec) => Step::Cmd(end),
             ev = comp.next_event() => Step::Ev(ev),
             _ = tokio::time::sleep_until(deadline) => Step::Stuck,
+            _ = tokio::time::sleep_until(record_check), if record.is_some() => Step::RecordCheck,
         };
         match step {
-            Step::Cmd(Some(Cmd::Update(s))) => break RunEnd::Restart(s),
-            Step::Cmd(Some(Cmd::Stop) | None) => break RunEnd::Stop,
+            Step::Cmd(end) => break end,
+            Step::RecordCheck => {
+                let rec = mem.recording.as_mut().expect("recording");
+                if rec.check_running(&shared.recordings_dir, &rep.key, &shared.records) {
+                    break RunEnd::RecordOver;
+                }
+                record_check += RECORD_CHECK;
+            }
             Step::Ev(CompositorEvent::Progress {
                 frames,
                 out_time_us,
@@ -502,16 +706,24 @@ async fn run_once(
                     }
                 }
             }
-            Step::Ev(CompositorEvent::Exited(reason)) => break RunEnd::Failed(reason),
+            Step::Ev(CompositorEvent::Exited(detail)) => {
+                break RunEnd::Failed(Failure::from_engine(detail))
+            }
             Step::Stuck => {
                 let reason = match pushing_since {
-                    Some(_) => format!(
-                        "compositor stuck: no output progress for {} s",
-                        cfg.stall_timeout.as_secs_f32()
+                    Some(_) => Failure::new(
+                        FailCode::Stalled,
+                        format!(
+                            "compositor stuck: no output progress for {} s",
+                            cfg.stall_timeout.as_secs_f32()
+                        ),
                     ),
-                    None => format!(
-                        "compositor produced no output within {} s of starting",
-                        cfg.start_timeout.as_secs_f32()
+                    None => Failure::new(
+                        FailCode::NoOutput,
+                        format!(
+                            "compositor produced no output within {} s of starting",
+                            cfg.start_timeout.as_secs_f32()
+                        ),
                     ),
                 };
                 break RunEnd::Failed(reason);

@@ -82,6 +82,8 @@ fn quick_config() -> SupervisorConfig {
         backoff_initial: Duration::from_millis(100),
         backoff_max: Duration::from_millis(400),
         healthy_reset: Duration::from_secs(30),
+        restart_debounce: Duration::from_millis(20),
+        min_restart_interval: Duration::from_millis(20),
     }
 }
 
@@ -135,8 +137,9 @@ impl CompositorRunner for FakeRunner {
     fn start(
         &self,
         spec: &TaskSpec,
+        _images: &[Option<LocalImage>],
         _record: Option<&Path>,
-    ) -> Result<Box<dyn Compositor>, String> {
+    ) -> Result<Box<dyn Compositor>, Failure> {
         let script = self
             .scripts
             .lock()
@@ -207,7 +210,10 @@ async fn supervisor_failures_retry_with_backoff_and_report_once() {
     sup.apply(key("t"), fake_spec("t"));
     assert_eq!(
         next_state(&mut rx, 2).await,
-        (key("t"), TaskState::Failed("boom".into()))
+        (
+            key("t"),
+            TaskState::Failed(Failure::from_engine("boom".into()))
+        )
     );
     tokio::time::sleep(Duration::from_millis(1700)).await;
     // Same reason again and again: reported once.
@@ -247,7 +253,7 @@ async fn supervisor_stall_kills_and_recovers() {
     sup.apply(key("s"), fake_spec("s"));
     assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Pushing);
     match next_state(&mut rx, 2).await.1 {
-        TaskState::Failed(r) => assert!(r.contains("stuck"), "{r}"),
+        TaskState::Failed(r) => assert_eq!(r.code, FailCode::Stalled, "{r:?}"),
         s => panic!("expected Failed, got {s:?}"),
     }
     assert_eq!(
@@ -257,7 +263,7 @@ async fn supervisor_stall_kills_and_recovers() {
     );
     assert_eq!(
         next_state(&mut rx, 2).await.1,
-        TaskState::Failed("input gone".into())
+        TaskState::Failed(Failure::from_engine("input gone".into()))
     );
     assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Pushing);
     sup.shutdown().await;
@@ -273,7 +279,7 @@ async fn supervisor_start_timeout_when_no_output() {
     let sup = Supervisor::with_config(runner, "/nonexistent".into(), tx, quick_config());
     sup.apply(key("n"), fake_spec("n"));
     match next_state(&mut rx, 2).await.1 {
-        TaskState::Failed(r) => assert!(r.contains("no output"), "{r}"),
+        TaskState::Failed(r) => assert_eq!(r.code, FailCode::NoOutput, "{r:?}"),
         s => panic!("expected Failed, got {s:?}"),
     }
     assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Pushing);
@@ -314,17 +320,54 @@ async fn supervisor_apply_restarts_without_ended() {
     assert!(sup.keys().is_empty());
 }
 
-#[test]
-fn record_paths_are_sanitised() {
-    let k = TaskKey {
-        app: "../etc".into(),
-        room: "r 1".into(),
-        task_id: "..".into(),
-    };
+#[tokio::test]
+async fn supervisor_coalesces_an_update_flood_and_stop_preempts_it() {
+    let (runner, log) = FakeRunner::new(vec![], Script::Healthy);
+    let (tx, mut rx) = unbounded_channel();
+    let sup = Supervisor::with_config(runner, "/nonexistent".into(), tx, quick_config());
+    sup.apply(key("f"), fake_spec("f"));
+    assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Pushing);
+    // The same spec again: nothing to do.
+    sup.apply(key("f"), fake_spec("f"));
+    // 200 different specs at once, then the task is stopped (its room ended).
+    for i in 0..200u32 {
+        let mut s = fake_spec("f");
+        s.task.layout.canvas.color = i;
+        sup.apply(key("f"), s);
+    }
+    sup.stop(&key("f"));
+    assert_eq!(next_state(&mut rx, 5).await.1, TaskState::Ended);
+    let starts = log.lock().unwrap().starts.len();
+    assert!(starts <= 2, "{starts} compositor starts for one task");
+    // After `Ended` the task is gone: nothing restarts it.
+    assert!(sup.keys().is_empty());
+    sup.shutdown().await;
+    assert_eq!(log.lock().unwrap().starts.len(), starts);
+}
+
+#[tokio::test]
+async fn supervisor_restarts_once_with_the_last_of_a_burst() {
+    let (runner, log) = FakeRunner::new(vec![], Script::Healthy);
+    let (tx, mut rx) = unbounded_channel();
+    let sup = Supervisor::with_config(runner, "/nonexistent".into(), tx, quick_config());
+    sup.apply(key("b"), fake_spec("b"));
+    assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Pushing);
+    let mut last = fake_spec("b");
+    for i in 1..=50u32 {
+        last = fake_spec("b");
+        last.task.layout.canvas.color = i;
+        sup.apply(key("b"), last.clone());
+    }
+    wait_for("the restart with the last spec", 5, || {
+        log.lock().unwrap().starts.last().map(|s| &s.1) == Some(&last)
+    })
+    .await;
     assert_eq!(
-        record_path(Path::new("/rec"), &k, 42),
-        PathBuf::from("/rec/.._etc/r_1/__-42.flv")
+        log.lock().unwrap().starts.len(),
+        2,
+        "one restart for the burst"
     );
+    sup.shutdown().await;
 }
 
 #[test]
@@ -359,10 +402,10 @@ fn ffmpeg_args_shape() {
             },
         ],
     };
-    let args = build_args(&spec, None, &FfmpegRunner::new("ffmpeg")).unwrap();
+    let args = build_args(&spec, &[], None, &FfmpegRunner::new("ffmpeg")).unwrap();
     let joined = args.join(" ");
     // Inputs in layout order: uid 1 is input 0, uid 2 input 1; canvas 2, silence 3.
-    assert!(joined.contains("-i rtmp://m/live/r.1?s=y -rw_timeout 3000000 -analyzeduration 1000000 -thread_queue_size 512 -i rtmp://m/live/r.2?s=x"), "{joined}");
+    assert!(joined.contains("-i rtmp://m/live/r.1?s=y -protocol_whitelist rtmp,rtmps,tcp,tls -f flv -rw_timeout 3000000 -analyzeduration 1000000 -thread_queue_size 512 -i rtmp://m/live/r.2?s=x"), "{joined}");
     assert!(joined.contains("-re -f lavfi -i color=c=0x0000FF:s=1280x720:r=15"));
     assert!(joined.contains("-re -f lavfi -i anullsrc=r=44100:cl=mono"));
     let g = &args[args.iter().position(|a| a == "-filter_complex").unwrap() + 1];
@@ -383,6 +426,7 @@ fn ffmpeg_args_shape() {
 
     let rec = build_args(
         &spec,
+        &[],
         Some(Path::new("/r/a|b.flv")),
         &FfmpegRunner::new("ffmpeg"),
     )
@@ -394,7 +438,39 @@ fn ffmpeg_args_shape() {
 
     let mut bad = spec.clone();
     bad.task.stream_url = "file:///etc/passwd".into();
-    assert!(build_args(&bad, None, &FfmpegRunner::new("ffmpeg")).is_err());
+    assert!(build_args(&bad, &[], None, &FfmpegRunner::new("ffmpeg")).is_err());
+
+    // A drawn image is a local file with a forced demuxer and decoder, never a URL; one that
+    // was not fetched is an error.
+    let mut with_image = spec.clone();
+    with_image.task.layout.images = vec![mprtc::protocol::tasks::LayoutImage {
+        url: "http://169.254.169.254/creds?.ans".into(),
+        x: 0,
+        y: 0,
+        width: 10,
+        height: 10,
+        adaption: ADAPTION_FIT,
+    }];
+    assert!(build_args(&with_image, &[None], None, &FfmpegRunner::new("ffmpeg")).is_err());
+    let local = LocalImage {
+        path: "/run/img/ab.png".into(),
+        format: ImageFormat::Png,
+    };
+    let args = build_args(
+        &with_image,
+        &[Some(local)],
+        None,
+        &FfmpegRunner::new("ffmpeg"),
+    )
+    .unwrap();
+    let joined = args.join(" ");
+    assert!(
+        joined.contains(
+            "-protocol_whitelist file -f image2 -pattern_type none -c:v png -i /run/img/ab.png"
+        ),
+        "{joined}"
+    );
+    assert!(!joined.contains("169.254"), "{joined}");
 }
 
 // ---------------------------------------------------------------------------
@@ -707,9 +783,14 @@ struct Counting {
 }
 
 impl CompositorRunner for Counting {
-    fn start(&self, spec: &TaskSpec, record: Option<&Path>) -> Result<Box<dyn Compositor>, String> {
+    fn start(
+        &self,
+        spec: &TaskSpec,
+        images: &[Option<LocalImage>],
+        record: Option<&Path>,
+    ) -> Result<Box<dyn Compositor>, Failure> {
         self.starts.fetch_add(1, Ordering::SeqCst);
-        self.inner.start(spec, record)
+        self.inner.start(spec, images, record)
     }
 }
 
@@ -728,11 +809,9 @@ async fn ffmpeg_unreachable_output_fails_and_retries() {
     sup.apply(key("bad"), spec);
     match next_state(&mut rx, 10).await.1 {
         TaskState::Failed(r) => {
-            eprintln!("reason: {r}");
-            assert!(
-                r.contains("Connection refused") || r.contains("rtmp://127.0.0.1:1"),
-                "{r}"
-            );
+            eprintln!("reason: {r:?}");
+            assert_eq!(r.code, FailCode::ConnectFailed, "{r:?}");
+            assert!(r.detail.contains("Connection refused"), "{r:?}");
         }
         s => panic!("expected Failed, got {s:?}"),
     }
@@ -901,10 +980,23 @@ async fn ffmpeg_overlays_images_and_reports_missing_ones() {
         adaption: ADAPTION_FIT, // 100x100, centred: x 150..250
     }];
     let (tx, mut rx) = unbounded_channel();
+    // Tests only have loopback: the operator switch that allows private image hosts.
+    let fetcher = ImageFetcher::new(&TaskPolicy {
+        image_allow_private: true,
+        ..TaskPolicy::default()
+    })
+    .unwrap();
     let sup = Supervisor::new(
         Arc::new(FfmpegRunner::new(FFMPEG)),
         std::env::temp_dir(),
         tx,
+    )
+    .with_policy(
+        Some(Arc::new(fetcher)),
+        OutputPolicy {
+            allow_private: true,
+            ..OutputPolicy::default()
+        },
     );
     sup.apply(
         key("img"),
@@ -936,8 +1028,9 @@ async fn ffmpeg_overlays_images_and_reports_missing_ones() {
     );
     match next_state(&mut rx, 20).await.1 {
         TaskState::Failed(r) => {
-            eprintln!("reason: {r}");
-            assert!(r.contains("404") || r.contains("Not Found"), "{r}");
+            eprintln!("reason: {r:?}");
+            assert_eq!(r.code, FailCode::ImageFetchFailed, "{r:?}");
+            assert!(r.detail.contains("404"), "{r:?}");
         }
         s => panic!("expected Failed, got {s:?}"),
     }

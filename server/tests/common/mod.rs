@@ -6,6 +6,7 @@ use std::sync::Arc;
 use mprtc_server::config::AppConfig;
 use mprtc_server::media::MediaSigner;
 use mprtc_server::signaling::Hub;
+use mprtc_server::tasks::TaskPolicy;
 
 /// The secret of app "sec".
 pub const SECRET: &str = "app-secret";
@@ -36,7 +37,15 @@ pub fn hub_with_salt(salt: u64) -> (Hub, Arc<MediaSigner>) {
         "http://h:2/live",
         600,
     ));
-    (Hub::new(apps, signer.clone(), 4096, seed(salt)), signer)
+    // The in-memory tests manage tasks from the debug app: the operator switch that allows it.
+    let policy = TaskPolicy {
+        insecure_apps: true,
+        ..TaskPolicy::default()
+    };
+    (
+        Hub::new(apps, signer.clone(), 4096, seed(salt)).with_task_policy(policy),
+        signer,
+    )
 }
 
 /// A hub's id-generator seed drawn from a test's number.

@@ -1,11 +1,47 @@
 //! Push tasks in the hub: they belong to a room, are managed by members (or the server API),
 //! follow who is live, and report their state to every member.
+//!
+//! A task makes the server read members' streams and send them somewhere, so a member may only
+//! manage tasks that show what it could watch itself (the subscribe privilege over everyone in
+//! the layout), may record only with the record privilege, and shares server-wide compositor
+//! budgets ([`TaskPolicy`]). Members who may not manage tasks hear their status without the
+//! push URL (it carries CDN secrets): only its scheme and host.
+//!
+//! When rules apply: what needs no network is checked when the task is added or updated and
+//! refused synchronously (4005 naming the field: images turned off, an output host not in
+//! `output_hosts`, an output address literal that is not public; 4014 for privileges; 4029
+//! for caps). What needs name resolution or a fetch is checked by the supervisor when the
+//! compositor starts and reported as a 506 with a typed reason (`image_refused`,
+//! `image_fetch_failed`, `output_refused`); a refusal is not retried until the task changes.
 
 use mprtc::protocol::json::{DecodeError, FromJson, Json, ObjOut, ToJson};
 use mprtc::protocol::tasks::{check_tasks, TasksReq, TASK_ENDED, TASK_FAILED, TASK_PUSHING};
 
 use super::*;
-use crate::tasks::{TaskInput, TaskState};
+use crate::tasks::policy::redacted_url;
+use crate::tasks::{OutputPolicy, TaskInput, TaskPolicy, TaskState};
+
+/// The operator's task rules as the hub applies them.
+#[derive(Debug, Clone)]
+pub struct TaskRules {
+    pub policy: Arc<TaskPolicy>,
+    pub outputs: OutputPolicy,
+}
+
+impl TaskRules {
+    pub fn new(policy: TaskPolicy, own_rtmp_base: &str) -> Self {
+        Self {
+            outputs: OutputPolicy::new(&policy, own_rtmp_base),
+            policy: Arc::new(policy),
+        }
+    }
+}
+
+/// Whether the member may manage push tasks (and so see their push URLs): when the token
+/// says so, else broadcasters.
+fn may_manage(m: &Member) -> bool {
+    m.privileges.tasks.unwrap_or(m.role == Role::Broadcaster)
+}
 
 /// The viewer id put into the play URLs the compositor uses (no member has it in practice;
 /// it only labels the compositor in media events and logs).
@@ -16,6 +52,8 @@ pub const MAX_TASKS_PER_ROOM: usize = 8;
 #[derive(Debug)]
 pub(super) struct RoomTask {
     task: RtmpTask,
+    /// The member who added it; `None` for the server API.
+    owner: Option<u64>,
     live: Live,
     /// The last status code members were told.
     code: Option<u16>,
@@ -141,23 +179,75 @@ pub(super) fn end_all(room: &mut Room, key: &RoomKey, out: &mut Vec<HubOut>) {
     }
 }
 
-fn status_event(task: &RtmpTask, code: u16, msg: &str) -> Event {
-    Event::TaskStatus {
-        task_id: task.task_id.clone(),
-        code,
-        msg: msg.to_owned(),
-        stream_url: task.stream_url.clone(),
+/// Tells every member a task's status: those who may manage tasks get the push URL, the
+/// others only its scheme and host. Each form is encoded once.
+fn broadcast_status(room: &mut Room, task: &RtmpTask, code: u16, msg: &str, out: &mut Vec<HubOut>) {
+    let event = |stream_url: String| {
+        Arc::<str>::from(encode_event_body(&Event::TaskStatus {
+            task_id: task.task_id.clone(),
+            code,
+            msg: msg.to_owned(),
+            stream_url,
+        }))
+    };
+    let full = event(task.stream_url.clone());
+    let redacted = event(redacted_url(&task.stream_url));
+    for m in room.members.values_mut() {
+        let body = if may_manage(m) { &full } else { &redacted };
+        m.push_body(body, out);
     }
+}
+
+/// Who asks for a task change, under which rules, and what the server-wide budgets leave.
+pub(super) struct Asker<'a> {
+    pub rules: &'a TaskRules,
+    /// The member, or `None` for the server API.
+    pub member: Option<u64>,
+    /// Compositors running on the whole server, and for this app.
+    pub total: usize,
+    pub per_app: usize,
+}
+
+/// The checks every add and update gets, whoever asks: the operator's image and output
+/// rules. Errors name the field, as the protocol's own checks do.
+fn check_policy(rules: &TaskRules, req: &TasksReq) -> Result<(), WireError> {
+    for (i, t) in req.rtmp_tasks.iter().enumerate() {
+        let drawn_images = t
+            .layout
+            .images
+            .iter()
+            .any(|im| im.width > 0 && im.height > 0);
+        if drawn_images && !rules.policy.images {
+            return Err(WireError {
+                code: ErrorCode::InvalidTask,
+                msg: "layout images are turned off on this server".to_owned(),
+                field: Some(format!("rtmpTasks[{i}].layout.images")),
+            });
+        }
+        if let Err(e) = rules.outputs.check_literal(&t.stream_url) {
+            return Err(WireError {
+                code: ErrorCode::InvalidTask,
+                msg: format!("the server does not push there: {e}"),
+                field: Some(format!("rtmpTasks[{i}].streamUrl")),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn apply(
     room: &mut Room,
     key: &RoomKey,
     signer: &MediaSigner,
+    asker: Asker<'_>,
     op: TaskOp,
     now_ms: u64,
     out: &mut Vec<HubOut>,
 ) -> Result<(), WireError> {
+    let rules = asker.rules;
+    if let TaskOp::Add(r) | TaskOp::Update(r) = &op {
+        check_policy(rules, r)?;
+    }
     match op {
         TaskOp::Add(req) => {
             if let Some(t) = req
@@ -170,11 +260,43 @@ fn apply(
                     format!("task {:?} already exists; use updateTasks", t.task_id),
                 ));
             }
-            if room.tasks.len() + req.rtmp_tasks.len() > MAX_TASKS_PER_ROOM {
+            let n = req.rtmp_tasks.len();
+            if room.tasks.len() + n > MAX_TASKS_PER_ROOM {
                 return Err(WireError::new(
                     ErrorCode::LimitExceeded,
                     format!("a room runs at most {MAX_TASKS_PER_ROOM} push tasks"),
                 ));
+            }
+            let p = &rules.policy;
+            if asker.total + n > p.max_compositors {
+                return Err(WireError::new(
+                    ErrorCode::LimitExceeded,
+                    format!(
+                        "this server runs at most {} push tasks and has no room for more",
+                        p.max_compositors
+                    ),
+                ));
+            }
+            if asker.per_app + n > p.max_compositors_per_app {
+                return Err(WireError::new(
+                    ErrorCode::LimitExceeded,
+                    format!(
+                        "this app runs at most {} push tasks at once",
+                        p.max_compositors_per_app
+                    ),
+                ));
+            }
+            if let Some(uid) = asker.member {
+                let own = room.tasks.values().filter(|t| t.owner == Some(uid)).count();
+                if own + n > p.max_tasks_per_member {
+                    return Err(WireError::new(
+                        ErrorCode::LimitExceeded,
+                        format!(
+                            "a member runs at most {} push tasks",
+                            p.max_tasks_per_member
+                        ),
+                    ));
+                }
             }
             for task in req.rtmp_tasks {
                 let (spec, live) = spec_for(room, &task, signer, now_ms);
@@ -186,6 +308,7 @@ fn apply(
                     task.task_id.clone(),
                     RoomTask {
                         task,
+                        owner: asker.member,
                         live,
                         code: None,
                     },
@@ -204,6 +327,10 @@ fn apply(
                 ));
             }
             for task in req.rtmp_tasks {
+                if room.tasks[&task.task_id].task == task {
+                    // Unchanged: nothing to restart (a flood of these cost a restart each).
+                    continue;
+                }
                 // The new configuration replaces the old one whole.
                 let (spec, live) = spec_for(room, &task, signer, now_ms);
                 out.push(HubOut::TaskApply {
@@ -227,12 +354,7 @@ fn apply(
                     out.push(HubOut::TaskStop {
                         key: key_of(key, &id),
                     });
-                    Hub::broadcast(
-                        room,
-                        None,
-                        &status_event(&t.task, TASK_ENDED, "task deleted"),
-                        out,
-                    );
+                    broadcast_status(room, &t.task, TASK_ENDED, "task deleted", out);
                 }
             }
         }
@@ -241,6 +363,25 @@ fn apply(
 }
 
 impl Hub {
+    /// Replaces the operator's task rules (the default: [`TaskPolicy::default`]).
+    pub fn with_task_policy(mut self, policy: TaskPolicy) -> Self {
+        self.task_rules = TaskRules::new(policy, &self.signer.rtmp_base);
+        self
+    }
+
+    /// Tasks running on the whole server, and those of `app`.
+    fn task_counts(&self, app: &str) -> (usize, usize) {
+        let mut total = 0;
+        let mut per_app = 0;
+        for ((a, _), r) in &self.rooms {
+            total += r.tasks.len();
+            if a == app {
+                per_app += r.tasks.len();
+            }
+        }
+        (total, per_app)
+    }
+
     /// A member manages tasks: allowed when the token grants it, else for broadcasters.
     pub(super) fn member_tasks(
         &mut self,
@@ -253,20 +394,38 @@ impl Hub {
             mprtc::protocol::tasks::check_delete(r).map_err(WireError::task)?;
         }
         let signer = Arc::clone(&self.signer);
+        let rules = self.task_rules.clone();
         let (key, uid) = self
             .sessions
             .get(&sid)
             .and_then(|s| s.joined.clone())
             .ok_or_else(super::not_in_room)?;
+        let insecure = self.apps.get(&key.0).is_some_and(|a| a.insecure);
+        let (total, per_app) = self.task_counts(&key.0);
         let room = self.rooms.get_mut(&key).ok_or_else(super::not_in_room)?;
         let m = &room.members[&uid];
-        if !m.privileges.tasks.unwrap_or(m.role == Role::Broadcaster) {
+        if insecure && !rules.policy.insecure_apps {
+            return Err(WireError::new(
+                ErrorCode::PermissionDenied,
+                "push tasks are off for apps that join without tokens on this server",
+            ));
+        }
+        if !may_manage(m) {
             return Err(WireError::new(
                 ErrorCode::PermissionDenied,
                 "managing push tasks needs a broadcaster or a token that grants it",
             ));
         }
-        apply(room, &key, &signer, op, now_ms, out)
+        if let TaskOp::Add(r) | TaskOp::Update(r) = &op {
+            member_may_run(m, uid, insecure, &rules.policy, r)?;
+        }
+        let asker = Asker {
+            rules: &rules,
+            member: Some(uid),
+            total,
+            per_app,
+        };
+        apply(room, &key, &signer, asker, op, now_ms, out)
     }
 
     /// The server API manages tasks of a room that exists (has members).
@@ -285,6 +444,14 @@ impl Hub {
             }
         }
         let signer = Arc::clone(&self.signer);
+        let rules = self.task_rules.clone();
+        let (total, per_app) = self.task_counts(app);
+        let asker = Asker {
+            rules: &rules,
+            member: None,
+            total,
+            per_app,
+        };
         let key: RoomKey = (app.to_owned(), room.to_owned());
         let r = self.rooms.get_mut(&key).ok_or_else(|| {
             WireError::new(
@@ -292,7 +459,7 @@ impl Hub {
                 "no such room (tasks live only while the room has members)",
             )
         })?;
-        apply(r, &key, &signer, op, now_ms, out)
+        apply(r, &key, &signer, asker, op, now_ms, out)
     }
 
     pub fn api_list_tasks(&self, app: &str, room: &str) -> Result<Vec<TaskInfo>, WireError> {
@@ -319,7 +486,8 @@ impl Hub {
         };
         let (code, msg) = match &state {
             TaskState::Pushing => (TASK_PUSHING, "pushing".to_owned()),
-            TaskState::Failed(why) => (TASK_FAILED, why.clone()),
+            // The typed reason only: the engine's detail is in the server log (finding 7).
+            TaskState::Failed(why) => (TASK_FAILED, why.public_msg()),
             // Ended for a live task only happens on shutdown; deletion already said 511.
             TaskState::Ended => (TASK_ENDED, "task ended".to_owned()),
         };
@@ -327,8 +495,8 @@ impl Hub {
             return;
         }
         t.code = Some(code);
-        let ev = status_event(&t.task, code, &msg);
-        Hub::broadcast(room, None, &ev, out);
+        let task = t.task.clone();
+        broadcast_status(room, &task, code, &msg, out);
     }
 
     pub(super) fn refresh_tasks(&mut self, key: &RoomKey, now_ms: u64, out: &mut Vec<HubOut>) {
@@ -337,4 +505,36 @@ impl Hub {
             refresh(room, key, &signer, now_ms, out);
         }
     }
+}
+
+/// What a member's own task must respect beyond managing tasks at all: it may show only
+/// members it could subscribe to itself (else a task re-streams what the token denies), and
+/// record only with the record privilege (members of insecure apps: when the operator allows).
+fn member_may_run(
+    m: &Member,
+    uid: u64,
+    insecure: bool,
+    policy: &TaskPolicy,
+    req: &TasksReq,
+) -> Result<(), WireError> {
+    for t in &req.rtmp_tasks {
+        if !m.privileges.subscribe && t.layout.users.iter().any(|u| u.uid != uid) {
+            return Err(WireError::new(
+                ErrorCode::PermissionDenied,
+                "a push task that shows other members needs a token that grants subscribing",
+            ));
+        }
+        let may_record = if insecure {
+            policy.insecure_apps_record
+        } else {
+            m.privileges.record == Some(true)
+        };
+        if t.record && !may_record {
+            return Err(WireError::new(
+                ErrorCode::PermissionDenied,
+                "recording a push task needs a token that grants recording",
+            ));
+        }
+    }
+    Ok(())
 }
