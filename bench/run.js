@@ -8,7 +8,7 @@
 //   node bench/run.js [SECTION...] [--out FILE | --out -] [--markdown FILE] [--quick]
 //                     [--runs N] [--cpu-secs S]
 //
-// SECTION: size startup rtt scale media reconnect tasks (default: all, in that order).
+// SECTION: size startup rtt scale media reconnect tasks attack (default: all, in that order).
 // --out       JSON destination (default bench/results/bench.json; - for stdout, with the
 //             table and progress on stderr)
 // --markdown  also write the report as Markdown (BENCHMARKS.md is made this way; what follows
@@ -26,7 +26,7 @@ const { REPO, log, machine, table, round } = require('./common');
 // Everything from this line on in the --markdown file is kept when the report is regenerated.
 const ANALYSIS_MARKER = '<!-- analysis: kept when scripts/bench --markdown regenerates the file -->';
 
-const SECTIONS = ['size', 'startup', 'rtt', 'scale', 'media', 'reconnect', 'tasks'];
+const SECTIONS = ['size', 'startup', 'rtt', 'scale', 'media', 'reconnect', 'tasks', 'attack'];
 const MODULES = {
   size: './size',
   startup: './startup',
@@ -35,6 +35,7 @@ const MODULES = {
   media: './media',
   reconnect: './reconnect',
   tasks: './tasks-section',
+  attack: './attack',
 };
 const TITLES = {
   size: 'Size',
@@ -44,6 +45,7 @@ const TITLES = {
   media: 'Media',
   reconnect: 'Reconnect',
   tasks: 'Push tasks',
+  attack: 'Under attack',
 };
 
 function usage(code) {
@@ -96,6 +98,7 @@ function params(o, bins) {
     media: { runs: q ? 1 : 3 },
     reconnect: q ? { rounds: 2, restarts: 1 } : { rounds: 8, restarts: 3 },
     tasks: { runs: q ? 1 : o.runs, cpuSecs: q ? 3 : o.cpuSecs },
+    attack: { joins: q ? 30 : 100, quick: q },
   };
 }
 
