@@ -524,10 +524,7 @@ fn listen_limits(
 }
 
 fn valid_key(k: &str) -> bool {
-    !k.is_empty()
-        && k.len() <= 64
-        && k.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    mprtc::protocol::names::is_url_safe(k, 64)
 }
 
 /// The shortest media secret accepted: it is an HMAC-SHA256 key that anyone who can guess it

@@ -10,7 +10,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use mprtc::core::params::{check_room, check_user_id};
+use mprtc::protocol::names::{check_room, check_user_id};
 use serde::Deserialize;
 
 use crate::config::AppConfig;
@@ -47,10 +47,10 @@ async fn mint(
         return refuse(StatusCode::NOT_FOUND, "unknown appkey");
     };
     if let Err(e) = check_room(&ask.room) {
-        return refuse(StatusCode::BAD_REQUEST, &e.message);
+        return refuse(StatusCode::BAD_REQUEST, e.0);
     }
     if let Err(e) = check_user_id(&ask.uid) {
-        return refuse(StatusCode::BAD_REQUEST, &e.message);
+        return refuse(StatusCode::BAD_REQUEST, e.0);
     }
     // Debug-mode apps join without a token; an empty one says so.
     let Some(secret) = app.secret.as_deref() else {

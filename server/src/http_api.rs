@@ -233,8 +233,7 @@ async fn kick(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let app = authenticate(&api, &headers)?;
     // A decimal uid, or the user id a member joined with (ZEGO-style apps know only that).
-    mprtc::core::params::check_user_id(&uid)
-        .map_err(|e| ApiError(WireError::new(ErrorCode::InvalidParams, e.message)))?;
+    mprtc::protocol::names::check_user_id(&uid).map_err(|e| ApiError(e.into()))?;
     let now = now_ms();
     api.signaling
         .api(|h, out| h.api_kick_member(&app, &room, &uid, now, out))

@@ -235,8 +235,8 @@ fn token_cmd(t: TokenArgs) -> ExitCode {
         },
         (None, None) => return fail("token.no_secret", "give --secret or --config"),
     };
-    if let Err(e) = mprtc::core::params::check_room(&t.room) {
-        return fail("token.bad_room", e.message);
+    if let Err(e) = mprtc::protocol::names::check_room(&t.room) {
+        return fail("token.bad_room", e.0);
     }
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -252,7 +252,7 @@ fn token_cmd(t: TokenArgs) -> ExitCode {
         },
         record: t.record.then_some(true),
     };
-    if mprtc::core::params::check_user_id(&t.uid).is_err() {
+    if mprtc::protocol::names::check_user_id(&t.uid).is_err() {
         eprintln!("error[token.bad_uid]: --uid must be a decimal uid or a user id of 1 to 64 printable characters");
         return ExitCode::from(2);
     }

@@ -412,7 +412,7 @@ async fn debug_tokens_only_when_switched_on() {
     );
     // The token joins as the user id it names.
     let (mut ws, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
-    let uid = mprtc::core::params::uid_for_user("alice");
+    let uid = mprtc::protocol::names::uid_for_user("alice");
     let join = json!({"v":1,"id":1,"type":"join","body":{"appkey":"sec","room":"r1","uid":uid,"token":tok,"user":{"id":"alice"}}});
     ws.send(Message::Text(join.to_string().into()))
         .await

@@ -3,7 +3,7 @@
 //! aimed at notices nothing.
 
 use futures_util::SinkExt;
-use mprtc::core::params::uid_for_user;
+use mprtc::protocol::names::uid_for_user;
 use mprtc_server::config::{AppConfig, FileConfig};
 use mprtc_server::token::Privileges;
 use serde_json::{json, Value};

@@ -1226,7 +1226,7 @@ fn a_request_repeated_after_a_resume_is_answered_not_redone() {
 /// with its own user id, publishes under its own stream id, mutes; the other sees all of it.
 #[test]
 fn user_ids_stream_ids_and_mutes_reach_the_others() {
-    use mprtc::core::params::uid_for_user;
+    use mprtc::protocol::names::uid_for_user;
     use mprtc::protocol::UserTag;
     let mut net = Net::new(3);
     let alice = uid_for_user("alice");
@@ -1306,7 +1306,7 @@ fn user_ids_stream_ids_and_mutes_reach_the_others() {
 /// A token may name the member by its app-chosen user id.
 #[test]
 fn a_token_may_name_the_user_id() {
-    use mprtc::core::params::uid_for_user;
+    use mprtc::protocol::names::uid_for_user;
     use mprtc::protocol::UserTag;
     let mut net = Net::new(1).with_app(0, "sec");
     let t0 = net.now / 1000;

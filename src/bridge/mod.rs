@@ -18,7 +18,7 @@ mod args;
 use crate::core::{params, Client, ClientConfig, ComponentKind, Error, ReportEvent};
 use crate::prelude::*;
 use crate::protocol::json::{Json, ObjOut, ToJson};
-use crate::protocol::{Media, UserTag};
+use crate::protocol::{names, Media, UserTag};
 use crate::text::{cat, num};
 use answer::JsUid;
 use args::{member, opt_string, Args};
@@ -255,9 +255,9 @@ fn join(c: &mut Client, now: u64, p: &Json) -> Result<u32, Error> {
         }
     }
     if let Some(user) = opt_string(member(p, "userID"), "userID")? {
-        params::check_user_id(&user)?;
+        names::check_user_id(&user)?;
         let name = opt_string(member(p, "userName"), "userName")?.unwrap_or_default();
-        let uid = params::uid_for_user(&user);
+        let uid = names::uid_for_user(&user);
         let tag = UserTag { id: user, name };
         return c.join_as(now, &room, uid, token, Some(tag));
     }

@@ -15,11 +15,11 @@ use super::component::{
 use super::component::{PlayerState, PusherState};
 use super::error::Error;
 use super::output::{AppEvent, MediaKind, OpId, OpValue, Output, Phase};
-use super::params;
 use super::reconnect::{next_retry, DropCause, GiveUpReason, ReconnectPolicy, Retry, Rng};
 use super::uid_map::UidMap;
 use crate::protocol::frame::{self, decode_server, encode_request};
 use crate::protocol::json::{self, Empty, Json, RawJson, ToJson};
+use crate::protocol::names;
 use crate::protocol::*;
 use crate::text::{cat, num};
 
@@ -329,7 +329,7 @@ impl Client {
                 "already joined or joining a room; leave first",
             ));
         }
-        params::check_room(room)?;
+        names::check_room(room)?;
         let token = token.filter(|t| !t.is_empty());
         self.join_token = token.clone();
         self.join_user = user.clone();
@@ -393,7 +393,7 @@ impl Client {
     ) -> Result<OpId, Error> {
         let j = self.joined_ref()?;
         if let Some(s) = &stream {
-            params::check_stream_id(s)?;
+            names::check_stream_id(s)?;
             if j.stream.as_ref().is_some_and(|old| old != s) && !j.published.is_empty() {
                 return Err(Error::invalid(
                     "this member already publishes under another stream id; unpublish first",

@@ -37,6 +37,12 @@ impl From<WireError> for Error {
     }
 }
 
+impl From<crate::protocol::names::BadName> for Error {
+    fn from(e: crate::protocol::names::BadName) -> Self {
+        Self::invalid(e.0)
+    }
+}
+
 impl From<crate::protocol::tasks::TaskFieldError> for Error {
     fn from(e: crate::protocol::tasks::TaskFieldError) -> Self {
         WireError::task(e).into()

@@ -2,29 +2,7 @@
 
 use super::error::Error;
 use crate::protocol::{Media, Role};
-use crate::text::{cat, num, quoted};
-
-/// Room names become part of media stream names and URLs, so they are kept to a URL-safe set.
-pub const MAX_ROOM_LEN: usize = 64;
-
-pub fn check_room(name: &str) -> Result<(), Error> {
-    if name.is_empty() || name.len() > MAX_ROOM_LEN {
-        return Err(Error::invalid(cat(&[
-            "channelName must be 1 to ",
-            &num(MAX_ROOM_LEN as u64),
-            " characters",
-        ])));
-    }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return Err(Error::invalid(
-            "channelName may contain only letters, digits, '_' and '-'",
-        ));
-    }
-    Ok(())
-}
+use crate::text::{cat, quoted};
 
 /// The largest integer a JS number holds exactly; uids above it travel as strings.
 pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
@@ -89,16 +67,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rooms() {
-        assert!(check_room("room_1-a").is_ok());
-        assert!(check_room("").is_err());
-        assert!(check_room("a b").is_err());
-        assert!(check_room("../x").is_err());
-        assert!(check_room(&"a".repeat(64)).is_ok());
-        assert!(check_room(&"a".repeat(65)).is_err());
-    }
-
-    #[test]
     fn uids() {
         assert_eq!(uid_from_f64(100.0), Ok(100));
         assert!(uid_from_f64(-1.0).is_err());
@@ -120,59 +88,6 @@ mod tests {
         assert_eq!(role("audience"), Ok(Role::Audience));
         assert!(role("king").is_err());
     }
-}
-
-/// Stream ids become part of events the other members read; kept to a URL-safe set.
-pub const MAX_STREAM_ID_LEN: usize = 256;
-
-/// A stream id the app chose (ZEGO's `streamID`): 1 to 256 of letters, digits, `_`, `-`.
-pub fn check_stream_id(id: &str) -> Result<(), Error> {
-    let ok = !id.is_empty()
-        && id.len() <= MAX_STREAM_ID_LEN
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            "streamID must be 1 to 256 letters, digits, '_' or '-'",
-        ))
-    }
-}
-
-pub const MAX_USER_ID_LEN: usize = 64;
-
-/// A user id the app chose (ZEGO's `userID`): 1 to 64 printable ASCII characters, no spaces.
-pub fn check_user_id(id: &str) -> Result<(), Error> {
-    let ok =
-        !id.is_empty() && id.len() <= MAX_USER_ID_LEN && id.bytes().all(|b| b.is_ascii_graphic());
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            "userID must be 1 to 64 printable ASCII characters without spaces",
-        ))
-    }
-}
-
-/// The numeric uid that stands for an app-chosen user id: the number itself when the id is a
-/// decimal below 2^63 (so ids shared with NetEase-style apps line up), else a 63-bit FNV-1a
-/// hash with the top bit set. The two ranges never meet, so no user id can take the uid of a
-/// decimal one (a decimal id of 2^63 or more is hashed like any other text). Two hashed ids
-/// may still collide; the server never lets one replace the other (4025 `uid_in_use`).
-pub fn uid_for_user(id: &str) -> u64 {
-    if let Ok(n) = uid_from_str(id) {
-        if n >> 63 == 0 && (!id.starts_with('0') || id == "0") {
-            return n;
-        }
-    }
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in id.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h | (1 << 63)
 }
 
 /// NetEase `join` options beyond room, uid and token, as flags (the vendor's docs pass 0/1,

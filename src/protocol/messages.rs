@@ -68,7 +68,7 @@ pub struct JoinReq {
     /// session back, with the events after `last_seq`, if it still holds it.
     pub resume: Option<Resume>,
     /// The app's own user id and display name (ZEGO's `userID` / `userName`), shown to the
-    /// others with the member. `uid` is then derived from `user` (see `params::uid_for_user`).
+    /// others with the member. `uid` is then derived from `user` (see `names::uid_for_user`).
     pub user: Option<UserTag>,
 }
 

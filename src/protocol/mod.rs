@@ -10,6 +10,7 @@ pub mod json;
 #[cfg(any(test, all(feature = "fuzzing", not(target_arch = "wasm32"))))]
 mod json_serde;
 pub mod messages;
+pub mod names;
 
 pub use error::{ErrorCode, WireError};
 pub use frame::{RequestKind, ServerFrame, VERSION};

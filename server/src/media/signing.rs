@@ -292,11 +292,7 @@ fn canonical(
 
 /// True for room names the signaling side may issue: `[A-Za-z0-9_-]{1,64}`.
 pub fn is_valid_room(room: &str) -> bool {
-    !room.is_empty()
-        && room.len() <= MAX_ROOM_LEN
-        && room
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    mprtc::protocol::names::is_url_safe(room, MAX_ROOM_LEN)
 }
 
 /// Splits `{room}.{uid}`; `None` unless the room is valid and the uid is plain decimal.

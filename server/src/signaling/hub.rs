@@ -10,11 +10,11 @@ use std::sync::Arc;
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
 
-use mprtc::core::params::{check_room, check_stream_id, check_user_id, uid_for_user};
 use mprtc::protocol::frame::{
     body, decode_request, encode_err, encode_event_body, encode_ok, event_frame,
 };
 use mprtc::protocol::json::Empty;
+use mprtc::protocol::names::{check_room, check_stream_id, check_user_id, uid_for_user};
 use mprtc::protocol::*;
 
 use crate::config::AppConfig;
@@ -636,9 +636,9 @@ impl Hub {
             .get(&r.appkey)
             .ok_or_else(|| err(ErrorCode::UnknownAppKey, "unknown appkey"))?;
         let (insecure, app_max_rooms) = (app.insecure, app.max_rooms);
-        check_room(&r.room).map_err(|e| err(ErrorCode::InvalidParams, e.message))?;
+        check_room(&r.room)?;
         if let Some(u) = &r.user {
-            check_user_id(&u.id).map_err(|e| err(ErrorCode::InvalidParams, e.message))?;
+            check_user_id(&u.id)?;
             if u.name.len() > 256 {
                 return Err(err(
                     ErrorCode::InvalidParams,
@@ -937,7 +937,7 @@ impl Hub {
             ));
         }
         if let Some(stream) = &req.stream {
-            check_stream_id(stream).map_err(|e| err(ErrorCode::InvalidParams, e.message))?;
+            check_stream_id(stream)?;
             if m.stream.as_ref().is_some_and(|s| s != stream) && !m.declared.is_empty() {
                 return Err(err(
                     ErrorCode::InvalidParams,
