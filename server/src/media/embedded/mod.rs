@@ -283,8 +283,11 @@ impl MediaServer for EmbeddedHandle {
     }
 
     fn kick_viewer(&self, room: &str, viewer: u64) {
-        tracing::info!(room, viewer, "ending a revoked viewer's plays");
-        self.shared.kick_viewer(room, viewer);
+        // Every member that leaves is revoked; only plays really ended are worth a line.
+        let ended = self.shared.kick_viewer(room, viewer);
+        if ended > 0 {
+            tracing::info!(room, viewer, ended, "ended a revoked viewer's plays");
+        }
     }
 }
 

@@ -134,20 +134,24 @@ impl Shared {
         Ok(a)
     }
 
-    /// Ends every RTMP and HTTP-FLV play of `viewer` in `room`, at once.
-    pub(super) fn kick_viewer(&self, room: &str, viewer: u64) {
+    /// Ends every RTMP and HTTP-FLV play of `viewer` in `room`, at once; how many it ended.
+    pub(super) fn kick_viewer(&self, room: &str, viewer: u64) -> usize {
         let state = self.lock();
+        let mut ended = 0;
         for s in state.sessions.values() {
             if matches!(&s.role, Role::Player { room: r, viewer: v, .. } if r == room && *v == viewer)
             {
                 s.cancel.cancel();
+                ended += 1;
             }
         }
         for (r, v, kick) in state.flv_players.values() {
             if r == room && *v == viewer {
                 kick.cancel();
+                ended += 1;
             }
         }
+        ended
     }
 
     pub(super) fn emit(&self, event: MediaEvent) {
