@@ -10,7 +10,7 @@ const { breakdown } = require('./wasm-breakdown');
 async function run() {
   const m = measurePkg(path.join(REPO, 'pkg'));
   log(`size: ${m.total.raw} B raw, ${m.total.gzip} B gzip, ${m.total.brotli} B brotli shipped`);
-  let wasm = null;
+  let wasm;
   try {
     wasm = breakdown({ top: 20 });
   } catch (e) {

@@ -239,7 +239,7 @@ proto.loginRoom = function (roomID, token, user, config) {
     );
 };
 
-proto.logoutRoom = function (roomID) {
+proto.logoutRoom = function (_roomID) {
   var self = this;
   return this._c._call('leave', []).then(function () {
     self._members = {};

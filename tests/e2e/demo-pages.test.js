@@ -14,7 +14,7 @@ const path = require('node:path');
 const http = require('node:http');
 const { execFileSync } = require('node:child_process');
 const { createMiniProgram } = require('../runtime');
-const { REPO, startServer, pushColor, grabFrame, near, nextEvent, sleep } = require('./support');
+const { REPO, startServer, pushColor, grabFrame, near, sleep } = require('./support');
 const { createHost, waitData } = require('./page-host');
 const wechat = require('../wechat-ci');
 

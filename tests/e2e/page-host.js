@@ -267,7 +267,7 @@ function waitData(page, pred, what, timeoutMs) {
   return new Promise((resolve, reject) => {
     const until = Date.now() + (timeoutMs || 20000);
     const tick = () => {
-      let ok = false;
+      let ok;
       try {
         ok = pred(page.data);
       } catch (e) {
