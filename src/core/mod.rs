@@ -3,6 +3,8 @@
 mod client;
 pub mod component;
 mod error;
+#[cfg(test)]
+mod fuzz;
 mod output;
 pub mod params;
 pub mod reconnect;

@@ -20,5 +20,5 @@ pub use messages::*;
 #[cfg(all(not(target_arch = "wasm32"), any(test, feature = "fuzzing")))]
 pub mod arbitrary;
 #[cfg(test)]
-mod fuzz;
+pub(crate) mod fuzz;
 pub mod tasks;
