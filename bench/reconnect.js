@@ -1,7 +1,7 @@
 'use strict';
 // Reconnect section (issue #4): time from the network coming back to `reconnected`, and the
 // events lost on the way (must be 0), for clients in the simulated runtime behind a loopback
-// proxy (bench/proxy.js) that takes their network away.
+// proxy (tests/e2e/proxy.js) that takes their network away.
 //
 // Outage rounds: the proxies go down (connections cut, new ones refused); while down, a member
 // connected directly (B) changes role N times; after `outageMs` plus a different fraction of a
@@ -20,7 +20,7 @@
 // new server is ready and the proxy points at it.
 
 const { now, log, summary, sleep, table, withTimeout } = require('./common');
-const { startProxy } = require('./proxy');
+const { startProxy } = require('../tests/e2e/proxy');
 const { startServer, nextEvent } = require('../tests/e2e/support');
 const { createMiniProgram, layoutPackage } = require('../tests/runtime');
 

@@ -6,10 +6,10 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const net = require('node:net');
 const { execFileSync } = require('node:child_process');
 const { createMiniProgram, layoutPackage } = require('../runtime');
 const { REPO, startServer, pushTestPattern, pullFrames, nextEvent, recordEvents, sleep } = require('./support');
+const { startProxy } = require('./proxy');
 
 const EVENTS = ['willreconnect', 'reconnected', 'reconnectFailed', 'disconnect', 'clientJoin', 'clientLeave',
   'stream-added', 'stream-removed', 'role-Changed', 'syncDone', 'kicked', 'liveRoomClose', 'tokenWillExpire'];
@@ -20,70 +20,6 @@ function miniProgram(t, opts) {
   const mp = createMiniProgram(Object.assign({ root: pkg.root }, opts));
   t.after(() => mp.close());
   return mp;
-}
-
-/**
- * A TCP proxy on loopback in front of `port`. `stall()` stops moving bytes both ways while the
- * sockets stay open (a dead mobile path); `cut()` destroys every connection; `retarget(port)`
- * sends new connections elsewhere (a restarted server).
- */
-function startProxy(port) {
-  let target = port;
-  let stalled = false;
-  let refusing = false;
-  const pairs = new Set();
-  const server = net.createServer((down) => {
-    if (refusing) {
-      down.destroy();
-      return;
-    }
-    const up = net.connect(target, '127.0.0.1');
-    const pair = { up, down };
-    pairs.add(pair);
-    const end = () => {
-      pairs.delete(pair);
-      up.destroy();
-      down.destroy();
-    };
-    for (const [from, to] of [[down, up], [up, down]]) {
-      from.on('data', (d) => {
-        if (!stalled) to.write(d);
-      });
-      from.on('error', end);
-      from.on('close', end);
-    }
-  });
-  return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => {
-      resolve({
-        port: server.address().port,
-        stall() {
-          stalled = true;
-        },
-        unstall() {
-          stalled = false;
-        },
-        /** While refusing, new connections are dropped at once (the phone has no network). */
-        refuse(on) {
-          refusing = on;
-        },
-        cut() {
-          for (const p of pairs) {
-            p.up.destroy();
-            p.down.destroy();
-          }
-          pairs.clear();
-        },
-        retarget(p) {
-          target = p;
-        },
-        close() {
-          this.cut();
-          return new Promise((r) => server.close(r));
-        },
-      });
-    });
-  });
 }
 
 const portOf = (url) => Number(new URL(url).port);
