@@ -8,9 +8,8 @@
 //! closed by the server, a reply); the generous [`BOUND`] only turns a hang into a
 //! failure.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -19,7 +18,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
-const BIN: &str = env!("CARGO_BIN_EXE_mprtc-server");
+mod live;
+use live::{binary, Ws};
+
 /// Upper bound on any wait; a pass never depends on it.
 const BOUND: Duration = Duration::from_secs(10);
 
@@ -34,28 +35,14 @@ struct Srv {
 
 impl Srv {
     fn start(env: &[(&str, &str)]) -> Self {
-        let mut cmd = Command::new(BIN);
-        cmd.args([
-            "--listen",
-            "127.0.0.1:0",
-            "--rtmp-listen",
-            "127.0.0.1:0",
-            "--flv-listen",
-            "127.0.0.1:0",
-            "--insecure-app",
-            "demo",
-        ])
-        .env("MPRTC_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        let mut cmd = binary::on_loopback();
+        cmd.args(["--insecure-app", "demo"])
+            .env("MPRTC_LOG", "error")
+            .stderr(Stdio::null());
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let (child, line, _) = binary::spawn_ready(&mut cmd);
         let ready: Value = serde_json::from_str(&line).expect("ready line");
         let e = &ready["endpoints"];
         let addr = |url: &str| -> SocketAddr {
@@ -102,8 +89,6 @@ impl Drop for Srv {
         let _ = self.child.wait();
     }
 }
-
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
 
 async fn join_on(ws: &mut Ws, uid: u64) -> bool {
     let f = json!({"v":1,"id":1,"type":"join","body":{"appkey":"demo","room":"r","uid":uid}});
@@ -423,10 +408,8 @@ fn bad_limits_are_refused_at_start() {
             "config.bad_listen_timeout",
         ),
     ] {
-        let mut cmd = Command::new(BIN);
-        cmd.args(["--listen", "127.0.0.1:0", "--rtmp-listen", "127.0.0.1:0"])
-            .args(["--flv-listen", "127.0.0.1:0"])
-            .args(&args);
+        let mut cmd = binary::on_loopback();
+        cmd.args(&args);
         if let Some((k, v)) = env {
             cmd.env(k, v);
         }

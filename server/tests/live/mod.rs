@@ -2,6 +2,8 @@
 //! real WebSockets, and the frames they send.
 #![allow(dead_code)] // each test crate uses its own part of it
 
+pub mod binary;
+
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
