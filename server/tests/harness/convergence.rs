@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use mprtc::protocol::{Media, Role};
 use mprtc_server::media::MediaEvent;
 
+use crate::common::{AUDIO, VIDEO};
 use crate::support::*;
 
 /// Many seeded random sequences of API calls: afterwards every client's view of the room agrees
@@ -25,14 +26,8 @@ fn random_flows_converge() {
             let i = (next() % 4) as usize;
             let uid = i as u64 + 1;
             let media = match next() % 3 {
-                0 => Media {
-                    audio: true,
-                    video: false,
-                },
-                1 => Media {
-                    audio: false,
-                    video: true,
-                },
+                0 => AUDIO,
+                1 => VIDEO,
                 _ => Media::BOTH,
             };
             let _ = match next() % 8 {

@@ -4,6 +4,7 @@ use mprtc::core::{AppEvent, OpValue};
 use mprtc::protocol::{ErrorCode, Media};
 use mprtc_server::media::MediaEvent;
 
+use crate::common::AUDIO;
 use crate::support::*;
 
 /// The ZEGO dialect's ids and NetEase's mute travel through the real hub: a member joins
@@ -49,12 +50,8 @@ fn user_ids_stream_ids_and_mutes_reach_the_others() {
     assert_eq!(net.peers[1].core.uid_of_stream("alice-cam"), Some(alice));
     assert_eq!(net.peers[1].core.uid_of_user("alice"), Some(alice));
     // Mute: the other hears it per kind; muting again changes nothing.
-    let audio = Media {
-        audio: true,
-        video: false,
-    };
-    net.run(0, |c, now| c.mute(now, audio)).unwrap();
-    net.run(0, |c, now| c.mute(now, audio)).unwrap();
+    net.run(0, |c, now| c.mute(now, AUDIO)).unwrap();
+    net.run(0, |c, now| c.mute(now, AUDIO)).unwrap();
     let names: Vec<&str> = net.events(1).iter().map(AppEvent::name).collect();
     assert_eq!(names, ["mute-audio"]);
     // A late joiner sees ids and the mute in its snapshot.

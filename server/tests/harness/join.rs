@@ -5,6 +5,7 @@ use mprtc::protocol::{ErrorCode, LeaveReason, Media, Role};
 use mprtc_server::media::{MediaEvent, UrlKind};
 use mprtc_server::signaling::HubOut;
 
+use crate::common::VIDEO;
 use crate::support::*;
 
 #[test]
@@ -61,18 +62,7 @@ fn join_publish_subscribe_leave() {
         "the publisher does not hear about its own stream"
     );
 
-    let play = net
-        .run(1, |c, now| {
-            c.subscribe(
-                now,
-                1,
-                Media {
-                    audio: false,
-                    video: true,
-                },
-            )
-        })
-        .unwrap();
+    let play = net.run(1, |c, now| c.subscribe(now, 1, VIDEO)).unwrap();
     let OpValue::Play { url, flv_url } = play else {
         panic!("{play:?}")
     };

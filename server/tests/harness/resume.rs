@@ -3,11 +3,11 @@
 
 use mprtc::core::{AppEvent, MediaKind, OpValue};
 use mprtc::protocol::json::{Json, RawJson};
-use mprtc::protocol::{LeaveReason, Media, Role};
+use mprtc::protocol::{LeaveReason, Role};
 use mprtc_server::media::MediaEvent;
 use mprtc_server::signaling::{Hub, HubOut};
 
-use crate::common;
+use crate::common::{self, AUDIO, VIDEO};
 use crate::support::*;
 
 #[test]
@@ -15,18 +15,7 @@ fn dropped_connection_is_seen_as_leave_and_media_follows_signaling() {
     let mut net = Net::new(2).no_reconnect(0);
     net.join(0, "r", 1).unwrap();
     net.join(1, "r", 2).unwrap();
-    let url = match net
-        .run(0, |c, now| {
-            c.publish(
-                now,
-                Media {
-                    audio: false,
-                    video: true,
-                },
-            )
-        })
-        .unwrap()
-    {
+    let url = match net.run(0, |c, now| c.publish(now, VIDEO)).unwrap() {
         OpValue::PushUrl(u) => u,
         v => panic!("{v:?}"),
     };
@@ -37,16 +26,7 @@ fn dropped_connection_is_seen_as_leave_and_media_follows_signaling() {
     });
     net.events(1);
     // adding audio while pushing is announced at once
-    net.run(0, |c, now| {
-        c.publish(
-            now,
-            Media {
-                audio: true,
-                video: false,
-            },
-        )
-    })
-    .unwrap();
+    net.run(0, |c, now| c.publish(now, AUDIO)).unwrap();
     assert_eq!(
         net.events(1),
         vec![AppEvent::StreamAdded {

@@ -5,12 +5,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use mprtc::core::{AppEvent, Client, ClientConfig, Error, OpId, OpValue, Output};
-use mprtc::protocol::{Media, Role};
+use mprtc::protocol::Role;
 use mprtc_server::media::{MediaEvent, MediaSigner};
 use mprtc_server::signaling::{Hub, HubOut, SessionId};
 use mprtc_server::tasks::{TaskKey, TaskSpec};
 
-use crate::common;
+use crate::common::{self, VIDEO};
 
 pub(crate) struct Peer {
     pub(crate) core: Client,
@@ -196,15 +196,7 @@ impl Net {
             .peers
             .iter()
             .position(|p| p.core.is_joined() && p.core.role() == Role::Broadcaster)?;
-        let url = match self.run(i, |c, now| {
-            c.publish(
-                now,
-                Media {
-                    audio: false,
-                    video: true,
-                },
-            )
-        }) {
+        let url = match self.run(i, |c, now| c.publish(now, VIDEO)) {
             Ok(OpValue::PushUrl(u)) => u,
             _ => return None,
         };
