@@ -114,6 +114,20 @@ impl Client {
         c
     }
 
+    /// [`Client::join`] of app `sec` with a token for `room` and `uid` with `privileges` (as
+    /// JSON, see [`tok`]).
+    async fn sec(srv: &Srv, room: &str, uid: u64, privileges: Value, role: &str) -> Self {
+        Self::join(
+            srv,
+            "sec",
+            room,
+            uid,
+            Some(tok(room, uid, privileges)),
+            role,
+        )
+        .await
+    }
+
     /// The next text frame, within 60 s.
     async fn recv(&mut self) -> Value {
         live::recv_within(&mut self.ws, Duration::from_secs(60)).await
@@ -276,15 +290,7 @@ fn assert_sanitized(msg: &str) {
 async fn layout_images_are_never_fetched_from_internal_addresses() {
     let internal = Internal::start().await;
     let srv = Srv::start("").await;
-    let mut a = Client::join(
-        &srv,
-        "sec",
-        "ssrf",
-        1,
-        Some(tok("ssrf", 1, json!({}))),
-        "broadcaster",
-    )
-    .await;
+    let mut a = Client::sec(&srv, "ssrf", 1, json!({}), "broadcaster").await;
     // The output is the server's own RTMP listener (always allowed); the images are not.
     let out = format!("{}/probe", srv.rtmp);
     for (id, url) in [
@@ -314,15 +320,7 @@ async fn allowed_image_hosts_still_refuse_redirects_and_non_images_and_composite
     let internal = Internal::start().await;
     // Tests only have loopback: the operator allows private image hosts here.
     let srv = Srv::start("[tasks]\nimage_allow_private = true\n").await;
-    let mut a = Client::join(
-        &srv,
-        "sec",
-        "img",
-        1,
-        Some(tok("img", 1, json!({}))),
-        "broadcaster",
-    )
-    .await;
+    let mut a = Client::sec(&srv, "img", 1, json!({}), "broadcaster").await;
     let push = a
         .ask("publish", json!({"audio": true, "video": true}))
         .await;
@@ -378,24 +376,8 @@ async fn allowed_image_hosts_still_refuse_redirects_and_non_images_and_composite
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_that_may_not_subscribe_cannot_show_others_in_a_task() {
     let srv = Srv::start("").await;
-    let _victim = Client::join(
-        &srv,
-        "sec",
-        "sub",
-        2,
-        Some(tok("sub", 2, json!({}))),
-        "broadcaster",
-    )
-    .await;
-    let mut a = Client::join(
-        &srv,
-        "sec",
-        "sub",
-        1,
-        Some(tok("sub", 1, json!({"subscribe": false}))),
-        "broadcaster",
-    )
-    .await;
+    let _victim = Client::sec(&srv, "sub", 2, json!({}), "broadcaster").await;
+    let mut a = Client::sec(&srv, "sub", 1, json!({"subscribe": false}), "broadcaster").await;
     let out = format!("{}/nosub", srv.rtmp);
     let r = a
         .ask("add-tasks", tasks(task("steal", &out, &[2], &[])))
@@ -420,24 +402,8 @@ async fn a_token_that_may_not_subscribe_cannot_show_others_in_a_task() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_audience_hears_task_status_without_push_secrets_or_engine_text() {
     let srv = Srv::start("").await;
-    let mut manager = Client::join(
-        &srv,
-        "sec",
-        "leak",
-        1,
-        Some(tok("leak", 1, json!({}))),
-        "broadcaster",
-    )
-    .await;
-    let mut viewer = Client::join(
-        &srv,
-        "sec",
-        "leak",
-        2,
-        Some(tok("leak", 2, json!({}))),
-        "audience",
-    )
-    .await;
+    let mut manager = Client::sec(&srv, "leak", 1, json!({}), "broadcaster").await;
+    let mut viewer = Client::sec(&srv, "leak", 2, json!({}), "audience").await;
     // The own RTMP listener refuses this unsigned push: the task fails with a reason.
     let secret_url = format!(
         "{}/room?txSecret=TOPSECRET-PUSH-KEY&txTime=6a000000",
@@ -468,15 +434,7 @@ async fn the_audience_hears_task_status_without_push_secrets_or_engine_text() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_cannot_start_more_compositors_than_its_cap_and_insecure_apps_none() {
     let srv = Srv::start("").await;
-    let mut a = Client::join(
-        &srv,
-        "sec",
-        "cap",
-        1,
-        Some(tok("cap", 1, json!({}))),
-        "broadcaster",
-    )
-    .await;
+    let mut a = Client::sec(&srv, "cap", 1, json!({}), "broadcaster").await;
     let out = format!("{}/cap", srv.rtmp);
     for i in 0..4 {
         let r = a
@@ -501,24 +459,8 @@ async fn server_and_app_compositor_caps_hold_across_rooms() {
         "[tasks]\nmax_compositors = 3\nmax_compositors_per_app = 2\ninsecure_apps = true\n",
     )
     .await;
-    let mut a = Client::join(
-        &srv,
-        "sec",
-        "ra",
-        1,
-        Some(tok("ra", 1, json!({}))),
-        "broadcaster",
-    )
-    .await;
-    let mut b = Client::join(
-        &srv,
-        "sec",
-        "rb",
-        1,
-        Some(tok("rb", 1, json!({}))),
-        "broadcaster",
-    )
-    .await;
+    let mut a = Client::sec(&srv, "ra", 1, json!({}), "broadcaster").await;
+    let mut b = Client::sec(&srv, "rb", 1, json!({}), "broadcaster").await;
     let mut d = Client::join(&srv, "dbg", "rd", 1, None, "broadcaster").await;
     let out = format!("{}/caps", srv.rtmp);
     for id in ["a1", "a2"] {
@@ -560,15 +502,7 @@ fn compositors(marker: &str) -> HashSet<u32> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_update_flood_is_coalesced_and_nothing_restarts_once_the_room_is_gone() {
     let srv = Srv::start("").await;
-    let mut a = Client::join(
-        &srv,
-        "sec",
-        "flood",
-        1,
-        Some(tok("flood", 1, json!({}))),
-        "broadcaster",
-    )
-    .await;
+    let mut a = Client::sec(&srv, "flood", 1, json!({}), "broadcaster").await;
     let marker = format!("flood-{}-marker", std::process::id());
     let out = format!("{}/{marker}", srv.rtmp);
     let r = a.ask("add-tasks", tasks(task("f", &out, &[], &[]))).await;
@@ -626,29 +560,13 @@ async fn an_update_flood_is_coalesced_and_nothing_restarts_once_the_room_is_gone
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recording_needs_the_record_privilege() {
     let srv = Srv::start("").await;
-    let mut a = Client::join(
-        &srv,
-        "sec",
-        "rec",
-        1,
-        Some(tok("rec", 1, json!({}))),
-        "broadcaster",
-    )
-    .await;
+    let mut a = Client::sec(&srv, "rec", 1, json!({}), "broadcaster").await;
     let out = format!("{}/rec", srv.rtmp);
     let mut t = task("r", &out, &[], &[]);
     t["record"] = json!(true);
     let r = a.ask("add-tasks", tasks(t.clone())).await;
     assert_eq!(code(&r), 4014, "{r}");
-    let mut b = Client::join(
-        &srv,
-        "sec",
-        "rec",
-        2,
-        Some(tok("rec", 2, json!({"record": true}))),
-        "broadcaster",
-    )
-    .await;
+    let mut b = Client::sec(&srv, "rec", 2, json!({"record": true}), "broadcaster").await;
     let r = b.ask("add-tasks", tasks(t)).await;
     assert_eq!(r["ok"], true, "granted: {r}");
     srv.close().await;
@@ -657,15 +575,7 @@ async fn recording_needs_the_record_privilege() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_continues_the_same_recording() {
     let srv = Srv::start("").await;
-    let mut a = Client::join(
-        &srv,
-        "sec",
-        "seg",
-        1,
-        Some(tok("seg", 1, json!({"record": true}))),
-        "broadcaster",
-    )
-    .await;
+    let mut a = Client::sec(&srv, "seg", 1, json!({"record": true}), "broadcaster").await;
     let push = a
         .ask("publish", json!({"audio": true, "video": true}))
         .await;
