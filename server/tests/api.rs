@@ -73,15 +73,19 @@ async fn tasks_over_the_server_api() {
     // A member makes the room exist and will hear the task's status.
     let (mut ws, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
     let now = live::now_s();
-    let tok = token::mint(
-        SECRET.as_bytes(),
-        "sec",
-        "r1",
-        1,
-        Privileges::default(),
-        now,
-        60,
-    );
+    // A token of app `sec` for room r1, valid for a minute.
+    let mint = |uid| {
+        token::mint(
+            SECRET.as_bytes(),
+            "sec",
+            "r1",
+            uid,
+            Privileges::default(),
+            now,
+            60,
+        )
+    };
+    let tok = mint(1);
     let join =
         json!({"v":1,"id":1,"type":"join","body":{"appkey":"sec","room":"r1","uid":1,"token":tok}});
     ws.send(Message::Text(join.to_string().into()))
@@ -251,15 +255,7 @@ async fn tasks_over_the_server_api() {
 
     // kick a member and close the room
     let (mut ws2, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
-    let tok2 = token::mint(
-        SECRET.as_bytes(),
-        "sec",
-        "r1",
-        2,
-        Privileges::default(),
-        now,
-        60,
-    );
+    let tok2 = mint(2);
     let join2 = json!({"v":1,"id":1,"type":"join","body":{"appkey":"sec","room":"r1","uid":2,"token":tok2}});
     ws2.send(Message::Text(join2.to_string().into()))
         .await

@@ -1,6 +1,6 @@
 //! Components that give up: the pusher's and the player's fresh URLs.
 
-use mprtc::core::{AppEvent, ComponentKind, MediaKind, OpValue, ReportEvent};
+use mprtc::core::{AppEvent, ComponentKind, OpValue, ReportEvent};
 use mprtc::protocol::json::Json;
 use mprtc::protocol::Media;
 use mprtc_server::media::{MediaEvent, UrlKind};
@@ -24,16 +24,7 @@ fn components_that_give_up_get_fresh_urls() {
         room: mroom.clone(),
         uid: 1,
     });
-    assert!(net.events(1).ends_with(&[
-        AppEvent::StreamAdded {
-            uid: 1,
-            media: MediaKind::Audio
-        },
-        AppEvent::StreamAdded {
-            uid: 1,
-            media: MediaKind::Video
-        }
-    ]));
+    assert!(net.events(1).ends_with(&streams_added(1)));
     let old_play = match net
         .run(1, |c, now| c.subscribe(now, 1, Media::BOTH))
         .unwrap()
@@ -86,19 +77,7 @@ fn components_that_give_up_get_fresh_urls() {
         room: mroom.clone(),
         uid: 1,
     });
-    assert_eq!(
-        net.events(1),
-        vec![
-            AppEvent::StreamAdded {
-                uid: 1,
-                media: MediaKind::Audio
-            },
-            AppEvent::StreamAdded {
-                uid: 1,
-                media: MediaKind::Video
-            }
-        ]
-    );
+    assert_eq!(net.events(1), streams_added(1));
 
     // B's player of A gave up meanwhile (the NetEase sample passes no uid; B has one
     // subscription, so it is meant).

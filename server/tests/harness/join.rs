@@ -43,19 +43,7 @@ fn join_publish_subscribe_leave() {
         room: query_room.clone(),
         uid: 1,
     });
-    assert_eq!(
-        net.events(1),
-        vec![
-            AppEvent::StreamAdded {
-                uid: 1,
-                media: MediaKind::Audio
-            },
-            AppEvent::StreamAdded {
-                uid: 1,
-                media: MediaKind::Video
-            }
-        ]
-    );
+    assert_eq!(net.events(1), streams_added(1));
     assert_eq!(
         net.events(0),
         vec![],

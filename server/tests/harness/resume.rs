@@ -39,19 +39,7 @@ fn dropped_connection_is_seen_as_leave_and_media_follows_signaling() {
         room: mroom.clone(),
         uid: 1,
     });
-    assert_eq!(
-        net.events(1),
-        vec![
-            AppEvent::StreamRemoved {
-                uid: 1,
-                media: MediaKind::Audio
-            },
-            AppEvent::StreamRemoved {
-                uid: 1,
-                media: MediaKind::Video
-            }
-        ]
-    );
+    assert_eq!(net.events(1), streams_removed(1));
     // a pusher for a member who is not publishing is kicked
     net.media(MediaEvent::PublishStarted {
         room: mroom.clone(),

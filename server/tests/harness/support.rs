@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use mprtc::core::{AppEvent, Client, ClientConfig, Error, OpId, OpValue, Output};
+use mprtc::core::{AppEvent, Client, ClientConfig, Error, MediaKind, OpId, OpValue, Output};
 use mprtc::protocol::Role;
 use mprtc_server::media::{MediaEvent, MediaSigner};
 use mprtc_server::signaling::{Hub, HubOut, SessionId};
@@ -210,6 +210,34 @@ pub(crate) fn media_room_of(url: &str) -> (String, u64) {
     let name = path.rsplit('/').next().unwrap();
     let (room, uid) = name.split_once('.').unwrap();
     (room.to_string(), uid.parse().unwrap())
+}
+
+/// What the others hear when `uid`'s audio and video start: audio first.
+pub(crate) fn streams_added(uid: u64) -> Vec<AppEvent> {
+    vec![
+        AppEvent::StreamAdded {
+            uid,
+            media: MediaKind::Audio,
+        },
+        AppEvent::StreamAdded {
+            uid,
+            media: MediaKind::Video,
+        },
+    ]
+}
+
+/// What the others hear when `uid`'s audio and video stop: audio first.
+pub(crate) fn streams_removed(uid: u64) -> Vec<AppEvent> {
+    vec![
+        AppEvent::StreamRemoved {
+            uid,
+            media: MediaKind::Audio,
+        },
+        AppEvent::StreamRemoved {
+            uid,
+            media: MediaKind::Video,
+        },
+    ]
 }
 
 /// `{rtmpTasks: [...]}` as JSON text, the way the SDK forwards an app's object.

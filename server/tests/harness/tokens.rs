@@ -7,6 +7,20 @@ use mprtc_server::token::{self, Privileges};
 use crate::common::SECRET;
 use crate::support::*;
 
+/// A token of app `sec` for `room` and `uid` with the default privileges, issued at `iat` (s)
+/// and valid for `ttl` seconds.
+fn sec_token(room: &str, uid: u64, iat: u64, ttl: u64) -> String {
+    token::mint(
+        SECRET.as_bytes(),
+        "sec",
+        room,
+        uid,
+        Privileges::default(),
+        iat,
+        ttl,
+    )
+}
+
 #[test]
 fn tokens_are_checked() {
     let mut net = Net::new(1).with_app(0, "sec");
@@ -15,30 +29,14 @@ fn tokens_are_checked() {
         net.join(0, "r", 5).unwrap_err().code,
         ErrorCode::TokenRequired
     );
-    let expired = token::mint(
-        SECRET.as_bytes(),
-        "sec",
-        "r",
-        5,
-        Privileges::default(),
-        now_s - 100,
-        10,
-    );
+    let expired = sec_token("r", 5, now_s - 100, 10);
     assert_eq!(
         net.run(0, |c, now| c.join(now, "r", 5, Some(expired)))
             .unwrap_err()
             .code,
         ErrorCode::TokenExpired
     );
-    let other_room = token::mint(
-        SECRET.as_bytes(),
-        "sec",
-        "x",
-        5,
-        Privileges::default(),
-        now_s,
-        60,
-    );
+    let other_room = sec_token("x", 5, now_s, 60);
     assert_eq!(
         net.run(0, |c, now| c.join(now, "r", 5, Some(other_room)))
             .unwrap_err()
@@ -88,26 +86,10 @@ fn tokens_are_checked() {
 fn tokens_warn_renew_and_expire() {
     let mut net = Net::new(2).with_app(0, "sec");
     let t0 = net.now / 1000;
-    let tok = token::mint(
-        SECRET.as_bytes(),
-        "sec",
-        "r",
-        5,
-        Privileges::default(),
-        t0,
-        60,
-    );
+    let tok = sec_token("r", 5, t0, 60);
     net.run(0, |c, now| c.join(now, "r", 5, Some(tok))).unwrap();
     net.peers[1].core = Client::new(ClientConfig::new("sec", "ws://x/ws").unwrap());
-    let tok6 = token::mint(
-        SECRET.as_bytes(),
-        "sec",
-        "r",
-        6,
-        Privileges::default(),
-        t0,
-        3600,
-    );
+    let tok6 = sec_token("r", 6, t0, 3600);
     net.run(1, |c, now| c.join(now, "r", 6, Some(tok6)))
         .unwrap();
     net.events(0);
@@ -128,30 +110,14 @@ fn tokens_warn_renew_and_expire() {
     tick(&mut net, 1);
     assert_eq!(net.events(0), vec![], "warned once");
     // a token for another uid is refused; a fresh one for this uid is taken
-    let wrong = token::mint(
-        SECRET.as_bytes(),
-        "sec",
-        "r",
-        6,
-        Privileges::default(),
-        net.now / 1000,
-        120,
-    );
+    let wrong = sec_token("r", 6, net.now / 1000, 120);
     assert_eq!(
         net.run(0, |c, now| c.renew_token(now, wrong))
             .unwrap_err()
             .code,
         ErrorCode::TokenInvalid
     );
-    let fresh = token::mint(
-        SECRET.as_bytes(),
-        "sec",
-        "r",
-        5,
-        Privileges::default(),
-        net.now / 1000,
-        120,
-    );
+    let fresh = sec_token("r", 5, net.now / 1000, 120);
     assert_eq!(
         net.run(0, |c, now| c.renew_token(now, fresh)),
         Ok(OpValue::Done)
