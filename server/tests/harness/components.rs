@@ -15,10 +15,7 @@ fn components_that_give_up_get_fresh_urls() {
     let mut net = Net::new(2);
     net.join(0, "r", 1).unwrap();
     net.join(1, "r", 2).unwrap();
-    let old_push = match net.run(0, |c, now| c.publish(now, Media::BOTH)).unwrap() {
-        OpValue::PushUrl(u) => u,
-        v => panic!("{v:?}"),
-    };
+    let old_push = net.publish(0, Media::BOTH);
     let (mroom, _) = media_room_of(&old_push);
     net.media(MediaEvent::PublishStarted {
         room: mroom.clone(),

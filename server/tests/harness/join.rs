@@ -20,10 +20,7 @@ fn join_publish_subscribe_leave() {
     );
     assert_eq!(net.events(0), vec![AppEvent::ClientJoin { uid: 2 }]);
 
-    let url = match net.run(0, |c, now| c.publish(now, Media::BOTH)) {
-        Ok(OpValue::PushUrl(u)) => u,
-        other => panic!("{other:?}"),
-    };
+    let url = net.publish(0, Media::BOTH);
     let (query_room, uid) = media_room_of(&url);
     assert_eq!(uid, 1);
     let query = url.split_once('?').unwrap().1;

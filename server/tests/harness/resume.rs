@@ -15,10 +15,7 @@ fn dropped_connection_is_seen_as_leave_and_media_follows_signaling() {
     let mut net = Net::new(2).no_reconnect(0);
     net.join(0, "r", 1).unwrap();
     net.join(1, "r", 2).unwrap();
-    let url = match net.run(0, |c, now| c.publish(now, VIDEO)).unwrap() {
-        OpValue::PushUrl(u) => u,
-        v => panic!("{v:?}"),
-    };
+    let url = net.publish(0, VIDEO);
     let (mroom, _) = media_room_of(&url);
     net.media(MediaEvent::PublishStarted {
         room: mroom.clone(),

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use mprtc::core::{AppEvent, Client, ClientConfig, Error, MediaKind, OpId, OpValue, Output};
-use mprtc::protocol::Role;
+use mprtc::protocol::{Media, Role};
 use mprtc_server::media::{MediaEvent, MediaSigner};
 use mprtc_server::signaling::{Hub, HubOut, SessionId};
 use mprtc_server::tasks::{TaskKey, TaskSpec};
@@ -129,6 +129,14 @@ impl Net {
 
     pub(crate) fn join(&mut self, i: usize, room: &str, uid: u64) -> Result<OpValue, Error> {
         self.run(i, |c, now| c.join(now, room, uid, None))
+    }
+
+    /// Peer `i` publishes `media`: the push URL it is given (a refusal fails the test).
+    pub(crate) fn publish(&mut self, i: usize, media: Media) -> String {
+        match self.run(i, |c, now| c.publish(now, media)) {
+            Ok(OpValue::PushUrl(u)) => u,
+            other => panic!("{other:?}"),
+        }
     }
 
     pub(crate) fn media(&mut self, ev: MediaEvent) {

@@ -86,10 +86,7 @@ fn tasks_follow_the_room() {
         ErrorCode::NoSuchTask
     );
     // member 1 goes live: the task gets its stream
-    let url = match net.run(0, |c, now| c.publish(now, Media::BOTH)).unwrap() {
-        OpValue::PushUrl(u) => u,
-        v => panic!("{v:?}"),
-    };
+    let url = net.publish(0, Media::BOTH);
     let (mroom, _) = media_room_of(&url);
     net.tasks.clear();
     net.media(MediaEvent::PublishStarted {
