@@ -3,15 +3,14 @@
 
 use std::time::Duration;
 
-use base64::Engine;
 use futures_util::{SinkExt, StreamExt};
-use mprtc_server::app::Server;
-use mprtc_server::config::{Config, FileConfig, Overrides};
+use mprtc_server::config::FileConfig;
 use mprtc_server::token::{self, Privileges};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_util::sync::CancellationToken;
+
+mod live;
+use live::{Live, Ws, SECRET};
 
 async fn http(
     addr: &str,
@@ -32,28 +31,9 @@ async fn http_raw(
     auth: Option<&str>,
     body: &str,
 ) -> (u16, Value) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let auth = auth
-        .map(|a| {
-            format!(
-                "Authorization: Basic {}\r\n",
-                base64::engine::general_purpose::STANDARD.encode(a)
-            )
-        })
-        .unwrap_or_default();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut resp = String::new();
-    tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut resp))
-        .await
-        .unwrap()
-        .unwrap();
-    let status: u16 = resp[9..12].parse().unwrap();
-    let text = resp.split("\r\n\r\n").nth(1).unwrap_or("");
+    let (status, text) = live::http::request(addr, None, method, path, auth, body).await;
     // Bodies are small; accept chunked encoding by taking the JSON object inside.
+    let text = text.as_str();
     let json_text = text
         .find('{')
         .map(|i| &text[i..text.rfind('}').unwrap() + 1])
@@ -70,27 +50,9 @@ fn task(id: &str, width: u32) -> Value {
                       "users": [{"uid": 1, "x": 0, "y": 0, "width": width, "height": 360}]}})
 }
 
-/// A server on loopback with app `sec` (secret `topsecret`) and debug app `dbg`, plus
-/// `debug_token_endpoint` as given: its HTTP address, its WebSocket URL, what stops it, and its
-/// task.
-async fn serve(
-    debug_tokens: Option<bool>,
-) -> (
-    String,
-    String,
-    CancellationToken,
-    tokio::task::JoinHandle<()>,
-) {
-    let any = "127.0.0.1:0".parse().unwrap();
-    let o = Overrides {
-        listen: Some(any),
-        rtmp_listen: Some(any),
-        flv_listen: Some(any),
-        apps: vec!["sec:topsecret".into()],
-        insecure_apps: vec!["dbg".into()],
-        debug_token_endpoint: debug_tokens,
-        ..Default::default()
-    };
+/// A server on loopback with app `sec` (secret [`SECRET`]) and debug app `dbg`, plus
+/// `debug_token_endpoint` as given.
+async fn serve(debug_tokens: Option<bool>) -> Live {
     // The tasks here push to a closed loopback port: the operator switch that allows
     // non-public outputs (tests only have loopback).
     let file = FileConfig {
@@ -100,31 +62,30 @@ async fn serve(
         },
         ..Default::default()
     };
-    let server = Server::bind(Config::resolve(file, o).unwrap())
-        .await
-        .unwrap();
-    let ws_url = server.endpoints.signal.clone();
-    let addr = ws_url
-        .trim_start_matches("ws://")
-        .trim_end_matches("/ws")
-        .to_string();
-    let stop = CancellationToken::new();
-    let s = stop.clone();
-    let task = tokio::spawn(async move { server.run(s).await.unwrap() });
-    (addr, ws_url, stop, task)
+    live::start_with_file(file, |o| o.debug_token_endpoint = debug_tokens).await
 }
 
 #[tokio::test]
 async fn tasks_over_the_server_api() {
-    let (addr, ws_url, stop, task_handle) = serve(None).await;
+    let srv = serve(None).await;
+    let (addr, ws_url) = (srv.addr(), srv.url.clone());
 
     // A member makes the room exist and will hear the task's status.
     let (mut ws, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let tok = token::mint(b"topsecret", "sec", "r1", 1, Privileges::default(), now, 60);
+    let now = live::now_s();
+    // A token of app `sec` for room r1, valid for a minute.
+    let mint = |uid| {
+        token::mint(
+            SECRET.as_bytes(),
+            "sec",
+            "r1",
+            uid,
+            Privileges::default(),
+            now,
+            60,
+        )
+    };
+    let tok = mint(1);
     let join =
         json!({"v":1,"id":1,"type":"join","body":{"appkey":"sec","room":"r1","uid":1,"token":tok}});
     ws.send(Message::Text(join.to_string().into()))
@@ -151,7 +112,8 @@ async fn tasks_over_the_server_api() {
             .0,
         401
     );
-    let auth = Some("sec:topsecret");
+    let credentials = format!("sec:{SECRET}");
+    let auth = Some(credentials.as_str());
     // validation, naming the field
     let (st, v) = http(
         &addr,
@@ -293,7 +255,7 @@ async fn tasks_over_the_server_api() {
 
     // kick a member and close the room
     let (mut ws2, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
-    let tok2 = token::mint(b"topsecret", "sec", "r1", 2, Privileges::default(), now, 60);
+    let tok2 = mint(2);
     let join2 = json!({"v":1,"id":1,"type":"join","body":{"appkey":"sec","room":"r1","uid":2,"token":tok2}});
     ws2.send(Message::Text(join2.to_string().into()))
         .await
@@ -335,15 +297,8 @@ async fn tasks_over_the_server_api() {
         "the room is gone"
     );
 
-    stop.cancel();
-    tokio::time::timeout(Duration::from_secs(10), task_handle)
-        .await
-        .unwrap()
-        .unwrap();
+    srv.stop_within(Duration::from_secs(10)).await;
 }
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Events read until the server closes the socket, and the close code.
 async fn until_closed(ws: &mut Ws) -> (Vec<Value>, Option<u16>) {
@@ -367,15 +322,17 @@ async fn until_closed(ws: &mut Ws) -> (Vec<Value>, Option<u16>) {
 #[tokio::test]
 async fn debug_tokens_only_when_switched_on() {
     let ask = "/api/v1/debug/token?appkey=sec&room=r1&uid=alice";
-    let (addr, _, stop, _) = serve(None).await;
+    let srv = serve(None).await;
+    let addr = srv.addr();
     assert_eq!(
         http(&addr, "GET", ask, None, None).await.0,
         404,
         "off by default"
     );
-    stop.cancel();
+    srv.cancel();
 
-    let (addr, ws_url, stop, _) = serve(Some(true)).await;
+    let srv = serve(Some(true)).await;
+    let (addr, ws_url) = (srv.addr(), srv.url.clone());
     let (status, body) = http(&addr, "GET", ask, None, None).await;
     assert_eq!(status, 200, "{body}");
     let tok = body["token"].as_str().unwrap().to_owned();
@@ -423,5 +380,5 @@ async fn debug_tokens_only_when_switched_on() {
         }
     };
     assert_eq!(reply["ok"], true, "{reply}");
-    stop.cancel();
+    srv.cancel();
 }

@@ -8,9 +8,8 @@
 //! closed by the server, a reply); the generous [`BOUND`] only turns a hang into a
 //! failure.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -19,7 +18,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
-const BIN: &str = env!("CARGO_BIN_EXE_mprtc-server");
+mod live;
+use live::{binary, Ws};
+
 /// Upper bound on any wait; a pass never depends on it.
 const BOUND: Duration = Duration::from_secs(10);
 
@@ -34,28 +35,14 @@ struct Srv {
 
 impl Srv {
     fn start(env: &[(&str, &str)]) -> Self {
-        let mut cmd = Command::new(BIN);
-        cmd.args([
-            "--listen",
-            "127.0.0.1:0",
-            "--rtmp-listen",
-            "127.0.0.1:0",
-            "--flv-listen",
-            "127.0.0.1:0",
-            "--insecure-app",
-            "demo",
-        ])
-        .env("MPRTC_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        let mut cmd = binary::on_loopback();
+        cmd.args(["--insecure-app", "demo"])
+            .env("MPRTC_LOG", "error")
+            .stderr(Stdio::null());
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let (child, line, _) = binary::spawn_ready(&mut cmd);
         let ready: Value = serde_json::from_str(&line).expect("ready line");
         let e = &ready["endpoints"];
         let addr = |url: &str| -> SocketAddr {
@@ -103,8 +90,6 @@ impl Drop for Srv {
     }
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
-
 async fn join_on(ws: &mut Ws, uid: u64) -> bool {
     let f = json!({"v":1,"id":1,"type":"join","body":{"appkey":"demo","room":"r","uid":uid}});
     if ws.send(Message::Text(f.to_string().into())).await.is_err() {
@@ -136,6 +121,31 @@ async fn closed_by_server(s: &mut TcpStream) -> bool {
                 Ok(0) | Err(_) => return,
                 Ok(_) => {}
             }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+/// Whether the server closes the read half `rd` (EOF or reset) within [`BOUND`] while `trickle`
+/// keeps writing to the other half; what it sends before is read and dropped.
+async fn closed_while(
+    rd: &mut (impl tokio::io::AsyncRead + Unpin),
+    trickle: impl std::future::Future<Output = ()>,
+) -> bool {
+    let closed = async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match rd.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(BOUND, async {
+        tokio::select! {
+            () = closed => {}
+            () = trickle => {}
         }
     })
     .await
@@ -238,23 +248,10 @@ async fn connections_that_never_publish_or_play_are_closed() {
         }
         std::future::pending::<()>().await
     };
-    let closed = async {
-        let mut buf = [0u8; 4096];
-        loop {
-            match rd.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-        }
-    };
-    let closed = tokio::time::timeout(BOUND, async {
-        tokio::select! {
-            () = closed => {}
-            () = trickle => {}
-        }
-    })
-    .await;
-    assert!(closed.is_ok(), "closed at the admission deadline");
+    assert!(
+        closed_while(&mut rd, trickle).await,
+        "closed at the admission deadline"
+    );
 }
 
 /// Finding 9: with a per-IP cap of 2, the third connection from one address to each
@@ -363,23 +360,10 @@ async fn slow_and_silent_http_clients_are_closed() {
             }
             std::future::pending::<()>().await
         };
-        let closed = async {
-            let mut buf = [0u8; 4096];
-            loop {
-                match rd.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {}
-                }
-            }
-        };
-        let slow_closed = tokio::time::timeout(BOUND, async {
-            tokio::select! {
-                () = closed => {}
-                () = trickle => {}
-            }
-        })
-        .await;
-        assert!(slow_closed.is_ok(), "{addr}: unfinished headers closed");
+        assert!(
+            closed_while(&mut rd, trickle).await,
+            "{addr}: unfinished headers closed"
+        );
 
         let mut idle = TcpStream::connect(addr).await.unwrap();
         idle.write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
@@ -423,10 +407,8 @@ fn bad_limits_are_refused_at_start() {
             "config.bad_listen_timeout",
         ),
     ] {
-        let mut cmd = Command::new(BIN);
-        cmd.args(["--listen", "127.0.0.1:0", "--rtmp-listen", "127.0.0.1:0"])
-            .args(["--flv-listen", "127.0.0.1:0"])
-            .args(&args);
+        let mut cmd = binary::on_loopback();
+        cmd.args(&args);
         if let Some((k, v)) = env {
             cmd.env(k, v);
         }

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
 mod live;
+use live::http::{api, api_as};
 use live::*;
 
 fn join_as(id: u32, room: &str, user: &str, token: &str) -> Value {

@@ -1,15 +1,12 @@
 //! The `mprtc-server` binary as operators run it: settings from a TOML file, the environment and
 //! flags (in that order of precedence), the `token` subcommand, typed config errors, SIGTERM.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
-use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::Message;
+use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_mprtc-server");
+mod live;
+use live::binary::{self, BIN};
 
 fn write_config(dir: &std::path::Path, text: &str) -> std::path::PathBuf {
     let p = dir.join("mprtc.toml");
@@ -17,20 +14,10 @@ fn write_config(dir: &std::path::Path, text: &str) -> std::path::PathBuf {
     p
 }
 
+/// Joins room `cfg` on a fresh socket: the answer.
 async fn join(url: &str, app: &str, uid: u64, token: Option<&str>) -> Value {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    let f = json!({"v":1,"id":1,"type":"join","body":{"appkey":app,"room":"cfg","uid":uid,"token":token}});
-    ws.send(Message::Text(f.to_string().into())).await.unwrap();
-    loop {
-        if let Message::Text(t) = tokio::time::timeout(Duration::from_secs(5), ws.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap()
-        {
-            return serde_json::from_str(&t).unwrap();
-        }
-    }
+    let mut ws = live::connect(url).await;
+    live::ask(&mut ws, live::join(1, app, "cfg", uid, token)).await
 }
 
 #[tokio::test]
@@ -41,29 +28,23 @@ async fn file_env_and_flags_combine_and_sigterm_stops_cleanly() {
         &dir,
         "listen = \"127.0.0.1:9\"\nurl_ttl_secs = 30\n[[apps]]\nkey = \"fileapp\"\nsecret = \"file-secret\"\n",
     );
-    let mut child = Command::new(BIN)
-        .args([
-            "--config",
-            cfg.to_str().unwrap(),
-            "--public-host",
-            "localhost",
-            "--rtmp-listen",
-            "127.0.0.1:0",
-        ])
-        .env("MPRTC_LISTEN", "127.0.0.1:0") // env beats the file's port 9
-        .env("MPRTC_FLV_LISTEN", "127.0.0.1:0")
-        .env("MPRTC_INSECURE_APPS", "envapp")
-        .env("MPRTC_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let ready: Value = serde_json::from_str(&line).unwrap();
-    let signal = ready["endpoints"]["signal"].as_str().unwrap().to_string();
+    let (child, line, _) = binary::spawn_ready(
+        Command::new(BIN)
+            .args([
+                "--config",
+                cfg.to_str().unwrap(),
+                "--public-host",
+                "localhost",
+                "--rtmp-listen",
+                "127.0.0.1:0",
+            ])
+            .env("MPRTC_LISTEN", "127.0.0.1:0") // env beats the file's port 9
+            .env("MPRTC_FLV_LISTEN", "127.0.0.1:0")
+            .env("MPRTC_INSECURE_APPS", "envapp")
+            .env("MPRTC_LOG", "warn")
+            .stderr(Stdio::null()),
+    );
+    let signal = binary::signal_url(&line);
     assert!(
         signal.starts_with("ws://localhost:"),
         "flag --public-host applies: {signal}"
@@ -100,46 +81,22 @@ async fn file_env_and_flags_combine_and_sigterm_stops_cleanly() {
     );
 
     // SIGTERM: clean exit
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
+    let status = binary::terminate(child).await;
     assert!(status.success(), "{status:?}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
 /// Starts the binary on loopback ports with `args` and `env`; returns it and its signaling URL.
 fn spawn(args: &[&str], env: &[(&str, &str)]) -> (std::process::Child, String) {
-    let mut child = Command::new(BIN)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--rtmp-listen",
-            "127.0.0.1:0",
-            "--flv-listen",
-            "127.0.0.1:0",
-            "--insecure-app",
-            "dbg",
-        ])
-        .args(args)
-        .envs(env.iter().copied())
-        .env("MPRTC_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let ready: Value = serde_json::from_str(&line).unwrap();
-    let url = ready["endpoints"]["signal"].as_str().unwrap().to_string();
-    (child, url)
+    let (child, line, _) = binary::spawn_ready(
+        binary::on_loopback()
+            .args(["--insecure-app", "dbg"])
+            .args(args)
+            .envs(env.iter().copied())
+            .env("MPRTC_LOG", "warn")
+            .stderr(Stdio::null()),
+    );
+    (child, binary::signal_url(&line))
 }
 
 /// The HTTP status of a WebSocket upgrade from a page of `origin`: 101 or the refusal.
@@ -310,27 +267,13 @@ fn bad_configs_exit_with_a_typed_error() {
 #[test]
 fn secrets_given_as_flags_are_warned_about() {
     let secret = "flag-secret-0123456789abcdef-0123456789";
-    let mut child = Command::new(BIN)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--rtmp-listen",
-            "127.0.0.1:0",
-            "--flv-listen",
-            "127.0.0.1:0",
-            "--media-secret",
-            secret,
-        ])
-        .env("MPRTC_APPS", format!("envapp:{secret}"))
-        .env("MPRTC_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (mut child, line, _) = binary::spawn_ready(
+        binary::on_loopback()
+            .args(["--media-secret", secret])
+            .env("MPRTC_APPS", format!("envapp:{secret}"))
+            .env("MPRTC_LOG", "warn")
+            .stderr(Stdio::piped()),
+    );
     assert!(line.contains("\"ready\""), "{line}");
     child.kill().unwrap();
     let out = child.wait_with_output().unwrap();

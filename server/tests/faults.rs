@@ -12,6 +12,7 @@
 //! - a client out of the room is out of it on the server too.
 
 mod common;
+use common::{AUDIO, VIDEO};
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
@@ -260,14 +261,8 @@ impl Sim {
         let p = &mut self.peers[i];
         let who = p.uid;
         let kind = |k: MediaKind| match k {
-            MediaKind::Audio => Media {
-                audio: true,
-                video: false,
-            },
-            MediaKind::Video => Media {
-                audio: false,
-                video: true,
-            },
+            MediaKind::Audio => AUDIO,
+            MediaKind::Video => VIDEO,
         };
         match e {
             AppEvent::ClientJoin { uid } => {
@@ -416,14 +411,8 @@ impl Sim {
         let i = self.rand(4) as usize;
         let now = self.now;
         let media = match self.rand(3) {
-            0 => Media {
-                audio: true,
-                video: false,
-            },
-            1 => Media {
-                audio: false,
-                video: true,
-            },
+            0 => AUDIO,
+            1 => VIDEO,
             _ => Media::BOTH,
         };
         match self.rand(24) {

@@ -2,51 +2,30 @@
 //! secret, not the media secret, not a join token (JWT), not the signature (`s=`) of a signed
 //! media URL, not the HTTP Basic credentials of the server API.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine as _;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use mprtc_server::token::{self, Privileges};
 use rtmp_rs::client::{ClientConfig, RtmpConnector};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::{ClientRequestBuilder, Message};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mprtc-server");
+mod live;
+use live::binary::{self, BIN};
+use live::{answer, Ws};
+
 const APP_SECRET: &str = "app-secret-5f3a9c1e77";
 const MEDIA_SECRET: &str = "media-secret-b7d24e9031-5c0a7f12e9d4";
 const ORIGIN: &str = "https://app.example";
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 async fn connect(url: &str) -> Ws {
     let req = ClientRequestBuilder::new(url.parse().unwrap()).with_header("Origin", ORIGIN);
     tokio_tungstenite::connect_async(req).await.unwrap().0
-}
-
-/// Sends `frame` and returns the answer to it, skipping events.
-async fn ask(ws: &mut Ws, frame: Value) -> Value {
-    let id = frame["id"].clone();
-    ws.send(Message::Text(frame.to_string().into()))
-        .await
-        .unwrap();
-    loop {
-        let m = tokio::time::timeout(Duration::from_secs(5), ws.next())
-            .await
-            .expect("answer in time")
-            .expect("open")
-            .unwrap();
-        if let Message::Text(t) = m {
-            let v: Value = serde_json::from_str(&t).unwrap();
-            if v["re"] == id {
-                return v;
-            }
-        }
-    }
 }
 
 fn join(id: u32, uid: u64, token: &str) -> Value {
@@ -125,27 +104,14 @@ async fn no_log_filter_can_bypass_the_redaction() {
 /// every secret involved. `verbose`: the filter logs everything, so the logs must also show
 /// that those things happened (a test of redaction that logs nothing would prove nothing).
 async fn secrets_stay_out_of_logs(filter: &str, verbose: bool) {
-    let mut child = Command::new(BIN)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--rtmp-listen",
-            "127.0.0.1:0",
-            "--flv-listen",
-            "127.0.0.1:0",
-            "--allowed-origin",
-            ORIGIN,
-        ])
-        .env("MPRTC_APPS", format!("sec:{APP_SECRET}"))
-        .env("MPRTC_MEDIA_SECRET", MEDIA_SECRET)
-        .env("MPRTC_LOG", filter)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut ready = String::new();
-    stdout.read_line(&mut ready).unwrap();
+    let (mut child, ready, stdout) = binary::spawn_ready(
+        binary::on_loopback()
+            .args(["--allowed-origin", ORIGIN])
+            .env("MPRTC_APPS", format!("sec:{APP_SECRET}"))
+            .env("MPRTC_MEDIA_SECRET", MEDIA_SECRET)
+            .env("MPRTC_LOG", filter)
+            .stderr(Stdio::piped()),
+    );
     let logs = Arc::new(Mutex::new(ready.clone()));
     let readers: Vec<_> = [
         Box::new(stdout) as Box<dyn Read + Send>,
@@ -163,8 +129,7 @@ async fn secrets_stay_out_of_logs(filter: &str, verbose: bool) {
         })
     })
     .collect();
-    let ready: Value = serde_json::from_str(&ready).unwrap();
-    let signal = ready["endpoints"]["signal"].as_str().unwrap().to_string();
+    let signal = binary::signal_url(&ready);
     let api = signal
         .strip_prefix("ws://")
         .unwrap()
@@ -172,10 +137,7 @@ async fn secrets_stay_out_of_logs(filter: &str, verbose: bool) {
         .next()
         .unwrap();
 
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = live::now_s();
     let mint = |uid, at| {
         token::mint(
             APP_SECRET.as_bytes(),
@@ -200,17 +162,20 @@ async fn secrets_stay_out_of_logs(filter: &str, verbose: bool) {
 
     // Secure joins, and refused ones.
     let mut a = connect(&signal).await;
-    assert_eq!(ask(&mut a, join(1, 1, &tok1)).await["ok"], true);
+    assert_eq!(answer(&mut a, join(1, 1, &tok1)).await["ok"], true);
     let mut b = connect(&signal).await;
-    assert_eq!(ask(&mut b, join(1, 3, &expired)).await["err"]["code"], 4013);
     assert_eq!(
-        ask(&mut b, join(2, 4, &wrong_room)).await["err"]["code"],
+        answer(&mut b, join(1, 3, &expired)).await["err"]["code"],
+        4013
+    );
+    assert_eq!(
+        answer(&mut b, join(2, 4, &wrong_room)).await["err"]["code"],
         4012
     );
-    assert_eq!(ask(&mut b, join(3, 2, &tok2)).await["ok"], true);
+    assert_eq!(answer(&mut b, join(3, 2, &tok2)).await["ok"], true);
 
     // Publish: a signed push URL, used to really push over RTMP.
-    let r = ask(
+    let r = answer(
         &mut a,
         json!({"v":1,"id":2,"type":"publish","body":{"video":true,"audio":true}}),
     )
@@ -226,7 +191,7 @@ async fn secrets_stay_out_of_logs(filter: &str, verbose: bool) {
     pusher.publish(&name).await.unwrap();
 
     // Subscribe: signed play URLs, used over RTMP and HTTP-FLV, and forged.
-    let r = ask(
+    let r = answer(
         &mut b,
         json!({"v":1,"id":4,"type":"subscribe","body":{"uid":1,"video":true}}),
     )
@@ -249,7 +214,7 @@ async fn secrets_stay_out_of_logs(filter: &str, verbose: bool) {
         .await
         .unwrap();
     let mut bad = connect(&signal).await;
-    let r = ask(
+    let r = answer(
         &mut bad,
         json!({"v":1,"id":5,"type":"join","body":{"token":tok1}}),
     )
@@ -276,14 +241,7 @@ async fn secrets_stay_out_of_logs(filter: &str, verbose: bool) {
 
     drop((a, b, bad));
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
+    let status = binary::terminate(child).await;
     assert!(status.success(), "{status:?}");
     for r in readers {
         r.join().unwrap();

@@ -10,29 +10,25 @@
 use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
-use mprtc_server::app::Server;
-use mprtc_server::config::{Config, FileConfig, Overrides};
+use futures_util::SinkExt;
+use mprtc_server::config::FileConfig;
 use mprtc_server::token;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-const SECRET: &str = "topsecret";
+mod live;
+use live::{code, Live, Ws, SECRET};
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
+/// A loopback server (the shared one of [`live`]) with its own recordings directory.
 struct Srv {
-    ws: String,
+    live: Live,
     rtmp: String,
     /// This server's own recordings directory.
     rec: std::path::PathBuf,
-    stop: CancellationToken,
-    task: tokio::task::JoinHandle<()>,
 }
 
 impl Srv {
@@ -43,40 +39,17 @@ impl Srv {
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let rec = std::env::temp_dir().join(format!("mprtc-attack-rec-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&rec);
-        let any = "127.0.0.1:0".parse().unwrap();
-        let o = Overrides {
-            listen: Some(any),
-            rtmp_listen: Some(any),
-            flv_listen: Some(any),
-            apps: vec![format!("sec:{SECRET}")],
-            insecure_apps: vec!["dbg".into()],
-            recordings_dir: Some(rec.clone()),
-            ..Default::default()
-        };
         let file: FileConfig = toml::from_str(file).expect("test config parses");
-        let server = Server::bind(Config::resolve(file, o).unwrap())
-            .await
-            .unwrap();
-        let ws = server.endpoints.signal.clone();
-        let rtmp = server.endpoints.rtmp.clone();
-        let stop = CancellationToken::new();
-        let s = stop.clone();
-        let task = tokio::spawn(async move { server.run(s).await.unwrap() });
+        let live = live::start_with_file(file, |o| o.recordings_dir = Some(rec.clone())).await;
         Self {
-            ws,
-            rtmp,
+            rtmp: live.endpoints.rtmp.clone(),
+            live,
             rec,
-            stop,
-            task,
         }
     }
 
     async fn close(self) {
-        self.stop.cancel();
-        tokio::time::timeout(Duration::from_secs(20), self.task)
-            .await
-            .expect("server stops")
-            .unwrap();
+        self.live.stop_within(Duration::from_secs(20)).await;
         let _ = std::fs::remove_dir_all(&self.rec);
     }
 
@@ -100,10 +73,7 @@ impl Srv {
 
 /// A token of app `sec` with the privileges as JSON (absent ones take their defaults).
 fn tok(room: &str, uid: u64, privileges: Value) -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = live::now_s();
     let claims: token::Claims = serde_json::from_value(json!({
         "app": "sec", "room": room, "uid": uid.to_string(), "iat": now, "exp": now + 600,
         "privileges": privileges,
@@ -128,7 +98,7 @@ impl Client {
         token: Option<String>,
         role: &str,
     ) -> Self {
-        let ws = tokio_tungstenite::connect_async(&srv.ws).await.unwrap().0;
+        let ws = live::connect(&srv.live.url).await;
         let mut c = Self {
             ws,
             events: VecDeque::new(),
@@ -144,17 +114,23 @@ impl Client {
         c
     }
 
+    /// [`Client::join`] of app `sec` with a token for `room` and `uid` with `privileges` (as
+    /// JSON, see [`tok`]).
+    async fn sec(srv: &Srv, room: &str, uid: u64, privileges: Value, role: &str) -> Self {
+        Self::join(
+            srv,
+            "sec",
+            room,
+            uid,
+            Some(tok(room, uid, privileges)),
+            role,
+        )
+        .await
+    }
+
+    /// The next text frame, within 60 s.
     async fn recv(&mut self) -> Value {
-        loop {
-            let m = tokio::time::timeout(Duration::from_secs(60), self.ws.next())
-                .await
-                .expect("a frame within 60 s")
-                .expect("socket open")
-                .unwrap();
-            if let Message::Text(t) = m {
-                return serde_json::from_str(&t).unwrap();
-            }
-        }
+        live::recv_within(&mut self.ws, Duration::from_secs(60)).await
     }
 
     async fn ask(&mut self, kind: &str, body: Value) -> Value {
@@ -193,11 +169,6 @@ impl Client {
             }
         }
     }
-}
-
-fn err_code(v: &Value) -> u64 {
-    assert_eq!(v["ok"], false, "expected a refusal: {v}");
-    v["err"]["code"].as_u64().unwrap()
 }
 
 fn task(id: &str, stream_url: &str, users: &[u64], images: &[String]) -> Value {
@@ -319,15 +290,7 @@ fn assert_sanitized(msg: &str) {
 async fn layout_images_are_never_fetched_from_internal_addresses() {
     let internal = Internal::start().await;
     let srv = Srv::start("").await;
-    let mut a = Client::join(
-        &srv,
-        "sec",
-        "ssrf",
-        1,
-        Some(tok("ssrf", 1, json!({}))),
-        "broadcaster",
-    )
-    .await;
+    let mut a = Client::sec(&srv, "ssrf", 1, json!({}), "broadcaster").await;
     // The output is the server's own RTMP listener (always allowed); the images are not.
     let out = format!("{}/probe", srv.rtmp);
     for (id, url) in [
@@ -357,15 +320,7 @@ async fn allowed_image_hosts_still_refuse_redirects_and_non_images_and_composite
     let internal = Internal::start().await;
     // Tests only have loopback: the operator allows private image hosts here.
     let srv = Srv::start("[tasks]\nimage_allow_private = true\n").await;
-    let mut a = Client::join(
-        &srv,
-        "sec",
-        "img",
-        1,
-        Some(tok("img", 1, json!({}))),
-        "broadcaster",
-    )
-    .await;
+    let mut a = Client::sec(&srv, "img", 1, json!({}), "broadcaster").await;
     let push = a
         .ask("publish", json!({"audio": true, "video": true}))
         .await;
@@ -421,29 +376,13 @@ async fn allowed_image_hosts_still_refuse_redirects_and_non_images_and_composite
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_that_may_not_subscribe_cannot_show_others_in_a_task() {
     let srv = Srv::start("").await;
-    let _victim = Client::join(
-        &srv,
-        "sec",
-        "sub",
-        2,
-        Some(tok("sub", 2, json!({}))),
-        "broadcaster",
-    )
-    .await;
-    let mut a = Client::join(
-        &srv,
-        "sec",
-        "sub",
-        1,
-        Some(tok("sub", 1, json!({"subscribe": false}))),
-        "broadcaster",
-    )
-    .await;
+    let _victim = Client::sec(&srv, "sub", 2, json!({}), "broadcaster").await;
+    let mut a = Client::sec(&srv, "sub", 1, json!({"subscribe": false}), "broadcaster").await;
     let out = format!("{}/nosub", srv.rtmp);
     let r = a
         .ask("add-tasks", tasks(task("steal", &out, &[2], &[])))
         .await;
-    assert_eq!(err_code(&r), 4014, "{r}");
+    assert_eq!(code(&r), 4014, "{r}");
     // Itself it may show.
     let r = a
         .ask("add-tasks", tasks(task("self", &out, &[1], &[])))
@@ -453,7 +392,7 @@ async fn a_token_that_may_not_subscribe_cannot_show_others_in_a_task() {
     let r = a
         .ask("update-tasks", tasks(task("self", &out, &[1, 2], &[])))
         .await;
-    assert_eq!(err_code(&r), 4014, "{r}");
+    assert_eq!(code(&r), 4014, "{r}");
     srv.close().await;
 }
 
@@ -463,24 +402,8 @@ async fn a_token_that_may_not_subscribe_cannot_show_others_in_a_task() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_audience_hears_task_status_without_push_secrets_or_engine_text() {
     let srv = Srv::start("").await;
-    let mut manager = Client::join(
-        &srv,
-        "sec",
-        "leak",
-        1,
-        Some(tok("leak", 1, json!({}))),
-        "broadcaster",
-    )
-    .await;
-    let mut viewer = Client::join(
-        &srv,
-        "sec",
-        "leak",
-        2,
-        Some(tok("leak", 2, json!({}))),
-        "audience",
-    )
-    .await;
+    let mut manager = Client::sec(&srv, "leak", 1, json!({}), "broadcaster").await;
+    let mut viewer = Client::sec(&srv, "leak", 2, json!({}), "audience").await;
     // The own RTMP listener refuses this unsigned push: the task fails with a reason.
     let secret_url = format!(
         "{}/room?txSecret=TOPSECRET-PUSH-KEY&txTime=6a000000",
@@ -511,15 +434,7 @@ async fn the_audience_hears_task_status_without_push_secrets_or_engine_text() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_cannot_start_more_compositors_than_its_cap_and_insecure_apps_none() {
     let srv = Srv::start("").await;
-    let mut a = Client::join(
-        &srv,
-        "sec",
-        "cap",
-        1,
-        Some(tok("cap", 1, json!({}))),
-        "broadcaster",
-    )
-    .await;
+    let mut a = Client::sec(&srv, "cap", 1, json!({}), "broadcaster").await;
     let out = format!("{}/cap", srv.rtmp);
     for i in 0..4 {
         let r = a
@@ -528,13 +443,13 @@ async fn a_member_cannot_start_more_compositors_than_its_cap_and_insecure_apps_n
         assert_eq!(r["ok"], true, "task {i}: {r}");
     }
     let r = a.ask("add-tasks", tasks(task("t4", &out, &[], &[]))).await;
-    assert_eq!(err_code(&r), 4029, "the fifth of one member: {r}");
+    assert_eq!(code(&r), 4029, "the fifth of one member: {r}");
     // Anonymous members of a token-less app run none unless the operator allows it.
     let mut anon = Client::join(&srv, "dbg", "cap", 9, None, "broadcaster").await;
     let r = anon
         .ask("add-tasks", tasks(task("anon", &out, &[], &[])))
         .await;
-    assert_eq!(err_code(&r), 4014, "{r}");
+    assert_eq!(code(&r), 4014, "{r}");
     srv.close().await;
 }
 
@@ -544,24 +459,8 @@ async fn server_and_app_compositor_caps_hold_across_rooms() {
         "[tasks]\nmax_compositors = 3\nmax_compositors_per_app = 2\ninsecure_apps = true\n",
     )
     .await;
-    let mut a = Client::join(
-        &srv,
-        "sec",
-        "ra",
-        1,
-        Some(tok("ra", 1, json!({}))),
-        "broadcaster",
-    )
-    .await;
-    let mut b = Client::join(
-        &srv,
-        "sec",
-        "rb",
-        1,
-        Some(tok("rb", 1, json!({}))),
-        "broadcaster",
-    )
-    .await;
+    let mut a = Client::sec(&srv, "ra", 1, json!({}), "broadcaster").await;
+    let mut b = Client::sec(&srv, "rb", 1, json!({}), "broadcaster").await;
     let mut d = Client::join(&srv, "dbg", "rd", 1, None, "broadcaster").await;
     let out = format!("{}/caps", srv.rtmp);
     for id in ["a1", "a2"] {
@@ -569,11 +468,11 @@ async fn server_and_app_compositor_caps_hold_across_rooms() {
         assert_eq!(r["ok"], true, "{r}");
     }
     let r = b.ask("add-tasks", tasks(task("b1", &out, &[], &[]))).await;
-    assert_eq!(err_code(&r), 4029, "app cap: {r}");
+    assert_eq!(code(&r), 4029, "app cap: {r}");
     let r = d.ask("add-tasks", tasks(task("d1", &out, &[], &[]))).await;
     assert_eq!(r["ok"], true, "{r}");
     let r = d.ask("add-tasks", tasks(task("d2", &out, &[], &[]))).await;
-    assert_eq!(err_code(&r), 4029, "server cap: {r}");
+    assert_eq!(code(&r), 4029, "server cap: {r}");
     // Deleting one frees its place.
     let r = a.ask("delete-tasks", json!({"taskIds": ["a1"]})).await;
     assert_eq!(r["ok"], true, "{r}");
@@ -603,15 +502,7 @@ fn compositors(marker: &str) -> HashSet<u32> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_update_flood_is_coalesced_and_nothing_restarts_once_the_room_is_gone() {
     let srv = Srv::start("").await;
-    let mut a = Client::join(
-        &srv,
-        "sec",
-        "flood",
-        1,
-        Some(tok("flood", 1, json!({}))),
-        "broadcaster",
-    )
-    .await;
+    let mut a = Client::sec(&srv, "flood", 1, json!({}), "broadcaster").await;
     let marker = format!("flood-{}-marker", std::process::id());
     let out = format!("{}/{marker}", srv.rtmp);
     let r = a.ask("add-tasks", tasks(task("f", &out, &[], &[]))).await;
@@ -669,29 +560,13 @@ async fn an_update_flood_is_coalesced_and_nothing_restarts_once_the_room_is_gone
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recording_needs_the_record_privilege() {
     let srv = Srv::start("").await;
-    let mut a = Client::join(
-        &srv,
-        "sec",
-        "rec",
-        1,
-        Some(tok("rec", 1, json!({}))),
-        "broadcaster",
-    )
-    .await;
+    let mut a = Client::sec(&srv, "rec", 1, json!({}), "broadcaster").await;
     let out = format!("{}/rec", srv.rtmp);
     let mut t = task("r", &out, &[], &[]);
     t["record"] = json!(true);
     let r = a.ask("add-tasks", tasks(t.clone())).await;
-    assert_eq!(err_code(&r), 4014, "{r}");
-    let mut b = Client::join(
-        &srv,
-        "sec",
-        "rec",
-        2,
-        Some(tok("rec", 2, json!({"record": true}))),
-        "broadcaster",
-    )
-    .await;
+    assert_eq!(code(&r), 4014, "{r}");
+    let mut b = Client::sec(&srv, "rec", 2, json!({"record": true}), "broadcaster").await;
     let r = b.ask("add-tasks", tasks(t)).await;
     assert_eq!(r["ok"], true, "granted: {r}");
     srv.close().await;
@@ -700,15 +575,7 @@ async fn recording_needs_the_record_privilege() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_continues_the_same_recording() {
     let srv = Srv::start("").await;
-    let mut a = Client::join(
-        &srv,
-        "sec",
-        "seg",
-        1,
-        Some(tok("seg", 1, json!({"record": true}))),
-        "broadcaster",
-    )
-    .await;
+    let mut a = Client::sec(&srv, "seg", 1, json!({"record": true}), "broadcaster").await;
     let push = a
         .ask("publish", json!({"audio": true, "video": true}))
         .await;

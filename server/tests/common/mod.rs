@@ -3,10 +3,23 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use mprtc::protocol::Media;
 use mprtc_server::config::AppConfig;
 use mprtc_server::media::MediaSigner;
 use mprtc_server::signaling::Hub;
 use mprtc_server::tasks::TaskPolicy;
+
+/// Audio only.
+pub const AUDIO: Media = Media {
+    audio: true,
+    video: false,
+};
+
+/// Video only.
+pub const VIDEO: Media = Media {
+    audio: false,
+    video: true,
+};
 
 /// The secret of app "sec".
 pub const SECRET: &str = "app-secret";

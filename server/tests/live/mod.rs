@@ -2,6 +2,9 @@
 //! real WebSockets, and the frames they send.
 #![allow(dead_code)] // each test crate uses its own part of it
 
+pub mod binary;
+pub mod http;
+
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -28,11 +31,21 @@ pub struct Live {
 impl Live {
     /// Stops the server and waits until it has (within 5 s).
     pub async fn stop(self) {
+        self.stop_within(Duration::from_secs(5)).await
+    }
+
+    /// Stops the server and waits until it has, within `bound`.
+    pub async fn stop_within(self, bound: Duration) {
         self.stop.cancel();
-        tokio::time::timeout(Duration::from_secs(5), self.task)
+        tokio::time::timeout(bound, self.task)
             .await
             .expect("server stops promptly")
             .unwrap();
+    }
+
+    /// Tells the server to stop, without waiting for it.
+    pub fn cancel(self) {
+        self.stop.cancel();
     }
 
     /// `host:port` of the signaling listener (the server API too).
@@ -87,8 +100,13 @@ pub async fn connect(url: &str) -> Ws {
 
 /// The next text frame, parsed.
 pub async fn recv(ws: &mut Ws) -> Value {
+    recv_within(ws, Duration::from_secs(5)).await
+}
+
+/// The next text frame, parsed; it must come within `bound`.
+pub async fn recv_within(ws: &mut Ws, bound: Duration) -> Value {
     loop {
-        let m = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        let m = tokio::time::timeout(bound, ws.next())
             .await
             .expect("answer in time")
             .expect("open")
@@ -179,53 +197,4 @@ pub fn token_for(room: &str, who: &str, p: mprtc_server::token::Privileges) -> S
             privileges: p,
         },
     )
-}
-
-/// One server-API call over HTTP/1.1 with app `sec`'s Basic credentials: (status, body).
-pub async fn api(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
-    api_as(
-        addr,
-        "127.0.0.1",
-        &format!("sec:{SECRET}"),
-        method,
-        path,
-        body,
-    )
-    .await
-}
-
-/// [`api`] from the loopback address `from` (127.0.0.0/8) with other credentials
-/// (`key:secret`).
-pub async fn api_as(
-    addr: &str,
-    from: &str,
-    credentials: &str,
-    method: &str,
-    path: &str,
-    body: &str,
-) -> (u16, String) {
-    use base64::Engine as _;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let auth = base64::engine::general_purpose::STANDARD.encode(credentials);
-    let sock = tokio::net::TcpSocket::new_v4().unwrap();
-    sock.bind(format!("{from}:0").parse().unwrap()).unwrap();
-    let mut s = sock.connect(addr.parse().unwrap()).await.unwrap();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {auth}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut resp = String::new();
-    tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut resp))
-        .await
-        .expect("API answers in time")
-        .unwrap();
-    let status = resp.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = resp
-        .split_once("\r\n\r\n")
-        .map(|x| x.1)
-        .unwrap_or("")
-        .to_owned();
-    (status, body)
 }

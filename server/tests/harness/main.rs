@@ -1,0 +1,19 @@
+//! Two-party harness in virtual time: real SDK cores ([`mprtc::core::Client`]) talking to the
+//! real signaling logic ([`mprtc_server::signaling::Hub`]) with frames passed in memory, so whole
+//! flows run in microseconds and deterministically.
+//!
+//! [`support`] holds the fixtures (the [`support::Net`] of [`support::Peer`]s and its helpers);
+//! each other module is one behaviour, its tests reading top to bottom.
+
+#[path = "../common/mod.rs"]
+mod common;
+mod support;
+
+mod components;
+mod convergence;
+mod dialects;
+mod join;
+mod resume;
+mod sessions;
+mod tasks;
+mod tokens;
