@@ -155,6 +155,7 @@ impl Client {
         ))
     }
 
+    /// Stop publishing `media` (the others get `stream-removed`); what stays is still published.
     pub fn unpublish(&mut self, now: u64, media: Media) -> Result<OpId, Error> {
         self.joined_ref()?;
         Ok(self.request(
@@ -179,6 +180,7 @@ impl Client {
         ))
     }
 
+    /// Stop receiving `media` from `uid`; the page stops its `<live-player>` itself.
     pub fn unsubscribe(&mut self, now: u64, uid: u64, media: Media) -> Result<OpId, Error> {
         self.joined_ref()?;
         Ok(self.request(

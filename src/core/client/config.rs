@@ -8,6 +8,7 @@ use crate::core::reconnect::ReconnectPolicy;
 /// Settings fixed for the client's life.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
+    /// The app's key: the server finds the app's secret and settings by it.
     pub appkey: String,
     /// `ws://` or `wss://` URL of the server's signaling endpoint.
     pub server: String,
@@ -24,6 +25,9 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
+    /// The defaults (10 s deadlines, the default [`ReconnectPolicy`], seed 0) for this app
+    /// and server. Fails on an empty `appkey` or a `server` that is not a WebSocket URL, so a
+    /// typo shows at setup rather than at the first join.
     pub fn new(appkey: impl Into<String>, server: impl Into<String>) -> Result<Self, Error> {
         let appkey = appkey.into();
         let server = server.into();

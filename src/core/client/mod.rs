@@ -1,4 +1,63 @@
-//! DOC
+//! The client state machine: connection lifecycle, request/response correlation with
+//! per-request deadlines, room membership and the streams of every member.
+//!
+//! Sans-IO, in quinn-proto's manner: every method takes the current time in milliseconds (any
+//! monotonic origin) and returns at once; the effects queue up as [`Output`]s for the driver to
+//! carry out, and [`Client::poll_timeout`] says when [`Client::handle_timeout`] must be called
+//! next. The core never reads a clock, opens a socket or calls back into JavaScript, so every
+//! decision it makes can be tested natively in virtual time.
+//!
+//! # Driving it
+//!
+//! After every input (an API call, a socket event, a timer, an app lifecycle event) the driver
+//! drains [`Client::poll_output`] to the end, carries out each output in order, then sleeps until
+//! [`Client::poll_timeout`] or the next socket event, whichever comes first:
+//!
+//! ```
+//! use mprtc::core::{Client, ClientConfig, Output};
+//!
+//! let mut client = Client::new(ClientConfig::new("appkey", "wss://rtc.example.com/ws")?);
+//! let now = 0; // ms from any monotonic origin: the core never reads a clock itself
+//! let join = client.join(now, "room-1", 42, None)?;
+//!
+//! let mut drive = |client: &mut Client, frames: &mut Vec<String>| {
+//!     while let Some(out) = client.poll_output() {
+//!         match out {
+//!             // Open a WebSocket; report what it does with `handle_socket_*`.
+//!             Output::Connect { url } => assert!(url.starts_with("wss://")),
+//!             Output::Send(text) => frames.push(text), // socket.send(text)
+//!             Output::Close { .. } => {}               // socket.close(code, reason)
+//!             Output::Event(_) => {}                   // the app's listeners
+//!             Output::Resolve { op, .. } | Output::Reject { op, .. } => assert_eq!(op, join),
+//!         }
+//!     }
+//! };
+//! let mut frames = Vec::new();
+//! drive(&mut client, &mut frames); // Connect: the join waits for the socket
+//! client.handle_socket_open(now);
+//! drive(&mut client, &mut frames); // the join goes out
+//! assert_eq!(frames.len(), 1);
+//!
+//! // Nothing from the server: at the deadline, the join is rejected with a timeout.
+//! let deadline = client.poll_timeout().expect("the join has a deadline");
+//! client.handle_timeout(deadline);
+//! drive(&mut client, &mut frames);
+//! # Ok::<(), mprtc::core::Error>(())
+//! ```
+//!
+//! # Where things are
+//!
+//! This file holds the [`Client`] and its surface: the `handle_*` inputs, the `poll_*` outputs
+//! and the queries. The rest is split by concern, each file one more `impl Client` block:
+//!
+//! | file | holds |
+//! |---|---|
+//! | `config.rs` | [`ClientConfig`] |
+//! | `commands.rs` | the API calls (join, publish, subscribe, tasks, destroy …) |
+//! | `requests.rs` | requests in flight: ids, deadlines, answers, heartbeats |
+//! | `room.rs` | room state ([`Remote`], members, streams) and the server's events |
+//! | `resume.rs` | losing the connection: reconnect, rejoin, restore, teardown |
+//! | `components.rs` | `<live-pusher>` / `<live-player>` reports and their recoveries |
 
 use alloc::collections::VecDeque;
 
@@ -35,12 +94,16 @@ pub const HEARTBEAT_CLOSE_CODE: u16 = 4408;
 /// the session for a resume (a normal close, 1000, means the client is gone for good).
 pub const RECONNECT_CLOSE_CODE: u16 = 4000;
 
+/// Where the one signaling socket stands. The socket's deadlines live here, the requests' in
+/// [`Pending`], the heartbeat's in [`Joined`] and the reconnect's in [`Reconnecting`]:
+/// [`Client::poll_timeout`] takes the earliest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Conn {
+    /// No socket, or the last one has reported its close.
     Idle,
-    Connecting {
-        deadline: u64,
-    },
+    /// [`Output::Connect`] was asked for; the socket must open by `deadline`.
+    Connecting { deadline: u64 },
+    /// The socket is open: requests go out as they are made.
     Open,
     /// We asked for the socket to close; its close event is expected, not news.
     Closing,
@@ -73,6 +136,7 @@ pub struct Client {
 }
 
 impl Client {
+    /// A client with nothing to do yet: no socket opens before [`Client::join`].
     pub fn new(cfg: ClientConfig) -> Self {
         Self {
             conn: Conn::Idle,
@@ -126,6 +190,8 @@ impl Client {
 
     // ---- socket and time inputs --------------------------------------------------------------
 
+    /// The socket asked for by [`Output::Connect`] opened. The (re)join queued while connecting
+    /// goes out first, then every request still unanswered, so nothing asked offline is lost.
     pub fn handle_socket_open(&mut self, _now: u64) {
         if let Conn::Connecting { .. } = self.conn {
             self.conn = Conn::Open;
@@ -142,6 +208,9 @@ impl Client {
         }
     }
 
+    /// A text frame from the server: an answer settles its request, an event updates the room.
+    /// Frames that cannot be read are counted in [`Client::bad_frames`], never fatal: a newer
+    /// server may send what this client does not know.
     pub fn handle_socket_message(&mut self, now: u64, text: &str) {
         if self.conn != Conn::Open {
             return;
@@ -190,6 +259,9 @@ impl Client {
         }
     }
 
+    /// Time passed: call it at (or after) the instant [`Client::poll_timeout`] gave. It fails
+    /// the requests whose deadline has passed, gives up on a socket that did not open, opens
+    /// the next socket of a reconnect and sends the heartbeat. Calling it early is harmless.
     pub fn handle_timeout(&mut self, now: u64) {
         if let Conn::Connecting { deadline } = self.conn {
             if now >= deadline {
@@ -230,7 +302,8 @@ impl Client {
         self.maybe_ping(now);
     }
 
-    /// When [`Client::handle_timeout`] must next be called, if ever.
+    /// When [`Client::handle_timeout`] must next be called, if ever (absolute ms, as `now`).
+    /// Ask again after every input: any of them can move the next deadline.
     pub fn poll_timeout(&self) -> Option<u64> {
         let c = match self.conn {
             Conn::Connecting { deadline } => Some(deadline),
@@ -263,27 +336,36 @@ impl Client {
         self.reconnect.is_some()
     }
 
+    /// The next thing for the driver to do, in order. Drain it to `None` after every input
+    /// and carry each out before the next input, so sends keep the order they were made in.
     pub fn poll_output(&mut self) -> Option<Output> {
         self.out.pop_front()
     }
 
     // ---- state the app (and tests) may read --------------------------------------------------
 
+    /// Whether the server accepted the join (and the room was not left since). Stays true
+    /// while reconnecting: the room's state is kept for the rejoin.
     pub fn is_joined(&self) -> bool {
         self.joined.is_some()
     }
+    /// The role in the room, or the one the next join will ask for.
     pub fn role(&self) -> Role {
         self.joined.as_ref().map_or(self.role, |j| j.role)
     }
+    /// The room joined.
     pub fn room(&self) -> Option<&str> {
         self.joined.as_ref().map(|j| j.room.as_str())
     }
+    /// The server's session id, which a rejoin offers to resume.
     pub fn session(&self) -> Option<&str> {
         self.joined.as_ref().map(|j| j.session.as_str())
     }
+    /// The sequence number of the last room event applied: a resume asks for what follows it.
     pub fn last_seq(&self) -> u64 {
         self.joined.as_ref().map_or(0, |j| j.last_seq)
     }
+    /// The other members of the room, by uid.
     pub fn members(&self) -> impl Iterator<Item = (u64, &Remote)> + '_ {
         self.joined
             .iter()
@@ -316,6 +398,7 @@ impl Client {
     pub fn muted(&self) -> Media {
         self.joined.as_ref().map_or(Media::NONE, |j| j.muted)
     }
+    /// The kinds this member publishes, as the server confirmed them.
     pub fn published(&self) -> Media {
         self.joined.as_ref().map_or(Media::NONE, |j| j.published)
     }

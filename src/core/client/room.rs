@@ -13,7 +13,9 @@ use crate::protocol::*;
 /// A remote member as this client knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Remote {
+    /// Broadcaster or audience.
     pub role: Role,
+    /// The kinds it publishes now (what can be subscribed to).
     pub live: Media,
     /// The kinds it muted.
     pub muted: Media,
