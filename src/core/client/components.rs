@@ -153,12 +153,7 @@ impl Client {
         if j.push_recovering || j.published.is_empty() || j.role == Role::Audience {
             return;
         }
-        j.push_recovering = true;
-        let req = PublishReq {
-            media: j.published,
-            stream: j.stream.clone(),
-        };
-        self.internal_request(now, RequestKind::Publish, &req, Pend::Republish);
+        self.republish(now);
     }
 
     /// The `<live-player>` playing `uid` gave up: ask for a fresh play URL.
@@ -172,7 +167,29 @@ impl Client {
         if j.pull_recovering.contains(&uid) {
             return;
         }
-        j.pull_recovering.push(uid);
+        self.resubscribe(now, uid, media);
+    }
+
+    /// Publish again what is published, for a fresh push URL: the answer comes out as
+    /// [`AppEvent::SyncDone`] (a recovery, or the restore after a fresh rejoin).
+    pub(super) fn republish(&mut self, now: u64) {
+        let Some(j) = self.joined.as_mut() else {
+            return;
+        };
+        j.push_recovering = true;
+        let req = PublishReq {
+            media: j.published,
+            stream: j.stream.clone(),
+        };
+        self.internal_request(now, RequestKind::Publish, &req, Pend::Republish);
+    }
+
+    /// Subscribe again to `media` of `uid`, for a fresh play URL: the answer comes out as
+    /// [`AppEvent::SyncDone`] (a recovery, or the restore after a fresh rejoin).
+    pub(super) fn resubscribe(&mut self, now: u64, uid: u64, media: Media) {
+        if let Some(j) = self.joined.as_mut() {
+            j.pull_recovering.push(uid);
+        }
         self.internal_request(
             now,
             RequestKind::Subscribe,

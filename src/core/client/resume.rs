@@ -243,9 +243,8 @@ impl Client {
         let Some(j) = self.joined.as_mut() else {
             return;
         };
-        let republish =
-            (!j.published.is_empty() && j.role == Role::Broadcaster).then_some(j.published);
-        if republish.is_none() {
+        let republish = !j.published.is_empty() && j.role == Role::Broadcaster;
+        if !republish {
             j.published = Media::NONE;
         }
         let subs: Vec<(u64, Media)> = ::core::mem::take(&mut j.subs)
@@ -254,13 +253,8 @@ impl Client {
             .collect();
         j.subs = subs.clone();
         let muted = j.muted;
-        if let Some(media) = republish {
-            j.push_recovering = true;
-            let req = PublishReq {
-                media,
-                stream: j.stream.clone(),
-            };
-            self.internal_request(now, RequestKind::Publish, &req, Pend::Republish);
+        if republish {
+            self.republish(now);
         }
         if !muted.is_empty() {
             let req = MuteReq {
@@ -277,15 +271,7 @@ impl Client {
             {
                 continue;
             }
-            if let Some(j) = self.joined.as_mut() {
-                j.pull_recovering.push(uid);
-            }
-            self.internal_request(
-                now,
-                RequestKind::Subscribe,
-                &SubscribeReq { uid, media },
-                Pend::Resubscribe { uid },
-            );
+            self.resubscribe(now, uid, media);
         }
     }
 
