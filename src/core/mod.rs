@@ -11,10 +11,6 @@ pub mod params;
 pub mod reconnect;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_dialects;
-#[cfg(test)]
-mod tests_reconnect;
 mod uid_map;
 
 pub use client::{

@@ -1,25 +1,10 @@
 //! What both dialects lean on: mute, app-chosen user and stream ids, component phases, and
 //! rate-limited quality samples. Frame by frame, in virtual time.
 
-use super::component::{ComponentKind, ReportEvent};
-use super::tests::{drain, drain_all, joined_as, sent};
 use super::*;
 use crate::protocol::frame::{encode_event, encode_ok};
 use crate::protocol::json::Json;
 use crate::protocol::*;
-
-fn client() -> Client {
-    Client::new(ClientConfig::new("app", "ws://127.0.0.1:1/ws").unwrap())
-}
-
-fn events(outs: &[Output]) -> Vec<AppEvent> {
-    outs.iter()
-        .filter_map(|o| match o {
-            Output::Event(e) => Some(e.clone()),
-            _ => None,
-        })
-        .collect()
-}
 
 const AUDIO: Media = Media {
     audio: true,
