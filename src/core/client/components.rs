@@ -36,6 +36,28 @@ pub struct ComponentStatus {
 
 pub(super) type ComponentKey = (ComponentKind, Option<u64>);
 
+impl Joined {
+    /// What the page last reported about one component.
+    pub(super) fn component(&self, key: ComponentKey) -> Option<&ComponentStatus> {
+        self.components
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, c)| c)
+    }
+
+    /// The entry of one component, made empty on its first report.
+    pub(super) fn component_mut(&mut self, key: ComponentKey) -> &mut ComponentStatus {
+        let i = match self.components.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                self.components.push((key, ComponentStatus::default()));
+                self.components.len() - 1
+            }
+        };
+        &mut self.components[i].1
+    }
+}
+
 impl Client {
     /// What the page forwards from its `<live-pusher>` (`Push`) or a `<live-player>` (`Pull`):
     /// `report` is the event's `e.detail` (or `e.detail.info` for netstatus), read leniently by
@@ -118,12 +140,9 @@ impl Client {
                 }
             }
         }
-        if let (Some((phase, code)), Some(uid)) = (phase, key) {
-            let entry = self
-                .joined
-                .as_mut()
-                .expect("joined above")
-                .component_mut((kind, key));
+        // `joined` is still there (checked above); matching it again keeps a panic path out.
+        if let (Some((phase, code)), Some(uid), Some(j)) = (phase, key, self.joined.as_mut()) {
+            let entry = j.component_mut((kind, key));
             if entry.phase != Some(phase) || phase == Phase::Failed {
                 entry.phase = Some(phase);
                 self.out.push_back(Output::Event(match kind {

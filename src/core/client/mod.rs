@@ -64,7 +64,6 @@ use alloc::collections::VecDeque;
 use crate::prelude::*;
 
 use crate::core::component::{ComponentKind, NetStatus};
-use crate::core::error::Error;
 use crate::core::output::{AppEvent, OpId, Output};
 use crate::core::reconnect::{DropCause, Rng};
 use crate::protocol::frame::decode_server;
@@ -83,7 +82,7 @@ pub use config::ClientConfig;
 pub use room::Remote;
 
 use components::component_key;
-use requests::{pend_name, Pend, Pending};
+use requests::{Pend, Pending};
 use resume::{Reconnecting, CLOSE_GRACE_MS};
 use room::Joined;
 
@@ -272,32 +271,7 @@ impl Client {
                 return;
             }
         }
-        let mut i = 0;
-        while i < self.pending.len() {
-            if self.pending[i].deadline <= now {
-                let p = self.pending.remove(i);
-                let name = pend_name(p.what);
-                let err = Error::new(
-                    ErrorCode::Timeout,
-                    cat(&[
-                        "no answer to ",
-                        name,
-                        " within ",
-                        &num(self.cfg.request_timeout_ms),
-                        " ms",
-                    ]),
-                );
-                if p.op != 0 && p.what != Pend::Leave {
-                    self.out
-                        .push_back(Output::Event(AppEvent::SendCommandOverTime {
-                            command: name,
-                        }));
-                }
-                self.on_err(now, p, err);
-            } else {
-                i += 1;
-            }
-        }
+        self.expire_requests(now);
         self.maybe_reconnect(now);
         self.maybe_ping(now);
     }

@@ -10,7 +10,7 @@ use crate::core::output::{AppEvent, OpId, OpValue, Output, Phase};
 use crate::protocol::frame::{self, encode_request};
 use crate::protocol::json::{Json, ToJson};
 use crate::protocol::*;
-use crate::text::cat;
+use crate::text::{cat, num};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Pend {
@@ -124,9 +124,47 @@ impl Client {
         op
     }
 
+    /// Take the request the answer `re` is for.
     pub(super) fn take_pending(&mut self, re: u32) -> Option<Pending> {
         let i = self.pending.iter().position(|p| p.req == re)?;
         Some(self.pending.remove(i))
+    }
+
+    /// Take a `leave` in flight, if there is one.
+    pub(super) fn take_leave(&mut self) -> Option<Pending> {
+        let i = self.pending.iter().position(|p| p.what == Pend::Leave)?;
+        Some(self.pending.remove(i))
+    }
+
+    /// Fail every request whose deadline has passed, in the order they were made; the app
+    /// also hears `sendCommandOverTime` for its own calls (not for `leave`, which cannot fail).
+    pub(super) fn expire_requests(&mut self, now: u64) {
+        let mut i = 0;
+        while i < self.pending.len() {
+            if self.pending[i].deadline <= now {
+                let p = self.pending.remove(i);
+                let name = pend_name(p.what);
+                let err = Error::new(
+                    ErrorCode::Timeout,
+                    cat(&[
+                        "no answer to ",
+                        name,
+                        " within ",
+                        &num(self.cfg.request_timeout_ms),
+                        " ms",
+                    ]),
+                );
+                if p.op != 0 && p.what != Pend::Leave {
+                    self.out
+                        .push_back(Output::Event(AppEvent::SendCommandOverTime {
+                            command: name,
+                        }));
+                }
+                self.on_err(now, p, err);
+            } else {
+                i += 1;
+            }
+        }
     }
 
     pub(super) fn resolve(&mut self, op: OpId, value: OpValue) {

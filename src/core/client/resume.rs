@@ -52,9 +52,8 @@ impl Client {
             self.fail_all(ErrorCode::ConnectionLost, msg);
             return;
         }
-        if let Some(i) = self.pending.iter().position(|p| p.what == Pend::Leave) {
+        if let Some(p) = self.take_leave() {
             // Leaving anyway: the server drops the session when it notices.
-            let p = self.pending.remove(i);
             self.teardown(ErrorCode::Cancelled, "left the room");
             self.resolve(p.op, OpValue::Done);
             return;

@@ -68,22 +68,6 @@ impl Joined {
             self.subs.push((uid, media));
         }
     }
-    pub(super) fn component(&self, key: ComponentKey) -> Option<&ComponentStatus> {
-        self.components
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, c)| c)
-    }
-    pub(super) fn component_mut(&mut self, key: ComponentKey) -> &mut ComponentStatus {
-        let i = match self.components.iter().position(|(k, _)| *k == key) {
-            Some(i) => i,
-            None => {
-                self.components.push((key, ComponentStatus::default()));
-                self.components.len() - 1
-            }
-        };
-        &mut self.components[i].1
-    }
     pub(super) fn forget_member(&mut self, uid: u64) {
         self.subs.retain(|(u, _)| *u != uid);
         self.pull_recovering.retain(|u| *u != uid);
