@@ -9,6 +9,8 @@ use crate::core::component::ComponentState;
 use crate::core::component::{ComponentErrorCode, PlayerState, PusherState};
 
 #[test]
+/// -1307 is the one pusher failure a fresh URL cures: one republish, however many reports of
+/// the same failure the page forwards while it is in flight.
 fn pusher_gave_up_leads_to_one_republish_and_then_sync_done() {
     let video = Media {
         audio: false,
@@ -274,6 +276,7 @@ fn subscriptions_end_with_the_member() {
 }
 
 #[test]
+/// The names are strict (a typo is a bug the app wants to hear about); the contents are not.
 fn reporting_needs_a_room_and_known_names() {
     let mut c = client();
     let e = c
@@ -299,6 +302,7 @@ fn reporting_needs_a_room_and_known_names() {
 }
 
 #[test]
+/// Pages forward whatever the component gave them: odd contents are skipped, never an error.
 fn odd_payloads_are_accepted_and_ignored() {
     let mut c = publishing(Media::BOTH);
     for kind in [ComponentKind::Push, ComponentKind::Pull] {

@@ -14,6 +14,8 @@ use crate::protocol::frame::{decode_request, encode_ok};
 use crate::protocol::json::{Json, ToJson};
 use crate::protocol::*;
 
+/// A client with the default settings (it reconnects) and seed 0. The port is closed on
+/// purpose: nothing here opens a socket, the tests play the server's part.
 fn client() -> Client {
     Client::new(ClientConfig::new("app", "ws://127.0.0.1:1/ws").unwrap())
 }
@@ -43,10 +45,13 @@ fn drain(c: &mut Client) -> Vec<Output> {
         .collect()
 }
 
+/// Every output queued so far, in order: what a driver would carry out after one input.
 fn drain_all(c: &mut Client) -> Vec<Output> {
     std::iter::from_fn(|| c.poll_output()).collect()
 }
 
+/// The requests among `outs`, decoded: (request id, kind, body as serde_json, so that the
+/// assertions do not lean on the core's own JSON reader).
 fn sent(outs: &[Output]) -> Vec<(u32, RequestKind, serde_json::Value)> {
     outs.iter()
         .filter_map(|o| match o {
@@ -60,6 +65,9 @@ fn sent(outs: &[Output]) -> Vec<(u32, RequestKind, serde_json::Value)> {
         .collect()
 }
 
+/// The server's answer to a join of room "r" as uid 1: `session` at event `seq`, with
+/// `members` already there; `resumed` when it answers a rejoin that kept the session.
+/// Heartbeats are a minute apart, out of the way of tests not about them.
 fn join_ok(session: &str, seq: u64, members: Vec<MemberInfo>, resumed: bool) -> JoinOk {
     JoinOk {
         session: session.into(),
@@ -75,6 +83,7 @@ fn join_ok(session: &str, seq: u64, members: Vec<MemberInfo>, resumed: bool) -> 
     }
 }
 
+/// A broadcaster publishing `live`, with no user or stream id.
 fn member(uid: u64, live: Media) -> MemberInfo {
     MemberInfo {
         uid,
@@ -84,10 +93,13 @@ fn member(uid: u64, live: Media) -> MemberInfo {
     }
 }
 
+/// Joined room "r" as uid 1 with `members` already there; the join has been answered.
 fn joined(members: Vec<MemberInfo>) -> Client {
     joined_as(client(), members)
 }
 
+/// [`joined`] for a client made with other settings: the join is asked at 0, the socket
+/// opens at 5 and the answer comes at 6 (tests that count time start after that).
 fn joined_as(mut c: Client, members: Vec<MemberInfo>) -> Client {
     let op = c.join(0, "r", 1, None).unwrap();
     assert!(matches!(drain(&mut c)[..], [Output::Connect { .. }]));
@@ -108,6 +120,7 @@ fn joined_as(mut c: Client, members: Vec<MemberInfo>) -> Client {
     c
 }
 
+/// The app events among `outs`, in order.
 fn events(outs: &[Output]) -> Vec<AppEvent> {
     outs.iter()
         .filter_map(|o| match o {
@@ -169,6 +182,8 @@ fn subscribed(media: Media) -> Client {
     c
 }
 
+/// Forward a component report as a page would (`e.detail` written with serde_json); the
+/// reports in these tests are all well-formed calls, so an error fails the test.
 fn report(
     c: &mut Client,
     now: u64,

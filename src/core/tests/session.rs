@@ -59,6 +59,8 @@ fn join_reports_existing_members_and_their_streams() {
 }
 
 #[test]
+/// After a resume the server may send again what this client already applied: `seq` makes
+/// applying an event idempotent, and an old one changes nothing.
 fn events_apply_in_seq_order_once() {
     let mut c = joined(vec![]);
     let ev = |seq, e: Event| encode_event(seq, &e);
@@ -145,6 +147,8 @@ fn events_apply_in_seq_order_once() {
 }
 
 #[test]
+/// Every request has its own deadline, from when it was made; the app hears
+/// `sendCommandOverTime` and the call rejects with 1004.
 fn requests_time_out_at_their_deadline() {
     let mut c = joined(vec![]);
     let op = c.publish(100, Media::BOTH).unwrap();
@@ -233,6 +237,7 @@ fn socket_loss_without_reconnect_rejects_pending_and_reports_disconnect() {
 }
 
 #[test]
+/// A newer server may send frames this client cannot read: they are counted, never fatal.
 fn garbage_from_the_server_is_ignored() {
     let mut c = joined(vec![]);
     for junk in [
@@ -252,6 +257,7 @@ fn garbage_from_the_server_is_ignored() {
 }
 
 #[test]
+/// Wrong arguments are the app's bugs: the call fails at once and nothing reaches the server.
 fn api_rules_are_checked_before_sending() {
     let mut c = client();
     assert_eq!(
