@@ -18,7 +18,7 @@ pub struct ClientConfig {
     pub connect_timeout_ms: u64,
     /// Sent to the server at join, for its logs.
     pub sdk: String,
-    /// When to try a lost connection again; see [`super::reconnect`].
+    /// When to try a lost connection again; see [`crate::core::reconnect`].
     pub reconnect: ReconnectPolicy,
     /// Seeds the reconnect jitter. Drivers pass real randomness; tests pass their seed.
     pub seed: u64,
