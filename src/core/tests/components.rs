@@ -8,9 +8,9 @@ use crate::protocol::*;
 use crate::core::component::ComponentState;
 use crate::core::component::{ComponentErrorCode, PlayerState, PusherState};
 
-#[test]
 /// -1307 is the one pusher failure a fresh URL cures: one republish, however many reports of
 /// the same failure the page forwards while it is in flight.
+#[test]
 fn pusher_gave_up_leads_to_one_republish_and_then_sync_done() {
     let video = Media {
         audio: false,
@@ -275,8 +275,8 @@ fn subscriptions_end_with_the_member() {
     assert!(sent(&drain(&mut c)).is_empty());
 }
 
-#[test]
 /// The names are strict (a typo is a bug the app wants to hear about); the contents are not.
+#[test]
 fn reporting_needs_a_room_and_known_names() {
     let mut c = client();
     let e = c
@@ -301,8 +301,8 @@ fn reporting_needs_a_room_and_known_names() {
     assert_eq!(e.code, ErrorCode::InvalidArgument);
 }
 
-#[test]
 /// Pages forward whatever the component gave them: odd contents are skipped, never an error.
+#[test]
 fn odd_payloads_are_accepted_and_ignored() {
     let mut c = publishing(Media::BOTH);
     for kind in [ComponentKind::Push, ComponentKind::Pull] {

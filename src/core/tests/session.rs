@@ -14,12 +14,10 @@ fn join_reports_existing_members_and_their_streams() {
     let (id, _, body) = sent(&outs).remove(0);
     assert_eq!(body["token"], "tok");
     assert_eq!(body["uid"], 1);
-    let ok = JoinOk {
-        session: "s".into(),
-        room: "r".into(),
-        uid: 1,
-        role: Role::Broadcaster,
-        members: vec![MemberInfo {
+    let ok = join_ok(
+        "s",
+        4,
+        vec![MemberInfo {
             uid: 2,
             role: Role::Broadcaster,
             live: Media {
@@ -28,23 +26,10 @@ fn join_reports_existing_members_and_their_streams() {
             },
             ..Default::default()
         }],
-        seq: 4,
-        server_time_ms: 0,
-        ping_interval_ms: 60_000,
-        ping_timeout_ms: 60_000,
-        resumed: false,
-    };
+        false,
+    );
     c.handle_socket_message(2, &encode_ok(id, &ok));
-    let evs: Vec<_> = drain(&mut c)
-        .into_iter()
-        .filter_map(|o| {
-            if let Output::Event(e) = o {
-                Some(e)
-            } else {
-                None
-            }
-        })
-        .collect();
+    let evs = events(&drain(&mut c));
     assert_eq!(
         evs,
         vec![
@@ -58,9 +43,9 @@ fn join_reports_existing_members_and_their_streams() {
     assert_eq!(c.last_seq(), 4);
 }
 
-#[test]
 /// After a resume the server may send again what this client already applied: `seq` makes
 /// applying an event idempotent, and an old one changes nothing.
+#[test]
 fn events_apply_in_seq_order_once() {
     let mut c = joined(vec![]);
     let ev = |seq, e: Event| encode_event(seq, &e);
@@ -107,16 +92,7 @@ fn events_apply_in_seq_order_once() {
             },
         ),
     );
-    let evs: Vec<_> = drain(&mut c)
-        .into_iter()
-        .filter_map(|o| {
-            if let Output::Event(e) = o {
-                Some(e)
-            } else {
-                None
-            }
-        })
-        .collect();
+    let evs = events(&drain(&mut c));
     assert_eq!(
         evs,
         vec![
@@ -146,9 +122,9 @@ fn events_apply_in_seq_order_once() {
     assert_eq!(c.members().count(), 0);
 }
 
-#[test]
 /// Every request has its own deadline, from when it was made; the app hears
 /// `sendCommandOverTime` and the call rejects with 1004.
+#[test]
 fn requests_time_out_at_their_deadline() {
     let mut c = joined(vec![]);
     let op = c.publish(100, Media::BOTH).unwrap();
@@ -236,8 +212,8 @@ fn socket_loss_without_reconnect_rejects_pending_and_reports_disconnect() {
     assert!(!c.is_joined());
 }
 
-#[test]
 /// A newer server may send frames this client cannot read: they are counted, never fatal.
+#[test]
 fn garbage_from_the_server_is_ignored() {
     let mut c = joined(vec![]);
     for junk in [
@@ -256,8 +232,8 @@ fn garbage_from_the_server_is_ignored() {
     assert!(c.is_joined());
 }
 
-#[test]
 /// Wrong arguments are the app's bugs: the call fails at once and nothing reaches the server.
+#[test]
 fn api_rules_are_checked_before_sending() {
     let mut c = client();
     assert_eq!(
@@ -357,16 +333,9 @@ fn heartbeats_measure_rtt_and_a_missed_one_means_a_dead_connection() {
     c.handle_socket_open(0);
     let (id, _, _) = sent(&drain(&mut c)).remove(0);
     let ok = JoinOk {
-        session: "s".into(),
-        room: "r".into(),
-        uid: 1,
-        role: Role::Broadcaster,
-        members: vec![],
-        seq: 0,
-        server_time_ms: 0,
         ping_interval_ms: 1000,
         ping_timeout_ms: 3000,
-        resumed: false,
+        ..join_ok("s", 0, vec![], false)
     };
     c.handle_socket_message(10, &encode_ok(id, &ok));
     drain(&mut c);
