@@ -113,20 +113,29 @@ enum Conn {
 pub struct Client {
     cfg: ClientConfig,
     conn: Conn,
+    /// The id of the next request frame (never 0; the server caches answers by it).
     next_req: u32,
+    /// The id of the next API call (never 0: internal requests use 0).
     next_op: OpId,
+    /// Requests without an answer yet, in the order they were made.
     pending: Vec<Pending>,
+    /// A join was asked for and not answered yet.
     joining: bool,
     /// The token of a join in progress.
     join_token: Option<String>,
     /// The user tag of a join in progress.
     join_user: Option<UserTag>,
+    /// Set while getting a lost connection back.
     reconnect: Option<Reconnecting>,
+    /// The reconnect jitter.
     rng: Rng,
     /// The mini-program is in the background (`wx.onAppHide`).
     hidden: bool,
+    /// The room, once the server accepted the join; kept while reconnecting.
     joined: Option<Joined>,
+    /// The role to join with (the room's own is in `joined`).
     role: Role,
+    /// What [`Client::poll_output`] hands out next.
     out: VecDeque<Output>,
     /// Server frames that could not be read (kept for diagnostics, never fatal).
     pub bad_frames: u64,
