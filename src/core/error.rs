@@ -8,13 +8,16 @@ use crate::protocol::{ErrorCode, WireError};
 /// is [`ErrorCode::as_u16`] and whose `reason` is [`ErrorCode::name`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
+    /// What went wrong, as a stable code the app can branch on.
     pub code: ErrorCode,
+    /// What went wrong, for people: it may change between versions, the code does not.
     pub message: String,
     /// The offending field, when the error is about one (push-task validation).
     pub field: Option<String>,
 }
 
 impl Error {
+    /// An error with no field named.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,

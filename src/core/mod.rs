@@ -1,5 +1,8 @@
 //! The sans-IO SDK core: no sockets, no clock, no JavaScript. Inputs in, [`Output`]s out.
 
+// Every public item of the core is part of the SDK's surface: say what it is for.
+#![warn(missing_docs)]
+
 mod client;
 pub mod component;
 mod error;
@@ -10,10 +13,6 @@ pub mod params;
 pub mod reconnect;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_dialects;
-#[cfg(test)]
-mod tests_reconnect;
 mod uid_map;
 
 pub use client::{

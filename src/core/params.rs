@@ -51,6 +51,7 @@ pub fn media_type(s: Option<&str>) -> Result<Media, Error> {
     }
 }
 
+/// A role as the NetEase API names it (`'host'` is an old name for `'broadcaster'`).
 pub fn role(s: &str) -> Result<Role, Error> {
     match s {
         "broadcaster" | "host" => Ok(Role::Broadcaster),

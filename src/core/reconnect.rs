@@ -65,12 +65,19 @@ pub enum Retry {
     GiveUp(GiveUpReason),
 }
 
+/// Why [`next_retry`] said to stop: the client reports each differently (`disconnect` alone,
+/// or `reconnectFailed` with the attempts and time spent first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GiveUpReason {
     /// Reconnecting is disabled by the policy.
     Disabled,
     /// The time budget is spent.
-    TimeUp { attempts: u32, elapsed_ms: u64 },
+    TimeUp {
+        /// Retries made.
+        attempts: u32,
+        /// Since the connection was lost.
+        elapsed_ms: u64,
+    },
     /// The last failure cannot be cured by trying again.
     Final(DropCause),
 }
@@ -116,6 +123,7 @@ pub fn next_retry(
 pub struct Rng(u64);
 
 impl Rng {
+    /// A generator whose whole sequence follows from `seed` (any value, 0 included).
     pub fn new(seed: u64) -> Self {
         // One splitmix64 step, so that neighbouring seeds give unrelated sequences.
         let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -123,6 +131,7 @@ impl Rng {
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         Self((z ^ (z >> 31)) | 1)
     }
+    /// The next number, uniform over `u32`.
     pub fn next_u32(&mut self) -> u32 {
         let mut x = self.0;
         x ^= x >> 12;

@@ -8,29 +8,36 @@
 
 use crate::prelude::*;
 
+/// Values by uid, iterated in uid order (the API of the few `BTreeMap` methods the core uses).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct UidMap<V>(Vec<(u64, V)>);
 
 impl<V> UidMap<V> {
+    /// An empty map.
     pub fn new() -> Self {
         Self(Vec::new())
     }
     fn find(&self, uid: u64) -> Result<usize, usize> {
         self.0.binary_search_by(|(k, _)| k.cmp(&uid))
     }
+    /// How many uids have a value.
     pub fn len(&self) -> usize {
         self.0.len()
     }
+    /// Whether no uid has a value.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+    /// Whether `uid` has a value.
     pub fn contains_key(&self, uid: &u64) -> bool {
         self.find(*uid).is_ok()
     }
+    /// `uid`'s value.
     pub fn get(&self, uid: &u64) -> Option<&V> {
         let i = self.find(*uid).ok()?;
         self.0.get(i).map(|e| &e.1)
     }
+    /// `uid`'s value, to change in place.
     pub fn get_mut(&mut self, uid: &u64) -> Option<&mut V> {
         let i = self.find(*uid).ok()?;
         self.0.get_mut(i).map(|e| &mut e.1)
@@ -56,6 +63,7 @@ impl<V> UidMap<V> {
         };
         &mut self.0[i].1
     }
+    /// Take `uid`'s value out, if it has one.
     pub fn remove(&mut self, uid: &u64) -> Option<V> {
         self.find(*uid).ok().map(|i| self.0.remove(i).1)
     }

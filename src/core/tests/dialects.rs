@@ -1,25 +1,10 @@
 //! What both dialects lean on: mute, app-chosen user and stream ids, component phases, and
 //! rate-limited quality samples. Frame by frame, in virtual time.
 
-use super::component::{ComponentKind, ReportEvent};
-use super::tests::{drain, drain_all, joined_as, sent};
 use super::*;
 use crate::protocol::frame::{encode_event, encode_ok};
 use crate::protocol::json::Json;
 use crate::protocol::*;
-
-fn client() -> Client {
-    Client::new(ClientConfig::new("app", "ws://127.0.0.1:1/ws").unwrap())
-}
-
-fn events(outs: &[Output]) -> Vec<AppEvent> {
-    outs.iter()
-        .filter_map(|o| match o {
-            Output::Event(e) => Some(e.clone()),
-            _ => None,
-        })
-        .collect()
-}
 
 const AUDIO: Media = Media {
     audio: true,
@@ -98,22 +83,20 @@ fn the_members_muted_at_join_are_announced_after_their_streams() {
     c.handle_socket_open(1);
     let (id, _, _) = sent(&drain(&mut c)).remove(0);
     let ok = JoinOk {
-        session: "s".into(),
-        room: "r".into(),
-        uid: 1,
-        role: Role::Broadcaster,
-        members: vec![MemberInfo {
-            uid: 2,
-            role: Role::Broadcaster,
-            live: AUDIO,
-            muted: AUDIO,
-            ..Default::default()
-        }],
-        seq: 0,
-        server_time_ms: 0,
         ping_interval_ms: 10_000,
         ping_timeout_ms: 20_000,
-        resumed: false,
+        ..join_ok(
+            "s",
+            0,
+            vec![MemberInfo {
+                uid: 2,
+                role: Role::Broadcaster,
+                live: AUDIO,
+                muted: AUDIO,
+                ..Default::default()
+            }],
+            false,
+        )
     };
     c.handle_socket_message(2, &encode_ok(id, &ok));
     let names: Vec<&str> = events(&drain(&mut c)).iter().map(AppEvent::name).collect();
@@ -143,23 +126,22 @@ fn user_and_stream_ids_are_announced_and_mapped() {
     };
     let bob_uid = names::uid_for_user("bob");
     let ok = JoinOk {
-        session: "s".into(),
-        room: "r".into(),
         uid,
-        role: Role::Broadcaster,
-        members: vec![MemberInfo {
-            uid: bob_uid,
-            role: Role::Broadcaster,
-            live: Media::BOTH,
-            user: Some(bob.clone()),
-            stream: Some("bob-cam".into()),
-            ..Default::default()
-        }],
-        seq: 0,
-        server_time_ms: 0,
         ping_interval_ms: 10_000,
         ping_timeout_ms: 20_000,
-        resumed: false,
+        ..join_ok(
+            "s",
+            0,
+            vec![MemberInfo {
+                uid: bob_uid,
+                role: Role::Broadcaster,
+                live: Media::BOTH,
+                user: Some(bob.clone()),
+                stream: Some("bob-cam".into()),
+                ..Default::default()
+            }],
+            false,
+        )
     };
     c.handle_socket_message(2, &encode_ok(id, &ok));
     let evs = events(&drain(&mut c));

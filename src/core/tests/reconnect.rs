@@ -1,7 +1,6 @@
 //! Reconnecting, frame by frame in virtual time. The thousands of seeded fault runs against the
 //! real hub live in `server/tests/faults.rs`; these pin the details one at a time.
 
-use super::tests::{drain, joined_as, sent};
 use super::*;
 use crate::protocol::frame::{encode_err, encode_event, encode_ok};
 use crate::protocol::*;
@@ -10,39 +9,6 @@ fn client(seed: u64) -> Client {
     let mut cfg = ClientConfig::new("app", "ws://127.0.0.1:1/ws").unwrap();
     cfg.seed = seed;
     Client::new(cfg)
-}
-
-fn join_ok(session: &str, seq: u64, members: Vec<MemberInfo>, resumed: bool) -> JoinOk {
-    JoinOk {
-        session: session.into(),
-        room: "r".into(),
-        uid: 1,
-        role: Role::Broadcaster,
-        members,
-        seq,
-        server_time_ms: 0,
-        ping_interval_ms: 60_000,
-        ping_timeout_ms: 60_000,
-        resumed,
-    }
-}
-
-fn member(uid: u64, live: Media) -> MemberInfo {
-    MemberInfo {
-        uid,
-        role: Role::Broadcaster,
-        live,
-        ..Default::default()
-    }
-}
-
-fn events(outs: &[Output]) -> Vec<AppEvent> {
-    outs.iter()
-        .filter_map(|o| match o {
-            Output::Event(e) => Some(e.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Drop the connection at `now` and run the clock until the core opens the next socket;
