@@ -1,6 +1,6 @@
 //! Unit tests of the state machine, driven frame by frame in virtual time, one file per
 //! behaviour; this file holds the fixtures they share. The two-party tests against the real
-//! server logic live in `server/tests/harness.rs`, the seeded fault runs in
+//! server logic live in `server/tests/harness/`, the seeded fault runs in
 //! `server/tests/faults.rs`.
 
 mod components;
