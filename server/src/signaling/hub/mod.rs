@@ -3,6 +3,33 @@
 //! The hub takes frames, disconnects and media events with the current time and answers with
 //! [`HubOut`]s for the network shell to carry out. Everything happens under one lock in the
 //! shell, so per-session `seq` numbers and event order are exact.
+//!
+//! # Where things are
+//!
+//! | file | what |
+//! | --- | --- |
+//! | `mod.rs` | [`Hub`], [`HubOut`], [`Limits`], the constructors, queries and entry points: [`Hub::handle_frame`] (rate limit, reply cache, dispatch), [`Hub::disconnect`], [`Hub::closed_by_client`], [`Hub::tick`] |
+//! | `join.rs` | `join` (admission, snapshot) and the resume of a dropped session |
+//! | `members.rs` | the member, room and session state; `leave`, removal, expiry of detached members, broadcast |
+//! | `streams.rs` | `publish`, `unpublish`, `subscribe`, `unsubscribe`, `mute`, roles and privileges |
+//! | `media.rs` | [`Hub::media_event`]: pushers admitted or gone |
+//! | `rate.rs` | the per-connection token bucket |
+//! | `admin.rs` | sessions the server ends: replaced, kicked, room closed, token expired; `renew-token` |
+//! | `tasks.rs` | push tasks: rules, status, what they compose |
+//!
+//! # Why an out-parameter and a tick, when the client queues and has `poll_timeout`
+//!
+//! The SDK's [`mprtc::core`] client keeps its outputs in a queue drained by `poll_output` and
+//! says when it next needs time with `poll_timeout`, as quinn-proto and str0m do: it has one
+//! connection, a handful of exact deadlines (request timeouts, heartbeat, reconnect back-off),
+//! and a host (JS through wasm) that drives it with one timer and one boundary call per drain.
+//!
+//! The hub is shared by every connection of the server under one lock, so each call hands what
+//! it caused straight back in `out: &mut Vec<HubOut>`: the shell carries out exactly the outputs
+//! of its own call, nothing waits in the hub for another task to drain, and one buffer serves
+//! every call. Its deadlines are coarse and many — a token's expiry warning (seconds), the
+//! resume window of each detached member, the kick memory — so the shell calls [`Hub::tick`]
+//! once a second and the hub sweeps them, rather than tracking the earliest of thousands.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -23,7 +50,16 @@ use crate::tasks::{TaskKey, TaskSpec};
 use crate::token::{self, Privileges};
 
 mod admin;
+mod join;
+mod media;
+mod members;
+mod rate;
+mod streams;
 mod tasks;
+
+use admin::TOKEN_WARNING_SECS;
+use members::{Ended, Member, Room, RoomKey, Session};
+use rate::{Take, TokenBucket};
 
 use mprtc::protocol::tasks::DeleteTasksReq;
 pub use tasks::{shape_error, TaskInfo, TaskOp, TaskRules, COMPOSITOR_VIEWER};
@@ -66,107 +102,8 @@ pub enum HubOut {
 /// Events kept per member for a resume: a client that comes back having missed more than
 /// this many gets a fresh session and a snapshot instead.
 pub const RESUME_EVENTS: usize = 512;
-/// Answers kept per member, so that a request the client sends again after a reconnect (same
-/// id) is answered, not done twice.
-const REPLY_CACHE: usize = 64;
 
-#[derive(Debug)]
-struct Member {
-    /// The connection the member is on; while detached, the one it was on.
-    sid: SessionId,
-    /// The session id given at join, which a rejoin names to resume.
-    session: String,
-    /// Whether a connection carries this member now. A detached member stays in the room,
-    /// streams and all, for the resume window.
-    attached: bool,
-    /// When the member's connection dropped.
-    detached_ms: u64,
-    /// The last events sent to the member, `(seq, frame)`, for a resume.
-    ring: VecDeque<(u64, Arc<str>)>,
-    /// The last answers to the member's requests, `(id, frame)`.
-    replies: VecDeque<(u32, String)>,
-    role: Role,
-    privileges: Privileges,
-    /// Kinds declared with `publish`.
-    declared: Media,
-    /// Kinds the member muted.
-    muted: Media,
-    /// The app's user id and name, if the member joined with one.
-    user: Option<UserTag>,
-    /// The app's id for the member's stream, if it published with one.
-    stream: Option<String>,
-    /// Whether the media server has an admitted pusher for this member.
-    pushing: bool,
-    /// The seq of the last event sent to this member.
-    seq: u64,
-    /// When the member's join token expires (unix seconds; `u64::MAX` in debug mode).
-    token_exp: u64,
-    /// Whether `token-will-expire` was sent for the current token.
-    warned: bool,
-}
-
-impl Member {
-    /// Send the member an event with its next seq, keeping it for a resume.
-    fn push(&mut self, ev: &Event, out: &mut Vec<HubOut>) -> String {
-        self.push_body(&Arc::from(encode_event_body(ev)), out)
-    }
-
-    /// [`Member::push`] for an event already encoded (once for everyone it goes to): the ring
-    /// shares the encoding, so a busy room costs each member a pointer per event kept.
-    fn push_body(&mut self, body: &Arc<str>, out: &mut Vec<HubOut>) -> String {
-        self.seq += 1;
-        if self.ring.len() == RESUME_EVENTS {
-            self.ring.pop_front();
-        }
-        self.ring.push_back((self.seq, Arc::clone(body)));
-        let frame = event_frame(self.seq, body);
-        if self.attached {
-            out.push(HubOut::Send(self.sid, frame.clone()));
-        }
-        frame
-    }
-
-    fn info(&self, uid: u64) -> MemberInfo {
-        MemberInfo {
-            uid,
-            role: self.role,
-            live: self.live(),
-            muted: self.muted,
-            user: self.user.clone(),
-            stream: self.stream.clone(),
-        }
-    }
-
-    fn live(&self) -> Media {
-        if self.pushing {
-            self.declared
-        } else {
-            Media::NONE
-        }
-    }
-}
-
-#[derive(Debug)]
-struct Room {
-    media_id: String,
-    members: BTreeMap<u64, Member>,
-    /// Push tasks, by task id. They belong to the room and end with it.
-    tasks: BTreeMap<String, RoomTask>,
-}
-
-type RoomKey = (String, String);
-
-#[derive(Debug, Default)]
-struct Session {
-    joined: Option<(RoomKey, u64)>,
-    /// Request tokens left (a bucket refilled at `max_requests_per_sec`), and when last refilled.
-    tokens: f64,
-    refilled_ms: u64,
-    /// The connection went over the rate and was told so: until the bucket refills, further
-    /// frames are dropped unanswered, so a flood cannot make the server write for it.
-    limited: bool,
-}
-
+/// The signaling state of the whole server: apps, rooms, members, sessions and push tasks.
 pub struct Hub {
     apps: HashMap<String, AppConfig>,
     signer: Arc<MediaSigner>,
@@ -193,14 +130,6 @@ pub struct Hub {
     ended: HashMap<String, Ended>,
     /// What push tasks may do (see `hub/tasks.rs`).
     task_rules: TaskRules,
-}
-
-#[derive(Debug)]
-struct Ended {
-    key: RoomKey,
-    uid: u64,
-    frame: String,
-    until_ms: u64,
 }
 
 /// How long a server-API kick keeps refusing the tokens issued before it.
@@ -323,13 +252,10 @@ impl Hub {
         let Some(session) = self.sessions.get_mut(&sid) else {
             return;
         };
-        let elapsed = now_ms.saturating_sub(session.refilled_ms) as f64 / 1000.0;
-        session.tokens = (session.tokens + elapsed * rate).min(rate);
-        session.refilled_ms = now_ms;
-        if session.tokens < 1.0 {
+        if let Take::Refused { first } = session.rate.take(rate, now_ms) {
             // Said once per excess: answering every frame of a flood would make the server
             // write as fast as the client sends, into a peer that may not read.
-            if !std::mem::replace(&mut session.limited, true) {
+            if first {
                 let e = err(
                     ErrorCode::LimitExceeded,
                     format!(
@@ -341,8 +267,6 @@ impl Hub {
             }
             return;
         }
-        session.limited = false;
-        session.tokens -= 1.0;
         if text.len() > self.max_frame_bytes {
             let e = err(
                 ErrorCode::FrameTooLarge,
@@ -430,6 +354,29 @@ impl Hub {
         }
     }
 
+    /// Time passes: warn members whose token expires soon; end the sessions whose token expired.
+    pub fn tick(&mut self, now_ms: u64, out: &mut Vec<HubOut>) {
+        let now = now_ms / 1000;
+        let mut expired = Vec::new();
+        for (key, room) in self.rooms.iter_mut() {
+            for (uid, m) in room.members.iter_mut() {
+                if now >= m.token_exp {
+                    expired.push((key.clone(), *uid));
+                } else if !m.warned && now + TOKEN_WARNING_SECS >= m.token_exp {
+                    m.warned = true;
+                    let ev = Event::TokenWillExpire {
+                        remaining_s: m.token_exp - now,
+                    };
+                    m.push(&ev, out);
+                }
+            }
+        }
+        for (key, uid) in expired {
+            self.end_session(&key, uid, KickReason::TokenExpired, now_ms, out);
+        }
+        self.expire_detached(now_ms, out);
+    }
+
     /// The connection of `sid` is gone. Its member stays for the resume window, detached:
     /// the others see nothing yet, its streams stay, its events are kept.
     pub fn disconnect(&mut self, sid: SessionId, now_ms: u64, out: &mut Vec<HubOut>) {
@@ -456,27 +403,6 @@ impl Hub {
         if let Some((key, uid)) = self.sessions.remove(&sid).and_then(|s| s.joined) {
             self.remove_member(&key, uid, LeaveReason::Left, false, now_ms, out);
         }
-    }
-
-    /// Members detached for longer than the resume window leave for good.
-    fn expire_detached(&mut self, now_ms: u64, out: &mut Vec<HubOut>) {
-        let window = self.resume_window_ms;
-        let gone: Vec<(RoomKey, u64)> = self
-            .rooms
-            .iter()
-            .flat_map(|(key, r)| {
-                r.members
-                    .iter()
-                    .filter(|(_, m)| !m.attached && now_ms >= m.detached_ms + window)
-                    .map(move |(uid, _)| (key.clone(), *uid))
-            })
-            .collect();
-        for (key, uid) in gone {
-            self.remove_member(&key, uid, LeaveReason::ConnectionLost, false, now_ms, out);
-        }
-        self.ended.retain(|_, e| e.until_ms > now_ms);
-        self.kicked
-            .retain(|_, at_s| at_s.saturating_mul(1000) + KICK_MEMORY_MS > now_ms);
     }
 
     /// The seq of the last event sent to `uid` in `app`/`room`.
@@ -517,748 +443,6 @@ impl Hub {
             .get(&(app.to_owned(), room.to_owned()))
             .and_then(|r| r.members.get(&uid))
             .is_some_and(|m| !m.attached)
-    }
-
-    fn member_mut(&mut self, sid: SessionId) -> Option<&mut Member> {
-        let (key, uid) = self.sessions.get(&sid)?.joined.clone()?;
-        self.rooms.get_mut(&key)?.members.get_mut(&uid)
-    }
-
-    fn cached_reply(&mut self, sid: SessionId, id: u32) -> Option<String> {
-        let m = self.member_mut(sid)?;
-        m.replies
-            .iter()
-            .find(|(i, _)| *i == id)
-            .map(|(_, f)| f.clone())
-    }
-
-    fn cache_reply(&mut self, sid: SessionId, id: u32, frame: &str) {
-        if let Some(m) = self.member_mut(sid) {
-            if m.replies.len() == REPLY_CACHE {
-                m.replies.pop_front();
-            }
-            m.replies.push_back((id, frame.to_owned()));
-        }
-    }
-
-    pub fn media_event(&mut self, ev: MediaEvent, now_ms: u64, out: &mut Vec<HubOut>) {
-        let media_room = match &ev {
-            MediaEvent::PublishStarted { room, .. } | MediaEvent::PublishStopped { room, .. } => {
-                Some(room.clone())
-            }
-            _ => None,
-        };
-        self.media_event_inner(ev, out);
-        if let Some(key) = media_room.and_then(|m| self.by_media.get(&m).cloned()) {
-            self.refresh_tasks(&key, now_ms, out);
-        }
-    }
-
-    fn media_event_inner(&mut self, ev: MediaEvent, out: &mut Vec<HubOut>) {
-        match ev {
-            MediaEvent::PublishStarted { room, uid } => {
-                let Some(key) = self.by_media.get(&room).cloned() else {
-                    out.push(HubOut::KickPublisher {
-                        media_room: room,
-                        uid,
-                    });
-                    return;
-                };
-                let r = self
-                    .rooms
-                    .get_mut(&key)
-                    .expect("by_media points at live rooms");
-                match r.members.get_mut(&uid) {
-                    Some(m) if !m.declared.is_empty() => {
-                        if !m.pushing {
-                            m.pushing = true;
-                            let ev = Event::StreamAdded {
-                                uid,
-                                media: m.declared,
-                                stream: m.stream.clone(),
-                            };
-                            Self::broadcast(r, Some(uid), &ev, out);
-                        }
-                    }
-                    // A pusher with a still-valid URL whose member left or stopped publishing.
-                    _ => out.push(HubOut::KickPublisher {
-                        media_room: room,
-                        uid,
-                    }),
-                }
-            }
-            MediaEvent::PublishStopped { room, uid } => {
-                let Some(key) = self.by_media.get(&room) else {
-                    return;
-                };
-                let r = self
-                    .rooms
-                    .get_mut(key)
-                    .expect("by_media points at live rooms");
-                if let Some(m) = r.members.get_mut(&uid) {
-                    if m.pushing {
-                        m.pushing = false;
-                        let media = m.declared;
-                        if !media.is_empty() {
-                            Self::broadcast(
-                                r,
-                                Some(uid),
-                                &Event::StreamRemoved { uid, media },
-                                out,
-                            );
-                        }
-                    }
-                }
-            }
-            MediaEvent::PlayStarted { .. } | MediaEvent::PlayStopped { .. } => {}
-        }
-    }
-
-    // ---- requests ----------------------------------------------------------------------------
-
-    fn join(
-        &mut self,
-        sid: SessionId,
-        r: JoinReq,
-        now_ms: u64,
-        id: u32,
-        out: &mut Vec<HubOut>,
-        after: &mut Vec<HubOut>,
-    ) -> Result<String, WireError> {
-        if self.sessions[&sid].joined.is_some() {
-            return Err(err(
-                ErrorCode::AlreadyInRoom,
-                "this connection already joined a room",
-            ));
-        }
-        let app = self
-            .apps
-            .get(&r.appkey)
-            .ok_or_else(|| err(ErrorCode::UnknownAppKey, "unknown appkey"))?;
-        let (insecure, app_max_rooms) = (app.insecure, app.max_rooms);
-        check_room(&r.room)?;
-        if let Some(u) = &r.user {
-            check_user_id(&u.id)?;
-            if u.name.len() > 256 {
-                return Err(err(
-                    ErrorCode::InvalidParams,
-                    "userName is longer than 256 bytes",
-                ));
-            }
-            if uid_for_user(&u.id) != r.uid {
-                return Err(err(
-                    ErrorCode::InvalidParams,
-                    "uid does not stand for this user id",
-                ));
-            }
-        }
-        let claims = match (&r.token, app.insecure, app.secret.as_deref()) {
-            (Some(t), _, Some(secret)) => token::verify_for(
-                secret.as_bytes(),
-                t,
-                &r.appkey,
-                &r.room,
-                r.uid,
-                r.user.as_ref().map(|u| u.id.as_str()),
-                now_ms / 1000,
-            )
-            .map_err(WireError::from)?,
-            (None, true, _) | (Some(_), true, None) => token::Claims {
-                app: r.appkey.clone(),
-                room: r.room.clone(),
-                uid: r.uid.to_string(),
-                iat: 0,
-                exp: u64::MAX,
-                privileges: Privileges::default(),
-            },
-            (None, false, _) => {
-                return Err(err(
-                    ErrorCode::TokenRequired,
-                    "this app key requires a token",
-                ))
-            }
-            (Some(_), false, None) => return Err(err(ErrorCode::Internal, "app has no secret")),
-        };
-        let key: RoomKey = (r.appkey.clone(), r.room.clone());
-        if let Some(&kicked_s) = self.kicked.get(&(key.clone(), r.uid)) {
-            if claims.iat <= kicked_s && !insecure {
-                return Err(err(
-                    ErrorCode::TokenInvalid,
-                    "this member was kicked; a token issued after the kick is needed",
-                ));
-            }
-        }
-        // Only now, with the token checked, may a rejoin learn how its session ended, and only
-        // a rejoin of the member that session was for.
-        let ended = r.resume.as_ref().and_then(|x| self.ended.get(&x.session));
-        if let Some(e) = ended.filter(|e| e.key == key && e.uid == r.uid) {
-            out.push(HubOut::Send(sid, e.frame.clone()));
-            return Err(err(
-                ErrorCode::SessionEnded,
-                "the session was ended by the server",
-            ));
-        }
-        if let Some(ok) = self.resume(sid, &key, &r, &claims, now_ms, out, after) {
-            return Ok(encode_ok(id, &ok));
-        }
-        let app_rooms = self.rooms_of_app.get(&r.appkey).copied().unwrap_or(0);
-        let app_max_rooms = app_max_rooms.unwrap_or(if insecure {
-            INSECURE_APP_MAX_ROOMS.min(self.limits.max_rooms)
-        } else {
-            self.limits.max_rooms
-        });
-        match self.rooms.get(&key) {
-            Some(room) if room.members.contains_key(&r.uid) => {
-                let held_by = room.members[&r.uid].user.as_ref().map(|u| u.id.as_str());
-                if held_by != r.user.as_ref().map(|u| u.id.as_str()) {
-                    // Another identity whose uid is the same number (a decimal id beside a
-                    // hashed one, or two hashed ids that collide): never a replacement.
-                    return Err(err(
-                        ErrorCode::UidInUse,
-                        "another member of this room holds this uid",
-                    ));
-                }
-                // The newest connection wins (the page was reopened, the phone switched
-                // networks): the old session is told it was replaced and closed.
-                self.end_session(&key, r.uid, KickReason::Replaced, now_ms, out);
-            }
-            Some(room) if room.members.len() >= self.limits.max_members_per_room => {
-                return Err(err(
-                    ErrorCode::LimitExceeded,
-                    format!(
-                        "a room holds at most {} members",
-                        self.limits.max_members_per_room
-                    ),
-                ));
-            }
-            None if self.rooms.len() >= self.limits.max_rooms => {
-                return Err(err(
-                    ErrorCode::LimitExceeded,
-                    "this server runs at its room limit",
-                ));
-            }
-            None if app_rooms >= app_max_rooms => {
-                return Err(err(
-                    ErrorCode::LimitExceeded,
-                    format!("this app holds at most {app_max_rooms} rooms at once"),
-                ));
-            }
-            _ => {}
-        }
-        let privileges = claims.privileges;
-        // A token without the publish privilege still joins, as audience.
-        let role = if privileges.publish {
-            r.role
-        } else {
-            Role::Audience
-        };
-        let room = match self.rooms.get_mut(&key) {
-            Some(room) => room,
-            None => {
-                // 96 random bits: a member sees its room's id in its URLs, and must not be
-                // able to name another room's streams from it.
-                let mut bits = [0u8; 12];
-                self.rng.fill_bytes(&mut bits);
-                let media_id = format!("m{}", hex(&bits));
-                *self.rooms_of_app.entry(key.0.clone()).or_default() += 1;
-                self.by_media.insert(media_id.clone(), key.clone());
-                self.rooms.entry(key.clone()).or_insert(Room {
-                    media_id,
-                    members: BTreeMap::new(),
-                    tasks: BTreeMap::new(),
-                })
-            }
-        };
-        let members: Vec<MemberInfo> = room.members.iter().map(|(uid, m)| m.info(*uid)).collect();
-        let joined = Event::MemberJoined {
-            uid: r.uid,
-            role,
-            user: r.user.clone(),
-        };
-        Self::broadcast(room, None, &joined, out);
-        let mut bits = [0u8; 16];
-        self.rng.fill_bytes(&mut bits);
-        let session = hex(&bits);
-        room.members.insert(
-            r.uid,
-            Member {
-                sid,
-                session: session.clone(),
-                attached: true,
-                detached_ms: 0,
-                ring: VecDeque::new(),
-                replies: VecDeque::new(),
-                role,
-                privileges,
-                declared: Media::NONE,
-                muted: Media::NONE,
-                user: r.user.clone(),
-                stream: None,
-                pushing: false,
-                seq: 0,
-                token_exp: claims.exp,
-                warned: false,
-            },
-        );
-        self.sessions.get_mut(&sid).expect("checked").joined = Some((key, r.uid));
-        let ok = JoinOk {
-            session,
-            room: r.room,
-            uid: r.uid,
-            role,
-            members,
-            seq: 0,
-            server_time_ms: now_ms,
-            ping_interval_ms: self.ping_interval_ms,
-            ping_timeout_ms: self.ping_timeout_ms,
-            resumed: false,
-        };
-        Ok(encode_ok(id, &ok))
-    }
-
-    /// Hand a rejoin its old session back if the member is still here under that session and
-    /// every event it missed is still kept. The missed events go in `after`, to follow the
-    /// answer. `None`: join afresh.
-    #[allow(clippy::too_many_arguments)]
-    fn resume(
-        &mut self,
-        sid: SessionId,
-        key: &RoomKey,
-        r: &JoinReq,
-        claims: &token::Claims,
-        now_ms: u64,
-        out: &mut Vec<HubOut>,
-        after: &mut Vec<HubOut>,
-    ) -> Option<JoinOk> {
-        let want = r.resume.as_ref()?;
-        let room = self.rooms.get_mut(key)?;
-        let m = room.members.get_mut(&r.uid)?;
-        let oldest_kept = m.seq - m.ring.len() as u64;
-        if m.session != want.session || want.last_seq > m.seq || want.last_seq < oldest_kept {
-            return None;
-        }
-        if m.attached && m.sid != sid {
-            // The client gave up on a connection the server had not yet seen die.
-            out.push(HubOut::Close {
-                sid: m.sid,
-                code: 1000,
-                reason: "session resumed on another connection".into(),
-            });
-            if let Some(s) = self.sessions.get_mut(&m.sid) {
-                s.joined = None;
-            }
-        }
-        if m.user.as_ref().map(|u| &u.id) != r.user.as_ref().map(|u| &u.id) {
-            return None;
-        }
-        m.sid = sid;
-        m.attached = true;
-        m.token_exp = claims.exp;
-        m.warned = false;
-        let last_seq_before = m.seq;
-        // Events this causes (a demotion) are new: they follow the missed ones.
-        let mut caused = Vec::new();
-        Self::set_privileges(room, r.uid, claims.privileges, &mut caused);
-        let m = room.members.get_mut(&r.uid)?;
-        for (seq, body) in &m.ring {
-            if *seq > want.last_seq && *seq <= last_seq_before {
-                after.push(HubOut::Send(sid, event_frame(*seq, body)));
-            }
-        }
-        after.extend(caused);
-        let ok = JoinOk {
-            session: m.session.clone(),
-            room: r.room.clone(),
-            uid: r.uid,
-            role: m.role,
-            members: Vec::new(),
-            seq: want.last_seq,
-            server_time_ms: now_ms,
-            ping_interval_ms: self.ping_interval_ms,
-            ping_timeout_ms: self.ping_timeout_ms,
-            resumed: true,
-        };
-        let members = room
-            .members
-            .iter()
-            .filter(|(u, _)| **u != r.uid)
-            .map(|(uid, m)| m.info(*uid))
-            .collect();
-        self.sessions.get_mut(&sid).expect("checked").joined = Some((key.clone(), r.uid));
-        Some(JoinOk { members, ..ok })
-    }
-
-    fn leave(
-        &mut self,
-        sid: SessionId,
-        now_ms: u64,
-        out: &mut Vec<HubOut>,
-    ) -> Result<(), WireError> {
-        let (key, uid) = self
-            .sessions
-            .get_mut(&sid)
-            .and_then(|s| s.joined.take())
-            .ok_or_else(not_in_room)?;
-        self.remove_member(&key, uid, LeaveReason::Left, false, now_ms, out);
-        Ok(())
-    }
-
-    fn publish(
-        &mut self,
-        sid: SessionId,
-        req: PublishReq,
-        now_ms: u64,
-        id: u32,
-        out: &mut Vec<HubOut>,
-    ) -> Result<String, WireError> {
-        let media = req.media;
-        if media.is_empty() {
-            return Err(err(
-                ErrorCode::InvalidParams,
-                "publish needs audio, video or both",
-            ));
-        }
-        let signer = Arc::clone(&self.signer);
-        let (room, uid) = self.member_of(sid)?;
-        let m = room
-            .members
-            .get_mut(&uid)
-            .expect("session points at member");
-        if m.role == Role::Audience {
-            return Err(err(
-                ErrorCode::AudienceCannotPublish,
-                "an audience member cannot publish",
-            ));
-        }
-        if !m.privileges.publish {
-            return Err(err(
-                ErrorCode::PermissionDenied,
-                "the token does not grant publishing",
-            ));
-        }
-        if let Some(stream) = &req.stream {
-            check_stream_id(stream)?;
-            if m.stream.as_ref().is_some_and(|s| s != stream) && !m.declared.is_empty() {
-                return Err(err(
-                    ErrorCode::InvalidParams,
-                    "this member already publishes under another stream id",
-                ));
-            }
-        }
-        if let Some(stream) = &req.stream {
-            let taken = room
-                .members
-                .iter()
-                .any(|(u, o)| *u != uid && o.stream.as_deref() == Some(stream.as_str()));
-            if taken {
-                return Err(err(
-                    ErrorCode::InvalidParams,
-                    "another member publishes under this stream id",
-                ));
-            }
-        }
-        let m = room
-            .members
-            .get_mut(&uid)
-            .expect("session points at member");
-        if req.stream.is_some() {
-            m.stream = req.stream;
-        }
-        let added = media.minus(m.declared);
-        m.declared = m.declared.union(media);
-        let declared = m.declared;
-        if m.pushing && !added.is_empty() {
-            let ev = Event::StreamAdded {
-                uid,
-                media: added,
-                stream: m.stream.clone(),
-            };
-            Self::broadcast(room, Some(uid), &ev, out);
-        }
-        let url = signer.push_url(&room.media_id, uid, now_ms / 1000);
-        Ok(encode_ok(
-            id,
-            &PublishOk {
-                url,
-                media: declared,
-            },
-        ))
-    }
-
-    fn unpublish(
-        &mut self,
-        sid: SessionId,
-        media: Media,
-        id: u32,
-        out: &mut Vec<HubOut>,
-    ) -> Result<String, WireError> {
-        let (room, uid) = self.member_of(sid)?;
-        let m = room
-            .members
-            .get_mut(&uid)
-            .expect("session points at member");
-        let removed = m.declared.intersect(media);
-        m.declared = m.declared.minus(media);
-        if m.declared.is_empty() {
-            m.stream = None;
-        }
-        let (pushing, now_empty) = (m.pushing, m.declared.is_empty());
-        if pushing && !removed.is_empty() {
-            Self::broadcast(
-                room,
-                Some(uid),
-                &Event::StreamRemoved {
-                    uid,
-                    media: removed,
-                },
-                out,
-            );
-        }
-        if now_empty && pushing {
-            out.push(HubOut::KickPublisher {
-                media_room: room.media_id.clone(),
-                uid,
-            });
-        }
-        Ok(encode_ok(id, &Empty))
-    }
-
-    fn subscribe(
-        &mut self,
-        sid: SessionId,
-        r: SubscribeReq,
-        now_ms: u64,
-        id: u32,
-    ) -> Result<String, WireError> {
-        let signer = Arc::clone(&self.signer);
-        let (room, uid) = self.member_of(sid)?;
-        if !room.members[&uid].privileges.subscribe {
-            return Err(err(
-                ErrorCode::PermissionDenied,
-                "the token does not grant subscribing",
-            ));
-        }
-        let target = room
-            .members
-            .get(&r.uid)
-            .ok_or_else(|| err(ErrorCode::NoSuchMember, "no such uid in this room"))?;
-        if target.declared.intersect(r.media).is_empty() {
-            return Err(err(
-                ErrorCode::NotPublishing,
-                "that uid publishes none of the requested media",
-            ));
-        }
-        // A URL outlives neither the token that got it (nor, through `may_play`, the member).
-        let until = room.members[&uid].token_exp;
-        let urls = signer.play_urls_until(&room.media_id, r.uid, uid, now_ms / 1000, until);
-        Ok(encode_ok(
-            id,
-            &SubscribeOk {
-                url: urls.rtmp,
-                flv_url: urls.flv,
-            },
-        ))
-    }
-
-    fn unsubscribe(
-        &mut self,
-        sid: SessionId,
-        r: UnsubscribeReq,
-        id: u32,
-    ) -> Result<String, WireError> {
-        let (room, _) = self.member_of(sid)?;
-        if !room.members.contains_key(&r.uid) {
-            return Err(err(ErrorCode::NoSuchMember, "no such uid in this room"));
-        }
-        Ok(encode_ok(id, &Empty))
-    }
-
-    fn mute(
-        &mut self,
-        sid: SessionId,
-        r: MuteReq,
-        id: u32,
-        out: &mut Vec<HubOut>,
-    ) -> Result<String, WireError> {
-        if r.media.is_empty() {
-            return Err(err(
-                ErrorCode::InvalidParams,
-                "mute needs audio, video or both",
-            ));
-        }
-        let (room, uid) = self.member_of(sid)?;
-        let m = room
-            .members
-            .get_mut(&uid)
-            .expect("session points at member");
-        let changed = if r.muted {
-            r.media.minus(m.muted)
-        } else {
-            r.media.intersect(m.muted)
-        };
-        m.muted = if r.muted {
-            m.muted.union(r.media)
-        } else {
-            m.muted.minus(r.media)
-        };
-        if !changed.is_empty() {
-            let ev = Event::MuteChanged {
-                uid,
-                media: changed,
-                muted: r.muted,
-            };
-            Self::broadcast(room, Some(uid), &ev, out);
-        }
-        Ok(encode_ok(id, &Empty))
-    }
-
-    fn set_role(
-        &mut self,
-        sid: SessionId,
-        role: Role,
-        id: u32,
-        out: &mut Vec<HubOut>,
-    ) -> Result<String, WireError> {
-        let (room, uid) = self.member_of(sid)?;
-        let m = room
-            .members
-            .get_mut(&uid)
-            .expect("session points at member");
-        if m.role == role {
-            return Ok(encode_ok(id, &Empty));
-        }
-        if role == Role::Broadcaster && !m.privileges.publish {
-            return Err(err(
-                ErrorCode::PermissionDenied,
-                "the token does not grant publishing",
-            ));
-        }
-        Self::change_role(room, uid, role, false, out);
-        Ok(encode_ok(id, &Empty))
-    }
-
-    /// `uid` takes `role`: to audience, its streams end (the others see them removed) and its
-    /// pusher is stopped; everyone else sees the change, and the member itself too when the
-    /// server decided it (`tell_self`).
-    fn change_role(room: &mut Room, uid: u64, role: Role, tell_self: bool, out: &mut Vec<HubOut>) {
-        let Some(m) = room.members.get_mut(&uid) else {
-            return;
-        };
-        m.role = role;
-        let live = m.live();
-        let pushing = m.pushing;
-        if role == Role::Audience {
-            m.declared = Media::NONE;
-            if !live.is_empty() {
-                Self::broadcast(
-                    room,
-                    Some(uid),
-                    &Event::StreamRemoved { uid, media: live },
-                    out,
-                );
-            }
-            if pushing {
-                out.push(HubOut::KickPublisher {
-                    media_room: room.media_id.clone(),
-                    uid,
-                });
-            }
-        }
-        let except = (!tell_self).then_some(uid);
-        Self::broadcast(room, except, &Event::RoleChanged { uid, role }, out);
-    }
-
-    /// A new token (renewed, or presented on a resume) replaces the member's privileges, and
-    /// what it no longer grants stops now: a broadcaster whose token denies publishing becomes
-    /// audience (its push ends, and with it any task rights that came from the role).
-    fn set_privileges(room: &mut Room, uid: u64, p: Privileges, out: &mut Vec<HubOut>) {
-        let Some(m) = room.members.get_mut(&uid) else {
-            return;
-        };
-        let could_subscribe = m.privileges.subscribe;
-        m.privileges = p;
-        if could_subscribe && !p.subscribe {
-            out.push(HubOut::KickViewer {
-                media_room: room.media_id.clone(),
-                viewer: uid,
-            });
-        }
-        let Some(m) = room.members.get_mut(&uid) else {
-            return;
-        };
-        if !p.publish && m.role == Role::Broadcaster {
-            Self::change_role(room, uid, Role::Audience, true, out);
-        }
-    }
-
-    // ---- helpers -----------------------------------------------------------------------------
-
-    fn member_of(&mut self, sid: SessionId) -> Result<(&mut Room, u64), WireError> {
-        let (key, uid) = self
-            .sessions
-            .get(&sid)
-            .and_then(|s| s.joined.clone())
-            .ok_or_else(not_in_room)?;
-        let room = self.rooms.get_mut(&key).ok_or_else(not_in_room)?;
-        Ok((room, uid))
-    }
-
-    fn remove_member(
-        &mut self,
-        key: &RoomKey,
-        uid: u64,
-        reason: LeaveReason,
-        keep_empty_room: bool,
-        now_ms: u64,
-        out: &mut Vec<HubOut>,
-    ) {
-        let Some(room) = self.rooms.get_mut(key) else {
-            return;
-        };
-        let Some(m) = room.members.remove(&uid) else {
-            return;
-        };
-        if m.pushing {
-            out.push(HubOut::KickPublisher {
-                media_room: room.media_id.clone(),
-                uid,
-            });
-        }
-        out.push(HubOut::KickViewer {
-            media_room: room.media_id.clone(),
-            viewer: uid,
-        });
-        Self::broadcast(room, None, &Event::MemberLeft { uid, reason }, out);
-        tasks::refresh(room, key, &self.signer, now_ms, out);
-        if room.members.is_empty() && !keep_empty_room {
-            tasks::end_all(room, key, out);
-            let media_id = room.media_id.clone();
-            self.drop_room(key);
-            self.by_media.remove(&media_id);
-        }
-    }
-
-    /// Forget a room (its members are gone or told), keeping the per-app count right.
-    fn drop_room(&mut self, key: &RoomKey) -> Option<Room> {
-        let room = self.rooms.remove(key)?;
-        if let Some(n) = self.rooms_of_app.get_mut(&key.0) {
-            *n -= 1;
-            if *n == 0 {
-                self.rooms_of_app.remove(&key.0);
-            }
-        }
-        Some(room)
-    }
-
-    /// Send `ev` to every member but `except`, each with its own next seq. The event is
-    /// encoded once; each member's frame only adds its envelope.
-    fn broadcast(room: &mut Room, except: Option<u64>, ev: &Event, out: &mut Vec<HubOut>) {
-        let body: Arc<str> = Arc::from(encode_event_body(ev));
-        for (uid, m) in room.members.iter_mut() {
-            if Some(*uid) != except {
-                m.push_body(&body, out);
-            }
-        }
     }
 }
 
