@@ -7,25 +7,19 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-/// What `Debug` prints instead of a secret.
-const REDACTED: &str = "<redacted>";
-
-/// `Some("<redacted>")` for a set secret, `None` for an unset one.
-fn redact(secret: &Option<String>) -> Option<&'static str> {
-    secret.as_ref().map(|_| REDACTED)
-}
+pub use crate::secret::{Secret, REDACTED};
 
 /// One application allowed to use this server.
 ///
 /// `Debug` prints `<redacted>` in place of the secret.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct AppConfig {
     /// The app key clients pass as `appkey`.
     pub key: String,
     /// HS256 secret that signs join tokens. Required unless `insecure`.
     #[serde(default)]
-    pub secret: Option<String>,
+    pub secret: Option<Secret>,
     /// Debug mode (the vendors' 调试模式): members join without a token.
     #[serde(default)]
     pub insecure: bool,
@@ -36,21 +30,10 @@ pub struct AppConfig {
     pub max_rooms: Option<usize>,
 }
 
-impl fmt::Debug for AppConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AppConfig")
-            .field("key", &self.key)
-            .field("secret", &redact(&self.secret))
-            .field("insecure", &self.insecure)
-            .field("max_rooms", &self.max_rooms)
-            .finish()
-    }
-}
-
 /// The file form; every field optional so flags and env can fill the rest.
 ///
 /// `Debug` prints `<redacted>` in place of `media_secret` and the apps' secrets.
-#[derive(Default, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub listen: Option<SocketAddr>,
@@ -59,7 +42,7 @@ pub struct FileConfig {
     /// Host name put into media URLs (default: the listener's IP).
     pub public_host: Option<String>,
     /// Secret that signs media URLs (default: random per process).
-    pub media_secret: Option<String>,
+    pub media_secret: Option<Secret>,
     pub url_ttl_secs: Option<u64>,
     pub max_frame_bytes: Option<usize>,
     /// Rooms this server holds at most.
@@ -102,57 +85,16 @@ pub struct FileConfig {
     pub apps: Vec<AppConfig>,
 }
 
-impl fmt::Debug for FileConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FileConfig")
-            .field("listen", &self.listen)
-            .field("rtmp_listen", &self.rtmp_listen)
-            .field("flv_listen", &self.flv_listen)
-            .field("public_host", &self.public_host)
-            .field("media_secret", &redact(&self.media_secret))
-            .field("url_ttl_secs", &self.url_ttl_secs)
-            .field("max_frame_bytes", &self.max_frame_bytes)
-            .field("max_rooms", &self.max_rooms)
-            .field("max_members_per_room", &self.max_members_per_room)
-            .field("max_requests_per_sec", &self.max_requests_per_sec)
-            .field("max_queued_bytes", &self.max_queued_bytes)
-            .field("max_connections", &self.max_connections)
-            .field("max_connections_per_ip", &self.max_connections_per_ip)
-            .field("rtmp_max_connections", &self.rtmp_max_connections)
-            .field(
-                "rtmp_max_connections_per_ip",
-                &self.rtmp_max_connections_per_ip,
-            )
-            .field("flv_max_connections", &self.flv_max_connections)
-            .field(
-                "flv_max_connections_per_ip",
-                &self.flv_max_connections_per_ip,
-            )
-            .field("http_header_timeout_ms", &self.http_header_timeout_ms)
-            .field("rtmp_admission_timeout_ms", &self.rtmp_admission_timeout_ms)
-            .field("ping_interval_ms", &self.ping_interval_ms)
-            .field("ping_timeout_ms", &self.ping_timeout_ms)
-            .field("resume_window_ms", &self.resume_window_ms)
-            .field("debug_token_endpoint", &self.debug_token_endpoint)
-            .field("recordings_dir", &self.recordings_dir)
-            .field("ffmpeg", &self.ffmpeg)
-            .field("allowed_origins", &self.allowed_origins)
-            .field("tasks", &self.tasks)
-            .field("apps", &self.apps)
-            .finish()
-    }
-}
-
 /// The resolved configuration.
 ///
 /// `Debug` prints `<redacted>` in place of `media_secret` and the apps' secrets.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Config {
     pub listen: SocketAddr,
     pub rtmp_listen: SocketAddr,
     pub flv_listen: SocketAddr,
     pub public_host: Option<String>,
-    pub media_secret: Option<String>,
+    pub media_secret: Option<Secret>,
     pub url_ttl_secs: u64,
     pub max_frame_bytes: usize,
     pub ping_interval_ms: u64,
@@ -184,31 +126,6 @@ pub struct Config {
     /// What push tasks may do; see [`crate::tasks::TaskPolicy`].
     pub tasks: crate::tasks::TaskPolicy,
     pub apps: HashMap<String, AppConfig>,
-}
-
-impl fmt::Debug for Config {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("listen", &self.listen)
-            .field("rtmp_listen", &self.rtmp_listen)
-            .field("flv_listen", &self.flv_listen)
-            .field("public_host", &self.public_host)
-            .field("media_secret", &redact(&self.media_secret))
-            .field("url_ttl_secs", &self.url_ttl_secs)
-            .field("max_frame_bytes", &self.max_frame_bytes)
-            .field("ping_interval_ms", &self.ping_interval_ms)
-            .field("ping_timeout_ms", &self.ping_timeout_ms)
-            .field("resume_window_ms", &self.resume_window_ms)
-            .field("debug_token_endpoint", &self.debug_token_endpoint)
-            .field("limits", &self.limits)
-            .field("listen_limits", &self.listen_limits)
-            .field("recordings_dir", &self.recordings_dir)
-            .field("ffmpeg", &self.ffmpeg)
-            .field("allowed_origins", &self.allowed_origins)
-            .field("tasks", &self.tasks)
-            .field("apps", &self.apps)
-            .finish()
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -288,13 +205,13 @@ impl ConfigError {
 /// Overrides from flags or the environment (clap merges those two).
 ///
 /// `Debug` prints `<redacted>` in place of `media_secret` and the apps' secrets.
-#[derive(Default, Clone)]
+#[derive(Debug, Default, Clone)]
 pub struct Overrides {
     pub listen: Option<SocketAddr>,
     pub rtmp_listen: Option<SocketAddr>,
     pub flv_listen: Option<SocketAddr>,
     pub public_host: Option<String>,
-    pub media_secret: Option<String>,
+    pub media_secret: Option<Secret>,
     pub url_ttl_secs: Option<u64>,
     pub max_frame_bytes: Option<usize>,
     pub ping_interval_ms: Option<u64>,
@@ -316,59 +233,45 @@ pub struct Overrides {
     pub recordings_dir: Option<PathBuf>,
     pub ffmpeg: Option<PathBuf>,
     /// `KEY:SECRET` pairs.
-    pub apps: Vec<String>,
+    pub apps: Vec<AppFlag>,
     /// Keys of apps that join without tokens.
     pub insecure_apps: Vec<String>,
     /// Allowed WebSocket origins; when non-empty, replaces the file's list.
     pub allowed_origins: Vec<String>,
 }
 
-impl fmt::Debug for Overrides {
+/// An `--app` / `MPRTC_APPS` entry, `KEY:SECRET`, as given: split (and refused by its
+/// position, without echoing it) when the config is resolved.
+///
+/// `Debug` shows the key only: `key:<redacted>`, or `<redacted>` for an entry without `:`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AppFlag(Secret);
+
+impl AppFlag {
+    /// The key and the secret, if the entry has a `:`.
+    fn split(&self) -> Option<(&str, &str)> {
+        self.0.expose().split_once(':')
+    }
+}
+
+impl From<String> for AppFlag {
+    fn from(s: String) -> Self {
+        Self(s.into())
+    }
+}
+
+impl From<&str> for AppFlag {
+    fn from(s: &str) -> Self {
+        Self(s.into())
+    }
+}
+
+impl fmt::Debug for AppFlag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let apps: Vec<String> = self
-            .apps
-            .iter()
-            .map(|a| match a.split_once(':') {
-                Some((k, _)) => format!("{k}:{REDACTED}"),
-                None => REDACTED.to_owned(),
-            })
-            .collect();
-        f.debug_struct("Overrides")
-            .field("listen", &self.listen)
-            .field("rtmp_listen", &self.rtmp_listen)
-            .field("flv_listen", &self.flv_listen)
-            .field("public_host", &self.public_host)
-            .field("media_secret", &redact(&self.media_secret))
-            .field("url_ttl_secs", &self.url_ttl_secs)
-            .field("max_frame_bytes", &self.max_frame_bytes)
-            .field("ping_interval_ms", &self.ping_interval_ms)
-            .field("ping_timeout_ms", &self.ping_timeout_ms)
-            .field("resume_window_ms", &self.resume_window_ms)
-            .field("debug_token_endpoint", &self.debug_token_endpoint)
-            .field("max_rooms", &self.max_rooms)
-            .field("max_members_per_room", &self.max_members_per_room)
-            .field("max_requests_per_sec", &self.max_requests_per_sec)
-            .field("max_queued_bytes", &self.max_queued_bytes)
-            .field("max_connections", &self.max_connections)
-            .field("max_connections_per_ip", &self.max_connections_per_ip)
-            .field("rtmp_max_connections", &self.rtmp_max_connections)
-            .field(
-                "rtmp_max_connections_per_ip",
-                &self.rtmp_max_connections_per_ip,
-            )
-            .field("flv_max_connections", &self.flv_max_connections)
-            .field(
-                "flv_max_connections_per_ip",
-                &self.flv_max_connections_per_ip,
-            )
-            .field("http_header_timeout_ms", &self.http_header_timeout_ms)
-            .field("rtmp_admission_timeout_ms", &self.rtmp_admission_timeout_ms)
-            .field("recordings_dir", &self.recordings_dir)
-            .field("ffmpeg", &self.ffmpeg)
-            .field("apps", &apps)
-            .field("insecure_apps", &self.insecure_apps)
-            .field("allowed_origins", &self.allowed_origins)
-            .finish()
+        match self.split() {
+            Some((key, _)) => write!(f, "{key}:{REDACTED}"),
+            None => f.write_str(REDACTED),
+        }
     }
 }
 
@@ -544,7 +447,7 @@ impl Config {
             if !valid_key(&a.key) {
                 return Err(ConfigError::BadAppKey(a.key));
             }
-            if !a.insecure && a.secret.as_deref().unwrap_or("").is_empty() {
+            if !a.insecure && a.secret.as_ref().is_none_or(Secret::is_empty) {
                 return Err(ConfigError::AppWithoutSecret(a.key));
             }
             if apps.contains_key(&a.key) {
@@ -557,7 +460,7 @@ impl Config {
             add(a)?;
         }
         for (i, s) in o.apps.iter().enumerate() {
-            let (k, sec) = s.split_once(':').ok_or(ConfigError::BadAppFlag(i + 1))?;
+            let (k, sec) = s.split().ok_or(ConfigError::BadAppFlag(i + 1))?;
             add(AppConfig {
                 key: k.into(),
                 secret: Some(sec.into()),
@@ -710,7 +613,7 @@ mod tests {
         assert_eq!(c.listen.port(), 1);
         assert_eq!(c.url_ttl_secs, 60);
         assert!(c.apps["dbg"].insecure);
-        assert_eq!(c.apps["a"].secret.as_deref(), Some("s"));
+        assert_eq!(c.apps["a"].secret.as_ref().map(Secret::expose), Some("s"));
     }
 
     #[test]
@@ -892,18 +795,18 @@ mod tests {
             (None, Some("x".repeat(MIN_MEDIA_SECRET - 1).as_str())),
         ] {
             let f = FileConfig {
-                media_secret: file.map(str::to_owned),
+                media_secret: file.map(Into::into),
                 ..Default::default()
             };
             let o = Overrides {
-                media_secret: flag.map(str::to_owned),
+                media_secret: flag.map(Into::into),
                 ..Default::default()
             };
             let e = Config::resolve(f, o).unwrap_err();
             assert_eq!(e.code(), "config.bad_media_secret");
         }
         let ok = Overrides {
-            media_secret: Some("y".repeat(MIN_MEDIA_SECRET)),
+            media_secret: Some("y".repeat(MIN_MEDIA_SECRET).into()),
             ..Default::default()
         };
         assert!(Config::resolve(FileConfig::default(), ok).is_ok());

@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use mprtc::protocol::names::{check_room, check_user_id};
 use serde::Deserialize;
 
-use crate::config::AppConfig;
+use crate::config::{AppConfig, Secret};
 use crate::token::{self, Claims, Privileges};
 
 /// Tokens from here live an hour unless asked for less (or more, up to a day).
@@ -53,7 +53,7 @@ async fn mint(
         return refuse(StatusCode::BAD_REQUEST, e.0);
     }
     // Debug-mode apps join without a token; an empty one says so.
-    let Some(secret) = app.secret.as_deref() else {
+    let Some(secret) = app.secret.as_ref().map(Secret::expose) else {
         return (StatusCode::OK, Json(serde_json::json!({ "token": "" })));
     };
     let ttl = ask.ttl.unwrap_or(DEFAULT_TTL_SECS).clamp(1, MAX_TTL_SECS);

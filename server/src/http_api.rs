@@ -25,7 +25,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use subtle::ConstantTimeEq;
 
-use crate::config::AppConfig;
+use crate::config::{AppConfig, Secret};
 use crate::signaling::hub::{shape_error, TaskOp};
 use crate::signaling::ws::{now_ms, Signaling};
 use crate::throttle::LoginThrottle;
@@ -139,7 +139,7 @@ fn authenticate(api: &Api, headers: &HeaderMap) -> Result<String, ApiError> {
         .apps
         .get(key)
         .ok_or_else(|| unauthorized("unknown app key or wrong secret"))?;
-    let expected = app.secret.as_deref().unwrap_or("");
+    let expected = app.secret.as_ref().map(Secret::expose).unwrap_or("");
     let good = !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(secret.as_bytes()));
     if !good {
         return Err(unauthorized("unknown app key or wrong secret"));

@@ -185,7 +185,7 @@ fn load(args: &ServeArgs) -> Result<Config, mprtc_server::config::ConfigError> {
         rtmp_listen: args.rtmp_listen,
         flv_listen: args.flv_listen,
         public_host: args.public_host.clone(),
-        media_secret: args.media_secret.clone(),
+        media_secret: args.media_secret.clone().map(Into::into),
         url_ttl_secs: args.url_ttl_secs,
         max_frame_bytes: args.max_frame_bytes,
         ping_interval_ms: args.ping_interval_ms,
@@ -206,7 +206,7 @@ fn load(args: &ServeArgs) -> Result<Config, mprtc_server::config::ConfigError> {
         debug_token_endpoint: args.debug_token_endpoint,
         recordings_dir: args.recordings_dir.clone(),
         ffmpeg: args.ffmpeg.clone(),
-        apps: args.apps.clone(),
+        apps: args.apps.iter().map(|a| a.as_str().into()).collect(),
         insecure_apps: args.insecure_apps.clone(),
         allowed_origins: args.allowed_origins.clone(),
     };
@@ -223,7 +223,7 @@ fn token_cmd(t: TokenArgs) -> ExitCode {
                 .find(|a| a.key == t.app)
                 .and_then(|a| a.secret)
             {
-                Some(s) => s,
+                Some(s) => s.expose().to_owned(),
                 None => {
                     return fail(
                         "token.no_secret",

@@ -48,7 +48,7 @@ impl Srv {
             listen: Some(any),
             rtmp_listen: Some(any),
             flv_listen: Some(any),
-            apps: vec![format!("sec:{SECRET}")],
+            apps: vec![format!("sec:{SECRET}").into()],
             insecure_apps: vec!["dbg".into()],
             recordings_dir: Some(rec.clone()),
             ..Default::default()

@@ -40,7 +40,11 @@ impl Hub {
                 ));
             }
         }
-        let claims = match (&r.token, app.insecure, app.secret.as_deref()) {
+        let claims = match (
+            &r.token,
+            app.insecure,
+            app.secret.as_ref().map(Secret::expose),
+        ) {
             (Some(t), _, Some(secret)) => token::verify_for(
                 secret.as_bytes(),
                 t,

@@ -44,7 +44,7 @@ use mprtc::protocol::json::Empty;
 use mprtc::protocol::names::{check_room, check_stream_id, check_user_id, uid_for_user};
 use mprtc::protocol::*;
 
-use crate::config::AppConfig;
+use crate::config::{AppConfig, Secret};
 use crate::media::{MediaEvent, MediaSigner};
 use crate::tasks::{TaskKey, TaskSpec};
 use crate::token::{self, Privileges};
