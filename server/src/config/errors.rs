@@ -58,6 +58,7 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
+    /// The stable code of this error (`config.*`), printed as `error[code]`.
     pub fn code(&self) -> &'static str {
         match self {
             Self::Read { .. } => "config.read",

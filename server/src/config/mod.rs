@@ -52,14 +52,26 @@ pub struct AppConfig {
 /// the apps' secrets print as `<redacted>`.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// The signaling HTTP/WebSocket address (default `127.0.0.1:7880`).
     pub listen: SocketAddr,
+    /// The embedded media server's RTMP address (default `127.0.0.1:1935`).
     pub rtmp_listen: SocketAddr,
+    /// The embedded media server's HTTP-FLV address (default `127.0.0.1:7881`).
     pub flv_listen: SocketAddr,
+    /// Host name put into media URLs; `None`: the IP each media listener is bound to.
     pub public_host: Option<String>,
+    /// Key that signs push and play URLs, at least [`MIN_MEDIA_SECRET`] bytes; `None`: 32
+    /// random bytes per process (URLs then die with the process).
     pub media_secret: Option<Secret>,
+    /// Lifetime of a signed media URL in seconds (1 to 604800; default 3600). A play URL
+    /// also stops working when its viewer leaves ([`crate::signaling::Hub::may_play`]).
     pub url_ttl_secs: u64,
+    /// Largest signaling frame answered normally (256 to 1 MiB; default 16 KiB).
     pub max_frame_bytes: usize,
+    /// How often clients ping, told to them at join (100 to 60000; default 10000).
     pub ping_interval_ms: u64,
+    /// A ping unanswered this long means a dead connection (from `ping_interval_ms` to 120000;
+    /// default twice the interval).
     pub ping_timeout_ms: u64,
     /// How long a member whose connection dropped stays in its room (streams, push tasks and
     /// missed events kept) for its client to resume the session; 0 makes a drop a leave.
@@ -67,13 +79,16 @@ pub struct Config {
     /// Serve `GET /api/v1/debug/token`, which mints join tokens for anyone who asks (for demos
     /// and samples that fetch a token as from the app's backend). Never on a public server.
     pub debug_token_endpoint: bool,
+    /// Rooms, members per room, requests per second and unread bytes per connection.
     pub limits: crate::signaling::Limits,
     /// Connection caps of the signaling, RTMP and HTTP-FLV listeners (in total and per
     /// client IPv4 address or IPv6 /64; over a cap a connection is closed unread), the
     /// HTTP header-read timeout (also the idle keep-alive limit) and the deadline for an
     /// RTMP connection to become a publisher or player.
     pub listen_limits: crate::listen::ListenLimits,
+    /// Where push tasks with `record: true` write their files (default `recordings`).
     pub recordings_dir: PathBuf,
+    /// The ffmpeg binary push-task compositors run (default `ffmpeg` on the `PATH`).
     pub ffmpeg: PathBuf,
     /// Origins allowed to open the signaling WebSocket, normalized by [`normalize_origin`]
     /// (lowercase scheme and host, no default port, no trailing `/`). Empty: any origin.
@@ -87,6 +102,8 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// What push tasks may do; see [`crate::tasks::TaskPolicy`].
     pub tasks: crate::tasks::TaskPolicy,
+    /// The apps allowed to use this server, by app key: the file's `[[apps]]`, then `--app`
+    /// and `--insecure-app` (a key given twice is refused).
     pub apps: HashMap<String, AppConfig>,
 }
 

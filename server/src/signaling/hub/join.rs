@@ -4,6 +4,9 @@
 use super::*;
 
 impl Hub {
+    /// `join`: check the app, the token (and the kick memory), the names and the limits; resume
+    /// the member's session if the join asks for it and it can be, else join afresh (replacing
+    /// an older session of the same uid) and answer with the room's snapshot.
     pub(super) fn join(
         &mut self,
         sid: SessionId,

@@ -65,6 +65,7 @@ impl Member {
         frame
     }
 
+    /// The member as the others see it in a join answer's snapshot.
     pub(super) fn info(&self, uid: u64) -> MemberInfo {
         MemberInfo {
             uid,
@@ -76,6 +77,7 @@ impl Member {
         }
     }
 
+    /// What the member sends now: what it declared, once the media server admitted its pusher.
     pub(super) fn live(&self) -> Media {
         if self.pushing {
             self.declared
@@ -93,6 +95,7 @@ pub(super) struct Room {
     pub(super) tasks: BTreeMap<String, RoomTask>,
 }
 
+/// A room: `(app key, room name)`. Rooms of different apps never meet.
 pub(super) type RoomKey = (String, String);
 
 #[derive(Debug, Default)]
@@ -133,11 +136,13 @@ impl Hub {
             .retain(|_, at_s| at_s.saturating_mul(1000) + KICK_MEMORY_MS > now_ms);
     }
 
+    /// The member the connection `sid` carries, if it joined.
     pub(super) fn member_mut(&mut self, sid: SessionId) -> Option<&mut Member> {
         let (key, uid) = self.sessions.get(&sid)?.joined.clone()?;
         self.rooms.get_mut(&key)?.members.get_mut(&uid)
     }
 
+    /// The answer already given to request `id` of this member, if still kept.
     pub(super) fn cached_reply(&mut self, sid: SessionId, id: u32) -> Option<String> {
         let m = self.member_mut(sid)?;
         m.replies
@@ -146,6 +151,7 @@ impl Hub {
             .map(|(_, f)| f.clone())
     }
 
+    /// Keep the answer to request `id` (the last [`REPLY_CACHE`] per member).
     pub(super) fn cache_reply(&mut self, sid: SessionId, id: u32, frame: &str) {
         if let Some(m) = self.member_mut(sid) {
             if m.replies.len() == REPLY_CACHE {
@@ -155,6 +161,7 @@ impl Hub {
         }
     }
 
+    /// `leave`: the member goes now; the others see it leave with reason `left`.
     pub(super) fn leave(
         &mut self,
         sid: SessionId,
@@ -170,6 +177,8 @@ impl Hub {
         Ok(())
     }
 
+    /// The room and uid of the connection `sid`, or 4020 (`not_in_room`) for a request that
+    /// needs one.
     pub(super) fn member_of(&mut self, sid: SessionId) -> Result<(&mut Room, u64), WireError> {
         let (key, uid) = self
             .sessions
@@ -180,6 +189,9 @@ impl Hub {
         Ok((room, uid))
     }
 
+    /// `uid` leaves `key` for `reason`: its pusher and plays end, the others are told, push
+    /// tasks recompose; the last member out ends the room (and its tasks) unless
+    /// `keep_empty_room`.
     pub(super) fn remove_member(
         &mut self,
         key: &RoomKey,

@@ -65,6 +65,8 @@ use mprtc::protocol::tasks::DeleteTasksReq;
 pub use tasks::{shape_error, TaskInfo, TaskOp, TaskRules, COMPOSITOR_VIEWER};
 use tasks::{task_body, RoomTask};
 
+/// A connection as the hub knows it, from [`Hub::connect`]. Not the session id a member
+/// is given at join (that one is random, and survives a resume onto a new connection).
 pub type SessionId = u64;
 
 /// What the shell must do.
@@ -140,7 +142,9 @@ const MAX_KICKS_KEPT: usize = 100_000;
 /// Bounds that keep one client (or one busy app) from hurting everyone else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
+    /// Rooms the server holds at once; a join that would open one more is refused (4029).
     pub max_rooms: usize,
+    /// Members one room holds; a join into a full room is refused (4029).
     pub max_members_per_room: usize,
     /// Sustained requests per second per connection (bursts up to the same number).
     pub max_requests_per_sec: u32,
@@ -210,19 +214,25 @@ impl Hub {
         self
     }
 
+    /// Bounds on rooms, members, request rate and unread bytes (default [`Limits::default`]).
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
     }
 
+    /// The bounds this hub applies (the shell reads `max_queued_bytes` from them).
     pub fn limits(&self) -> Limits {
         self.limits
     }
 
+    /// `(ping interval, ping timeout)` in milliseconds, as told to clients at join.
     pub fn heartbeat(&self) -> (u64, u64) {
         (self.ping_interval_ms, self.ping_timeout_ms)
     }
 
+    /// A new connection: the shell calls this once per accepted WebSocket and names the
+    /// returned id in every later call about it, ending with [`Hub::disconnect`] or
+    /// [`Hub::closed_by_client`].
     pub fn connect(&mut self) -> SessionId {
         let sid = self.next_sid;
         self.next_sid += 1;
@@ -230,6 +240,7 @@ impl Hub {
         sid
     }
 
+    /// Rooms open now.
     pub fn room_count(&self) -> usize {
         self.rooms.len()
     }
@@ -242,6 +253,7 @@ impl Hub {
             .unwrap_or_default()
     }
 
+    /// Connections the hub knows now, joined or not.
     pub fn session_count(&self) -> usize {
         self.sessions.len()
     }

@@ -4,6 +4,8 @@
 use super::*;
 
 impl Hub {
+    /// `publish`: declare what the member sends and hand it a signed push URL. The stream goes
+    /// live for the others when the media server admits the pusher ([`Hub::media_event`]).
     pub(super) fn publish(
         &mut self,
         sid: SessionId,
@@ -86,6 +88,8 @@ impl Hub {
         ))
     }
 
+    /// `unpublish`: stop sending some kinds; the others see them removed, and the pusher is
+    /// stopped when nothing is left.
     pub(super) fn unpublish(
         &mut self,
         sid: SessionId,
@@ -124,6 +128,8 @@ impl Hub {
         Ok(encode_ok(id, &Empty))
     }
 
+    /// `subscribe`: a signed play URL for another member's live stream, if the token grants
+    /// subscribing.
     pub(super) fn subscribe(
         &mut self,
         sid: SessionId,
@@ -161,6 +167,7 @@ impl Hub {
         ))
     }
 
+    /// `unsubscribe`: nothing to undo on the server (a play simply ends); the uid is checked.
     pub(super) fn unsubscribe(
         &mut self,
         sid: SessionId,
@@ -174,6 +181,7 @@ impl Hub {
         Ok(encode_ok(id, &Empty))
     }
 
+    /// `mute`: the member mutes or unmutes kinds it sends; the others are told.
     pub(super) fn mute(
         &mut self,
         sid: SessionId,
@@ -213,6 +221,8 @@ impl Hub {
         Ok(encode_ok(id, &Empty))
     }
 
+    /// `set-role`: the member asks to become broadcaster (if its token grants publishing) or
+    /// audience.
     pub(super) fn set_role(
         &mut self,
         sid: SessionId,
