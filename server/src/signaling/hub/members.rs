@@ -95,6 +95,16 @@ pub(super) struct Room {
     pub(super) tasks: BTreeMap<String, RoomTask>,
 }
 
+impl Room {
+    /// The member `uid` of a session that points at it (a session's member is always in its
+    /// room).
+    pub(super) fn member(&mut self, uid: u64) -> &mut Member {
+        self.members
+            .get_mut(&uid)
+            .expect("session points at member")
+    }
+}
+
 /// A room: `(app key, room name)`. Rooms of different apps never meet.
 pub(super) type RoomKey = (String, String);
 

@@ -23,10 +23,7 @@ impl Hub {
         }
         let signer = Arc::clone(&self.signer);
         let (room, uid) = self.member_of(sid)?;
-        let m = room
-            .members
-            .get_mut(&uid)
-            .expect("session points at member");
+        let m = room.member(uid);
         if m.role == Role::Audience {
             return Err(err(
                 ErrorCode::AudienceCannotPublish,
@@ -60,10 +57,7 @@ impl Hub {
                 ));
             }
         }
-        let m = room
-            .members
-            .get_mut(&uid)
-            .expect("session points at member");
+        let m = room.member(uid);
         if req.stream.is_some() {
             m.stream = req.stream;
         }
@@ -98,10 +92,7 @@ impl Hub {
         out: &mut Vec<HubOut>,
     ) -> Result<String, WireError> {
         let (room, uid) = self.member_of(sid)?;
-        let m = room
-            .members
-            .get_mut(&uid)
-            .expect("session points at member");
+        let m = room.member(uid);
         let removed = m.declared.intersect(media);
         m.declared = m.declared.minus(media);
         if m.declared.is_empty() {
@@ -196,10 +187,7 @@ impl Hub {
             ));
         }
         let (room, uid) = self.member_of(sid)?;
-        let m = room
-            .members
-            .get_mut(&uid)
-            .expect("session points at member");
+        let m = room.member(uid);
         let changed = if r.muted {
             r.media.minus(m.muted)
         } else {
@@ -231,10 +219,7 @@ impl Hub {
         out: &mut Vec<HubOut>,
     ) -> Result<String, WireError> {
         let (room, uid) = self.member_of(sid)?;
-        let m = room
-            .members
-            .get_mut(&uid)
-            .expect("session points at member");
+        let m = room.member(uid);
         if m.role == role {
             return Ok(encode_ok(id, &Empty));
         }
