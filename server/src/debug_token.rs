@@ -18,6 +18,7 @@ use crate::token::{self, Claims, Privileges};
 
 /// Tokens from here live an hour unless asked for less (or more, up to a day).
 const DEFAULT_TTL_SECS: u64 = 3600;
+/// The longest lifetime a caller may ask for.
 const MAX_TTL_SECS: u64 = 86_400;
 
 #[derive(Deserialize)]
@@ -29,12 +30,16 @@ struct Ask {
     ttl: Option<u64>,
 }
 
+/// `GET /api/v1/debug/token`, served only when `debug_token_endpoint` is on: a join token
+/// for any room and uid of the apps that have a secret. Development only.
 pub fn router(apps: Arc<HashMap<String, AppConfig>>) -> Router {
     Router::new()
         .route("/api/v1/debug/token", get(mint))
         .with_state(apps)
 }
 
+/// Answers `{token}` for `appkey`, `room` and `uid` (and an optional `ttl`; the token is
+/// empty for an app without a secret), or `{ok: false, msg}` with a 4xx status.
 async fn mint(
     State(apps): State<Arc<HashMap<String, AppConfig>>>,
     ask: Result<Query<Ask>, axum::extract::rejection::QueryRejection>,

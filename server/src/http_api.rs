@@ -32,12 +32,16 @@ use crate::throttle::LoginThrottle;
 
 #[derive(Clone)]
 pub struct Api {
+    /// The signaling shell whose hub the API acts on.
     pub signaling: Signaling,
+    /// The apps, whose keys and secrets authenticate API calls.
     pub apps: Arc<HashMap<String, AppConfig>>,
     /// Failed logins per address (see [`crate::throttle`]).
     pub throttle: Arc<Mutex<LoginThrottle>>,
 }
 
+/// The `/api/v1` routes (kick, close room, tasks), each behind the app's credentials
+/// and the login throttle.
 pub fn router(api: Api) -> Router {
     let throttle = Arc::clone(&api.throttle);
     Router::new()

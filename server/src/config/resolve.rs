@@ -178,6 +178,7 @@ fn listen_limits(s: &Settings) -> Result<crate::listen::ListenLimits, ConfigErro
     })
 }
 
+/// An app key: 1 to 64 of `[A-Za-z0-9_-]` (it goes into URLs and logs as it is).
 fn valid_key(k: &str) -> bool {
     mprtc::protocol::names::is_url_safe(k, 64)
 }

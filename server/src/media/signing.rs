@@ -72,6 +72,7 @@ pub struct PlayUrls {
 /// What a verified URL admits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admitted {
+    /// The media room the URL is for.
     pub room: String,
     /// The publisher's uid (the `{uid}` in the stream name).
     pub uid: u64,
@@ -120,6 +121,7 @@ impl AdmissionError {
 /// are placeholders.
 #[derive(Clone)]
 pub struct MediaSigner {
+    /// The HMAC-SHA256 key (the media secret). Never printed.
     pub secret: Vec<u8>,
     /// e.g. `rtmp://127.0.0.1:1935/live` (no trailing slash needed).
     pub rtmp_base: String,
@@ -143,6 +145,8 @@ impl fmt::Debug for MediaSigner {
 }
 
 impl MediaSigner {
+    /// A signer with key `secret`, building URLs on `rtmp_base` and `flv_base` that live
+    /// `ttl_secs` seconds.
     pub fn new(
         secret: impl Into<Vec<u8>>,
         rtmp_base: impl Into<String>,
@@ -158,6 +162,7 @@ impl MediaSigner {
         }
     }
 
+    /// A nonce no other URL of this server carries.
     fn next_nonce(&self) -> u64 {
         self.nonce.fetch_add(1, Ordering::Relaxed)
     }
@@ -250,11 +255,13 @@ impl MediaSigner {
         })
     }
 
+    /// A fresh HMAC-SHA256 keyed with the media secret.
     fn mac(&self) -> HmacSha256 {
         // HMAC accepts keys of any length; this cannot fail.
         HmacSha256::new_from_slice(&self.secret).expect("HMAC accepts any key length")
     }
 
+    /// The URL-safe base64 MAC over the [`canonical`] form of a URL's fields.
     fn sign(
         &self,
         kind: UrlKind,
@@ -270,10 +277,14 @@ impl MediaSigner {
     }
 }
 
+/// A URL base without its trailing slashes.
 fn trim(base: &str) -> &str {
     base.trim_end_matches('/')
 }
 
+/// The text a URL's signature covers: a version tag, then kind, room, uid, viewer (`-`
+/// for none), expiry and the nonce if any, one a line. Changing it invalidates every
+/// URL issued.
 fn canonical(
     kind: UrlKind,
     room: &str,

@@ -208,34 +208,51 @@ enum Desired {
     Stop,
 }
 
+/// A running task: its command slot, and how to learn it ended, wait for it and find its
+/// compositor's process.
 struct Entry {
+    /// The latest word for the task (run this spec, or stop).
     cmds: watch::Sender<Desired>,
+    /// Cancelled once the task reported `Ended`.
     done: CancellationToken,
     join: JoinHandle<()>,
+    /// The compositor's process id while one runs ([`Supervisor::compositor_pid`]).
     pid: Arc<Mutex<Option<u32>>>,
 }
 
+/// A task told to stop that has not finished yet: a task started again under the same key
+/// waits for its `Ended` before reporting anything.
 struct Stopping {
     key: TaskKey,
     done: CancellationToken,
     join: JoinHandle<()>,
 }
 
+/// What every task's run loop shares: how to start compositors, fetch images, check outputs
+/// and recordings, and where to report.
 struct Shared {
     runner: Arc<dyn CompositorRunner>,
     /// Fetches layout images; `None`: tasks with images fail with `image_refused`.
     images: Option<Arc<ImageFetcher>>,
     /// Where outputs may go; `None`: anywhere (tests of the supervisor alone).
     outputs: Option<OutputPolicy>,
+    /// Bounds on recordings.
     records: RecordLimits,
+    /// Where recordings go (`<app>/<room>/<task_id>-<unix time>...`).
     recordings_dir: PathBuf,
+    /// Where task states are reported (the signaling shell hands them to the hub).
     status: UnboundedSender<(TaskKey, TaskState)>,
+    /// Timings: back-off, timeouts, debounce.
     config: SupervisorConfig,
 }
 
+/// The tasks, under the supervisor's lock.
 struct Tables {
+    /// Tasks running or about to, by key.
     running: HashMap<TaskKey, Entry>,
+    /// Tasks told to stop, until they finish.
     stopping: Vec<Stopping>,
+    /// Set by `shutdown`: later `apply`s are ignored.
     closed: bool,
 }
 

@@ -4,6 +4,8 @@
 
 use super::*;
 
+/// Reports a task's states, each change once: the same state twice in a row is said once
+/// (a retry failing for the same reason stays silent).
 struct Reporter {
     key: TaskKey,
     tx: UnboundedSender<(TaskKey, TaskState)>,
@@ -11,6 +13,7 @@ struct Reporter {
 }
 
 impl Reporter {
+    /// Report `s` (and log it) unless it is the state last reported.
     fn report(&mut self, s: TaskState) {
         if self.last.as_ref().is_some_and(|l| l.same_as(&s)) {
             return;
@@ -270,6 +273,8 @@ async fn run_once(
     let mut last_advance = started;
     let mut best = (0u64, 0u64);
 
+    /// What woke the run loop: a command, a compositor event, the progress deadline, or the
+    /// time to measure the recording.
     enum Step {
         Cmd(RunEnd),
         Ev(CompositorEvent),

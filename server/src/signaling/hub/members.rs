@@ -9,6 +9,8 @@ use super::*;
 /// id) is answered, not done twice.
 const REPLY_CACHE: usize = 64;
 
+/// A member of a room: the connection it is on, the events and answers kept for a resume,
+/// and what it sends and may do.
 #[derive(Debug)]
 pub(super) struct Member {
     /// The connection the member is on; while detached, the one it was on.
@@ -24,7 +26,9 @@ pub(super) struct Member {
     pub(super) ring: VecDeque<(u64, Arc<str>)>,
     /// The last answers to the member's requests, `(id, frame)`.
     pub(super) replies: VecDeque<(u32, String)>,
+    /// Broadcaster or audience.
     pub(super) role: Role,
+    /// What the member's current token grants (publish, subscribe, tasks, record).
     pub(super) privileges: Privileges,
     /// Kinds declared with `publish`.
     pub(super) declared: Media,
@@ -87,9 +91,12 @@ impl Member {
     }
 }
 
+/// A room: its members in uid order, its push tasks, and its id on the media server.
 #[derive(Debug)]
 pub(super) struct Room {
+    /// The room's id in media URLs: random, so that it tells nothing about the room's name.
     pub(super) media_id: String,
+    /// Members by uid, detached ones included.
     pub(super) members: BTreeMap<u64, Member>,
     /// Push tasks, by task id. They belong to the room and end with it.
     pub(super) tasks: BTreeMap<String, RoomTask>,
@@ -118,9 +125,13 @@ pub(super) struct Session {
 /// A session the server ended, kept for a late rejoin of its member.
 #[derive(Debug)]
 pub(super) struct Ended {
+    /// The room the member was in.
     pub(super) key: RoomKey,
+    /// The member.
     pub(super) uid: u64,
+    /// The `kicked` event frame it was sent, shown again to a late rejoin.
     pub(super) frame: String,
+    /// Until when it is kept (the resume window).
     pub(super) until_ms: u64,
 }
 

@@ -201,12 +201,14 @@ impl CompositorRunner for FfmpegRunner {
     }
 }
 
+/// The pipes taken from a spawned ffmpeg, each read or written by its own task.
 struct Parts {
     stdin: Option<ChildStdin>,
     stdout: Option<tokio::process::ChildStdout>,
     stderr: Option<tokio::process::ChildStderr>,
 }
 
+/// Takes the pipes out of `child`, leaving it to be waited for.
 fn child_parts(child: &mut Child) -> Parts {
     Parts {
         stdin: child.stdin.take(),
@@ -225,6 +227,8 @@ struct FfmpegCompositor {
 }
 
 impl FfmpegCompositor {
+    /// Starts reading the progress and stderr pipes of `child` and waiting for it; `grace` is
+    /// how long a stopped ffmpeg gets to quit after `q` before it is killed.
     fn watch(parts: Parts, grace: Duration, child: Child) -> Self {
         let pid = Arc::new(Mutex::new(child.id()));
         let (tx, events) = unbounded_channel();
@@ -319,6 +323,8 @@ async fn read_progress(out: tokio::process::ChildStdout, tx: UnboundedSender<Com
     }
 }
 
+/// Keeps the last [`STDERR_LINES`] lines of ffmpeg's stderr, addresses and URL queries
+/// removed, for the failure detail; each line is also logged at debug level.
 async fn read_stderr(err: tokio::process::ChildStderr, tail: Arc<Mutex<VecDeque<String>>>) {
     let mut lines = BufReader::new(err).lines();
     while let Ok(Some(line)) = lines.next_line().await {
