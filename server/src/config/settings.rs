@@ -141,14 +141,17 @@ pub type FileConfig = Settings;
 /// Overrides from flags or the environment (clap merges those two).
 pub type Overrides = Settings;
 
-/// Lays `$over` over `$under` field by field: a value given in `$over` wins.
+/// Lays `$over` over `$under` field by field: an `Option` given in `$over` wins; the `$own`
+/// fields, merged by hand, are taken from `$over`. Every field must be named in one of the
+/// two lists: a field added to [`Settings`] and not merged fails to compile here.
 macro_rules! over {
-    ($over:ident, $under:ident; $($field:ident),* $(,)?) => {
+    ($over:ident, $under:ident; own: $($own:ident),*; $($field:ident),* $(,)?) => {{
+        let Settings { $($own: _,)* $($field: _,)* } = &$over;
         Settings {
             $($field: $over.$field.or($under.$field),)*
             ..$over
         }
-    };
+    }};
 }
 
 impl Settings {
@@ -186,6 +189,7 @@ impl Settings {
             take(&mut self.tasks)
         };
         let merged = over!(self, under;
+            own: file_apps, apps, insecure_apps, allowed_origins, tasks;
             config, listen, rtmp_listen, flv_listen, public_host, media_secret, url_ttl_secs,
             max_frame_bytes, max_rooms, max_members_per_room, max_requests_per_sec,
             max_queued_bytes, max_connections, max_connections_per_ip, rtmp_max_connections,
