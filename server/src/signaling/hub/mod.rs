@@ -72,16 +72,12 @@ pub type SessionId = u64;
 /// What the shell must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HubOut {
+    /// Send this text frame on this connection.
     Send(SessionId, String),
     /// Start a push task, or replace the running one's spec.
-    TaskApply {
-        key: TaskKey,
-        spec: TaskSpec,
-    },
+    TaskApply { key: TaskKey, spec: TaskSpec },
     /// Stop a push task (deleted, or its room ended).
-    TaskStop {
-        key: TaskKey,
-    },
+    TaskStop { key: TaskKey },
     /// Close this connection (its session was ended by the server).
     Close {
         sid: SessionId,
@@ -89,16 +85,10 @@ pub enum HubOut {
         reason: String,
     },
     /// Stop the pusher of this media stream (its member left or stopped publishing).
-    KickPublisher {
-        media_room: String,
-        uid: u64,
-    },
+    KickPublisher { media_room: String, uid: u64 },
     /// End every play of this viewer in this media room (it left, was kicked, or may no
     /// longer subscribe); [`Hub::may_play`] refuses its URLs from now on.
-    KickViewer {
-        media_room: String,
-        viewer: u64,
-    },
+    KickViewer { media_room: String, viewer: u64 },
 }
 
 /// Events kept per member for a resume: a client that comes back having missed more than
@@ -130,7 +120,7 @@ pub struct Hub {
     /// Sessions the server ended, with the member they were for, the final event frame a late
     /// rejoin of that member is shown, and until when it is kept.
     ended: HashMap<String, Ended>,
-    /// What push tasks may do (see `hub/tasks.rs`).
+    /// What push tasks may do (see `tasks.rs` here).
     task_rules: TaskRules,
 }
 
