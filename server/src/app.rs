@@ -33,6 +33,8 @@ pub enum ServeError {
 }
 
 impl ServeError {
+    /// The stable code of this error (`serve.*` or the media server's), printed as
+    /// `error[code]`.
     pub fn code(&self) -> &'static str {
         match self {
             Self::Bind { .. } => "serve.bind_failed",
@@ -48,7 +50,9 @@ impl ServeError {
 pub struct Endpoints {
     /// The signaling WebSocket URL clients pass as `server`.
     pub signal: String,
+    /// The embedded media server's RTMP base URL (`rtmp://host:port/live`).
     pub rtmp: String,
+    /// The embedded media server's HTTP-FLV base URL (`http://host:port/live`).
     pub flv: String,
 }
 
@@ -63,10 +67,13 @@ pub struct Server {
     /// Serve the development token endpoint.
     debug_tokens: bool,
     listen_limits: crate::listen::ListenLimits,
+    /// Where the server can be reached, known once bound (port 0 resolved).
     pub endpoints: Endpoints,
 }
 
 impl Server {
+    /// Bind the signaling and media listeners of `cfg` and build the hub, the signer and the
+    /// task supervisor; nothing is served until [`Server::run`].
     pub async fn bind(cfg: Config) -> Result<Self, ServeError> {
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await

@@ -13,11 +13,12 @@ use axum::{Json, Router};
 use mprtc::protocol::names::{check_room, check_user_id};
 use serde::Deserialize;
 
-use crate::config::AppConfig;
+use crate::config::{AppConfig, Secret};
 use crate::token::{self, Claims, Privileges};
 
 /// Tokens from here live an hour unless asked for less (or more, up to a day).
 const DEFAULT_TTL_SECS: u64 = 3600;
+/// The longest lifetime a caller may ask for.
 const MAX_TTL_SECS: u64 = 86_400;
 
 #[derive(Deserialize)]
@@ -29,12 +30,16 @@ struct Ask {
     ttl: Option<u64>,
 }
 
+/// `GET /api/v1/debug/token`, served only when `debug_token_endpoint` is on: a join token
+/// for any room and uid of the apps that have a secret. Development only.
 pub fn router(apps: Arc<HashMap<String, AppConfig>>) -> Router {
     Router::new()
         .route("/api/v1/debug/token", get(mint))
         .with_state(apps)
 }
 
+/// Answers `{token}` for `appkey`, `room` and `uid` (and an optional `ttl`; the token is
+/// empty for an app without a secret), or `{ok: false, msg}` with a 4xx status.
 async fn mint(
     State(apps): State<Arc<HashMap<String, AppConfig>>>,
     ask: Result<Query<Ask>, axum::extract::rejection::QueryRejection>,
@@ -53,7 +58,7 @@ async fn mint(
         return refuse(StatusCode::BAD_REQUEST, e.0);
     }
     // Debug-mode apps join without a token; an empty one says so.
-    let Some(secret) = app.secret.as_deref() else {
+    let Some(secret) = app.secret.as_ref().map(Secret::expose) else {
         return (StatusCode::OK, Json(serde_json::json!({ "token": "" })));
     };
     let ttl = ask.ttl.unwrap_or(DEFAULT_TTL_SECS).clamp(1, MAX_TTL_SECS);

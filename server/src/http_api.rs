@@ -25,19 +25,23 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use subtle::ConstantTimeEq;
 
-use crate::config::AppConfig;
+use crate::config::{AppConfig, Secret};
 use crate::signaling::hub::{shape_error, TaskOp};
 use crate::signaling::ws::{now_ms, Signaling};
 use crate::throttle::LoginThrottle;
 
 #[derive(Clone)]
 pub struct Api {
+    /// The signaling shell whose hub the API acts on.
     pub signaling: Signaling,
+    /// The apps, whose keys and secrets authenticate API calls.
     pub apps: Arc<HashMap<String, AppConfig>>,
     /// Failed logins per address (see [`crate::throttle`]).
     pub throttle: Arc<Mutex<LoginThrottle>>,
 }
 
+/// The `/api/v1` routes (kick, close room, tasks), each behind the app's credentials
+/// and the login throttle.
 pub fn router(api: Api) -> Router {
     let throttle = Arc::clone(&api.throttle);
     Router::new()
@@ -139,7 +143,7 @@ fn authenticate(api: &Api, headers: &HeaderMap) -> Result<String, ApiError> {
         .apps
         .get(key)
         .ok_or_else(|| unauthorized("unknown app key or wrong secret"))?;
-    let expected = app.secret.as_deref().unwrap_or("");
+    let expected = app.secret.as_ref().map(Secret::expose).unwrap_or("");
     let good = !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(secret.as_bytes()));
     if !good {
         return Err(unauthorized("unknown app key or wrong secret"));

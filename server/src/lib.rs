@@ -8,6 +8,7 @@ pub mod http_api;
 pub mod listen;
 pub mod logging;
 pub mod media;
+pub mod secret;
 pub mod signaling;
 pub mod tasks;
 pub mod throttle;

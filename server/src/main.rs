@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use mprtc_server::app::Server;
-use mprtc_server::config::{self, Config, FileConfig, Overrides};
+use mprtc_server::config::{self, Config, FileConfig, Settings};
 use mprtc_server::token::{self, Privileges};
 use tokio_util::sync::CancellationToken;
 
@@ -32,108 +32,8 @@ enum Cmd {
     Token(TokenArgs),
 }
 
-#[derive(Args, Clone, Default)]
-struct ServeArgs {
-    /// TOML config file.
-    #[arg(long, env = "MPRTC_CONFIG")]
-    config: Option<PathBuf>,
-    /// Signaling HTTP/WebSocket address.
-    #[arg(long, env = "MPRTC_LISTEN")]
-    listen: Option<std::net::SocketAddr>,
-    /// RTMP address of the embedded media server.
-    #[arg(long, env = "MPRTC_RTMP_LISTEN")]
-    rtmp_listen: Option<std::net::SocketAddr>,
-    /// HTTP-FLV address of the embedded media server.
-    #[arg(long, env = "MPRTC_FLV_LISTEN")]
-    flv_listen: Option<std::net::SocketAddr>,
-    /// Host name to put into media URLs.
-    #[arg(long, env = "MPRTC_PUBLIC_HOST")]
-    public_host: Option<String>,
-    /// Secret that signs media URLs (random per process if unset).
-    #[arg(long, env = "MPRTC_MEDIA_SECRET", hide_env_values = true)]
-    media_secret: Option<String>,
-    /// Lifetime of media URLs in seconds.
-    #[arg(long, env = "MPRTC_URL_TTL_SECS")]
-    url_ttl_secs: Option<u64>,
-    /// Largest signaling frame answered normally.
-    #[arg(long, env = "MPRTC_MAX_FRAME_BYTES")]
-    max_frame_bytes: Option<usize>,
-    /// Rooms this server holds at most.
-    #[arg(long, env = "MPRTC_MAX_ROOMS")]
-    max_rooms: Option<usize>,
-    /// Members one room holds at most.
-    #[arg(long, env = "MPRTC_MAX_MEMBERS_PER_ROOM")]
-    max_members_per_room: Option<usize>,
-    /// Sustained requests per second one connection may send.
-    #[arg(long, env = "MPRTC_MAX_REQUESTS_PER_SEC")]
-    max_requests_per_sec: Option<u32>,
-    /// Bytes queued for a connection that does not read before it is cut (it may resume).
-    #[arg(long, env = "MPRTC_MAX_QUEUED_BYTES")]
-    max_queued_bytes: Option<usize>,
-    /// Signaling connections held at most (in total / per client IP or IPv6 /64).
-    #[arg(long, env = "MPRTC_MAX_CONNECTIONS")]
-    max_connections: Option<usize>,
-    #[arg(long, env = "MPRTC_MAX_CONNECTIONS_PER_IP")]
-    max_connections_per_ip: Option<usize>,
-    /// RTMP connections held at most (in total / per client IP or IPv6 /64).
-    #[arg(long, env = "MPRTC_RTMP_MAX_CONNECTIONS")]
-    rtmp_max_connections: Option<usize>,
-    #[arg(long, env = "MPRTC_RTMP_MAX_CONNECTIONS_PER_IP")]
-    rtmp_max_connections_per_ip: Option<usize>,
-    /// HTTP-FLV connections held at most (in total / per client IP or IPv6 /64).
-    #[arg(long, env = "MPRTC_FLV_MAX_CONNECTIONS")]
-    flv_max_connections: Option<usize>,
-    #[arg(long, env = "MPRTC_FLV_MAX_CONNECTIONS_PER_IP")]
-    flv_max_connections_per_ip: Option<usize>,
-    /// HTTP connections must send a request's headers within this (ms), also between requests.
-    #[arg(long, env = "MPRTC_HTTP_HEADER_TIMEOUT_MS")]
-    http_header_timeout_ms: Option<u64>,
-    /// RTMP connections must publish or play within this after connecting (ms).
-    #[arg(long, env = "MPRTC_RTMP_ADMISSION_TIMEOUT_MS")]
-    rtmp_admission_timeout_ms: Option<u64>,
-    /// Clients ping this often (ms).
-    #[arg(long, env = "MPRTC_PING_INTERVAL_MS")]
-    ping_interval_ms: Option<u64>,
-    /// A ping unanswered this long means a dead connection (ms).
-    #[arg(long, env = "MPRTC_PING_TIMEOUT_MS")]
-    ping_timeout_ms: Option<u64>,
-    /// How long a dropped member keeps its place for a resume (ms; 0: a drop is a leave).
-    #[arg(long, env = "MPRTC_RESUME_WINDOW_MS")]
-    resume_window_ms: Option<u64>,
-    /// Serve GET /api/v1/debug/token, which mints join tokens for anyone (development only).
-    #[arg(long, env = "MPRTC_DEBUG_TOKEN_ENDPOINT", num_args = 0..=1, default_missing_value = "true")]
-    debug_token_endpoint: Option<bool>,
-    /// Directory for push-task recordings.
-    #[arg(long, env = "MPRTC_RECORDINGS_DIR")]
-    recordings_dir: Option<PathBuf>,
-    /// ffmpeg binary used by push-task compositors.
-    #[arg(long, env = "MPRTC_FFMPEG")]
-    ffmpeg: Option<PathBuf>,
-    /// An app as KEY:SECRET (repeatable).
-    #[arg(
-        long = "app",
-        env = "MPRTC_APPS",
-        value_delimiter = ',',
-        hide_env_values = true
-    )]
-    apps: Vec<String>,
-    /// An app key that joins without tokens (debug mode; repeatable).
-    #[arg(
-        long = "insecure-app",
-        env = "MPRTC_INSECURE_APPS",
-        value_delimiter = ','
-    )]
-    insecure_apps: Vec<String>,
-    /// A web origin (scheme://host[:port]) allowed to open the signaling WebSocket
-    /// (repeatable; none: any). Requests without an Origin header, as mini-programs send,
-    /// are always accepted.
-    #[arg(
-        long = "allowed-origin",
-        env = "MPRTC_ALLOWED_ORIGINS",
-        value_delimiter = ','
-    )]
-    allowed_origins: Vec<String>,
-}
+/// `serve`'s flags: every setting, with its `MPRTC_*` variable (see [`Settings`]).
+type ServeArgs = Settings;
 
 #[derive(Args)]
 struct TokenArgs {
@@ -180,37 +80,7 @@ fn load(args: &ServeArgs) -> Result<Config, mprtc_server::config::ConfigError> {
         Some(p) => FileConfig::load(p)?,
         None => FileConfig::default(),
     };
-    let o = Overrides {
-        listen: args.listen,
-        rtmp_listen: args.rtmp_listen,
-        flv_listen: args.flv_listen,
-        public_host: args.public_host.clone(),
-        media_secret: args.media_secret.clone(),
-        url_ttl_secs: args.url_ttl_secs,
-        max_frame_bytes: args.max_frame_bytes,
-        ping_interval_ms: args.ping_interval_ms,
-        max_rooms: args.max_rooms,
-        max_members_per_room: args.max_members_per_room,
-        max_requests_per_sec: args.max_requests_per_sec,
-        max_queued_bytes: args.max_queued_bytes,
-        max_connections: args.max_connections,
-        max_connections_per_ip: args.max_connections_per_ip,
-        rtmp_max_connections: args.rtmp_max_connections,
-        rtmp_max_connections_per_ip: args.rtmp_max_connections_per_ip,
-        flv_max_connections: args.flv_max_connections,
-        flv_max_connections_per_ip: args.flv_max_connections_per_ip,
-        http_header_timeout_ms: args.http_header_timeout_ms,
-        rtmp_admission_timeout_ms: args.rtmp_admission_timeout_ms,
-        ping_timeout_ms: args.ping_timeout_ms,
-        resume_window_ms: args.resume_window_ms,
-        debug_token_endpoint: args.debug_token_endpoint,
-        recordings_dir: args.recordings_dir.clone(),
-        ffmpeg: args.ffmpeg.clone(),
-        apps: args.apps.clone(),
-        insecure_apps: args.insecure_apps.clone(),
-        allowed_origins: args.allowed_origins.clone(),
-    };
-    Config::resolve(file, o)
+    Config::resolve(file, args.clone())
 }
 
 fn token_cmd(t: TokenArgs) -> ExitCode {
@@ -218,12 +88,12 @@ fn token_cmd(t: TokenArgs) -> ExitCode {
         (Some(s), _) => s.clone(),
         (None, Some(p)) => match FileConfig::load(p) {
             Ok(f) => match f
-                .apps
+                .file_apps
                 .into_iter()
                 .find(|a| a.key == t.app)
                 .and_then(|a| a.secret)
             {
-                Some(s) => s,
+                Some(s) => s.expose().to_owned(),
                 None => {
                     return fail(
                         "token.no_secret",
@@ -289,7 +159,7 @@ fn main() -> ExitCode {
     // unset one: the config check refuses it rather than quietly using a random secret.
     if args.media_secret.is_none() {
         if let Some(v) = std::env::var_os("MPRTC_MEDIA_SECRET") {
-            args.media_secret = Some(v.to_string_lossy().into_owned());
+            args.media_secret = Some(v.to_string_lossy().into_owned().into());
         }
     }
     // No MPRTC_LOG value can make the libraries log secrets (see `logging`).

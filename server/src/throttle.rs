@@ -8,8 +8,11 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+/// Failed logins within [`WINDOW_MS`] that lock an address out.
 pub const MAX_FAILURES: u32 = 10;
+/// The window failures are counted in, in milliseconds.
 pub const WINDOW_MS: u64 = 60_000;
+/// How long a locked-out address is answered `429`, in milliseconds.
 pub const LOCKOUT_MS: u64 = 60_000;
 /// Addresses tracked at most.
 const MAX_TRACKED: usize = 4096;

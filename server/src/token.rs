@@ -37,10 +37,15 @@ impl Default for Privileges {
 /// never rounds a 64-bit uid.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
+    /// The app key the token was issued for.
     pub app: String,
+    /// The room it admits to.
     pub room: String,
+    /// The member: a decimal uid, or an app-chosen user id.
     pub uid: String,
+    /// Issued at, in Unix seconds (a server-API kick refuses tokens issued at or before it).
     pub iat: u64,
+    /// Expires at, in Unix seconds.
     pub exp: u64,
     #[serde(default)]
     pub privileges: Privileges,

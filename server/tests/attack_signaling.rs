@@ -180,7 +180,7 @@ async fn a_kick_is_not_undone_by_replaying_the_token() {
 #[tokio::test]
 async fn one_app_cannot_use_up_the_rooms_of_the_others() {
     let file = FileConfig {
-        apps: vec![AppConfig {
+        file_apps: vec![AppConfig {
             key: "anon".into(),
             secret: None,
             insecure: true,

@@ -34,8 +34,11 @@ pub struct ConnCaps {
 /// The limits of the three listeners (see [`crate::config::Config::listen_limits`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListenLimits {
+    /// The signaling HTTP/WebSocket listener.
     pub signaling: ConnCaps,
+    /// The embedded media server's RTMP listener.
     pub rtmp: ConnCaps,
+    /// The embedded media server's HTTP-FLV listener.
     pub flv: ConnCaps,
     /// An HTTP connection (signaling or HTTP-FLV) must deliver a request's headers this
     /// soon after it opens or after its previous response ended (idle keep-alive).
@@ -94,6 +97,7 @@ pub struct Throttle {
 }
 
 impl Throttle {
+    /// A throttle that has let nothing through yet (`const`, for a `static`).
     pub const fn new() -> Self {
         Self {
             state: Mutex::new((None, 0)),
@@ -129,6 +133,7 @@ pub struct ConnPermit {
 }
 
 impl ConnLimiter {
+    /// A limiter for the listener `name` (as its log lines call it), holding it to `caps`.
     pub fn new(name: &'static str, caps: ConnCaps) -> Self {
         Self {
             inner: Arc::new(Inner {

@@ -27,6 +27,7 @@ pub struct Stall<T> {
 }
 
 impl<T> Stall<T> {
+    /// Wraps `io`; a write or flush pending for `limit` without progress fails.
     pub fn new(io: T, limit: Duration) -> Self {
         Self {
             io,
@@ -35,6 +36,7 @@ impl<T> Stall<T> {
         }
     }
 
+    /// The wrapped I/O.
     pub fn get_ref(&self) -> &T {
         &self.io
     }

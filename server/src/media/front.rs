@@ -126,7 +126,9 @@ impl FrontError {
 /// ([`ChunkGuard::admit`]) and feed the rest again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stop {
+    /// Bytes of the input accepted before the refusal.
     pub accepted: usize,
+    /// Why the rest was refused.
     pub error: FrontError,
 }
 

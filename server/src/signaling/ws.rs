@@ -35,6 +35,7 @@ const MAX_QUEUED_FRAMES: usize = 4096;
 
 /// The hub and the outgoing queue of every connection, under one lock.
 pub struct Shared {
+    /// The sans-IO signaling state.
     pub hub: Hub,
     senders: HashMap<SessionId, Outbox>,
 }
@@ -74,6 +75,8 @@ pub struct Signaling {
     max_queued_bytes: usize,
 }
 
+/// Wall-clock milliseconds since the Unix epoch: the hub's `now_ms` (tokens carry Unix
+/// seconds, so the hub's clock must be the wall clock).
 pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -82,6 +85,7 @@ pub fn now_ms() -> u64 {
 }
 
 impl Signaling {
+    /// The shell around `hub`, carrying its kicks to `media` and its tasks to `supervisor`.
     pub fn new(hub: Hub, media: Arc<dyn MediaServer>, supervisor: Arc<Supervisor>) -> Self {
         let max_queued_bytes = hub.limits().max_queued_bytes;
         Self {
@@ -169,6 +173,7 @@ impl Signaling {
         }
     }
 
+    /// The media server admitted or lost a pusher or a play.
     pub fn media_event(&self, ev: MediaEvent) {
         tracing::debug!(?ev, "media event");
         let now = now_ms();
@@ -200,6 +205,7 @@ impl Signaling {
         g.hub.may_play(media_room, viewer)
     }
 
+    /// `(connections, rooms)` now.
     pub fn stats(&self) -> (usize, usize) {
         let g = self.shared.lock().unwrap_or_else(|p| p.into_inner());
         (g.hub.session_count(), g.hub.room_count())
@@ -348,6 +354,7 @@ impl Signaling {
     }
 }
 
+/// The `GET /ws` handler: check the origin, upgrade, and serve the connection.
 pub async fn upgrade(
     State(sig): State<Signaling>,
     headers: HeaderMap,

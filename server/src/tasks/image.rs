@@ -137,7 +137,9 @@ impl ImageError {
 /// A fetched image on disk. The file is removed when the last holder drops it.
 #[derive(Debug)]
 pub struct ImageFile {
+    /// Where the image is, in the server's private image directory.
     pub path: PathBuf,
+    /// Its format, sniffed from its bytes.
     pub format: ImageFormat,
     store: Arc<Store>,
 }

@@ -91,6 +91,7 @@ pub enum AddressRefusal {
 }
 
 impl AddressRefusal {
+    /// The refusal's code, as a task's failure detail and the logs name it.
     pub fn code(self) -> &'static str {
         match self {
             Self::HostNotAllowed => "host_not_allowed",
@@ -227,13 +228,16 @@ pub fn redacted_url(url: &str) -> String {
 /// address (always allowed: tasks that push into the embedded server are its main use).
 #[derive(Debug, Clone, Default)]
 pub struct OutputPolicy {
+    /// `output_hosts`, lowercased. Empty: any public host.
     pub allowed_hosts: Vec<String>,
+    /// `output_allow_private`: outputs may resolve to non-public addresses.
     pub allow_private: bool,
     /// The embedded media server's `(host, port)` as its URLs name it.
     pub own: Option<(String, u16)>,
 }
 
 impl OutputPolicy {
+    /// The output rules of `p`, with the embedded server at `own_rtmp_base` always allowed.
     pub fn new(p: &TaskPolicy, own_rtmp_base: &str) -> Self {
         Self {
             allowed_hosts: p

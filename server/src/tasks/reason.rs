@@ -36,6 +36,7 @@ pub enum FailCode {
 }
 
 impl FailCode {
+    /// The code as members see it in a task's `reason` (`image_refused`, `stalled`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ImageRefused => "image_refused",
@@ -79,12 +80,14 @@ impl FailCode {
 /// A failure: what members are told, and what only the log gets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
+    /// What members are told.
     pub code: FailCode,
     /// Engine or system detail (URL queries already redacted). Logged, never sent.
     pub detail: String,
 }
 
 impl Failure {
+    /// A failure of kind `code`; `detail` must already have its URL queries redacted.
     pub fn new(code: FailCode, detail: impl Into<String>) -> Self {
         Self {
             code,

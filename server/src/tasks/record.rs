@@ -21,13 +21,18 @@ pub const RECORD_CHECK: Duration = Duration::from_secs(2);
 /// The operator's bounds on recordings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordLimits {
+    /// Longest recording of one task run (`record_max_secs`).
     pub max_duration: Duration,
+    /// Largest recording of one task run (`record_max_bytes`).
     pub max_bytes: u64,
+    /// Bytes of recordings one app may keep on disk (`record_app_quota_bytes`).
     pub app_quota_bytes: u64,
+    /// Free disk space a recording leaves at least (`record_min_free_bytes`).
     pub min_free_bytes: u64,
 }
 
 impl RecordLimits {
+    /// The limits the `[tasks]` table sets.
     pub fn from_policy(p: &TaskPolicy) -> Self {
         Self {
             max_duration: Duration::from_secs(p.record_max_secs),
@@ -72,6 +77,7 @@ pub struct Recording {
 }
 
 impl Recording {
+    /// A run that has recorded nothing yet.
     pub fn new() -> Self {
         Self {
             unix: SystemTime::now()

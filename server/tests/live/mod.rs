@@ -73,7 +73,7 @@ pub async fn start_with_file(file: FileConfig, tune: impl FnOnce(&mut Overrides)
         listen: Some(any),
         rtmp_listen: Some(any),
         flv_listen: Some(any),
-        apps: vec![format!("sec:{SECRET}")],
+        apps: vec![format!("sec:{SECRET}").into()],
         insecure_apps: vec!["dbg".into()],
         ..Default::default()
     };

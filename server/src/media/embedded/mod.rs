@@ -144,14 +144,17 @@ impl EmbeddedMedia {
         self
     }
 
+    /// The RTMP listener's bound address (port 0 resolved).
     pub fn rtmp_addr(&self) -> SocketAddr {
         self.shared.rtmp_addr
     }
 
+    /// The HTTP-FLV listener's bound address (port 0 resolved).
     pub fn flv_addr(&self) -> SocketAddr {
         self.shared.flv_addr
     }
 
+    /// A cheap handle to this media server, for the signaling side (see [`EmbeddedHandle`]).
     pub fn handle(&self) -> EmbeddedHandle {
         EmbeddedHandle {
             shared: Arc::clone(&self.shared),

@@ -76,6 +76,7 @@ pub(super) struct Tables {
     pub(super) next_flv: u64,
 }
 
+/// A stream being published: its publisher's session, and what ends with it.
 pub(super) struct Stream {
     pub(super) session: u64,
     /// The publisher's registry key (stream name including its query).
@@ -84,6 +85,7 @@ pub(super) struct Stream {
     pub(super) ended: CancellationToken,
 }
 
+/// An RTMP connection: what it is (idle, publisher or player) and how to end it.
 pub(super) struct Session {
     pub(super) cancel: CancellationToken,
     pub(super) role: Role,
@@ -91,6 +93,7 @@ pub(super) struct Session {
     pub(super) tap: watch::Sender<Tap>,
 }
 
+/// What an RTMP connection was admitted as.
 #[derive(Clone)]
 pub(super) enum Role {
     Idle,
@@ -106,12 +109,15 @@ pub(super) enum Role {
     },
 }
 
+/// An RTMP play mirror (keyed by the players' registry key): how many players use it, and
+/// how to stop it when the last one goes.
 pub(super) struct Mirror {
     pub(super) players: usize,
     pub(super) stop: CancellationToken,
 }
 
 impl Shared {
+    /// The tables, even after a panic under the lock.
     pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
         // A panic while holding the lock must not take the media server down.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -225,6 +231,7 @@ impl Shared {
     }
 }
 
+/// One player fewer on `mirror`; the last one out stops it.
 fn release_mirror(state: &mut Tables, mirror: &StreamKey) {
     if let Some(m) = state.mirrors.get_mut(mirror) {
         m.players = m.players.saturating_sub(1);
@@ -235,6 +242,7 @@ fn release_mirror(state: &mut Tables, mirror: &StreamKey) {
     }
 }
 
+/// Wall-clock Unix seconds, for URL expiry.
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -196,27 +196,4 @@ impl Hub {
         Self::set_privileges(room, uid, claims.privileges, out);
         Ok(())
     }
-
-    /// Time passes: warn members whose token expires soon; end the sessions whose token expired.
-    pub fn tick(&mut self, now_ms: u64, out: &mut Vec<HubOut>) {
-        let now = now_ms / 1000;
-        let mut expired = Vec::new();
-        for (key, room) in self.rooms.iter_mut() {
-            for (uid, m) in room.members.iter_mut() {
-                if now >= m.token_exp {
-                    expired.push((key.clone(), *uid));
-                } else if !m.warned && now + TOKEN_WARNING_SECS >= m.token_exp {
-                    m.warned = true;
-                    let ev = Event::TokenWillExpire {
-                        remaining_s: m.token_exp - now,
-                    };
-                    m.push(&ev, out);
-                }
-            }
-        }
-        for (key, uid) in expired {
-            self.end_session(&key, uid, KickReason::TokenExpired, now_ms, out);
-        }
-        self.expire_detached(now_ms, out);
-    }
 }

@@ -24,11 +24,15 @@ use crate::tasks::{OutputPolicy, TaskInput, TaskPolicy, TaskState};
 /// The operator's task rules as the hub applies them.
 #[derive(Debug, Clone)]
 pub struct TaskRules {
+    /// The `[tasks]` table.
     pub policy: Arc<TaskPolicy>,
+    /// Where outputs may go (the server's own RTMP listener always may).
     pub outputs: OutputPolicy,
 }
 
 impl TaskRules {
+    /// The rules of `policy`; `own_rtmp_base` is this server's RTMP URL base, which outputs
+    /// may always use.
     pub fn new(policy: TaskPolicy, own_rtmp_base: &str) -> Self {
         Self {
             outputs: OutputPolicy::new(&policy, own_rtmp_base),
@@ -70,6 +74,7 @@ pub enum TaskOp {
 /// A task as the server API lists it: the task's own fields and `status`.
 #[derive(Debug, Clone)]
 pub struct TaskInfo {
+    /// The task as it was added or last updated.
     pub task: RtmpTask,
     /// 505, 506 or none yet (`null`).
     pub status: Option<u16>,
@@ -200,6 +205,7 @@ fn broadcast_status(room: &mut Room, task: &RtmpTask, code: u16, msg: &str, out:
 
 /// Who asks for a task change, under which rules, and what the server-wide budgets leave.
 pub(super) struct Asker<'a> {
+    /// The operator's rules.
     pub rules: &'a TaskRules,
     /// The member, or `None` for the server API.
     pub member: Option<u64>,
@@ -462,6 +468,8 @@ impl Hub {
         apply(r, &key, &signer, asker, op, now_ms, out)
     }
 
+    /// The server API's task list of a room, in task-id order; 4028 (`no_such_room`) if the
+    /// room is not open.
     pub fn api_list_tasks(&self, app: &str, room: &str) -> Result<Vec<TaskInfo>, WireError> {
         let r = self
             .rooms
@@ -499,6 +507,8 @@ impl Hub {
         broadcast_status(room, &task, code, &msg, out);
     }
 
+    /// [`refresh`] the tasks of room `key`: re-derive their inputs (who is live, with fresh
+    /// play URLs) and restart the compositors whose inputs changed.
     pub(super) fn refresh_tasks(&mut self, key: &RoomKey, now_ms: u64, out: &mut Vec<HubOut>) {
         let signer = Arc::clone(&self.signer);
         if let Some(room) = self.rooms.get_mut(key) {

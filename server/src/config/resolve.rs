@@ -1,0 +1,184 @@
+//! [`Config::resolve`]: the flags and environment laid over the file, then the defaults and
+//! the checks, each refusal a typed [`ConfigError`].
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::{
+    normalize_origin, AppConfig, Config, ConfigError, FileConfig, Overrides, Secret, Settings,
+    MIN_MEDIA_SECRET,
+};
+
+impl Config {
+    /// The configuration `o` (flags and environment) over `file` gives, with the defaults for
+    /// what neither sets; refused with the first setting that is out of range.
+    pub fn resolve(file: FileConfig, o: Overrides) -> Result<Self, ConfigError> {
+        let s = o.over(file);
+        let listen_limits = listen_limits(&s)?;
+        let mut apps = HashMap::new();
+        let mut add = |a: AppConfig| -> Result<(), ConfigError> {
+            if !valid_key(&a.key) {
+                return Err(ConfigError::BadAppKey(a.key));
+            }
+            if !a.insecure && a.secret.as_ref().is_none_or(Secret::is_empty) {
+                return Err(ConfigError::AppWithoutSecret(a.key));
+            }
+            if apps.contains_key(&a.key) {
+                return Err(ConfigError::DuplicateApp(a.key));
+            }
+            apps.insert(a.key.clone(), a);
+            Ok(())
+        };
+        for a in s.file_apps {
+            add(a)?;
+        }
+        for (i, flag) in s.apps.iter().enumerate() {
+            let (k, sec) = flag.split().ok_or(ConfigError::BadAppFlag(i + 1))?;
+            add(AppConfig {
+                key: k.into(),
+                secret: Some(sec.into()),
+                insecure: false,
+                max_rooms: None,
+            })?;
+        }
+        for k in s.insecure_apps {
+            add(AppConfig {
+                key: k,
+                secret: None,
+                insecure: true,
+                max_rooms: None,
+            })?;
+        }
+        let allowed_origins = s
+            .allowed_origins
+            .into_iter()
+            .map(|s| normalize_origin(&s).ok_or(ConfigError::BadOrigin(s)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let max_frame_bytes = s.max_frame_bytes.unwrap_or(16 * 1024);
+        if !(256..=1 << 20).contains(&max_frame_bytes) {
+            return Err(ConfigError::BadFrameLimit);
+        }
+        let url_ttl_secs = s.url_ttl_secs.unwrap_or(3600);
+        if !(1..=604_800).contains(&url_ttl_secs) {
+            return Err(ConfigError::BadTtl);
+        }
+        let ping_interval_ms = s.ping_interval_ms.unwrap_or(10_000);
+        let ping_timeout_ms = s.ping_timeout_ms.unwrap_or(ping_interval_ms * 2);
+        if !(100..=60_000).contains(&ping_interval_ms)
+            || !(ping_interval_ms..=120_000).contains(&ping_timeout_ms)
+        {
+            return Err(ConfigError::BadHeartbeat);
+        }
+        let resume_window_ms = s.resume_window_ms.unwrap_or(30_000);
+        if resume_window_ms > 600_000 {
+            return Err(ConfigError::BadResumeWindow);
+        }
+        let dl = crate::signaling::Limits::default();
+        let limits = crate::signaling::Limits {
+            max_rooms: s.max_rooms.unwrap_or(dl.max_rooms),
+            max_members_per_room: s.max_members_per_room.unwrap_or(dl.max_members_per_room),
+            max_requests_per_sec: s.max_requests_per_sec.unwrap_or(dl.max_requests_per_sec),
+            max_queued_bytes: s.max_queued_bytes.unwrap_or(dl.max_queued_bytes),
+        };
+        if limits.max_rooms == 0
+            || limits.max_members_per_room == 0
+            || limits.max_requests_per_sec == 0
+        {
+            return Err(ConfigError::BadLimit);
+        }
+        // Below the largest frame the server sends (a join answer into a full room) a member
+        // could never be served at all.
+        if !(64 * 1024..=1 << 30).contains(&limits.max_queued_bytes) {
+            return Err(ConfigError::BadQueueLimit);
+        }
+        let media_secret = s.media_secret;
+        if let Some(s) = &media_secret {
+            if s.len() < MIN_MEDIA_SECRET {
+                return Err(ConfigError::BadMediaSecret(s.len()));
+            }
+        }
+        let d = |s: &str| s.parse::<SocketAddr>().expect("default addresses parse");
+        Ok(Config {
+            listen: s.listen.unwrap_or_else(|| d("127.0.0.1:7880")),
+            rtmp_listen: s.rtmp_listen.unwrap_or_else(|| d("127.0.0.1:1935")),
+            flv_listen: s.flv_listen.unwrap_or_else(|| d("127.0.0.1:7881")),
+            public_host: s.public_host,
+            media_secret,
+            url_ttl_secs,
+            max_frame_bytes,
+            ping_interval_ms,
+            ping_timeout_ms,
+            resume_window_ms,
+            debug_token_endpoint: s.debug_token_endpoint.unwrap_or(false),
+            limits,
+            listen_limits,
+            recordings_dir: s
+                .recordings_dir
+                .unwrap_or_else(|| PathBuf::from("recordings")),
+            ffmpeg: s.ffmpeg.unwrap_or_else(|| PathBuf::from("ffmpeg")),
+            allowed_origins,
+            tasks: s.tasks,
+            apps,
+        })
+    }
+}
+
+/// The listeners' caps and timeouts: the settings, else the defaults.
+fn listen_limits(s: &Settings) -> Result<crate::listen::ListenLimits, ConfigError> {
+    use crate::listen::ConnCaps;
+    let d = crate::listen::ListenLimits::default();
+    let caps = |name, total: Option<usize>, per_ip: Option<usize>, dc: ConnCaps| {
+        let total = total.unwrap_or(dc.total);
+        let c = ConnCaps {
+            total,
+            per_ip: per_ip.unwrap_or(dc.per_ip.min(total)),
+        };
+        if c.total == 0 || c.per_ip == 0 || c.per_ip > c.total {
+            return Err(ConfigError::BadConnectionLimit(name));
+        }
+        Ok(c)
+    };
+    let ms = |name, v: Option<u64>, dv: std::time::Duration| {
+        let v = v.map_or(dv, std::time::Duration::from_millis);
+        if !(100..=600_000).contains(&v.as_millis()) {
+            return Err(ConfigError::BadListenTimeout(name));
+        }
+        Ok(v)
+    };
+    Ok(crate::listen::ListenLimits {
+        signaling: caps(
+            "max_connections / max_connections_per_ip",
+            s.max_connections,
+            s.max_connections_per_ip,
+            d.signaling,
+        )?,
+        rtmp: caps(
+            "rtmp_max_connections / rtmp_max_connections_per_ip",
+            s.rtmp_max_connections,
+            s.rtmp_max_connections_per_ip,
+            d.rtmp,
+        )?,
+        flv: caps(
+            "flv_max_connections / flv_max_connections_per_ip",
+            s.flv_max_connections,
+            s.flv_max_connections_per_ip,
+            d.flv,
+        )?,
+        header_timeout: ms(
+            "http_header_timeout_ms",
+            s.http_header_timeout_ms,
+            d.header_timeout,
+        )?,
+        rtmp_admission_timeout: ms(
+            "rtmp_admission_timeout_ms",
+            s.rtmp_admission_timeout_ms,
+            d.rtmp_admission_timeout,
+        )?,
+    })
+}
+
+/// An app key: 1 to 64 of `[A-Za-z0-9_-]` (it goes into URLs and logs as it is).
+fn valid_key(k: &str) -> bool {
+    mprtc::protocol::names::is_url_safe(k, 64)
+}

@@ -1,0 +1,308 @@
+//! [`build_args`]: the ffmpeg command line a [`TaskSpec`] becomes (its shape is in the
+//! [module docs](super)), with the video bitrate and the tee muxer's escaping.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use mprtc::protocol::tasks::{AudioParam, ADAPTION_FILL};
+
+use super::{FfmpegRunner, FPS, GOP};
+use crate::tasks::{LocalImage, TaskSpec};
+
+/// Video bitrate for a canvas, in kbit/s: about 0.1 bit per pixel, 300 to 6000.
+pub(super) fn video_kbps(width: u32, height: u32) -> u32 {
+    let bits = u64::from(width) * u64::from(height) * u64::from(FPS) / 10;
+    (bits / 1000).clamp(300, 6000) as u32
+}
+
+pub(super) fn is_scheme(url: &str, schemes: &[&str]) -> bool {
+    let lower = url.to_ascii_lowercase();
+    schemes.iter().any(|s| lower.starts_with(s))
+}
+
+/// Escapes a tee muxer slave file name (`av_get_token` rules plus the separators).
+pub(super) fn tee_escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '\\' | '\'' | '|' | '[' | ']') {
+            o.push('\\');
+        }
+        o.push(c);
+    }
+    o
+}
+
+/// The ffmpeg argument list (without the program) for `spec`, with `images[i]` the local
+/// file of layout image `i`. `Err` for URLs of a scheme the compositor must not open, or a
+/// drawn image without its local file.
+pub fn build_args(
+    spec: &TaskSpec,
+    images: &[Option<LocalImage>],
+    record: Option<&Path>,
+    opts: &FfmpegRunner,
+) -> Result<Vec<String>, String> {
+    let preset = opts.preset.as_str();
+    let task = &spec.task;
+    let layout = &task.layout;
+    let canvas = layout.canvas;
+    if !is_scheme(&task.stream_url, &["rtmp://", "rtmps://"]) {
+        return Err("streamUrl must be an rtmp:// or rtmps:// URL".to_owned());
+    }
+    let audio = task.config.audio_param.unwrap_or_default();
+    let rw = opts.input_timeout.as_micros().to_string();
+    let analyze = opts.input_analyze.as_micros().to_string();
+    let mut args: Vec<String> = [
+        "-hide_banner",
+        "-nostats",
+        "-loglevel",
+        "error",
+        "-progress",
+        "pipe:1",
+        "-stats_period",
+        "0.5",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut push = |a: &[&str]| args.extend(a.iter().map(|s| s.to_string()));
+
+    // Inputs: users in layout order (each input once), then images, canvas, silence.
+    struct Drawn {
+        input: usize,
+        x: u32,
+        y: u32,
+        w: u32,
+        h: u32,
+        fill: bool,
+        z: i32,
+        order: usize,
+    }
+    let mut drawn = Vec::new();
+    let mut heard = Vec::new();
+    let mut next = 0usize;
+    for (order, u) in layout.users.iter().enumerate() {
+        if !(u.push_video || u.push_audio) {
+            continue;
+        }
+        let Some(input) = spec.inputs.iter().find(|i| i.uid == u.uid) else {
+            continue;
+        };
+        if !is_scheme(&input.url, &["rtmp://", "rtmps://"]) {
+            return Err(format!("input of uid {} is not an RTMP URL", u.uid));
+        }
+        let idx = next;
+        next += 1;
+        push(&[
+            "-protocol_whitelist",
+            "rtmp,rtmps,tcp,tls",
+            "-f",
+            "flv",
+            "-rw_timeout",
+            &rw,
+            "-analyzeduration",
+            &analyze,
+            "-thread_queue_size",
+            "512",
+            "-i",
+            &input.url,
+        ]);
+        if u.push_video && u.width > 0 && u.height > 0 {
+            drawn.push(Drawn {
+                input: idx,
+                x: u.x,
+                y: u.y,
+                w: u.width,
+                h: u.height,
+                fill: u.adaption == ADAPTION_FILL,
+                z: u.z_order,
+                order,
+            });
+        }
+        if u.push_audio {
+            heard.push(idx);
+        }
+    }
+    drawn.sort_by_key(|d| (d.z, d.order));
+    let mut drawn_images = Vec::new();
+    for (k, img) in layout.images.iter().enumerate() {
+        if img.width == 0 || img.height == 0 {
+            continue;
+        }
+        let Some(Some(local)) = images.get(k) else {
+            return Err(format!("layout image {k} was not fetched"));
+        };
+        let path = local.path.to_str().ok_or("image path is not UTF-8")?;
+        drawn_images.push((next, img));
+        next += 1;
+        push(&[
+            "-protocol_whitelist",
+            "file",
+            "-f",
+            "image2",
+            "-pattern_type",
+            "none",
+            "-c:v",
+            local.format.decoder(),
+            "-i",
+            path,
+        ]);
+    }
+    let bg = next;
+    let silence = next + 1;
+    let color = format!(
+        "color=c=0x{:06X}:s={}x{}:r={FPS}",
+        canvas.color & 0xFF_FFFF,
+        canvas.width,
+        canvas.height
+    );
+    let layout_name = if audio.channels == 1 {
+        "mono"
+    } else {
+        "stereo"
+    };
+    let anull = format!("anullsrc=r={}:cl={layout_name}", audio.sample_rate);
+    push(&["-re", "-f", "lavfi", "-i", &color]);
+    push(&["-re", "-f", "lavfi", "-i", &anull]);
+
+    // Video graph.
+    let mut g = String::new();
+    let _ = write!(g, "[{bg}:v]setsar=1[c0]");
+    let mut cur = 0usize;
+    for (k, d) in drawn.iter().enumerate() {
+        let (w, h, i) = (d.w, d.h, d.input);
+        if d.fill {
+            let _ = write!(
+                g,
+                ";[{i}:v]scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h},setsar=1[u{k}]"
+            );
+            let _ = write!(
+                g,
+                ";[c{cur}][u{k}]overlay=x={}:y={}:eof_action=pass[c{}]",
+                d.x,
+                d.y,
+                cur + 1
+            );
+        } else {
+            let _ = write!(
+                g,
+                ";[{i}:v]scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1[u{k}]"
+            );
+            let _ = write!(
+                g,
+                ";[c{cur}][u{k}]overlay=x={}+({w}-w)/2:y={}+({h}-h)/2:eof_action=pass[c{}]",
+                d.x,
+                d.y,
+                cur + 1
+            );
+        }
+        cur += 1;
+    }
+    for (k, (i, img)) in drawn_images.iter().enumerate() {
+        let (w, h) = (img.width, img.height);
+        if img.adaption == ADAPTION_FILL {
+            let _ = write!(
+                g,
+                ";[{i}:v]scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h},setsar=1,format=rgba[i{k}]"
+            );
+            let _ = write!(
+                g,
+                ";[c{cur}][i{k}]overlay=x={}:y={}[c{}]",
+                img.x,
+                img.y,
+                cur + 1
+            );
+        } else {
+            let _ = write!(
+                g,
+                ";[{i}:v]scale={w}:{h}:force_original_aspect_ratio=decrease,setsar=1,format=rgba[i{k}]"
+            );
+            let _ = write!(
+                g,
+                ";[c{cur}][i{k}]overlay=x={}+({w}-w)/2:y={}+({h}-h)/2[c{}]",
+                img.x,
+                img.y,
+                cur + 1
+            );
+        }
+        cur += 1;
+    }
+    let _ = write!(g, ";[c{cur}]format=yuv420p[vout]");
+
+    // Audio graph.
+    let aformat = format!(
+        "aresample={},aformat=sample_fmts=fltp:channel_layouts={layout_name}",
+        audio.sample_rate
+    );
+    if heard.is_empty() {
+        let _ = write!(g, ";[{silence}:a]{aformat}[aout]");
+    } else {
+        let _ = write!(g, ";[{silence}:a]");
+        for i in &heard {
+            let _ = write!(g, "[{i}:a]");
+        }
+        let _ = write!(
+            g,
+            "amix=inputs={}:duration=first:dropout_transition=0:normalize=0,{aformat}[aout]",
+            heard.len() + 1
+        );
+    }
+
+    let vk = video_kbps(canvas.width, canvas.height);
+    let (vb, vbuf) = (format!("{vk}k"), format!("{}k", vk * 2));
+    let gop = GOP.to_string();
+    let ab = format!("{}k", audio_bitrate(&audio));
+    let ar = audio.sample_rate.to_string();
+    let ac = audio.channels.max(1).to_string();
+    push(&["-filter_complex", &g, "-map", "[vout]", "-map", "[aout]"]);
+    push(&[
+        "-c:v",
+        "libx264",
+        "-preset",
+        preset,
+        "-tune",
+        "zerolatency",
+        "-profile:v",
+        "main",
+        "-pix_fmt",
+        "yuv420p",
+        "-g",
+        &gop,
+        "-keyint_min",
+        &gop,
+        "-sc_threshold",
+        "0",
+        "-b:v",
+        &vb,
+        "-maxrate",
+        &vb,
+        "-bufsize",
+        &vbuf,
+    ]);
+    // codecProfile 1 (HE-AAC) is encoded as LC: see the module docs.
+    push(&["-c:a", "aac", "-b:a", &ab, "-ar", &ar, "-ac", &ac]);
+    match record {
+        None => push(&["-f", "flv", &task.stream_url]),
+        Some(file) => {
+            let file = file.to_str().ok_or("recordings path is not UTF-8")?;
+            let tee = format!(
+                "[f=flv:onfail=abort]{}|[f=flv:onfail=ignore]{}",
+                tee_escape(&task.stream_url),
+                tee_escape(file)
+            );
+            push(&[
+                "-flags:v",
+                "+global_header",
+                "-flags:a",
+                "+global_header",
+                "-f",
+                "tee",
+                &tee,
+            ]);
+        }
+    }
+    Ok(args)
+}
+
+pub(super) fn audio_bitrate(a: &AudioParam) -> u32 {
+    a.bit_rate.clamp(10, 192)
+}

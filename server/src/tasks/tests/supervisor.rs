@@ -1,0 +1,172 @@
+//! The supervisor's logic against a scripted fake compositor: retries with back-off, stalls,
+//! start timeouts, restarts on apply and the coalescing of update floods.
+
+use super::*;
+
+#[tokio::test]
+async fn supervisor_failures_retry_with_backoff_and_report_once() {
+    let (runner, log) = FakeRunner::new(vec![], Script::Exit("boom"));
+    let (tx, mut rx) = unbounded_channel();
+    let sup = Supervisor::with_config(runner, "/nonexistent".into(), tx, quick_config());
+    sup.apply(key("t"), fake_spec("t"));
+    assert_eq!(
+        next_state(&mut rx, 2).await,
+        (
+            key("t"),
+            TaskState::Failed(Failure::from_engine("boom".into()))
+        )
+    );
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    // Same reason again and again: reported once.
+    assert!(rx.try_recv().is_err(), "a repeated Failed was reported");
+    let starts: Vec<Instant> = log.lock().unwrap().starts.iter().map(|s| s.0).collect();
+    // 0, +100, +200, +400, +400 ... ms
+    assert!(
+        starts.len() >= 4 && starts.len() <= 7,
+        "{} starts",
+        starts.len()
+    );
+    let gaps: Vec<u128> = starts
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_millis())
+        .collect();
+    assert!(gaps[0] >= 90 && gaps[0] < 190, "{gaps:?}");
+    assert!(gaps[1] >= 190 && gaps[1] < 300, "{gaps:?}");
+    assert!(gaps[2] >= 390 && gaps[2] < 520, "{gaps:?}");
+    if let Some(g) = gaps.get(3) {
+        assert!(*g >= 390 && *g < 520, "capped: {gaps:?}");
+    }
+    sup.stop(&key("t"));
+    assert_eq!(next_state(&mut rx, 2).await, (key("t"), TaskState::Ended));
+    sup.stop(&key("t"));
+    sup.shutdown().await;
+    assert!(rx.try_recv().is_err(), "Ended reported twice");
+}
+
+#[tokio::test]
+async fn supervisor_stall_kills_and_recovers() {
+    let (runner, log) = FakeRunner::new(
+        vec![Script::ProgressThenHang(3), Script::Exit("input gone")],
+        Script::Healthy,
+    );
+    let (tx, mut rx) = unbounded_channel();
+    let sup = Supervisor::with_config(runner, "/nonexistent".into(), tx, quick_config());
+    sup.apply(key("s"), fake_spec("s"));
+    assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Pushing);
+    match next_state(&mut rx, 2).await.1 {
+        TaskState::Failed(r) => assert_eq!(r.code, FailCode::Stalled, "{r:?}"),
+        s => panic!("expected Failed, got {s:?}"),
+    }
+    assert_eq!(
+        log.lock().unwrap().kills,
+        1,
+        "the stuck compositor was killed"
+    );
+    assert_eq!(
+        next_state(&mut rx, 2).await.1,
+        TaskState::Failed(Failure::from_engine("input gone".into()))
+    );
+    assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Pushing);
+    sup.shutdown().await;
+    assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Ended);
+    assert_eq!(log.lock().unwrap().kills, 3);
+    assert!(rx.try_recv().is_err());
+}
+
+#[tokio::test]
+async fn supervisor_start_timeout_when_no_output() {
+    let (runner, _log) = FakeRunner::new(vec![Script::ProgressThenHang(0)], Script::Healthy);
+    let (tx, mut rx) = unbounded_channel();
+    let sup = Supervisor::with_config(runner, "/nonexistent".into(), tx, quick_config());
+    sup.apply(key("n"), fake_spec("n"));
+    match next_state(&mut rx, 2).await.1 {
+        TaskState::Failed(r) => assert_eq!(r.code, FailCode::NoOutput, "{r:?}"),
+        s => panic!("expected Failed, got {s:?}"),
+    }
+    assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Pushing);
+    sup.shutdown().await;
+}
+
+#[tokio::test]
+async fn supervisor_apply_restarts_without_ended() {
+    let (runner, log) = FakeRunner::new(vec![], Script::Healthy);
+    let (tx, mut rx) = unbounded_channel();
+    let sup = Supervisor::with_config(runner, "/nonexistent".into(), tx, quick_config());
+    sup.apply(key("u"), fake_spec("u"));
+    assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Pushing);
+    let mut changed = fake_spec("u");
+    changed.task.layout.canvas.color = 0xFF0000;
+    sup.apply(key("u"), changed.clone());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    {
+        let l = log.lock().unwrap();
+        assert_eq!(l.starts.len(), 2);
+        assert_eq!(l.starts[1].1, changed);
+        assert_eq!(l.kills, 1);
+    }
+    // Still pushing: nothing new to report.
+    assert!(rx.try_recv().is_err());
+    assert_eq!(sup.keys(), vec![key("u")]);
+    sup.stop(&key("u"));
+    // Stop, then the same key again at once: Ended comes before anything of the new run.
+    sup.apply(key("u"), fake_spec("u"));
+    assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Ended);
+    assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Pushing);
+    sup.shutdown().await;
+    assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Ended);
+    // After shutdown, apply is ignored.
+    sup.apply(key("v"), fake_spec("v"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(rx.try_recv().is_err());
+    assert!(sup.keys().is_empty());
+}
+
+#[tokio::test]
+async fn supervisor_coalesces_an_update_flood_and_stop_preempts_it() {
+    let (runner, log) = FakeRunner::new(vec![], Script::Healthy);
+    let (tx, mut rx) = unbounded_channel();
+    let sup = Supervisor::with_config(runner, "/nonexistent".into(), tx, quick_config());
+    sup.apply(key("f"), fake_spec("f"));
+    assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Pushing);
+    // The same spec again: nothing to do.
+    sup.apply(key("f"), fake_spec("f"));
+    // 200 different specs at once, then the task is stopped (its room ended).
+    for i in 0..200u32 {
+        let mut s = fake_spec("f");
+        s.task.layout.canvas.color = i;
+        sup.apply(key("f"), s);
+    }
+    sup.stop(&key("f"));
+    assert_eq!(next_state(&mut rx, 5).await.1, TaskState::Ended);
+    let starts = log.lock().unwrap().starts.len();
+    assert!(starts <= 2, "{starts} compositor starts for one task");
+    // After `Ended` the task is gone: nothing restarts it.
+    assert!(sup.keys().is_empty());
+    sup.shutdown().await;
+    assert_eq!(log.lock().unwrap().starts.len(), starts);
+}
+
+#[tokio::test]
+async fn supervisor_restarts_once_with_the_last_of_a_burst() {
+    let (runner, log) = FakeRunner::new(vec![], Script::Healthy);
+    let (tx, mut rx) = unbounded_channel();
+    let sup = Supervisor::with_config(runner, "/nonexistent".into(), tx, quick_config());
+    sup.apply(key("b"), fake_spec("b"));
+    assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Pushing);
+    let mut last = fake_spec("b");
+    for i in 1..=50u32 {
+        last = fake_spec("b");
+        last.task.layout.canvas.color = i;
+        sup.apply(key("b"), last.clone());
+    }
+    wait_for("the restart with the last spec", 5, || {
+        log.lock().unwrap().starts.last().map(|s| &s.1) == Some(&last)
+    })
+    .await;
+    assert_eq!(
+        log.lock().unwrap().starts.len(),
+        2,
+        "one restart for the burst"
+    );
+    sup.shutdown().await;
+}
