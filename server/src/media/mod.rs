@@ -14,8 +14,10 @@ mod front_fuzz;
 mod pipe;
 pub mod signing;
 
+/// The embedded server's end-to-end tests; `tests::start_media` is shared with the
+/// push-task tests, which need the same server.
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::net::SocketAddr;
 

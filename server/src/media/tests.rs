@@ -19,13 +19,14 @@ const SECRET: &[u8] = b"media-test-secret";
 const W: usize = 320;
 const H: usize = 240;
 
-struct Server {
-    handle: EmbeddedHandle,
-    urls: MediaSigner,
-    events: UnboundedReceiver<MediaEvent>,
-    shutdown: CancellationToken,
-    task: JoinHandle<Result<(), MediaError>>,
-    flv_addr: SocketAddr,
+/// A running embedded media server on loopback ports, and a signer for its URLs.
+pub(crate) struct Server {
+    pub(crate) handle: EmbeddedHandle,
+    pub(crate) urls: MediaSigner,
+    pub(crate) events: UnboundedReceiver<MediaEvent>,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) task: JoinHandle<Result<(), MediaError>>,
+    pub(crate) flv_addr: SocketAddr,
 }
 
 fn now() -> u64 {
@@ -36,19 +37,24 @@ fn now() -> u64 {
 }
 
 async fn start() -> Server {
+    start_media(SECRET, 60).await
+}
+
+/// Starts the embedded media server with `secret`, its URLs living `ttl_secs`.
+pub(crate) async fn start_media(secret: &[u8], ttl_secs: u64) -> Server {
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .try_init();
     let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
     // Verification needs only the secret; bases are filled in once ports are known.
-    let verify = Arc::new(MediaSigner::new(SECRET, "", "", 60));
+    let verify = Arc::new(MediaSigner::new(secret, "", "", ttl_secs));
     let media = EmbeddedMedia::bind(any, any, verify).await.expect("bind");
     let urls = MediaSigner::new(
-        SECRET,
+        secret,
         format!("rtmp://{}/live", media.rtmp_addr()),
         format!("http://{}/live", media.flv_addr()),
-        60,
+        ttl_secs,
     );
     let (tx, events) = unbounded_channel();
     let shutdown = CancellationToken::new();

@@ -23,30 +23,12 @@ struct Media {
 
 impl Media {
     async fn start() -> Self {
-        let _ = tracing_subscriber::fmt()
-            .with_test_writer()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .try_init();
-        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        let verify = Arc::new(MediaSigner::new(SECRET, "", "", 600));
-        let media = EmbeddedMedia::bind(any, any, verify)
-            .await
-            .expect("bind media");
-        let urls = MediaSigner::new(
-            SECRET,
-            format!("rtmp://{}/live", media.rtmp_addr()),
-            format!("http://{}/live", media.flv_addr()),
-            600,
-        );
-        let (tx, events) = unbounded_channel();
-        let shutdown = CancellationToken::new();
-        let handle = media.handle();
-        tokio::spawn(media.run(tx, shutdown.clone()));
+        let m = crate::media::tests::start_media(SECRET, 600).await;
         Self {
-            urls,
-            events,
-            shutdown,
-            handle,
+            urls: m.urls,
+            events: m.events,
+            shutdown: m.shutdown,
+            handle: m.handle,
         }
     }
 

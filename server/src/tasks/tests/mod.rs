@@ -25,7 +25,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::*;
-use crate::media::{EmbeddedMedia, MediaEvent, MediaServer, MediaSigner};
+use crate::media::{MediaEvent, MediaServer, MediaSigner};
 
 mod args;
 mod e2e;
