@@ -203,10 +203,10 @@ pub fn arb_text() -> BoxedStrategy<String> {
 
 // ---- mutations of valid frames ----------------------------------------------------------------
 
-#[derive(Debug, Clone)]
 /// One edit to a valid frame. The text edits find parser and envelope bugs (a frame that
 /// stops being JSON, or stops at an odd place); the JSON edits keep the text valid and find
 /// typing bugs (a field of the wrong type, missing, or replaced by a whole object).
+#[derive(Debug, Clone)]
 pub enum Mutation {
     /// Replace one character.
     Flip(Index, char),
@@ -244,8 +244,8 @@ pub fn arb_mutation() -> BoxedStrategy<Mutation> {
     .boxed()
 }
 
-#[derive(Debug, Clone)]
 /// One step of a path into a JSON value: an object key or an array index.
+#[derive(Debug, Clone)]
 pub enum Seg {
     /// The member of an object with this key.
     Key(String),

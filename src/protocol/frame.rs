@@ -19,10 +19,10 @@ pub const VERSION: u32 = 1;
 const _: () = assert!(VERSION == 1, "update the envelope literals in frame.rs");
 
 /// Request kinds, by wire name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 ///
 /// The `type` of a request frame. Kept a closed enum so the server can answer an unknown
 /// type with `UnknownRequest` (and the id) instead of a generic malformed-frame error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestKind {
     /// `join`: body [`JoinReq`](crate::protocol::JoinReq), answered with `JoinOk`.
     Join,
@@ -234,17 +234,32 @@ pub fn event_frame(seq: u64, body: &str) -> String {
 }
 
 /// A server frame as the client reads it.
-#[derive(Debug, Clone, PartialEq)]
 ///
 /// Exactly one of three shapes, told apart by `ok`: `true` a success response, `false` an error
 /// response, absent an event (which then needs `seq` and `type`).
+#[derive(Debug, Clone, PartialEq)]
 pub enum ServerFrame {
     /// `ok:true`: the response to request `re`, its body untyped until the caller knows the kind.
-    Ok { re: u32, body: Json },
+    Ok {
+        /// The request's `id`.
+        re: u32,
+        /// The response body, untyped.
+        body: Json,
+    },
     /// `ok:false`: `re` is `None` when the server could not tell which request failed.
-    Err { re: Option<u32>, err: WireError },
+    Err {
+        /// The request's `id`, when the server could read it.
+        re: Option<u32>,
+        /// What went wrong.
+        err: WireError,
+    },
     /// An event, with its per-session sequence number.
-    Event { seq: u64, event: Event },
+    Event {
+        /// The event's number in the session, from 1.
+        seq: u64,
+        /// The event, typed.
+        event: Event,
+    },
 }
 
 /// Why a server frame could not be read. Static descriptions keep the `fmt` machinery out of

@@ -67,8 +67,7 @@ fn room() -> BoxedStrategy<String> {
 }
 
 /// A push task as JSON (it decodes; it need not pass `check_task`), with `hostUid` and
-/// `audioParam` sometimes
-/// absent, so both forms of the optional members go through the codec.
+/// `audioParam` sometimes absent, so both forms of the optional members go through the codec.
 fn task_json() -> BoxedStrategy<Value> {
     let user = (
         0u64..6,

@@ -110,6 +110,7 @@ pub fn write_u64(out: &mut String, n: u64) {
     out.push(char::from(b'0' + (n % 10) as u8));
 }
 
+/// Write `n` in decimal, without the `fmt` machinery (kept out of the wasm).
 pub fn write_i64(out: &mut String, n: i64) {
     if n < 0 {
         out.push('-');

@@ -11,6 +11,7 @@ use crate::text::{cat, num};
 pub struct TaskFieldError {
     /// Path of the field, e.g. `rtmpTasks[0].layout.users[1].width`.
     pub field: String,
+    /// What the field must be, phrased to follow "must be", e.g. `1 to 64 letters, digits or '_'`.
     pub allowed: String,
 }
 
@@ -31,6 +32,8 @@ fn bad(field: String, allowed: impl Into<String>) -> TaskFieldError {
     }
 }
 
+/// Check a task id: 1 to [`limits::TASK_ID_MAX`] ASCII letters, digits or `_`, so it is safe
+/// in logs, URLs and stream names. `field` is the path to name in the error.
 pub fn check_task_id(field: String, id: &str) -> Result<(), TaskFieldError> {
     let ok = !id.is_empty()
         && id.len() <= limits::TASK_ID_MAX
