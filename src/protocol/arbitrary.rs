@@ -9,6 +9,8 @@ use serde_json::{Map, Value};
 
 // ---- configuration -----------------------------------------------------------------------------
 
+/// Cases per property: `MPRTC_FUZZ_CASES`, or 256. CI runs the default; a long local run
+/// sets it high without editing code.
 pub fn cases() -> u32 {
     std::env::var("MPRTC_FUZZ_CASES")
         .ok()
@@ -16,6 +18,9 @@ pub fn cases() -> u32 {
         .unwrap_or(256)
 }
 
+/// The proptest configuration every property here uses. Failures are not persisted to
+/// `proptest-regressions/` files: a shrunk failing input is printed instead, to be kept as a
+/// plain test.
 pub fn config() -> ProptestConfig {
     ProptestConfig {
         failure_persistence: None,
@@ -107,6 +112,9 @@ pub const NAMES: &[&str] = &[
     "r1",
 ];
 
+/// Short strings: mostly arbitrary characters (control characters, quotes, non-ASCII, the
+/// things escaping must handle), sometimes a protocol name or key, so that a string lands
+/// where an enum value or a field name is expected.
 pub fn arb_string() -> BoxedStrategy<String> {
     prop_oneof![
         3 => proptest::collection::vec(any::<char>(), 0..12).prop_map(String::from_iter),
@@ -116,6 +124,10 @@ pub fn arb_string() -> BoxedStrategy<String> {
     .boxed()
 }
 
+/// Numbers aimed at the edges a typed read must refuse or keep exact: small values (valid
+/// uids, indexes), the limits of u16 / u32 / u64 (overflow on narrowing), real error codes
+/// and the canvas maximum, any i64 (negative where unsigned is expected) and floats
+/// (fractions where integers are expected, `1e300` beyond every integer type).
 pub fn arb_number() -> BoxedStrategy<Value> {
     prop_oneof![
         3 => (0u64..16).prop_map(Value::from),
@@ -140,6 +152,7 @@ pub fn arb_number() -> BoxedStrategy<Value> {
     .boxed()
 }
 
+/// A JSON scalar, weighted towards numbers and strings, the leaves fields are made of.
 pub fn arb_leaf() -> BoxedStrategy<Value> {
     prop_oneof![
         1 => Just(Value::Null),
@@ -150,6 +163,8 @@ pub fn arb_leaf() -> BoxedStrategy<Value> {
     .boxed()
 }
 
+/// An object key, mostly one the protocol reads, so generated objects hit real fields with
+/// wrong values more often than they miss them entirely.
 pub fn arb_key() -> BoxedStrategy<String> {
     prop_oneof![
         3 => select(KEYS).prop_map(str::to_owned),
@@ -188,6 +203,9 @@ pub fn arb_text() -> BoxedStrategy<String> {
 
 // ---- mutations of valid frames ----------------------------------------------------------------
 
+/// One edit to a valid frame. The text edits find parser and envelope bugs (a frame that
+/// stops being JSON, or stops at an odd place); the JSON edits keep the text valid and find
+/// typing bugs (a field of the wrong type, missing, or replaced by a whole object).
 #[derive(Debug, Clone)]
 pub enum Mutation {
     /// Replace one character.
@@ -204,6 +222,9 @@ pub enum Mutation {
     Remove(Index),
 }
 
+/// A mutation, weighted towards value replacement: that is what reaches the typed readers,
+/// while most text edits are refused by the parser early. Inserted text favours the bytes
+/// that are structural in JSON, plus NUL and a two-byte character (char boundaries).
 pub fn arb_mutation() -> BoxedStrategy<Mutation> {
     let insert = prop_oneof![
         select(vec![
@@ -223,9 +244,12 @@ pub fn arb_mutation() -> BoxedStrategy<Mutation> {
     .boxed()
 }
 
+/// One step of a path into a JSON value: an object key or an array index.
 #[derive(Debug, Clone)]
 pub enum Seg {
+    /// The member of an object with this key.
     Key(String),
+    /// The item of an array at this index.
     At(usize),
 }
 
@@ -251,6 +275,7 @@ pub fn paths(v: &Value, here: &mut Vec<Seg>, all: &mut Vec<Vec<Seg>>) {
     }
 }
 
+/// The value at `path` in `v`, for editing; `None` if the path no longer exists.
 pub fn at_mut<'a>(v: &'a mut Value, path: &[Seg]) -> Option<&'a mut Value> {
     let mut cur = v;
     for s in path {
@@ -262,6 +287,10 @@ pub fn at_mut<'a>(v: &'a mut Value, path: &[Seg]) -> Option<&'a mut Value> {
     Some(cur)
 }
 
+/// `text` with `m` applied. Text edits work on chars, not bytes, so the result is still a
+/// `String`; an `Index` picks a position relative to the current length, so a mutation is
+/// valid for any frame. JSON edits apply to `text` parsed by serde_json and are a no-op when
+/// it is not JSON (an earlier mutation may have broken it).
 pub fn apply(text: &str, m: &Mutation) -> String {
     let mut chars: Vec<char> = text.chars().collect();
     let n = chars.len();
@@ -320,6 +349,8 @@ pub fn apply(text: &str, m: &Mutation) -> String {
     chars.into_iter().collect()
 }
 
+/// Frames from `base` with one to three mutations applied in turn: several small breaks find
+/// combinations (a removed field and a truncation) no single edit reaches.
 pub fn mutated(base: impl Strategy<Value = String> + 'static) -> BoxedStrategy<String> {
     (base, proptest::collection::vec(arb_mutation(), 1..4))
         .prop_map(|(t, ms)| ms.iter().fold(t, |t, m| apply(&t, m)))

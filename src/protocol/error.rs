@@ -179,13 +179,16 @@ impl TryFrom<u16> for ErrorCode {
 /// The error half of a response, as it travels.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WireError {
+    /// The code, which decides what a client does (retry, rejoin, give up).
     pub code: ErrorCode,
+    /// What happened, in English, for the developer reading logs.
     pub msg: String,
     /// The offending field, for errors about one field (e.g. a push task's).
     pub field: Option<String>,
 }
 
 impl WireError {
+    /// An error with no `field`.
     pub fn new(code: ErrorCode, msg: impl Into<String>) -> Self {
         Self {
             code,
@@ -194,6 +197,7 @@ impl WireError {
         }
     }
 
+    /// `InvalidTask` for a task that breaks a rule, with the rule as `msg` and its path as `field`.
     pub fn task(e: crate::protocol::tasks::TaskFieldError) -> Self {
         Self {
             code: ErrorCode::InvalidTask,

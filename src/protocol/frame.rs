@@ -19,24 +19,41 @@ pub const VERSION: u32 = 1;
 const _: () = assert!(VERSION == 1, "update the envelope literals in frame.rs");
 
 /// Request kinds, by wire name.
+///
+/// The `type` of a request frame. Kept a closed enum so the server can answer an unknown
+/// type with `UnknownRequest` (and the id) instead of a generic malformed-frame error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestKind {
+    /// `join`: body [`JoinReq`](crate::protocol::JoinReq), answered with `JoinOk`.
     Join,
+    /// `leave`: empty body `{}` (any JSON is accepted); the session ends.
     Leave,
+    /// `publish`: body `PublishReq`, answered with `PublishOk` (the push URL).
     Publish,
+    /// `unpublish`: body `UnpublishReq`, the media to stop.
     Unpublish,
+    /// `subscribe`: body `SubscribeReq`, answered with `SubscribeOk` (the pull URLs).
     Subscribe,
+    /// `unsubscribe`: body `UnsubscribeReq`.
     Unsubscribe,
+    /// `set-role`: body `SetRoleReq`.
     SetRole,
+    /// `add-tasks`: body `tasks::TasksReq`, checked by `tasks::check_tasks` on both ends.
     AddTasks,
+    /// `update-tasks`: same body and checks as `add-tasks`, for tasks that exist.
     UpdateTasks,
+    /// `delete-tasks`: body `tasks::DeleteTasksReq`.
     DeleteTasks,
+    /// `ping`: body `PingReq`, answered with `PingOk`; also the keep-alive.
     Ping,
+    /// `renew-token`: body `RenewTokenReq`, before the token expires.
     RenewToken,
+    /// `mute`: body `MuteReq`.
     Mute,
 }
 
 impl RequestKind {
+    /// The `type` string on the wire, e.g. `set-role`.
     pub fn wire_name(self) -> &'static str {
         match self {
             Self::Join => "join",
@@ -54,6 +71,7 @@ impl RequestKind {
             Self::Mute => "mute",
         }
     }
+    /// The kind for a wire `type`; `None` for a type this build does not know.
     pub fn from_wire(s: &str) -> Option<Self> {
         Some(match s {
             "join" => Self::Join,
@@ -75,6 +93,10 @@ impl RequestKind {
 }
 
 /// Encode a request.
+///
+/// `{"v":1,"id":7,"type":"join","body":{...}}`. The envelope is written by hand rather than
+/// through `ObjOut`: its shape is fixed, and the `"v":1` literal is guarded by the assertion
+/// under [`VERSION`].
 pub fn encode_request<B: ToJson + ?Sized>(id: u32, kind: RequestKind, body: &B) -> String {
     let mut s = String::with_capacity(64);
     s.push_str("{\"v\":1,\"id\":");
@@ -95,6 +117,17 @@ fn envelope_u32(v: &Json, key: &str) -> Option<u32> {
 }
 
 /// Read a request; on failure say which request (if any) the error belongs to.
+///
+/// The checks, in the order that lets each error be attributed as precisely as possible:
+/// 1. the text starts with `{` (cheap, before parsing anything else), else `MalformedFrame`;
+/// 2. it parses, else `MalformedFrame` with the syntax error and its byte offset;
+/// 3. `v` is [`VERSION`], else `UnsupportedVersion`, answered to `id` when that is readable so
+///    an old client learns why its request failed;
+/// 4. `id` is a `u32`, else there is nothing to answer to (`re` absent);
+/// 5. `type` is a known request, else `UnknownRequest` answered to `id`.
+///
+/// The body is returned untyped (`null` when absent): the caller types it with [`body`] once
+/// it knows the kind, so a bad body is an `InvalidParams` answered to the right `id`.
 pub fn decode_request(text: &str) -> Result<(u32, RequestKind, Json), (Option<u32>, WireError)> {
     let malformed = |re, msg: String| (re, WireError::new(ErrorCode::MalformedFrame, msg));
     if !text.trim_start().starts_with('{') {
@@ -134,6 +167,8 @@ pub fn decode_request(text: &str) -> Result<(u32, RequestKind, Json), (Option<u3
 }
 
 /// The (last) member `key` of an object, moved out; `null` when there is none.
+// Moving the body out instead of cloning it matters for large `add-tasks` bodies; the last
+// member wins, as in `Json::get`, so both readers agree on repeated keys.
 fn take_member(v: Json, key: &str) -> Json {
     match v {
         Json::Obj(mut members) => match members.iter().rposition(|(k, _)| k == key) {
@@ -149,6 +184,7 @@ pub fn body<T: FromJson>(v: &Json) -> Result<T, WireError> {
     T::from_json(v).map_err(|e| WireError::new(ErrorCode::InvalidParams, e.message()))
 }
 
+/// Encode a success response: `{"v":1,"re":7,"ok":true,"body":{...}}`.
 pub fn encode_ok<B: ToJson + ?Sized>(re: u32, body: &B) -> String {
     let mut s = String::with_capacity(64);
     s.push_str("{\"v\":1,\"re\":");
@@ -159,6 +195,8 @@ pub fn encode_ok<B: ToJson + ?Sized>(re: u32, body: &B) -> String {
     s
 }
 
+/// Encode an error response: `{"v":1,"re":7,"ok":false,"err":{"code":...,"msg":...}}`, with
+/// `re` left out when the failed frame had no readable `id`.
 pub fn encode_err(re: Option<u32>, err: &WireError) -> String {
     let mut s = String::from("{\"v\":1,");
     if let Some(re) = re {
@@ -172,6 +210,8 @@ pub fn encode_err(re: Option<u32>, err: &WireError) -> String {
     s
 }
 
+/// Encode an event: `{"v":1,"seq":42,"type":"member-left","body":{...}}`. `seq` counts the
+/// session's events from 1; a resuming client sends the last one it saw.
 pub fn encode_event(seq: u64, ev: &Event) -> String {
     event_frame(seq, &encode_event_body(ev))
 }
@@ -194,18 +234,41 @@ pub fn event_frame(seq: u64, body: &str) -> String {
 }
 
 /// A server frame as the client reads it.
+///
+/// Exactly one of three shapes, told apart by `ok`: `true` a success response, `false` an error
+/// response, absent an event (which then needs `seq` and `type`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServerFrame {
-    Ok { re: u32, body: Json },
-    Err { re: Option<u32>, err: WireError },
-    Event { seq: u64, event: Event },
+    /// `ok:true`: the response to request `re`, its body untyped until the caller knows the kind.
+    Ok {
+        /// The request's `id`.
+        re: u32,
+        /// The response body, untyped.
+        body: Json,
+    },
+    /// `ok:false`: `re` is `None` when the server could not tell which request failed.
+    Err {
+        /// The request's `id`, when the server could read it.
+        re: Option<u32>,
+        /// What went wrong.
+        err: WireError,
+    },
+    /// An event, with its per-session sequence number.
+    Event {
+        /// The event's number in the session, from 1.
+        seq: u64,
+        /// The event, typed.
+        event: Event,
+    },
 }
 
 /// Why a server frame could not be read. Static descriptions keep the `fmt` machinery out of
 /// the wasm; `field` says where a typed part failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FrameError {
+    /// What was wrong with the frame, e.g. `event without type`.
     pub what: &'static str,
+    /// The typed part's error (a path and what was expected there), or empty.
     pub detail: String,
 }
 
@@ -219,6 +282,7 @@ impl FrameError {
     fn with(what: &'static str, detail: String) -> Self {
         Self { what, detail }
     }
+    /// "`what`: `detail`", or just `what` when there is no detail.
     pub fn message(&self) -> String {
         let mut s = String::from(self.what);
         if !self.detail.is_empty() {
@@ -230,6 +294,13 @@ impl FrameError {
 }
 
 /// Read a server frame.
+///
+/// The checks: it parses and is an object; `v` is [`VERSION`] (a mismatch is reported as such,
+/// so an out-of-date SDK says so instead of failing on some later field); `re`, when present and
+/// not `null`, is a `u32`; then `ok` picks the shape. `ok:true` needs `re` (a success nobody
+/// asked for is a server bug); `ok:false` needs a readable `err`; an event needs `seq` and a
+/// known `type`. An unknown event type is its own error, naming the type, so the caller can
+/// tell a newer server from a broken one.
 pub fn decode_server(text: &str) -> Result<ServerFrame, FrameError> {
     let frame = json::parse(text).map_err(|e| FrameError::with("bad server frame", e.message()))?;
     if !frame.is_object() {

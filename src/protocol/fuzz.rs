@@ -50,10 +50,14 @@ pub(crate) fn arb_json_object() -> BoxedStrategy<Value> {
 
 // ---- valid requests --------------------------------------------------------------------------
 
+/// Mostly small uids, so that frames in one case often refer to the same member (a join, then
+/// its stream); sometimes any u64, beyond what an f64 holds exactly.
 fn uid() -> BoxedStrategy<u64> {
     prop_oneof![3 => 0u64..8, 1 => any::<u64>()].boxed()
 }
 
+/// Room names: mostly ordinary ones, sometimes any string (the codec must carry whatever
+/// it is given, escapes included).
 fn room() -> BoxedStrategy<String> {
     prop_oneof![
         3 => select(vec!["room1", "r2", "a_b-c"]).prop_map(str::to_owned),
@@ -62,6 +66,8 @@ fn room() -> BoxedStrategy<String> {
     .boxed()
 }
 
+/// A push task as JSON (it decodes; it need not pass `check_task`), with `hostUid` and
+/// `audioParam` sometimes absent, so both forms of the optional members go through the codec.
 fn task_json() -> BoxedStrategy<Value> {
     let user = (
         0u64..6,
@@ -174,6 +180,7 @@ const KINDS: [RequestKind; 13] = [
     RequestKind::Mute,
 ];
 
+/// Any request: any id, any kind, and a body valid for that kind.
 fn request() -> BoxedStrategy<(u32, RequestKind, Value)> {
     (any::<u32>(), select(KINDS.to_vec()))
         .prop_flat_map(|(id, kind)| request_body(kind).prop_map(move |b| (id, kind, b)))
@@ -243,6 +250,8 @@ fn event_json() -> BoxedStrategy<Value> {
     .boxed()
 }
 
+/// A typed event. A generated event that does not type is a bug in `event_json`, not a
+/// finding, hence the panic.
 fn event() -> BoxedStrategy<Event> {
     event_json()
         .prop_map(|v| {
@@ -252,12 +261,14 @@ fn event() -> BoxedStrategy<Event> {
         .boxed()
 }
 
+/// A known error code, drawn from the ranges codes are allocated in.
 fn error_code() -> BoxedStrategy<ErrorCode> {
     prop_oneof![1000u16..1012, 4000u16..4035, 5000u16..5002]
         .prop_filter_map("a known code", |n| ErrorCode::try_from(n).ok())
         .boxed()
 }
 
+/// A wire error with any message, and a `field` path or none.
 fn wire_error() -> BoxedStrategy<WireError> {
     (
         error_code(),
@@ -295,6 +306,7 @@ fn seq() -> BoxedStrategy<u64> {
     prop_oneof![4 => 0u64..40, 1 => any::<u64>()].boxed()
 }
 
+/// Mostly small request ids, so a response often answers a request the client has pending.
 fn re() -> BoxedStrategy<u32> {
     prop_oneof![4 => 0u32..8, 1 => any::<u32>()].boxed()
 }
@@ -309,6 +321,7 @@ pub(crate) fn server_frame() -> BoxedStrategy<String> {
     .boxed()
 }
 
+/// A valid request frame's text, as `encode_request` writes it.
 fn request_frame() -> BoxedStrategy<String> {
     request()
         .prop_map(|(id, kind, b)| encode_request(id, kind, &b))

@@ -3,6 +3,9 @@
 //! Versioned JSON envelopes over one WebSocket: each request id gets exactly one response, and
 //! every server event carries a per-session `seq` (the basis for resume). See [`frame`].
 
+// Everything public here is read by two programs (the SDK and the server): documented, always.
+#![warn(missing_docs)]
+
 mod codec;
 pub mod error;
 pub mod frame;

@@ -10,6 +10,7 @@ use super::{ErrorCode, WireError};
 pub const MAX_ROOM_LEN: usize = 64;
 /// Stream ids become part of events the other members read.
 pub const MAX_STREAM_ID_LEN: usize = 256;
+/// User ids (ZEGO's `userID`) are hashed into the uid and shown to the other members.
 pub const MAX_USER_ID_LEN: usize = 64;
 
 /// A name that breaks its rule; the text states the rule, in the apps' own field names.

@@ -6,23 +6,30 @@ use crate::protocol::error::{ErrorCode, WireError};
 use crate::protocol::json::{DecodeError, Fields, FromJson, Json, ObjOut, ToJson};
 use crate::protocol::messages::*;
 
+// Enums travel as lower-case strings (`"role":"audience"`); any other string is refused with
+// the list of allowed values, so a typo names what was meant instead of decoding to a default.
 named_enum!(Role, "\"broadcaster\" or \"audience\"", {
     Broadcaster => "broadcaster",
     Audience => "audience",
 });
 
+// Why a member left, in `member-left`: `{"uid":7,"reason":"connection_lost"}`.
 named_enum!(LeaveReason, "\"left\", \"connection_lost\" or \"kicked\"", {
     Left => "left",
     ConnectionLost => "connection_lost",
     Kicked => "kicked",
 });
 
+// Why this session ends, in `kicked`: `replaced` when the same uid joined from elsewhere.
 named_enum!(KickReason, "\"replaced\", \"kicked\" or \"token_expired\"", {
     Replaced => "replaced",
     Kicked => "kicked",
     TokenExpired => "token_expired",
 });
 
+// Error codes travel as bare numbers (`"code":403`). Reading refuses a number this build does
+// not know rather than mapping it to a catch-all: the caller then reports the whole frame as
+// undecodable, which is the honest answer for a server newer than the SDK.
 impl ToJson for ErrorCode {
     fn write_json(&self, out: &mut String) {
         self.as_u16().write_json(out)
@@ -37,6 +44,9 @@ impl FromJson for ErrorCode {
     }
 }
 
+// `{"code":400,"msg":"...","field":"rtmpTasks[0].taskId"}`: `code` and `msg` are required;
+// `field` (the JSON path of the offending input) is written only when known, and an absent or
+// `null` `field` reads as `None`.
 impl ToJson for WireError {
     fn write_json(&self, out: &mut String) {
         ObjOut::start(out)
@@ -59,6 +69,8 @@ impl FromJson for WireError {
 
 // Media travels either as an object of its own or as `audio` / `video` members of the body
 // it belongs to (publish, mute, subscribe, ...).
+// `{"audio":true,"video":false}`: both members are always written; an absent or `null` one
+// reads as false, so `{}` means "neither".
 impl Media {
     fn read(f: &Fields) -> Result<Self, DecodeError> {
         Ok(Media {
@@ -81,6 +93,8 @@ impl FromJson for Media {
     }
 }
 
+// `{"id":"u-42","name":"Ann"}`: `id` is required; `name` is left out when empty and reads as
+// empty when absent or `null`, so the two forms round-trip to the same value.
 impl ToJson for UserTag {
     fn write_json(&self, out: &mut String) {
         let mut o = ObjOut::start(out);
@@ -101,6 +115,8 @@ impl FromJson for UserTag {
     }
 }
 
+// `{"session":"s1","last_seq":12}`, both required: the session to take over and the last
+// event `seq` the client saw, from which the server replays.
 impl ToJson for Resume {
     fn write_json(&self, out: &mut String) {
         ObjOut::start(out)
@@ -119,6 +135,10 @@ impl FromJson for Resume {
     }
 }
 
+// `{"appkey":"k","room":"r1","uid":7,"role":"broadcaster"}` plus optional `token`, `sdk`,
+// `resume` and `user`. `appkey`, `room` and `uid` are required; `role` defaults to broadcaster
+// and `sdk` to empty when absent or `null`. Optional members are left out rather than written
+// as `null`, which keeps requests short and readable by older servers.
 impl ToJson for JoinReq {
     fn write_json(&self, out: &mut String) {
         let mut o = ObjOut::start(out);
@@ -149,6 +169,9 @@ impl FromJson for JoinReq {
     }
 }
 
+// `{"uid":7,"role":"audience","live":false}` plus `muted`, `user` and `stream` when set.
+// `uid` and `role` are required; `live` reads as false and `muted` as nothing muted when absent.
+// `muted` is left out when empty, the common case, to keep member lists short.
 impl ToJson for MemberInfo {
     fn write_json(&self, out: &mut String) {
         let mut o = ObjOut::start(out);
@@ -175,6 +198,10 @@ impl FromJson for MemberInfo {
     }
 }
 
+// `{"session":"s1","room":"r1","uid":7,"role":"broadcaster","members":[...],"seq":0,
+// "server_time_ms":1700000000000,"ping_interval_ms":...,"ping_timeout_ms":...}`.
+// The ping timings fall back to the defaults when absent (servers before them did not send
+// them); `resumed` is written only when true and reads as false when absent.
 impl ToJson for JoinOk {
     fn write_json(&self, out: &mut String) {
         let mut o = ObjOut::start(out);
@@ -211,6 +238,7 @@ impl FromJson for JoinOk {
     }
 }
 
+// `{"ts":123}`: the client's clock, echoed back so it can measure the round trip.
 impl ToJson for PingReq {
     fn write_json(&self, out: &mut String) {
         ObjOut::start(out).field("ts", &self.ts).end()
@@ -224,6 +252,8 @@ impl FromJson for PingReq {
     }
 }
 
+// `{"ts":123,"server_time_ms":1700000000000}`, both required: the echoed `ts` gives the round
+// trip, `server_time_ms` the clock offset.
 impl ToJson for PingOk {
     fn write_json(&self, out: &mut String) {
         ObjOut::start(out)
@@ -242,6 +272,8 @@ impl FromJson for PingOk {
     }
 }
 
+// Media members flattened into the body, plus an optional `stream`:
+// `{"audio":true,"video":true,"stream":{...}}`.
 impl ToJson for PublishReq {
     fn write_json(&self, out: &mut String) {
         self.media
@@ -260,6 +292,8 @@ impl FromJson for PublishReq {
     }
 }
 
+// `{"audio":true,"video":false,"muted":true}`: the media named true change; `muted` is
+// required, since guessing its value would silently do the opposite of what was asked.
 impl ToJson for MuteReq {
     fn write_json(&self, out: &mut String) {
         self.media
@@ -278,6 +312,8 @@ impl FromJson for MuteReq {
     }
 }
 
+// `{"url":"rtmp://...","media":{"audio":true,"video":true}}`, both required: where to push,
+// and the media the server accepted (here `media` is a nested object, not flattened).
 impl ToJson for PublishOk {
     fn write_json(&self, out: &mut String) {
         ObjOut::start(out)
@@ -296,6 +332,7 @@ impl FromJson for PublishOk {
     }
 }
 
+// The body is a bare media object, `{"audio":true,"video":true}`: what to stop publishing.
 impl ToJson for UnpublishReq {
     fn write_json(&self, out: &mut String) {
         self.media.write_json(out)
@@ -309,6 +346,7 @@ impl FromJson for UnpublishReq {
     }
 }
 
+// `{"uid":7,"audio":true,"video":true}`: whose stream, and which media of it.
 impl ToJson for SubscribeReq {
     fn write_json(&self, out: &mut String) {
         let mut o = ObjOut::start(out);
@@ -326,6 +364,7 @@ impl FromJson for SubscribeReq {
     }
 }
 
+// Same shape as subscribe: `{"uid":7,"audio":true,"video":false}`.
 impl ToJson for UnsubscribeReq {
     fn write_json(&self, out: &mut String) {
         let mut o = ObjOut::start(out);
@@ -343,6 +382,8 @@ impl FromJson for UnsubscribeReq {
     }
 }
 
+// `{"url":"rtmp://...","flv_url":"https://..."}`, both required: the pull URL for
+// `<live-player>` and its FLV form for players that need HTTP.
 impl ToJson for SubscribeOk {
     fn write_json(&self, out: &mut String) {
         ObjOut::start(out)
@@ -361,6 +402,7 @@ impl FromJson for SubscribeOk {
     }
 }
 
+// `{"role":"audience"}`; `role` is required (no default: a role change must say which).
 impl ToJson for SetRoleReq {
     fn write_json(&self, out: &mut String) {
         ObjOut::start(out).field("role", &self.role).end()
@@ -374,6 +416,7 @@ impl FromJson for SetRoleReq {
     }
 }
 
+// `{"token":"..."}`: the replacement token, required.
 impl ToJson for RenewTokenReq {
     fn write_json(&self, out: &mut String) {
         ObjOut::start(out).field("token", &self.token).end()
@@ -387,6 +430,10 @@ impl FromJson for RenewTokenReq {
     }
 }
 
+// Events are `{"type":"member-joined","body":{...}}`. The body members are those of the
+// `Event` variant, in snake_case, e.g. `member-left` is `{"uid":7,"reason":"left"}` and
+// `task-status` is `{"task_id":"t1","code":505,"msg":"","stream_url":"rtmp://..."}`.
+// Only `user` (member-joined) and `stream` (stream-added) are optional.
 impl Event {
     /// The event's wire `type`.
     pub fn wire_name(&self) -> &'static str {
@@ -486,6 +533,8 @@ impl Event {
                 },
             })
         };
+        // Checked before typing so that an unknown type is `None` (skipped by the caller, for
+        // forward compatibility) and never mistaken for `token-will-expire`, the match's fallback.
         const KNOWN: [&str; 10] = [
             "member-joined",
             "member-left",
@@ -515,6 +564,8 @@ impl ToJson for Event {
         out.push('}');
     }
 }
+// An absent `body` reads as `null` and is refused (`body: expected an object`) even for
+// `room-closed`, whose body is `{}`: every event carries an object body.
 impl FromJson for Event {
     fn from_json(v: &Json) -> Result<Self, DecodeError> {
         let f = Fields::of(v)?;

@@ -4,6 +4,11 @@ use crate::prelude::*;
 use crate::protocol::json::{DecodeError, Fields, FromJson, Json, ObjOut, ToJson};
 use crate::protocol::tasks::*;
 
+// `{"taskId":"t1","streamUrl":"rtmp://cdn/live/x","record":false,"layout":{...},
+// "config":{...}}` plus `hostUid` and `extraInfo` when set. Required: `taskId`, `streamUrl`,
+// `layout`. `record` reads as false, `config` as the default config and `extraInfo` as empty
+// when absent or `null`. Writing always includes `record` and `config` so the object is
+// complete for a reader that does not know the defaults; `extraInfo` is left out when empty.
 impl RtmpTask {
     /// The task's members, for objects that extend a task (the server API's listing).
     pub fn write_fields<'a, 'b>(&self, o: &'a mut ObjOut<'b>) -> &'a mut ObjOut<'b> {
@@ -39,6 +44,8 @@ impl FromJson for RtmpTask {
     }
 }
 
+// `{"canvas":{...},"users":[...],"images":[...]}`: `canvas` is required; the lists read as
+// empty when absent or `null` (a layout of just a background is valid) and are always written.
 impl ToJson for Layout {
     fn write_json(&self, out: &mut String) {
         ObjOut::start(out)
@@ -59,6 +66,8 @@ impl FromJson for Layout {
     }
 }
 
+// `{"width":1280,"height":720,"color":16777215}`: width and height are required, `color`
+// (decimal RGB, as the NetEase API has it) is black when absent.
 impl ToJson for Canvas {
     fn write_json(&self, out: &mut String) {
         ObjOut::start(out)
@@ -79,6 +88,9 @@ impl FromJson for Canvas {
     }
 }
 
+// `{"uid":100,"x":0,"y":0,"width":640,"height":360}` plus `adaption` (fit when absent),
+// `zOrder` (0) and `pushAudio` / `pushVideo` (true when absent: listing a user means showing and
+// hearing them unless told otherwise). The rectangle is required. All members are written.
 impl ToJson for LayoutUser {
     fn write_json(&self, out: &mut String) {
         ObjOut::start(out)
@@ -111,6 +123,8 @@ impl FromJson for LayoutUser {
     }
 }
 
+// `{"url":"https://example.com/bg.png","x":0,"y":360,"width":480,"height":360}`: all required
+// except `adaption`, which is fit when absent.
 impl ToJson for LayoutImage {
     fn write_json(&self, out: &mut String) {
         ObjOut::start(out)
@@ -137,6 +151,9 @@ impl FromJson for LayoutImage {
     }
 }
 
+// `{"audioParam":{...},"singleVideoNoTrans":false}`: both optional. No `audioParam` (absent or
+// `null`) lets the compositor choose; it is left out when `None` so that stays distinguishable
+// from an explicit `audioParam` of default values.
 impl ToJson for TaskConfig {
     fn write_json(&self, out: &mut String) {
         ObjOut::start(out)
@@ -155,6 +172,9 @@ impl FromJson for TaskConfig {
     }
 }
 
+// `{"bitRate":64,"channels":2,"codecProfile":0,"sampleRate":48000}`: each member takes its
+// [`AudioParam::default`] value when absent, so `{}` is a valid, complete parameter set. The
+// ranges are not checked here but in `tasks::check_task`, which can name the broken field.
 impl ToJson for AudioParam {
     fn write_json(&self, out: &mut String) {
         ObjOut::start(out)
@@ -180,6 +200,8 @@ impl FromJson for AudioParam {
     }
 }
 
+// `add-tasks` / `update-tasks` body: `{"rtmpTasks":[{...}]}`, the list required (an empty one
+// decodes, and `check_tasks` then refuses it).
 impl ToJson for TasksReq {
     fn write_json(&self, out: &mut String) {
         ObjOut::start(out)
@@ -195,6 +217,7 @@ impl FromJson for TasksReq {
     }
 }
 
+// `delete-tasks` body: `{"taskIds":["t1","t2"]}`, the list required.
 impl ToJson for DeleteTasksReq {
     fn write_json(&self, out: &mut String) {
         ObjOut::start(out).field("taskIds", &self.task_ids).end()

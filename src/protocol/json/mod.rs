@@ -20,11 +20,17 @@ pub const MAX_DEPTH: usize = 64;
 /// A JSON value. Objects keep their keys in order, repeats included (see [`Json::get`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Json {
+    /// `null`: for a typed member, the same as absent.
     Null,
+    /// `true` or `false`.
     Bool(bool),
+    /// A number, integers kept exact.
     Num(Num),
+    /// A string, escapes decoded.
     Str(String),
+    /// An array.
     Arr(Vec<Json>),
+    /// An object, as its members in text order.
     Obj(Vec<(String, Json)>),
 }
 
@@ -40,6 +46,7 @@ pub enum Num {
 }
 
 impl Num {
+    /// The number as an `f64`, rounded when an integer is beyond 2^53.
     pub fn as_f64(self) -> f64 {
         match self {
             Num::U(n) => n as f64,
@@ -58,24 +65,28 @@ impl Json {
             _ => None,
         }
     }
+    /// The string, if this is one.
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Json::Str(s) => Some(s),
             _ => None,
         }
     }
+    /// The boolean, if this is one.
     pub fn as_bool(&self) -> Option<bool> {
         match self {
             Json::Bool(b) => Some(*b),
             _ => None,
         }
     }
+    /// The number, if it is a non-negative integer that fits `u64` (no fraction, no exponent).
     pub fn as_u64(&self) -> Option<u64> {
         match self {
             Json::Num(Num::U(n)) => Some(*n),
             _ => None,
         }
     }
+    /// The number, if it is an integer that fits `i64`.
     pub fn as_i64(&self) -> Option<i64> {
         match self {
             Json::Num(Num::U(n)) => i64::try_from(*n).ok(),
@@ -83,12 +94,14 @@ impl Json {
             _ => None,
         }
     }
+    /// Any number, as an `f64`.
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             Json::Num(n) => Some(n.as_f64()),
             _ => None,
         }
     }
+    /// Whether this is an object.
     pub fn is_object(&self) -> bool {
         matches!(self, Json::Obj(_))
     }

@@ -45,7 +45,8 @@ pub(super) fn decimal_to_f64(t: &[u8]) -> f64 {
             i += 1;
         }
         let mut e: i64 = 0;
-        for &c in &t[i..] {
+        // `i` is at most `t.len()` here; `get` because indexing would add a panic path.
+        for &c in t.get(i..).unwrap_or_default() {
             e = e.saturating_mul(10).saturating_add(i64::from(c - b'0'));
         }
         exp10 = exp10.saturating_add(if eneg { -e } else { e });
@@ -110,6 +111,7 @@ pub fn write_u64(out: &mut String, n: u64) {
     out.push(char::from(b'0' + (n % 10) as u8));
 }
 
+/// Write `n` in decimal, without the `fmt` machinery (kept out of the wasm).
 pub fn write_i64(out: &mut String, n: i64) {
     if n < 0 {
         out.push('-');

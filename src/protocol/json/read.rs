@@ -7,7 +7,9 @@ use super::*;
 /// Text that is not JSON: what was wrong, and the byte offset where it was noticed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyntaxError {
+    /// What was wrong, e.g. `expected ':'` (static, so building an error never allocates).
     pub what: &'static str,
+    /// Byte offset into the text where the parser stopped; points at the offending byte.
     pub at: usize,
 }
 
@@ -22,6 +24,17 @@ impl SyntaxError {
 }
 
 /// Parse one JSON text (surrounding whitespace allowed, nothing else after it).
+///
+/// The grammar decisions, the same on both ends of the wire:
+/// - strict RFC 8259: no comments, trailing commas, single quotes, `NaN` or leading zeros;
+/// - nesting deeper than [`MAX_DEPTH`] is refused, so a hostile frame cannot exhaust the stack
+///   of the recursive descent (the wasm stack is small);
+/// - repeated keys are kept in order and [`Json::get`] returns the last one, as JavaScript's
+///   `JSON.parse` does, so the SDK and the mini-program's JS agree on what a frame says;
+/// - integers that fit `u64` / `i64` stay exact (a u64 uid may exceed 2^53); anything
+///   else becomes an `f64`, infinity when beyond its range, which typed reads then refuse;
+/// - `\u` escapes must pair surrogates; a lone one is an error rather than U+FFFD, so no two
+///   different texts decode to the same string.
 pub fn parse(text: &str) -> Result<Json, SyntaxError> {
     let mut p = Parser {
         s: text,
@@ -38,20 +51,26 @@ pub fn parse(text: &str) -> Result<Json, SyntaxError> {
     Ok(v)
 }
 
+// A recursive-descent parser over the bytes, with `s` kept for copying string runs out as
+// `&str` without re-validating UTF-8.
 struct Parser<'a> {
     s: &'a str,
     b: &'a [u8],
     i: usize,
+    // Arrays and objects currently open; checked against `MAX_DEPTH` in `nested`.
     depth: usize,
 }
 
 impl Parser<'_> {
+    // Bytes are read with `get` and `peek`, never by indexing: every range used is in bounds,
+    // but an index would keep a panic path (and this file's name) in the wasm.
     fn err(&self, what: &'static str) -> SyntaxError {
         SyntaxError { what, at: self.i }
     }
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
+    // The four whitespace bytes of RFC 8259, and no others (no form feed, no NBSP).
     fn ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.i += 1;
@@ -66,6 +85,7 @@ impl Parser<'_> {
         }
     }
 
+    // Dispatch on the first byte; every JSON value is identified by it.
     fn value(&mut self) -> Result<Json, SyntaxError> {
         match self.peek() {
             Some(b'{') => self.nested(Self::object),
@@ -80,6 +100,8 @@ impl Parser<'_> {
         }
     }
 
+    // Every `[` and `{` goes through here: the one place the depth is counted, so the limit
+    // cannot be bypassed by some path through the grammar.
     fn nested(
         &mut self,
         f: fn(&mut Self) -> Result<Json, SyntaxError>,
@@ -106,6 +128,8 @@ impl Parser<'_> {
         }
     }
 
+    // Members are kept as a list in text order, duplicates included; see `parse` on which one
+    // wins. A list instead of a map: wire objects are small, and this keeps the wasm smaller.
     fn object(&mut self) -> Result<Json, SyntaxError> {
         self.i += 1;
         let mut members = Vec::new();
@@ -189,6 +213,8 @@ impl Parser<'_> {
         }
     }
 
+    // After a backslash. `\u` reads a UTF-16 code unit; a high surrogate must be followed
+    // directly by `\u` and a low one, and the pair becomes one char.
     fn escape(&mut self, out: &mut String) -> Result<(), SyntaxError> {
         let c = match self.peek() {
             Some(b'"') => '"',
@@ -204,7 +230,7 @@ impl Parser<'_> {
                 let hi = self.hex4()?;
                 let code = match hi {
                     0xD800..=0xDBFF => {
-                        if !self.b[self.i..].starts_with(b"\\u") {
+                        if !self.b.get(self.i..).is_some_and(|r| r.starts_with(b"\\u")) {
                             return Err(self.err("lone surrogate in a \\u escape"));
                         }
                         self.i += 2;
@@ -251,6 +277,10 @@ impl Parser<'_> {
         self.i - start
     }
 
+    // `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, checked in that order so each
+    // error names the part that is missing. Integers without fraction or exponent are kept
+    // exact when they fit (`Num::U` for non-negative, `Num::I` down to `i64::MIN`; `-0` is
+    // `U(0)`); `1.0` and `1e2` are floats even though integral, as the text says.
     fn number(&mut self) -> Result<Num, SyntaxError> {
         let start = self.i;
         let neg = self.peek() == Some(b'-');
@@ -260,7 +290,7 @@ impl Parser<'_> {
         let int_start = self.i;
         match self.digits() {
             0 => return Err(self.err("expected digits")),
-            n if n > 1 && self.b[int_start] == b'0' => {
+            n if n > 1 && self.b.get(int_start) == Some(&b'0') => {
                 return Err(SyntaxError {
                     what: "leading zero in a number",
                     at: int_start,
@@ -289,18 +319,23 @@ impl Parser<'_> {
         }
         if integral {
             let mut n: u64 = 0;
-            let exact = self.b[int_start..int_end].iter().all(|d| {
-                match n
-                    .checked_mul(10)
-                    .and_then(|m| m.checked_add(u64::from(d - b'0')))
-                {
-                    Some(m) => {
-                        n = m;
-                        true
+            let exact = self
+                .b
+                .get(int_start..int_end)
+                .unwrap_or_default()
+                .iter()
+                .all(|d| {
+                    match n
+                        .checked_mul(10)
+                        .and_then(|m| m.checked_add(u64::from(d - b'0')))
+                    {
+                        Some(m) => {
+                            n = m;
+                            true
+                        }
+                        None => false,
                     }
-                    None => false,
-                }
-            });
+                });
             if exact && !neg {
                 return Ok(Num::U(n));
             }
@@ -313,6 +348,8 @@ impl Parser<'_> {
         }
         // Beyond f64's range this is ±infinity, which no typed field accepts: a frame with such
         // a number in its body is still an object whose `id` can be answered.
-        Ok(Num::F(decimal_to_f64(&self.b[start..self.i])))
+        Ok(Num::F(decimal_to_f64(
+            self.b.get(start..self.i).unwrap_or_default(),
+        )))
     }
 }

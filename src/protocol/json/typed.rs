@@ -7,11 +7,14 @@ use super::*;
 /// `rtmpTasks[0].layout.canvas.width`) and what was expected there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeError {
+    /// Where, as a path of keys and indexes; empty for the value itself.
     pub path: String,
+    /// What the value should have been, e.g. `a u32`.
     pub expected: &'static str,
 }
 
 impl DecodeError {
+    /// An error at the value itself; callers add the path with [`DecodeError::at`].
     pub fn expected(what: &'static str) -> Self {
         Self {
             path: String::new(),
@@ -51,6 +54,7 @@ impl DecodeError {
 
 /// A type read from a [`Json`] value.
 pub trait FromJson: Sized {
+    /// Type `v`, or say where and why it does not fit.
     fn from_json(v: &Json) -> Result<Self, DecodeError>;
 }
 
@@ -69,6 +73,7 @@ fn typed<T: FromJson>(v: &Json, k: &str) -> Result<T, DecodeError> {
 pub struct Fields<'a>(&'a Json);
 
 impl<'a> Fields<'a> {
+    /// The members of `v`; an error unless `v` is an object (`null` included).
     pub fn of(v: &'a Json) -> Result<Self, DecodeError> {
         if v.is_object() {
             Ok(Fields(v))
@@ -76,6 +81,7 @@ impl<'a> Fields<'a> {
             Err(DecodeError::expected("an object"))
         }
     }
+    /// Member `k`, untyped; the last one if it is repeated.
     pub fn get(&self, k: &str) -> Option<&'a Json> {
         self.0.get(k)
     }
@@ -97,6 +103,7 @@ impl<'a> Fields<'a> {
     pub fn or<T: FromJson>(&self, k: &str, default: T) -> Result<T, DecodeError> {
         Ok(self.opt(k)?.unwrap_or(default))
     }
+    /// A member that is `T::default()` when absent or `null`.
     pub fn or_default<T: FromJson + Default>(&self, k: &str) -> Result<T, DecodeError> {
         self.or(k, T::default())
     }

@@ -37,8 +37,10 @@ pub fn write_str(out: &mut String, s: &str) {
 
 /// A value that writes itself as JSON.
 pub trait ToJson {
+    /// Append `self` as JSON text to `out` (no whitespace).
     fn write_json(&self, out: &mut String);
 
+    /// `self` as a new JSON string.
     fn to_json_string(&self) -> String {
         let mut s = String::new();
         self.write_json(&mut s);
@@ -53,6 +55,7 @@ pub struct ObjOut<'a> {
 }
 
 impl<'a> ObjOut<'a> {
+    /// Open an object (`{`) in `out`; finish it with [`ObjOut::end`].
     pub fn start(out: &'a mut String) -> Self {
         out.push('{');
         Self { out, first: true }
@@ -66,6 +69,7 @@ impl<'a> ObjOut<'a> {
         self.out.push_str(k);
         self.out.push_str("\":");
     }
+    /// A member `k: v`, written even when `v` is a default (see [`ObjOut::opt`] for `None`).
     pub fn field<T: ToJson + ?Sized>(&mut self, k: &str, v: &T) -> &mut Self {
         self.key(k);
         v.write_json(self.out);
@@ -84,6 +88,7 @@ impl<'a> ObjOut<'a> {
         self.out.push_str(json);
         self
     }
+    /// Close the object (`}`).
     pub fn end(&mut self) {
         self.out.push('}');
     }
