@@ -5,6 +5,8 @@
 
 mod messages;
 mod tasks;
+#[cfg(test)]
+mod tests;
 
 /// Names for a fieldless enum, both ways.
 macro_rules! named_enum {
