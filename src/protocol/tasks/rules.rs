@@ -114,6 +114,22 @@ fn check_adaption(field: String, a: u8) -> Result<(), TaskFieldError> {
     }
 }
 
+/// A list of `n` items (or a text of `n` bytes) where `min` (0 or 1) to `max` are allowed; the
+/// error says "1 to `max` `what`" or "at most `max` `what`".
+fn check_len(
+    field: String,
+    n: usize,
+    min: usize,
+    max: usize,
+    what: &str,
+) -> Result<(), TaskFieldError> {
+    if n < min || n > max {
+        let lead = if min == 0 { "at most " } else { "1 to " };
+        return Err(bad(field, cat(&[lead, &num(max as u64), what])));
+    }
+    Ok(())
+}
+
 /// `p[i]`, for paths in errors.
 fn indexed(p: &str, i: usize) -> String {
     cat(&[p, "[", &num(i as u64), "]"])
@@ -147,12 +163,13 @@ pub fn check_task(p: &str, t: &RtmpTask) -> Result<(), TaskFieldError> {
             "a decimal RGB number from 0 to 16777215",
         ));
     }
-    if t.layout.users.len() > limits::USERS_MAX {
-        return Err(bad(
-            at(".layout.users"),
-            cat(&["at most ", &num(limits::USERS_MAX as u64), " users"]),
-        ));
-    }
+    check_len(
+        at(".layout.users"),
+        t.layout.users.len(),
+        0,
+        limits::USERS_MAX,
+        " users",
+    )?;
     for (i, u) in t.layout.users.iter().enumerate() {
         let q = indexed(&at(".layout.users"), i);
         if t.layout.users[..i].iter().any(|o| o.uid == u.uid) {
@@ -170,12 +187,13 @@ pub fn check_task(p: &str, t: &RtmpTask) -> Result<(), TaskFieldError> {
             ));
         }
     }
-    if t.layout.images.len() > limits::IMAGES_MAX {
-        return Err(bad(
-            at(".layout.images"),
-            cat(&["at most ", &num(limits::IMAGES_MAX as u64), " images"]),
-        ));
-    }
+    check_len(
+        at(".layout.images"),
+        t.layout.images.len(),
+        0,
+        limits::IMAGES_MAX,
+        " images",
+    )?;
     for (i, im) in t.layout.images.iter().enumerate() {
         let q = indexed(&at(".layout.images"), i);
         check_url(cat(&[&q, ".url"]), &im.url, &["http://", "https://"])?;
@@ -201,28 +219,26 @@ pub fn check_task(p: &str, t: &RtmpTask) -> Result<(), TaskFieldError> {
             return Err(bad(q(".sampleRate"), "32000, 44100 or 48000"));
         }
     }
-    if t.extra_info.len() > limits::EXTRA_INFO_MAX {
-        return Err(bad(
-            at(".extraInfo"),
-            cat(&["at most ", &num(limits::EXTRA_INFO_MAX as u64), " bytes"]),
-        ));
-    }
+    check_len(
+        at(".extraInfo"),
+        t.extra_info.len(),
+        0,
+        limits::EXTRA_INFO_MAX,
+        " bytes",
+    )?;
     Ok(())
 }
 
 /// Check an `addTasks` / `updateTasks` request.
 pub fn check_tasks(req: &TasksReq) -> Result<(), TaskFieldError> {
     let n = req.rtmp_tasks.len();
-    if n == 0 || n > limits::TASKS_PER_REQUEST_MAX {
-        return Err(bad(
-            "rtmpTasks".into(),
-            cat(&[
-                "1 to ",
-                &num(limits::TASKS_PER_REQUEST_MAX as u64),
-                " tasks",
-            ]),
-        ));
-    }
+    check_len(
+        "rtmpTasks".into(),
+        n,
+        1,
+        limits::TASKS_PER_REQUEST_MAX,
+        " tasks",
+    )?;
     for (i, t) in req.rtmp_tasks.iter().enumerate() {
         let p = indexed("rtmpTasks", i);
         if req.rtmp_tasks[..i].iter().any(|o| o.task_id == t.task_id) {
@@ -235,16 +251,14 @@ pub fn check_tasks(req: &TasksReq) -> Result<(), TaskFieldError> {
 
 /// Check a `deleteTasks` request.
 pub fn check_delete(req: &DeleteTasksReq) -> Result<(), TaskFieldError> {
-    if req.task_ids.is_empty() || req.task_ids.len() > limits::TASKS_PER_REQUEST_MAX {
-        return Err(bad(
-            "taskIds".into(),
-            cat(&[
-                "1 to ",
-                &num(limits::TASKS_PER_REQUEST_MAX as u64),
-                " task ids",
-            ]),
-        ));
-    }
+    let n = req.task_ids.len();
+    check_len(
+        "taskIds".into(),
+        n,
+        1,
+        limits::TASKS_PER_REQUEST_MAX,
+        " task ids",
+    )?;
     for (i, id) in req.task_ids.iter().enumerate() {
         check_task_id(indexed("taskIds", i), id)?;
     }
