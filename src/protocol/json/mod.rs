@@ -2,8 +2,9 @@
 //!
 //! Why not serde: the SDK core ships as wasm inside mini-programs, where every kilobyte is
 //! downloaded by every phone. serde's derived visitors and serde_json cost about 70 KB of the
-//! wasm for a protocol of a few dozen small objects; this module and the hand-written
-//! [`FromJson`] / [`ToJson`] impls beside the messages cost a small fraction of that. The
+//! wasm for a protocol of a few dozen small objects; this module and the [`FromJson`] /
+//! [`ToJson`] impls of `protocol::codec` (declared with its `wire_object!` macro, which
+//! expands to plain calls of [`ObjOut`] and [`Fields`]) cost a small fraction of that. The
 //! tests check both directions against serde_json (see `protocol::fuzz`), so the format is
 //! still the one a standard JSON library reads and writes.
 //!

@@ -131,56 +131,61 @@ impl Parser<'_> {
     // Members are kept as a list in text order, duplicates included; see `parse` on which one
     // wins. A list instead of a map: wire objects are small, and this keeps the wasm smaller.
     fn object(&mut self) -> Result<Json, SyntaxError> {
-        self.i += 1;
         let mut members = Vec::new();
-        self.ws();
-        if self.peek() == Some(b'}') {
-            self.i += 1;
-            return Ok(Json::Obj(members));
-        }
-        loop {
-            self.ws();
-            if self.peek() != Some(b'"') {
-                return Err(self.err("expected a string key"));
-            }
-            let k = self.string()?;
-            self.ws();
-            self.eat(b':', "expected ':'")?;
-            self.ws();
-            let v = self.value()?;
-            members.push((k, v));
-            self.ws();
-            match self.peek() {
-                Some(b',') => self.i += 1,
-                Some(b'}') => {
-                    self.i += 1;
-                    return Ok(Json::Obj(members));
+        if !self.open(b'}') {
+            loop {
+                self.ws();
+                if self.peek() != Some(b'"') {
+                    return Err(self.err("expected a string key"));
                 }
-                _ => return Err(self.err("expected ',' or '}'")),
+                let k = self.string()?;
+                self.ws();
+                self.eat(b':', "expected ':'")?;
+                self.ws();
+                members.push((k, self.value()?));
+                if self.closed(b'}', "expected ',' or '}'")? {
+                    break;
+                }
             }
         }
+        Ok(Json::Obj(members))
     }
 
     fn array(&mut self) -> Result<Json, SyntaxError> {
-        self.i += 1;
         let mut items = Vec::new();
-        self.ws();
-        if self.peek() == Some(b']') {
-            self.i += 1;
-            return Ok(Json::Arr(items));
-        }
-        loop {
-            self.ws();
-            items.push(self.value()?);
-            self.ws();
-            match self.peek() {
-                Some(b',') => self.i += 1,
-                Some(b']') => {
-                    self.i += 1;
-                    return Ok(Json::Arr(items));
+        if !self.open(b']') {
+            loop {
+                self.ws();
+                items.push(self.value()?);
+                if self.closed(b']', "expected ',' or ']'")? {
+                    break;
                 }
-                _ => return Err(self.err("expected ',' or ']'")),
             }
+        }
+        Ok(Json::Arr(items))
+    }
+
+    // Past the `{` or `[`; true (and past `close` too) when the object or array is empty.
+    fn open(&mut self, close: u8) -> bool {
+        self.i += 1;
+        self.ws();
+        let empty = self.peek() == Some(close);
+        if empty {
+            self.i += 1;
+        }
+        empty
+    }
+
+    // After a member or item: past a `,` (false: another follows) or past `close` (true: the
+    // end), else the error `what`.
+    fn closed(&mut self, close: u8, what: &'static str) -> Result<bool, SyntaxError> {
+        self.ws();
+        let end = self.peek() == Some(close);
+        if end || self.peek() == Some(b',') {
+            self.i += 1;
+            Ok(end)
+        } else {
+            Err(self.err(what))
         }
     }
 

@@ -5,6 +5,7 @@
 use super::{limits, Canvas, DeleteTasksReq, RtmpTask, TasksReq, ADAPTION_FILL, ADAPTION_FIT};
 use crate::prelude::*;
 use crate::text::{cat, num};
+use core::ops::RangeInclusive;
 
 /// A task field that breaks a rule: which field, and what is allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +115,42 @@ fn check_adaption(field: String, a: u8) -> Result<(), TaskFieldError> {
     }
 }
 
+/// A count of `n` (items, bytes) that must be in `allowed`; the error says "at most 16 users" or
+/// "1 to 16 tasks" (`what` is the unit, after a space).
+fn check_len(
+    field: String,
+    n: usize,
+    allowed: RangeInclusive<usize>,
+    what: &str,
+) -> Result<(), TaskFieldError> {
+    if allowed.contains(&n) {
+        return Ok(());
+    }
+    let (lo, hi) = (*allowed.start() as u64, *allowed.end() as u64);
+    let lead = if lo == 0 {
+        "at most ".into()
+    } else {
+        cat(&[&num(lo), " to "])
+    };
+    Err(bad(field, cat(&[&lead, &num(hi), what])))
+}
+
+/// A list at `field`: its length checked as [`check_len`] does, then each item, given its path
+/// (`field[i]`), its index and itself, in order; the first error is the answer.
+fn check_list<T>(
+    field: &str,
+    items: &[T],
+    allowed: RangeInclusive<usize>,
+    what: &str,
+    mut each: impl FnMut(&str, usize, &T) -> Result<(), TaskFieldError>,
+) -> Result<(), TaskFieldError> {
+    check_len(field.into(), items.len(), allowed, what)?;
+    for (i, x) in items.iter().enumerate() {
+        each(&indexed(field, i), i, x)?;
+    }
+    Ok(())
+}
+
 /// `p[i]`, for paths in errors.
 fn indexed(p: &str, i: usize) -> String {
     cat(&[p, "[", &num(i as u64), "]"])
@@ -147,41 +184,30 @@ pub fn check_task(p: &str, t: &RtmpTask) -> Result<(), TaskFieldError> {
             "a decimal RGB number from 0 to 16777215",
         ));
     }
-    if t.layout.users.len() > limits::USERS_MAX {
-        return Err(bad(
-            at(".layout.users"),
-            cat(&["at most ", &num(limits::USERS_MAX as u64), " users"]),
-        ));
-    }
-    for (i, u) in t.layout.users.iter().enumerate() {
-        let q = indexed(&at(".layout.users"), i);
-        if t.layout.users[..i].iter().any(|o| o.uid == u.uid) {
+    let (users, n) = (&t.layout.users, 0..=limits::USERS_MAX);
+    check_list(&at(".layout.users"), users, n, " users", |q, i, u| {
+        if users[..i].iter().any(|o| o.uid == u.uid) {
             return Err(bad(
-                cat(&[&q, ".uid"]),
+                cat(&[q, ".uid"]),
                 "a uid not listed twice in the layout",
             ));
         }
-        check_rect(&q, u.x, u.y, u.width, u.height, c)?;
-        check_adaption(cat(&[&q, ".adaption"]), u.adaption)?;
+        check_rect(q, u.x, u.y, u.width, u.height, c)?;
+        check_adaption(cat(&[q, ".adaption"]), u.adaption)?;
         if !(0..=limits::Z_ORDER_MAX).contains(&u.z_order) {
             return Err(bad(
-                cat(&[&q, ".zOrder"]),
+                cat(&[q, ".zOrder"]),
                 cat(&["0 to ", &num(limits::Z_ORDER_MAX as u64)]),
             ));
         }
-    }
-    if t.layout.images.len() > limits::IMAGES_MAX {
-        return Err(bad(
-            at(".layout.images"),
-            cat(&["at most ", &num(limits::IMAGES_MAX as u64), " images"]),
-        ));
-    }
-    for (i, im) in t.layout.images.iter().enumerate() {
-        let q = indexed(&at(".layout.images"), i);
-        check_url(cat(&[&q, ".url"]), &im.url, &["http://", "https://"])?;
-        check_rect(&q, im.x, im.y, im.width, im.height, c)?;
-        check_adaption(cat(&[&q, ".adaption"]), im.adaption)?;
-    }
+        Ok(())
+    })?;
+    let (images, n) = (&t.layout.images, 0..=limits::IMAGES_MAX);
+    check_list(&at(".layout.images"), images, n, " images", |q, _, im| {
+        check_url(cat(&[q, ".url"]), &im.url, &["http://", "https://"])?;
+        check_rect(q, im.x, im.y, im.width, im.height, c)?;
+        check_adaption(cat(&[q, ".adaption"]), im.adaption)
+    })?;
     if let Some(a) = t.config.audio_param {
         let q = |field: &str| cat(&[p, ".config.audioParam", field]);
         let (lo, hi) = limits::BIT_RATE;
@@ -201,52 +227,25 @@ pub fn check_task(p: &str, t: &RtmpTask) -> Result<(), TaskFieldError> {
             return Err(bad(q(".sampleRate"), "32000, 44100 or 48000"));
         }
     }
-    if t.extra_info.len() > limits::EXTRA_INFO_MAX {
-        return Err(bad(
-            at(".extraInfo"),
-            cat(&["at most ", &num(limits::EXTRA_INFO_MAX as u64), " bytes"]),
-        ));
-    }
-    Ok(())
+    let n = 0..=limits::EXTRA_INFO_MAX;
+    check_len(at(".extraInfo"), t.extra_info.len(), n, " bytes")
 }
 
 /// Check an `addTasks` / `updateTasks` request.
 pub fn check_tasks(req: &TasksReq) -> Result<(), TaskFieldError> {
-    let n = req.rtmp_tasks.len();
-    if n == 0 || n > limits::TASKS_PER_REQUEST_MAX {
-        return Err(bad(
-            "rtmpTasks".into(),
-            cat(&[
-                "1 to ",
-                &num(limits::TASKS_PER_REQUEST_MAX as u64),
-                " tasks",
-            ]),
-        ));
-    }
-    for (i, t) in req.rtmp_tasks.iter().enumerate() {
-        let p = indexed("rtmpTasks", i);
-        if req.rtmp_tasks[..i].iter().any(|o| o.task_id == t.task_id) {
-            return Err(bad(cat(&[&p, ".taskId"]), "unique within the request"));
+    let (tasks, n) = (&req.rtmp_tasks, 1..=limits::TASKS_PER_REQUEST_MAX);
+    check_list("rtmpTasks", tasks, n, " tasks", |p, i, t| {
+        if tasks[..i].iter().any(|o| o.task_id == t.task_id) {
+            return Err(bad(cat(&[p, ".taskId"]), "unique within the request"));
         }
-        check_task(&p, t)?;
-    }
-    Ok(())
+        check_task(p, t)
+    })
 }
 
 /// Check a `deleteTasks` request.
 pub fn check_delete(req: &DeleteTasksReq) -> Result<(), TaskFieldError> {
-    if req.task_ids.is_empty() || req.task_ids.len() > limits::TASKS_PER_REQUEST_MAX {
-        return Err(bad(
-            "taskIds".into(),
-            cat(&[
-                "1 to ",
-                &num(limits::TASKS_PER_REQUEST_MAX as u64),
-                " task ids",
-            ]),
-        ));
-    }
-    for (i, id) in req.task_ids.iter().enumerate() {
-        check_task_id(indexed("taskIds", i), id)?;
-    }
-    Ok(())
+    let (ids, n) = (&req.task_ids, 1..=limits::TASKS_PER_REQUEST_MAX);
+    check_list("taskIds", ids, n, " task ids", |p, _, id| {
+        check_task_id(p.into(), id)
+    })
 }
