@@ -52,6 +52,15 @@ function proxy(port) {
   );
 }
 
+/** A server that keeps sessions `resumeMs` for a resume, and a proxy in front of it; both gone after `t`. */
+async function proxiedServer(t, resumeMs) {
+  const server = await startServer(['--resume-window-ms', String(resumeMs)]);
+  t.after(() => server.stop());
+  const p = await proxy(Number(new URL(server.endpoints.signal).port));
+  t.after(() => p.down());
+  return { server, p };
+}
+
 function token(room, uid, ttl) {
   const bin = REPO + '/target/debug/mprtc-server';
   return execFileSync(bin, ['token', '--app', 'secure', '--room', room, '--uid', String(uid), '--secret', 'secure-secret', '--ttl', String(ttl || 600)]).toString().trim();
@@ -71,10 +80,7 @@ function api(server, method, path) {
 
 test('NetEase dialect: singleton, join options, big uids, mute, component phases, quality, timeouts, giving up', async (t) => {
   // A short resume window: B should see A go soon after A gives up.
-  const server = await startServer(['--resume-window-ms', '1000']);
-  t.after(() => server.stop());
-  const p = await proxy(Number(new URL(server.endpoints.signal).port));
-  t.after(() => p.down());
+  const { server, p } = await proxiedServer(t, 1000);
   const room = 'ne' + process.pid;
 
   const SDKa = miniProgram(t).require('mprtc');
@@ -245,10 +251,7 @@ test('ZEGO dialect: room states and reasons, users, streams, mute, tokens, kick-
 });
 
 test('ZEGO dialect: recovered components bring their new URLs; reconnecting shows in the room state', async (t) => {
-  const server = await startServer(['--resume-window-ms', '5000']);
-  t.after(() => server.stop());
-  const p = await proxy(Number(new URL(server.endpoints.signal).port));
-  t.after(() => p.down());
+  const { server, p } = await proxiedServer(t, 5000);
   const room = 'zr' + process.pid;
   const { ZegoExpressEngine } = miniProgram(t).require('mprtc');
   const za = new ZegoExpressEngine('secure', p.url, { reconnectTimeout: 1500 });
