@@ -189,6 +189,24 @@ function nextEvent(client, name, pred, timeoutMs) {
   });
 }
 
+/** Resolves when `client` has `stream-added` for the video of `uid` (20 s at most). */
+function videoAdded(client, uid) {
+  return nextEvent(client, 'stream-added', (d) => d.uid === uid && d.mediaType === 'video', 20000);
+}
+
+/**
+ * The two-colour scene of the push-task test and benchmark: member `a` (uid 1) publishes red,
+ * `b` (uid 2) blue with an 880 Hz tone; their ffmpeg pushers go into `pushers`, for the caller to
+ * stop. Resolves once `c` has both videos.
+ */
+async function pushRedAndBlue(pushers, a, b, c) {
+  const aLive = videoAdded(c, 1);
+  const bLive = videoAdded(c, 2);
+  pushers.push(pushColor(await a.publish(), 'red'));
+  pushers.push(pushColor(await b.publish(), 'blue', { freq: 880 }));
+  await Promise.all([aLive, bLive]);
+}
+
 /** Records every listed event of a client, in order. */
 function recordEvents(client, names) {
   const seen = [];
@@ -198,4 +216,4 @@ function recordEvents(client, names) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-module.exports = { REPO, startServer, pushTestPattern, pushColor, pullFrames, grabFrame, near, nextEvent, recordEvents, sleep };
+module.exports = { REPO, startServer, pushTestPattern, pushColor, pullFrames, grabFrame, near, nextEvent, videoAdded, pushRedAndBlue, recordEvents, sleep };
