@@ -5,6 +5,20 @@
 const js = require('./tests/node_modules/@eslint/js');
 const globals = require('./tests/node_modules/globals');
 
+/** WeChat's logic layer, where the shim and the demo run: CommonJS, ES2017, no DOM, no Node. */
+const wechat = (more) => ({
+  ecmaVersion: 2017,
+  sourceType: 'commonjs',
+  globals: {
+    ...globals.commonjs,
+    wx: 'readonly',
+    console: 'readonly',
+    setTimeout: 'readonly',
+    clearTimeout: 'readonly',
+    ...more,
+  },
+});
+
 module.exports = [
   {
     ignores: [
@@ -29,44 +43,23 @@ module.exports = [
     },
   },
   {
-    // The shim runs in WeChat's logic layer: CommonJS, ES2017, no DOM, no Node.
+    // The shim, with the wasm API it loads through.
     files: ['js-shim/**/*.js'],
-    languageOptions: {
-      ecmaVersion: 2017,
-      sourceType: 'commonjs',
-      globals: {
-        ...globals.commonjs,
-        wx: 'readonly',
-        WXWebAssembly: 'readonly',
-        console: 'readonly',
-        setTimeout: 'readonly',
-        clearTimeout: 'readonly',
-        Promise: 'readonly',
-      },
-    },
+    languageOptions: wechat({ WXWebAssembly: 'readonly', Promise: 'readonly' }),
   },
   {
     // The demo mini-program: the same runtime, plus its page and component constructors.
     files: ['miniprogram-demo/**/*.js'],
-    languageOptions: {
-      ecmaVersion: 2017,
-      sourceType: 'commonjs',
-      globals: {
-        ...globals.commonjs,
-        wx: 'readonly',
-        App: 'readonly',
-        Page: 'readonly',
-        Component: 'readonly',
-        Behavior: 'readonly',
-        getApp: 'readonly',
-        getCurrentPages: 'readonly',
-        console: 'readonly',
-        setTimeout: 'readonly',
-        clearTimeout: 'readonly',
-        setInterval: 'readonly',
-        clearInterval: 'readonly',
-      },
-    },
+    languageOptions: wechat({
+      App: 'readonly',
+      Page: 'readonly',
+      Component: 'readonly',
+      Behavior: 'readonly',
+      getApp: 'readonly',
+      getCurrentPages: 'readonly',
+      setInterval: 'readonly',
+      clearInterval: 'readonly',
+    }),
   },
   {
     // Tests, benchmarks, scripts and this file: Node.

@@ -132,6 +132,25 @@ function stopChild(child) {
   });
 }
 
+/**
+ * Simulated mini-programs over the package laid out at `root` (tests/runtime): `client(options)`
+ * starts one more and returns its mprtc Client, `mps` are the mini-programs so far, `close()`
+ * closes them all.
+ */
+function miniPrograms(root) {
+  const { createMiniProgram } = require('../tests/runtime');
+  const mps = [];
+  return {
+    mps,
+    client(options) {
+      const mp = createMiniProgram({ root, wasmCheck: false });
+      mps.push(mp);
+      return mp.require('mprtc').Client(options);
+    },
+    close: () => Promise.all(mps.map((mp) => mp.close())),
+  };
+}
+
 /** Rejects with `what` if `promise` takes longer than `ms`. */
 function withTimeout(promise, ms, what) {
   let timer;
@@ -197,6 +216,7 @@ module.exports = {
   startReady,
   stopChild,
   withTimeout,
+  miniPrograms,
   table,
   machine,
   kib,

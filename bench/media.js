@@ -20,9 +20,9 @@
 const http = require('node:http');
 const net = require('node:net');
 const readline = require('node:readline');
-const { now, log, summary, sleep, table, spawnTracked, withTimeout } = require('./common');
+const { now, log, summary, sleep, table, spawnTracked, withTimeout, miniPrograms } = require('./common');
 const { startServer, pushTestPattern, nextEvent } = require('../tests/e2e/support');
-const { createMiniProgram, layoutPackage } = require('../tests/runtime');
+const { layoutPackage } = require('../tests/runtime');
 
 const FFMPEG = process.env.FFMPEG || 'ffmpeg';
 // ffmpeg by default reads seconds of a live stream to learn its format before decoding
@@ -113,12 +113,8 @@ async function baselineOnce() {
 async function run({ runs = 3, lateAfterMs = 3000 } = {}) {
   const server = await startServer();
   const pkg = layoutPackage({});
-  const mps = [];
-  const client = () => {
-    const mp = createMiniProgram({ root: pkg.root, wasmCheck: false });
-    mps.push(mp);
-    return mp.require('mprtc').Client({ appkey: 'demo', server: server.endpoints.signal });
-  };
+  const sims = miniPrograms(pkg.root);
+  const client = () => sims.client({ appkey: 'demo', server: server.endpoints.signal });
   const stops = [];
   try {
     const a = client();
@@ -176,7 +172,7 @@ async function run({ runs = 3, lateAfterMs = 3000 } = {}) {
     return r;
   } finally {
     for (const s of stops) await s();
-    await Promise.all(mps.map((mp) => mp.close()));
+    await sims.close();
     pkg.cleanup();
     await server.stop();
   }

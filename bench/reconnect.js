@@ -19,10 +19,10 @@
 // and A and B rejoin with a snapshot: `reconnected {resumed: false}`. Timed from the moment the
 // new server is ready and the proxy points at it.
 
-const { now, log, summary, sleep, table, withTimeout } = require('./common');
+const { now, log, summary, sleep, table, withTimeout, miniPrograms } = require('./common');
 const { startProxy } = require('../tests/e2e/proxy');
 const { startServer, nextEvent } = require('../tests/e2e/support');
-const { createMiniProgram, layoutPackage } = require('../tests/runtime');
+const { layoutPackage } = require('../tests/runtime');
 
 const portOf = (url) => Number(new URL(url).port);
 
@@ -36,16 +36,29 @@ async function until(pred, ms) {
   return true;
 }
 
-async function outageRounds({ pkg, rounds, events, outageMs, retryMs }) {
+/**
+ * What both kinds of round run on: a server, two proxies in front of it and the simulated
+ * mini-programs; `close()` closes the mini-programs, the proxies, then the server (which the
+ * restart rounds replace).
+ */
+async function stage(pkg) {
   const server = await startServer();
-  const proxyA = await startProxy(portOf(server.endpoints.signal));
-  const proxyC = await startProxy(portOf(server.endpoints.signal));
-  const mps = [];
-  const client = (url, extra) => {
-    const mp = createMiniProgram({ root: pkg.root, wasmCheck: false });
-    mps.push(mp);
-    return mp.require('mprtc').Client(Object.assign({ appkey: 'demo', server: url }, extra));
+  const port = portOf(server.endpoints.signal);
+  const proxies = [await startProxy(port), await startProxy(port)];
+  const s = { server, proxies, sims: miniPrograms(pkg.root) };
+  s.close = async () => {
+    await s.sims.close();
+    for (const p of s.proxies) await p.close();
+    await s.server.stop();
   };
+  return s;
+}
+
+async function outageRounds({ pkg, rounds, events, outageMs, retryMs }) {
+  const st = await stage(pkg);
+  const { server, sims } = st;
+  const [proxyA, proxyC] = st.proxies;
+  const client = (url, extra) => sims.client(Object.assign({ appkey: 'demo', server: url }, extra));
   const via = (p) => `ws://127.0.0.1:${p.port}/ws`;
   try {
     const a = client(via(proxyA), { seed: 7 });
@@ -92,7 +105,7 @@ async function outageRounds({ pkg, rounds, events, outageMs, retryMs }) {
       proxyC.down();
       // As WeChat does, both apps hear that the phone lost its network (and below, that it is
       // back); the SDK retries at once then, the baseline app does what it always does.
-      for (const mp of mps) mp.setNetwork(false);
+      for (const mp of sims.mps) mp.setNetwork(false);
       await Promise.all([willA, discC]);
       const expected = [];
       for (let k = 0; k < events; k++) {
@@ -108,7 +121,7 @@ async function outageRounds({ pkg, rounds, events, outageMs, retryMs }) {
       const tUp = now();
       proxyA.up();
       proxyC.up();
-      for (const mp of mps) mp.setNetwork(true);
+      for (const mp of sims.mps) mp.setNetwork(true);
       const rec = await back;
       const tRec = now();
       const tJoined = await withTimeout(until(() => rejoined, 30000).then(() => rejoined), 35000, 'baseline rejoin');
@@ -136,24 +149,15 @@ async function outageRounds({ pkg, rounds, events, outageMs, retryMs }) {
     }
     return r;
   } finally {
-    await Promise.all(mps.map((mp) => mp.close()));
-    await proxyA.close();
-    await proxyC.close();
-    await server.stop();
+    await st.close();
   }
 }
 
 async function restartRounds({ pkg, rounds }) {
-  let server = await startServer();
   // One proxy per client, so that the first connection after the restart is known to be A's.
-  const proxy = await startProxy(portOf(server.endpoints.signal));
-  const proxyB = await startProxy(portOf(server.endpoints.signal));
-  const mps = [];
-  const client = (p, seed) => {
-    const mp = createMiniProgram({ root: pkg.root, wasmCheck: false });
-    mps.push(mp);
-    return mp.require('mprtc').Client({ appkey: 'demo', server: `ws://127.0.0.1:${p.port}/ws`, seed });
-  };
+  const st = await stage(pkg);
+  const [proxy, proxyB] = st.proxies;
+  const client = (p, seed) => st.sims.client({ appkey: 'demo', server: `ws://127.0.0.1:${p.port}/ws`, seed });
   const r = { resumed: [], toReconnected: [], waitForTry: [], tryToReconnected: [], serverStartMs: [] };
   try {
     const a = client(proxy, 11);
@@ -164,13 +168,13 @@ async function restartRounds({ pkg, rounds }) {
       const willA = nextEvent(a, 'willreconnect', null, 10000);
       const backA = nextEvent(a, 'reconnected', null, 60000);
       const backB = nextEvent(b, 'reconnected', null, 60000);
-      const old = server;
+      const old = st.server;
       const tStop = now();
       await old.stop();
       await willA;
-      server = await startServer();
-      proxy.retarget(portOf(server.endpoints.signal));
-      proxyB.retarget(portOf(server.endpoints.signal));
+      st.server = await startServer();
+      proxy.retarget(portOf(st.server.endpoints.signal));
+      proxyB.retarget(portOf(st.server.endpoints.signal));
       const tUp = now();
       const rec = await backA;
       const tRec = now();
@@ -187,10 +191,7 @@ async function restartRounds({ pkg, rounds }) {
     }
     return r;
   } finally {
-    await Promise.all(mps.map((mp) => mp.close()));
-    await proxy.close();
-    await proxyB.close();
-    await server.stop();
+    await st.close();
   }
 }
 

@@ -12,9 +12,9 @@
 // Issue #7's goal: within 1.5x of the raw round trip at p50 and 2x at p99.
 
 const path = require('node:path');
-const { REPO, now, log, summary, ratio, table, startReady, withTimeout } = require('./common');
+const { REPO, now, log, summary, ratio, table, startReady, withTimeout, miniPrograms } = require('./common');
 const { startServer } = require('../tests/e2e/support');
-const { createMiniProgram, layoutPackage } = require('../tests/runtime');
+const { layoutPackage } = require('../tests/runtime');
 
 const WebSocket = require(require.resolve('ws', { paths: [path.join(REPO, 'tests', 'runtime')] }));
 
@@ -52,12 +52,8 @@ async function run({ iterations = 300, warmup = 20, loadgen }) {
   const server = await startServer();
   const echoServer = await startReady(loadgen, ['echo']);
   const pkg = layoutPackage({});
-  const mps = [];
-  const client = () => {
-    const mp = createMiniProgram({ root: pkg.root, wasmCheck: false });
-    mps.push(mp);
-    return mp.require('mprtc').Client({ appkey: 'demo', server: server.endpoints.signal });
-  };
+  const sims = miniPrograms(pkg.root);
+  const client = () => sims.client({ appkey: 'demo', server: server.endpoints.signal });
   let raw = null;
   try {
     const url = echoServer.ready.url;
@@ -89,7 +85,7 @@ async function run({ iterations = 300, warmup = 20, loadgen }) {
     return r;
   } finally {
     if (raw) raw.terminate();
-    await Promise.all(mps.map((mp) => mp.close()));
+    await sims.close();
     pkg.cleanup();
     await echoServer.stop();
     await server.stop();

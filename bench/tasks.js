@@ -74,7 +74,7 @@ if (!process.env.MPRTC_SERVER_BIN) {
   if (fs.existsSync(release)) process.env.MPRTC_SERVER_BIN = release;
 }
 // support.js reads MPRTC_SERVER_BIN when loaded.
-const { startServer, pushColor, grabFrame, near, nextEvent, sleep } = require('../tests/e2e/support');
+const { startServer, pushRedAndBlue, videoAdded, grabFrame, near, nextEvent, sleep } = require('../tests/e2e/support');
 const { createMiniProgram, layoutPackage } = require('../tests/runtime');
 
 const SERVER_BIN = process.env.MPRTC_SERVER_BIN || path.join(REPO, 'target', 'debug', 'mprtc-server');
@@ -321,14 +321,9 @@ async function oneRun(index, pkgRoot) {
     const room = `bench${process.pid}r${index}`;
     for (const [cl, uid] of [[a, 1], [b, 2], [c, 3], [d, 4]]) await cl.join({ channelName: room, uid });
 
-    const live = (who, uid) => nextEvent(who, 'stream-added', (e) => e.uid === uid && e.mediaType === 'video', 20000);
     const pushers = [];
     undo.push(() => Promise.all(pushers.map((p) => p.stop())));
-    const live1 = live(c, 1);
-    const live2 = live(c, 2);
-    pushers.push(pushColor(await a.publish(), 'red'));
-    pushers.push(pushColor(await b.publish(), 'blue', { freq: 880 }));
-    await Promise.all([live1, live2]);
+    await pushRedAndBlue(pushers, a, b, c);
     const out = await c.publish();
 
     // 1. addTasks -> 505.
@@ -336,7 +331,7 @@ async function oneRun(index, pkgRoot) {
     const initial = task(taskId, out, { x: 0, y: 0 }, { x: 640, y: 360 });
     const swapped = task(taskId, out, { x: 640, y: 360 }, { x: 0, y: 0 });
     const pushing = nextPushing(a, taskId, 30000);
-    const outLive = live(a, 3);
+    const outLive = videoAdded(a, 3);
     const tAdd = now();
     await a.addTasks({ rtmpTasks: [initial] });
     r.addAckMs = round(now() - tAdd, 1);

@@ -16,6 +16,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
+const { uleb } = require('../tests/leb128');
 
 const REPO = path.resolve(__dirname, '..');
 const SECTION_NAMES = ['custom', 'type', 'import', 'function', 'table', 'memory', 'global', 'export', 'start', 'element', 'code', 'data', 'datacount'];
@@ -26,15 +27,9 @@ function sections(buf) {
   const out = [];
   let i = 8;
   const leb = () => {
-    let v = 0;
-    let shift = 0;
-    let b;
-    do {
-      b = buf[i++];
-      v += (b & 0x7f) * 2 ** shift;
-      shift += 7;
-    } while (b & 0x80);
-    return v;
+    const r = uleb(buf, i);
+    i = r.next;
+    return r.value;
   };
   while (i < buf.length) {
     const start = i;

@@ -52,6 +52,24 @@ function proxy(port) {
   );
 }
 
+/** A server that keeps sessions `resumeMs` for a resume, and a proxy in front of it; both gone after `t`. */
+async function proxiedServer(t, resumeMs) {
+  const server = await startServer(['--resume-window-ms', String(resumeMs)]);
+  t.after(() => server.stop());
+  const p = await proxy(Number(new URL(server.endpoints.signal).port));
+  t.after(() => p.down());
+  return { server, p };
+}
+
+/** The first two `event`s of ZEGO `engine` once its `stream` component reports `code` (5 s at most). */
+async function afterComponentCode(engine, event, stream, code) {
+  const seen = [];
+  engine.on(event, (r) => seen.push(plain(r)));
+  engine.updatePlayerState(stream, { detail: { code } });
+  for (let i = 0; i < 50 && seen.length < 2; i++) await sleep(100);
+  return seen;
+}
+
 function token(room, uid, ttl) {
   const bin = REPO + '/target/debug/mprtc-server';
   return execFileSync(bin, ['token', '--app', 'secure', '--room', room, '--uid', String(uid), '--secret', 'secure-secret', '--ttl', String(ttl || 600)]).toString().trim();
@@ -71,10 +89,7 @@ function api(server, method, path) {
 
 test('NetEase dialect: singleton, join options, big uids, mute, component phases, quality, timeouts, giving up', async (t) => {
   // A short resume window: B should see A go soon after A gives up.
-  const server = await startServer(['--resume-window-ms', '1000']);
-  t.after(() => server.stop());
-  const p = await proxy(Number(new URL(server.endpoints.signal).port));
-  t.after(() => p.down());
+  const { server, p } = await proxiedServer(t, 1000);
   const room = 'ne' + process.pid;
 
   const SDKa = miniProgram(t).require('mprtc');
@@ -245,10 +260,7 @@ test('ZEGO dialect: room states and reasons, users, streams, mute, tokens, kick-
 });
 
 test('ZEGO dialect: recovered components bring their new URLs; reconnecting shows in the room state', async (t) => {
-  const server = await startServer(['--resume-window-ms', '5000']);
-  t.after(() => server.stop());
-  const p = await proxy(Number(new URL(server.endpoints.signal).port));
-  t.after(() => p.down());
+  const { server, p } = await proxiedServer(t, 5000);
   const room = 'zr' + process.pid;
   const { ZegoExpressEngine } = miniProgram(t).require('mprtc');
   const za = new ZegoExpressEngine('secure', p.url, { reconnectTimeout: 1500 });
@@ -263,20 +275,14 @@ test('ZEGO dialect: recovered components bring their new URLs; reconnecting show
   const play = await za.startPlayingStream('ben-cam');
 
   // <live-player> gave up (-2301): NO_PLAY, then the SDK's fresh URL with PLAY_REQUESTING.
-  const players = [];
-  za.on('playerStateUpdate', (r) => players.push(plain(r)));
-  za.updatePlayerState('ben-cam', { detail: { code: -2301 } });
-  for (let i = 0; i < 50 && players.length < 2; i++) await sleep(100);
+  const players = await afterComponentCode(za, 'playerStateUpdate', 'ben-cam', -2301);
   assert.deepEqual(players[0], { streamID: 'ben-cam', state: 'NO_PLAY', errorCode: -2301, extendedData: '' });
   assert.equal(players[1].state, 'PLAY_REQUESTING');
   assert.match(players[1].url, /^rtmp:\/\//);
   assert.equal(players[1].url.split('?')[0], play.url.split('?')[0], 'the same stream, signed again');
 
   // <live-pusher> gave up (-1307): likewise for the publisher.
-  const pubs = [];
-  zb.on('publisherStateUpdate', (r) => pubs.push(plain(r)));
-  zb.updatePlayerState('ben-cam', { detail: { code: -1307 } });
-  for (let i = 0; i < 50 && pubs.length < 2; i++) await sleep(100);
+  const pubs = await afterComponentCode(zb, 'publisherStateUpdate', 'ben-cam', -1307);
   assert.deepEqual(pubs[0], { streamID: 'ben-cam', state: 'NO_PUBLISH', errorCode: -1307, extendedData: '' });
   assert.equal(pubs[1].state, 'PUBLISH_REQUESTING');
   assert.match(pubs[1].url, /^rtmp:\/\//);

@@ -36,14 +36,19 @@ const names = (seen) => seen.map((e) => e.name);
 // Event payloads come from the mini-program's realm; compare them as plain data.
 const plain = (x) => JSON.parse(JSON.stringify(x));
 
+/** A joins `channelName` as uid 1, then B as uid 2; resolves once A has seen B arrive. */
+async function joinPair(a, b, channelName) {
+  await a.join({ channelName, uid: 1 });
+  const bArrived = nextEvent(a, 'clientJoin');
+  await b.join({ channelName, uid: 2 });
+  await bArrived;
+}
+
 test('a cut connection is resumed and the events missed meanwhile arrive once, in order', async (t) => {
   const { server, proxy, viaProxy } = await setup(t);
   const a = miniProgram(t).require('mprtc').Client({ appkey: 'demo', server: viaProxy, seed: 1 });
   const b = miniProgram(t).require('mprtc').Client({ appkey: 'demo', server: server.endpoints.signal });
-  await a.join({ channelName: 'cut', uid: 1 });
-  const bArrived = nextEvent(a, 'clientJoin');
-  await b.join({ channelName: 'cut', uid: 2 });
-  await bArrived;
+  await joinPair(a, b, 'cut');
   const seen = recordEvents(a, EVENTS);
 
   // A's path goes dead; meanwhile B changes role twice. Then the path is cut.
@@ -115,10 +120,7 @@ test('back from the background past the suspend delay, the socket is replaced at
   const mp = miniProgram(t, { hideCloseDelayMs: 200, suspendOnHide: true });
   const a = mp.require('mprtc').Client({ appkey: 'demo', server: server.endpoints.signal, seed: 3 });
   const b = miniProgram(t).require('mprtc').Client({ appkey: 'demo', server: server.endpoints.signal });
-  await a.join({ channelName: 'bg', uid: 1 });
-  const bArrived = nextEvent(a, 'clientJoin');
-  await b.join({ channelName: 'bg', uid: 2 });
-  await bArrived;
+  await joinPair(a, b, 'bg');
   const seen = recordEvents(a, EVENTS);
   mp.hideApp();
   await sleep(400); // WeChat closed the socket and froze the page

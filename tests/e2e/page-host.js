@@ -62,25 +62,18 @@ function createHost(mp, options) {
   const titles = [];
   const pusherCalls = []; // LivePusherContext methods called, in order
 
-  function pageDef(route) {
-    if (!defs.has(route)) {
-      const before = mp.pages.length;
-      mp.require(`${route}.js`);
-      if (mp.pages.length !== before + 1) throw new Error(`${route}.js did not call Page() once`);
-      defs.set(route, mp.pages[mp.pages.length - 1]);
+  /** The definition `${file}.js` registers (in `mp[kind]`, through `ctor()`), its file run once. */
+  function definition(cache, kind, ctor, file) {
+    if (!cache.has(file)) {
+      const before = mp[kind].length;
+      mp.require(`${file}.js`);
+      if (mp[kind].length !== before + 1) throw new Error(`${file}.js did not call ${ctor}() once`);
+      cache.set(file, mp[kind][mp[kind].length - 1]);
     }
-    return defs.get(route);
+    return cache.get(file);
   }
-
-  function componentDef(p) {
-    if (!componentDefs.has(p)) {
-      const before = mp.components.length;
-      mp.require(`${p}.js`);
-      if (mp.components.length !== before + 1) throw new Error(`${p}.js did not call Component() once`);
-      componentDefs.set(p, mp.components[mp.components.length - 1]);
-    }
-    return componentDefs.get(p);
-  }
+  const pageDef = (route) => definition(defs, 'pages', 'Page', route);
+  const componentDef = (p) => definition(componentDefs, 'components', 'Component', p);
 
   function withSetData(inst) {
     const listeners = [];

@@ -5,33 +5,22 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const path = require('node:path');
-const { createMiniProgram, layoutPackage } = require('../runtime');
-const { REPO, startServer, pushTestPattern, pullFrames, nextEvent, sleep } = require('./support');
-
-const SEEDS = process.env.MPRTC_SEEDS || path.join(REPO, '..', 'shared', 'seeds');
+const { createMiniProgram } = require('../runtime');
+const { startServer, pushTestPattern, pullFrames, nextEvent } = require('./support');
+const { findSeed, skipWithout, loggedPage } = require('./seeds');
 
 function findSample() {
-  if (!fs.existsSync(SEEDS)) return null;
-  for (const f of fs.readdirSync(SEEDS)) {
-    const text = fs.readFileSync(path.join(SEEDS, f), 'utf8');
-    const start = text.indexOf('import YunXinMiniappSDK');
-    if (start < 0 || !text.includes('Sample code')) continue;
-    let end = text.indexOf('此文档是否对你有帮助', start);
-    if (end < 0) end = text.length;
-    return { file: f, code: text.slice(start, end) };
-  }
-  return null;
+  const seed = findSeed((text) => text.includes('import YunXinMiniappSDK') && text.includes('Sample code'));
+  if (!seed) return null;
+  const start = seed.text.indexOf('import YunXinMiniappSDK');
+  let end = seed.text.indexOf('此文档是否对你有帮助', start);
+  if (end < 0) end = seed.text.length;
+  return { file: seed.file, code: seed.text.slice(start, end) };
 }
 
 test("NetEase seed sample code runs unchanged but for import and config", async (t) => {
   const sample = findSample();
-  if (!sample) {
-    console.log(`skipped: no NetEase seed sample found under ${SEEDS}`);
-    t.skip(`seeds not present at ${SEEDS}`);
-    return;
-  }
+  if (!sample) return skipWithout(t, 'NetEase seed sample');
   const server = await startServer();
   t.after(() => server.stop());
   const room = 'seed' + process.pid;
@@ -43,21 +32,7 @@ test("NetEase seed sample code runs unchanged but for import and config", async 
   const edits = code.split('\n').filter((l, i) => l !== sample.code.split('\n')[i]);
   assert.ok(edits.length <= 3, `only import and config lines changed:\n${edits.join('\n')}`);
 
-  const pkg = layoutPackage({ files: { 'pages/index/index.js': code } });
-  t.after(() => pkg.cleanup());
-  const logs = [];
-  const sink = (...a) => logs.push(a.map((x) => (x instanceof Error ? `${x.code} ${x.message}` : typeof x === 'string' ? x : JSON.stringify(x))).join(' '));
-  const mp = createMiniProgram({ root: pkg.root, console: { log: sink, info: sink, warn: sink, error: sink, debug: sink } });
-  t.after(() => mp.close());
-  const waitLog = async (needle, ms) => {
-    const until = Date.now() + (ms || 15000);
-    while (Date.now() < until) {
-      const hit = logs.find((l) => l.includes(needle));
-      if (hit) return hit;
-      await sleep(50);
-    }
-    throw new Error(`no log containing ${needle}; logs:\n${logs.join('\n')}`);
-  };
+  const { pkg, mp, logs, waitLog } = loggedPage(t, 'pages/index/index.js', code);
 
   mp.require('pages/index/index.js');
   // The sample's success branches: joined, published and got a push URL.

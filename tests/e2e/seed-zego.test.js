@@ -10,23 +10,17 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
-const { createMiniProgram, layoutPackage } = require('../runtime');
-const { REPO, startServer, pushTestPattern, pullFrames, sleep } = require('./support');
-
-const SEEDS = process.env.MPRTC_SEEDS || path.join(REPO, '..', 'shared', 'seeds');
+const { createMiniProgram } = require('../runtime');
+const { REPO, startServer, pushTestPattern, pullFrames } = require('./support');
+const { findSeed, skipWithout, loggedPage } = require('./seeds');
 
 /** The guide's text, or null when the seeds are not here. */
 function findGuide() {
-  if (!fs.existsSync(SEEDS)) return null;
-  for (const f of fs.readdirSync(SEEDS)) {
-    const text = fs.readFileSync(path.join(SEEDS, f), 'utf8');
-    if (text.includes('new ZegoExpressEngine') && text.includes('startPublishingStream')) return text;
-  }
-  return null;
+  const seed = findSeed((text) => text.includes('new ZegoExpressEngine') && text.includes('startPublishingStream'));
+  return seed && seed.text;
 }
 
 /** The guide's code between two anchors (the start anchor included), exactly as written. */
@@ -137,11 +131,7 @@ function tokenBackend(room) {
 
 test('ZEGO seed code runs unchanged but for import and token URL', async (t) => {
   const guide = findGuide();
-  if (!guide) {
-    console.log(`skipped: no ZEGO seed found under ${SEEDS}`);
-    t.skip(`seeds not present at ${SEEDS}`);
-    return;
-  }
+  if (!guide) return skipWithout(t, 'ZEGO seed');
   const f = fragments(guide);
   const server = await startServer();
   t.after(() => server.stop());
@@ -165,21 +155,7 @@ test('ZEGO seed code runs unchanged but for import and token URL', async (t) => 
       pushStreamID: 'xiaoming-cam',
     },
   });
-  const pkg = layoutPackage({ files: { 'pages/live/live.js': source } });
-  t.after(() => pkg.cleanup());
-  const logs = [];
-  const sink = (...a) => logs.push(a.map((x) => (x instanceof Error ? `${x.code} ${x.message}` : typeof x === 'string' ? x : JSON.stringify(x))).join(' '));
-  const mp = createMiniProgram({ root: pkg.root, console: { log: sink, info: sink, warn: sink, error: sink, debug: sink } });
-  t.after(() => mp.close());
-  const waitLog = async (needle, ms) => {
-    const until = Date.now() + (ms || 15000);
-    while (Date.now() < until) {
-      const hit = logs.find((l) => l.includes(needle));
-      if (hit) return hit;
-      await sleep(50);
-    }
-    throw new Error(`no log with ${JSON.stringify(needle)}:\n${logs.join('\n')}`);
-  };
+  const { pkg, mp, logs, waitLog } = loggedPage(t, 'pages/live/live.js', source);
 
   const page = mp.require('pages/live/live.js');
   // The guide's flow starts with the token fetch; it logs in, publishes and starts the pusher.

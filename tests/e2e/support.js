@@ -74,14 +74,16 @@ function startServer(extraArgs) {
   });
 }
 
-/** Pushes a 320x240 test pattern with a 440 Hz tone, as <live-pusher> would. */
-function pushTestPattern(url, opts) {
-  const o = Object.assign({ size: '320x240', rate: 15 }, opts);
+/**
+ * Pushes the lavfi `video` source at `rate` fps with a `freq` Hz tone to `url` as RTMP (H.264 with
+ * a keyframe a second, AAC), as <live-pusher> would. Returns {child, exited, stop()}.
+ */
+function pushLavfi(url, video, rate, freq) {
   const args = [
     '-hide_banner', '-loglevel', 'error', '-re',
-    '-f', 'lavfi', '-i', `testsrc2=size=${o.size}:rate=${o.rate}`,
-    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(o.rate), '-pix_fmt', 'yuv420p',
+    '-f', 'lavfi', '-i', video,
+    '-f', 'lavfi', '-i', `sine=frequency=${freq}:sample_rate=44100`,
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(rate), '-pix_fmt', 'yuv420p',
     '-c:a', 'aac', '-b:a', '64k', '-f', 'flv', url,
   ];
   const child = track(spawn(FFMPEG, args, { stdio: ['ignore', 'ignore', 'pipe'] }));
@@ -89,6 +91,12 @@ function pushTestPattern(url, opts) {
   child.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise((res) => child.on('exit', (code) => res({ code, stderr })));
   return { child, exited, stop: () => { child.kill('SIGKILL'); return exited; } };
+}
+
+/** Pushes a 320x240 test pattern with a 440 Hz tone, as <live-pusher> would. */
+function pushTestPattern(url, opts) {
+  const o = Object.assign({ size: '320x240', rate: 15 }, opts);
+  return pushLavfi(url, `testsrc2=size=${o.size}:rate=${o.rate}`, o.rate, 440);
 }
 
 /**
@@ -119,18 +127,7 @@ function pullFrames(url, frames, timeoutMs) {
 /** Pushes a solid colour (an ffmpeg colour name or 0xRRGGBB) with a tone, as a camera would. */
 function pushColor(url, color, opts) {
   const o = Object.assign({ size: '320x240', rate: 15, freq: 440 }, opts);
-  const args = [
-    '-hide_banner', '-loglevel', 'error', '-re',
-    '-f', 'lavfi', '-i', `color=c=${color}:s=${o.size}:r=${o.rate}`,
-    '-f', 'lavfi', '-i', `sine=frequency=${o.freq}:sample_rate=44100`,
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(o.rate), '-pix_fmt', 'yuv420p',
-    '-c:a', 'aac', '-b:a', '64k', '-f', 'flv', url,
-  ];
-  const child = track(spawn(FFMPEG, args, { stdio: ['ignore', 'ignore', 'pipe'] }));
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  const exited = new Promise((res) => child.on('exit', (code) => res({ code, stderr })));
-  return { child, exited, stop: () => { child.kill('SIGKILL'); return exited; } };
+  return pushLavfi(url, `color=c=${color}:s=${o.size}:r=${o.rate}`, o.rate, o.freq);
 }
 
 /**
@@ -192,6 +189,24 @@ function nextEvent(client, name, pred, timeoutMs) {
   });
 }
 
+/** Resolves when `client` has `stream-added` for the video of `uid` (20 s at most). */
+function videoAdded(client, uid) {
+  return nextEvent(client, 'stream-added', (d) => d.uid === uid && d.mediaType === 'video', 20000);
+}
+
+/**
+ * The two-colour scene of the push-task test and benchmark: member `a` (uid 1) publishes red,
+ * `b` (uid 2) blue with an 880 Hz tone; their ffmpeg pushers go into `pushers`, for the caller to
+ * stop. Resolves once `c` has both videos.
+ */
+async function pushRedAndBlue(pushers, a, b, c) {
+  const aLive = videoAdded(c, 1);
+  const bLive = videoAdded(c, 2);
+  pushers.push(pushColor(await a.publish(), 'red'));
+  pushers.push(pushColor(await b.publish(), 'blue', { freq: 880 }));
+  await Promise.all([aLive, bLive]);
+}
+
 /** Records every listed event of a client, in order. */
 function recordEvents(client, names) {
   const seen = [];
@@ -201,4 +216,4 @@ function recordEvents(client, names) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-module.exports = { REPO, startServer, pushTestPattern, pushColor, pullFrames, grabFrame, near, nextEvent, recordEvents, sleep };
+module.exports = { REPO, startServer, pushTestPattern, pushColor, pullFrames, grabFrame, near, nextEvent, videoAdded, pushRedAndBlue, recordEvents, sleep };

@@ -9,7 +9,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { createMiniProgram, layoutPackage } = require('../runtime');
-const { startServer, pushColor, grabFrame, near, nextEvent, sleep } = require('./support');
+const { startServer, pushRedAndBlue, videoAdded, grabFrame, near, nextEvent, sleep } = require('./support');
 
 const RED = [255, 0, 0];
 const BLUE = [0, 0, 255];
@@ -48,19 +48,14 @@ test('a push task composes members, follows updates and reports its status', { t
   await c.join({ channelName: room, uid: 3 });
   const pushers = [];
   t.after(() => pushers.forEach((p) => p.stop()));
-  const live = (who, uid) => nextEvent(who, 'stream-added', (d) => d.uid === uid && d.mediaType === 'video', 20000);
-  const aLive = live(c, 1);
-  const bLive = live(c, 2);
-  pushers.push(pushColor(await a.publish(), 'red'));
-  pushers.push(pushColor(await b.publish(), 'blue', { freq: 880 }));
-  await Promise.all([aLive, bLive]);
+  await pushRedAndBlue(pushers, a, b, c);
 
   // The task pushes into member 3's stream on the embedded server, so anyone can watch it.
   const out = await c.publish();
   const statuses = [];
   a.on('rtmp-tasks-status', (s) => statuses.push(s));
   const pushing = nextEvent(a, 'rtmp-tasks-status', (s) => s.code === 505, 30000);
-  const outLive = live(a, 3);
+  const outLive = videoAdded(a, 3);
 
   // Validation happens before anything is sent, naming the field.
   await assert.rejects(a.addTasks({ rtmpTasks: [task(out, { x: 700, y: 0 }, { x: 640, y: 360 })] }),

@@ -4,6 +4,7 @@
 
 const fs = require('fs');
 const path = require('path');
+const { uleb } = require('../leb128');
 
 const REPO = path.resolve(__dirname, '..', '..');
 
@@ -20,15 +21,9 @@ function wabt() {
 function multiResultType(bytes) {
   let i = 8;
   const leb = () => {
-    let v = 0;
-    let shift = 0;
-    let b;
-    do {
-      b = bytes[i++];
-      v += (b & 0x7f) * 2 ** shift;
-      shift += 7;
-    } while (b & 0x80 && i < bytes.length);
-    return v;
+    const r = uleb(bytes, i);
+    i = r.next;
+    return r.value;
   };
   while (i < bytes.length) {
     const id = bytes[i++];

@@ -9,6 +9,17 @@ use mprtc::core::AppEvent;
 
 use crate::member::{config, Api, Member, Observer};
 
+/// The server under load, as every load command names it.
+#[derive(clap::Args)]
+pub struct Target {
+    /// The server's signaling WebSocket URL.
+    #[arg(long)]
+    pub url: String,
+    /// The server's process id, for its CPU and memory from /proc.
+    #[arg(long)]
+    pub server_pid: u32,
+}
+
 /// Every app event name the core can emit, so that counting needs no lock.
 const NAMES: &[&str] = &[
     "open",

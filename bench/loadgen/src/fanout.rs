@@ -15,17 +15,23 @@ use std::time::{Duration, Instant};
 use mprtc::core::{AppEvent, MediaKind, OpValue};
 use serde_json::{json, Value};
 
-use crate::crowd::{join_all, ms, Tally};
+use crate::crowd::{join_all, ms, Tally, Target};
 use crate::member::{Api, Observer, AUDIO, VIDEO};
 use crate::procfs::{cpu_pct, Proc};
 use crate::stats::{round, summary};
 
+/// The command's arguments (`mprtc-loadgen fanout --help`).
+#[derive(clap::Args)]
 pub struct Args {
-    pub url: String,
-    pub server_pid: u32,
+    #[command(flatten)]
+    pub target: Target,
+    #[arg(long, default_value_t = 1_000)]
     pub members: usize,
+    #[arg(long, default_value_t = 10)]
     pub trials: usize,
+    #[arg(long, default_value = "ffmpeg")]
     pub ffmpeg: String,
+    #[arg(long, default_value_t = 100)]
     pub concurrency: usize,
 }
 
@@ -139,7 +145,7 @@ fn max(xs: &[f64]) -> f64 {
 }
 
 pub async fn run(a: Args) -> Result<Value, String> {
-    let server = Proc::new(a.server_pid);
+    let server = Proc::new(a.target.server_pid);
     let tap = Arc::new(Tap::default());
     let others = a.members - 1;
     let who: Vec<(String, u64)> = (0..a.members)
@@ -150,7 +156,7 @@ pub async fn run(a: Args) -> Result<Value, String> {
         a.members
     );
     let t = Instant::now();
-    let (members, joins) = join_all(&a.url, &who, 0, a.concurrency, tap.clone()).await?;
+    let (members, joins) = join_all(&a.target.url, &who, 0, a.concurrency, tap.clone()).await?;
     let ramp_ms = ms(t);
     // Let the join burst (n²/2 clientJoin events) drain before timing anything.
     let mut last = tap.tally.total();

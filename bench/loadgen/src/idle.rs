@@ -6,21 +6,27 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::crowd::{join_all, ms, Tally};
+use crate::crowd::{join_all, ms, Tally, Target};
 use crate::procfs::{cpu_pct, Proc};
 use crate::stats::{round, summary};
 
+/// The command's arguments (`mprtc-loadgen idle --help`).
+#[derive(clap::Args)]
 pub struct Args {
-    pub url: String,
-    pub server_pid: u32,
+    #[command(flatten)]
+    pub target: Target,
+    #[arg(long, default_value_t = 10_000)]
     pub members: usize,
+    #[arg(long, default_value_t = 1_000)]
     pub rooms: usize,
+    #[arg(long, default_value_t = 30)]
     pub hold_secs: u64,
+    #[arg(long, default_value_t = 200)]
     pub concurrency: usize,
 }
 
 pub async fn run(a: Args) -> Result<Value, String> {
-    let server = Proc::new(a.server_pid);
+    let server = Proc::new(a.target.server_pid);
     let me = Proc::this();
     let sample = |p: &Proc| p.sample().map_err(|e| format!("/proc: {e}"));
     let s0 = sample(&server)?;
@@ -35,7 +41,7 @@ pub async fn run(a: Args) -> Result<Value, String> {
         a.members, a.rooms, a.concurrency
     );
     let t = Instant::now();
-    let (members, joins) = join_all(&a.url, &who, 0, a.concurrency, tally.clone()).await?;
+    let (members, joins) = join_all(&a.target.url, &who, 0, a.concurrency, tally.clone()).await?;
     let ramp_ms = ms(t);
     let s1 = sample(&server)?;
     eprintln!(

@@ -32,52 +32,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Many members in many rooms, joined and then idle with heartbeats running.
-    Idle {
-        #[arg(long)]
-        url: String,
-        #[arg(long)]
-        server_pid: u32,
-        #[arg(long, default_value_t = 10_000)]
-        members: usize,
-        #[arg(long, default_value_t = 1_000)]
-        rooms: usize,
-        #[arg(long, default_value_t = 30)]
-        hold_secs: u64,
-        #[arg(long, default_value_t = 200)]
-        concurrency: usize,
-    },
+    Idle(idle::Args),
     /// One big room; one member publishes; time until every other member has stream-added.
-    Fanout {
-        #[arg(long)]
-        url: String,
-        #[arg(long)]
-        server_pid: u32,
-        #[arg(long, default_value_t = 1_000)]
-        members: usize,
-        #[arg(long, default_value_t = 10)]
-        trials: usize,
-        #[arg(long, default_value = "ffmpeg")]
-        ffmpeg: String,
-        #[arg(long, default_value_t = 100)]
-        concurrency: usize,
-    },
+    Fanout(fanout::Args),
     /// Sustained events per second: one member per room changes state in a loop.
-    Events {
-        #[arg(long)]
-        url: String,
-        #[arg(long)]
-        server_pid: u32,
-        #[arg(long, default_value_t = 50)]
-        rooms: usize,
-        #[arg(long, default_value_t = 100)]
-        per_room: usize,
-        #[arg(long, default_value_t = 3)]
-        warmup_secs: u64,
-        #[arg(long, default_value_t = 15)]
-        secs: u64,
-        #[arg(long, default_value_t = 200)]
-        concurrency: usize,
-    },
+    Events(throughput::Args),
     /// A WebSocket echo server (the round-trip floor for the request benchmark).
     Echo {
         #[arg(long, default_value = "127.0.0.1:0")]
@@ -100,67 +59,18 @@ fn main() -> ExitCode {
     };
     let result = rt.block_on(async move {
         match cli.cmd {
-            Cmd::Idle {
-                url,
-                server_pid,
-                members,
-                rooms,
-                hold_secs,
-                concurrency,
-            } => {
-                idle::run(idle::Args {
-                    url,
-                    server_pid,
-                    members,
-                    rooms,
-                    hold_secs,
-                    concurrency,
-                })
-                .await
-            }
-            Cmd::Fanout {
-                url,
-                server_pid,
-                members,
-                trials,
-                ffmpeg,
-                concurrency,
-            } => {
-                if members < 2 {
+            Cmd::Idle(a) => idle::run(a).await,
+            Cmd::Fanout(a) => {
+                if a.members < 2 {
                     return Err("--members must be at least 2".to_owned());
                 }
-                fanout::run(fanout::Args {
-                    url,
-                    server_pid,
-                    members,
-                    trials,
-                    ffmpeg,
-                    concurrency,
-                })
-                .await
+                fanout::run(a).await
             }
-            Cmd::Events {
-                url,
-                server_pid,
-                rooms,
-                per_room,
-                warmup_secs,
-                secs,
-                concurrency,
-            } => {
-                if per_room < 2 || rooms == 0 {
+            Cmd::Events(a) => {
+                if a.per_room < 2 || a.rooms == 0 {
                     return Err("--rooms must be at least 1 and --per-room at least 2".to_owned());
                 }
-                throughput::run(throughput::Args {
-                    url,
-                    server_pid,
-                    rooms,
-                    per_room,
-                    warmup_secs,
-                    secs,
-                    concurrency,
-                })
-                .await
+                throughput::run(a).await
             }
             Cmd::Echo { listen } => echo::run(listen).await.map(|_| serde_json::Value::Null),
         }

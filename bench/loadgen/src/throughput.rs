@@ -11,18 +11,25 @@ use mprtc::core::AppEvent;
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 
-use crate::crowd::{join_all, ms, Tally};
+use crate::crowd::{join_all, ms, Tally, Target};
 use crate::member::{Api, Member, Observer, AUDIO};
 use crate::procfs::{cpu_pct, Proc};
 use crate::stats::{round, summary};
 
+/// The command's arguments (`mprtc-loadgen events --help`).
+#[derive(clap::Args)]
 pub struct Args {
-    pub url: String,
-    pub server_pid: u32,
+    #[command(flatten)]
+    pub target: Target,
+    #[arg(long, default_value_t = 50)]
     pub rooms: usize,
+    #[arg(long, default_value_t = 100)]
     pub per_room: usize,
+    #[arg(long, default_value_t = 3)]
     pub warmup_secs: u64,
+    #[arg(long, default_value_t = 15)]
     pub secs: u64,
+    #[arg(long, default_value_t = 200)]
     pub concurrency: usize,
 }
 
@@ -99,7 +106,7 @@ async fn drive(
 }
 
 pub async fn run(a: Args) -> Result<Value, String> {
-    let server = Proc::new(a.server_pid);
+    let server = Proc::new(a.target.server_pid);
     let me = Proc::this();
     let counter = Arc::new(Counter {
         tally: Tally::default(),
@@ -118,7 +125,7 @@ pub async fn run(a: Args) -> Result<Value, String> {
         "[loadgen] events: joining {} rooms x {} members",
         a.rooms, a.per_room
     );
-    let (members, _) = join_all(&a.url, &who, 0, a.concurrency, counter.clone()).await?;
+    let (members, _) = join_all(&a.target.url, &who, 0, a.concurrency, counter.clone()).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     let stop = Arc::new(AtomicBool::new(false));

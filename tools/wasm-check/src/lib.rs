@@ -17,71 +17,52 @@ pub struct Feature {
     pub allowed: bool,
 }
 
-/// Proposals beyond the MVP. MVP itself (`FLOATS`, `GC_TYPES` gating) is always on.
-pub fn features() -> Vec<Feature> {
-    let f = |name, flags, allowed| Feature {
-        name,
-        flags,
-        allowed,
-    };
-    vec![
-        f("mutable-globals", WasmFeatures::MUTABLE_GLOBAL, true),
-        f("sign-ext", WasmFeatures::SIGN_EXTENSION, true),
-        f(
-            "nontrapping-fptoint",
-            WasmFeatures::SATURATING_FLOAT_TO_INT,
-            false,
-        ),
-        f("bulk-memory", WasmFeatures::BULK_MEMORY, false),
-        f("bulk-memory-opt", WasmFeatures::BULK_MEMORY_OPT, false),
-        f("reference-types", WasmFeatures::REFERENCE_TYPES, false),
-        f(
-            "call-indirect-overlong",
-            WasmFeatures::CALL_INDIRECT_OVERLONG,
-            false,
-        ),
-        f("multivalue", WasmFeatures::MULTI_VALUE, false),
-        f("simd128", WasmFeatures::SIMD, false),
-        f("relaxed-simd", WasmFeatures::RELAXED_SIMD, false),
-        f("threads", WasmFeatures::THREADS, false),
-        f(
-            "shared-everything-threads",
-            WasmFeatures::SHARED_EVERYTHING_THREADS,
-            false,
-        ),
-        f("tail-call", WasmFeatures::TAIL_CALL, false),
-        f("multi-memory", WasmFeatures::MULTI_MEMORY, false),
-        f("exception-handling", WasmFeatures::EXCEPTIONS, false),
-        f("legacy-exceptions", WasmFeatures::LEGACY_EXCEPTIONS, false),
-        f("memory64", WasmFeatures::MEMORY64, false),
-        f("extended-const", WasmFeatures::EXTENDED_CONST, false),
-        f(
-            "function-references",
-            WasmFeatures::FUNCTION_REFERENCES,
-            false,
-        ),
-        f("gc", WasmFeatures::GC, false),
-        f("custom-page-sizes", WasmFeatures::CUSTOM_PAGE_SIZES, false),
-        f("memory-control", WasmFeatures::MEMORY_CONTROL, false),
-        f("stack-switching", WasmFeatures::STACK_SWITCHING, false),
-        f("wide-arithmetic", WasmFeatures::WIDE_ARITHMETIC, false),
-        f(
-            "custom-descriptors",
-            WasmFeatures::CUSTOM_DESCRIPTORS,
-            false,
-        ),
-        f("compact-imports", WasmFeatures::COMPACT_IMPORTS, false),
-        f(
-            "acquire-release-atomics",
-            WasmFeatures::ACQUIRE_RELEASE_ATOMICS,
-            false,
-        ),
-        f(
-            "multibyte-array-access",
-            WasmFeatures::MULTIBYTE_ARRAY_ACCESS,
-            false,
-        ),
+/// Proposals beyond the MVP, in the order reports list them. MVP itself (`FLOATS`, `GC_TYPES`
+/// gating) is always on.
+const PROPOSALS: &[(&str, WasmFeatures)] = {
+    use WasmFeatures as W;
+    &[
+        ("mutable-globals", W::MUTABLE_GLOBAL),
+        ("sign-ext", W::SIGN_EXTENSION),
+        ("nontrapping-fptoint", W::SATURATING_FLOAT_TO_INT),
+        ("bulk-memory", W::BULK_MEMORY),
+        ("bulk-memory-opt", W::BULK_MEMORY_OPT),
+        ("reference-types", W::REFERENCE_TYPES),
+        ("call-indirect-overlong", W::CALL_INDIRECT_OVERLONG),
+        ("multivalue", W::MULTI_VALUE),
+        ("simd128", W::SIMD),
+        ("relaxed-simd", W::RELAXED_SIMD),
+        ("threads", W::THREADS),
+        ("shared-everything-threads", W::SHARED_EVERYTHING_THREADS),
+        ("tail-call", W::TAIL_CALL),
+        ("multi-memory", W::MULTI_MEMORY),
+        ("exception-handling", W::EXCEPTIONS),
+        ("legacy-exceptions", W::LEGACY_EXCEPTIONS),
+        ("memory64", W::MEMORY64),
+        ("extended-const", W::EXTENDED_CONST),
+        ("function-references", W::FUNCTION_REFERENCES),
+        ("gc", W::GC),
+        ("custom-page-sizes", W::CUSTOM_PAGE_SIZES),
+        ("memory-control", W::MEMORY_CONTROL),
+        ("stack-switching", W::STACK_SWITCHING),
+        ("wide-arithmetic", W::WIDE_ARITHMETIC),
+        ("custom-descriptors", W::CUSTOM_DESCRIPTORS),
+        ("compact-imports", W::COMPACT_IMPORTS),
+        ("acquire-release-atomics", W::ACQUIRE_RELEASE_ATOMICS),
+        ("multibyte-array-access", W::MULTIBYTE_ARRAY_ACCESS),
     ]
+};
+
+/// Proposals beyond the MVP; the allowed ones are those in [`allowed_features`].
+pub fn features() -> Vec<Feature> {
+    PROPOSALS
+        .iter()
+        .map(|&(name, flags)| Feature {
+            name,
+            flags,
+            allowed: allowed_features().contains(flags),
+        })
+        .collect()
 }
 
 /// MVP + mutable-globals + sign-ext.
