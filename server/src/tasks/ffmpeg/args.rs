@@ -20,6 +20,86 @@ pub(super) fn is_scheme(url: &str, schemes: &[&str]) -> bool {
     schemes.iter().any(|s| lower.starts_with(s))
 }
 
+/// A rectangle of the canvas and the input drawn into it: cropped to fill it, or fitted
+/// inside it and centred.
+struct Tile {
+    input: usize,
+    x: u32,
+    y: u32,
+    w: u32,
+    h: u32,
+    fill: bool,
+}
+
+/// What differs between drawing a user's video and a layout image.
+struct TileKind {
+    /// The graph label prefix of the scaled input.
+    label: char,
+    /// Extra scale options when fitting (video encoders want even sizes).
+    fit: &'static str,
+    /// A pixel format for the scaled input (images keep their alpha).
+    format: &'static str,
+    /// Extra overlay options (a user's ended stream must not freeze the canvas).
+    overlay: &'static str,
+}
+
+/// Users' video: labelled `u{k}`, fitted to even sizes, passed over once it ends.
+const USER_TILE: TileKind = TileKind {
+    label: 'u',
+    fit: ":force_divisible_by=2",
+    format: "",
+    overlay: ":eof_action=pass",
+};
+
+/// Layout images: labelled `i{k}`, kept RGBA so transparency shows the canvas.
+const IMAGE_TILE: TileKind = TileKind {
+    label: 'i',
+    fit: "",
+    format: ",format=rgba",
+    overlay: "",
+};
+
+impl Tile {
+    /// Appends the filters that scale this tile's input (as tile `k` of its kind) and lay it
+    /// over canvas `c{cur}`, yielding `c{cur + 1}`.
+    fn overlay(&self, g: &mut String, kind: &TileKind, k: usize, cur: usize) {
+        let Self {
+            input: i,
+            x,
+            y,
+            w,
+            h,
+            fill,
+        } = self;
+        let TileKind {
+            label,
+            fit,
+            format,
+            overlay,
+        } = kind;
+        let next = cur + 1;
+        if *fill {
+            let _ = write!(
+                g,
+                ";[{i}:v]scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h},setsar=1{format}[{label}{k}]"
+            );
+            let _ = write!(
+                g,
+                ";[c{cur}][{label}{k}]overlay=x={x}:y={y}{overlay}[c{next}]"
+            );
+        } else {
+            let _ = write!(
+                g,
+                ";[{i}:v]scale={w}:{h}:force_original_aspect_ratio=decrease{fit},setsar=1{format}[{label}{k}]"
+            );
+            let _ = write!(
+                g,
+                ";[c{cur}][{label}{k}]overlay=x={x}+({w}-w)/2:y={y}+({h}-h)/2{overlay}[c{next}]"
+            );
+        }
+    }
+}
+
 /// Escapes a tee muxer slave file name (`av_get_token` rules plus the separators).
 pub(super) fn tee_escape(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
@@ -68,12 +148,7 @@ pub fn build_args(
 
     // Inputs: users in layout order (each input once), then images, canvas, silence.
     struct Drawn {
-        input: usize,
-        x: u32,
-        y: u32,
-        w: u32,
-        h: u32,
-        fill: bool,
+        tile: Tile,
         z: i32,
         order: usize,
     }
@@ -108,12 +183,14 @@ pub fn build_args(
         ]);
         if u.push_video && u.width > 0 && u.height > 0 {
             drawn.push(Drawn {
-                input: idx,
-                x: u.x,
-                y: u.y,
-                w: u.width,
-                h: u.height,
-                fill: u.adaption == ADAPTION_FILL,
+                tile: Tile {
+                    input: idx,
+                    x: u.x,
+                    y: u.y,
+                    w: u.width,
+                    h: u.height,
+                    fill: u.adaption == ADAPTION_FILL,
+                },
                 z: u.z_order,
                 order,
             });
@@ -132,7 +209,14 @@ pub fn build_args(
             return Err(format!("layout image {k} was not fetched"));
         };
         let path = local.path.to_str().ok_or("image path is not UTF-8")?;
-        drawn_images.push((next, img));
+        drawn_images.push(Tile {
+            input: next,
+            x: img.x,
+            y: img.y,
+            w: img.width,
+            h: img.height,
+            fill: img.adaption == ADAPTION_FILL,
+        });
         next += 1;
         push(&[
             "-protocol_whitelist",
@@ -167,63 +251,15 @@ pub fn build_args(
     // Video graph.
     let mut g = String::new();
     let _ = write!(g, "[{bg}:v]setsar=1[c0]");
+    // Each tile lays canvas `c{cur}` under it and yields `c{cur + 1}`: users by z order,
+    // then images on top.
     let mut cur = 0usize;
     for (k, d) in drawn.iter().enumerate() {
-        let (w, h, i) = (d.w, d.h, d.input);
-        if d.fill {
-            let _ = write!(
-                g,
-                ";[{i}:v]scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h},setsar=1[u{k}]"
-            );
-            let _ = write!(
-                g,
-                ";[c{cur}][u{k}]overlay=x={}:y={}:eof_action=pass[c{}]",
-                d.x,
-                d.y,
-                cur + 1
-            );
-        } else {
-            let _ = write!(
-                g,
-                ";[{i}:v]scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1[u{k}]"
-            );
-            let _ = write!(
-                g,
-                ";[c{cur}][u{k}]overlay=x={}+({w}-w)/2:y={}+({h}-h)/2:eof_action=pass[c{}]",
-                d.x,
-                d.y,
-                cur + 1
-            );
-        }
+        d.tile.overlay(&mut g, &USER_TILE, k, cur);
         cur += 1;
     }
-    for (k, (i, img)) in drawn_images.iter().enumerate() {
-        let (w, h) = (img.width, img.height);
-        if img.adaption == ADAPTION_FILL {
-            let _ = write!(
-                g,
-                ";[{i}:v]scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h},setsar=1,format=rgba[i{k}]"
-            );
-            let _ = write!(
-                g,
-                ";[c{cur}][i{k}]overlay=x={}:y={}[c{}]",
-                img.x,
-                img.y,
-                cur + 1
-            );
-        } else {
-            let _ = write!(
-                g,
-                ";[{i}:v]scale={w}:{h}:force_original_aspect_ratio=decrease,setsar=1,format=rgba[i{k}]"
-            );
-            let _ = write!(
-                g,
-                ";[c{cur}][i{k}]overlay=x={}+({w}-w)/2:y={}+({h}-h)/2[c{}]",
-                img.x,
-                img.y,
-                cur + 1
-            );
-        }
+    for (k, t) in drawn_images.iter().enumerate() {
+        t.overlay(&mut g, &IMAGE_TILE, k, cur);
         cur += 1;
     }
     let _ = write!(g, ";[c{cur}]format=yuv420p[vout]");
