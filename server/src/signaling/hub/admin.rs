@@ -17,7 +17,10 @@ impl Hub {
         now_ms: u64,
         out: &mut Vec<HubOut>,
     ) {
-        let member = self.rooms.get_mut(key).and_then(|r| r.members.get_mut(&uid));
+        let member = self
+            .rooms
+            .get_mut(key)
+            .and_then(|r| r.members.get_mut(&uid));
         let Some(m) = member else {
             return;
         };
