@@ -15,6 +15,8 @@ pub(super) fn video_kbps(width: u32, height: u32) -> u32 {
     (bits / 1000).clamp(300, 6000) as u32
 }
 
+/// Whether `url` starts with one of `schemes` (given in lower case), ignoring case: a URL's
+/// scheme is case-insensitive, so `RTMP://` must not slip past a check for `rtmp://`.
 pub(super) fn is_scheme(url: &str, schemes: &[&str]) -> bool {
     let lower = url.to_ascii_lowercase();
     schemes.iter().any(|s| lower.starts_with(s))
@@ -269,6 +271,9 @@ pub fn build_args(
         "aresample={},aformat=sample_fmts=fltp:channel_layouts={layout_name}",
         audio.sample_rate
     );
+    // The silent source is always mixed in first: it never ends, so the output has audio
+    // from the start and keeps it while members come and go (`duration=first`), and no
+    // member's level is scaled down by the mix (`normalize=0`).
     if heard.is_empty() {
         let _ = write!(g, ";[{silence}:a]{aformat}[aout]");
     } else {
@@ -283,6 +288,8 @@ pub fn build_args(
         );
     }
 
+    // x264 tuned for live: a fixed GOP with no scene-cut key frames, so players
+    // joining mid-stream wait at most one GOP, and a capped rate a CDN ingest accepts.
     let vk = video_kbps(canvas.width, canvas.height);
     let (vb, vbuf) = (format!("{vk}k"), format!("{}k", vk * 2));
     let gop = GOP.to_string();
@@ -320,6 +327,8 @@ pub fn build_args(
         None => push(&["-f", "flv", &task.stream_url]),
         Some(file) => {
             let file = file.to_str().ok_or("recordings path is not UTF-8")?;
+            // One encode, two outputs: the push must succeed (`abort`), while a failing
+            // recording is dropped without taking the push down (`ignore`).
             let tee = format!(
                 "[f=flv:onfail=abort]{}|[f=flv:onfail=ignore]{}",
                 tee_escape(&task.stream_url),
@@ -339,6 +348,7 @@ pub fn build_args(
     Ok(args)
 }
 
+/// The AAC bitrate in kbit/s: the task's, held to what the encoder does well (10 to 192).
 pub(super) fn audio_bitrate(a: &AudioParam) -> u32 {
     a.bit_rate.clamp(10, 192)
 }
