@@ -162,21 +162,11 @@ async fn ffmpeg_composes_layout_audio_and_record() {
     let w = 1280;
     for (x, y, want, what) in [
         (320, 180, [255, 0, 0], "red user (fill)"),
-        (
-            20,
-            20,
-            [255, 0, 0],
-            "red user corner (fill covers its rect)",
-        ),
+        (20, 20, [255, 0, 0], "red user corner (fill covers)"),
         (620, 340, [255, 0, 0], "red user far corner"),
         (960, 540, [0, 255, 0], "green user (fit)"),
         (730, 370, [0, 255, 0], "green user left edge"),
-        (
-            660,
-            540,
-            [0, 0, 255],
-            "letterbox of the fit user shows the canvas",
-        ),
+        (660, 540, [0, 0, 255], "fit user's letterbox: canvas"),
         (1260, 540, [0, 0, 255], "letterbox right"),
         (960, 180, [0, 0, 255], "canvas top right"),
         (320, 540, [0, 0, 255], "canvas bottom left"),
