@@ -125,6 +125,13 @@ pub async fn ask(ws: &mut Ws, frame: Value) -> Value {
     recv(ws).await
 }
 
+/// [`ask`], failing unless the next frame is a successful answer (a join that must work).
+pub async fn ask_ok(ws: &mut Ws, frame: Value) -> Value {
+    let r = ask(ws, frame).await;
+    assert_eq!(r["ok"], true, "{r}");
+    r
+}
+
 /// Sends `frame` and returns the answer to it, skipping events.
 pub async fn answer(ws: &mut Ws, frame: Value) -> Value {
     let id = frame["id"].clone();
