@@ -145,6 +145,12 @@ impl Client {
         }
     }
 
+    /// Adds the task `t`, which must be accepted (what it does next comes as statuses).
+    pub async fn add_task(&mut self, t: Value) {
+        let r = self.ask("add-tasks", tasks(t)).await;
+        assert_eq!(r["ok"], true, "{r}");
+    }
+
     /// The next `task-status` of `task` with `code` (earlier events are passed over).
     pub async fn status(&mut self, task: &str, code: u64) -> Value {
         let hit = |v: &Value| {
@@ -254,6 +260,13 @@ pub async fn png() -> Vec<u8> {
         .expect("ffmpeg runs");
     assert!(out.stdout.starts_with(b"\x89PNG"));
     out.stdout
+}
+
+/// A task status saying a layout image was refused, for `why`.
+#[track_caller]
+pub fn assert_image_refused(status: &Value, why: &str) {
+    let msg = status["msg"].as_str().unwrap();
+    assert!(msg.starts_with("image_refused"), "{why}: {status}");
 }
 
 /// What a member may be told as a failure: a typed reason, never the engine's text.
