@@ -158,8 +158,9 @@ mod tests {
         assert!(verify(b"s3cret", &t, "app", "r1", 42, 1059).is_ok());
         let mut tampered = t.clone();
         tampered.push('x');
-        // (key, token, app, room, uid, now): each wrong in one way.
-        let bad: [(&[u8], &str, &str, &str, u64, u64, TokenError); 7] = [
+        // (key, token, app, room, uid, now, why refused): each wrong in one way.
+        type Case<'a> = (&'a [u8], &'a str, &'a str, &'a str, u64, u64, TokenError);
+        let bad: [Case; 7] = [
             (b"s3cret", &t, "app", "r1", 42, 1060, TokenError::Expired),
             (b"other", &t, "app", "r1", 42, 1000, TokenError::Invalid),
             (b"s3cret", &t, "app", "r2", 42, 1000, TokenError::Mismatch),
