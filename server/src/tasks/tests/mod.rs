@@ -203,6 +203,16 @@ impl Compositor for FakeComp {
     }
 }
 
+/// A supervisor of `runner` with [`quick_config`] and no recordings directory, and the
+/// receiver of the task states it reports.
+fn quick_supervisor(
+    runner: Arc<FakeRunner>,
+) -> (Supervisor, UnboundedReceiver<(TaskKey, TaskState)>) {
+    let (tx, rx) = unbounded_channel();
+    let sup = Supervisor::with_config(runner, "/nonexistent".into(), tx, quick_config());
+    (sup, rx)
+}
+
 fn fake_spec(id: &str) -> TaskSpec {
     spec(task(id, "rtmp://127.0.0.1/live/x", vec![]), &[])
 }
