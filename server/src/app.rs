@@ -17,17 +17,23 @@ use crate::tasks::{
     FfmpegRunner, ImageFetcher, OutputPolicy, RecordLimits, Supervisor, TaskKey, TaskState,
 };
 
+/// Why the server could not start or stopped serving; each has a stable code
+/// ([`ServeError::code`]) that operators and scripts can match on, unlike the message.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// The signaling address is taken or not ours to bind.
     #[error("cannot bind signaling listener on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    /// The embedded media server could not start.
     #[error(transparent)]
     Media(#[from] crate::media::MediaError),
+    /// The signaling listener failed while serving.
     #[error("signaling listener failed: {0}")]
     Serve(std::io::Error),
+    /// Push-task images need a directory only the server can read; it could not be made.
     #[error("cannot make the private directory for push-task images: {0}")]
     ImageDir(std::io::Error),
 }
@@ -62,6 +68,8 @@ pub struct Server {
     media: EmbeddedMedia,
     signaling: Signaling,
     supervisor: Arc<Supervisor>,
+    /// Task state changes from the supervisor, carried into the hub by [`Server::run`] so
+    /// that members hear them as events.
     task_rx: tokio::sync::mpsc::UnboundedReceiver<(TaskKey, TaskState)>,
     apps: Arc<std::collections::HashMap<String, crate::config::AppConfig>>,
     /// Serve the development token endpoint.

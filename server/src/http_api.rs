@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use subtle::ConstantTimeEq;
 
 use crate::config::{AppConfig, Secret};
-use crate::signaling::hub::{shape_error, TaskOp};
+use crate::signaling::hub::{shape_error, Hub, HubOut, TaskOp};
 use crate::signaling::ws::{now_ms, Signaling};
 use crate::throttle::LoginThrottle;
 
@@ -47,7 +47,9 @@ pub fn router(api: Api) -> Router {
     Router::new()
         .route(
             "/api/v1/rooms/{room}/tasks",
-            get(list).post(add).put(update),
+            get(list)
+                .post(write_tasks::<false>)
+                .put(write_tasks::<true>),
         )
         .route("/api/v1/rooms/{room}/tasks/{task_id}", delete(remove))
         .route("/api/v1/rooms/{room}/members/{uid}/kick", post(kick))
@@ -159,19 +161,22 @@ fn tasks_body(raw: &str) -> Result<TasksReq, ApiError> {
     TasksReq::from_json(&v).map_err(|e| ApiError(shape_error(e)))
 }
 
-fn run(api: &Api, app: &str, room: &str, op: TaskOp) -> Result<Json<serde_json::Value>, ApiError> {
+/// What every route answers: `{"ok": true, ...}` or the error with its status.
+type Reply = Result<Json<serde_json::Value>, ApiError>;
+
+/// Runs one API action on the hub at the current time and answers `{"ok": true}`.
+fn act(
+    api: &Api,
+    f: impl FnOnce(&mut Hub, u64, &mut Vec<HubOut>) -> Result<(), WireError>,
+) -> Reply {
     let now = now_ms();
     api.signaling
-        .api(|h, out| h.api_tasks(app, room, op, now, out))
+        .api(|h, out| f(h, now, out))
         .map_err(ApiError)?;
     Ok(Json(serde_json::json!({ "ok": true })))
 }
 
-async fn list(
-    State(api): State<Api>,
-    headers: HeaderMap,
-    Path(room): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list(State(api): State<Api>, headers: HeaderMap, Path(room): Path<String>) -> Reply {
     let app = authenticate(&api, &headers)?;
     let tasks = api
         .signaling
@@ -183,77 +188,50 @@ async fn list(
     Ok(Json(serde_json::json!({ "ok": true, "rtmpTasks": tasks })))
 }
 
-async fn add(
+/// Add (`UPDATE` false, POST) and update (`UPDATE` true, PUT): authenticate, read
+/// `{rtmpTasks}`, run. One handler, so both read and check the body alike.
+async fn write_tasks<const UPDATE: bool>(
     State(api): State<Api>,
     headers: HeaderMap,
     Path(room): Path<String>,
     raw: String,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    with_tasks(&api, &headers, &room, &raw, TaskOp::Add)
-}
-
-async fn update(
-    State(api): State<Api>,
-    headers: HeaderMap,
-    Path(room): Path<String>,
-    raw: String,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    with_tasks(&api, &headers, &room, &raw, TaskOp::Update)
-}
-
-/// Add and update: authenticate, read `{rtmpTasks}`, run.
-fn with_tasks(
-    api: &Api,
-    headers: &HeaderMap,
-    room: &str,
-    raw: &str,
-    op: fn(TasksReq) -> TaskOp,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let app = authenticate(api, headers)?;
-    let req = tasks_body(raw)?;
-    run(api, &app, room, op(req))
+) -> Reply {
+    let app = authenticate(&api, &headers)?;
+    let req = tasks_body(&raw)?;
+    let op = if UPDATE {
+        TaskOp::Update(req)
+    } else {
+        TaskOp::Add(req)
+    };
+    act(&api, |h, now, out| h.api_tasks(&app, &room, op, now, out))
 }
 
 async fn remove(
     State(api): State<Api>,
     headers: HeaderMap,
     Path((room, task_id)): Path<(String, String)>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Reply {
     let app = authenticate(&api, &headers)?;
-    run(
-        &api,
-        &app,
-        &room,
-        TaskOp::Delete(DeleteTasksReq {
-            task_ids: vec![task_id],
-        }),
-    )
+    let op = TaskOp::Delete(DeleteTasksReq {
+        task_ids: vec![task_id],
+    });
+    act(&api, |h, now, out| h.api_tasks(&app, &room, op, now, out))
 }
 
 async fn kick(
     State(api): State<Api>,
     headers: HeaderMap,
     Path((room, uid)): Path<(String, String)>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Reply {
     let app = authenticate(&api, &headers)?;
     // A decimal uid, or the user id a member joined with (ZEGO-style apps know only that).
     mprtc::protocol::names::check_user_id(&uid).map_err(|e| ApiError(e.into()))?;
-    let now = now_ms();
-    api.signaling
-        .api(|h, out| h.api_kick_member(&app, &room, &uid, now, out))
-        .map_err(ApiError)?;
-    Ok(Json(serde_json::json!({ "ok": true })))
+    act(&api, |h, now, out| {
+        h.api_kick_member(&app, &room, &uid, now, out)
+    })
 }
 
-async fn close_room(
-    State(api): State<Api>,
-    headers: HeaderMap,
-    Path(room): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+async fn close_room(State(api): State<Api>, headers: HeaderMap, Path(room): Path<String>) -> Reply {
     let app = authenticate(&api, &headers)?;
-    let now = now_ms();
-    api.signaling
-        .api(|h, out| h.api_close_room(&app, &room, now, out))
-        .map_err(ApiError)?;
-    Ok(Json(serde_json::json!({ "ok": true })))
+    act(&api, |h, now, out| h.api_close_room(&app, &room, now, out))
 }

@@ -23,6 +23,11 @@ async fn http(
     http_raw(addr, method, path, auth, &body).await
 }
 
+/// An unauthenticated `GET`.
+async fn get(addr: &str, path: &str) -> (u16, Value) {
+    http(addr, "GET", path, None, None).await
+}
+
 /// [`http`] with the body as text, which need not be JSON.
 async fn http_raw(
     addr: &str,
@@ -96,7 +101,7 @@ async fn tasks_over_the_server_api() {
     let path = "/api/v1/rooms/r1/tasks";
     let body = json!({"rtmpTasks": [task("t1", 640)]});
     // authentication
-    assert_eq!(http(&addr, "GET", path, None, None).await.0, 401);
+    assert_eq!(get(&addr, path).await.0, 401);
     assert_eq!(
         http(&addr, "GET", path, Some("sec:wrong"), None).await.0,
         401
@@ -228,30 +233,14 @@ async fn tasks_over_the_server_api() {
     .await
     .expect("511 reaches the member");
     assert_eq!(ended["body"]["task_id"], "t1");
-    assert_eq!(
-        http(&addr, "DELETE", "/api/v1/rooms/r1/tasks/t1", auth, None)
-            .await
-            .0,
-        404
-    );
-    assert_eq!(
-        http(&addr, "GET", "/api/v1/rooms/ghost/tasks", auth, None)
-            .await
-            .0,
-        404
-    );
-    assert_eq!(
-        http(
-            &addr,
-            "DELETE",
-            "/api/v1/rooms/r1/tasks/bad%20id",
-            auth,
-            None
-        )
-        .await
-        .0,
-        400
-    );
+    for (method, path, want) in [
+        ("DELETE", "/api/v1/rooms/r1/tasks/t1", 404),
+        ("GET", "/api/v1/rooms/ghost/tasks", 404),
+        ("DELETE", "/api/v1/rooms/r1/tasks/bad%20id", 400),
+    ] {
+        let (status, body) = http(&addr, method, path, auth, None).await;
+        assert_eq!(status, want, "{method} {path}: {body}");
+    }
 
     // kick a member and close the room
     let (mut ws2, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
@@ -261,20 +250,12 @@ async fn tasks_over_the_server_api() {
         .await
         .unwrap();
     ws2.next().await.unwrap().unwrap();
-    let kick = "/api/v1/rooms/r1/members/99/kick";
-    assert_eq!(http(&addr, "POST", kick, auth, None).await.0, 404);
-    assert_eq!(
-        http(&addr, "POST", "/api/v1/rooms/r1/members/2/kick", None, None)
-            .await
-            .0,
-        401
-    );
-    assert_eq!(
-        http(&addr, "POST", "/api/v1/rooms/r1/members/2/kick", auth, None)
-            .await
-            .0,
-        200
-    );
+    // An unknown member, then the right one without and with the credentials.
+    for (uid, auth, want) in [(99, auth, 404), (2, None, 401), (2, auth, 200)] {
+        let path = format!("/api/v1/rooms/r1/members/{uid}/kick");
+        let (status, body) = http(&addr, "POST", &path, auth, None).await;
+        assert_eq!(status, want, "kick {uid}: {body}");
+    }
     let (ev, close) = until_closed(&mut ws2).await;
     assert!(
         ev.iter()
@@ -324,61 +305,31 @@ async fn debug_tokens_only_when_switched_on() {
     let ask = "/api/v1/debug/token?appkey=sec&room=r1&uid=alice";
     let srv = serve(None).await;
     let addr = srv.addr();
-    assert_eq!(
-        http(&addr, "GET", ask, None, None).await.0,
-        404,
-        "off by default"
-    );
+    assert_eq!(get(&addr, ask).await.0, 404, "off by default");
     srv.cancel();
 
     let srv = serve(Some(true)).await;
     let (addr, ws_url) = (srv.addr(), srv.url.clone());
-    let (status, body) = http(&addr, "GET", ask, None, None).await;
+    let (status, body) = get(&addr, ask).await;
     assert_eq!(status, 200, "{body}");
     let tok = body["token"].as_str().unwrap().to_owned();
-    let (status, _) = http(
-        &addr,
-        "GET",
-        "/api/v1/debug/token?appkey=nope&room=r1&uid=1",
-        None,
-        None,
-    )
-    .await;
-    assert_eq!(status, 404);
-    let (status, _) = http(
-        &addr,
-        "GET",
-        "/api/v1/debug/token?appkey=sec&room=bad%20room&uid=1",
-        None,
-        None,
-    )
-    .await;
-    assert_eq!(status, 400);
-    let (status, body) = http(
-        &addr,
-        "GET",
-        "/api/v1/debug/token?appkey=dbg&room=r1&uid=1",
-        None,
-        None,
-    )
-    .await;
+    for (query, want) in [
+        ("appkey=nope&room=r1&uid=1", 404),
+        ("appkey=sec&room=bad%20room&uid=1", 400),
+    ] {
+        let (status, _) = get(&addr, &format!("/api/v1/debug/token?{query}")).await;
+        assert_eq!(status, want, "{query}");
+    }
+    let (status, body) = get(&addr, "/api/v1/debug/token?appkey=dbg&room=r1&uid=1").await;
     assert_eq!(
         (status, body["token"].as_str()),
         (200, Some("")),
         "debug apps need none"
     );
     // The token joins as the user id it names.
-    let (mut ws, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
+    let mut ws = live::connect(&ws_url).await;
     let uid = mprtc::protocol::names::uid_for_user("alice");
     let join = json!({"v":1,"id":1,"type":"join","body":{"appkey":"sec","room":"r1","uid":uid,"token":tok,"user":{"id":"alice"}}});
-    ws.send(Message::Text(join.to_string().into()))
-        .await
-        .unwrap();
-    let reply = loop {
-        if let Some(Ok(Message::Text(t))) = ws.next().await {
-            break serde_json::from_str::<Value>(&t).unwrap();
-        }
-    };
-    assert_eq!(reply["ok"], true, "{reply}");
+    live::ask_ok(&mut ws, join).await;
     srv.cancel();
 }

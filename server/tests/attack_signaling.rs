@@ -132,12 +132,8 @@ async fn a_kick_is_not_undone_by_replaying_the_token() {
         answer(&mut m, join(1, "sec", "r8", 42, Some(&t))).await["ok"],
         true
     );
-    let mut other = connect(&server.url).await;
-    let t7 = token_for("r8", "7", Privileges::default());
-    assert_eq!(
-        answer(&mut other, join(1, "sec", "r8", 7, Some(&t7))).await["ok"],
-        true
-    );
+    // A second member keeps the room open while 42 is out.
+    let _other = join_sec(&server.url, "r8", 7).await;
     let (status, body) = api(
         &server.addr(),
         "POST",
@@ -223,12 +219,7 @@ async fn one_app_cannot_use_up_the_rooms_of_the_others() {
 #[tokio::test]
 async fn a_token_without_publishing_demotes_on_renewal_and_on_resume() {
     let server = start_with(|_| {}).await;
-    let mut watcher = connect(&server.url).await;
-    let tw = token_for("r13", "9", Privileges::default());
-    assert_eq!(
-        answer(&mut watcher, join(1, "sec", "r13", 9, Some(&tw))).await["ok"],
-        true
-    );
+    let mut watcher = join_sec(&server.url, "r13", 9).await;
 
     for (uid, on_resume) in [(1u64, false), (2, true)] {
         let mut m = connect(&server.url).await;
@@ -330,12 +321,7 @@ async fn a_kick_ends_the_viewers_plays_and_voids_its_urls() {
     use rtmp_rs::client::{ClientConfig, RtmpConnector};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let server = start_with(|_| {}).await;
-    let mut publisher = connect(&server.url).await;
-    let t1 = token_for("r8m", "1", Privileges::default());
-    assert_eq!(
-        answer(&mut publisher, join(1, "sec", "r8m", 1, Some(&t1))).await["ok"],
-        true
-    );
+    let mut publisher = join_sec(&server.url, "r8m", 1).await;
     let r = answer(
         &mut publisher,
         json!({"v":1,"id":2,"type":"publish","body":{"video":true}}),
@@ -348,12 +334,7 @@ async fn a_kick_ends_the_viewers_plays_and_voids_its_urls() {
         .unwrap();
     pusher.publish(name).await.unwrap();
 
-    let mut viewer = connect(&server.url).await;
-    let t2 = token_for("r8m", "2", Privileges::default());
-    assert_eq!(
-        answer(&mut viewer, join(1, "sec", "r8m", 2, Some(&t2))).await["ok"],
-        true
-    );
+    let mut viewer = join_sec(&server.url, "r8m", 2).await;
     let r = answer(
         &mut viewer,
         json!({"v":1,"id":2,"type":"subscribe","body":{"uid":1,"video":true}}),

@@ -211,16 +211,7 @@ fn bad_configs_exit_with_a_typed_error() {
         ),
         (None, Some("https://ok.example,*"), "*"),
     ] {
-        let mut cmd = Command::new(BIN);
-        if let Some(f) = flag {
-            cmd.args(["--allowed-origin", f]);
-        }
-        if let Some(e) = env {
-            cmd.env("MPRTC_ALLOWED_ORIGINS", e);
-        }
-        let out = cmd.output().unwrap();
-        assert_eq!(out.status.code(), Some(2), "{entry}");
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = refused(("--allowed-origin", flag), ("MPRTC_ALLOWED_ORIGINS", env));
         assert!(
             err.contains("error[config.bad_origin]") && err.contains(&format!("{entry:?}")),
             "{entry}: {err}"
@@ -234,16 +225,7 @@ fn bad_configs_exit_with_a_typed_error() {
         (None, Some("")),
         (None, Some("short")),
     ] {
-        let mut cmd = Command::new(BIN);
-        if let Some(f) = flag {
-            cmd.args(["--media-secret", f]);
-        }
-        if let Some(e) = env {
-            cmd.env("MPRTC_MEDIA_SECRET", e);
-        }
-        let out = cmd.output().unwrap();
-        assert_eq!(out.status.code(), Some(2), "{flag:?} {env:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = refused(("--media-secret", flag), ("MPRTC_MEDIA_SECRET", env));
         assert!(
             err.contains("error[config.bad_media_secret]"),
             "{flag:?} {env:?}: {err}"
@@ -287,4 +269,19 @@ fn secrets_given_as_flags_are_warned_about() {
         "MPRTC_APPS is not a flag: {err}"
     );
     assert!(!err.contains(secret), "{err}");
+}
+
+/// Runs the server with the flag and the environment variable set where given (name, value):
+/// it must refuse to start (exit 2). What it printed on stderr.
+fn refused(flag: (&str, Option<&str>), env: (&str, Option<&str>)) -> String {
+    let mut cmd = Command::new(BIN);
+    if let (name, Some(value)) = flag {
+        cmd.args([name, value]);
+    }
+    if let (name, Some(value)) = env {
+        cmd.env(name, value);
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{flag:?} {env:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }

@@ -282,7 +282,7 @@ fn fail(msg: String) -> TestCaseError {
 }
 
 impl World {
-    /// Construction as in `common::hub` (harness/, faults.rs): a debug-mode app, an app with a
+    /// Construction as in `common::hub` (harness/, faults/): a debug-mode app, an app with a
     /// secret, a signer; without its task switch, and with its own seed.
     fn new() -> Self {
         let app = |v: Value| -> AppConfig { serde_json::from_value(v).expect("an app config") };

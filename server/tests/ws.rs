@@ -46,39 +46,6 @@ async fn bad_input_gets_typed_errors_and_nobody_else_notices() {
         (code(&r), r["re"].as_u64(), r["err"]["msg"].as_str()),
         (4003, Some(7), Some("room: expected a string"))
     );
-    assert_eq!(
-        code(
-            &ask(
-                &mut bad,
-                json!({"v":1,"id":8,"type":"publish","body":{"video":true}})
-            )
-            .await
-        ),
-        4020
-    );
-    let big = "x".repeat(4096);
-    assert_eq!(
-        code(
-            &ask(
-                &mut bad,
-                json!({"v":1,"id":9,"type":"join","body":{"pad":big}})
-            )
-            .await
-        ),
-        4004
-    );
-    assert_eq!(
-        code(&ask(&mut bad, join(10, "nope", "r", 2, None)).await),
-        4010
-    );
-    assert_eq!(
-        code(&ask(&mut bad, join(11, "sec", "r", 2, None)).await),
-        4011
-    );
-    assert_eq!(
-        code(&ask(&mut bad, join(12, "sec", "r", 2, Some("garbage"))).await),
-        4012
-    );
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -92,14 +59,24 @@ async fn bad_input_gets_typed_errors_and_nobody_else_notices() {
         now - 7200,
         60,
     );
-    assert_eq!(
-        code(&ask(&mut bad, join(13, "sec", "r", 2, Some(&expired))).await),
-        4013
-    );
-    assert_eq!(
-        code(&ask(&mut bad, join(14, "dbg", "bad room!", 2, None)).await),
-        4003
-    );
+    let big = "x".repeat(4096);
+    for (frame, want) in [
+        // Publishing before joining.
+        (
+            json!({"v":1,"id":8,"type":"publish","body":{"video":true}}),
+            4020,
+        ),
+        // Over the frame size limit.
+        (json!({"v":1,"id":9,"type":"join","body":{"pad":big}}), 4004),
+        (join(10, "nope", "r", 2, None), 4010),
+        (join(11, "sec", "r", 2, None), 4011),
+        (join(12, "sec", "r", 2, Some("garbage")), 4012),
+        (join(13, "sec", "r", 2, Some(&expired)), 4013),
+        (join(14, "dbg", "bad room!", 2, None), 4003),
+    ] {
+        let id = frame["id"].clone();
+        assert_eq!(code(&ask(&mut bad, frame).await), want, "request {id}");
+    }
     // Still usable after all that: a valid token joins; subscribe to a non-publisher is refused.
     let valid = token::mint(
         SECRET.as_bytes(),
@@ -122,10 +99,7 @@ async fn bad_input_gets_typed_errors_and_nobody_else_notices() {
         now,
         60,
     );
-    assert_eq!(
-        ask(&mut other, join(1, "sec", "r", 3, Some(&other_tok))).await["ok"],
-        true
-    );
+    ask_ok(&mut other, join(1, "sec", "r", 3, Some(&other_tok))).await;
     let ev = recv(&mut bad).await;
     assert_eq!(
         (ev["type"].as_str(), ev["seq"].as_u64()),
@@ -203,10 +177,7 @@ async fn a_silent_connection_is_dropped_and_its_member_leaves() {
     assert_eq!(r["body"]["ping_interval_ms"], 200);
     assert_eq!(r["body"]["ping_timeout_ms"], 300);
     let mut silent = connect(&url).await;
-    assert_eq!(
-        ask(&mut silent, join(1, "dbg", "hb", 2, None)).await["ok"],
-        true
-    );
+    ask_ok(&mut silent, join(1, "dbg", "hb", 2, None)).await;
     assert_eq!(recv(&mut alive).await["type"], "member-joined");
 
     // `alive` pings; `silent` says nothing and is dropped after interval + timeout.
@@ -261,14 +232,8 @@ async fn floods_and_full_rooms_get_limit_errors() {
     let mut a = connect(&url).await;
     let mut b = connect(&url).await;
     let mut c = connect(&url).await;
-    assert_eq!(
-        ask(&mut a, join(1, "dbg", "full", 1, None)).await["ok"],
-        true
-    );
-    assert_eq!(
-        ask(&mut b, join(1, "dbg", "full", 2, None)).await["ok"],
-        true
-    );
+    ask_ok(&mut a, join(1, "dbg", "full", 1, None)).await;
+    ask_ok(&mut b, join(1, "dbg", "full", 2, None)).await;
     assert_eq!(
         code(&ask(&mut c, join(1, "dbg", "full", 3, None)).await),
         4029
@@ -349,10 +314,7 @@ async fn only_allowed_origins_may_open_the_socket() {
     let r = ask(&mut good, join(1, "dbg", "origins", 1, None)).await;
     assert_eq!(r["ok"], true, "{r}");
     let mut local = connect_from(&url, "HTTP://LOCALHOST:8080").await.unwrap();
-    assert_eq!(
-        ask(&mut local, join(1, "dbg", "elsewhere", 2, None)).await["ok"],
-        true
-    );
+    ask_ok(&mut local, join(1, "dbg", "elsewhere", 2, None)).await;
 
     // Foreign origins, look-alikes included, are refused before the upgrade.
     for origin in [
@@ -373,10 +335,7 @@ async fn only_allowed_origins_may_open_the_socket() {
 
     // No Origin header, as WeChat mini-program sockets send, connects and joins.
     let mut mini = connect(&url).await;
-    assert_eq!(
-        ask(&mut mini, join(1, "dbg", "origins", 3, None)).await["ok"],
-        true
-    );
+    ask_ok(&mut mini, join(1, "dbg", "origins", 3, None)).await;
 
     // The bystander saw only the member who really joined, and still works.
     let ev = recv(&mut good).await;
@@ -405,10 +364,7 @@ async fn any_origin_connects_when_none_are_configured() {
     let mut ws = connect_from(&url, "https://anywhere.example")
         .await
         .unwrap();
-    assert_eq!(
-        ask(&mut ws, join(1, "dbg", "open", 1, None)).await["ok"],
-        true
-    );
+    ask_ok(&mut ws, join(1, "dbg", "open", 1, None)).await;
     server.stop().await;
 }
 
@@ -429,10 +385,7 @@ async fn a_binary_frame_closes_the_connection() {
     }
     assert_eq!(closed_with(&mut ws).await, Some(1003));
     let mut good = connect(&url).await;
-    assert_eq!(
-        ask(&mut good, join(1, "dbg", "r", 1, None)).await["ok"],
-        true
-    );
+    ask_ok(&mut good, join(1, "dbg", "r", 1, None)).await;
     server.stop().await;
 }
 
@@ -463,10 +416,7 @@ async fn a_member_that_does_not_read_is_cut_and_the_room_goes_on() {
     let (mut victim, _) = tokio_tungstenite::client_async(url.as_str(), tcp)
         .await
         .unwrap();
-    assert_eq!(
-        ask(&mut victim, join(1, "dbg", "slow", 1, None)).await["ok"],
-        true
-    );
+    ask_ok(&mut victim, join(1, "dbg", "slow", 1, None)).await;
     let mut busy = connect(&url).await;
     assert_eq!(
         answer(&mut busy, join(1, "dbg", "slow", 2, None)).await["ok"],

@@ -1,6 +1,11 @@
 use super::settings::parse_message;
 use super::*;
 
+/// What the flags `o` alone (no file) resolve to.
+fn flags(o: Overrides) -> Result<Config, ConfigError> {
+    Config::resolve(FileConfig::default(), o)
+}
+
 fn parse(s: &str) -> Result<FileConfig, toml::de::Error> {
     toml::from_str(s)
 }
@@ -82,7 +87,7 @@ fn bad_configs_are_typed_errors() {
 
 #[test]
 fn listen_limits_resolve_and_bad_ones_are_typed_errors() {
-    let c = Config::resolve(FileConfig::default(), Overrides::default()).unwrap();
+    let c = flags(Overrides::default()).unwrap();
     assert_eq!(c.listen_limits, crate::listen::ListenLimits::default());
     let c = Config::resolve(
         parse("rtmp_max_connections = 5\nhttp_header_timeout_ms = 2000").unwrap(),
@@ -179,15 +184,12 @@ fn allowed_origins_from_file_replaced_by_overrides() {
         c.allowed_origins,
         ["http://o.example:8080", "https://p.example"]
     );
-    let c = Config::resolve(FileConfig::default(), Overrides::default()).unwrap();
+    let c = flags(Overrides::default()).unwrap();
     assert!(c.allowed_origins.is_empty(), "default: any origin");
-    let e = Config::resolve(
-        FileConfig::default(),
-        Overrides {
-            allowed_origins: vec!["https://ok.example".into(), "https://x.example/p".into()],
-            ..Default::default()
-        },
-    )
+    let e = flags(Overrides {
+        allowed_origins: vec!["https://ok.example".into(), "https://x.example/p".into()],
+        ..Default::default()
+    })
     .unwrap_err();
     assert_eq!(e.code(), "config.bad_origin");
     assert!(e.to_string().contains("\"https://x.example/p\""), "{e}");
@@ -216,7 +218,7 @@ fn short_or_empty_media_secrets_refused() {
         media_secret: Some("y".repeat(MIN_MEDIA_SECRET).into()),
         ..Default::default()
     };
-    assert!(Config::resolve(FileConfig::default(), ok).is_ok());
+    assert!(flags(ok).is_ok());
 }
 
 #[test]
@@ -240,13 +242,10 @@ fn secrets_never_printed() {
     }
     assert!(format!("{c:?}").contains("key: \"b\""));
     // A malformed --app entry may be a bare secret: its error does not repeat it.
-    let e = Config::resolve(
-        FileConfig::default(),
-        Overrides {
-            apps: vec!["a:s".into(), "a-secret-3".into()],
-            ..Default::default()
-        },
-    )
+    let e = flags(Overrides {
+        apps: vec!["a:s".into(), "a-secret-3".into()],
+        ..Default::default()
+    })
     .unwrap_err();
     assert_eq!(e.code(), "config.bad_app_flag");
     for text in [e.to_string(), format!("{e:?}")] {

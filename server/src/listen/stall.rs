@@ -18,21 +18,33 @@ use tokio::time::Sleep;
 /// How long a write may stay blocked on a client that does not read.
 pub const WRITE_STALL: Duration = Duration::from_secs(30);
 
-/// `io` whose writes fail after `limit` without progress.
-pub struct Stall<T> {
+/// `io` whose writes fail after `limit` without progress, holding `guard` (e.g. a
+/// connection permit) for as long as the socket lives.
+pub struct Stall<T, G = ()> {
     io: T,
     limit: Duration,
     /// Armed while a write or flush is pending.
     timer: Option<Pin<Box<Sleep>>>,
+    /// Dropped with the socket: hyper hands the wrapper on to an upgraded connection,
+    /// so whatever must live as long as the connection travels in here.
+    _guard: G,
 }
 
 impl<T> Stall<T> {
     /// Wraps `io`; a write or flush pending for `limit` without progress fails.
     pub fn new(io: T, limit: Duration) -> Self {
+        Self::guarded(io, limit, ())
+    }
+}
+
+impl<T, G> Stall<T, G> {
+    /// [`Stall::new`] that also keeps `guard` until the socket is dropped.
+    pub fn guarded(io: T, limit: Duration, guard: G) -> Self {
         Self {
             io,
             limit,
             timer: None,
+            _guard: guard,
         }
     }
 
@@ -70,7 +82,7 @@ impl<T> Stall<T> {
     }
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for Stall<T> {
+impl<T: AsyncRead + Unpin, G: Unpin> AsyncRead for Stall<T, G> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -80,7 +92,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Stall<T> {
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for Stall<T> {
+impl<T: AsyncWrite + Unpin, G: Unpin> AsyncWrite for Stall<T, G> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

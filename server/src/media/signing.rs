@@ -170,8 +170,7 @@ impl MediaSigner {
     /// RTMP push URL for `uid` publishing into `room`.
     pub fn push_url(&self, room: &str, uid: u64, now_unix: u64) -> String {
         let e = now_unix.saturating_add(self.ttl_secs);
-        let n = self.next_nonce();
-        let s = self.sign(UrlKind::Push, room, uid, None, e, Some(n));
+        let (n, s) = self.issue(UrlKind::Push, room, uid, None, e);
         format!(
             "{}/{room}.{uid}?k=push&e={e}&n={n}&s={s}",
             trim(&self.rtmp_base)
@@ -194,8 +193,7 @@ impl MediaSigner {
         until: u64,
     ) -> PlayUrls {
         let e = now_unix.saturating_add(self.ttl_secs).min(until);
-        let n = self.next_nonce();
-        let s = self.sign(UrlKind::Play, room, publisher, Some(viewer), e, Some(n));
+        let (n, s) = self.issue(UrlKind::Play, room, publisher, Some(viewer), e);
         let q = format!("k=play&v={viewer}&e={e}&n={n}&s={s}");
         PlayUrls {
             rtmp: format!("{}/{room}.{publisher}?{q}", trim(&self.rtmp_base)),
@@ -223,57 +221,71 @@ impl MediaSigner {
         let claimed =
             q.k.and_then(UrlKind::parse)
                 .ok_or(AdmissionError::Malformed)?;
-        let expiry = q.e.and_then(parse_u64).ok_or(AdmissionError::Malformed)?;
-        let viewer = match (claimed, q.v) {
-            (UrlKind::Play, Some(v)) => Some(parse_u64(v).ok_or(AdmissionError::Malformed)?),
-            (UrlKind::Push, None) => None,
-            _ => return Err(AdmissionError::Malformed),
-        };
-        let nonce = match q.n {
-            Some(n) => Some(parse_u64(n).ok_or(AdmissionError::Malformed)?),
-            None => None,
+        let fields = Fields {
+            kind: claimed,
+            room,
+            uid,
+            viewer: match (claimed, q.v) {
+                (UrlKind::Play, Some(v)) => Some(parse_u64(v).ok_or(AdmissionError::Malformed)?),
+                (UrlKind::Push, None) => None,
+                _ => return Err(AdmissionError::Malformed),
+            },
+            expiry: q.e.and_then(parse_u64).ok_or(AdmissionError::Malformed)?,
+            nonce: match q.n {
+                Some(n) => Some(parse_u64(n).ok_or(AdmissionError::Malformed)?),
+                None => None,
+            },
         };
         let sig =
             q.s.and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
                 .ok_or(AdmissionError::Malformed)?;
 
-        let mut mac = self.mac();
-        mac.update(canonical(claimed, room, uid, viewer, expiry, nonce).as_bytes());
-        mac.verify_slice(&sig)
+        self.mac_over(&fields)
+            .verify_slice(&sig)
             .map_err(|_| AdmissionError::BadSignature)?;
 
         if claimed != kind {
             return Err(AdmissionError::WrongKind);
         }
-        if now_unix > expiry {
+        if now_unix > fields.expiry {
             return Err(AdmissionError::Expired);
         }
         Ok(Admitted {
             room: room.to_owned(),
             uid,
-            viewer,
+            viewer: fields.viewer,
         })
     }
 
-    /// A fresh HMAC-SHA256 keyed with the media secret.
-    fn mac(&self) -> HmacSha256 {
+    /// A fresh HMAC-SHA256 keyed with the media secret, fed the [`Fields::canonical`] text.
+    fn mac_over(&self, fields: &Fields<'_>) -> HmacSha256 {
         // HMAC accepts keys of any length; this cannot fail.
-        HmacSha256::new_from_slice(&self.secret).expect("HMAC accepts any key length")
+        let mut mac =
+            HmacSha256::new_from_slice(&self.secret).expect("HMAC accepts any key length");
+        mac.update(fields.canonical().as_bytes());
+        mac
     }
 
-    /// The URL-safe base64 MAC over the [`canonical`] form of a URL's fields.
-    fn sign(
+    /// A fresh nonce and the URL-safe base64 MAC over a new URL's fields.
+    fn issue(
         &self,
         kind: UrlKind,
         room: &str,
         uid: u64,
         viewer: Option<u64>,
         expiry: u64,
-        nonce: Option<u64>,
-    ) -> String {
-        let mut mac = self.mac();
-        mac.update(canonical(kind, room, uid, viewer, expiry, nonce).as_bytes());
-        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    ) -> (u64, String) {
+        let nonce = self.next_nonce();
+        let fields = Fields {
+            kind,
+            room,
+            uid,
+            viewer,
+            expiry,
+            nonce: Some(nonce),
+        };
+        let mac = self.mac_over(&fields).finalize().into_bytes();
+        (nonce, URL_SAFE_NO_PAD.encode(mac))
     }
 }
 
@@ -282,23 +294,37 @@ fn trim(base: &str) -> &str {
     base.trim_end_matches('/')
 }
 
-/// The text a URL's signature covers: a version tag, then kind, room, uid, viewer (`-`
-/// for none), expiry and the nonce if any, one a line. Changing it invalidates every
-/// URL issued.
-fn canonical(
+/// What a URL's signature covers; built by the signer when it issues a URL and again by
+/// [`MediaSigner::verify`] from what the URL claims, so both sides sign the same text.
+struct Fields<'a> {
     kind: UrlKind,
-    room: &str,
+    room: &'a str,
     uid: u64,
     viewer: Option<u64>,
     expiry: u64,
     nonce: Option<u64>,
-) -> String {
-    let viewer = viewer.map_or_else(|| "-".to_owned(), |v| v.to_string());
-    let mut c = format!("mprtc-media-v1\n{kind}\n{room}\n{uid}\n{viewer}\n{expiry}");
-    if let Some(n) = nonce {
-        c.push_str(&format!("\n{n}"));
+}
+
+impl Fields<'_> {
+    /// The text a URL's signature covers: a version tag, then kind, room, uid, viewer (`-`
+    /// for none), expiry and the nonce if any, one a line. Changing it invalidates every
+    /// URL issued.
+    fn canonical(&self) -> String {
+        let Self {
+            kind,
+            room,
+            uid,
+            viewer,
+            expiry,
+            nonce,
+        } = self;
+        let viewer = viewer.map_or_else(|| "-".to_owned(), |v| v.to_string());
+        let mut c = format!("mprtc-media-v1\n{kind}\n{room}\n{uid}\n{viewer}\n{expiry}");
+        if let Some(n) = nonce {
+            c.push_str(&format!("\n{n}"));
+        }
+        c
     }
-    c
 }
 
 /// True for room names the signaling side may issue: `[A-Za-z0-9_-]{1,64}`.

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::*;
 
-const FFMPEG: &str = "/usr/bin/ffmpeg";
+pub(crate) const FFMPEG: &str = "/usr/bin/ffmpeg";
 const SECRET: &[u8] = b"media-test-secret";
 const W: usize = 320;
 const H: usize = 240;
@@ -106,10 +106,22 @@ impl Server {
 }
 
 fn push(url: &str) -> Child {
+    publish_lavfi(
+        url,
+        "testsrc2=size=320x240:rate=15",
+        "sine=frequency=440",
+        &[],
+    )
+}
+
+/// Publishes the lavfi sources `video` and `audio` to `url` in real time, as x264 (fast to
+/// start: ultrafast, zerolatency, a key frame a second at 15 fps) and AAC in FLV; `extra`
+/// options go between the two codecs' settings.
+pub(crate) fn publish_lavfi(url: &str, video: &str, audio: &str, extra: &[&str]) -> Child {
     Command::new(FFMPEG)
         .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=15"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440"])
+        .args(["-f", "lavfi", "-i", video])
+        .args(["-f", "lavfi", "-i", audio])
         .args([
             "-c:v",
             "libx264",
@@ -120,20 +132,46 @@ fn push(url: &str) -> Child {
             "-g",
             "15",
         ])
+        .args(extra)
         .args(["-c:a", "aac", "-f", "flv", url])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .expect("spawn ffmpeg pusher")
+        .expect("spawn ffmpeg publisher")
+}
+
+/// Runs `cmd` with stdin closed, killed if it outlives `secs` seconds: its stdout, or why it
+/// failed (timed out, or its exit status and stderr).
+pub(crate) async fn output_within(cmd: &mut Command, secs: u64) -> Result<Vec<u8>, String> {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let out = tokio::time::timeout(Duration::from_secs(secs), child.wait_with_output())
+        .await
+        .map_err(|_| "timed out".to_owned())?
+        .expect("wait");
+    if out.status.success() {
+        Ok(out.stdout)
+    } else {
+        Err(format!(
+            "{}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
 }
 
 /// Pulls `url`, decodes 5 video frames as 8-bit gray and returns the raw bytes
 /// (5*W*H of them if the frames are W x H), or the exit status on failure.
 async fn pull_frames(url: &str) -> Result<Vec<u8>, String> {
-    let child = Command::new(FFMPEG)
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin"])
+    let mut cmd = Command::new(FFMPEG);
+    cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin"])
         .args(["-rw_timeout", "10000000", "-i", url])
         .args([
             "-an",
@@ -144,26 +182,8 @@ async fn pull_frames(url: &str) -> Result<Vec<u8>, String> {
             "-pix_fmt",
             "gray",
             "-",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn ffmpeg player");
-    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .map_err(|_| "player timed out".to_owned())?
-        .expect("wait ffmpeg player");
-    if out.status.success() {
-        Ok(out.stdout)
-    } else {
-        Err(format!(
-            "{}: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
+        ]);
+    output_within(&mut cmd, 20).await
 }
 
 /// Waits for a process expected to fail quickly; returns whether it exited

@@ -247,6 +247,26 @@ mod tests {
         }
     }
 
+    /// Opens `r`'s next segment, which must be allowed, and writes `bytes` into it.
+    fn write_segment(
+        r: &mut Recording,
+        dir: &Path,
+        limits: &RecordLimits,
+        bytes: usize,
+    ) -> PathBuf {
+        let p = r.next_segment(dir, &key(), limits).unwrap().unwrap();
+        std::fs::write(&p, vec![0u8; bytes]).unwrap();
+        p
+    }
+
+    /// The default limits without the free-disk floor, which a busy test machine could hit.
+    fn no_floor() -> RecordLimits {
+        RecordLimits {
+            min_free_bytes: 0,
+            ..RecordLimits::default()
+        }
+    }
+
     fn tmp(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("mprtc-rec-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
@@ -258,21 +278,18 @@ mod tests {
         let dir = tmp("segments");
         let limits = RecordLimits {
             max_bytes: 1000,
-            min_free_bytes: 0,
-            ..RecordLimits::default()
+            ..no_floor()
         };
         let mut r = Recording::new();
-        let first = r.next_segment(&dir, &key(), &limits).unwrap().unwrap();
-        std::fs::write(&first, vec![0u8; 600]).unwrap();
+        let first = write_segment(&mut r, &dir, &limits, 600);
         assert!(!r.check_running(&dir, &key(), &limits));
-        let second = r.next_segment(&dir, &key(), &limits).unwrap().unwrap();
+        let second = write_segment(&mut r, &dir, &limits, 500);
         let stem = first.file_stem().unwrap().to_str().unwrap().to_owned();
         assert_eq!(
             second.file_name().unwrap().to_str().unwrap(),
             format!("{stem}.1.flv"),
             "the same recording, next segment"
         );
-        std::fs::write(&second, vec![0u8; 500]).unwrap();
         assert!(r.check_running(&dir, &key(), &limits), "600 + 500 > 1000");
         assert_eq!(r.stopped, Some(RecordStop::Size));
         assert_eq!(r.next_segment(&dir, &key(), &limits).unwrap(), None);
@@ -284,12 +301,10 @@ mod tests {
         let dir = tmp("quota");
         let quota = RecordLimits {
             app_quota_bytes: 100,
-            min_free_bytes: 0,
-            ..RecordLimits::default()
+            ..no_floor()
         };
-        let mut r = Recording::new();
-        let p = r.next_segment(&dir, &key(), &quota).unwrap().unwrap();
-        std::fs::write(&p, vec![0u8; 200]).unwrap();
+        // Another task of the app already wrote past the quota.
+        write_segment(&mut Recording::new(), &dir, &quota, 200);
         let mut other = Recording::new();
         let k2 = TaskKey {
             task_id: "t2".into(),

@@ -125,6 +125,13 @@ pub async fn ask(ws: &mut Ws, frame: Value) -> Value {
     recv(ws).await
 }
 
+/// [`ask`], failing unless the next frame is a successful answer (a join that must work).
+pub async fn ask_ok(ws: &mut Ws, frame: Value) -> Value {
+    let r = ask(ws, frame).await;
+    assert_eq!(r["ok"], true, "{r}");
+    r
+}
+
 /// Sends `frame` and returns the answer to it, skipping events.
 pub async fn answer(ws: &mut Ws, frame: Value) -> Value {
     let id = frame["id"].clone();
@@ -166,6 +173,21 @@ pub async fn closed_with(ws: &mut Ws) -> Option<u16> {
     .expect("the server ends the connection")
 }
 
+/// A new connection to `url`, joined to app `sec`'s `room` as `uid` with a token of the
+/// default privileges (the join must succeed).
+pub async fn join_sec(url: &str, room: &str, uid: u64) -> Ws {
+    let mut ws = connect(url).await;
+    let t = token_for(
+        room,
+        &uid.to_string(),
+        mprtc_server::token::Privileges::default(),
+    );
+    let r = answer(&mut ws, join(1, "sec", room, uid, Some(&t))).await;
+    assert_eq!(r["ok"], true, "{r}");
+    ws
+}
+
+/// A `join` request frame with id `id`.
 pub fn join(id: u32, app: &str, room: &str, uid: u64, token: Option<&str>) -> Value {
     json!({"v":1,"id":id,"type":"join","body":{"appkey":app,"room":room,"uid":uid,"token":token}})
 }

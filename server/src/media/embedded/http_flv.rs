@@ -19,6 +19,10 @@ use crate::media::flv::{self, TagKind};
 use crate::media::signing::{AdmissionError, UrlKind};
 use crate::media::MediaEvent;
 
+/// The HTTP-FLV play handler. The URL's signature is checked before anything is looked up,
+/// so an unsigned request learns nothing about which streams exist; a refusal says only why
+/// (400 for a malformed URL, 403 otherwise). The body is an [`FlvPlayer`]; when hyper drops
+/// it (the client went away), its [`FlvGuard`] reports the play stopped.
 pub(super) async fn flv_play(
     AxumState(shared): AxumState<Arc<Shared>>,
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
@@ -39,6 +43,8 @@ pub(super) async fn flv_play(
             return refuse(status, &e.to_string());
         }
     };
+    // A play URL always names its viewer (`verify` refuses one without); the default is
+    // never taken.
     let viewer = a.viewer.unwrap_or_default();
     let Some((source, ended)) = shared.stream(&a.room, a.uid) else {
         return refuse(StatusCode::NOT_FOUND, "stream is not being published");
@@ -53,12 +59,15 @@ pub(super) async fn flv_play(
         viewer,
     });
 
+    // The first chunk is the file header and the cached GOP, so that a player starts on a
+    // key frame at once instead of waiting for the publisher's next one.
     let mut first = BytesMut::new();
     first.extend_from_slice(&flv::file_header());
     for frame in &catchup {
         put_frame(&mut first, frame);
     }
     let kick = CancellationToken::new();
+    // Registered so that revoking the viewer (it left the room) ends this response too.
     let flv_id = {
         let mut state = shared.lock();
         state.next_flv += 1;
@@ -92,6 +101,7 @@ pub(super) async fn flv_play(
         [
             (header::CONTENT_TYPE, "video/x-flv"),
             (header::CACHE_CONTROL, "no-cache"),
+            // Web players fetch cross-origin; the signed URL, not the origin, admits.
             (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
         ],
         Body::from_stream(body),
@@ -99,6 +109,7 @@ pub(super) async fn flv_play(
         .into_response()
 }
 
+/// A plain-text refusal: players show the body, and it says no more than the status does.
 fn refuse(status: StatusCode, reason: &str) -> Response {
     (
         status,
@@ -108,6 +119,8 @@ fn refuse(status: StatusCode, reason: &str) -> Response {
         .into_response()
 }
 
+/// Appends a registry frame as an FLV tag. A frame too large for a tag is dropped, not the
+/// stream: one bad frame should cost the viewer a glitch, not the connection.
 fn put_frame(out: &mut BytesMut, frame: &BroadcastFrame) {
     let kind = match frame.frame_type {
         FrameType::Video => TagKind::Video,
@@ -119,13 +132,21 @@ fn put_frame(out: &mut BytesMut, frame: &BroadcastFrame) {
     }
 }
 
+/// One HTTP-FLV response body, pulled chunk by chunk as the client reads: a client that
+/// reads slowly slows only its own body, never the publisher.
 struct FlvPlayer {
+    /// The publisher's live frames.
     rx: broadcast::Receiver<BroadcastFrame>,
+    /// Cancelled when the publisher stops.
     ended: CancellationToken,
     /// Cancelled when the viewer is revoked (see [`Shared::kick_viewer`]).
     kick: CancellationToken,
+    /// Server shutdown.
     stop: CancellationToken,
+    /// The header and catch-up, until sent.
     first: Option<Bytes>,
+    /// Lagged behind the broadcast: frames are dropped up to the next key frame, since a
+    /// decoder cannot resume in the middle of a GOP.
     skipping: bool,
     _guard: FlvGuard,
 }
@@ -143,6 +164,7 @@ impl FlvPlayer {
                 _ = self.stop.cancelled() => return None,
                 r = self.rx.recv() => match r {
                     Ok(f) => f,
+                    // Too slow a reader loses frames; the broadcast queue does not grow for it.
                     Err(broadcast::error::RecvError::Lagged(_)) => { self.skipping = true; continue; }
                     Err(broadcast::error::RecvError::Closed) => return None,
                 },
@@ -184,6 +206,8 @@ impl Drop for FlvGuard {
             uid: self.uid,
             viewer: self.viewer,
         });
+        // Drop cannot await: the unsubscribe runs as its own task (none at runtime shutdown,
+        // when the registry goes too).
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             let registry = Arc::clone(&self.shared.registry);
             let source = self.source.clone();

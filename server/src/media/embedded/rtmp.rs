@@ -35,6 +35,8 @@ pub(super) fn spawn_rtmp_session(
     shared: &Arc<Shared>,
     permit: ConnPermit,
 ) {
+    // Until it is admitted, the connection is held to the front guard's pre-admission limits
+    // and must be admitted by the deadline (see `crate::media::front`).
     let guarding = Guarding {
         session: id,
         peer,
@@ -87,17 +89,27 @@ pub(super) fn spawn_rtmp_session(
     });
 }
 
+/// The `rtmp-rs` callbacks: the library speaks the protocol, these decide who may publish
+/// and play. Decisions go through [`Shared`], the state HTTP-FLV uses too, so "one publisher
+/// per stream" and viewer revocation hold across both.
 pub(super) struct Handler {
     pub(super) shared: Arc<Shared>,
 }
 
 impl Handler {
+    /// Ends connection `id` from outside its task. The relay closes the client only after
+    /// flushing what the connection wrote, so a refusal still reaches it.
     fn cancel_session(&self, id: u64) {
         if let Some(s) = self.shared.lock().sessions.get(&id) {
             s.cancel.cancel();
         }
     }
 
+    /// Checks a play request and sets up what it plays. `rtmp-rs` serves a player the registry
+    /// entry named in its play command, which is the signed name with its query; so each
+    /// distinct play URL gets a *mirror* entry under that name, fed from the publisher's by a
+    /// [`relay`] task and shared by the players of that URL. A mirror ends with its publisher
+    /// (its stop token is a child of the stream's) or its last player.
     async fn admit_play(&self, ctx: &SessionContext, params: &PlayParams) -> Result<(), String> {
         let id = ctx.session_id;
         let (name, query) = split_query(&params.stream_name);
@@ -151,6 +163,8 @@ impl Handler {
         };
 
         if let Some(stop) = new_mirror {
+            // Subscribe, claim the mirror's name and seed it with the cached GOP before the
+            // relay takes over, so the first player starts on a key frame.
             let started = async {
                 let (rx, catchup) = self.shared.registry.subscribe(&source).await.ok()?;
                 let mirror_id =
@@ -180,6 +194,7 @@ impl Handler {
                 Some(())
             };
             if started.await.is_none() {
+                // Undo the claim: the next player of this URL tries afresh.
                 let mut state = self.shared.lock();
                 stop.cancel();
                 state.mirrors.remove(&mirror);
@@ -207,6 +222,9 @@ impl Handler {
 }
 
 impl RtmpHandler for Handler {
+    /// Admits a publisher: a valid push URL, no other publisher of that `(room, uid)`, and
+    /// no other role on this connection. Admitted, the connection's front guard moves to the
+    /// limits of an admitted publisher ([`Tap::Off`]).
     async fn on_publish(&self, ctx: &SessionContext, params: &PublishParams) -> AuthResult {
         let id = ctx.session_id;
         let (name, query) = split_query(&params.stream_key);

@@ -21,6 +21,12 @@ fn split(url: &str) -> (String, String) {
     (name.to_owned(), query.to_owned())
 }
 
+/// Asserts that `s` refuses (`name`, `query`) as a `kind` URL at [`NOW`] for `why`.
+#[track_caller]
+fn refused(s: &MediaSigner, kind: UrlKind, name: &str, query: &str, why: AdmissionError) {
+    assert_eq!(s.verify(kind, name, query, NOW), Err(why), "{name}?{query}");
+}
+
 fn sig_of(url: &str) -> String {
     url.split("s=").nth(1).unwrap().to_owned()
 }
@@ -48,15 +54,9 @@ fn url_shapes() {
     let (n, q) = split(&again);
     let forged = q.replace("&n=3&", "&n=4&");
     assert_ne!(forged, q);
-    assert_eq!(
-        s.verify(UrlKind::Push, &n, &forged, NOW),
-        Err(AdmissionError::BadSignature)
-    );
+    refused(&s, UrlKind::Push, &n, &forged, AdmissionError::BadSignature);
     let nonsense = q.replace("&n=3&", "&n=x&");
-    assert_eq!(
-        s.verify(UrlKind::Push, &n, &nonsense, NOW),
-        Err(AdmissionError::Malformed)
-    );
+    refused(&s, UrlKind::Push, &n, &nonsense, AdmissionError::Malformed);
     // 32-byte MAC, base64url without padding.
     assert_eq!(sig_of(&push).len(), 43);
     assert!(!sig_of(&push).contains(['=', '+', '/']));
@@ -103,72 +103,54 @@ fn rejects_forged_signature() {
     let mut forged = sig.clone().into_bytes();
     forged[0] = if forged[0] == b'A' { b'B' } else { b'A' };
     let q2 = q.replace(&sig, std::str::from_utf8(&forged).unwrap());
-    assert_eq!(
-        s.verify(UrlKind::Push, &n, &q2, NOW),
-        Err(AdmissionError::BadSignature)
-    );
+    refused(&s, UrlKind::Push, &n, &q2, AdmissionError::BadSignature);
     // Right shape, wrong secret.
     let evil = MediaSigner::new(b"guess".to_vec(), "", "", 600);
     let (n, q) = split(&evil.push_url("r", 1, NOW));
-    assert_eq!(
-        s.verify(UrlKind::Push, &n, &q, NOW),
-        Err(AdmissionError::BadSignature)
-    );
+    refused(&s, UrlKind::Push, &n, &q, AdmissionError::BadSignature);
     // Truncated signature (40 chars decode cleanly to 30 bytes).
     let (n, q) = split(&s.push_url("r", 1, NOW));
     let q3 = &q[..q.len() - 3];
-    assert_eq!(
-        s.verify(UrlKind::Push, &n, q3, NOW),
-        Err(AdmissionError::BadSignature)
-    );
+    refused(&s, UrlKind::Push, &n, q3, AdmissionError::BadSignature);
 }
 
 #[test]
 fn rejects_other_room_uid_viewer_or_expiry() {
     let s = signer();
     let (_, q) = split(&s.push_url("r", 1, NOW));
-    assert_eq!(
-        s.verify(UrlKind::Push, "r.2", &q, NOW),
-        Err(AdmissionError::BadSignature)
-    );
-    assert_eq!(
-        s.verify(UrlKind::Push, "other.1", &q, NOW),
-        Err(AdmissionError::BadSignature)
+    refused(&s, UrlKind::Push, "r.2", &q, AdmissionError::BadSignature);
+    refused(
+        &s,
+        UrlKind::Push,
+        "other.1",
+        &q,
+        AdmissionError::BadSignature,
     );
     // Extending the expiry invalidates the signature.
     let q_ext = q.replace("e=1700000600", "e=1800000600");
-    assert_eq!(
-        s.verify(UrlKind::Push, "r.1", &q_ext, NOW),
-        Err(AdmissionError::BadSignature)
+    refused(
+        &s,
+        UrlKind::Push,
+        "r.1",
+        &q_ext,
+        AdmissionError::BadSignature,
     );
     // Impersonating another viewer.
     let (n, q) = split(&s.play_urls("r", 1, 7, NOW).rtmp);
     let q_v = q.replace("v=7", "v=8");
-    assert_eq!(
-        s.verify(UrlKind::Play, &n, &q_v, NOW),
-        Err(AdmissionError::BadSignature)
-    );
+    refused(&s, UrlKind::Play, &n, &q_v, AdmissionError::BadSignature);
 }
 
 #[test]
 fn rejects_wrong_kind() {
     let s = signer();
     let (n, q) = split(&s.push_url("r", 1, NOW));
-    assert_eq!(
-        s.verify(UrlKind::Play, &n, &q, NOW),
-        Err(AdmissionError::WrongKind)
-    );
+    refused(&s, UrlKind::Play, &n, &q, AdmissionError::WrongKind);
     let (n, q) = split(&s.play_urls("r", 1, 7, NOW).flv);
-    assert_eq!(
-        s.verify(UrlKind::Push, &n, &q, NOW),
-        Err(AdmissionError::WrongKind)
-    );
+    refused(&s, UrlKind::Push, &n, &q, AdmissionError::WrongKind);
     // Flipping k= without re-signing is a bad signature, not a kind error.
     let q2 = q.replace("k=play", "k=push").replace("v=7&", "");
-    assert_eq!(
-        s.verify(UrlKind::Push, &n, &q2, NOW),
-        Err(AdmissionError::BadSignature)
-    );
+    refused(&s, UrlKind::Push, &n, &q2, AdmissionError::BadSignature);
 }
 
 #[test]

@@ -17,10 +17,11 @@ impl Hub {
         now_ms: u64,
         out: &mut Vec<HubOut>,
     ) {
-        let Some(room) = self.rooms.get_mut(key) else {
-            return;
-        };
-        let Some(m) = room.members.get_mut(&uid) else {
+        let member = self
+            .rooms
+            .get_mut(key)
+            .and_then(|r| r.members.get_mut(&uid));
+        let Some(m) = member else {
             return;
         };
         let sid = m.sid;

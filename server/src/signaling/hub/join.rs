@@ -43,6 +43,9 @@ impl Hub {
                 ));
             }
         }
+        // The token decides the privileges. A secure app needs one; an insecure (debug) app
+        // takes anyone with the default privileges, and ignores a token it has no secret to
+        // check (an app with a secret checks any token it is shown, even when insecure).
         let claims = match (
             &r.token,
             app.insecure,
@@ -72,9 +75,14 @@ impl Hub {
                     "this app key requires a token",
                 ))
             }
+            // Config validation makes a secure app without a secret impossible; refuse rather
+            // than admit should it ever happen.
             (Some(_), false, None) => return Err(err(ErrorCode::Internal, "app has no secret")),
         };
         let key: RoomKey = (r.appkey.clone(), r.room.clone());
+        // A kicked member's tokens stay valid until they expire, so the kick memory refuses
+        // those issued up to the kick: the app's backend decides whether it comes back. An
+        // insecure app's members need no token, so the memory could not hold them anyway.
         if let Some(&kicked_s) = self.kicked.get(&(key.clone(), r.uid)) {
             if claims.iat <= kicked_s && !insecure {
                 return Err(err(
@@ -96,6 +104,7 @@ impl Hub {
         if let Some(ok) = self.resume(sid, &key, &r, &claims, now_ms, out, after) {
             return Ok(encode_ok(id, &ok));
         }
+        // Limits apply to new members and new rooms only: a replacement takes its old place.
         let app_rooms = self.rooms_of_app.get(&r.appkey).copied().unwrap_or(0);
         let app_max_rooms = app_max_rooms.unwrap_or(if insecure {
             INSECURE_APP_MAX_ROOMS.min(self.limits.max_rooms)
@@ -164,6 +173,8 @@ impl Hub {
                 })
             }
         };
+        // The snapshot is taken before the newcomer is added: the answer lists the others, and
+        // they hear of the newcomer through the event.
         let members: Vec<MemberInfo> = room.members.iter().map(|(uid, m)| m.info(*uid)).collect();
         let joined = Event::MemberJoined {
             uid: r.uid,
@@ -171,6 +182,7 @@ impl Hub {
             user: r.user.clone(),
         };
         Self::broadcast(room, None, &joined, out);
+        // 128 random bits: the session id is what a resume presents, so it must not be guessed.
         let mut bits = [0u8; 16];
         self.rng.fill_bytes(&mut bits);
         let session = hex(&bits);

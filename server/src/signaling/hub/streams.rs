@@ -21,6 +21,7 @@ impl Hub {
                 "publish needs audio, video or both",
             ));
         }
+        // The signer is cloned out first: `member_of` holds `self` mutably from here on.
         let signer = Arc::clone(&self.signer);
         let (room, uid) = self.member_of(sid)?;
         let m = room.member(uid);
@@ -45,6 +46,8 @@ impl Hub {
                 ));
             }
         }
+        // Stream ids name streams to the other members (ZEGO-style apps play by stream id), so
+        // two members of a room never share one.
         if let Some(stream) = &req.stream {
             let taken = room
                 .members
@@ -64,6 +67,8 @@ impl Hub {
         let added = media.minus(m.declared);
         m.declared = m.declared.union(media);
         let declared = m.declared;
+        // The others hear of new kinds now only if the pusher is already live; otherwise they
+        // hear when the media server admits it ([`Hub::media_event`]).
         if m.pushing && !added.is_empty() {
             let ev = Event::StreamAdded {
                 uid,
@@ -72,6 +77,8 @@ impl Hub {
             };
             Self::broadcast(room, Some(uid), &ev, out);
         }
+        // A fresh URL on every publish, with a new nonce and a full lifetime: publishing again
+        // (after a reconnect, or to add a kind) never depends on an old URL still being valid.
         let url = signer.push_url(&room.media_id, uid, now_ms / 1000);
         Ok(encode_ok(
             id,
@@ -99,6 +106,7 @@ impl Hub {
             m.stream = None;
         }
         let (pushing, now_empty) = (m.pushing, m.declared.is_empty());
+        // Only a live pusher's kinds were announced, so only then is a removal news.
         if pushing && !removed.is_empty() {
             Self::broadcast(
                 room,
@@ -130,6 +138,8 @@ impl Hub {
     ) -> Result<String, WireError> {
         let signer = Arc::clone(&self.signer);
         let (room, uid) = self.member_of(sid)?;
+        // Checked here and again by the media server's play gate: a URL is only handed to
+        // members whose token grants watching.
         if !room.members[&uid].privileges.subscribe {
             return Err(err(
                 ErrorCode::PermissionDenied,

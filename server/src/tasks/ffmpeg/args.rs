@@ -15,9 +15,91 @@ pub(super) fn video_kbps(width: u32, height: u32) -> u32 {
     (bits / 1000).clamp(300, 6000) as u32
 }
 
+/// Whether `url` starts with one of `schemes` (given in lower case), ignoring case: a URL's
+/// scheme is case-insensitive, so `RTMP://` must not slip past a check for `rtmp://`.
 pub(super) fn is_scheme(url: &str, schemes: &[&str]) -> bool {
     let lower = url.to_ascii_lowercase();
     schemes.iter().any(|s| lower.starts_with(s))
+}
+
+/// A rectangle of the canvas and the input drawn into it: cropped to fill it, or fitted
+/// inside it and centred.
+struct Tile {
+    input: usize,
+    x: u32,
+    y: u32,
+    w: u32,
+    h: u32,
+    fill: bool,
+}
+
+/// What differs between drawing a user's video and a layout image.
+struct TileKind {
+    /// The graph label prefix of the scaled input.
+    label: char,
+    /// Extra scale options when fitting (video encoders want even sizes).
+    fit: &'static str,
+    /// A pixel format for the scaled input (images keep their alpha).
+    format: &'static str,
+    /// Extra overlay options (a user's ended stream must not freeze the canvas).
+    overlay: &'static str,
+}
+
+/// Users' video: labelled `u{k}`, fitted to even sizes, passed over once it ends.
+const USER_TILE: TileKind = TileKind {
+    label: 'u',
+    fit: ":force_divisible_by=2",
+    format: "",
+    overlay: ":eof_action=pass",
+};
+
+/// Layout images: labelled `i{k}`, kept RGBA so transparency shows the canvas.
+const IMAGE_TILE: TileKind = TileKind {
+    label: 'i',
+    fit: "",
+    format: ",format=rgba",
+    overlay: "",
+};
+
+impl Tile {
+    /// Appends the filters that scale this tile's input (as tile `k` of its kind) and lay it
+    /// over canvas `c{cur}`, yielding `c{cur + 1}`.
+    fn overlay(&self, g: &mut String, kind: &TileKind, k: usize, cur: usize) {
+        let Self {
+            input: i,
+            x,
+            y,
+            w,
+            h,
+            fill,
+        } = self;
+        let TileKind {
+            label,
+            fit,
+            format,
+            overlay,
+        } = kind;
+        let next = cur + 1;
+        if *fill {
+            let _ = write!(
+                g,
+                ";[{i}:v]scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h},setsar=1{format}[{label}{k}]"
+            );
+            let _ = write!(
+                g,
+                ";[c{cur}][{label}{k}]overlay=x={x}:y={y}{overlay}[c{next}]"
+            );
+        } else {
+            let _ = write!(
+                g,
+                ";[{i}:v]scale={w}:{h}:force_original_aspect_ratio=decrease{fit},setsar=1{format}[{label}{k}]"
+            );
+            let _ = write!(
+                g,
+                ";[c{cur}][{label}{k}]overlay=x={x}+({w}-w)/2:y={y}+({h}-h)/2{overlay}[c{next}]"
+            );
+        }
+    }
 }
 
 /// Escapes a tee muxer slave file name (`av_get_token` rules plus the separators).
@@ -68,12 +150,7 @@ pub fn build_args(
 
     // Inputs: users in layout order (each input once), then images, canvas, silence.
     struct Drawn {
-        input: usize,
-        x: u32,
-        y: u32,
-        w: u32,
-        h: u32,
-        fill: bool,
+        tile: Tile,
         z: i32,
         order: usize,
     }
@@ -108,12 +185,14 @@ pub fn build_args(
         ]);
         if u.push_video && u.width > 0 && u.height > 0 {
             drawn.push(Drawn {
-                input: idx,
-                x: u.x,
-                y: u.y,
-                w: u.width,
-                h: u.height,
-                fill: u.adaption == ADAPTION_FILL,
+                tile: Tile {
+                    input: idx,
+                    x: u.x,
+                    y: u.y,
+                    w: u.width,
+                    h: u.height,
+                    fill: u.adaption == ADAPTION_FILL,
+                },
                 z: u.z_order,
                 order,
             });
@@ -132,7 +211,14 @@ pub fn build_args(
             return Err(format!("layout image {k} was not fetched"));
         };
         let path = local.path.to_str().ok_or("image path is not UTF-8")?;
-        drawn_images.push((next, img));
+        drawn_images.push(Tile {
+            input: next,
+            x: img.x,
+            y: img.y,
+            w: img.width,
+            h: img.height,
+            fill: img.adaption == ADAPTION_FILL,
+        });
         next += 1;
         push(&[
             "-protocol_whitelist",
@@ -167,63 +253,15 @@ pub fn build_args(
     // Video graph.
     let mut g = String::new();
     let _ = write!(g, "[{bg}:v]setsar=1[c0]");
+    // Each tile lays canvas `c{cur}` under it and yields `c{cur + 1}`: users by z order,
+    // then images on top.
     let mut cur = 0usize;
     for (k, d) in drawn.iter().enumerate() {
-        let (w, h, i) = (d.w, d.h, d.input);
-        if d.fill {
-            let _ = write!(
-                g,
-                ";[{i}:v]scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h},setsar=1[u{k}]"
-            );
-            let _ = write!(
-                g,
-                ";[c{cur}][u{k}]overlay=x={}:y={}:eof_action=pass[c{}]",
-                d.x,
-                d.y,
-                cur + 1
-            );
-        } else {
-            let _ = write!(
-                g,
-                ";[{i}:v]scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1[u{k}]"
-            );
-            let _ = write!(
-                g,
-                ";[c{cur}][u{k}]overlay=x={}+({w}-w)/2:y={}+({h}-h)/2:eof_action=pass[c{}]",
-                d.x,
-                d.y,
-                cur + 1
-            );
-        }
+        d.tile.overlay(&mut g, &USER_TILE, k, cur);
         cur += 1;
     }
-    for (k, (i, img)) in drawn_images.iter().enumerate() {
-        let (w, h) = (img.width, img.height);
-        if img.adaption == ADAPTION_FILL {
-            let _ = write!(
-                g,
-                ";[{i}:v]scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h},setsar=1,format=rgba[i{k}]"
-            );
-            let _ = write!(
-                g,
-                ";[c{cur}][i{k}]overlay=x={}:y={}[c{}]",
-                img.x,
-                img.y,
-                cur + 1
-            );
-        } else {
-            let _ = write!(
-                g,
-                ";[{i}:v]scale={w}:{h}:force_original_aspect_ratio=decrease,setsar=1,format=rgba[i{k}]"
-            );
-            let _ = write!(
-                g,
-                ";[c{cur}][i{k}]overlay=x={}+({w}-w)/2:y={}+({h}-h)/2[c{}]",
-                img.x,
-                img.y,
-                cur + 1
-            );
-        }
+    for (k, t) in drawn_images.iter().enumerate() {
+        t.overlay(&mut g, &IMAGE_TILE, k, cur);
         cur += 1;
     }
     let _ = write!(g, ";[c{cur}]format=yuv420p[vout]");
@@ -233,6 +271,9 @@ pub fn build_args(
         "aresample={},aformat=sample_fmts=fltp:channel_layouts={layout_name}",
         audio.sample_rate
     );
+    // The silent source is always mixed in first: it never ends, so the output has audio
+    // from the start and keeps it while members come and go (`duration=first`), and no
+    // member's level is scaled down by the mix (`normalize=0`).
     if heard.is_empty() {
         let _ = write!(g, ";[{silence}:a]{aformat}[aout]");
     } else {
@@ -247,6 +288,8 @@ pub fn build_args(
         );
     }
 
+    // x264 tuned for live: a fixed GOP with no scene-cut key frames, so players
+    // joining mid-stream wait at most one GOP, and a capped rate a CDN ingest accepts.
     let vk = video_kbps(canvas.width, canvas.height);
     let (vb, vbuf) = (format!("{vk}k"), format!("{}k", vk * 2));
     let gop = GOP.to_string();
@@ -284,6 +327,8 @@ pub fn build_args(
         None => push(&["-f", "flv", &task.stream_url]),
         Some(file) => {
             let file = file.to_str().ok_or("recordings path is not UTF-8")?;
+            // One encode, two outputs: the push must succeed (`abort`), while a failing
+            // recording is dropped without taking the push down (`ignore`).
             let tee = format!(
                 "[f=flv:onfail=abort]{}|[f=flv:onfail=ignore]{}",
                 tee_escape(&task.stream_url),
@@ -303,6 +348,7 @@ pub fn build_args(
     Ok(args)
 }
 
+/// The AAC bitrate in kbit/s: the task's, held to what the encoder does well (10 to 192).
 pub(super) fn audio_bitrate(a: &AudioParam) -> u32 {
     a.bit_rate.clamp(10, 192)
 }

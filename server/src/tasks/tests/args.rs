@@ -14,26 +14,14 @@ fn ffmpeg_args_shape() {
         ],
     );
     t.layout.users[1].push_audio = false;
-    t.config.audio_param = Some(AudioParam {
-        bit_rate: 96,
-        channels: 1,
-        codec_profile: 1,
-        sample_rate: 44100,
-        single_video_no_trans: false,
-    });
-    let spec = TaskSpec {
-        task: t,
-        inputs: vec![
-            TaskInput {
-                uid: 2,
-                url: "rtmp://m/live/r.2?s=x".into(),
-            },
-            TaskInput {
-                uid: 1,
-                url: "rtmp://m/live/r.1?s=y".into(),
-            },
+    t.config.audio_param = audio(96, 1, 1);
+    let spec = spec(
+        t,
+        &[
+            (2, "rtmp://m/live/r.2?s=x".into()),
+            (1, "rtmp://m/live/r.1?s=y".into()),
         ],
-    };
+    );
     let args = build_args(&spec, &[], None, &FfmpegRunner::new("ffmpeg")).unwrap();
     let joined = args.join(" ");
     // Inputs in layout order: uid 1 is input 0, uid 2 input 1; canvas 2, silence 3.

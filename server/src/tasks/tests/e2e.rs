@@ -2,8 +2,8 @@
 //! and lavfi, and `/usr/bin/ffprobe`).
 
 use super::*;
+use crate::media::tests::{output_within, publish_lavfi, FFMPEG};
 
-const FFMPEG: &str = "/usr/bin/ffmpeg";
 const FFPROBE: &str = "/usr/bin/ffprobe";
 const SECRET: &[u8] = b"tasks-test-secret";
 
@@ -53,90 +53,45 @@ impl Drop for Media {
 
 /// Publishes a solid colour (320x240) with a 440 Hz tone.
 fn publish_colour(url: &str, colour: &str) -> Child {
-    Command::new(FFMPEG)
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("color=c={colour}:s=320x240:r=15"),
-        ])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-tune",
-            "zerolatency",
-            "-g",
-            "15",
-        ])
-        .args(["-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "flv", url])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn ffmpeg publisher")
+    publish_lavfi(
+        url,
+        &format!("color=c={colour}:s=320x240:r=15"),
+        "sine=frequency=440:sample_rate=48000",
+        &["-pix_fmt", "yuv420p"],
+    )
 }
 
 /// One decoded RGB frame of `url` (skipping the first `skip` frames).
 async fn grab_rgb(url: &str, skip: u32) -> Vec<u8> {
-    let child = Command::new(FFMPEG)
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-nostdin",
-            "-rw_timeout",
-            "10000000",
-        ])
-        .args(["-i", url, "-an", "-vf", &format!("select=gte(n\\,{skip})")])
-        .args(["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let out = tokio::time::timeout(Duration::from_secs(15), child.wait_with_output())
+    let mut cmd = Command::new(FFMPEG);
+    cmd.args([
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-nostdin",
+        "-rw_timeout",
+        "10000000",
+    ])
+    .args(["-i", url, "-an", "-vf", &format!("select=gte(n\\,{skip})")])
+    .args(["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]);
+    output_within(&mut cmd, 15)
         .await
-        .expect("grab timed out")
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "grab: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+        .unwrap_or_else(|e| panic!("grab: {e}"))
 }
 
 /// `codec_type,width,height,sample_rate,channels` of each stream of `url`.
 async fn probe(url: &str) -> String {
-    let child = Command::new(FFPROBE)
-        .args(["-v", "error", "-rw_timeout", "10000000"])
+    let mut cmd = Command::new(FFPROBE);
+    cmd.args(["-v", "error", "-rw_timeout", "10000000"])
         .args([
             "-show_entries",
             "stream=codec_name,codec_type,width,height,sample_rate,channels",
         ])
-        .args(["-of", "compact=p=0:nk=0", url])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let out = tokio::time::timeout(Duration::from_secs(15), child.wait_with_output())
+        .args(["-of", "compact=p=0:nk=0", url]);
+    let out = output_within(&mut cmd, 15)
         .await
-        .expect("probe timed out")
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "probe: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+        .unwrap_or_else(|e| panic!("probe: {e}"));
+    String::from_utf8(out).unwrap()
 }
 
 fn pixel(frame: &[u8], w: usize, x: usize, y: usize) -> [u8; 3] {
@@ -175,26 +130,8 @@ async fn ffmpeg_composes_layout_audio_and_record() {
         ],
     );
     t.record = true;
-    t.config.audio_param = Some(AudioParam {
-        bit_rate: 64,
-        channels: 1,
-        codec_profile: 0,
-        sample_rate: 44100,
-        single_video_no_trans: false,
-    });
-    let spec = TaskSpec {
-        task: t,
-        inputs: vec![
-            TaskInput {
-                uid: 1,
-                url: media.play("r", 1),
-            },
-            TaskInput {
-                uid: 2,
-                url: media.play("r", 2),
-            },
-        ],
-    };
+    t.config.audio_param = audio(64, 1, 0);
+    let spec = spec(t, &[(1, media.play("r", 1)), (2, media.play("r", 2))]);
     let rec_dir = std::env::temp_dir().join(format!("mprtc-tasks-test-{}", std::process::id()));
     let (tx, mut rx) = unbounded_channel();
     let sup = Supervisor::new(Arc::new(FfmpegRunner::new(FFMPEG)), rec_dir.clone(), tx);
@@ -225,21 +162,11 @@ async fn ffmpeg_composes_layout_audio_and_record() {
     let w = 1280;
     for (x, y, want, what) in [
         (320, 180, [255, 0, 0], "red user (fill)"),
-        (
-            20,
-            20,
-            [255, 0, 0],
-            "red user corner (fill covers its rect)",
-        ),
+        (20, 20, [255, 0, 0], "red user corner (fill covers)"),
         (620, 340, [255, 0, 0], "red user far corner"),
         (960, 540, [0, 255, 0], "green user (fit)"),
         (730, 370, [0, 255, 0], "green user left edge"),
-        (
-            660,
-            540,
-            [0, 0, 255],
-            "letterbox of the fit user shows the canvas",
-        ),
+        (660, 540, [0, 0, 255], "fit user's letterbox: canvas"),
         (1260, 540, [0, 0, 255], "letterbox right"),
         (960, 180, [0, 0, 255], "canvas top right"),
         (320, 540, [0, 0, 255], "canvas bottom left"),
@@ -303,10 +230,7 @@ async fn ffmpeg_unreachable_output_fails_and_retries() {
     });
     let (tx, mut rx) = unbounded_channel();
     let sup = Supervisor::new(runner.clone(), std::env::temp_dir(), tx);
-    let spec = TaskSpec {
-        task: task("bad", "rtmp://127.0.0.1:1/live/x", vec![]),
-        inputs: vec![],
-    };
+    let spec = spec(task("bad", "rtmp://127.0.0.1:1/live/x", vec![]), &[]);
     sup.apply(key("bad"), spec);
     match next_state(&mut rx, 10).await.1 {
         TaskState::Failed(r) => {
@@ -331,17 +255,12 @@ async fn ffmpeg_publisher_leaving_does_not_stop_output() {
     let mut media = Media::start().await;
     let mut red = publish_colour(&media.urls.push_url("p", 1, now()), "0xFF0000");
     media.wait_publishing("p", 1).await;
-    let spec = TaskSpec {
-        task: task(
-            "lv",
-            &media.urls.push_url("mix2", 7, now()),
-            vec![user(1, 0, 0, 640, 360, ADAPTION_FILL, 0)],
-        ),
-        inputs: vec![TaskInput {
-            uid: 1,
-            url: media.play("p", 1),
-        }],
-    };
+    let lv = task(
+        "lv",
+        &media.urls.push_url("mix2", 7, now()),
+        vec![user(1, 0, 0, 640, 360, ADAPTION_FILL, 0)],
+    );
+    let spec = spec(lv, &[(1, media.play("p", 1))]);
     let (tx, mut rx) = unbounded_channel();
     let sup = Supervisor::new(
         Arc::new(FfmpegRunner::new(FFMPEG)),
@@ -383,13 +302,7 @@ async fn ffmpeg_shutdown_leaves_no_child() {
             height: 240,
             color: 0x336699,
         };
-        sup.apply(
-            key(id),
-            TaskSpec {
-                task: t,
-                inputs: vec![],
-            },
-        );
+        sup.apply(key(id), spec(t, &[]));
     }
     let mut pushing = 0;
     while pushing < 2 {
@@ -499,13 +412,7 @@ async fn ffmpeg_overlays_images_and_reports_missing_ones() {
             ..OutputPolicy::default()
         },
     );
-    sup.apply(
-        key("img"),
-        TaskSpec {
-            task: t.clone(),
-            inputs: vec![],
-        },
-    );
+    sup.apply(key("img"), spec(t.clone(), &[]));
     assert_eq!(next_state(&mut rx, 20).await.1, TaskState::Pushing);
     let frame = grab_rgb(&media.play("im", 1), 3).await;
     for (x, y, want) in [
@@ -520,13 +427,7 @@ async fn ffmpeg_overlays_images_and_reports_missing_ones() {
     }
     // Same task, image gone: a restart that fails with a reason naming the problem.
     t.layout.images[0].url = format!("http://{http}/missing.png");
-    sup.apply(
-        key("img"),
-        TaskSpec {
-            task: t,
-            inputs: vec![],
-        },
-    );
+    sup.apply(key("img"), spec(t, &[]));
     match next_state(&mut rx, 20).await.1 {
         TaskState::Failed(r) => {
             eprintln!("reason: {r:?}");

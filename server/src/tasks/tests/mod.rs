@@ -203,11 +203,41 @@ impl Compositor for FakeComp {
     }
 }
 
+/// A supervisor of `runner` with [`quick_config`] and no recordings directory, and the
+/// receiver of the task states it reports.
+fn quick_supervisor(
+    runner: Arc<FakeRunner>,
+) -> (Supervisor, UnboundedReceiver<(TaskKey, TaskState)>) {
+    let (tx, rx) = unbounded_channel();
+    let sup = Supervisor::with_config(runner, "/nonexistent".into(), tx, quick_config());
+    (sup, rx)
+}
+
 fn fake_spec(id: &str) -> TaskSpec {
-    TaskSpec {
-        task: task(id, "rtmp://127.0.0.1/live/x", vec![]),
-        inputs: vec![],
-    }
+    spec(task(id, "rtmp://127.0.0.1/live/x", vec![]), &[])
+}
+
+/// `task` with its `inputs` as (uid, play URL).
+fn spec(task: RtmpTask, inputs: &[(u64, String)]) -> TaskSpec {
+    let inputs = inputs
+        .iter()
+        .map(|(uid, url)| TaskInput {
+            uid: *uid,
+            url: url.clone(),
+        })
+        .collect();
+    TaskSpec { task, inputs }
+}
+
+/// Audio at 44.1 kHz with `bit_rate` kbit/s, `channels` and `codec_profile`.
+fn audio(bit_rate: u32, channels: u8, codec_profile: u8) -> Option<AudioParam> {
+    Some(AudioParam {
+        bit_rate,
+        channels,
+        codec_profile,
+        sample_rate: 44100,
+        single_video_no_trans: false,
+    })
 }
 
 /// Polls `f` every 100 ms until it holds; fails the test after `secs` seconds.

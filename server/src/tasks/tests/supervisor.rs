@@ -6,8 +6,7 @@ use super::*;
 #[tokio::test]
 async fn supervisor_failures_retry_with_backoff_and_report_once() {
     let (runner, log) = FakeRunner::new(vec![], Script::Exit("boom"));
-    let (tx, mut rx) = unbounded_channel();
-    let sup = Supervisor::with_config(runner, "/nonexistent".into(), tx, quick_config());
+    let (sup, mut rx) = quick_supervisor(runner);
     sup.apply(key("t"), fake_spec("t"));
     assert_eq!(
         next_state(&mut rx, 2).await,
@@ -49,8 +48,7 @@ async fn supervisor_stall_kills_and_recovers() {
         vec![Script::ProgressThenHang(3), Script::Exit("input gone")],
         Script::Healthy,
     );
-    let (tx, mut rx) = unbounded_channel();
-    let sup = Supervisor::with_config(runner, "/nonexistent".into(), tx, quick_config());
+    let (sup, mut rx) = quick_supervisor(runner);
     sup.apply(key("s"), fake_spec("s"));
     assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Pushing);
     match next_state(&mut rx, 2).await.1 {
@@ -76,8 +74,7 @@ async fn supervisor_stall_kills_and_recovers() {
 #[tokio::test]
 async fn supervisor_start_timeout_when_no_output() {
     let (runner, _log) = FakeRunner::new(vec![Script::ProgressThenHang(0)], Script::Healthy);
-    let (tx, mut rx) = unbounded_channel();
-    let sup = Supervisor::with_config(runner, "/nonexistent".into(), tx, quick_config());
+    let (sup, mut rx) = quick_supervisor(runner);
     sup.apply(key("n"), fake_spec("n"));
     match next_state(&mut rx, 2).await.1 {
         TaskState::Failed(r) => assert_eq!(r.code, FailCode::NoOutput, "{r:?}"),
@@ -90,8 +87,7 @@ async fn supervisor_start_timeout_when_no_output() {
 #[tokio::test]
 async fn supervisor_apply_restarts_without_ended() {
     let (runner, log) = FakeRunner::new(vec![], Script::Healthy);
-    let (tx, mut rx) = unbounded_channel();
-    let sup = Supervisor::with_config(runner, "/nonexistent".into(), tx, quick_config());
+    let (sup, mut rx) = quick_supervisor(runner);
     sup.apply(key("u"), fake_spec("u"));
     assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Pushing);
     let mut changed = fake_spec("u");
@@ -124,8 +120,7 @@ async fn supervisor_apply_restarts_without_ended() {
 #[tokio::test]
 async fn supervisor_coalesces_an_update_flood_and_stop_preempts_it() {
     let (runner, log) = FakeRunner::new(vec![], Script::Healthy);
-    let (tx, mut rx) = unbounded_channel();
-    let sup = Supervisor::with_config(runner, "/nonexistent".into(), tx, quick_config());
+    let (sup, mut rx) = quick_supervisor(runner);
     sup.apply(key("f"), fake_spec("f"));
     assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Pushing);
     // The same spec again: nothing to do.
@@ -149,8 +144,7 @@ async fn supervisor_coalesces_an_update_flood_and_stop_preempts_it() {
 #[tokio::test]
 async fn supervisor_restarts_once_with_the_last_of_a_burst() {
     let (runner, log) = FakeRunner::new(vec![], Script::Healthy);
-    let (tx, mut rx) = unbounded_channel();
-    let sup = Supervisor::with_config(runner, "/nonexistent".into(), tx, quick_config());
+    let (sup, mut rx) = quick_supervisor(runner);
     sup.apply(key("b"), fake_spec("b"));
     assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Pushing);
     let mut last = fake_spec("b");

@@ -10,13 +10,17 @@
 //!   and they add up to exactly the room the server has;
 //! - a client still in the room has applied every event the server sent its session;
 //! - a client out of the room is out of it on the server too.
+//!
+//! This file is the simulated network and the run; [`oracle`] holds those checks.
 
+#[path = "../common/mod.rs"]
 mod common;
-use common::{AUDIO, VIDEO};
+mod oracle;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use mprtc::core::{AppEvent, Client, ClientConfig, MediaKind, OpId, Output};
+use common::{AUDIO, VIDEO};
+use mprtc::core::{Client, ClientConfig, OpId, Output};
 use mprtc::protocol::Media;
 use mprtc_server::media::MediaEvent;
 use mprtc_server::signaling::{Hub, HubOut, SessionId};
@@ -250,79 +254,6 @@ impl Sim {
         }
     }
 
-    /// Check each app event against the app's model of the room, then apply it.
-    fn app_event(&mut self, i: usize, e: AppEvent) {
-        match e {
-            AppEvent::Reconnected { resumed: true } => self.resumed += 1,
-            AppEvent::Reconnected { resumed: false } => self.fresh += 1,
-            AppEvent::WillReconnect { count: 1 } => self.drops += 1,
-            _ => {}
-        }
-        let p = &mut self.peers[i];
-        let who = p.uid;
-        let kind = |k: MediaKind| match k {
-            MediaKind::Audio => AUDIO,
-            MediaKind::Video => VIDEO,
-        };
-        match e {
-            AppEvent::ClientJoin { uid } => {
-                assert!(
-                    p.view.insert(uid, Media::NONE).is_none(),
-                    "uid {who}: {uid} joined twice"
-                );
-                p.muted.insert(uid, Media::NONE);
-            }
-            AppEvent::ClientLeave { uid, .. } => {
-                p.muted.remove(&uid);
-                let live = p.view.remove(&uid);
-                assert_eq!(
-                    live,
-                    Some(Media::NONE),
-                    "uid {who}: {uid} left unknown or live"
-                );
-            }
-            AppEvent::StreamAdded { uid, media } => {
-                let m = p
-                    .view
-                    .get_mut(&uid)
-                    .unwrap_or_else(|| panic!("uid {who}: stream of unknown {uid}"));
-                assert!(
-                    m.intersect(kind(media)).is_empty(),
-                    "uid {who}: {uid} {media:?} added twice"
-                );
-                *m = m.union(kind(media));
-            }
-            AppEvent::StreamRemoved { uid, media } => {
-                let m = p
-                    .view
-                    .get_mut(&uid)
-                    .unwrap_or_else(|| panic!("uid {who}: stream of unknown {uid}"));
-                assert!(
-                    !m.intersect(kind(media)).is_empty(),
-                    "uid {who}: {uid} {media:?} removed when not live"
-                );
-                *m = m.minus(kind(media));
-            }
-            AppEvent::MuteChanged { uid, media, muted } => {
-                let m = p
-                    .muted
-                    .get_mut(&uid)
-                    .unwrap_or_else(|| panic!("uid {who}: mute of unknown {uid}"));
-                assert_eq!(
-                    m.intersect(kind(media)).is_empty(),
-                    muted,
-                    "uid {who}: {uid} {media:?} muted={muted} twice"
-                );
-                *m = if muted {
-                    m.union(kind(media))
-                } else {
-                    m.minus(kind(media))
-                };
-            }
-            _ => {}
-        }
-    }
-
     fn deliver_up(&mut self, i: usize) -> bool {
         let Some(sid) = self.peers[i].link.sid else {
             return false;
@@ -548,69 +479,6 @@ impl Sim {
                 }
             }
             self.advance(1_000);
-        }
-    }
-
-    fn check(&self, seed: u64) {
-        let truth: BTreeMap<u64, Media> = self
-            .hub
-            .snapshot("dbg", "r")
-            .iter()
-            .map(|m| (m.uid, m.live))
-            .collect();
-        for p in &self.peers {
-            let me = p.uid;
-            assert!(
-                p.ops.is_empty(),
-                "seed {seed}: uid {me}: unsettled ops {:?}",
-                p.ops
-            );
-            assert!(
-                !p.core.is_reconnecting(),
-                "seed {seed}: uid {me} still reconnecting"
-            );
-            if !p.core.is_joined() {
-                assert!(
-                    !truth.contains_key(&me),
-                    "seed {seed}: uid {me} is out but the server has it"
-                );
-                continue;
-            }
-            assert!(
-                truth.contains_key(&me),
-                "seed {seed}: uid {me} is in but the server lost it"
-            );
-            assert!(!self.hub.is_detached("dbg", "r", me));
-            let expect: BTreeMap<u64, Media> = truth
-                .iter()
-                .filter(|(u, _)| **u != me)
-                .map(|(u, m)| (*u, *m))
-                .collect();
-            let core: BTreeMap<u64, Media> = p.core.members().map(|(u, r)| (u, r.live)).collect();
-            assert_eq!(
-                core, expect,
-                "seed {seed}: uid {me}'s core differs from the server"
-            );
-            assert_eq!(
-                p.view, expect,
-                "seed {seed}: uid {me}'s events add up to another room"
-            );
-            let muted: BTreeMap<u64, Media> = self
-                .hub
-                .snapshot("dbg", "r")
-                .iter()
-                .filter(|m| m.uid != me)
-                .map(|m| (m.uid, m.muted))
-                .collect();
-            assert_eq!(
-                p.muted, muted,
-                "seed {seed}: uid {me}'s mute events disagree"
-            );
-            assert_eq!(
-                Some(p.core.last_seq()),
-                self.hub.member_seq("dbg", "r", me),
-                "seed {seed}: uid {me} missed events"
-            );
         }
     }
 }
