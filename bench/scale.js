@@ -28,7 +28,8 @@ const LOOPBACK_CROWD = ['--max-connections', '1000000', '--max-connections-per-i
   '--flv-max-connections', '1000000', '--flv-max-connections-per-ip', '1000000'];
 
 async function phase(name, serverArgs, loadgen, args, timeoutMs) {
-  const server = await startServer(LOOPBACK_CROWD.concat(serverArgs));
+  // The crowd joins the token-less demo app, whose rooms are capped at 100 unless raised.
+  const server = await startServer(LOOPBACK_CROWD.concat(serverArgs), { demoMaxRooms: 1000000 });
   try {
     const url = server.endpoints.signal;
     log(`scale: ${name}: server pid ${server.process.pid} ${serverArgs.join(' ')}`);

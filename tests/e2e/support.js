@@ -26,7 +26,9 @@ process.on('exit', () => {
  * Starts mprtc-server on loopback with ephemeral ports. Apps: `demo` (debug mode, no token) and
  * `secure` (token signed with `secureSecret`). Resolves with {endpoints, stop(), logs}.
  */
-function startServer(extraArgs) {
+// `opts.demoMaxRooms`: rooms the token-less `demo` app may hold (the server's default for such an
+// app is 100; the scale bench's crowd needs more).
+function startServer(extraArgs, opts) {
   if (!fs.existsSync(SERVER_BIN)) throw new Error(`${SERVER_BIN} missing: build with cargo build -p mprtc-server`);
   // Push-task recordings go to a temporary directory that goes with the server.
   const recordings = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'mprtc-rec-'));
@@ -34,11 +36,13 @@ function startServer(extraArgs) {
   // the demo app uses them, and this loopback-only server may push to loopback addresses.
   const confDir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'mprtc-conf-'));
   const conf = path.join(confDir, 'mprtc.toml');
-  fs.writeFileSync(conf, '[tasks]\ninsecure_apps = true\ninsecure_apps_record = true\noutput_allow_private = true\n');
+  const demoRooms = opts && opts.demoMaxRooms ? `max_rooms = ${Number(opts.demoMaxRooms)}\n` : '';
+  fs.writeFileSync(conf, '[[apps]]\nkey = "demo"\ninsecure = true\n' + demoRooms +
+    '[tasks]\ninsecure_apps = true\ninsecure_apps_record = true\noutput_allow_private = true\n');
   const args = [
     '--config', conf,
     '--listen', '127.0.0.1:0', '--rtmp-listen', '127.0.0.1:0', '--flv-listen', '127.0.0.1:0',
-    '--insecure-app', 'demo', '--app', 'secure:secure-secret', '--recordings-dir', recordings,
+    '--app', 'secure:secure-secret', '--recordings-dir', recordings,
   ].concat(extraArgs || []);
   const child = track(spawn(SERVER_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: Object.assign({}, process.env, { MPRTC_LOG: process.env.MPRTC_LOG || 'info' }) }));
   const logs = [];
