@@ -60,32 +60,7 @@ proto.setUserStateUpdate = function (enable) {
   return true;
 };
 
-proto.on = function (name, fn) {
-  (this._listeners[name] = this._listeners[name] || []).push(fn);
-  return true;
-};
-
-proto.off = function (name, fn) {
-  var list = this._listeners[name];
-  if (list && fn) {
-    var i = list.indexOf(fn);
-    if (i >= 0) list.splice(i, 1);
-  } else {
-    delete this._listeners[name];
-  }
-  return true;
-};
-
-proto._emit = function (name, args) {
-  var list = (this._listeners[name] || []).slice();
-  for (var i = 0; i < list.length; i++) {
-    try {
-      list[i].apply(this, args);
-    } catch (e) {
-      console.error('[mprtc] listener for "' + name + '" threw', e);
-    }
-  }
-};
+client.listeners(proto, false);
 
 proto._room = function (state, reason, code) {
   this._emit('roomStateUpdate', [this._roomID, state, code || 0, '']);
@@ -276,7 +251,7 @@ proto.stopPublishingStream = function (streamID) {
 proto.startPlayingStream = function (streamID) {
   var uid = this._uidOf(streamID);
   if (uid === undefined) {
-    return Promise.reject(client.shimError(4024, 'no_such_member', 'no member publishes stream ' + streamID));
+    return Promise.reject(client.shimError('no_such_member', 'no member publishes stream ' + streamID));
   }
   return this._c._call('subscribe', [uid, '']).then(function (urls) {
     return { streamID: streamID, url: urls.url, flvUrl: urls.flvUrl };

@@ -156,7 +156,7 @@ impl Bridge {
                 let code = a0
                     .as_u64()
                     .filter(|c| *c <= 65535)
-                    .map_or(1006, |c| c as u16);
+                    .map_or(crate::core::LOST_CLOSE_CODE, |c| c as u16);
                 c.handle_socket_close(now, code, a1.as_str().unwrap_or_default());
                 done()
             }

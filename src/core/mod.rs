@@ -16,8 +16,8 @@ mod tests;
 mod uid_map;
 
 pub use client::{
-    Client, ClientConfig, ComponentStatus, Remote, HEARTBEAT_CLOSE_CODE, QUALITY_INTERVAL_MS,
-    RECONNECT_CLOSE_CODE,
+    Client, ClientConfig, ComponentStatus, Remote, HEARTBEAT_CLOSE_CODE, LEAVE_CLOSE_CODE,
+    LOST_CLOSE_CODE, QUALITY_INTERVAL_MS, RECONNECT_CLOSE_CODE,
 };
 pub use component::{ComponentKind, ReportEvent};
 pub use error::Error;
