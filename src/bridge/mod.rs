@@ -209,6 +209,8 @@ fn config(o: &Json) -> Result<ClientConfig, Error> {
         Error::invalid("server (the mprtc-server ws:// or wss:// URL) is required")
     })?;
     let mut cfg = ClientConfig::new(appkey, server)?;
+    // Set by the ZEGO engine for its own clients (see `AppEvent::Zego`).
+    cfg.zego = member(o, "zego").as_bool().unwrap_or(false);
     if let Some(seed) = member(o, "seed").as_f64() {
         cfg.seed = seed as u64;
     }

@@ -21,5 +21,5 @@ pub use client::{
 };
 pub use component::{ComponentKind, ReportEvent};
 pub use error::Error;
-pub use output::{AppEvent, MediaKind, OpId, OpValue, Output, Phase};
+pub use output::{AppEvent, MediaKind, OpId, OpValue, Output, Phase, ZegoFact};
 pub use uid_map::UidMap;

@@ -296,9 +296,7 @@ impl Client {
             }
             ErrorCode::TokenExpired => {
                 self.teardown(ErrorCode::TokenExpired, &err.message);
-                self.out.push_back(Output::Event(AppEvent::Kicked {
-                    reason: KickReason::TokenExpired,
-                }));
+                self.kicked(KickReason::TokenExpired);
             }
             _ => {
                 let text = cat(&["the server refused the rejoin: ", &err.message]);

@@ -75,6 +75,7 @@ fn pusher_gave_up_leads_to_one_republish_and_then_sync_done() {
     assert_eq!(
         drain(&mut c),
         vec![Output::Event(AppEvent::SyncDone {
+            kind: ComponentKind::Push,
             uid: 1,
             url: "rtmp://h/live/r.1?v=2".into()
         })],
@@ -215,6 +216,7 @@ fn player_gave_up_leads_to_one_resubscribe_and_sync_done_for_that_uid() {
     assert_eq!(
         drain(&mut c),
         vec![Output::Event(AppEvent::SyncDone {
+            kind: ComponentKind::Pull,
             uid: 2,
             url: "rtmp://h/live/r.2?v=2".into()
         })]

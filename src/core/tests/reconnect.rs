@@ -213,10 +213,12 @@ fn a_new_session_shows_the_difference_and_restores_publication_and_subscriptions
         events(&drain(&mut c)),
         vec![
             AppEvent::SyncDone {
+                kind: ComponentKind::Push,
                 uid: 1,
                 url: "u2".into()
             },
             AppEvent::SyncDone {
+                kind: ComponentKind::Pull,
                 uid: 2,
                 url: "p2".into()
             },
