@@ -5,12 +5,14 @@
 use super::*;
 use crate::protocol::frame::{encode_event, encode_ok};
 
+/// A client as the ZEGO engine makes it: with the ZEGO facts on.
 fn zego_client() -> Client {
     let mut cfg = ClientConfig::new("app", "ws://127.0.0.1:1/ws").unwrap();
     cfg.zego = true;
     Client::new(cfg)
 }
 
+/// The ZEGO fact of a session ended with `code`.
 fn ended(code: ErrorCode) -> AppEvent {
     AppEvent::Zego(ZegoFact::Ended { code })
 }
