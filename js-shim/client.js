@@ -255,14 +255,20 @@ Client.prototype.deleteTasks = function (options) {
 // after leave, so it never rejects: a refused report (bad kind / event, not in a room) is logged
 // with its code. The core's reaction (syncDone) arrives as an event.
 Client.prototype.dataReporter = function (kind, type, data, uid) {
+  return this._report('dataReporter', [kind, type, data, uid]);
+};
+
+// A component report, as the core call `name` takes it (dataReporter, or the ZEGO engine's
+// reportStream, for which the core finds the component by stream id).
+Client.prototype._report = function (name, args) {
   var self = this;
   return this.init().then(function () {
     if (!self._core) return;
     try {
-      var r = self._run('dataReporter', [kind, type, data, uid]);
-      if (r.err) console.warn('[mprtc] dataReporter ignored:', r.err.code, r.err.message);
+      var r = self._run(name, args);
+      if (r.err) console.warn('[mprtc] ' + name + ' ignored:', r.err.code, r.err.message);
     } catch (e) {
-      console.error('[mprtc] core dataReporter threw', e);
+      console.error('[mprtc] core ' + name + ' threw', e);
     }
     self._drain();
   }, function () {});

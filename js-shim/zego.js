@@ -158,13 +158,10 @@ proto._hook = function () {
   });
 };
 
-// The uid behind a ZEGO stream id: the member that published under it, or, for a member that
-// gave no stream id (a NetEase-style member, whose stream is named by its uid), that uid.
+// The uid behind a ZEGO stream id, as the core finds it (a member that gave no stream id is
+// named by its uid); undefined when no member has it.
 proto._uidOf = function (streamID) {
-  var uid = this._c._query('uidOfStream', [streamID]);
-  if (uid !== undefined) return uid;
-  var m = this._members[String(streamID)];
-  return m && !m.streamID ? String(streamID) : undefined;
+  return this._c._query('uidOfStream', [streamID]);
 };
 
 proto._streamInfo = function (uid) {
@@ -281,13 +278,10 @@ proto.updatePlayerNetStatus = function (streamID, e) {
   this._report(streamID, 'bindnetstatus', detail && detail.info !== undefined ? detail.info : detail);
 };
 
+// The core tells this member's pusher (its own stream) from a player, and drops a report for
+// a stream no member has.
 proto._report = function (streamID, type, data) {
-  if (this._pushStream && streamID === this._pushStream) {
-    this._c.dataReporter('push', type, data);
-    return;
-  }
-  var uid = this._uidOf(streamID);
-  if (uid !== undefined) this._c.dataReporter('pull', type, data, uid);
+  this._c._report('reportStream', [streamID, type, data]);
 };
 
 proto.destroyEngine = function () {

@@ -116,17 +116,28 @@ impl Bridge {
                 let t = opt_string(a0, "token")?.unwrap_or_default();
                 op(c.renew_token(now, t))
             }
-            // `dataReporter(kind, event, data, uid?)` as in the NetEase API.
-            "dataReporter" => {
-                let kind: ComponentKind = opt_string(a0, "dataReporter kind")?
-                    .unwrap_or_default()
-                    .parse()?;
+            // `dataReporter(kind, event, data, uid?)` as in the NetEase API, and ZEGO's
+            // `reportStream(streamID, event, data)`, for which the core says which component
+            // shows the stream (one call of `data_reporter` for both keeps it inlined).
+            "dataReporter" | "reportStream" => {
                 let event: ReportEvent = opt_string(a1, "dataReporter event")?
                     .unwrap_or_default()
                     .parse()?;
-                let uid = match a.at(3) {
-                    Json::Null => None,
-                    v => Some(args::uid(v)?),
+                let (kind, uid) = if name == "reportStream" {
+                    // A stream no member has (a page's late event) is dropped.
+                    match c.stream_component(a0.as_str().unwrap_or_default()) {
+                        Some(k) => k,
+                        None => return done(),
+                    }
+                } else {
+                    let kind: ComponentKind = opt_string(a0, "dataReporter kind")?
+                        .unwrap_or_default()
+                        .parse()?;
+                    let uid = match a.at(3) {
+                        Json::Null => None,
+                        v => Some(args::uid(v)?),
+                    };
+                    (kind, uid)
                 };
                 c.data_reporter(now, kind, event, a.at(2), uid)?;
                 done()

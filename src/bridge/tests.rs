@@ -281,6 +281,7 @@ mod any_input {
         "dataReporter",
         "myUid",
         "uidOfStream",
+        "reportStream",
         "destroy",
         "socketOpened",
         "socketMessage",

@@ -362,7 +362,9 @@ impl Client {
             .iter()
             .flat_map(|j| j.members.iter().map(|(u, r)| (*u, r)))
     }
-    /// The member that publishes the stream the app named `stream`.
+    /// The member behind the stream the app named `stream` (ZEGO's stream id): the one that
+    /// published under it (this member too), or a member that gave no stream id and whose uid
+    /// in decimal it is, as a NetEase-style member's stream is named by its uid.
     pub fn uid_of_stream(&self, stream: &str) -> Option<u64> {
         let j = self.joined.as_ref()?;
         if j.stream.as_deref() == Some(stream) {
@@ -370,7 +372,10 @@ impl Client {
         }
         j.members
             .iter()
-            .find(|(_, m)| m.stream.as_deref() == Some(stream))
+            .find(|(u, m)| match &m.stream {
+                Some(s) => s == stream,
+                None => num(**u) == stream,
+            })
             .map(|(u, _)| *u)
     }
     /// The member that joined with the app's user id `user`.

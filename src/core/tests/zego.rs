@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::protocol::frame::{encode_event, encode_ok};
+use crate::protocol::json::Json;
 
 /// A client as the ZEGO engine makes it: with the ZEGO facts on.
 fn zego_client() -> Client {
@@ -140,4 +141,68 @@ fn a_recovered_url_says_which_component_it_is_for() {
             ..
         }]
     ));
+}
+
+/// Bob, with a user id and stream id of his own, and 3, a NetEase-style member with neither.
+fn bob_and_three() -> Vec<MemberInfo> {
+    vec![
+        MemberInfo {
+            uid: 2,
+            role: Role::Broadcaster,
+            live: Media::BOTH,
+            user: Some(UserTag {
+                id: "bob".into(),
+                name: "Bob".into(),
+            }),
+            stream: Some("bob-cam".into()),
+            ..Default::default()
+        },
+        member(3, Media::BOTH),
+    ]
+}
+
+/// ZEGO names streams; a member that gave no stream id (a NetEase-style member) is named by
+/// its uid in decimal, so both dialects can play each other. The rule lives here, not in the
+/// shim, so the two cannot disagree.
+#[test]
+fn stream_ids_resolve_to_members_and_a_members_uid_names_a_stream_it_did_not_name() {
+    let mut c = joined_as(zego_client(), bob_and_three());
+    drain(&mut c);
+    assert_eq!(c.uid_of_stream("bob-cam"), Some(2));
+    assert_eq!(c.uid_of_stream("3"), Some(3));
+    // Bob's stream has an id of its own; "03" is not how uid 3 is written; 9 is nobody.
+    for nobody in ["2", "03", "9", ""] {
+        assert_eq!(c.uid_of_stream(nobody), None, "{nobody:?}");
+    }
+    c.publish_as(20, Media::BOTH, Some("me-cam".into()))
+        .unwrap();
+    assert_eq!(c.uid_of_stream("me-cam"), Some(1));
+}
+
+/// ZEGO pages report component events by stream id: the core, not the shim, tells this
+/// member's `<live-pusher>` (its own stream) from the `<live-player>` of another.
+#[test]
+fn a_stream_id_names_the_pusher_or_the_player_that_shows_it() {
+    let mut c = joined_as(zego_client(), bob_and_three());
+    drain(&mut c);
+    assert_eq!(c.stream_component("me-cam"), None, "not published yet");
+    c.publish_as(10, Media::BOTH, Some("me-cam".into()))
+        .unwrap();
+    drain(&mut c);
+    let push = Some((ComponentKind::Push, None));
+    assert_eq!(c.stream_component("me-cam"), push);
+    let pull = |uid| Some((ComponentKind::Pull, Some(uid)));
+    assert_eq!(c.stream_component("bob-cam"), pull(2));
+    assert_eq!(c.stream_component("3"), pull(3));
+    // A stream no member has: no component (the bridge drops a page's late report).
+    assert_eq!(c.stream_component("gone"), None);
+    let (kind, uid) = c.stream_component("bob-cam").unwrap();
+    let playing = Json::from(&serde_json::json!({"code": 2004}));
+    c.data_reporter(20, kind, ReportEvent::StateChange, &playing, uid)
+        .unwrap();
+    let evs = events(&drain_all(&mut c));
+    assert!(
+        matches!(evs[..], [AppEvent::PlayerState { uid: 2, .. }]),
+        "{evs:?}"
+    );
 }
