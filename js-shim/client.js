@@ -8,9 +8,15 @@ var bg = require('./mprtc_bg.js');
 var wasmPath = 'miniprogram_npm/mprtc/mprtc_bg.wasm';
 var loading = null;
 
-// Errors raised before the core exists. Codes and reasons are the core's (see the README's
-// error table): 1007 cancelled, 1008 wasm_unavailable.
-function shimError(code, reason, message) {
+// The only codes the shim writes itself: errors raised when there is no core to ask (before
+// the wasm loads, after the client is freed), and the close codes of sockets it ends on its
+// own. They are the core's: a test in src/bridge/tests.rs reads these two lines and fails if
+// one differs from ErrorCode or the core's close-code constants, so they cannot drift apart.
+var CODES = { cancelled: 1007, wasm_unavailable: 1008, no_such_member: 4024 };
+var CLOSE = { replaced: 4000, destroyed: 1000, lost: 1006 };
+
+// An MprtcError: the core's {code, reason, message} as a real Error.
+function mprtcError(code, reason, message) {
   var e = /** @type {Error & {code: number, reason: string}} */ (new Error(message));
   e.name = 'MprtcError';
   e.code = code;
@@ -18,12 +24,17 @@ function shimError(code, reason, message) {
   return e;
 }
 
+// An error of the shim's own (CODES).
+function shimError(reason, message) {
+  return mprtcError(CODES[reason], reason, message);
+}
+
 // Instantiates the wasm once per mini-program; later calls share the same promise.
 function load() {
   if (!loading) {
     loading = new Promise(function (resolve) {
       if (typeof WXWebAssembly === 'undefined') {
-        throw shimError(1008, 'wasm_unavailable', 'WXWebAssembly is missing (WeChat base library 2.13.0+ needed)');
+        throw shimError('wasm_unavailable', 'WXWebAssembly is missing (WeChat base library 2.13.0+ needed)');
       }
       var imports = {};
       imports['./mprtc_bg.js'] = bg;
@@ -33,8 +44,8 @@ function load() {
       bg.__wbg_set_wasm(inst.exports);
       if (inst.exports.__wbindgen_start) inst.exports.__wbindgen_start();
     }).catch(function (e) {
-      if (e && e.code === 1008) throw e;
-      throw shimError(1008, 'wasm_unavailable', 'cannot load ' + wasmPath + ': ' + ((e && e.message) || e));
+      if (e && e.code === CODES.wasm_unavailable) throw e;
+      throw shimError('wasm_unavailable', 'cannot load ' + wasmPath + ': ' + ((e && e.message) || e));
     });
     // A failed load may be retried (e.g. after setWasmPath); a good one is kept.
     loading.catch(function () {
@@ -42,6 +53,37 @@ function load() {
     });
   }
   return loading;
+}
+
+// on / off / _emit, once for both dialects: listeners live in `_listeners`, are called with
+// the object as `this` and the event's arguments (`args`), and one that throws is logged, not
+// let through to the core's output loop. `on` / `off` return what the dialect's API returns:
+// the client itself (NetEase) or true (ZEGO, `chain` false).
+function listeners(proto, chain) {
+  proto.on = function (name, fn) {
+    (this._listeners[name] = this._listeners[name] || []).push(fn);
+    return chain ? this : true;
+  };
+  proto.off = function (name, fn) {
+    var list = this._listeners[name];
+    if (list && fn) {
+      var i = list.indexOf(fn);
+      if (i >= 0) list.splice(i, 1);
+    } else {
+      delete this._listeners[name];
+    }
+    return chain ? this : true;
+  };
+  proto._emit = function (name, args) {
+    var list = (this._listeners[name] || []).slice();
+    for (var i = 0; i < list.length; i++) {
+      try {
+        list[i].apply(this, args);
+      } catch (e) {
+        console.error('[mprtc] listener for "' + name + '" threw', e);
+      }
+    }
+  };
 }
 
 // NetEase's Client is one per mini-program: calling Client again hands back the same client
@@ -77,11 +119,13 @@ function Client(options, unshared) {
   this._draining = false;
 }
 
+listeners(Client.prototype, true);
+
 Client.prototype.init = function () {
   var self = this;
   if (!this._ready) {
     this._ready = load().then(function () {
-      if (self._destroyed) throw shimError(1007, 'cancelled', 'client was destroyed');
+      if (self._destroyed) throw shimError('cancelled', 'client was destroyed');
       var core = new bg.WasmClient();
       self._core = core;
       var r = self._run('init', [self._options]);
@@ -102,7 +146,7 @@ Client.prototype.init = function () {
 
 // The core's errors arrive as {code, reason, message, field?}; apps get real Errors.
 function coreError(e) {
-  var err = /** @type {Error & {field?: string}} */ (shimError(e.code, e.reason, e.message));
+  var err = /** @type {Error & {field?: string}} */ (mprtcError(e.code, e.reason, e.message));
   if (e.field !== undefined) err.field = e.field;
   return err;
 }
@@ -152,7 +196,7 @@ Client.prototype._call = function (method, args) {
   var self = this;
   return this.init().then(function () {
     return new Promise(function (resolve, reject) {
-      if (!self._core) throw shimError(1007, 'cancelled', 'client was destroyed');
+      if (!self._core) throw shimError('cancelled', 'client was destroyed');
       var r = self._run(method, args);
       if (r.err) reject(coreError(r.err));
       else self._ops[r.ok] = { resolve: resolve, reject: reject };
@@ -211,44 +255,23 @@ Client.prototype.deleteTasks = function (options) {
 // after leave, so it never rejects: a refused report (bad kind / event, not in a room) is logged
 // with its code. The core's reaction (syncDone) arrives as an event.
 Client.prototype.dataReporter = function (kind, type, data, uid) {
+  return this._report('dataReporter', [kind, type, data, uid]);
+};
+
+// A component report, as the core call `name` takes it (dataReporter, or the ZEGO engine's
+// reportStream, for which the core finds the component by stream id).
+Client.prototype._report = function (name, args) {
   var self = this;
   return this.init().then(function () {
     if (!self._core) return;
     try {
-      var r = self._run('dataReporter', [kind, type, data, uid]);
-      if (r.err) console.warn('[mprtc] dataReporter ignored:', r.err.code, r.err.message);
+      var r = self._run(name, args);
+      if (r.err) console.warn('[mprtc] ' + name + ' ignored:', r.err.code, r.err.message);
     } catch (e) {
-      console.error('[mprtc] core dataReporter threw', e);
+      console.error('[mprtc] core ' + name + ' threw', e);
     }
     self._drain();
   }, function () {});
-};
-
-Client.prototype.on = function (name, fn) {
-  (this._listeners[name] = this._listeners[name] || []).push(fn);
-  return this;
-};
-
-Client.prototype.off = function (name, fn) {
-  var list = this._listeners[name];
-  if (list && fn) {
-    var i = list.indexOf(fn);
-    if (i >= 0) list.splice(i, 1);
-  } else {
-    delete this._listeners[name];
-  }
-  return this;
-};
-
-Client.prototype._emit = function (name, data) {
-  var list = (this._listeners[name] || []).slice();
-  for (var i = 0; i < list.length; i++) {
-    try {
-      list[i].call(this, data);
-    } catch (e) {
-      console.error('[mprtc] listener for "' + name + '" threw', e);
-    }
-  }
 };
 
 // Feeds one input to the core (socket event, timer, app state), then applies its outputs.
@@ -275,7 +298,7 @@ Client.prototype._apply = function (out) {
       if (this._socket && this._socket.live) this._socket.task.close({ code: out.code, reason: out.reason });
       break;
     case 'event':
-      this._emit(out.name, out.data);
+      this._emit(out.name, [out.data]);
       break;
     case 'resolve':
     case 'reject':
@@ -317,8 +340,8 @@ Client.prototype._connect = function (url) {
   if (prev && prev.live) {
     prev.live = false;
     try {
-      // 4000, not 1000: the server keeps the session for the socket that replaces this one.
-      prev.task.close({ code: 4000, reason: 'replaced' });
+      // Not `destroyed`: the server keeps the session for the socket that replaces this one.
+      prev.task.close({ code: CLOSE.replaced, reason: 'replaced' });
     } catch (e) {
       // already gone
     }
@@ -341,12 +364,12 @@ Client.prototype._connect = function (url) {
     fail: function (res) {
       // The connection never started: no onClose will follow, so report both ends here.
       error(res);
-      closed(1006, String((res && res.errMsg) || 'connectSocket:fail'));
+      closed(CLOSE.lost, String((res && res.errMsg) || 'connectSocket:fail'));
     }
   });
   if (!s.task) {
     error({ errMsg: 'connectSocket returned no SocketTask' });
-    closed(1006, 'connectSocket returned no SocketTask');
+    closed(CLOSE.lost, 'connectSocket returned no SocketTask');
     return;
   }
   s.task.onOpen(function () {
@@ -358,7 +381,7 @@ Client.prototype._connect = function (url) {
   });
   s.task.onError(error);
   s.task.onClose(function (res) {
-    closed(res && typeof res.code === 'number' ? res.code : 1006, String((res && res.reason) || ''));
+    closed(res && typeof res.code === 'number' ? res.code : CLOSE.lost, String((res && res.reason) || ''));
   });
 };
 
@@ -400,7 +423,7 @@ Client.prototype.destroy = function () {
   if (s && s.live) {
     s.live = false;
     try {
-      s.task.close({ code: 1000, reason: 'destroyed' });
+      s.task.close({ code: CLOSE.destroyed, reason: 'destroyed' });
     } catch (e) {
       // already gone
     }
@@ -411,7 +434,7 @@ Client.prototype.destroy = function () {
   if (core) core.free();
   var ops = this._ops;
   this._ops = {};
-  for (var op in ops) ops[op].reject(shimError(1007, 'cancelled', 'client was destroyed'));
+  for (var op in ops) ops[op].reject(shimError('cancelled', 'client was destroyed'));
   this._listeners = {};
 };
 
@@ -419,6 +442,7 @@ module.exports = {
   Client: Client,
   load: load,
   shimError: shimError,
+  listeners: listeners,
   setWasmPath: function (p) {
     wasmPath = p;
   },

@@ -288,6 +288,16 @@ declare namespace mprtc {
     streamID?: string;
   };
 
+  /**
+   * `kickout`: the session ended (kicked, room closed, token expired) with the code ZEGO's
+   * `roomStateUpdate` reports it with. Only the clients a `ZegoExpressEngine` makes get it;
+   * a NetEase `Client` reads `kicked` and `liveRoomClose`.
+   */
+  interface KickoutEvent {
+    /** 4025 same user elsewhere, 4030 server API or room closed, 4013 token expired. */
+    code: MprtcErrorCode;
+  }
+
   /** `sendCommandOverTime`: a call got no answer in time; its promise rejects with 1004. */
   interface SendCommandOverTimeEvent {
     /** The call: `publish`, `subscribe`, `setRole`, ... */
@@ -348,6 +358,8 @@ declare namespace mprtc {
    */
   type SyncDoneEvent = UidOf & {
     url: string;
+    /** Which component: this member's `<live-pusher>` (`push`) or a `<live-player>` (`pull`). */
+    kind: 'push' | 'pull';
   };
 
   /**
@@ -393,6 +405,7 @@ declare namespace mprtc {
     'player-state': PlayerStateEvent;
     quality: QualityEvent;
     identity: IdentityEvent;
+    kickout: KickoutEvent;
   }
 
   type ClientEventName = keyof ClientEventMap;
@@ -662,6 +675,8 @@ declare namespace mprtc {
     on(event: 'quality', listener: Listener<QualityEvent>): this;
     /** A member's app-chosen ids. */
     on(event: 'identity', listener: Listener<IdentityEvent>): this;
+    /** The session's end with ZEGO's code (the clients of a `ZegoExpressEngine` only). */
+    on(event: 'kickout', listener: Listener<KickoutEvent>): this;
 
     /** Removes one listener, or every listener of the event when `listener` is left out. */
     off<K extends ClientEventName>(event: K, listener?: Listener<ClientEventMap[K]>): this;

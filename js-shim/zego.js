@@ -1,7 +1,9 @@
 'use strict';
 // The ZEGO-shaped engine: ZegoExpressEngine(appID, server) with ZEGO's method and event names,
 // over the same core as the NetEase Client. Only names and shapes are translated here: the
-// core decides (joins, stream and user ids, component phases, quality sampling, reconnects).
+// core decides (joins, stream and user ids, component phases, quality sampling, reconnects),
+// and with the `zego` option its client also says what ZEGO reports differently (ZegoFact in
+// src/core/output.rs), such as the code a kick is reported with.
 // ES2017 syntax on purpose (no ?. / ?? / class fields): old iOS JavaScriptCore.
 
 var client = require('./client.js');
@@ -13,10 +15,6 @@ var DISCONNECTED = 'DISCONNECTED';
 var CONNECTING = 'CONNECTING';
 var CONNECTED = 'CONNECTED';
 
-// The codes ZEGO apps get in roomStateUpdate when the server ends the session; they are the
-// SDK's own error codes (README error table).
-var KICK_CODES = { replaced: 4025, kicked: 4030, token_expired: 4013 };
-
 var PUBLISH_STATE = { requesting: 'PUBLISH_REQUESTING', active: 'PUBLISHING', failed: 'NO_PUBLISH' };
 var PLAY_STATE = { requesting: 'PLAY_REQUESTING', active: 'PLAYING', failed: 'NO_PLAY' };
 
@@ -24,7 +22,7 @@ var PLAY_STATE = { requesting: 'PLAY_REQUESTING', active: 'PLAYING', failed: 'NO
 // `reconnectTimeout` and `seed` (see index.d.ts).
 function ZegoExpressEngine(appID, server, options) {
   if (!(this instanceof ZegoExpressEngine)) return new (/** @type {any} */ (ZegoExpressEngine))(appID, server, options);
-  var o = { appkey: String(appID), server: server };
+  var o = { appkey: String(appID), server: server, zego: true };
   for (var k in options || {}) {
     if (Object.prototype.hasOwnProperty.call(options, k)) o[k] = options[k];
   }
@@ -60,32 +58,7 @@ proto.setUserStateUpdate = function (enable) {
   return true;
 };
 
-proto.on = function (name, fn) {
-  (this._listeners[name] = this._listeners[name] || []).push(fn);
-  return true;
-};
-
-proto.off = function (name, fn) {
-  var list = this._listeners[name];
-  if (list && fn) {
-    var i = list.indexOf(fn);
-    if (i >= 0) list.splice(i, 1);
-  } else {
-    delete this._listeners[name];
-  }
-  return true;
-};
-
-proto._emit = function (name, args) {
-  var list = (this._listeners[name] || []).slice();
-  for (var i = 0; i < list.length; i++) {
-    try {
-      list[i].apply(this, args);
-    } catch (e) {
-      console.error('[mprtc] listener for "' + name + '" threw', e);
-    }
-  }
-};
+client.listeners(proto, false);
 
 proto._room = function (state, reason, code) {
   this._emit('roomStateUpdate', [this._roomID, state, code || 0, '']);
@@ -161,7 +134,7 @@ proto._hook = function () {
   });
   // A new URL after the core recovered a component: ZEGO apps take URLs from state updates.
   c.on('syncDone', function (d) {
-    if (self._pushStream && self._isMe(d.uid)) {
+    if (d.kind === 'push' && self._pushStream) {
       self._emit('publisherStateUpdate', [{ streamID: self._pushStream, state: 'PUBLISH_REQUESTING', errorCode: 0, extendedData: '', url: d.url }]);
     } else {
       self._emit('playerStateUpdate', [{ streamID: self._streamOf(d.uid), state: 'PLAY_REQUESTING', errorCode: 0, extendedData: '', url: d.url }]);
@@ -176,28 +149,19 @@ proto._hook = function () {
   c.on('disconnect', function (d) {
     self._room(DISCONNECTED, 'RECONNECT_FAILED', d.code);
   });
-  c.on('kicked', function (d) {
-    self._room(DISCONNECTED, 'KICKOUT', KICK_CODES[d.reason] || 4030);
-  });
-  c.on('liveRoomClose', function () {
-    self._room(DISCONNECTED, 'KICKOUT', 4030);
+  // Kicked, the room closed or the token expired: the core gives the code.
+  c.on('kickout', function (d) {
+    self._room(DISCONNECTED, 'KICKOUT', d.code);
   });
   c.on('tokenWillExpire', function () {
     self._emit('tokenWillExpire', [self._roomID]);
   });
 };
 
-// The uid behind a ZEGO stream id: the member that published under it, or, for a member that
-// gave no stream id (a NetEase-style member, whose stream is named by its uid), that uid.
+// The uid behind a ZEGO stream id, as the core finds it (a member that gave no stream id is
+// named by its uid); undefined when no member has it.
 proto._uidOf = function (streamID) {
-  var uid = this._c._query('uidOfStream', [streamID]);
-  if (uid !== undefined) return uid;
-  var m = this._members[String(streamID)];
-  return m && !m.streamID ? String(streamID) : undefined;
-};
-
-proto._isMe = function (uid) {
-  return this._myUid !== undefined && String(uid) === String(this._myUid);
+  return this._c._query('uidOfStream', [streamID]);
 };
 
 proto._streamInfo = function (uid) {
@@ -222,13 +186,11 @@ proto.loginRoom = function (roomID, token, user, config) {
   user = user || {};
   if (config && config.userUpdate) this._userUpdate = true;
   this._roomID = roomID;
-  this._myUid = undefined;
   this._room(CONNECTING, 'LOGINING', 0);
   return this._c
     ._call('join', [{ channelName: roomID, token: token, userID: user.userID, userName: user.userName }])
     .then(
       function () {
-        self._myUid = self._c._query('myUid', []);
         self._room(CONNECTED, 'LOGINED', 0);
         return true;
       },
@@ -276,7 +238,7 @@ proto.stopPublishingStream = function (streamID) {
 proto.startPlayingStream = function (streamID) {
   var uid = this._uidOf(streamID);
   if (uid === undefined) {
-    return Promise.reject(client.shimError(4024, 'no_such_member', 'no member publishes stream ' + streamID));
+    return Promise.reject(client.shimError('no_such_member', 'no member publishes stream ' + streamID));
   }
   return this._c._call('subscribe', [uid, '']).then(function (urls) {
     return { streamID: streamID, url: urls.url, flvUrl: urls.flvUrl };
@@ -316,13 +278,10 @@ proto.updatePlayerNetStatus = function (streamID, e) {
   this._report(streamID, 'bindnetstatus', detail && detail.info !== undefined ? detail.info : detail);
 };
 
+// The core tells this member's pusher (its own stream) from a player, and drops a report for
+// a stream no member has.
 proto._report = function (streamID, type, data) {
-  if (this._pushStream && streamID === this._pushStream) {
-    this._c.dataReporter('push', type, data);
-    return;
-  }
-  var uid = this._uidOf(streamID);
-  if (uid !== undefined) this._c.dataReporter('pull', type, data, uid);
+  this._c._report('reportStream', [streamID, type, data]);
 };
 
 proto.destroyEngine = function () {

@@ -4,7 +4,7 @@
 
 use crate::core::component::NetStatus;
 use crate::core::params::MAX_SAFE_INTEGER;
-use crate::core::{AppEvent, Error, OpValue, Output};
+use crate::core::{AppEvent, Error, OpValue, Output, ZegoFact};
 use crate::prelude::*;
 use crate::protocol::json::{write_i64, write_u64, ObjOut, ToJson};
 use crate::protocol::{KickReason, LeaveReason, Role};
@@ -149,9 +149,9 @@ impl ToJson for EventData<'_> {
                     .field("msg", msg)
                     .field("streamUrl", stream_url);
             }
-            AppEvent::SyncDone { uid, url } => {
+            AppEvent::SyncDone { kind, uid, url } => {
                 uid_out(&mut d, *uid);
-                d.field("url", url);
+                d.field("url", url).field("kind", kind.name());
                 // Newer NetEase docs describe the same news as a list.
                 let mut one = String::new();
                 let mut o = ObjOut::start(&mut one);
@@ -202,6 +202,9 @@ impl ToJson for EventData<'_> {
                     d.field("userID", &u.id).field("userName", &u.name);
                 }
                 d.opt("streamID", stream);
+            }
+            AppEvent::Zego(ZegoFact::Ended { code }) => {
+                d.field("code", &code.as_u16());
             }
             AppEvent::Quality { kind, uid, net } => {
                 d.field("kind", kind.name());

@@ -116,17 +116,28 @@ impl Bridge {
                 let t = opt_string(a0, "token")?.unwrap_or_default();
                 op(c.renew_token(now, t))
             }
-            // `dataReporter(kind, event, data, uid?)` as in the NetEase API.
-            "dataReporter" => {
-                let kind: ComponentKind = opt_string(a0, "dataReporter kind")?
-                    .unwrap_or_default()
-                    .parse()?;
+            // `dataReporter(kind, event, data, uid?)` as in the NetEase API, and ZEGO's
+            // `reportStream(streamID, event, data)`, for which the core says which component
+            // shows the stream (one call of `data_reporter` for both keeps it inlined).
+            "dataReporter" | "reportStream" => {
                 let event: ReportEvent = opt_string(a1, "dataReporter event")?
                     .unwrap_or_default()
                     .parse()?;
-                let uid = match a.at(3) {
-                    Json::Null => None,
-                    v => Some(args::uid(v)?),
+                let (kind, uid) = if name == "reportStream" {
+                    // A stream no member has (a page's late event) is dropped.
+                    match c.stream_component(a0.as_str().unwrap_or_default()) {
+                        Some(k) => k,
+                        None => return done(),
+                    }
+                } else {
+                    let kind: ComponentKind = opt_string(a0, "dataReporter kind")?
+                        .unwrap_or_default()
+                        .parse()?;
+                    let uid = match a.at(3) {
+                        Json::Null => None,
+                        v => Some(args::uid(v)?),
+                    };
+                    (kind, uid)
                 };
                 c.data_reporter(now, kind, event, a.at(2), uid)?;
                 done()
@@ -156,7 +167,7 @@ impl Bridge {
                 let code = a0
                     .as_u64()
                     .filter(|c| *c <= 65535)
-                    .map_or(1006, |c| c as u16);
+                    .map_or(crate::core::LOST_CLOSE_CODE, |c| c as u16);
                 c.handle_socket_close(now, code, a1.as_str().unwrap_or_default());
                 done()
             }
@@ -209,6 +220,8 @@ fn config(o: &Json) -> Result<ClientConfig, Error> {
         Error::invalid("server (the mprtc-server ws:// or wss:// URL) is required")
     })?;
     let mut cfg = ClientConfig::new(appkey, server)?;
+    // Set by the ZEGO engine for its own clients (see `AppEvent::Zego`).
+    cfg.zego = member(o, "zego").as_bool().unwrap_or(false);
     if let Some(seed) = member(o, "seed").as_f64() {
         cfg.seed = seed as u64;
     }

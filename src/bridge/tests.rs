@@ -281,6 +281,7 @@ mod any_input {
         "dataReporter",
         "myUid",
         "uidOfStream",
+        "reportStream",
         "destroy",
         "socketOpened",
         "socketMessage",
@@ -334,5 +335,50 @@ mod any_input {
                 }
             }
         }
+    }
+}
+
+/// The `name: number` entries of the one-line JS object literal `var {table} = { ... };`.
+fn js_table(js: &str, table: &str) -> Vec<(String, u16)> {
+    let start = format!("var {table} = {{");
+    let line = js
+        .lines()
+        .find_map(|l| l.strip_prefix(start.as_str()))
+        .unwrap_or_else(|| panic!("client.js has no `{start}` line"));
+    let body = line.split('}').next().unwrap_or_default();
+    body.split(',')
+        .map(|kv| {
+            let (k, v) = kv.split_once(':').expect("name: code");
+            (k.trim().to_string(), v.trim().parse().expect("a number"))
+        })
+        .collect()
+}
+
+/// The shim writes a few codes itself, when there is no core to ask (before the wasm loads,
+/// after it is freed) and on sockets it ends on its own: they must be the core's, entry by
+/// entry, or an app would see two codes for one thing.
+#[test]
+fn the_codes_the_shim_writes_itself_are_the_cores() {
+    use crate::core::{LEAVE_CLOSE_CODE, LOST_CLOSE_CODE, RECONNECT_CLOSE_CODE};
+    use crate::protocol::ErrorCode;
+    let js = include_str!("../../js-shim/client.js");
+    let codes = js_table(js, "CODES");
+    assert!(!codes.is_empty());
+    for (reason, code) in codes {
+        let known = ErrorCode::try_from(code).map(ErrorCode::name);
+        assert_eq!(
+            known,
+            Ok(reason.as_str()),
+            "client.js CODES.{reason} = {code}"
+        );
+    }
+    let core = [
+        ("replaced", RECONNECT_CLOSE_CODE),
+        ("destroyed", LEAVE_CLOSE_CODE),
+        ("lost", LOST_CLOSE_CODE),
+    ];
+    for (name, code) in js_table(js, "CLOSE") {
+        let want = core.iter().find(|(n, _)| *n == name).map(|(_, c)| *c);
+        assert_eq!(want, Some(code), "client.js CLOSE.{name} = {code}");
     }
 }

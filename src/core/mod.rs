@@ -16,10 +16,10 @@ mod tests;
 mod uid_map;
 
 pub use client::{
-    Client, ClientConfig, ComponentStatus, Remote, HEARTBEAT_CLOSE_CODE, QUALITY_INTERVAL_MS,
-    RECONNECT_CLOSE_CODE,
+    Client, ClientConfig, ComponentStatus, Remote, HEARTBEAT_CLOSE_CODE, LEAVE_CLOSE_CODE,
+    LOST_CLOSE_CODE, QUALITY_INTERVAL_MS, RECONNECT_CLOSE_CODE,
 };
 pub use component::{ComponentKind, ReportEvent};
 pub use error::Error;
-pub use output::{AppEvent, MediaKind, OpId, OpValue, Output, Phase};
+pub use output::{AppEvent, MediaKind, OpId, OpValue, Output, Phase, ZegoFact};
 pub use uid_map::UidMap;

@@ -115,6 +115,9 @@ pub enum AppEvent {
     /// or a `<live-player>` (`uid` is the member it plays) that gave up, and the page must set
     /// `url` on that component.
     SyncDone {
+        /// The pusher or a player: the dialects that name components by stream rather than
+        /// by uid (ZEGO) need to be told, and only the core knows which recovery this was.
+        kind: ComponentKind,
         /// Which component: this member's uid for the pusher, the played member's for a player.
         uid: u64,
         /// The fresh URL.
@@ -193,6 +196,9 @@ pub enum AppEvent {
         /// Its stream id, if it published with one.
         stream: Option<String>,
     },
+    /// What the ZEGO engine reports, decided here so that its shim only renames; only with
+    /// [`crate::core::ClientConfig::zego`].
+    Zego(ZegoFact),
     /// A component's `bindnetstatus`, at most once per second per component.
     Quality {
         /// Pusher or player.
@@ -248,8 +254,21 @@ impl AppEvent {
             Self::PlayerState { .. } => "player-state",
             Self::Quality { .. } => "quality",
             Self::Identity { .. } => "identity",
+            Self::Zego(ZegoFact::Ended { .. }) => "kickout",
         }
     }
+}
+
+/// What ZEGO's API reports that NetEase's does not say the same way: the core decides it, so
+/// the ZEGO shim only renames (it would otherwise keep its own copy of the core's rules).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ZegoFact {
+    /// The server ended the session (kicked, the room closed, the token expired); `code` is
+    /// what `roomStateUpdate` reports it with.
+    Ended {
+        /// 4025 same user elsewhere, 4030 server API, 4013 token expired.
+        code: crate::protocol::ErrorCode,
+    },
 }
 
 /// The value an operation resolves with.

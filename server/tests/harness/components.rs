@@ -53,7 +53,7 @@ fn components_that_give_up_get_fresh_urls() {
     }
     net.pump();
     let evs = net.events(0);
-    let [AppEvent::SyncDone { uid: 1, url }] = &evs[..] else {
+    let [AppEvent::SyncDone { uid: 1, url, .. }] = &evs[..] else {
         panic!("one syncDone for A's own uid: {evs:?}")
     };
     assert_ne!(url, &old_push, "a fresh URL");
@@ -91,7 +91,7 @@ fn components_that_give_up_get_fresh_urls() {
         .unwrap();
     net.pump();
     let evs = net.events(1);
-    let [AppEvent::SyncDone { uid: 1, url }] = &evs[..] else {
+    let [AppEvent::SyncDone { uid: 1, url, .. }] = &evs[..] else {
         panic!("one syncDone for the played uid: {evs:?}")
     };
     assert_ne!(url, &old_play);

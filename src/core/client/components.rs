@@ -189,6 +189,17 @@ impl Client {
         self.resubscribe(now, uid, media);
     }
 
+    /// The component that shows the app's stream `stream` (ZEGO names components by stream
+    /// id), as [`Client::data_reporter`] takes it: this member's own stream is its
+    /// `<live-pusher>`, any other the `<live-player>` playing the member behind it; `None`
+    /// for a stream no member has.
+    pub fn stream_component(&self, stream: &str) -> Option<(ComponentKind, Option<u64>)> {
+        if self.joined.as_ref()?.stream.as_deref() == Some(stream) {
+            return Some((ComponentKind::Push, None));
+        }
+        Some((ComponentKind::Pull, Some(self.uid_of_stream(stream)?)))
+    }
+
     /// Publish again what is published, for a fresh push URL: the answer comes out as
     /// [`AppEvent::SyncDone`] (a recovery, or the restore after a fresh rejoin).
     pub(super) fn republish(&mut self, now: u64) {

@@ -22,6 +22,9 @@ pub struct ClientConfig {
     pub reconnect: ReconnectPolicy,
     /// Seeds the reconnect jitter. Drivers pass real randomness; tests pass their seed.
     pub seed: u64,
+    /// Also emit [`crate::core::AppEvent::Zego`]: the client drives a ZEGO engine. Off for
+    /// NetEase clients, whose events stay exactly NetEase's.
+    pub zego: bool,
 }
 
 impl ClientConfig {
@@ -45,6 +48,7 @@ impl ClientConfig {
             sdk: concat!("mprtc/", env!("CARGO_PKG_VERSION")).into(),
             reconnect: ReconnectPolicy::default(),
             seed: 0,
+            zego: false,
         })
     }
 }

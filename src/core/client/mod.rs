@@ -89,6 +89,14 @@ use room::Joined;
 /// The close code the client uses (and reports in `disconnect`) when heartbeats go unanswered.
 pub const HEARTBEAT_CLOSE_CODE: u16 = 4408;
 
+/// The close code of a socket closed for good (`leave`, `destroy`, a session the server
+/// ended): WebSocket's normal closure, which the server takes as goodbye.
+pub const LEAVE_CLOSE_CODE: u16 = 1000;
+
+/// The code of a close that came without a close frame (the socket failed, never opened, or
+/// the core gave up on it): WebSocket's 1006, abnormal closure, as the browser reports it.
+pub const LOST_CLOSE_CODE: u16 = 1006;
+
 /// The close code of a socket the client drops in order to open another: the server keeps
 /// the session for a resume (a normal close, 1000, means the client is gone for good).
 pub const RECONNECT_CLOSE_CODE: u16 = 4000;
@@ -263,7 +271,7 @@ impl Client {
     /// event that follows carries the news.
     pub fn handle_socket_error(&mut self, now: u64, message: &str) {
         if let Conn::Connecting { .. } = self.conn {
-            self.handle_socket_close(now, 1006, message);
+            self.handle_socket_close(now, LOST_CLOSE_CODE, message);
         }
     }
 
@@ -276,7 +284,7 @@ impl Client {
                 self.close_socket_with(RECONNECT_CLOSE_CODE, "connect timeout");
                 let ms = self.cfg.connect_timeout_ms;
                 let msg = cat(&["could not connect within ", &num(ms), " ms"]);
-                self.connection_lost(now, DropCause::ConnectTimeout, 1006, &msg);
+                self.connection_lost(now, DropCause::ConnectTimeout, LOST_CLOSE_CODE, &msg);
                 return;
             }
         }
@@ -354,7 +362,9 @@ impl Client {
             .iter()
             .flat_map(|j| j.members.iter().map(|(u, r)| (*u, r)))
     }
-    /// The member that publishes the stream the app named `stream`.
+    /// The member behind the stream the app named `stream` (ZEGO's stream id): the one that
+    /// published under it (this member too), or a member that gave no stream id and whose uid
+    /// in decimal it is, as a NetEase-style member's stream is named by its uid.
     pub fn uid_of_stream(&self, stream: &str) -> Option<u64> {
         let j = self.joined.as_ref()?;
         if j.stream.as_deref() == Some(stream) {
@@ -362,7 +372,10 @@ impl Client {
         }
         j.members
             .iter()
-            .find(|(_, m)| m.stream.as_deref() == Some(stream))
+            .find(|(u, m)| match &m.stream {
+                Some(s) => s == stream,
+                None => num(**u) == stream,
+            })
             .map(|(u, _)| *u)
     }
     /// The member that joined with the app's user id `user`.

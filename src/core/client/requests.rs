@@ -247,8 +247,11 @@ impl Client {
                     j.published = ok.media;
                     let uid = j.uid;
                     // No `requesting` phase here: the syncDone that follows says it, with the URL.
-                    self.out
-                        .push_back(Output::Event(AppEvent::SyncDone { uid, url: ok.url }));
+                    self.out.push_back(Output::Event(AppEvent::SyncDone {
+                        kind: ComponentKind::Push,
+                        uid,
+                        url: ok.url,
+                    }));
                 } else {
                     self.bad_frames += 1;
                 }
@@ -259,8 +262,11 @@ impl Client {
                 };
                 j.pull_recovering.retain(|u| *u != uid);
                 if let Ok(ok) = frame::body::<SubscribeOk>(&body) {
-                    self.out
-                        .push_back(Output::Event(AppEvent::SyncDone { uid, url: ok.url }));
+                    self.out.push_back(Output::Event(AppEvent::SyncDone {
+                        kind: ComponentKind::Pull,
+                        uid,
+                        url: ok.url,
+                    }));
                 } else {
                     self.bad_frames += 1;
                 }
@@ -387,6 +393,7 @@ impl Client {
     }
 }
 
+/// An answer the core cannot read: a protocol violation naming what was expected.
 pub(super) fn protocol_violation(what: &str, e: WireError) -> Error {
     Error::new(
         ErrorCode::ProtocolViolation,
@@ -394,6 +401,7 @@ pub(super) fn protocol_violation(what: &str, e: WireError) -> Error {
     )
 }
 
+/// The API call's name a pending request belongs to, as `sendCommandOverTime` reports it.
 pub(super) fn pend_name(p: Pend) -> &'static str {
     match p {
         Pend::Join => "join",

@@ -5,7 +5,9 @@ use crate::prelude::*;
 
 use super::requests::{Pend, Pending};
 use super::room::{heartbeat_ms, member_map};
-use super::{Client, Conn, HEARTBEAT_CLOSE_CODE, RECONNECT_CLOSE_CODE};
+use super::{
+    Client, Conn, HEARTBEAT_CLOSE_CODE, LEAVE_CLOSE_CODE, LOST_CLOSE_CODE, RECONNECT_CLOSE_CODE,
+};
 use crate::core::error::Error;
 use crate::core::output::{AppEvent, OpValue, Output};
 use crate::core::reconnect::{next_retry, DropCause, GiveUpReason, Retry};
@@ -285,18 +287,16 @@ impl Client {
             }
             ErrorCode::Timeout => {
                 self.close_socket_with(RECONNECT_CLOSE_CODE, "rejoin timeout");
-                self.connection_lost(now, DropCause::RejoinTimeout, 1006, &err.message);
+                self.connection_lost(now, DropCause::RejoinTimeout, LOST_CLOSE_CODE, &err.message);
             }
             ErrorCode::LimitExceeded | ErrorCode::Internal => {
                 self.close_socket_with(RECONNECT_CLOSE_CODE, "rejoin refused");
                 let cause = DropCause::RejoinRefused(err.code.as_u16());
-                self.connection_lost(now, cause, 1006, &err.message);
+                self.connection_lost(now, cause, LOST_CLOSE_CODE, &err.message);
             }
             ErrorCode::TokenExpired => {
                 self.teardown(ErrorCode::TokenExpired, &err.message);
-                self.out.push_back(Output::Event(AppEvent::Kicked {
-                    reason: KickReason::TokenExpired,
-                }));
+                self.kicked(KickReason::TokenExpired);
             }
             _ => {
                 let text = cat(&["the server refused the rejoin: ", &err.message]);
@@ -312,7 +312,7 @@ impl Client {
     /// Close the socket for good: the server takes a normal close as goodbye and lets the
     /// member go at once.
     pub(super) fn close_socket(&mut self, reason: &str) {
-        self.close_socket_with(1000, reason);
+        self.close_socket_with(LEAVE_CLOSE_CODE, reason);
     }
 
     pub(super) fn close_socket_with(&mut self, code: u16, reason: &str) {

@@ -6,7 +6,7 @@ use crate::prelude::*;
 use super::components::{ComponentKey, ComponentStatus};
 use super::Client;
 use crate::core::component::ComponentKind;
-use crate::core::output::{AppEvent, MediaKind, OpId, OpValue, Output};
+use crate::core::output::{AppEvent, MediaKind, OpId, OpValue, Output, ZegoFact};
 use crate::core::uid_map::UidMap;
 use crate::protocol::*;
 
@@ -198,8 +198,7 @@ impl Client {
             }
             Event::Kicked { reason } => {
                 self.session_over("kicked by the server");
-                self.out
-                    .push_back(Output::Event(AppEvent::Kicked { reason }));
+                self.kicked(reason);
             }
             Event::TokenWillExpire { remaining_s } => {
                 self.out
@@ -208,6 +207,9 @@ impl Client {
             Event::RoomClosed {} => {
                 self.session_over("the room was closed");
                 self.out.push_back(Output::Event(AppEvent::LiveRoomClose));
+                self.zego(ZegoFact::Ended {
+                    code: ErrorCode::SessionEnded,
+                });
             }
             Event::MuteChanged { uid, media, muted } => {
                 if let Some(m) = j.members.get_mut(&uid) {
@@ -242,6 +244,26 @@ impl Client {
                 user: m.user.clone(),
                 stream: m.stream.clone(),
             }));
+        }
+    }
+
+    /// The session's end as the server gave it: `kicked`, and for ZEGO the code its
+    /// `roomStateUpdate` reports (the SDK's own error code for the same news).
+    pub(super) fn kicked(&mut self, reason: KickReason) {
+        self.out
+            .push_back(Output::Event(AppEvent::Kicked { reason }));
+        let code = match reason {
+            KickReason::Replaced => ErrorCode::UidInUse,
+            KickReason::Kicked => ErrorCode::SessionEnded,
+            KickReason::TokenExpired => ErrorCode::TokenExpired,
+        };
+        self.zego(ZegoFact::Ended { code });
+    }
+
+    /// Queue a ZEGO fact, if this client drives a ZEGO engine.
+    pub(super) fn zego(&mut self, fact: ZegoFact) {
+        if self.cfg.zego {
+            self.out.push_back(Output::Event(AppEvent::Zego(fact)));
         }
     }
 
@@ -282,6 +304,7 @@ pub(super) fn heartbeat_ms(v: u64) -> u64 {
     v.clamp(100, 600_000)
 }
 
+/// The members of a join answer, as the room state keeps them.
 pub(super) fn member_map(members: &[MemberInfo]) -> UidMap<Remote> {
     members
         .iter()

@@ -27,6 +27,8 @@ const PLAYER_CODES: &[i64] = &[
     2105, 2106, 2107, 2108, 3001, 3002, 3003, 3004, 3005,
 ];
 
+/// Every documented `<live-pusher>` code maps to its own variant and back, so no code is
+/// mistaken for another when the core decides on recoveries.
 #[test]
 fn every_pusher_code_has_its_own_variant_and_round_trips() {
     let mut seen = std::collections::HashSet::new();
@@ -52,6 +54,7 @@ fn every_pusher_code_has_its_own_variant_and_round_trips() {
     assert_eq!(renew, vec![-1307]);
 }
 
+/// The same for `<live-player>` codes.
 #[test]
 fn every_player_code_has_its_own_variant_and_round_trips() {
     let mut seen = std::collections::HashSet::new();
@@ -76,6 +79,7 @@ fn every_player_code_has_its_own_variant_and_round_trips() {
     assert_eq!(renew, vec![-2301]);
 }
 
+/// WeChat adds codes over time: an unknown one is kept as a number, not dropped or failed.
 #[test]
 fn unknown_codes_are_kept() {
     for c in [
@@ -104,6 +108,8 @@ fn unknown_codes_are_kept() {
     );
 }
 
+/// Pages forward `e.detail` as they get it: codes as numbers or strings, fields missing;
+/// all read, none fatal.
 #[test]
 fn state_payloads_are_read_leniently() {
     let want = Some(PusherState::NetworkDisconnected);
@@ -137,6 +143,7 @@ fn state_payloads_are_read_leniently() {
     }
 }
 
+/// Every `bindnetstatus` field the docs list is read under its own name.
 #[test]
 fn net_status_reads_every_field() {
     let v = json!({
@@ -171,6 +178,7 @@ fn net_status_reads_every_field() {
     );
 }
 
+/// A junk field loses only that field: the rest of a sample is still worth reporting.
 #[test]
 fn net_status_takes_strings_and_skips_junk_per_field() {
     let v = json!({
@@ -217,6 +225,7 @@ fn net_status_takes_strings_and_skips_junk_per_field() {
     }
 }
 
+/// `binderror` codes are read as documented, and unknown ones kept, as for states.
 #[test]
 fn errors_read_every_documented_code_and_keep_others() {
     for (c, want) in [
@@ -272,6 +281,8 @@ fn errors_read_every_documented_code_and_keep_others() {
     }
 }
 
+/// Report kinds and event names come from the app's code, not from WeChat: a typo is an
+/// `invalid_argument` error rather than a report silently ignored.
 #[test]
 fn names_are_strict_and_errors_typed() {
     assert_eq!("push".parse::<ComponentKind>(), Ok(ComponentKind::Push));

@@ -75,6 +75,7 @@ fn pusher_gave_up_leads_to_one_republish_and_then_sync_done() {
     assert_eq!(
         drain(&mut c),
         vec![Output::Event(AppEvent::SyncDone {
+            kind: ComponentKind::Push,
             uid: 1,
             url: "rtmp://h/live/r.1?v=2".into()
         })],
@@ -95,6 +96,8 @@ fn pusher_gave_up_leads_to_one_republish_and_then_sync_done() {
     assert_eq!(sent(&drain(&mut c))[0].1, RequestKind::Publish);
 }
 
+/// Only the codes a fresh URL cures start a recovery: any other state, or a pusher that
+/// publishes nothing, must not send a request (a page forwards every state change).
 #[test]
 fn other_pusher_states_and_idle_pushers_send_nothing() {
     let (push, state) = (ComponentKind::Push, ReportEvent::StateChange);
@@ -124,6 +127,8 @@ fn other_pusher_states_and_idle_pushers_send_nothing() {
     assert!(!c.recovering(push, None));
 }
 
+/// A recovery that fails (refused, or no answer in time) tells the app nothing, as no call
+/// of the app's is pending; it ends, so the next report of the same failure retries.
 #[test]
 fn a_failed_recovery_is_quiet_and_the_next_failure_retries() {
     let (push, state) = (ComponentKind::Push, ReportEvent::StateChange);
@@ -159,6 +164,8 @@ fn a_failed_recovery_is_quiet_and_the_next_failure_retries() {
     assert!(c.is_joined());
 }
 
+/// A `<live-player>` that gave up (-2301) is cured by a fresh play URL: one resubscribe of
+/// what was subscribed from that member, however often the page repeats the report.
 #[test]
 fn player_gave_up_leads_to_one_resubscribe_and_sync_done_for_that_uid() {
     let audio = Media {
@@ -215,6 +222,7 @@ fn player_gave_up_leads_to_one_resubscribe_and_sync_done_for_that_uid() {
     assert_eq!(
         drain(&mut c),
         vec![Output::Event(AppEvent::SyncDone {
+            kind: ComponentKind::Pull,
             uid: 2,
             url: "rtmp://h/live/r.2?v=2".into()
         })]
@@ -249,6 +257,8 @@ fn player_gave_up_leads_to_one_resubscribe_and_sync_done_for_that_uid() {
     assert!(drain(&mut c).is_empty());
 }
 
+/// A member that leaves takes what this client knew of it along: subscriptions, recoveries
+/// and component reports, so that nothing is recovered or reported for a member gone.
 #[test]
 fn subscriptions_end_with_the_member() {
     let mut c = subscribed(Media::BOTH);
@@ -330,6 +340,8 @@ fn odd_payloads_are_accepted_and_ignored() {
     assert_eq!(c.component(ComponentKind::Push, None).unwrap().state, None);
 }
 
+/// `bindnetstatus` arrives per component and, on some phones, with numbers as strings: each
+/// component keeps its own last sample, read the same either way.
 #[test]
 fn net_status_is_kept_per_component_and_read_from_strings() {
     let mut c = subscribed(Media::BOTH);

@@ -11,6 +11,8 @@ const AUDIO: Media = Media {
     video: false,
 };
 
+/// Muting is the server's news to tell the others, so it is a request; what others mute
+/// comes as one event per kind, as NetEase names them (`mute-audio`, `unmute-video` ...).
 #[test]
 fn mute_is_a_request_and_remote_mutes_are_events_per_kind() {
     let mut c = joined_as(
@@ -75,6 +77,8 @@ fn mute_is_a_request_and_remote_mutes_are_events_per_kind() {
     assert_eq!(names, ["mute-video", "unmute-audio", "unmute-video"]);
 }
 
+/// A member already muted when this client joins is announced as muted right after its
+/// streams, so an app sees the same sequence as for a member that muted later.
 #[test]
 fn the_members_muted_at_join_are_announced_after_their_streams() {
     let mut c = client();
@@ -103,6 +107,8 @@ fn the_members_muted_at_join_are_announced_after_their_streams() {
     assert_eq!(names, ["clientJoin", "stream-added", "mute-audio"]);
 }
 
+/// App-chosen user and stream ids travel with the members: the core announces them before
+/// the events they belong to and maps them back to uids for the ZEGO engine.
 #[test]
 fn user_and_stream_ids_are_announced_and_mapped() {
     let mut c = client();
@@ -170,6 +176,8 @@ fn user_and_stream_ids_are_announced_and_mapped() {
         .is_err());
 }
 
+/// The user id -> uid rule (`protocol::names`): a decimal user id is its own uid, so the two
+/// dialects agree on a NetEase member; other ids hash to uids that stay apart.
 #[test]
 fn numeric_user_ids_stand_for_themselves_and_others_hash_apart() {
     assert_eq!(names::uid_for_user("12345"), 12345);
@@ -185,6 +193,8 @@ fn numeric_user_ids_stand_for_themselves_and_others_hash_apart() {
     assert!(names::check_user_id(&"x".repeat(65)).is_err());
 }
 
+/// `pusher-state` / `player-state` phases come from the component codes the page forwards,
+/// once per change: apps get requesting, active and failed without knowing WeChat's codes.
 #[test]
 fn component_phases_follow_the_codes_the_page_forwards() {
     let mut c = joined_as(client(), vec![]);
@@ -244,6 +254,8 @@ fn component_phases_follow_the_codes_the_page_forwards() {
     );
 }
 
+/// Components report `bindnetstatus` often; the app gets at most one sample a second per
+/// component, so a busy room does not flood its listeners.
 #[test]
 fn quality_samples_reach_the_app_at_most_once_a_second_per_component() {
     let mut c = joined_as(
@@ -295,6 +307,8 @@ fn quality_samples_reach_the_app_at_most_once_a_second_per_component() {
     assert!(events(&drain_all(&mut c)).is_empty());
 }
 
+/// NetEase's join options are honoured where mprtc can (`liveEnable`) and refused with 1010
+/// where it cannot, never dropped silently: an app must not believe it records when it does not.
 #[test]
 fn netease_join_extras_are_honoured_or_refused() {
     use params::{check_join_extras, JoinExtras};

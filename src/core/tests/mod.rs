@@ -8,6 +8,7 @@ mod dialects;
 mod reconnect;
 mod session;
 mod tasks;
+mod zego;
 
 use super::*;
 use crate::protocol::frame::{decode_request, encode_ok};

@@ -5,6 +5,8 @@ use super::*;
 use crate::protocol::frame::{encode_err, encode_event, encode_ok};
 use crate::protocol::*;
 
+/// A client with the default reconnect policy and the given jitter seed (a seed makes a
+/// run's backoff reproducible).
 fn client(seed: u64) -> Client {
     let mut cfg = ClientConfig::new("app", "ws://127.0.0.1:1/ws").unwrap();
     cfg.seed = seed;
@@ -38,6 +40,8 @@ fn fail_attempts(c: &mut Client, n: usize) {
     }
 }
 
+/// A resumed session loses nothing: requests unanswered at the drop go again with the same
+/// ids, which the server answers from its cache rather than doing them twice.
 #[test]
 fn a_drop_resumes_the_session_and_resends_what_was_unanswered_with_the_same_ids() {
     let mut c = joined_as(client(1), vec![member(2, Media::NONE)]);
@@ -109,6 +113,8 @@ fn a_drop_resumes_the_session_and_resends_what_was_unanswered_with_the_same_ids(
     assert!(!c.is_reconnecting());
 }
 
+/// When the server no longer has the session, the app sees the room's changes as ordinary
+/// events and the core restores what this member had: role, publication, subscriptions.
 #[test]
 fn a_new_session_shows_the_difference_and_restores_publication_and_subscriptions() {
     let mut c = joined_as(
@@ -213,10 +219,12 @@ fn a_new_session_shows_the_difference_and_restores_publication_and_subscriptions
         events(&drain(&mut c)),
         vec![
             AppEvent::SyncDone {
+                kind: ComponentKind::Push,
                 uid: 1,
                 url: "u2".into()
             },
             AppEvent::SyncDone {
+                kind: ComponentKind::Pull,
                 uid: 2,
                 url: "p2".into()
             },
@@ -225,6 +233,8 @@ fn a_new_session_shows_the_difference_and_restores_publication_and_subscriptions
     assert_eq!(c.session(), Some("s2"));
 }
 
+/// WeChat allows few sockets per mini-program: the next socket waits for the old one's close
+/// (up to a grace period), so a slow close never leaves two open.
 #[test]
 fn one_socket_at_a_time_even_when_the_old_one_is_slow_to_close() {
     let mut c = joined_as(client(3), vec![]);
@@ -259,6 +269,8 @@ fn one_socket_at_a_time_even_when_the_old_one_is_slow_to_close() {
         .all(|o| !matches!(o, Output::Connect { .. })));
 }
 
+/// After WeChat suspended the page, waiting out the backoff would only add delay: coming back
+/// to the foreground retries at once.
 #[test]
 fn coming_back_from_the_background_retries_at_once() {
     let mut c = joined_as(client(4), vec![]);
@@ -275,6 +287,8 @@ fn coming_back_from_the_background_retries_at_once() {
     );
 }
 
+/// Reconnecting ends after `reconnectTimeout`: pending calls reject with typed codes and the
+/// app gets `reconnectFailed` then `disconnect`, never a silent stall.
 #[test]
 fn giving_up_ends_the_session_with_typed_reasons() {
     let mut c = joined_as(client(5), vec![]);
@@ -338,6 +352,8 @@ fn rejoin_refused(seed: u64, before: &[Event], code: ErrorCode) -> (Client, Vec<
     (c, outs)
 }
 
+/// A rejoin refused for good ends the session (an overloaded server is tried again); a session
+/// the server ended meanwhile reports its own end (`kicked`) first, so the app learns why.
 #[test]
 fn a_refused_rejoin_ends_the_session_and_an_ended_one_shows_why() {
     // The token expired while away.
@@ -379,6 +395,8 @@ fn a_refused_rejoin_ends_the_session_and_an_ended_one_shows_why() {
     assert!(c.is_joined() && c.is_reconnecting());
 }
 
+/// `leave` while offline need not wait for the server: it ends the session here and no
+/// reconnect follows.
 #[test]
 fn leaving_while_reconnecting_is_local_and_final() {
     let mut c = joined_as(client(9), vec![]);
@@ -394,6 +412,8 @@ fn leaving_while_reconnecting_is_local_and_final() {
     assert_eq!(c.poll_timeout(), None, "no retry left behind");
 }
 
+/// A network change often kills sockets without a close event: when the network is back, a
+/// waiting reconnect goes at once and an open socket is checked with a ping.
 #[test]
 fn the_network_coming_back_retries_at_once_and_checks_an_open_socket() {
     // Waiting on backoff: the network is back, so no more waiting.

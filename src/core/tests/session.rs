@@ -4,6 +4,8 @@ use super::*;
 use crate::protocol::frame::{encode_err, encode_event, encode_ok};
 use crate::protocol::*;
 
+/// Members already in the room appear to the app as later arrivals do: `clientJoin`, then
+/// their streams, so an app has one code path for both.
 #[test]
 fn join_reports_existing_members_and_their_streams() {
     let mut c = client();
@@ -152,6 +154,8 @@ fn requests_time_out_at_their_deadline() {
     );
 }
 
+/// A socket that never opens must not hang `join`: at the connect deadline the join rejects
+/// and the socket is closed.
 #[test]
 fn connect_timeout_rejects_join_and_closes() {
     let mut c = client();
@@ -168,6 +172,8 @@ fn connect_timeout_rejects_join_and_closes() {
     assert!(matches!(drain(&mut c)[..], [Output::Connect { .. }]));
 }
 
+/// The server's error codes reach the app unchanged, and a refused join leaves no half-joined
+/// state behind (a second join must work).
 #[test]
 fn server_errors_reject_with_their_code_and_failed_join_cleans_up() {
     let mut c = client();
@@ -192,6 +198,8 @@ fn server_errors_reject_with_their_code_and_failed_join_cleans_up() {
     );
 }
 
+/// With reconnecting off, a lost socket ends the session at once: every pending call rejects
+/// and `disconnect` says with which code.
 #[test]
 fn socket_loss_without_reconnect_rejects_pending_and_reports_disconnect() {
     let mut c = joined_as(no_reconnect(), vec![]);
@@ -272,6 +280,8 @@ fn api_rules_are_checked_before_sending() {
     assert!(ClientConfig::new("a", "http://x").is_err());
 }
 
+/// `leave` closes for good (a normal close, which the server takes as goodbye), the close it
+/// asked for is not reported as a disconnect, and a `leave` with nothing joined resolves at once.
 #[test]
 fn leave_closes_and_allows_a_new_join() {
     let mut c = joined(vec![]);
@@ -304,6 +314,7 @@ fn leave_closes_and_allows_a_new_join() {
     );
 }
 
+/// `destroy` settles every pending promise (rejected, cancelled) so no app code waits forever.
 #[test]
 fn destroy_rejects_everything_pending_and_closes() {
     let mut c = joined(vec![]);
@@ -325,6 +336,8 @@ fn destroy_rejects_everything_pending_and_closes() {
     assert_eq!(c.poll_timeout(), None);
 }
 
+/// Heartbeats both measure the round trip and detect a dead connection that never reported
+/// its close (common after WeChat suspends a page).
 #[test]
 fn heartbeats_measure_rtt_and_a_missed_one_means_a_dead_connection() {
     let mut c = client();

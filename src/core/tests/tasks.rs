@@ -4,6 +4,7 @@ use super::*;
 use crate::protocol::frame::{encode_err, encode_event, encode_ok};
 use crate::protocol::*;
 
+/// A push-task request body as an app writes it, with one member on the canvas.
 fn task_req(id: &str, width: u32) -> String {
     serde_json::json!({"rtmpTasks": [{
         "taskId": id, "streamUrl": "rtmp://cdn/x",
@@ -13,6 +14,8 @@ fn task_req(id: &str, width: u32) -> String {
     .to_string()
 }
 
+/// The core does not rewrite push tasks (the server checks them), and their statuses reach
+/// the app in the order the server sent them.
 #[test]
 fn tasks_go_to_the_server_as_given_and_statuses_arrive_in_order() {
     let mut c = client();
