@@ -1,7 +1,7 @@
 //! Unit tests of the state machine, driven frame by frame in virtual time, one file per
 //! behaviour; this file holds the fixtures they share. The two-party tests against the real
 //! server logic live in `server/tests/harness/`, the seeded fault runs in
-//! `server/tests/faults.rs`.
+//! `server/tests/faults/`.
 
 mod components;
 mod dialects;

@@ -1,5 +1,5 @@
 //! Reconnecting, frame by frame in virtual time. The thousands of seeded fault runs against the
-//! real hub live in `server/tests/faults.rs`; these pin the details one at a time.
+//! real hub live in `server/tests/faults/`; these pin the details one at a time.
 
 use super::*;
 use crate::protocol::frame::{encode_err, encode_event, encode_ok};
