@@ -16,6 +16,7 @@ const { execFileSync } = require('node:child_process');
 const { createMiniProgram, WRAPPER_PARAMS } = require('./runtime');
 const { createHost, waitData } = require('./e2e/page-host');
 const wechat = require('./wechat-ci');
+const { writeWasmBr } = require('../scripts/wasm-br');
 
 const PKG = wechat.PKG;
 const MB2 = 2 * 1024 * 1024;
@@ -125,14 +126,26 @@ test('copied into a project instead, the SDK loads with wasmPath, from a .wasm o
   data = await runFixture(t, root);
   assert.equal(data.state, 'loaded', `${data.code} ${data.message}`);
 
-  // Only the brotli file in the package: WXWebAssembly takes the .wasm.br path.
+  // Only the brotli file in the package: WXWebAssembly takes the .wasm.br path. It is what
+  // `MPRTC_WASM_BR=1 scripts/build-pkg` wrote, or, from a build without it, what the same
+  // script (scripts/wasm-br.js) writes.
   const br = path.join(lib, 'mprtc_bg.wasm.br');
-  if (!fs.existsSync(br)) fs.writeFileSync(br, zlib.brotliCompressSync(fs.readFileSync(path.join(lib, 'mprtc_bg.wasm'))));
+  const fromBuild = fs.existsSync(br);
+  if (!fromBuild) writeWasmBr(path.join(lib, 'mprtc_bg.wasm'), br);
+  assert.ok(zlib.brotliDecompressSync(fs.readFileSync(br)).equals(fs.readFileSync(path.join(PKG, 'mprtc_bg.wasm'))), 'the .wasm.br is the .wasm');
   fs.rmSync(path.join(lib, 'mprtc_bg.wasm'));
   write(root, fixtureFiles('../../libs/mprtc/index.js', "SDK.setWasmPath('libs/mprtc/mprtc_bg.wasm.br');"));
   data = await runFixture(t, root);
   assert.equal(data.state, 'loaded', `${data.code} ${data.message}`);
-  t.diagnostic(`mprtc_bg.wasm.br: ${fs.statSync(br).size} B (mprtc_bg.wasm: ${fs.statSync(path.join(PKG, 'mprtc_bg.wasm')).size} B)`);
+  // And the core in it works: it answers a call with its own typed error.
+  const mp = createMiniProgram({ root, console: quiet });
+  t.after(() => mp.close());
+  const SDK = mp.require('libs/mprtc/index.js');
+  SDK.setWasmPath('libs/mprtc/mprtc_bg.wasm.br');
+  const c = SDK.Client({ appkey: 'demo', server: 'ws://127.0.0.1:9/ws' });
+  await assert.rejects(c.join({ uid: 1 }), (e) => e.code === 1001 && e.reason === 'invalid_argument');
+  assert.equal(mp.errors.length, 0);
+  t.diagnostic(`mprtc_bg.wasm.br (${fromBuild ? 'MPRTC_WASM_BR=1 build' : 'scripts/wasm-br.js'}): ${fs.statSync(br).size} B (mprtc_bg.wasm: ${fs.statSync(path.join(PKG, 'mprtc_bg.wasm')).size} B)`);
 });
 
 test('miniprogram-ci compiles the demo with the SDK built in; every package is under 2 MB', async (t) => {
