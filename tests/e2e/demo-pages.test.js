@@ -157,9 +157,9 @@ test('the demo pages, built by WeChat\'s tools, run a room with two phones again
   assert.deepEqual(members(roomB.data), [`${uidA} audio video`, `${uidB} self audio video`]);
   // <live-player>: the URL each page plays shows the other phone's camera.
   const seenByA = await grabFrame(playerOf(roomA.data, uidB).url);
-  assert.ok(near(seenByA.pixel(160, 120), BLUE), `A plays B (blue): ${seenByA.pixel(160, 120)}`);
+  assert.ok(near(seenByA.cell(160, 120), BLUE), `A plays B (blue): ${seenByA.cell(160, 120)}`);
   const seenByB = await grabFrame(playerOf(roomB.data, uidA).url);
-  assert.ok(near(seenByB.pixel(160, 120), RED), `B plays A (red): ${seenByB.pixel(160, 120)}`);
+  assert.ok(near(seenByB.cell(160, 120), RED), `B plays A (red): ${seenByB.cell(160, 120)}`);
   assert.equal(tilesA.size, 1, 'one stream-tile on A');
 
   // ---- component events reach the SDK through the bridge, and its answers reach the page
@@ -194,7 +194,7 @@ test('the demo pages, built by WeChat\'s tools, run a room with two phones again
   assert.ok(roomB.data.log.includes(`new play URL for uid ${uidA}`));
   assert.notEqual(tileOf(tilesB, roomB, uidA), oldTile, 'a new tile');
   const again = await grabFrame(playerOf(roomB.data, uidA).url);
-  assert.ok(near(again.pixel(160, 120), RED), 'B plays A from the new URL after A pushes again');
+  assert.ok(near(again.cell(160, 120), RED), 'B plays A from the new URL after A pushes again');
 
   // ---- microphone and camera: the component attributes at once, the others through the SDK
   roomA.onToggleMic();
@@ -254,9 +254,9 @@ test('the demo pages, built by WeChat\'s tools, run a room with two phones again
   await waitData(roomA, (d) => playerOf(d, 3003) && playerOf(d, 3003).url && playerOf(d, 3003).video, 'the mix as a player', 30000);
   const mix = await grabFrame(playerOf(roomA.data, 3003).url, { skip: 10 });
   assert.deepEqual([mix.width, mix.height], [1280, 720]);
-  assert.ok(near(mix.pixel(320, 360), RED), `left is A: ${mix.pixel(320, 360)}`);
-  assert.ok(near(mix.pixel(960, 360), BLUE), `right is B: ${mix.pixel(960, 360)}`);
-  assert.ok(near(mix.pixel(640, 40), GREEN), `background is green: ${mix.pixel(640, 40)}`);
+  assert.ok(near(mix.cell(320, 360), RED), `left is A: ${mix.cell(320, 360)}`);
+  assert.ok(near(mix.cell(960, 360), BLUE), `right is B: ${mix.cell(960, 360)}`);
+  assert.ok(near(mix.cell(640, 40), GREEN), `background is green: ${mix.cell(640, 40)}`);
   // A bad field is refused before anything is sent, and named.
   live.onInput(A.host.event({ value: 'bad id!' }, { field: 'taskId' }, 'input'));
   await live.onUpdate();

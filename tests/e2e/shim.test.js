@@ -8,7 +8,7 @@ const assert = require('node:assert/strict');
 const { types } = require('node:util');
 const { startServer, nextEvent } = require('./support');
 const { startProxy } = require('./proxy');
-const { miniProgram } = require('./mp');
+const { miniProgram, waitFor } = require('./mp');
 
 async function server(t) {
   const s = await startServer();
@@ -51,13 +51,15 @@ test('destroy rejects every pending call with 1007 and later calls too', async (
   // The path goes dead: the calls stay pending (their timeout is a minute away).
   proxy.stall();
   const pending = [a.setRole('audience'), a.publish()];
+  // The requests were lost on the way; the path works again for the close that destroy sends.
+  proxy.unstall();
   a.destroy();
   for (const p of pending) {
     await assert.rejects(p, (e) => types.isNativeError(e) && e.code === 1007 && e.reason === 'cancelled');
   }
   await assert.rejects(a.leave(), (e) => e.code === 1007);
   // Its socket is closed, and the next Client is a new one.
-  assert.equal(mp.sockets, 0);
+  await waitFor(() => mp.sockets === 0, 'the destroyed client\'s socket closed');
   const fresh = SDK.Client({ appkey: 'demo', server: s.endpoints.signal });
   assert.notEqual(fresh, a);
   await fresh.join({ channelName: 'destroy', uid: 2 });

@@ -61,7 +61,7 @@ test('two mini-programs join, publish and subscribe with real media', async (t) 
   // A forged push URL and a play URL used for pushing are refused by the media server.
   for (const bad of [pushUrl.replace(/s=[^&]+/, 's=forgedforgedforged'), play.url]) {
     const p = pushTestPattern(bad.replace('.1001?', '.1001?'));
-    const r = await Promise.race([p.exited, sleep(10000).then(() => null)]);
+    const r = await mps.within(p.exited, 'the media server refusing the pusher').catch(() => null);
     if (!r) p.stop();
     assert.ok(r && r.code !== 0, `pusher with a bad URL was refused (${bad.split('?')[1].slice(0, 20)}...)`);
   }
@@ -100,7 +100,7 @@ test('an expired push URL is refused by the media server', async (t) => {
   const url = await a.publish('video');
   await sleep(2200); // the scenario, not the verdict: the 1-second URL has run out
   const p = pushTestPattern(url);
-  const r = await Promise.race([p.exited, sleep(10000).then(() => null)]);
+  const r = await mps.within(p.exited, 'the media server refusing the pusher').catch(() => null);
   if (!r) p.stop();
   assert.ok(r && r.code !== 0, 'expired URL refused');
   // A fresh URL from a new publish works.

@@ -166,3 +166,16 @@ test('ZEGO: publishQualityUpdate for the own stream, onPlayStateUpdate for a pla
   assert.deepEqual(calls, [[0, 'anna-cam'], [1, 'anna-cam']]);
   await Promise.all([za.logoutRoom(room), zb.logoutRoom(room)]);
 });
+
+test('an answer the SDK cannot read rejects the call with 1006, and the session goes on', async (t) => {
+  const s = await server(t);
+  const proxy = await startProxy(Number(new URL(s.endpoints.signal).port));
+  t.after(() => proxy.close());
+  const a = client(t, `ws://127.0.0.1:${proxy.port}/ws`, 'demo');
+  await a.join({ channelName: 'unreadable', uid: 1 });
+  // A broken server: the publish answer has no URL.
+  proxy.answerInstead('publish', '{"v":1,"re":$ID,"ok":true,"body":{"nourl":true}}');
+  await assert.rejects(a.publish(), typed(1006, 'protocol_violation'));
+  assert.match(await a.publish(), /^rtmp:\/\//, 'the next answer is read as ever');
+  await a.leave();
+});

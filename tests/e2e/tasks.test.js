@@ -69,7 +69,7 @@ test('a push task composes members, follows updates and reports its status', { t
 
   const sample = async () => {
     const f = await grabFrame(play.url, { skip: 10 });
-    return { f, tl: f.pixel(320, 180), br: f.pixel(960, 540), bg: f.pixel(960, 180) };
+    return { f, tl: f.cell(320, 180), br: f.cell(960, 540), bg: f.cell(960, 180) };
   };
   // Frames until one shows `pred` (the compositor restarting takes a few), for 60 s at most:
   // each grab decodes fresh frames, so no pause between them is needed.
