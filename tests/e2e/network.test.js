@@ -105,7 +105,7 @@ test('when the network comes back the SDK reconnects at once, not at its next ba
   const triesBefore = tries.length;
   mp.setNetwork(true);
   assert.deepEqual(plain(await nextEvent(a, 'reconnected', null, 20000)), { resumed: true });
-  assert.deepEqual(tries.slice(triesBefore), [triesBefore + 1], 'one try, made at once');
+  assert.deepEqual(tries.slice(triesBefore), [], 'the try already announced went at once');
   mp.releaseTimers();
   await a.leave();
 });

@@ -105,3 +105,35 @@ test('a wrong wasm path rejects init with 1008, and after setWasmPath the same c
   await assert.rejects(a.subscribe(undefined, 'video'), (e) => e.code === 1001);
   await a.leave();
 });
+
+test('the e2e harness fails a test whose SDK swallowed an error it did not expect', async () => {
+  // A test context of our own, to run the harness's end-of-test hooks and see what they say.
+  const hooks = [];
+  const run = async () => {
+    const failures = [];
+    for (const h of hooks.splice(0)) {
+      try {
+        await h();
+      } catch (e) {
+        failures.push(e.message);
+      }
+    }
+    return failures;
+  };
+  const refused = async (mp) => {
+    const a = mp.require('mprtc').Client({ appkey: 'demo', server: 'ws://127.0.0.1:9/ws' });
+    await a.dataReporter('screen', 'bindstatechange', { code: 1 });
+    a.destroy();
+  };
+  await refused(miniProgram({ after: (fn) => hooks.push(fn) }, { name: 'quiet' }));
+  const failures = await run();
+  assert.equal(failures.length, 1, failures.join('\n'));
+  assert.match(failures[0], /mini-program quiet: the SDK swallowed errors:\n {2}warn: \[mprtc\] dataReporter ignored: 1001 /);
+
+  const told = miniProgram({ after: (fn) => hooks.push(fn) }, { name: 'told' });
+  told.expectLog(/dataReporter ignored: 1001/);
+  await refused(told);
+  assert.deepEqual(await run(), [], 'an expected line passes');
+  miniProgram({ after: (fn) => hooks.push(fn) }, { name: 'waiting' }).expectLog(/never/);
+  assert.deepEqual(await run(), ['mini-program waiting: expected SDK log lines never came: /never/']);
+});
