@@ -107,7 +107,7 @@ test('calls pending when reconnecting gives up reject with 1009, a real Error', 
   await assert.rejects(a.publish(), (e) => e.code === 1002, 'the session is over');
 });
 
-test('ZEGO: LOGIN_FAILED with the code, and kick-outs with 4025 and 4013', async (t) => {
+test('ZEGO: LOGIN_FAILED with the code, and kick-outs with 4025, 4013 and 4030', async (t) => {
   const s = await server(t);
   const room = 'surface-zg';
   const za = engine(t, s.endpoints.signal);
@@ -132,7 +132,13 @@ test('ZEGO: LOGIN_FAILED with the code, and kick-outs with 4025 and 4013', async
   const expired = new Promise((res) => zc.on('roomStateChanged', (r, reason, code) => reason === 'KICKOUT' && res(code)));
   assert.equal(await zc.loginRoom(room, token(room, 'carl', 2), { userID: 'carl' }), true);
   assert.equal(await within(expired, 'the token running out', 30000), 4013);
-  await zb.logoutRoom(room);
+
+  // The app's backend closes the room: KICKOUT with 4030.
+  const closed = new Promise((res) => zb.on('roomStateChanged', (r, reason, code) => reason === 'KICKOUT' && res(code)));
+  const base = s.endpoints.signal.replace(/^ws/, 'http').replace(/\/ws$/, '');
+  const res = await fetch(`${base}/api/v1/rooms/${room}`, { method: 'DELETE', headers: { authorization: 'Basic ' + Buffer.from('secure:secure-secret').toString('base64') } });
+  assert.equal(res.status, 200);
+  assert.equal(await within(closed, 'the room closed'), 4030);
 });
 
 test('ZEGO: publishQualityUpdate for the own stream, onPlayStateUpdate for a played one', async (t) => {
