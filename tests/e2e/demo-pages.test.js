@@ -57,7 +57,7 @@ async function buildDemo(t, server) {
 /** One phone: a runtime over the built demo, with the page host; its console is watched (mp.js). */
 function phone(t, root, name) {
   let mp = null;
-  const watched = watchedConsole(t, name, () => mp.errors);
+  const watched = watchedConsole(t, name, () => mp.errors, () => mp.close());
   mp = createMiniProgram({ root, hideCloseDelayMs: 300, console: watched.console });
   t.after(() => mp.close());
   const host = createHost(mp);

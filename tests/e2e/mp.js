@@ -37,10 +37,10 @@ function lineOf(level, args) {
 /**
  * A console for a mini-program named `name`, checked when test `t` ends. Returns
  * {console, lines, expectLog(pattern), text()}; `lines` holds {level, text} per call;
- * `errorsOf()` gives the runtime's uncaught callback errors. With MPRTC_E2E_VERBOSE set every
- * line is also printed.
+ * `errorsOf()` gives the runtime's uncaught callback errors, `close()` (optional) ends the
+ * mini-program before a failure is thrown. With MPRTC_E2E_VERBOSE set every line is also printed.
  */
-function watchedConsole(t, name, errorsOf) {
+function watchedConsole(t, name, errorsOf, close) {
   const lines = [];
   const expected = [];
   const sink = (level) => (...args) => {
@@ -58,7 +58,13 @@ function watchedConsole(t, name, errorsOf) {
     if (missing.length) problems.push('expected SDK log lines never came: ' + missing.map(String).join(', '));
     const errors = errorsOf ? errorsOf() : [];
     if (errors.length) problems.push('uncaught errors in mini-program callbacks:\n  ' + errors.map((e) => (e && e.stack) || String(e)).join('\n  '));
-    if (problems.length) throw new Error(`mini-program ${name}: ${problems.join('\n')}`);
+    if (!problems.length) return undefined;
+    // node:test runs no hook after one that throws: close the mini-program first, so a failed
+    // test leaves no socket or timer behind it.
+    const failed = new Error(`mini-program ${name}: ${problems.join('\n')}`);
+    return Promise.resolve(close && close()).then(() => {
+      throw failed;
+    });
   });
   return {
     console: cons,
@@ -88,7 +94,7 @@ function miniProgram(t, opts) {
     o.root = pkg.root;
   }
   let mp = null;
-  const watched = watchedConsole(t, name, () => mp.errors);
+  const watched = watchedConsole(t, name, () => mp.errors, () => mp.close());
   mp = createMiniProgram(Object.assign(o, { console: watched.console }));
   t.after(() => mp.close());
   mp.logs = watched.lines;

@@ -37,7 +37,7 @@ function loggedPage(t, file, source) {
   const pkg = layoutPackage({ files: { [file]: source } });
   t.after(() => pkg.cleanup());
   let mp = null;
-  const watched = watchedConsole(t, file, () => mp.errors);
+  const watched = watchedConsole(t, file, () => mp.errors, () => mp.close());
   // The page's own lines, as text, for waitLog and the tests' checks.
   const logs = [];
   const cons = {};
