@@ -85,7 +85,7 @@ test('syncDone also carries the news as NetEase\'s userlist', async (t) => {
   const d = plain(await sync);
   assert.match(d.url, /^rtmp:\/\//);
   assert.equal(d.kind, 'push');
-  assert.deepEqual(d.userlist.map((u) => [u.uid, u.url]), [[5, d.url]]);
+  assert.deepEqual(d.userlist, [{ uid: 5, isBigNumber: false, url: d.url }]);
   await a.leave();
 });
 
