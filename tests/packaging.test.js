@@ -13,15 +13,17 @@ const path = require('node:path');
 const vm = require('node:vm');
 const zlib = require('node:zlib');
 const { execFileSync } = require('node:child_process');
-const { createMiniProgram, WRAPPER_PARAMS } = require('./runtime');
+const { WRAPPER_PARAMS } = require('./runtime');
 const { createHost, waitData } = require('./e2e/page-host');
+// The console of each mini-program is watched as in the e2e suites: a swallowed error fails.
+const { miniProgram } = require('./e2e/mp');
 const wechat = require('./wechat-ci');
+const { writeWasmBr } = require('../scripts/wasm-br');
 
 const PKG = wechat.PKG;
 const MB2 = 2 * 1024 * 1024;
 // What WeChat keeps of a package (miniprogram-ci's extension whitelist, the part that matters here).
 const SHIPPED = /\.(js|json|wasm|br)$/;
-const quiet = { log() {}, info() {}, warn() {}, error() {}, debug() {} };
 
 function tmp(t, prefix) {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -63,8 +65,7 @@ Page({
 
 /** Runs the fixture's page in the simulated runtime; resolves with its data once settled. */
 async function runFixture(t, root) {
-  const mp = createMiniProgram({ root, console: quiet });
-  t.after(() => mp.close());
+  const mp = miniProgram(t, { root, name: 'fixture' });
   const page = createHost(mp).launch();
   return waitData(page, (d) => d.state !== 'loading', 'the SDK loaded or failed', 15000);
 }
@@ -125,14 +126,24 @@ test('copied into a project instead, the SDK loads with wasmPath, from a .wasm o
   data = await runFixture(t, root);
   assert.equal(data.state, 'loaded', `${data.code} ${data.message}`);
 
-  // Only the brotli file in the package: WXWebAssembly takes the .wasm.br path.
+  // Only the brotli file in the package: WXWebAssembly takes the .wasm.br path. It is what
+  // `MPRTC_WASM_BR=1 scripts/build-pkg` wrote, or, from a build without it, what the same
+  // script (scripts/wasm-br.js) writes.
   const br = path.join(lib, 'mprtc_bg.wasm.br');
-  if (!fs.existsSync(br)) fs.writeFileSync(br, zlib.brotliCompressSync(fs.readFileSync(path.join(lib, 'mprtc_bg.wasm'))));
+  const fromBuild = fs.existsSync(br);
+  if (!fromBuild) writeWasmBr(path.join(lib, 'mprtc_bg.wasm'), br);
+  assert.ok(zlib.brotliDecompressSync(fs.readFileSync(br)).equals(fs.readFileSync(path.join(PKG, 'mprtc_bg.wasm'))), 'the .wasm.br is the .wasm');
   fs.rmSync(path.join(lib, 'mprtc_bg.wasm'));
   write(root, fixtureFiles('../../libs/mprtc/index.js', "SDK.setWasmPath('libs/mprtc/mprtc_bg.wasm.br');"));
   data = await runFixture(t, root);
   assert.equal(data.state, 'loaded', `${data.code} ${data.message}`);
-  t.diagnostic(`mprtc_bg.wasm.br: ${fs.statSync(br).size} B (mprtc_bg.wasm: ${fs.statSync(path.join(PKG, 'mprtc_bg.wasm')).size} B)`);
+  // And the core in it works: it answers a call with its own typed error.
+  const mp = miniProgram(t, { root, name: 'br' });
+  const SDK = mp.require('libs/mprtc/index.js');
+  SDK.setWasmPath('libs/mprtc/mprtc_bg.wasm.br');
+  const c = SDK.Client({ appkey: 'demo', server: 'ws://127.0.0.1:9/ws' });
+  await assert.rejects(c.join({ uid: 1 }), (e) => e.code === 1001 && e.reason === 'invalid_argument');
+  t.diagnostic(`mprtc_bg.wasm.br (${fromBuild ? 'MPRTC_WASM_BR=1 build' : 'scripts/wasm-br.js'}): ${fs.statSync(br).size} B (mprtc_bg.wasm: ${fs.statSync(path.join(PKG, 'mprtc_bg.wasm')).size} B)`);
 });
 
 test('miniprogram-ci compiles the demo with the SDK built in; every package is under 2 MB', async (t) => {

@@ -127,6 +127,21 @@ test('timers return numbers and survive throwing callbacks', () =>
     assert.match(mp.errors[0].message, /boom/);
   }));
 
+test('holdTimers holds timer callbacks until releaseTimers, in order', () =>
+  withMp({}, {}, async (mp) => {
+    mp.holdTimers();
+    const box = mp.evaluate(`
+      var box = { seen: [] };
+      setTimeout(function () { box.seen.push('a'); }, 1);
+      setTimeout(function () { box.seen.push('b'); }, 2);
+      module.exports = box;`);
+    await until(() => mp.heldTimers === 2, 'both timers due and held');
+    assert.deepEqual([...box.seen], []);
+    mp.releaseTimers();
+    assert.deepEqual([...box.seen], ['a', 'b']);
+    assert.equal(mp.heldTimers, 0);
+  }));
+
 // ---------------------------------------------------------------------------------- WXWebAssembly
 const WAT_MVP = `(module
   (import "./x_bg.js" "hello" (func $hello (param i32) (result i32)))

@@ -124,10 +124,13 @@ test('hideApp closes sockets after the delay and suspends callbacks until showAp
       await until(() => log.includes('open:object'), 'open');
       mp.hideApp();
       assert.deepEqual([...box.events], ['hide']);
-      const timerBox = mp.evaluate('var b = {}; setTimeout(function () { b.fired = Date.now(); }, 150); module.exports = b;');
       await until(() => srv.conns[0].closeInfo, 'server sees the socket die');
       assert.equal(mp.sockets, 0);
       assert.equal(mp.suspended, true);
+      // A 1 ms timer set while suspended: its host timer is due long before the 120 ms wait
+      // below ends (Node runs timers in the order they fall due), so only the suspension can
+      // be holding it.
+      const timerBox = mp.evaluate('var b = {}; setTimeout(function () { b.fired = true; }, 1); module.exports = b;');
       await sleep(120);
       assert.equal(timerBox.fired, undefined, 'timers are held while suspended');
       assert.ok(!log.some((l) => l.startsWith('close:')), 'onClose is held while suspended');
@@ -159,8 +162,8 @@ test('showApp before the delay keeps sockets; offAppHide removes listeners', asy
       mp.require('s.js')(srv.url, log);
       await until(() => log.includes('open:object'), 'open');
       mp.hideApp();
-      await sleep(30);
       mp.showApp();
+      // The 80 ms close timer, had show not cancelled it, falls due before this 120 ms one.
       await sleep(120);
       assert.equal(mp.sockets, 1);
       assert.equal(srv.open(), 1);

@@ -7,20 +7,12 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { execFileSync } = require('node:child_process');
-const { createMiniProgram, layoutPackage } = require('../runtime');
-const { REPO, startServer, pushTestPattern, pullFrames, nextEvent, recordEvents, sleep } = require('./support');
+const { REPO, startServer, pushTestPattern, pullFrames, nextEvent, recordEvents } = require('./support');
 const { startProxy } = require('./proxy');
+const { miniProgram, waitFor, marker } = require('./mp');
 
 const EVENTS = ['willreconnect', 'reconnected', 'reconnectFailed', 'disconnect', 'clientJoin', 'clientLeave',
   'stream-added', 'stream-removed', 'role-Changed', 'syncDone', 'kicked', 'liveRoomClose', 'tokenWillExpire'];
-
-function miniProgram(t, opts) {
-  const pkg = layoutPackage({});
-  t.after(() => pkg.cleanup());
-  const mp = createMiniProgram(Object.assign({ root: pkg.root }, opts));
-  t.after(() => mp.close());
-  return mp;
-}
 
 const portOf = (url) => Number(new URL(url).port);
 
@@ -55,12 +47,13 @@ test('a cut connection is resumed and the events missed meanwhile arrive once, i
   proxy.stall();
   await b.setRole('audience');
   await b.setRole('broadcaster');
-  await sleep(200);
   proxy.unstall();
   const back = nextEvent(a, 'reconnected');
   proxy.cut();
   assert.deepEqual(plain(await back), { resumed: true });
-  await sleep(300);
+  // Both role changes arrive; anything sent twice would arrive before B's later marker.
+  await waitFor(() => names(seen).filter((n) => n === 'role-Changed').length === 2, 'both role changes');
+  await marker(b, a);
   assert.deepEqual(names(seen), ['willreconnect', 'reconnected', 'role-Changed', 'role-Changed']);
   assert.deepEqual(plain(seen[0].data), { count: 1 });
   assert.deepEqual(seen.slice(2).map((e) => e.data.role), ['audience', 'broadcaster']);
@@ -83,10 +76,11 @@ test('a silent path is found by the heartbeat and the session resumes', async (t
   proxy.stall();
   await b.join({ channelName: 'silent', uid: 2 });
   // No close ever comes: the missed pong (1 s) tells A; the proxy passes new connections.
-  await nextEvent(a, 'willreconnect', null, 5000);
+  await nextEvent(a, 'willreconnect', null, 20000);
   proxy.unstall();
-  assert.deepEqual(plain(await nextEvent(a, 'reconnected', null, 5000)), { resumed: true });
-  await sleep(200);
+  assert.deepEqual(plain(await nextEvent(a, 'reconnected', null, 20000)), { resumed: true });
+  await waitFor(() => names(seen).includes('clientJoin'), 'B joining, as missed');
+  await marker(b, a);
   assert.deepEqual(names(seen), ['willreconnect', 'reconnected', 'clientJoin']);
   assert.equal(seen[2].data.uid, 2);
   await Promise.all([a.leave(), b.leave()]);
@@ -103,15 +97,16 @@ test('when the network comes back the SDK reconnects at once, not at its next ba
   proxy.refuse(true);
   proxy.cut();
   mp.setNetwork(false);
-  for (let i = 0; i < 60 && tries.length < 4; i++) await sleep(100);
-  assert.ok(tries.length >= 4, `kept trying: ${tries}`);
-  // The network is back; the next try would be seconds away, but the SDK goes now.
+  await waitFor(() => tries.length >= 4, 'four tries', 30000, () => String(tries));
+  // The network is back; the next try would be seconds away, but the SDK goes now. Its timers
+  // are held meanwhile, so only the network change can have brought it back.
+  mp.holdTimers();
   proxy.refuse(false);
-  const back = Date.now();
+  const triesBefore = tries.length;
   mp.setNetwork(true);
-  assert.deepEqual(plain(await nextEvent(a, 'reconnected', null, 5000)), { resumed: true });
-  const took = Date.now() - back;
-  assert.ok(took < 500, `reconnected ${took} ms after the network came back`);
+  assert.deepEqual(plain(await nextEvent(a, 'reconnected', null, 20000)), { resumed: true });
+  assert.deepEqual(tries.slice(triesBefore), [], 'the try already announced went at once');
+  mp.releaseTimers();
   await a.leave();
 });
 
@@ -123,18 +118,19 @@ test('back from the background past the suspend delay, the socket is replaced at
   await joinPair(a, b, 'bg');
   const seen = recordEvents(a, EVENTS);
   mp.hideApp();
-  await sleep(400); // WeChat closed the socket and froze the page
+  await waitFor(() => mp.suspended, 'WeChat closing the socket and freezing the page');
   await b.leave();
-  await sleep(1500);
-  const shown = Date.now();
   mp.showApp();
-  assert.deepEqual(plain(await nextEvent(a, 'reconnected', null, 5000)), { resumed: true });
-  const took = Date.now() - shown;
-  assert.ok(took < 1000, `reconnected ${took} ms after show`);
-  await sleep(200);
-  assert.deepEqual(names(seen), ['willreconnect', 'reconnected', 'clientLeave']);
+  assert.deepEqual(plain(await nextEvent(a, 'reconnected', null, 20000)), { resumed: true });
+  // B comes back as the marker: everything A missed arrived before it, once, on the first try.
+  await waitFor(() => names(seen).includes('clientLeave'), 'B leaving, as missed');
+  const bBack = nextEvent(a, 'clientJoin');
+  await b.join({ channelName: 'bg', uid: 2 });
+  await bBack;
+  assert.deepEqual(names(seen), ['willreconnect', 'reconnected', 'clientLeave', 'clientJoin']);
+  assert.deepEqual(plain(seen[0].data), { count: 1 }, 'the first try got the session back');
   assert.deepEqual(plain(seen[2].data), { uid: 2, isBigNumber: false, reason: 'left' });
-  await a.leave();
+  await Promise.all([a.leave(), b.leave()]);
 });
 
 test('after a server restart clients rejoin with a snapshot and republish by themselves', async (t) => {
@@ -193,11 +189,12 @@ test('kicked by the server API, the room closed, a token run out: each ends the 
   const { server } = await setup(t);
   const join = async (room, uid, ttl) => {
     // One client per mini-program (NetEase's Client is a singleton): one runtime each.
-    const c = miniProgram(t).require('mprtc').Client({ appkey: 'secure', server: server.endpoints.signal });
+    const mp = miniProgram(t);
+    const c = mp.require('mprtc').Client({ appkey: 'secure', server: server.endpoints.signal });
     // Listening from before the join: nothing the server sends right after it is missed.
     const seen = recordEvents(c, EVENTS);
     await c.join({ channelName: room, uid, token: secureToken(room, uid, ttl || 600) });
-    return { c, seen };
+    return { mp, c, seen };
   };
   const without = (seen, name) => seen.filter((e) => e.name !== name);
 
@@ -208,7 +205,8 @@ test('kicked by the server API, the room closed, a token run out: each ends the 
   assert.equal((await api(server, 'POST', '/api/v1/rooms/k/members/1/kick')).status, 200);
   assert.deepEqual(plain(await kicked), { reason: 'kicked' });
   await left;
-  await sleep(300);
+  // A session the server ended has no socket left: nothing more can arrive.
+  await waitFor(() => kickedOne.mp.sockets === 0, 'the kicked session\'s socket closed');
   assert.deepEqual(names(without(kickedOne.seen, 'clientJoin')), ['kicked']);
   assert.deepEqual(without(other.seen, 'clientJoin').map((e) => [e.name, e.data.reason]), [['clientLeave', 'kicked']]);
   await assert.rejects(kickedOne.c.publish(), (e) => e.code === 1002);
@@ -216,12 +214,16 @@ test('kicked by the server API, the room closed, a token run out: each ends the 
   const closing = nextEvent(other.c, 'liveRoomClose');
   assert.equal((await api(server, 'DELETE', '/api/v1/rooms/k')).status, 200);
   await closing;
-  await sleep(300);
+  await waitFor(() => other.mp.sockets === 0, 'the closed room\'s socket closed');
   assert.deepEqual(names(without(other.seen, 'clientJoin')), ['clientLeave', 'liveRoomClose']);
 
   // A 3-second token: warned at once (less than 30 s left), ended when it runs out.
   const short = await join('t', 3, 3);
-  const gone = await nextEvent(short.c, 'kicked', null, 8000);
+  const gone = await nextEvent(short.c, 'kicked', null, 20000);
   assert.deepEqual(plain(gone), { reason: 'token_expired' });
+  await waitFor(() => short.mp.sockets === 0, 'the expired session\'s socket closed');
   assert.deepEqual(names(short.seen), ['tokenWillExpire', 'kicked']);
+  // tokenWillExpire says how long is left: at most the token's 3 s.
+  const left3 = short.seen[0].data.remainingSeconds;
+  assert.ok(Number.isInteger(left3) && left3 >= 0 && left3 <= 3, `remainingSeconds ${left3}`);
 });

@@ -5,7 +5,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { createMiniProgram } = require('../runtime');
+const { miniProgram } = require('./mp');
 const { startServer, pushTestPattern, pullFrames, nextEvent } = require('./support');
 const { findSeed, skipWithout, loggedPage } = require('./seeds');
 
@@ -43,8 +43,7 @@ test("NetEase seed sample code runs unchanged but for import and config", async 
   t.after(() => pusher.stop());
 
   // A second member (plain SDK use) publishes for real; the sample subscribes on stream-added.
-  const peerMp = createMiniProgram({ root: pkg.root });
-  t.after(() => peerMp.close());
+  const peerMp = miniProgram(t, { root: pkg.root, name: 'peer' });
   const SDK = peerMp.require('mprtc');
   const peer = SDK.Client({ appkey: 'demo', server: server.endpoints.signal });
   const sawSample = nextEvent(peer, 'stream-added', (d) => d.uid === 100, 20000);

@@ -13,7 +13,7 @@ const assert = require('node:assert/strict');
 const http = require('node:http');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
-const { createMiniProgram } = require('../runtime');
+const { miniProgram } = require('./mp');
 const { REPO, startServer, pushTestPattern, pullFrames } = require('./support');
 const { findSeed, skipWithout, loggedPage } = require('./seeds');
 
@@ -173,12 +173,12 @@ test('ZEGO seed code runs unchanged but for import and token URL', async (t) => 
   page.onPushNetStateChange({ detail: { code: 0, message: '', info: { videoBitrate: 400, netSpeed: 500 } } });
   // The guide's publishQualityUpdate callback logs an undefined `stats` (its parameter is
   // `publishStats`), so it throws; the SDK reports the throw, which shows the event reached it.
+  mp.expectLog(/^\[mprtc\] listener for "publishQualityUpdate" threw/);
   await waitLog('listener for "publishQualityUpdate" threw');
 
   // Another member (a second mini-program with plain engine use) publishes; the guide's
   // roomStreamUpdate plays it.
-  const peerMp = createMiniProgram({ root: pkg.root });
-  t.after(() => peerMp.close());
+  const peerMp = miniProgram(t, { root: pkg.root, name: 'peer' });
   const { ZegoExpressEngine } = peerMp.require('mprtc');
   const peer = new ZegoExpressEngine('secure', server.endpoints.signal);
   const peerToken = await new Promise((res) => http.get(`${tokenUrl}?id_name=xiaohong`, (r) => { let b = ''; r.on('data', (d) => (b += d)); r.on('end', () => res(b)); }));

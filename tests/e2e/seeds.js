@@ -6,7 +6,8 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { createMiniProgram, layoutPackage } = require('../runtime');
-const { REPO, sleep } = require('./support');
+const { REPO } = require('./support');
+const { watchedConsole, waitFor } = require('./mp');
 
 const SEEDS = process.env.MPRTC_SEEDS || path.join(REPO, '..', 'shared', 'seeds');
 
@@ -29,24 +30,28 @@ function skipWithout(t, what) {
 /**
  * A package `pkg` with `source` as its page `file`, and a mini-program `mp` on it, both cleaned up
  * after test `t`. `logs` holds one line a console call; `waitLog(needle, ms)` resolves with the
- * first line that contains `needle`, waiting up to `ms` (15 s).
+ * first line that contains `needle`, waiting up to `ms` (20 s). The console is watched as every
+ * e2e mini-program's is (mp.js): an SDK line the test did not expect (`mp.expectLog`) fails it.
  */
 function loggedPage(t, file, source) {
   const pkg = layoutPackage({ files: { [file]: source } });
   t.after(() => pkg.cleanup());
+  let mp = null;
+  const watched = watchedConsole(t, file, () => mp.errors, () => mp.close());
+  // The page's own lines, as text, for waitLog and the tests' checks.
   const logs = [];
-  const sink = (...a) => logs.push(a.map((x) => (x instanceof Error ? `${x.code} ${x.message}` : typeof x === 'string' ? x : JSON.stringify(x))).join(' '));
-  const mp = createMiniProgram({ root: pkg.root, console: { log: sink, info: sink, warn: sink, error: sink, debug: sink } });
+  const cons = {};
+  for (const level of Object.keys(watched.console)) {
+    cons[level] = (...a) => {
+      watched.console[level](...a);
+      logs.push(watched.lines[watched.lines.length - 1].text);
+    };
+  }
+  mp = createMiniProgram({ root: pkg.root, console: cons });
   t.after(() => mp.close());
-  const waitLog = async (needle, ms) => {
-    const until = Date.now() + (ms || 15000);
-    while (Date.now() < until) {
-      const hit = logs.find((l) => l.includes(needle));
-      if (hit) return hit;
-      await sleep(50);
-    }
-    throw new Error(`no log with ${JSON.stringify(needle)}:\n${logs.join('\n')}`);
-  };
+  mp.expectLog = watched.expectLog;
+  const waitLog = (needle, ms) =>
+    waitFor(() => logs.find((l) => l.includes(needle)), `a log with ${JSON.stringify(needle)}`, ms || 20000, () => logs.join('\n'));
   return { pkg, mp, logs, waitLog };
 }
 

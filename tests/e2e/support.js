@@ -136,7 +136,8 @@ function pushColor(url, color, opts) {
 
 /**
  * Decodes one video frame (the `skip`-th, so the picture has settled) of `url` as RGB. Resolves
- * with {width, height, pixel(x, y) -> [r, g, b], audio: {rate, channels} | null}.
+ * with {width, height, pixel(x, y) -> [r, g, b], cell(x, y, size) -> mean [r, g, b],
+ * audio: {rate, channels} | null}.
  */
 function grabFrame(url, opts) {
   const o = Object.assign({ skip: 5, timeoutMs: 20000 }, opts);
@@ -165,6 +166,21 @@ function grabFrame(url, opts) {
         pixel(x, y) {
           const i = (y * width + x) * 3;
           return [buf[i], buf[i + 1], buf[i + 2]];
+        },
+        // The mean colour of the `size` px square (48 by default) centred on (x, y), kept inside
+        // the frame: one pixel can sit on an encoder's block edge or ringing, a cell cannot.
+        cell(x, y, size) {
+          const n = size || 48;
+          const x0 = Math.max(0, Math.min(width - n, x - (n >> 1)));
+          const y0 = Math.max(0, Math.min(height - n, y - (n >> 1)));
+          const sum = [0, 0, 0];
+          for (let yy = y0; yy < y0 + n; yy++) {
+            for (let xx = x0; xx < x0 + n; xx++) {
+              const i = (yy * width + xx) * 3;
+              for (let c = 0; c < 3; c++) sum[c] += buf[i + c];
+            }
+          }
+          return sum.map((v) => Math.round(v / (n * n)));
         },
       });
     });

@@ -8,8 +8,9 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { createMiniProgram, layoutPackage } = require('../runtime');
-const { startServer, pushRedAndBlue, videoAdded, grabFrame, near, nextEvent, sleep } = require('./support');
+const { layoutPackage } = require('../runtime');
+const { startServer, pushRedAndBlue, videoAdded, grabFrame, near, nextEvent } = require('./support');
+const { miniProgram } = require('./mp');
 
 const RED = [255, 0, 0];
 const BLUE = [0, 0, 255];
@@ -37,8 +38,7 @@ test('a push task composes members, follows updates and reports its status', { t
   const pkg = layoutPackage({});
   t.after(() => pkg.cleanup());
   const client = () => {
-    const mp = createMiniProgram({ root: pkg.root });
-    t.after(() => mp.close());
+    const mp = miniProgram(t, { root: pkg.root });
     return mp.require('mprtc').Client({ appkey: 'demo', server: server.endpoints.signal });
   };
   const [a, b, c] = [client(), client(), client()];
@@ -69,7 +69,18 @@ test('a push task composes members, follows updates and reports its status', { t
 
   const sample = async () => {
     const f = await grabFrame(play.url, { skip: 10 });
-    return { f, tl: f.pixel(320, 180), br: f.pixel(960, 540), bg: f.pixel(960, 180) };
+    return { f, tl: f.cell(320, 180), br: f.cell(960, 540), bg: f.cell(960, 180) };
+  };
+  // Frames until one shows `pred` (the compositor restarting takes a few), for 60 s at most:
+  // each grab decodes fresh frames, so no pause between them is needed.
+  const sampleUntil = async (pred) => {
+    const start = performance.now();
+    let s = null;
+    while (performance.now() - start < 60000) {
+      s = await sample().catch(() => null);
+      if (s && pred(s)) break;
+    }
+    return s;
   };
   const s1 = await sample();
   assert.deepEqual([s1.f.width, s1.f.height], [1280, 720]);
@@ -80,22 +91,12 @@ test('a push task composes members, follows updates and reports its status', { t
 
   // updateTasks replaces the whole layout: positions swap and the samples follow.
   await a.updateTasks({ rtmpTasks: [task(out, { x: 640, y: 360 }, { x: 0, y: 0 })] });
-  let s2;
-  for (let i = 0; i < 10; i++) {
-    await sleep(1000);
-    s2 = await sample().catch(() => null);
-    if (s2 && near(s2.tl, BLUE) && near(s2.br, RED)) break;
-  }
+  const s2 = await sampleUntil((s) => near(s.tl, BLUE) && near(s.br, RED));
   assert.ok(s2 && near(s2.tl, BLUE) && near(s2.br, RED), `swapped: ${s2 && [s2.tl, s2.br]}`);
 
   // A member leaving does not stop the output; their rectangle shows the canvas.
   await b.leave();
-  let s3;
-  for (let i = 0; i < 10; i++) {
-    await sleep(1000);
-    s3 = await sample().catch(() => null);
-    if (s3 && near(s3.tl, GREEN) && near(s3.br, RED)) break;
-  }
+  const s3 = await sampleUntil((s) => near(s.tl, GREEN) && near(s.br, RED));
   assert.ok(s3 && near(s3.tl, GREEN) && near(s3.br, RED), `after leave: ${s3 && [s3.tl, s3.br]}`);
 
   // deleteTasks ends it with 511.

@@ -64,10 +64,21 @@ async function validateFeatures(bytes) {
   return null;
 }
 
+let warned = false;
+
+// tools/wasm-check is the second validator of what WeChat's engine accepts; without it only
+// the wabt check runs. scripts/build-pkg builds it, so a missing one means a partial checkout
+// or a moved target dir: said once on a developer's machine, an error in CI (CI set), where
+// a check quietly not run would look like a check passed.
 function defaultWasmCheck() {
   if (process.env.MPRTC_WASM_CHECK) return process.env.MPRTC_WASM_CHECK;
   const p = path.join(REPO, 'target', 'release', 'wasm-check');
-  return fs.existsSync(p) ? p : null;
+  if (fs.existsSync(p)) return p;
+  const msg = `${p} is missing (scripts/build-pkg builds it): wasm modules are checked by wabt only`;
+  if (process.env.CI) throw new Error(msg);
+  if (!warned) console.warn('[runtime] ' + msg);
+  warned = true;
+  return null;
 }
 
 module.exports = { validateFeatures, defaultWasmCheck };

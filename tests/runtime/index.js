@@ -92,6 +92,10 @@ function createMiniProgram(options) {
   let suspended = false;
   let hideTimer = null;
   const deferred = []; // callbacks held while suspended
+  // Timer callbacks held by holdTimers() until releaseTimers(): a test that must show the SDK
+  // did something without waiting for one of its timers holds them, so no clock can do it.
+  let timersHeld = false;
+  const heldTimers = [];
 
   // ------------------------------------------------------------------ context
   const context = vm.createContext(
@@ -117,6 +121,10 @@ function createMiniProgram(options) {
   // exceptions reported (never thrown into the host).
   function dispatch(where, fn, key) {
     if (closed) return;
+    if (timersHeld && (where === 'setTimeout' || where === 'setInterval')) {
+      heldTimers.push({ where, fn });
+      return;
+    }
     if (suspended) {
       if (key === undefined || !deferred.some((d) => d.key === key)) deferred.push({ where, fn, key });
       return;
@@ -208,6 +216,19 @@ function createMiniProgram(options) {
     },
     get suspended() {
       return suspended;
+    },
+    /** Holds every timer callback of the mini-program (sockets and app events still run). */
+    holdTimers() {
+      timersHeld = true;
+    },
+    /** Runs the timer callbacks held since holdTimers(), in order, and lets later ones run. */
+    releaseTimers() {
+      timersHeld = false;
+      for (const h of heldTimers.splice(0)) dispatch(h.where, h.fn);
+    },
+    /** Number of timer callbacks held by holdTimers(). */
+    get heldTimers() {
+      return heldTimers.length;
     },
     /** Number of sockets connecting or open. */
     get sockets() {
