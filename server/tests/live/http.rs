@@ -42,6 +42,19 @@ pub async fn request(
     credentials: Option<&str>,
     body: &str,
 ) -> (u16, String) {
+    let (status, _, body) = exchange(addr, from, method, path, credentials, body).await;
+    (status, body)
+}
+
+/// [`request`], with the response's header lines too: (status, headers, body).
+pub async fn exchange(
+    addr: &str,
+    from: Option<&str>,
+    method: &str,
+    path: &str,
+    credentials: Option<&str>,
+    body: &str,
+) -> (u16, String, String) {
     use base64::Engine as _;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = match from {
@@ -72,10 +85,6 @@ pub async fn request(
         .expect("API answers in time")
         .unwrap();
     let status = resp.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = resp
-        .split_once("\r\n\r\n")
-        .map(|x| x.1)
-        .unwrap_or("")
-        .to_owned();
-    (status, body)
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+    (status, head.to_owned(), body.to_owned())
 }

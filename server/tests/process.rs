@@ -1,0 +1,185 @@
+//! The server as a process: the `serve` subcommand, a taken port refused with a typed error,
+//! SIGINT and SIGTERM closing every member with 1001 and exiting 0, and the ffmpeg compositors
+//! of push tasks dying with the server whether it is stopped (SIGTERM) or killed (SIGKILL).
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+mod live;
+use live::binary::{self, on_loopback, Running, BOUND};
+use live::{answer, connect, join, probe, Ws, SECRET};
+
+#[tokio::test]
+async fn the_serve_subcommand_serves() {
+    let mut cmd = std::process::Command::new(binary::BIN);
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--rtmp-listen", "127.0.0.1:0"])
+        .args(["--flv-listen", "127.0.0.1:0", "--insecure-app", "dbg"]);
+    let srv = Running::start(&mut cmd);
+    let mut ws = connect(&srv.signal()).await;
+    assert_eq!(answer(&mut ws, join(1, "dbg", "s", 1, None)).await["ok"], true);
+    let (status, text) = srv.stop_with(libc::SIGTERM);
+    assert!(status.success(), "{text}");
+}
+
+/// A port another process holds: the listener that wanted it names itself in the error code.
+#[test]
+fn a_taken_port_stops_the_server_with_a_typed_error() {
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = held.local_addr().unwrap().to_string();
+    for (flag, code) in [
+        ("--listen", "serve.bind_failed"),
+        ("--rtmp-listen", "media.bind_failed"),
+        ("--flv-listen", "media.bind_failed"),
+    ] {
+        // The flag given last wins over on_loopback's `:0` for the same listener.
+        let mut cmd = std::process::Command::new(binary::BIN);
+        for (f, _) in [("--listen", 0), ("--rtmp-listen", 0), ("--flv-listen", 0)] {
+            let addr = if f == flag { taken.as_str() } else { "127.0.0.1:0" };
+            cmd.args([f, addr]);
+        }
+        let out = binary::output(&mut cmd);
+        let err = out.refused_with(code);
+        assert!(err.contains(&taken), "{flag}: {err}");
+    }
+    drop(held);
+}
+
+/// Reads until the server ends the connection: the close code, if a close frame came.
+async fn close_code(ws: &mut Ws) -> Option<u16> {
+    live::closed_with(ws).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_and_sigterm_close_every_member_with_1001_and_exit_0() {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        let srv = Running::with(&["--insecure-app", "dbg"], &[("MPRTC_LOG", "info")]);
+        let url = srv.signal();
+        let mut members = Vec::new();
+        for uid in 1..=3 {
+            let mut ws = connect(&url).await;
+            assert_eq!(answer(&mut ws, join(1, "dbg", "bye", uid, None)).await["ok"], true);
+            members.push(ws);
+        }
+        // The process is waited for on its own thread while the members read their sockets.
+        let stopped = tokio::task::spawn_blocking(move || srv.stop_with(signal));
+        for ws in &mut members {
+            assert_eq!(close_code(ws).await, Some(1001), "signal {signal}");
+        }
+        let (status, text) = stopped.await.unwrap();
+        assert_eq!(status.code(), Some(0), "signal {signal}: {text}");
+        assert!(text.contains("shutting down"), "{text}");
+    }
+}
+
+/// `(ppid, state, command name)` of a process, `None` once it is gone.
+fn stat(pid: u32) -> Option<(u32, char, String)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid ...`; comm may hold spaces and parentheses.
+    let (head, rest) = s.rsplit_once(')')?;
+    let comm = head.split_once('(')?.1.to_owned();
+    let mut f = rest.split_whitespace();
+    let state = f.next()?.chars().next()?;
+    let ppid = f.next()?.parse().ok()?;
+    Some((ppid, state, comm))
+}
+
+/// Every live process descended from `root`.
+fn descendants(root: u32) -> HashSet<u32> {
+    let all: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter_map(|pid| stat(pid).filter(|s| s.1 != 'Z').map(|s| (pid, s.0)))
+        .collect();
+    let mut found: HashSet<u32> = HashSet::new();
+    let mut grew = true;
+    while grew {
+        grew = false;
+        for &(pid, ppid) in &all {
+            if (ppid == root || found.contains(&ppid)) && found.insert(pid) {
+                grew = true;
+            }
+        }
+    }
+    found
+}
+
+/// Whether `pid` has ended (gone, or a zombie nobody has reaped yet).
+fn ended(pid: u32) -> bool {
+    stat(pid).is_none_or(|s| s.1 == 'Z')
+}
+
+/// Checks `done` every 20 ms until it holds or [`BOUND`] passes: whether it held. The event is
+/// a process appearing or ending; the interval only says how soon it is seen.
+fn eventually(mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + BOUND;
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    done()
+}
+
+/// A server with app `sec` whose member runs a push task to the server's own RTMP listener,
+/// reported pushing (505): the server, the member and the compositor processes.
+async fn server_with_a_compositor(tag: &str) -> (Running, Ws, HashSet<u32>) {
+    let rec = probe::scratch(tag).display().to_string();
+    let srv = Running::with(
+        &["--recordings-dir", &rec],
+        &[("MPRTC_APPS", &format!("sec:{SECRET}"))],
+    );
+    let mut ws = live::join_sec(&srv.signal(), "compose", 1).await;
+    let out = format!("{}/composed", srv.endpoint("rtmp"));
+    let r = answer(&mut ws, probe::add_tasks(2, vec![probe::task("t1", &out, 1, false)])).await;
+    assert_eq!(r["ok"], true, "{r}");
+    let pushing = wait_status(&mut ws, 505).await;
+    assert_eq!(pushing["body"]["task_id"], "t1");
+    let pid = srv.pid();
+    let mut ffmpeg = HashSet::new();
+    let seen = eventually(|| {
+        ffmpeg = descendants(pid)
+            .into_iter()
+            .filter(|p| stat(*p).is_some_and(|s| s.2 == "ffmpeg"))
+            .collect();
+        !ffmpeg.is_empty()
+    });
+    assert!(seen, "no ffmpeg under the server {pid}");
+    (srv, ws, descendants(pid))
+}
+
+/// The next `task-status` event with `code` (others passed over), within [`BOUND`].
+async fn wait_status(ws: &mut Ws, code: u64) -> Value {
+    loop {
+        let v = live::recv_within(ws, BOUND).await;
+        if v["type"] == "task-status" && v["body"]["code"] == code {
+            return v;
+        }
+    }
+}
+
+#[tokio::test]
+async fn compositors_die_with_the_server_on_sigkill_and_sigterm() {
+    for (signal, tag) in [(libc::SIGKILL, "kill"), (libc::SIGTERM, "term")] {
+        let (srv, _ws, children) = server_with_a_compositor(&format!("compose-{tag}")).await;
+        let (status, text) = srv.stop_with(signal);
+        if signal == libc::SIGTERM {
+            assert_eq!(status.code(), Some(0), "{text}");
+        }
+        for pid in &children {
+            assert!(eventually(|| ended(*pid)), "{tag}: process {pid} outlived the server");
+        }
+    }
+}
+
+/// The ready line is the first thing on stdout, also when logs are verbose (they go to stderr).
+#[test]
+fn the_ready_line_names_the_endpoints() {
+    let srv = Running::start(on_loopback().env("MPRTC_LOG", "debug"));
+    for e in ["signal", "rtmp", "flv"] {
+        assert!(srv.endpoint(e).contains("127.0.0.1:"), "{}", srv.ready);
+    }
+    assert_eq!(srv.ready["event"], "ready");
+}
