@@ -46,9 +46,15 @@ fn a_taken_port_stops_the_server_with_a_typed_error() {
     drop(held);
 }
 
-/// Reads until the server ends the connection: the close code, if a close frame came.
+/// Reads until the server ends the connection: the close code, if a close frame came. Then
+/// reads on, as a client does, so that its answer to the close goes out and the server's
+/// connection ends.
 async fn close_code(ws: &mut Ws) -> Option<u16> {
-    live::closed_with(ws).await
+    use futures_util::StreamExt;
+    let code = live::closed_with(ws).await;
+    let drained = tokio::time::timeout(BOUND, async { while ws.next().await.is_some() {} });
+    drained.await.expect("the connection ends after the close");
+    code
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -124,15 +130,22 @@ fn eventually(mut done: impl FnMut() -> bool) -> bool {
 }
 
 /// A server with app `sec` whose member runs a push task to the server's own RTMP listener,
-/// reported pushing (505): the server, the member and the compositor processes.
-async fn server_with_a_compositor(tag: &str) -> (Running, Ws, HashSet<u32>) {
+/// reported pushing (505): the server, the two members and the server's descendants (the
+/// compositor among them).
+async fn server_with_a_compositor(tag: &str) -> (Running, [Ws; 2], HashSet<u32>) {
     let rec = probe::scratch(tag).display().to_string();
     let srv = Running::with(
         &["--recordings-dir", &rec],
         &[("MPRTC_APPS", &format!("sec:{SECRET}"))],
     );
     let mut ws = live::join_sec(&srv.signal(), "compose", 1).await;
-    let out = format!("{}/composed", srv.endpoint("rtmp"));
+    // The output: the push URL of another member, which the server's own RTMP listener admits.
+    let mut sink = live::join_sec(&srv.signal(), "compose", 2).await;
+    let publish = serde_json::json!({"v":1,"id":2,"type":"publish","body":{"video":true}});
+    let out = answer(&mut sink, publish).await["body"]["url"]
+        .as_str()
+        .expect("a push URL")
+        .to_owned();
     let r = answer(&mut ws, probe::add_tasks(2, vec![probe::task("t1", &out, 1, false)])).await;
     assert_eq!(r["ok"], true, "{r}");
     let pushing = wait_status(&mut ws, 505).await;
@@ -147,7 +160,7 @@ async fn server_with_a_compositor(tag: &str) -> (Running, Ws, HashSet<u32>) {
         !ffmpeg.is_empty()
     });
     assert!(seen, "no ffmpeg under the server {pid}");
-    (srv, ws, descendants(pid))
+    (srv, [ws, sink], descendants(pid))
 }
 
 /// The next `task-status` event with `code` (others passed over), within [`BOUND`].
