@@ -187,6 +187,18 @@ async fn compositors_die_with_the_server_on_sigkill_and_sigterm() {
     }
 }
 
+/// A stop signal sent the moment the ready line is out is already a clean stop (exit 0, the
+/// shutdown logged), not the default action of a signal nobody handles.
+#[test]
+fn a_signal_right_after_the_ready_line_stops_cleanly() {
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        let srv = Running::with(&[], &[("MPRTC_LOG", "info")]);
+        let (status, text) = srv.stop_with(signal);
+        assert_eq!(status.code(), Some(0), "signal {signal}: {status:?}\n{text}");
+        assert!(text.contains("shutting down"), "{text}");
+    }
+}
+
 /// The ready line is the first thing on stdout, also when logs are verbose (they go to stderr).
 #[test]
 fn the_ready_line_names_the_endpoints() {

@@ -298,7 +298,8 @@ async fn observe(key: &str, value: &str, srv: &Running, dir: &Path) {
         "max_frame_bytes" => {
             let (mut ws, _) = join_dbg(srv, "frames", 1).await;
             let big = json!({"v":1,"id":2,"type":"ping","body":{"ts":1,"pad":"x".repeat(400)}});
-            assert_eq!(live::code(&answer(&mut ws, big).await), 4004);
+            // Too large to be read for its id: the refusal answers no request id.
+            assert_eq!(live::code(&ask(&mut ws, big).await), 4004);
             let small = json!({"v":1,"id":3,"type":"ping","body":{"ts":1}});
             assert_eq!(answer(&mut ws, small).await["ok"], true);
         }
