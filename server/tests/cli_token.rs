@@ -76,7 +76,7 @@ async fn each_privilege_flag_is_honoured_by_the_server() {
     assert_eq!(try_request(&mut publisher, 2, publish.clone()).await, Ok(()));
 
     let subscribe = json!({"v":1,"id":0,"type":"subscribe","body":{"uid":1,"video":true}});
-    // Each task of its own id: tasks belong to the room.
+    // Each task of its own id (letters, digits, '_'): tasks belong to the room.
     let own_task = |id: &str, uid: u64| probe::add_tasks(0, vec![probe::task(id, &out, uid, false)]);
     let recorded = |id: &str, uid: u64| probe::add_tasks(0, vec![probe::task(id, &out, uid, true)]);
     let showing_others = |id: &str| probe::add_tasks(0, vec![probe::task(id, &out, 1, false)]);
@@ -84,15 +84,15 @@ async fn each_privilege_flag_is_honoured_by_the_server() {
     let cases: Vec<(&[&str], &str, Value, Result<(), u64>)> = vec![
         (&[], "broadcaster", publish.clone(), Ok(())),
         (&[], "broadcaster", subscribe.clone(), Ok(())),
-        (&[], "broadcaster", own_task("t-default", 12), Ok(())),
-        (&[], "broadcaster", recorded("t-norec", 13), Err(4014)),
+        (&[], "broadcaster", own_task("t_default", 12), Ok(())),
+        (&[], "broadcaster", recorded("t_norec", 13), Err(4014)),
         (&["--no-publish"], "broadcaster", publish.clone(), Err(4022)),
         (&["--no-subscribe"], "broadcaster", subscribe.clone(), Err(4014)),
-        (&["--no-subscribe"], "broadcaster", showing_others("t-nosub"), Err(4014)),
-        (&[], "audience", own_task("t-aud", 17), Err(4014)),
-        (&["--tasks"], "audience", own_task("t-granted", 18), Ok(())),
-        (&["--no-tasks"], "broadcaster", own_task("t-denied", 19), Err(4014)),
-        (&["--record"], "broadcaster", recorded("t-rec", 20), Ok(())),
+        (&["--no-subscribe"], "broadcaster", showing_others("t_nosub"), Err(4014)),
+        (&[], "audience", own_task("t_aud", 17), Err(4014)),
+        (&["--tasks"], "audience", own_task("t_granted", 18), Ok(())),
+        (&["--no-tasks"], "broadcaster", own_task("t_denied", 19), Err(4014)),
+        (&["--record"], "broadcaster", recorded("t_rec", 20), Ok(())),
     ];
     for (i, (flags, role, request, want)) in cases.into_iter().enumerate() {
         let uid = 10 + i as u64;

@@ -535,22 +535,27 @@ async fn apps_and_the_config_file_from_every_source() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// `MPRTC_LOG` filters what the server logs: debug lines at `debug`, not even the info line
-/// that it is ready at `error`.
-#[test]
-fn the_log_filter_comes_from_the_environment() {
-    let mut verbose = Running::with(&["--insecure-app", "dbg"], &[("MPRTC_LOG", "debug")]);
-    let (status, text) = {
-        verbose.signal_with(libc::SIGTERM);
-        let s = verbose.wait_exit();
-        (s, verbose.text())
-    };
-    assert!(status.success(), "{text}");
-    assert!(text.contains("DEBUG") && text.contains("mprtc-server ready"), "{text}");
-    let (status, text) =
-        Running::with(&["--insecure-app", "dbg"], &[("MPRTC_LOG", "error")]).stop_with(libc::SIGTERM);
-    assert!(status.success(), "{text}");
-    assert!(!text.contains("mprtc-server ready") && !text.contains("DEBUG"), "{text}");
+/// `MPRTC_LOG` filters what the server logs: a connection's debug line at `debug`, not even the
+/// info line that it is ready at `error`.
+#[tokio::test]
+async fn the_log_filter_comes_from_the_environment() {
+    for (filter, shown, hidden) in [
+        ("debug", &["mprtc-server ready", "DEBUG", "connected"][..], &[][..]),
+        ("error", &[], &["mprtc-server ready", "DEBUG", "connected"]),
+    ] {
+        let srv = Running::with(&["--insecure-app", "dbg"], &[("MPRTC_LOG", filter)]);
+        let mut ws = connect(&srv.signal()).await;
+        assert_eq!(answer(&mut ws, join(1, "dbg", "l", 1, None)).await["ok"], true);
+        drop(ws);
+        let (status, text) = srv.stop_with(libc::SIGTERM);
+        assert!(status.success(), "{text}");
+        for s in shown {
+            assert!(text.contains(s), "{filter}: no {s:?} in\n{text}");
+        }
+        for s in hidden {
+            assert!(!text.contains(s), "{filter}: {s:?} in\n{text}");
+        }
+    }
 }
 
 /// `public_host` names the host of every URL the server hands out: the push URL a member gets
