@@ -390,7 +390,8 @@ async fn every_route_answers_as_documented() {
     let mut member = live::join_sec(&srv.signal(), "api-room", 7).await;
     for (method, path, want, code) in [
         ("POST", kick("8"), 404, Some(4024)),
-        ("DELETE", format!("{tasks}/no-task"), 404, Some(4027)),
+        ("DELETE", format!("{tasks}/no_task"), 404, Some(4027)),
+        ("DELETE", format!("{tasks}/bad-id"), 400, Some(4005)),
         ("POST", kick(&"u".repeat(65)), 400, Some(4003)),
         ("GET", tasks.to_owned(), 200, None),
     ] {
