@@ -129,35 +129,60 @@ fn eventually(mut done: impl FnMut() -> bool) -> bool {
     done()
 }
 
-/// A server with app `sec` whose member runs a push task to the server's own RTMP listener,
-/// reported pushing (505): the server, the two members and the server's descendants (the
-/// compositor among them).
-async fn server_with_a_compositor(tag: &str) -> (Running, [Ws; 2], HashSet<u32>) {
-    let rec = probe::scratch(tag).display().to_string();
-    let srv = Running::with(
-        &["--recordings-dir", &rec],
-        &[("MPRTC_APPS", &format!("sec:{SECRET}"))],
-    );
-    let mut ws = live::join_sec(&srv.signal(), "compose", 1).await;
-    // The output: the push URL of another member, which the server's own RTMP listener admits.
-    let mut sink = live::join_sec(&srv.signal(), "compose", 2).await;
+/// How the compositor under test runs.
+#[derive(Clone, Copy)]
+enum Compositor<'a> {
+    /// The usual ffmpeg, pushing to a member's push URL on the server itself.
+    Usual,
+    /// ffmpeg with SIGPIPE ignored, so that pipes closed by the server's death do not end it,
+    /// pushing to another server (`sink`), so that its output goes on: only the parent-death
+    /// signal the server asks for can end it when the server is killed.
+    Deaf(&'a Running),
+}
+
+/// The push URL a member of app `sec` in room `compose` of `srv` gets.
+async fn member_push_url(srv: &Running, uid: u64) -> (Ws, String) {
+    let mut ws = live::join_sec(&srv.signal(), "compose", uid).await;
     let publish = serde_json::json!({"v":1,"id":2,"type":"publish","body":{"video":true}});
-    let out = answer(&mut sink, publish).await["body"]["url"]
+    let url = answer(&mut ws, publish).await["body"]["url"]
         .as_str()
         .expect("a push URL")
         .to_owned();
+    (ws, url)
+}
+
+/// A server with app `sec` whose member runs a push task, reported pushing (505): the server,
+/// the members and the server's descendants (the compositor among them).
+async fn server_with_a_compositor(tag: &str, how: Compositor<'_>) -> (Running, [Ws; 2], HashSet<u32>) {
+    let dir = probe::scratch(tag);
+    let rec = dir.display().to_string();
+    let apps = format!("sec:{SECRET}");
+    let mut args = vec!["--recordings-dir".to_owned(), rec];
+    if let Compositor::Deaf(_) = how {
+        let cfg = dir.join("private-outputs.toml");
+        std::fs::write(&cfg, "[tasks]\noutput_allow_private = true\n").unwrap();
+        let ffmpeg = probe::ffmpeg_script(&dir, "ffmpeg-deaf.sh", "trap '' PIPE");
+        args.extend(["--config".to_owned(), cfg.display().to_string()]);
+        args.extend(["--ffmpeg".to_owned(), ffmpeg]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let srv = Running::with(&args, &[("MPRTC_APPS", &apps)]);
+    let mut ws = live::join_sec(&srv.signal(), "compose", 1).await;
+    // The output: another member's push URL, here or on the sink.
+    let (sink, out) = member_push_url(match how {
+        Compositor::Usual => &srv,
+        Compositor::Deaf(sink) => sink,
+    }, 2)
+    .await;
     let r = answer(&mut ws, probe::add_tasks(2, vec![probe::task("t1", &out, 1, false)])).await;
     assert_eq!(r["ok"], true, "{r}");
     let pushing = wait_status(&mut ws, 505).await;
     assert_eq!(pushing["body"]["task_id"], "t1");
     let pid = srv.pid();
-    let mut ffmpeg = HashSet::new();
     let seen = eventually(|| {
-        ffmpeg = descendants(pid)
+        descendants(pid)
             .into_iter()
-            .filter(|p| stat(*p).is_some_and(|s| s.2 == "ffmpeg"))
-            .collect();
-        !ffmpeg.is_empty()
+            .any(|p| stat(p).is_some_and(|s| s.2 == "ffmpeg"))
     });
     assert!(seen, "no ffmpeg under the server {pid}");
     (srv, [ws, sink], descendants(pid))
@@ -175,8 +200,13 @@ async fn wait_status(ws: &mut Ws, code: u64) -> Value {
 
 #[tokio::test]
 async fn compositors_die_with_the_server_on_sigkill_and_sigterm() {
-    for (signal, tag) in [(libc::SIGKILL, "kill"), (libc::SIGTERM, "term")] {
-        let (srv, _ws, children) = server_with_a_compositor(&format!("compose-{tag}")).await;
+    let sink = Running::with(&[], &[("MPRTC_APPS", &format!("sec:{SECRET}"))]);
+    for (signal, how, tag) in [
+        (libc::SIGKILL, Compositor::Usual, "kill"),
+        (libc::SIGTERM, Compositor::Usual, "term"),
+        (libc::SIGKILL, Compositor::Deaf(&sink), "kill-deaf"),
+    ] {
+        let (srv, _ws, children) = server_with_a_compositor(&format!("compose-{tag}"), how).await;
         let (status, text) = srv.stop_with(signal);
         if signal == libc::SIGTERM {
             assert_eq!(status.code(), Some(0), "{text}");

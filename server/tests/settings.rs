@@ -140,22 +140,12 @@ fn command(dir: &Path, key: &str, value: &str, src: Source) -> Command {
     cmd
 }
 
-/// A shell script standing in for nothing: it notes its arguments in `dir/ran` and hands over
-/// to the real ffmpeg, so a test sees which binary the server ran and with what.
+/// The real ffmpeg behind a script that first notes its arguments in `dir/ran`, so a test sees
+/// which binary the server ran and with what.
 fn noting_ffmpeg(dir: &Path) -> String {
-    let script = dir.join("ffmpeg-noted.sh");
     let note = dir.join("ran");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\necho \"$@\" >> '{}'\nexec ffmpeg \"$@\"\n",
-            note.display()
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    script.display().to_string()
+    let prelude = format!("echo \"$@\" >> '{}'", note.display());
+    probe::ffmpeg_script(dir, "ffmpeg-noted.sh", &prelude)
 }
 
 /// The value of a row for one run: the row's, or a fresh one where the row leaves it empty.

@@ -27,6 +27,16 @@ pub fn scratch(tag: &str) -> PathBuf {
     d
 }
 
+/// Writes `dir/name`, a shell script that runs `prelude` and then hands over to the real ffmpeg
+/// with its arguments, for the server's `ffmpeg` setting: the path.
+pub fn ffmpeg_script(dir: &std::path::Path, name: &str, prelude: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let script = dir.join(name);
+    std::fs::write(&script, format!("#!/bin/sh\n{prelude}\nexec ffmpeg \"$@\"\n")).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script.display().to_string()
+}
+
 /// Bytes the server sends on `s` before it closes it (or [`BOUND`] passes): 0 means it closed
 /// the connection without answering. Reads until the first bytes arrive.
 pub async fn answered(s: &mut TcpStream) -> usize {
