@@ -367,7 +367,13 @@ async fn every_route_answers_as_documented() {
     let right = format!("sec:{SECRET}");
     let good = Some(right.as_str());
     let tasks = "/api/v1/rooms/api-room/tasks";
-    for auth in [None, Some("sec:wrong"), Some("sec"), Some("dbg:"), Some("nope:x")] {
+    for auth in [
+        None,
+        Some("sec:wrong"),
+        Some("sec"),
+        Some("dbg:"),
+        Some("nope:x"),
+    ] {
         let (status, _, v) = call(&addr, "GET", tasks, auth).await;
         assert_eq!(status, 401, "{auth:?}: {v}");
         assert_eq!(
@@ -385,7 +391,11 @@ async fn every_route_answers_as_documented() {
         ("POST", kick("7"), 4028),
     ] {
         let (status, _, v) = call(&addr, method, &path, good).await;
-        assert_eq!((status, v["code"].as_u64()), (404, Some(code)), "{method} {path}: {v}");
+        assert_eq!(
+            (status, v["code"].as_u64()),
+            (404, Some(code)),
+            "{method} {path}: {v}"
+        );
     }
     let mut member = live::join_sec(&srv.signal(), "api-room", 7).await;
     for (method, path, want, code) in [
@@ -396,7 +406,11 @@ async fn every_route_answers_as_documented() {
         ("GET", tasks.to_owned(), 200, None),
     ] {
         let (status, _, v) = call(&addr, method, &path, good).await;
-        assert_eq!((status, v["code"].as_u64()), (want, code), "{method} {path}: {v}");
+        assert_eq!(
+            (status, v["code"].as_u64()),
+            (want, code),
+            "{method} {path}: {v}"
+        );
     }
     let (status, v) = http_raw(&addr, "POST", tasks, good, "not json").await;
     assert_eq!((status, v["code"].as_u64()), (400, Some(4005)), "{v}");
@@ -413,9 +427,15 @@ async fn failed_logins_lock_the_address_out_with_retry_after() {
     let addr = srv.addr("signal");
     let path = "/api/v1/rooms/none/tasks";
     for i in 0..mprtc_server::throttle::MAX_FAILURES {
-        let (status, _) =
-            live::http::api_as(&addr, "127.0.0.3", &format!("sec:guess{i}"), "GET", path, "")
-                .await;
+        let (status, _) = live::http::api_as(
+            &addr,
+            "127.0.0.3",
+            &format!("sec:guess{i}"),
+            "GET",
+            path,
+            "",
+        )
+        .await;
         assert_eq!(status, 401);
     }
     let right = format!("sec:{SECRET}");
@@ -424,13 +444,21 @@ async fn failed_logins_lock_the_address_out_with_retry_after() {
     assert_eq!(status, 429, "{body}");
     let retry: u64 = head
         .lines()
-        .find_map(|l| l.to_ascii_lowercase().strip_prefix("retry-after:").map(|v| v.trim().to_owned()))
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("retry-after:")
+                .map(|v| v.trim().to_owned())
+        })
         .expect("a Retry-After header")
         .parse()
         .unwrap();
     assert!((1..=60).contains(&retry), "{head}");
-    let v: Value = serde_json::from_str(&body[body.find('{').unwrap()..=body.rfind('}').unwrap()]).unwrap();
-    assert_eq!((v["code"].as_u64(), v["reason"].as_str()), (Some(4029), Some("limit_exceeded")));
+    let v: Value =
+        serde_json::from_str(&body[body.find('{').unwrap()..=body.rfind('}').unwrap()]).unwrap();
+    assert_eq!(
+        (v["code"].as_u64(), v["reason"].as_str()),
+        (Some(4029), Some("limit_exceeded"))
+    );
     let (status, _) = live::http::api_as(&addr, "127.0.0.4", &right, "GET", path, "").await;
     assert_eq!(status, 404, "another address is served");
 }
@@ -442,11 +470,22 @@ async fn debug_token_lifetimes_are_clamped() {
     use base64::Engine as _;
     let srv = binary_server();
     let addr = srv.addr("signal");
-    for (ttl, want) in [("", 3600), ("&ttl=0", 1), ("&ttl=120", 120), ("&ttl=999999", 86_400)] {
+    for (ttl, want) in [
+        ("", 3600),
+        ("&ttl=0", 1),
+        ("&ttl=120", 120),
+        ("&ttl=999999", 86_400),
+    ] {
         let path = format!("/api/v1/debug/token?appkey=sec&room=r&uid=1{ttl}");
         let (status, _, v) = call(&addr, "GET", &path, None).await;
         assert_eq!(status, 200, "{v}");
-        let payload = v["token"].as_str().unwrap().split('.').nth(1).unwrap().to_owned();
+        let payload = v["token"]
+            .as_str()
+            .unwrap()
+            .split('.')
+            .nth(1)
+            .unwrap()
+            .to_owned();
         let claims: Value = serde_json::from_slice(
             &base64::engine::general_purpose::URL_SAFE_NO_PAD
                 .decode(payload)

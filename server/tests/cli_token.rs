@@ -64,6 +64,9 @@ async fn try_request(ws: &mut Ws, id: u32, frame: Value) -> Result<(), u64> {
     }
 }
 
+/// Token flags, the role asked for at join, a request, and the answer it must get.
+type Grant<'a> = (&'a [&'a str], &'a str, Value, Result<(), u64>);
+
 #[tokio::test]
 async fn each_privilege_flag_is_honoured_by_the_server() {
     let srv = server();
@@ -73,25 +76,44 @@ async fn each_privilege_flag_is_honoured_by_the_server() {
     let (mut publisher, r) = join_as(&srv, room, 1, "broadcaster", &minted(room, 1, &[])).await;
     assert_eq!(r["ok"], true, "{r}");
     let publish = json!({"v":1,"id":0,"type":"publish","body":{"video":true,"audio":true}});
-    assert_eq!(try_request(&mut publisher, 2, publish.clone()).await, Ok(()));
+    assert_eq!(
+        try_request(&mut publisher, 2, publish.clone()).await,
+        Ok(())
+    );
 
     let subscribe = json!({"v":1,"id":0,"type":"subscribe","body":{"uid":1,"video":true}});
     // Each task of its own id (letters, digits, '_'): tasks belong to the room.
-    let own_task = |id: &str, uid: u64| probe::add_tasks(0, vec![probe::task(id, &out, uid, false)]);
+    let own_task =
+        |id: &str, uid: u64| probe::add_tasks(0, vec![probe::task(id, &out, uid, false)]);
     let recorded = |id: &str, uid: u64| probe::add_tasks(0, vec![probe::task(id, &out, uid, true)]);
     let showing_others = |id: &str| probe::add_tasks(0, vec![probe::task(id, &out, 1, false)]);
     // (flags, role asked for at join, request, answer)
-    let cases: Vec<(&[&str], &str, Value, Result<(), u64>)> = vec![
+    let cases: Vec<Grant> = vec![
         (&[], "broadcaster", publish.clone(), Ok(())),
         (&[], "broadcaster", subscribe.clone(), Ok(())),
         (&[], "broadcaster", own_task("t_default", 12), Ok(())),
         (&[], "broadcaster", recorded("t_norec", 13), Err(4014)),
         (&["--no-publish"], "broadcaster", publish.clone(), Err(4022)),
-        (&["--no-subscribe"], "broadcaster", subscribe.clone(), Err(4014)),
-        (&["--no-subscribe"], "broadcaster", showing_others("t_nosub"), Err(4014)),
+        (
+            &["--no-subscribe"],
+            "broadcaster",
+            subscribe.clone(),
+            Err(4014),
+        ),
+        (
+            &["--no-subscribe"],
+            "broadcaster",
+            showing_others("t_nosub"),
+            Err(4014),
+        ),
         (&[], "audience", own_task("t_aud", 17), Err(4014)),
         (&["--tasks"], "audience", own_task("t_granted", 18), Ok(())),
-        (&["--no-tasks"], "broadcaster", own_task("t_denied", 19), Err(4014)),
+        (
+            &["--no-tasks"],
+            "broadcaster",
+            own_task("t_denied", 19),
+            Err(4014),
+        ),
         (&["--record"], "broadcaster", recorded("t_rec", 20), Ok(())),
     ];
     for (i, (flags, role, request, want)) in cases.into_iter().enumerate() {
@@ -115,9 +137,23 @@ async fn the_ttl_flag_sets_the_expiry() {
     }
     // A token that expires as it is made is refused as expired.
     let srv = server();
-    let (_ws, r) = join_as(&srv, "ttl", 3, "broadcaster", &minted("ttl", 3, &["--ttl", "0"])).await;
+    let (_ws, r) = join_as(
+        &srv,
+        "ttl",
+        3,
+        "broadcaster",
+        &minted("ttl", 3, &["--ttl", "0"]),
+    )
+    .await;
     assert_eq!(live::code(&r), 4013, "{r}");
-    let (_ws, r) = join_as(&srv, "ttl", 3, "broadcaster", &minted("ttl", 3, &["--ttl", "60"])).await;
+    let (_ws, r) = join_as(
+        &srv,
+        "ttl",
+        3,
+        "broadcaster",
+        &minted("ttl", 3, &["--ttl", "60"]),
+    )
+    .await;
     assert_eq!(r["ok"], true, "{r}");
 }
 
@@ -154,7 +190,10 @@ fn bad_token_flags_are_refused() {
         assert_eq!(out.code, Some(2), "{flags:?}: {out:?}");
         assert!(out.stderr.contains("error:"), "{out:?}");
     }
-    let out = binary::run(&["token", "--app", "sec", "--uid", "1"], &[("MPRTC_APP_SECRET", SECRET)]);
+    let out = binary::run(
+        &["token", "--app", "sec", "--uid", "1"],
+        &[("MPRTC_APP_SECRET", SECRET)],
+    );
     assert_eq!(out.code, Some(2), "{out:?}");
     assert!(out.stderr.contains("--room"), "{out:?}");
     std::fs::remove_dir_all(&dir).ok();

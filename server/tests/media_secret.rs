@@ -90,7 +90,10 @@ async fn a_push_url_outlives_a_restart_with_the_same_secret_only() {
     // Admitted by the media server; the hub then ends the push, since the member it was for is
     // not in this process's rooms, so ffmpeg's own exit says nothing here.
     let pushed = ffmpeg_push(&url);
-    assert!(verdict(&mut same), "admitted with the same secret: {pushed:?}");
+    assert!(
+        verdict(&mut same),
+        "admitted with the same secret: {pushed:?}"
+    );
     drop(same);
 
     // Another secret, or none (a random one per process): the URL is forged to them.

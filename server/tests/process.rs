@@ -14,11 +14,20 @@ use live::{answer, connect, join, probe, Ws, SECRET};
 #[tokio::test]
 async fn the_serve_subcommand_serves() {
     let mut cmd = std::process::Command::new(binary::BIN);
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--rtmp-listen", "127.0.0.1:0"])
-        .args(["--flv-listen", "127.0.0.1:0", "--insecure-app", "dbg"]);
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--rtmp-listen",
+        "127.0.0.1:0",
+    ])
+    .args(["--flv-listen", "127.0.0.1:0", "--insecure-app", "dbg"]);
     let srv = Running::start(&mut cmd);
     let mut ws = connect(&srv.signal()).await;
-    assert_eq!(answer(&mut ws, join(1, "dbg", "s", 1, None)).await["ok"], true);
+    assert_eq!(
+        answer(&mut ws, join(1, "dbg", "s", 1, None)).await["ok"],
+        true
+    );
     let (status, text) = srv.stop_with(libc::SIGTERM);
     assert!(status.success(), "{text}");
 }
@@ -36,7 +45,11 @@ fn a_taken_port_stops_the_server_with_a_typed_error() {
         // The flag given last wins over on_loopback's `:0` for the same listener.
         let mut cmd = std::process::Command::new(binary::BIN);
         for (f, _) in [("--listen", 0), ("--rtmp-listen", 0), ("--flv-listen", 0)] {
-            let addr = if f == flag { taken.as_str() } else { "127.0.0.1:0" };
+            let addr = if f == flag {
+                taken.as_str()
+            } else {
+                "127.0.0.1:0"
+            };
             cmd.args([f, addr]);
         }
         let out = binary::output(&mut cmd);
@@ -65,7 +78,10 @@ async fn sigint_and_sigterm_close_every_member_with_1001_and_exit_0() {
         let mut members = Vec::new();
         for uid in 1..=3 {
             let mut ws = connect(&url).await;
-            assert_eq!(answer(&mut ws, join(1, "dbg", "bye", uid, None)).await["ok"], true);
+            assert_eq!(
+                answer(&mut ws, join(1, "dbg", "bye", uid, None)).await["ok"],
+                true
+            );
             members.push(ws);
         }
         // The process is waited for on its own thread while the members read their sockets.
@@ -153,7 +169,10 @@ async fn member_push_url(srv: &Running, uid: u64) -> (Ws, String) {
 
 /// A server with app `sec` whose member runs a push task, reported pushing (505): the server,
 /// the members and the server's descendants (the compositor among them).
-async fn server_with_a_compositor(tag: &str, how: Compositor<'_>) -> (Running, [Ws; 2], HashSet<u32>) {
+async fn server_with_a_compositor(
+    tag: &str,
+    how: Compositor<'_>,
+) -> (Running, [Ws; 2], HashSet<u32>) {
     let dir = probe::scratch(tag);
     let rec = dir.display().to_string();
     let apps = format!("sec:{SECRET}");
@@ -169,12 +188,19 @@ async fn server_with_a_compositor(tag: &str, how: Compositor<'_>) -> (Running, [
     let srv = Running::with(&args, &[("MPRTC_APPS", &apps)]);
     let mut ws = live::join_sec(&srv.signal(), "compose", 1).await;
     // The output: another member's push URL, here or on the sink.
-    let (sink, out) = member_push_url(match how {
-        Compositor::Usual => &srv,
-        Compositor::Deaf(sink) => sink,
-    }, 2)
+    let (sink, out) = member_push_url(
+        match how {
+            Compositor::Usual => &srv,
+            Compositor::Deaf(sink) => sink,
+        },
+        2,
+    )
     .await;
-    let r = answer(&mut ws, probe::add_tasks(2, vec![probe::task("t1", &out, 1, false)])).await;
+    let r = answer(
+        &mut ws,
+        probe::add_tasks(2, vec![probe::task("t1", &out, 1, false)]),
+    )
+    .await;
     assert_eq!(r["ok"], true, "{r}");
     let pushing = wait_status(&mut ws, 505).await;
     assert_eq!(pushing["body"]["task_id"], "t1");
@@ -212,7 +238,10 @@ async fn compositors_die_with_the_server_on_sigkill_and_sigterm() {
             assert_eq!(status.code(), Some(0), "{text}");
         }
         for pid in &children {
-            assert!(eventually(|| ended(*pid)), "{tag}: process {pid} outlived the server");
+            assert!(
+                eventually(|| ended(*pid)),
+                "{tag}: process {pid} outlived the server"
+            );
         }
     }
 }
@@ -224,7 +253,11 @@ fn a_signal_right_after_the_ready_line_stops_cleanly() {
     for signal in [libc::SIGTERM, libc::SIGINT] {
         let srv = Running::with(&[], &[("MPRTC_LOG", "info")]);
         let (status, text) = srv.stop_with(signal);
-        assert_eq!(status.code(), Some(0), "signal {signal}: {status:?}\n{text}");
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "signal {signal}: {status:?}\n{text}"
+        );
         assert!(text.contains("shutting down"), "{text}");
     }
 }

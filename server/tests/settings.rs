@@ -321,7 +321,8 @@ async fn observe(key: &str, value: &str, srv: &Running, dir: &Path) {
             }
         }
         "max_connections" | "max_connections_per_ip" => {
-            let seen = probe::two_connections(&srv.addr("signal"), &probe::http_get("/healthz")).await;
+            let seen =
+                probe::two_connections(&srv.addr("signal"), &probe::http_get("/healthz")).await;
             assert_eq!(seen, (true, false), "{key}");
         }
         "rtmp_max_connections" | "rtmp_max_connections_per_ip" => {
@@ -329,12 +330,19 @@ async fn observe(key: &str, value: &str, srv: &Running, dir: &Path) {
             assert_eq!(seen, (true, false), "{key}");
         }
         "flv_max_connections" | "flv_max_connections_per_ip" => {
-            let seen = probe::two_connections(&srv.addr("flv"), &probe::http_get("/live/x.flv")).await;
+            let seen =
+                probe::two_connections(&srv.addr("flv"), &probe::http_get("/live/x.flv")).await;
             assert_eq!(seen, (true, false), "{key}");
         }
         "ping_interval_ms" => {
             let b = join_answer().await;
-            assert_eq!((b["ping_interval_ms"].as_u64(), b["ping_timeout_ms"].as_u64()), (Some(1500), Some(3000)));
+            assert_eq!(
+                (
+                    b["ping_interval_ms"].as_u64(),
+                    b["ping_timeout_ms"].as_u64()
+                ),
+                (Some(1500), Some(3000))
+            );
         }
         "ping_timeout_ms" => {
             assert_eq!(join_answer().await["ping_timeout_ms"], 25000);
@@ -440,7 +448,8 @@ async fn flags_win_over_the_environment_which_wins_over_the_file() {
     ] {
         let mut cmd = on_loopback();
         cmd.arg("--config").arg(&file);
-        cmd.env("MPRTC_INSECURE_APPS", "dbg").env("MPRTC_LOG", "warn");
+        cmd.env("MPRTC_INSECURE_APPS", "dbg")
+            .env("MPRTC_LOG", "warn");
         if let Some(e) = env {
             cmd.env("MPRTC_PING_INTERVAL_MS", e);
         }
@@ -454,6 +463,9 @@ async fn flags_win_over_the_environment_which_wins_over_the_file() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Flags, environment, the secure app and the insecure app they configure.
+type AppsCase<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str, &'a str);
 
 /// The apps: `--app` / `MPRTC_APPS` / `[[apps]]` with a secret (a join needs a token), and
 /// `--insecure-app` / `MPRTC_INSECURE_APPS` / `insecure = true` (a join needs none); the file
@@ -474,7 +486,7 @@ async fn apps_and_the_config_file_from_every_source() {
     let secure = format!("flagapp:{SECRET}");
     let env_secure = format!("envapp:{SECRET}");
     // (flags, environment, the secure app, the insecure app) each started alone
-    let cases: [(Vec<&str>, Vec<(&str, &str)>, &str, &str); 4] = [
+    let cases: [AppsCase; 4] = [
         (
             vec!["--app", &secure, "--insecure-app", "flagdbg"],
             vec![],
@@ -530,12 +542,19 @@ async fn apps_and_the_config_file_from_every_source() {
 #[tokio::test]
 async fn the_log_filter_comes_from_the_environment() {
     for (filter, shown, hidden) in [
-        ("debug", &["mprtc-server ready", "DEBUG", "connected"][..], &[][..]),
+        (
+            "debug",
+            &["mprtc-server ready", "DEBUG", "connected"][..],
+            &[][..],
+        ),
         ("error", &[], &["mprtc-server ready", "DEBUG", "connected"]),
     ] {
         let srv = Running::with(&["--insecure-app", "dbg"], &[("MPRTC_LOG", filter)]);
         let mut ws = connect(&srv.signal()).await;
-        assert_eq!(answer(&mut ws, join(1, "dbg", "l", 1, None)).await["ok"], true);
+        assert_eq!(
+            answer(&mut ws, join(1, "dbg", "l", 1, None)).await["ok"],
+            true
+        );
         drop(ws);
         let (status, text) = srv.stop_with(libc::SIGTERM);
         assert!(status.success(), "{text}");
@@ -559,20 +578,35 @@ async fn the_public_host_is_in_push_and_play_urls() {
     // The public host need not resolve here: the test reaches the server on loopback.
     let signal = srv.signal();
     let local = format!("ws://127.0.0.1:{}", signal.rsplit(':').next().unwrap());
-    let (rtmp_port, flv_port) = (port_of(&srv.endpoint("rtmp")), port_of(&srv.endpoint("flv")));
+    let (rtmp_port, flv_port) = (
+        port_of(&srv.endpoint("rtmp")),
+        port_of(&srv.endpoint("flv")),
+    );
     let mut a = connect(&local).await;
-    assert_eq!(answer(&mut a, join(1, "dbg", "ph", 1, None)).await["ok"], true);
+    assert_eq!(
+        answer(&mut a, join(1, "dbg", "ph", 1, None)).await["ok"],
+        true
+    );
     let p = json!({"v":1,"id":2,"type":"publish","body":{"video":true,"audio":true}});
-    let push = answer(&mut a, p).await["body"]["url"].as_str().unwrap().to_owned();
+    let push = answer(&mut a, p).await["body"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(
         push.starts_with(&format!("rtmp://rtc.example.test:{rtmp_port}/live/")),
         "{push}"
     );
     let mut b = connect(&local).await;
-    assert_eq!(answer(&mut b, join(1, "dbg", "ph", 2, None)).await["ok"], true);
+    assert_eq!(
+        answer(&mut b, join(1, "dbg", "ph", 2, None)).await["ok"],
+        true
+    );
     let s = json!({"v":1,"id":2,"type":"subscribe","body":{"uid":1,"video":true}});
     let r = answer(&mut b, s).await;
-    let (play, flv) = (r["body"]["url"].as_str().unwrap(), r["body"]["flv_url"].as_str().unwrap());
+    let (play, flv) = (
+        r["body"]["url"].as_str().unwrap(),
+        r["body"]["flv_url"].as_str().unwrap(),
+    );
     assert!(
         play.starts_with(&format!("rtmp://rtc.example.test:{rtmp_port}/live/")),
         "{play}"
@@ -605,15 +639,27 @@ fn refused_configurations_exit_2_with_their_code() {
         ("listen = 5\n", "config.parse"),
         ("config = \"other.toml\"\n", "config.parse"),
         ("[tasks]\nsurprise = 1\n", "config.parse"),
-        ("[[apps]]\nkey = \"a\"\nsecret = \"s\"\nsurprise = 1\n", "config.parse"),
+        (
+            "[[apps]]\nkey = \"a\"\nsecret = \"s\"\nsurprise = 1\n",
+            "config.parse",
+        ),
         ("[[apps]]\nkey = \"a\"\n", "config.app_without_secret"),
-        ("[[apps]]\nkey = \"a\"\nsecret = \"\"\n", "config.app_without_secret"),
-        ("[[apps]]\nkey = \"a b\"\ninsecure = true\n", "config.bad_app_key"),
+        (
+            "[[apps]]\nkey = \"a\"\nsecret = \"\"\n",
+            "config.app_without_secret",
+        ),
+        (
+            "[[apps]]\nkey = \"a b\"\ninsecure = true\n",
+            "config.bad_app_key",
+        ),
         (
             "[[apps]]\nkey = \"a\"\ninsecure = true\n[[apps]]\nkey = \"a\"\ninsecure = true\n",
             "config.duplicate_app",
         ),
-        ("allowed_origins = [\"https://a.example/p\"]\n", "config.bad_origin"),
+        (
+            "allowed_origins = [\"https://a.example/p\"]\n",
+            "config.bad_origin",
+        ),
         ("media_secret = \"\"\n", "config.bad_media_secret"),
         ("media_secret = \"short\"\n", "config.bad_media_secret"),
         ("max_frame_bytes = 255\n", "config.bad_frame_limit"),
@@ -646,12 +692,23 @@ fn refused_configurations_exit_2_with_their_code() {
             &["--ping-interval-ms", "1000", "--ping-timeout-ms", "500"],
             "config.bad_heartbeat",
         ),
-        (&["--max-queued-bytes", "1073741825"], "config.bad_queue_limit"),
         (
-            &["--flv-max-connections", "4", "--flv-max-connections-per-ip", "5"],
+            &["--max-queued-bytes", "1073741825"],
+            "config.bad_queue_limit",
+        ),
+        (
+            &[
+                "--flv-max-connections",
+                "4",
+                "--flv-max-connections-per-ip",
+                "5",
+            ],
             "config.bad_connection_limit",
         ),
-        (&["--media-secret", "0123456789abcdef"], "config.bad_media_secret"),
+        (
+            &["--media-secret", "0123456789abcdef"],
+            "config.bad_media_secret",
+        ),
         (&["--allowed-origin", "*"], "config.bad_origin"),
         (&["--config", "/nonexistent/mprtc.toml"], "config.read"),
     ];
@@ -662,12 +719,18 @@ fn refused_configurations_exit_2_with_their_code() {
     for (args, named) in [
         (&["--max-rooms", "many"][..], "--max-rooms"),
         (&["--listen", "not-an-address"], "--listen"),
-        (&["--debug-token-endpoint", "maybe"], "--debug-token-endpoint"),
+        (
+            &["--debug-token-endpoint", "maybe"],
+            "--debug-token-endpoint",
+        ),
         (&["--no-such-setting", "1"], "--no-such-setting"),
     ] {
         let out = binary::run(args, &[]);
         assert_eq!(out.code, Some(2), "{args:?}: {out:?}");
-        assert!(out.stderr.contains("error:") && out.stderr.contains(named), "{out:?}");
+        assert!(
+            out.stderr.contains("error:") && out.stderr.contains(named),
+            "{out:?}"
+        );
     }
     let out = binary::run(&[], &[("MPRTC_MAX_ROOMS", "many")]);
     assert_eq!(out.code, Some(2), "{out:?}");

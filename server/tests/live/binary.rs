@@ -47,11 +47,17 @@ fn read_lines(child: &mut Child) -> Receiver<(Pipe, String)> {
     let pipes: [(Pipe, Option<Box<dyn Read + Send>>); 2] = [
         (
             Pipe::Stdout,
-            child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
         ),
         (
             Pipe::Stderr,
-            child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
         ),
     ];
     for (which, pipe) in pipes {

@@ -32,7 +32,11 @@ pub fn scratch(tag: &str) -> PathBuf {
 pub fn ffmpeg_script(dir: &std::path::Path, name: &str, prelude: &str) -> String {
     use std::os::unix::fs::PermissionsExt;
     let script = dir.join(name);
-    std::fs::write(&script, format!("#!/bin/sh\n{prelude}\nexec ffmpeg \"$@\"\n")).unwrap();
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\n{prelude}\nexec ffmpeg \"$@\"\n"),
+    )
+    .unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     script.display().to_string()
 }
