@@ -36,7 +36,7 @@ async fn http_raw(
     auth: Option<&str>,
     body: &str,
 ) -> (u16, Value) {
-    let (status, text) = live::http::request(addr, None, method, path, auth, body).await;
+    let (status, _, text) = live::http::exchange(addr, None, method, path, auth, body).await;
     // Bodies are small; accept chunked encoding by taking the JSON object inside.
     let text = text.as_str();
     let json_text = text

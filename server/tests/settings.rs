@@ -35,51 +35,43 @@ enum Effect {
 }
 
 /// `(setting, value, effect)`: every setting of the `Settings` struct whose flag and variable
-/// are its name (`max_rooms`: `--max-rooms`, `MPRTC_MAX_ROOMS`). An empty value is a picked
-/// loopback address (see [`probe::picked_addr`]).
+/// are its name (`max_rooms`: `--max-rooms`, `MPRTC_MAX_ROOMS`). An empty value is made for
+/// each run: a picked loopback address, a fresh directory, a script (see [`value_for`]).
 const TABLE: &[(&str, &str, Effect)] = &[
-    ("listen", "", Effect::Seen),
-    ("rtmp_listen", "", Effect::Seen),
-    ("flv_listen", "", Effect::Seen),
-    ("public_host", "media.test", Effect::Seen),
+    ("listen", "", SEEN),
+    ("rtmp_listen", "", SEEN),
+    ("flv_listen", "", SEEN),
+    ("public_host", "media.test", SEEN),
     (
         "media_secret",
         "settings-media-secret-0123456789abcdef",
-        Effect::Seen,
+        SEEN,
     ),
-    ("url_ttl_secs", "120", Effect::Seen),
-    ("max_frame_bytes", "300", Effect::Seen),
-    ("max_rooms", "1", Effect::Seen),
-    ("max_members_per_room", "1", Effect::Seen),
-    ("max_requests_per_sec", "1", Effect::Seen),
-    (
-        "max_queued_bytes",
-        "65535",
-        Effect::Refused("config.bad_queue_limit"),
-    ),
-    ("max_connections", "1", Effect::Seen),
-    ("max_connections_per_ip", "1", Effect::Seen),
-    ("rtmp_max_connections", "1", Effect::Seen),
-    ("rtmp_max_connections_per_ip", "1", Effect::Seen),
-    ("flv_max_connections", "1", Effect::Seen),
-    ("flv_max_connections_per_ip", "1", Effect::Seen),
-    (
-        "http_header_timeout_ms",
-        "99",
-        Effect::Refused("config.bad_listen_timeout"),
-    ),
-    (
-        "rtmp_admission_timeout_ms",
-        "600001",
-        Effect::Refused("config.bad_listen_timeout"),
-    ),
-    ("ping_interval_ms", "1500", Effect::Seen),
-    ("ping_timeout_ms", "25000", Effect::Seen),
-    ("resume_window_ms", "0", Effect::Seen),
-    ("debug_token_endpoint", "true", Effect::Seen),
-    ("recordings_dir", "", Effect::Seen),
-    ("ffmpeg", "", Effect::Seen),
+    ("url_ttl_secs", "120", SEEN),
+    ("max_frame_bytes", "300", SEEN),
+    ("max_rooms", "1", SEEN),
+    ("max_members_per_room", "1", SEEN),
+    ("max_requests_per_sec", "1", SEEN),
+    ("max_queued_bytes", "65535", BAD_QUEUE),
+    ("max_connections", "1", SEEN),
+    ("max_connections_per_ip", "1", SEEN),
+    ("rtmp_max_connections", "1", SEEN),
+    ("rtmp_max_connections_per_ip", "1", SEEN),
+    ("flv_max_connections", "1", SEEN),
+    ("flv_max_connections_per_ip", "1", SEEN),
+    ("http_header_timeout_ms", "99", BAD_TIMEOUT),
+    ("rtmp_admission_timeout_ms", "600001", BAD_TIMEOUT),
+    ("ping_interval_ms", "1500", SEEN),
+    ("ping_timeout_ms", "25000", SEEN),
+    ("resume_window_ms", "0", SEEN),
+    ("debug_token_endpoint", "true", SEEN),
+    ("recordings_dir", "", SEEN),
+    ("ffmpeg", "", SEEN),
 ];
+
+const SEEN: Effect = Effect::Seen;
+const BAD_QUEUE: Effect = Effect::Refused("config.bad_queue_limit");
+const BAD_TIMEOUT: Effect = Effect::Refused("config.bad_listen_timeout");
 
 /// Settings whose flag or variable is not named like the others, or that have no file key:
 /// each is tested by its own test below.
@@ -349,7 +341,7 @@ async fn observe(key: &str, value: &str, srv: &Running, dir: &Path) {
         }
         "resume_window_ms" => resume_window_zero(srv).await,
         "debug_token_endpoint" => {
-            let (status, body) = live::http::request(
+            let (status, _, body) = live::http::exchange(
                 &srv.addr("signal"),
                 None,
                 "GET",

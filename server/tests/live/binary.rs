@@ -75,6 +75,18 @@ fn read_lines(child: &mut Child) -> Receiver<(Pipe, String)> {
     rx
 }
 
+/// Spawns `cmd` with stdin closed and both output pipes read by [`read_lines`].
+fn spawn_read(cmd: &mut Command) -> (Child, Receiver<(Pipe, String)>) {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let lines = read_lines(&mut child);
+    (child, lines)
+}
+
 /// A server process started by [`Running::start`]; killed (SIGKILL) when dropped.
 pub struct Running {
     child: Child,
@@ -89,13 +101,7 @@ impl Running {
     /// Spawns `cmd` with both pipes read and waits for the ready line; fails the test with what
     /// the process printed if it exits or stays silent instead.
     pub fn start(cmd: &mut Command) -> Self {
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the server binary starts");
-        let lines = read_lines(&mut child);
+        let (child, lines) = spawn_read(cmd);
         let mut me = Self {
             child,
             lines,
@@ -248,13 +254,7 @@ impl Outcome {
 /// Runs `cmd` to its exit with stdin closed, up to [`BOUND`]; a process still running then
 /// (a server that accepted what should have stopped it) is killed and fails the test.
 pub fn output(cmd: &mut Command) -> Outcome {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let lines = read_lines(&mut child);
+    let (mut child, lines) = spawn_read(cmd);
     let status = wait_bounded(&mut child);
     if status.is_none() {
         let _ = child.kill();

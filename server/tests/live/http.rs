@@ -28,25 +28,13 @@ pub async fn api_as(
     path: &str,
     body: &str,
 ) -> (u16, String) {
-    request(addr, Some(from), method, path, Some(credentials), body).await
-}
-
-/// One HTTP/1.1 request to `addr` (from the loopback address `from` when given), with Basic
-/// `credentials` (`key:secret`) when given and `body` as JSON: (status, body as sent, which may be
-/// chunked).
-pub async fn request(
-    addr: &str,
-    from: Option<&str>,
-    method: &str,
-    path: &str,
-    credentials: Option<&str>,
-    body: &str,
-) -> (u16, String) {
-    let (status, _, body) = exchange(addr, from, method, path, credentials, body).await;
+    let (status, _, body) = exchange(addr, Some(from), method, path, Some(credentials), body).await;
     (status, body)
 }
 
-/// [`request`], with the response's header lines too: (status, headers, body).
+/// One HTTP/1.1 request to `addr` (from the loopback address `from` when given), with Basic
+/// `credentials` (`key:secret`) when given and `body` as JSON: (status, the response's header
+/// lines, body as sent, which may be chunked).
 pub async fn exchange(
     addr: &str,
     from: Option<&str>,
