@@ -196,6 +196,15 @@ fn bad_origins_and_media_secrets_exit_with_a_typed_error() {
     }
 }
 
+/// `--version` names the binary and its version (what a vulnerability report gives, SECURITY.md).
+#[test]
+fn the_version_flag_prints_the_version() {
+    let out = binary::run(&["--version"], &[]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let want = format!("mprtc-server {}", env!("CARGO_PKG_VERSION"));
+    assert_eq!(out.stdout.trim(), want);
+}
+
 /// Secrets on the command line are visible to every local user: the server says so, naming
 /// the flag (never the value), and points to the config file or the environment.
 #[test]

@@ -181,6 +181,9 @@ fn every_setting_in_help_has_a_row() {
     for f in &known_flags {
         assert!(help.stdout.contains(f.as_str()), "{f} is not in --help");
     }
+    for v in &known_vars {
+        assert!(help.stdout.contains(v.as_str()), "{v} is not in --help");
+    }
 }
 
 #[tokio::test]
