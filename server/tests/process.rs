@@ -262,6 +262,35 @@ fn a_signal_right_after_the_ready_line_stops_cleanly() {
     }
 }
 
+/// Started with a soft open-files limit below the hard one, the server raises the soft limit
+/// to the hard one (each connection costs a descriptor; SECURITY.md, "Running it safely").
+#[test]
+fn the_open_files_limit_is_raised_to_the_hard_limit() {
+    let limits = |pid: u32| -> (String, String) {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("Max open files"))
+            .unwrap();
+        let f: Vec<&str> = line.split_whitespace().collect();
+        (f[3].to_owned(), f[4].to_owned())
+    };
+    let (_, hard) = limits(std::process::id());
+    // `prlimit` lowers the soft limit and executes the server in its own place (same pid).
+    let mut cmd = std::process::Command::new("prlimit");
+    cmd.arg(format!("--nofile=256:{hard}"))
+        .arg("--")
+        .arg(binary::BIN)
+        .args(["--listen", "127.0.0.1:0", "--rtmp-listen", "127.0.0.1:0"])
+        .args(["--flv-listen", "127.0.0.1:0"]);
+    let srv = Running::start(&mut cmd);
+    assert_ne!(
+        hard, "256",
+        "the hard limit must be above the lowered soft one"
+    );
+    assert_eq!(limits(srv.pid()), (hard.clone(), hard));
+}
+
 /// The ready line is the first thing on stdout, also when logs are verbose (they go to stderr).
 #[test]
 fn the_ready_line_names_the_endpoints() {

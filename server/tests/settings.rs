@@ -533,18 +533,21 @@ async fn apps_and_the_config_file_from_every_source() {
 }
 
 /// `MPRTC_LOG` filters what the server logs: a connection's debug line at `debug`, not even the
-/// info line that it is ready at `error`.
+/// info line that it is ready at `error`, and `info` when it is not set.
 #[tokio::test]
 async fn the_log_filter_comes_from_the_environment() {
+    let all = ["mprtc-server ready", "DEBUG", "connected"];
     for (filter, shown, hidden) in [
-        (
-            "debug",
-            &["mprtc-server ready", "DEBUG", "connected"][..],
-            &[][..],
-        ),
-        ("error", &[], &["mprtc-server ready", "DEBUG", "connected"]),
+        (Some("debug"), &all[..], &[][..]),
+        (Some("error"), &[], &all[..]),
+        (None, &all[..1], &all[1..]),
     ] {
-        let srv = Running::with(&["--insecure-app", "dbg"], &[("MPRTC_LOG", filter)]);
+        let mut cmd = on_loopback();
+        cmd.args(["--insecure-app", "dbg"]).env_remove("MPRTC_LOG");
+        if let Some(f) = filter {
+            cmd.env("MPRTC_LOG", f);
+        }
+        let srv = Running::start(&mut cmd);
         let mut ws = connect(&srv.signal()).await;
         assert_eq!(
             answer(&mut ws, join(1, "dbg", "l", 1, None)).await["ok"],
@@ -554,10 +557,10 @@ async fn the_log_filter_comes_from_the_environment() {
         let (status, text) = srv.stop_with(libc::SIGTERM);
         assert!(status.success(), "{text}");
         for s in shown {
-            assert!(text.contains(s), "{filter}: no {s:?} in\n{text}");
+            assert!(text.contains(s), "{filter:?}: no {s:?} in\n{text}");
         }
         for s in hidden {
-            assert!(!text.contains(s), "{filter}: {s:?} in\n{text}");
+            assert!(!text.contains(s), "{filter:?}: {s:?} in\n{text}");
         }
     }
 }
