@@ -51,6 +51,22 @@ impl ServeError {
     }
 }
 
+/// How long a stopping server waits for its connections to carry the close frame (1001) each
+/// was sent and to end: without it the process could exit before a connection's writer ran, and
+/// members would see a reset instead of "server shutting down" (then they take it for a network
+/// failure). A client that does not answer the close costs at most this.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Waits until no signaling connection is open, or `grace` has passed.
+async fn close_grace(signaling: &Signaling, grace: std::time::Duration) {
+    let deadline = tokio::time::Instant::now() + grace;
+    // A connection's count goes when its task ends, after its close frame was written; polled,
+    // since nothing else waits on all of them.
+    while signaling.stats().0 > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 /// Where the running server can be reached.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Endpoints {
@@ -221,6 +237,7 @@ impl Server {
         )
         .await;
         shutdown.cancel();
+        close_grace(&self.signaling, CLOSE_GRACE).await;
         // Compositors die with the server.
         self.supervisor.shutdown().await;
         task_events.abort();

@@ -205,13 +205,19 @@ fn main() -> ExitCode {
             Ok(s) => s,
             Err(e) => return fail(e.code(), e),
         };
+        // Listened for before the ready line: a supervisor may stop the server as soon as it
+        // is up, and a signal without a handler would kill it without closing anything.
+        let signals = match StopSignals::install() {
+            Ok(s) => s,
+            Err(e) => return fail("serve.signals", e),
+        };
         // One machine-readable line on stdout so scripts and tests can find the ports.
         println!("{}", serde_json::json!({ "event": "ready", "endpoints": &server.endpoints }));
         tracing::info!(signal = %server.endpoints.signal, rtmp = %server.endpoints.rtmp, flv = %server.endpoints.flv, "mprtc-server ready");
         let shutdown = CancellationToken::new();
         let s = shutdown.clone();
         tokio::spawn(async move {
-            wait_for_signal().await;
+            signals.wait().await;
             tracing::info!("shutting down");
             s.cancel();
         });
@@ -249,17 +255,28 @@ fn raise_fd_limit() {
     }
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
+/// SIGINT (a terminal's Ctrl-C) and SIGTERM (a supervisor's stop), each of which stops the
+/// server cleanly. Their handlers are in place from [`StopSignals::install`] on.
+struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Installs the handlers (inside the runtime).
+    fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// Waits for the first of the two signals.
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
         }
     }
 }

@@ -36,7 +36,7 @@ async fn http_raw(
     auth: Option<&str>,
     body: &str,
 ) -> (u16, Value) {
-    let (status, text) = live::http::request(addr, None, method, path, auth, body).await;
+    let (status, _, text) = live::http::exchange(addr, None, method, path, auth, body).await;
     // Bodies are small; accept chunked encoding by taking the JSON object inside.
     let text = text.as_str();
     let json_text = text
@@ -332,4 +332,167 @@ async fn debug_tokens_only_when_switched_on() {
     let join = json!({"v":1,"id":1,"type":"join","body":{"appkey":"sec","room":"r1","uid":uid,"token":tok,"user":{"id":"alice"}}});
     live::ask_ok(&mut ws, join).await;
     srv.cancel();
+}
+
+/// A server binary with app `sec` (secret [`SECRET`]), insecure app `dbg` and the debug token
+/// endpoint on.
+fn binary_server() -> live::binary::Running {
+    live::binary::Running::with(
+        &["--debug-token-endpoint", "--insecure-app", "dbg"],
+        &[("MPRTC_APPS", &format!("sec:{SECRET}"))],
+    )
+}
+
+/// One call to the binary's API: (status, headers, body as JSON).
+async fn call(addr: &str, method: &str, path: &str, auth: Option<&str>) -> (u16, String, Value) {
+    let (status, head, body) = live::http::exchange(addr, None, method, path, auth, "").await;
+    let json = body
+        .find('{')
+        .and_then(|i| serde_json::from_str(&body[i..=body.rfind('}')?]).ok())
+        .unwrap_or(Value::Null);
+    (status, head, json)
+}
+
+/// Every route's documented answers, from the binary: `/healthz`; the error body
+/// `{ok: false, code, reason, msg, field}` with 401 for missing, malformed or wrong credentials
+/// (and for an insecure app, which has no secret), 404 with the code naming what is missing,
+/// 400 for a malformed kick or task body; 200 `{ok: true}` otherwise.
+#[tokio::test]
+async fn every_route_answers_as_documented() {
+    let srv = binary_server();
+    let addr = srv.addr("signal");
+    let (status, _, body) = live::http::exchange(&addr, None, "GET", "/healthz", None, "").await;
+    assert_eq!((status, body.as_str()), (200, "ok"));
+
+    let right = format!("sec:{SECRET}");
+    let good = Some(right.as_str());
+    let tasks = "/api/v1/rooms/api-room/tasks";
+    for auth in [
+        None,
+        Some("sec:wrong"),
+        Some("sec"),
+        Some("dbg:"),
+        Some("nope:x"),
+    ] {
+        let (status, _, v) = call(&addr, "GET", tasks, auth).await;
+        assert_eq!(status, 401, "{auth:?}: {v}");
+        assert_eq!(
+            (v["ok"].as_bool(), v["code"].as_u64(), v["reason"].as_str()),
+            (Some(false), Some(4012), Some("token_invalid")),
+            "{v}"
+        );
+        assert!(v["msg"].is_string() && v.get("field").is_some(), "{v}");
+    }
+    // Nothing there yet: each 404 names what is missing.
+    let kick = |uid: &str| format!("/api/v1/rooms/api-room/members/{uid}/kick");
+    for (method, path, code) in [
+        ("GET", tasks.to_owned(), 4028),
+        ("DELETE", "/api/v1/rooms/api-room".to_owned(), 4028),
+        ("POST", kick("7"), 4028),
+    ] {
+        let (status, _, v) = call(&addr, method, &path, good).await;
+        assert_eq!(
+            (status, v["code"].as_u64()),
+            (404, Some(code)),
+            "{method} {path}: {v}"
+        );
+    }
+    let mut member = live::join_sec(&srv.signal(), "api-room", 7).await;
+    for (method, path, want, code) in [
+        ("POST", kick("8"), 404, Some(4024)),
+        ("DELETE", format!("{tasks}/no_task"), 404, Some(4027)),
+        ("DELETE", format!("{tasks}/bad-id"), 400, Some(4005)),
+        ("POST", kick(&"u".repeat(65)), 400, Some(4003)),
+        ("GET", tasks.to_owned(), 200, None),
+    ] {
+        let (status, _, v) = call(&addr, method, &path, good).await;
+        assert_eq!(
+            (status, v["code"].as_u64()),
+            (want, code),
+            "{method} {path}: {v}"
+        );
+    }
+    let (status, v) = http_raw(&addr, "POST", tasks, good, "not json").await;
+    assert_eq!((status, v["code"].as_u64()), (400, Some(4005)), "{v}");
+    let (status, _, v) = call(&addr, "POST", &kick("7"), good).await;
+    assert_eq!((status, v["ok"].as_bool()), (200, Some(true)), "{v}");
+    assert_eq!(live::closed_with(&mut member).await, Some(4409));
+}
+
+/// Ten failed logins from one address: the next call, with the right secret too, is 429 with
+/// `Retry-After` (seconds, at most the one-minute lockout); another address is still served.
+#[tokio::test]
+async fn failed_logins_lock_the_address_out_with_retry_after() {
+    let srv = binary_server();
+    let addr = srv.addr("signal");
+    let path = "/api/v1/rooms/none/tasks";
+    for i in 0..mprtc_server::throttle::MAX_FAILURES {
+        let (status, _) = live::http::api_as(
+            &addr,
+            "127.0.0.3",
+            &format!("sec:guess{i}"),
+            "GET",
+            path,
+            "",
+        )
+        .await;
+        assert_eq!(status, 401);
+    }
+    let right = format!("sec:{SECRET}");
+    let (status, head, body) =
+        live::http::exchange(&addr, Some("127.0.0.3"), "GET", path, Some(&right), "").await;
+    assert_eq!(status, 429, "{body}");
+    let retry: u64 = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("retry-after:")
+                .map(|v| v.trim().to_owned())
+        })
+        .expect("a Retry-After header")
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{head}");
+    let v: Value =
+        serde_json::from_str(&body[body.find('{').unwrap()..=body.rfind('}').unwrap()]).unwrap();
+    assert_eq!(
+        (v["code"].as_u64(), v["reason"].as_str()),
+        (Some(4029), Some("limit_exceeded"))
+    );
+    let (status, _) = live::http::api_as(&addr, "127.0.0.4", &right, "GET", path, "").await;
+    assert_eq!(status, 404, "another address is served");
+}
+
+/// The debug token endpoint clamps the lifetime asked for to 1 second .. 1 day; an hour when
+/// none is asked.
+#[tokio::test]
+async fn debug_token_lifetimes_are_clamped() {
+    use base64::Engine as _;
+    let srv = binary_server();
+    let addr = srv.addr("signal");
+    for (ttl, want) in [
+        ("", 3600),
+        ("&ttl=0", 1),
+        ("&ttl=120", 120),
+        ("&ttl=999999", 86_400),
+    ] {
+        let path = format!("/api/v1/debug/token?appkey=sec&room=r&uid=1{ttl}");
+        let (status, _, v) = call(&addr, "GET", &path, None).await;
+        assert_eq!(status, 200, "{v}");
+        let payload = v["token"]
+            .as_str()
+            .unwrap()
+            .split('.')
+            .nth(1)
+            .unwrap()
+            .to_owned();
+        let claims: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap();
+        let life = claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap();
+        assert_eq!(life, want, "{ttl}: {claims}");
+    }
 }

@@ -9,7 +9,6 @@
 //! failure.
 
 use std::net::SocketAddr;
-use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -19,14 +18,15 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
 mod live;
-use live::{binary, Ws};
+use live::binary::{self, Running};
+use live::Ws;
 
 /// Upper bound on any wait; a pass never depends on it.
 const BOUND: Duration = Duration::from_secs(10);
 
-/// A running server process, killed when dropped.
+/// A running server process (killed when dropped) and its addresses.
 struct Srv {
-    child: Child,
+    process: Running,
     signal: String,
     signal_addr: SocketAddr,
     rtmp: SocketAddr,
@@ -35,40 +35,26 @@ struct Srv {
 
 impl Srv {
     fn start(env: &[(&str, &str)]) -> Self {
-        let mut cmd = binary::on_loopback();
-        cmd.args(["--insecure-app", "demo"])
-            .env("MPRTC_LOG", "error")
-            .stderr(Stdio::null());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let (child, line, _) = binary::spawn_ready(&mut cmd);
-        let ready: Value = serde_json::from_str(&line).expect("ready line");
-        let e = &ready["endpoints"];
-        let addr = |url: &str| -> SocketAddr {
-            let hostport = url.split("://").nth(1).unwrap().split('/').next().unwrap();
-            hostport.parse().unwrap()
-        };
-        let signal = e["signal"].as_str().unwrap().to_owned();
+        let mut env = env.to_vec();
+        env.push(("MPRTC_LOG", "error"));
+        let process = Running::with(&["--insecure-app", "demo"], &env);
+        let addr = |name: &str| -> SocketAddr { process.addr(name).parse().unwrap() };
         Self {
-            signal_addr: addr(&signal),
-            signal,
-            rtmp: addr(e["rtmp"].as_str().unwrap()),
-            flv: addr(e["flv"].as_str().unwrap()),
-            child,
+            signal: process.signal(),
+            signal_addr: addr("signal"),
+            rtmp: addr("rtmp"),
+            flv: addr("flv"),
+            process,
         }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
     }
 
     /// Resident memory in KiB, `None` once the process is gone.
     fn rss_kib(&mut self) -> Option<u64> {
-        if self.child.try_wait().ok().flatten().is_some() {
+        if self.process.exited() {
             return None;
         }
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        let pid = self.process.pid();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
         let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
         line.split_whitespace().nth(1)?.parse().ok()
     }
@@ -80,13 +66,6 @@ impl Srv {
             return false;
         };
         join_on(&mut ws, uid).await
-    }
-}
-
-impl Drop for Srv {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -407,25 +386,7 @@ fn bad_limits_are_refused_at_start() {
             "config.bad_listen_timeout",
         ),
     ] {
-        let mut cmd = binary::on_loopback();
-        cmd.args(&args);
-        if let Some((k, v)) = env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // A server that accepts the value runs on: stop it after the bound.
-        let started = std::time::Instant::now();
-        while child.try_wait().unwrap().is_none() && started.elapsed() < BOUND {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = child.kill();
-        let out = child.wait_with_output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?} {env:?}: {stderr}");
-        assert!(stderr.contains(&format!("error[{code}]")), "{stderr}");
+        let env: Vec<(&str, &str)> = env.into_iter().collect();
+        binary::refusal(&args, &env).refused_with(code);
     }
 }

@@ -1,12 +1,13 @@
 //! The `mprtc-server` binary as operators run it: settings from a TOML file, the environment and
 //! flags (in that order of precedence), the `token` subcommand, typed config errors, SIGTERM.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
 
 mod live;
-use live::binary::{self, BIN};
+use live::binary::{self, Running, BIN};
+use live::probe;
 
 fn write_config(dir: &std::path::Path, text: &str) -> std::path::PathBuf {
     let p = dir.join("mprtc.toml");
@@ -22,13 +23,12 @@ async fn join(url: &str, app: &str, uid: u64, token: Option<&str>) -> Value {
 
 #[tokio::test]
 async fn file_env_and_flags_combine_and_sigterm_stops_cleanly() {
-    let dir = std::env::temp_dir().join(format!("mprtc-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = probe::scratch("cli");
     let cfg = write_config(
         &dir,
         "listen = \"127.0.0.1:9\"\nurl_ttl_secs = 30\n[[apps]]\nkey = \"fileapp\"\nsecret = \"file-secret\"\n",
     );
-    let (child, line, _) = binary::spawn_ready(
+    let srv = Running::start(
         Command::new(BIN)
             .args([
                 "--config",
@@ -41,10 +41,9 @@ async fn file_env_and_flags_combine_and_sigterm_stops_cleanly() {
             .env("MPRTC_LISTEN", "127.0.0.1:0") // env beats the file's port 9
             .env("MPRTC_FLV_LISTEN", "127.0.0.1:0")
             .env("MPRTC_INSECURE_APPS", "envapp")
-            .env("MPRTC_LOG", "warn")
-            .stderr(Stdio::null()),
+            .env("MPRTC_LOG", "warn"),
     );
-    let signal = binary::signal_url(&line);
+    let signal = srv.signal();
     assert!(
         signal.starts_with("ws://localhost:"),
         "flag --public-host applies: {signal}"
@@ -59,44 +58,30 @@ async fn file_env_and_flags_combine_and_sigterm_stops_cleanly() {
     assert_eq!(join(&url, "envapp", 1, None).await["ok"], true);
     // the file app needs a token; one minted by the token subcommand from the same file works
     assert_eq!(join(&url, "fileapp", 2, None).await["err"]["code"], 4011);
-    let out = Command::new(BIN)
-        .args([
-            "token",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--app",
-            "fileapp",
-            "--room",
-            "cfg",
-            "--uid",
-            "2",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let token = String::from_utf8(out.stdout).unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let out = binary::run(
+        &[
+            "token", "--config", cfg, "--app", "fileapp", "--room", "cfg", "--uid", "2",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(
-        join(&url, "fileapp", 2, Some(token.trim())).await["ok"],
+        join(&url, "fileapp", 2, Some(out.stdout.trim())).await["ok"],
         true
     );
 
     // SIGTERM: clean exit
-    let status = binary::terminate(child).await;
-    assert!(status.success(), "{status:?}");
+    let (status, text) = srv.stop_with(libc::SIGTERM);
+    assert!(status.success(), "{status:?}: {text}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// Starts the binary on loopback ports with `args` and `env`; returns it and its signaling URL.
-fn spawn(args: &[&str], env: &[(&str, &str)]) -> (std::process::Child, String) {
-    let (child, line, _) = binary::spawn_ready(
-        binary::on_loopback()
-            .args(["--insecure-app", "dbg"])
-            .args(args)
-            .envs(env.iter().copied())
-            .env("MPRTC_LOG", "warn")
-            .stderr(Stdio::null()),
-    );
-    (child, binary::signal_url(&line))
+/// Starts the binary on loopback ports with `args` and `env` and insecure app `dbg`.
+fn spawn(args: &[&str], env: &[(&str, &str)]) -> Running {
+    let mut all = vec!["--insecure-app", "dbg"];
+    all.extend_from_slice(args);
+    Running::with(&all, env)
 }
 
 /// The HTTP status of a WebSocket upgrade from a page of `origin`: 101 or the refusal.
@@ -112,8 +97,7 @@ async fn upgrade_status(url: &str, origin: &str) -> u16 {
 
 #[tokio::test]
 async fn allowed_origins_come_from_file_env_or_flags() {
-    let dir = std::env::temp_dir().join(format!("mprtc-cli-origins-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = probe::scratch("cli-origins");
     let cfg = write_config(
         &dir,
         "allowed_origins = [\"https://file.example\", \"http://127.0.0.1:3000\"]\n",
@@ -161,7 +145,8 @@ async fn allowed_origins_come_from_file_env_or_flags() {
         ),
     ];
     for (args, env, allowed, refused) in cases {
-        let (mut child, url) = spawn(args, env);
+        let srv = spawn(args, env);
+        let url = srv.signal();
         for o in allowed {
             assert_eq!(upgrade_status(&url, o).await, 101, "{args:?} {env:?}: {o}");
         }
@@ -170,37 +155,15 @@ async fn allowed_origins_come_from_file_env_or_flags() {
         }
         // Without an Origin header (a mini-program), the socket opens and joins.
         assert_eq!(join(&url, "dbg", 1, None).await["ok"], true);
-        child.kill().unwrap();
-        child.wait().unwrap();
     }
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// An invalid allowed origin or media secret, from a flag or the environment, stops the server
+/// with its code (the file's forms are in `settings.rs`'s table of refusals).
 #[test]
-fn bad_configs_exit_with_a_typed_error() {
-    let dir = std::env::temp_dir().join(format!("mprtc-cli-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    for (text, code) in [
-        ("listen = 5\n", "config.parse"),
-        ("surprise = true\n", "config.parse"),
-        ("[[apps]]\nkey = \"a\"\n", "config.app_without_secret"),
-        (
-            "allowed_origins = [\"https://a.example/path\"]\n",
-            "config.bad_origin",
-        ),
-        ("media_secret = \"\"\n", "config.bad_media_secret"),
-        ("media_secret = \"short\"\n", "config.bad_media_secret"),
-    ] {
-        let cfg = write_config(&dir, text);
-        let out = Command::new(BIN)
-            .args(["--config", cfg.to_str().unwrap()])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{text}");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(&format!("error[{code}]")), "{text}: {err}");
-    }
-    // An invalid allowed origin, from a flag or the environment, is named in the error.
+fn bad_origins_and_media_secrets_exit_with_a_typed_error() {
+    // An invalid allowed origin is named in the error.
     for (flag, env, entry) in [
         (Some("ftp://files.example"), None, "ftp://files.example"),
         (Some("https://"), None, "https://"),
@@ -231,17 +194,15 @@ fn bad_configs_exit_with_a_typed_error() {
             "{flag:?} {env:?}: {err}"
         );
     }
-    let out = Command::new(BIN)
-        .args(["--config", "/nonexistent/mprtc.toml"])
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("error[config.read]"));
-    let out = Command::new(BIN)
-        .args(["token", "--app", "a", "--room", "r", "--uid", "1"])
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("error[token.no_secret]"));
-    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `--version` names the binary and its version (what a vulnerability report gives, SECURITY.md).
+#[test]
+fn the_version_flag_prints_the_version() {
+    let out = binary::run(&["--version"], &[]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let want = format!("mprtc-server {}", env!("CARGO_PKG_VERSION"));
+    assert_eq!(out.stdout.trim(), want);
 }
 
 /// Secrets on the command line are visible to every local user: the server says so, naming
@@ -249,17 +210,9 @@ fn bad_configs_exit_with_a_typed_error() {
 #[test]
 fn secrets_given_as_flags_are_warned_about() {
     let secret = "flag-secret-0123456789abcdef-0123456789";
-    let (mut child, line, _) = binary::spawn_ready(
-        binary::on_loopback()
-            .args(["--media-secret", secret])
-            .env("MPRTC_APPS", format!("envapp:{secret}"))
-            .env("MPRTC_LOG", "warn")
-            .stderr(Stdio::piped()),
-    );
-    assert!(line.contains("\"ready\""), "{line}");
-    child.kill().unwrap();
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let app = format!("envapp:{secret}");
+    let srv = Running::with(&["--media-secret", secret], &[("MPRTC_APPS", &app)]);
+    let (_, err) = srv.stop_with(libc::SIGKILL);
     assert!(
         err.contains("--media-secret") && err.contains("visible to every local user"),
         "{err}"
@@ -274,14 +227,15 @@ fn secrets_given_as_flags_are_warned_about() {
 /// Runs the server with the flag and the environment variable set where given (name, value):
 /// it must refuse to start (exit 2). What it printed on stderr.
 fn refused(flag: (&str, Option<&str>), env: (&str, Option<&str>)) -> String {
-    let mut cmd = Command::new(BIN);
+    let mut args = Vec::new();
     if let (name, Some(value)) = flag {
-        cmd.args([name, value]);
+        args.extend([name, value]);
     }
+    let mut vars = Vec::new();
     if let (name, Some(value)) = env {
-        cmd.env(name, value);
+        vars.push((name, value));
     }
-    let out = cmd.output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "{flag:?} {env:?}");
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    let out = binary::refusal(&args, &vars);
+    assert_eq!(out.code, Some(2), "{flag:?} {env:?}: {out:?}");
+    out.stderr
 }

@@ -2,9 +2,6 @@
 //! secret, not the media secret, not a join token (JWT), not the signature (`s=`) of a signed
 //! media URL, not the HTTP Basic credentials of the server API.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -16,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::{ClientRequestBuilder, Message};
 
 mod live;
-use live::binary::{self, BIN};
+use live::binary::{self, Running};
 use live::{answer, Ws};
 
 const APP_SECRET: &str = "app-secret-5f3a9c1e77";
@@ -104,38 +101,16 @@ async fn no_log_filter_can_bypass_the_redaction() {
 /// every secret involved. `verbose`: the filter logs everything, so the logs must also show
 /// that those things happened (a test of redaction that logs nothing would prove nothing).
 async fn secrets_stay_out_of_logs(filter: &str, verbose: bool) {
-    let (mut child, ready, stdout) = binary::spawn_ready(
+    let srv = Running::start(
         binary::on_loopback()
             .args(["--allowed-origin", ORIGIN])
             .env("MPRTC_APPS", format!("sec:{APP_SECRET}"))
             .env("MPRTC_MEDIA_SECRET", MEDIA_SECRET)
-            .env("MPRTC_LOG", filter)
-            .stderr(Stdio::piped()),
+            .env("MPRTC_LOG", filter),
     );
-    let logs = Arc::new(Mutex::new(ready.clone()));
-    let readers: Vec<_> = [
-        Box::new(stdout) as Box<dyn Read + Send>,
-        Box::new(child.stderr.take().unwrap()),
-    ]
-    .into_iter()
-    .map(|mut r| {
-        let logs = logs.clone();
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            r.read_to_end(&mut buf).unwrap();
-            logs.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buf));
-        })
-    })
-    .collect();
-    let signal = binary::signal_url(&ready);
-    let api = signal
-        .strip_prefix("ws://")
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap();
+    let signal = srv.signal();
+    let api = srv.addr("signal");
+    let api = api.as_str();
 
     let now = live::now_s();
     let mint = |uid, at| {
@@ -240,13 +215,8 @@ async fn secrets_stay_out_of_logs(filter: &str, verbose: bool) {
     assert!(tokio_tungstenite::connect_async(req).await.is_err());
 
     drop((a, b, bad));
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let status = binary::terminate(child).await;
-    assert!(status.success(), "{status:?}");
-    for r in readers {
-        r.join().unwrap();
-    }
-    let logs = logs.lock().unwrap().clone();
+    let (status, logs) = srv.stop_with(libc::SIGTERM);
+    assert!(status.success(), "{status:?}: {logs}");
 
     // The logs are real: verbose, and covering what happened above.
     let expected: &[&str] = if verbose {
@@ -291,8 +261,7 @@ async fn secrets_stay_out_of_logs(filter: &str, verbose: bool) {
 
 #[test]
 fn config_errors_do_not_echo_secrets() {
-    let dir = std::env::temp_dir().join(format!("mprtc-logs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = live::probe::scratch("logs");
     let cfg = dir.join("mprtc.toml");
     // An unquoted secret: the TOML error must not quote the line back.
     std::fs::write(
@@ -300,23 +269,14 @@ fn config_errors_do_not_echo_secrets() {
         format!("[[apps]]\nkey = \"a\"\nsecret = {APP_SECRET}\n"),
     )
     .unwrap();
-    let out = Command::new(BIN)
-        .args(["--config", cfg.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("error[config.parse]") && err.contains("line 3"),
-        "{err}"
-    );
+    let out = binary::refusal(&["--config", cfg.to_str().unwrap()], &[]);
+    let err = out.refused_with("config.parse");
+    assert!(err.contains("line 3"), "{err}");
     assert!(!err.contains(APP_SECRET), "{err}");
     // A secret given where KEY:SECRET was expected.
-    let out = Command::new(BIN)
-        .env("MPRTC_APPS", format!("a:b,{APP_SECRET}"))
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("error[config.bad_app_flag]"), "{err}");
+    let apps = format!("a:b,{APP_SECRET}");
+    let out = binary::refusal(&[], &[("MPRTC_APPS", &apps)]);
+    let err = out.refused_with("config.bad_app_flag");
     assert!(!err.contains(APP_SECRET), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }

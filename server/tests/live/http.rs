@@ -28,20 +28,21 @@ pub async fn api_as(
     path: &str,
     body: &str,
 ) -> (u16, String) {
-    request(addr, Some(from), method, path, Some(credentials), body).await
+    let (status, _, body) = exchange(addr, Some(from), method, path, Some(credentials), body).await;
+    (status, body)
 }
 
 /// One HTTP/1.1 request to `addr` (from the loopback address `from` when given), with Basic
-/// `credentials` (`key:secret`) when given and `body` as JSON: (status, body as sent, which may be
-/// chunked).
-pub async fn request(
+/// `credentials` (`key:secret`) when given and `body` as JSON: (status, the response's header
+/// lines, body as sent, which may be chunked).
+pub async fn exchange(
     addr: &str,
     from: Option<&str>,
     method: &str,
     path: &str,
     credentials: Option<&str>,
     body: &str,
-) -> (u16, String) {
+) -> (u16, String, String) {
     use base64::Engine as _;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = match from {
@@ -72,10 +73,6 @@ pub async fn request(
         .expect("API answers in time")
         .unwrap();
     let status = resp.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = resp
-        .split_once("\r\n\r\n")
-        .map(|x| x.1)
-        .unwrap_or("")
-        .to_owned();
-    (status, body)
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+    (status, head.to_owned(), body.to_owned())
 }

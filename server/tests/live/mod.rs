@@ -4,6 +4,7 @@
 
 pub mod binary;
 pub mod http;
+pub mod probe;
 
 use std::time::Duration;
 
