@@ -20,38 +20,16 @@ use live::*;
 /// loaded machine: generous, because only the event decides.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// A real RTMP publisher: ffmpeg sending a test picture and tone in real time to `url`.
+/// A real RTMP publisher: ffmpeg sending a small test picture and a tone in real time to
+/// `url`, as x264 and AAC in FLV (ultrafast, a key frame a second, so it is live at once).
 fn pusher(url: &str) -> Child {
-    let args = [
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-nostdin",
-        "-re",
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=160x120:rate=10",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=220",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-tune",
-        "zerolatency",
-        "-g",
-        "10",
-        "-c:a",
-        "aac",
-        "-f",
-        "flv",
-        url,
-    ];
+    let input = "-re -f lavfi -i testsrc2=size=160x120:rate=10 -f lavfi -i sine=frequency=220";
+    let output = "-c:v libx264 -preset ultrafast -tune zerolatency -g 10 -c:a aac -f flv";
     Command::new("ffmpeg")
-        .args(args)
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin"])
+        .args(input.split(' '))
+        .args(output.split(' '))
+        .arg(url)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -91,6 +69,19 @@ async fn heard_so_far(ws: &mut Ws) -> Vec<Value> {
     }
 }
 
+/// Sends `frame` and fails unless its answer is a success: the answer.
+async fn done(ws: &mut Ws, frame: Value) -> Value {
+    let r = answer(ws, frame).await;
+    assert_eq!(r["ok"], true, "{r}");
+    r
+}
+
+/// A server-API call that must succeed.
+async fn api_ok(server: &Live, method: &str, path: &str) {
+    let (status, body) = api(&server.addr(), method, path, "").await;
+    assert_eq!(status, 200, "{method} {path}: {body}");
+}
+
 async fn ws_send(ws: &mut Ws, frame: &Value) {
     use futures_util::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
@@ -104,12 +95,8 @@ async fn ws_send(ws: &mut Ws, frame: &Value) {
 async fn live_pusher(server: &Live, room: &str) -> (Ws, Ws, Child, String) {
     let mut publisher = join_sec(&server.url, room, 1).await;
     let mut watcher = join_sec(&server.url, room, 2).await;
-    let r = answer(
-        &mut publisher,
-        json!({"v":1,"id":2,"type":"publish","body":{"audio":true,"video":true}}),
-    )
-    .await;
-    assert_eq!(r["ok"], true, "{r}");
+    let publish = json!({"v":1,"id":2,"type":"publish","body":{"audio":true,"video":true}});
+    let r = done(&mut publisher, publish).await;
     let url = r["body"]["url"].as_str().unwrap().to_owned();
     let ffmpeg = pusher(&url);
     let added = event(&mut watcher, "stream-added").await;
@@ -125,12 +112,8 @@ async fn live_pusher(server: &Live, room: &str) -> (Ws, Ws, Child, String) {
 async fn to_audience_while_publishing_ends_the_push() {
     let server = start_with(|_| {}).await;
     let (mut publisher, mut watcher, mut ffmpeg, url) = live_pusher(&server, "aud").await;
-    let r = answer(
-        &mut publisher,
-        json!({"v":1,"id":3,"type":"set-role","body":{"role":"audience"}}),
-    )
-    .await;
-    assert_eq!(r["ok"], true, "{r}");
+    let audience = json!({"v":1,"id":3,"type":"set-role","body":{"role":"audience"}});
+    done(&mut publisher, audience).await;
     let removed = event(&mut watcher, "stream-removed").await;
     assert_eq!(removed["body"]["uid"], 1);
     let role = event(&mut watcher, "role-changed").await;
@@ -155,31 +138,19 @@ async fn unpublish_kick_and_close_end_the_push() {
     let server = start_with(|_| {}).await;
 
     let (mut publisher, mut watcher, mut ffmpeg, _) = live_pusher(&server, "unpub").await;
-    let r = answer(
-        &mut publisher,
-        json!({"v":1,"id":3,"type":"unpublish","body":{"audio":true,"video":true}}),
-    )
-    .await;
-    assert_eq!(r["ok"], true, "{r}");
+    let unpublish = json!({"v":1,"id":3,"type":"unpublish","body":{"audio":true,"video":true}});
+    done(&mut publisher, unpublish).await;
     event(&mut watcher, "stream-removed").await;
     exits(&mut ffmpeg, "unpublished").await;
 
     let (_publisher, mut watcher, mut ffmpeg, _) = live_pusher(&server, "kick").await;
-    let (status, body) = api(
-        &server.addr(),
-        "POST",
-        "/api/v1/rooms/kick/members/1/kick",
-        "",
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    api_ok(&server, "POST", "/api/v1/rooms/kick/members/1/kick").await;
     let left = event(&mut watcher, "member-left").await;
     assert_eq!(left["body"]["reason"], "kicked");
     exits(&mut ffmpeg, "kicked").await;
 
     let (_publisher, _watcher, mut ffmpeg, _) = live_pusher(&server, "close").await;
-    let (status, body) = api(&server.addr(), "DELETE", "/api/v1/rooms/close", "").await;
-    assert_eq!(status, 200, "{body}");
+    api_ok(&server, "DELETE", "/api/v1/rooms/close").await;
     exits(&mut ffmpeg, "room closed").await;
     server.stop().await;
 }

@@ -34,10 +34,7 @@ fn sec_room(privileges: &[Privileges]) -> Net {
 
 #[test]
 fn a_second_join_on_one_connection_is_4021_and_changes_nothing() {
-    let mut net = Net::new(2);
-    net.join(0, "r", 1).unwrap();
-    net.join(1, "r", 2).unwrap();
-    net.events(1);
+    let mut net = Net::new(2).joined(2);
     // The SDK refuses before asking (1003); a client that asks anyway gets 4021.
     assert_eq!(
         net.peers[0]
@@ -165,11 +162,7 @@ fn a_renewal_that_does_not_fit_is_refused_with_its_code() {
 /// resume window is over the server has forgotten the session: a rejoin is a fresh join.
 #[test]
 fn a_rejoin_of_a_session_the_server_ended_is_told_how_then_4030() {
-    let mut net = Net::new(2);
-    net.join(0, "r", 1).unwrap();
-    net.join(1, "r", 2).unwrap();
-    net.events(0);
-    net.events(1);
+    let mut net = Net::new(2).joined(2);
     let session = net.peers[0].core.session().unwrap().to_owned();
     net.cut(0);
     let mut out = Vec::new();

@@ -134,11 +134,7 @@ fn the_room_one_too_many_for_an_app_is_refused_until_one_ends() {
 /// back, joins afresh (the old session is gone) and publishes again.
 #[test]
 fn with_no_resume_window_a_drop_is_a_leave_and_the_client_rejoins_fresh() {
-    let mut net = Net::tuned(2, |h| h.with_resume_window(0));
-    net.join(0, "r", 1).unwrap();
-    net.join(1, "r", 2).unwrap();
-    net.events(0);
-    net.events(1);
+    let mut net = Net::tuned(2, |h| h.with_resume_window(0)).joined(2);
     let mroom = net.go_live(0, Media::BOTH);
     assert_eq!(net.events(1), streams_added(1));
     let old_session = net.peers[0].core.session().unwrap().to_owned();
@@ -176,10 +172,7 @@ fn with_no_resume_window_a_drop_is_a_leave_and_the_client_rejoins_fresh() {
     assert_eq!(net.events(1), vec![AppEvent::ClientJoin { uid: 1 }]);
 
     // The same with the window: a resume, and the others see nothing.
-    let mut held = Net::new(2);
-    held.join(0, "r", 1).unwrap();
-    held.join(1, "r", 2).unwrap();
-    held.events(1);
+    let mut held = Net::new(2).joined(2);
     held.cut(0);
     held.advance(100);
     assert!(held

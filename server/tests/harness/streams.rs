@@ -10,12 +10,7 @@ use crate::support::*;
 
 /// Three members: 1 and 2 in room "r" (events read), 3 not joined yet.
 fn room() -> Net {
-    let mut net = Net::new(3);
-    net.join(0, "r", 1).unwrap();
-    net.join(1, "r", 2).unwrap();
-    net.events(0);
-    net.events(1);
-    net
+    Net::new(3).joined(2)
 }
 
 fn removed(uid: u64, media: MediaKind) -> AppEvent {

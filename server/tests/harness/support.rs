@@ -272,24 +272,22 @@ pub(crate) fn deliver(net: &mut Net, out: Vec<HubOut>) {
 impl Net {
     /// [`Net::new`] around a hub `tune` adjusted (limits, resume window), its signer kept.
     pub(crate) fn tuned(n: usize, tune: impl FnOnce(Hub) -> Hub) -> Self {
-        let Net {
-            hub,
-            signer,
-            peers,
-            kicks,
-            tasks,
-            closes,
-            now,
-        } = Net::new(n);
+        let net = Net::new(n);
         Net {
-            hub: tune(hub),
-            signer,
-            peers,
-            kicks,
-            tasks,
-            closes,
-            now,
+            hub: tune(net.hub),
+            ..net
         }
+    }
+
+    /// The first `k` peers join room "r" as uids 1, 2, ...; their events so far are read.
+    pub(crate) fn joined(mut self, k: usize) -> Self {
+        for i in 0..k {
+            self.join(i, "r", i as u64 + 1).unwrap();
+        }
+        for i in 0..k {
+            self.events(i);
+        }
+        self
     }
 
     /// Peer `i` publishes `media` and the media server admits its pusher: the media room id.
