@@ -61,7 +61,7 @@ async fn heard_so_far(ws: &mut Ws) -> Vec<Value> {
     ws_send(ws, &json!({"v":1,"id":900,"type":"ping","body":{"ts":1}})).await;
     let mut seen = Vec::new();
     loop {
-        let v = recv(ws).await;
+        let v = recv_within(ws, PATIENCE).await;
         if v["re"] == 900 {
             return seen;
         }

@@ -130,7 +130,7 @@ async fn told_until_pong(ws: &mut Ws, id: u64) -> Vec<Value> {
     .unwrap();
     let mut told = Vec::new();
     loop {
-        let v = recv(ws).await;
+        let v = recv_within(ws, Duration::from_secs(30)).await;
         if v["re"] == id {
             return told;
         }

@@ -1,6 +1,6 @@
 //! The bounds of `Limits` and the resume window, driven through the hub's own clock (`now_ms`
-//! comes in): the room limits server-wide and per app, a resume window of 0, and the
-//! per-connection request rate as an exact token bucket.
+//! comes in): the room limits server-wide and per app, a full room taking its own members
+//! back, a resume window of 0, and the per-connection request rate as an exact token bucket.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -127,6 +127,31 @@ fn the_room_one_too_many_for_an_app_is_refused_until_one_ends() {
     assert_eq!(open(&mut hub, "anon", "x-more", 1, last_held), FULL);
     hub.tick(T0 + 30_000, &mut out);
     assert!(open(&mut hub, "anon", "x-more", 1, T0 + 30_000).is_ok());
+}
+
+/// A full room (`max_members_per_room`) refuses a new member with 4029, but not a member coming
+/// back: a replacement (same uid, new connection) and a resume take the place they held.
+#[test]
+fn a_full_room_still_takes_its_own_members_back() {
+    let limits = Limits {
+        max_members_per_room: 2,
+        ..Limits::default()
+    };
+    let mut net = Net::tuned(4, |h| h.with_limits(limits)).joined(2);
+    assert_eq!(
+        net.join(2, "r", 3).unwrap_err().code,
+        ErrorCode::LimitExceeded
+    );
+    // uid 1's page reopens on a new connection: it replaces its old session.
+    assert_eq!(net.join(3, "r", 1), Ok(mprtc::core::OpValue::Done));
+    assert_eq!(net.hub.snapshot("dbg", "r").len(), 2);
+    // uid 2's connection drops; its client resumes into the full room.
+    net.cut(1);
+    net.advance(100);
+    assert!(net
+        .events(1)
+        .contains(&AppEvent::Reconnected { resumed: true }));
+    assert_eq!(net.hub.snapshot("dbg", "r").len(), 2);
 }
 
 /// With `resume_window_ms = 0` a dropped connection is a leave: the others see the member's
