@@ -213,14 +213,25 @@ async fn a_silent_connection_is_dropped_and_its_member_leaves() {
     server.stop().await;
 }
 
+/// Full rooms and floods get their limit errors (4029), and nobody else notices. A room of two
+/// refuses a third member while other rooms open. A flood over a real socket, with one request
+/// a second: the first ping of a burst written in one go is served, the next is told 4029 once,
+/// the rest are dropped unanswered; another connection is served meanwhile, and the flooder is
+/// served again once its bucket refills. The bucket's arithmetic is asserted exactly, in
+/// virtual time, by the harness (`limits::the_request_rate_is_an_exact_token_bucket`); here the
+/// wire: one answer for the burst, one notice, silence. (One request a second: every other
+/// connection here sends one request.)
 #[tokio::test]
-async fn full_rooms_get_limit_errors() {
-    let server = start_with(|o| o.max_members_per_room = Some(2)).await;
-    let url = server.url.clone();
-
-    let mut a = connect(&url).await;
-    let mut b = connect(&url).await;
-    let mut c = connect(&url).await;
+async fn floods_and_full_rooms_get_limit_errors() {
+    let server = start_with(|o| {
+        o.max_requests_per_sec = Some(1);
+        o.max_members_per_room = Some(2);
+    })
+    .await;
+    let mut a = connect(&server.url).await;
+    let mut b = connect(&server.url).await;
+    let mut c = connect(&server.url).await;
+    let mut d = connect(&server.url).await;
     ask_ok(&mut a, join(1, "dbg", "full", 1, None)).await;
     ask_ok(&mut b, join(1, "dbg", "full", 2, None)).await;
     assert_eq!(
@@ -228,22 +239,11 @@ async fn full_rooms_get_limit_errors() {
         4029
     );
     assert_eq!(
-        ask(&mut c, join(2, "dbg", "other", 3, None)).await["ok"],
+        ask(&mut d, join(1, "dbg", "other", 3, None)).await["ok"],
         true,
         "other rooms are open"
     );
-    server.stop().await;
-}
 
-/// A flood over a real socket: with one request a second, the first ping of a burst written in
-/// one go is served, the next is told 4029 once, the rest are dropped unanswered; another
-/// connection is served meanwhile, and the flooder is served again once its bucket refills.
-/// The bucket's arithmetic is asserted exactly, in virtual time, by the harness
-/// (`limits::the_request_rate_is_an_exact_token_bucket`); here the wire: one answer for the
-/// burst, one notice, silence.
-#[tokio::test]
-async fn a_flood_is_served_its_burst_told_once_then_dropped() {
-    let server = start_with(|o| o.max_requests_per_sec = Some(1)).await;
     let mut flood = connect(&server.url).await;
     let mut other = connect(&server.url).await;
     for id in 100..130u32 {
