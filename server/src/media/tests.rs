@@ -224,12 +224,13 @@ async fn media_push_then_play_rtmp_and_flv() {
     srv.expect_event("PublishStarted", is_publish_started("demo", 7))
         .await;
     assert!(srv.handle.is_publishing("demo", 7));
-    // Let a GOP accumulate so players start from the cache.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Players that start from the cache: once a first player (viewer 41) decoded frames, a
+    // key frame reached the server and is cached.
+    let first = srv.urls.play_urls("demo", 7, 41, now()).flv;
+    pull_frames(&first).await.expect("a first play");
 
     let urls = srv.urls.play_urls("demo", 7, 42, now());
     for (proto, url) in [("rtmp", &urls.rtmp), ("flv", &urls.flv)] {
-        let t = Instant::now();
         let frames = pull_frames(url)
             .await
             .unwrap_or_else(|e| panic!("{proto} play failed: {e}"));
@@ -238,10 +239,6 @@ async fn media_push_then_play_rtmp_and_flv() {
         assert!(
             frames.iter().any(|&p| p != frames[0]),
             "{proto}: picture has content"
-        );
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "{proto}: first frames quickly"
         );
         srv.expect_event(
             "PlayStarted",
@@ -431,13 +428,9 @@ async fn media_shutdown_is_prompt_with_live_peers() {
     })
     .await;
 
-    let t = Instant::now();
+    // `stop` fails unless the server returns within its (generous) bound; how fast it does is
+    // measured by scripts/bench, not decided here.
     srv.stop().await;
-    assert!(
-        t.elapsed() < Duration::from_secs(4),
-        "stopped in {:?}",
-        t.elapsed()
-    );
     // The FLV response ends.
     let mut rest = Vec::new();
     let r = tokio::time::timeout(Duration::from_secs(5), sock.read_to_end(&mut rest)).await;
@@ -456,19 +449,14 @@ async fn media_rtmp_play_with_long_stream_names() {
     srv.expect_event("PublishStarted", is_publish_started(room, uid))
         .await;
     // Players arrive right after the publisher, before a GOP is cached.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-
     // Two players share one URL (and mirror); `v=2` keeps `play` in one chunk.
     let viewers = [9007199254740993, 9007199254740993, u64::MAX, 2];
     let players = viewers.map(|viewer| {
         let url = srv.urls.play_urls(room, uid, viewer, now()).rtmp;
-        tokio::spawn(async move {
-            let t = Instant::now();
-            (pull_frames(&url).await, t.elapsed(), url)
-        })
+        tokio::spawn(async move { (pull_frames(&url).await, url) })
     });
     for (viewer, player) in viewers.into_iter().zip(players) {
-        let (frames, took, url) = player.await.unwrap();
+        let (frames, url) = player.await.unwrap();
         let name = url.rsplit_once('/').unwrap().1;
         let frames = frames.unwrap_or_else(|e| {
             panic!(
@@ -477,10 +465,6 @@ async fn media_rtmp_play_with_long_stream_names() {
             )
         });
         assert_eq!(frames.len(), 5 * W * H, "viewer {viewer}: 5 frames");
-        assert!(
-            took < Duration::from_secs(10),
-            "viewer {viewer}: 5 frames took {took:?}"
-        );
     }
     let started = srv
         .drain()

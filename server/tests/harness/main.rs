@@ -9,11 +9,14 @@
 mod common;
 mod support;
 
+mod codes;
 mod components;
 mod convergence;
 mod dialects;
 mod join;
+mod limits;
 mod resume;
 mod sessions;
+mod streams;
 mod tasks;
 mod tokens;

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use mprtc::core::{AppEvent, Client, ClientConfig, Error, MediaKind, OpId, OpValue, Output};
-use mprtc::protocol::{Media, Role};
+use mprtc::protocol::frame::{decode_server, encode_request};
+use mprtc::protocol::{ErrorCode, JoinReq, Media, PingReq, RequestKind, Resume, Role, ServerFrame};
 use mprtc_server::media::{MediaEvent, MediaSigner};
 use mprtc_server::signaling::{Hub, HubOut, SessionId};
 use mprtc_server::tasks::{TaskKey, TaskSpec};
@@ -266,4 +267,113 @@ pub(crate) fn tasks_req(id: &str, uids: &[u64]) -> String {
 pub(crate) fn deliver(net: &mut Net, out: Vec<HubOut>) {
     net.carry(out);
     net.pump();
+}
+
+impl Net {
+    /// [`Net::new`] around a hub `tune` adjusted (limits, resume window), its signer kept.
+    pub(crate) fn tuned(n: usize, tune: impl FnOnce(Hub) -> Hub) -> Self {
+        let net = Net::new(n);
+        Net {
+            hub: tune(net.hub),
+            ..net
+        }
+    }
+
+    /// The first `k` peers join room "r" as uids 1, 2, ...; their events so far are read.
+    pub(crate) fn joined(mut self, k: usize) -> Self {
+        for i in 0..k {
+            self.join(i, "r", i as u64 + 1).unwrap();
+        }
+        for i in 0..k {
+            self.events(i);
+        }
+        self
+    }
+
+    /// Peer `i` publishes `media` and the media server admits its pusher: the media room id.
+    /// What the others heard of it is left for the test to read.
+    pub(crate) fn go_live(&mut self, i: usize, media: Media) -> String {
+        let url = self.publish(i, media);
+        let (room, uid) = media_room_of(&url);
+        self.media(MediaEvent::PublishStarted {
+            room: room.clone(),
+            uid,
+        });
+        room
+    }
+
+    /// Peer `i` calls `f`, which must be refused: the code it was refused with.
+    pub(crate) fn refused(
+        &mut self,
+        i: usize,
+        f: impl FnOnce(&mut Client, u64) -> Result<OpId, Error>,
+    ) -> ErrorCode {
+        match self.run(i, f) {
+            Err(e) => e.code,
+            Ok(v) => panic!("expected a refusal, got {v:?}"),
+        }
+    }
+}
+
+/// One raw frame from connection `sid` straight into `hub` at `now`, the way a client that is
+/// not the SDK would send it: the frames the hub wrote back to that connection, decoded, and
+/// everything else it asked for.
+pub(crate) fn raw(
+    hub: &mut Hub,
+    sid: SessionId,
+    frame: &str,
+    now: u64,
+) -> (Vec<ServerFrame>, Vec<HubOut>) {
+    let mut out = Vec::new();
+    hub.handle_frame(sid, frame, now, &mut out);
+    let mut mine = Vec::new();
+    let mut rest = Vec::new();
+    for o in out {
+        match o {
+            HubOut::Send(s, text) if s == sid => mine.push(decode_server(&text).unwrap()),
+            o => rest.push(o),
+        }
+    }
+    (mine, rest)
+}
+
+/// A `join` request frame for `app`/`room` as `uid` with `token`, resuming `resume` when given.
+pub(crate) fn join_frame(
+    id: u32,
+    app: &str,
+    room: &str,
+    uid: u64,
+    token: Option<String>,
+    resume: Option<Resume>,
+) -> String {
+    let req = JoinReq {
+        appkey: app.into(),
+        room: room.into(),
+        uid,
+        token,
+        role: Role::Broadcaster,
+        sdk: String::new(),
+        resume,
+        user: None,
+    };
+    encode_request(id, RequestKind::Join, &req)
+}
+
+/// A `ping` request frame.
+pub(crate) fn ping_frame(id: u32) -> String {
+    encode_request(id, RequestKind::Ping, &PingReq { ts: 1 })
+}
+
+/// The code of a refusal frame, and the request it answers (`None`: one the server could not
+/// attribute, such as a rate-limit notice).
+pub(crate) fn refusal(f: &ServerFrame) -> (Option<u32>, ErrorCode) {
+    match f {
+        ServerFrame::Err { re, err } => (*re, err.code),
+        f => panic!("expected a refusal, got {f:?}"),
+    }
+}
+
+/// Whether `f` is the successful answer to request `id`.
+pub(crate) fn is_ok_to(f: &ServerFrame, id: u32) -> bool {
+    matches!(f, ServerFrame::Ok { re, .. } if *re == id)
 }

@@ -241,7 +241,7 @@ async fn ffmpeg_unreachable_output_fails_and_retries() {
         s => panic!("expected Failed, got {s:?}"),
     }
     // Retries after 1 s, then 2 s.
-    wait_for("two retries", 8, || {
+    wait_for("two retries", 30, || {
         runner.starts.load(Ordering::SeqCst) >= 3
     })
     .await;
@@ -271,14 +271,20 @@ async fn ffmpeg_publisher_leaving_does_not_stop_output() {
     assert_eq!(next_state(&mut rx, 20).await.1, TaskState::Pushing);
     let pid = sup.compositor_pid(&key("lv")).unwrap();
     red.kill().await.unwrap();
-    // Output keeps flowing with the canvas where the user was.
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    let frame = grab_rgb(&media.play("mix2", 7), 3).await;
-    let p = pixel(&frame, 1280, 320, 180);
-    assert!(
-        near(p, [0, 0, 255]),
-        "the departed user's rect shows the canvas: {p:?}"
-    );
+    // Output keeps flowing (each grab needs live frames) and the canvas comes back where the
+    // user was, once ffmpeg has seen its input end: waited for, within a generous deadline.
+    let out = media.play("mix2", 7);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let p = pixel(&grab_rgb(&out, 3).await, 1280, 320, 180);
+        if near(p, [0, 0, 255]) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the departed user's rect never showed the canvas: {p:?}"
+        );
+    }
     assert!(rx.try_recv().is_err(), "no failure when a publisher leaves");
     assert_eq!(sup.compositor_pid(&key("lv")), Some(pid), "same compositor");
     sup.shutdown().await;

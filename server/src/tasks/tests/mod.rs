@@ -5,7 +5,7 @@
 //! | file | what |
 //! | --- | --- |
 //! | `mod.rs` | task and layout builders, the supervisor config, the scripted fake compositor |
-//! | `supervisor.rs` | the supervisor's retries, stalls, timeouts, restarts and coalescing |
+//! | `supervisor.rs` | the supervisor's retries, stalls, timeouts, restarts and coalescing, to the millisecond on tokio's paused clock |
 //! | `args.rs` | the shape of the ffmpeg command line |
 //! | `e2e.rs` | ffmpeg against the embedded media server: layout, audio, recording, images, failures |
 

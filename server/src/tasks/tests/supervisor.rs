@@ -1,10 +1,30 @@
 //! The supervisor's logic against a scripted fake compositor: retries with back-off, stalls,
 //! start timeouts, restarts on apply and the coalescing of update floods.
+//!
+//! Every test runs on tokio's paused clock: the supervisor and the fake compositor keep time
+//! with `tokio::time` only, so time moves exactly to the next timer when all of them wait, and
+//! back-off, timeouts and debounce are asserted to the millisecond, whatever the machine's load.
 
 use super::*;
 
-#[tokio::test]
+/// Milliseconds from `t0` to each compositor start so far.
+fn start_times(log: &Mutex<FakeLog>, t0: Instant) -> Vec<u128> {
+    let log = log.lock().unwrap();
+    log.starts.iter().map(|s| (s.0 - t0).as_millis()).collect()
+}
+
+/// The next state reported and the milliseconds from `t0` at which it was.
+async fn next_state_at(
+    rx: &mut UnboundedReceiver<(TaskKey, TaskState)>,
+    t0: Instant,
+) -> (TaskState, u128) {
+    let (_, s) = next_state(rx, 60).await;
+    (s, t0.elapsed().as_millis())
+}
+
+#[tokio::test(start_paused = true)]
 async fn supervisor_failures_retry_with_backoff_and_report_once() {
+    let t0 = Instant::now();
     let (runner, log) = FakeRunner::new(vec![], Script::Exit("boom"));
     let (sup, mut rx) = quick_supervisor(runner);
     sup.apply(key("t"), fake_spec("t"));
@@ -18,23 +38,8 @@ async fn supervisor_failures_retry_with_backoff_and_report_once() {
     tokio::time::sleep(Duration::from_millis(1700)).await;
     // Same reason again and again: reported once.
     assert!(rx.try_recv().is_err(), "a repeated Failed was reported");
-    let starts: Vec<Instant> = log.lock().unwrap().starts.iter().map(|s| s.0).collect();
-    // 0, +100, +200, +400, +400 ... ms
-    assert!(
-        starts.len() >= 4 && starts.len() <= 7,
-        "{} starts",
-        starts.len()
-    );
-    let gaps: Vec<u128> = starts
-        .windows(2)
-        .map(|w| (w[1] - w[0]).as_millis())
-        .collect();
-    assert!(gaps[0] >= 90 && gaps[0] < 190, "{gaps:?}");
-    assert!(gaps[1] >= 190 && gaps[1] < 300, "{gaps:?}");
-    assert!(gaps[2] >= 390 && gaps[2] < 520, "{gaps:?}");
-    if let Some(g) = gaps.get(3) {
-        assert!(*g >= 390 && *g < 520, "capped: {gaps:?}");
-    }
+    // Back-off from 100 ms, doubling, capped at 400 ms: starts at 0, +100, +200, +400, +400 ...
+    assert_eq!(start_times(&log, t0), vec![0, 100, 300, 700, 1100, 1500]);
     sup.stop(&key("t"));
     assert_eq!(next_state(&mut rx, 2).await, (key("t"), TaskState::Ended));
     sup.stop(&key("t"));
@@ -42,50 +47,61 @@ async fn supervisor_failures_retry_with_backoff_and_report_once() {
     assert!(rx.try_recv().is_err(), "Ended reported twice");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn supervisor_stall_kills_and_recovers() {
+    let t0 = Instant::now();
     let (runner, log) = FakeRunner::new(
         vec![Script::ProgressThenHang(3), Script::Exit("input gone")],
         Script::Healthy,
     );
     let (sup, mut rx) = quick_supervisor(runner);
     sup.apply(key("s"), fake_spec("s"));
-    assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Pushing);
-    match next_state(&mut rx, 2).await.1 {
-        TaskState::Failed(r) => assert_eq!(r.code, FailCode::Stalled, "{r:?}"),
-        s => panic!("expected Failed, got {s:?}"),
+    // Progress every 50 ms: pushing at the first.
+    assert_eq!(next_state_at(&mut rx, t0).await, (TaskState::Pushing, 50));
+    // The last progress at 150 ms; stuck 300 ms later.
+    match next_state_at(&mut rx, t0).await {
+        (TaskState::Failed(r), 450) => assert_eq!(r.code, FailCode::Stalled, "{r:?}"),
+        s => panic!("expected Failed at 450 ms, got {s:?}"),
     }
     assert_eq!(
         log.lock().unwrap().kills,
         1,
         "the stuck compositor was killed"
     );
+    // Retried after 100 ms; that one exits at once, and the next waits 200 ms.
     assert_eq!(
-        next_state(&mut rx, 2).await.1,
-        TaskState::Failed(Failure::from_engine("input gone".into()))
+        next_state_at(&mut rx, t0).await,
+        (
+            TaskState::Failed(Failure::from_engine("input gone".into())),
+            550
+        )
     );
-    assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Pushing);
+    assert_eq!(next_state_at(&mut rx, t0).await, (TaskState::Pushing, 800));
+    assert_eq!(start_times(&log, t0), vec![0, 550, 750]);
     sup.shutdown().await;
     assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Ended);
     assert_eq!(log.lock().unwrap().kills, 3);
     assert!(rx.try_recv().is_err());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn supervisor_start_timeout_when_no_output() {
+    let t0 = Instant::now();
     let (runner, _log) = FakeRunner::new(vec![Script::ProgressThenHang(0)], Script::Healthy);
     let (sup, mut rx) = quick_supervisor(runner);
     sup.apply(key("n"), fake_spec("n"));
-    match next_state(&mut rx, 2).await.1 {
-        TaskState::Failed(r) => assert_eq!(r.code, FailCode::NoOutput, "{r:?}"),
-        s => panic!("expected Failed, got {s:?}"),
+    // No progress within the 400 ms start timeout; the retry 100 ms later pushes 50 ms after.
+    match next_state_at(&mut rx, t0).await {
+        (TaskState::Failed(r), 400) => assert_eq!(r.code, FailCode::NoOutput, "{r:?}"),
+        s => panic!("expected Failed at 400 ms, got {s:?}"),
     }
-    assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Pushing);
+    assert_eq!(next_state_at(&mut rx, t0).await, (TaskState::Pushing, 550));
     sup.shutdown().await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn supervisor_apply_restarts_without_ended() {
+    let t0 = Instant::now();
     let (runner, log) = FakeRunner::new(vec![], Script::Healthy);
     let (sup, mut rx) = quick_supervisor(runner);
     sup.apply(key("u"), fake_spec("u"));
@@ -94,9 +110,10 @@ async fn supervisor_apply_restarts_without_ended() {
     changed.task.layout.canvas.color = 0xFF0000;
     sup.apply(key("u"), changed.clone());
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // Applied at 50 ms (when pushing), restarted after the 20 ms debounce.
+    assert_eq!(start_times(&log, t0), vec![0, 70]);
     {
         let l = log.lock().unwrap();
-        assert_eq!(l.starts.len(), 2);
         assert_eq!(l.starts[1].1, changed);
         assert_eq!(l.kills, 1);
     }
@@ -117,7 +134,7 @@ async fn supervisor_apply_restarts_without_ended() {
     assert!(sup.keys().is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn supervisor_coalesces_an_update_flood_and_stop_preempts_it() {
     let (runner, log) = FakeRunner::new(vec![], Script::Healthy);
     let (sup, mut rx) = quick_supervisor(runner);
@@ -141,7 +158,7 @@ async fn supervisor_coalesces_an_update_flood_and_stop_preempts_it() {
     assert_eq!(log.lock().unwrap().starts.len(), starts);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn supervisor_restarts_once_with_the_last_of_a_burst() {
     let (runner, log) = FakeRunner::new(vec![], Script::Healthy);
     let (sup, mut rx) = quick_supervisor(runner);
