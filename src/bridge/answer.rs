@@ -172,8 +172,8 @@ impl ToJson for EventData<'_> {
             AppEvent::TokenWillExpire { remaining_s } => {
                 d.field("remainingSeconds", remaining_s);
             }
-            AppEvent::WillReconnect { count } => {
-                d.field("count", count);
+            AppEvent::WillReconnect { count, gap } => {
+                d.field("count", count).field("gap", gap);
             }
             AppEvent::Reconnected { resumed } => {
                 d.field("resumed", resumed);

@@ -24,7 +24,7 @@ impl Sim {
         match e {
             AppEvent::Reconnected { resumed: true } => self.resumed += 1,
             AppEvent::Reconnected { resumed: false } => self.fresh += 1,
-            AppEvent::WillReconnect { count: 1 } => self.drops += 1,
+            AppEvent::WillReconnect { count: 1, .. } => self.drops += 1,
             _ => {}
         }
         let p = &mut self.peers[i];
