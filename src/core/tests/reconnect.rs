@@ -463,3 +463,39 @@ fn the_network_coming_back_retries_at_once_and_checks_an_open_socket() {
     assert_eq!(pings.len(), 1);
     assert_eq!(pings[0].1, RequestKind::Ping);
 }
+
+/// The mute a fresh session restores is the core's own request: when it fails (here, no
+/// answer) the app hears nothing, in particular no rejection of an operation it never made
+/// (it used to get `reject` for op 0, which the fault runs caught).
+#[test]
+fn a_restored_mute_that_fails_rejects_nothing() {
+    let mut c = joined_as(client(3), vec![]);
+    let op = c.mute(10, Media::BOTH).unwrap();
+    let (id, _, _) = sent(&drain(&mut c)).remove(0);
+    c.handle_socket_message(11, &encode_ok(id, &crate::protocol::json::Empty));
+    assert!(matches!(drain(&mut c)[..], [Output::Resolve { op: o, .. }] if o == op));
+    let at = lose_and_reopen(&mut c, 20);
+    c.handle_socket_open(at + 1);
+    let (rejoin, _, _) = sent(&drain(&mut c)).remove(0);
+    c.handle_socket_message(at + 2, &encode_ok(rejoin, &join_ok("s2", 0, vec![], false)));
+    let outs = drain(&mut c);
+    assert!(
+        sent(&outs).iter().any(|(_, k, _)| *k == RequestKind::Mute),
+        "the mute is restored: {outs:?}"
+    );
+    let mut now = at + 2;
+    while now < at + 60_000 {
+        now = c.poll_timeout().unwrap().max(now + 1);
+        c.handle_timeout(now);
+        let outs = drain(&mut c);
+        assert!(
+            !outs
+                .iter()
+                .any(|o| matches!(o, Output::Reject { .. } | Output::Resolve { .. })),
+            "{outs:?}"
+        );
+        if outs.iter().any(|o| matches!(o, Output::Close { .. })) {
+            break; // the heartbeat gave up on the silent server: another story
+        }
+    }
+}
