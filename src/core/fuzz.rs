@@ -155,7 +155,7 @@ fn check_frame(
                 // A hole: not applied; the client drops the socket to resume from `last_seq`.
                 prop_assert!(
                     matches!(
-                        &out[..],
+                        out,
                         [
                             Output::Close { code: 4000, .. },
                             Output::Event(AppEvent::WillReconnect { gap: true, .. })

@@ -112,12 +112,11 @@ impl Sim {
                 let _ = self.hub.api_kick_member(self.app, "r", &who, now, &mut out);
                 self.route(out);
             }
-            37 => {
-                if self.rand(3) == 0 {
-                    let mut out = Vec::new();
-                    let _ = self.hub.api_close_room(self.app, "r", now, &mut out);
-                    self.route(out);
-                }
+            // The server API closes the room: rarely, as it ends every session.
+            37 if self.rand(3) == 0 => {
+                let mut out = Vec::new();
+                let _ = self.hub.api_close_room(self.app, "r", now, &mut out);
+                self.route(out);
             }
             _ => {}
         }

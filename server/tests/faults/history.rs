@@ -58,18 +58,7 @@ pub(crate) fn is_final(e: &Event) -> bool {
 
 /// The wire name of an event's kind, for traces and for the injection test.
 pub(crate) fn kind(e: &Event) -> &'static str {
-    match e {
-        Event::MemberJoined { .. } => "member-joined",
-        Event::MemberLeft { .. } => "member-left",
-        Event::StreamAdded { .. } => "stream-added",
-        Event::StreamRemoved { .. } => "stream-removed",
-        Event::TaskStatus { .. } => "task-status",
-        Event::Kicked { .. } => "kicked",
-        Event::TokenWillExpire { .. } => "token-will-expire",
-        Event::RoomClosed {} => "room-closed",
-        Event::MuteChanged { .. } => "mute-changed",
-        Event::RoleChanged { .. } => "role-changed",
-    }
+    e.wire_name()
 }
 
 impl Applied {

@@ -20,7 +20,8 @@ use crate::common::{AUDIO, VIDEO};
 use crate::history::{is_final, kind};
 use crate::{encode_event_body, event_frame, Sim};
 
-/// Every kind of event the server sends.
+/// Every kind of event the server sends. The fault runs fail if they apply one not listed
+/// here, so a new kind cannot join the protocol without a script below.
 pub(crate) const KINDS: [&str; 10] = [
     "member-joined",
     "member-left",

@@ -116,7 +116,7 @@ impl Sim {
             .with_heartbeat(5_000, 5_000)
             .with_resume_window(RESUME_WINDOW_MS);
         // Every other run in an app whose members need tokens.
-        let app = if seed % 2 == 0 { "sec" } else { "dbg" };
+        let app = if seed.is_multiple_of(2) { "sec" } else { "dbg" };
         let peers = (1..=4)
             .map(|uid| {
                 let mut cfg = ClientConfig::new(app, "ws://x/ws").unwrap();

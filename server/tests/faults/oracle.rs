@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use mprtc::core::{AppEvent, MediaKind};
-use mprtc::protocol::{Media, Role};
+use mprtc::protocol::{Media, MemberInfo, Role};
 
 use crate::common::{AUDIO, VIDEO};
 use crate::Sim;
@@ -91,6 +91,16 @@ impl Sim {
         }
     }
 
+    /// What the server holds about each member but `me`, by uid.
+    fn others<T>(&self, me: u64, f: impl Fn(&MemberInfo) -> T) -> BTreeMap<u64, T> {
+        self.hub
+            .snapshot(self.app, "r")
+            .iter()
+            .filter(|m| m.uid != me)
+            .map(|m| (m.uid, f(m)))
+            .collect()
+    }
+
     pub(crate) fn check(&self, seed: u64) {
         let truth: BTreeMap<u64, Media> = self
             .hub
@@ -135,28 +145,16 @@ impl Sim {
                 p.view, expect,
                 "seed {seed}: uid {me}'s events add up to another room"
             );
-            let muted: BTreeMap<u64, Media> = self
-                .hub
-                .snapshot(self.app, "r")
-                .iter()
-                .filter(|m| m.uid != me)
-                .map(|m| (m.uid, m.muted))
-                .collect();
             assert_eq!(
-                p.muted, muted,
+                p.muted,
+                self.others(me, |m| m.muted),
                 "seed {seed}: uid {me}'s mute events disagree"
             );
-            let roles: BTreeMap<u64, Role> = self
-                .hub
-                .snapshot(self.app, "r")
-                .iter()
-                .filter(|m| m.uid != me)
-                .map(|m| (m.uid, m.role))
-                .collect();
             let core_roles: BTreeMap<u64, Role> =
                 p.core.members().map(|(u, r)| (u, r.role)).collect();
             assert_eq!(
-                core_roles, roles,
+                core_roles,
+                self.others(me, |m| m.role),
                 "seed {seed}: uid {me} knows other roles than the server's"
             );
             assert_eq!(
