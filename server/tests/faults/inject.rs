@@ -42,6 +42,8 @@ pub(crate) struct Inject {
     kind: &'static str,
     /// Renumber the session's later events so that no hole shows.
     hidden: bool,
+    /// Drop that event from every replay, not just the first: a hole the server cannot fill.
+    every: bool,
     /// The session and seq dropped, once it was.
     done: Option<(String, u64)>,
 }
@@ -63,6 +65,11 @@ impl Sim {
         match &inj.done {
             None if self.replaying == Some(sid) && kind(&e) == inj.kind => {
                 inj.done = Some((session, seq));
+                None
+            }
+            Some((s, q))
+                if inj.every && self.replaying == Some(sid) && (s, q) == (&session, &seq) =>
+            {
                 None
             }
             Some((s, q)) if inj.hidden && *s == session && seq > *q => {
@@ -225,6 +232,7 @@ fn a_dropped_event_of_any_kind_is_recovered_when_seen_and_caught_when_hidden() {
             let inject = Inject {
                 kind: what,
                 hidden,
+                every: false,
                 done: None,
             };
             let sim = Sim::scripted(what, Some(inject));
@@ -276,4 +284,36 @@ fn a_member_kicked_while_away_hears_kicked_on_its_rejoin() {
     );
     assert!(is_final(&last.unwrap()));
     assert!(!sim.peers[0].core.is_joined());
+}
+
+/// A hole the server cannot fill (the same event missing from every replay): the client
+/// resumes once, sees the hole again, and joins afresh; the snapshot brings the room as the
+/// server has it, and the abandoned session needs nothing more.
+#[test]
+fn a_hole_that_comes_back_ends_in_a_fresh_session_that_agrees_with_the_server() {
+    for what in [
+        "member-joined",
+        "stream-added",
+        "role-changed",
+        "task-status",
+    ] {
+        let inject = Inject {
+            kind: what,
+            hidden: false,
+            every: true,
+            done: None,
+        };
+        let sim = Sim::scripted(what, Some(inject));
+        let (session, _) = sim.inject.as_ref().unwrap().done.clone().unwrap();
+        let p = &sim.peers[0];
+        assert!(p.core.is_joined(), "{what}: still in the room");
+        assert_ne!(
+            p.core.session(),
+            Some(session.as_str()),
+            "{what}: a new session"
+        );
+        sim.check(0);
+        sim.check_history()
+            .unwrap_or_else(|e| panic!("{what}, a hole that stays: {e}"));
+    }
 }
