@@ -231,11 +231,12 @@ declare namespace mprtc {
   interface WillReconnectEvent {
     count: number;
     /**
-     * The SDK dropped the connection itself because a room event was missing (its sequence
-     * number skipped one): the reconnect fetches the missing events, or, when the server no
-     * longer has them, a fresh session whose differences arrive as ordinary events.
+     * Present (`true`) when the SDK dropped the connection itself because a room event was
+     * missing (its sequence number skipped one): the reconnect fetches the missing events, or,
+     * when the server no longer has them, a fresh session whose differences arrive as
+     * ordinary events. Absent for an ordinary drop.
      */
-    gap: boolean;
+    gap?: true;
   }
 
   /**

@@ -173,7 +173,11 @@ impl ToJson for EventData<'_> {
                 d.field("remainingSeconds", remaining_s);
             }
             AppEvent::WillReconnect { count, gap } => {
-                d.field("count", count).field("gap", gap);
+                d.field("count", count);
+                // Only when it is so: an ordinary drop stays `{count}`.
+                if *gap {
+                    d.field("gap", gap);
+                }
             }
             AppEvent::Reconnected { resumed } => {
                 d.field("resumed", resumed);

@@ -439,6 +439,12 @@ fn a_lost_socket_reports_1006_and_willreconnect_tells_a_gap() {
         .unwrap_or_else(|| panic!("no disconnect in {r}"));
     assert_eq!(disconnect["data"]["code"], 1006, "{r}");
 
+    // An ordinary drop: `{count}` alone.
+    let mut b = joined_with(json!({}));
+    let r = call(&mut b, "socketClosed", json!([1006, ""]), 10.0);
+    assert_eq!(r["out"][0]["name"], "willreconnect", "{r}");
+    assert_eq!(r["out"][0]["data"], json!({"count": 1}));
+
     let mut b = joined_with(json!({}));
     let skip = r#"{"v":1,"seq":2,"type":"member-joined","body":{"uid":8,"role":"broadcaster"}}"#;
     let r = call(&mut b, "socketMessage", json!([skip]), 10.0);
