@@ -252,7 +252,9 @@ fn a_dropped_event_of_any_kind_is_recovered_when_seen_and_caught_when_hidden() {
                     verdict.is_err(),
                     "{what} dropped (hidden: {hidden}): the history check did not notice"
                 );
+                assert_eq!(sim.gaps, 0, "{what}: nothing showed the client a hole");
             } else {
+                assert_eq!(sim.gaps, 1, "{what}: the client saw the hole once");
                 verdict.unwrap_or_else(|e| panic!("{what}, dropped in view: {e}"));
                 assert!(
                     recovered(&sim, &session, seq, what),

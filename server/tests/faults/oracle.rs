@@ -27,6 +27,9 @@ impl Sim {
             AppEvent::WillReconnect { count: 1, .. } => self.drops += 1,
             _ => {}
         }
+        if let AppEvent::WillReconnect { gap: true, .. } = e {
+            self.gaps += 1;
+        }
         // A session lost without its final event, which needs none (see `history`).
         let a = &mut self.peers[i].applied;
         let lost = match e {
