@@ -11,6 +11,7 @@
 //! hole, and the server keeps only that frame. Dropping one leaves the client out of the
 //! room without knowing why, and the check fails either way.
 
+use mprtc::protocol::frame::{encode_event_body, event_frame};
 use mprtc::protocol::{Event, KickReason};
 use mprtc_server::media::MediaEvent;
 use mprtc_server::signaling::SessionId;
@@ -18,7 +19,7 @@ use mprtc_server::tasks::TaskState;
 
 use crate::common::{AUDIO, VIDEO};
 use crate::history::{is_final, kind};
-use crate::{encode_event_body, event_frame, Sim};
+use crate::Sim;
 
 /// Every kind of event the server sends. The fault runs fail if they apply one not listed
 /// here, so a new kind cannot join the protocol without a script below.

@@ -31,7 +31,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use common::{AUDIO, VIDEO};
 use mprtc::core::{Client, ClientConfig, OpId, Output};
-use mprtc::protocol::frame::{decode_request, encode_event_body, event_frame};
+use mprtc::protocol::frame::decode_request;
 use mprtc::protocol::{Media, RequestKind};
 use mprtc_server::media::MediaEvent;
 use mprtc_server::signaling::{Hub, HubOut, SessionId};
