@@ -230,6 +230,13 @@ declare namespace mprtc {
   /** `willreconnect`: the connection was lost; attempt `count` (from 1) to get it back is next. */
   interface WillReconnectEvent {
     count: number;
+    /**
+     * Present (`true`) when the SDK dropped the connection itself because a room event was
+     * missing (its sequence number skipped one): the reconnect fetches the missing events, or,
+     * when the server no longer has them, a fresh session whose differences arrive as
+     * ordinary events. Absent for an ordinary drop.
+     */
+    gap?: true;
   }
 
   /**

@@ -172,8 +172,12 @@ impl ToJson for EventData<'_> {
             AppEvent::TokenWillExpire { remaining_s } => {
                 d.field("remainingSeconds", remaining_s);
             }
-            AppEvent::WillReconnect { count } => {
+            AppEvent::WillReconnect { count, gap } => {
                 d.field("count", count);
+                // Only when it is so: an ordinary drop stays `{count}`.
+                if *gap {
+                    d.field("gap", gap);
+                }
             }
             AppEvent::Reconnected { resumed } => {
                 d.field("resumed", resumed);

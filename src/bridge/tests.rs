@@ -382,3 +382,94 @@ fn the_codes_the_shim_writes_itself_are_the_cores() {
         assert_eq!(want, Some(code), "client.js CLOSE.{name} = {code}");
     }
 }
+
+/// A joined bridge (uid 7, session "s", no one else in the room) with `opts` merged into the
+/// init options; the join has been answered at 3.
+fn joined_with(opts: Value) -> Bridge {
+    let mut b = Bridge::new();
+    let mut init = json!({"appkey": "app", "server": "ws://127.0.0.1:9/ws"});
+    init.as_object_mut()
+        .unwrap()
+        .extend(opts.as_object().unwrap().clone());
+    call(&mut b, "init", json!([init]), 0.0);
+    call(&mut b, "join", json!([{"channelName": "r", "uid": 7}]), 1.0);
+    call(&mut b, "socketOpened", json!([]), 2.0);
+    let ok = r#"{"v":1,"re":1,"ok":true,"body":{"session":"s","room":"r","uid":7,"role":"broadcaster","members":[],"seq":0,"server_time_ms":0}}"#;
+    let r = call(&mut b, "socketMessage", json!([ok]), 3.0);
+    assert_eq!(r["out"][0]["kind"], "resolve", "{r}");
+    b
+}
+
+/// What the shim sees of frames it cannot use: a binary frame (WeChat hands an ArrayBuffer
+/// to `onMessage`, which the shim passes on as `null`) changes nothing and is no error; an
+/// answer the core cannot read rejects its call with 1006 `protocol_violation`.
+#[test]
+fn a_binary_frame_changes_nothing_and_an_unreadable_answer_rejects_with_1006() {
+    let mut b = joined_with(json!({}));
+    let r = call(&mut b, "publish", json!([null]), 10.0);
+    let op = r["ok"].as_u64().expect("an op id");
+    let sent: Value = serde_json::from_str(r["out"][0]["data"].as_str().unwrap()).unwrap();
+    for binary in [json!(null), json!({"byteLength": 8})] {
+        let r = call(&mut b, "socketMessage", json!([binary]), 11.0);
+        assert_eq!(r, json!({"ok": null, "out": [], "next": r["next"]}), "{r}");
+    }
+    let bad = json!({"v": 1, "re": sent["id"], "ok": true, "body": {"url": 5}}).to_string();
+    let r = call(&mut b, "socketMessage", json!([bad]), 12.0);
+    let out = &r["out"][0];
+    assert_eq!(
+        (&out["kind"], &out["op"]),
+        (&json!("reject"), &json!(op)),
+        "{r}"
+    );
+    assert_eq!(out["error"]["code"], 1006);
+    assert_eq!(out["error"]["reason"], "protocol_violation");
+}
+
+/// A close without a usable code reports as 1006 (abnormal closure), and `willreconnect`
+/// says whether the SDK dropped the connection itself over a missing event (`gap`).
+#[test]
+fn a_lost_socket_reports_1006_and_willreconnect_tells_a_gap() {
+    let mut b = joined_with(json!({"reconnectTimeout": 0}));
+    let r = call(&mut b, "socketClosed", json!([70000, null]), 10.0);
+    let disconnect = r["out"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "disconnect")
+        .unwrap_or_else(|| panic!("no disconnect in {r}"));
+    assert_eq!(disconnect["data"]["code"], 1006, "{r}");
+
+    // An ordinary drop: `{count}` alone.
+    let mut b = joined_with(json!({}));
+    let r = call(&mut b, "socketClosed", json!([1006, ""]), 10.0);
+    assert_eq!(r["out"][0]["name"], "willreconnect", "{r}");
+    assert_eq!(r["out"][0]["data"], json!({"count": 1}));
+
+    let mut b = joined_with(json!({}));
+    let skip = r#"{"v":1,"seq":2,"type":"member-joined","body":{"uid":8,"role":"broadcaster"}}"#;
+    let r = call(&mut b, "socketMessage", json!([skip]), 10.0);
+    let names: Vec<&str> = r["out"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["willreconnect"],
+        "the member past the hole is not applied: {r}"
+    );
+    let will = r["out"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "willreconnect");
+    assert_eq!(will.unwrap()["data"], json!({"count": 1, "gap": true}));
+    let r = call(&mut b, "socketClosed", json!([1006, ""]), 11.0);
+    let will = r["out"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "willreconnect");
+    assert_eq!(will, None, "the close the core asked for is not news: {r}");
+}

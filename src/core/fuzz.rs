@@ -150,6 +150,24 @@ fn check_frame(
                 );
                 return Ok(());
             }
+            let ends = matches!(event, Event::Kicked { .. } | Event::RoomClosed { .. });
+            if seq - *last_seq > 1 && !ends {
+                // A hole: not applied; the client drops the socket to resume from `last_seq`.
+                prop_assert!(
+                    matches!(
+                        out,
+                        [
+                            Output::Close { code: 4000, .. },
+                            Output::Event(AppEvent::WillReconnect { gap: true, .. })
+                        ]
+                    ),
+                    "event past a hole (seq {} after {}): {:?}",
+                    seq,
+                    *last_seq,
+                    out
+                );
+                return Ok(());
+            }
             *last_seq = seq;
             let has = |f: &dyn Fn(&AppEvent) -> bool| {
                 out.iter().any(|o| matches!(o, Output::Event(e) if f(e)))

@@ -140,6 +140,9 @@ pub enum AppEvent {
     WillReconnect {
         /// The attempt about to be made, from 1.
         count: u32,
+        /// The SDK dropped the connection itself because a room event was missing (its `seq`
+        /// skipped one): the reconnect gets the missing events, or a fresh snapshot.
+        gap: bool,
     },
     /// The connection is back. `resumed`: the same session, with every missed event delivered
     /// after this one; otherwise a new session, and the app has seen the difference as ordinary

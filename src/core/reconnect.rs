@@ -19,6 +19,9 @@ pub enum DropCause {
     RejoinTimeout,
     /// The server refused the rejoin with a code that may clear up (overload, internal error).
     RejoinRefused(u16),
+    /// An event's `seq` skipped past the next one: the core dropped the connection itself, to
+    /// resume from the last event it applied (or, if the hole came back, to join afresh).
+    EventGap,
 }
 
 impl DropCause {

@@ -7,6 +7,13 @@
 //! S→C {"v":1,"seq":42,"type":"stream-added","body":{...}}   event; seq is per session, from 1
 //! ```
 //! A frame that cannot be attributed to a request is answered with `re` absent and `ok:false`.
+//!
+//! An event's `seq` is per session and contiguous: 1, 2, 3 … with no number skipped and none
+//! reused, whichever connection of the session carries it. So a client that sees a hole (a
+//! `seq` past its last + 1) knows an event is missing: it does not apply the later one,
+//! drops the connection and resumes from its last contiguous `seq`, and the server sends
+//! the missing events again (if it no longer has them, the client joins afresh for a
+//! snapshot). A `seq` at or below the last applied is a repeat and is ignored.
 
 use super::error::{ErrorCode, WireError};
 use super::json::{self, write_u64, FromJson, Json, ToJson};

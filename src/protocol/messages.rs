@@ -102,7 +102,8 @@ pub struct UserTag {
 pub struct Resume {
     /// The session id from the lost session's `JoinOk`.
     pub session: String,
-    /// The `seq` of the last event the client applied.
+    /// The `seq` of the last event the client applied, every one before it applied too (the
+    /// last contiguous one): the server sends everything after it again.
     pub last_seq: u64,
 }
 
@@ -251,7 +252,8 @@ pub enum LeaveReason {
     Kicked,
 }
 
-/// Server events. Every event frame carries a per-session `seq`.
+/// Server events. Every event frame carries a per-session `seq`, contiguous from 1: a client
+/// that sees one skipped resumes from its last contiguous `seq` (see `frame.rs`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A member joined the room.

@@ -9,21 +9,33 @@
 //!   is added twice or removed when not there: an event delivered twice or lost shows up here),
 //!   and they add up to exactly the room the server has;
 //! - a client still in the room has applied every event the server sent its session;
-//! - a client out of the room is out of it on the server too.
+//! - a client out of the room is out of it on the server too;
+//! - each client's whole event history matches the server's record of its session: in
+//!   order, none missing in the middle, none twice ([`history`]).
 //!
-//! This file is the simulated network and the run; [`oracle`] holds those checks.
+//! The flows cover every event the server sends: joins and leaves, streams, mutes, roles,
+//! push tasks and their statuses, token warnings, renewals and expiry, kicks and room closes,
+//! in a debug app and in one whose members need tokens ([`actions`]). [`inject`] proves the
+//! history check has teeth: it drops one event of each kind on a resume.
+//!
+//! This file is the simulated network and the run; [`oracle`] and [`history`] hold the checks.
 
+mod actions;
 #[path = "../common/mod.rs"]
 mod common;
+mod history;
+mod inject;
 mod oracle;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use common::{AUDIO, VIDEO};
 use mprtc::core::{Client, ClientConfig, OpId, Output};
-use mprtc::protocol::Media;
+use mprtc::protocol::frame::decode_request;
+use mprtc::protocol::{Media, RequestKind};
 use mprtc_server::media::MediaEvent;
 use mprtc_server::signaling::{Hub, HubOut, SessionId};
+use mprtc_server::tasks::TaskKey;
 
 /// A client's socket as the simulated network sees it.
 #[derive(Debug, Default)]
@@ -60,10 +72,23 @@ struct Peer {
     ops: HashMap<OpId, &'static str>,
     /// The phone has no network until then: connects fail.
     offline_until: u64,
+    /// The events its core applied, and how its sessions ended.
+    applied: history::Applied,
 }
 
 struct Sim {
     hub: Hub,
+    /// The app the run is in: "dbg" (no tokens) or "sec" (tokens, kick memory, expiry).
+    app: &'static str,
+    /// Every event frame the hub sent, per session.
+    record: history::Record,
+    /// An event to drop on a resume (the injection test), and what was dropped.
+    inject: Option<inject::Inject>,
+    /// The connection whose join is being handled: events the hub sends it now are the
+    /// resume's replay (or an ended session's final frame).
+    replaying: Option<SessionId>,
+    /// Push tasks the hub started, for the supervisor's status reports.
+    task_keys: Vec<TaskKey>,
     peers: Vec<Peer>,
     now: u64,
     rng: u64,
@@ -76,6 +101,8 @@ struct Sim {
     fresh: u64,
     /// Connections lost while in the room.
     drops: u64,
+    /// Reconnects a client made because it saw a hole in its events' `seq`.
+    gaps: u64,
     restarts: u64,
     seed: u64,
     /// Print every output (`MPRTC_FAULT_SEED=n` runs one seed traced).
@@ -90,9 +117,11 @@ impl Sim {
         let hub = hub
             .with_heartbeat(5_000, 5_000)
             .with_resume_window(RESUME_WINDOW_MS);
+        // Every other run in an app whose members need tokens.
+        let app = if seed.is_multiple_of(2) { "sec" } else { "dbg" };
         let peers = (1..=4)
             .map(|uid| {
-                let mut cfg = ClientConfig::new("dbg", "ws://x/ws").unwrap();
+                let mut cfg = ClientConfig::new(app, "ws://x/ws").unwrap();
                 cfg.seed = seed ^ uid;
                 Peer {
                     core: Client::new(cfg),
@@ -103,11 +132,17 @@ impl Sim {
                     muted: BTreeMap::new(),
                     ops: HashMap::new(),
                     offline_until: 0,
+                    applied: history::Applied::default(),
                 }
             })
             .collect();
         Sim {
             hub,
+            app,
+            record: history::Record::default(),
+            inject: None,
+            replaying: None,
+            task_keys: Vec::new(),
             peers,
             now: 1_700_000_000_000,
             rng: seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1,
@@ -116,6 +151,7 @@ impl Sim {
             resumed: 0,
             fresh: 0,
             drops: 0,
+            gaps: 0,
             trace: false,
             restarts: 0,
             seed,
@@ -177,13 +213,23 @@ impl Sim {
                 Output::Event(e) => self.app_event(i, e),
                 Output::Resolve { op, .. } | Output::Reject { op, .. } => {
                     let p = &mut self.peers[i];
+                    let name = p.ops.remove(&op);
                     assert!(
-                        p.ops.remove(&op).is_some(),
-                        "op {op} settled twice or unknown"
+                        name.is_some(),
+                        "seed {}: op {op} settled twice or unknown",
+                        self.seed
                     );
+                    if name == Some("leave") {
+                        // Left: whatever the server said to the session after is moot.
+                        if let Some(s) = p.applied.session.clone() {
+                            p.applied.excused.insert(s);
+                        }
+                    }
                 }
             }
         }
+        let p = &mut self.peers[i];
+        p.applied.note(p.core.session());
     }
 
     /// The client closed its socket. On a silent path the server does not hear of it.
@@ -220,6 +266,10 @@ impl Sim {
             }
             match o {
                 HubOut::Send(sid, f) => {
+                    let ev = self.record.sent(sid, &f);
+                    let Some(f) = self.edge(sid, f, ev) else {
+                        continue;
+                    };
                     if let Some(p) = self.peers.iter_mut().find(|p| p.link.sid == Some(sid)) {
                         if p.link.silent_since.is_none() {
                             p.link.down.push_back(f);
@@ -227,28 +277,33 @@ impl Sim {
                     }
                 }
                 HubOut::Close { sid, code, reason } => {
-                    if let Some(p) = self.peers.iter_mut().find(|p| p.link.sid == Some(sid)) {
-                        if p.link.silent_since.is_none() {
+                    if let Some(i) = self.peers.iter().position(|p| p.link.sid == Some(sid)) {
+                        if self.peers[i].link.silent_since.is_none() {
                             // Frames already sent arrive before the close.
-                            let down = std::mem::take(&mut p.link.down);
+                            let down = std::mem::take(&mut self.peers[i].link.down);
                             for f in down {
-                                p.core.handle_socket_message(self.now, &f);
+                                self.feed(i, &f);
                             }
+                            let p = &mut self.peers[i];
                             p.link.up.clear();
                             p.link.closed_by_server = Some((code, reason));
                         } else {
                             // The close is lost on the silent path; the client finds out
                             // by its heartbeat.
-                            p.link.server_gone = true;
+                            self.peers[i].link.server_gone = true;
                         }
                     }
                     for p in self.peers.iter_mut() {
                         p.zombies.retain(|(z, _)| *z != sid);
                     }
                 }
+                HubOut::TaskApply { key, .. } => {
+                    if !self.task_keys.contains(&key) {
+                        self.task_keys.push(key);
+                    }
+                }
                 HubOut::KickPublisher { .. }
                 | HubOut::KickViewer { .. }
-                | HubOut::TaskApply { .. }
                 | HubOut::TaskStop { .. } => {}
             }
         }
@@ -264,9 +319,14 @@ impl Sim {
         if self.trace {
             eprintln!("{} uid {} up: {f}", self.now, self.peers[i].uid);
         }
+        let session = self.peers[i].core.session();
+        self.record.up(sid, &f, session);
+        let join = matches!(decode_request(&f), Ok((_, RequestKind::Join, _)));
+        self.replaying = join.then_some(sid);
         let mut out = Vec::new();
         self.hub.handle_frame(sid, &f, self.now, &mut out);
         self.route(out);
+        self.replaying = None;
         true
     }
 
@@ -277,7 +337,7 @@ impl Sim {
         if self.trace {
             eprintln!("{} uid {} down: {f}", self.now, self.peers[i].uid);
         }
-        self.peers[i].core.handle_socket_message(self.now, &f);
+        self.feed(i, &f);
         true
     }
 
@@ -346,7 +406,7 @@ impl Sim {
             1 => VIDEO,
             _ => Media::BOTH,
         };
-        match self.rand(24) {
+        match self.rand(27) {
             0..=4 => {
                 self.deliver_up(i);
             }
@@ -357,14 +417,8 @@ impl Sim {
                 let ms = 1 + self.rand(4_000);
                 self.advance(ms);
             }
-            12 | 13 => {
-                let uid = self.peers[i].uid;
-                if let Ok(op) = self.peers[i].core.join(now, "r", uid, None) {
-                    self.peers[i].view.clear();
-                    self.peers[i].muted.clear();
-                    self.peers[i].ops.insert(op, "join");
-                }
-            }
+            12 | 13 => self.join(i),
+            25 | 26 => self.more(i),
             14 => self.call(i, "leave", |c, now| c.leave(now)),
             15 => self.call(i, "publish", |c, now| c.publish(now, media)),
             16 => self.call(i, "unpublish", |c, now| c.unpublish(now, media)),
@@ -372,11 +426,13 @@ impl Sim {
                 let target = 1 + self.rand(4);
                 self.call(i, "subscribe", |c, now| c.subscribe(now, target, media));
             }
-            18 => {
-                // The media server sees a pusher start or stop.
+            18 | 24 => {
+                // The media server sees a pusher start or stop: mostly start for a member
+                // that publishes (as a page's `<live-pusher>` would), mostly stop otherwise.
                 let uid = 1 + self.rand(4);
-                if let Some(room) = self.hub.media_id("dbg", "r").map(str::to_owned) {
-                    let ev = if self.rand(2) == 0 {
+                let publishes = !self.peers[uid as usize - 1].core.published().is_empty();
+                if let Some(room) = self.hub.media_id(self.app, "r").map(str::to_owned) {
+                    let ev = if (self.rand(4) == 0) != publishes {
                         MediaEvent::PublishStarted { room, uid }
                     } else {
                         MediaEvent::PublishStopped { room, uid }
@@ -409,12 +465,13 @@ impl Sim {
                 0 => {
                     let uid = 1 + self.rand(4);
                     let mut out = Vec::new();
-                    let _ = self.hub.api_kick("dbg", "r", uid, now, &mut out);
+                    let _ = self.hub.api_kick(self.app, "r", uid, now, &mut out);
                     self.route(out);
                 }
                 1 => self.restart_server(),
                 6 => self.call(i, "mute", |c, now| c.mute(now, media)),
                 7 => self.call(i, "unmute", |c, now| c.unmute(now, media)),
+                8..=10 => self.more(i),
                 2..=5 => {
                     // The phone loses its network for a while (a tunnel, a lift).
                     let ms = self.rand(2 * RESUME_WINDOW_MS);
@@ -438,6 +495,8 @@ impl Sim {
             eprintln!("{} server restarts", self.now);
         }
         self.restarts += 1;
+        // The new process numbers its connections from 1 again.
+        self.record.session_of.clear();
         let (hub, _) = common::hub_with_salt(1000 + self.restarts);
         self.hub = hub
             .with_heartbeat(5_000, 5_000)
@@ -490,6 +549,7 @@ fn every_event_exactly_once_after_faults_at_every_point() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(2_000);
     let (mut resumed, mut fresh, mut drops) = (0, 0, 0);
+    let mut kinds: BTreeMap<&str, u64> = BTreeMap::new();
     let only: Option<u64> = std::env::var("MPRTC_FAULT_SEED")
         .ok()
         .and_then(|v| v.parse().ok());
@@ -504,6 +564,21 @@ fn every_event_exactly_once_after_faults_at_every_point() {
         }
         sim.heal();
         sim.check(seed);
+        if let Err(e) = sim.check_history() {
+            panic!("seed {seed}: {e}");
+        }
+        // The server numbers each session's events without holes and a resume replays
+        // from the client's mark, so a client never has to recover from one here (the
+        // injection test is where holes are made).
+        assert_eq!(
+            sim.gaps, 0,
+            "seed {seed}: a client saw a hole in its events"
+        );
+        for p in &sim.peers {
+            for (_, _, e) in &p.applied.events {
+                *kinds.entry(history::kind(e)).or_insert(0u64) += 1;
+            }
+        }
         resumed += sim.resumed;
         fresh += sim.fresh;
         drops += sim.drops;
@@ -512,9 +587,18 @@ fn every_event_exactly_once_after_faults_at_every_point() {
         "{runs} seeded runs healed and agreed: {drops} connections lost in a room, \
          {resumed} sessions resumed, {fresh} rejoined afresh"
     );
-    // The runs must exercise both ways back, or they prove little.
+    println!("events applied, by kind: {kinds:?}");
+    if only.is_some() {
+        return;
+    }
+    // The runs must exercise both ways back, and every kind of event, or they prove little.
     assert!(
         resumed > runs / 10 && fresh > runs / 10,
         "resumed {resumed}, fresh {fresh}"
+    );
+    assert_eq!(
+        kinds.len(),
+        inject::KINDS.len(),
+        "every kind of event was applied somewhere: {kinds:?}"
     );
 }

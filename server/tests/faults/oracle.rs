@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use mprtc::core::{AppEvent, MediaKind};
-use mprtc::protocol::Media;
+use mprtc::protocol::{Media, MemberInfo, Role};
 
 use crate::common::{AUDIO, VIDEO};
 use crate::Sim;
@@ -24,9 +24,20 @@ impl Sim {
         match e {
             AppEvent::Reconnected { resumed: true } => self.resumed += 1,
             AppEvent::Reconnected { resumed: false } => self.fresh += 1,
-            AppEvent::WillReconnect { count: 1 } => self.drops += 1,
+            AppEvent::WillReconnect { count: 1, .. } => self.drops += 1,
             _ => {}
         }
+        if let AppEvent::WillReconnect { gap: true, .. } = e {
+            self.gaps += 1;
+        }
+        // A session lost without its final event, which needs none (see `history`).
+        let a = &mut self.peers[i].applied;
+        let lost = match e {
+            AppEvent::Reconnected { resumed: false } => a.prev.clone(),
+            AppEvent::ReconnectFailed { .. } | AppEvent::Disconnect { .. } => a.session.clone(),
+            _ => None,
+        };
+        a.excused.extend(lost);
         let p = &mut self.peers[i];
         let who = p.uid;
         let kind = |k: MediaKind| match k {
@@ -83,10 +94,20 @@ impl Sim {
         }
     }
 
+    /// What the server holds about each member but `me`, by uid.
+    fn others<T>(&self, me: u64, f: impl Fn(&MemberInfo) -> T) -> BTreeMap<u64, T> {
+        self.hub
+            .snapshot(self.app, "r")
+            .iter()
+            .filter(|m| m.uid != me)
+            .map(|m| (m.uid, f(m)))
+            .collect()
+    }
+
     pub(crate) fn check(&self, seed: u64) {
         let truth: BTreeMap<u64, Media> = self
             .hub
-            .snapshot("dbg", "r")
+            .snapshot(self.app, "r")
             .iter()
             .map(|m| (m.uid, m.live))
             .collect();
@@ -112,7 +133,7 @@ impl Sim {
                 truth.contains_key(&me),
                 "seed {seed}: uid {me} is in but the server lost it"
             );
-            assert!(!self.hub.is_detached("dbg", "r", me));
+            assert!(!self.hub.is_detached(self.app, "r", me));
             let expect: BTreeMap<u64, Media> = truth
                 .iter()
                 .filter(|(u, _)| **u != me)
@@ -127,20 +148,21 @@ impl Sim {
                 p.view, expect,
                 "seed {seed}: uid {me}'s events add up to another room"
             );
-            let muted: BTreeMap<u64, Media> = self
-                .hub
-                .snapshot("dbg", "r")
-                .iter()
-                .filter(|m| m.uid != me)
-                .map(|m| (m.uid, m.muted))
-                .collect();
             assert_eq!(
-                p.muted, muted,
+                p.muted,
+                self.others(me, |m| m.muted),
                 "seed {seed}: uid {me}'s mute events disagree"
+            );
+            let core_roles: BTreeMap<u64, Role> =
+                p.core.members().map(|(u, r)| (u, r.role)).collect();
+            assert_eq!(
+                core_roles,
+                self.others(me, |m| m.role),
+                "seed {seed}: uid {me} knows other roles than the server's"
             );
             assert_eq!(
                 Some(p.core.last_seq()),
-                self.hub.member_seq("dbg", "r", me),
+                self.hub.member_seq(self.app, "r", me),
                 "seed {seed}: uid {me} missed events"
             );
         }

@@ -243,7 +243,7 @@ impl Client {
                 }
             }
             Ok(ServerFrame::Err { re: None, .. }) => self.bad_frames += 1,
-            Ok(ServerFrame::Event { seq, event }) => self.on_event(seq, event),
+            Ok(ServerFrame::Event { seq, event }) => self.on_event(now, seq, event),
             Err(_) => self.bad_frames += 1,
         }
     }

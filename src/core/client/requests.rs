@@ -342,10 +342,14 @@ impl Client {
             self.fail_all(ErrorCode::Cancelled, "join failed");
             self.close_socket("join failed");
         }
-        self.out.push_back(Output::Reject {
-            op: p.op,
-            error: err,
-        });
+        // An internal request (op 0: the mute restored after a fresh rejoin) has no promise
+        // to reject; the app hears nothing of it.
+        if p.op != 0 {
+            self.out.push_back(Output::Reject {
+                op: p.op,
+                error: err,
+            });
+        }
     }
 
     pub(super) fn maybe_ping(&mut self, now: u64) {

@@ -93,6 +93,7 @@ impl Client {
                 }
                 self.out.push_back(Output::Event(AppEvent::WillReconnect {
                     count: attempt + 1,
+                    gap: cause == DropCause::EventGap,
                 }));
             }
             Retry::GiveUp(GiveUpReason::Disabled) => {
@@ -155,7 +156,7 @@ impl Client {
             token: j.token.clone(),
             role: j.role,
             sdk: self.cfg.sdk.clone(),
-            resume: Some(Resume {
+            resume: (!j.fresh).then(|| Resume {
                 session: j.session.clone(),
                 last_seq: j.last_seq,
             }),
@@ -196,6 +197,7 @@ impl Client {
         self.out.push_back(Output::Event(AppEvent::Reconnected {
             resumed: ok.resumed,
         }));
+        j.fresh = false;
         if ok.resumed {
             return;
         }
@@ -203,6 +205,7 @@ impl Client {
         let old = ::core::mem::replace(&mut j.members, new.clone());
         j.session = ok.session;
         j.last_seq = ok.seq;
+        j.gap_at = None;
         j.role = ok.role;
         self.role = ok.role;
         for (uid, o) in &old {
@@ -323,6 +326,25 @@ impl Client {
                 reason: reason.into(),
             });
         }
+    }
+
+    /// An event skipped past the next `seq`: one in between was lost (on a resume's replay, or
+    /// by a server that skipped one). The core drops the connection and resumes from the last
+    /// event it applied, so the server sends the missing ones again. A second hole at the same
+    /// place means the server cannot fill it (it no longer has the event): the next rejoin
+    /// asks for a fresh session, whose snapshot the app sees as ordinary events.
+    pub(super) fn event_gap(&mut self, now: u64) {
+        if let Some(j) = self.joined.as_mut() {
+            j.fresh = j.gap_at == Some(j.last_seq);
+            j.gap_at = Some(j.last_seq);
+        }
+        self.close_socket_with(RECONNECT_CLOSE_CODE, "event gap");
+        self.connection_lost(
+            now,
+            DropCause::EventGap,
+            LOST_CLOSE_CODE,
+            "a room event was missed",
+        );
     }
 
     /// A heartbeat went unanswered: the connection is dead even if the socket says nothing.

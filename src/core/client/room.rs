@@ -35,7 +35,14 @@ pub(super) struct Joined {
     /// A `renewToken` in flight.
     pub(super) next_token: Option<String>,
     pub(super) session: String,
+    /// The last event applied; every event up to it was applied, in order (a later one that
+    /// skips past the next is a gap, not applied).
     pub(super) last_seq: u64,
+    /// Where the last gap was seen (the `last_seq` then): a second one at the same place
+    /// means the server cannot fill it.
+    pub(super) gap_at: Option<u64>,
+    /// The next rejoin asks for a fresh session (a snapshot) rather than a resume.
+    pub(super) fresh: bool,
     pub(super) members: UidMap<Remote>,
     pub(super) published: Media,
     /// The app's id for this member's stream (given at publish), for recoveries.
@@ -88,6 +95,8 @@ impl Client {
             next_token: None,
             session: ok.session,
             last_seq: ok.seq,
+            gap_at: None,
+            fresh: false,
             members: members.clone(),
             published: Media::NONE,
             stream: None,
@@ -113,14 +122,25 @@ impl Client {
         }
     }
 
-    // ---- losing the connection and getting it back -------------------------------------------
+    // ---- the server's events -----------------------------------------------------------------
 
-    pub(super) fn on_event(&mut self, seq: u64, ev: Event) {
+    /// A room event. The server numbers a session's events 1, 2, 3 … without holes, so one
+    /// at or below `last_seq` was applied already (a resume's replay overlaps), and one past
+    /// `last_seq + 1` means one in between never arrived: it is not applied (the room it would
+    /// build is not the server's) and the core resumes from `last_seq` to get the missing
+    /// ones. A session's final event (`kicked`, `roomClosed`) is applied even past a hole:
+    /// the session is over whatever came before it.
+    pub(super) fn on_event(&mut self, now: u64, seq: u64, ev: Event) {
         let Some(j) = self.joined.as_mut() else {
             return;
         };
         if seq <= j.last_seq {
             return; // already applied
+        }
+        let ends = matches!(ev, Event::Kicked { .. } | Event::RoomClosed {});
+        if seq - j.last_seq > 1 && !ends {
+            self.event_gap(now);
+            return;
         }
         j.last_seq = seq;
         match ev {

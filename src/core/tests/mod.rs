@@ -5,6 +5,7 @@
 
 mod components;
 mod dialects;
+mod gaps;
 mod reconnect;
 mod session;
 mod tasks;

@@ -18,7 +18,13 @@ fn client(seed: u64) -> Client {
 fn lose_and_reopen(c: &mut Client, now: u64) -> u64 {
     c.handle_socket_close(now, 1006, "");
     let outs = drain(c);
-    assert_eq!(events(&outs), vec![AppEvent::WillReconnect { count: 1 }]);
+    assert_eq!(
+        events(&outs),
+        vec![AppEvent::WillReconnect {
+            count: 1,
+            gap: false
+        }]
+    );
     let at = c.poll_timeout().expect("a retry is scheduled");
     assert!(at <= now + 100, "the first retry is fast: {}", at - now);
     c.handle_timeout(at);
@@ -297,15 +303,26 @@ fn giving_up_ends_the_session_with_typed_reasons() {
     let mut now = 20;
     c.handle_socket_close(now, 1006, "");
     let mut seen = events(&drain(&mut c));
+    // A call made late in the outage is still pending (its own deadline is 10 s away) when
+    // the core gives up: it must reject with 1009, not hang or time out.
+    let mut late = None;
+    let mut rejected = Vec::new();
     while c.is_reconnecting() {
         now = c.poll_timeout().unwrap();
         c.handle_timeout(now);
-        let outs = drain(&mut c);
-        seen.extend(events(&outs));
+        if now > 52_000 && late.is_none() {
+            late = Some(c.mute(now, Media::BOTH).unwrap());
+        }
+        let mut outs = drain(&mut c);
         if outs.iter().any(|o| matches!(o, Output::Connect { .. })) {
             c.handle_socket_close(now + 1, 1006, "offline");
-            seen.extend(events(&drain(&mut c)));
+            outs.extend(drain(&mut c));
         }
+        seen.extend(events(&outs));
+        rejected.extend(outs.into_iter().filter_map(|o| match o {
+            Output::Reject { op, error } => Some((op, error.code)),
+            _ => None,
+        }));
         // The subscribe's own deadline passes meanwhile.
         if now > 100_000 {
             panic!("never gave up");
@@ -323,13 +340,19 @@ fn giving_up_ends_the_session_with_typed_reasons() {
     assert!(seen.contains(&AppEvent::SendCommandOverTime {
         command: "subscribe"
     }));
-    let _ = op;
+    let late = late.expect("the outage lasted past 52 s");
+    assert_eq!(
+        rejected,
+        vec![(op, ErrorCode::Timeout), (late, ErrorCode::ReconnectFailed)],
+        "the subscribe timed out (1004) on its own; the late call rejects at the give-up"
+    );
+    assert_eq!(ErrorCode::ReconnectFailed.as_u16(), 1009);
     assert!(!c.is_joined());
     // Willreconnect counts up, one per attempt.
     let counts: Vec<u32> = seen
         .iter()
         .filter_map(|e| match e {
-            AppEvent::WillReconnect { count } => Some(*count),
+            AppEvent::WillReconnect { count, .. } => Some(*count),
             _ => None,
         })
         .collect();
@@ -391,7 +414,13 @@ fn a_refused_rejoin_ends_the_session_and_an_ended_one_shows_why() {
             ..
         }
     )));
-    assert_eq!(events(&outs), vec![AppEvent::WillReconnect { count: 2 }]);
+    assert_eq!(
+        events(&outs),
+        vec![AppEvent::WillReconnect {
+            count: 2,
+            gap: false
+        }]
+    );
     assert!(c.is_joined() && c.is_reconnecting());
 }
 
@@ -433,4 +462,40 @@ fn the_network_coming_back_retries_at_once_and_checks_an_open_socket() {
     let pings = sent(&drain(&mut c));
     assert_eq!(pings.len(), 1);
     assert_eq!(pings[0].1, RequestKind::Ping);
+}
+
+/// The mute a fresh session restores is the core's own request: when it fails (here, no
+/// answer) the app hears nothing, in particular no rejection of an operation it never made
+/// (it used to get `reject` for op 0, which the fault runs caught).
+#[test]
+fn a_restored_mute_that_fails_rejects_nothing() {
+    let mut c = joined_as(client(3), vec![]);
+    let op = c.mute(10, Media::BOTH).unwrap();
+    let (id, _, _) = sent(&drain(&mut c)).remove(0);
+    c.handle_socket_message(11, &encode_ok(id, &crate::protocol::json::Empty));
+    assert!(matches!(drain(&mut c)[..], [Output::Resolve { op: o, .. }] if o == op));
+    let at = lose_and_reopen(&mut c, 20);
+    c.handle_socket_open(at + 1);
+    let (rejoin, _, _) = sent(&drain(&mut c)).remove(0);
+    c.handle_socket_message(at + 2, &encode_ok(rejoin, &join_ok("s2", 0, vec![], false)));
+    let outs = drain(&mut c);
+    assert!(
+        sent(&outs).iter().any(|(_, k, _)| *k == RequestKind::Mute),
+        "the mute is restored: {outs:?}"
+    );
+    let mut now = at + 2;
+    while now < at + 60_000 {
+        now = c.poll_timeout().unwrap().max(now + 1);
+        c.handle_timeout(now);
+        let outs = drain(&mut c);
+        assert!(
+            !outs
+                .iter()
+                .any(|o| matches!(o, Output::Reject { .. } | Output::Resolve { .. })),
+            "{outs:?}"
+        );
+        if outs.iter().any(|o| matches!(o, Output::Close { .. })) {
+            break; // the heartbeat gave up on the silent server: another story
+        }
+    }
 }

@@ -385,7 +385,10 @@ fn heartbeats_measure_rtt_and_a_missed_one_means_a_dead_connection() {
     assert!(c.is_reconnecting());
     assert_eq!(
         outs.last(),
-        Some(&Output::Event(AppEvent::WillReconnect { count: 1 }))
+        Some(&Output::Event(AppEvent::WillReconnect {
+            count: 1,
+            gap: false
+        }))
     );
     let mut c = joined_as(no_reconnect(), vec![]);
     c.handle_timeout(60_006);

@@ -80,6 +80,18 @@ impl Hub {
             (Some(_), false, None) => return Err(err(ErrorCode::Internal, "app has no secret")),
         };
         let key: RoomKey = (r.appkey.clone(), r.room.clone());
+        // Only now, with the token checked, may a rejoin learn how its session ended, and only
+        // a rejoin of the member that session was for. Before the kick memory: a member
+        // kicked while its connection was down must still get its final `kicked` frame on
+        // the rejoin (its token predates the kick, so the memory would refuse it first).
+        let ended = r.resume.as_ref().and_then(|x| self.ended.get(&x.session));
+        if let Some(e) = ended.filter(|e| e.key == key && e.uid == r.uid) {
+            out.push(HubOut::Send(sid, e.frame.clone()));
+            return Err(err(
+                ErrorCode::SessionEnded,
+                "the session was ended by the server",
+            ));
+        }
         // A kicked member's tokens stay valid until they expire, so the kick memory refuses
         // those issued up to the kick: the app's backend decides whether it comes back. An
         // insecure app's members need no token, so the memory could not hold them anyway.
@@ -90,16 +102,6 @@ impl Hub {
                     "this member was kicked; a token issued after the kick is needed",
                 ));
             }
-        }
-        // Only now, with the token checked, may a rejoin learn how its session ended, and only
-        // a rejoin of the member that session was for.
-        let ended = r.resume.as_ref().and_then(|x| self.ended.get(&x.session));
-        if let Some(e) = ended.filter(|e| e.key == key && e.uid == r.uid) {
-            out.push(HubOut::Send(sid, e.frame.clone()));
-            return Err(err(
-                ErrorCode::SessionEnded,
-                "the session was ended by the server",
-            ));
         }
         if let Some(ok) = self.resume(sid, &key, &r, &claims, now_ms, out, after) {
             return Ok(encode_ok(id, &ok));
