@@ -62,8 +62,10 @@ pub enum ErrorCode {
     NotPublishing = 4023,
     /// The uid is not a member of this room.
     NoSuchMember = 4024,
-    /// Reserved: the same uid already in the room. Not returned any more — a second join with
-    /// the same uid now replaces the first session, which receives `kicked`.
+    /// The uid is held by another identity (another user id mapped to it), or a rejoin named a
+    /// session with a user id that is not the session's. The same identity joining again is
+    /// not refused: it replaces the first session, which receives `kicked` (reason `replaced`,
+    /// also 4025 in the ZEGO dialect).
     UidInUse = 4025,
     /// `addTasks` with a task id the room already has.
     TaskExists = 4026,

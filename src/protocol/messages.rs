@@ -288,7 +288,8 @@ pub enum Event {
         /// The kinds that stopped.
         media: Media,
     },
-    /// A member's role changed.
+    /// A member's role changed. Sent to every member, the one whose role it is included, whether
+    /// it asked (`set-role`) or the server decided (a token that no longer grants publishing).
     RoleChanged {
         /// Whose.
         uid: u64,

@@ -160,6 +160,17 @@ impl Sim {
                 self.others(me, |m| m.role),
                 "seed {seed}: uid {me} knows other roles than the server's"
             );
+            let own_role = self
+                .hub
+                .snapshot(self.app, "r")
+                .iter()
+                .find(|m| m.uid == me)
+                .map(|m| m.role);
+            assert_eq!(
+                Some(p.core.role()),
+                own_role,
+                "seed {seed}: uid {me} thinks its own role is another than the server's"
+            );
             assert_eq!(
                 Some(p.core.last_seq()),
                 self.hub.member_seq(self.app, "r", me),

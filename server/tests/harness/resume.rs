@@ -139,3 +139,46 @@ fn a_request_repeated_after_a_resume_is_answered_not_redone() {
     let refused = ask(&mut hub, sid2, add7, &mut out);
     assert!(refused[0].contains("4026"), "{refused:?}");
 }
+
+/// A rejoin that names a live session with another user id is refused (4025) and leaves the
+/// member as it was: its connection stays open and attached (before, the server closed it
+/// first and the member stayed a ghost with no connection, never expiring).
+#[test]
+fn a_rejoin_under_another_user_id_leaves_the_member_alone() {
+    use mprtc::protocol::frame::encode_request;
+    use mprtc::protocol::{ErrorCode, JoinReq, RequestKind, Resume, UserTag};
+    let mut net = Net::new(2).joined(2);
+    let session = net.peers[0].core.session().unwrap().to_owned();
+    let req = JoinReq {
+        appkey: "dbg".into(),
+        room: "r".into(),
+        uid: 1,
+        token: None,
+        role: Role::Broadcaster,
+        sdk: String::new(),
+        resume: Some(Resume {
+            session,
+            last_seq: 0,
+        }),
+        user: Some(UserTag {
+            id: "1".into(),
+            name: String::new(),
+        }),
+    };
+    let sid = net.hub.connect();
+    let frame = encode_request(9, RequestKind::Join, &req);
+    let (mine, rest) = raw(&mut net.hub, sid, &frame, net.now);
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    assert_eq!(refusal(&mine[0]), (Some(9), ErrorCode::UidInUse));
+    assert!(
+        !rest.iter().any(|o| matches!(o, HubOut::Close { .. })),
+        "the member's own connection is not touched: {rest:?}"
+    );
+    assert!(!net.hub.is_detached("dbg", "r", 1));
+    // It goes on as before: its requests are answered, and nobody saw it leave.
+    assert!(matches!(
+        net.run(0, |c, now| c.publish(now, VIDEO)),
+        Ok(OpValue::PushUrl(_))
+    ));
+    assert_eq!(net.events(1), vec![]);
+}

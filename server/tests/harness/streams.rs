@@ -235,3 +235,24 @@ fn to_audience_before_the_pusher_arrives_stops_it_when_it_does() {
     assert_eq!(net.kicks, vec![(mroom, 1)]);
     assert_eq!(net.events(1), vec![]);
 }
+
+/// A member that turns audience gives its stream id up with its streams: another member may
+/// publish under it at once (before, the id stayed claimed and the publish got 4003).
+#[test]
+fn to_audience_frees_the_stream_id() {
+    let mut net = room();
+    net.run(0, |c, now| {
+        c.publish_as(now, Media::BOTH, Some("cam".into()))
+    })
+    .unwrap();
+    net.run(0, |c, now| c.set_role(now, Role::Audience))
+        .unwrap();
+    assert!(matches!(
+        net.run(1, |c, now| c.publish_as(
+            now,
+            Media::BOTH,
+            Some("cam".into())
+        )),
+        Ok(OpValue::PushUrl(_))
+    ));
+}

@@ -4,6 +4,7 @@
 use crate::prelude::*;
 
 use super::components::{ComponentKey, ComponentStatus};
+use super::requests::Pend;
 use super::Client;
 use crate::core::component::ComponentKind;
 use crate::core::output::{AppEvent, MediaKind, OpId, OpValue, Output, ZegoFact};
@@ -247,7 +248,24 @@ impl Client {
                 }
             }
             Event::RoleChanged { uid, role } => {
-                if let Some(m) = j.members.get_mut(&uid) {
+                if uid == j.uid {
+                    // The server tells a member its own role too: what it decided (a token
+                    // that no longer grants publishing) and what a `setRole` did, even one
+                    // whose answer this client gave up waiting for. Only news is told.
+                    let news = j.role != role
+                        && !self
+                            .pending
+                            .iter()
+                            .any(|p| matches!(p.what, Pend::SetRole(r) if r == role));
+                    j.role = role;
+                    self.role = role;
+                    if !news {
+                        return;
+                    }
+                    if role == Role::Audience {
+                        j.published = Media::NONE;
+                    }
+                } else if let Some(m) = j.members.get_mut(&uid) {
                     m.role = role;
                 }
                 self.out

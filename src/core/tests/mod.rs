@@ -7,6 +7,7 @@ mod components;
 mod dialects;
 mod gaps;
 mod reconnect;
+mod roles;
 mod session;
 mod tasks;
 mod zego;

@@ -246,6 +246,11 @@ impl Hub {
         if m.session != want.session || want.last_seq > m.seq || want.last_seq < oldest_kept {
             return None;
         }
+        // Checked before the old connection is touched: a rejoin that names the session with
+        // another user id is refused (4025, below) and must leave the member as it was.
+        if m.user.as_ref().map(|u| &u.id) != r.user.as_ref().map(|u| &u.id) {
+            return None;
+        }
         if m.attached && m.sid != sid {
             // The client gave up on a connection the server had not yet seen die.
             out.push(HubOut::Close {
@@ -256,9 +261,6 @@ impl Hub {
             if let Some(s) = self.sessions.get_mut(&m.sid) {
                 s.joined = None;
             }
-        }
-        if m.user.as_ref().map(|u| &u.id) != r.user.as_ref().map(|u| &u.id) {
-            return None;
         }
         m.sid = sid;
         m.attached = true;

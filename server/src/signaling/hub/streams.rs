@@ -239,20 +239,15 @@ impl Hub {
                 "the token does not grant publishing",
             ));
         }
-        Self::change_role(room, uid, role, false, out);
+        Self::change_role(room, uid, role, out);
         Ok(encode_ok(id, &Empty))
     }
 
     /// `uid` takes `role`: to audience, its streams end (the others see them removed) and its
-    /// pusher is stopped; everyone else sees the change, and the member itself too when the
-    /// server decided it (`tell_self`).
-    pub(super) fn change_role(
-        room: &mut Room,
-        uid: u64,
-        role: Role,
-        tell_self: bool,
-        out: &mut Vec<HubOut>,
-    ) {
+    /// pusher is stopped. Everyone sees the change, the member itself included, whether it
+    /// asked or the server decided: a member whose `setRole` answer was lost on the way still
+    /// learns its role from its own event stream, which a resume replays.
+    pub(super) fn change_role(room: &mut Room, uid: u64, role: Role, out: &mut Vec<HubOut>) {
         let Some(m) = room.members.get_mut(&uid) else {
             return;
         };
@@ -261,6 +256,9 @@ impl Hub {
         let pushing = m.pushing;
         if role == Role::Audience {
             m.declared = Media::NONE;
+            // Its stream id goes with its streams, as on `unpublish`: another member may
+            // publish under it now, and snapshots stop naming it.
+            m.stream = None;
             if !live.is_empty() {
                 Self::broadcast(
                     room,
@@ -276,8 +274,7 @@ impl Hub {
                 });
             }
         }
-        let except = (!tell_self).then_some(uid);
-        Self::broadcast(room, except, &Event::RoleChanged { uid, role }, out);
+        Self::broadcast(room, None, &Event::RoleChanged { uid, role }, out);
     }
 
     /// A new token (renewed, or presented on a resume) replaces the member's privileges, and
@@ -299,7 +296,7 @@ impl Hub {
             return;
         };
         if !p.publish && m.role == Role::Broadcaster {
-            Self::change_role(room, uid, Role::Audience, true, out);
+            Self::change_role(room, uid, Role::Audience, out);
         }
     }
 }
