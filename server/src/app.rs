@@ -96,6 +96,12 @@ pub struct Server {
 }
 
 impl Server {
+    /// The push-task supervisor, for an embedding process (and the tests) to see which tasks
+    /// run; the server keeps driving it.
+    pub fn supervisor(&self) -> Arc<Supervisor> {
+        self.supervisor.clone()
+    }
+
     /// Bind the signaling and media listeners of `cfg` and build the hub, the signer and the
     /// task supervisor; nothing is served until [`Server::run`].
     pub async fn bind(cfg: Config) -> Result<Self, ServeError> {

@@ -25,6 +25,8 @@ pub const SECRET: &str = "topsecret-for-the-tests-0123456789";
 pub struct Live {
     pub url: String,
     pub endpoints: Endpoints,
+    /// The server's push-task supervisor (which tasks run now).
+    pub tasks: std::sync::Arc<mprtc_server::tasks::Supervisor>,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,
 }
@@ -84,15 +86,28 @@ pub async fn start_with_file(file: FileConfig, tune: impl FnOnce(&mut Overrides)
         .unwrap();
     let url = server.endpoints.signal.clone();
     let endpoints = server.endpoints.clone();
+    let tasks = server.supervisor();
     let stop = CancellationToken::new();
     let s = stop.clone();
     let task = tokio::spawn(async move { server.run(s).await.unwrap() });
     Live {
         url,
         endpoints,
+        tasks,
         stop,
         task,
     }
+}
+
+/// Waits until `done()` holds, looking every 100 ms; panics naming `what` after 90 s.
+pub async fn until(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..900 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("still waiting for {what} after 90 s");
 }
 
 pub async fn connect(url: &str) -> Ws {

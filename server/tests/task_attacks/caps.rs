@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::live::code;
+use crate::live::{self, code};
 use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,23 +85,16 @@ async fn an_update_flood_is_coalesced_and_nothing_restarts_once_the_room_is_gone
     }
     let r = a.ask("leave", json!({})).await;
     assert_eq!(r["ok"], true, "{r}");
-    // Wait until no compositor of the task has been seen for a while (failure: 90 s).
-    let mut quiet = 0;
-    for _ in 0..900 {
-        if compositors(&marker).is_empty() {
-            quiet += 1;
-            if quiet == 30 {
-                break;
-            }
-        } else {
-            quiet = 0;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(
-        quiet, 30,
-        "compositors still restarting after the room ended"
-    );
+    // Once the room is gone the supervisor drops the task, and with it every way to start a
+    // compositor; then the last one it ran must be gone too (each within 90 s).
+    live::until("the supervisor to drop the task", || {
+        srv.live.tasks.keys().is_empty()
+    })
+    .await;
+    live::until("the last compositor to end", || {
+        compositors(&marker).is_empty()
+    })
+    .await;
     watching.cancel();
     watcher.await.unwrap();
     let starts = seen.lock().unwrap().len();
