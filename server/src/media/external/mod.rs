@@ -19,7 +19,9 @@
 //! Edges pull a stream from the origin when a viewer asks for it; the pull carries no signed
 //! URL, so the origin admits it by the hook secret the edge presents as its RTMP `pageUrl`
 //! (`deploy/nginx-rtmp/edge.conf`). Such a relay is no viewer: it raises no event and no kick
-//! of a member ends it.
+//! of a member ends it. At the edge, the pulled stream registers as a local publisher
+//! (`on_publish` with no application): admitted, without events; any other publish at an
+//! edge is refused.
 
 mod control;
 mod hooks;
@@ -75,6 +77,9 @@ pub struct Hook {
     pub query: String,
     /// What the client sent as its page URL (an edge's relay proof), if anything.
     pub page_url: Option<String>,
+    /// An edge's own pull registering the stream it pulled as published there (nginx-rtmp
+    /// calls `on_publish` for it at the edge).
+    pub relay: bool,
 }
 
 /// Why a hook call is refused: the engine drops the connection. Stable codes.
@@ -224,7 +229,12 @@ impl ExternalMedia {
 
     fn publish(&self, h: Hook) -> Result<(), HookRefusal> {
         if h.node != 0 {
-            return Err(HookRefusal::NotOrigin);
+            // At an edge only its own pull from the origin publishes; clients may not.
+            return if h.relay {
+                Ok(())
+            } else {
+                Err(HookRefusal::NotOrigin)
+            };
         }
         let a = self
             .inner

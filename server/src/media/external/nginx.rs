@@ -14,6 +14,9 @@ use mprtc::protocol::names::is_url_safe;
 /// Most fields a body may carry (nginx sends about a dozen, plus the URL's query).
 const MAX_FIELDS: usize = 32;
 
+/// The `flashver` nginx-rtmp gives the local publisher of a pulled stream.
+const LOCAL_RELAY: &str = "ngx-local-relay";
+
 /// The URL query fields the signature covers, in the order the query is rebuilt.
 const SIGNED: [&str; 5] = ["k", "v", "e", "n", "s"];
 
@@ -48,8 +51,13 @@ pub fn parse(call: HookCall, node: usize, body: &str) -> Result<Hook, HookRefusa
     let client = get("clientid")
         .filter(|c| !c.is_empty() && c.len() <= 20 && c.bytes().all(|b| b.is_ascii_digit()))
         .ok_or(HookRefusal::Malformed)?;
+    // An edge's own pull registers as a local publisher without an application; no client
+    // can publish without one (nginx-rtmp refuses a connect to an unknown application).
+    let relay = call == HookCall::Publish
+        && get("app") == Some("")
+        && get("flashver") == Some(LOCAL_RELAY);
     let app = get("app")
-        .filter(|a| is_url_safe(a, 64))
+        .filter(|a| relay || is_url_safe(a, 64))
         .ok_or(HookRefusal::Malformed)?;
     let name = get("name").filter(|n| n.len() <= 128).ok_or(HookRefusal::Malformed)?;
     let mut query = String::new();
@@ -73,6 +81,7 @@ pub fn parse(call: HookCall, node: usize, body: &str) -> Result<Hook, HookRefusa
         name: name.to_owned(),
         query,
         page_url: get("pageurl").filter(|p| !p.is_empty()).map(str::to_owned),
+        relay,
     })
 }
 

@@ -54,6 +54,7 @@ pub fn parse(node: usize, body: &[u8]) -> Result<Hook, HookRefusal> {
         name: b.stream,
         query: query.to_owned(),
         page_url: b.page_url.filter(|p| !p.is_empty()),
+        relay: false,
     })
 }
 
