@@ -1,0 +1,238 @@
+//! Media on a real nginx-rtmp deployment: the `mprtc-server` binary with `media =
+//! "nginx-rtmp"`, an origin and two edges started from `deploy/nginx-rtmp/` as they are, real
+//! ffmpeg pushing and playing, members over the real signaling WebSocket.
+//!
+//! Skipped (with a printed reason) when nginx's RTMP module is not installed, unless
+//! `CI=true`: there a missing module fails the suite.
+
+mod engine;
+
+use engine::ffmpeg::Ffmpeg;
+use engine::nginx::{self, Node, Ports};
+use engine::*;
+use mprtc_server::media::MediaSigner;
+use serde_json::json;
+
+/// The server and its engine: an origin and two edges.
+struct Deployment {
+    // Dropped in this order: the engine first, then the server.
+    origin: Node,
+    edges: Vec<Node>,
+    server: ServerProc,
+    _dir: Cleanup,
+}
+
+impl Deployment {
+    /// Everything the suite needs in one place, or `None` (printed) when nginx-rtmp is missing.
+    async fn start(tag: &str) -> Option<Self> {
+        if !nginx::available("nginx_rtmp") {
+            return None;
+        }
+        let dir = temp_dir(tag);
+        let ports = [Ports::pick(), Ports::pick(), Ports::pick()];
+        let rtmp = |p: &Ports| format!("rtmp://127.0.0.1:{}/live", p.rtmp);
+        let control = |p: &Ports| format!("http://127.0.0.1:{}/control", p.control);
+        let mut args: Vec<String> = vec![
+            "--media".into(),
+            "nginx-rtmp".into(),
+            "--media-rtmp-base".into(),
+            rtmp(&ports[0]),
+            "--media-hook-secret".into(),
+            HOOK_SECRET.into(),
+        ];
+        for p in &ports[1..] {
+            args.extend(["--media-play-base".into(), rtmp(p)]);
+        }
+        for p in &ports {
+            args.extend(["--media-control".into(), control(p)]);
+        }
+        let server = ServerProc::start(&args, &dir.join("server.log"));
+        let origin_addr = format!("127.0.0.1:{}", ports[0].rtmp);
+        let [po, p1, p2] = ports;
+        let origin = nginx::start(
+            "origin.conf",
+            &dir.join("origin"),
+            po,
+            &[("HOOKS", server.hooks("nginx-rtmp", 0))],
+        )
+        .await;
+        let mut edges = Vec::new();
+        for (i, p) in [(1, p1), (2, p2)] {
+            let vars = [
+                ("HOOKS", server.hooks("nginx-rtmp", i)),
+                ("ORIGIN", origin_addr.clone()),
+                ("HOOK_SECRET", HOOK_SECRET.to_owned()),
+            ];
+            edges.push(nginx::start("edge.conf", &dir.join(format!("edge{i}")), p, &vars).await);
+        }
+        Some(Self {
+            origin,
+            edges,
+            server,
+            _dir: Cleanup(dir),
+        })
+    }
+
+    /// `url` with its base moved to `node` (the signature covers the stream, not the host).
+    fn at(&self, url: &str, node: &Node) -> String {
+        let rest = url.split_once("/live/").expect("a /live/ URL").1;
+        format!("{}/{rest}", node.rtmp_base())
+    }
+
+    /// The engine's logs, for failure messages.
+    fn logs(&self) -> String {
+        let mut s = format!("origin:\n{}", self.origin.log());
+        for (i, e) in self.edges.iter().enumerate() {
+            s += &format!("\nedge{}:\n{}", i + 1, e.log());
+        }
+        s
+    }
+}
+
+/// `url` with one character of its signature changed.
+fn forged(url: &str) -> String {
+    let i = url.find("&s=").expect("a signed URL") + 3;
+    let c = if &url[i..=i] == "A" { "B" } else { "A" };
+    format!("{}{c}{}", &url[..i], &url[i + 1..])
+}
+
+/// The media room and uid of a URL's stream name.
+fn stream_of(url: &str) -> (String, u64) {
+    let name = url.split_once("/live/").unwrap().1.split('?').next().unwrap();
+    let (room, uid) = name.rsplit_once('.').unwrap();
+    (room.to_owned(), uid.parse().unwrap())
+}
+
+/// A signer with the server's media secret, for URLs the server would never hand out.
+fn signer() -> MediaSigner {
+    MediaSigner::new(MEDIA_SECRET.as_bytes(), "rtmp://x/live", "http://x/live", 60)
+}
+
+/// Publishes as member `ws` (request id 2) and returns the push URL.
+async fn publish(ws: &mut Ws) -> String {
+    let r = request(ws, json!({"v":1,"id":2,"type":"publish","body":{"video":true}})).await;
+    assert_eq!(r["ok"], true, "{r}");
+    r["body"]["url"].as_str().unwrap().to_owned()
+}
+
+/// Subscribes member `ws` to `uid` (request id `id`) and returns the RTMP play URL.
+async fn subscribe(ws: &mut Ws, id: u32, uid: u64) -> String {
+    let r = request(ws, json!({"v":1,"id":id,"type":"subscribe","body":{"uid":uid,"video":true}})).await;
+    assert_eq!(r["ok"], true, "{r}");
+    r["body"]["url"].as_str().unwrap().to_owned()
+}
+
+/// Plays five frames of `url`: whether ffmpeg read them and exited cleanly.
+async fn plays(url: &str) -> bool {
+    let (status, frames) = Ffmpeg::play_frames(url, 5).exit().await;
+    status.success() && frames >= 5
+}
+
+/// Tries to play `url`: true if refused (no frame read, ffmpeg failed).
+async fn play_refused(url: &str) -> bool {
+    let (status, frames) = Ffmpeg::play_frames(url, 5).exit().await;
+    !status.success() && frames == 0
+}
+
+/// Tries to push three seconds to `url`: true if refused.
+async fn push_refused(url: &str) -> bool {
+    !Ffmpeg::push_for(url, 3).exit().await.0.success()
+}
+
+/// A member publishes with real ffmpeg through the push URL it is handed (at the origin),
+/// the others hear `stream-added`, and they play through the edges their URLs name and at
+/// the origin; forged, expired and wrong-kind URLs are refused at the origin and the edges,
+/// and nobody publishes at an edge; when the pusher goes, the room hears `stream-removed`.
+#[tokio::test]
+async fn publish_and_play_through_origin_and_edges_with_signed_urls_only() {
+    let Some(d) = Deployment::start("nginx-play").await else {
+        return;
+    };
+    let addr = d.server.addr.clone();
+    let mut alice = member(&addr, "r", 1).await;
+    let mut bob = member(&addr, "r", 2).await;
+    let mut carol = member(&addr, "r", 3).await;
+
+    let push = publish(&mut alice).await;
+    assert!(push.starts_with(&d.origin.rtmp_base()), "{push}");
+    let pusher = Ffmpeg::push(&push);
+    // Announced when nginx admitted the publisher through the hook.
+    let added = event(&mut bob, "stream-added").await;
+    assert_eq!(added["body"]["uid"], 1, "{added}");
+    assert_eq!(event(&mut carol, "stream-added").await["body"]["uid"], 1);
+
+    // Viewers are spread over the edges by uid; each plays there and at the origin.
+    let bob_url = subscribe(&mut bob, 3, 1).await;
+    let carol_url = subscribe(&mut carol, 3, 1).await;
+    assert!(bob_url.starts_with(&d.edges[0].rtmp_base()), "{bob_url}");
+    assert!(carol_url.starts_with(&d.edges[1].rtmp_base()), "{carol_url}");
+    assert!(plays(&bob_url).await, "bob at edge 1: {}", d.logs());
+    assert!(plays(&carol_url).await, "carol at edge 2: {}", d.logs());
+    assert!(plays(&d.at(&bob_url, &d.origin)).await, "bob at the origin");
+
+    // Refused at the origin and at each edge: forged, expired, a push URL to play.
+    let (room, uid) = stream_of(&bob_url);
+    let expired = signer().play_urls(&room, uid, 2, now_s() - 120).rtmp;
+    for node in [&d.origin, &d.edges[0], &d.edges[1]] {
+        let base = node.rtmp_base();
+        assert!(play_refused(&d.at(&forged(&bob_url), node)).await, "forged at {base}");
+        assert!(play_refused(&d.at(&expired, node)).await, "expired at {base}");
+        assert!(play_refused(&d.at(&push, node)).await, "push URL played at {base}");
+    }
+    // A play URL to publish, an expired push URL, and any publish at an edge.
+    assert!(push_refused(&d.at(&bob_url, &d.origin)).await, "play URL pushed");
+    let expired_push = signer().push_url(&room, 3, now_s() - 120);
+    assert!(push_refused(&d.at(&expired_push, &d.origin)).await, "expired push");
+    let carol_push = publish(&mut carol).await;
+    assert!(push_refused(&d.at(&carol_push, &d.edges[0])).await, "publish at an edge");
+    // The refusals did not disturb the stream.
+    assert!(plays(&bob_url).await, "bob still plays");
+
+    // The pusher goes away: nginx reports it and the room hears `stream-removed`.
+    drop(pusher);
+    let removed = event(&mut bob, "stream-removed").await;
+    assert_eq!(removed["body"]["uid"], 1, "{removed}");
+    assert_eq!(event(&mut carol, "stream-removed").await["body"]["uid"], 1);
+}
+
+/// Kicks go through the engine's control interface: a kicked viewer's players end at the
+/// edge (and the origin) while others keep playing, and a kicked publisher's ffmpeg is
+/// dropped.
+#[tokio::test]
+async fn kicks_drop_players_at_edges_and_the_publisher_at_the_origin() {
+    let Some(d) = Deployment::start("nginx-kick").await else {
+        return;
+    };
+    let addr = d.server.addr.clone();
+    let mut alice = member(&addr, "k", 1).await;
+    let mut bob = member(&addr, "k", 2).await;
+    let mut carol = member(&addr, "k", 3).await;
+    let push = publish(&mut alice).await;
+    let pusher = Ffmpeg::push(&push);
+    event(&mut bob, "stream-added").await;
+    event(&mut carol, "stream-added").await;
+
+    let bob_url = subscribe(&mut bob, 3, 1).await;
+    let carol_url = subscribe(&mut carol, 3, 1).await;
+    let mut bob_edge = Ffmpeg::play(&bob_url);
+    let mut bob_origin = Ffmpeg::play(&d.at(&bob_url, &d.origin));
+    let mut carol_edge = Ffmpeg::play(&carol_url);
+    for (who, p) in [("bob", &mut bob_edge), ("bob", &mut bob_origin), ("carol", &mut carol_edge)] {
+        assert!(p.until_frames(5).await, "{who} plays: {}", d.logs());
+    }
+
+    kick(&addr, "k", 2).await;
+    bob_edge.exit().await;
+    bob_origin.exit().await;
+    // Carol, at the other edge, plays on.
+    let seen = carol_edge.frames;
+    assert!(carol_edge.until_frames(seen + 15).await, "carol plays on");
+    // Bob's URL is dead now: he is no member.
+    assert!(play_refused(&bob_url).await, "a kicked viewer's URL");
+
+    kick(&addr, "k", 1).await;
+    let (status, _) = pusher.exit().await;
+    assert!(!status.success(), "the publisher was dropped");
+    let left = event_about(&mut carol, "member-left", 1).await;
+    assert_eq!(left["body"]["reason"], "kicked", "{left}");
+}
