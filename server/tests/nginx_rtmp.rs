@@ -98,26 +98,45 @@ fn forged(url: &str) -> String {
 
 /// The media room and uid of a URL's stream name.
 fn stream_of(url: &str) -> (String, u64) {
-    let name = url.split_once("/live/").unwrap().1.split('?').next().unwrap();
+    let name = url
+        .split_once("/live/")
+        .unwrap()
+        .1
+        .split('?')
+        .next()
+        .unwrap();
     let (room, uid) = name.rsplit_once('.').unwrap();
     (room.to_owned(), uid.parse().unwrap())
 }
 
 /// A signer with the server's media secret, for URLs the server would never hand out.
 fn signer() -> MediaSigner {
-    MediaSigner::new(MEDIA_SECRET.as_bytes(), "rtmp://x/live", "http://x/live", 60)
+    MediaSigner::new(
+        MEDIA_SECRET.as_bytes(),
+        "rtmp://x/live",
+        "http://x/live",
+        60,
+    )
 }
 
 /// Publishes as member `ws` (request id 2) and returns the push URL.
 async fn publish(ws: &mut Ws) -> String {
-    let r = request(ws, json!({"v":1,"id":2,"type":"publish","body":{"video":true}})).await;
+    let r = request(
+        ws,
+        json!({"v":1,"id":2,"type":"publish","body":{"video":true}}),
+    )
+    .await;
     assert_eq!(r["ok"], true, "{r}");
     r["body"]["url"].as_str().unwrap().to_owned()
 }
 
 /// Subscribes member `ws` to `uid` (request id `id`) and returns the RTMP play URL.
 async fn subscribe(ws: &mut Ws, id: u32, uid: u64) -> String {
-    let r = request(ws, json!({"v":1,"id":id,"type":"subscribe","body":{"uid":uid,"video":true}})).await;
+    let r = request(
+        ws,
+        json!({"v":1,"id":id,"type":"subscribe","body":{"uid":uid,"video":true}}),
+    )
+    .await;
     assert_eq!(r["ok"], true, "{r}");
     r["body"]["url"].as_str().unwrap().to_owned()
 }
@@ -165,7 +184,10 @@ async fn publish_and_play_through_origin_and_edges_with_signed_urls_only() {
     let bob_url = subscribe(&mut bob, 3, 1).await;
     let carol_url = subscribe(&mut carol, 3, 1).await;
     assert!(bob_url.starts_with(&d.edges[0].rtmp_base()), "{bob_url}");
-    assert!(carol_url.starts_with(&d.edges[1].rtmp_base()), "{carol_url}");
+    assert!(
+        carol_url.starts_with(&d.edges[1].rtmp_base()),
+        "{carol_url}"
+    );
     assert!(plays(&bob_url).await, "bob at edge 1: {}", d.logs());
     assert!(plays(&carol_url).await, "carol at edge 2: {}", d.logs());
     assert!(plays(&d.at(&bob_url, &d.origin)).await, "bob at the origin");
@@ -175,16 +197,34 @@ async fn publish_and_play_through_origin_and_edges_with_signed_urls_only() {
     let expired = signer().play_urls(&room, uid, 2, now_s() - 120).rtmp;
     for node in [&d.origin, &d.edges[0], &d.edges[1]] {
         let base = node.rtmp_base();
-        assert!(play_refused(&d.at(&forged(&bob_url), node)).await, "forged at {base}");
-        assert!(play_refused(&d.at(&expired, node)).await, "expired at {base}");
-        assert!(play_refused(&d.at(&push, node)).await, "push URL played at {base}");
+        assert!(
+            play_refused(&d.at(&forged(&bob_url), node)).await,
+            "forged at {base}"
+        );
+        assert!(
+            play_refused(&d.at(&expired, node)).await,
+            "expired at {base}"
+        );
+        assert!(
+            play_refused(&d.at(&push, node)).await,
+            "push URL played at {base}"
+        );
     }
     // A play URL to publish, an expired push URL, and any publish at an edge.
-    assert!(push_refused(&d.at(&bob_url, &d.origin)).await, "play URL pushed");
+    assert!(
+        push_refused(&d.at(&bob_url, &d.origin)).await,
+        "play URL pushed"
+    );
     let expired_push = signer().push_url(&room, 3, now_s() - 120);
-    assert!(push_refused(&d.at(&expired_push, &d.origin)).await, "expired push");
+    assert!(
+        push_refused(&d.at(&expired_push, &d.origin)).await,
+        "expired push"
+    );
     let carol_push = publish(&mut carol).await;
-    assert!(push_refused(&d.at(&carol_push, &d.edges[0])).await, "publish at an edge");
+    assert!(
+        push_refused(&d.at(&carol_push, &d.edges[0])).await,
+        "publish at an edge"
+    );
     // The refusals did not disturb the stream.
     assert!(plays(&bob_url).await, "bob still plays");
 
@@ -217,7 +257,11 @@ async fn kicks_drop_players_at_edges_and_the_publisher_at_the_origin() {
     let mut bob_edge = Ffmpeg::play(&bob_url);
     let mut bob_origin = Ffmpeg::play(&d.at(&bob_url, &d.origin));
     let mut carol_edge = Ffmpeg::play(&carol_url);
-    for (who, p) in [("bob", &mut bob_edge), ("bob", &mut bob_origin), ("carol", &mut carol_edge)] {
+    for (who, p) in [
+        ("bob", &mut bob_edge),
+        ("bob", &mut bob_origin),
+        ("carol", &mut carol_edge),
+    ] {
         assert!(p.until_frames(5).await, "{who} plays: {}", d.logs());
     }
 

@@ -90,9 +90,15 @@ fn start_server(api_port: u16) -> (ServerProc, Cleanup) {
     ]
     .into_iter()
     .map(String::from)
-    .chain(["--media-control".into(), format!("http://127.0.0.1:{api_port}")])
+    .chain([
+        "--media-control".into(),
+        format!("http://127.0.0.1:{api_port}"),
+    ])
     .collect();
-    (ServerProc::start(&args, &dir.join("server.log")), Cleanup(dir))
+    (
+        ServerProc::start(&args, &dir.join("server.log")),
+        Cleanup(dir),
+    )
 }
 
 /// on_publish admits a member's push URL and the room hears `stream-added`; on_play admits a
@@ -108,41 +114,84 @@ async fn srs_hooks_admit_signed_urls_and_drive_stream_events() {
     let mut bob = member(&addr, "s", 2).await;
     let mut carol = member(&addr, "s", 3).await;
 
-    let r = request(&mut alice, json!({"v":1,"id":2,"type":"publish","body":{"video":true}})).await;
+    let r = request(
+        &mut alice,
+        json!({"v":1,"id":2,"type":"publish","body":{"video":true}}),
+    )
+    .await;
     let push = r["body"]["url"].as_str().unwrap().to_owned();
     assert!(push.starts_with("rtmp://127.0.0.1:1935/live/"), "{push}");
     // Refused: forged, wrong kind; no event follows a refusal.
     let forged = push.replace("&s=", "&s=AAAA");
-    assert_ne!(hook(&addr, &body("on_publish", "9308h583".into(), &forged)).await, 0);
-    assert_ne!(hook(&addr, &body("on_play", "9308h583".into(), &push)).await, 0);
+    assert_ne!(
+        hook(&addr, &body("on_publish", "9308h583".into(), &forged)).await,
+        0
+    );
+    assert_ne!(
+        hook(&addr, &body("on_play", "9308h583".into(), &push)).await,
+        0
+    );
     // Admitted (SRS 5+: string client id): the room hears it.
-    assert_eq!(hook(&addr, &body("on_publish", "9308h583".into(), &push)).await, 0);
+    assert_eq!(
+        hook(&addr, &body("on_publish", "9308h583".into(), &push)).await,
+        0
+    );
     assert_eq!(event(&mut bob, "stream-added").await["body"]["uid"], 1);
     // A second publisher of the same stream is refused.
-    assert_ne!(hook(&addr, &body("on_publish", "x2".into(), &push)).await, 0);
+    assert_ne!(
+        hook(&addr, &body("on_publish", "x2".into(), &push)).await,
+        0
+    );
 
-    let r = request(&mut bob, json!({"v":1,"id":3,"type":"subscribe","body":{"uid":1,"video":true}})).await;
+    let r = request(
+        &mut bob,
+        json!({"v":1,"id":3,"type":"subscribe","body":{"uid":1,"video":true}}),
+    )
+    .await;
     let play = r["body"]["url"].as_str().unwrap().to_owned();
     let flv = r["body"]["flv_url"].as_str().unwrap();
     assert!(flv.starts_with("http://127.0.0.1:8080/live/"), "{flv}");
-    assert_ne!(hook(&addr, &body("on_publish", 107.into(), &play)).await, 0, "play URL pushed");
-    assert_eq!(hook(&addr, &body("on_play", 107.into(), &play)).await, 0, "SRS 4 integer id");
+    assert_ne!(
+        hook(&addr, &body("on_publish", 107.into(), &play)).await,
+        0,
+        "play URL pushed"
+    );
+    assert_eq!(
+        hook(&addr, &body("on_play", 107.into(), &play)).await,
+        0,
+        "SRS 4 integer id"
+    );
 
     // Kicking bob kicks his client at SRS.
     kick(&addr, "s", 2).await;
-    assert_eq!(api_call(&mut api).await, "DELETE /api/v1/clients/107 HTTP/1.1");
+    assert_eq!(
+        api_call(&mut api).await,
+        "DELETE /api/v1/clients/107 HTTP/1.1"
+    );
     // His URL is dead from then on.
     assert_ne!(hook(&addr, &body("on_play", 108.into(), &play)).await, 0);
     assert_eq!(hook(&addr, &body("on_stop", 107.into(), &play)).await, 0);
 
     // The publisher leaves SRS: the others hear `stream-removed`.
-    assert_eq!(hook(&addr, &body("on_unpublish", "9308h583".into(), &push)).await, 0);
-    assert_eq!(event_about(&mut carol, "stream-removed", 1).await["body"]["uid"], 1);
+    assert_eq!(
+        hook(&addr, &body("on_unpublish", "9308h583".into(), &push)).await,
+        0
+    );
+    assert_eq!(
+        event_about(&mut carol, "stream-removed", 1).await["body"]["uid"],
+        1
+    );
     // Published again and then kicked: the kick names its client id.
-    assert_eq!(hook(&addr, &body("on_publish", "k2".into(), &push)).await, 0);
+    assert_eq!(
+        hook(&addr, &body("on_publish", "k2".into(), &push)).await,
+        0
+    );
     event_about(&mut carol, "stream-added", 1).await;
     kick(&addr, "s", 1).await;
-    assert_eq!(api_call(&mut api).await, "DELETE /api/v1/clients/k2 HTTP/1.1");
+    assert_eq!(
+        api_call(&mut api).await,
+        "DELETE /api/v1/clients/k2 HTTP/1.1"
+    );
     drop(alice);
 }
 
@@ -154,20 +203,41 @@ async fn srs_hook_endpoint_refuses_strangers_and_hostile_bodies() {
     let (server, _dir) = start_server(api_port);
     let addr = server.addr.clone();
     let mut alice = member(&addr, "h", 1).await;
-    let r = request(&mut alice, json!({"v":1,"id":2,"type":"publish","body":{"video":true}})).await;
+    let r = request(
+        &mut alice,
+        json!({"v":1,"id":2,"type":"publish","body":{"video":true}}),
+    )
+    .await;
     let push = r["body"]["url"].as_str().unwrap().to_owned();
     let good = body("on_publish", "c1".into(), &push).to_string();
 
     let wrong = &HOOK_SECRET[1..];
     assert_eq!(post(&addr, wrong, "0", good.as_bytes()).await.0, 403);
-    assert_eq!(post(&addr, &format!("{HOOK_SECRET}x"), "0", good.as_bytes()).await.0, 403);
+    assert_eq!(
+        post(&addr, &format!("{HOOK_SECRET}x"), "0", good.as_bytes())
+            .await
+            .0,
+        403
+    );
     for node in ["1", "01", "-1", "99999999999999999999999"] {
-        assert_eq!(post(&addr, HOOK_SECRET, node, good.as_bytes()).await.0, 404, "{node}");
+        assert_eq!(
+            post(&addr, HOOK_SECRET, node, good.as_bytes()).await.0,
+            404,
+            "{node}"
+        );
     }
     let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(8192));
     assert_eq!(post(&addr, HOOK_SECRET, "0", big.as_bytes()).await.0, 413);
     let nginx_path = format!("/hooks/nginx-rtmp/{HOOK_SECRET}/0/publish");
-    let (status, _) = http(&addr, "POST", &nginx_path, None, "application/x-www-form-urlencoded", b"").await;
+    let (status, _) = http(
+        &addr,
+        "POST",
+        &nginx_path,
+        None,
+        "application/x-www-form-urlencoded",
+        b"",
+    )
+    .await;
     assert_eq!(status, 404, "only the configured engine's hooks exist");
     for hostile in [
         json!({"action":"on_publish","client_id":[1],"app":"live","stream":"a.1","param":""}),

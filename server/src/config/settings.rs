@@ -118,7 +118,11 @@ pub struct Settings {
     pub media_play_bases: Vec<String>,
     /// Control base of an engine node (repeatable): the origin first, then each edge, as
     /// numbered in their hook URLs (nginx-rtmp: the rtmp_control location; SRS: its HTTP API).
-    #[arg(long = "media-control", env = "MPRTC_MEDIA_CONTROL", value_delimiter = ',')]
+    #[arg(
+        long = "media-control",
+        env = "MPRTC_MEDIA_CONTROL",
+        value_delimiter = ','
+    )]
     pub media_control: Vec<String>,
     /// Secret carried in the engine's hook URLs (at least 32 URL-safe characters).
     #[arg(long, env = "MPRTC_MEDIA_HOOK_SECRET", hide_env_values = true)]
@@ -211,7 +215,8 @@ impl Settings {
         } else {
             take(&mut self.tasks)
         };
-        let media_play_bases = replace_list(&mut self.media_play_bases, &mut under.media_play_bases);
+        let media_play_bases =
+            replace_list(&mut self.media_play_bases, &mut under.media_play_bases);
         let media_control = replace_list(&mut self.media_control, &mut under.media_control);
         let merged = over!(self, under;
             own: file_apps, apps, insecure_apps, allowed_origins, tasks, media_play_bases,

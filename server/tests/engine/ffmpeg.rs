@@ -8,31 +8,45 @@ use tokio::process::{Child, ChildStdout, Command};
 
 use super::DEADLINE;
 
-/// A test pattern, H.264 with a keyframe every second (nginx-rtmp keeps no GOP: a player
-/// starts at the next keyframe).
-fn pusher(url: &str, seconds: Option<u32>) -> Command {
+/// ffmpeg with `args` (words separated by spaces), quiet, killed when dropped; progress on
+/// stdout if `progress`.
+fn ffmpeg(args: &str, progress: bool) -> Command {
     let mut c = Command::new("ffmpeg");
-    c.args(["-hide_banner", "-loglevel", "error", "-nostats", "-re", "-f", "lavfi", "-i"]);
-    c.arg("testsrc2=size=160x90:rate=15");
-    if let Some(s) = seconds {
-        c.args(["-t", &s.to_string()]);
-    }
-    c.args(["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "15"]);
-    c.args(["-f", "flv", url]);
-    c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).kill_on_drop(true);
+    c.args("-hide_banner -loglevel error -nostats".split(' '));
+    let out = if progress {
+        c.args(["-progress", "pipe:1"]);
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    };
+    c.args(args.split(' ').filter(|a| !a.is_empty()));
+    c.stdin(Stdio::null())
+        .stdout(out)
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
     c
 }
 
-/// A reader of `url` printing its progress; `frames` limits how many frames it reads.
+/// A test pattern, H.264 with a keyframe every second (nginx-rtmp keeps no GOP: a player
+/// starts at the next keyframe), for `seconds` or until stopped.
+fn pusher(url: &str, seconds: Option<u32>) -> Command {
+    let t = seconds.map_or(String::new(), |s| format!("-t {s}"));
+    let mut c = ffmpeg(
+        &format!("-re -f lavfi -i testsrc2=size=160x90:rate=15 {t} -c:v libx264 -preset ultrafast -g 15 -f flv"),
+        false,
+    );
+    c.arg(url);
+    c
+}
+
+/// A reader of `url`; `frames` limits how many frames it reads.
 fn reader(url: &str, frames: Option<u32>) -> Command {
-    let mut c = Command::new("ffmpeg");
-    c.args(["-hide_banner", "-loglevel", "error", "-nostats", "-progress", "pipe:1"]);
-    c.args(["-analyzeduration", "500000", "-i", url]);
+    let mut c = ffmpeg("-analyzeduration 500000 -i", true);
+    c.arg(url);
     if let Some(n) = frames {
         c.args(["-frames:v", &n.to_string()]);
     }
     c.args(["-f", "null", "-"]);
-    c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).kill_on_drop(true);
     c
 }
 

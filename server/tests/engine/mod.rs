@@ -88,7 +88,12 @@ impl ServerProc {
         let ready: Value = serde_json::from_str(&line)
             .unwrap_or_else(|_| panic!("no ready line: {line:?}; log: {}", read(log)));
         let signal = ready["endpoints"]["signal"].as_str().unwrap();
-        let addr = signal.trim_start_matches("ws://").split('/').next().unwrap().to_owned();
+        let addr = signal
+            .trim_start_matches("ws://")
+            .split('/')
+            .next()
+            .unwrap()
+            .to_owned();
         Self {
             child,
             _stdout: stdout,
@@ -152,7 +157,9 @@ pub async fn member(addr: &str, room: &str, uid: u64) -> Ws {
 /// Sends request `frame` and returns its answer (events before it are skipped).
 pub async fn request(ws: &mut Ws, frame: Value) -> Value {
     let id = frame["id"].clone();
-    ws.send(Message::Text(frame.to_string().into())).await.unwrap();
+    ws.send(Message::Text(frame.to_string().into()))
+        .await
+        .unwrap();
     loop {
         let v = next(ws).await;
         if v["re"] == id {
@@ -233,14 +240,29 @@ pub async fn http(
         .expect("an answer within the deadline")
         .unwrap();
     let resp = String::from_utf8_lossy(&resp).into_owned();
-    let status = resp.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = resp.split_once("\r\n\r\n").map(|x| x.1.to_owned()).unwrap_or_default();
+    let status = resp
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|x| x.1.to_owned())
+        .unwrap_or_default();
     (status, body)
 }
 
 /// Kicks member `uid` of app `sec`'s `room` through the server API.
 pub async fn kick(addr: &str, room: &str, uid: u64) {
     let path = format!("/api/v1/rooms/{room}/members/{uid}/kick");
-    let (status, body) = http(addr, "POST", &path, Some(&format!("sec:{APP_SECRET}")), "application/json", b"").await;
+    let (status, body) = http(
+        addr,
+        "POST",
+        &path,
+        Some(&format!("sec:{APP_SECRET}")),
+        "application/json",
+        b"",
+    )
+    .await;
     assert_eq!(status, 200, "kick {uid}: {body}");
 }

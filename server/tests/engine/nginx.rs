@@ -77,17 +77,26 @@ impl Ports {
 /// Starts `deploy/nginx-rtmp/{conf}` under `dir` with `vars` (`@NAME@` → value) and the
 /// listeners of `ports`; returns once both listeners accept connections.
 pub async fn start(conf: &str, dir: &Path, ports: Ports, vars: &[(&str, String)]) -> Node {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/nginx-rtmp").join(conf);
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../deploy/nginx-rtmp")
+        .join(conf);
     let mut text = std::fs::read_to_string(&src).unwrap();
     let listen = |p: u16| format!("127.0.0.1:{p}");
     let all = [
         ("RTMP_LISTEN", listen(ports.rtmp)),
         ("CONTROL_LISTEN", listen(ports.control)),
     ];
-    for (k, v) in all.iter().map(|(k, v)| (*k, v.clone())).chain(vars.iter().cloned()) {
+    for (k, v) in all
+        .iter()
+        .map(|(k, v)| (*k, v.clone()))
+        .chain(vars.iter().cloned())
+    {
         text = text.replace(&format!("@{k}@"), &v);
     }
-    assert!(!text.contains('@'), "a placeholder of {conf} is left: {text}");
+    assert!(
+        !text.contains('@'),
+        "a placeholder of {conf} is left: {text}"
+    );
     std::fs::create_dir_all(dir.join("logs")).unwrap();
     std::fs::create_dir_all(dir.join("tmp")).unwrap();
     let path = dir.join("nginx.conf");
@@ -98,7 +107,11 @@ pub async fn start(conf: &str, dir: &Path, ports: Ports, vars: &[(&str, String)]
         .arg(&path)
         .output()
         .unwrap();
-    assert!(test.status.success(), "nginx -t {conf}: {}", String::from_utf8_lossy(&test.stderr));
+    assert!(
+        test.status.success(),
+        "nginx -t {conf}: {}",
+        String::from_utf8_lossy(&test.stderr)
+    );
     let child = Command::new(NGINX)
         .args(["-p", &prefix, "-c"])
         .arg(&path)
@@ -114,9 +127,9 @@ pub async fn start(conf: &str, dir: &Path, ports: Ports, vars: &[(&str, String)]
         control: ports.control,
     };
     for port in [node.rtmp, node.control] {
-        accepting(port).await.unwrap_or_else(|| {
-            panic!("nginx {conf} does not listen on {port}: {}", node.log())
-        });
+        accepting(port)
+            .await
+            .unwrap_or_else(|| panic!("nginx {conf} does not listen on {port}: {}", node.log()));
     }
     node
 }
@@ -124,7 +137,10 @@ pub async fn start(conf: &str, dir: &Path, ports: Ports, vars: &[(&str, String)]
 /// Waits until 127.0.0.1:`port` accepts a connection (within [`DEADLINE`]).
 async fn accepting(port: u16) -> Option<()> {
     tokio::time::timeout(DEADLINE, async {
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     })

@@ -52,9 +52,10 @@ async fn send(authority: &str, method: &hyper::Method, path: &str) -> Result<u16
     let tcp = TcpStream::connect(authority)
         .await
         .map_err(|e| e.to_string())?;
-    let (mut tx, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(tcp))
-        .await
-        .map_err(|e| e.to_string())?;
+    let (mut tx, conn) =
+        hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(tcp))
+            .await
+            .map_err(|e| e.to_string())?;
     // Driven until the answer is read; the task ends with the connection.
     tokio::spawn(conn);
     let req = hyper::Request::builder()

@@ -29,7 +29,10 @@ pub const HOOK_BODY_LIMIT: usize = 4096;
 pub fn router(media: ExternalMedia) -> Router {
     let r = match media.engine() {
         MediaEngine::Srs => Router::new().route("/hooks/srs/{secret}/{node}", post(srs_hook)),
-        _ => Router::new().route("/hooks/nginx-rtmp/{secret}/{node}/{event}", post(nginx_hook)),
+        _ => Router::new().route(
+            "/hooks/nginx-rtmp/{secret}/{node}/{event}",
+            post(nginx_hook),
+        ),
     };
     r.layer(DefaultBodyLimit::max(HOOK_BODY_LIMIT))
         .with_state(media)

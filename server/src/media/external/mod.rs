@@ -132,6 +132,7 @@ struct Player {
     app: String,
 }
 
+/// The adapter's view of the engine, built from the hooks alone.
 #[derive(Default)]
 struct Tables {
     /// Admitted publishers by (room, uid).
@@ -140,11 +141,17 @@ struct Tables {
     players: HashMap<(usize, String), Player>,
 }
 
+/// What every clone of an [`ExternalMedia`] shares.
 struct Inner {
+    /// The engine, its nodes' control bases and the hook secret.
     cfg: ExternalMediaConfig,
+    /// Verifies URLs (the same secret as the signer that issues them).
     signer: Arc<MediaSigner>,
+    /// Signaling's answer to "may this viewer still play?", set once the hub exists.
     gate: RwLock<Option<PlayGate>>,
+    /// Where [`MediaEvent`]s go (to the hub, in the order the hooks came).
     events: OnceLock<UnboundedSender<MediaEvent>>,
+    /// Who publishes and plays where. Never held across an `.await`.
     tables: Mutex<Tables>,
 }
 
@@ -195,10 +202,12 @@ impl ExternalMedia {
         node < self.inner.cfg.control.len()
     }
 
+    /// The tables, even after a panic under the lock (a hook must not take the server down).
     fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
         self.inner.tables.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Reports `ev` to signaling; dropped if the server is not running (yet).
     fn emit(&self, ev: MediaEvent) {
         if let Some(tx) = self.inner.events.get() {
             let _ = tx.send(ev);
@@ -227,6 +236,9 @@ impl ExternalMedia {
         }
     }
 
+    /// A publisher at the origin with a valid push URL, the stream's only one, is admitted
+    /// and reported; the hub kicks it (through [`MediaServer::kick_publisher`]) if its member
+    /// is not publishing, exactly as with the embedded server.
     fn publish(&self, h: Hook) -> Result<(), HookRefusal> {
         if h.node != 0 {
             // At an edge only its own pull from the origin publishes; clients may not.
@@ -262,8 +274,14 @@ impl ExternalMedia {
         Ok(())
     }
 
+    /// A player with a valid play URL whose viewer may still play is admitted and tracked by
+    /// node and client id, so a kick can name its connection; an edge's pull is admitted at
+    /// the origin by the hook secret.
     fn play(&self, h: Hook) -> Result<(), HookRefusal> {
-        if h.node == 0 && h.query.is_empty() && h.page_url.as_deref().is_some_and(|p| self.is_secret(p)) {
+        if h.node == 0
+            && h.query.is_empty()
+            && h.page_url.as_deref().is_some_and(|p| self.is_secret(p))
+        {
             // An edge pulling for its viewers, who were admitted at the edge.
             tracing::debug!(name = h.name, "edge relay admitted at the origin");
             return Ok(());
@@ -273,7 +291,12 @@ impl ExternalMedia {
             .signer
             .verify(UrlKind::Play, &h.name, &h.query, unix_now())?;
         let viewer = a.viewer.ok_or(AdmissionError::Malformed)?;
-        let gate = self.inner.gate.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let gate = self
+            .inner
+            .gate
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         if gate.is_some_and(|may_play| !may_play(&a.room, viewer)) {
             return Err(AdmissionError::Revoked.into());
         }
@@ -298,7 +321,13 @@ impl ExternalMedia {
                 });
             }
         }
-        tracing::info!(room = a.room, uid = a.uid, viewer, node = h.node, "external play admitted");
+        tracing::info!(
+            room = a.room,
+            uid = a.uid,
+            viewer,
+            node = h.node,
+            "external play admitted"
+        );
         self.emit(MediaEvent::PlayStarted {
             room: a.room,
             uid: a.uid,
@@ -349,6 +378,7 @@ impl ExternalMedia {
         }
     }
 
+    /// Sends `call` to `node`'s control base (configured; never a peer's address).
     fn call(&self, node: usize, call: control::ControlCall) {
         if let Some(base) = self.inner.cfg.control.get(node) {
             control::spawn_call(base, call);

@@ -53,13 +53,14 @@ pub fn parse(call: HookCall, node: usize, body: &str) -> Result<Hook, HookRefusa
         .ok_or(HookRefusal::Malformed)?;
     // An edge's own pull registers as a local publisher without an application; no client
     // can publish without one (nginx-rtmp refuses a connect to an unknown application).
-    let relay = call == HookCall::Publish
-        && get("app") == Some("")
-        && get("flashver") == Some(LOCAL_RELAY);
+    let relay =
+        call == HookCall::Publish && get("app") == Some("") && get("flashver") == Some(LOCAL_RELAY);
     let app = get("app")
         .filter(|a| relay || is_url_safe(a, 64))
         .ok_or(HookRefusal::Malformed)?;
-    let name = get("name").filter(|n| n.len() <= 128).ok_or(HookRefusal::Malformed)?;
+    let name = get("name")
+        .filter(|n| n.len() <= 128)
+        .ok_or(HookRefusal::Malformed)?;
     let mut query = String::new();
     for k in SIGNED {
         if let Some(v) = get(k) {

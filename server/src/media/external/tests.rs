@@ -57,7 +57,12 @@ fn now() -> u64 {
 #[test]
 fn nginx_body_parses_to_the_stream_and_its_signed_query() {
     let url = signer().push_url("r1", 7, now());
-    let h = nginx_hook(HookCall::Publish, 0, &nginx_body("publish", 3, "r1.7", query(&url))).unwrap();
+    let h = nginx_hook(
+        HookCall::Publish,
+        0,
+        &nginx_body("publish", 3, "r1.7", query(&url)),
+    )
+    .unwrap();
     assert_eq!(h.client, "3");
     assert_eq!(h.app, "live");
     assert_eq!(h.name, "r1.7");
@@ -103,9 +108,16 @@ fn nginx_bodies_with_smuggled_fields_are_refused() {
 fn publish_is_admitted_once_and_ends_with_its_own_connection() {
     let (m, mut rx) = media(MediaEngine::NginxRtmp);
     let url = signer().push_url("r1", 7, now());
-    let hook = |call, client| nginx_hook(call, 0, &nginx_body("x", client, "r1.7", query(&url))).unwrap();
+    let hook =
+        |call, client| nginx_hook(call, 0, &nginx_body("x", client, "r1.7", query(&url))).unwrap();
     m.hook(hook(HookCall::Publish, 1)).unwrap();
-    assert_eq!(rx.try_recv().unwrap(), MediaEvent::PublishStarted { room: "r1".into(), uid: 7 });
+    assert_eq!(
+        rx.try_recv().unwrap(),
+        MediaEvent::PublishStarted {
+            room: "r1".into(),
+            uid: 7
+        }
+    );
     assert!(m.is_publishing("r1", 7));
     // A second publisher with the same URL: refused, and its end ends nothing.
     assert_eq!(m.hook(hook(HookCall::Publish, 2)), Err(HookRefusal::Busy));
@@ -115,7 +127,13 @@ fn publish_is_admitted_once_and_ends_with_its_own_connection() {
     // nginx's on_done for the real one ends it, once.
     m.hook(hook(HookCall::Done, 1)).unwrap();
     m.hook(hook(HookCall::Done, 1)).unwrap();
-    assert_eq!(rx.try_recv().unwrap(), MediaEvent::PublishStopped { room: "r1".into(), uid: 7 });
+    assert_eq!(
+        rx.try_recv().unwrap(),
+        MediaEvent::PublishStopped {
+            room: "r1".into(),
+            uid: 7
+        }
+    );
     assert!(rx.try_recv().is_err());
     assert!(!m.is_publishing("r1", 7));
 }
@@ -147,12 +165,24 @@ fn plays_pass_the_gate_and_are_tracked_per_node_and_client() {
     let s = signer();
     let hook = |node, client, viewer| {
         let url = s.play_urls("r1", 7, viewer, now()).rtmp;
-        nginx_hook(HookCall::Play, node, &nginx_body("play", client, "r1.7", query(&url))).unwrap()
+        nginx_hook(
+            HookCall::Play,
+            node,
+            &nginx_body("play", client, "r1.7", query(&url)),
+        )
+        .unwrap()
     };
     m.hook(hook(1, 4, 8)).unwrap();
-    let started = MediaEvent::PlayStarted { room: "r1".into(), uid: 7, viewer: 8 };
+    let started = MediaEvent::PlayStarted {
+        room: "r1".into(),
+        uid: 7,
+        viewer: 8,
+    };
     assert_eq!(rx.try_recv().unwrap(), started);
-    assert_eq!(m.hook(hook(1, 5, 9)), Err(HookRefusal::Admission(AdmissionError::Revoked)));
+    assert_eq!(
+        m.hook(hook(1, 5, 9)),
+        Err(HookRefusal::Admission(AdmissionError::Revoked))
+    );
     // The same client id at another node is another connection.
     let mut done = hook(0, 4, 8);
     done.call = HookCall::PlayDone;
@@ -161,7 +191,14 @@ fn plays_pass_the_gate_and_are_tracked_per_node_and_client() {
     let mut done = hook(1, 4, 8);
     done.call = HookCall::PlayDone;
     m.hook(done).unwrap();
-    assert_eq!(rx.try_recv().unwrap(), MediaEvent::PlayStopped { room: "r1".into(), uid: 7, viewer: 8 });
+    assert_eq!(
+        rx.try_recv().unwrap(),
+        MediaEvent::PlayStopped {
+            room: "r1".into(),
+            uid: 7,
+            viewer: 8
+        }
+    );
 }
 
 #[test]
@@ -175,7 +212,8 @@ fn edges_pull_by_the_hook_secret_and_take_no_publishers() {
     let pull = |secret: &str| {
         format!("app=live&flashver=LNX.11,1,102,55&swfurl=&tcurl=rtmp://127.0.0.1:19350/live&pageurl={secret}&addr=127.0.0.1&clientid=3&call=play&name=r1.7&start=4294965296&duration=4294966296&reset=0")
     };
-    m.hook(nginx_hook(HookCall::Play, 0, &pull(HOOK_SECRET)).unwrap()).unwrap();
+    m.hook(nginx_hook(HookCall::Play, 0, &pull(HOOK_SECRET)).unwrap())
+        .unwrap();
     assert!(rx.try_recv().is_err(), "a relay is no viewer");
     // A wrong secret, or the right one presented at an edge, is a play without a URL.
     for (node, secret) in [(0, "guess"), (0, &HOOK_SECRET[1..]), (1, HOOK_SECRET)] {
@@ -184,11 +222,19 @@ fn edges_pull_by_the_hook_secret_and_take_no_publishers() {
     }
     // A client publishing at an edge, even with a valid push URL, is refused.
     let url = signer().push_url("r1", 7, now());
-    let h = nginx_hook(HookCall::Publish, 1, &nginx_body("publish", 5, "r1.7", query(&url))).unwrap();
+    let h = nginx_hook(
+        HookCall::Publish,
+        1,
+        &nginx_body("publish", 5, "r1.7", query(&url)),
+    )
+    .unwrap();
     assert_eq!(m.hook(h), Err(HookRefusal::NotOrigin));
     // An empty application with another flashver is no relay.
     let h = local.replace("ngx-local-relay", "FMLE/3.0");
-    assert_eq!(nginx_hook(HookCall::Publish, 1, &h), Err(HookRefusal::Malformed));
+    assert_eq!(
+        nginx_hook(HookCall::Publish, 1, &h),
+        Err(HookRefusal::Malformed)
+    );
 }
 
 #[test]
@@ -202,7 +248,10 @@ fn srs_bodies_of_v4_and_v5_parse() {
         "param": param, "stream_url": "video.test.com/live/r1.7", "stream_id": "vid-124q9y3"
     });
     let h = srs::parse(0, v5.to_string().as_bytes()).unwrap();
-    assert_eq!((h.call, h.client.as_str(), h.name.as_str()), (HookCall::Publish, "341w361a", "r1.7"));
+    assert_eq!(
+        (h.call, h.client.as_str(), h.name.as_str()),
+        (HookCall::Publish, "341w361a", "r1.7")
+    );
     assert_eq!(h.query, query(&url));
     let mut v4 = v5.clone();
     v4["client_id"] = 107.into();
@@ -220,7 +269,11 @@ fn srs_bodies_of_v4_and_v5_parse() {
     ] {
         let mut b = v5.clone();
         b[field] = bad;
-        assert_eq!(srs::parse(0, b.to_string().as_bytes()), Err(HookRefusal::Malformed), "{b}");
+        assert_eq!(
+            srs::parse(0, b.to_string().as_bytes()),
+            Err(HookRefusal::Malformed),
+            "{b}"
+        );
     }
     assert_eq!(srs::parse(0, b"{"), Err(HookRefusal::Malformed));
 }
@@ -231,9 +284,15 @@ fn kicks_name_the_connection_at_its_engine() {
         nginx::drop(false, "live", "r1.7", "12").path,
         "/drop/subscriber?app=live&name=r1.7&clientid=12"
     );
-    assert_eq!(nginx::drop(true, "live", "r1.7", "3").path, "/drop/publisher?app=live&name=r1.7&clientid=3");
+    assert_eq!(
+        nginx::drop(true, "live", "r1.7", "3").path,
+        "/drop/publisher?app=live&name=r1.7&clientid=3"
+    );
     let k = srs::kick("341w361a");
-    assert_eq!((k.method, k.path.as_str()), (hyper::Method::DELETE, "/api/v1/clients/341w361a"));
+    assert_eq!(
+        (k.method, k.path.as_str()),
+        (hyper::Method::DELETE, "/api/v1/clients/341w361a")
+    );
 }
 
 #[test]
