@@ -280,3 +280,37 @@ async fn kicks_drop_players_at_edges_and_the_publisher_at_the_origin() {
     let left = event_about(&mut carol, "member-left", 1).await;
     assert_eq!(left["body"]["reason"], "kicked", "{left}");
 }
+
+/// Lost privileges and role changes end media through the engine too: a viewer whose renewed
+/// token no longer grants subscribing is dropped at its edge, and a broadcaster who becomes
+/// audience has its pusher dropped at the origin while the room hears `stream-removed`.
+#[tokio::test]
+async fn lost_privileges_and_role_changes_drop_through_the_engine() {
+    let Some(d) = Deployment::start("nginx-roles").await else {
+        return;
+    };
+    let addr = d.server.addr.clone();
+    let mut alice = member(&addr, "p", 1).await;
+    let mut bob = member(&addr, "p", 2).await;
+    let push = publish(&mut alice).await;
+    let pusher = Ffmpeg::push(&push);
+    event(&mut bob, "stream-added").await;
+    let bob_url = subscribe(&mut bob, 3, 1).await;
+    let mut player = Ffmpeg::play(&bob_url);
+    assert!(player.until_frames(5).await, "bob plays: {}", d.logs());
+
+    let watch_only = mprtc_server::token::Privileges {
+        subscribe: false,
+        ..Default::default()
+    };
+    let renew =
+        json!({"v":1,"id":4,"type":"renew-token","body":{"token":token("p", 2, watch_only)}});
+    assert_eq!(request(&mut bob, renew).await["ok"], true);
+    player.exit().await;
+
+    let demote = json!({"v":1,"id":3,"type":"set-role","body":{"role":"audience"}});
+    assert_eq!(request(&mut alice, demote).await["ok"], true);
+    let (status, _) = pusher.exit().await;
+    assert!(!status.success(), "the pusher was dropped");
+    assert_eq!(event(&mut bob, "stream-removed").await["body"]["uid"], 1);
+}

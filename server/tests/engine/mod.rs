@@ -136,8 +136,17 @@ pub async fn member(addr: &str, room: &str, uid: u64) -> Ws {
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
         .await
         .unwrap();
+    let token = token(room, uid, mprtc_server::token::Privileges::default());
+    let join = json!({"v":1,"id":1,"type":"join","body":{"appkey":"sec","room":room,"uid":uid,"token":token}});
+    let r = request(&mut ws, join).await;
+    assert_eq!(r["ok"], true, "{r}");
+    ws
+}
+
+/// A join token of app `sec` for `uid` in `room` with privileges `p`, valid ten minutes.
+pub fn token(room: &str, uid: u64, p: mprtc_server::token::Privileges) -> String {
     let now = now_s();
-    let token = mprtc_server::token::sign(
+    mprtc_server::token::sign(
         APP_SECRET.as_bytes(),
         &mprtc_server::token::Claims {
             app: "sec".into(),
@@ -145,13 +154,9 @@ pub async fn member(addr: &str, room: &str, uid: u64) -> Ws {
             uid: uid.to_string(),
             iat: now,
             exp: now + 600,
-            privileges: mprtc_server::token::Privileges::default(),
+            privileges: p,
         },
-    );
-    let join = json!({"v":1,"id":1,"type":"join","body":{"appkey":"sec","room":room,"uid":uid,"token":token}});
-    let r = request(&mut ws, join).await;
-    assert_eq!(r["ok"], true, "{r}");
-    ws
+    )
 }
 
 /// Sends request `frame` and returns its answer (events before it are skipped).
