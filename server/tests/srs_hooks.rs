@@ -103,8 +103,9 @@ fn start_server(api_port: u16) -> (ServerProc, Cleanup) {
 
 /// on_publish admits a member's push URL and the room hears `stream-added`; on_play admits a
 /// member's play URL (SRS 4's integer client id); on_unpublish ends the stream
-/// (`stream-removed`); forged, expired and wrong-kind URLs get a non-zero code and no event;
-/// a kick goes to SRS's API as `DELETE /api/v1/clients/{id}`.
+/// (`stream-removed`); a newer publisher replaces an older one SRS never reported gone;
+/// forged, expired and wrong-kind URLs get a non-zero code and no event; a kick goes to SRS's
+/// API as `DELETE /api/v1/clients/{id}`.
 #[tokio::test]
 async fn srs_hooks_admit_signed_urls_and_drive_stream_events() {
     let (api_port, mut api) = srs_api().await;
@@ -121,8 +122,16 @@ async fn srs_hooks_admit_signed_urls_and_drive_stream_events() {
     .await;
     let push = r["body"]["url"].as_str().unwrap().to_owned();
     assert!(push.starts_with("rtmp://127.0.0.1:1935/live/"), "{push}");
-    // Refused: forged, wrong kind; no event follows a refusal.
+    // Refused: forged, expired, wrong kind; no event follows a refusal.
     let forged = push.replace("&s=", "&s=AAAA");
+    let name = push.split('?').next().unwrap().rsplit('/').next().unwrap();
+    let (room, uid) = name.rsplit_once('.').unwrap();
+    let expired = mprtc_server::media::MediaSigner::new(MEDIA_SECRET, "rtmp://x/live", "", 60)
+        .push_url(room, uid.parse().unwrap(), now_s() - 120);
+    assert_ne!(
+        hook(&addr, &body("on_publish", "e1".into(), &expired)).await,
+        0
+    );
     assert_ne!(
         hook(&addr, &body("on_publish", "9308h583".into(), &forged)).await,
         0
@@ -137,10 +146,15 @@ async fn srs_hooks_admit_signed_urls_and_drive_stream_events() {
         0
     );
     assert_eq!(event(&mut bob, "stream-added").await["body"]["uid"], 1);
-    // A second publisher of the same stream is refused.
-    assert_ne!(
+    // A newer publisher of the stream (SRS never said the first left) replaces it: the
+    // older is kicked at SRS.
+    assert_eq!(
         hook(&addr, &body("on_publish", "x2".into(), &push)).await,
         0
+    );
+    assert_eq!(
+        api_call(&mut api).await,
+        "DELETE /api/v1/clients/9308h583 HTTP/1.1"
     );
 
     let r = request(
@@ -174,7 +188,7 @@ async fn srs_hooks_admit_signed_urls_and_drive_stream_events() {
 
     // The publisher leaves SRS: the others hear `stream-removed`.
     assert_eq!(
-        hook(&addr, &body("on_unpublish", "9308h583".into(), &push)).await,
+        hook(&addr, &body("on_unpublish", "x2".into(), &push)).await,
         0
     );
     assert_eq!(

@@ -13,8 +13,9 @@
 //! Admission is the embedded server's: the URL's signature, kind and expiry
 //! ([`MediaSigner::verify`]) and, for players, the play gate (`Hub::may_play`); an admitted
 //! publisher or player becomes the same [`MediaEvent`] the embedded server sends, so members
-//! hear `stream-added` / `stream-removed` as they do today. One publisher per stream, and only
-//! at the origin (node 0): edges only play.
+//! hear `stream-added` / `stream-removed` as they do today. Publishers only at the origin
+//! (node 0): edges only play. The engine allows one publisher per stream; a newer one this
+//! adapter admits replaces one the engine never reported gone.
 //!
 //! Edges pull a stream from the origin when a viewer asks for it; the pull carries no signed
 //! URL, so the origin admits it by the hook secret the edge presents as its RTMP `pageUrl`
@@ -94,9 +95,6 @@ pub enum HookRefusal {
     /// A publish at an edge: only the origin takes publishers.
     #[error("publishing is only allowed at the origin")]
     NotOrigin,
-    /// The stream already has a publisher.
-    #[error("stream already has a publisher")]
-    Busy,
     /// [`MAX_PLAYERS`] players are tracked already.
     #[error("too many players")]
     TooMany,
@@ -109,7 +107,6 @@ impl HookRefusal {
             Self::Admission(e) => e.code(),
             Self::Malformed => "media.hook_malformed",
             Self::NotOrigin => "media.hook_not_origin",
-            Self::Busy => "media.stream_busy",
             Self::TooMany => "media.too_many_players",
         }
     }
@@ -236,8 +233,7 @@ impl ExternalMedia {
         }
     }
 
-    /// A publisher at the origin with a valid push URL, the stream's only one, is admitted
-    /// and reported; the hub kicks it (through [`MediaServer::kick_publisher`]) if its member
+    /// A publisher at the origin with a valid push URL is admitted and reported; the hub kicks it (through [`MediaServer::kick_publisher`]) if its member
     /// is not publishing, exactly as with the embedded server.
     fn publish(&self, h: Hook) -> Result<(), HookRefusal> {
         if h.node != 0 {
@@ -252,19 +248,32 @@ impl ExternalMedia {
             .inner
             .signer
             .verify(UrlKind::Push, &h.name, &h.query, unix_now())?;
-        {
-            let mut t = self.lock();
-            let conn = Conn {
-                node: h.node,
-                client: h.client,
-                app: h.app,
-            };
-            match t.publishers.get(&(a.room.clone(), a.uid)) {
-                Some(c) if *c != conn => return Err(HookRefusal::Busy),
-                Some(_) => return Ok(()),
-                None => {}
+        let conn = Conn {
+            node: h.node,
+            client: h.client,
+            app: h.app,
+        };
+        let replaced = self
+            .lock()
+            .publishers
+            .insert((a.room.clone(), a.uid), conn.clone());
+        match replaced {
+            // The same connection asking again: nothing new.
+            Some(old) if old == conn => return Ok(()),
+            // The engine never said the older one went (a lost `publish_done`, a restarted
+            // node). The newer URL holder wins: the older connection is dropped, by its client
+            // id, so a stale entry can never lock the member out of publishing. A live older
+            // one is refused by the engine itself (nginx-rtmp: "already publishing").
+            Some(old) => {
+                tracing::warn!(
+                    room = a.room,
+                    uid = a.uid,
+                    "replacing an unreported publisher"
+                );
+                let call = self.drop_call(&old, &format!("{}.{}", a.room, a.uid), true);
+                self.call(old.node, call);
             }
-            t.publishers.insert((a.room.clone(), a.uid), conn);
+            None => {}
         }
         tracing::info!(room = a.room, uid = a.uid, "external publish admitted");
         self.emit(MediaEvent::PublishStarted {
