@@ -25,10 +25,17 @@ struct Deployment {
 impl Deployment {
     /// Everything the suite needs in one place, or `None` (printed) when nginx-rtmp is missing.
     async fn start(tag: &str) -> Option<Self> {
+        Self::start_with(tag, "").await
+    }
+
+    /// [`Deployment::start`] with the server's config file holding `toml`.
+    async fn start_with(tag: &str, toml: &str) -> Option<Self> {
         if !nginx::available("nginx_rtmp") {
             return None;
         }
         let dir = temp_dir(tag);
+        let config = dir.join("server.toml");
+        std::fs::write(&config, toml).unwrap();
         let ports = [Ports::pick(), Ports::pick(), Ports::pick()];
         let rtmp = |p: &Ports| format!("rtmp://127.0.0.1:{}/live", p.rtmp);
         let control = |p: &Ports| format!("http://127.0.0.1:{}/control", p.control);
@@ -39,6 +46,8 @@ impl Deployment {
             rtmp(&ports[0]),
             "--media-hook-secret".into(),
             HOOK_SECRET.into(),
+            "--config".into(),
+            config.display().to_string(),
         ];
         for p in &ports[1..] {
             args.extend(["--media-play-base".into(), rtmp(p)]);
@@ -313,4 +322,45 @@ async fn lost_privileges_and_role_changes_drop_through_the_engine() {
     let (status, _) = pusher.exit().await;
     assert!(!status.success(), "the pusher was dropped");
     assert_eq!(event(&mut bob, "stream-removed").await["body"]["uid"], 1);
+}
+
+/// A push task pulls its members' streams from the engine (the compositor's play URL names an
+/// edge, which admits it through the same hook) and pushes the composite out.
+#[tokio::test]
+async fn a_push_task_pulls_from_the_engine() {
+    // The task pushes to a loopback stand-in of a CDN ingest: private addresses allowed.
+    let toml = "[tasks]\noutput_allow_private = true\n";
+    let Some(d) = Deployment::start_with("nginx-task", toml).await else {
+        return;
+    };
+    let addr = d.server.addr.clone();
+    let cdn_dir = d.origin.dir.parent().unwrap().join("cdn");
+    let cdn = nginx::start_plain(&cdn_dir, Ports::pick()).await;
+    let mut alice = member(&addr, "t", 1).await;
+    let push = publish(&mut alice).await;
+    let _pusher = Ffmpeg::push(&push);
+    let out = format!("{}/mix", cdn.rtmp_base());
+    let task = json!({"taskId": "t1", "streamUrl": out, "layout": {
+        "canvas": {"width": 160, "height": 90, "color": 0},
+        "users": [{"uid": 1, "x": 0, "y": 0, "width": 160, "height": 90}]}});
+    let r = request(
+        &mut alice,
+        json!({"v":1,"id":3,"type":"add-tasks","body":{"rtmpTasks":[task]}}),
+    )
+    .await;
+    assert_eq!(r["ok"], true, "{r}");
+    // The composite arrives at the CDN: the compositor got alice's stream from an edge.
+    assert!(plays(&out).await, "the composite plays: {}", d.logs());
+    let status = event(&mut alice, "task-status").await;
+    assert_eq!(status["body"]["code"], 505, "pushing: {status}");
+    // The compositor's play (viewer u64::MAX, the compositor's) is in the edge's own log: the
+    // edge its URL names admitted it and served it.
+    let viewer = format!("v={}&", u64::MAX);
+    let edge = &d.edges[(u64::MAX % 2) as usize];
+    assert!(
+        edge.log().contains(&viewer),
+        "compositor at its edge: {}",
+        d.logs()
+    );
+    drop(cdn);
 }

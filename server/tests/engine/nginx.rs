@@ -80,7 +80,39 @@ pub async fn start(conf: &str, dir: &Path, ports: Ports, vars: &[(&str, String)]
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../deploy/nginx-rtmp")
         .join(conf);
-    let mut text = std::fs::read_to_string(&src).unwrap();
+    start_text(
+        conf,
+        std::fs::read_to_string(&src).unwrap(),
+        dir,
+        ports,
+        vars,
+    )
+    .await
+}
+
+/// A plain nginx-rtmp without hooks, standing in for a CDN's ingest that push tasks push to:
+/// anything may publish and play there.
+pub async fn start_plain(dir: &Path, ports: Ports) -> Node {
+    let text = format!(
+        "load_module {RTMP_MODULE};\nworker_processes 1;\ndaemon off;\npid nginx.pid;\n\
+         error_log logs/error.log info;\nevents {{ worker_connections 256; }}\n\
+         rtmp {{ server {{ listen @RTMP_LISTEN@; application live {{ live on; }} }} }}\n\
+         http {{ access_log off; client_body_temp_path tmp; proxy_temp_path tmp; \
+         fastcgi_temp_path tmp; uwsgi_temp_path tmp; scgi_temp_path tmp; \
+         server {{ listen @CONTROL_LISTEN@; location /control {{ rtmp_control all; }} }} }}\n"
+    );
+    start_text("plain", text, dir, ports, &[]).await
+}
+
+/// Starts nginx from configuration `text` (named `conf` in messages) with its placeholders
+/// replaced.
+async fn start_text(
+    conf: &str,
+    mut text: String,
+    dir: &Path,
+    ports: Ports,
+    vars: &[(&str, String)],
+) -> Node {
     let listen = |p: u16| format!("127.0.0.1:{p}");
     let all = [
         ("RTMP_LISTEN", listen(ports.rtmp)),
