@@ -128,15 +128,22 @@ fn signer() -> MediaSigner {
     )
 }
 
-/// Publishes as member `ws` (request id 2) and returns the push URL.
-async fn publish(ws: &mut Ws) -> String {
-    let r = request(
-        ws,
-        json!({"v":1,"id":2,"type":"publish","body":{"video":true}}),
-    )
-    .await;
-    assert_eq!(r["ok"], true, "{r}");
-    r["body"]["url"].as_str().unwrap().to_owned()
+/// Alice (uid 1), bob (2) and carol (3) in `room`, alice pushing with real ffmpeg through the
+/// URL she is handed, announced to bob and carol (`stream-added` for uid 1): the members, the
+/// push URL and the pusher.
+async fn live_room(d: &Deployment, room: &str) -> ([Ws; 3], String, Ffmpeg) {
+    let addr = &d.server.addr;
+    let mut alice = member(addr, room, 1).await;
+    let mut bob = member(addr, room, 2).await;
+    let mut carol = member(addr, room, 3).await;
+    let push = publish(&mut alice).await;
+    let pusher = Ffmpeg::push(&push);
+    // Announced once nginx admitted the publisher through the hook.
+    for ws in [&mut bob, &mut carol] {
+        let added = event(ws, "stream-added").await;
+        assert_eq!(added["body"]["uid"], 1, "{added}");
+    }
+    ([alice, bob, carol], push, pusher)
 }
 
 /// Subscribes member `ws` to `uid` (request id `id`) and returns the RTMP play URL.
@@ -176,18 +183,8 @@ async fn publish_and_play_through_origin_and_edges_with_signed_urls_only() {
     let Some(d) = Deployment::start("nginx-play").await else {
         return;
     };
-    let addr = d.server.addr.clone();
-    let mut alice = member(&addr, "r", 1).await;
-    let mut bob = member(&addr, "r", 2).await;
-    let mut carol = member(&addr, "r", 3).await;
-
-    let push = publish(&mut alice).await;
+    let ([_alice, mut bob, mut carol], push, pusher) = live_room(&d, "r").await;
     assert!(push.starts_with(&d.origin.rtmp_base()), "{push}");
-    let pusher = Ffmpeg::push(&push);
-    // Announced when nginx admitted the publisher through the hook.
-    let added = event(&mut bob, "stream-added").await;
-    assert_eq!(added["body"]["uid"], 1, "{added}");
-    assert_eq!(event(&mut carol, "stream-added").await["body"]["uid"], 1);
 
     // Viewers are spread over the edges by uid; each plays there and at the origin.
     let bob_url = subscribe(&mut bob, 3, 1).await;
@@ -253,13 +250,7 @@ async fn kicks_drop_players_at_edges_and_the_publisher_at_the_origin() {
         return;
     };
     let addr = d.server.addr.clone();
-    let mut alice = member(&addr, "k", 1).await;
-    let mut bob = member(&addr, "k", 2).await;
-    let mut carol = member(&addr, "k", 3).await;
-    let push = publish(&mut alice).await;
-    let pusher = Ffmpeg::push(&push);
-    event(&mut bob, "stream-added").await;
-    event(&mut carol, "stream-added").await;
+    let ([_alice, mut bob, mut carol], _, pusher) = live_room(&d, "k").await;
 
     let bob_url = subscribe(&mut bob, 3, 1).await;
     let carol_url = subscribe(&mut carol, 3, 1).await;
@@ -298,12 +289,7 @@ async fn lost_privileges_and_role_changes_drop_through_the_engine() {
     let Some(d) = Deployment::start("nginx-roles").await else {
         return;
     };
-    let addr = d.server.addr.clone();
-    let mut alice = member(&addr, "p", 1).await;
-    let mut bob = member(&addr, "p", 2).await;
-    let push = publish(&mut alice).await;
-    let pusher = Ffmpeg::push(&push);
-    event(&mut bob, "stream-added").await;
+    let ([mut alice, mut bob, _carol], _, pusher) = live_room(&d, "p").await;
     let bob_url = subscribe(&mut bob, 3, 1).await;
     let mut player = Ffmpeg::play(&bob_url);
     assert!(player.until_frames(5).await, "bob plays: {}", d.logs());

@@ -115,12 +115,7 @@ async fn srs_hooks_admit_signed_urls_and_drive_stream_events() {
     let mut bob = member(&addr, "s", 2).await;
     let mut carol = member(&addr, "s", 3).await;
 
-    let r = request(
-        &mut alice,
-        json!({"v":1,"id":2,"type":"publish","body":{"video":true}}),
-    )
-    .await;
-    let push = r["body"]["url"].as_str().unwrap().to_owned();
+    let push = publish(&mut alice).await;
     assert!(push.starts_with("rtmp://127.0.0.1:1935/live/"), "{push}");
     // Refused: forged, expired, wrong kind; no event follows a refusal.
     let forged = push.replace("&s=", "&s=AAAA");
@@ -217,12 +212,7 @@ async fn srs_hook_endpoint_refuses_strangers_and_hostile_bodies() {
     let (server, _dir) = start_server(api_port);
     let addr = server.addr.clone();
     let mut alice = member(&addr, "h", 1).await;
-    let r = request(
-        &mut alice,
-        json!({"v":1,"id":2,"type":"publish","body":{"video":true}}),
-    )
-    .await;
-    let push = r["body"]["url"].as_str().unwrap().to_owned();
+    let push = publish(&mut alice).await;
     let good = body("on_publish", "c1".into(), &push).to_string();
 
     let wrong = &HOOK_SECRET[1..];

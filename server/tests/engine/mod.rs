@@ -159,6 +159,17 @@ pub fn token(room: &str, uid: u64, p: mprtc_server::token::Privileges) -> String
     )
 }
 
+/// Publishes video as member `ws` (request id 2) and returns the push URL it is handed.
+pub async fn publish(ws: &mut Ws) -> String {
+    let r = request(
+        ws,
+        json!({"v":1,"id":2,"type":"publish","body":{"video":true}}),
+    )
+    .await;
+    assert_eq!(r["ok"], true, "{r}");
+    r["body"]["url"].as_str().unwrap().to_owned()
+}
+
 /// Sends request `frame` and returns its answer (events before it are skipped).
 pub async fn request(ws: &mut Ws, frame: Value) -> Value {
     let id = frame["id"].clone();
