@@ -10,8 +10,10 @@ mod engine;
 use engine::ffmpeg::Ffmpeg;
 use engine::nginx::{self, Node, Ports};
 use engine::*;
+use futures_util::SinkExt;
 use mprtc_server::media::MediaSigner;
 use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
 
 /// The server and its engine: an origin and two edges.
 struct Deployment {
@@ -349,4 +351,69 @@ async fn a_push_task_pulls_from_the_engine() {
         d.logs()
     );
     drop(cdn);
+}
+
+/// The nginx-rtmp hook endpoint over real HTTP, as anyone who reaches the port may call it
+/// (no nginx needed): a wrong secret, an unknown node or call, a body with a smuggled second
+/// `name=` and a body over the cap are refused and admit nothing; the body nginx sends admits.
+#[tokio::test]
+async fn nginx_hook_endpoint_refuses_strangers_and_smuggled_fields() {
+    let dir = temp_dir("nginx-hooks");
+    let args: Vec<String> = [
+        "--media",
+        "nginx-rtmp",
+        "--media-rtmp-base",
+        "rtmp://127.0.0.1:1935/live",
+        "--media-control",
+        "http://127.0.0.1:9/control",
+        "--media-hook-secret",
+        HOOK_SECRET,
+    ]
+    .map(String::from)
+    .to_vec();
+    let server = ServerProc::start(&args, &dir.join("server.log"));
+    let _dir = Cleanup(dir);
+    let addr = server.addr.clone();
+    let mut alice = member(&addr, "n", 1).await;
+    let mut bob = member(&addr, "n", 2).await;
+    let push = publish(&mut alice).await;
+    let (name, query) = push.rsplit('/').next().unwrap().split_once('?').unwrap();
+    let form = |extra: &str| {
+        format!("app=live&flashver=FMLE/3.0&swfurl=&tcurl=rtmp://127.0.0.1:1935/live&pageurl=&addr=127.0.0.1&clientid=7&call=publish&name={name}&type=live&{query}{extra}")
+    };
+    let post = |secret: &str, node: &str, call: &str, body: String| {
+        let path = format!("/hooks/nginx-rtmp/{secret}/{node}/{call}");
+        let addr = addr.clone();
+        async move {
+            let form = "application/x-www-form-urlencoded";
+            http(&addr, "POST", &path, None, form, body.as_bytes()).await
+        }
+    };
+    let good = form("");
+    assert_eq!(
+        post(&HOOK_SECRET[1..], "0", "publish", good.clone())
+            .await
+            .0,
+        403
+    );
+    assert_eq!(post(HOOK_SECRET, "1", "publish", good.clone()).await.0, 404);
+    assert_eq!(post(HOOK_SECRET, "0", "connect", good.clone()).await.0, 404);
+    let smuggled = post(HOOK_SECRET, "0", "publish", form("&name=n.2")).await;
+    assert_eq!(smuggled, (403, "media.hook_malformed".to_owned()));
+    let big = form(&format!("&pad={}", "x".repeat(5000)));
+    assert_eq!(post(HOOK_SECRET, "0", "publish", big).await.0, 413);
+    // Nothing above was admitted: bob's answer to a ping comes with no `stream-added` before it.
+    let ping = json!({"v":1,"id":9,"type":"ping","body":{"ts":9}});
+    bob.send(Message::Text(ping.to_string().into()))
+        .await
+        .unwrap();
+    loop {
+        let v = next(&mut bob).await;
+        assert_ne!(v["type"], "stream-added", "a refused hook admitted: {v}");
+        if v["re"] == 9 {
+            break;
+        }
+    }
+    assert_eq!(post(HOOK_SECRET, "0", "publish", good).await.0, 204);
+    assert_eq!(event(&mut bob, "stream-added").await["body"]["uid"], 1);
 }
