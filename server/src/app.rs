@@ -57,9 +57,10 @@ impl ServeError {
 pub struct Endpoints {
     /// The signaling WebSocket URL clients pass as `server`.
     pub signal: String,
-    /// The embedded media server's RTMP base URL (`rtmp://host:port/live`).
+    /// The media server's RTMP base URL (`rtmp://host:port/live`): the embedded server's, or
+    /// an external engine's origin.
     pub rtmp: String,
-    /// The embedded media server's HTTP-FLV base URL (`http://host:port/live`).
+    /// The media server's HTTP-FLV base URL (`http://host:port/live`).
     pub flv: String,
 }
 
