@@ -417,3 +417,31 @@ async fn nginx_hook_endpoint_refuses_strangers_and_smuggled_fields() {
     assert_eq!(post(HOOK_SECRET, "0", "publish", good).await.0, 204);
     assert_eq!(event(&mut bob, "stream-added").await["body"]["uid"], 1);
 }
+
+/// A push task can push into the engine: its output URL is a member's own push URL at the
+/// origin (the server's media base, allowed without opening private outputs), admitted by the
+/// same hook as any pusher, so the room hears `stream-added` and plays the composite through
+/// an edge.
+#[tokio::test]
+async fn a_push_task_pushes_into_the_engine() {
+    let Some(d) = Deployment::start("nginx-task-in").await else {
+        return;
+    };
+    let ([_alice, mut bob, mut carol], _, _pusher) = live_room(&d, "ti").await;
+    // Bob publishes the composite of alice as his stream.
+    let out = publish(&mut bob).await;
+    let task = json!({"taskId": "t1", "streamUrl": out, "layout": {
+        "canvas": {"width": 160, "height": 90, "color": 0},
+        "users": [{"uid": 1, "x": 0, "y": 0, "width": 160, "height": 90}]}});
+    let add = json!({"v":1,"id":3,"type":"add-tasks","body":{"rtmpTasks":[task]}});
+    let r = request(&mut bob, add).await;
+    assert_eq!(r["ok"], true, "{r}");
+    let added = event_about(&mut carol, "stream-added", 2).await;
+    assert_eq!(added["body"]["uid"], 2, "{added}");
+    let url = subscribe(&mut carol, 4, 2).await;
+    assert!(
+        plays(&url).await,
+        "the composite plays at an edge: {}",
+        d.logs()
+    );
+}

@@ -27,21 +27,23 @@ fn ffmpeg(args: &str, progress: bool) -> Command {
     c
 }
 
-/// A test pattern, H.264 with a keyframe every second (nginx-rtmp keeps no GOP: a player
-/// starts at the next keyframe), for `seconds` or until stopped.
+/// A test pattern and a tone, H.264 with a keyframe every second (nginx-rtmp keeps no GOP: a
+/// player starts at the next keyframe) and AAC, for `seconds` or until stopped. With both
+/// streams present a reader stops probing as soon as it has seen both.
 fn pusher(url: &str, seconds: Option<u32>) -> Command {
     let t = seconds.map_or(String::new(), |s| format!("-t {s}"));
     let mut c = ffmpeg(
-        &format!("-re -f lavfi -i testsrc2=size=160x90:rate=15 {t} -c:v libx264 -preset ultrafast -g 15 -f flv"),
+        &format!("-re -f lavfi -i testsrc2=size=160x90:rate=15 -re -f lavfi -i sine=sample_rate=44100 {t} -c:v libx264 -preset ultrafast -g 15 -c:a aac -b:a 32k -f flv"),
         false,
     );
     c.arg(url);
     c
 }
 
-/// A reader of `url`; `frames` limits how many frames it reads.
+/// A reader of `url`; `frames` limits how many frames it reads. It probes up to 3 s: a stream
+/// that starts late (a composite's video after its audio) is still found.
 fn reader(url: &str, frames: Option<u32>) -> Command {
-    let mut c = ffmpeg("-analyzeduration 500000 -i", true);
+    let mut c = ffmpeg("-analyzeduration 3000000 -i", true);
     c.arg(url);
     if let Some(n) = frames {
         c.args(["-frames:v", &n.to_string()]);
