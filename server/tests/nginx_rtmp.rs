@@ -245,14 +245,14 @@ async fn publish_and_play_through_origin_and_edges_with_signed_urls_only() {
 
 /// Kicks go through the engine's control interface: a kicked viewer's players end at the
 /// edge (and the origin) while others keep playing, and a kicked publisher's ffmpeg is
-/// dropped.
+/// dropped, and dropped again if it pushes with its still-valid URL.
 #[tokio::test]
 async fn kicks_drop_players_at_edges_and_the_publisher_at_the_origin() {
     let Some(d) = Deployment::start("nginx-kick").await else {
         return;
     };
     let addr = d.server.addr.clone();
-    let ([_alice, mut bob, mut carol], _, pusher) = live_room(&d, "k").await;
+    let ([_alice, mut bob, mut carol], push, pusher) = live_room(&d, "k").await;
 
     let bob_url = subscribe(&mut bob, 3, 1).await;
     let carol_url = subscribe(&mut carol, 3, 1).await;
@@ -281,6 +281,8 @@ async fn kicks_drop_players_at_edges_and_the_publisher_at_the_origin() {
     assert!(!status.success(), "the publisher was dropped");
     let left = event_about(&mut carol, "member-left", 1).await;
     assert_eq!(left["body"]["reason"], "kicked", "{left}");
+    // Her push URL has not expired, but she is no member: the server drops it again.
+    assert!(push_refused(&push).await, "a kicked member's push URL");
 }
 
 /// Lost privileges and role changes end media through the engine too: a viewer whose renewed
