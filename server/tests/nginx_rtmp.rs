@@ -38,7 +38,7 @@ impl Deployment {
         let dir = temp_dir(tag);
         let config = dir.join("server.toml");
         std::fs::write(&config, toml).unwrap();
-        let ports = [Ports::pick(), Ports::pick(), Ports::pick()];
+        let ports: [Ports; 3] = Ports::pick(3).try_into().ok().unwrap();
         let rtmp = |p: &Ports| format!("rtmp://127.0.0.1:{}/live", p.rtmp);
         let control = |p: &Ports| format!("http://127.0.0.1:{}/control", p.control);
         let mut args: Vec<String> = vec![
@@ -325,7 +325,8 @@ async fn a_push_task_pulls_from_the_engine() {
     };
     let addr = d.server.addr.clone();
     let cdn_dir = d.origin.dir.parent().unwrap().join("cdn");
-    let cdn = nginx::start_plain(&cdn_dir, Ports::pick()).await;
+    let cdn_ports = Ports::pick(1).pop().unwrap();
+    let cdn = nginx::start_plain(&cdn_dir, cdn_ports).await;
     let mut alice = member(&addr, "t", 1).await;
     let push = publish(&mut alice).await;
     let _pusher = Ffmpeg::push(&push);

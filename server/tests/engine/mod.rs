@@ -24,13 +24,15 @@ pub const HOOK_SECRET: &str = "engineSuiteHookSecret0123456789abcdef";
 /// Deadline for anything a test waits on (a process to start, an event, ffmpeg to finish).
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
-/// A port on 127.0.0.1 nobody listens on now (the system picks it; the listener is dropped).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// `n` different ports on 127.0.0.1 nobody listens on now (the system picks them, all bound at
+/// once so none is picked twice, then released for the caller's processes to bind).
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let held: Vec<_> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    held.iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
 }
 
 /// A fresh private directory for one test.

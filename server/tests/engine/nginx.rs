@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use super::{free_port, read, terminate, DEADLINE};
+use super::{free_ports, read, terminate, DEADLINE};
 
 /// The nginx binary and the module the deploy configs load.
 pub const NGINX: &str = "/usr/sbin/nginx";
@@ -66,11 +66,15 @@ pub struct Ports {
 }
 
 impl Ports {
-    pub fn pick() -> Self {
-        Self {
-            rtmp: free_port(),
-            control: free_port(),
-        }
+    /// Ports for `n` nodes, all different.
+    pub fn pick(n: usize) -> Vec<Self> {
+        free_ports(2 * n)
+            .chunks(2)
+            .map(|p| Self {
+                rtmp: p[0],
+                control: p[1],
+            })
+            .collect()
     }
 }
 
