@@ -48,6 +48,9 @@ impl Deployment {
             rtmp(&ports[0]),
             "--media-hook-secret".into(),
             HOOK_SECRET.into(),
+            // nginx calls the hooks from loopback; nothing else may.
+            "--media-hook-source".into(),
+            "127.0.0.1".into(),
             "--config".into(),
             config.display().to_string(),
         ];

@@ -76,7 +76,13 @@ async fn hook(addr: &str, b: &Value) -> i64 {
     v["code"].as_i64().unwrap()
 }
 
+/// The server binary with `media = "srs"`, kicking through the API stand-in on `api_port`.
 fn start_server(api_port: u16) -> (ServerProc, Cleanup) {
+    start_server_with(api_port, &[])
+}
+
+/// [`start_server`] with more flags.
+fn start_server_with(api_port: u16, more: &[&str]) -> (ServerProc, Cleanup) {
     let dir = temp_dir("srs");
     let args: Vec<String> = [
         "--media",
@@ -94,6 +100,7 @@ fn start_server(api_port: u16) -> (ServerProc, Cleanup) {
         "--media-control".into(),
         format!("http://127.0.0.1:{api_port}"),
     ])
+    .chain(more.iter().map(|m| m.to_string()))
     .collect();
     (
         ServerProc::start(&args, &dir.join("server.log")),
@@ -253,4 +260,34 @@ async fn srs_hook_endpoint_refuses_strangers_and_hostile_bodies() {
     }
     // After all that, the real publisher is admitted: nothing above took its place.
     assert_eq!(hook(&addr, &serde_json::from_str(&good).unwrap()).await, 0);
+}
+
+/// With hook sources configured, a call from any other address is refused even with the
+/// secret, and one from an allowed address admits.
+#[tokio::test]
+async fn srs_hooks_only_from_the_configured_sources() {
+    let (api_port, _api) = srs_api().await;
+    let sources = [
+        "--media-hook-source",
+        "127.0.0.2",
+        "--media-hook-source",
+        "10.0.0.0/8",
+    ];
+    let (server, _dir) = start_server_with(api_port, &sources);
+    let addr = server.addr.clone();
+    let mut alice = member(&addr, "f", 1).await;
+    let push = publish(&mut alice).await;
+    let good = body("on_publish", "c1".into(), &push).to_string();
+    let path = format!("/hooks/srs/{HOOK_SECRET}/0");
+    let from = |ip: &'static str| {
+        let (addr, path, good) = (addr.clone(), path.clone(), good.clone());
+        async move {
+            let json = "application/json";
+            http_from(ip, &addr, ("POST", &path), None, json, good.as_bytes()).await
+        }
+    };
+    assert_eq!(from("127.0.0.1").await.0, 403);
+    assert_eq!(from("127.0.0.3").await.0, 403);
+    let (status, answer) = from("127.0.0.2").await;
+    assert_eq!((status, answer.as_str()), (200, "{\"code\":0}"));
 }

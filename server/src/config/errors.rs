@@ -67,6 +67,8 @@ pub enum ConfigError {
         "media_hook_secret must be at least {MIN_MEDIA_SECRET} letters, digits, '_' or '-' (it was {0} bytes)"
     )]
     BadHookSecret(usize),
+    #[error("media hook source {0:?} is invalid: use an IP address or ADDRESS/PREFIX")]
+    BadHookSource(String),
 }
 
 impl ConfigError {
@@ -92,6 +94,7 @@ impl ConfigError {
             Self::MediaSettingMissing(_) => "config.media_setting_missing",
             Self::BadMediaBase(_) => "config.bad_media_base",
             Self::BadHookSecret(_) => "config.bad_hook_secret",
+            Self::BadHookSource(_) => "config.bad_hook_source",
         }
     }
 }

@@ -56,6 +56,51 @@ pub struct ExternalMediaConfig {
     pub control: Vec<HttpBase>,
     /// The secret in every hook URL (and the origin's proof that a pull comes from an edge).
     pub hook_secret: Secret,
+    /// Source addresses hooks are taken from (the engine nodes); empty: any source with the
+    /// secret.
+    pub hook_sources: Vec<IpRange>,
+}
+
+/// An address range, `a.b.c.d/n` or `v6addr/n` (a plain address is one host).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpRange {
+    net: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl IpRange {
+    /// Parses `addr` or `addr/prefix`; `None` for anything else or a prefix too long.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p.parse::<u8>().ok()?)),
+            None => (s, None),
+        };
+        let net: std::net::IpAddr = addr.parse().ok()?;
+        let max = if net.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(max);
+        (prefix <= max).then_some(Self { net, prefix })
+    }
+
+    /// Whether `ip` is in this range (an IPv4-mapped IPv6 address counts as its IPv4 one).
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        let bits = |a: std::net::IpAddr| match a {
+            std::net::IpAddr::V4(v) => (u128::from(u32::from(v)) << 96, 32),
+            std::net::IpAddr::V6(v) => (u128::from(v), 128),
+        };
+        let ((want, wlen), (have, hlen)) = (bits(self.net), bits(ip));
+        if wlen != hlen {
+            return false;
+        }
+        let mask = match self.prefix {
+            0 => 0,
+            p => u128::MAX << (128 - u32::from(p)),
+        };
+        want & mask == have & mask
+    }
 }
 
 /// The engine settings given, checked; `None` for the embedded server.
@@ -66,6 +111,7 @@ pub(super) fn resolve_media(
     play_bases: Vec<String>,
     control: Vec<String>,
     hook_secret: Option<Secret>,
+    hook_sources: Vec<String>,
 ) -> Result<Option<ExternalMediaConfig>, ConfigError> {
     let engine = engine.unwrap_or_default();
     if engine == MediaEngine::Embedded {
@@ -100,6 +146,10 @@ pub(super) fn resolve_media(
     if s.len() < MIN_MEDIA_SECRET || !mprtc::protocol::names::is_url_safe(s, 256) {
         return Err(ConfigError::BadHookSecret(s.len()));
     }
+    let hook_sources = hook_sources
+        .iter()
+        .map(|r| IpRange::parse(r).ok_or_else(|| ConfigError::BadHookSource(r.clone())))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Some(ExternalMediaConfig {
         engine,
         rtmp_base: rtmp_base.trim_end_matches('/').to_owned(),
@@ -110,6 +160,7 @@ pub(super) fn resolve_media(
             .collect(),
         control,
         hook_secret,
+        hook_sources,
     }))
 }
 

@@ -119,3 +119,33 @@ fn control_bases_split_once() {
         })
     );
 }
+
+#[test]
+fn hook_sources_are_addresses_or_ranges() {
+    let r = |s: &str| IpRange::parse(s).unwrap();
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    assert!(r("10.0.0.0/8").contains(ip("10.200.3.4")));
+    assert!(!r("10.0.0.0/8").contains(ip("11.0.0.1")));
+    assert!(r("127.0.0.2").contains(ip("127.0.0.2")));
+    assert!(!r("127.0.0.2").contains(ip("127.0.0.1")));
+    assert!(
+        r("127.0.0.2").contains(ip("::ffff:127.0.0.2")),
+        "IPv4-mapped"
+    );
+    assert!(r("fd00::/8").contains(ip("fd12::1")));
+    assert!(!r("fd00::/8").contains(ip("10.0.0.1")));
+    assert!(r("0.0.0.0/0").contains(ip("8.8.8.8")));
+    for bad in [
+        "10.0.0.0/33",
+        "::/129",
+        "host",
+        "10.0.0.0/",
+        "10.0.0.0/x",
+        "",
+    ] {
+        assert_eq!(IpRange::parse(bad), None, "{bad}");
+    }
+    let mut o = nginx();
+    o.media_hook_sources = vec!["10.0.0.0/8".into(), "not-an-ip".into()];
+    assert_eq!(code(o), "config.bad_hook_source");
+}

@@ -27,7 +27,7 @@ mod tests;
 
 pub use crate::secret::{Secret, REDACTED};
 pub use errors::ConfigError;
-pub use media::{parse_http_base, ExternalMediaConfig, HttpBase, MediaEngine, MAX_NODES};
+pub use media::{parse_http_base, ExternalMediaConfig, HttpBase, IpRange, MediaEngine, MAX_NODES};
 pub use origin::normalize_origin;
 pub use settings::{AppFlag, FileConfig, Overrides, Settings};
 

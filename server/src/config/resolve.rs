@@ -105,6 +105,7 @@ impl Config {
             s.media_play_bases,
             s.media_control,
             s.media_hook_secret,
+            s.media_hook_sources,
         )?;
         let d = |s: &str| s.parse::<SocketAddr>().expect("default addresses parse");
         Ok(Config {

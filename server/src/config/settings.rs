@@ -124,6 +124,13 @@ pub struct Settings {
         value_delimiter = ','
     )]
     pub media_control: Vec<String>,
+    /// Address or ADDRESS/PREFIX hooks may come from (repeatable; none: any, with the secret).
+    #[arg(
+        long = "media-hook-source",
+        env = "MPRTC_MEDIA_HOOK_SOURCES",
+        value_delimiter = ','
+    )]
+    pub media_hook_sources: Vec<String>,
     /// Secret carried in the engine's hook URLs (at least 32 URL-safe characters).
     #[arg(long, env = "MPRTC_MEDIA_HOOK_SECRET", hide_env_values = true)]
     pub media_hook_secret: Option<Secret>,
@@ -218,9 +225,11 @@ impl Settings {
         let media_play_bases =
             replace_list(&mut self.media_play_bases, &mut under.media_play_bases);
         let media_control = replace_list(&mut self.media_control, &mut under.media_control);
+        let media_hook_sources =
+            replace_list(&mut self.media_hook_sources, &mut under.media_hook_sources);
         let merged = over!(self, under;
             own: file_apps, apps, insecure_apps, allowed_origins, tasks, media_play_bases,
-                media_control;
+                media_control, media_hook_sources;
             config, listen, rtmp_listen, flv_listen, public_host, media_secret, url_ttl_secs,
             max_frame_bytes, max_rooms, max_members_per_room, max_requests_per_sec,
             max_queued_bytes, max_connections, max_connections_per_ip, rtmp_max_connections,
@@ -237,6 +246,7 @@ impl Settings {
             tasks,
             media_play_bases,
             media_control,
+            media_hook_sources,
             ..merged
         }
     }

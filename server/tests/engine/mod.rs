@@ -237,8 +237,22 @@ pub async fn http(
     content_type: &str,
     body: &[u8],
 ) -> (u16, String) {
+    http_from("127.0.0.1", addr, (method, path), auth, content_type, body).await
+}
+
+/// [`http`] from the loopback address `from` (any of 127.0.0.0/8).
+pub async fn http_from(
+    from: &str,
+    addr: &str,
+    (method, path): (&str, &str),
+    auth: Option<&str>,
+    content_type: &str,
+    body: &[u8],
+) -> (u16, String) {
     use base64::Engine as _;
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let mut s = sock.connect(addr.parse().unwrap()).await.unwrap();
     let auth = auth
         .map(|c| {
             let c = base64::engine::general_purpose::STANDARD.encode(c);

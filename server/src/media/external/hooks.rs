@@ -5,15 +5,17 @@
 //! POST /hooks/srs/{secret}/{node}                  JSON body; {"code":0} admits, non-zero refuses
 //! ```
 //!
-//! Anyone who reaches the signaling port reaches these, so: the hook secret is part of the
-//! path (compared in constant time; a wrong one is 403 before the body is read), `node` must
+//! Anyone who reaches the signaling port reaches these, so: calls from outside the configured
+//! hook sources (if any) are 403, the hook secret is part of the path (compared in constant time; a wrong one is 403 before the body is read), `node` must
 //! be a configured engine node (its number picks the control base kicks go to), bodies are
 //! capped at [`HOOK_BODY_LIMIT`] bytes, and every field is parsed as hostile
 //! ([`super::nginx`], [`super::srs`]). The path is never logged: it holds the secret. Only the
 //! configured engine's routes exist.
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -38,8 +40,18 @@ pub fn router(media: ExternalMedia) -> Router {
         .with_state(media)
 }
 
-/// The node number if `secret` is the hook secret and `node` a configured node.
-fn authorize(media: &ExternalMedia, secret: &str, node: &str) -> Result<usize, StatusCode> {
+/// The node number if the call comes from an allowed source, `secret` is the hook secret and
+/// `node` a configured node.
+fn authorize(
+    media: &ExternalMedia,
+    peer: SocketAddr,
+    secret: &str,
+    node: &str,
+) -> Result<usize, StatusCode> {
+    if !media.is_hook_source(peer.ip()) {
+        tracing::warn!(%peer, "media hook from a source not allowed refused");
+        return Err(StatusCode::FORBIDDEN);
+    }
     if !media.is_secret(secret) {
         tracing::warn!("media hook with a wrong secret refused");
         return Err(StatusCode::FORBIDDEN);
@@ -61,10 +73,11 @@ fn decide(media: &ExternalMedia, hook: Result<Hook, HookRefusal>) -> Result<(), 
 
 async fn nginx_hook(
     State(media): State<ExternalMedia>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path((secret, node, event)): Path<(String, String, String)>,
     body: Bytes,
 ) -> Response {
-    let node = match authorize(&media, &secret, &node) {
+    let node = match authorize(&media, peer, &secret, &node) {
         Ok(n) => n,
         Err(s) => return s.into_response(),
     };
@@ -82,10 +95,11 @@ async fn nginx_hook(
 
 async fn srs_hook(
     State(media): State<ExternalMedia>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path((secret, node)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let node = match authorize(&media, &secret, &node) {
+    let node = match authorize(&media, peer, &secret, &node) {
         Ok(n) => n,
         Err(s) => return s.into_response(),
     };

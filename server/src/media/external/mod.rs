@@ -194,6 +194,12 @@ impl ExternalMedia {
         given.len() == want.len() && bool::from(given.as_bytes().ct_eq(want))
     }
 
+    /// Whether a hook may come from `ip`: any address when no sources are configured.
+    fn is_hook_source(&self, ip: std::net::IpAddr) -> bool {
+        let sources = &self.inner.cfg.hook_sources;
+        sources.is_empty() || sources.iter().any(|r| r.contains(ip))
+    }
+
     /// Whether `node` is one of the configured engine nodes.
     fn has_node(&self, node: usize) -> bool {
         node < self.inner.cfg.control.len()

@@ -27,6 +27,7 @@ fn media(engine: MediaEngine) -> (ExternalMedia, UnboundedReceiver<MediaEvent>) 
             parse_http_base("http://127.0.0.1:9/control").unwrap(),
         ],
         hook_secret: HOOK_SECRET.into(),
+        hook_sources: vec![],
     };
     let m = ExternalMedia::new(cfg, Arc::new(signer()));
     let (tx, rx) = unbounded_channel();
