@@ -41,26 +41,17 @@ impl Deployment {
         let ports: [Ports; 3] = Ports::pick(3).try_into().ok().unwrap();
         let rtmp = |p: &Ports| format!("rtmp://127.0.0.1:{}/live", p.rtmp);
         let control = |p: &Ports| format!("http://127.0.0.1:{}/control", p.control);
-        let mut args: Vec<String> = vec![
-            "--media".into(),
-            "nginx-rtmp".into(),
-            "--media-rtmp-base".into(),
-            rtmp(&ports[0]),
-            "--media-hook-secret".into(),
-            HOOK_SECRET.into(),
-            // nginx calls the hooks from loopback; nothing else may.
-            "--media-hook-source".into(),
-            "127.0.0.1".into(),
-            "--config".into(),
-            config.display().to_string(),
-        ];
+        // nginx calls the hooks from loopback; nothing else may.
+        let mut more: Vec<String> = ["--media-hook-source", "127.0.0.1", "--config"]
+            .map(String::from)
+            .to_vec();
+        more.push(config.display().to_string());
         for p in &ports[1..] {
-            args.extend(["--media-play-base".into(), rtmp(p)]);
+            more.extend(["--media-play-base".into(), rtmp(p)]);
         }
-        for p in &ports {
-            args.extend(["--media-control".into(), control(p)]);
-        }
-        let server = ServerProc::start(&args, &dir.join("server.log"));
+        let controls: Vec<String> = ports.iter().map(control).collect();
+        let log = dir.join("server.log");
+        let server = ServerProc::external("nginx-rtmp", &rtmp(&ports[0]), &controls, &more, &log);
         let origin_addr = format!("127.0.0.1:{}", ports[0].rtmp);
         let [po, p1, p2] = ports;
         let origin = nginx::start(
@@ -365,19 +356,9 @@ async fn a_push_task_pulls_from_the_engine() {
 #[tokio::test]
 async fn nginx_hook_endpoint_refuses_strangers_and_smuggled_fields() {
     let dir = temp_dir("nginx-hooks");
-    let args: Vec<String> = [
-        "--media",
-        "nginx-rtmp",
-        "--media-rtmp-base",
-        "rtmp://127.0.0.1:1935/live",
-        "--media-control",
-        "http://127.0.0.1:9/control",
-        "--media-hook-secret",
-        HOOK_SECRET,
-    ]
-    .map(String::from)
-    .to_vec();
-    let server = ServerProc::start(&args, &dir.join("server.log"));
+    let control = ["http://127.0.0.1:9/control".to_owned()];
+    let base = "rtmp://127.0.0.1:1935/live";
+    let server = ServerProc::external("nginx-rtmp", base, &control, &[], &dir.join("server.log"));
     let _dir = Cleanup(dir);
     let addr = server.addr.clone();
     let mut alice = member(&addr, "n", 1).await;

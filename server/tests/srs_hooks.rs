@@ -84,28 +84,16 @@ fn start_server(api_port: u16) -> (ServerProc, Cleanup) {
 /// [`start_server`] with more flags.
 fn start_server_with(api_port: u16, more: &[&str]) -> (ServerProc, Cleanup) {
     let dir = temp_dir("srs");
-    let args: Vec<String> = [
-        "--media",
-        "srs",
-        "--media-rtmp-base",
-        "rtmp://127.0.0.1:1935/live",
-        "--media-flv-base",
-        "http://127.0.0.1:8080/live",
-        "--media-hook-secret",
-        HOOK_SECRET,
-    ]
-    .into_iter()
-    .map(String::from)
-    .chain([
-        "--media-control".into(),
-        format!("http://127.0.0.1:{api_port}"),
-    ])
-    .chain(more.iter().map(|m| m.to_string()))
-    .collect();
-    (
-        ServerProc::start(&args, &dir.join("server.log")),
-        Cleanup(dir),
-    )
+    let mut more: Vec<String> = more.iter().map(|m| m.to_string()).collect();
+    more.extend([
+        "--media-flv-base".into(),
+        "http://127.0.0.1:8080/live".into(),
+    ]);
+    let control = [format!("http://127.0.0.1:{api_port}")];
+    let base = "rtmp://127.0.0.1:1935/live";
+    let log = dir.join("server.log");
+    let server = ServerProc::external("srs", base, &control, &more, &log);
+    (server, Cleanup(dir))
 }
 
 /// on_publish admits a member's push URL and the room hears `stream-added`; on_play admits a

@@ -104,6 +104,28 @@ impl ServerProc {
         }
     }
 
+    /// The server with media on an external `engine` (`nginx-rtmp` or `srs`) whose origin's
+    /// RTMP base is `rtmp` and whose nodes' control bases are `control` (origin first), with
+    /// the suite's hook secret and `more` flags.
+    pub fn external(
+        engine: &str,
+        rtmp: &str,
+        control: &[String],
+        more: &[String],
+        log: &std::path::Path,
+    ) -> Self {
+        let mut args: Vec<String> = ["--media", engine, "--media-rtmp-base", rtmp]
+            .into_iter()
+            .chain(["--media-hook-secret", HOOK_SECRET])
+            .map(String::from)
+            .collect();
+        for c in control {
+            args.extend(["--media-control".to_owned(), c.clone()]);
+        }
+        args.extend(more.iter().cloned());
+        Self::start(&args, log)
+    }
+
     /// The hook base of engine node `node` (`.../hooks/{engine}/{secret}/{node}`).
     pub fn hooks(&self, engine: &str, node: usize) -> String {
         format!("http://{}/hooks/{engine}/{HOOK_SECRET}/{node}", self.addr)
