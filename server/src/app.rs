@@ -10,7 +10,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::http_api;
-use crate::media::{EmbeddedMedia, MediaSigner};
+use crate::media::embedded::PlayGate;
+use crate::media::{external, EmbeddedMedia, ExternalMedia, MediaServer, MediaSigner};
 use crate::signaling::ws::{self, Signaling};
 use crate::signaling::Hub;
 use crate::tasks::{
@@ -72,16 +73,61 @@ async fn close_grace(signaling: &Signaling, grace: std::time::Duration) {
 pub struct Endpoints {
     /// The signaling WebSocket URL clients pass as `server`.
     pub signal: String,
-    /// The embedded media server's RTMP base URL (`rtmp://host:port/live`).
+    /// The media server's RTMP base URL (`rtmp://host:port/live`): the embedded server's, or
+    /// an external engine's origin.
     pub rtmp: String,
-    /// The embedded media server's HTTP-FLV base URL (`http://host:port/live`).
+    /// The media server's HTTP-FLV base URL (`http://host:port/live`).
     pub flv: String,
+}
+
+/// The media server: the embedded one, or the adapter of an external engine.
+enum Media {
+    Embedded(EmbeddedMedia),
+    External(ExternalMedia),
+}
+
+impl Media {
+    /// What signaling kicks through.
+    fn server(&self) -> Arc<dyn MediaServer> {
+        match self {
+            Self::Embedded(m) => Arc::new(m.handle()),
+            Self::External(m) => Arc::new(m.clone()),
+        }
+    }
+
+    fn set_play_gate(&self, gate: PlayGate) {
+        match self {
+            Self::Embedded(m) => m.handle().set_play_gate(gate),
+            Self::External(m) => m.set_play_gate(gate),
+        }
+    }
+}
+
+/// An external engine's adapter and the signer of its URLs: pushers get the engine's RTMP
+/// base, players one of its play bases (edges), spread by viewer.
+fn external_media(
+    ext: crate::config::ExternalMediaConfig,
+    secret: Vec<u8>,
+    ttl: u64,
+) -> (Media, Arc<MediaSigner>, String, String) {
+    // `.invalid` never resolves: a deployment without HTTP-FLV hands out no working FLV URL.
+    let flv_base = ext
+        .flv_base
+        .clone()
+        .unwrap_or_else(|| "http://no-flv.invalid/live".to_owned());
+    let signer = Arc::new(
+        MediaSigner::new(secret, ext.rtmp_base.clone(), flv_base.clone(), ttl)
+            .with_play_bases(ext.play_bases.clone()),
+    );
+    let rtmp_base = ext.rtmp_base.clone();
+    let media = ExternalMedia::new(ext, signer.clone());
+    (Media::External(media), signer, rtmp_base, flv_base)
 }
 
 /// A bound, not yet running server. Binding first lets port 0 work and the URLs be known.
 pub struct Server {
     listener: tokio::net::TcpListener,
-    media: EmbeddedMedia,
+    media: Media,
     signaling: Signaling,
     supervisor: Arc<Supervisor>,
     /// Task state changes from the supervisor, carried into the hub by [`Server::run`] so
@@ -120,26 +166,34 @@ impl Server {
                 b
             }
         };
-        // The media server verifies with the secret alone; the URL bases are known once bound.
-        let provisional = Arc::new(MediaSigner::new(secret.clone(), "", "", cfg.url_ttl_secs));
-        let media = EmbeddedMedia::bind(cfg.rtmp_listen, cfg.flv_listen, provisional)
-            .await?
-            .with_limits(&cfg.listen_limits);
         let host = |a: SocketAddr| {
             cfg.public_host
                 .clone()
                 .unwrap_or_else(|| a.ip().to_string())
         };
-        let (ra, fa) = (media.rtmp_addr(), media.flv_addr());
-        let rtmp_base = format!("rtmp://{}:{}/live", host(ra), ra.port());
-        let flv_base = format!("http://{}:{}/live", host(fa), fa.port());
-        let signer = Arc::new(MediaSigner::new(
-            secret,
-            rtmp_base.clone(),
-            flv_base.clone(),
-            cfg.url_ttl_secs,
-        ));
-        media.handle().set_signer(signer.clone());
+        let (media, signer, rtmp_base, flv_base) = match cfg.external_media.clone() {
+            Some(ext) => external_media(ext, secret, cfg.url_ttl_secs),
+            None => {
+                // The media server verifies with the secret alone; the URL bases are known
+                // once bound.
+                let provisional =
+                    Arc::new(MediaSigner::new(secret.clone(), "", "", cfg.url_ttl_secs));
+                let media = EmbeddedMedia::bind(cfg.rtmp_listen, cfg.flv_listen, provisional)
+                    .await?
+                    .with_limits(&cfg.listen_limits);
+                let (ra, fa) = (media.rtmp_addr(), media.flv_addr());
+                let rtmp_base = format!("rtmp://{}:{}/live", host(ra), ra.port());
+                let flv_base = format!("http://{}:{}/live", host(fa), fa.port());
+                let signer = Arc::new(MediaSigner::new(
+                    secret,
+                    rtmp_base.clone(),
+                    flv_base.clone(),
+                    cfg.url_ttl_secs,
+                ));
+                media.handle().set_signer(signer.clone());
+                (Media::Embedded(media), signer, rtmp_base, flv_base)
+            }
+        };
         let mut seed = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut seed);
         let hub = Hub::new(cfg.apps.clone(), signer, cfg.max_frame_bytes, seed)
@@ -162,12 +216,10 @@ impl Server {
                 .with_policy(images, OutputPolicy::new(&cfg.tasks, &rtmp_base))
                 .with_record_limits(RecordLimits::from_policy(&cfg.tasks)),
         );
-        let signaling = Signaling::new(hub, Arc::new(media.handle()), supervisor.clone())
+        let signaling = Signaling::new(hub, media.server(), supervisor.clone())
             .with_allowed_origins(cfg.allowed_origins.clone());
         let gate = signaling.clone();
-        media
-            .handle()
-            .set_play_gate(Arc::new(move |room, viewer| gate.may_play(room, viewer)));
+        media.set_play_gate(Arc::new(move |room, viewer| gate.may_play(room, viewer)));
         let apps = Arc::new(cfg.apps.clone());
         let endpoints = Endpoints {
             signal: format!("ws://{}:{}/ws", host(signal_addr), signal_addr.port()),
@@ -190,7 +242,13 @@ impl Server {
     /// Serve until `shutdown` is cancelled, then close every connection and return.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), ServeError> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let media_task = tokio::spawn(self.media.run(tx, shutdown.clone()));
+        let (media_task, hooks) = match self.media {
+            Media::Embedded(m) => (tokio::spawn(m.run(tx, shutdown.clone())), None),
+            Media::External(m) => {
+                m.set_events(tx);
+                (tokio::spawn(async { Ok(()) }), Some(external::router(m)))
+            }
+        };
         let sig = self.signaling.clone();
         let events = tokio::spawn(async move {
             while let Some(ev) = rx.recv().await {
@@ -222,6 +280,9 @@ impl Server {
             .route("/healthz", get(|| async { "ok" }))
             .with_state(self.signaling.clone())
             .merge(api);
+        if let Some(hooks) = hooks {
+            app = app.merge(hooks);
+        }
         if self.debug_tokens {
             tracing::warn!(
                 "debug token endpoint on: anyone who reaches this server can mint join tokens"

@@ -145,11 +145,15 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     let serve_matches = matches.subcommand_matches("serve").unwrap_or(&matches);
-    let secret_flags: Vec<&str> = [("media_secret", "--media-secret"), ("apps", "--app")]
-        .into_iter()
-        .filter(|(id, _)| serve_matches.value_source(id) == Some(ValueSource::CommandLine))
-        .map(|(_, flag)| flag)
-        .collect();
+    let secret_flags: Vec<&str> = [
+        ("media_secret", "--media-secret"),
+        ("apps", "--app"),
+        ("media_hook_secret", "--media-hook-secret"),
+    ]
+    .into_iter()
+    .filter(|(id, _)| serve_matches.value_source(id) == Some(ValueSource::CommandLine))
+    .map(|(_, flag)| flag)
+    .collect();
     let mut args = match cli.cmd {
         Some(Cmd::Token(t)) => return token_cmd(t),
         Some(Cmd::Serve(a)) => *a,

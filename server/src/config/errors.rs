@@ -55,6 +55,20 @@ pub enum ConfigError {
     BadConnectionLimit(&'static str),
     #[error("{0} must be between 100 and 600000")]
     BadListenTimeout(&'static str),
+    /// An external media engine needs this setting.
+    #[error("{0} must be set when media is nginx-rtmp or srs")]
+    MediaSettingMissing(&'static str),
+    #[error(
+        "media base {0:?} is invalid: use rtmp://host[:port]/app or http://host[:port][/path] (URL-safe characters, no query)"
+    )]
+    BadMediaBase(String),
+    /// The value is not echoed: it is a secret.
+    #[error(
+        "media_hook_secret must be at least {MIN_MEDIA_SECRET} letters, digits, '_' or '-' (it was {0} bytes)"
+    )]
+    BadHookSecret(usize),
+    #[error("media hook source {0:?} is invalid: use an IP address or ADDRESS/PREFIX")]
+    BadHookSource(String),
 }
 
 impl ConfigError {
@@ -77,6 +91,10 @@ impl ConfigError {
             Self::BadQueueLimit => "config.bad_queue_limit",
             Self::BadConnectionLimit(_) => "config.bad_connection_limit",
             Self::BadListenTimeout(_) => "config.bad_listen_timeout",
+            Self::MediaSettingMissing(_) => "config.media_setting_missing",
+            Self::BadMediaBase(_) => "config.bad_media_base",
+            Self::BadHookSecret(_) => "config.bad_hook_secret",
+            Self::BadHookSource(_) => "config.bad_hook_source",
         }
     }
 }

@@ -6,6 +6,7 @@
 //! | `mod.rs` | [`Config`], the resolved settings the server runs with, and [`AppConfig`] |
 //! | `resolve.rs` | [`Config::resolve`]: precedence, defaults and checks |
 //! | `errors.rs` | [`ConfigError`] and its stable codes |
+//! | `media.rs` | [`MediaEngine`] and an external engine's bases and hook secret |
 //! | `origin.rs` | [`normalize_origin`] for the WebSocket's `Origin` check |
 //!
 //! Secrets are [`Secret`]s, so every type here derives `Debug` without printing one.
@@ -17,6 +18,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 mod errors;
+mod media;
 mod origin;
 mod resolve;
 mod settings;
@@ -25,6 +27,7 @@ mod tests;
 
 pub use crate::secret::{Secret, REDACTED};
 pub use errors::ConfigError;
+pub use media::{parse_http_base, ExternalMediaConfig, HttpBase, IpRange, MediaEngine, MAX_NODES};
 pub use origin::normalize_origin;
 pub use settings::{AppFlag, FileConfig, Overrides, Settings};
 
@@ -102,6 +105,9 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// What push tasks may do; see [`crate::tasks::TaskPolicy`].
     pub tasks: crate::tasks::TaskPolicy,
+    /// The external media engine (nginx-rtmp or SRS) carrying the media; `None`: the
+    /// embedded server (the default).
+    pub external_media: Option<ExternalMediaConfig>,
     /// The apps allowed to use this server, by app key: the file's `[[apps]]`, then `--app`
     /// and `--insecure-app` (a key given twice is refused).
     pub apps: HashMap<String, AppConfig>,

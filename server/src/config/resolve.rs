@@ -98,6 +98,15 @@ impl Config {
                 return Err(ConfigError::BadMediaSecret(s.len()));
             }
         }
+        let external_media = super::media::resolve_media(
+            s.media,
+            s.media_rtmp_base,
+            s.media_flv_base,
+            s.media_play_bases,
+            s.media_control,
+            s.media_hook_secret,
+            s.media_hook_sources,
+        )?;
         let d = |s: &str| s.parse::<SocketAddr>().expect("default addresses parse");
         Ok(Config {
             listen: s.listen.unwrap_or_else(|| d("127.0.0.1:7880")),
@@ -119,6 +128,7 @@ impl Config {
             ffmpeg: s.ffmpeg.unwrap_or_else(|| PathBuf::from("ffmpeg")),
             allowed_origins,
             tasks: s.tasks,
+            external_media,
             apps,
         })
     }

@@ -100,6 +100,40 @@ pub struct Settings {
     /// ffmpeg binary used by push-task compositors.
     #[arg(long, env = "MPRTC_FFMPEG")]
     pub ffmpeg: Option<PathBuf>,
+    /// Media engine: embedded, nginx-rtmp or srs.
+    #[arg(long, env = "MPRTC_MEDIA", value_enum)]
+    pub media: Option<super::MediaEngine>,
+    /// An external engine's public RTMP base (rtmp://host:port/app) pushers are given.
+    #[arg(long, env = "MPRTC_MEDIA_RTMP_BASE")]
+    pub media_rtmp_base: Option<String>,
+    /// An external engine's public HTTP-FLV base (http://host:port/app), if it serves one.
+    #[arg(long, env = "MPRTC_MEDIA_FLV_BASE")]
+    pub media_flv_base: Option<String>,
+    /// RTMP base of an edge players are spread over (repeatable; none: the RTMP base).
+    #[arg(
+        long = "media-play-base",
+        env = "MPRTC_MEDIA_PLAY_BASES",
+        value_delimiter = ','
+    )]
+    pub media_play_bases: Vec<String>,
+    /// Control base of an engine node (repeatable): the origin first, then each edge, as
+    /// numbered in their hook URLs (nginx-rtmp: the rtmp_control location; SRS: its HTTP API).
+    #[arg(
+        long = "media-control",
+        env = "MPRTC_MEDIA_CONTROL",
+        value_delimiter = ','
+    )]
+    pub media_control: Vec<String>,
+    /// Address or ADDRESS/PREFIX hooks may come from (repeatable; none: any, with the secret).
+    #[arg(
+        long = "media-hook-source",
+        env = "MPRTC_MEDIA_HOOK_SOURCES",
+        value_delimiter = ','
+    )]
+    pub media_hook_sources: Vec<String>,
+    /// Secret carried in the engine's hook URLs (at least 32 URL-safe characters).
+    #[arg(long, env = "MPRTC_MEDIA_HOOK_SECRET", hide_env_values = true)]
+    pub media_hook_secret: Option<Secret>,
     /// An app as KEY:SECRET (repeatable).
     #[arg(
         long = "app",
@@ -188,14 +222,21 @@ impl Settings {
         } else {
             take(&mut self.tasks)
         };
+        let media_play_bases =
+            replace_list(&mut self.media_play_bases, &mut under.media_play_bases);
+        let media_control = replace_list(&mut self.media_control, &mut under.media_control);
+        let media_hook_sources =
+            replace_list(&mut self.media_hook_sources, &mut under.media_hook_sources);
         let merged = over!(self, under;
-            own: file_apps, apps, insecure_apps, allowed_origins, tasks;
+            own: file_apps, apps, insecure_apps, allowed_origins, tasks, media_play_bases,
+                media_control, media_hook_sources;
             config, listen, rtmp_listen, flv_listen, public_host, media_secret, url_ttl_secs,
             max_frame_bytes, max_rooms, max_members_per_room, max_requests_per_sec,
             max_queued_bytes, max_connections, max_connections_per_ip, rtmp_max_connections,
             rtmp_max_connections_per_ip, flv_max_connections, flv_max_connections_per_ip,
             http_header_timeout_ms, rtmp_admission_timeout_ms, ping_interval_ms,
             ping_timeout_ms, resume_window_ms, debug_token_endpoint, recordings_dir, ffmpeg,
+            media, media_rtmp_base, media_flv_base, media_hook_secret,
         );
         Settings {
             file_apps,
@@ -203,8 +244,20 @@ impl Settings {
             insecure_apps,
             allowed_origins,
             tasks,
+            media_play_bases,
+            media_control,
+            media_hook_sources,
             ..merged
         }
+    }
+}
+
+/// A list `over` replaces when it gives any (the edges of a deployment are listed whole).
+fn replace_list(over: &mut Vec<String>, under: &mut Vec<String>) -> Vec<String> {
+    if over.is_empty() {
+        take(under)
+    } else {
+        take(over)
     }
 }
 

@@ -3,10 +3,12 @@
 //! The signaling side owns rooms and members; this module only moves media and
 //! admits peers that present a URL signed by [`MediaSigner`]. It reports what
 //! happens as [`MediaEvent`]s and lets signaling stop a pusher through
-//! [`MediaServer::kick_publisher`]. [`EmbeddedMedia`] is the built-in server; an
-//! external nginx-rtmp / SRS deployment can implement [`MediaServer`] as well.
+//! [`MediaServer::kick_publisher`]. [`EmbeddedMedia`] is the built-in server;
+//! [`ExternalMedia`] admits and kicks on an nginx-rtmp or SRS deployment through its hooks
+//! and control interface.
 
 pub mod embedded;
+pub mod external;
 mod flv;
 pub mod front;
 #[cfg(test)]
@@ -22,6 +24,7 @@ pub(crate) mod tests;
 use std::net::SocketAddr;
 
 pub use embedded::{EmbeddedHandle, EmbeddedMedia};
+pub use external::ExternalMedia;
 pub use signing::{AdmissionError, Admitted, MediaSigner, PlayUrls, UrlKind};
 
 /// Something the media server observed, sent to signaling over an unbounded channel.

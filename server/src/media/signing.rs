@@ -129,6 +129,9 @@ pub struct MediaSigner {
     pub flv_base: String,
     /// Lifetime of issued URLs, in seconds.
     pub ttl_secs: u64,
+    /// RTMP bases play URLs are spread over by viewer (an external engine's edges); empty:
+    /// `rtmp_base`.
+    pub play_bases: Vec<String>,
     /// The next URL's nonce (shared by clones, so URLs of one server never repeat).
     nonce: Arc<AtomicU64>,
 }
@@ -158,7 +161,23 @@ impl MediaSigner {
             rtmp_base: rtmp_base.into(),
             flv_base: flv_base.into(),
             ttl_secs,
+            play_bases: Vec::new(),
             nonce: Arc::new(AtomicU64::new(1)),
+        }
+    }
+
+    /// This signer with play URLs on `bases`, viewer `v` on `bases[v % len]`: each viewer
+    /// always lands on the same edge, and viewers spread evenly (empty: `rtmp_base`).
+    pub fn with_play_bases(mut self, bases: Vec<String>) -> Self {
+        self.play_bases = bases;
+        self
+    }
+
+    /// The RTMP base `viewer` plays from.
+    fn play_base(&self, viewer: u64) -> &str {
+        match self.play_bases.len() {
+            0 => &self.rtmp_base,
+            n => &self.play_bases[(viewer % n as u64) as usize],
         }
     }
 
@@ -196,7 +215,7 @@ impl MediaSigner {
         let (n, s) = self.issue(UrlKind::Play, room, publisher, Some(viewer), e);
         let q = format!("k=play&v={viewer}&e={e}&n={n}&s={s}");
         PlayUrls {
-            rtmp: format!("{}/{room}.{publisher}?{q}", trim(&self.rtmp_base)),
+            rtmp: format!("{}/{room}.{publisher}?{q}", trim(self.play_base(viewer))),
             flv: format!("{}/{room}.{publisher}.flv?{q}", trim(&self.flv_base)),
         }
     }

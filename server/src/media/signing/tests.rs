@@ -226,3 +226,29 @@ fn secrets_never_printed() {
         assert!(e.code().starts_with("media."));
     }
 }
+
+/// An external engine's edges: each viewer plays from one edge (`viewer % edges`), always the
+/// same; pushes stay on the origin; the URL verifies wherever it is played (the signature
+/// covers the stream, not the host).
+#[test]
+fn play_urls_spread_viewers_over_edges() {
+    let edges = vec!["rtmp://e0/live".to_owned(), "rtmp://e1/live/".to_owned()];
+    let s = signer().with_play_bases(edges);
+    for (viewer, edge) in [(2, "rtmp://e0/live/r1.7?"), (3, "rtmp://e1/live/r1.7?")] {
+        let urls = s.play_urls("r1", 7, viewer, NOW);
+        assert!(urls.rtmp.starts_with(edge), "{}", urls.rtmp);
+        assert!(
+            urls.flv.starts_with("http://127.0.0.1:8081/live/"),
+            "{}",
+            urls.flv
+        );
+        let (name, query) = split(&urls.rtmp);
+        assert_eq!(
+            s.verify(UrlKind::Play, &name, &query, NOW).unwrap().viewer,
+            Some(viewer)
+        );
+    }
+    assert!(s
+        .push_url("r1", 7, NOW)
+        .starts_with("rtmp://127.0.0.1:1935/live/r1.7?"));
+}
