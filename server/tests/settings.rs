@@ -80,6 +80,14 @@ const OTHERS: &[(&str, &str)] = &[
     ("--app", "MPRTC_APPS"),
     ("--insecure-app", "MPRTC_INSECURE_APPS"),
     ("--allowed-origin", "MPRTC_ALLOWED_ORIGINS"), // cli.rs
+    // The external engine's, which need one another: engine_settings.rs.
+    ("--media", "MPRTC_MEDIA"),
+    ("--media-rtmp-base", "MPRTC_MEDIA_RTMP_BASE"),
+    ("--media-flv-base", "MPRTC_MEDIA_FLV_BASE"),
+    ("--media-play-base", "MPRTC_MEDIA_PLAY_BASES"),
+    ("--media-control", "MPRTC_MEDIA_CONTROL"),
+    ("--media-hook-source", "MPRTC_MEDIA_HOOK_SOURCES"),
+    ("--media-hook-secret", "MPRTC_MEDIA_HOOK_SECRET"),
 ];
 
 fn flag(key: &str) -> String {
