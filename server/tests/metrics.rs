@@ -8,9 +8,9 @@
 //! Everything waits on events (an answer, an event frame, a scrape that shows the change)
 //! with generous deadlines; no clock decides a pass.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::SinkExt;
@@ -28,8 +28,11 @@ const TOKEN: &str = "metrics-token-for-the-tests-0123456789";
 /// How long a real ffmpeg or a scrape that must show a change may take on a loaded machine.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// Event frames (those with a `seq`) the test's members were sent and read.
-static EVENTS_READ: AtomicU64 = AtomicU64::new(0);
+thread_local! {
+    /// Event frames (those with a `seq`) this test's members read: per thread, since each
+    /// test runs on its own thread (its own current-thread runtime) beside the others.
+    static EVENTS_READ: Cell<u64> = const { Cell::new(0) };
+}
 
 /// The server with app `sec`, the metrics token and `args`.
 fn server(args: &[&str]) -> Running {
@@ -170,7 +173,7 @@ async fn scrape_until(
 async fn read(ws: &mut Ws) -> Value {
     let v = recv_within(ws, PATIENCE).await;
     if v.get("seq").is_some() {
-        EVENTS_READ.fetch_add(1, Ordering::Relaxed);
+        EVENTS_READ.with(|n| n.set(n.get() + 1));
     }
     v
 }
@@ -315,7 +318,7 @@ async fn scrapes_count_joins_refusals_media_and_resumes() {
     ] {
         assert_eq!(at(&before, series), v, "{series}: {before:?}");
     }
-    EVENTS_READ.store(0, Ordering::Relaxed);
+    EVENTS_READ.with(|n| n.set(0));
 
     let (mut a, _) = member(&url, "m", 1, None).await;
     let (mut b, b_join) = member(&url, "m", 2, None).await;
@@ -395,7 +398,7 @@ async fn scrapes_count_joins_refusals_media_and_resumes() {
     assert_eq!(moved("mprtc_sessions_expired_total"), 0.0, "{after:?}");
     assert_eq!(
         moved("mprtc_events_sent_total"),
-        EVENTS_READ.load(Ordering::Relaxed) as f64,
+        EVENTS_READ.with(Cell::get) as f64,
         "every event sent was read by a member: {after:?}"
     );
     // Everyone read everything: nothing is queued.
@@ -526,4 +529,22 @@ async fn readyz_asks_an_external_engine_and_says_what_is_not_ready() {
     let srv = on_external_engine(&format!("http://{engine_addr}/control"));
     let (status, _, body) = get(&srv.addr("signal"), "/readyz", None).await;
     assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn a_short_metrics_token_is_refused_from_every_source() {
+    let dir = live::probe::scratch("metrics-token");
+    let file = dir.join("short.toml");
+    std::fs::write(&file, "metrics_token = \"short\"\n").unwrap();
+    let short = "0123456789abcdef0123456789abcde"; // 31 bytes
+    for out in [
+        live::binary::refusal(&["--metrics-token", short], &[]),
+        live::binary::refusal(&[], &[("MPRTC_METRICS_TOKEN", short)]),
+        live::binary::refusal(&[], &[("MPRTC_METRICS_TOKEN", "")]),
+        live::binary::refusal(&["--config", file.to_str().unwrap()], &[]),
+    ] {
+        let err = out.refused_with("config.bad_metrics_token");
+        assert!(!err.contains(short), "the token is not echoed: {err}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
 }
