@@ -135,12 +135,8 @@ impl Collector for Sample {
     fn encode(&self, mut e: DescriptorEncoder) -> std::fmt::Result {
         let s = &self.signaling;
         let info = ConstGauge::new(1i64);
-        let mut family = e.encode_descriptor(
-            "mprtc_build_info",
-            "The running build: always 1, its version as a label",
-            None,
-            info.metric_type(),
-        )?;
+        let help = "The running build: always 1, its version as a label";
+        let mut family = e.encode_descriptor("mprtc_build_info", help, None, info.metric_type())?;
         info.encode(family.encode_family(&[("version", env!("CARGO_PKG_VERSION"))])?)?;
         gauge(&mut e, "mprtc_rooms", "Rooms open", s.rooms)?;
         gauge(
@@ -180,13 +176,10 @@ impl Collector for Sample {
             "Dropped members given up when their resume window ran out",
             c.expired,
         )?;
-        let refused = ConstCounter::new(0u64);
-        let mut family = e.encode_descriptor(
-            "mprtc_joins_refused",
-            "Joins refused, by error code",
-            None,
-            refused.metric_type(),
-        )?;
+        // One series per code a join was refused with; the family is declared even before any.
+        let help = "Joins refused, by error code";
+        let kind = ConstCounter::new(0u64).metric_type();
+        let mut family = e.encode_descriptor("mprtc_joins_refused", help, None, kind)?;
         for (code, n) in &c.refused_joins {
             let code = code.to_string();
             ConstCounter::new(*n).encode(family.encode_family(&[("code", code.as_str())])?)?;

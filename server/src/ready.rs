@@ -37,8 +37,11 @@ pub struct Readiness {
     shutdown: CancellationToken,
     /// The last probe of an external engine and when it was made; the lock also makes
     /// concurrent requests wait for one probe instead of each making its own.
-    last: Arc<tokio::sync::Mutex<Option<(Instant, Vec<NotReady>)>>>,
+    last: Arc<tokio::sync::Mutex<Option<Probed>>>,
 }
+
+/// When an external engine was probed, and what was found not ready.
+type Probed = (Instant, Vec<NotReady>);
 
 /// How the media engine is checked.
 #[derive(Clone)]

@@ -44,20 +44,9 @@ fn forged(url: &str) -> String {
     url.replace(&format!("s={sig}"), &format!("s={}", "A".repeat(sig.len())))
 }
 
-/// Opens an HTTP-FLV play URL and returns the status; reads a little of a 200 body.
+/// Opens an HTTP-FLV play URL and returns the status.
 async fn flv_get(url: &str) -> u16 {
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_once('/').unwrap();
-    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
-    let req = format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = vec![0u8; 256];
-    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
-        .await
-        .unwrap()
-        .unwrap();
-    let head = String::from_utf8_lossy(&buf[..n]);
-    head.split(' ').nth(1).unwrap().parse().unwrap()
+    live::probe::flv_open(url, Duration::from_secs(5)).await.1
 }
 
 /// An RTMP connection to `url`'s application, ready to publish or play `url`'s stream name
@@ -111,7 +100,8 @@ fn log_format_reaches_the_server_by_flag_by_env_and_by_file() {
     let file = dir.join("json.toml");
     std::fs::write(&file, "log_format = \"json\"\n").unwrap();
     let file = file.to_str().unwrap();
-    let runs: [(&[&str], &[(&str, &str)], bool); 4] = [
+    type Run<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], bool);
+    let runs: [Run; 4] = [
         (&["--log-format", "json"], &[], true),
         (&[], &[("MPRTC_LOG_FORMAT", "json")], true),
         (&["--config", file], &[], true),
@@ -124,7 +114,7 @@ fn log_format_reaches_the_server_by_flag_by_env_and_by_file() {
             .lines()
             .find(|l| l.contains("mprtc-server ready"))
             .unwrap_or_else(|| panic!("no ready log line: {text}"));
-        let parsed = serde_json::from_str::<Value>(&line);
+        let parsed = serde_json::from_str::<Value>(line);
         assert_eq!(parsed.is_ok(), json, "{args:?} {env:?}: {line}");
         if let Ok(v) = parsed {
             assert_eq!(v["level"], "INFO", "{v}");

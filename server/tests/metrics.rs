@@ -10,14 +10,12 @@
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
-use std::process::Stdio;
 use std::time::Duration;
 
 use futures_util::SinkExt;
 use mprtc_server::token::Privileges;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::process::{Child, Command};
 use tokio_tungstenite::tungstenite::Message;
 
 mod live;
@@ -47,20 +45,12 @@ fn server(args: &[&str]) -> Running {
 
 /// `GET path` with a bearer token when given: (status, head, body).
 async fn get(addr: &str, path: &str, bearer: Option<&str>) -> (u16, String, String) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let auth = bearer
         .map(|b| format!("Authorization: Bearer {b}\r\n"))
         .unwrap_or_default();
     let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut resp = String::new();
-    tokio::time::timeout(PATIENCE, s.read_to_string(&mut resp))
-        .await
-        .expect("answered in time")
-        .unwrap();
-    let status = resp.split(' ').nth(1).unwrap().parse().unwrap();
-    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
-    (status, head.to_owned(), body.to_owned())
+    let s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    live::http::exchange_raw(s, &req).await
 }
 
 /// One scrape with the token, checked as the exposition format: `name{labels}` → value.
@@ -232,44 +222,6 @@ async fn member(url: &str, room: &str, uid: u64, resume: Option<Value>) -> (Ws, 
     (ws, r)
 }
 
-/// A real RTMP publisher: ffmpeg sending a test picture and a tone in real time to `url`.
-fn pusher(url: &str) -> Child {
-    let input = "-re -f lavfi -i testsrc2=size=160x120:rate=10 -f lavfi -i sine=frequency=220";
-    let output = "-c:v libx264 -preset ultrafast -tune zerolatency -g 10 -c:a aac -f flv";
-    Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin"])
-        .args(input.split(' '))
-        .args(output.split(' '))
-        .arg(url)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("ffmpeg runs")
-}
-
-/// Opens an HTTP-FLV play and reads its head and the first bytes of the body: the socket,
-/// still playing.
-async fn flv_play(url: &str) -> tokio::net::TcpStream {
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_once('/').unwrap();
-    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
-    let req = format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = vec![0u8; 4096];
-    let n = tokio::time::timeout(PATIENCE, s.read(&mut buf))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"),
-        "{}",
-        String::from_utf8_lossy(&buf[..n])
-    );
-    s
-}
-
 #[tokio::test]
 async fn scrapes_are_refused_without_the_token_and_absent_without_one_configured() {
     let srv = server(&[]);
@@ -331,14 +283,16 @@ async fn scrapes_count_joins_refusals_media_and_resumes() {
     // A real push and an HTTP-FLV play.
     let publish = json!({"v":1,"id":2,"type":"publish","body":{"audio":true,"video":true}});
     let r = answer(&mut a, publish).await;
-    let mut ffmpeg = pusher(r["body"]["url"].as_str().unwrap());
+    let mut ffmpeg = live::probe::pusher(r["body"]["url"].as_str().unwrap());
     event(&mut b, "stream-added").await;
     let r = answer(
         &mut b,
         json!({"v":1,"id":3,"type":"subscribe","body":{"uid":1,"video":true}}),
     )
     .await;
-    let play = flv_play(r["body"]["flv_url"].as_str().unwrap()).await;
+    let (play, status) =
+        live::probe::flv_open(r["body"]["flv_url"].as_str().unwrap(), PATIENCE).await;
+    assert_eq!(status, 200);
     let during = scrape_until(&addr, "a publisher and a player", |m| {
         at(m, "mprtc_media_publishers") == 1.0 && at(m, "mprtc_media_players") == 1.0
     })
