@@ -118,6 +118,8 @@ fn log_format_reaches_the_server_by_flag_by_env_and_by_file() {
         assert_eq!(parsed.is_ok(), json, "{args:?} {env:?}: {line}");
         if let Ok(v) = parsed {
             assert_eq!(v["level"], "INFO", "{v}");
+            assert_eq!(v["target"], "mprtc_server", "{v}");
+            assert!(v["timestamp"].is_string(), "{v}");
             assert_eq!(v["fields"]["message"], "mprtc-server ready", "{v}");
         }
     }

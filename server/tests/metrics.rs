@@ -464,6 +464,22 @@ async fn readyz_asks_an_external_engine_and_says_what_is_not_ready() {
     assert_eq!(v["notReady"][0]["what"], "media.node.0", "{v}");
     drop(srv);
 
+    // A control base that takes the connection and never answers: not ready, at its deadline.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut kept = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            kept.push(s);
+        }
+    });
+    let srv = on_external_engine(&format!("http://{silent_addr}/control"));
+    let (status, _, body) = get(&srv.addr("signal"), "/readyz", None).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("no answer within 2 s"), "{body}");
+    drop(srv);
+    held.abort();
+
     // A control base that answers (any status will do): ready.
     let engine = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let engine_addr = engine.local_addr().unwrap();
@@ -501,4 +517,31 @@ fn a_short_metrics_token_is_refused_from_every_source() {
         assert!(!err.contains(short), "the token is not echoed: {err}");
     }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Guessing the token costs what guessing an app secret does: 10 failures a minute from an
+/// address, then 429 for that address, the right token included.
+#[tokio::test]
+async fn wrong_tokens_are_throttled_like_failed_api_logins() {
+    let srv = server(&[]);
+    let addr = srv.addr("signal");
+    for _ in 0..10 {
+        let (status, _, _) = get(&addr, "/metrics", Some("guess")).await;
+        assert_eq!(status, 401);
+    }
+    let (status, head, _) = get(&addr, "/metrics", Some(TOKEN)).await;
+    assert_eq!(status, 429, "{head}");
+    assert!(head.to_ascii_lowercase().contains("retry-after"), "{head}");
+}
+
+/// A token given as a flag is visible in `ps`: the server says so, naming the flag only.
+#[test]
+fn a_metrics_token_given_as_a_flag_is_warned_about() {
+    let srv = Running::with(&["--metrics-token", TOKEN], &[]);
+    let (_, err) = srv.stop_with(libc::SIGKILL);
+    assert!(
+        err.contains("--metrics-token") && err.contains("visible to every local user"),
+        "{err}"
+    );
+    assert!(!err.contains(TOKEN), "{err}");
 }
