@@ -545,3 +545,39 @@ fn a_metrics_token_given_as_a_flag_is_warned_about() {
     );
     assert!(!err.contains(TOKEN), "{err}");
 }
+
+/// A recorded push task with the real ffmpeg: one compositor alive while it runs, none after,
+/// and its recording counted once the task ends.
+#[tokio::test]
+async fn a_recorded_task_counts_its_compositor_and_its_recording() {
+    let dir = live::probe::scratch("metrics-record");
+    let srv = server(&["--recordings-dir", dir.to_str().unwrap()]);
+    let (addr, url) = (srv.addr("signal"), srv.signal());
+    let mut a = connect(&url).await;
+    let may_record = Privileges {
+        record: Some(true),
+        ..Privileges::default()
+    };
+    let t = token_for("rec", "1", may_record);
+    assert_eq!(
+        answer(&mut a, join(1, "sec", "rec", 1, Some(&t))).await["ok"],
+        true
+    );
+    let out = format!("{}/rec-out", srv.endpoint("rtmp"));
+    let task = live::probe::task("r1", &out, 1, true);
+    let r = answer(&mut a, live::probe::add_tasks(2, vec![task])).await;
+    assert_eq!(r["ok"], true, "{r}");
+    scrape_until(&addr, "the compositor running", |m| {
+        at(m, "mprtc_compositors") == 1.0 && at(m, "mprtc_tasks") == 1.0
+    })
+    .await;
+    let del = json!({"v":1,"id":3,"type":"delete-tasks","body":{"taskIds":["r1"]}});
+    assert_eq!(answer(&mut a, del).await["ok"], true);
+    let m = scrape_until(&addr, "the task and its recording done", |m| {
+        at(m, "mprtc_tasks") == 0.0 && at(m, "mprtc_recordings_finished_total") == 1.0
+    })
+    .await;
+    assert_eq!(at(&m, "mprtc_compositors"), 0.0, "{m:?}");
+    assert_eq!(at(&m, "mprtc_compositor_starts_total"), 1.0, "{m:?}");
+    std::fs::remove_dir_all(&dir).ok();
+}
