@@ -1,6 +1,7 @@
 //! Wiring: bind the listeners, run signaling and media until shutdown.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::routing::get;
@@ -9,14 +10,15 @@ use rand::RngCore;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::http_api;
 use crate::media::embedded::PlayGate;
 use crate::media::{external, EmbeddedMedia, ExternalMedia, MediaServer, MediaSigner};
+use crate::ready::{self, MediaProbe, Readiness};
 use crate::signaling::ws::{self, Signaling};
 use crate::signaling::Hub;
 use crate::tasks::{
     FfmpegRunner, ImageFetcher, OutputPolicy, RecordLimits, Supervisor, TaskKey, TaskState,
 };
+use crate::{http_api, metrics};
 
 /// Why the server could not start or stopped serving; each has a stable code
 /// ([`ServeError::code`]) that operators and scripts can match on, unlike the message.
@@ -137,6 +139,10 @@ pub struct Server {
     /// Serve the development token endpoint.
     debug_tokens: bool,
     listen_limits: crate::listen::ListenLimits,
+    /// The media server as signaling sees it, also read by `/metrics`.
+    media_server: Arc<dyn MediaServer>,
+    /// The bearer token of `/metrics`; `None`: not served.
+    metrics_token: Option<crate::config::Secret>,
     /// Where the server can be reached, known once bound (port 0 resolved).
     pub endpoints: Endpoints,
 }
@@ -216,7 +222,8 @@ impl Server {
                 .with_policy(images, OutputPolicy::new(&cfg.tasks, &rtmp_base))
                 .with_record_limits(RecordLimits::from_policy(&cfg.tasks)),
         );
-        let signaling = Signaling::new(hub, media.server(), supervisor.clone())
+        let media_server = media.server();
+        let signaling = Signaling::new(hub, media_server.clone(), supervisor.clone())
             .with_allowed_origins(cfg.allowed_origins.clone());
         let gate = signaling.clone();
         media.set_play_gate(Arc::new(move |room, viewer| gate.may_play(room, viewer)));
@@ -235,6 +242,8 @@ impl Server {
             apps,
             debug_tokens: cfg.debug_token_endpoint,
             listen_limits: cfg.listen_limits,
+            media_server,
+            metrics_token: cfg.metrics_token,
             endpoints,
         })
     }
@@ -242,11 +251,27 @@ impl Server {
     /// Serve until `shutdown` is cancelled, then close every connection and return.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), ServeError> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let (media_task, hooks) = match self.media {
-            Media::Embedded(m) => (tokio::spawn(m.run(tx, shutdown.clone())), None),
+        let (media_task, hooks, probe) = match self.media {
+            Media::Embedded(m) => {
+                // Ready while the embedded server runs: its `run` returns only when it stops.
+                let running = Arc::new(AtomicBool::new(true));
+                let flag = running.clone();
+                let stop = shutdown.clone();
+                let task = tokio::spawn(async move {
+                    let r = m.run(tx, stop).await;
+                    flag.store(false, Ordering::Relaxed);
+                    r
+                });
+                (task, None, MediaProbe::Embedded(running))
+            }
             Media::External(m) => {
                 m.set_events(tx);
-                (tokio::spawn(async { Ok(()) }), Some(external::router(m)))
+                let probe = MediaProbe::External(m.clone());
+                (
+                    tokio::spawn(async { Ok(()) }),
+                    Some(external::router(m)),
+                    probe,
+                )
             }
         };
         let sig = self.signaling.clone();
@@ -270,16 +295,30 @@ impl Server {
                 sig.tick();
             }
         });
+        // One throttle of failed logins for the server API and `/metrics`.
+        let throttle: Arc<std::sync::Mutex<crate::throttle::LoginThrottle>> = Default::default();
         let api = http_api::router(http_api::Api {
             signaling: self.signaling.clone(),
             apps: self.apps.clone(),
-            throttle: Default::default(),
+            throttle: throttle.clone(),
         });
         let mut app = Router::new()
             .route("/ws", get(ws::upgrade))
             .route("/healthz", get(|| async { "ok" }))
             .with_state(self.signaling.clone())
-            .merge(api);
+            .merge(api)
+            .merge(ready::router(Readiness::new(probe, shutdown.clone())));
+        if let Some(token) = self.metrics_token {
+            app = app.merge(metrics::router(
+                metrics::Metrics {
+                    signaling: self.signaling.clone(),
+                    media: self.media_server.clone(),
+                    supervisor: self.supervisor.clone(),
+                    token,
+                },
+                throttle,
+            ));
+        }
         if let Some(hooks) = hooks {
             app = app.merge(hooks);
         }

@@ -60,7 +60,7 @@ pub fn router(api: Api) -> Router {
 
 /// Refuses addresses locked out for failed logins before their credentials are looked at,
 /// and counts the failures (401) and successes of the others.
-async fn throttled(
+pub(crate) async fn throttled(
     State(throttle): State<Arc<Mutex<LoginThrottle>>>,
     req: Request,
     next: Next,

@@ -8,6 +8,8 @@ pub mod http_api;
 pub mod listen;
 pub mod logging;
 pub mod media;
+pub mod metrics;
+pub mod ready;
 pub mod secret;
 pub mod signaling;
 pub mod tasks;

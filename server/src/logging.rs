@@ -38,17 +38,40 @@ pub fn caps() -> FilterFn<impl Fn(&Metadata<'_>) -> bool> {
     FilterFn::new(|m: &Metadata<'_>| allowed(m.target(), m.level()))
 }
 
+/// How log lines are written (`log_format`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Lines for people (the default); colored on a terminal.
+    #[default]
+    Text,
+    /// One JSON object per line (`timestamp`, `level`, `target`, `fields`, ...) for log
+    /// shippers. The same filter and the same caps decide what is logged, so the same
+    /// events, secrets excluded, reach either format.
+    Json,
+}
+
 /// Installs the process's logger: `filter` (the operator's `MPRTC_LOG`, `info` when unset or
-/// invalid) and the caps, to stderr.
-pub fn init(filter: Option<&str>) {
+/// invalid) and the caps, to stderr, in `format`.
+pub fn init(filter: Option<&str>, format: LogFormat) {
     let env = filter
         .and_then(|f| EnvFilter::try_new(f).ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
-    let layer = tracing_subscriber::fmt::layer()
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .with_filter(env)
-        .with_filter(caps());
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    // Two layer types, so two branches: each gets both filters, the caps last.
+    let layer = match format {
+        LogFormat::Text => layer
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_filter(env)
+            .with_filter(caps())
+            .boxed(),
+        LogFormat::Json => layer
+            .json()
+            .with_ansi(false)
+            .with_filter(env)
+            .with_filter(caps())
+            .boxed(),
+    };
     tracing_subscriber::registry().with(layer).init();
 }
 

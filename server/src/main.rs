@@ -149,6 +149,7 @@ fn main() -> ExitCode {
         ("media_secret", "--media-secret"),
         ("apps", "--app"),
         ("media_hook_secret", "--media-hook-secret"),
+        ("metrics_token", "--metrics-token"),
     ]
     .into_iter()
     .filter(|(id, _)| serve_matches.value_source(id) == Some(ValueSource::CommandLine))
@@ -166,8 +167,13 @@ fn main() -> ExitCode {
             args.media_secret = Some(v.to_string_lossy().into_owned().into());
         }
     }
+    // Loaded before the logger, which needs its `log_format`; a refusal is printed as it is.
+    let cfg = match load(&args) {
+        Ok(c) => c,
+        Err(e) => return fail(e.code(), e),
+    };
     // No MPRTC_LOG value can make the libraries log secrets (see `logging`).
-    mprtc_server::logging::init(std::env::var("MPRTC_LOG").ok().as_deref());
+    mprtc_server::logging::init(std::env::var("MPRTC_LOG").ok().as_deref(), cfg.log_format);
     for flag in secret_flags {
         tracing::warn!(
             flag,
@@ -175,10 +181,6 @@ fn main() -> ExitCode {
              put it in the config file or the environment instead"
         );
     }
-    let cfg = match load(&args) {
-        Ok(c) => c,
-        Err(e) => return fail(e.code(), e),
-    };
     for app in cfg.apps.values() {
         if app
             .secret

@@ -44,20 +44,9 @@ fn forged(url: &str) -> String {
     url.replace(&format!("s={sig}"), &format!("s={}", "A".repeat(sig.len())))
 }
 
-/// Opens an HTTP-FLV play URL and returns the status; reads a little of a 200 body.
+/// Opens an HTTP-FLV play URL and returns the status.
 async fn flv_get(url: &str) -> u16 {
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_once('/').unwrap();
-    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
-    let req = format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = vec![0u8; 256];
-    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
-        .await
-        .unwrap()
-        .unwrap();
-    let head = String::from_utf8_lossy(&buf[..n]);
-    head.split(' ').nth(1).unwrap().parse().unwrap()
+    live::probe::flv_open(url, Duration::from_secs(5)).await.1
 }
 
 /// An RTMP connection to `url`'s application, ready to publish or play `url`'s stream name
@@ -78,32 +67,75 @@ fn hex(s: &str) -> String {
     s.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A filter naming the libraries' own targets more specifically than the redaction (as an
+/// operator chasing a WebSocket or RTMP problem would write it).
+const BYPASS_FILTER: &str = "info,tungstenite::protocol=trace,tungstenite=trace,rtmp_rs=trace,\
+    rtmp_rs::server=debug,tokio_tungstenite=trace";
+
 #[tokio::test]
 async fn no_secret_reaches_the_logs() {
     // Everything, including what the libraries log at trace level.
-    secrets_stay_out_of_logs("trace", true).await;
+    secrets_stay_out_of_logs("trace", true, "text").await;
 }
 
-/// A filter naming the libraries' own targets more specifically than the redaction (as an
-/// operator chasing a WebSocket or RTMP problem would write it) still logs no secret.
+/// [`BYPASS_FILTER`] still logs no secret.
 #[tokio::test]
 async fn no_log_filter_can_bypass_the_redaction() {
-    secrets_stay_out_of_logs(
-        "info,tungstenite::protocol=trace,tungstenite=trace,rtmp_rs=trace,rtmp_rs::server=debug,\
-         tokio_tungstenite=trace",
-        false,
-    )
-    .await;
+    secrets_stay_out_of_logs(BYPASS_FILTER, false, "text").await;
 }
 
-/// Runs the server with `MPRTC_LOG=filter` through joins, refused joins, pushes, plays (RTMP
-/// and HTTP-FLV), forged URLs, malformed frames and API calls, then searches its output for
-/// every secret involved. `verbose`: the filter logs everything, so the logs must also show
+/// JSON lines (`log_format = "json"`) pass the same caps: the same two runs, and every line
+/// the server prints is a JSON object.
+#[tokio::test]
+async fn json_logs_are_json_lines_without_secrets() {
+    secrets_stay_out_of_logs("trace", true, "json").await;
+    secrets_stay_out_of_logs(BYPASS_FILTER, false, "json").await;
+}
+
+/// `log_format` by flag, by variable and by file: the ready line on stderr is a JSON object
+/// with its fields, and `text` (the default) is not JSON.
+#[test]
+fn log_format_reaches_the_server_by_flag_by_env_and_by_file() {
+    let dir = live::probe::scratch("log-format");
+    let file = dir.join("json.toml");
+    std::fs::write(&file, "log_format = \"json\"\n").unwrap();
+    let file = file.to_str().unwrap();
+    type Run<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], bool);
+    let runs: [Run; 4] = [
+        (&["--log-format", "json"], &[], true),
+        (&[], &[("MPRTC_LOG_FORMAT", "json")], true),
+        (&["--config", file], &[], true),
+        (&[], &[("MPRTC_LOG_FORMAT", "text")], false),
+    ];
+    for (args, env, json) in runs {
+        let srv = Running::with(args, &[env, &[("MPRTC_LOG", "info")]].concat());
+        let (_, text) = srv.stop_with(libc::SIGTERM);
+        let line = text
+            .lines()
+            .find(|l| l.contains("mprtc-server ready"))
+            .unwrap_or_else(|| panic!("no ready log line: {text}"));
+        let parsed = serde_json::from_str::<Value>(line);
+        assert_eq!(parsed.is_ok(), json, "{args:?} {env:?}: {line}");
+        if let Ok(v) = parsed {
+            assert_eq!(v["level"], "INFO", "{v}");
+            assert_eq!(v["target"], "mprtc_server", "{v}");
+            assert!(v["timestamp"].is_string(), "{v}");
+            assert_eq!(v["fields"]["message"], "mprtc-server ready", "{v}");
+        }
+    }
+    let out = binary::refusal(&["--log-format", "yaml"], &[]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Runs the server with `MPRTC_LOG=filter`, its logs in `format` (`text` or `json`), through
+/// joins, refused joins, pushes, plays (RTMP and HTTP-FLV), forged URLs, malformed frames and
+/// API calls, then searches its output for every secret involved. `verbose`: the filter logs everything, so the logs must also show
 /// that those things happened (a test of redaction that logs nothing would prove nothing).
-async fn secrets_stay_out_of_logs(filter: &str, verbose: bool) {
+async fn secrets_stay_out_of_logs(filter: &str, verbose: bool, format: &str) {
     let srv = Running::start(
         binary::on_loopback()
-            .args(["--allowed-origin", ORIGIN])
+            .args(["--allowed-origin", ORIGIN, "--log-format", format])
             .env("MPRTC_APPS", format!("sec:{APP_SECRET}"))
             .env("MPRTC_MEDIA_SECRET", MEDIA_SECRET)
             .env("MPRTC_LOG", filter),
@@ -235,6 +267,14 @@ async fn secrets_stay_out_of_logs(filter: &str, verbose: bool) {
     };
     for seen in expected {
         assert!(logs.contains(seen), "no {seen:?} in the logs:\n{logs}");
+    }
+    if format == "json" {
+        // stdout's ready line is JSON too; every other line is a log event.
+        for line in logs.lines() {
+            let v: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+            assert!(v.is_object(), "{line}");
+        }
     }
     let mut secrets = vec![
         APP_SECRET.to_string(),

@@ -6,11 +6,11 @@
 //! Everything waits on events (a frame, ffmpeg's exit) with generous deadlines; no clock
 //! decides.
 
-use std::process::{ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 mod live;
 use live::http::api;
@@ -19,24 +19,6 @@ use live::*;
 /// How long ffmpeg may take to start pushing, or to notice its connection is gone, on a
 /// loaded machine: generous, because only the event decides.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-/// A real RTMP publisher: ffmpeg sending a small test picture and a tone in real time to
-/// `url`, as x264 and AAC in FLV (ultrafast, a key frame a second, so it is live at once).
-fn pusher(url: &str) -> Child {
-    let input = "-re -f lavfi -i testsrc2=size=160x120:rate=10 -f lavfi -i sine=frequency=220";
-    let output = "-c:v libx264 -preset ultrafast -tune zerolatency -g 10 -c:a aac -f flv";
-    Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin"])
-        .args(input.split(' '))
-        .args(output.split(' '))
-        .arg(url)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("ffmpeg runs")
-}
 
 /// Waits for ffmpeg to exit: the server cut its connection.
 async fn exits(child: &mut Child, what: &str) -> ExitStatus {
@@ -98,7 +80,7 @@ async fn live_pusher(server: &Live, room: &str) -> (Ws, Ws, Child, String) {
     let publish = json!({"v":1,"id":2,"type":"publish","body":{"audio":true,"video":true}});
     let r = done(&mut publisher, publish).await;
     let url = r["body"]["url"].as_str().unwrap().to_owned();
-    let ffmpeg = pusher(&url);
+    let ffmpeg = probe::pusher(&url);
     let added = event(&mut watcher, "stream-added").await;
     assert_eq!(added["body"]["uid"], 1, "{added}");
     (publisher, watcher, ffmpeg, url)
@@ -121,7 +103,7 @@ async fn to_audience_while_publishing_ends_the_push() {
     exits(&mut ffmpeg, "turned audience").await;
 
     // The URL is still signed, but the member may not push: admitted, then cut at once.
-    let mut again = pusher(&url);
+    let mut again = probe::pusher(&url);
     exits(&mut again, "pushing again as audience").await;
     let heard = heard_so_far(&mut watcher).await;
     assert!(

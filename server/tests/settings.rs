@@ -67,6 +67,11 @@ const TABLE: &[(&str, &str, Effect)] = &[
     ("debug_token_endpoint", "true", SEEN),
     ("recordings_dir", "", SEEN),
     ("ffmpeg", "", SEEN),
+    (
+        "metrics_token",
+        "settings-metrics-token-0123456789abcdef",
+        SEEN,
+    ),
 ];
 
 const SEEN: Effect = Effect::Seen;
@@ -88,6 +93,7 @@ const OTHERS: &[(&str, &str)] = &[
     ("--media-control", "MPRTC_MEDIA_CONTROL"),
     ("--media-hook-source", "MPRTC_MEDIA_HOOK_SOURCES"),
     ("--media-hook-secret", "MPRTC_MEDIA_HOOK_SECRET"),
+    ("--log-format", "MPRTC_LOG_FORMAT"), // logs.rs
 ];
 
 fn flag(key: &str) -> String {
@@ -364,6 +370,29 @@ async fn observe(key: &str, value: &str, srv: &Running, dir: &Path) {
             assert_eq!(status, 200, "{body}");
         }
         "recordings_dir" | "ffmpeg" => compositor_started(srv, key, value, dir).await,
+        "metrics_token" => {
+            let scrape = |token: &str| {
+                let auth = format!("Authorization: Bearer {token}\r\n");
+                let req =
+                    format!("GET /metrics HTTP/1.1\r\nHost: t\r\n{auth}Connection: close\r\n\r\n");
+                let addr = srv.addr("signal");
+                async move {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+                    s.write_all(req.as_bytes()).await.unwrap();
+                    let mut resp = String::new();
+                    s.read_to_string(&mut resp).await.unwrap();
+                    resp
+                }
+            };
+            let ok = scrape(value).await;
+            assert!(
+                ok.starts_with("HTTP/1.1 200") && ok.contains("mprtc_rooms"),
+                "{ok}"
+            );
+            let wrong = scrape("settings-metrics-token-0123456789abcdeX").await;
+            assert!(wrong.starts_with("HTTP/1.1 401"), "{wrong}");
+        }
         other => panic!("no observation for {other}"),
     }
 }

@@ -69,6 +69,11 @@ pub enum ConfigError {
     BadHookSecret(usize),
     #[error("media hook source {0:?} is invalid: use an IP address or ADDRESS/PREFIX")]
     BadHookSource(String),
+    /// The value is not echoed: it is a secret.
+    #[error(
+        "metrics_token must be at least {MIN_MEDIA_SECRET} bytes (it was {0}); unset it to serve no /metrics"
+    )]
+    BadMetricsToken(usize),
 }
 
 impl ConfigError {
@@ -95,6 +100,7 @@ impl ConfigError {
             Self::BadMediaBase(_) => "config.bad_media_base",
             Self::BadHookSecret(_) => "config.bad_hook_secret",
             Self::BadHookSource(_) => "config.bad_hook_source",
+            Self::BadMetricsToken(_) => "config.bad_metrics_token",
         }
     }
 }

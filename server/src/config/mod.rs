@@ -108,6 +108,12 @@ pub struct Config {
     /// The external media engine (nginx-rtmp or SRS) carrying the media; `None`: the
     /// embedded server (the default).
     pub external_media: Option<ExternalMediaConfig>,
+    /// The bearer token `GET /metrics` asks for (at least [`MIN_MEDIA_SECRET`] bytes);
+    /// `None`: `/metrics` is not served at all. The signaling port faces the internet, and
+    /// the counts it exposes (rooms, members, load) are the operator's business only.
+    pub metrics_token: Option<Secret>,
+    /// Log lines as text (the default) or JSON objects; the same caps either way.
+    pub log_format: crate::logging::LogFormat,
     /// The apps allowed to use this server, by app key: the file's `[[apps]]`, then `--app`
     /// and `--insecure-app` (a key given twice is refused).
     pub apps: HashMap<String, AppConfig>,

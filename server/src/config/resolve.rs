@@ -98,6 +98,14 @@ impl Config {
                 return Err(ConfigError::BadMediaSecret(s.len()));
             }
         }
+        // Whoever holds it reads the server's load and the count of everything, so it is held
+        // to the media secret's length: a short one would fall to guessing.
+        let metrics_token = s.metrics_token;
+        if let Some(t) = &metrics_token {
+            if t.len() < MIN_MEDIA_SECRET {
+                return Err(ConfigError::BadMetricsToken(t.len()));
+            }
+        }
         let external_media = super::media::resolve_media(
             s.media,
             s.media_rtmp_base,
@@ -129,6 +137,8 @@ impl Config {
             allowed_origins,
             tasks: s.tasks,
             external_media,
+            metrics_token,
+            log_format: s.log_format.unwrap_or_default(),
             apps,
         })
     }

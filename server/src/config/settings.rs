@@ -160,6 +160,12 @@ pub struct Settings {
         value_delimiter = ','
     )]
     pub allowed_origins: Vec<String>,
+    /// Bearer token that may scrape GET /metrics (at least 32 bytes; unset: no /metrics).
+    #[arg(long, env = "MPRTC_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<Secret>,
+    /// Log lines as text or as JSON objects, one per line (for log shippers).
+    #[arg(long, env = "MPRTC_LOG_FORMAT", value_enum)]
+    pub log_format: Option<crate::logging::LogFormat>,
     /// The file's `[[apps]]` tables.
     #[arg(skip)]
     #[serde(rename = "apps")]
@@ -236,7 +242,8 @@ impl Settings {
             rtmp_max_connections_per_ip, flv_max_connections, flv_max_connections_per_ip,
             http_header_timeout_ms, rtmp_admission_timeout_ms, ping_interval_ms,
             ping_timeout_ms, resume_window_ms, debug_token_endpoint, recordings_dir, ffmpeg,
-            media, media_rtmp_base, media_flv_base, media_hook_secret,
+            media, media_rtmp_base, media_flv_base, media_hook_secret, metrics_token,
+            log_format,
         );
         Settings {
             file_apps,

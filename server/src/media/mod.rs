@@ -70,6 +70,43 @@ impl MediaError {
     }
 }
 
+/// What `/metrics` shows of the media server, now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MediaSample {
+    /// Admitted publishers.
+    pub publishers: usize,
+    /// Admitted plays, RTMP and HTTP-FLV.
+    pub players: usize,
+    /// Bytes received from RTMP clients so far.
+    pub bytes_in: u64,
+    /// Bytes written to RTMP and HTTP-FLV clients so far.
+    pub bytes_out: u64,
+}
+
+/// Bytes through the media listeners, counted where they are relayed: shared by every
+/// connection of one media server, so plain atomics, read by [`MediaServer::sample`].
+#[derive(Debug, Default)]
+pub struct MediaBytes {
+    /// From clients (publishers' media, players' commands).
+    pub received: std::sync::atomic::AtomicU64,
+    /// To clients (players' media, publishers' acknowledgements).
+    pub sent: std::sync::atomic::AtomicU64,
+}
+
+impl MediaBytes {
+    /// Counts `n` bytes received.
+    pub fn add_in(&self, n: usize) {
+        self.received
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Counts `n` bytes sent.
+    pub fn add_out(&self, n: usize) {
+        self.sent
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// What signaling needs from a media server, embedded or external.
 pub trait MediaServer: Send + Sync {
     /// Address of the RTMP listener, if this process owns one.
@@ -89,4 +126,10 @@ pub trait MediaServer: Send + Sync {
     /// Ends every play of `viewer` in `room` now (it left, was kicked, its token expired or
     /// no longer grants subscribing). Its URLs are refused from then on by the play gate.
     fn kick_viewer(&self, room: &str, viewer: u64);
+
+    /// Publishers, players and bytes now; `None` where the media runs elsewhere (an
+    /// external engine counts its own: scrape it beside this server).
+    fn sample(&self) -> Option<MediaSample> {
+        None
+    }
 }

@@ -55,7 +55,10 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use std::sync::Arc;
+
 use super::front::{ChunkGuard, FrontLimits, Stop};
+use super::MediaBytes;
 use crate::listen::stall::{Stall, WRITE_STALL};
 use crate::listen::Throttle;
 
@@ -101,12 +104,13 @@ pub(super) async fn open(
     tap: watch::Receiver<Tap>,
     ended: CancellationToken,
     guarding: Guarding,
+    bytes: Arc<MediaBytes>,
 ) -> Result<TcpStream, (TcpStream, io::Error)> {
     let (ours, theirs) = match loopback_pair().await {
         Ok(pair) => pair,
         Err(e) => return Err((client, e)),
     };
-    tokio::spawn(relay(client, ours, tap, ended, guarding));
+    tokio::spawn(relay(client, ours, tap, ended, guarding, bytes));
     Ok(theirs)
 }
 
@@ -135,16 +139,25 @@ async fn relay(
     tap: watch::Receiver<Tap>,
     ended: CancellationToken,
     guarding: Guarding,
+    bytes: Arc<MediaBytes>,
 ) {
     let (client_rx, client_tx) = client.into_split();
     // A player that stops reading would block the connection's writes for good.
     let mut client_tx = Stall::new(client_tx, WRITE_STALL);
     let (mut inner_rx, inner_tx) = inner.into_split();
     let down = async {
-        let _ = tokio::io::copy(&mut inner_rx, &mut client_tx).await;
+        // tokio::io::copy, counted as it goes (a play lasts hours: counting at its end would
+        // show nothing until then).
+        let mut buf = vec![0u8; 16 * 1024];
+        while let Ok(n) = inner_rx.read(&mut buf).await {
+            if n == 0 || client_tx.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+            bytes.add_out(n);
+        }
         let _ = client_tx.shutdown().await;
     };
-    let up = pump_up(client_rx, inner_tx, tap, guarding);
+    let up = pump_up(client_rx, inner_tx, tap, guarding, &bytes);
     tokio::pin!(down, up);
     let drain = tokio::select! {
         _ = &mut down => false,
@@ -176,6 +189,7 @@ async fn pump_up(
     mut to: OwnedWriteHalf,
     mut tap: watch::Receiver<Tap>,
     g: Guarding,
+    bytes: &MediaBytes,
 ) -> UpEnd {
     let mut guard = ChunkGuard::new(g.limits);
     let mut admitted = false;
@@ -213,6 +227,7 @@ async fn pump_up(
             }
         };
         if n > 0 {
+            bytes.add_in(n);
             let mut data = &buf[..n];
             if let Err(Stop { accepted, error }) = guard.feed(data) {
                 let mut refused = Some(error);
@@ -392,10 +407,16 @@ mod unit_tests {
             limits: FrontLimits::default(),
             admit_by: Instant::now() + admit_in,
         };
-        let inner = open(server_side, tap, CancellationToken::new(), guarding)
-            .await
-            .map_err(|(_, e)| e)
-            .unwrap();
+        let inner = open(
+            server_side,
+            tap,
+            CancellationToken::new(),
+            guarding,
+            Arc::default(),
+        )
+        .await
+        .map_err(|(_, e)| e)
+        .unwrap();
         (client, inner)
     }
 

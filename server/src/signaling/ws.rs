@@ -15,7 +15,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::hub::{Hub, HubOut, SessionId};
+use super::hub::{Hub, HubCounters, HubOut, SessionId};
 use crate::media::{MediaEvent, MediaServer};
 use crate::tasks::{Supervisor, TaskKey, TaskState};
 
@@ -38,7 +38,35 @@ pub struct Shared {
     /// The sans-IO signaling state.
     pub hub: Hub,
     senders: HashMap<SessionId, Outbox>,
+    /// Event frames (those with a `seq`) handed to connections so far, for `/metrics`.
+    events_sent: u64,
 }
+
+/// The signaling side of a `/metrics` scrape, read under one lock.
+#[derive(Debug, Clone, Default)]
+pub struct SignalingSample {
+    /// Connections open now, joined or not.
+    pub connections: usize,
+    /// Rooms open now.
+    pub rooms: usize,
+    /// Members in all rooms, detached ones included.
+    pub members: usize,
+    /// The hub's totals: joins, resumes, members given up, refused joins.
+    pub counters: HubCounters,
+    /// Event frames handed to connections so far.
+    pub events_sent: u64,
+    /// Text bytes queued for all connections and not yet written.
+    pub queued_bytes: usize,
+    /// The most bytes queued for any one connection (a client falling behind shows here
+    /// before it reaches `max_queued_bytes` and is cut).
+    pub queued_bytes_max: usize,
+    /// Frames queued for all connections.
+    pub queued_frames: usize,
+}
+
+/// How an event frame starts (`mprtc::protocol::frame::event_frame`): answers and errors
+/// carry no `seq`.
+const EVENT_PREFIX: &str = "{\"v\":1,\"seq\":";
 
 /// One connection's outgoing queue: bounded in frames and in bytes. When a frame does not
 /// fit, the connection is cut (`cut`), not the frame dropped: a member that silently missed
@@ -92,6 +120,7 @@ impl Signaling {
             shared: Arc::new(Mutex::new(Shared {
                 hub,
                 senders: HashMap::new(),
+                events_sent: 0,
             })),
             media,
             supervisor,
@@ -146,8 +175,11 @@ impl Signaling {
             for o in outs {
                 match o {
                     HubOut::Send(sid, text) => {
-                        if let Some(tx) = g.senders.get(&sid) {
+                        let event = text.starts_with(EVENT_PREFIX);
+                        let sh = &mut *g;
+                        if let Some(tx) = sh.senders.get(&sid) {
                             tx.send(Message::Text(text.into()));
+                            sh.events_sent += u64::from(event);
                         }
                     }
                     HubOut::KickPublisher { media_room, uid } => kicks.push((media_room, uid)),
@@ -209,6 +241,26 @@ impl Signaling {
     pub fn stats(&self) -> (usize, usize) {
         let g = self.shared.lock().unwrap_or_else(|p| p.into_inner());
         (g.hub.session_count(), g.hub.room_count())
+    }
+
+    /// What `/metrics` shows of signaling, now.
+    pub fn sample(&self) -> SignalingSample {
+        let g = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = SignalingSample {
+            connections: g.hub.session_count(),
+            rooms: g.hub.room_count(),
+            members: g.hub.member_count(),
+            counters: g.hub.counters().clone(),
+            events_sent: g.events_sent,
+            ..Default::default()
+        };
+        for o in g.senders.values() {
+            let bytes = o.queued.load(Ordering::Relaxed);
+            s.queued_bytes += bytes;
+            s.queued_bytes_max = s.queued_bytes_max.max(bytes);
+            s.queued_frames += o.tx.max_capacity() - o.tx.capacity();
+        }
+        s
     }
 
     async fn serve(self, socket: WebSocket) {

@@ -39,6 +39,8 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -244,6 +246,37 @@ struct Shared {
     status: UnboundedSender<(TaskKey, TaskState)>,
     /// Timings: back-off, timeouts, debounce.
     config: SupervisorConfig,
+    /// Starts, restarts, failures and recordings so far, for `/metrics`.
+    counters: TaskCounters,
+}
+
+/// What the supervisor counts for `/metrics`: totals since it started, each only growing.
+#[derive(Debug, Default)]
+struct TaskCounters {
+    /// Compositors started, first runs and restarts alike.
+    starts: AtomicU64,
+    /// Compositors started again for a task that had one before (a new layout, a retry
+    /// after a failure, the next recording segment).
+    restarts: AtomicU64,
+    /// Failures reported (a compositor that could not start, exited or stalled, a refused
+    /// output or image): each one, also when members hear no new state for it.
+    failures: AtomicU64,
+    /// Task runs that recorded, counted when the run ended and its recording was closed.
+    recordings: AtomicU64,
+}
+
+/// What `/metrics` shows of push tasks, now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TaskSample {
+    /// Tasks running or about to.
+    pub tasks: usize,
+    /// Compositor processes alive now.
+    pub compositors: usize,
+    /// See the fields of the supervisor's counters: totals since the start.
+    pub starts: u64,
+    pub restarts: u64,
+    pub failures: u64,
+    pub recordings: u64,
 }
 
 /// The tasks, under the supervisor's lock.
@@ -290,6 +323,7 @@ impl Supervisor {
                 recordings_dir,
                 status,
                 config,
+                counters: TaskCounters::default(),
             }),
             tables: Mutex::new(Tables {
                 running: HashMap::new(),
@@ -400,6 +434,28 @@ impl Supervisor {
         let mut v: Vec<_> = t.running.keys().cloned().collect();
         v.sort();
         v
+    }
+
+    /// Tasks, compositors alive and the totals, for `/metrics`.
+    pub fn sample(&self) -> TaskSample {
+        let (tasks, compositors) = {
+            let t = self.tables.lock().unwrap_or_else(|p| p.into_inner());
+            let alive = t
+                .running
+                .values()
+                .filter(|e| e.pid.lock().is_ok_and(|p| p.is_some()))
+                .count();
+            (t.running.len(), alive)
+        };
+        let c = &self.shared.counters;
+        TaskSample {
+            tasks,
+            compositors,
+            starts: c.starts.load(Relaxed),
+            restarts: c.restarts.load(Relaxed),
+            failures: c.failures.load(Relaxed),
+            recordings: c.recordings.load(Relaxed),
+        }
     }
 
     /// Process id of the task's current compositor, if one is running.

@@ -48,6 +48,8 @@ struct RunMemory {
     last_start: Option<Instant>,
     /// The task run's one recording, once a compositor recorded.
     recording: Option<Recording>,
+    /// Whether a compositor of this task started before (the next start is a restart).
+    started: bool,
 }
 
 /// Waits for the wanted state to change to something other than `current`: `Restart`, or
@@ -137,6 +139,7 @@ pub(super) async fn run_task(
                 continue;
             }
             RunEnd::Failed(reason) => {
+                shared.counters.failures.fetch_add(1, Relaxed);
                 // A refusal stands until the task changes: wait for a command only.
                 let retry = if reason.code.is_refusal() {
                     Duration::MAX
@@ -161,6 +164,9 @@ pub(super) async fn run_task(
                 }
             }
         }
+    }
+    if mem.recording.is_some() {
+        shared.counters.recordings.fetch_add(1, Relaxed);
     }
     rep.report(TaskState::Ended);
 }
@@ -267,6 +273,11 @@ async fn run_once(
         Ok(c) => c,
         Err(reason) => return (RunEnd::Failed(reason), false),
     };
+    let counters = &shared.counters;
+    counters.starts.fetch_add(1, Relaxed);
+    if std::mem::replace(&mut mem.started, true) {
+        counters.restarts.fetch_add(1, Relaxed);
+    }
     *pid.lock().unwrap() = comp.pid();
     let started = Instant::now();
     let mut pushing_since: Option<Instant> = None;

@@ -44,8 +44,7 @@ pub async fn exchange(
     body: &str,
 ) -> (u16, String, String) {
     use base64::Engine as _;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = match from {
+    let s = match from {
         Some(from) => {
             let sock = tokio::net::TcpSocket::new_v4().unwrap();
             sock.bind(format!("{from}:0").parse().unwrap()).unwrap();
@@ -66,11 +65,18 @@ pub async fn exchange(
          Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
+    exchange_raw(s, &req).await
+}
+
+/// Writes `req` (a whole HTTP/1.1 request asking to close) on `s` and reads the answer to
+/// its end: (status, the header lines, body as sent).
+pub async fn exchange_raw(mut s: tokio::net::TcpStream, req: &str) -> (u16, String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     s.write_all(req.as_bytes()).await.unwrap();
     let mut resp = String::new();
     tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut resp))
         .await
-        .expect("API answers in time")
+        .expect("the server answers in time")
         .unwrap();
     let status = resp.split(' ').nth(1).unwrap().parse().unwrap();
     let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));

@@ -89,3 +89,39 @@ pub fn task(id: &str, output: &str, uid: u64, record: bool) -> Value {
 pub fn add_tasks(id: u32, tasks: Vec<Value>) -> Value {
     json!({"v":1,"id":id,"type":"add-tasks","body":{"rtmpTasks": tasks}})
 }
+
+/// A real RTMP publisher: ffmpeg sending a small test picture and a tone in real time to
+/// `url`, as x264 and AAC in FLV (ultrafast, a key frame a second, so it is live at once).
+pub fn pusher(url: &str) -> tokio::process::Child {
+    let input = "-re -f lavfi -i testsrc2=size=160x120:rate=10 -f lavfi -i sine=frequency=220";
+    let output = "-c:v libx264 -preset ultrafast -tune zerolatency -g 10 -c:a aac -f flv";
+    tokio::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin"])
+        .args(input.split(' '))
+        .args(output.split(' '))
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("ffmpeg runs")
+}
+
+/// Opens an HTTP-FLV play URL and reads the first bytes of the answer (within `bound`): the
+/// socket, still open, and the status.
+pub async fn flv_open(url: &str, bound: Duration) -> (TcpStream, u16) {
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut s = TcpStream::connect(host).await.unwrap();
+    let req = format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 256];
+    let n = tokio::time::timeout(bound, s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]);
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (s, status)
+}

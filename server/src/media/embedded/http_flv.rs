@@ -154,6 +154,15 @@ struct FlvPlayer {
 impl FlvPlayer {
     /// Next body chunk; `None` ends the response (publisher gone or shutdown).
     async fn next_chunk(&mut self) -> Option<Bytes> {
+        let chunk = self.next_unseen().await;
+        if let Some(c) = &chunk {
+            self._guard.shared.bytes.add_out(c.len());
+        }
+        chunk
+    }
+
+    /// [`FlvPlayer::next_chunk`] before it is counted.
+    async fn next_unseen(&mut self) -> Option<Bytes> {
         if let Some(first) = self.first.take() {
             return Some(first);
         }

@@ -131,6 +131,7 @@ impl EmbeddedMedia {
             stop: CancellationToken::new(),
             next_mirror: AtomicU64::new(1),
             limits: MediaLimits::from(&ListenLimits::default()),
+            bytes: Arc::default(),
         });
         Ok(Self { rtmp, flv, shared })
     }
@@ -285,6 +286,22 @@ impl MediaServer for EmbeddedHandle {
             .contains_key(&(room.to_owned(), uid))
     }
 
+    fn sample(&self) -> Option<crate::media::MediaSample> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let state = self.shared.lock();
+        let rtmp_players = state
+            .sessions
+            .values()
+            .filter(|s| matches!(s.role, state::Role::Player { .. }))
+            .count();
+        Some(crate::media::MediaSample {
+            publishers: state.streams.len(),
+            players: rtmp_players + state.flv_players.len(),
+            bytes_in: self.shared.bytes.received.load(Relaxed),
+            bytes_out: self.shared.bytes.sent.load(Relaxed),
+        })
+    }
+
     fn kick_viewer(&self, room: &str, viewer: u64) {
         // Every member that leaves is revoked; only plays really ended are worth a line.
         let ended = self.shared.kick_viewer(room, viewer);
@@ -313,5 +330,9 @@ impl MediaServer for EmbeddedMedia {
 
     fn kick_viewer(&self, room: &str, viewer: u64) {
         self.handle().kick_viewer(room, viewer)
+    }
+
+    fn sample(&self) -> Option<crate::media::MediaSample> {
+        self.handle().sample()
     }
 }

@@ -59,7 +59,15 @@ pub(super) fn spawn_rtmp_session(
     let registry = Arc::clone(&shared.registry);
     tokio::spawn(async move {
         let _permit = permit;
-        let socket = match pipe::open(socket, tap_rx, cancel.clone(), guarding).await {
+        let socket = match pipe::open(
+            socket,
+            tap_rx,
+            cancel.clone(),
+            guarding,
+            shared.bytes.clone(),
+        )
+        .await
+        {
             Ok(inner) => inner,
             Err((_socket, e)) => {
                 // Never serve a client without its guard (see `crate::media::front`).

@@ -39,6 +39,8 @@ pub(super) struct Shared {
     pub(super) stop: CancellationToken,
     pub(super) next_mirror: AtomicU64,
     pub(super) limits: MediaLimits,
+    /// Bytes through the RTMP relays and HTTP-FLV bodies, for `/metrics`.
+    pub(super) bytes: Arc<crate::media::MediaBytes>,
 }
 
 /// The limits the media listeners enforce (from [`ListenLimits`]).

@@ -47,6 +47,29 @@ pub fn spawn_call(base: &HttpBase, call: ControlCall) {
     });
 }
 
+/// How long a readiness probe of a control base may take.
+const PROBE_DEADLINE: Duration = Duration::from_secs(2);
+
+/// Whether `base` answers HTTP at all (`GET` of its path, any status): for `/readyz`,
+/// which asks whether the engine can be reached, not whether it likes the request.
+pub async fn probe(base: &HttpBase) -> Result<(), String> {
+    let path = if base.path.is_empty() {
+        "/"
+    } else {
+        &base.path
+    };
+    match tokio::time::timeout(
+        PROBE_DEADLINE,
+        send(&base.authority, &hyper::Method::GET, path),
+    )
+    .await
+    {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err("no answer within 2 s".to_owned()),
+    }
+}
+
 /// One request on a fresh connection; the answer's status.
 async fn send(authority: &str, method: &hyper::Method, path: &str) -> Result<u16, String> {
     let tcp = TcpStream::connect(authority)

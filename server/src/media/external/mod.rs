@@ -173,6 +173,18 @@ impl ExternalMedia {
         }
     }
 
+    /// The control bases that do not answer now, by node number, with why; empty: every
+    /// node is reachable. Probed together, each within its deadline.
+    pub async fn unreachable_nodes(&self) -> Vec<(usize, String)> {
+        let probes = self.inner.cfg.control.iter().map(control::probe);
+        futures_util::future::join_all(probes)
+            .await
+            .into_iter()
+            .enumerate()
+            .filter_map(|(node, r)| r.err().map(|e| (node, e)))
+            .collect()
+    }
+
     /// The engine this adapter talks to.
     pub fn engine(&self) -> MediaEngine {
         self.inner.cfg.engine

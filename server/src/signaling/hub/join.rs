@@ -104,6 +104,7 @@ impl Hub {
             }
         }
         if let Some(ok) = self.resume(sid, &key, &r, &claims, now_ms, out, after) {
+            self.counters.resumed += 1;
             return Ok(encode_ok(id, &ok));
         }
         // Limits apply to new members and new rooms only: a replacement takes its old place.
@@ -210,6 +211,9 @@ impl Hub {
             },
         );
         self.sessions.get_mut(&sid).expect("checked").joined = Some((key, r.uid));
+        if r.resume.is_some() {
+            self.counters.rejoined_fresh += 1;
+        }
         let ok = JoinOk {
             session,
             room: r.room,

@@ -149,6 +149,7 @@ impl Hub {
                     .map(move |(uid, _)| (key.clone(), *uid))
             })
             .collect();
+        self.counters.expired += gone.len() as u64;
         for (key, uid) in gone {
             self.remove_member(&key, uid, LeaveReason::ConnectionLost, false, now_ms, out);
         }

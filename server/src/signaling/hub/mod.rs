@@ -50,6 +50,7 @@ use crate::tasks::{TaskKey, TaskSpec};
 use crate::token::{self, Privileges};
 
 mod admin;
+mod counters;
 mod join;
 mod media;
 mod members;
@@ -58,6 +59,7 @@ mod streams;
 mod tasks;
 
 use admin::TOKEN_WARNING_SECS;
+pub use counters::HubCounters;
 use members::{Ended, Member, Room, RoomKey, Session};
 use rate::{Take, TokenBucket};
 
@@ -122,6 +124,8 @@ pub struct Hub {
     ended: HashMap<String, Ended>,
     /// What push tasks may do (see `tasks.rs` here).
     task_rules: TaskRules,
+    /// Joins, resumes and refusals so far, for `/metrics` (see `counters.rs` here).
+    counters: HubCounters,
 }
 
 /// How long a server-API kick keeps refusing the tokens issued before it.
@@ -185,6 +189,7 @@ impl Hub {
             resume_window_ms: 30_000,
             ended: HashMap::new(),
             task_rules: TaskRules::new(Default::default(), &signer_base),
+            counters: HubCounters::default(),
         }
     }
 
@@ -246,6 +251,16 @@ impl Hub {
     /// Connections the hub knows now, joined or not.
     pub fn session_count(&self) -> usize {
         self.sessions.len()
+    }
+
+    /// Members in all rooms now, detached ones (waiting for a resume) included.
+    pub fn member_count(&self) -> usize {
+        self.rooms.values().map(|r| r.members.len()).sum()
+    }
+
+    /// What happened so far: joins, resumes, members given up, refused joins by code.
+    pub fn counters(&self) -> &HubCounters {
+        &self.counters
     }
 
     /// One text frame from `sid`. Exactly one response goes back for every attributable request.
@@ -343,6 +358,18 @@ impl Hub {
                 .and_then(|r| self.member_tasks(sid, TaskOp::Delete(r), now_ms, out))
                 .map(|_| encode_ok(id, &Empty)),
         };
+        if kind == RequestKind::Join {
+            match &reply {
+                Ok(_) => self.counters.joins += 1,
+                Err(e) => {
+                    *self
+                        .counters
+                        .refused_joins
+                        .entry(e.code.as_u16())
+                        .or_default() += 1
+                }
+            }
+        }
         let frame = reply.unwrap_or_else(|e| encode_err(Some(id), &e));
         if cacheable {
             self.cache_reply(sid, id, &frame);
