@@ -80,7 +80,10 @@ fn the_example_config_lists_every_setting_of_help() {
     assert!(flags.len() > 30, "too few flags in --help: {flags:?}");
     for flag in flags {
         if let Some(key) = key_of(flag) {
-            assert!(has_key(&text, &key), "{flag}: no `{key} = ` in deploy/mprtc.toml");
+            assert!(
+                has_key(&text, &key),
+                "{flag}: no `{key} = ` in deploy/mprtc.toml"
+            );
         }
     }
     // The `[[apps]]` table's own keys and the `[tasks]` table.
@@ -95,9 +98,9 @@ fn uncommented(text: &str) -> String {
         .map(|l| match l.strip_prefix("# ") {
             Some(rest)
                 if rest.starts_with('[')
-                    || rest
-                        .split_once(" = ")
-                        .is_some_and(|(k, _)| !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')) =>
+                    || rest.split_once(" = ").is_some_and(|(k, _)| {
+                        !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                    }) =>
             {
                 rest
             }
@@ -117,7 +120,10 @@ fn every_commented_setting_of_the_example_is_a_key_the_server_reads() {
     let all = FileConfig::load(&path).unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert_eq!(all.file_apps.len(), 1, "the [[apps]] example");
     assert!(!all.tasks.output_hosts.is_empty(), "the [tasks] examples");
-    assert!(!all.media_control.is_empty(), "the external engine's examples");
+    assert!(
+        !all.media_control.is_empty(),
+        "the external engine's examples"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -165,7 +171,12 @@ fn systemd_accepts_the_unit_and_scores_it_hardened() {
         "systemd-analyze verify: {said}"
     );
     let security = Command::new(ANALYZE)
-        .args(["security", "--offline=yes", &root_arg, "mprtc-server.service"])
+        .args([
+            "security",
+            "--offline=yes",
+            &root_arg,
+            "mprtc-server.service",
+        ])
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&security.stdout);
