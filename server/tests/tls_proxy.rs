@@ -154,7 +154,17 @@ impl Proxy {
 
     /// One HTTPS request with `headers` (each ending in CRLF): (status, body).
     async fn https(&self, method: &str, path: &str, headers: &str) -> (u16, String) {
-        let mut s = self.tls("127.0.0.1").await;
+        self.https_from("127.0.0.1", (method, path), headers).await
+    }
+
+    /// [`Proxy::https`] from the loopback address `from`.
+    async fn https_from(
+        &self,
+        from: &str,
+        (method, path): (&str, &str),
+        headers: &str,
+    ) -> (u16, String) {
+        let mut s = self.tls(from).await;
         let head = format!(
             "{method} {path} HTTP/1.1\r\nHost: {NAME}\r\n{headers}Content-Length: 0\r\nConnection: close\r\n\r\n"
         );
@@ -170,6 +180,13 @@ impl Proxy {
         let body = resp.split_once("\r\n\r\n").map(|x| x.1.to_owned());
         (status.unwrap_or(0), body.unwrap_or_default())
     }
+}
+
+/// An `Authorization` header line for app `sec` with `secret`.
+fn basic(secret: &str) -> String {
+    use base64::Engine as _;
+    let c = base64::engine::general_purpose::STANDARD.encode(format!("sec:{secret}"));
+    format!("Authorization: Basic {c}\r\n")
 }
 
 /// `mprtc-server` from `deploy/mprtc.toml` (listeners on loopback, the engine suite's app
@@ -219,12 +236,7 @@ async fn members_join_and_hear_each_other_over_wss_through_the_proxy() {
     assert!(url.starts_with("rtmp://127.0.0.1:"), "{url}");
     // The server API over https: a kick reaches the member over wss.
     let path = "/api/v1/rooms/tls/members/2/kick";
-    let auth = {
-        use base64::Engine as _;
-        let c = base64::engine::general_purpose::STANDARD.encode(format!("sec:{APP_SECRET}"));
-        format!("Authorization: Basic {c}\r\n")
-    };
-    let (status, body) = d.proxy.https("POST", path, &auth).await;
+    let (status, body) = d.proxy.https("POST", path, &basic(APP_SECRET)).await;
     assert_eq!(status, 200, "{body}");
     event(&mut bob, "kicked").await;
     event_about(&mut alice, "member-left", 2).await;
@@ -286,4 +298,33 @@ async fn the_server_counts_every_client_behind_the_proxy_as_the_proxys_address()
     let url = format!("ws://{}/ws", d.server.addr);
     let (mut direct, _) = tokio_tungstenite::client_async(url, tcp).await.unwrap();
     join(&mut direct, "caps", 3).await;
+}
+
+#[tokio::test]
+async fn one_clients_wrong_secrets_through_the_proxy_lock_out_every_backend_behind_it() {
+    let Some(d) = deployment("tls-throttle", &[]).await else {
+        return;
+    };
+    // The server API's failed-login throttle counts the proxy's address too, so a minute's
+    // lock-out of one guessing client is everyone's (README: "Deploying").
+    let kick = ("POST", "/api/v1/rooms/caps/members/1/kick");
+    let mut refused = 0;
+    while refused < 20 {
+        match d
+            .proxy
+            .https_from("127.0.0.5", kick, &basic("wrong"))
+            .await
+            .0
+        {
+            401 => refused += 1,
+            429 => break,
+            other => panic!("a wrong secret answered {other}"),
+        }
+    }
+    assert!(refused < 20, "no throttle after {refused} wrong secrets");
+    let honest = d
+        .proxy
+        .https_from("127.0.0.6", kick, &basic(APP_SECRET))
+        .await;
+    assert_eq!(honest.0, 429, "{honest:?}");
 }
