@@ -190,3 +190,62 @@ fn systemd_accepts_the_unit_and_scores_it_hardened() {
     assert!(level < 2.0, "exposure {level}: {out}");
     let _ = std::fs::remove_dir_all(root);
 }
+
+/// `cmd` with the kernel's rule behind `MemoryDenyWriteExecute=yes` set for it before it runs
+/// (prctl `PR_SET_MDWE`, kept across exec and by its children): no memory mapped writable and
+/// executable, none made executable later.
+fn without_wx_memory(cmd: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    let refuse = libc::c_ulong::from(libc::PR_MDWE_REFUSE_EXEC_GAIN);
+    // SAFETY: prctl(2) with integer arguments only, between fork and exec; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_MDWE, refuse, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    }
+}
+
+/// What the unit's `MemoryDenyWriteExecute=yes` demands, run without systemd: the server starts
+/// under the kernel's same rule, and ffmpeg composes as a push task's compositor does (a scaled
+/// and padded overlay, libx264 tuned for live, AAC, FLV) under it.
+#[test]
+fn the_server_and_ffmpeg_run_without_writable_executable_memory() {
+    let probe = without_wx_memory(&mut Command::new("true")).status();
+    if let Err(e) = probe {
+        // Kernels before 6.3 have no PR_SET_MDWE (systemd then enforces the rule with seccomp).
+        eprintln!("skipping: PR_SET_MDWE is not available here: {e}");
+        return;
+    }
+    let srv = Running::start(
+        without_wx_memory(&mut Command::new(BIN))
+            .arg("serve")
+            .arg("--config")
+            .arg(deploy("mprtc.toml"))
+            .args(["--listen", "127.0.0.1:0"])
+            .args(["--rtmp-listen", "127.0.0.1:0"])
+            .args(["--flv-listen", "127.0.0.1:0"])
+            .env("MPRTC_LOG", "warn"),
+    );
+    assert!(srv.ready["endpoints"]["signal"].is_string());
+    let dir = probe::scratch("deploy-mdwe");
+    let out = dir.join("composed.flv");
+    let graph = "[0:v]scale=320:180[a];[1:v]pad=640:360[b];[b][a]overlay=x=320:y=180[vout]";
+    let ffmpeg = without_wx_memory(&mut Command::new("ffmpeg"))
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin"])
+        .args(["-f", "lavfi", "-i", "testsrc2=s=640x360:r=15:d=2"])
+        .args(["-f", "lavfi", "-i", "smptebars=s=320x180:r=15:d=2"])
+        .args(["-f", "lavfi", "-i", "sine=d=2"])
+        .args(["-filter_complex", graph, "-map", "[vout]", "-map", "2:a"])
+        .args(["-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency"])
+        .args(["-profile:v", "main", "-pix_fmt", "yuv420p", "-g", "30"])
+        .args(["-c:a", "aac", "-f", "flv", "-y"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(ffmpeg.status.success(), "ffmpeg under MDWE: {ffmpeg:?}");
+    assert!(std::fs::metadata(&out).unwrap().len() > 1000);
+    let _ = std::fs::remove_dir_all(dir);
+}
