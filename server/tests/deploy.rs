@@ -1,8 +1,9 @@
 //! The files of `deploy/` as an operator installs them: the example `mprtc.toml` starts the
-//! server as it is and lists every setting of `serve --help` (so it cannot fall behind the
-//! server), each of its commented settings is a real key with a value of the right type, and
-//! systemd accepts `mprtc-server.service` with its hardening. (The TLS proxy configuration is
-//! tls_proxy.rs's.)
+//! server as it is and lists every setting of `serve --help` and every key the file reader
+//! knows, `[tasks]` and `[[apps]]` included (so it cannot fall behind the server), each of its
+//! commented settings is a real key with a value of the right type, systemd accepts
+//! `mprtc-server.service` with its hardening, and what runs under it works without
+//! writable-executable memory. (The TLS proxy configuration is tls_proxy.rs's.)
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -90,6 +91,44 @@ fn the_example_config_lists_every_setting_of_help() {
     for key in ["[tasks]", "key", "secret", "insecure", "max_rooms"] {
         assert!(has_key(&text, key), "no `{key}` in deploy/mprtc.toml");
     }
+}
+
+/// The keys the server's file reader knows in `table` (`""`: the top level), as serde lists them
+/// when refusing an unknown one: the file's own truth, beyond what `--help` shows.
+fn known_keys(dir: &Path, table: &str) -> Vec<String> {
+    let path = dir.join("probe.toml");
+    std::fs::write(&path, format!("{table}\nno_such_key = 1\n")).unwrap();
+    let err = FileConfig::load(&path).expect_err("an unknown key is refused");
+    let text = err.to_string();
+    let list = text
+        .split_once("expected one of ")
+        .unwrap_or_else(|| panic!("no key list in {text}"))
+        .1;
+    list.split(", ")
+        .map(|k| k.trim().trim_matches('`').to_owned())
+        .collect()
+}
+
+#[test]
+fn the_example_config_lists_every_key_the_file_reader_knows() {
+    let text = example();
+    let dir = probe::scratch("deploy-keys");
+    for table in ["", "[tasks]", "[[apps]]"] {
+        let keys = known_keys(&dir, table);
+        assert!(keys.len() > 3, "{table}: {keys:?}");
+        for key in keys {
+            let shown = match (table, key.as_str()) {
+                ("", "apps") => "[[apps]]".to_owned(),
+                ("", "tasks") => "[tasks]".to_owned(),
+                _ => key,
+            };
+            assert!(
+                has_key(&text, &shown),
+                "{table} {shown}: not in deploy/mprtc.toml"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// The example with every `# key = value` and `# [table]` line uncommented.
