@@ -25,19 +25,23 @@ fn example() -> String {
     std::fs::read_to_string(deploy("mprtc.toml")).unwrap()
 }
 
-#[test]
-fn the_example_config_starts_the_server_as_it_is() {
-    let srv = Running::start(
-        Command::new(BIN)
-            .arg("serve")
+/// The server binary `cmd` run as `serve --config deploy/mprtc.toml`, only its listeners moved
+/// to loopback ports the system picks, up to its ready line.
+fn example_server(cmd: &mut Command) -> Running {
+    Running::start(
+        cmd.arg("serve")
             .arg("--config")
             .arg(deploy("mprtc.toml"))
-            // Only the listeners are moved to loopback ports the system picks.
             .args(["--listen", "127.0.0.1:0"])
             .args(["--rtmp-listen", "127.0.0.1:0"])
             .args(["--flv-listen", "127.0.0.1:0"])
             .env("MPRTC_LOG", "warn"),
-    );
+    )
+}
+
+#[test]
+fn the_example_config_starts_the_server_as_it_is() {
+    let srv = example_server(&mut Command::new(BIN));
     // The file's public_host is in the URLs, so the file was read.
     assert!(
         srv.endpoint("rtmp").starts_with("rtmp://rtc.example.com:"),
@@ -258,16 +262,7 @@ fn the_server_and_ffmpeg_run_without_writable_executable_memory() {
         eprintln!("skipping: PR_SET_MDWE is not available here: {e}");
         return;
     }
-    let srv = Running::start(
-        without_wx_memory(&mut Command::new(BIN))
-            .arg("serve")
-            .arg("--config")
-            .arg(deploy("mprtc.toml"))
-            .args(["--listen", "127.0.0.1:0"])
-            .args(["--rtmp-listen", "127.0.0.1:0"])
-            .args(["--flv-listen", "127.0.0.1:0"])
-            .env("MPRTC_LOG", "warn"),
-    );
+    let srv = example_server(without_wx_memory(&mut Command::new(BIN)));
     assert!(srv.ready["endpoints"]["signal"].is_string());
     let dir = probe::scratch("deploy-mdwe");
     let out = dir.join("composed.flv");
