@@ -301,6 +301,27 @@ async fn the_server_counts_every_client_behind_the_proxy_as_the_proxys_address()
 }
 
 #[tokio::test]
+async fn the_proxy_caps_each_client_address_where_the_server_cannot() {
+    let Some(d) = deployment("tls-per-address", &[]).await else {
+        return;
+    };
+    // deploy/mprtc.toml lifts the server's per-address cap to its total; nginx's limit_conn
+    // holds each client address to the server's default of 64 instead.
+    let mut held = Vec::new();
+    for _ in 0..64 {
+        held.push(d.proxy.wss("127.0.0.2").await.unwrap());
+    }
+    match d.proxy.wss("127.0.0.2").await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 429),
+        other => panic!("a 65th connection of one client got through: {other:?}"),
+    }
+    // Another client, and the 64 still open, are served.
+    let mut other = d.proxy.member("127.0.0.3", "per-address", 1).await;
+    join(&mut held[63], "per-address", 2).await;
+    event_about(&mut other, "member-joined", 2).await;
+}
+
+#[tokio::test]
 async fn one_clients_wrong_secrets_through_the_proxy_lock_out_every_backend_behind_it() {
     let Some(d) = deployment("tls-throttle", &[]).await else {
         return;
