@@ -155,17 +155,29 @@ pub fn read(p: &std::path::Path) -> String {
 pub type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// A WebSocket over any stream: plain TCP ([`Ws`]) or TLS through a proxy (tls_proxy.rs).
+pub type Socket<S> = tokio_tungstenite::WebSocketStream<S>;
+
 /// A member of app `sec`'s `room`, joined as `uid` with the default privileges.
 pub async fn member(addr: &str, room: &str, uid: u64) -> Ws {
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
         .await
         .unwrap();
-    let token = token(room, uid, mprtc_server::token::Privileges::default());
-    let join = json!({"v":1,"id":1,"type":"join","body":{"appkey":"sec","room":room,"uid":uid,"token":token}});
-    let r = request(&mut ws, join).await;
-    assert_eq!(r["ok"], true, "{r}");
+    join(&mut ws, room, uid).await;
     ws
 }
+
+/// Joins `ws` to app `sec`'s `room` as `uid` with the default privileges (request id 1).
+pub async fn join<S: Io>(ws: &mut Socket<S>, room: &str, uid: u64) {
+    let token = token(room, uid, mprtc_server::token::Privileges::default());
+    let join = json!({"v":1,"id":1,"type":"join","body":{"appkey":"sec","room":room,"uid":uid,"token":token}});
+    let r = request(ws, join).await;
+    assert_eq!(r["ok"], true, "{r}");
+}
+
+/// What a WebSocket runs over.
+pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin {}
+impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Io for S {}
 
 /// A join token of app `sec` for `uid` in `room` with privileges `p`, valid ten minutes.
 pub fn token(room: &str, uid: u64, p: mprtc_server::token::Privileges) -> String {
@@ -184,7 +196,7 @@ pub fn token(room: &str, uid: u64, p: mprtc_server::token::Privileges) -> String
 }
 
 /// Publishes video as member `ws` (request id 2) and returns the push URL it is handed.
-pub async fn publish(ws: &mut Ws) -> String {
+pub async fn publish<S: Io>(ws: &mut Socket<S>) -> String {
     let r = request(
         ws,
         json!({"v":1,"id":2,"type":"publish","body":{"video":true}}),
@@ -195,7 +207,7 @@ pub async fn publish(ws: &mut Ws) -> String {
 }
 
 /// Sends request `frame` and returns its answer (events before it are skipped).
-pub async fn request(ws: &mut Ws, frame: Value) -> Value {
+pub async fn request<S: Io>(ws: &mut Socket<S>, frame: Value) -> Value {
     let id = frame["id"].clone();
     ws.send(Message::Text(frame.to_string().into()))
         .await
@@ -209,7 +221,7 @@ pub async fn request(ws: &mut Ws, frame: Value) -> Value {
 }
 
 /// The next frame, within [`DEADLINE`].
-pub async fn next(ws: &mut Ws) -> Value {
+pub async fn next<S: Io>(ws: &mut Socket<S>) -> Value {
     loop {
         let m = tokio::time::timeout(DEADLINE, ws.next())
             .await
@@ -223,7 +235,7 @@ pub async fn next(ws: &mut Ws) -> Value {
 }
 
 /// Reads until an event of `kind` arrives.
-pub async fn event(ws: &mut Ws, kind: &str) -> Value {
+pub async fn event<S: Io>(ws: &mut Socket<S>, kind: &str) -> Value {
     loop {
         let v = next(ws).await;
         if v["type"] == kind {
@@ -233,7 +245,7 @@ pub async fn event(ws: &mut Ws, kind: &str) -> Value {
 }
 
 /// Reads until an event of `kind` about `uid` arrives.
-pub async fn event_about(ws: &mut Ws, kind: &str, uid: u64) -> Value {
+pub async fn event_about<S: Io>(ws: &mut Socket<S>, kind: &str, uid: u64) -> Value {
     loop {
         let v = event(ws, kind).await;
         if v["body"]["uid"] == uid {

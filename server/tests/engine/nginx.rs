@@ -15,19 +15,29 @@ pub const RTMP_MODULE: &str = "/usr/lib/nginx/modules/ngx_rtmp_module.so";
 /// printed reason, except under `CI=true`, where `scripts/setup` installs them and a missing
 /// module is a failure.
 pub fn available(suite: &str) -> bool {
-    let ok = Path::new(NGINX).exists() && Path::new(RTMP_MODULE).exists();
-    if !ok {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{NGINX} or {RTMP_MODULE} is missing under CI=true: scripts/setup installs nginx and libnginx-mod-rtmp");
-        }
-        eprintln!("skipping {suite}: {NGINX} or {RTMP_MODULE} is not installed (scripts/setup installs nginx and libnginx-mod-rtmp)");
+    installed(suite, &[NGINX, RTMP_MODULE])
+}
+
+/// Whether every one of `files` exists; [`available`]'s skip-or-fail rule otherwise.
+pub fn installed(suite: &str, files: &[&str]) -> bool {
+    let missing: Vec<&str> = files
+        .iter()
+        .copied()
+        .filter(|f| !Path::new(f).exists())
+        .collect();
+    if missing.is_empty() {
+        return true;
     }
-    ok
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{missing:?} missing under CI=true: scripts/setup installs them");
+    }
+    eprintln!("skipping {suite}: {missing:?} not installed (scripts/setup installs them)");
+    false
 }
 
 /// One nginx-rtmp node; stopped (SIGTERM to the master, which ends its worker) when dropped.
 pub struct Node {
-    child: Child,
+    _nginx: Nginx,
     pub dir: PathBuf,
     /// Its RTMP listener's port.
     pub rtmp: u16,
@@ -49,12 +59,6 @@ impl Node {
     /// The node's error log, for failure messages.
     pub fn log(&self) -> String {
         read(&self.dir.join("logs/error.log"))
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        terminate(&mut self.child);
     }
 }
 
@@ -112,27 +116,54 @@ pub async fn start_plain(dir: &Path, ports: Ports) -> Node {
 /// replaced.
 async fn start_text(
     conf: &str,
-    mut text: String,
+    text: String,
     dir: &Path,
     ports: Ports,
     vars: &[(&str, String)],
 ) -> Node {
     let listen = |p: u16| format!("127.0.0.1:{p}");
-    let all = [
+    let all: Vec<(&str, String)> = [
         ("RTMP_LISTEN", listen(ports.rtmp)),
         ("CONTROL_LISTEN", listen(ports.control)),
-    ];
-    for (k, v) in all
-        .iter()
-        .map(|(k, v)| (*k, v.clone()))
-        .chain(vars.iter().cloned())
-    {
-        text = text.replace(&format!("@{k}@"), &v);
+    ]
+    .into_iter()
+    .chain(vars.iter().cloned())
+    .collect();
+    let text = replace(conf, text, &all);
+    let _nginx = spawn(conf, &text, dir, &[ports.rtmp, ports.control]).await;
+    Node {
+        _nginx,
+        dir: dir.to_owned(),
+        rtmp: ports.rtmp,
+        control: ports.control,
+    }
+}
+
+/// `text` with each `@NAME@` of `vars` replaced; fails the test if a placeholder is left.
+pub fn replace(conf: &str, mut text: String, vars: &[(&str, String)]) -> String {
+    for (k, v) in vars {
+        text = text.replace(&format!("@{k}@"), v);
     }
     assert!(
         !text.contains('@'),
         "a placeholder of {conf} is left: {text}"
     );
+    text
+}
+
+/// An nginx master process; stopped (SIGTERM, which ends its workers) when dropped.
+pub struct Nginx(Child);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        terminate(&mut self.0);
+    }
+}
+
+/// Writes `text` as `dir/nginx.conf`, checks it with `nginx -t` and runs nginx in the foreground
+/// with `dir` as its prefix (logs in `dir/logs`); returns once each of `ports` on 127.0.0.1
+/// accepts connections.
+pub async fn spawn(conf: &str, text: &str, dir: &Path, ports: &[u16]) -> Nginx {
     std::fs::create_dir_all(dir.join("logs")).unwrap();
     std::fs::create_dir_all(dir.join("tmp")).unwrap();
     let path = dir.join("nginx.conf");
@@ -156,18 +187,16 @@ async fn start_text(
         .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
         .spawn()
         .unwrap();
-    let node = Node {
-        child,
-        dir: dir.to_owned(),
-        rtmp: ports.rtmp,
-        control: ports.control,
-    };
-    for port in [node.rtmp, node.control] {
-        accepting(port)
-            .await
-            .unwrap_or_else(|| panic!("nginx {conf} does not listen on {port}: {}", node.log()));
+    let nginx = Nginx(child);
+    for &port in ports {
+        accepting(port).await.unwrap_or_else(|| {
+            panic!(
+                "nginx {conf} does not listen on {port}: {}",
+                read(&dir.join("logs/error.log"))
+            )
+        });
     }
-    node
+    nginx
 }
 
 /// Waits until 127.0.0.1:`port` accepts a connection (within [`DEADLINE`]).
