@@ -138,6 +138,8 @@ pub struct Server {
     apps: Arc<std::collections::HashMap<String, crate::config::AppConfig>>,
     /// Serve the development token endpoint.
     debug_tokens: bool,
+    /// Reverse proxies whose `X-Real-IP` the login throttle believes.
+    trusted_proxies: Vec<crate::config::IpRange>,
     listen_limits: crate::listen::ListenLimits,
     /// The media server as signaling sees it, also read by `/metrics`.
     media_server: Arc<dyn MediaServer>,
@@ -241,6 +243,7 @@ impl Server {
             task_rx,
             apps,
             debug_tokens: cfg.debug_token_endpoint,
+            trusted_proxies: cfg.trusted_proxies.clone(),
             listen_limits: cfg.listen_limits,
             media_server,
             metrics_token: cfg.metrics_token,
@@ -296,7 +299,9 @@ impl Server {
             }
         });
         // One throttle of failed logins for the server API and `/metrics`.
-        let throttle: Arc<std::sync::Mutex<crate::throttle::LoginThrottle>> = Default::default();
+        let throttle = Arc::new(std::sync::Mutex::new(
+            crate::throttle::LoginThrottle::behind(self.trusted_proxies.clone()),
+        ));
         let api = http_api::router(http_api::Api {
             signaling: self.signaling.clone(),
             apps: self.apps.clone(),

@@ -65,10 +65,15 @@ pub(crate) async fn throttled(
     req: Request,
     next: Next,
 ) -> Response {
-    let ip = req
+    let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
+    let real_ip = req.headers().get("x-real-ip").and_then(|v| v.to_str().ok());
+    let ip = peer.map(|p| {
+        let t = throttle.lock().unwrap_or_else(|p| p.into_inner());
+        t.client(p, real_ip)
+    });
     let now = now_ms();
     let lock =
         |t: &Mutex<LoginThrottle>| t.lock().unwrap_or_else(|p| p.into_inner()).locked(ip?, now);

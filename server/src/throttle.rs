@@ -4,9 +4,17 @@
 //! constant time still falls to guessing if guesses are free: after [`MAX_FAILURES`] failed
 //! attempts within [`WINDOW_MS`], an address is answered `429` for [`LOCKOUT_MS`] without its
 //! credentials being looked at. The table is bounded; when it is full the stalest entry goes.
+//!
+//! Behind a reverse proxy every client arrives from the proxy's address, and one client's
+//! guesses would lock out every backend behind it. So the address counted is the one a
+//! *trusted* proxy (`trusted_proxies`) puts in `X-Real-IP` — a proxy that overwrites the header
+//! with the address it saw, as `deploy/nginx/mprtc.conf` does. From anyone else the header is
+//! ignored: believing it would let a guesser pick a fresh address for every guess.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+
+use crate::config::IpRange;
 
 /// Failed logins within [`WINDOW_MS`] that lock an address out.
 pub const MAX_FAILURES: u32 = 10;
@@ -20,6 +28,7 @@ const MAX_TRACKED: usize = 4096;
 #[derive(Debug, Default)]
 pub struct LoginThrottle {
     by_ip: HashMap<IpAddr, Entry>,
+    trusted_proxies: Vec<IpRange>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -30,6 +39,24 @@ struct Entry {
 }
 
 impl LoginThrottle {
+    /// A throttle that believes the `X-Real-IP` of these proxies.
+    pub fn behind(trusted_proxies: Vec<IpRange>) -> Self {
+        Self {
+            trusted_proxies,
+            ..Self::default()
+        }
+    }
+
+    /// The address a request from `peer` counts as: the `X-Real-IP` it carries when `peer` is a
+    /// trusted proxy and the header is one address, otherwise `peer` itself.
+    pub fn client(&self, peer: IpAddr, real_ip: Option<&str>) -> IpAddr {
+        let trusted = self.trusted_proxies.iter().any(|r| r.contains(peer));
+        match real_ip {
+            Some(h) if trusted => h.trim().parse().unwrap_or(peer),
+            _ => peer,
+        }
+    }
+
     /// Whether `ip` is locked out now; `Some(ms left)` if it is.
     pub fn locked(&self, ip: IpAddr, now_ms: u64) -> Option<u64> {
         let e = self.by_ip.get(&ip)?;
@@ -113,5 +140,25 @@ mod tests {
             t.failed(IpAddr::from(i.to_be_bytes()), 5);
         }
         assert!(t.by_ip.len() <= MAX_TRACKED);
+    }
+
+    /// Only a trusted proxy's `X-Real-IP` is believed, and only when it is one address: a
+    /// guesser elsewhere cannot name a fresh address per guess.
+    #[test]
+    fn the_client_is_the_trusted_proxys_header_and_nobody_elses() {
+        let t = LoginThrottle::behind(vec![IpRange::parse("10.0.0.0/8").unwrap()]);
+        let (proxy, stranger): (IpAddr, IpAddr) =
+            ("10.1.2.3".parse().unwrap(), "192.0.2.9".parse().unwrap());
+        let client: IpAddr = "198.51.100.7".parse().unwrap();
+        assert_eq!(t.client(proxy, Some("198.51.100.7")), client);
+        assert_eq!(t.client(proxy, Some(" 198.51.100.7 ")), client);
+        assert_eq!(t.client(proxy, None), proxy);
+        assert_eq!(t.client(proxy, Some("198.51.100.7, 10.1.2.3")), proxy);
+        assert_eq!(t.client(proxy, Some("nonsense")), proxy);
+        assert_eq!(t.client(stranger, Some("198.51.100.7")), stranger);
+        assert_eq!(
+            LoginThrottle::default().client(proxy, Some("198.51.100.7")),
+            proxy
+        );
     }
 }

@@ -60,6 +60,7 @@ fn key_of(flag: &str) -> Option<String> {
         "app" => "[[apps]]".into(),
         "insecure_app" => "insecure".into(),
         "allowed_origin" | "media_play_base" | "media_hook_source" => format!("{name}s"),
+        "trusted_proxy" => "trusted_proxies".into(),
         _ => name,
     })
 }

@@ -93,6 +93,8 @@ const OTHERS: &[(&str, &str)] = &[
     ("--media-control", "MPRTC_MEDIA_CONTROL"),
     ("--media-hook-source", "MPRTC_MEDIA_HOOK_SOURCES"),
     ("--media-hook-secret", "MPRTC_MEDIA_HOOK_SECRET"),
+    // A proxy's header believed by the login throttle: tls_proxy.rs, throttle.rs's unit tests.
+    ("--trusted-proxy", "MPRTC_TRUSTED_PROXIES"),
     ("--log-format", "MPRTC_LOG_FORMAT"), // logs.rs
 ];
 

@@ -321,13 +321,48 @@ async fn the_proxy_caps_each_client_address_where_the_server_cannot() {
     event_about(&mut other, "member-joined", 2).await;
 }
 
+/// The throttle counts the trusted proxy's `X-Real-IP`: a client guessing secrets through the
+/// proxy locks itself out, and only itself.
 #[tokio::test]
-async fn one_clients_wrong_secrets_through_the_proxy_lock_out_every_backend_behind_it() {
+async fn one_clients_wrong_secrets_through_the_proxy_lock_out_only_that_client() {
     let Some(d) = deployment("tls-throttle", &[]).await else {
         return;
     };
-    // The server API's failed-login throttle counts the proxy's address too, so a minute's
-    // lock-out of one guessing client is everyone's (README: "Deploying").
+    let kick = ("POST", "/api/v1/rooms/caps/members/1/kick");
+    let mut refused = 0;
+    while refused < 20 {
+        match d
+            .proxy
+            .https_from("127.0.0.5", kick, &basic("wrong"))
+            .await
+            .0
+        {
+            401 => refused += 1,
+            429 => break,
+            other => panic!("a wrong secret answered {other}"),
+        }
+    }
+    assert!(refused < 20, "no throttle after {refused} wrong secrets");
+    let again = d
+        .proxy
+        .https_from("127.0.0.5", kick, &basic(APP_SECRET))
+        .await;
+    assert_eq!(again.0, 429, "the guesser stays locked out: {again:?}");
+    let honest = d
+        .proxy
+        .https_from("127.0.0.6", kick, &basic(APP_SECRET))
+        .await;
+    assert_ne!(honest.0, 429, "another client is not: {honest:?}");
+    assert_ne!(honest.0, 401, "{honest:?}");
+}
+
+/// Without `trusted_proxies` the header is not believed: every client of the proxy is the
+/// proxy's address, and one client's guesses lock out every backend behind it.
+#[tokio::test]
+async fn without_trusted_proxies_one_client_locks_out_every_backend_behind_the_proxy() {
+    let Some(d) = deployment("tls-untrusted", &["--trusted-proxy", "192.0.2.1"]).await else {
+        return;
+    };
     let kick = ("POST", "/api/v1/rooms/caps/members/1/kick");
     let mut refused = 0;
     while refused < 20 {

@@ -69,6 +69,8 @@ pub enum ConfigError {
     BadHookSecret(usize),
     #[error("media hook source {0:?} is invalid: use an IP address or ADDRESS/PREFIX")]
     BadHookSource(String),
+    #[error("trusted proxy {0:?} is invalid: use an IP address or ADDRESS/PREFIX")]
+    BadTrustedProxy(String),
     /// The value is not echoed: it is a secret.
     #[error(
         "metrics_token must be at least {MIN_MEDIA_SECRET} bytes (it was {0}); unset it to serve no /metrics"
@@ -100,6 +102,7 @@ impl ConfigError {
             Self::BadMediaBase(_) => "config.bad_media_base",
             Self::BadHookSecret(_) => "config.bad_hook_secret",
             Self::BadHookSource(_) => "config.bad_hook_source",
+            Self::BadTrustedProxy(_) => "config.bad_trusted_proxy",
             Self::BadMetricsToken(_) => "config.bad_metrics_token",
         }
     }

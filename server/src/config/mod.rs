@@ -114,6 +114,8 @@ pub struct Config {
     pub metrics_token: Option<Secret>,
     /// Log lines as text (the default) or JSON objects; the same caps either way.
     pub log_format: crate::logging::LogFormat,
+    /// Reverse proxies whose `X-Real-IP` names the client (see [`crate::throttle`]).
+    pub trusted_proxies: Vec<IpRange>,
     /// The apps allowed to use this server, by app key: the file's `[[apps]]`, then `--app`
     /// and `--insecure-app` (a key given twice is refused).
     pub apps: HashMap<String, AppConfig>,

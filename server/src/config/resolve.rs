@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use super::{
-    normalize_origin, AppConfig, Config, ConfigError, FileConfig, Overrides, Secret, Settings,
-    MIN_MEDIA_SECRET,
+    normalize_origin, AppConfig, Config, ConfigError, FileConfig, IpRange, Overrides, Secret,
+    Settings, MIN_MEDIA_SECRET,
 };
 
 impl Config {
@@ -115,6 +115,11 @@ impl Config {
             s.media_hook_secret,
             s.media_hook_sources,
         )?;
+        let trusted_proxies = s
+            .trusted_proxies
+            .iter()
+            .map(|r| IpRange::parse(r).ok_or_else(|| ConfigError::BadTrustedProxy(r.clone())))
+            .collect::<Result<Vec<_>, _>>()?;
         let d = |s: &str| s.parse::<SocketAddr>().expect("default addresses parse");
         Ok(Config {
             listen: s.listen.unwrap_or_else(|| d("127.0.0.1:7880")),
@@ -139,6 +144,7 @@ impl Config {
             external_media,
             metrics_token,
             log_format: s.log_format.unwrap_or_default(),
+            trusted_proxies,
             apps,
         })
     }

@@ -131,6 +131,15 @@ pub struct Settings {
         value_delimiter = ','
     )]
     pub media_hook_sources: Vec<String>,
+    /// Address or ADDRESS/PREFIX of a reverse proxy whose `X-Real-IP` header names the client
+    /// (repeatable; none: no header is believed). The server API's failed-login throttle then
+    /// counts the client, not the proxy.
+    #[arg(
+        long = "trusted-proxy",
+        env = "MPRTC_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
     /// Secret carried in the engine's hook URLs (at least 32 URL-safe characters).
     #[arg(long, env = "MPRTC_MEDIA_HOOK_SECRET", hide_env_values = true)]
     pub media_hook_secret: Option<Secret>,
@@ -233,9 +242,10 @@ impl Settings {
         let media_control = replace_list(&mut self.media_control, &mut under.media_control);
         let media_hook_sources =
             replace_list(&mut self.media_hook_sources, &mut under.media_hook_sources);
+        let trusted_proxies = replace_list(&mut self.trusted_proxies, &mut under.trusted_proxies);
         let merged = over!(self, under;
             own: file_apps, apps, insecure_apps, allowed_origins, tasks, media_play_bases,
-                media_control, media_hook_sources;
+                media_control, media_hook_sources, trusted_proxies;
             config, listen, rtmp_listen, flv_listen, public_host, media_secret, url_ttl_secs,
             max_frame_bytes, max_rooms, max_members_per_room, max_requests_per_sec,
             max_queued_bytes, max_connections, max_connections_per_ip, rtmp_max_connections,
@@ -254,6 +264,7 @@ impl Settings {
             media_play_bases,
             media_control,
             media_hook_sources,
+            trusted_proxies,
             ..merged
         }
     }

@@ -298,3 +298,34 @@ fn settings_laid_over_others_win_where_given() {
         "{debug}"
     );
 }
+
+/// `trusted_proxies` are addresses or ranges; the flags' list replaces the file's whole, and
+/// anything else stops the server with its own code.
+#[test]
+fn trusted_proxies_are_ranges_and_the_flags_replace_the_file() {
+    let dbg = || Overrides {
+        insecure_apps: vec!["dbg".into()],
+        ..Default::default()
+    };
+    let f = parse("trusted_proxies = [\"10.0.0.0/8\"]\n");
+    let c = Config::resolve(f.unwrap(), dbg()).unwrap();
+    assert_eq!(
+        c.trusted_proxies,
+        vec![IpRange::parse("10.0.0.0/8").unwrap()]
+    );
+    let f = parse("trusted_proxies = [\"10.0.0.0/8\"]\n");
+    let o = Overrides {
+        trusted_proxies: vec!["127.0.0.1".into()],
+        ..dbg()
+    };
+    let c = Config::resolve(f.unwrap(), o).unwrap();
+    assert_eq!(
+        c.trusted_proxies,
+        vec![IpRange::parse("127.0.0.1").unwrap()]
+    );
+    let o = Overrides {
+        trusted_proxies: vec!["10.0.0.0/33".into()],
+        ..dbg()
+    };
+    assert_eq!(flags(o).unwrap_err().code(), "config.bad_trusted_proxy");
+}
