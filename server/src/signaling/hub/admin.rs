@@ -46,6 +46,10 @@ impl Hub {
         // A replaced member is back at once: keep the room (and its push tasks) even if it was
         // the only one in it.
         let keep_room = reason == KickReason::Replaced;
+        if reason == KickReason::TokenExpired {
+            let data = serde_json::json!({ "uid": uid });
+            out.push(members::hook(key, "token.expired", data));
+        }
         self.remove_member(key, uid, LeaveReason::Kicked, keep_room, now_ms, out);
     }
 
@@ -149,6 +153,8 @@ impl Hub {
             }
         }
         tasks::end_all(&mut r, &key, out);
+        let data = serde_json::json!({ "reason": "closed" });
+        out.push(members::hook(&key, "room.ended", data));
         Ok(())
     }
 }

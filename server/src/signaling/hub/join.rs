@@ -169,7 +169,9 @@ impl Hub {
                 let media_id = format!("m{}", hex(&bits));
                 *self.rooms_of_app.entry(key.0.clone()).or_default() += 1;
                 self.by_media.insert(media_id.clone(), key.clone());
+                out.push(members::hook(&key, "room.started", serde_json::json!({})));
                 self.rooms.entry(key.clone()).or_insert(Room {
+                    key: key.clone(),
                     media_id,
                     members: BTreeMap::new(),
                     tasks: BTreeMap::new(),

@@ -94,6 +94,8 @@ impl Member {
 /// A room: its members in uid order, its push tasks, and its id on the media server.
 #[derive(Debug)]
 pub(super) struct Room {
+    /// The room's app and name, for the webhook events it causes.
+    pub(super) key: RoomKey,
     /// The room's id in media URLs: random, so that it tells nothing about the room's name.
     pub(super) media_id: String,
     /// Members by uid, detached ones included.
@@ -246,6 +248,11 @@ impl Hub {
             let media_id = room.media_id.clone();
             self.drop_room(key);
             self.by_media.remove(&media_id);
+            out.push(hook(
+                key,
+                "room.ended",
+                serde_json::json!({ "reason": "empty" }),
+            ));
         }
     }
 
@@ -275,5 +282,61 @@ impl Hub {
                 m.push_body(&body, out);
             }
         }
+        // Every room event the members hear passes here once, so the backend hears the same
+        // story in the same order.
+        if let Some((kind, data)) = hook_of(ev) {
+            out.push(hook(&room.key, kind, data));
+        }
     }
+}
+
+/// A webhook event of room `key`.
+pub(super) fn hook(key: &RoomKey, kind: &'static str, data: serde_json::Value) -> HubOut {
+    HubOut::Hook(crate::webhooks::HookEvent {
+        app: key.0.clone(),
+        room: key.1.clone(),
+        kind,
+        data,
+    })
+}
+
+/// The webhook event a room event makes, if the backend is told of it (mutes and roles are
+/// not: they are the members' business and frequent).
+fn hook_of(ev: &Event) -> Option<(&'static str, serde_json::Value)> {
+    use serde_json::json;
+    let media = |m: &Media| json!({ "audio": m.audio, "video": m.video });
+    Some(match ev {
+        Event::MemberJoined { uid, role, user } => (
+            "member.joined",
+            json!({ "uid": uid, "role": format!("{role:?}").to_lowercase(),
+                    "user_id": user.as_ref().map(|u| u.id.clone()) }),
+        ),
+        Event::MemberLeft { uid, reason } => match reason {
+            LeaveReason::Kicked => ("member.kicked", json!({ "uid": uid })),
+            LeaveReason::Left => ("member.left", json!({ "uid": uid, "reason": "left" })),
+            LeaveReason::ConnectionLost => (
+                "member.left",
+                json!({ "uid": uid, "reason": "connection_lost" }),
+            ),
+        },
+        Event::StreamAdded {
+            uid,
+            media: m,
+            stream,
+        } => (
+            "stream.published",
+            json!({ "uid": uid, "media": media(m), "stream": stream }),
+        ),
+        Event::StreamRemoved { uid, media: m } => (
+            "stream.unpublished",
+            json!({ "uid": uid, "media": media(m) }),
+        ),
+        Event::TaskStatus {
+            task_id, code, msg, ..
+        } => (
+            "task.status",
+            json!({ "task_id": task_id, "code": code, "msg": msg }),
+        ),
+        _ => return None,
+    })
 }
