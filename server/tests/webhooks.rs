@@ -145,7 +145,10 @@ async fn next(rx: &mut mpsc::Receiver<Delivery>) -> Delivery {
 async fn until_kind(rx: &mut mpsc::Receiver<Delivery>, kind: &str) -> Vec<Delivery> {
     let mut seen = Vec::new();
     loop {
-        let d = next(rx).await;
+        let d = tokio::time::timeout(PATIENCE, rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no {kind} delivered in time; before it: {seen:?}"))
+            .expect("the receiver runs");
         let done = d.kind() == kind;
         seen.push(d);
         if done {

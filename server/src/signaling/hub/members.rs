@@ -301,7 +301,8 @@ pub(super) fn hook(key: &RoomKey, kind: &'static str, data: serde_json::Value) -
 }
 
 /// The webhook event a room event makes, if the backend is told of it (mutes and roles are
-/// not: they are the members' business and frequent).
+/// not: they are the members' business and frequent; task states go from `tasks.rs`, which
+/// sends members two versions of them).
 fn hook_of(ev: &Event) -> Option<(&'static str, serde_json::Value)> {
     use serde_json::json;
     let media = |m: &Media| json!({ "audio": m.audio, "video": m.video });
@@ -330,12 +331,6 @@ fn hook_of(ev: &Event) -> Option<(&'static str, serde_json::Value)> {
         Event::StreamRemoved { uid, media: m } => (
             "stream.unpublished",
             json!({ "uid": uid, "media": media(m) }),
-        ),
-        Event::TaskStatus {
-            task_id, code, msg, ..
-        } => (
-            "task.status",
-            json!({ "task_id": task_id, "code": code, "msg": msg }),
         ),
         _ => return None,
     })
