@@ -487,3 +487,41 @@ async fn every_event_kind_is_delivered() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Webhooks the server could not honour stop it at start with a typed error: an insecure app
+/// (nothing to sign with), a URL that is not http(s) with a host, a queue out of range.
+#[test]
+fn bad_webhook_settings_are_refused_at_start() {
+    let dir = live::probe::scratch("wh-refused");
+    let app = format!("[[apps]]\nkey = \"sec\"\nsecret = \"{SECRET}\"\n");
+    for (toml, code) in [
+        (
+            "[[apps]]\nkey = \"dbg\"\ninsecure = true\nwebhooks = [\"http://127.0.0.1:9/h\"]\n"
+                .to_owned(),
+            "config.webhooks_without_secret",
+        ),
+        (
+            format!("{app}webhooks = [\"ftp://backend.example/h\"]\n"),
+            "config.bad_webhook_url",
+        ),
+        (
+            format!("{app}webhooks = [\"http://user@backend.example/h\"]\n"),
+            "config.bad_webhook_url",
+        ),
+        (
+            format!("{app}webhooks = [\"https:///h\"]\n"),
+            "config.bad_webhook_url",
+        ),
+        (
+            format!("{app}webhooks = [\"http://b.example/h\"]\nwebhook_queue = 0\n"),
+            "config.bad_webhook_queue",
+        ),
+    ] {
+        let file = dir.join("bad.toml");
+        std::fs::write(&file, &toml).unwrap();
+        let out = live::binary::refusal(&["--config", file.to_str().unwrap()], &[]);
+        let err = out.refused_with(code);
+        assert!(!err.contains(SECRET), "{err}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
