@@ -24,7 +24,11 @@ use tokio::sync::{mpsc, watch};
 
 mod live;
 use live::binary::Running;
+use live::scrape::at;
 use live::{answer, connect, join, join_sec, recv_within, until_event, SECRET};
+
+/// One scrape's samples, `name{labels}` → value.
+type Samples = std::collections::BTreeMap<String, f64>;
 
 const METRICS: &str = "metrics-token-for-the-webhook-tests-0123";
 /// How long a delivery, a real ffmpeg or a retry may take on a loaded machine.
@@ -171,43 +175,9 @@ fn server(tag: &str, urls: &[&str], queue: usize, args: &[&str]) -> Running {
     Running::with(&all, &[("MPRTC_METRICS_TOKEN", METRICS)])
 }
 
-/// One scrape of `/metrics`: the value of each unlabelled sample.
-async fn scrape(addr: &str) -> std::collections::HashMap<String, f64> {
-    let req = format!(
-        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {METRICS}\r\nConnection: close\r\n\r\n"
-    );
-    let s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (status, _, body) = live::http::exchange_raw(s, &req).await;
-    assert_eq!(status, 200, "{body}");
-    body.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.split_once(' '))
-        .filter_map(|(k, v)| Some((k.to_owned(), v.parse().ok()?)))
-        .collect()
-}
-
-/// Scrapes until `done` holds; fails after [`PATIENCE`].
-async fn scrape_until(
-    addr: &str,
-    what: &str,
-    done: impl Fn(&std::collections::HashMap<String, f64>) -> bool,
-) -> std::collections::HashMap<String, f64> {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let m = scrape(addr).await;
-        if done(&m) {
-            return m;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "still waiting for {what}: {m:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn at(m: &std::collections::HashMap<String, f64>, k: &str) -> f64 {
-    m.get(k).copied().unwrap_or(0.0)
+/// Scrapes `/metrics` until `done` holds for the samples (see `live/scrape.rs`).
+async fn scrape_until(addr: &str, what: &str, done: impl Fn(&Samples) -> bool) -> Samples {
+    live::scrape::scrape_until(addr, METRICS, what, done).await
 }
 
 /// Runs `program script TIMESTAMP SIGNATURE` with the secret in the environment and `body`
