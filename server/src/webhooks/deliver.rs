@@ -73,12 +73,16 @@ impl Worker {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .pop_front();
+            // Taken off the queue while it is delivered: the queue's cap bounds what waits,
+            // and the one in hand is not dropped by an overflow behind it.
             let Some(p) = next else {
                 tokio::select! {
                     _ = self.queue.wake.notified() => continue,
                     _ = stop.cancelled() => return,
                 }
             };
+            // Shutdown does not wait for a slow backend: what is in hand is lost with the
+            // process, as the README says (events live in memory only).
             tokio::select! {
                 _ = self.deliver(&p) => {}
                 _ = stop.cancelled() => return,
@@ -105,12 +109,12 @@ impl Worker {
                 }
                 Err(e) => {
                     self.counts.failures.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(url = %self.queue.url, id = %p.id, attempt, error = %e, "webhook delivery failed");
+                    tracing::warn!(url = %self.queue.shown, id = %p.id, attempt, error = %e, "webhook delivery failed");
                 }
             }
         }
         self.counts.given_up.fetch_add(1, Ordering::Relaxed);
-        tracing::error!(url = %self.queue.url, id = %p.id, "webhook given up after {MAX_ATTEMPTS} attempts");
+        tracing::error!(url = %self.queue.shown, id = %p.id, "webhook given up after {MAX_ATTEMPTS} attempts");
     }
 
     /// One signed POST; success is a 2xx. The answer's body is never read, and a redirect is
@@ -121,6 +125,10 @@ impl Worker {
             .get(..8)
             .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
         let (host, port) = host_port(url).ok_or(AttemptError::BadUrl)?;
+        // A fresh connection per attempt: events are few next to the cost, and no pooled
+        // connection carries a half-read answer or a restarted backend's dead socket into the
+        // next event. The operator's URL is trusted, so its address is not vetted as layout
+        // images' are (a backend on a private network is the usual case).
         let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
             .await
             .map_err(AttemptError::Connect)?;
@@ -128,6 +136,8 @@ impl Worker {
             (true, 443) | (false, 80) => bracket(&host),
             _ => format!("{}:{port}", bracket(&host)),
         };
+        // The timestamp is this attempt's, not the event's (that is `time_ms` in the body): a
+        // retry long after the event still passes a receiver's freshness check.
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -171,6 +181,8 @@ where
     let (mut tx, conn) = hyper::client::conn::http1::handshake(io)
         .await
         .map_err(|e| AttemptError::Http(e.to_string()))?;
+    // The connection is driven only until the status line and headers are in; aborting it
+    // then closes the socket, so the answer's body is never read, whatever its size.
     let driver = tokio::spawn(conn);
     let r = tx.send_request(req).await;
     driver.abort();

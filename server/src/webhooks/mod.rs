@@ -61,6 +61,8 @@ struct Pending {
 /// The events waiting for one URL of one app.
 struct Queue {
     url: String,
+    /// The URL as logs show it: without its query, where a backend may have put a token.
+    shown: String,
     secret: Secret,
     cap: usize,
     items: Mutex<VecDeque<Pending>>,
@@ -116,6 +118,7 @@ impl Webhooks {
                 .map(|url| {
                     Arc::new(Queue {
                         url: url.clone(),
+                        shown: url.split(['?', '#']).next().unwrap_or("").to_owned(),
                         secret: secret.clone(),
                         cap: a.webhook_queue.unwrap_or(DEFAULT_QUEUE),
                         items: Mutex::new(VecDeque::new()),
@@ -172,7 +175,7 @@ impl Webhooks {
             if items.len() >= q.cap {
                 if let Some(old) = items.pop_front() {
                     self.counts.dropped.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(url = %q.url, id = %old.id, "webhook queue full: oldest event dropped");
+                    tracing::warn!(url = %q.shown, id = %old.id, "webhook queue full: oldest event dropped");
                 }
             }
             items.push_back(p.clone());
@@ -197,5 +200,69 @@ impl Webhooks {
                 .map(|q| q.items.lock().map_or(0, |i| i.len()))
                 .sum(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(webhooks: &[&str], queue: Option<usize>) -> AppConfig {
+        AppConfig {
+            key: "a".into(),
+            secret: Some("k".into()),
+            insecure: false,
+            max_rooms: None,
+            webhooks: webhooks.iter().map(|u| (*u).to_owned()).collect(),
+            webhook_queue: queue,
+        }
+    }
+
+    fn ev(n: u64) -> HookEvent {
+        HookEvent {
+            app: "a".into(),
+            room: "r".into(),
+            kind: "member.joined",
+            data: serde_json::json!({ "uid": n }),
+        }
+    }
+
+    /// The scheme against a vector computed apart (`printf '1.{}' | openssl dgst -sha256
+    /// -hmac k`): HMAC-SHA256 keyed with the secret over `{timestamp}.{body}`, in hex.
+    #[test]
+    fn the_signature_is_hmac_sha256_of_timestamp_dot_body() {
+        assert_eq!(
+            signature(b"k", 1, "{}"),
+            "v1=3dd49b2593d0f9a349e9e71c4bde3e2b862c2be4003fe9b4ba81332029310158"
+        );
+    }
+
+    #[test]
+    fn a_full_queue_drops_its_oldest_and_counts_it() {
+        let w = Webhooks::new([&app(&["http://h/x?token=s"], Some(2))]);
+        for n in 1..=5 {
+            w.emit(ev(n));
+        }
+        let s = w.sample();
+        assert_eq!((s.queued, s.dropped), (2, 3));
+        let q = &w.by_app["a"][0];
+        assert_eq!(q.shown, "http://h/x");
+        let kept: Vec<serde_json::Value> = q
+            .items
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                serde_json::from_str::<serde_json::Value>(&p.body).unwrap()["data"]["uid"].clone()
+            })
+            .collect();
+        assert_eq!(kept, [4, 5]);
+        // Another app's events, and an app without URLs, queue nothing.
+        w.emit(HookEvent {
+            app: "b".into(),
+            ..ev(6)
+        });
+        assert_eq!(Webhooks::new([&app(&[], None)]).by_app.len(), 0);
+        assert_eq!(w.sample().queued, 2);
     }
 }
