@@ -245,7 +245,7 @@ async fn deliveries_are_signed_and_the_node_and_python_examples_verify_them() {
 #[tokio::test]
 async fn a_burst_in_one_room_is_delivered_in_order() {
     let (url, mut rx, _go) = receiver(0, false).await;
-    let srv = server("wh-burst", &[&url], 256, &[]);
+    let srv = server("wh-burst", &[&url], 256, &["--resume-window-ms", "0"]);
     let mut members = Vec::new();
     for uid in 1..=12 {
         members.push(join_sec(&srv.signal(), "burst", uid).await);

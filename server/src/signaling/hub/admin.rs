@@ -47,8 +47,9 @@ impl Hub {
         // the only one in it.
         let keep_room = reason == KickReason::Replaced;
         if reason == KickReason::TokenExpired {
-            let data = serde_json::json!({ "uid": uid });
-            out.push(members::hook(key, "token.expired", data));
+            let hooks = self.rooms.get(key).and_then(|r| r.hooks.clone());
+            let data = || serde_json::json!({ "uid": uid });
+            members::hook(&hooks, "token.expired", data, out);
         }
         self.remove_member(key, uid, LeaveReason::Kicked, keep_room, now_ms, out);
     }
@@ -153,8 +154,8 @@ impl Hub {
             }
         }
         tasks::end_all(&mut r, &key, out);
-        let data = serde_json::json!({ "reason": "closed" });
-        out.push(members::hook(&key, "room.ended", data));
+        let data = || serde_json::json!({ "reason": "closed" });
+        members::hook(&r.hooks, "room.ended", data, out);
         Ok(())
     }
 }

@@ -94,8 +94,9 @@ impl Member {
 /// A room: its members in uid order, its push tasks, and its id on the media server.
 #[derive(Debug)]
 pub(super) struct Room {
-    /// The room's app and name, for the webhook events it causes.
-    pub(super) key: RoomKey,
+    /// The room's app and name when its app has webhooks; `None`: no webhook event is even
+    /// made (most apps have none, and this runs under the hub's lock).
+    pub(super) hooks: Option<RoomKey>,
     /// The room's id in media URLs: random, so that it tells nothing about the room's name.
     pub(super) media_id: String,
     /// Members by uid, detached ones included.
@@ -246,13 +247,15 @@ impl Hub {
         if room.members.is_empty() && !keep_empty_room {
             tasks::end_all(room, key, out);
             let media_id = room.media_id.clone();
+            let hooks = room.hooks.take();
             self.drop_room(key);
             self.by_media.remove(&media_id);
-            out.push(hook(
-                key,
+            hook(
+                &hooks,
                 "room.ended",
-                serde_json::json!({ "reason": "empty" }),
-            ));
+                || serde_json::json!({ "reason": "empty" }),
+                out,
+            );
         }
     }
 
@@ -284,20 +287,30 @@ impl Hub {
         }
         // Every room event the members hear passes here once, so the backend hears the same
         // story in the same order.
-        if let Some((kind, data)) = hook_of(ev) {
-            out.push(hook(&room.key, kind, data));
+        if room.hooks.is_some() {
+            if let Some((kind, data)) = hook_of(ev) {
+                hook(&room.hooks, kind, || data, out);
+            }
         }
     }
 }
 
-/// A webhook event of room `key`.
-pub(super) fn hook(key: &RoomKey, kind: &'static str, data: serde_json::Value) -> HubOut {
-    HubOut::Hook(crate::webhooks::HookEvent {
-        app: key.0.clone(),
-        room: key.1.clone(),
-        kind,
-        data,
-    })
+/// A webhook event of the room whose [`Room::hooks`] is `to`; nothing (not even `data`) when
+/// its app has no webhooks.
+pub(super) fn hook(
+    to: &Option<RoomKey>,
+    kind: &'static str,
+    data: impl FnOnce() -> serde_json::Value,
+    out: &mut Vec<HubOut>,
+) {
+    if let Some((app, room)) = to {
+        out.push(HubOut::Hook(crate::webhooks::HookEvent {
+            app: app.clone(),
+            room: room.clone(),
+            kind,
+            data: data(),
+        }));
+    }
 }
 
 /// The webhook event a room event makes, if the backend is told of it (mutes and roles are
