@@ -56,8 +56,9 @@ impl Delivery {
 #[derive(Clone)]
 struct Receiver {
     tx: mpsc::Sender<Delivery>,
-    /// Requests answered 500 before the first 2xx.
+    /// Requests answered 500 (or a redirect to `redirect`) before the first 2xx.
     fail_first: usize,
+    redirect: Option<String>,
     seen: Arc<AtomicUsize>,
     /// Requests are held unanswered until this is `true`.
     release: watch::Receiver<bool>,
@@ -86,10 +87,11 @@ async fn handle(
         .map(|c| c.to_bytes())
         .unwrap_or_default();
     let body = String::from_utf8_lossy(&body).into_owned();
-    let status = if r.seen.fetch_add(1, Ordering::SeqCst) < r.fail_first {
-        500
-    } else {
-        200
+    let failing = r.seen.fetch_add(1, Ordering::SeqCst) < r.fail_first;
+    let status = match (failing, &r.redirect) {
+        (false, _) => 200,
+        (true, None) => 500,
+        (true, Some(_)) => 307,
     };
     let event = serde_json::from_str(&body).unwrap_or(Value::Null);
     let d = Delivery {
@@ -103,9 +105,11 @@ async fn handle(
     let _ = r.tx.send(d).await;
     let mut release = r.release.clone();
     let _ = release.wait_for(|go| *go).await;
-    let resp = hyper::Response::builder()
-        .status(status)
-        .body(Full::new(Bytes::new()));
+    let mut resp = hyper::Response::builder().status(status);
+    if let (307, Some(to)) = (status, &r.redirect) {
+        resp = resp.header("location", to);
+    }
+    let resp = resp.body(Full::new(Bytes::new()));
     Ok(resp.unwrap_or_default())
 }
 
@@ -115,6 +119,15 @@ async fn receiver(
     fail_first: usize,
     hold: bool,
 ) -> (String, mpsc::Receiver<Delivery>, watch::Sender<bool>) {
+    receiver_with(fail_first, hold, None).await
+}
+
+/// [`receiver`], its failures redirects to `redirect` when given.
+async fn receiver_with(
+    fail_first: usize,
+    hold: bool,
+    redirect: Option<String>,
+) -> (String, mpsc::Receiver<Delivery>, watch::Sender<bool>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hooks?from=mprtc", listener.local_addr().unwrap());
     let (tx, rx) = mpsc::channel(4096);
@@ -122,6 +135,7 @@ async fn receiver(
     let r = Receiver {
         tx,
         fail_first,
+        redirect,
         seen: Arc::default(),
         release,
     };
@@ -298,6 +312,23 @@ async fn a_500_is_retried_until_a_2xx_and_the_order_is_kept() {
     .await;
     assert_eq!(at(&m, "mprtc_webhook_failures_total"), 2.0, "{m:?}");
     assert_eq!(at(&m, "mprtc_webhook_retries_total"), 2.0, "{m:?}");
+}
+
+/// A redirect is a failure like a 500: retried at the same URL, never followed elsewhere.
+#[tokio::test]
+async fn a_redirect_is_not_followed_but_retried() {
+    let (elsewhere, mut elsewhere_rx, _go) = receiver(0, false).await;
+    let (url, mut rx, _go2) = receiver_with(1, false, Some(elsewhere)).await;
+    let srv = server("wh-redirect", &[&url], 64, &[]);
+    let _a = join_sec(&srv.signal(), "moved", 1).await;
+    let got = until_kind(&mut rx, "member.joined").await;
+    let statuses: Vec<u16> = got.iter().map(|d| d.status).collect();
+    assert_eq!(statuses, [307, 200, 200], "{got:?}");
+    assert_eq!(got[0].id_header, got[1].id_header);
+    assert!(
+        elsewhere_rx.try_recv().is_err(),
+        "the redirect was followed"
+    );
 }
 
 #[tokio::test]
