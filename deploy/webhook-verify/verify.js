@@ -5,10 +5,10 @@
 const crypto = require('crypto');
 
 function verify(secret, timestamp, signature, body) {
-  if (Math.abs(Date.now() / 1000 - Number(timestamp)) > 300) return false; // replayed or stale
   const mac = crypto.createHmac('sha256', secret).update(`${timestamp}.`).update(body).digest('hex');
   const want = Buffer.from(`v1=${mac}`), got = Buffer.from(String(signature));
-  return want.length === got.length && crypto.timingSafeEqual(want, got);
+  const fresh = Math.abs(Date.now() / 1000 - Number(timestamp)) <= 300; // neither replayed nor stale
+  return fresh && want.length === got.length && crypto.timingSafeEqual(want, got);
 }
 
 const chunks = [];

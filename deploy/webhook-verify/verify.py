@@ -4,7 +4,8 @@ SIGNATURE < body.json exits 0 when the signature is good and recent, 1 otherwise
 import hashlib, hmac, os, sys, time
 
 def verify(secret: bytes, timestamp: str, signature: str, body: bytes) -> bool:
-    if abs(time.time() - int(timestamp)) > 300: return False  # replayed or stale
+    if abs(time.time() - int(timestamp)) > 300:
+        return False  # replayed or stale
     mac = hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     return hmac.compare_digest("v1=" + mac, signature)
 

@@ -394,7 +394,19 @@ async fn every_event_kind_is_delivered() {
     );
     let (sig, addr) = (srv.signal(), srv.addr("signal"));
     let mut kinds = Vec::new();
-    let mut expect = |got: Vec<Delivery>| kinds.extend(got.iter().map(|d| d.kind().to_owned()));
+    let rec_dir = dir.display().to_string();
+    // Neither the task's output URL (it may carry a CDN's key) nor a recording's path (the
+    // operator's disk) is ever sent.
+    let mut expect = |got: Vec<Delivery>| {
+        for d in &got {
+            assert!(
+                !d.body.contains("kinds-out") && !d.body.contains(&rec_dir),
+                "{}",
+                d.body
+            );
+        }
+        kinds.extend(got.iter().map(|d| d.kind().to_owned()))
+    };
 
     // A joins (with the record privilege) and publishes with a real ffmpeg push.
     let mut a = connect(&sig).await;
@@ -525,4 +537,29 @@ fn bad_webhook_settings_are_refused_at_start() {
         assert!(!err.contains(SECRET), "{err}");
     }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The README's verification examples are the very functions the tests run.
+#[test]
+fn the_readme_shows_the_verify_functions_that_run() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    for (file, start, end) in [
+        ("verify.js", "function verify(", "\n}\n"),
+        ("verify.py", "def verify(", "signature)\n"),
+    ] {
+        let text = std::fs::read_to_string(root.join("deploy/webhook-verify").join(file)).unwrap();
+        let from = text.find(start).unwrap();
+        let to = from + text[from..].find(end).unwrap() + end.len();
+        let function = &text[from..to];
+        let lines = function.lines().filter(|l| l.trim() != "}").count();
+        assert_eq!(
+            lines, 5,
+            "{file}: five lines, not counting a closing brace: {function}"
+        );
+        assert!(
+            readme.contains(function),
+            "README.md does not show {file}'s verify:\n{function}"
+        );
+    }
 }
