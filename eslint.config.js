@@ -62,8 +62,8 @@ module.exports = [
     }),
   },
   {
-    // Tests, benchmarks, scripts and this file: Node.
-    files: ['tests/**/*.js', 'bench/**/*.js', 'scripts/**/*.js', 'eslint.config.js'],
+    // Tests, benchmarks, scripts, deploy/ examples and this file: Node.
+    files: ['tests/**/*.js', 'bench/**/*.js', 'scripts/**/*.js', 'deploy/**/*.js', 'eslint.config.js'],
     languageOptions: { sourceType: 'commonjs', globals: { ...globals.node } },
   },
 ];

@@ -39,6 +39,9 @@ pub enum ServeError {
     /// Push-task images need a directory only the server can read; it could not be made.
     #[error("cannot make the private directory for push-task images: {0}")]
     ImageDir(std::io::Error),
+    /// The TLS client of the webhooks could not be set up.
+    #[error("cannot set up the webhook client: {0}")]
+    Webhooks(std::io::Error),
 }
 
 impl ServeError {
@@ -50,6 +53,7 @@ impl ServeError {
             Self::Media(e) => e.code(),
             Self::Serve(_) => "serve.failed",
             Self::ImageDir(_) => "serve.image_dir",
+            Self::Webhooks(_) => "serve.webhooks",
         }
     }
 }
@@ -143,6 +147,8 @@ pub struct Server {
     listen_limits: crate::listen::ListenLimits,
     /// The media server as signaling sees it, also read by `/metrics`.
     media_server: Arc<dyn MediaServer>,
+    /// The apps' webhook queues; their workers start with [`Server::run`].
+    webhooks: crate::webhooks::Webhooks,
     /// The bearer token of `/metrics`; `None`: not served.
     metrics_token: Option<crate::config::Secret>,
     /// Where the server can be reached, known once bound (port 0 resolved).
@@ -219,14 +225,17 @@ impl Server {
         } else {
             None
         };
+        let webhooks = crate::webhooks::Webhooks::new(cfg.apps.values());
         let supervisor = Arc::new(
             Supervisor::new(runner, cfg.recordings_dir.clone(), task_tx)
                 .with_policy(images, OutputPolicy::new(&cfg.tasks, &rtmp_base))
-                .with_record_limits(RecordLimits::from_policy(&cfg.tasks)),
+                .with_record_limits(RecordLimits::from_policy(&cfg.tasks))
+                .with_webhooks(webhooks.clone()),
         );
         let media_server = media.server();
         let signaling = Signaling::new(hub, media_server.clone(), supervisor.clone())
-            .with_allowed_origins(cfg.allowed_origins.clone());
+            .with_allowed_origins(cfg.allowed_origins.clone())
+            .with_webhooks(webhooks.clone());
         let gate = signaling.clone();
         media.set_play_gate(Arc::new(move |room, viewer| gate.may_play(room, viewer)));
         let apps = Arc::new(cfg.apps.clone());
@@ -247,12 +256,16 @@ impl Server {
             listen_limits: cfg.listen_limits,
             media_server,
             metrics_token: cfg.metrics_token,
+            webhooks,
             endpoints,
         })
     }
 
     /// Serve until `shutdown` is cancelled, then close every connection and return.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), ServeError> {
+        self.webhooks
+            .start(&shutdown)
+            .map_err(ServeError::Webhooks)?;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let (media_task, hooks, probe) = match self.media {
             Media::Embedded(m) => {
@@ -319,6 +332,7 @@ impl Server {
                     signaling: self.signaling.clone(),
                     media: self.media_server.clone(),
                     supervisor: self.supervisor.clone(),
+                    webhooks: self.webhooks.clone(),
                     token,
                 },
                 throttle,

@@ -15,3 +15,4 @@ pub mod signaling;
 pub mod tasks;
 pub mod throttle;
 pub mod token;
+pub mod webhooks;

@@ -38,6 +38,7 @@ use crate::media::{MediaSample, MediaServer};
 use crate::signaling::ws::{Signaling, SignalingSample};
 use crate::tasks::{Supervisor, TaskSample};
 use crate::throttle::LoginThrottle;
+use crate::webhooks::{WebhookSample, Webhooks};
 
 /// The content type of the OpenMetrics text format `prometheus-client` writes.
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -51,6 +52,8 @@ pub struct Metrics {
     pub media: Arc<dyn MediaServer>,
     /// The push-task supervisor.
     pub supervisor: Arc<Supervisor>,
+    /// The apps' webhook queues.
+    pub webhooks: Webhooks,
     /// The operator's bearer token.
     pub token: Secret,
 }
@@ -64,6 +67,8 @@ pub struct Sample {
     pub media: Option<MediaSample>,
     /// Tasks, compositors and their totals.
     pub tasks: TaskSample,
+    /// Webhook deliveries, failures, retries, drops and queue depth.
+    pub webhooks: WebhookSample,
 }
 
 impl Metrics {
@@ -73,6 +78,7 @@ impl Metrics {
             signaling: self.signaling.sample(),
             media: self.media.sample(),
             tasks: self.supervisor.sample(),
+            webhooks: self.webhooks.sample(),
         }
     }
 }
@@ -270,6 +276,42 @@ impl Collector for Sample {
             "mprtc_recordings_finished",
             "Recorded task runs that ended",
             t.recordings,
+        )?;
+        let w = &self.webhooks;
+        for (name, help, v) in [
+            (
+                "mprtc_webhook_deliveries",
+                "Webhook events a URL answered with 2xx",
+                w.delivered,
+            ),
+            (
+                "mprtc_webhook_failures",
+                "Webhook attempts that failed (connect, timeout, non-2xx)",
+                w.failures,
+            ),
+            (
+                "mprtc_webhook_retries",
+                "Webhook attempts made again after a failure",
+                w.retries,
+            ),
+            (
+                "mprtc_webhook_dropped",
+                "Webhook events dropped from a full queue, oldest first",
+                w.dropped,
+            ),
+            (
+                "mprtc_webhook_given_up",
+                "Webhook events given up after their last attempt",
+                w.given_up,
+            ),
+        ] {
+            counter(&mut e, name, help, v)?;
+        }
+        gauge(
+            &mut e,
+            "mprtc_webhook_queued",
+            "Webhook events waiting in all queues",
+            w.queued,
         )?;
         Ok(())
     }

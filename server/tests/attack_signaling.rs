@@ -181,6 +181,8 @@ async fn one_app_cannot_use_up_the_rooms_of_the_others() {
             secret: None,
             insecure: true,
             max_rooms: Some(3),
+            webhooks: Vec::new(),
+            webhook_queue: None,
         }],
         ..Default::default()
     };

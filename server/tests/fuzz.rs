@@ -375,7 +375,8 @@ impl World {
                 HubOut::KickPublisher { .. }
                 | HubOut::KickViewer { .. }
                 | HubOut::TaskApply { .. }
-                | HubOut::TaskStop { .. } => {}
+                | HubOut::TaskStop { .. }
+                | HubOut::Hook(_) => {}
             }
         }
         for sid in closes {

@@ -76,6 +76,16 @@ pub enum ConfigError {
         "metrics_token must be at least {MIN_MEDIA_SECRET} bytes (it was {0}); unset it to serve no /metrics"
     )]
     BadMetricsToken(usize),
+    #[error(
+        "app {0:?} lists webhooks but has no secret to sign them with (insecure apps get none)"
+    )]
+    WebhooksWithoutSecret(String),
+    #[error(
+        "webhook URL {0:?} is invalid: use http:// or https:// with a host, optional port and path, no user"
+    )]
+    BadWebhookUrl(String),
+    #[error("webhook_queue of app {0:?} must be between 1 and 100000")]
+    BadWebhookQueue(String),
 }
 
 impl ConfigError {
@@ -104,6 +114,9 @@ impl ConfigError {
             Self::BadHookSource(_) => "config.bad_hook_source",
             Self::BadTrustedProxy(_) => "config.bad_trusted_proxy",
             Self::BadMetricsToken(_) => "config.bad_metrics_token",
+            Self::WebhooksWithoutSecret(_) => "config.webhooks_without_secret",
+            Self::BadWebhookUrl(_) => "config.bad_webhook_url",
+            Self::BadWebhookQueue(_) => "config.bad_webhook_queue",
         }
     }
 }

@@ -49,6 +49,15 @@ pub struct AppConfig {
     /// above all one anybody can join, cannot use up the rooms of the others.
     #[serde(default)]
     pub max_rooms: Option<usize>,
+    /// URLs (http or https) that receive this app's signed events (see `crate::webhooks`).
+    /// In the file only: a list of URLs per app does not fit a flag, and an app given by
+    /// `--app` has its backend configured where its other settings are.
+    #[serde(default)]
+    pub webhooks: Vec<String>,
+    /// Events each of those URLs may have waiting (1 to 100000; default
+    /// [`crate::webhooks::DEFAULT_QUEUE`]); past it the oldest is dropped.
+    #[serde(default)]
+    pub webhook_queue: Option<usize>,
 }
 
 /// The resolved configuration: every setting given a value and checked. The media secret and

@@ -24,6 +24,7 @@ impl Config {
             if !a.insecure && a.secret.as_ref().is_none_or(Secret::is_empty) {
                 return Err(ConfigError::AppWithoutSecret(a.key));
             }
+            check_webhooks(&a)?;
             if apps.contains_key(&a.key) {
                 return Err(ConfigError::DuplicateApp(a.key));
             }
@@ -40,6 +41,8 @@ impl Config {
                 secret: Some(sec.into()),
                 insecure: false,
                 max_rooms: None,
+                webhooks: Vec::new(),
+                webhook_queue: None,
             })?;
         }
         for k in s.insecure_apps {
@@ -48,6 +51,8 @@ impl Config {
                 secret: None,
                 insecure: true,
                 max_rooms: None,
+                webhooks: Vec::new(),
+                webhook_queue: None,
             })?;
         }
         let allowed_origins = s
@@ -207,4 +212,27 @@ fn listen_limits(s: &Settings) -> Result<crate::listen::ListenLimits, ConfigErro
 /// An app key: 1 to 64 of `[A-Za-z0-9_-]` (it goes into URLs and logs as it is).
 fn valid_key(k: &str) -> bool {
     mprtc::protocol::names::is_url_safe(k, 64)
+}
+
+/// An app's webhooks: only with a secret (they are signed with it; an insecure app has
+/// none), each URL http(s) with a host and no user information, and a queue cap in range.
+fn check_webhooks(a: &AppConfig) -> Result<(), ConfigError> {
+    if a.webhooks.is_empty() && a.webhook_queue.is_none() {
+        return Ok(());
+    }
+    if a.insecure || a.secret.as_ref().is_none_or(Secret::is_empty) {
+        return Err(ConfigError::WebhooksWithoutSecret(a.key.clone()));
+    }
+    for url in &a.webhooks {
+        let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        let http = matches!(scheme.as_deref(), Some("http" | "https"));
+        let clean = !url.contains(|c: char| c.is_whitespace() || c.is_control());
+        if !http || !clean || crate::tasks::policy::host_port(url).is_none() {
+            return Err(ConfigError::BadWebhookUrl(url.clone()));
+        }
+    }
+    if a.webhook_queue.is_some_and(|n| !(1..=100_000).contains(&n)) {
+        return Err(ConfigError::BadWebhookQueue(a.key.clone()));
+    }
+    Ok(())
 }

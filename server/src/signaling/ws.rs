@@ -101,6 +101,8 @@ pub struct Signaling {
     /// Normalized allowed origins; empty: any (see [`crate::config::Config::allowed_origins`]).
     allowed_origins: Arc<[String]>,
     max_queued_bytes: usize,
+    /// The apps' webhook queues, fed the hub's [`HubOut::Hook`]s.
+    webhooks: crate::webhooks::Webhooks,
 }
 
 /// Wall-clock milliseconds since the Unix epoch: the hub's `now_ms` (tokens carry Unix
@@ -126,7 +128,14 @@ impl Signaling {
             supervisor,
             allowed_origins: Arc::from(Vec::new()),
             max_queued_bytes,
+            webhooks: crate::webhooks::Webhooks::default(),
         }
+    }
+
+    /// Hand the hub's webhook events to `webhooks` (by default they go nowhere).
+    pub fn with_webhooks(mut self, webhooks: crate::webhooks::Webhooks) -> Self {
+        self.webhooks = webhooks;
+        self
     }
 
     /// Refuse WebSocket upgrades from web pages of other origins. `origins` are normalized
@@ -186,6 +195,9 @@ impl Signaling {
                     HubOut::KickViewer { media_room, viewer } => revoked.push((media_room, viewer)),
                     HubOut::TaskApply { key, spec } => self.supervisor.apply(key, spec),
                     HubOut::TaskStop { key } => self.supervisor.stop(&key),
+                    // Queued under the hub's lock, so that the backend hears a room's events
+                    // in the hub's order; queuing never waits (see `crate::webhooks`).
+                    HubOut::Hook(ev) => self.webhooks.emit(ev),
                     HubOut::Close { sid, code, reason } => {
                         if let Some(tx) = g.senders.get(&sid) {
                             tx.send(Message::Close(Some(CloseFrame {

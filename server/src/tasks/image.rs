@@ -204,15 +204,6 @@ impl ImageFetcher {
         std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
         // Not recursive: fails if the name exists (someone else's directory or link).
         b.create(&dir)?;
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(std::io::Error::other)?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Self {
             enabled: policy.images,
             allow_private: policy.image_allow_private,
@@ -222,7 +213,7 @@ impl ImageFetcher {
                 dir,
                 refs: Mutex::new(HashMap::new()),
             }),
-            tls: tokio_rustls::TlsConnector::from(Arc::new(cfg)),
+            tls: web_tls()?,
         })
     }
 
@@ -385,8 +376,23 @@ async fn connect_any(addrs: &[SocketAddr]) -> std::io::Result<TcpStream> {
     Err(last)
 }
 
+/// A TLS connector that trusts the web PKI roots and speaks HTTP/1.1, for the server's own
+/// outbound requests (layout images here, webhooks in `crate::webhooks`).
+pub(crate) fn web_tls() -> std::io::Result<tokio_rustls::TlsConnector> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(std::io::Error::other)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(cfg)))
+}
+
 /// `/path?query` of an http(s) URL (`/` when it has none); the fragment is dropped.
-fn path_and_query(url: &str) -> String {
+pub(crate) fn path_and_query(url: &str) -> String {
     let rest = url.split_once("://").map_or("", |(_, r)| r);
     let rest = rest.split('#').next().unwrap_or("");
     match rest.find(['/', '?']) {
@@ -396,7 +402,8 @@ fn path_and_query(url: &str) -> String {
     }
 }
 
-fn bracket(host: &str) -> String {
+/// `host`, in brackets when it is an IPv6 address (for `Host` and authorities).
+pub(crate) fn bracket(host: &str) -> String {
     if host.contains(':') {
         format!("[{host}]")
     } else {

@@ -248,6 +248,8 @@ struct Shared {
     config: SupervisorConfig,
     /// Starts, restarts, failures and recordings so far, for `/metrics`.
     counters: TaskCounters,
+    /// Where `recording.finished` goes (the app's webhooks; none by default).
+    webhooks: crate::webhooks::Webhooks,
 }
 
 /// What the supervisor counts for `/metrics`: totals since it started, each only growing.
@@ -324,6 +326,7 @@ impl Supervisor {
                 status,
                 config,
                 counters: TaskCounters::default(),
+                webhooks: crate::webhooks::Webhooks::default(),
             }),
             tables: Mutex::new(Tables {
                 running: HashMap::new(),
@@ -348,6 +351,14 @@ impl Supervisor {
     pub fn with_record_limits(mut self, limits: RecordLimits) -> Self {
         let shared = Arc::get_mut(&mut self.shared).expect("no task started yet");
         shared.records = limits;
+        self
+    }
+
+    /// Tells the apps' webhooks when a recording finished. Call before the first
+    /// [`Supervisor::apply`].
+    pub fn with_webhooks(mut self, webhooks: crate::webhooks::Webhooks) -> Self {
+        let shared = Arc::get_mut(&mut self.shared).expect("no task started yet");
+        shared.webhooks = webhooks;
         self
     }
 

@@ -167,6 +167,14 @@ pub(super) async fn run_task(
     }
     if mem.recording.is_some() {
         shared.counters.recordings.fetch_add(1, Relaxed);
+        // The file's path stays on the server (it names the operator's disk); the backend
+        // learns which task's run is complete.
+        shared.webhooks.emit(crate::webhooks::HookEvent {
+            app: key.app.clone(),
+            room: key.room.clone(),
+            kind: "recording.finished",
+            data: serde_json::json!({ "task_id": key.task_id }),
+        });
     }
     rep.report(TaskState::Ended);
 }

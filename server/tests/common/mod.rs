@@ -41,6 +41,8 @@ pub fn hub_with_salt(salt: u64) -> (Hub, Arc<MediaSigner>) {
                 secret: secret.map(Into::into),
                 insecure: secret.is_none(),
                 max_rooms: None,
+                webhooks: Vec::new(),
+                webhook_queue: None,
             },
         );
     }

@@ -304,7 +304,8 @@ impl Sim {
                 }
                 HubOut::KickPublisher { .. }
                 | HubOut::KickViewer { .. }
-                | HubOut::TaskStop { .. } => {}
+                | HubOut::TaskStop { .. }
+                | HubOut::Hook(_) => {}
             }
         }
     }

@@ -269,6 +269,8 @@ fn a_secure_app_without_its_secret_refuses_with_5000() {
         secret: None,
         insecure: false,
         max_rooms: None,
+        webhooks: Vec::new(),
+        webhook_queue: None,
     };
     let apps = HashMap::from([("broken".to_owned(), app)]);
     let (_, signer) = common::hub();

@@ -27,6 +27,8 @@ fn hub_of(apps: &[(&str, Option<usize>)], limits: Limits) -> Hub {
                 secret: None,
                 insecure: true,
                 max_rooms: *max_rooms,
+                webhooks: Vec::new(),
+                webhook_queue: None,
             };
             ((*key).to_owned(), app)
         })

@@ -5,6 +5,7 @@
 pub mod binary;
 pub mod http;
 pub mod probe;
+pub mod scrape;
 
 use std::time::Duration;
 

@@ -46,6 +46,11 @@ impl Hub {
         // A replaced member is back at once: keep the room (and its push tasks) even if it was
         // the only one in it.
         let keep_room = reason == KickReason::Replaced;
+        if reason == KickReason::TokenExpired {
+            let hooks = self.rooms.get(key).and_then(|r| r.hooks.clone());
+            let data = || serde_json::json!({ "uid": uid });
+            members::hook(&hooks, "token.expired", data, out);
+        }
         self.remove_member(key, uid, LeaveReason::Kicked, keep_room, now_ms, out);
     }
 
@@ -149,6 +154,8 @@ impl Hub {
             }
         }
         tasks::end_all(&mut r, &key, out);
+        let data = || serde_json::json!({ "reason": "closed" });
+        members::hook(&r.hooks, "room.ended", data, out);
         Ok(())
     }
 }

@@ -169,7 +169,14 @@ impl Hub {
                 let media_id = format!("m{}", hex(&bits));
                 *self.rooms_of_app.entry(key.0.clone()).or_default() += 1;
                 self.by_media.insert(media_id.clone(), key.clone());
+                let hooks = self
+                    .apps
+                    .get(&key.0)
+                    .is_some_and(|a| !a.webhooks.is_empty())
+                    .then(|| key.clone());
+                members::hook(&hooks, "room.started", || serde_json::json!({}), out);
                 self.rooms.entry(key.clone()).or_insert(Room {
+                    hooks,
                     media_id,
                     members: BTreeMap::new(),
                     tasks: BTreeMap::new(),

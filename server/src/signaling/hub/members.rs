@@ -94,6 +94,9 @@ impl Member {
 /// A room: its members in uid order, its push tasks, and its id on the media server.
 #[derive(Debug)]
 pub(super) struct Room {
+    /// The room's app and name when its app has webhooks; `None`: no webhook event is even
+    /// made (most apps have none, and this runs under the hub's lock).
+    pub(super) hooks: Option<RoomKey>,
     /// The room's id in media URLs: random, so that it tells nothing about the room's name.
     pub(super) media_id: String,
     /// Members by uid, detached ones included.
@@ -244,8 +247,15 @@ impl Hub {
         if room.members.is_empty() && !keep_empty_room {
             tasks::end_all(room, key, out);
             let media_id = room.media_id.clone();
+            let hooks = room.hooks.take();
             self.drop_room(key);
             self.by_media.remove(&media_id);
+            hook(
+                &hooks,
+                "room.ended",
+                || serde_json::json!({ "reason": "empty" }),
+                out,
+            );
         }
     }
 
@@ -275,5 +285,66 @@ impl Hub {
                 m.push_body(&body, out);
             }
         }
+        // Every room event the members hear passes here once, so the backend hears the same
+        // story in the same order.
+        if room.hooks.is_some() {
+            if let Some((kind, data)) = hook_of(ev) {
+                hook(&room.hooks, kind, || data, out);
+            }
+        }
     }
+}
+
+/// A webhook event of the room whose [`Room::hooks`] is `to`; nothing (not even `data`) when
+/// its app has no webhooks.
+pub(super) fn hook(
+    to: &Option<RoomKey>,
+    kind: &'static str,
+    data: impl FnOnce() -> serde_json::Value,
+    out: &mut Vec<HubOut>,
+) {
+    if let Some((app, room)) = to {
+        out.push(HubOut::Hook(crate::webhooks::HookEvent {
+            app: app.clone(),
+            room: room.clone(),
+            kind,
+            data: data(),
+        }));
+    }
+}
+
+/// The webhook event a room event makes, if the backend is told of it (mutes and roles are
+/// not: they are the members' business and frequent; task states go from `tasks.rs`, which
+/// sends members two versions of them).
+fn hook_of(ev: &Event) -> Option<(&'static str, serde_json::Value)> {
+    use serde_json::json;
+    let media = |m: &Media| json!({ "audio": m.audio, "video": m.video });
+    Some(match ev {
+        Event::MemberJoined { uid, role, user } => (
+            "member.joined",
+            json!({ "uid": uid, "role": format!("{role:?}").to_lowercase(),
+                    "user_id": user.as_ref().map(|u| u.id.clone()) }),
+        ),
+        Event::MemberLeft { uid, reason } => match reason {
+            LeaveReason::Kicked => ("member.kicked", json!({ "uid": uid })),
+            LeaveReason::Left => ("member.left", json!({ "uid": uid, "reason": "left" })),
+            LeaveReason::ConnectionLost => (
+                "member.left",
+                json!({ "uid": uid, "reason": "connection_lost" }),
+            ),
+        },
+        Event::StreamAdded {
+            uid,
+            media: m,
+            stream,
+        } => (
+            "stream.published",
+            json!({ "uid": uid, "media": media(m), "stream": stream }),
+        ),
+        Event::StreamRemoved { uid, media: m } => (
+            "stream.unpublished",
+            json!({ "uid": uid, "media": media(m) }),
+        ),
+        _ => return None,
+    })
 }

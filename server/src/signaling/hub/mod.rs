@@ -91,6 +91,8 @@ pub enum HubOut {
     /// End every play of this viewer in this media room (it left, was kicked, or may no
     /// longer subscribe); [`Hub::may_play`] refuses its URLs from now on.
     KickViewer { media_room: String, viewer: u64 },
+    /// Tell the app's backend (its webhooks, if it has any) what happened in a room.
+    Hook(crate::webhooks::HookEvent),
 }
 
 /// Events kept per member for a resume: a client that comes back having missed more than

@@ -201,6 +201,10 @@ fn broadcast_status(room: &mut Room, task: &RtmpTask, code: u16, msg: &str, out:
         let body = if may_manage(m) { &full } else { &redacted };
         m.push_body(body, out);
     }
+    // The backend is told without the output URL: it may carry a CDN's stream key, and the
+    // backend knows the task it asked for by its id.
+    let data = || serde_json::json!({ "task_id": task.task_id, "code": code, "msg": msg });
+    super::members::hook(&room.hooks, "task.status", data, out);
 }
 
 /// Who asks for a task change, under which rules, and what the server-wide budgets leave.
