@@ -35,7 +35,7 @@ fn claims(token: &str) -> Value {
 
 /// A server with app `sec` (secret [`SECRET`]), recording into a scratch directory.
 fn server() -> Running {
-    let rec = probe::scratch("token-recordings");
+    let rec = probe::scratch("token-recordings").keep();
     let rec = rec.display().to_string();
     Running::with(
         &["--recordings-dir", &rec],

@@ -173,7 +173,8 @@ async fn server_with_a_compositor(
     tag: &str,
     how: Compositor<'_>,
 ) -> (Running, [Ws; 2], HashSet<u32>) {
-    let dir = probe::scratch(tag);
+    // Kept: the server records and runs its ffmpeg script from here after this returns.
+    let dir = probe::scratch(tag).keep();
     let rec = dir.display().to_string();
     let apps = format!("sec:{SECRET}");
     let mut args = vec!["--recordings-dir".to_owned(), rec];

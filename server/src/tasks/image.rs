@@ -161,12 +161,18 @@ impl Drop for ImageFile {
 #[derive(Debug)]
 struct Store {
     dir: PathBuf,
+    /// Made at the first image, not at start: a server killed before its fetcher is dropped
+    /// (SIGKILL, a crash) would otherwise leave an empty directory behind at every start.
+    made: std::sync::atomic::AtomicBool,
     refs: Mutex<HashMap<PathBuf, usize>>,
 }
 
 impl Drop for Store {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // Only what this store made: the name is not ours until then.
+        if *self.made.get_mut() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
@@ -193,17 +199,12 @@ impl std::fmt::Debug for ImageFetcher {
 }
 
 impl ImageFetcher {
-    /// Makes a fresh private (0700) directory for the images inside `policy.image_dir` (or
-    /// the system temp directory); it is removed when the fetcher goes.
+    /// Names a fresh private (0700) directory for the images inside `policy.image_dir` (or
+    /// the system temp directory), made at the first image and removed when the fetcher goes.
     pub fn new(policy: &TaskPolicy) -> std::io::Result<Self> {
         let parent = policy.image_dir.clone().unwrap_or_else(std::env::temp_dir);
         std::fs::create_dir_all(&parent)?;
         let dir = parent.join(format!("mprtc-images-{:016x}", rand::random::<u64>()));
-        let mut b = std::fs::DirBuilder::new();
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-        // Not recursive: fails if the name exists (someone else's directory or link).
-        b.create(&dir)?;
         Ok(Self {
             enabled: policy.images,
             allow_private: policy.image_allow_private,
@@ -211,6 +212,7 @@ impl ImageFetcher {
             timeout: Duration::from_millis(policy.image_timeout_ms),
             store: Arc::new(Store {
                 dir,
+                made: Default::default(),
                 refs: Mutex::new(HashMap::new()),
             }),
             tls: web_tls()?,
@@ -336,6 +338,16 @@ impl ImageFetcher {
         name.push_str(format.extension());
         let path = self.store.dir.join(name);
         let mut refs = self.store.refs.lock().unwrap_or_else(|p| p.into_inner());
+        // Under the lock: one store makes the directory, the others find it made.
+        let made = &self.store.made;
+        if !made.load(std::sync::atomic::Ordering::Relaxed) {
+            let mut b = std::fs::DirBuilder::new();
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+            // Not recursive: fails if the name exists (someone else's directory or link).
+            b.create(&self.store.dir)?;
+            made.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         if !refs.contains_key(&path) {
             let tmp = path.with_extension("part");
             let mut o = std::fs::OpenOptions::new();
@@ -474,6 +486,7 @@ mod tests {
     #[test]
     fn files_are_shared_and_removed_by_the_last_holder() {
         let f = ImageFetcher::new(&TaskPolicy::default()).unwrap();
+        assert!(!f.dir().exists(), "made at the first image only");
         let png = b"\x89PNG\r\n\x1a\nbody";
         let a = f.store(png, ImageFormat::Png).unwrap();
         let b = f.store(png, ImageFormat::Png).unwrap();

@@ -19,12 +19,45 @@ pub fn picked_addr() -> String {
     format!("{a}")
 }
 
-/// A fresh directory for one test, named by `tag` and this process.
-pub fn scratch(tag: &str) -> PathBuf {
+/// A fresh directory for one test, named by `tag` and this process; removed with what it holds
+/// when the test lets go of it, so runs leave nothing behind in the temporary directory.
+pub fn scratch(tag: &str) -> Scratch {
     let d = std::env::temp_dir().join(format!("mprtc-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("a scratch directory");
-    d
+    Scratch(d)
+}
+
+/// A directory [`scratch`] made: a path while it lives, removed when dropped.
+#[derive(Debug)]
+pub struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::path::Path> for Scratch {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Scratch {
+    /// The path, no longer removed on drop: for a directory a server started here goes on
+    /// using after the function that made it returns.
+    pub fn keep(self) -> PathBuf {
+        let me = std::mem::ManuallyDrop::new(self);
+        me.0.clone()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Writes `dir/name`, a shell script that runs `prelude` and then hands over to the real ffmpeg
