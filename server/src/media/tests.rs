@@ -341,15 +341,23 @@ async fn media_second_pusher_refused_and_kick() {
     .await;
 
     srv.handle.kick_publisher("dup", 5);
-    srv.expect_event(
-        "PublishStopped",
-        |e| matches!(e, MediaEvent::PublishStopped { room, uid: 5 } if room == "dup"),
-    )
-    .await;
-    srv.expect_event("PlayStopped", |e| {
-        matches!(e, MediaEvent::PlayStopped { viewer: 77, .. })
-    })
-    .await;
+    // Both end, in either order: the player's connection may be seen closing first.
+    let (mut publish_stopped, mut play_stopped) = (false, false);
+    while !(publish_stopped && play_stopped) {
+        match srv
+            .expect_event("PublishStopped and PlayStopped", |e| {
+                matches!(e, MediaEvent::PublishStopped { uid: 5, .. })
+                    || matches!(e, MediaEvent::PlayStopped { viewer: 77, .. })
+            })
+            .await
+        {
+            MediaEvent::PublishStopped { room, .. } => {
+                assert_eq!(room, "dup");
+                publish_stopped = true;
+            }
+            _ => play_stopped = true,
+        }
+    }
     assert!(!srv.handle.is_publishing("dup", 5));
     let status = tokio::time::timeout(Duration::from_secs(15), first.wait()).await;
     assert!(status.is_ok(), "kicked pusher's connection was closed");
