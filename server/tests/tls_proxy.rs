@@ -321,6 +321,22 @@ async fn the_proxy_caps_each_client_address_where_the_server_cannot() {
     event_about(&mut other, "member-joined", 2).await;
 }
 
+/// A server-API call any app backend makes.
+const KICK: (&str, &str) = ("POST", "/api/v1/rooms/caps/members/1/kick");
+
+/// Wrong secrets from `from` through the proxy until the throttle answers 429 (fewer than 20).
+async fn guess_until_locked_out(d: &Deployment, from: &str) {
+    let mut refused = 0;
+    while refused < 20 {
+        match d.proxy.https_from(from, KICK, &basic("wrong")).await.0 {
+            401 => refused += 1,
+            429 => return,
+            other => panic!("a wrong secret answered {other}"),
+        }
+    }
+    panic!("no throttle after {refused} wrong secrets");
+}
+
 /// The throttle counts the trusted proxy's `X-Real-IP`: a client guessing secrets through the
 /// proxy locks itself out, and only itself.
 #[tokio::test]
@@ -328,29 +344,15 @@ async fn one_clients_wrong_secrets_through_the_proxy_lock_out_only_that_client()
     let Some(d) = deployment("tls-throttle", &[]).await else {
         return;
     };
-    let kick = ("POST", "/api/v1/rooms/caps/members/1/kick");
-    let mut refused = 0;
-    while refused < 20 {
-        match d
-            .proxy
-            .https_from("127.0.0.5", kick, &basic("wrong"))
-            .await
-            .0
-        {
-            401 => refused += 1,
-            429 => break,
-            other => panic!("a wrong secret answered {other}"),
-        }
-    }
-    assert!(refused < 20, "no throttle after {refused} wrong secrets");
+    guess_until_locked_out(&d, "127.0.0.5").await;
     let again = d
         .proxy
-        .https_from("127.0.0.5", kick, &basic(APP_SECRET))
+        .https_from("127.0.0.5", KICK, &basic(APP_SECRET))
         .await;
     assert_eq!(again.0, 429, "the guesser stays locked out: {again:?}");
     let honest = d
         .proxy
-        .https_from("127.0.0.6", kick, &basic(APP_SECRET))
+        .https_from("127.0.0.6", KICK, &basic(APP_SECRET))
         .await;
     assert_ne!(honest.0, 429, "another client is not: {honest:?}");
     assert_ne!(honest.0, 401, "{honest:?}");
@@ -363,24 +365,10 @@ async fn without_trusted_proxies_one_client_locks_out_every_backend_behind_the_p
     let Some(d) = deployment("tls-untrusted", &["--trusted-proxy", "192.0.2.1"]).await else {
         return;
     };
-    let kick = ("POST", "/api/v1/rooms/caps/members/1/kick");
-    let mut refused = 0;
-    while refused < 20 {
-        match d
-            .proxy
-            .https_from("127.0.0.5", kick, &basic("wrong"))
-            .await
-            .0
-        {
-            401 => refused += 1,
-            429 => break,
-            other => panic!("a wrong secret answered {other}"),
-        }
-    }
-    assert!(refused < 20, "no throttle after {refused} wrong secrets");
+    guess_until_locked_out(&d, "127.0.0.5").await;
     let honest = d
         .proxy
-        .https_from("127.0.0.6", kick, &basic(APP_SECRET))
+        .https_from("127.0.0.6", KICK, &basic(APP_SECRET))
         .await;
     assert_eq!(honest.0, 429, "{honest:?}");
 }
