@@ -16,6 +16,7 @@
 //! | `rate.rs` | the per-connection token bucket |
 //! | `admin.rs` | sessions the server ends: replaced, kicked, room closed, token expired; `renew-token` |
 //! | `tasks.rs` | push tasks: rules, status, what they compose |
+//! | `overview.rs` | what the operator console reads: rooms, members, tasks, preview URLs |
 //!
 //! # Why an out-parameter and a tick, when the client queues and has `poll_timeout`
 //!
@@ -54,12 +55,14 @@ mod counters;
 mod join;
 mod media;
 mod members;
+mod overview;
 mod rate;
 mod streams;
 mod tasks;
 
 use admin::TOKEN_WARNING_SECS;
 pub use counters::HubCounters;
+pub use overview::{RoomView, CONSOLE_VIEWER};
 use members::{Ended, Member, Room, RoomKey, Session};
 use rate::{Take, TokenBucket};
 
