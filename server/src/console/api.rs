@@ -110,9 +110,7 @@ async fn overview(
         })
         .collect();
     let now = now_ms();
-    let (rooms, rooms_truncated) = c
-        .signaling
-        .api(|h, _| h.overview(q.app.as_deref(), now));
+    let (rooms, rooms_truncated) = c.signaling.api(|h, _| h.overview(q.app.as_deref(), now));
     let dir = c.recordings_dir.clone();
     let (recs, recs_truncated) = tokio::task::spawn_blocking(move || recordings::list(&dir))
         .await
@@ -160,7 +158,9 @@ async fn kick(
 ) -> Reply {
     operator(&c, &headers)?;
     let member = uid(&member)?;
-    act_on(&c.signaling, |h, now, out| h.api_kick(&app, &room, member, now, out))
+    act_on(&c.signaling, |h, now, out| {
+        h.api_kick(&app, &room, member, now, out)
+    })
 }
 
 async fn stop_task(
@@ -172,7 +172,9 @@ async fn stop_task(
     let op = TaskOp::Delete(DeleteTasksReq {
         task_ids: vec![task_id],
     });
-    act_on(&c.signaling, |h, now, out| h.api_tasks(&app, &room, op, now, out))
+    act_on(&c.signaling, |h, now, out| {
+        h.api_tasks(&app, &room, op, now, out)
+    })
 }
 
 async fn close_room(
@@ -181,5 +183,7 @@ async fn close_room(
     Path((app, room)): Path<(String, String)>,
 ) -> Reply {
     operator(&c, &headers)?;
-    act_on(&c.signaling, |h, now, out| h.api_close_room(&app, &room, now, out))
+    act_on(&c.signaling, |h, now, out| {
+        h.api_close_room(&app, &room, now, out)
+    })
 }

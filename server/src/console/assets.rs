@@ -30,16 +30,20 @@ struct Headers {
 
 /// `/console` and its files.
 pub(super) fn router(flv_base: &str) -> Router {
-    let h = Headers {
-        csp: csp(flv_base),
-    };
+    let h = Headers { csp: csp(flv_base) };
     let file = |body: &'static [u8], kind: &'static str| {
         let h = h.clone();
         get(move || async move { serve(&h, body, kind) })
     };
     Router::new()
-        .route("/console", file(INDEX.as_bytes(), "text/html; charset=utf-8"))
-        .route("/console/", file(INDEX.as_bytes(), "text/html; charset=utf-8"))
+        .route(
+            "/console",
+            file(INDEX.as_bytes(), "text/html; charset=utf-8"),
+        )
+        .route(
+            "/console/",
+            file(INDEX.as_bytes(), "text/html; charset=utf-8"),
+        )
         .route(
             "/console/console.js",
             file(SCRIPT.as_bytes(), "text/javascript; charset=utf-8"),
@@ -77,7 +81,10 @@ pub(super) fn secure(hs: &mut axum::http::HeaderMap, csp: HeaderValue) {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    hs.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    hs.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     hs.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     hs.insert(
         HeaderName::from_static("cross-origin-opener-policy"),

@@ -96,7 +96,12 @@ mod tests {
         assert!(!truncated);
         assert_eq!(list.len(), 1, "{list:?}");
         assert_eq!(
-            (list[0].app.as_str(), list[0].room.as_str(), list[0].file.as_str(), list[0].bytes),
+            (
+                list[0].app.as_str(),
+                list[0].room.as_str(),
+                list[0].file.as_str(),
+                list[0].bytes
+            ),
             ("demo", "r1", "mix-100.flv", 7)
         );
     }

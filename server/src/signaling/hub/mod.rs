@@ -62,8 +62,8 @@ mod tasks;
 
 use admin::TOKEN_WARNING_SECS;
 pub use counters::HubCounters;
-pub use overview::{RoomView, CONSOLE_VIEWER};
 use members::{Ended, Member, Room, RoomKey, Session};
+pub use overview::{RoomView, CONSOLE_VIEWER};
 use rate::{Take, TokenBucket};
 
 use mprtc::protocol::tasks::DeleteTasksReq;

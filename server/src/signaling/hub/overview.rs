@@ -137,7 +137,13 @@ impl Hub {
             .map(|t| TaskView {
                 output: redacted_url(&t.task.stream_url),
                 record: t.task.record,
-                users: t.task.layout.users.iter().map(|u| u.uid.to_string()).collect(),
+                users: t
+                    .task
+                    .layout
+                    .users
+                    .iter()
+                    .map(|u| u.uid.to_string())
+                    .collect(),
                 task_id: t.task.task_id,
                 status: t.status,
             })
