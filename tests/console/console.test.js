@@ -40,9 +40,13 @@ async function launch(t) {
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  // Every confirm() of an action is answered yes, as the operator would.
-  page.on('dialog', (d) => d.accept());
-  return { page, errors };
+  // Every action asks first (confirm()); the operator says yes.
+  const asked = [];
+  page.on('dialog', (d) => {
+    asked.push(d.message());
+    d.accept();
+  });
+  return { page, errors, asked };
 }
 
 /** Waits for `fn` (run in the page with `args`) to be truthy, 30 s at most. */
@@ -72,7 +76,7 @@ test('the console shows rooms and members, previews a stream and its actions rea
   const pushing = nextEvent(a, 'rtmp-tasks-status', (s) => s.code === 505, 60000);
   await a.addTasks({ rtmpTasks: [task(await c.publish())] });
 
-  const { page, errors } = await launch(t);
+  const { page, errors, asked } = await launch(t);
   await page.goto(consoleUrl(server), { waitUntil: 'load' });
   await until(page, () => !document.getElementById('login').hidden);
 
@@ -127,8 +131,10 @@ test('the console shows rooms and members, previews a stream and its actions rea
 
   // Kick member 2: it hears `kicked`, and leaves the list.
   const kicked = nextEvent(b, 'kicked');
+  const left = nextEvent(a, 'clientLeave', (d) => d.uid === 2);
   await page.click(`tr[data-member="demo/${room}/2"] button[data-action=kick]`);
   assert.equal((await kicked).reason, 'kicked');
+  assert.equal((await left).reason, 'kicked');
   await until(page, (r) => !document.querySelector(`tr[data-member="demo/${r}/2"]`), room);
 
   // Close the room: the members hear `liveRoomClose`, and the room is gone from the page.
@@ -137,6 +143,8 @@ test('the console shows rooms and members, previews a stream and its actions rea
   await closed;
   await until(page, (r) => !document.querySelector(`[data-room="demo/${r}"]`), room);
 
+  assert.deepEqual(asked, ['Stop task console_mix?', `Kick member 2 in demo/${room}?`,
+    `Close room demo/${room}? Every member is sent away.`]);
   assert.deepEqual(errors, []);
   assert.equal(await page.evaluate(() => window.__xss), undefined);
 });
