@@ -14,7 +14,8 @@
 //! beyond its scheme and host. The one signed URL handed out is the preview's, a play URL
 //! for the console's own viewer id.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{delete, get, post};
@@ -72,15 +73,42 @@ pub(crate) fn bearer_matches(headers: &HeaderMap, token: &Secret) -> bool {
     given.len() == want.len() && bool::from(given.as_bytes().ct_eq(want))
 }
 
-/// The operator's token, or a 401 (which the throttle counts as a failed login).
-fn operator(c: &Console, headers: &HeaderMap) -> Result<(), ApiError> {
-    if bearer_matches(headers, &c.token) {
-        return Ok(());
+/// Proof that a request carries the operator's token: an extractor, so that no handler can
+/// forget to ask. Its absence is a 401, which the throttle counts as a failed login.
+struct Operator;
+
+impl FromRequestParts<Console> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, c: &Console) -> Result<Self, ApiError> {
+        if bearer_matches(&parts.headers, &c.token) {
+            return Ok(Operator);
+        }
+        Err(ApiError(WireError::new(
+            ErrorCode::TokenInvalid,
+            "Authorization: Bearer <operator token> required",
+        )))
     }
-    Err(ApiError(WireError::new(
-        ErrorCode::TokenInvalid,
-        "Authorization: Bearer <operator token> required",
-    )))
+}
+
+/// A member's routes: `/apps/{app}/rooms/{room}/members/{uid}`.
+#[derive(serde::Deserialize)]
+struct MemberPath {
+    app: String,
+    room: String,
+    uid: String,
+}
+
+impl MemberPath {
+    /// The uid: decimal, as the overview lists it.
+    fn uid(&self) -> Result<u64, ApiError> {
+        self.uid.parse().map_err(|_| {
+            ApiError(WireError::new(
+                ErrorCode::InvalidParams,
+                "uid must be a decimal number",
+            ))
+        })
+    }
 }
 
 /// The optional app filter of the overview.
@@ -89,12 +117,7 @@ struct OverviewQuery {
     app: Option<String>,
 }
 
-async fn overview(
-    State(c): State<Console>,
-    headers: HeaderMap,
-    Query(q): Query<OverviewQuery>,
-) -> Reply {
-    operator(&c, &headers)?;
+async fn overview(_: Operator, State(c): State<Console>, Query(q): Query<OverviewQuery>) -> Reply {
     let mut keys: Vec<&String> = c.apps.keys().collect();
     keys.sort();
     let apps: Vec<serde_json::Value> = keys
@@ -126,49 +149,28 @@ async fn overview(
     })))
 }
 
-/// A uid from the path: decimal, as the overview lists it.
-fn uid(s: &str) -> Result<u64, ApiError> {
-    s.parse().map_err(|_| {
-        ApiError(WireError::new(
-            ErrorCode::InvalidParams,
-            "uid must be a decimal number",
-        ))
-    })
-}
-
-async fn preview(
-    State(c): State<Console>,
-    headers: HeaderMap,
-    Path((app, room, member)): Path<(String, String, String)>,
-) -> Reply {
-    operator(&c, &headers)?;
-    let member = uid(&member)?;
+async fn preview(_: Operator, State(c): State<Console>, Path(m): Path<MemberPath>) -> Reply {
+    let member = m.uid()?;
     let now = now_ms();
     let flv = c
         .signaling
-        .api(|h, _| h.console_preview(&app, &room, member, now))
+        .api(|h, _| h.console_preview(&m.app, &m.room, member, now))
         .map_err(ApiError)?;
     Ok(Json(serde_json::json!({ "ok": true, "flv": flv })))
 }
 
-async fn kick(
-    State(c): State<Console>,
-    headers: HeaderMap,
-    Path((app, room, member)): Path<(String, String, String)>,
-) -> Reply {
-    operator(&c, &headers)?;
-    let member = uid(&member)?;
+async fn kick(_: Operator, State(c): State<Console>, Path(m): Path<MemberPath>) -> Reply {
+    let member = m.uid()?;
     act_on(&c.signaling, |h, now, out| {
-        h.api_kick(&app, &room, member, now, out)
+        h.api_kick(&m.app, &m.room, member, now, out)
     })
 }
 
 async fn stop_task(
+    _: Operator,
     State(c): State<Console>,
-    headers: HeaderMap,
     Path((app, room, task_id)): Path<(String, String, String)>,
 ) -> Reply {
-    operator(&c, &headers)?;
     let op = TaskOp::Delete(DeleteTasksReq {
         task_ids: vec![task_id],
     });
@@ -178,11 +180,10 @@ async fn stop_task(
 }
 
 async fn close_room(
+    _: Operator,
     State(c): State<Console>,
-    headers: HeaderMap,
     Path((app, room)): Path<(String, String)>,
 ) -> Reply {
-    operator(&c, &headers)?;
     act_on(&c.signaling, |h, now, out| {
         h.api_close_room(&app, &room, now, out)
     })

@@ -28,34 +28,36 @@ struct Headers {
     csp: HeaderValue,
 }
 
+/// The files: path, body, content type.
+const FILES: [(&str, &[u8], &str); 5] = [
+    ("/console", INDEX.as_bytes(), "text/html; charset=utf-8"),
+    ("/console/", INDEX.as_bytes(), "text/html; charset=utf-8"),
+    (
+        "/console/console.js",
+        SCRIPT.as_bytes(),
+        "text/javascript; charset=utf-8",
+    ),
+    (
+        "/console/console.css",
+        STYLE.as_bytes(),
+        "text/css; charset=utf-8",
+    ),
+    (
+        "/console/mpegts.js",
+        PLAYER,
+        "text/javascript; charset=utf-8",
+    ),
+];
+
 /// `/console` and its files.
 pub(super) fn router(flv_base: &str) -> Router {
     let h = Headers { csp: csp(flv_base) };
-    let file = |body: &'static [u8], kind: &'static str| {
-        let h = h.clone();
-        get(move || async move { serve(&h, body, kind) })
-    };
-    Router::new()
-        .route(
-            "/console",
-            file(INDEX.as_bytes(), "text/html; charset=utf-8"),
-        )
-        .route(
-            "/console/",
-            file(INDEX.as_bytes(), "text/html; charset=utf-8"),
-        )
-        .route(
-            "/console/console.js",
-            file(SCRIPT.as_bytes(), "text/javascript; charset=utf-8"),
-        )
-        .route(
-            "/console/console.css",
-            file(STYLE.as_bytes(), "text/css; charset=utf-8"),
-        )
-        .route(
-            "/console/mpegts.js",
-            file(PLAYER, "text/javascript; charset=utf-8"),
-        )
+    FILES
+        .iter()
+        .fold(Router::new(), |router, &(path, body, kind)| {
+            let h = h.clone();
+            router.route(path, get(move || async move { serve(&h, body, kind) }))
+        })
 }
 
 /// One file with the console's headers; an empty one (the player missing from the build)
