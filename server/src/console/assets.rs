@@ -143,6 +143,24 @@ mod tests {
         assert_eq!(flv_origin("rtmp://h/live"), None);
     }
 
+    /// A build without npm has no player: its file is a 404 (the page then says previews
+    /// need `scripts/setup`), with the same headers as the rest.
+    #[test]
+    fn a_missing_player_is_a_404_and_every_file_has_the_headers() {
+        let h = Headers {
+            csp: csp("http://127.0.0.1:9/live"),
+        };
+        let missing = serve(&h, b"", "text/javascript; charset=utf-8");
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        let page = serve(&h, INDEX.as_bytes(), "text/html; charset=utf-8");
+        assert_eq!(page.status(), StatusCode::OK);
+        for r in [&missing, &page] {
+            assert_eq!(r.headers()[header::X_FRAME_OPTIONS], "DENY");
+            assert_eq!(r.headers()[header::CONTENT_SECURITY_POLICY], h.csp);
+        }
+        assert!(!INDEX.contains("<script>"), "no inline script in the page");
+    }
+
     #[test]
     fn the_policy_names_only_this_origin_and_the_flv_origin() {
         let p = csp("http://127.0.0.1:9/live");
