@@ -13,6 +13,10 @@ fn main() {
     let player = manifest.join("../tests/node_modules/mpegts.js/dist/mpegts.js");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default()).join("mpegts.js");
     println!("cargo:rerun-if-changed={}", player.display());
+    // npm extracts files with their packaged times (1985), which would not look newer than
+    // this script's last run: the lock npm writes at every install is what changes.
+    let installed = manifest.join("../tests/node_modules/.package-lock.json");
+    println!("cargo:rerun-if-changed={}", installed.display());
     let bytes = match std::fs::read(&player) {
         Ok(b) => b,
         Err(_) => {
