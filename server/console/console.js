@@ -91,7 +91,7 @@ function memberRow(r, m) {
   }
   buttons.append(action('Kick', 'kick', `Kick member ${who}?`, () => api('POST', `${roomPath(r)}/members/${seg(m.uid)}/kick`)));
   return el('tr', { 'data-member': `${r.app}/${r.room}/${m.uid}` },
-    el('td', {}, m.uid), el('td', {}, m.userId ?? '-'), el('td', { class: 'user-name' }, m.userName ?? '-'),
+    el('td', {}, m.uid), el('td', { class: 'user-id' }, m.userId ?? '-'), el('td', { class: 'user-name' }, m.userName ?? '-'),
     el('td', {}, m.role), el('td', {}, kinds(m.published)), el('td', { class: 'live' }, kinds(m.live)),
     el('td', {}, kinds(m.muted)), el('td', {}, m.stream ?? '-'),
     el('td', {}, m.connected ? 'connected' : 'waiting for resume'), el('td', {}, duration(m.inRoomMs)), buttons);

@@ -15,6 +15,8 @@ const { CHROMIUM, TOKEN, consoleUrl } = require('./support');
 // Markup as a user name: it must reach the page as text. If it were parsed, the image's
 // onerror would set window.__xss (and a CSP report would be the only other trace).
 const HOSTILE = '<img src=x onerror="window.__xss=1">';
+// A user id may be any printable ASCII without spaces: markup too.
+const HOSTILE_ID = '<svg/onload=window.__xss=2>';
 
 /** The console's task in the test: member 1 composed onto a small canvas, recorded. */
 function task(streamUrl) {
@@ -66,7 +68,7 @@ test('the console shows rooms and members, previews a stream and its actions rea
   await c.join({ channelName: room, uid: 3 });
   // The hostile name comes in through the ZEGO dialect, whose users carry names.
   const z = new (miniProgram(t).require('mprtc').ZegoExpressEngine)('demo', server.endpoints.signal);
-  assert.equal(await z.loginRoom(room, '', { userID: 'mallory', userName: HOSTILE }), true);
+  assert.equal(await z.loginRoom(room, '', { userID: HOSTILE_ID, userName: HOSTILE }), true);
 
   const pushers = [];
   t.after(() => pushers.forEach((p) => p.stop()));
@@ -99,7 +101,9 @@ test('the console shows rooms and members, previews a stream and its actions rea
   // The hostile name is text: shown as typed, no element made of it, nothing ran.
   const shown = await page.$$eval('td.user-name', (tds) => tds.map((td) => td.textContent));
   assert.ok(shown.includes(HOSTILE), `names shown: ${shown}`);
-  assert.equal(await page.evaluate(() => document.querySelectorAll('img').length), 0);
+  const ids = await page.$$eval('td.user-id', (tds) => tds.map((td) => td.textContent));
+  assert.ok(ids.includes(HOSTILE_ID), `user ids shown: ${ids}`);
+  assert.equal(await page.evaluate(() => document.querySelectorAll('img, svg').length), 0);
   assert.equal(await page.evaluate(() => window.__xss), undefined);
 
   // Member 1 is live: the preview plays its stream. currentTime advances only as decoded

@@ -29,53 +29,68 @@ pub struct Recording {
 /// directory is an empty listing (nothing was recorded yet).
 pub fn list(dir: &Path) -> (Vec<Recording>, bool) {
     let mut found = Vec::new();
-    let mut seen = 0usize;
-    let mut truncated = false;
-    'walk: for (app, app_dir) in subdirs(dir) {
-        for (room, room_dir) in subdirs(&app_dir) {
-            let Ok(files) = std::fs::read_dir(&room_dir) else {
-                continue;
-            };
-            for f in files.flatten() {
-                seen += 1;
-                if found.len() >= MAX_RECORDINGS_LISTED || seen > MAX_ENTRIES_SEEN {
-                    truncated = true;
-                    break 'walk;
+    let mut budget = MAX_ENTRIES_SEEN;
+    for (app, app_dir) in subdirs(dir, &mut budget) {
+        for (room, room_dir) in subdirs(&app_dir, &mut budget) {
+            for (file, meta) in entries(&room_dir, &mut budget) {
+                if found.len() == MAX_RECORDINGS_LISTED {
+                    return (sorted(found), true);
                 }
-                let name = f.file_name().to_string_lossy().into_owned();
-                let Ok(meta) = f.metadata() else { continue };
-                if !meta.is_file() || !name.ends_with(".flv") {
-                    continue;
+                if meta.is_file() && file.ends_with(".flv") {
+                    let modified = meta
+                        .modified()
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map_or(0, |d| d.as_secs());
+                    let (app, room, bytes) = (app.clone(), room.clone(), meta.len());
+                    found.push(Recording {
+                        app,
+                        room,
+                        file,
+                        bytes,
+                        modified,
+                    });
                 }
-                let modified = meta
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map_or(0, |d| d.as_secs());
-                found.push(Recording {
-                    app: app.clone(),
-                    room: room.clone(),
-                    file: name,
-                    bytes: meta.len(),
-                    modified,
-                });
             }
         }
     }
-    found.sort_by(|a, b| b.modified.cmp(&a.modified).then(a.file.cmp(&b.file)));
-    (found, truncated)
+    (sorted(found), budget == 0)
 }
 
-/// The directories directly under `dir`, with their names.
-fn subdirs(dir: &Path) -> Vec<(String, std::path::PathBuf)> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
+/// Newest first; by name among files of the same second.
+fn sorted(mut found: Vec<Recording>) -> Vec<Recording> {
+    found.sort_by(|a, b| b.modified.cmp(&a.modified).then(a.file.cmp(&b.file)));
+    found
+}
+
+/// The entries of `dir` with their metadata, each one taken from `budget` (shared by the
+/// whole walk, so that no tree of directories makes one listing read without end).
+fn entries(dir: &Path, budget: &mut usize) -> Vec<(String, std::fs::Metadata)> {
+    let Ok(read) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
-    entries
-        .flatten()
-        .take(MAX_ENTRIES_SEEN)
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+    let mut out = Vec::new();
+    for e in read.flatten() {
+        if *budget == 0 {
+            break;
+        }
+        *budget -= 1;
+        if let Ok(meta) = e.metadata() {
+            out.push((e.file_name().to_string_lossy().into_owned(), meta));
+        }
+    }
+    out
+}
+
+/// The directories directly under `dir`, with their names and paths.
+fn subdirs(dir: &Path, budget: &mut usize) -> Vec<(String, std::path::PathBuf)> {
+    entries(dir, budget)
+        .into_iter()
+        .filter(|(_, meta)| meta.is_dir())
+        .map(|(name, _)| {
+            let path = dir.join(&name);
+            (name, path)
+        })
         .collect()
 }
 
@@ -104,6 +119,20 @@ mod tests {
             ),
             ("demo", "r1", "mix-100.flv", 7)
         );
+    }
+
+    #[test]
+    fn a_listing_stops_at_its_cap_and_says_so() {
+        let dir = std::env::temp_dir().join(format!("mprtc-console-cap-{}", std::process::id()));
+        let room = dir.join("demo").join("r1");
+        std::fs::create_dir_all(&room).unwrap();
+        for i in 0..=MAX_RECORDINGS_LISTED {
+            std::fs::write(room.join(format!("t-{i}.flv")), b"x").unwrap();
+        }
+        let (list, truncated) = list(&dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(list.len(), MAX_RECORDINGS_LISTED);
+        assert!(truncated);
     }
 
     #[test]
