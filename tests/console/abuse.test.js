@@ -58,6 +58,7 @@ test('no or wrong credentials get 401, guessing gets 429, and the page files do 
   assert.equal(JSON.parse(locked.text).reason, 'limit_exceeded');
   // The lock is the server API's and /metrics' too: one throttle per address.
   assert.equal((await get(server, '/metrics', bearer(TOKEN))).status, 429);
+  assert.equal((await get(server, '/api/v1/rooms/r/tasks', basic)).status, 429);
 });
 
 test('answers carry no secret, every answer has the strict headers, and bad requests get typed errors', { timeout: 120000 }, async (t) => {
