@@ -66,4 +66,14 @@ module.exports = [
     files: ['tests/**/*.js', 'bench/**/*.js', 'scripts/**/*.js', 'deploy/**/*.js', 'eslint.config.js'],
     languageOptions: { sourceType: 'commonjs', globals: { ...globals.node } },
   },
+  {
+    // The operator console's page script (served by mprtc-server): an ES module in a browser.
+    files: ['server/console/**/*.js'],
+    languageOptions: { sourceType: 'module', globals: { ...globals.browser } },
+  },
+  {
+    // The console's browser test: Node, with functions it hands to the page to run there.
+    files: ['tests/console/**/*.js'],
+    languageOptions: { sourceType: 'commonjs', globals: { ...globals.node, ...globals.browser } },
+  },
 ];

@@ -151,6 +151,8 @@ pub struct Server {
     webhooks: crate::webhooks::Webhooks,
     /// The bearer token of `/metrics`; `None`: not served.
     metrics_token: Option<crate::config::Secret>,
+    /// Where push tasks record, listed by the operator console.
+    recordings_dir: std::path::PathBuf,
     /// Where the server can be reached, known once bound (port 0 resolved).
     pub endpoints: Endpoints,
 }
@@ -237,7 +239,12 @@ impl Server {
             .with_allowed_origins(cfg.allowed_origins.clone())
             .with_webhooks(webhooks.clone());
         let gate = signaling.clone();
-        media.set_play_gate(Arc::new(move |room, viewer| gate.may_play(room, viewer)));
+        // Members by their privileges, and the operator console's previews while the room is open.
+        media.set_play_gate(Arc::new(move |room, viewer| {
+            gate.may_play(room, viewer)
+                || (viewer == crate::signaling::hub::CONSOLE_VIEWER
+                    && gate.api(|h, _| h.console_may_play(room)))
+        }));
         let apps = Arc::new(cfg.apps.clone());
         let endpoints = Endpoints {
             signal: format!("ws://{}:{}/ws", host(signal_addr), signal_addr.port()),
@@ -256,6 +263,7 @@ impl Server {
             listen_limits: cfg.listen_limits,
             media_server,
             metrics_token: cfg.metrics_token,
+            recordings_dir: cfg.recordings_dir.clone(),
             webhooks,
             endpoints,
         })
@@ -327,6 +335,17 @@ impl Server {
             .merge(api)
             .merge(ready::router(Readiness::new(probe, shutdown.clone())));
         if let Some(token) = self.metrics_token {
+            // The console is the operator's, behind the same token (see `console`).
+            app = app.merge(crate::console::router(
+                crate::console::Console {
+                    signaling: self.signaling.clone(),
+                    apps: self.apps.clone(),
+                    token: token.clone(),
+                    recordings_dir: self.recordings_dir.clone(),
+                    flv_base: self.endpoints.flv.clone(),
+                },
+                throttle.clone(),
+            ));
             app = app.merge(metrics::router(
                 metrics::Metrics {
                     signaling: self.signaling.clone(),

@@ -102,7 +102,7 @@ pub(crate) async fn throttled(
     resp
 }
 
-struct ApiError(WireError);
+pub(crate) struct ApiError(pub(crate) WireError);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -167,17 +167,23 @@ fn tasks_body(raw: &str) -> Result<TasksReq, ApiError> {
 }
 
 /// What every route answers: `{"ok": true, ...}` or the error with its status.
-type Reply = Result<Json<serde_json::Value>, ApiError>;
+pub(crate) type Reply = Result<Json<serde_json::Value>, ApiError>;
 
 /// Runs one API action on the hub at the current time and answers `{"ok": true}`.
 fn act(
     api: &Api,
     f: impl FnOnce(&mut Hub, u64, &mut Vec<HubOut>) -> Result<(), WireError>,
 ) -> Reply {
+    act_on(&api.signaling, f)
+}
+
+/// [`act`] on a signaling shell: what the operator console's actions run through too.
+pub(crate) fn act_on(
+    signaling: &Signaling,
+    f: impl FnOnce(&mut Hub, u64, &mut Vec<HubOut>) -> Result<(), WireError>,
+) -> Reply {
     let now = now_ms();
-    api.signaling
-        .api(|h, out| f(h, now, out))
-        .map_err(ApiError)?;
+    signaling.api(|h, out| f(h, now, out)).map_err(ApiError)?;
     Ok(Json(serde_json::json!({ "ok": true })))
 }
 

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod config;
+pub mod console;
 pub mod debug_token;
 pub mod http_api;
 pub mod listen;

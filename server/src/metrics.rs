@@ -31,7 +31,6 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
-use subtle::ConstantTimeEq;
 
 use crate::config::Secret;
 use crate::media::{MediaSample, MediaServer};
@@ -95,14 +94,7 @@ pub fn router(metrics: Metrics, throttle: Arc<Mutex<LoginThrottle>>) -> Router {
 }
 
 async fn scrape(State(m): State<Metrics>, headers: HeaderMap) -> Response {
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .unwrap_or("");
-    let want = m.token.expose().as_bytes();
-    if !(given.len() == want.len() && bool::from(given.as_bytes().ct_eq(want))) {
+    if !crate::console::bearer_matches(&headers, &m.token) {
         return (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Bearer")],

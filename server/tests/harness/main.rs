@@ -11,6 +11,7 @@ mod support;
 
 mod codes;
 mod components;
+mod console;
 mod convergence;
 mod dialects;
 mod join;

@@ -203,6 +203,7 @@ impl Hub {
                 session: session.clone(),
                 attached: true,
                 detached_ms: 0,
+                joined_ms: now_ms,
                 ring: VecDeque::new(),
                 replies: VecDeque::new(),
                 role,

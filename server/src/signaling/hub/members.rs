@@ -22,6 +22,8 @@ pub(super) struct Member {
     pub(super) attached: bool,
     /// When the member's connection dropped.
     pub(super) detached_ms: u64,
+    /// When the member joined (a resume keeps it), for the console's "in room for".
+    pub(super) joined_ms: u64,
     /// The last events sent to the member, `(seq, frame)`, for a resume.
     pub(super) ring: VecDeque<(u64, Arc<str>)>,
     /// The last answers to the member's requests, `(id, frame)`.

@@ -16,6 +16,7 @@
 //! | `rate.rs` | the per-connection token bucket |
 //! | `admin.rs` | sessions the server ends: replaced, kicked, room closed, token expired; `renew-token` |
 //! | `tasks.rs` | push tasks: rules, status, what they compose |
+//! | `overview.rs` | what the operator console reads: rooms, members, tasks, preview URLs |
 //!
 //! # Why an out-parameter and a tick, when the client queues and has `poll_timeout`
 //!
@@ -54,6 +55,7 @@ mod counters;
 mod join;
 mod media;
 mod members;
+mod overview;
 mod rate;
 mod streams;
 mod tasks;
@@ -61,6 +63,7 @@ mod tasks;
 use admin::TOKEN_WARNING_SECS;
 pub use counters::HubCounters;
 use members::{Ended, Member, Room, RoomKey, Session};
+pub use overview::{RoomView, CONSOLE_VIEWER};
 use rate::{Take, TokenBucket};
 
 use mprtc::protocol::tasks::DeleteTasksReq;
