@@ -151,6 +151,8 @@ pub struct Server {
     webhooks: crate::webhooks::Webhooks,
     /// The bearer token of `/metrics`; `None`: not served.
     metrics_token: Option<crate::config::Secret>,
+    /// The bearer token of the operator console; `None`: not served.
+    console_token: Option<crate::config::Secret>,
     /// Where push tasks record, listed by the operator console.
     recordings_dir: std::path::PathBuf,
     /// Where the server can be reached, known once bound (port 0 resolved).
@@ -263,6 +265,7 @@ impl Server {
             listen_limits: cfg.listen_limits,
             media_server,
             metrics_token: cfg.metrics_token,
+            console_token: cfg.console_token,
             recordings_dir: cfg.recordings_dir.clone(),
             webhooks,
             endpoints,
@@ -334,18 +337,20 @@ impl Server {
             .with_state(self.signaling.clone())
             .merge(api)
             .merge(ready::router(Readiness::new(probe, shutdown.clone())));
-        if let Some(token) = self.metrics_token {
-            // The console is the operator's, behind the same token (see `console`).
+        if let Some(token) = self.console_token {
+            // The operator's, behind its own token (see `console`).
             app = app.merge(crate::console::router(
                 crate::console::Console {
                     signaling: self.signaling.clone(),
                     apps: self.apps.clone(),
-                    token: token.clone(),
+                    token,
                     recordings_dir: self.recordings_dir.clone(),
                     flv_base: self.endpoints.flv.clone(),
                 },
                 throttle.clone(),
             ));
+        }
+        if let Some(token) = self.metrics_token {
             app = app.merge(metrics::router(
                 metrics::Metrics {
                     signaling: self.signaling.clone(),

@@ -150,6 +150,7 @@ fn main() -> ExitCode {
         ("apps", "--app"),
         ("media_hook_secret", "--media-hook-secret"),
         ("metrics_token", "--metrics-token"),
+        ("console_token", "--console-token"),
     ]
     .into_iter()
     .filter(|(id, _)| serve_matches.value_source(id) == Some(ValueSource::CommandLine))

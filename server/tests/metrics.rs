@@ -400,20 +400,37 @@ async fn readyz_asks_an_external_engine_and_says_what_is_not_ready() {
     assert_eq!(status, 200, "{body}");
 }
 
+/// Both operator tokens (the scraper's and the console's) are held to 32 bytes, from each
+/// source, and never echoed.
 #[test]
-fn a_short_metrics_token_is_refused_from_every_source() {
+fn short_operator_tokens_are_refused_from_every_source() {
     let dir = live::probe::scratch("metrics-token");
-    let file = dir.join("short.toml");
-    std::fs::write(&file, "metrics_token = \"short\"\n").unwrap();
     let short = "0123456789abcdef0123456789abcde"; // 31 bytes
-    for out in [
-        live::binary::refusal(&["--metrics-token", short], &[]),
-        live::binary::refusal(&[], &[("MPRTC_METRICS_TOKEN", short)]),
-        live::binary::refusal(&[], &[("MPRTC_METRICS_TOKEN", "")]),
-        live::binary::refusal(&["--config", file.to_str().unwrap()], &[]),
+    for (key, flag, env, code) in [
+        (
+            "metrics_token",
+            "--metrics-token",
+            "MPRTC_METRICS_TOKEN",
+            "config.bad_metrics_token",
+        ),
+        (
+            "console_token",
+            "--console-token",
+            "MPRTC_CONSOLE_TOKEN",
+            "config.bad_console_token",
+        ),
     ] {
-        let err = out.refused_with("config.bad_metrics_token");
-        assert!(!err.contains(short), "the token is not echoed: {err}");
+        let file = dir.join(format!("{key}.toml"));
+        std::fs::write(&file, format!("{key} = \"short\"\n")).unwrap();
+        for out in [
+            live::binary::refusal(&[flag, short], &[]),
+            live::binary::refusal(&[], &[(env, short)]),
+            live::binary::refusal(&[], &[(env, "")]),
+            live::binary::refusal(&["--config", file.to_str().unwrap()], &[]),
+        ] {
+            let err = out.refused_with(code);
+            assert!(!err.contains(short), "the token is not echoed: {err}");
+        }
     }
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -433,16 +450,20 @@ async fn wrong_tokens_are_throttled_like_failed_api_logins() {
     assert!(head.to_ascii_lowercase().contains("retry-after"), "{head}");
 }
 
-/// A token given as a flag is visible in `ps`: the server says so, naming the flag only.
+/// A token given as a flag is visible in `ps`: the server says so, naming the flag only
+/// (the scraper's and the console's alike).
 #[test]
-fn a_metrics_token_given_as_a_flag_is_warned_about() {
-    let srv = Running::with(&["--metrics-token", TOKEN], &[]);
+fn operator_tokens_given_as_flags_are_warned_about() {
+    const CONSOLE: &str = "metrics-suite-console-token-0123456789ab";
+    let srv = Running::with(&["--metrics-token", TOKEN, "--console-token", CONSOLE], &[]);
     let (_, err) = srv.stop_with(libc::SIGKILL);
-    assert!(
-        err.contains("--metrics-token") && err.contains("visible to every local user"),
-        "{err}"
-    );
-    assert!(!err.contains(TOKEN), "{err}");
+    for flag in ["--metrics-token", "--console-token"] {
+        assert!(
+            err.contains(flag) && err.contains("visible to every local user"),
+            "{flag}: {err}"
+        );
+    }
+    assert!(!err.contains(TOKEN) && !err.contains(CONSOLE), "{err}");
 }
 
 /// A recorded push task with the real ffmpeg: one compositor alive while it runs, none after,

@@ -72,6 +72,11 @@ const TABLE: &[(&str, &str, Effect)] = &[
         "settings-metrics-token-0123456789abcdef",
         SEEN,
     ),
+    (
+        "console_token",
+        "settings-console-token-0123456789abcdef",
+        SEEN,
+    ),
 ];
 
 const SEEN: Effect = Effect::Seen;
@@ -373,30 +378,46 @@ async fn observe(key: &str, value: &str, srv: &Running, dir: &Path) {
         }
         "recordings_dir" | "ffmpeg" => compositor_started(srv, key, value, dir).await,
         "metrics_token" => {
-            let scrape = |token: &str| {
-                let auth = format!("Authorization: Bearer {token}\r\n");
-                let req =
-                    format!("GET /metrics HTTP/1.1\r\nHost: t\r\n{auth}Connection: close\r\n\r\n");
-                let addr = srv.addr("signal");
-                async move {
-                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-                    s.write_all(req.as_bytes()).await.unwrap();
-                    let mut resp = String::new();
-                    s.read_to_string(&mut resp).await.unwrap();
-                    resp
-                }
-            };
-            let ok = scrape(value).await;
+            let ok = bearer_get(srv, "/metrics", value).await;
             assert!(
                 ok.starts_with("HTTP/1.1 200") && ok.contains("mprtc_rooms"),
                 "{ok}"
             );
-            let wrong = scrape("settings-metrics-token-0123456789abcdeX").await;
+            let wrong =
+                bearer_get(srv, "/metrics", "settings-metrics-token-0123456789abcdeX").await;
+            assert!(wrong.starts_with("HTTP/1.1 401"), "{wrong}");
+        }
+        "console_token" => {
+            let ok = bearer_get(srv, "/console/api/overview", value).await;
+            assert!(
+                ok.starts_with("HTTP/1.1 200") && ok.contains("\"rooms\""),
+                "{ok}"
+            );
+            let wrong = bearer_get(
+                srv,
+                "/console/api/overview",
+                "settings-console-token-0123456789abcdeX",
+            )
+            .await;
             assert!(wrong.starts_with("HTTP/1.1 401"), "{wrong}");
         }
         other => panic!("no observation for {other}"),
     }
+}
+
+/// The whole answer to a GET of `path` on the signaling listener with a bearer `token`.
+async fn bearer_get(srv: &Running, path: &str, token: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    );
+    let mut s = tokio::net::TcpStream::connect(srv.addr("signal"))
+        .await
+        .unwrap();
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).await.unwrap();
+    resp
 }
 
 /// Sends `frame` without waiting for anything.

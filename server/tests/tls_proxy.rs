@@ -26,6 +26,8 @@ use tokio_tungstenite::tungstenite::Message;
 const NAME: &str = "mprtc.test";
 /// The metrics token the server is given.
 const METRICS_TOKEN: &str = "tls-proxy-metrics-token-0123456789abcdef";
+/// The console token the server is given.
+const CONSOLE_TOKEN: &str = "tls-proxy-console-token-0123456789abcdef";
 
 /// A WebSocket over TLS to the proxy.
 type Wss = Socket<TlsStream<TcpStream>>;
@@ -210,6 +212,8 @@ async fn deployment(tag: &str, more: &[&str]) -> Option<Deployment> {
             "127.0.0.1",
             "--metrics-token",
             METRICS_TOKEN,
+            "--console-token",
+            CONSOLE_TOKEN,
         ])
         .map(String::from)
         .collect();
@@ -252,7 +256,7 @@ async fn members_join_and_hear_each_other_over_wss_through_the_proxy() {
 }
 
 #[tokio::test]
-async fn health_readiness_and_metrics_answer_over_https_and_nothing_else_does() {
+async fn health_readiness_metrics_and_the_console_answer_over_https_and_nothing_else_does() {
     let Some(d) = deployment("tls-http", &["--debug-token-endpoint"]).await else {
         return;
     };
@@ -269,6 +273,18 @@ async fn health_readiness_and_metrics_answer_over_https_and_nothing_else_does() 
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("mprtc_build_info"), "{body}");
     assert_eq!(p.https("GET", "/metrics", "").await.0, 401);
+    // The operator console: its page, and its API with its own token only.
+    let (status, page) = p.https("GET", "/console", "").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("console.js"), "{page}");
+    let console = format!("Authorization: Bearer {CONSOLE_TOKEN}\r\n");
+    let (status, body) = p.https("GET", "/console/api/overview", &console).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"rooms\""), "{body}");
+    assert_eq!(
+        p.https("GET", "/console/api/overview", &bearer).await.0,
+        401
+    );
     // The server serves these (the debug endpoint is on here), the proxy does not.
     let debug = "/api/v1/debug/token?appkey=sec&room=r&uid=1";
     assert_eq!(

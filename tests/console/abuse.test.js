@@ -9,7 +9,7 @@ const assert = require('node:assert/strict');
 const { execFileSync } = require('node:child_process');
 const { REPO, startServer, pushTestPattern, nextEvent, videoAdded } = require('../e2e/support');
 const { miniProgram } = require('../e2e/mp');
-const { TOKEN, base } = require('./support');
+const { TOKEN, METRICS_TOKEN, base } = require('./support');
 
 /** A secret a CDN push URL would carry: the console shows scheme and host only. */
 const CDN_SECRET = 'txSecret-of-the-cdn-0123456789';
@@ -27,15 +27,28 @@ async function get(server, path, auth, method) {
 
 const bearer = (t) => 'Bearer ' + t;
 
-test('without an operator token there is no console', async (t) => {
-  const server = await startServer();
+test('without a console token there is no console, a metrics token opens none', async (t) => {
+  const server = await startServer(['--metrics-token', METRICS_TOKEN]);
   t.after(() => server.stop());
   assert.equal((await get(server, '/console')).status, 404);
   assert.equal((await get(server, '/console/api/overview', bearer(TOKEN))).status, 404);
+  assert.equal((await get(server, '/console/api/overview', bearer(METRICS_TOKEN))).status, 404);
+});
+
+test('the console token and the metrics token each open only their own door', async (t) => {
+  const server = await startServer(['--console-token', TOKEN, '--metrics-token', METRICS_TOKEN]);
+  t.after(() => server.stop());
+  assert.equal((await get(server, '/console/api/overview', bearer(TOKEN))).status, 200);
+  assert.equal((await get(server, '/metrics', bearer(METRICS_TOKEN))).status, 200);
+  // The scraper's token cannot act, and the console's cannot scrape.
+  const kick = await get(server, '/console/api/apps/secure/rooms/r/members/1/kick', bearer(METRICS_TOKEN), 'POST');
+  assert.equal(kick.status, 401, kick.text);
+  assert.equal((await get(server, '/console/api/overview', bearer(METRICS_TOKEN))).status, 401);
+  assert.equal((await get(server, '/metrics', bearer(TOKEN))).status, 401);
 });
 
 test('no or wrong credentials get 401, guessing gets 429, and the page files do not reset the count', async (t) => {
-  const server = await startServer(['--metrics-token', TOKEN]);
+  const server = await startServer(['--console-token', TOKEN, '--metrics-token', METRICS_TOKEN]);
   t.after(() => server.stop());
   const basic = 'Basic ' + Buffer.from('secure:secure-secret').toString('base64');
   const wrong = [undefined, bearer(''), bearer(TOKEN + 'x'), bearer(TOKEN.slice(1)), basic, 'bearer ' + TOKEN];
@@ -57,12 +70,12 @@ test('no or wrong credentials get 401, guessing gets 429, and the page files do 
   assert.ok(Number(locked.headers.get('retry-after')) > 0);
   assert.equal(JSON.parse(locked.text).reason, 'limit_exceeded');
   // The lock is the server API's and /metrics' too: one throttle per address.
-  assert.equal((await get(server, '/metrics', bearer(TOKEN))).status, 429);
+  assert.equal((await get(server, '/metrics', bearer(METRICS_TOKEN))).status, 429);
   assert.equal((await get(server, '/api/v1/rooms/r/tasks', basic)).status, 429);
 });
 
 test('answers carry no secret, every answer has the strict headers, and bad requests get typed errors', { timeout: 120000 }, async (t) => {
-  const server = await startServer(['--metrics-token', TOKEN]);
+  const server = await startServer(['--console-token', TOKEN]);
   t.after(() => server.stop());
   const room = 'abuse' + process.pid;
   const join = async (uid) => {

@@ -57,7 +57,7 @@ function until(page, fn, ...args) {
 }
 
 test('the console shows rooms and members, previews a stream and its actions reach the members', { timeout: 240000 }, async (t) => {
-  const server = await startServer(['--metrics-token', TOKEN]);
+  const server = await startServer(['--console-token', TOKEN]);
   t.after(() => server.stop());
   const room = 'console' + process.pid;
   // One client per mini-program (NetEase's Client is a singleton): one runtime each.

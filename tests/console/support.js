@@ -4,8 +4,10 @@
 
 const fs = require('node:fs');
 
-/** The operator token (`metrics_token`, at least 32 bytes) of the test servers. */
+/** The operator console's token (`console_token`, at least 32 bytes) of the test servers. */
 const TOKEN = 'console-operator-token-0123456789abcdef';
+/** A `metrics_token` beside it, to show the two tokens open different doors. */
+const METRICS_TOKEN = 'console-test-metrics-token-0123456789ab';
 
 /** The system Chromium (Debian's `chromium`, installed by scripts/setup). */
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -20,4 +22,4 @@ function consoleUrl(server) {
   return base(server) + '/console';
 }
 
-module.exports = { TOKEN, CHROMIUM, base, consoleUrl };
+module.exports = { TOKEN, METRICS_TOKEN, CHROMIUM, base, consoleUrl };

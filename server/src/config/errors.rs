@@ -76,6 +76,11 @@ pub enum ConfigError {
         "metrics_token must be at least {MIN_MEDIA_SECRET} bytes (it was {0}); unset it to serve no /metrics"
     )]
     BadMetricsToken(usize),
+    /// The value is not echoed: it is a secret.
+    #[error(
+        "console_token must be at least {MIN_MEDIA_SECRET} bytes (it was {0}); unset it to serve no console"
+    )]
+    BadConsoleToken(usize),
     #[error(
         "app {0:?} lists webhooks but has no secret to sign them with (insecure apps get none)"
     )]
@@ -114,6 +119,7 @@ impl ConfigError {
             Self::BadHookSource(_) => "config.bad_hook_source",
             Self::BadTrustedProxy(_) => "config.bad_trusted_proxy",
             Self::BadMetricsToken(_) => "config.bad_metrics_token",
+            Self::BadConsoleToken(_) => "config.bad_console_token",
             Self::WebhooksWithoutSecret(_) => "config.webhooks_without_secret",
             Self::BadWebhookUrl(_) => "config.bad_webhook_url",
             Self::BadWebhookQueue(_) => "config.bad_webhook_queue",

@@ -121,6 +121,10 @@ pub struct Config {
     /// `None`: `/metrics` is not served at all. The signaling port faces the internet, and
     /// the counts it exposes (rooms, members, load) are the operator's business only.
     pub metrics_token: Option<Secret>,
+    /// The bearer token of the operator console (`/console`), at least [`MIN_MEDIA_SECRET`]
+    /// bytes; `None`: no console. Kept apart from `metrics_token`: the console kicks and
+    /// closes, a scraper only reads.
+    pub console_token: Option<Secret>,
     /// Log lines as text (the default) or JSON objects; the same caps either way.
     pub log_format: crate::logging::LogFormat,
     /// Reverse proxies whose `X-Real-IP` names the client (see [`crate::throttle`]).

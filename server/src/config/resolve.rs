@@ -111,6 +111,14 @@ impl Config {
                 return Err(ConfigError::BadMetricsToken(t.len()));
             }
         }
+        // The console acts (kicks, closes rooms): the same length rule, and a token of its
+        // own, so a scraper's token, which sits in a monitoring system, cannot act.
+        let console_token = s.console_token;
+        if let Some(t) = &console_token {
+            if t.len() < MIN_MEDIA_SECRET {
+                return Err(ConfigError::BadConsoleToken(t.len()));
+            }
+        }
         let external_media = super::media::resolve_media(
             s.media,
             s.media_rtmp_base,
@@ -148,6 +156,7 @@ impl Config {
             tasks: s.tasks,
             external_media,
             metrics_token,
+            console_token,
             log_format: s.log_format.unwrap_or_default(),
             trusted_proxies,
             apps,

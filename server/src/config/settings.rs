@@ -172,6 +172,10 @@ pub struct Settings {
     /// Bearer token that may scrape GET /metrics (at least 32 bytes; unset: no /metrics).
     #[arg(long, env = "MPRTC_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<Secret>,
+    /// Bearer token of the operator console at /console, which may kick members, close rooms
+    /// and stop tasks (at least 32 bytes; unset: no console).
+    #[arg(long, env = "MPRTC_CONSOLE_TOKEN", hide_env_values = true)]
+    pub console_token: Option<Secret>,
     /// Log lines as text or as JSON objects, one per line (for log shippers).
     #[arg(long, env = "MPRTC_LOG_FORMAT", value_enum)]
     pub log_format: Option<crate::logging::LogFormat>,
@@ -253,7 +257,7 @@ impl Settings {
             http_header_timeout_ms, rtmp_admission_timeout_ms, ping_interval_ms,
             ping_timeout_ms, resume_window_ms, debug_token_endpoint, recordings_dir, ffmpeg,
             media, media_rtmp_base, media_flv_base, media_hook_secret, metrics_token,
-            log_format,
+            console_token, log_format,
         );
         Settings {
             file_apps,

@@ -4,10 +4,11 @@
 //!
 //! # Who may use it
 //!
-//! The operator, with the operator's bearer token: `metrics_token`, the one operator
-//! credential the server has (the server API's Basic credentials are per app; the console
-//! shows every app). Without a `metrics_token` the console is not served at all (404), as
-//! `/metrics` is not. A wrong token is a failed login of the address under the same throttle
+//! The operator, with the console's own bearer token, `console_token` (the server API's Basic
+//! credentials are per app; the console shows every app). It is not `metrics_token`: that
+//! one sits in a monitoring system and only reads, while this one kicks and closes. Without
+//! a `console_token` the console is not served at all (404), as `/metrics` is not without its
+//! token. A wrong token is a failed login of the address under the same throttle
 //! as the server API and `/metrics` (10 a minute, then 429).
 //!
 //! # Why a bearer header kept in `sessionStorage`, not a cookie
