@@ -16,6 +16,7 @@
 //! | `rate.rs` | the per-connection token bucket |
 //! | `admin.rs` | sessions the server ends: replaced, kicked, room closed, token expired; `renew-token` |
 //! | `tasks.rs` | push tasks: rules, status, what they compose |
+//! | `cluster.rs` | what a cluster node asks: rooms held, joined or not, a room given up to another node |
 //!
 //! # Why an out-parameter and a tick, when the client queues and has `poll_timeout`
 //!
@@ -50,6 +51,7 @@ use crate::tasks::{TaskKey, TaskSpec};
 use crate::token::{self, Privileges};
 
 mod admin;
+mod cluster;
 mod counters;
 mod join;
 mod media;
@@ -59,6 +61,7 @@ mod streams;
 mod tasks;
 
 use admin::TOKEN_WARNING_SECS;
+pub use cluster::ROOM_MOVED_CLOSE_CODE;
 pub use counters::HubCounters;
 use members::{Ended, Member, Room, RoomKey, Session};
 use rate::{Take, TokenBucket};
