@@ -1,0 +1,235 @@
+//! Several nodes over a real `redis-server`: members of one room connected to different nodes
+//! are members of one room (the same events in the same order, each member's seqs without a
+//! gap), the server API works on any node, `/readyz` tells when Redis is gone, and node-to-node
+//! calls without the cluster secret, or for another node, are refused.
+//!
+//! Everything waits on events (a frame, a close, an HTTP answer) with generous deadlines.
+
+use futures_util::SinkExt;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+
+mod live;
+use live::http::api;
+use live::probe;
+
+#[path = "cluster/member.rs"]
+mod member;
+#[path = "cluster/nodes.rs"]
+mod nodes;
+#[path = "cluster/redis.rs"]
+mod redis_server;
+
+use member::Member;
+use nodes::{node, until_ready};
+use redis_server::Redis;
+
+/// Close code of a session the server ended (kicked, room closed).
+const SESSION_ENDED: u16 = 4409;
+
+/// Three nodes, one room, a member on each: joins, a real ffmpeg push announced to all,
+/// mute, role change, a kick through the server API of a third node and the room closed
+/// through another. Members on different nodes hear the same events about each other in
+/// the same order, and the closes the owner sends reach them through the relay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_room_over_three_nodes() {
+    if !redis_server::available() {
+        return;
+    }
+    let redis = Redis::start("room").await;
+    let (a, b, c) = (
+        node(&redis.url()).await,
+        node(&redis.url()).await,
+        node(&redis.url()).await,
+    );
+    let mut m1 = Member::join(&a.url, "r1", 1).await;
+    let owner = redis
+        .get("mprtc:owner:sec:r1")
+        .await
+        .expect("node a owns r1");
+    let mut m2 = Member::join(&b.url, "r1", 2).await;
+    let mut m3 = Member::join(&c.url, "r1", 3).await;
+    assert_eq!(
+        redis.get("mprtc:owner:sec:r1").await.as_deref(),
+        Some(owner.as_str()),
+        "the joins through b and c were relayed to the owner, not claimed again"
+    );
+    m1.until("member-joined", Some(3)).await;
+    m2.until("member-joined", Some(3)).await;
+
+    // m2 publishes through its relay; the URL is the owner's; real media makes it live.
+    let publish = json!({"v":1,"type":"publish","body":{"audio":true,"video":true}});
+    let r = m2.ask_ok(publish).await;
+    let url = r["body"]["url"].as_str().unwrap().to_owned();
+    assert!(url.starts_with(&a.endpoints.rtmp), "{url} is node a's");
+    let mut ffmpeg = probe::pusher(&url);
+    m1.until("stream-added", Some(2)).await;
+    m3.until("stream-added", Some(2)).await;
+    m2.ask_ok(json!({"v":1,"type":"mute","body":{"audio":true,"muted":true}}))
+        .await;
+    m1.until("mute-changed", Some(2)).await;
+    m3.until("mute-changed", Some(2)).await;
+    m2.ask_ok(json!({"v":1,"type":"set-role","body":{"role":"audience"}}))
+        .await;
+    m1.until("role-changed", Some(2)).await;
+    m3.until("role-changed", Some(2)).await;
+    let _ = ffmpeg.kill().await;
+
+    // The server API on node c (not the owner) kicks m3; on node b it closes the room.
+    let (status, body) = api(&c.addr(), "POST", "/api/v1/rooms/r1/members/3/kick", "").await;
+    assert_eq!(status, 200, "kick through node c: {body}");
+    assert_eq!(
+        m3.closed().await,
+        Some(SESSION_ENDED),
+        "the kick's close reaches m3 on c"
+    );
+    m1.until("member-left", Some(3)).await;
+    m2.until("member-left", Some(3)).await;
+    let (status, body) = api(&b.addr(), "DELETE", "/api/v1/rooms/r1", "").await;
+    assert_eq!(status, 200, "close through node b: {body}");
+    assert_eq!(m1.closed().await, Some(SESSION_ENDED));
+    assert_eq!(m2.closed().await, Some(SESSION_ENDED), "through b's relay");
+
+    for m in [&m1, &m2, &m3] {
+        m.seqs_in_order();
+    }
+    assert_eq!(
+        m1.about(3),
+        m2.about(3),
+        "what m1 (on a) and m2 (on b) heard of m3"
+    );
+    let of_m2 = |m: &Member| {
+        let mut e = m.about(2);
+        // m3 joined after m2: it heard of m2's join in its snapshot, not as an event.
+        e.retain(|e| e["type"] != "room-closed" && e["type"] != "member-joined");
+        e
+    };
+    assert_eq!(
+        of_m2(&m1),
+        of_m2(&m3),
+        "what m1 (on a) and m3 (on c) heard of m2"
+    );
+    let kinds: Vec<_> = of_m2(&m3).iter().map(|e| e["type"].clone()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "stream-added",
+            "mute-changed",
+            "stream-removed",
+            "role-changed"
+        ],
+        "{:?}",
+        m3.events
+    );
+    for n in [a, b, c] {
+        n.stop().await;
+    }
+}
+
+/// `/readyz` of a node says `redis` while its Redis does not answer, and turns ready once it
+/// does; a single node (no `redis_url`) never asks for Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_reports_redis() {
+    if !redis_server::available() {
+        return;
+    }
+    let port: u16 = probe::picked_addr()
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .unwrap();
+    let url = format!("redis://127.0.0.1:{port}");
+    let addr = probe::picked_addr();
+    let n = live::start_with(|o| {
+        o.listen = Some(addr.parse().unwrap());
+        o.redis_url = Some(url.clone().into());
+        o.cluster_advertise = Some(format!("http://{addr}"));
+        o.cluster_secret = Some(nodes::CLUSTER_SECRET.into());
+        o.cluster_lease_ms = Some(nodes::LEASE_MS);
+    })
+    .await;
+    let body = until_ready(&n.addr(), 503).await;
+    assert!(body.contains("\"redis\""), "{body}");
+    let _redis = Redis::start_on("ready", port).await;
+    until_ready(&n.addr(), 200).await;
+    n.stop().await;
+}
+
+/// Node-to-node calls: `/cluster/relay` and a forwarded API call without the secret or with
+/// a forged one are refused (401 `cluster.unauthorized`), one for another node id too (421
+/// `cluster.wrong_node`); a join whose room names an owner with no registry entry is closed
+/// with `cluster.owner_gone` and no connection is made; a join naming an unknown app or a
+/// hostile room name never reaches Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_calls_need_the_secret_and_the_node() {
+    if !redis_server::available() {
+        return;
+    }
+    let redis = Redis::start("abuse").await;
+    let a = node(&redis.url()).await;
+    let relay = |secret: Option<&str>, node: &str| {
+        let auth = secret
+            .map(|s| format!("x-mprtc-cluster-secret: {s}\r\n"))
+            .unwrap_or_default();
+        format!(
+            "GET /cluster/relay HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, close\r\nUpgrade: websocket\r\n\
+             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             {auth}x-mprtc-cluster-node: {node}\r\n\r\n"
+        )
+    };
+    let send = |req: String| {
+        let addr = a.addr();
+        async move {
+            let s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            live::http::exchange_raw(s, &req).await
+        }
+    };
+    let secret = nodes::CLUSTER_SECRET;
+    for (req, status, code) in [
+        (relay(None, "x"), 401, "cluster.unauthorized"),
+        (
+            relay(Some("forged-forged-forged-forged-forged-forged"), "x"),
+            401,
+            "cluster.unauthorized",
+        ),
+        (
+            relay(Some(secret), "0123456789abcdef"),
+            421,
+            "cluster.wrong_node",
+        ),
+    ] {
+        let (s, head, body) = send(req.clone()).await;
+        assert_eq!(s, status, "{req}\n{head}\n{body}");
+        assert!(body.contains(code), "{body}");
+    }
+    // A forwarded API call with a forged secret.
+    let forged = format!(
+        "DELETE /api/v1/rooms/r1 HTTP/1.1\r\nHost: x\r\nx-mprtc-cluster-secret: forged\r\n\
+         x-mprtc-cluster-node: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    let (s, _, body) = send(forged).await;
+    assert_eq!(s, 401, "{body}");
+    assert!(body.contains("cluster.unauthorized"), "{body}");
+
+    // An owner key naming a node nobody registered: the join is closed, not relayed.
+    redis
+        .set_px("mprtc:owner:sec:ghost", "feedfacefeedface:1", 60_000)
+        .await;
+    let mut ws = live::connect(&a.url).await;
+    let t = live::token_for("ghost", "5", Default::default());
+    let frame = live::join(1, "sec", "ghost", 5, Some(&t)).to_string();
+    ws.send(Message::Text(frame.into())).await.unwrap();
+    assert_eq!(live::closed_with(&mut ws).await, Some(4503));
+
+    // Unknown apps and bad room names are the hub's to refuse; Redis never hears of them.
+    let mut ws = live::connect(&a.url).await;
+    let r = live::answer(&mut ws, live::join(1, "nope", "r2", 5, None)).await;
+    assert_eq!(r["ok"], false, "{r}");
+    let r = live::answer(&mut ws, live::join(2, "sec", "../evil host", 5, None)).await;
+    assert_eq!(r["ok"], false, "{r}");
+    assert_eq!(
+        redis.keys("mprtc:owner:*").await,
+        ["mprtc:owner:sec:ghost"],
+        "only the planted key"
+    );
+    a.stop().await;
+}

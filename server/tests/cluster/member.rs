@@ -1,0 +1,126 @@
+//! A member over a real WebSocket that keeps every event it is sent, in order, so that a
+//! test can compare what members on different nodes were told.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::live::{connect, join, token_for, Ws};
+
+/// How long anything a member waits for may take on a loaded machine; only the event decides.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+pub struct Member {
+    pub uid: u64,
+    ws: Ws,
+    /// Every event frame so far, as sent (with its `seq`).
+    pub events: Vec<Value>,
+    next_id: u32,
+}
+
+impl Member {
+    /// Joins app `sec`'s `room` as `uid` through the node at `url`; the join must succeed.
+    pub async fn join(url: &str, room: &str, uid: u64) -> Self {
+        let mut m = Self {
+            uid,
+            ws: connect(url).await,
+            events: Vec::new(),
+            next_id: 1,
+        };
+        let t = token_for(room, &uid.to_string(), Default::default());
+        let r = m.ask(join(0, "sec", room, uid, Some(&t))).await;
+        assert_eq!(r["ok"], true, "join of {uid}: {r}");
+        m
+    }
+
+    /// The next frame, within [`PATIENCE`]; `None` once the connection closed, with its code.
+    async fn next(&mut self) -> Result<Value, Option<u16>> {
+        loop {
+            let m = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .unwrap_or_else(|_| panic!("member {}: nothing for 60 s", self.uid));
+            match m {
+                Some(Ok(Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    if v.get("seq").is_some() {
+                        self.events.push(v.clone());
+                    }
+                    return Ok(v);
+                }
+                Some(Ok(Message::Close(f))) => return Err(f.map(|f| u16::from(f.code))),
+                None | Some(Err(_)) => return Err(None),
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// Sends `frame` (its `id` replaced by a fresh one) and returns its answer.
+    pub async fn ask(&mut self, mut frame: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        frame["id"] = id.into();
+        self.ws
+            .send(Message::Text(frame.to_string().into()))
+            .await
+            .unwrap();
+        loop {
+            let v = self.next().await.expect("open until answered");
+            if v["re"] == id {
+                return v;
+            }
+        }
+    }
+
+    /// [`Member::ask`] that must succeed.
+    pub async fn ask_ok(&mut self, frame: Value) -> Value {
+        let r = self.ask(frame).await;
+        assert_eq!(r["ok"], true, "member {}: {r}", self.uid);
+        r
+    }
+
+    /// Reads until an event of `kind` whose body's `uid` is `uid` (any, if `None`).
+    pub async fn until(&mut self, kind: &str, uid: Option<u64>) -> Value {
+        loop {
+            let v = self.next().await.unwrap_or_else(|c| {
+                panic!("member {} closed ({c:?}) waiting for {kind}", self.uid)
+            });
+            let about = uid.is_none_or(|u| v["body"]["uid"] == u);
+            if v["type"] == kind && about {
+                return v;
+            }
+        }
+    }
+
+    /// Reads until the server closes the connection: its close code.
+    pub async fn closed(&mut self) -> Option<u16> {
+        loop {
+            if let Err(code) = self.next().await {
+                return code;
+            }
+        }
+    }
+
+    /// The events about member `about` (`room-closed` included), without their `seq`.
+    pub fn about(&self, about: u64) -> Vec<Value> {
+        self.events
+            .iter()
+            .filter(|e| e["body"]["uid"] == about || e["type"] == "room-closed")
+            .map(|e| serde_json::json!({"type": e["type"], "body": e["body"]}))
+            .collect()
+    }
+
+    /// Fails unless the seqs this member was sent are 1, 2, 3, ... without a gap or a repeat.
+    pub fn seqs_in_order(&self) {
+        for (i, e) in self.events.iter().enumerate() {
+            assert_eq!(
+                e["seq"],
+                i as u64 + 1,
+                "member {}: {:?}",
+                self.uid,
+                self.events
+            );
+        }
+    }
+}
