@@ -233,3 +233,42 @@ async fn node_calls_need_the_secret_and_the_node() {
     );
     a.stop().await;
 }
+
+/// The cluster settings refused at start, each with its code, secrets not echoed.
+#[test]
+fn cluster_settings_are_checked() {
+    let redis = ["--redis-url", "redis://127.0.0.1:9"];
+    let advertise = ["--cluster-advertise", "http://127.0.0.1:9"];
+    let secret = ["--cluster-secret", nodes::CLUSTER_SECRET];
+    let with =
+        |extra: [&'static str; 2]| [&redis[..], &advertise[..], &secret[..], &extra[..]].concat();
+    let short = "short-cluster-secret-0123456789"; // 31 bytes
+    let out = live::binary::refusal(
+        &[&redis[..], &advertise[..], &["--cluster-secret", short][..]].concat(),
+        &[],
+    );
+    let err = out.refused_with("config.bad_cluster_secret");
+    assert!(!err.contains(short), "the secret is not echoed: {err}");
+    let out = live::binary::refusal(&[&redis[..], &secret[..]].concat(), &[]);
+    out.refused_with("config.cluster_setting_missing");
+    for bad in ["127.0.0.1:9", "http://127.0.0.1:9/path", "https://h:9"] {
+        let args = [&redis[..], &secret[..], &["--cluster-advertise", bad][..]].concat();
+        live::binary::refusal(&args, &[]).refused_with("config.bad_cluster_advertise");
+    }
+    for lease in ["999", "60001"] {
+        let args = with(["--cluster-lease-ms", lease]);
+        live::binary::refusal(&args, &[]).refused_with("config.bad_cluster_lease");
+    }
+    let pass = "hunter2-redis-password";
+    let url = format!("http://user:{pass}@h:9");
+    let args = [
+        &["--redis-url", url.as_str()][..],
+        &advertise[..],
+        &secret[..],
+    ]
+    .concat();
+    let err = live::binary::refusal(&args, &[])
+        .refused_with("config.bad_redis_url")
+        .to_owned();
+    assert!(!err.contains(pass), "the URL is not echoed: {err}");
+}

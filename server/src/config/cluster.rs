@@ -15,7 +15,17 @@ pub(super) fn resolve_cluster(
     lease_ms: Option<u64>,
 ) -> Result<Option<ClusterConfig>, ConfigError> {
     let Some(redis_url) = redis_url else {
-        return Ok(None);
+        // A cluster setting without Redis is a deployment that believes it is a cluster
+        // and is not: said at start, not found out when a node is lost.
+        let given = [
+            ("cluster_advertise", advertise.is_some()),
+            ("cluster_secret", secret.is_some()),
+            ("cluster_lease_ms", lease_ms.is_some()),
+        ];
+        return match given.iter().find(|(_, g)| *g) {
+            Some((name, _)) => Err(ConfigError::ClusterWithoutRedis(name)),
+            None => Ok(None),
+        };
     };
     let url = redis_url.expose();
     let scheme_ok = ["redis://", "rediss://", "unix://"]

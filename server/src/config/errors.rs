@@ -89,6 +89,8 @@ pub enum ConfigError {
     /// A cluster node (`redis_url` set) needs this setting.
     #[error("{0} must be set when redis_url is")]
     ClusterSettingMissing(&'static str),
+    #[error("{0} is a cluster setting: it needs redis_url")]
+    ClusterWithoutRedis(&'static str),
     /// The value is not echoed: it is a secret.
     #[error("cluster_secret must be at least {MIN_MEDIA_SECRET} bytes (it was {0})")]
     BadClusterSecret(usize),
@@ -131,6 +133,7 @@ impl ConfigError {
             Self::BadWebhookUrl(_) => "config.bad_webhook_url",
             Self::BadWebhookQueue(_) => "config.bad_webhook_queue",
             Self::ClusterSettingMissing(_) => "config.cluster_setting_missing",
+            Self::ClusterWithoutRedis(_) => "config.cluster_without_redis_url",
             Self::BadClusterSecret(_) => "config.bad_cluster_secret",
             Self::BadClusterAdvertise(_) => "config.bad_cluster_advertise",
             Self::BadClusterLease => "config.bad_cluster_lease",
