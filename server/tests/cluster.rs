@@ -202,10 +202,10 @@ async fn node_calls_need_the_secret_and_the_node() {
         assert!(body.contains(code), "{body}");
     }
     // A forwarded API call with a forged secret.
-    let forged = format!(
+    let forged =
         "DELETE /api/v1/rooms/r1 HTTP/1.1\r\nHost: x\r\nx-mprtc-cluster-secret: forged\r\n\
          x-mprtc-cluster-node: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    );
+            .to_owned();
     let (s, _, body) = send(forged).await;
     assert_eq!(s, 401, "{body}");
     assert!(body.contains("cluster.unauthorized"), "{body}");

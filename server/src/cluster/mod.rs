@@ -145,7 +145,7 @@ pub enum Admit {
     /// Hand it to the hub here, as on a single node.
     Here,
     /// Pipe the connection to the room's owner over this WebSocket.
-    Relay(relay::Upstream),
+    Relay(Box<relay::Upstream>),
     /// Close the connection with this code and reason (the client reconnects and is routed
     /// anew).
     Refuse(u16, &'static str),
@@ -296,7 +296,7 @@ impl Cluster {
             }
             Ok(Route::Owner { node, authority }) => {
                 match self.connect_owner(&node, &authority).await {
-                    Ok(up) => Admit::Relay(up),
+                    Ok(up) => Admit::Relay(Box::new(up)),
                     Err(e) => refuse(e),
                 }
             }

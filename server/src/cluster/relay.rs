@@ -61,7 +61,7 @@ impl Cluster {
 /// Pipes `client` (whose first frame, `first`, was read already) to `up` and back until
 /// either side closes.
 pub async fn pipe(
-    up: Upstream,
+    up: Box<Upstream>,
     first: &str,
     client: &mut SplitStream<WebSocket>,
     sink: ClientSink,
