@@ -1,20 +1,24 @@
 //! A member over a real WebSocket that keeps every event it is sent, in order, so that a
 //! test can compare what members on different nodes were told.
+#![allow(dead_code)] // each suite uses its own part of it
 
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::live::{connect, join, token_for, Ws};
+use crate::live::{connect, join, token_for};
 
 /// How long anything a member waits for may take on a loaded machine; only the event decides.
 pub const PATIENCE: Duration = Duration::from_secs(60);
 
-pub struct Member {
+/// A member over a WebSocket on `S`: plain TCP by default, TLS through a load balancer too.
+pub struct Member<S = MaybeTlsStream<tokio::net::TcpStream>> {
     pub uid: u64,
-    ws: Ws,
+    ws: WebSocketStream<S>,
     /// Every event frame so far, as sent (with its `seq`).
     pub events: Vec<Value>,
     next_id: u32,
@@ -23,19 +27,32 @@ pub struct Member {
 impl Member {
     /// Joins app `sec`'s `room` as `uid` through the node at `url`; the join must succeed.
     pub async fn join(url: &str, room: &str, uid: u64) -> Self {
+        match Self::join_over(connect(url).await, room, uid).await {
+            Ok(m) => m,
+            Err(r) => panic!("join of {uid}: {r:?}"),
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Member<S> {
+    /// Joins app `sec`'s `room` as `uid` over `ws`: the member, or what the server said
+    /// instead (its refusal, or the connection's close code).
+    pub async fn join_over(ws: WebSocketStream<S>, room: &str, uid: u64) -> Result<Self, Value> {
         let mut m = Self {
             uid,
-            ws: connect(url).await,
+            ws,
             events: Vec::new(),
             next_id: 1,
         };
         let t = token_for(room, &uid.to_string(), Default::default());
-        let r = m.ask(join(0, "sec", room, uid, Some(&t))).await;
-        assert_eq!(r["ok"], true, "join of {uid}: {r}");
-        m
+        match m.try_ask(join(0, "sec", room, uid, Some(&t))).await {
+            Ok(r) if r["ok"] == true => Ok(m),
+            Ok(r) => Err(r),
+            Err(code) => Err(serde_json::json!({ "closed": code })),
+        }
     }
 
-    /// The next frame, within [`PATIENCE`]; `None` once the connection closed, with its code.
+    /// The next frame, within [`PATIENCE`]; `Err` once the connection closed, with its code.
     async fn next(&mut self) -> Result<Value, Option<u16>> {
         loop {
             let m = tokio::time::timeout(PATIENCE, self.ws.next())
@@ -56,26 +73,31 @@ impl Member {
         }
     }
 
-    /// Sends `frame` (its `id` replaced by a fresh one) and returns its answer.
-    pub async fn ask(&mut self, mut frame: Value) -> Value {
+    /// Sends `frame` (its `id` replaced by a fresh one) and returns its answer, or the close
+    /// code if the connection closed first.
+    pub async fn try_ask(&mut self, mut frame: Value) -> Result<Value, Option<u16>> {
         let id = self.next_id;
         self.next_id += 1;
         frame["id"] = id.into();
-        self.ws
+        if self
+            .ws
             .send(Message::Text(frame.to_string().into()))
             .await
-            .unwrap();
+            .is_err()
+        {
+            return Err(None);
+        }
         loop {
-            let v = self.next().await.expect("open until answered");
+            let v = self.next().await?;
             if v["re"] == id {
-                return v;
+                return Ok(v);
             }
         }
     }
 
-    /// [`Member::ask`] that must succeed.
+    /// Sends `frame` and returns its answer, which must be a success.
     pub async fn ask_ok(&mut self, frame: Value) -> Value {
-        let r = self.ask(frame).await;
+        let r = self.try_ask(frame).await.expect("open until answered");
         assert_eq!(r["ok"], true, "member {}: {r}", self.uid);
         r
     }

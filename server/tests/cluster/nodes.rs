@@ -1,4 +1,5 @@
 //! Nodes of one cluster in this process: real servers on loopback ports sharing one Redis.
+#![allow(dead_code)] // each suite uses its own part of it
 
 use std::time::Duration;
 

@@ -1,5 +1,6 @@
 //! A real `redis-server` (Debian's) for one test: a loopback port, a temporary directory, no
 //! persistence; stopped and its directory removed when dropped.
+#![allow(dead_code)] // each suite uses its own part of it
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
