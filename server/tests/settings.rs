@@ -76,11 +76,7 @@ const TABLE: &[(&str, &str, Effect)] = &[
     // cluster at work is cluster.rs's.
     ("redis_url", "redis://127.0.0.1:9", NO_ADVERTISE),
     ("cluster_advertise", "http://127.0.0.1:9", NO_REDIS),
-    (
-        "cluster_secret",
-        "settings-cluster-secret-0123456789abcdef",
-        NO_REDIS,
-    ),
+    ("cluster_secret", CLUSTER_SECRET, NO_REDIS),
     ("cluster_lease_ms", "3000", NO_REDIS),
 ];
 
@@ -88,6 +84,7 @@ const SEEN: Effect = Effect::Seen;
 const BAD_QUEUE: Effect = Effect::Refused("config.bad_queue_limit");
 const BAD_TIMEOUT: Effect = Effect::Refused("config.bad_listen_timeout");
 const NO_ADVERTISE: Effect = Effect::Refused("config.cluster_setting_missing");
+const CLUSTER_SECRET: &str = "settings-cluster-secret-0123456789abcdef";
 const NO_REDIS: Effect = Effect::Refused("config.cluster_without_redis_url");
 
 /// Settings whose flag or variable is not named like the others, or that have no file key:

@@ -32,24 +32,22 @@ impl Hub {
             return false;
         };
         self.by_media.remove(&r.media_id);
-        for (uid, m) in &r.members {
+        for m in r.members.values() {
             if let Some(s) = self.sessions.get_mut(&m.sid) {
                 s.joined = None;
             }
-            if m.attached {
-                out.push(HubOut::Close {
-                    sid: m.sid,
-                    code: ROOM_MOVED_CLOSE_CODE,
-                    reason: "room moved to another node: reconnect".into(),
-                });
-            }
-            if m.pushing {
-                out.push(HubOut::KickPublisher {
-                    media_room: r.media_id.clone(),
-                    uid: *uid,
-                });
-            }
         }
+        let attached = r.members.values().filter(|m| m.attached);
+        out.extend(attached.map(|m| HubOut::Close {
+            sid: m.sid,
+            code: ROOM_MOVED_CLOSE_CODE,
+            reason: "room moved to another node: reconnect".into(),
+        }));
+        let pushers = r.members.iter().filter(|(_, m)| m.pushing);
+        out.extend(pushers.map(|(uid, _)| HubOut::KickPublisher {
+            media_room: r.media_id.clone(),
+            uid: *uid,
+        }));
         tasks::end_all(&mut r, &key, out);
         true
     }
