@@ -272,3 +272,37 @@ fn cluster_settings_are_checked() {
         .to_owned();
     assert!(!err.contains(pass), "the URL is not echoed: {err}");
 }
+
+/// Fencing: when the owner key of a room no longer holds the owner's `{node}:{epoch}` (another
+/// node took it over), the owner drops the room at its next renewal and closes its members
+/// with 4503, saying nothing else to them; and when Redis stops answering, the owner drops its
+/// rooms once two thirds of the lease have passed without a confirmation, before any other
+/// node could claim them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_that_lost_its_lease_falls_silent() {
+    if !redis_server::available() {
+        return;
+    }
+    let redis = Redis::start("fence").await;
+    let a = node(&redis.url()).await;
+    let mut m1 = Member::join(&a.url, "fenced", 1).await;
+    let mut m2 = Member::join(&a.url, "fenced", 2).await;
+    m1.until("member-joined", Some(2)).await;
+    let heard = m1.events.len();
+    redis
+        .set_px("mprtc:owner:sec:fenced", "feedfacefeedface:99", 60_000)
+        .await;
+    assert_eq!(m1.closed().await, Some(4503));
+    assert_eq!(m2.closed().await, Some(4503));
+    assert_eq!(m1.events.len(), heard, "nothing after the lease was lost: {:?}", m1.events);
+    assert_eq!(
+        redis.get("mprtc:owner:sec:fenced").await.as_deref(),
+        Some("feedfacefeedface:99"),
+        "the dropped owner did not touch the new owner's key"
+    );
+
+    let mut m3 = Member::join(&a.url, "alone", 3).await;
+    drop(redis);
+    assert_eq!(m3.closed().await, Some(4503), "Redis gone: the room is dropped");
+    a.stop().await;
+}
