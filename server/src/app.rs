@@ -383,7 +383,13 @@ impl Server {
         }
         let sig = self.signaling.clone();
         let stop = shutdown.clone();
-        let limiter = crate::listen::ConnLimiter::new("signaling", self.listen_limits.signaling);
+        let mut limiter =
+            crate::listen::ConnLimiter::new("signaling", self.listen_limits.signaling);
+        if let Some(c) = &self.cluster {
+            // Each member another node relays here is one connection from that node.
+            let c = c.clone();
+            limiter = limiter.with_exempt(Arc::new(move |ip| c.is_peer(ip)));
+        }
         let served = crate::listen::http::serve(
             self.listener,
             app,

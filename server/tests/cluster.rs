@@ -294,7 +294,12 @@ async fn an_owner_that_lost_its_lease_falls_silent() {
         .await;
     assert_eq!(m1.closed().await, Some(4503));
     assert_eq!(m2.closed().await, Some(4503));
-    assert_eq!(m1.events.len(), heard, "nothing after the lease was lost: {:?}", m1.events);
+    assert_eq!(
+        m1.events.len(),
+        heard,
+        "nothing after the lease was lost: {:?}",
+        m1.events
+    );
     assert_eq!(
         redis.get("mprtc:owner:sec:fenced").await.as_deref(),
         Some("feedfacefeedface:99"),
@@ -303,6 +308,62 @@ async fn an_owner_that_lost_its_lease_falls_silent() {
 
     let mut m3 = Member::join(&a.url, "alone", 3).await;
     drop(redis);
-    assert_eq!(m3.closed().await, Some(4503), "Redis gone: the room is dropped");
+    assert_eq!(
+        m3.closed().await,
+        Some(4503),
+        "Redis gone: the room is dropped"
+    );
     a.stop().await;
+}
+
+/// A WebSocket to `url` from the loopback address `from` (any of 127.0.0.0/8).
+async fn connect_from(
+    url: &str,
+    from: &str,
+) -> Result<live::Ws, tokio_tungstenite::tungstenite::Error> {
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let addr = live::binary::host_port(url);
+    let tcp = sock.connect(addr.parse().unwrap()).await.unwrap();
+    let plain = tokio_tungstenite::MaybeTlsStream::Plain(tcp);
+    tokio_tungstenite::client_async(url, plain)
+        .await
+        .map(|(ws, _)| ws)
+}
+
+/// Each member a node relays is one connection from that node to the owner: the owner's
+/// per-address cap does not count the cluster's own nodes, or a busy node could relay no more
+/// than the cap's worth of members. A client's address is still held to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relays_are_not_held_to_the_per_address_cap() {
+    if !redis_server::available() {
+        return;
+    }
+    let redis = Redis::start("peers").await;
+    let a = nodes::node_with(&redis.url(), |o| o.max_connections_per_ip = Some(2)).await;
+    let b = node(&redis.url()).await;
+    let mut direct = Vec::new();
+    for uid in 1..=2 {
+        let ws = connect_from(&a.url, "127.0.0.2").await.unwrap();
+        direct.push(Member::join_over(ws, "peers", uid).await.unwrap());
+    }
+    let third = match connect_from(&a.url, "127.0.0.2").await {
+        Err(_) => None,
+        Ok(ws) => Some(Member::join_over(ws, "peers", 3).await.err()),
+    };
+    assert!(
+        third.is_none_or(|refused| refused.is_some()),
+        "a client's third connection is over the cap of 2"
+    );
+    let mut relayed = Vec::new();
+    for uid in 10..15 {
+        let ws = connect_from(&b.url, "127.0.0.3").await.unwrap();
+        let m = Member::join_over(ws, "peers", uid).await;
+        relayed.push(m.unwrap_or_else(|e| panic!("relayed member {uid}: {e}")));
+    }
+    direct[0].until("member-joined", Some(14)).await;
+    drop(relayed);
+    drop(direct);
+    a.stop().await;
+    b.stop().await;
 }

@@ -32,8 +32,11 @@ impl Cluster {
             .store
             .register(&self.node, &self.advertise, self.lease_ms)
             .await;
-        if let Err(e) = self.seen(r) {
-            tracing::warn!(code = e.code(), error = %e, "cluster: cannot renew the node lease");
+        match self.seen(r) {
+            Ok(nodes) => self.set_peers(&nodes),
+            Err(e) => {
+                tracing::warn!(code = e.code(), error = %e, "cluster: cannot renew the node lease")
+            }
         }
         let held: HashSet<RoomKey> = sig.api(|h, _| h.room_keys()).into_iter().collect();
         let owned: Vec<(RoomKey, String)> = {

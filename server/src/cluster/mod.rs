@@ -43,8 +43,9 @@
 //! | `forward.rs` | the server API reaching a node that does not own the room |
 
 use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
 use rand::RngCore;
@@ -170,6 +171,9 @@ pub struct Cluster {
     owned: Mutex<HashMap<RoomKey, Owned>>,
     /// Whether the last Redis call went through, for `/readyz`.
     reachable: AtomicBool,
+    /// The addresses of the live nodes, as the registry last listed them: their connections
+    /// here (one per relayed member) are not held to the per-address cap.
+    peers: RwLock<HashSet<IpAddr>>,
 }
 
 impl Cluster {
@@ -186,6 +190,7 @@ impl Cluster {
             apps,
             owned: Mutex::default(),
             reachable: AtomicBool::new(false),
+            peers: RwLock::default(),
         })
     }
 
@@ -302,6 +307,25 @@ impl Cluster {
             }
             Err(e) => refuse(e),
         }
+    }
+
+    /// Whether `ip` is the address of a live node (only nodes that advertise an IP address,
+    /// not a name, are known by their address).
+    pub fn is_peer(&self, ip: IpAddr) -> bool {
+        self.peers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&ip)
+    }
+
+    /// Takes the registry's list of live nodes' `host:port`s.
+    fn set_peers(&self, nodes: &[String]) {
+        let ips = nodes
+            .iter()
+            .filter_map(|a| a.rsplit_once(':'))
+            .filter_map(|(h, _)| h.trim_start_matches('[').trim_end_matches(']').parse().ok())
+            .collect();
+        *self.peers.write().unwrap_or_else(|p| p.into_inner()) = ips;
     }
 
     /// Whether `given` is the cluster secret (compared in constant time).

@@ -3,6 +3,7 @@
 //! | key | value | life |
 //! | --- | --- | --- |
 //! | `mprtc:node:{id}` | the node's internal `host:port` | the node's lease, renewed every third of it |
+//! | `mprtc:nodes` | the node ids, scored by when their lease ends | members dropped once past |
 //! | `mprtc:owner:{app}:{room}` | `{node}:{epoch}` of the room's owner | the lease, renewed by the owner only |
 //! | `mprtc:epoch:{app}:{room}` | the room's last epoch (`INCR`) | a day after the last claim |
 //!
@@ -24,6 +25,25 @@ const CALL_DEADLINE: Duration = Duration::from_secs(2);
 pub const RENEW_BATCH: usize = 256;
 /// How long a room's epoch counter outlives its last claim (ms).
 const EPOCH_TTL_MS: u64 = 24 * 3600 * 1000;
+
+/// The most nodes one registry answer lists.
+const MAX_NODES: usize = 256;
+
+/// Registers (or renews) a node and answers the addresses of every live node. The entries of
+/// other nodes are read by name (`mprtc:node:` + id): a single Redis, not Redis Cluster.
+const REGISTER: &str = r"
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local out = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, tonumber(ARGV[4]) - 1)) do
+  local a = redis.call('GET', 'mprtc:node:' .. id)
+  if a then out[#out + 1] = a end
+end
+return out
+";
 
 /// Claims the room if nobody owns it; either way answers the owner value now in force.
 const CLAIM: &str = r"
@@ -62,10 +82,14 @@ return 0
 #[derive(Clone)]
 pub struct Store {
     con: ConnectionManager,
+    register: std::sync::Arc<Script>,
     claim: std::sync::Arc<Script>,
     renew: std::sync::Arc<Script>,
     release: std::sync::Arc<Script>,
 }
+
+/// The sorted set of node ids.
+const NODES: &str = "mprtc:nodes";
 
 fn owner_key(app: &str, room: &str) -> String {
     format!("mprtc:owner:{app}:{room}")
@@ -101,34 +125,42 @@ impl Store {
             .map_err(|e| ClusterError::BadRedisUrl(e.to_string()))?;
         Ok(Self {
             con,
+            register: Script::new(REGISTER).into(),
             claim: Script::new(CLAIM).into(),
             renew: Script::new(RENEW).into(),
             release: Script::new(RELEASE).into(),
         })
     }
 
-    /// Writes (or renews) this node's registry entry for `lease_ms`.
+    /// Writes (or renews) this node's registry entry for `lease_ms`: the addresses of the
+    /// live nodes, this one included.
     pub async fn register(
         &self,
         node: &str,
         authority: &str,
         lease_ms: u64,
-    ) -> Result<(), ClusterError> {
+    ) -> Result<Vec<String>, ClusterError> {
         let mut con = self.con.clone();
-        let cmd = redis::cmd("SET")
-            .arg(node_key(node))
+        let mut inv = self.register.prepare_invoke();
+        inv.key(node_key(node))
+            .key(NODES)
+            .arg(node)
             .arg(authority)
-            .arg("PX")
             .arg(lease_ms)
-            .clone();
-        call(cmd.query_async::<()>(&mut con)).await
+            .arg(MAX_NODES);
+        call(inv.invoke_async::<Vec<String>>(&mut con)).await
     }
 
     /// Removes this node's registry entry (it is stopping).
     pub async fn unregister(&self, node: &str) -> Result<(), ClusterError> {
         let mut con = self.con.clone();
-        let cmd = redis::cmd("DEL").arg(node_key(node)).clone();
-        call(cmd.query_async::<()>(&mut con)).await
+        let mut pipe = redis::pipe();
+        pipe.cmd("DEL")
+            .arg(node_key(node))
+            .cmd("ZREM")
+            .arg(NODES)
+            .arg(node);
+        call(pipe.query_async::<()>(&mut con)).await
     }
 
     /// The registered internal address of node `id`, if it is alive.

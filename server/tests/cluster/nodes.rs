@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::live::probe::picked_addr;
 use crate::live::{start_with, Live, SECRET};
+use mprtc_server::config::Overrides;
 
 /// The cluster secret of the tests' nodes.
 pub const CLUSTER_SECRET: &str = "cluster-suite-node-to-node-secret-0123456789";
@@ -14,6 +15,11 @@ pub const LEASE_MS: u64 = 3_000;
 /// A node on a picked loopback port, advertising it, in the cluster of `redis_url`; it has
 /// answered `/readyz` with 200 (it is registered) before this returns.
 pub async fn node(redis_url: &str) -> Live {
+    node_with(redis_url, |_| {}).await
+}
+
+/// [`node`] with `tune` applied to its settings.
+pub async fn node_with(redis_url: &str, tune: impl FnOnce(&mut Overrides)) -> Live {
     let addr = picked_addr();
     let url = redis_url.to_owned();
     let live = start_with(|o| {
@@ -24,6 +30,7 @@ pub async fn node(redis_url: &str) -> Live {
         o.cluster_lease_ms = Some(LEASE_MS);
         // The media secret is shared so that any node's URLs are good on any node.
         o.media_secret = Some(format!("{SECRET}-media").into());
+        tune(o);
     })
     .await;
     until_ready(&live.addr(), 200).await;
