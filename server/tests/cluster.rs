@@ -367,3 +367,22 @@ async fn relays_are_not_held_to_the_per_address_cap() {
     a.stop().await;
     b.stop().await;
 }
+
+/// A node that stops tells the members it relays, as it tells its own (1001, "server shutting
+/// down"), so that their clients reconnect at once and resume at the owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relaying_node_that_stops_says_so() {
+    if !redis_server::available() {
+        return;
+    }
+    let redis = Redis::start("stop").await;
+    let a = node(&redis.url()).await;
+    let b = node(&redis.url()).await;
+    let mut m1 = Member::join(&a.url, "stop", 1).await;
+    let mut m2 = Member::join(&b.url, "stop", 2).await;
+    m1.until("member-joined", Some(2)).await;
+    b.cancel();
+    assert_eq!(m2.closed().await, Some(1001));
+    drop(m1);
+    a.stop().await;
+}

@@ -71,6 +71,7 @@ const EVENT_PREFIX: &str = "{\"v\":1,\"seq\":";
 /// One connection's outgoing queue: bounded in frames and in bytes. When a frame does not
 /// fit, the connection is cut (`cut`), not the frame dropped: a member that silently missed
 /// an event would never know, while a cut member resumes and gets it.
+#[derive(Clone)]
 struct Outbox {
     tx: mpsc::Sender<Message>,
     /// Bytes of text frames queued and not yet written.
@@ -93,8 +94,9 @@ impl Outbox {
     }
 }
 
-/// A relayed connection's way back to its client: its bounded queue ([`Outbox`]), taken out
-/// of the hub's senders so that only the relay writes to it (see `crate::cluster::relay`).
+/// A relayed connection's way back to its client: its bounded queue ([`Outbox`]). The hub
+/// sends nothing to a connection that joined no room here, so only the relay writes to it,
+/// and [`Signaling::close_all`] still reaches it (see `crate::cluster::relay`).
 pub struct ClientSink(Outbox);
 
 impl ClientSink {
@@ -400,7 +402,7 @@ impl Signaling {
                         match c.admit(joined, hop, t.as_str()).await {
                             crate::cluster::Admit::Here => {}
                             crate::cluster::Admit::Relay(up) => {
-                                let taken = self.take_sink(sid);
+                                let taken = self.relay_sink(sid);
                                 if let Some(sink) = taken {
                                     crate::cluster::relay::pipe(up, t.as_str(), &mut stream, sink)
                                         .await;
@@ -460,10 +462,10 @@ impl Signaling {
         tracing::debug!(sid, "disconnected");
     }
 
-    /// Takes connection `sid`'s queue out of the hub's reach, for a relay to write to.
-    fn take_sink(&self, sid: SessionId) -> Option<ClientSink> {
-        let mut g = self.shared.lock().unwrap_or_else(|p| p.into_inner());
-        g.senders.remove(&sid).map(ClientSink)
+    /// Connection `sid`'s queue, for a relay to write to.
+    fn relay_sink(&self, sid: SessionId) -> Option<ClientSink> {
+        let g = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        g.senders.get(&sid).cloned().map(ClientSink)
     }
 
     /// Close every connection (server shutdown).
