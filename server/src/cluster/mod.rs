@@ -233,38 +233,41 @@ impl Cluster {
         }
         let now = Instant::now();
         let value = self.seen(self.store.claim(app, room, &self.node, self.lease_ms).await)?;
-        self.owner_route(key, value, now).await
+        self.owner_route(key, value, Some(now)).await
     }
 
     /// Where a call about `app`/`room` goes, without claiming it: `None` if nobody owns it.
     pub async fn owner_of(&self, app: &str, room: &str) -> Result<Option<Route>, ClusterError> {
-        let now = Instant::now();
         let Some(value) = self.seen(self.store.owner(app, room).await)? else {
             return Ok(None);
         };
         let key = (app.to_owned(), room.to_owned());
-        self.owner_route(key, value, now).await.map(Some)
+        // A read renews nothing: it confirms no lease.
+        self.owner_route(key, value, None).await.map(Some)
     }
 
-    /// The route an owner value stands for; this node's own value is (re)confirmed as of
-    /// `asked`, when the call that read it was made.
+    /// The route an owner value stands for. When it is this node's and the call that read it
+    /// also set or renewed it (`renewed_at`: when that call was made), the lease is confirmed
+    /// as of then: Redis extended it after that instant.
     async fn owner_route(
         &self,
         key: RoomKey,
         value: String,
-        asked: Instant,
+        renewed_at: Option<Instant>,
     ) -> Result<Route, ClusterError> {
         let node = value.rsplit_once(':').map_or(value.as_str(), |(n, _)| n);
         if node == self.node {
-            let mut owned = self.owned.lock().unwrap_or_else(|p| p.into_inner());
-            owned.insert(
-                key,
-                Owned {
-                    value,
-                    confirmed: asked,
-                    absent: 0,
-                },
-            );
+            if let Some(asked) = renewed_at {
+                let mut owned = self.owned.lock().unwrap_or_else(|p| p.into_inner());
+                owned.insert(
+                    key,
+                    Owned {
+                        value,
+                        confirmed: asked,
+                        absent: 0,
+                    },
+                );
+            }
             return Ok(Route::Here);
         }
         let node = node.to_owned();

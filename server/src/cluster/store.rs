@@ -45,10 +45,17 @@ end
 return out
 ";
 
-/// Claims the room if nobody owns it; either way answers the owner value now in force.
+/// Claims the room if nobody owns it, or renews it if this node does; either way answers the
+/// owner value now in force. (A node that reads its own value confirms its lease as of this
+/// call only because the call renewed it.)
 const CLAIM: &str = r"
 local cur = redis.call('GET', KEYS[1])
-if cur then return cur end
+if cur then
+  if string.sub(cur, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. ':' then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  end
+  return cur
+end
 local e = redis.call('INCR', KEYS[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 local v = ARGV[1] .. ':' .. e
