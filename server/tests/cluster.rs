@@ -33,10 +33,9 @@ const SESSION_ENDED: u16 = 4409;
 /// the same order, and the closes the owner sends reach them through the relay.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_room_over_three_nodes() {
-    if !redis_server::available() {
+    let Some(redis) = redis_server::for_test("room").await else {
         return;
-    }
-    let redis = Redis::start("room").await;
+    };
     let (a, b, c) = (
         node(&redis.url()).await,
         node(&redis.url()).await,
@@ -161,10 +160,9 @@ async fn readyz_reports_redis() {
 /// hostile room name never reaches Redis.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_calls_need_the_secret_and_the_node() {
-    if !redis_server::available() {
+    let Some(redis) = redis_server::for_test("abuse").await else {
         return;
-    }
-    let redis = Redis::start("abuse").await;
+    };
     let a = node(&redis.url()).await;
     let relay = |secret: Option<&str>, node: &str| {
         let auth = secret
@@ -280,10 +278,9 @@ fn cluster_settings_are_checked() {
 /// node could claim them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owner_that_lost_its_lease_falls_silent() {
-    if !redis_server::available() {
+    let Some(redis) = redis_server::for_test("fence").await else {
         return;
-    }
-    let redis = Redis::start("fence").await;
+    };
     let a = node(&redis.url()).await;
     let mut m1 = Member::join(&a.url, "fenced", 1).await;
     let mut m2 = Member::join(&a.url, "fenced", 2).await;
@@ -336,10 +333,9 @@ async fn connect_from(
 /// than the cap's worth of members. A client's address is still held to it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relays_are_not_held_to_the_per_address_cap() {
-    if !redis_server::available() {
+    let Some(redis) = redis_server::for_test("peers").await else {
         return;
-    }
-    let redis = Redis::start("peers").await;
+    };
     let a = nodes::node_with(&redis.url(), |o| o.max_connections_per_ip = Some(2)).await;
     let b = node(&redis.url()).await;
     let mut direct = Vec::new();
@@ -372,10 +368,9 @@ async fn relays_are_not_held_to_the_per_address_cap() {
 /// down"), so that their clients reconnect at once and resume at the owner.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relaying_node_that_stops_says_so() {
-    if !redis_server::available() {
+    let Some(redis) = redis_server::for_test("stop").await else {
         return;
-    }
-    let redis = Redis::start("stop").await;
+    };
     let a = node(&redis.url()).await;
     let b = node(&redis.url()).await;
     let mut m1 = Member::join(&a.url, "stop", 1).await;

@@ -26,6 +26,16 @@ pub fn available() -> bool {
     found
 }
 
+/// A Redis for the test tagged `tag`, or `None` (the test skips) where `redis-server` is not
+/// installed and `CI` is not `true` (see [`available`]).
+pub async fn for_test(tag: &str) -> Option<Redis> {
+    if available() {
+        Some(Redis::start(tag).await)
+    } else {
+        None
+    }
+}
+
 /// A running `redis-server`.
 pub struct Redis {
     child: Child,
