@@ -36,6 +36,8 @@ use redis_server::Redis;
 const NAME: &str = "cluster.test";
 
 type Wss = tokio_tungstenite::WebSocketStream<TlsStream<TcpStream>>;
+/// A member through the load balancer.
+type Lbm = Member<TlsStream<TcpStream>>;
 
 /// nginx with `deploy/nginx/cluster.conf` over `nodes` on a free port.
 struct Lb {
@@ -86,12 +88,13 @@ impl Lb {
     }
 
     /// Joins `room` as `uid` through the load balancer, trying again (a node may refuse
-    /// while the room's dead owner still holds its lease) until it works or 90 s passed.
-    async fn join(&self, room: &str, uid: u64) -> Member<TlsStream<TcpStream>> {
+    /// while the room's dead owner still holds its lease) until it works or 90 s passed;
+    /// asking to resume `old` if given.
+    async fn join(&self, room: &str, uid: u64, old: Option<&Lbm>) -> Lbm {
         let mut last = serde_json::Value::Null;
         for _ in 0..450 {
             if let Ok(ws) = self.wss().await {
-                match Member::join_over(ws, room, uid).await {
+                match Member::rejoin_over(ws, room, uid, old).await {
                     Ok(m) => return m,
                     Err(why) => last = why,
                 }
@@ -140,8 +143,8 @@ async fn three_nodes_behind_the_tls_load_balancer_survive_a_kill() {
     }
     let lb = Lb::start(&dir, &procs.iter().collect::<Vec<_>>()).await;
 
-    let mut m1 = lb.join("lb", 1).await;
-    let mut m2 = lb.join("lb", 2).await;
+    let mut m1 = lb.join("lb", 1, None).await;
+    let mut m2 = lb.join("lb", 2, None).await;
     m1.until("member-joined", Some(2)).await;
     let (status, body) = lb.api("GET", "/api/v1/rooms/lb/tasks").await;
     assert_eq!(
@@ -164,10 +167,22 @@ async fn three_nodes_behind_the_tls_load_balancer_survive_a_kill() {
     m1.closed().await;
     m2.closed().await;
 
-    // Both come back through the same address, and are one room again on a live node.
-    let mut m1 = lb.join("lb", 1).await;
-    let m2 = lb.join("lb", 2).await;
-    m1.until("member-joined", Some(2)).await;
+    // Both come back through the same address asking to resume, as the SDK does; the room's
+    // state died with its owner, so each gets a new session and the room's snapshot from the
+    // new owner, and they are one room again.
+    let mut n1 = lb.join("lb", 1, Some(&m1)).await;
+    let n2 = lb.join("lb", 2, Some(&m2)).await;
+    n1.until("member-joined", Some(2)).await;
+    for (old, new) in [(&m1, &n1), (&m2, &n2)] {
+        let (a, b) = (&old.joined["body"], &new.joined["body"]);
+        assert_ne!(a["session"], b["session"], "a new session: {b}");
+        assert_ne!(b["resumed"], true, "not a resume: {b}");
+    }
+    let snapshot = &n2.joined["body"]["members"];
+    assert!(
+        snapshot.as_array().unwrap().iter().any(|m| m["uid"] == 1),
+        "m2's snapshot has m1: {snapshot}"
+    );
     let now = redis.get("mprtc:owner:sec:lb").await.expect("a new owner");
     assert_ne!(
         now.rsplit_once(':').unwrap().0,
@@ -178,6 +193,5 @@ async fn three_nodes_behind_the_tls_load_balancer_survive_a_kill() {
     assert!(epoch(&now) > epoch(&owner), "{owner} then {now}");
     let (status, body) = lb.api("GET", "/api/v1/rooms/lb/tasks").await;
     assert_eq!(status, 200, "the server API after the kill: {body}");
-    drop(m2);
-    drop(m1);
+    drop((m1, m2, n1, n2));
 }

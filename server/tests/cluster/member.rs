@@ -21,6 +21,8 @@ pub struct Member<S = MaybeTlsStream<tokio::net::TcpStream>> {
     ws: WebSocketStream<S>,
     /// Every event frame so far, as sent (with its `seq`).
     pub events: Vec<Value>,
+    /// The join's answer (its session id, snapshot, whether it resumed).
+    pub joined: Value,
     next_id: u32,
 }
 
@@ -38,15 +40,36 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Member<S> {
     /// Joins app `sec`'s `room` as `uid` over `ws`: the member, or what the server said
     /// instead (its refusal, or the connection's close code).
     pub async fn join_over(ws: WebSocketStream<S>, room: &str, uid: u64) -> Result<Self, Value> {
+        Self::rejoin_over(ws, room, uid, None).await
+    }
+
+    /// [`Member::join_over`] asking to resume `resume`, a member's earlier self: its session
+    /// and the seq of the last event it had.
+    pub async fn rejoin_over(
+        ws: WebSocketStream<S>,
+        room: &str,
+        uid: u64,
+        resume: Option<&Self>,
+    ) -> Result<Self, Value> {
         let mut m = Self {
             uid,
             ws,
             events: Vec::new(),
+            joined: Value::Null,
             next_id: 1,
         };
         let t = token_for(room, &uid.to_string(), Default::default());
-        match m.try_ask(join(0, "sec", room, uid, Some(&t))).await {
-            Ok(r) if r["ok"] == true => Ok(m),
+        let mut frame = join(0, "sec", room, uid, Some(&t));
+        if let Some(old) = resume {
+            let last_seq = old.events.last().map_or(0.into(), |e| e["seq"].clone());
+            frame["body"]["resume"] =
+                serde_json::json!({"session": old.joined["body"]["session"], "last_seq": last_seq});
+        }
+        match m.try_ask(frame).await {
+            Ok(r) if r["ok"] == true => {
+                m.joined = r;
+                Ok(m)
+            }
             Ok(r) => Err(r),
             Err(code) => Err(serde_json::json!({ "closed": code })),
         }
