@@ -8,7 +8,7 @@
 //   node bench/run.js [SECTION...] [--out FILE | --out -] [--markdown FILE] [--quick]
 //                     [--runs N] [--cpu-secs S]
 //
-// SECTION: size startup rtt scale media reconnect tasks attack (default: all, in that order).
+// SECTION: size startup rtt scale media reconnect tasks attack cluster (default: all, in that order).
 // --out       JSON destination (default bench/results/bench.json; - for stdout, with the
 //             table and progress on stderr)
 // --markdown  also write the report as Markdown (BENCHMARKS.md is made this way; what follows
@@ -26,7 +26,7 @@ const { REPO, log, machine, table, round } = require('./common');
 // Everything from this line on in the --markdown file is kept when the report is regenerated.
 const ANALYSIS_MARKER = '<!-- analysis: kept when scripts/bench --markdown regenerates the file -->';
 
-const SECTIONS = ['size', 'startup', 'rtt', 'scale', 'media', 'reconnect', 'tasks', 'attack'];
+const SECTIONS = ['size', 'startup', 'rtt', 'scale', 'media', 'reconnect', 'tasks', 'attack', 'cluster'];
 const MODULES = {
   size: './size',
   startup: './startup',
@@ -36,6 +36,7 @@ const MODULES = {
   reconnect: './reconnect',
   tasks: './tasks-section',
   attack: './attack',
+  cluster: './cluster',
 };
 const TITLES = {
   size: 'Size',
@@ -46,6 +47,7 @@ const TITLES = {
   reconnect: 'Reconnect',
   tasks: 'Push tasks',
   attack: 'Under attack',
+  cluster: 'Cluster',
 };
 
 function usage(code) {
@@ -99,6 +101,9 @@ function params(o, bins) {
     reconnect: q ? { rounds: 2, restarts: 1 } : { rounds: 8, restarts: 3 },
     tasks: { runs: q ? 1 : o.runs, cpuSecs: q ? 3 : o.cpuSecs },
     attack: { joins: q ? 30 : 100, quick: q },
+    cluster: q
+      ? { loadgen: bins.loadgen, members: 600, rooms: 60, holdSecs: 5, fanoutMembers: 300, trials: 2, eventRooms: 6, perRoom: 30, eventSecs: 4, killMembers: 60 }
+      : { loadgen: bins.loadgen },
   };
 }
 

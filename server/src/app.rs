@@ -42,6 +42,9 @@ pub enum ServeError {
     /// The TLS client of the webhooks could not be set up.
     #[error("cannot set up the webhook client: {0}")]
     Webhooks(std::io::Error),
+    /// The cluster settings could not be put to use (the Redis URL).
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 impl ServeError {
@@ -54,6 +57,7 @@ impl ServeError {
             Self::Serve(_) => "serve.failed",
             Self::ImageDir(_) => "serve.image_dir",
             Self::Webhooks(_) => "serve.webhooks",
+            Self::Cluster(e) => e.code(),
         }
     }
 }
@@ -155,6 +159,8 @@ pub struct Server {
     console_token: Option<crate::config::Secret>,
     /// Where push tasks record, listed by the operator console.
     recordings_dir: std::path::PathBuf,
+    /// This node's part in a cluster; `None`: a single node.
+    cluster: Option<Arc<crate::cluster::Cluster>>,
     /// Where the server can be reached, known once bound (port 0 resolved).
     pub endpoints: Endpoints,
 }
@@ -237,9 +243,20 @@ impl Server {
                 .with_webhooks(webhooks.clone()),
         );
         let media_server = media.server();
-        let signaling = Signaling::new(hub, media_server.clone(), supervisor.clone())
+        let mut signaling = Signaling::new(hub, media_server.clone(), supervisor.clone())
             .with_allowed_origins(cfg.allowed_origins.clone())
             .with_webhooks(webhooks.clone());
+        let cluster = match &cfg.cluster {
+            Some(cc) => {
+                let c = Arc::new(crate::cluster::Cluster::new(
+                    cc,
+                    cfg.apps.keys().cloned().collect(),
+                )?);
+                signaling = signaling.with_cluster(c.clone());
+                Some(c)
+            }
+            None => None,
+        };
         let gate = signaling.clone();
         // Members by their privileges, and the operator console's previews while the room is open.
         media.set_play_gate(Arc::new(move |room, viewer| {
@@ -268,6 +285,7 @@ impl Server {
             console_token: cfg.console_token,
             recordings_dir: cfg.recordings_dir.clone(),
             webhooks,
+            cluster,
             endpoints,
         })
     }
@@ -326,17 +344,33 @@ impl Server {
         let throttle = Arc::new(std::sync::Mutex::new(
             crate::throttle::LoginThrottle::behind(self.trusted_proxies.clone()),
         ));
-        let api = http_api::router(http_api::Api {
+        let mut api = http_api::router(http_api::Api {
             signaling: self.signaling.clone(),
             apps: self.apps.clone(),
             throttle: throttle.clone(),
         });
+        let mut readiness = Readiness::new(probe, shutdown.clone());
+        let mut leases = None;
+        if let Some(c) = &self.cluster {
+            // Calls about a room another node owns go there, before this node's throttle
+            // or hub sees them; the owner's throttle counts the client.
+            api = api.layer(axum::middleware::from_fn_with_state(
+                c.clone(),
+                crate::cluster::forward_layer,
+            ));
+            api = api.merge(crate::cluster::router(c.clone(), self.signaling.clone()));
+            readiness = readiness.with_cluster(c.clone());
+            leases = Some(tokio::spawn(
+                c.clone()
+                    .run_leases(self.signaling.clone(), shutdown.clone()),
+            ));
+        }
         let mut app = Router::new()
             .route("/ws", get(ws::upgrade))
             .route("/healthz", get(|| async { "ok" }))
             .with_state(self.signaling.clone())
             .merge(api)
-            .merge(ready::router(Readiness::new(probe, shutdown.clone())));
+            .merge(ready::router(readiness));
         if let Some(token) = self.console_token {
             // The operator's, behind its own token (see `console`).
             app = app.merge(crate::console::router(
@@ -373,7 +407,13 @@ impl Server {
         }
         let sig = self.signaling.clone();
         let stop = shutdown.clone();
-        let limiter = crate::listen::ConnLimiter::new("signaling", self.listen_limits.signaling);
+        let mut limiter =
+            crate::listen::ConnLimiter::new("signaling", self.listen_limits.signaling);
+        if let Some(c) = &self.cluster {
+            // Each member another node relays here is one connection from that node.
+            let c = c.clone();
+            limiter = limiter.with_exempt(Arc::new(move |ip| c.is_peer(ip)));
+        }
         let served = crate::listen::http::serve(
             self.listener,
             app,
@@ -387,6 +427,10 @@ impl Server {
         .await;
         shutdown.cancel();
         close_grace(&self.signaling, CLOSE_GRACE).await;
+        if let Some(leases) = leases {
+            // Gives up this node's rooms and registry entry (bounded by Redis's deadline).
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), leases).await;
+        }
         // Compositors die with the server.
         self.supervisor.shutdown().await;
         task_events.abort();

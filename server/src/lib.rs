@@ -2,6 +2,7 @@
 //! RTMP / HTTP-FLV media server, in one process.
 
 pub mod app;
+pub mod cluster;
 pub mod config;
 pub mod console;
 pub mod debug_token;

@@ -38,6 +38,8 @@ pub struct Readiness {
     /// The last probe of an external engine and when it was made; the lock also makes
     /// concurrent requests wait for one probe instead of each making its own.
     last: Arc<tokio::sync::Mutex<Option<Probed>>>,
+    /// This node's cluster, whose Redis must answer; `None`: a single node.
+    cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 /// When an external engine was probed, and what was found not ready.
@@ -55,7 +57,7 @@ pub enum MediaProbe {
 /// One thing that is not ready.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct NotReady {
-    /// `media`, `media.node.<n>` or `shutdown`.
+    /// `media`, `media.node.<n>`, `redis` or `shutdown`.
     pub what: String,
     /// Why, in words.
     pub why: String,
@@ -68,7 +70,15 @@ impl Readiness {
             media,
             shutdown,
             last: Arc::default(),
+            cluster: None,
         }
+    }
+
+    /// Also not ready while `cluster`'s Redis does not answer: this node could neither
+    /// claim a room nor find its owner.
+    pub fn with_cluster(mut self, cluster: Arc<crate::cluster::Cluster>) -> Self {
+        self.cluster = Some(cluster);
+        self
     }
 
     /// What is not ready now; empty: ready.
@@ -78,6 +88,12 @@ impl Readiness {
             not.push(NotReady {
                 what: "shutdown".into(),
                 why: "the server is shutting down".into(),
+            });
+        }
+        if self.cluster.as_ref().is_some_and(|c| !c.reachable()) {
+            not.push(NotReady {
+                what: "redis".into(),
+                why: "the cluster's Redis did not answer this node's last call".into(),
             });
         }
         match &self.media {

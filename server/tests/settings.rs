@@ -77,11 +77,20 @@ const TABLE: &[(&str, &str, Effect)] = &[
         "settings-console-token-0123456789abcdef",
         SEEN,
     ),
+    // The cluster's: redis_url alone lacks its company; the others need redis_url. The
+    // cluster at work is cluster.rs's.
+    ("redis_url", "redis://127.0.0.1:9", NO_ADVERTISE),
+    ("cluster_advertise", "http://127.0.0.1:9", NO_REDIS),
+    ("cluster_secret", CLUSTER_SECRET, NO_REDIS),
+    ("cluster_lease_ms", "3000", NO_REDIS),
 ];
 
 const SEEN: Effect = Effect::Seen;
 const BAD_QUEUE: Effect = Effect::Refused("config.bad_queue_limit");
 const BAD_TIMEOUT: Effect = Effect::Refused("config.bad_listen_timeout");
+const NO_ADVERTISE: Effect = Effect::Refused("config.cluster_setting_missing");
+const CLUSTER_SECRET: &str = "settings-cluster-secret-0123456789abcdef";
+const NO_REDIS: Effect = Effect::Refused("config.cluster_without_redis_url");
 
 /// Settings whose flag or variable is not named like the others, or that have no file key:
 /// each is tested by its own test below.

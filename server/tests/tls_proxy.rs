@@ -7,11 +7,10 @@
 
 mod engine;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::Arc;
+use std::path::Path;
 
 use engine::nginx::{self, Nginx};
+use engine::tls;
 use engine::*;
 use futures_util::SinkExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -47,43 +46,10 @@ struct Proxy {
     tls: tokio_rustls::TlsConnector,
 }
 
-/// Makes a self-signed certificate for [`NAME`] in `dir` with Debian's `openssl`: the paths of
-/// the certificate and its key (PEM, for nginx) and the certificate in DER (for the client).
-fn certificate(dir: &Path) -> (PathBuf, PathBuf, Vec<u8>) {
-    let (cert, key, der) = (
-        dir.join("cert.pem"),
-        dir.join("key.pem"),
-        dir.join("cert.der"),
-    );
-    let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
-        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
-        .args(["-subj", &format!("/CN={NAME}")])
-        .args(["-addext", &format!("subjectAltName=DNS:{NAME}")])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .args(["-addext", "extendedKeyUsage=serverAuth"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "openssl req: {made:?}");
-    let converted = Command::new("openssl")
-        .args(["x509", "-outform", "DER", "-in"])
-        .arg(&cert)
-        .arg("-out")
-        .arg(&der)
-        .output()
-        .unwrap();
-    assert!(converted.status.success(), "openssl x509: {converted:?}");
-    (cert, key, std::fs::read(der).unwrap())
-}
-
 impl Proxy {
     /// Starts nginx under `dir` with the deploy configuration in front of `upstream`.
     async fn start(dir: &Path, upstream: &str) -> Self {
-        let (cert, key, der) = certificate(dir);
+        let (cert, key, der) = tls::certificate(dir, NAME);
         let port = free_ports(1)[0];
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/nginx/mprtc.conf");
         let site = nginx::replace(
@@ -99,28 +65,12 @@ impl Proxy {
         );
         let site_path = dir.join("mprtc.conf");
         std::fs::write(&site_path, site).unwrap();
-        // What Debian's /etc/nginx/nginx.conf gives the snippet: an http block including it.
-        let main = format!(
-            "worker_processes 1;\ndaemon off;\npid nginx.pid;\nerror_log logs/error.log info;\n\
-             events {{ worker_connections 256; }}\n\
-             http {{ access_log logs/access.log; client_body_temp_path tmp; proxy_temp_path tmp; \
-             fastcgi_temp_path tmp; uwsgi_temp_path tmp; scgi_temp_path tmp; \
-             include {}; }}\n",
-            site_path.display()
-        );
+        let main = tls::http_main(&site_path);
         let nginx = nginx::spawn("mprtc.conf", &main, dir, &[port]).await;
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(der.into()).unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let cfg = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
         Self {
             _nginx: nginx,
             port,
-            tls: tokio_rustls::TlsConnector::from(Arc::new(cfg)),
+            tls: tls::connector(der),
         }
     }
 

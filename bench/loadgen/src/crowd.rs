@@ -12,12 +12,14 @@ use crate::member::{config, Api, Member, Observer};
 /// The server under load, as every load command names it.
 #[derive(clap::Args)]
 pub struct Target {
-    /// The server's signaling WebSocket URL.
-    #[arg(long)]
-    pub url: String,
-    /// The server's process id, for its CPU and memory from /proc.
-    #[arg(long)]
-    pub server_pid: u32,
+    /// The server's signaling WebSocket URL; several, comma-separated (the nodes of a
+    /// cluster), spread the members: member i goes to URL i mod n.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub url: Vec<String>,
+    /// The server's process id, for its CPU and memory from /proc; several, comma-separated,
+    /// are summed (the nodes of a cluster on this machine).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub server_pid: Vec<u32>,
 }
 
 /// Every app event name the core can emit, so that counting needs no lock.
@@ -122,7 +124,7 @@ impl Observer for Tally {
 /// Members `first_id..` for `who` (room, uid), joined with at most `concurrency` joins in
 /// flight. Returns the members (in `who` order) and each join's time in ms.
 pub async fn join_all(
-    url: &str,
+    url: &[String],
     who: &[(String, u64)],
     first_id: usize,
     concurrency: usize,
@@ -133,6 +135,7 @@ pub async fn join_all(
         .enumerate()
         .map(|(i, _)| {
             let id = first_id + i;
+            let url = &url[id % url.len().max(1)];
             Member::spawn(id, config(url, id as u64 + 1), Arc::clone(&obs))
         })
         .collect();

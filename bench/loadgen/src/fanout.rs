@@ -145,7 +145,7 @@ fn max(xs: &[f64]) -> f64 {
 }
 
 pub async fn run(a: Args) -> Result<Value, String> {
-    let server = Proc::new(a.target.server_pid);
+    let server = Proc::all(&a.target.server_pid);
     let tap = Arc::new(Tap::default());
     let others = a.members - 1;
     let who: Vec<(String, u64)> = (0..a.members)

@@ -26,7 +26,7 @@ pub struct Args {
 }
 
 pub async fn run(a: Args) -> Result<Value, String> {
-    let server = Proc::new(a.target.server_pid);
+    let server = Proc::all(&a.target.server_pid);
     let me = Proc::this();
     let sample = |p: &Proc| p.sample().map_err(|e| format!("/proc: {e}"));
     let s0 = sample(&server)?;

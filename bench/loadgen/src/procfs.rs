@@ -23,31 +23,48 @@ fn clk_tck() -> f64 {
         .unwrap_or(100.0)
 }
 
+/// One process, or several read as one (the nodes of a cluster: CPU and memory summed).
 pub struct Proc {
-    pid: u32,
+    pids: Vec<u32>,
     tck: f64,
 }
 
 impl Proc {
-    pub fn new(pid: u32) -> Self {
+    pub fn all(pids: &[u32]) -> Self {
         Proc {
-            pid,
+            pids: pids.to_vec(),
             tck: clk_tck(),
         }
     }
 
     pub fn this() -> Self {
-        Self::new(std::process::id())
+        Self::all(&[std::process::id()])
     }
 
+    /// The processes' CPU time and resident memory, summed.
     pub fn sample(&self) -> std::io::Result<Sample> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid))?;
+        let mut sum = Sample {
+            at: Instant::now(),
+            cpu_secs: 0.0,
+            rss: 0,
+        };
+        for &pid in &self.pids {
+            let s = self.sample_one(pid)?;
+            sum.cpu_secs += s.cpu_secs;
+            sum.rss += s.rss;
+        }
+        sum.at = Instant::now();
+        Ok(sum)
+    }
+
+    fn sample_one(&self, pid: u32) -> std::io::Result<Sample> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
         // Fields after "(comm) ": state is field 3, so field n is f[n - 3]; utime 14, stime 15.
         let after = &stat[stat.rfind(')').map_or(0, |i| i + 2)..];
         let f: Vec<&str> = after.split(' ').collect();
         let ticks = |i: usize| f.get(i).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
         let cpu_secs = (ticks(11) + ticks(12)) / self.tck;
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
         let rss = status
             .lines()
             .find_map(|l| l.strip_prefix("VmRSS:"))

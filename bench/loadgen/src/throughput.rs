@@ -106,7 +106,7 @@ async fn drive(
 }
 
 pub async fn run(a: Args) -> Result<Value, String> {
-    let server = Proc::new(a.target.server_pid);
+    let server = Proc::all(&a.target.server_pid);
     let me = Proc::this();
     let counter = Arc::new(Counter {
         tally: Tally::default(),

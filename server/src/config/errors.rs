@@ -91,6 +91,21 @@ pub enum ConfigError {
     BadWebhookUrl(String),
     #[error("webhook_queue of app {0:?} must be between 1 and 100000")]
     BadWebhookQueue(String),
+    /// A cluster node (`redis_url` set) needs this setting.
+    #[error("{0} must be set when redis_url is")]
+    ClusterSettingMissing(&'static str),
+    #[error("{0} is a cluster setting: it needs redis_url")]
+    ClusterWithoutRedis(&'static str),
+    /// The value is not echoed: it is a secret.
+    #[error("cluster_secret must be at least {MIN_MEDIA_SECRET} bytes (it was {0})")]
+    BadClusterSecret(usize),
+    #[error("cluster_advertise {0:?} is invalid: use http://host:port")]
+    BadClusterAdvertise(String),
+    #[error("cluster_lease_ms must be between 1000 and 60000")]
+    BadClusterLease,
+    /// The value is not echoed: it may hold a password.
+    #[error("redis_url is invalid: use redis://[user:password@]host:port[/db]")]
+    BadRedisUrl,
 }
 
 impl ConfigError {
@@ -123,6 +138,12 @@ impl ConfigError {
             Self::WebhooksWithoutSecret(_) => "config.webhooks_without_secret",
             Self::BadWebhookUrl(_) => "config.bad_webhook_url",
             Self::BadWebhookQueue(_) => "config.bad_webhook_queue",
+            Self::ClusterSettingMissing(_) => "config.cluster_setting_missing",
+            Self::ClusterWithoutRedis(_) => "config.cluster_without_redis_url",
+            Self::BadClusterSecret(_) => "config.bad_cluster_secret",
+            Self::BadClusterAdvertise(_) => "config.bad_cluster_advertise",
+            Self::BadClusterLease => "config.bad_cluster_lease",
+            Self::BadRedisUrl => "config.bad_redis_url",
         }
     }
 }

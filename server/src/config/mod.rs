@@ -7,6 +7,7 @@
 //! | `resolve.rs` | [`Config::resolve`]: precedence, defaults and checks |
 //! | `errors.rs` | [`ConfigError`] and its stable codes |
 //! | `media.rs` | [`MediaEngine`] and an external engine's bases and hook secret |
+//! | `cluster.rs` | the cluster settings (`redis_url` and its company) checked |
 //! | `origin.rs` | [`normalize_origin`] for the WebSocket's `Origin` check |
 //!
 //! Secrets are [`Secret`]s, so every type here derives `Debug` without printing one.
@@ -17,6 +18,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+mod cluster;
 mod errors;
 mod media;
 mod origin;
@@ -129,6 +131,9 @@ pub struct Config {
     pub log_format: crate::logging::LogFormat,
     /// Reverse proxies whose `X-Real-IP` names the client (see [`crate::throttle`]).
     pub trusted_proxies: Vec<IpRange>,
+    /// This node's part in a cluster of nodes over Redis; `None`: a single node (the
+    /// default). See [`crate::cluster`].
+    pub cluster: Option<crate::cluster::ClusterConfig>,
     /// The apps allowed to use this server, by app key: the file's `[[apps]]`, then `--app`
     /// and `--insecure-app` (a key given twice is refused).
     pub apps: HashMap<String, AppConfig>,

@@ -133,6 +133,12 @@ impl Config {
             .iter()
             .map(|r| IpRange::parse(r).ok_or_else(|| ConfigError::BadTrustedProxy(r.clone())))
             .collect::<Result<Vec<_>, _>>()?;
+        let cluster = super::cluster::resolve_cluster(
+            s.redis_url,
+            s.cluster_advertise,
+            s.cluster_secret,
+            s.cluster_lease_ms,
+        )?;
         let d = |s: &str| s.parse::<SocketAddr>().expect("default addresses parse");
         Ok(Config {
             listen: s.listen.unwrap_or_else(|| d("127.0.0.1:7880")),
@@ -159,6 +165,7 @@ impl Config {
             console_token,
             log_format: s.log_format.unwrap_or_default(),
             trusted_proxies,
+            cluster,
             apps,
         })
     }

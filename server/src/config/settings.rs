@@ -179,6 +179,19 @@ pub struct Settings {
     /// Log lines as text or as JSON objects, one per line (for log shippers).
     #[arg(long, env = "MPRTC_LOG_FORMAT", value_enum)]
     pub log_format: Option<crate::logging::LogFormat>,
+    /// Redis that joins this node to a cluster: redis://[user:password@]host:port[/db]
+    /// (unset: a single node; Redis is never needed).
+    #[arg(long, env = "MPRTC_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<Secret>,
+    /// Where the other nodes reach this node's signaling listener: http://host:port.
+    #[arg(long, env = "MPRTC_CLUSTER_ADVERTISE")]
+    pub cluster_advertise: Option<String>,
+    /// Secret that authenticates node-to-node calls (at least 32 bytes; the same on every node).
+    #[arg(long, env = "MPRTC_CLUSTER_SECRET", hide_env_values = true)]
+    pub cluster_secret: Option<Secret>,
+    /// How long a node's registration and its rooms' ownership live without renewal (ms).
+    #[arg(long, env = "MPRTC_CLUSTER_LEASE_MS")]
+    pub cluster_lease_ms: Option<u64>,
     /// The file's `[[apps]]` tables.
     #[arg(skip)]
     #[serde(rename = "apps")]
@@ -257,7 +270,8 @@ impl Settings {
             http_header_timeout_ms, rtmp_admission_timeout_ms, ping_interval_ms,
             ping_timeout_ms, resume_window_ms, debug_token_endpoint, recordings_dir, ffmpeg,
             media, media_rtmp_base, media_flv_base, media_hook_secret, metrics_token,
-            console_token, log_format,
+            console_token, log_format, redis_url, cluster_advertise, cluster_secret,
+            cluster_lease_ms,
         );
         Settings {
             file_apps,

@@ -75,10 +75,16 @@ pub struct ConnLimiter {
     inner: Arc<Inner>,
 }
 
+/// Addresses whose connections count towards the total cap only, not the per-address one.
+pub type Exempt = Arc<dyn Fn(IpAddr) -> bool + Send + Sync>;
+
 struct Inner {
     /// Listener name for logs.
     name: &'static str,
     caps: ConnCaps,
+    /// The other nodes of a cluster, each of which holds one connection here per member it
+    /// relays (see `crate::cluster`): the per-address cap would refuse a busy peer.
+    exempt: Option<Exempt>,
     state: Mutex<Counts>,
     refusals: Throttle,
 }
@@ -139,17 +145,32 @@ impl ConnLimiter {
             inner: Arc::new(Inner {
                 name,
                 caps,
+                exempt: None,
                 state: Mutex::new(Counts::default()),
                 refusals: Throttle::new(),
             }),
         }
     }
 
+    /// The same limiter, but connections from addresses `exempt` names count towards the
+    /// total cap only. Set before the limiter is cloned.
+    pub fn with_exempt(mut self, exempt: Exempt) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.exempt = Some(exempt);
+        }
+        self
+    }
+
     /// A permit for a connection from `ip`, or `None` when a cap is reached.
     pub fn try_acquire(&self, ip: IpAddr) -> Option<ConnPermit> {
         let key = ip_key(ip);
+        let peer = self.inner.exempt.as_ref().is_some_and(|e| e(ip));
         let mut c = self.inner.lock();
-        let from_ip = c.per_ip.get(&key).copied().unwrap_or(0);
+        let from_ip = if peer {
+            0
+        } else {
+            c.per_ip.get(&key).copied().unwrap_or(0)
+        };
         if c.total >= self.inner.caps.total || from_ip >= self.inner.caps.per_ip {
             if let Some(refused) = self.inner.refusals.hit() {
                 tracing::warn!(

@@ -71,6 +71,7 @@ const EVENT_PREFIX: &str = "{\"v\":1,\"seq\":";
 /// One connection's outgoing queue: bounded in frames and in bytes. When a frame does not
 /// fit, the connection is cut (`cut`), not the frame dropped: a member that silently missed
 /// an event would never know, while a cut member resumes and gets it.
+#[derive(Clone)]
 struct Outbox {
     tx: mpsc::Sender<Message>,
     /// Bytes of text frames queued and not yet written.
@@ -93,6 +94,32 @@ impl Outbox {
     }
 }
 
+/// A relayed connection's way back to its client: its bounded queue ([`Outbox`]). The hub
+/// sends nothing to a connection that joined no room here, so only the relay writes to it,
+/// and [`Signaling::close_all`] still reaches it (see `crate::cluster::relay`).
+pub struct ClientSink(Outbox);
+
+impl ClientSink {
+    /// Queues `m` for the client; false once the client has been cut (it does not read).
+    pub fn send(&self, m: Message) -> bool {
+        self.0.send(m);
+        !self.0.cut.is_cancelled()
+    }
+
+    /// Cancelled when the client is cut.
+    pub fn cut(&self) -> CancellationToken {
+        self.0.cut.clone()
+    }
+}
+
+/// Where a connection comes from: a client, or another node relaying one of its clients
+/// to this node, the room's owner (which must serve it here or refuse: never relay again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hop {
+    Client,
+    Relayed,
+}
+
 #[derive(Clone)]
 pub struct Signaling {
     shared: Arc<Mutex<Shared>>,
@@ -103,6 +130,8 @@ pub struct Signaling {
     max_queued_bytes: usize,
     /// The apps' webhook queues, fed the hub's [`HubOut::Hook`]s.
     webhooks: crate::webhooks::Webhooks,
+    /// This node's part in a cluster (`redis_url`); `None`: a single node.
+    cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 /// Wall-clock milliseconds since the Unix epoch: the hub's `now_ms` (tokens carry Unix
@@ -129,7 +158,15 @@ impl Signaling {
             allowed_origins: Arc::from(Vec::new()),
             max_queued_bytes,
             webhooks: crate::webhooks::Webhooks::default(),
+            cluster: None,
         }
+    }
+
+    /// Route each connection's first join through `cluster`: served here if this node owns
+    /// the room, else relayed to its owner.
+    pub fn with_cluster(mut self, cluster: Arc<crate::cluster::Cluster>) -> Self {
+        self.cluster = Some(cluster);
+        self
     }
 
     /// Hand the hub's webhook events to `webhooks` (by default they go nowhere).
@@ -275,7 +312,8 @@ impl Signaling {
         s
     }
 
-    async fn serve(self, socket: WebSocket) {
+    /// Serves one WebSocket until it closes.
+    pub(crate) async fn serve(self, socket: WebSocket, hop: Hop) {
         let (tx, mut rx) = mpsc::channel::<Message>(MAX_QUEUED_FRAMES);
         let queued = Arc::new(AtomicUsize::new(0));
         let cut = CancellationToken::new();
@@ -359,6 +397,24 @@ impl Signaling {
             };
             match msg {
                 Ok(Message::Text(t)) => {
+                    if let Some(c) = self.cluster.clone() {
+                        let joined = self.api(|h, _| h.is_joined(sid));
+                        match c.admit(joined, hop, t.as_str()).await {
+                            crate::cluster::Admit::Here => {}
+                            crate::cluster::Admit::Relay(up) => {
+                                let taken = self.relay_sink(sid);
+                                if let Some(sink) = taken {
+                                    crate::cluster::relay::pipe(up, t.as_str(), &mut stream, sink)
+                                        .await;
+                                }
+                                break;
+                            }
+                            crate::cluster::Admit::Refuse(code, reason) => {
+                                close(code, reason);
+                                break;
+                            }
+                        }
+                    }
                     let now = now_ms();
                     self.with_hub(|h, out| h.handle_frame(sid, t.as_str(), now, out));
                 }
@@ -406,6 +462,12 @@ impl Signaling {
         tracing::debug!(sid, "disconnected");
     }
 
+    /// Connection `sid`'s queue, for a relay to write to.
+    fn relay_sink(&self, sid: SessionId) -> Option<ClientSink> {
+        let g = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        g.senders.get(&sid).cloned().map(ClientSink)
+    }
+
     /// Close every connection (server shutdown).
     pub fn close_all(&self) {
         let g = self.shared.lock().unwrap_or_else(|p| p.into_inner());
@@ -433,5 +495,5 @@ pub async fn upgrade(
         // The default 128 KiB read buffer is zero-filled on first use, so every idle member
         // would cost that much; frames are small, and the buffer still grows for a large one.
         .read_buffer_size(4096)
-        .on_upgrade(move |s| sig.serve(s))
+        .on_upgrade(move |s| sig.serve(s, Hop::Client))
 }

@@ -4,6 +4,7 @@
 
 pub mod ffmpeg;
 pub mod nginx;
+pub mod tls;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdout, Command, Stdio};

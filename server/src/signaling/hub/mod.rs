@@ -17,6 +17,7 @@
 //! | `admin.rs` | sessions the server ends: replaced, kicked, room closed, token expired; `renew-token` |
 //! | `tasks.rs` | push tasks: rules, status, what they compose |
 //! | `overview.rs` | what the operator console reads: rooms, members, tasks, preview URLs |
+//! | `cluster.rs` | what a cluster node asks: rooms held, joined or not, a room given up to another node |
 //!
 //! # Why an out-parameter and a tick, when the client queues and has `poll_timeout`
 //!
@@ -51,6 +52,7 @@ use crate::tasks::{TaskKey, TaskSpec};
 use crate::token::{self, Privileges};
 
 mod admin;
+mod cluster;
 mod counters;
 mod join;
 mod media;
@@ -61,6 +63,7 @@ mod streams;
 mod tasks;
 
 use admin::TOKEN_WARNING_SECS;
+pub use cluster::ROOM_MOVED_CLOSE_CODE;
 pub use counters::HubCounters;
 use members::{Ended, Member, Room, RoomKey, Session};
 pub use overview::{RoomView, CONSOLE_VIEWER};

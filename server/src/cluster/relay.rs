@@ -1,0 +1,143 @@
+//! The relay: a member connected to a node that does not own its room is carried to the
+//! owner over one internal WebSocket per member, frames piped both ways as they are.
+//!
+//! The owner sees a connection like any other and does everything a node does for one
+//! (heartbeat, rate limit, resume, close codes); the relaying node decides nothing. Closes
+//! are mirrored: the client's close code reaches the owner (1000 leaves, anything else
+//! detaches for a resume) and the owner's reaches the client. Both directions are bounded:
+//! towards the client by the connection's own queue (a client that does not read is cut,
+//! as on one node), towards the owner by the socket's back-pressure on a single frame.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::stream::SplitStream;
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame as TCloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::Message as TMessage;
+
+use super::{Cluster, ClusterError, CLUSTER_AUTH_HEADER, CLUSTER_NODE_HEADER};
+use crate::signaling::hub::ROOM_MOVED_CLOSE_CODE;
+use crate::signaling::ws::{ClientSink, HARD_FRAME_LIMIT};
+
+/// How long connecting to the owner may take.
+const CONNECT_DEADLINE: Duration = Duration::from_secs(3);
+
+/// The internal WebSocket to a room's owner.
+pub type Upstream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+impl Cluster {
+    /// Opens the relay to node `node` at its registered `authority`.
+    pub async fn connect_owner(
+        &self,
+        node: &str,
+        authority: &str,
+    ) -> Result<Upstream, ClusterError> {
+        let fail = |e: &dyn std::fmt::Display| ClusterError::Relay(e.to_string());
+        let mut req = format!("ws://{authority}/cluster/relay")
+            .into_client_request()
+            .map_err(|e| fail(&e))?;
+        let h = req.headers_mut();
+        h.insert(
+            CLUSTER_AUTH_HEADER,
+            self.secret.expose().parse().map_err(|e| fail(&e))?,
+        );
+        h.insert(CLUSTER_NODE_HEADER, node.parse().map_err(|e| fail(&e))?);
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(HARD_FRAME_LIMIT))
+            .max_frame_size(Some(HARD_FRAME_LIMIT));
+        let connect = tokio_tungstenite::connect_async_with_config(req, Some(config), true);
+        match tokio::time::timeout(CONNECT_DEADLINE, connect).await {
+            Ok(Ok((ws, _))) => Ok(ws),
+            Ok(Err(e)) => Err(fail(&e)),
+            Err(_) => Err(fail(&"no answer within 3 s")),
+        }
+    }
+}
+
+/// Pipes `client` (whose first frame, `first`, was read already) to `up` and back until
+/// either side closes.
+pub async fn pipe(
+    up: Box<Upstream>,
+    first: &str,
+    client: &mut SplitStream<WebSocket>,
+    sink: ClientSink,
+) {
+    let (mut up_tx, mut up_rx) = up.split();
+    let cut = sink.cut();
+    if up_tx.send(TMessage::Text(first.into())).await.is_err() {
+        sink.send(moved("the room's node went away: reconnect"));
+        return;
+    }
+    loop {
+        tokio::select! {
+            m = client.next() => {
+                let fwd = match m {
+                    Some(Ok(Message::Text(t))) => TMessage::Text(t.as_str().into()),
+                    Some(Ok(Message::Binary(b))) => TMessage::Binary(b),
+                    Some(Ok(Message::Close(f))) => {
+                        let _ = up_tx.send(TMessage::Close(f.map(to_upstream))).await;
+                        break;
+                    }
+                    Some(Ok(_)) => continue,
+                    // Gone without a close: the owner detaches the member for a resume.
+                    Some(Err(_)) | None => {
+                        let _ = up_tx.send(TMessage::Close(None)).await;
+                        break;
+                    }
+                };
+                if up_tx.send(fwd).await.is_err() {
+                    sink.send(moved("the room's node went away: reconnect"));
+                    break;
+                }
+            }
+            m = up_rx.next() => match m {
+                Some(Ok(TMessage::Text(t))) => {
+                    if !sink.send(Message::Text(t.as_str().into())) {
+                        let _ = up_tx.send(TMessage::Close(None)).await;
+                        break;
+                    }
+                }
+                Some(Ok(TMessage::Close(f))) => {
+                    sink.send(Message::Close(f.map(to_client)));
+                    break;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => {
+                    sink.send(moved("the room's node went away: reconnect"));
+                    break;
+                }
+            },
+            () = cut.cancelled() => {
+                // The client does not read: the owner detaches its member, which resumes.
+                let _ = up_tx.send(TMessage::Close(None)).await;
+                break;
+            }
+        }
+    }
+}
+
+/// The close that sends a client back through the load balancer to the room's owner.
+fn moved(reason: &str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code: ROOM_MOVED_CLOSE_CODE,
+        reason: reason.into(),
+    }))
+}
+
+fn to_upstream(f: CloseFrame) -> TCloseFrame {
+    TCloseFrame {
+        code: CloseCode::from(f.code),
+        reason: f.reason.as_str().into(),
+    }
+}
+
+fn to_client(f: TCloseFrame) -> CloseFrame {
+    CloseFrame {
+        code: f.code.into(),
+        reason: f.reason.as_str().into(),
+    }
+}

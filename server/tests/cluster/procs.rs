@@ -1,0 +1,64 @@
+//! Cluster nodes as processes: the `mprtc-server` binary on a picked loopback port, in the
+//! cluster of one Redis, so that a test can kill one with SIGKILL.
+#![allow(dead_code)] // each suite uses its own part of it
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ChildStdout, Command, Stdio};
+
+use crate::live::probe::picked_addr;
+use crate::live::SECRET;
+use crate::nodes::{CLUSTER_SECRET, LEASE_MS};
+
+/// A node process; stopped (SIGTERM, then waited for) when dropped.
+pub struct NodeProc {
+    child: Child,
+    _stdout: BufReader<ChildStdout>,
+    /// `127.0.0.1:port` of its signaling listener, which it advertises to the other nodes.
+    pub addr: String,
+}
+
+impl NodeProc {
+    /// Starts a node of the cluster of `redis_url`, its log in `log`; returns at its ready line.
+    pub fn start(redis_url: &str, log: &std::path::Path) -> Self {
+        let addr = picked_addr();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mprtc-server"))
+            .args(["--listen", &addr])
+            .args([
+                "--rtmp-listen",
+                "127.0.0.1:0",
+                "--flv-listen",
+                "127.0.0.1:0",
+            ])
+            .args(["--app", &format!("sec:{SECRET}")])
+            .args(["--redis-url", redis_url])
+            .args(["--cluster-advertise", &format!("http://{addr}")])
+            .args(["--cluster-secret", CLUSTER_SECRET])
+            .args(["--cluster-lease-ms", &LEASE_MS.to_string()])
+            .env("MPRTC_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut ready = String::new();
+        stdout.read_line(&mut ready).unwrap();
+        assert!(ready.contains("endpoints"), "no ready line: {ready:?}");
+        Self {
+            child,
+            _stdout: stdout,
+            addr,
+        }
+    }
+
+    /// SIGKILL: the node vanishes without a word to anyone, Redis included.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for NodeProc {
+    fn drop(&mut self) {
+        crate::engine::terminate(&mut self.child);
+    }
+}
