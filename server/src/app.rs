@@ -194,7 +194,8 @@ impl Server {
                     Arc::new(MediaSigner::new(secret.clone(), "", "", cfg.url_ttl_secs));
                 let media = EmbeddedMedia::bind(cfg.rtmp_listen, cfg.flv_listen, provisional)
                     .await?
-                    .with_limits(&cfg.listen_limits);
+                    .with_limits(&cfg.listen_limits)
+                    .with_publisher_grace(std::time::Duration::from_millis(cfg.publisher_grace_ms));
                 let (ra, fa) = (media.rtmp_addr(), media.flv_addr());
                 let rtmp_base = format!("rtmp://{}:{}/live", host(ra), ra.port());
                 let flv_base = format!("http://{}:{}/live", host(fa), fa.port());

@@ -64,6 +64,7 @@ const TABLE: &[(&str, &str, Effect)] = &[
     ("ping_interval_ms", "1500", SEEN),
     ("ping_timeout_ms", "25000", SEEN),
     ("resume_window_ms", "0", SEEN),
+    ("publisher_grace_ms", "60001", BAD_GRACE),
     ("debug_token_endpoint", "true", SEEN),
     ("recordings_dir", "", SEEN),
     ("ffmpeg", "", SEEN),
@@ -77,6 +78,7 @@ const TABLE: &[(&str, &str, Effect)] = &[
 const SEEN: Effect = Effect::Seen;
 const BAD_QUEUE: Effect = Effect::Refused("config.bad_queue_limit");
 const BAD_TIMEOUT: Effect = Effect::Refused("config.bad_listen_timeout");
+const BAD_GRACE: Effect = Effect::Refused("config.bad_publisher_grace");
 
 /// Settings whose flag or variable is not named like the others, or that have no file key:
 /// each is tested by its own test below.

@@ -42,6 +42,10 @@ pub enum ConfigError {
     BadHeartbeat,
     #[error("resume_window_ms must be at most 600000 (0 turns resuming off)")]
     BadResumeWindow,
+    #[error(
+        "publisher_grace_ms must be at most 60000 (0 makes a publisher's drop end its stream)"
+    )]
+    BadPublisherGrace,
     #[error("max_rooms, max_members_per_room and max_requests_per_sec must be at least 1")]
     BadLimit,
     /// The value is not echoed: it is a secret.
@@ -103,6 +107,7 @@ impl ConfigError {
             Self::BadTtl => "config.bad_ttl",
             Self::BadHeartbeat => "config.bad_heartbeat",
             Self::BadResumeWindow => "config.bad_resume_window",
+            Self::BadPublisherGrace => "config.bad_publisher_grace",
             Self::BadLimit => "config.bad_limit",
             Self::BadMediaSecret(_) => "config.bad_media_secret",
             Self::BadQueueLimit => "config.bad_queue_limit",

@@ -79,6 +79,12 @@ impl Config {
         if resume_window_ms > 600_000 {
             return Err(ConfigError::BadResumeWindow);
         }
+        let publisher_grace_ms = s
+            .publisher_grace_ms
+            .unwrap_or(crate::media::DEFAULT_PUBLISHER_GRACE.as_millis() as u64);
+        if publisher_grace_ms > 60_000 {
+            return Err(ConfigError::BadPublisherGrace);
+        }
         let dl = crate::signaling::Limits::default();
         let limits = crate::signaling::Limits {
             max_rooms: s.max_rooms.unwrap_or(dl.max_rooms),
@@ -137,6 +143,7 @@ impl Config {
             ping_interval_ms,
             ping_timeout_ms,
             resume_window_ms,
+            publisher_grace_ms,
             debug_token_endpoint: s.debug_token_endpoint.unwrap_or(false),
             limits,
             listen_limits,

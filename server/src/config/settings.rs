@@ -91,6 +91,9 @@ pub struct Settings {
     /// How long a dropped member keeps its place for a resume (ms; 0: a drop is a leave).
     #[arg(long, env = "MPRTC_RESUME_WINDOW_MS")]
     pub resume_window_ms: Option<u64>,
+    /// A dropped RTMP publisher's players wait this long for it to come back (ms; 0: they end).
+    #[arg(long, env = "MPRTC_PUBLISHER_GRACE_MS")]
+    pub publisher_grace_ms: Option<u64>,
     /// Serve GET /api/v1/debug/token, which mints join tokens for anyone (development only).
     #[arg(long, env = "MPRTC_DEBUG_TOKEN_ENDPOINT", num_args = 0..=1, default_missing_value = "true")]
     pub debug_token_endpoint: Option<bool>,
@@ -251,7 +254,7 @@ impl Settings {
             max_queued_bytes, max_connections, max_connections_per_ip, rtmp_max_connections,
             rtmp_max_connections_per_ip, flv_max_connections, flv_max_connections_per_ip,
             http_header_timeout_ms, rtmp_admission_timeout_ms, ping_interval_ms,
-            ping_timeout_ms, resume_window_ms, debug_token_endpoint, recordings_dir, ffmpeg,
+            ping_timeout_ms, resume_window_ms, publisher_grace_ms, debug_token_endpoint, recordings_dir, ffmpeg,
             media, media_rtmp_base, media_flv_base, media_hook_secret, metrics_token,
             log_format,
         );
