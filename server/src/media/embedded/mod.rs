@@ -69,6 +69,8 @@ mod http_flv;
 mod relay;
 mod rtmp;
 mod state;
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
