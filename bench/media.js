@@ -113,7 +113,7 @@ const FLIP_SOURCE = "color=c=black:size=320x240:rate=30,drawbox=c=white:t=fill:e
 
 /**
  * Pushes the flipping picture to `url` (as pushTestPattern does, at 30 fps) and records when
- * each flip left the source: Map(pts rounded to ms -> now()).
+ * each flip left the source: Map(pts in ms -> {at: now(), light}).
  */
 function flipPusher(url) {
   const args = ['-hide_banner', '-nostats', '-loglevel', 'info', '-re',
@@ -127,7 +127,7 @@ function flipPusher(url) {
     const at = now();
     const p = picture(l);
     if (!p) return;
-    if (light !== null && p.light !== light) flips.set(Math.round(p.pts * 1000), at);
+    if (light !== null && p.light !== light) flips.set(Math.round(p.pts * 1000), { at, light: p.light });
     light = p.light;
   });
   const exited = new Promise((res) => child.on('exit', res));
@@ -137,7 +137,8 @@ function flipPusher(url) {
 /**
  * Watches `url` with the bench's player until it has seen `count` flips of the pusher `push`;
  * resolves with each flip's glass-to-glass time (ms). A flip is paired with the pusher's by its
- * pts, and must be the same change (dark to light or back) the pusher made.
+ * pts, and must be the same change (dark to light or back) the pusher made. The pts agree to
+ * within the FLV muxer's shift for the AAC priming (23 ms at 44.1 kHz); flips are 500 ms apart.
  */
 function watchFlips(url, push, inputOpts, count = 8) {
   return new Promise((resolve, reject) => {
@@ -146,9 +147,11 @@ function watchFlips(url, push, inputOpts, count = 8) {
     const p = player(url, inputOpts, (shown, at) => {
       const flipped = light !== null && shown.light !== light;
       light = shown.light;
-      const left = push.flips.get(Math.round(shown.pts * 1000));
-      if (!flipped || left === undefined) return;
-      out.push(at - left);
+      if (!flipped) return;
+      const pts = shown.pts * 1000;
+      const left = [...push.flips].find(([t, f]) => Math.abs(t - pts) < 100 && f.light === shown.light);
+      if (!left) return;
+      out.push(at - left[1].at);
       if (out.length >= count) {
         p.stop();
         resolve(out);
