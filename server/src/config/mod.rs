@@ -91,6 +91,8 @@ pub struct Config {
     /// How long the embedded media server keeps a dropped publisher's stream and players for
     /// it to come back (0 to 60000 ms; 0: a drop ends the stream).
     pub publisher_grace_ms: u64,
+    /// Member recordings: segment length and each app's quota (see [`crate::recording`]).
+    pub recording: crate::recording::RecordingPolicy,
     /// Serve `GET /api/v1/debug/token`, which mints join tokens for anyone who asks (for demos
     /// and samples that fetch a token as from the app's backend). Never on a public server.
     pub debug_token_endpoint: bool,

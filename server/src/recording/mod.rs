@@ -11,7 +11,7 @@
 //!
 //! Each recording is one ffmpeg reading the member's play URL and copying (never re-encoding)
 //! the asked tracks into fragmented MP4 segments of [`RecordingPolicy::segment_secs`] each:
-//! `{dir}/{app}/{room}/{uid}-{start ms}-{n}.mp4`. MP4 plays everywhere; fragmented, a segment
+//! `{dir}/{app}/{room}/uid-{uid}-{start ms}-{n}.mp4` (beside the room's push-task recordings). MP4 plays everywhere; fragmented, a segment
 //! cut short (the server killed) still plays up to its last fragment. A segment is *finished*
 //! when ffmpeg closes it: then it is listed ([`Recorder::list`]) and a
 //! [`RecordingEvent::SegmentFinished`] is sent (for webhooks).
@@ -35,7 +35,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::Sender;
 
 use self::process::Running;
 
@@ -120,6 +120,61 @@ pub struct FinishedFile {
     pub bytes: u64,
 }
 
+/// Starts what the hub asked for ([`crate::signaling::HubOut::RecordMember`]); a refusal
+/// (quota, too many at once) is logged with its code: the member goes on publishing.
+pub fn start_for_hub(
+    recorder: Option<&Recorder>,
+    member: Member,
+    tracks: mprtc::protocol::Media,
+    url: &str,
+) {
+    let Some(recorder) = recorder else {
+        return;
+    };
+    let tracks = Tracks {
+        audio: tracks.audio,
+        video: tracks.video,
+    };
+    match recorder.start(member.clone(), tracks, url) {
+        Ok(()) | Err(RecordError::Already) => {}
+        Err(e) => tracing::warn!(
+            app = member.app,
+            room = member.room,
+            uid = member.uid,
+            code = e.code(),
+            "member recording refused: {e}"
+        ),
+    }
+}
+
+/// The webhook of a recording event: `recording.finished` (`uid`, `file` relative to the
+/// recordings directory, `bytes`) for each closed segment, `recording.stopped` (`uid`,
+/// `reason`: a code or null) at the end.
+pub fn hook_of(ev: RecordingEvent, dir: &std::path::Path) -> crate::webhooks::HookEvent {
+    let (member, kind, data) = match ev {
+        RecordingEvent::SegmentFinished(f) => {
+            let file = f
+                .path
+                .strip_prefix(dir)
+                .unwrap_or(&f.path)
+                .to_string_lossy()
+                .into_owned();
+            let data = serde_json::json!({"uid": f.member.uid, "file": file, "bytes": f.bytes});
+            (f.member, "recording.finished", data)
+        }
+        RecordingEvent::Stopped { member, reason } => {
+            let data = serde_json::json!({"uid": member.uid, "reason": reason});
+            (member, "recording.stopped", data)
+        }
+    };
+    crate::webhooks::HookEvent {
+        app: member.app,
+        room: member.room,
+        kind,
+        data,
+    }
+}
+
 /// What recordings report, for webhooks and logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordingEvent {
@@ -142,7 +197,7 @@ struct Inner {
     dir: PathBuf,
     ffmpeg: PathBuf,
     policy: RecordingPolicy,
-    events: UnboundedSender<RecordingEvent>,
+    events: Sender<RecordingEvent>,
     state: Mutex<State>,
 }
 
@@ -161,12 +216,13 @@ impl State {
 }
 
 impl Recorder {
-    /// A recorder writing under `dir` with the ffmpeg at `ffmpeg`; what happens goes to `events`.
+    /// A recorder writing under `dir` with the ffmpeg at `ffmpeg`; what happens goes to `events`
+    /// (bounded: when its reader falls that far behind, events are dropped, never the media).
     pub fn new(
         dir: PathBuf,
         ffmpeg: PathBuf,
         policy: RecordingPolicy,
-        events: UnboundedSender<RecordingEvent>,
+        events: Sender<RecordingEvent>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -233,6 +289,11 @@ impl Recorder {
         }
     }
 
+    /// The directory recordings go under.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.inner.dir
+    }
+
     /// Whether `member` is being recorded.
     pub fn is_recording(&self, member: &Member) -> bool {
         self.lock().running.contains_key(member)
@@ -271,10 +332,7 @@ impl Recorder {
                 "recording quota reached; recording stopped"
             );
         }
-        let _ = self
-            .inner
-            .events
-            .send(RecordingEvent::SegmentFinished(file));
+        self.report(RecordingEvent::SegmentFinished(file));
     }
 
     /// The recording of `member` ended (its ffmpeg exited).
@@ -287,9 +345,15 @@ impl Recorder {
             reason,
             "member recording ended"
         );
-        let _ = self.inner.events.send(RecordingEvent::Stopped {
+        self.report(RecordingEvent::Stopped {
             member: member.clone(),
             reason,
         });
+    }
+
+    fn report(&self, ev: RecordingEvent) {
+        if self.inner.events.try_send(ev).is_err() {
+            tracing::warn!("recording event dropped: its reader is behind or gone");
+        }
     }
 }

@@ -42,7 +42,7 @@ impl Running {
 }
 
 /// ffmpeg's arguments: read `url`, copy the asked tracks, cut fragmented MP4 segments named
-/// `{uid}-{start ms}-{n}.mp4` in `dir`, and list each closed one on stdout.
+/// `uid-{uid}-{start ms}-{n}.mp4` in `dir`, and list each closed one on stdout.
 fn args(tracks: Tracks, url: &str, segment_secs: u32, dir: &Path, stem: &str) -> Vec<String> {
     let mut a: Vec<String> = ["-hide_banner", "-loglevel", "error"]
         .into_iter()
@@ -97,7 +97,7 @@ pub(super) fn spawn(
     let started = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis());
-    let stem = format!("{}-{started}", member.uid);
+    let stem = format!("uid-{}-{started}", member.uid);
     let segment_secs = recorder.inner.policy.segment_secs.max(1);
     let mut child = Command::new(&recorder.inner.ffmpeg)
         .args(args(tracks, url, segment_secs, dir, &stem))

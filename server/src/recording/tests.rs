@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use tokio::process::Command;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+use tokio::sync::mpsc::{channel, Receiver};
 
 use super::*;
 use crate::media::tests::{
@@ -32,12 +32,12 @@ impl Drop for Scratch {
     }
 }
 
-fn recorder(dir: &Path, policy: RecordingPolicy) -> (Recorder, UnboundedReceiver<RecordingEvent>) {
-    let (tx, rx) = unbounded_channel();
+fn recorder(dir: &Path, policy: RecordingPolicy) -> (Recorder, Receiver<RecordingEvent>) {
+    let (tx, rx) = channel(64);
     (Recorder::new(dir.into(), FFMPEG.into(), policy, tx), rx)
 }
 
-async fn next(rx: &mut UnboundedReceiver<RecordingEvent>, what: &str) -> RecordingEvent {
+async fn next(rx: &mut Receiver<RecordingEvent>, what: &str) -> RecordingEvent {
     tokio::time::timeout(Duration::from_secs(30), rx.recv())
         .await
         .unwrap_or_else(|_| panic!("no {what} in time"))

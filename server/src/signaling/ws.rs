@@ -103,6 +103,9 @@ pub struct Signaling {
     max_queued_bytes: usize,
     /// The apps' webhook queues, fed the hub's [`HubOut::Hook`]s.
     webhooks: crate::webhooks::Webhooks,
+    /// Member recordings, started and stopped by the hub's [`HubOut::RecordMember`] /
+    /// [`HubOut::RecordStop`].
+    recorder: Option<crate::recording::Recorder>,
 }
 
 /// Wall-clock milliseconds since the Unix epoch: the hub's `now_ms` (tokens carry Unix
@@ -129,7 +132,20 @@ impl Signaling {
             allowed_origins: Arc::from(Vec::new()),
             max_queued_bytes,
             webhooks: crate::webhooks::Webhooks::default(),
+            recorder: None,
         }
+    }
+
+    /// Record members with `recorder` (the hub must be told with
+    /// [`Hub::with_member_recording`]).
+    pub fn with_recorder(mut self, recorder: crate::recording::Recorder) -> Self {
+        self.recorder = Some(recorder);
+        self
+    }
+
+    /// The member recorder, if members are recorded.
+    pub fn recorder(&self) -> Option<&crate::recording::Recorder> {
+        self.recorder.as_ref()
     }
 
     /// Hand the hub's webhook events to `webhooks` (by default they go nowhere).
@@ -198,6 +214,23 @@ impl Signaling {
                     // Queued under the hub's lock, so that the backend hears a room's events
                     // in the hub's order; queuing never waits (see `crate::webhooks`).
                     HubOut::Hook(ev) => self.webhooks.emit(ev),
+                    HubOut::RecordMember {
+                        app,
+                        room,
+                        uid,
+                        tracks,
+                        url,
+                    } => crate::recording::start_for_hub(
+                        self.recorder.as_ref(),
+                        crate::recording::Member { app, room, uid },
+                        tracks,
+                        &url,
+                    ),
+                    HubOut::RecordStop { app, room, uid } => {
+                        if let Some(r) = &self.recorder {
+                            r.stop(&crate::recording::Member { app, room, uid });
+                        }
+                    }
                     HubOut::Close { sid, code, reason } => {
                         if let Some(tx) = g.senders.get(&sid) {
                             tx.send(Message::Close(Some(CloseFrame {

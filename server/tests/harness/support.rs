@@ -357,6 +357,7 @@ pub(crate) fn join_frame(
         sdk: String::new(),
         resume,
         user: None,
+        record: Media::NONE,
     };
     encode_request(id, RequestKind::Join, &req)
 }
