@@ -92,14 +92,11 @@ async fn until_picture(out: &mut ChildStdout, what: &str, want: fn([u32; 3]) -> 
 async fn until_waiting(srv: &Server, room: &str, uid: u64) {
     let k = (room.to_owned(), uid);
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !srv
-        .handle
-        .shared
-        .lock()
-        .streams
-        .get(&k)
-        .is_some_and(|s| s.session.is_none())
-    {
+    let waiting = || {
+        let state = srv.handle.shared.lock();
+        state.streams.get(&k).is_some_and(|s| s.session.is_none())
+    };
+    while !waiting() {
         assert!(Instant::now() < deadline, "the drop was not noticed");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
