@@ -70,6 +70,18 @@ async fn listed(server: &Live, uid: u64, n: usize) -> Vec<Value> {
     }
 }
 
+/// A server recording into a fresh directory (removed with the first value) in 1 s files.
+async fn recording_server(tag: &str) -> (probe::Scratch, std::path::PathBuf, Live) {
+    let dir = probe::scratch(tag);
+    let root = dir.to_path_buf();
+    let server = start_with(|o| {
+        o.recordings_dir = Some(root.clone());
+        o.recording_segment_secs = Some(1);
+    })
+    .await;
+    (dir, root, server)
+}
+
 /// The kinds of stream ffprobe finds in `file`.
 fn streams_of(file: &std::path::Path) -> String {
     let out = std::process::Command::new("ffprobe")
@@ -89,13 +101,7 @@ fn streams_of(file: &std::path::Path) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_joined_with_record_is_recorded_and_listed() {
-    let dir = probe::scratch("member-rec");
-    let root = dir.to_path_buf();
-    let server = start_with(|o| {
-        o.recordings_dir = Some(root.clone());
-        o.recording_segment_secs = Some(1);
-    })
-    .await;
+    let (_dir, root, server) = recording_server("member-rec").await;
     let both = json!({"audio": true, "video": true});
     let (mut ws, r) = join_recorded(&server, "rec", 5, both.clone(), true).await;
     assert_eq!(r["ok"], true, "{r}");
@@ -123,13 +129,7 @@ async fn a_member_joined_with_record_is_recorded_and_listed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_api_starts_and_stops_a_members_recording() {
-    let dir = probe::scratch("api-rec");
-    let root = dir.to_path_buf();
-    let server = start_with(|o| {
-        o.recordings_dir = Some(root.clone());
-        o.recording_segment_secs = Some(1);
-    })
-    .await;
+    let (_dir, root, server) = recording_server("api-rec").await;
     let (mut ws, r) = join_recorded(&server, "zr", 7, Value::Null, false).await;
     assert_eq!(r["ok"], true, "{r}");
     let mut ffmpeg = push(&mut ws).await;

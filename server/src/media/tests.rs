@@ -107,6 +107,21 @@ impl Server {
         }
     }
 
+    /// Publishes the lavfi sources to (room, uid) (see [`publish_lavfi`]) and waits until the
+    /// server admitted the pusher.
+    pub(crate) async fn publish_live(
+        &mut self,
+        (room, uid): (&str, u64),
+        video: &str,
+        audio: &str,
+        extra: &[&str],
+    ) -> Child {
+        let pusher = publish_lavfi(&self.urls.push_url(room, uid, now()), video, audio, extra);
+        self.expect_event("PublishStarted", is_publish_started(room, uid))
+            .await;
+        pusher
+    }
+
     /// Drains events already queued.
     pub(crate) fn drain(&mut self) -> Vec<MediaEvent> {
         let mut v = Vec::new();

@@ -8,9 +8,7 @@ use tokio::process::Command;
 use tokio::sync::mpsc::{channel, Receiver};
 
 use super::*;
-use crate::media::tests::{
-    is_publish_started, now, output_within, publish_lavfi, start_media, FFMPEG,
-};
+use crate::media::tests::{now, output_within, start_media, FFMPEG};
 
 const SECRET: &[u8] = b"recording-tests-secret";
 
@@ -104,13 +102,9 @@ async fn tone_of(file: &Path) -> (f64, f64) {
 async fn a_member_recording_plays_back_with_its_colour_and_tone() {
     let scratch = Scratch::new("play");
     let mut srv = start_media(SECRET, 600).await;
-    let mut pusher = publish_lavfi(
-        &srv.urls.push_url("studio", 21, now()),
-        "color=c=red:size=320x240:rate=15",
-        "sine=frequency=1000",
-        &[],
-    );
-    srv.expect_event("PublishStarted", is_publish_started("studio", 21))
+    let video = "color=c=red:size=320x240:rate=15";
+    let mut pusher = srv
+        .publish_live(("studio", 21), video, "sine=frequency=1000", &[])
         .await;
     let policy = RecordingPolicy {
         segment_secs: 1,
@@ -161,13 +155,9 @@ async fn a_member_recording_plays_back_with_its_colour_and_tone() {
 async fn the_apps_quota_stops_a_recording_and_refuses_the_next() {
     let scratch = Scratch::new("quota");
     let mut srv = start_media(SECRET, 600).await;
-    let mut pusher = publish_lavfi(
-        &srv.urls.push_url("q", 22, now()),
-        "color=c=blue:size=320x240:rate=15",
-        "sine=frequency=440",
-        &[],
-    );
-    srv.expect_event("PublishStarted", is_publish_started("q", 22))
+    let video = "color=c=blue:size=320x240:rate=15";
+    let mut pusher = srv
+        .publish_live(("q", 22), video, "sine=frequency=440", &[])
         .await;
     let policy = RecordingPolicy {
         segment_secs: 1,

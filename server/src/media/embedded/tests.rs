@@ -227,13 +227,14 @@ fn first_metadata(mut b: &[u8]) -> Option<AmfValue> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_publishers_metadata_reaches_players() {
     let mut srv = start_media(SECRET, 600).await;
-    let mut pusher = publish_lavfi(
-        &srv.urls.push_url("meta", 6, now()),
-        "testsrc2=size=352x288:rate=25",
-        "sine=frequency=440",
-        &["-metadata", "title=mprtc-metadata-probe"],
-    );
-    srv.expect_event("PublishStarted", is_publish_started("meta", 6))
+    let video = "testsrc2=size=352x288:rate=25";
+    let mut pusher = srv
+        .publish_live(
+            ("meta", 6),
+            video,
+            "sine=frequency=440",
+            &["-metadata", "title=mprtc-metadata-probe"],
+        )
         .await;
     let urls = srv.urls.play_urls("meta", 6, 9, now());
     // Both protocols' players see the publisher's own tag (only onMetaData carries it).
@@ -303,13 +304,9 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
 async fn a_late_viewers_first_packets_have_sound() {
     let mut srv = start_media(SECRET, 600).await;
     // A key frame every 10 s: a viewer joining later starts deep inside a GOP.
-    let mut pusher = publish_lavfi(
-        &srv.urls.push_url("late", 8, now()),
-        "testsrc2=size=320x240:rate=15",
-        "sine=frequency=440",
-        &["-g", "150"],
-    );
-    srv.expect_event("PublishStarted", is_publish_started("late", 8))
+    let video = "testsrc2=size=320x240:rate=15";
+    let mut pusher = srv
+        .publish_live(("late", 8), video, "sine=frequency=440", &["-g", "150"])
         .await;
     // Until the cached GOP spans two seconds.
     let deadline = Instant::now() + Duration::from_secs(20);
