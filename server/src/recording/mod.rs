@@ -48,8 +48,10 @@ pub struct RecordingPolicy {
     pub max_files: usize,
     /// Bytes of finished files an app may have.
     pub max_bytes: u64,
-    /// Recordings running at once, per app and in total.
+    /// Recordings running at once per app: each is an ffmpeg process, so one busy app must
+    /// not take them all.
     pub max_running_per_app: usize,
+    /// Recordings running at once in all.
     pub max_running: usize,
 }
 
@@ -68,6 +70,7 @@ impl Default for RecordingPolicy {
 /// Why a recording was refused or stopped; [`RecordError::code`] is stable.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum RecordError {
+    /// A name that could not be a path component (checked before anything is created).
     #[error("app, room or uid is not a name a recording can be filed under")]
     BadName,
     #[error("nothing to record: neither audio nor video asked for")]
@@ -99,24 +102,32 @@ impl RecordError {
 /// Which tracks of the member to record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tracks {
+    /// The member's audio (NetEase `recordAudio`).
     pub audio: bool,
+    /// The member's video (NetEase `recordVideo`).
     pub video: bool,
 }
 
 /// One member's recording, as the [`Recorder`] knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Member {
+    /// The app key: the quota is the app's.
     pub app: String,
+    /// The room name as the app knows it (not the media room id), so that file paths and
+    /// webhooks speak the app's names.
     pub room: String,
+    /// The member's uid.
     pub uid: u64,
 }
 
 /// A finished segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FinishedFile {
+    /// Whose recording it is.
     pub member: Member,
     /// Its path under the recordings directory.
     pub path: PathBuf,
+    /// Its size when closed; what the app's byte quota counts.
     pub bytes: u64,
 }
 
@@ -201,6 +212,7 @@ struct Inner {
     state: Mutex<State>,
 }
 
+/// What the recorder knows, under one lock: quota checks and the list must agree.
 #[derive(Default)]
 struct State {
     running: HashMap<Member, Running>,
