@@ -131,30 +131,43 @@ pub struct FinishedFile {
     pub bytes: u64,
 }
 
-/// Starts what the hub asked for ([`crate::signaling::HubOut::RecordMember`]); a refusal
-/// (quota, too many at once) is logged with its code: the member goes on publishing.
-pub fn start_for_hub(
-    recorder: Option<&Recorder>,
-    member: Member,
-    tracks: mprtc::protocol::Media,
-    url: &str,
-) {
+/// Carries out the hub's [`HubOut::RecordMember`] / [`HubOut::RecordStop`] (others are not
+/// this module's). A refused start (quota, too many at once) is logged with its code: the
+/// member goes on publishing.
+///
+/// [`HubOut::RecordMember`]: crate::signaling::HubOut::RecordMember
+/// [`HubOut::RecordStop`]: crate::signaling::HubOut::RecordStop
+pub fn carry(recorder: Option<&Recorder>, out: crate::signaling::HubOut) {
+    use crate::signaling::HubOut;
     let Some(recorder) = recorder else {
         return;
     };
-    let tracks = Tracks {
-        audio: tracks.audio,
-        video: tracks.video,
-    };
-    match recorder.start(member.clone(), tracks, url) {
-        Ok(()) | Err(RecordError::Already) => {}
-        Err(e) => tracing::warn!(
-            app = member.app,
-            room = member.room,
-            uid = member.uid,
-            code = e.code(),
-            "member recording refused: {e}"
-        ),
+    match out {
+        HubOut::RecordMember {
+            app,
+            room,
+            uid,
+            tracks,
+            url,
+        } => {
+            let member = Member { app, room, uid };
+            let tracks = Tracks {
+                audio: tracks.audio,
+                video: tracks.video,
+            };
+            match recorder.start(member.clone(), tracks, &url) {
+                Ok(()) | Err(RecordError::Already) => {}
+                Err(e) => tracing::warn!(
+                    app = member.app,
+                    room = member.room,
+                    uid = member.uid,
+                    code = e.code(),
+                    "member recording refused: {e}"
+                ),
+            }
+        }
+        HubOut::RecordStop { app, room, uid } => recorder.stop(&Member { app, room, uid }),
+        _ => {}
     }
 }
 

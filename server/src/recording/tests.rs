@@ -210,3 +210,34 @@ fn names_that_are_not_paths_and_empty_recordings_are_refused() {
         "nothing made"
     );
 }
+
+/// What the app's backend hears: each closed file by its name under the recordings directory
+/// (never the operator's absolute path), and the end with its reason.
+#[test]
+fn recording_events_become_webhooks_with_relative_file_names() {
+    let dir = Path::new("/srv/rec");
+    let file = FinishedFile {
+        member: member("r1", 9),
+        path: dir.join("rec/r1/uid-9-1-00000.mp4"),
+        bytes: 1234,
+    };
+    let h = hook_of(RecordingEvent::SegmentFinished(file), dir);
+    assert_eq!(
+        (h.app.as_str(), h.room.as_str(), h.kind),
+        ("rec", "r1", "recording.finished")
+    );
+    assert_eq!(
+        h.data,
+        serde_json::json!({"uid": 9, "file": "rec/r1/uid-9-1-00000.mp4", "bytes": 1234})
+    );
+    let stopped = RecordingEvent::Stopped {
+        member: member("r1", 9),
+        reason: Some("recording.quota"),
+    };
+    let h = hook_of(stopped, dir);
+    assert_eq!(h.kind, "recording.stopped");
+    assert_eq!(
+        h.data,
+        serde_json::json!({"uid": 9, "reason": "recording.quota"})
+    );
+}

@@ -194,6 +194,7 @@ impl Signaling {
         let mut outs = Vec::new();
         let mut kicks = Vec::new();
         let mut revoked = Vec::new();
+        let mut records = Vec::new();
         {
             let mut g = self.shared.lock().unwrap_or_else(|p| p.into_inner());
             f(&mut g.hub, &mut outs);
@@ -214,22 +215,9 @@ impl Signaling {
                     // Queued under the hub's lock, so that the backend hears a room's events
                     // in the hub's order; queuing never waits (see `crate::webhooks`).
                     HubOut::Hook(ev) => self.webhooks.emit(ev),
-                    HubOut::RecordMember {
-                        app,
-                        room,
-                        uid,
-                        tracks,
-                        url,
-                    } => crate::recording::start_for_hub(
-                        self.recorder.as_ref(),
-                        crate::recording::Member { app, room, uid },
-                        tracks,
-                        &url,
-                    ),
-                    HubOut::RecordStop { app, room, uid } => {
-                        if let Some(r) = &self.recorder {
-                            r.stop(&crate::recording::Member { app, room, uid });
-                        }
+                    // Started after the lock: a recording is a process to spawn.
+                    r @ (HubOut::RecordMember { .. } | HubOut::RecordStop { .. }) => {
+                        records.push(r)
                     }
                     HubOut::Close { sid, code, reason } => {
                         if let Some(tx) = g.senders.get(&sid) {
@@ -247,6 +235,9 @@ impl Signaling {
         }
         for (room, viewer) in revoked {
             self.media.kick_viewer(&room, viewer);
+        }
+        for r in records {
+            crate::recording::carry(self.recorder.as_ref(), r);
         }
     }
 
