@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `mod.rs` | [`Recorder`] (start, stop, list), [`RecordingPolicy`], [`RecordError`], [`RecordingEvent`] |
 //! | `process.rs` | one recording: the ffmpeg that reads the play URL and writes the segments |
+//! | `index.rs` | the recordings already on disk at start (they count towards the quotas) |
 //!
 //! # What is written
 //!
@@ -27,6 +28,7 @@
 //! Names become paths: the app, room and uid are checked (URL-safe names only) before anything
 //! touches the file system, and the play URL goes to ffmpeg as one argument after `-i`.
 
+mod index;
 mod process;
 #[cfg(test)]
 mod tests;
@@ -243,19 +245,25 @@ impl State {
 impl Recorder {
     /// A recorder writing under `dir` with the ffmpeg at `ffmpeg`; what happens goes to `events`
     /// (bounded: when its reader falls that far behind, events are dropped, never the media).
+    /// The member recordings already in `dir` are listed and counted (see `index.rs`).
     pub fn new(
         dir: PathBuf,
         ffmpeg: PathBuf,
         policy: RecordingPolicy,
         events: Sender<RecordingEvent>,
     ) -> Self {
+        // What earlier runs recorded still uses the apps' quotas.
+        let finished = index::scan(&dir);
         Self {
             inner: Arc::new(Inner {
                 dir,
                 ffmpeg,
                 policy,
                 events,
-                state: Mutex::default(),
+                state: Mutex::new(State {
+                    running: HashMap::new(),
+                    finished,
+                }),
             }),
         }
     }

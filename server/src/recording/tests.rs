@@ -241,3 +241,23 @@ fn recording_events_become_webhooks_with_relative_file_names() {
         serde_json::json!({"uid": 9, "reason": "recording.quota"})
     );
 }
+
+/// A restarted server still counts what it recorded before: listed, and within the quota.
+#[test]
+fn recordings_on_disk_at_start_are_listed_and_count_towards_the_quota() {
+    let scratch = Scratch::new("index");
+    let room = scratch.0.join("rec/r1");
+    std::fs::create_dir_all(&room).unwrap();
+    std::fs::write(room.join("uid-3-1764750000000-00000.mp4"), [0u8; 100]).unwrap();
+    std::fs::write(room.join("live_1-1764750000.flv"), [0u8; 100]).unwrap();
+    let policy = RecordingPolicy {
+        max_files: 1,
+        ..RecordingPolicy::default()
+    };
+    let (rec, _events) = recorder(&scratch.0, policy);
+    let listed = rec.list("rec");
+    assert_eq!(listed.len(), 1, "only the member recording: {listed:?}");
+    assert_eq!((listed[0].member.uid, listed[0].bytes), (3, 100));
+    let e = rec.start(member("r1", 4), BOTH, "rtmp://x/y").unwrap_err();
+    assert_eq!(e, RecordError::Quota("files"));
+}
