@@ -137,8 +137,8 @@ impl GopCache {
         }
         if self.gop.len() >= MAX_GOP_TAGS || self.bytes + f.data.len() > MAX_GOP_BYTES {
             tracing::debug!(
-                tags = self.gop.len(),
-                bytes = self.bytes,
+                cached = self.gop.len(),
+                size = self.bytes,
                 "GOP cache full; emptied until the next key frame"
             );
             self.drop_gop();

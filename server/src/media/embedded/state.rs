@@ -254,7 +254,7 @@ impl Shared {
                 tracing::info!(
                     room,
                     uid,
-                    grace_ms = self.limits.publisher_grace.as_millis() as u64,
+                    grace = ?self.limits.publisher_grace,
                     "RTMP publisher dropped; its players wait for it"
                 );
             }
