@@ -7,8 +7,9 @@
 use super::*;
 
 /// The viewer id of the recorder's play URLs ([`Hub::may_play`] admits it in a room where a
-/// member is recorded). Next to [`COMPOSITOR_VIEWER`], far from any uid an app hands out.
-pub const RECORDER_VIEWER: u64 = u64::MAX - 1;
+/// member is recorded). Below [`COMPOSITOR_VIEWER`] (`u64::MAX`) and the operator console's
+/// viewer (`u64::MAX - 1`), far from any uid an app hands out.
+pub const RECORDER_VIEWER: u64 = u64::MAX - 2;
 
 /// A refusal about the join's `record`.
 fn refused(code: ErrorCode, msg: &str) -> WireError {
