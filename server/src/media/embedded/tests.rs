@@ -132,7 +132,10 @@ async fn a_publisher_dropping_for_two_seconds_keeps_its_players() {
         "signaling still sees it"
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let mut blue = publish_colour(&push, "blue", 880);
+    // It comes back with a fresh push URL (another expiry, so another stream name).
+    let again = srv.urls.push_url("drop", 3, now());
+    assert_ne!(again, push);
+    let mut blue = publish_colour(&again, "blue", 880);
 
     // The same player processes go on to the returning publisher's pictures.
     until_picture(&mut flv_out, "blue (HTTP-FLV)", is_blue).await;
