@@ -115,6 +115,29 @@ impl Media {
 
 /// An external engine's adapter and the signer of its URLs: pushers get the engine's RTMP
 /// base, players one of its play bases (edges), spread by viewer.
+/// Events of member recordings a webhook queue may fall behind by before they are dropped.
+const RECORDING_EVENTS: usize = 1024;
+
+/// The member recorder, writing under `recordings_dir`; its events go to the apps' webhooks.
+fn member_recorder(
+    cfg: &Config,
+    webhooks: &crate::webhooks::Webhooks,
+) -> crate::recording::Recorder {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(RECORDING_EVENTS);
+    let (hooks, dir) = (webhooks.clone(), cfg.recordings_dir.clone());
+    tokio::spawn(async move {
+        while let Some(ev) = rx.recv().await {
+            hooks.emit(crate::recording::hook_of(ev, &dir));
+        }
+    });
+    crate::recording::Recorder::new(
+        cfg.recordings_dir.clone(),
+        cfg.ffmpeg.clone(),
+        cfg.recording,
+        tx,
+    )
+}
+
 fn external_media(
     ext: crate::config::ExternalMediaConfig,
     secret: Vec<u8>,
@@ -204,7 +227,8 @@ impl Server {
                     Arc::new(MediaSigner::new(secret.clone(), "", "", cfg.url_ttl_secs));
                 let media = EmbeddedMedia::bind(cfg.rtmp_listen, cfg.flv_listen, provisional)
                     .await?
-                    .with_limits(&cfg.listen_limits);
+                    .with_limits(&cfg.listen_limits)
+                    .with_publisher_grace(std::time::Duration::from_millis(cfg.publisher_grace_ms));
                 let (ra, fa) = (media.rtmp_addr(), media.flv_addr());
                 let rtmp_base = format!("rtmp://{}:{}/live", host(ra), ra.port());
                 let flv_base = format!("http://{}:{}/live", host(fa), fa.port());
@@ -224,7 +248,8 @@ impl Server {
             .with_heartbeat(cfg.ping_interval_ms, cfg.ping_timeout_ms)
             .with_resume_window(cfg.resume_window_ms)
             .with_limits(cfg.limits)
-            .with_task_policy(cfg.tasks.clone());
+            .with_task_policy(cfg.tasks.clone())
+            .with_member_recording(true);
         let (task_tx, task_rx) = tokio::sync::mpsc::unbounded_channel();
         let runner = Arc::new(FfmpegRunner::new(cfg.ffmpeg.clone()));
         // Layout images are fetched by the server under the policy, never by ffmpeg.
@@ -243,9 +268,11 @@ impl Server {
                 .with_webhooks(webhooks.clone()),
         );
         let media_server = media.server();
+        let recorder = member_recorder(&cfg, &webhooks);
         let mut signaling = Signaling::new(hub, media_server.clone(), supervisor.clone())
             .with_allowed_origins(cfg.allowed_origins.clone())
-            .with_webhooks(webhooks.clone());
+            .with_webhooks(webhooks.clone())
+            .with_recorder(recorder);
         let cluster = match &cfg.cluster {
             Some(cc) => {
                 let c = Arc::new(crate::cluster::Cluster::new(

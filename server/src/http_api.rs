@@ -7,6 +7,9 @@
 //! PUT    /api/v1/rooms/{room}/tasks             {"rtmpTasks": [...]}   update (replaces whole tasks)
 //! DELETE /api/v1/rooms/{room}/tasks/{taskId}                           delete
 //! POST   /api/v1/rooms/{room}/members/{uid}/kick                       end a member's session
+//! POST   /api/v1/rooms/{room}/members/{uid}/recording  {"audio","video"}   record a member
+//! DELETE /api/v1/rooms/{room}/members/{uid}/recording                  stop recording it
+//! GET    /api/v1/recordings                                            the app's finished files
 //! DELETE /api/v1/rooms/{room}                                          close the room
 //! ```
 
@@ -19,7 +22,7 @@ use axum::{Json, Router};
 use base64::Engine;
 use mprtc::protocol::json::{self, FromJson, ToJson};
 use mprtc::protocol::tasks::{DeleteTasksReq, TasksReq};
-use mprtc::protocol::{ErrorCode, WireError};
+use mprtc::protocol::{ErrorCode, Media, WireError};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -53,6 +56,11 @@ pub fn router(api: Api) -> Router {
         )
         .route("/api/v1/rooms/{room}/tasks/{task_id}", delete(remove))
         .route("/api/v1/rooms/{room}/members/{uid}/kick", post(kick))
+        .route(
+            "/api/v1/rooms/{room}/members/{uid}/recording",
+            post(record::<true>).delete(record::<false>),
+        )
+        .route("/api/v1/recordings", get(recordings))
         .route("/api/v1/rooms/{room}", delete(close_room))
         .with_state(api)
         .layer(axum::middleware::from_fn_with_state(throttle, throttled))
@@ -245,4 +253,62 @@ async fn kick(
 async fn close_room(State(api): State<Api>, headers: HeaderMap, Path(room): Path<String>) -> Reply {
     let app = authenticate(&api, &headers)?;
     act(&api, |h, now, out| h.api_close_room(&app, &room, now, out))
+}
+
+/// Start (`ON`, POST, body `{"audio": bool, "video": bool}`, both when absent) or stop
+/// (DELETE) recording a member: what NetEase members ask for at join, for apps of any dialect.
+/// `uid` is decimal, or the user id the member joined with.
+async fn record<const ON: bool>(
+    State(api): State<Api>,
+    headers: HeaderMap,
+    Path((room, uid)): Path<(String, String)>,
+    raw: String,
+) -> Reply {
+    let app = authenticate(&api, &headers)?;
+    mprtc::protocol::names::check_user_id(&uid).map_err(|e| ApiError(e.into()))?;
+    let uid = uid
+        .parse::<u64>()
+        .unwrap_or_else(|_| mprtc::protocol::names::uid_for_user(&uid));
+    let tracks = if !ON {
+        Media::NONE
+    } else if raw.trim().is_empty() {
+        Media::BOTH
+    } else {
+        let v = json::parse(&raw)
+            .map_err(|e| ApiError(WireError::new(ErrorCode::InvalidParams, e.message())))?;
+        Media::from_json(&v)
+            .map_err(|e| ApiError(WireError::new(ErrorCode::InvalidParams, e.message())))?
+    };
+    if ON && tracks.is_empty() {
+        return Err(ApiError(WireError::new(
+            ErrorCode::InvalidParams,
+            "nothing to record: audio and video are both false",
+        )));
+    }
+    act(&api, |h, now, out| {
+        h.set_member_recording(&app, &room, uid, tracks, now, out)
+    })
+}
+
+/// The app's finished member-recording files: `{"ok": true, "recordings": [{room, uid, file,
+/// bytes}]}`, `file` relative to the recordings directory, oldest first.
+async fn recordings(State(api): State<Api>, headers: HeaderMap) -> Reply {
+    let app = authenticate(&api, &headers)?;
+    let Some(recorder) = api.signaling.recorder() else {
+        return Ok(Json(serde_json::json!({ "ok": true, "recordings": [] })));
+    };
+    let list: Vec<serde_json::Value> = recorder
+        .list(&app)
+        .into_iter()
+        .map(|f| {
+            let file = f.path.strip_prefix(recorder.dir()).unwrap_or(&f.path);
+            serde_json::json!({
+                "room": f.member.room,
+                "uid": f.member.uid,
+                "file": file.to_string_lossy(),
+                "bytes": f.bytes,
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "ok": true, "recordings": list })))
 }

@@ -12,6 +12,7 @@ pub mod logging;
 pub mod media;
 pub mod metrics;
 pub mod ready;
+pub mod recording;
 pub mod secret;
 pub mod signaling;
 pub mod tasks;

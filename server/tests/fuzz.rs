@@ -376,7 +376,9 @@ impl World {
                 | HubOut::KickViewer { .. }
                 | HubOut::TaskApply { .. }
                 | HubOut::TaskStop { .. }
-                | HubOut::Hook(_) => {}
+                | HubOut::Hook(_)
+                | HubOut::RecordMember { .. }
+                | HubOut::RecordStop { .. } => {}
             }
         }
         for sid in closes {

@@ -38,19 +38,6 @@ async fn event(ws: &mut Ws, kind: &str) -> Value {
     }
 }
 
-/// Every event `ws` is sent until the answer to a ping sent now: what it had been told so far.
-async fn heard_so_far(ws: &mut Ws) -> Vec<Value> {
-    ws_send(ws, &json!({"v":1,"id":900,"type":"ping","body":{"ts":1}})).await;
-    let mut seen = Vec::new();
-    loop {
-        let v = recv_within(ws, PATIENCE).await;
-        if v["re"] == 900 {
-            return seen;
-        }
-        seen.push(v);
-    }
-}
-
 /// Sends `frame` and fails unless its answer is a success: the answer.
 async fn done(ws: &mut Ws, frame: Value) -> Value {
     let r = answer(ws, frame).await;
@@ -62,14 +49,6 @@ async fn done(ws: &mut Ws, frame: Value) -> Value {
 async fn api_ok(server: &Live, method: &str, path: &str) {
     let (status, body) = api(&server.addr(), method, path, "").await;
     assert_eq!(status, 200, "{method} {path}: {body}");
-}
-
-async fn ws_send(ws: &mut Ws, frame: &Value) {
-    use futures_util::SinkExt;
-    use tokio_tungstenite::tungstenite::Message;
-    ws.send(Message::Text(frame.to_string().into()))
-        .await
-        .unwrap();
 }
 
 /// Two members of app `sec` in `room`: the publisher (uid 1), live with a real ffmpeg, and a

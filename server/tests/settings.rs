@@ -64,6 +64,10 @@ const TABLE: &[(&str, &str, Effect)] = &[
     ("ping_interval_ms", "1500", SEEN),
     ("ping_timeout_ms", "25000", SEEN),
     ("resume_window_ms", "0", SEEN),
+    ("publisher_grace_ms", "60001", BAD_GRACE),
+    ("recording_segment_secs", "0", BAD_RECORDING),
+    ("recording_max_files", "0", BAD_RECORDING),
+    ("recording_max_bytes", "1000", BAD_RECORDING),
     ("debug_token_endpoint", "true", SEEN),
     ("recordings_dir", "", SEEN),
     ("ffmpeg", "", SEEN),
@@ -91,6 +95,8 @@ const BAD_TIMEOUT: Effect = Effect::Refused("config.bad_listen_timeout");
 const NO_ADVERTISE: Effect = Effect::Refused("config.cluster_setting_missing");
 const CLUSTER_SECRET: &str = "settings-cluster-secret-0123456789abcdef";
 const NO_REDIS: Effect = Effect::Refused("config.cluster_without_redis_url");
+const BAD_GRACE: Effect = Effect::Refused("config.bad_publisher_grace");
+const BAD_RECORDING: Effect = Effect::Refused("config.bad_recording_limit");
 
 /// Settings whose flag or variable is not named like the others, or that have no file key:
 /// each is tested by its own test below.

@@ -18,7 +18,7 @@ mod args;
 use crate::core::{params, Client, ClientConfig, ComponentKind, Error, ReportEvent};
 use crate::prelude::*;
 use crate::protocol::json::{Json, ObjOut, ToJson};
-use crate::protocol::{names, Media, UserTag};
+use crate::protocol::{names, ErrorCode, Media, UserTag};
 use crate::text::{cat, num};
 use answer::JsUid;
 use args::{member, opt_string, Args};
@@ -243,30 +243,41 @@ fn config(o: &Json) -> Result<ClientConfig, Error> {
 }
 
 /// `join`'s `{channelName, uid, token?}` plus NetEase's `liveEnable`, `recordType`,
-/// `recordAudio`, `recordVideo`, `rtmpRecord`, `isHostSpeaker`, `splitMode` (refused with 1010
-/// when they ask for what mprtc lacks), or `{channelName, userID, userName?, token?}` for an
-/// app-chosen user id (the ZEGO dialect).
+/// `recordAudio`, `recordVideo` (the member's streams recorded by the server: they travel in
+/// the join), `rtmpRecord`, `isHostSpeaker`, `splitMode` (refused with 1010 when they ask for
+/// what mprtc lacks), or `{channelName, userID, userName?, token?}` for an app-chosen user id
+/// (the ZEGO dialect).
 fn join(c: &mut Client, now: u64, p: &Json) -> Result<u32, Error> {
     let room = opt_string(member(p, "channelName"), "channelName")?.unwrap_or_default();
     let token = opt_string(member(p, "token"), "token")?;
     let flag = |k| args::flag(p, k);
     params::check_join_extras(params::JoinExtras {
         live_enable: flag("liveEnable")?,
-        record: flag("recordAudio")? || flag("recordVideo")? || flag("rtmpRecord")?,
+        record: flag("rtmpRecord")?,
         host_speaker: flag("isHostSpeaker")?,
         split_mode: *member(p, "splitMode") != Json::Null,
     })?;
-    // recordType only chooses how recordings are mixed; with no recording asked for it
-    // changes nothing, but it must be one of NetEase's values.
+    let record = Media {
+        audio: flag("recordAudio")?,
+        video: flag("recordVideo")?,
+    };
+    // recordType chooses the mixed recording (1), each member's (2) or both (0): the mix is a
+    // push task's to record, so "mixed only" with a recording asked for is refused.
     match member(p, "recordType") {
         Json::Null => {}
         Json::Str(s) if s.is_empty() => {}
-        v => {
-            if !args::number(v).is_some_and(|n| n == 0.0 || n == 1.0 || n == 2.0) {
-                return Err(Error::invalid("recordType must be 0, 1 or 2"));
+        v => match args::number(v) {
+            Some(n) if n == 1.0 && !record.is_empty() => {
+                return Err(Error::new(
+                    ErrorCode::Unsupported,
+                    "recordType 1 (mixed only): record the mix with a push task (record: true)",
+                ))
             }
-        }
+            Some(n) if n == 0.0 || n == 1.0 || n == 2.0 => {}
+            _ => return Err(Error::invalid("recordType must be 0, 1 or 2")),
+        },
     }
+    c.join_record = record;
     if let Some(user) = opt_string(member(p, "userID"), "userID")? {
         names::check_user_id(&user)?;
         let name = opt_string(member(p, "userName"), "userName")?.unwrap_or_default();

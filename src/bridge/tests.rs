@@ -147,11 +147,19 @@ fn netease_join_options_are_checked() {
     let r = call(
         &mut c,
         "join",
-        json!([{"channelName": "r", "uid": 1, "recordVideo": 1}]),
+        json!([{"channelName": "r", "uid": 1, "rtmpRecord": 1}]),
         0.0,
     );
     assert_eq!(r["err"]["code"], 1010);
     assert_eq!(r["err"]["reason"], "unsupported");
+    // Mixed-only recording of a member: a push task's job.
+    let r = call(
+        &mut c,
+        "join",
+        json!([{"channelName": "r", "uid": 1, "recordAudio": 1, "recordType": 1}]),
+        0.0,
+    );
+    assert_eq!(r["err"]["code"], 1010, "{r}");
     assert_eq!(
         err_code(&call(
             &mut c,

@@ -98,7 +98,8 @@ pub struct JoinExtras {
     /// `liveEnable`: interactive live streaming. mprtc rooms always allow push tasks, so both
     /// values are honoured as they are.
     pub live_enable: bool,
-    /// `recordAudio` / `recordVideo` / `rtmpRecord`: server-side recording of member streams.
+    /// `rtmpRecord`: the vendor's recording of the room's pushed mix (a push task records
+    /// with `record: true`). `recordAudio` / `recordVideo` travel in the join instead.
     pub record: bool,
     /// `isHostSpeaker`: NetEase's host-speaker audio mode.
     pub host_speaker: bool,
@@ -116,8 +117,7 @@ pub fn check_join_extras(x: JoinExtras) -> Result<(), Error> {
     };
     if x.record {
         return unsupported(
-            "server-side recording of member streams (recordAudio/recordVideo/rtmpRecord); \
-             record with a push task (record: true)",
+            "rtmpRecord (recording of the pushed mix); record with a push task (record: true)",
         );
     }
     if x.host_speaker {

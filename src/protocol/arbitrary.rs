@@ -50,6 +50,7 @@ pub const KEYS: &[&str] = &[
     "room",
     "appkey",
     "token",
+    "record",
     "media",
     "audio",
     "video",

@@ -86,6 +86,9 @@ pub struct JoinReq {
     /// The app's own user id and display name (ZEGO's `userID` / `userName`), shown to the
     /// others with the member. `uid` is then derived from `user` (see `names::uid_for_user`).
     pub user: Option<UserTag>,
+    /// What of this member's streams the server records (NetEase's `recordAudio` /
+    /// `recordVideo`); nothing when empty.
+    pub record: Media,
 }
 
 /// An app-chosen user identity carried beside the numeric uid.

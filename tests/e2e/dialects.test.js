@@ -57,8 +57,13 @@ test('NetEase dialect: singleton, join options, big uids, mute, component phases
   const SDKa = miniProgram(t).require('mprtc');
   const a = SDKa.Client({ appkey: 'demo', server: p.url, requestTimeout: 1000, reconnectTimeout: 2500 });
   assert.equal(SDKa.Client({ appkey: 'other' }), a, 'one client per mini-program');
-  // Options NetEase apps pass: recording is refused by name, the rest accepted.
-  await assert.rejects(a.join({ channelName: room, uid: 1, recordAudio: 1 }), (e) => e.code === 1010 && e.reason === 'unsupported' && /recording/.test(e.message));
+  // Options NetEase apps pass: what mprtc cannot do is refused by name (the pushed mix's
+  // recording, mixed-only member recording); member recording travels to the server (which
+  // lets this insecure app record: insecure_apps_record); the rest accepted.
+  await assert.rejects(a.join({ channelName: room, uid: 1, rtmpRecord: 1 }), (e) => e.code === 1010 && e.reason === 'unsupported' && /recording/.test(e.message));
+  await assert.rejects(a.join({ channelName: room, uid: 1, recordAudio: 1, recordType: 1 }), (e) => e.code === 1010 && /recordType/.test(e.message));
+  await a.join({ channelName: room, uid: 1, recordVideo: 1, recordType: 2 });
+  await a.leave();
   await assert.rejects(a.join({ channelName: room, uid: 1, isHostSpeaker: true }), (e) => e.code === 1010);
   await assert.rejects(a.join({ channelName: room, uid: 1, liveEnable: 7 }), (e) => e.code === 1001);
   await assert.rejects(a.join({ channelName: room, uid: 1, liveEnable: NaN }), (e) => e.code === 1001, 'NaN is no flag');

@@ -42,6 +42,12 @@ pub enum ConfigError {
     BadHeartbeat,
     #[error("resume_window_ms must be at most 600000 (0 turns resuming off)")]
     BadResumeWindow,
+    #[error(
+        "publisher_grace_ms must be at most 60000 (0 makes a publisher's drop end its stream)"
+    )]
+    BadPublisherGrace,
+    #[error("recording_segment_secs must be 1 to 3600, recording_max_files at least 1 and recording_max_bytes at least 1048576")]
+    BadRecordingLimit,
     #[error("max_rooms, max_members_per_room and max_requests_per_sec must be at least 1")]
     BadLimit,
     /// The value is not echoed: it is a secret.
@@ -123,6 +129,8 @@ impl ConfigError {
             Self::BadTtl => "config.bad_ttl",
             Self::BadHeartbeat => "config.bad_heartbeat",
             Self::BadResumeWindow => "config.bad_resume_window",
+            Self::BadPublisherGrace => "config.bad_publisher_grace",
+            Self::BadRecordingLimit => "config.bad_recording_limit",
             Self::BadLimit => "config.bad_limit",
             Self::BadMediaSecret(_) => "config.bad_media_secret",
             Self::BadQueueLimit => "config.bad_queue_limit",

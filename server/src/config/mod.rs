@@ -90,6 +90,11 @@ pub struct Config {
     /// How long a member whose connection dropped stays in its room (streams, push tasks and
     /// missed events kept) for its client to resume the session; 0 makes a drop a leave.
     pub resume_window_ms: u64,
+    /// How long the embedded media server keeps a dropped publisher's stream and players for
+    /// it to come back (0 to 60000 ms; 0: a drop ends the stream).
+    pub publisher_grace_ms: u64,
+    /// Member recordings: segment length and each app's quota (see [`crate::recording`]).
+    pub recording: crate::recording::RecordingPolicy,
     /// Serve `GET /api/v1/debug/token`, which mints join tokens for anyone who asks (for demos
     /// and samples that fetch a token as from the app's backend). Never on a public server.
     pub debug_token_endpoint: bool,

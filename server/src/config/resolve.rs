@@ -79,6 +79,25 @@ impl Config {
         if resume_window_ms > 600_000 {
             return Err(ConfigError::BadResumeWindow);
         }
+        let publisher_grace_ms = s
+            .publisher_grace_ms
+            .unwrap_or(crate::media::DEFAULT_PUBLISHER_GRACE.as_millis() as u64);
+        if publisher_grace_ms > 60_000 {
+            return Err(ConfigError::BadPublisherGrace);
+        }
+        let dr = crate::recording::RecordingPolicy::default();
+        let recording = crate::recording::RecordingPolicy {
+            segment_secs: s.recording_segment_secs.unwrap_or(dr.segment_secs),
+            max_files: s.recording_max_files.unwrap_or(dr.max_files),
+            max_bytes: s.recording_max_bytes.unwrap_or(dr.max_bytes),
+            ..dr
+        };
+        if !(1..=3600).contains(&recording.segment_secs)
+            || recording.max_files == 0
+            || recording.max_bytes < 1 << 20
+        {
+            return Err(ConfigError::BadRecordingLimit);
+        }
         let dl = crate::signaling::Limits::default();
         let limits = crate::signaling::Limits {
             max_rooms: s.max_rooms.unwrap_or(dl.max_rooms),
@@ -151,6 +170,8 @@ impl Config {
             ping_interval_ms,
             ping_timeout_ms,
             resume_window_ms,
+            publisher_grace_ms,
+            recording,
             debug_token_endpoint: s.debug_token_endpoint.unwrap_or(false),
             limits,
             listen_limits,

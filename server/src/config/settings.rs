@@ -91,6 +91,18 @@ pub struct Settings {
     /// How long a dropped member keeps its place for a resume (ms; 0: a drop is a leave).
     #[arg(long, env = "MPRTC_RESUME_WINDOW_MS")]
     pub resume_window_ms: Option<u64>,
+    /// A dropped RTMP publisher's players wait this long for it to come back (ms; 0: they end).
+    #[arg(long, env = "MPRTC_PUBLISHER_GRACE_MS")]
+    pub publisher_grace_ms: Option<u64>,
+    /// Member recordings are cut into files of this many seconds (1 to 3600; default 60).
+    #[arg(long, env = "MPRTC_RECORDING_SEGMENT_SECS")]
+    pub recording_segment_secs: Option<u32>,
+    /// Finished member-recording files an app may have (default 10000).
+    #[arg(long, env = "MPRTC_RECORDING_MAX_FILES")]
+    pub recording_max_files: Option<usize>,
+    /// Bytes of finished member recordings an app may have (at least 1 MiB; default 10 GiB).
+    #[arg(long, env = "MPRTC_RECORDING_MAX_BYTES")]
+    pub recording_max_bytes: Option<u64>,
     /// Serve GET /api/v1/debug/token, which mints join tokens for anyone (development only).
     #[arg(long, env = "MPRTC_DEBUG_TOKEN_ENDPOINT", num_args = 0..=1, default_missing_value = "true")]
     pub debug_token_endpoint: Option<bool>,
@@ -268,7 +280,8 @@ impl Settings {
             max_queued_bytes, max_connections, max_connections_per_ip, rtmp_max_connections,
             rtmp_max_connections_per_ip, flv_max_connections, flv_max_connections_per_ip,
             http_header_timeout_ms, rtmp_admission_timeout_ms, ping_interval_ms,
-            ping_timeout_ms, resume_window_ms, debug_token_endpoint, recordings_dir, ffmpeg,
+            ping_timeout_ms, resume_window_ms, publisher_grace_ms, recording_segment_secs,
+            recording_max_files, recording_max_bytes, debug_token_endpoint, recordings_dir, ffmpeg,
             media, media_rtmp_base, media_flv_base, media_hook_secret, metrics_token,
             console_token, log_format, redis_url, cluster_advertise, cluster_secret,
             cluster_lease_ms,

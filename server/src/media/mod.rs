@@ -23,7 +23,7 @@ pub(crate) mod tests;
 
 use std::net::SocketAddr;
 
-pub use embedded::{EmbeddedHandle, EmbeddedMedia};
+pub use embedded::{EmbeddedHandle, EmbeddedMedia, DEFAULT_PUBLISHER_GRACE};
 pub use external::ExternalMedia;
 pub use signing::{AdmissionError, Admitted, MediaSigner, PlayUrls, UrlKind};
 

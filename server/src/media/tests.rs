@@ -29,7 +29,7 @@ pub(crate) struct Server {
     pub(crate) flv_addr: SocketAddr,
 }
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -42,6 +42,11 @@ async fn start() -> Server {
 
 /// Starts the embedded media server with `secret`, its URLs living `ttl_secs`.
 pub(crate) async fn start_media(secret: &[u8], ttl_secs: u64) -> Server {
+    start_media_with(secret, ttl_secs, DEFAULT_PUBLISHER_GRACE).await
+}
+
+/// [`start_media`] with the publisher grace `grace`.
+pub(crate) async fn start_media_with(secret: &[u8], ttl_secs: u64, grace: Duration) -> Server {
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -49,7 +54,10 @@ pub(crate) async fn start_media(secret: &[u8], ttl_secs: u64) -> Server {
     let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
     // Verification needs only the secret; bases are filled in once ports are known.
     let verify = Arc::new(MediaSigner::new(secret, "", "", ttl_secs));
-    let media = EmbeddedMedia::bind(any, any, verify).await.expect("bind");
+    let media = EmbeddedMedia::bind(any, any, verify)
+        .await
+        .expect("bind")
+        .with_publisher_grace(grace);
     let urls = MediaSigner::new(
         secret,
         format!("rtmp://{}/live", media.rtmp_addr()),
@@ -72,7 +80,7 @@ pub(crate) async fn start_media(secret: &[u8], ttl_secs: u64) -> Server {
 }
 
 impl Server {
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.shutdown.cancel();
         let r = tokio::time::timeout(Duration::from_secs(5), self.task)
             .await
@@ -82,7 +90,11 @@ impl Server {
     }
 
     /// Waits for an event matching `pred`, skipping others.
-    async fn expect_event(&mut self, what: &str, pred: impl Fn(&MediaEvent) -> bool) -> MediaEvent {
+    pub(crate) async fn expect_event(
+        &mut self,
+        what: &str,
+        pred: impl Fn(&MediaEvent) -> bool,
+    ) -> MediaEvent {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -95,8 +107,23 @@ impl Server {
         }
     }
 
+    /// Publishes the lavfi sources to (room, uid) (see [`publish_lavfi`]) and waits until the
+    /// server admitted the pusher.
+    pub(crate) async fn publish_live(
+        &mut self,
+        (room, uid): (&str, u64),
+        video: &str,
+        audio: &str,
+        extra: &[&str],
+    ) -> Child {
+        let pusher = publish_lavfi(&self.urls.push_url(room, uid, now()), video, audio, extra);
+        self.expect_event("PublishStarted", is_publish_started(room, uid))
+            .await;
+        pusher
+    }
+
     /// Drains events already queued.
-    fn drain(&mut self) -> Vec<MediaEvent> {
+    pub(crate) fn drain(&mut self) -> Vec<MediaEvent> {
         let mut v = Vec::new();
         while let Ok(e) = self.events.try_recv() {
             v.push(e);
@@ -208,12 +235,12 @@ async fn http_status(addr: SocketAddr, path_and_query: &str) -> u16 {
     std::str::from_utf8(&buf[9..12]).unwrap().parse().unwrap()
 }
 
-fn path_of(url: &str) -> &str {
+pub(crate) fn path_of(url: &str) -> &str {
     let rest = url.split_once("://").unwrap().1;
     &rest[rest.find('/').unwrap()..]
 }
 
-fn is_publish_started(room: &str, uid: u64) -> impl Fn(&MediaEvent) -> bool + '_ {
+pub(crate) fn is_publish_started(room: &str, uid: u64) -> impl Fn(&MediaEvent) -> bool + '_ {
     move |e| matches!(e, MediaEvent::PublishStarted { room: r, uid: u } if r == room && *u == uid)
 }
 

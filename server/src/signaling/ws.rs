@@ -132,6 +132,9 @@ pub struct Signaling {
     webhooks: crate::webhooks::Webhooks,
     /// This node's part in a cluster (`redis_url`); `None`: a single node.
     cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// Member recordings, started and stopped by the hub's [`HubOut::RecordMember`] /
+    /// [`HubOut::RecordStop`].
+    recorder: Option<crate::recording::Recorder>,
 }
 
 /// Wall-clock milliseconds since the Unix epoch: the hub's `now_ms` (tokens carry Unix
@@ -159,6 +162,7 @@ impl Signaling {
             max_queued_bytes,
             webhooks: crate::webhooks::Webhooks::default(),
             cluster: None,
+            recorder: None,
         }
     }
 
@@ -167,6 +171,18 @@ impl Signaling {
     pub fn with_cluster(mut self, cluster: Arc<crate::cluster::Cluster>) -> Self {
         self.cluster = Some(cluster);
         self
+    }
+
+    /// Record members with `recorder` (the hub must be told with
+    /// [`Hub::with_member_recording`]).
+    pub fn with_recorder(mut self, recorder: crate::recording::Recorder) -> Self {
+        self.recorder = Some(recorder);
+        self
+    }
+
+    /// The member recorder, if members are recorded.
+    pub fn recorder(&self) -> Option<&crate::recording::Recorder> {
+        self.recorder.as_ref()
     }
 
     /// Hand the hub's webhook events to `webhooks` (by default they go nowhere).
@@ -215,6 +231,7 @@ impl Signaling {
         let mut outs = Vec::new();
         let mut kicks = Vec::new();
         let mut revoked = Vec::new();
+        let mut records = Vec::new();
         {
             let mut g = self.shared.lock().unwrap_or_else(|p| p.into_inner());
             f(&mut g.hub, &mut outs);
@@ -235,6 +252,10 @@ impl Signaling {
                     // Queued under the hub's lock, so that the backend hears a room's events
                     // in the hub's order; queuing never waits (see `crate::webhooks`).
                     HubOut::Hook(ev) => self.webhooks.emit(ev),
+                    // Started after the lock: a recording is a process to spawn.
+                    r @ (HubOut::RecordMember { .. } | HubOut::RecordStop { .. }) => {
+                        records.push(r)
+                    }
                     HubOut::Close { sid, code, reason } => {
                         if let Some(tx) = g.senders.get(&sid) {
                             tx.send(Message::Close(Some(CloseFrame {
@@ -251,6 +272,9 @@ impl Signaling {
         }
         for (room, viewer) in revoked {
             self.media.kick_viewer(&room, viewer);
+        }
+        for r in records {
+            crate::recording::carry(self.recorder.as_ref(), r);
         }
     }
 

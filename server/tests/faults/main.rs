@@ -305,7 +305,9 @@ impl Sim {
                 HubOut::KickPublisher { .. }
                 | HubOut::KickViewer { .. }
                 | HubOut::TaskStop { .. }
-                | HubOut::Hook(_) => {}
+                | HubOut::Hook(_)
+                | HubOut::RecordMember { .. }
+                | HubOut::RecordStop { .. } => {}
             }
         }
     }

@@ -93,6 +93,7 @@ fn a_request_repeated_after_a_resume_is_answered_not_redone() {
         sdk: String::new(),
         resume,
         user: None,
+        record: mprtc::protocol::Media::NONE,
     };
     let sid = hub.connect();
     let joined = ask(
@@ -164,6 +165,7 @@ fn a_rejoin_under_another_user_id_leaves_the_member_alone() {
             id: "1".into(),
             name: String::new(),
         }),
+        record: mprtc::protocol::Media::NONE,
     };
     let sid = net.hub.connect();
     let frame = encode_request(9, RequestKind::Join, &req);

@@ -160,8 +160,9 @@ impl Net {
                 HubOut::TaskApply { key, spec } => self.tasks.push((key, Some(spec))),
                 HubOut::TaskStop { key } => self.tasks.push((key, None)),
                 HubOut::Close { sid, .. } => self.closes.push(sid),
-                // Webhooks are checked through the binary (tests/webhooks.rs).
-                HubOut::Hook(_) => {}
+                // Webhooks are checked through the binary (tests/webhooks.rs), member
+                // recordings too (tests/member_recording.rs).
+                HubOut::Hook(_) | HubOut::RecordMember { .. } | HubOut::RecordStop { .. } => {}
             }
         }
     }
@@ -357,6 +358,7 @@ pub(crate) fn join_frame(
         sdk: String::new(),
         resume,
         user: None,
+        record: Media::NONE,
     };
     encode_request(id, RequestKind::Join, &req)
 }

@@ -190,6 +190,22 @@ pub async fn closed_with(ws: &mut Ws) -> Option<u16> {
     .expect("the server ends the connection")
 }
 
+/// Every event `ws` is sent until the answer to a ping sent now: what it had been told so far.
+pub async fn heard_so_far(ws: &mut Ws) -> Vec<Value> {
+    let ping = json!({"v":1,"id":900,"type":"ping","body":{"ts":1}});
+    ws.send(Message::Text(ping.to_string().into()))
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    loop {
+        let v = recv_within(ws, Duration::from_secs(60)).await;
+        if v["re"] == 900 {
+            return seen;
+        }
+        seen.push(v);
+    }
+}
+
 /// A new connection to `url`, joined to app `sec`'s `room` as `uid` with a token of the
 /// default privileges (the join must succeed).
 pub async fn join_sec(url: &str, room: &str, uid: u64) -> Ws {

@@ -126,13 +126,20 @@ pub fn add_tasks(id: u32, tasks: Vec<Value>) -> Value {
 /// A real RTMP publisher: ffmpeg sending a small test picture and a tone in real time to
 /// `url`, as x264 and AAC in FLV (ultrafast, a key frame a second, so it is live at once).
 pub fn pusher(url: &str) -> tokio::process::Child {
+    pusher_with(url, &[])
+}
+
+/// [`pusher`] with `extra` output options (e.g. `-metadata title=...`, which reaches players
+/// in its `onMetaData`).
+pub fn pusher_with(url: &str, extra: &[&str]) -> tokio::process::Child {
     let input = "-re -f lavfi -i testsrc2=size=160x120:rate=10 -f lavfi -i sine=frequency=220";
-    let output = "-c:v libx264 -preset ultrafast -tune zerolatency -g 10 -c:a aac -f flv";
+    let output = "-c:v libx264 -preset ultrafast -tune zerolatency -g 10 -c:a aac";
     tokio::process::Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-nostdin"])
         .args(input.split(' '))
         .args(output.split(' '))
-        .arg(url)
+        .args(extra)
+        .args(["-f", "flv", url])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

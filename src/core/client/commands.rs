@@ -56,6 +56,7 @@ impl Client {
             sdk: self.cfg.sdk.clone(),
             resume: None,
             user,
+            record: self.join_record,
         };
         if matches!(self.conn, Conn::Idle | Conn::Closing) {
             self.conn = Conn::Connecting {

@@ -133,6 +133,8 @@ pub struct Client {
     join_token: Option<String>,
     /// The user tag of a join in progress.
     join_user: Option<UserTag>,
+    /// What the server records of this member's streams, asked at join (kept for rejoins).
+    pub(crate) join_record: Media,
     /// Set while getting a lost connection back.
     reconnect: Option<Reconnecting>,
     /// The reconnect jitter.
@@ -162,6 +164,7 @@ impl Client {
             joining: false,
             join_token: None,
             join_user: None,
+            join_record: Media::NONE,
             reconnect: None,
             rng: Rng::new(cfg.seed),
             hidden: false,

@@ -161,6 +161,7 @@ impl Client {
                 last_seq: j.last_seq,
             }),
             user: j.user.clone(),
+            record: self.join_record,
         };
         self.reconnect = Some(Reconnecting {
             next_at: None,

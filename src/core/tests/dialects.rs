@@ -336,3 +336,32 @@ fn netease_join_extras_are_honoured_or_refused() {
         assert_eq!(e.code, ErrorCode::Unsupported, "{x:?}");
     }
 }
+
+/// NetEase's `recordAudio` / `recordVideo` travel in the join (the server records), and again
+/// in a rejoin, so a recording asked for survives a reconnect; without them nothing is sent.
+#[test]
+fn record_flags_travel_in_the_join_and_its_rejoins() {
+    let mut c = client();
+    c.join_record = Media {
+        audio: true,
+        video: false,
+    };
+    c.join(0, "r", 1, None).unwrap();
+    drain(&mut c);
+    c.handle_socket_open(5);
+    let (_, kind, body) = sent(&drain(&mut c)).remove(0);
+    assert_eq!(kind, RequestKind::Join);
+    assert_eq!(
+        body["record"],
+        serde_json::json!({"audio": true, "video": false})
+    );
+    let (_, _, plain) = sent(&{
+        let mut d = client();
+        d.join(0, "r", 2, None).unwrap();
+        drain(&mut d);
+        d.handle_socket_open(5);
+        drain(&mut d)
+    })
+    .remove(0);
+    assert!(plain.get("record").is_none(), "{plain}");
+}

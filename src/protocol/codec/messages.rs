@@ -89,6 +89,7 @@ wire_object!(JoinReq {
     sdk: omit_empty,
     resume: opt,
     user: opt,
+    record: omit_empty,
 });
 
 // `{"uid":7,"role":"audience","live":false}` plus `muted`, `user` and `stream` when set.

@@ -166,7 +166,8 @@ fn all() -> String {
         l,
         "JoinReq",
         json!({"appkey": "k", "room": "r1", "uid": 7, "token": "t", "role": "audience",
-               "sdk": "wx/1", "resume": {"session": "s1", "last_seq": 3}, "user": user_tag()}),
+               "sdk": "wx/1", "resume": {"session": "s1", "last_seq": 3}, "user": user_tag(),
+               "record": {"audio": true, "video": false}}),
     );
     section::<MemberInfo>(l, "MemberInfo", member());
     section::<JoinOk>(

@@ -1,5 +1,5 @@
 //! HTTP-FLV play: `GET /{app}/{name}.flv?{signed query}` streams the publisher's
-//! registry entry as one endless FLV file (header, cached GOP, then live tags).
+//! fan-out as one endless FLV file (header, the fan-out's cache, then live tags).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use axum::extract::{Path, RawQuery, State as AxumState};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
-use rtmp_rs::registry::{BroadcastFrame, FrameType, StreamKey};
+use rtmp_rs::registry::{BroadcastFrame, FrameType};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -46,12 +46,10 @@ pub(super) async fn flv_play(
     // A play URL always names its viewer (`verify` refuses one without); the default is
     // never taken.
     let viewer = a.viewer.unwrap_or_default();
-    let Some((source, ended)) = shared.stream(&a.room, a.uid) else {
+    let Some((fanout, ended)) = shared.stream(&a.room, a.uid) else {
         return refuse(StatusCode::NOT_FOUND, "stream is not being published");
     };
-    let Ok((rx, catchup)) = shared.registry.subscribe(&source).await else {
-        return refuse(StatusCode::NOT_FOUND, "stream is not being published");
-    };
+    let (catchup, rx) = fanout.subscribe();
     tracing::info!(%peer, room = a.room, uid = a.uid, viewer, "HTTP-FLV play started");
     shared.emit(MediaEvent::PlayStarted {
         room: a.room.clone(),
@@ -86,7 +84,6 @@ pub(super) async fn flv_play(
         skipping: false,
         _guard: FlvGuard {
             shared,
-            source,
             room: a.room,
             uid: a.uid,
             viewer,
@@ -97,16 +94,20 @@ pub(super) async fn flv_play(
         let chunk = p.next_chunk().await?;
         Some((Ok::<_, std::convert::Infallible>(chunk), p))
     });
-    (
-        [
-            (header::CONTENT_TYPE, "video/x-flv"),
-            (header::CACHE_CONTROL, "no-cache"),
-            // Web players fetch cross-origin; the signed URL, not the origin, admits.
-            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
-        ],
-        Body::from_stream(body),
-    )
-        .into_response()
+    (play_headers(), Body::from_stream(body)).into_response()
+}
+
+/// The headers of a play response, as `<live-player>` and browser FLV players (flv.js,
+/// mpegts.js: `fetch` from another origin) expect them: the FLV type, nothing cached (it
+/// is live), and CORS open to any origin, since the signed URL, not the origin, admits.
+/// The body has no length, so HTTP/1.1 sends it chunked on a kept-alive connection.
+fn play_headers() -> [(header::HeaderName, &'static str); 4] {
+    [
+        (header::CONTENT_TYPE, "video/x-flv"),
+        (header::CACHE_CONTROL, "no-cache, no-store"),
+        (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ]
 }
 
 /// A plain-text refusal: players show the body, and it says no more than the status does.
@@ -190,11 +191,10 @@ impl FlvPlayer {
     }
 }
 
-/// Emits `PlayStopped` and releases the subscription when the response body is
-/// dropped (client gone, publisher gone, or shutdown).
+/// Emits `PlayStopped` when the response body is dropped (client gone, publisher gone,
+/// or shutdown).
 struct FlvGuard {
     shared: Arc<Shared>,
-    source: StreamKey,
     room: String,
     uid: u64,
     viewer: u64,
@@ -215,12 +215,5 @@ impl Drop for FlvGuard {
             uid: self.uid,
             viewer: self.viewer,
         });
-        // Drop cannot await: the unsubscribe runs as its own task (none at runtime shutdown,
-        // when the registry goes too).
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            let registry = Arc::clone(&self.shared.registry);
-            let source = self.source.clone();
-            rt.spawn(async move { registry.unsubscribe(&source).await });
-        }
     }
 }

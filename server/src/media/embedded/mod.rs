@@ -26,11 +26,14 @@
 //! # Streams and players
 //!
 //! Streams are keyed by `(room, uid)`. A second pusher for the same stream is
-//! refused while the first is connected. When the publisher goes away (disconnect,
-//! `deleteStream`, kick) its players are disconnected (RTMP) or their HTTP response
-//! ends (FLV); clients reconnect with their URL once the publisher is back.
-//! New players start with the sequence headers and the cached GOP (from the last
-//! keyframe), then live media. Slow players lose video up to the next keyframe.
+//! refused while the first is connected. A publisher that drops (its connection closes
+//! without `deleteStream`) keeps its stream and players for the publisher grace
+//! ([`EmbeddedMedia::with_publisher_grace`]); coming back within it, it feeds the same
+//! players, who saw a stall. When the publisher stops (`deleteStream`, kick, grace over)
+//! its players are disconnected (RTMP) or their HTTP response ends (FLV).
+//! New players start with the publisher's `onMetaData`, the sequence headers and the
+//! cached GOP with its audio (from the last keyframe), then live media (see
+//! [`fanout`]). Slow players lose video up to the next keyframe.
 //!
 //! `rtmp-rs` routes play by the *exact* stream name, query included, so each RTMP
 //! play URL gets its own registry entry fed by a small relay task from the
@@ -61,10 +64,13 @@
 //!
 //! [`AdmissionError`]: super::AdmissionError
 
+mod fanout;
 mod http_flv;
 mod relay;
 mod rtmp;
 mod state;
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
@@ -78,8 +84,8 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 use self::rtmp::Handler;
-pub use self::state::PlayGate;
 use self::state::{MediaLimits, Shared, Tables};
+pub use self::state::{PlayGate, DEFAULT_PUBLISHER_GRACE};
 use super::signing::MediaSigner;
 use super::{MediaError, MediaEvent, MediaServer};
 use crate::listen::{ConnLimiter, ListenLimits};
@@ -140,7 +146,18 @@ impl EmbeddedMedia {
     /// [`run`](Self::run).
     pub fn with_limits(mut self, limits: &ListenLimits) -> Self {
         if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            let grace = shared.limits.publisher_grace;
             shared.limits = MediaLimits::from(limits);
+            shared.limits.publisher_grace = grace;
+        }
+        self
+    }
+
+    /// Sets how long a dropped publisher's stream waits for it to come back (zero: a drop
+    /// ends the stream at once); call before [`run`](Self::run).
+    pub fn with_publisher_grace(mut self, grace: Duration) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.limits.publisher_grace = grace;
         }
         self
     }
@@ -269,14 +286,7 @@ impl MediaServer for EmbeddedHandle {
     }
 
     fn kick_publisher(&self, room: &str, uid: u64) {
-        let state = self.shared.lock();
-        let Some(stream) = state.streams.get(&(room.to_owned(), uid)) else {
-            return;
-        };
-        if let Some(session) = state.sessions.get(&stream.session) {
-            tracing::info!(room, uid, "kicking publisher");
-            session.cancel.cancel();
-        }
+        self.shared.kick_publisher(room, uid);
     }
 
     fn is_publishing(&self, room: &str, uid: u64) -> bool {

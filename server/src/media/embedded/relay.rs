@@ -1,21 +1,43 @@
-//! Moving frames out of a publisher's registry entry: the relay that feeds an RTMP
-//! play mirror, and the lag policy it shares with HTTP-FLV players.
+//! Moving frames out of a stream's fan-out: the relay that feeds an RTMP play mirror,
+//! and the lag policy it shares with HTTP-FLV players.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rtmp_rs::registry::{BroadcastFrame, FrameType, StreamKey, StreamRegistry};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-/// Feeds one RTMP play mirror from the publisher's registry entry.
+/// How often the relay looks whether its first player has subscribed to the mirror.
+const SUBSCRIBE_POLL: Duration = Duration::from_millis(2);
+
+/// Feeds one RTMP play mirror from a stream's fan-out: `start` (the fan-out's cache), then
+/// `rx`.
+///
+/// `rtmp-rs` subscribes the player to the mirror only after the play was admitted, and
+/// serves a new subscriber the entry's own late-joiner cache, which keeps no audio. So the
+/// relay waits (up to `wait`) for that subscription before it sends `start`: the first
+/// player gets the fan-out's cache, audio included, as live tags.
 pub(super) async fn relay(
     registry: Arc<StreamRegistry>,
-    source: StreamKey,
+    start: Vec<BroadcastFrame>,
     mut rx: broadcast::Receiver<BroadcastFrame>,
     mirror: StreamKey,
     mirror_id: u64,
     stop: CancellationToken,
+    wait: Duration,
 ) {
+    let deadline = tokio::time::Instant::now() + wait;
+    while !stop.is_cancelled() && tokio::time::Instant::now() < deadline {
+        let stats = registry.get_stream_stats(&mirror).await;
+        if stats.is_some_and(|s| s.subscriber_count > 0) {
+            break;
+        }
+        tokio::time::sleep(SUBSCRIBE_POLL).await;
+    }
+    for frame in start {
+        registry.broadcast(&mirror, frame).await;
+    }
     let mut skipping = false;
     loop {
         let frame = tokio::select! {
@@ -31,7 +53,6 @@ pub(super) async fn relay(
         }
         registry.broadcast(&mirror, frame).await;
     }
-    registry.unsubscribe(&source).await;
     registry.unregister_publisher(&mirror, mirror_id).await;
 }
 

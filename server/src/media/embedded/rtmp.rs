@@ -2,20 +2,24 @@
 //! relay of [`crate::media::pipe`], and the handler that admits `publish` / `play`
 //! (see the [module docs](super) for what a refused peer sees).
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use rtmp_rs::amf::AmfValue;
+use rtmp_rs::media::flv::FlvTag;
 use rtmp_rs::protocol::message::{PlayParams, PublishParams};
-use rtmp_rs::registry::StreamKey;
+use rtmp_rs::registry::{BroadcastFrame, StreamKey};
 use rtmp_rs::server::connection::Connection;
 use rtmp_rs::server::handler::MediaDeliveryMode;
 use rtmp_rs::session::{SessionContext, StreamContext};
 use rtmp_rs::{AuthResult, RtmpHandler, ServerConfig};
 use tokio::sync::watch;
 
+use super::fanout::metadata_frame;
 use super::relay::relay;
-use super::state::{Mirror, Role, Session, Shared, Stream};
+use super::state::{Mirror, Role, Session, Shared};
 use crate::listen::ConnPermit;
 use crate::media::pipe::{self, Guarding, Tap};
 use crate::media::signing::UrlKind;
@@ -51,6 +55,7 @@ pub(super) fn spawn_rtmp_session(
             cancel: cancel.clone(),
             role: Role::Idle,
             tap,
+            feeds: None,
         },
     );
     let _ = socket.set_nodelay(true);
@@ -126,7 +131,7 @@ impl Handler {
             e.to_string()
         })?;
         let viewer = a.viewer.unwrap_or_default();
-        let (source, ended) = self.shared.stream(&a.room, a.uid).ok_or_else(|| {
+        let (fanout, ended) = self.shared.stream(&a.room, a.uid).ok_or_else(|| {
             tracing::info!(
                 session = id,
                 stream = name,
@@ -171,10 +176,9 @@ impl Handler {
         };
 
         if let Some(stop) = new_mirror {
-            // Subscribe, claim the mirror's name and seed it with the cached GOP before the
-            // relay takes over, so the first player starts on a key frame.
+            // Claim the mirror's name; the relay feeds it the fan-out's cache once the player
+            // has subscribed, so the first player starts on a key frame, with sound.
             let started = async {
-                let (rx, catchup) = self.shared.registry.subscribe(&source).await.ok()?;
                 let mirror_id =
                     MIRROR_ID_BIT | self.shared.next_mirror.fetch_add(1, Ordering::Relaxed);
                 if self
@@ -184,20 +188,18 @@ impl Handler {
                     .await
                     .is_err()
                 {
-                    self.shared.registry.unsubscribe(&source).await;
                     return None;
                 }
-                for frame in catchup {
-                    self.shared.registry.broadcast(&mirror, frame).await;
-                }
+                let (start, rx) = fanout.subscribe();
                 let registry = Arc::clone(&self.shared.registry);
                 tokio::spawn(relay(
                     registry,
-                    source.clone(),
+                    start,
                     rx,
                     mirror.clone(),
                     mirror_id,
                     stop.clone(),
+                    self.shared.limits.admission_timeout,
                 ));
                 Some(())
             };
@@ -243,50 +245,63 @@ impl RtmpHandler for Handler {
                 return AuthResult::Reject(e.to_string());
             }
         };
-        let refusal = {
-            let mut state = self.shared.lock();
-            let k = (a.room.clone(), a.uid);
-            if state.streams.contains_key(&k) {
-                Some("stream already has a publisher")
-            } else if !state
-                .sessions
-                .get(&id)
-                .is_some_and(|s| matches!(s.role, Role::Idle))
-            {
-                Some("one stream per connection")
-            } else {
-                state.streams.insert(
-                    k,
-                    Stream {
-                        session: id,
-                        key: StreamKey::new(ctx.app.clone(), params.stream_key.clone()),
-                        ended: self.shared.stop.child_token(),
-                    },
-                );
-                if let Some(s) = state.sessions.get_mut(&id) {
-                    s.role = Role::Publisher {
-                        room: a.room.clone(),
-                        uid: a.uid,
-                    };
-                    s.tap.send_replace(Tap::Off);
-                }
-                None
+        let admitted = self.shared.admit_publisher(
+            id,
+            &a.room,
+            a.uid,
+            StreamKey::new(ctx.app.clone(), params.stream_key.clone()),
+        );
+        let resumed = match admitted {
+            Ok(resumed) => resumed,
+            Err(reason) => {
+                tracing::warn!(session = id, stream = name, reason, "RTMP publish refused");
+                return AuthResult::Reject(reason.into());
             }
         };
-        if let Some(reason) = refusal {
-            tracing::warn!(session = id, stream = name, reason, "RTMP publish refused");
-            return AuthResult::Reject(reason.into());
+        if resumed {
+            // Signaling never heard the drop; nothing to tell it.
+            tracing::info!(session = id, peer = %ctx.peer_addr, room = a.room, uid = a.uid, "RTMP publisher came back within the grace");
+        } else {
+            tracing::info!(session = id, peer = %ctx.peer_addr, room = a.room, uid = a.uid, "RTMP publish started");
+            self.shared.emit(MediaEvent::PublishStarted {
+                room: a.room,
+                uid: a.uid,
+            });
         }
-        tracing::info!(session = id, peer = %ctx.peer_addr, room = a.room, uid = a.uid, "RTMP publish started");
-        self.shared.emit(MediaEvent::PublishStarted {
-            room: a.room,
-            uid: a.uid,
-        });
         AuthResult::Accept
     }
 
+    /// Every tag a publisher sends goes to its stream's fan-out (the library's own routing,
+    /// by the publisher's exact stream name, has no subscribers).
+    async fn on_media_tag(&self, ctx: &StreamContext, tag: &FlvTag) -> bool {
+        if let Some(fanout) = self.shared.feeds(ctx.session.session_id) {
+            fanout.push(
+                BroadcastFrame::from_flv_tag(tag),
+                tokio::time::Instant::now(),
+            );
+        }
+        true
+    }
+
+    /// `@setDataFrame onMetaData` / `onMetaData`: forwarded to the stream's players (and kept
+    /// for new ones), so they learn the size and frame rate before the first picture.
+    async fn on_metadata(&self, ctx: &StreamContext, values: &HashMap<String, AmfValue>) {
+        let Some(fanout) = self.shared.feeds(ctx.session.session_id) else {
+            return;
+        };
+        match metadata_frame(values) {
+            Some(frame) => fanout.push(frame, tokio::time::Instant::now()),
+            None => tracing::debug!(
+                session = ctx.session.session_id,
+                "oversized onMetaData not forwarded"
+            ),
+        }
+    }
+
     async fn on_unpublish(&self, ctx: &StreamContext) {
-        // deleteStream: end the connection so the stream is released at once.
+        // deleteStream: the publisher stopped on purpose; end the connection and the stream
+        // at once (no grace).
+        self.shared.publisher_stopping(ctx.session.session_id);
         self.cancel_session(ctx.session.session_id);
     }
 

@@ -1,6 +1,15 @@
 //! State shared by the RTMP handler, the HTTP-FLV handler and [`EmbeddedHandle`]:
 //! admitted publishers, live RTMP connections and RTMP play mirrors.
 //!
+//! A stream outlives a publisher connection that *drops* (the socket closes without a
+//! `deleteStream`: a phone changing networks, a pusher restarting) by the publisher grace:
+//! its players keep their connections and see a stall, the signaling side hears nothing, and
+//! a publisher admitted for the same `(room, uid)` within the grace takes the stream over
+//! (see [`super::fanout`] for how the players' timeline continues). Only when the grace runs
+//! out is the stream ended and `PublishStopped` sent. A publisher that says it stopped
+//! (`deleteStream`) or is kicked ends the stream at once: a kick must not leave a window in
+//! which the kicked pusher could come back.
+//!
 //! One mutex guards all three tables so that admission (one publisher per stream,
 //! one stream per connection, one mirror per play URL) is decided atomically; it is
 //! never held across an `.await`.
@@ -17,6 +26,7 @@ use rtmp_rs::registry::{StreamKey, StreamRegistry};
 use tokio::sync::{mpsc::UnboundedSender, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::fanout::Fanout;
 use crate::listen::{ConnCaps, ListenLimits};
 use crate::media::front::FrontLimits;
 use crate::media::pipe::Tap;
@@ -51,7 +61,14 @@ pub(super) struct MediaLimits {
     pub(super) header_timeout: Duration,
     pub(super) admission_timeout: Duration,
     pub(super) front: FrontLimits,
+    /// How long a dropped publisher's stream waits for it (zero: a drop ends the stream).
+    pub(super) publisher_grace: Duration,
 }
+
+/// The publisher grace when none is set (see the module docs): long enough for a pusher's
+/// own reconnect (WeChat's `<live-pusher>` retries within a few seconds), short enough that a
+/// publisher really gone is noticed soon.
+pub const DEFAULT_PUBLISHER_GRACE: Duration = Duration::from_secs(5);
 
 impl From<&ListenLimits> for MediaLimits {
     fn from(l: &ListenLimits) -> Self {
@@ -61,6 +78,7 @@ impl From<&ListenLimits> for MediaLimits {
             header_timeout: l.header_timeout,
             admission_timeout: l.rtmp_admission_timeout,
             front: FrontLimits::default(),
+            publisher_grace: DEFAULT_PUBLISHER_GRACE,
         }
     }
 }
@@ -78,13 +96,22 @@ pub(super) struct Tables {
     pub(super) next_flv: u64,
 }
 
-/// A stream being published: its publisher's session, and what ends with it.
+/// A stream being published: its publisher's session, its players' fan-out, and what ends
+/// with it.
 pub(super) struct Stream {
-    pub(super) session: u64,
+    /// The publishing connection; `None` while the stream waits out the publisher grace.
+    pub(super) session: Option<u64>,
     /// The publisher's registry key (stream name including its query).
     pub(super) key: StreamKey,
-    /// Cancelled when the publisher goes away; ends relays and FLV players.
+    /// Cancelled when the stream ends; ends relays and FLV players.
     pub(super) ended: CancellationToken,
+    /// What the players read.
+    pub(super) fanout: Arc<Fanout>,
+    /// Counts the publisher's drops: a grace timer ends the stream only if no publisher came
+    /// back since *its* drop.
+    pub(super) drops: u64,
+    /// End without grace when the publisher goes (it was kicked, or said it stopped).
+    pub(super) stop_now: bool,
 }
 
 /// An RTMP connection: what it is (idle, publisher or player) and how to end it.
@@ -93,6 +120,8 @@ pub(super) struct Session {
     pub(super) role: Role,
     /// Steers the connection's loopback relay (see [`crate::media::pipe`]).
     pub(super) tap: watch::Sender<Tap>,
+    /// An admitted publisher's fan-out, found here for each of its tags.
+    pub(super) feeds: Option<Arc<Fanout>>,
 }
 
 /// What an RTMP connection was admitted as.
@@ -171,27 +200,32 @@ impl Shared {
 
     /// Called once per RTMP connection after it ended; `cancelled` means the
     /// library's own cleanup did not run (kick, shutdown, refused play).
-    pub(super) async fn end_session(&self, id: u64, cancelled: bool) {
-        let (role, unsubscribe, unregister) = {
+    pub(super) async fn end_session(self: &Arc<Self>, id: u64, cancelled: bool) {
+        let (role, unsubscribe, unregister, stopped) = {
             let mut state = self.lock();
             let Some(session) = state.sessions.remove(&id) else {
                 return;
             };
             let mut unsubscribe = None;
             let mut unregister = None;
+            let mut stopped = false;
             match &session.role {
                 Role::Idle => {}
                 Role::Publisher { room, uid } => {
                     let k = (room.clone(), *uid);
-                    if state.streams.get(&k).is_some_and(|s| s.session == id) {
-                        let stream = state.streams.remove(&k).expect("checked above");
-                        stream.ended.cancel();
-                        unregister = Some(stream.key);
-                        for s in state.sessions.values() {
-                            if matches!(&s.role, Role::Player { room: r, uid: u, .. } if r == room && u == uid)
-                            {
-                                s.cancel.cancel();
-                            }
+                    let grace = self.limits.publisher_grace;
+                    let shutting_down = self.stop.is_cancelled();
+                    if let Some(stream) =
+                        state.streams.get_mut(&k).filter(|s| s.session == Some(id))
+                    {
+                        unregister = Some(stream.key.clone());
+                        if stream.stop_now || grace.is_zero() || shutting_down {
+                            finish_stream(&mut state, &k);
+                            stopped = true;
+                        } else {
+                            stream.session = None;
+                            stream.drops += 1;
+                            self.spawn_grace(k, stream.drops, grace);
                         }
                     }
                 }
@@ -200,7 +234,7 @@ impl Shared {
                     release_mirror(&mut state, mirror);
                 }
             }
-            (session.role, unsubscribe, unregister)
+            (session.role, unsubscribe, unregister, stopped)
         };
         if cancelled {
             if let Some(key) = unregister {
@@ -212,9 +246,17 @@ impl Shared {
         }
         match role {
             Role::Idle => {}
-            Role::Publisher { room, uid } => {
+            Role::Publisher { room, uid } if stopped => {
                 tracing::info!(room, uid, "RTMP publish stopped");
                 self.emit(MediaEvent::PublishStopped { room, uid });
+            }
+            Role::Publisher { room, uid } => {
+                tracing::info!(
+                    room,
+                    uid,
+                    grace = ?self.limits.publisher_grace,
+                    "RTMP publisher dropped; its players wait for it"
+                );
             }
             Role::Player {
                 room, uid, viewer, ..
@@ -225,11 +267,148 @@ impl Shared {
         }
     }
 
-    /// Looks up the publisher of (room, uid): its registry key and end token.
-    pub(super) fn stream(&self, room: &str, uid: u64) -> Option<(StreamKey, CancellationToken)> {
+    /// Ends stream `k` after `grace` unless a publisher took it over since drop number `drop`
+    /// (or the server stops first: then at once).
+    fn spawn_grace(self: &Arc<Self>, k: (String, u64), drop: u64, grace: Duration) {
+        let shared = Arc::clone(self);
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(grace) => {}
+                _ = shared.stop.cancelled() => {}
+            }
+            let expired = {
+                let mut state = shared.lock();
+                let waiting = state
+                    .streams
+                    .get(&k)
+                    .is_some_and(|s| s.session.is_none() && s.drops == drop);
+                if waiting {
+                    finish_stream(&mut state, &k);
+                }
+                waiting
+            };
+            if expired {
+                let (room, uid) = k;
+                tracing::info!(room, uid, "publisher grace over; RTMP publish stopped");
+                shared.emit(MediaEvent::PublishStopped { room, uid });
+            }
+        });
+    }
+
+    /// Kicks the publisher of (room, uid): its connection ends and, with it, the stream at
+    /// once (no grace: a kicked pusher must not come back).
+    pub(super) fn kick_publisher(&self, room: &str, uid: u64) {
+        let k = (room.to_owned(), uid);
+        let mut state = self.lock();
+        let Some(stream) = state.streams.get_mut(&k) else {
+            return;
+        };
+        stream.stop_now = true;
+        tracing::info!(room, uid, "kicking publisher");
+        match stream.session {
+            Some(session) => {
+                if let Some(s) = state.sessions.get(&session) {
+                    s.cancel.cancel();
+                }
+            }
+            None => {
+                // Waiting out the grace: no connection to end, so the stream ends here.
+                finish_stream(&mut state, &k);
+                drop(state);
+                self.emit(MediaEvent::PublishStopped {
+                    room: room.to_owned(),
+                    uid,
+                });
+            }
+        }
+    }
+
+    /// Admits connection `id` as the publisher of (room, uid) under registry `key`: a new
+    /// stream (`Ok(false)`) or one waiting out its grace, taken over (`Ok(true)`). Refused
+    /// (the reason) while another connection publishes it, or if `id` already has a role.
+    pub(super) fn admit_publisher(
+        &self,
+        id: u64,
+        room: &str,
+        uid: u64,
+        key: StreamKey,
+    ) -> Result<bool, &'static str> {
+        let mut state = self.lock();
+        if !state
+            .sessions
+            .get(&id)
+            .is_some_and(|s| matches!(s.role, Role::Idle))
+        {
+            return Err("one stream per connection");
+        }
+        let k = (room.to_owned(), uid);
+        let (fanout, resumed) = match state.streams.get_mut(&k) {
+            Some(s) if s.session.is_some() => return Err("stream already has a publisher"),
+            Some(s) => {
+                s.session = Some(id);
+                s.key = key;
+                s.stop_now = false;
+                s.fanout.resume();
+                (Arc::clone(&s.fanout), true)
+            }
+            None => {
+                let fanout = Arc::new(Fanout::new());
+                let stream = Stream {
+                    session: Some(id),
+                    key,
+                    ended: self.stop.child_token(),
+                    fanout: Arc::clone(&fanout),
+                    drops: 0,
+                    stop_now: false,
+                };
+                state.streams.insert(k, stream);
+                (fanout, false)
+            }
+        };
+        if let Some(s) = state.sessions.get_mut(&id) {
+            s.role = Role::Publisher {
+                room: room.to_owned(),
+                uid,
+            };
+            s.feeds = Some(fanout);
+            s.tap.send_replace(Tap::Off);
+        }
+        Ok(resumed)
+    }
+
+    /// The publisher on connection `id` said it stopped (`deleteStream`): no grace for it.
+    pub(super) fn publisher_stopping(&self, id: u64) {
+        let mut state = self.lock();
+        if let Some(s) = state.streams.values_mut().find(|s| s.session == Some(id)) {
+            s.stop_now = true;
+        }
+    }
+
+    /// The fan-out publisher connection `id` feeds, if it is an admitted publisher.
+    pub(super) fn feeds(&self, id: u64) -> Option<Arc<Fanout>> {
+        self.lock().sessions.get(&id)?.feeds.clone()
+    }
+
+    /// Looks up the stream (room, uid), publishing or waiting out its grace: its fan-out and
+    /// end token.
+    pub(super) fn stream(&self, room: &str, uid: u64) -> Option<(Arc<Fanout>, CancellationToken)> {
         let state = self.lock();
         let s = state.streams.get(&(room.to_owned(), uid))?;
-        Some((s.key.clone(), s.ended.clone()))
+        Some((Arc::clone(&s.fanout), s.ended.clone()))
+    }
+}
+
+/// Removes stream `k` and ends what plays it: the FLV bodies and relays (through its end
+/// token) and the RTMP players' connections.
+fn finish_stream(state: &mut Tables, k: &(String, u64)) {
+    let Some(stream) = state.streams.remove(k) else {
+        return;
+    };
+    stream.ended.cancel();
+    for s in state.sessions.values() {
+        if matches!(&s.role, Role::Player { room, uid, .. } if *room == k.0 && *uid == k.1) {
+            s.cancel.cancel();
+        }
     }
 }
 

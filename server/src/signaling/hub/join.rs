@@ -153,6 +153,7 @@ impl Hub {
             _ => {}
         }
         let privileges = claims.privileges;
+        self.check_record(r.record, insecure, &privileges)?;
         // A token without the publish privilege still joins, as audience.
         let role = if privileges.publish {
             r.role
@@ -213,6 +214,7 @@ impl Hub {
                 user: r.user.clone(),
                 stream: None,
                 pushing: false,
+                record: r.record,
                 seq: 0,
                 token_exp: claims.exp,
                 warned: false,

@@ -13,7 +13,14 @@ impl Hub {
             }
             _ => None,
         };
+        let went_live = match &ev {
+            MediaEvent::PublishStarted { room, uid } => Some((room.clone(), *uid)),
+            _ => None,
+        };
         self.media_event_inner(ev, out);
+        if let Some((room, uid)) = went_live {
+            self.record_on_publish(&room, uid, now_ms, out);
+        }
         if let Some(key) = media_room.and_then(|m| self.by_media.get(&m).cloned()) {
             self.refresh_tasks(&key, now_ms, out);
         }

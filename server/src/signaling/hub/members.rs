@@ -42,6 +42,8 @@ pub(super) struct Member {
     pub(super) stream: Option<String>,
     /// Whether the media server has an admitted pusher for this member.
     pub(super) pushing: bool,
+    /// What of its streams the server records (asked at join or by the server API).
+    pub(super) record: Media,
     /// The seq of the last event sent to this member.
     pub(super) seq: u64,
     /// When the member's join token expires (unix seconds; `u64::MAX` in debug mode).

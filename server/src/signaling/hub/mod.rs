@@ -59,6 +59,7 @@ mod media;
 mod members;
 mod overview;
 mod rate;
+mod recording;
 mod streams;
 mod tasks;
 
@@ -70,6 +71,7 @@ pub use overview::{RoomView, CONSOLE_VIEWER};
 use rate::{Take, TokenBucket};
 
 use mprtc::protocol::tasks::DeleteTasksReq;
+pub use recording::RECORDER_VIEWER;
 pub use tasks::{shape_error, TaskInfo, TaskOp, TaskRules, COMPOSITOR_VIEWER};
 use tasks::{task_body, RoomTask};
 
@@ -99,6 +101,16 @@ pub enum HubOut {
     KickViewer { media_room: String, viewer: u64 },
     /// Tell the app's backend (its webhooks, if it has any) what happened in a room.
     Hook(crate::webhooks::HookEvent),
+    /// Record `tracks` of member `uid` of `app`/`room`, reading its stream at `url`.
+    RecordMember {
+        app: String,
+        room: String,
+        uid: u64,
+        tracks: Media,
+        url: String,
+    },
+    /// Stop recording member `uid` of `app`/`room`.
+    RecordStop { app: String, room: String, uid: u64 },
 }
 
 /// Events kept per member for a resume: a client that comes back having missed more than
@@ -134,6 +146,8 @@ pub struct Hub {
     task_rules: TaskRules,
     /// Joins, resumes and refusals so far, for `/metrics` (see `counters.rs` here).
     counters: HubCounters,
+    /// Whether the shell records members (see `recording.rs` here).
+    member_recording: bool,
 }
 
 /// How long a server-API kick keeps refusing the tokens issued before it.
@@ -198,6 +212,7 @@ impl Hub {
             ended: HashMap::new(),
             task_rules: TaskRules::new(Default::default(), &signer_base),
             counters: HubCounters::default(),
+            member_recording: false,
         }
     }
 
@@ -468,6 +483,10 @@ impl Hub {
         };
         if viewer == COMPOSITOR_VIEWER {
             return !room.tasks.is_empty();
+        }
+        // Unless a member took the recorder's id as its uid: then its own privileges decide.
+        if viewer == RECORDER_VIEWER && !room.members.contains_key(&RECORDER_VIEWER) {
+            return Self::records_someone(room);
         }
         room.members
             .get(&viewer)
