@@ -9,8 +9,9 @@ const path = require('node:path');
 const zlib = require('node:zlib');
 
 // WeChat's upload keeps only whitelisted extensions: .md, .d.ts-only types and LICENSE files
-// are dropped (the same rule scripts/build-pkg prints its sizes with).
-const SHIPPED = /\.(js|json|wasm|br)$/;
+// are dropped (the same rule scripts/build-pkg prints its sizes with); the components' WXML and
+// WXSS are kept and count.
+const SHIPPED = /\.(js|json|wasm|br|wxml|wxss)$/;
 
 // Issue #7: under 120 KB raw and under 40 KB gzipped in total; stretch: below Agora's gzip size.
 const GOAL = { raw: 120 * 1024, gzip: 40 * 1024, stretchGzip: 34927 };

@@ -11,7 +11,10 @@ var SDK = {
   destroy: client.destroy,
   setWasmPath: client.setWasmPath,
   // Optional preload; Client calls it anyway.
-  load: client.load
+  load: client.load,
+  // The stream this mini-program publishes, which a <zego-pusher> names its events with
+  // (zego-components.js).
+  zegoPushing: zego.pushing
 };
 
 module.exports = SDK;

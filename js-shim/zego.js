@@ -15,6 +15,10 @@ var DISCONNECTED = 'DISCONNECTED';
 var CONNECTING = 'CONNECTING';
 var CONNECTED = 'CONNECTED';
 
+// The stream this mini-program publishes (one pusher per page): a <zego-pusher> without `sid`
+// names its events with it.
+var pushing = null;
+
 var PUBLISH_STATE = { requesting: 'PUBLISH_REQUESTING', active: 'PUBLISHING', failed: 'NO_PUBLISH' };
 var PLAY_STATE = { requesting: 'PLAY_REQUESTING', active: 'PLAYING', failed: 'NO_PLAY' };
 
@@ -220,7 +224,7 @@ proto.renewToken = function (token) {
 // ---- publish and play -----------------------------------------------------------------------
 
 proto.startPublishingStream = function (streamID) {
-  this._pushStream = streamID;
+  this._pushStream = pushing = streamID;
   return this._c._call('publishStream', [streamID]).then(function (url) {
     return { streamID: streamID, url: url };
   });
@@ -230,7 +234,7 @@ proto.stopPublishingStream = function (streamID) {
   var self = this;
   return this._c._call('unpublish', ['']).then(function () {
     self._emit('publisherStateUpdate', [{ streamID: streamID, state: 'NO_PUBLISH', errorCode: 0, extendedData: '' }]);
-    self._pushStream = null;
+    self._pushStream = pushing = null;
     return true;
   });
 };
@@ -289,4 +293,9 @@ proto.destroyEngine = function () {
   this._listeners = {};
 };
 
-module.exports = { ZegoExpressEngine: ZegoExpressEngine };
+module.exports = {
+  ZegoExpressEngine: ZegoExpressEngine,
+  pushing: function () {
+    return pushing;
+  }
+};

@@ -23,7 +23,7 @@ const { writeWasmBr } = require('../scripts/wasm-br');
 const PKG = wechat.PKG;
 const MB2 = 2 * 1024 * 1024;
 // What WeChat keeps of a package (miniprogram-ci's extension whitelist, the part that matters here).
-const SHIPPED = /\.(js|json|wasm|br)$/;
+const SHIPPED = /\.(js|json|wasm|br|wxml|wxss)$/;
 
 function tmp(t, prefix) {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
