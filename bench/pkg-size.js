@@ -42,9 +42,7 @@ function brotliSize(buf) {
  * Throws if `dir` holds no built package.
  */
 function measurePkg(dir) {
-  if (!fs.existsSync(path.join(dir, 'mprtc_bg.wasm'))) {
-    throw new Error(`${dir} has no mprtc_bg.wasm: build it with scripts/build-pkg`);
-  }
+  pkgWasm(dir); // throws if there is none
   const names = [];
   (function walk(d) {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
@@ -67,4 +65,16 @@ function measurePkg(dir) {
   return { files, total };
 }
 
-module.exports = { SHIPPED, GOAL, VENDORS, measurePkg, gzipSize, brotliSize };
+/**
+ * The wasm of the built package `dir` (pkg/), as the engine gets it: pkg/ ships it brotli-
+ * compressed (mprtc_bg.wasm.br), or plain from a MPRTC_WASM_PLAIN=1 build. Throws if neither is there.
+ */
+function pkgWasm(dir) {
+  const br = path.join(dir, 'mprtc_bg.wasm.br');
+  if (fs.existsSync(br)) return zlib.brotliDecompressSync(fs.readFileSync(br));
+  const plain = path.join(dir, 'mprtc_bg.wasm');
+  if (fs.existsSync(plain)) return fs.readFileSync(plain);
+  throw new Error(`${dir} has no mprtc_bg.wasm.br or mprtc_bg.wasm: build it with scripts/build-pkg`);
+}
+
+module.exports = { SHIPPED, GOAL, VENDORS, measurePkg, pkgWasm, gzipSize, brotliSize };

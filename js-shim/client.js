@@ -5,7 +5,9 @@
 
 var bg = require('./mprtc_bg.js');
 
-var wasmPath = 'miniprogram_npm/mprtc/mprtc_bg.wasm';
+// Where 构建npm puts pkg/'s wasm, brotli-compressed (scripts/build-pkg; a MPRTC_WASM_PLAIN=1
+// build names the plain .wasm here instead).
+var wasmPath = 'miniprogram_npm/mprtc/mprtc_bg.wasm.br';
 var loading = null;
 
 // The only codes the shim writes itself: errors raised when there is no core to ask (before
@@ -34,7 +36,7 @@ function load() {
   if (!loading) {
     loading = new Promise(function (resolve) {
       if (typeof WXWebAssembly === 'undefined') {
-        throw shimError('wasm_unavailable', 'WXWebAssembly is missing (WeChat base library 2.13.0+ needed)');
+        throw shimError('wasm_unavailable', 'WXWebAssembly is missing (WeChat base library 2.14.0+ needed)');
       }
       var imports = {};
       imports['./mprtc_bg.js'] = bg;
