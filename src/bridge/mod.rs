@@ -17,8 +17,8 @@ mod args;
 
 use crate::core::{params, Client, ClientConfig, ComponentKind, Error, ReportEvent};
 use crate::prelude::*;
-use crate::protocol::json::{Json, ObjOut, ToJson};
-use crate::protocol::{names, Media, UserTag};
+use crate::protocol::json::{FromJson, Json, ObjOut, ToJson};
+use crate::protocol::{names, Media, MessageKind, UserTag};
 use crate::text::{cat, num};
 use answer::JsUid;
 use args::{member, opt_string, Args};
@@ -111,6 +111,24 @@ impl Bridge {
             "setRole" => {
                 let r = opt_string(a0, "role")?.unwrap_or_default();
                 op(c.set_role(now, params::role(&r)?))
+            }
+            // [type, text, targets]: a target is a uid, or for the ZEGO engine a userID, which
+            // stands for the uid the server gave that user (names::uid_for_user).
+            "sendMessage" => {
+                let kind = MessageKind::from_json(a0)
+                    .map_err(|_| Error::invalid("type must be broadcast, barrage or command"))?;
+                let text = opt_string(a1, "text")?.unwrap_or_default();
+                let to = match a.at(2) {
+                    Json::Arr(list) => list
+                        .iter()
+                        .map(|v| match v {
+                            Json::Str(s) if c.is_zego() => Ok(names::uid_for_user(s)),
+                            v => args::uid(v),
+                        })
+                        .collect::<Result<Vec<u64>, Error>>()?,
+                    _ => Vec::new(),
+                };
+                op(c.send_message(now, kind, text, to))
             }
             "renewToken" => {
                 let t = opt_string(a0, "token")?.unwrap_or_default();

@@ -4,7 +4,7 @@ use crate::prelude::*;
 
 use super::component::{ComponentKind, NetStatus};
 use super::error::Error;
-use crate::protocol::{LeaveReason, Role};
+use crate::protocol::{LeaveReason, MessageKind, Role};
 
 /// Identifies one API call whose outcome arrives later as [`Output::Resolve`] or [`Output::Reject`].
 pub type OpId = u32;
@@ -202,6 +202,19 @@ pub enum AppEvent {
     /// What the ZEGO engine reports, decided here so that its shim only renames; only with
     /// [`crate::core::ClientConfig::zego`].
     Zego(ZegoFact),
+    /// A room message from another member.
+    Message {
+        /// The room's id for it.
+        id: u64,
+        /// Broadcast, barrage or command.
+        kind: MessageKind,
+        /// The sender.
+        uid: u64,
+        /// The text.
+        text: String,
+        /// The server's time of it (ms since the Unix epoch).
+        ts: u64,
+    },
     /// A component's `bindnetstatus`, at most once per second per component.
     Quality {
         /// Pusher or player.
@@ -256,6 +269,7 @@ impl AppEvent {
             Self::PusherState { .. } => "pusher-state",
             Self::PlayerState { .. } => "player-state",
             Self::Quality { .. } => "quality",
+            Self::Message { .. } => "message",
             Self::Identity { .. } => "identity",
             Self::Zego(ZegoFact::Ended { .. }) => "kickout",
         }
@@ -281,6 +295,13 @@ pub enum OpValue {
     Done,
     /// `publish`: the URL for `<live-pusher url>`.
     PushUrl(String),
+    /// `sendMessage`: the room's id for the message and when the server took it.
+    Message {
+        /// The message id, as the others get it.
+        id: u64,
+        /// The server's time of it (ms since the Unix epoch).
+        ts: u64,
+    },
     /// `subscribe`: the URLs for `<live-player src>`.
     Play {
         /// The RTMP play URL.

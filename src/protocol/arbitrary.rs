@@ -97,6 +97,8 @@ pub const NAMES: &[&str] = &[
     "kicked",
     "room-closed",
     "token-will-expire",
+    "send-message",
+    "message",
     "Join",
     "",
     "member_joined",

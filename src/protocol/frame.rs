@@ -57,6 +57,8 @@ pub enum RequestKind {
     RenewToken,
     /// `mute`: body `MuteReq`.
     Mute,
+    /// `send-message`: body `SendMessageReq`, answered with `SendMessageOk`.
+    SendMessage,
 }
 
 impl RequestKind {
@@ -76,6 +78,7 @@ impl RequestKind {
             Self::Ping => "ping",
             Self::RenewToken => "renew-token",
             Self::Mute => "mute",
+            Self::SendMessage => "send-message",
         }
     }
     /// The kind for a wire `type`; `None` for a type this build does not know.
@@ -94,6 +97,7 @@ impl RequestKind {
             "ping" => Self::Ping,
             "renew-token" => Self::RenewToken,
             "mute" => Self::Mute,
+            "send-message" => Self::SendMessage,
             _ => return None,
         })
     }

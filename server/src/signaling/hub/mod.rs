@@ -16,6 +16,7 @@
 //! | `rate.rs` | the per-connection token bucket |
 //! | `admin.rs` | sessions the server ends: replaced, kicked, room closed, token expired; `renew-token` |
 //! | `tasks.rs` | push tasks: rules, status, what they compose |
+//! | `messages.rs` | room messages (`send-message`): numbering, limits, delivery |
 //!
 //! # Why an out-parameter and a tick, when the client queues and has `poll_timeout`
 //!
@@ -54,6 +55,7 @@ mod counters;
 mod join;
 mod media;
 mod members;
+mod messages;
 mod rate;
 mod streams;
 mod tasks;
@@ -61,6 +63,7 @@ mod tasks;
 use admin::TOKEN_WARNING_SECS;
 pub use counters::HubCounters;
 use members::{Ended, Member, Room, RoomKey, Session};
+use messages::RoomMessages;
 use rate::{Take, TokenBucket};
 
 use mprtc::protocol::tasks::DeleteTasksReq;
@@ -128,6 +131,8 @@ pub struct Hub {
     task_rules: TaskRules,
     /// Joins, resumes and refusals so far, for `/metrics` (see `counters.rs` here).
     counters: HubCounters,
+    /// Room messages: ids and rate budgets per room (see `messages.rs` here).
+    messages: HashMap<RoomKey, RoomMessages>,
 }
 
 /// How long a server-API kick keeps refusing the tokens issued before it.
@@ -192,6 +197,7 @@ impl Hub {
             ended: HashMap::new(),
             task_rules: TaskRules::new(Default::default(), &signer_base),
             counters: HubCounters::default(),
+            messages: HashMap::new(),
         }
     }
 
@@ -326,6 +332,9 @@ impl Hub {
                 body::<PublishReq>(&b).and_then(|r| self.publish(sid, r, now_ms, id, out))
             }
             RequestKind::Mute => body::<MuteReq>(&b).and_then(|r| self.mute(sid, r, id, out)),
+            RequestKind::SendMessage => {
+                body::<SendMessageReq>(&b).and_then(|r| self.send_message(sid, r, id, now_ms, out))
+            }
             RequestKind::Unpublish => {
                 body::<UnpublishReq>(&b).and_then(|r| self.unpublish(sid, r.media, id, out))
             }
@@ -378,9 +387,10 @@ impl Hub {
         }
         out.push(HubOut::Send(sid, frame));
         out.extend(after);
-        // Publishing, roles and tasks change what push tasks compose.
+        // Publishing, roles and tasks change what push tasks compose (pings and messages do not).
         let joined = self.sessions.get(&sid).and_then(|s| s.joined.clone());
-        if let (Some((key, _)), false) = (joined, kind == RequestKind::Ping) {
+        let quiet = matches!(kind, RequestKind::Ping | RequestKind::SendMessage);
+        if let (Some((key, _)), false) = (joined, quiet) {
             self.refresh_tasks(&key, now_ms, out);
         }
     }
@@ -406,6 +416,7 @@ impl Hub {
             self.end_session(&key, uid, KickReason::TokenExpired, now_ms, out);
         }
         self.expire_detached(now_ms, out);
+        self.sweep_messages();
     }
 
     /// The connection of `sid` is gone. Its member stays for the resume window, detached:
