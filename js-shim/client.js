@@ -252,6 +252,13 @@ Client.prototype.updateTasks = function (options) {
 Client.prototype.deleteTasks = function (options) {
   return this._call('deleteTasks', [options]);
 };
+// mprtc's extension (NetEase has no room messages): {type: 'broadcast' | 'barrage' | 'command',
+// text, to: [uid, ...]} -> {id, ts}; the others get the 'message' event. ZEGO engines in the
+// same room send and receive the same messages.
+Client.prototype.sendMessage = function (options) {
+  var o = options || {};
+  return this._call('sendMessage', [o.type, o.text, o.to]);
+};
 // Forwards a <live-pusher> / <live-player> event to the core (NetEase's dataReporter). Pages
 // call it from component handlers without waiting or catching, and components keep reporting
 // after leave, so it never rejects: a refused report (bad kind / event, not in a room) is logged

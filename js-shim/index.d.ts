@@ -386,6 +386,30 @@ declare namespace mprtc {
   /** `liveRoomClose`: the app's backend closed the room; this session is over. */
   interface LiveRoomCloseEvent {}
 
+  /** What a room message is: chat, barrage (danmaku) or a custom command. */
+  type MessageType = 'broadcast' | 'barrage' | 'command';
+
+  /**
+   * `message` (mprtc's extension): a room message from another member, numbered by the room
+   * (`id`) and timed by the server (`ts`, ms since the epoch). ZEGO engines in the room get the
+   * same messages as `IMRecv*` events.
+   */
+  interface MessageEvent {
+    uid: Uid;
+    isBigNumber: boolean;
+    id: number;
+    type: MessageType;
+    text: string;
+    ts: number;
+  }
+
+  /** `sendMessage`'s argument: up to 1,024 bytes of `text`; `to` (a command's targets, at most 100) empty for everyone. */
+  interface MessageOptions {
+    type: MessageType;
+    text: string;
+    to?: UidIn[];
+  }
+
   /** Event name → payload, for code that handles events generically. */
   interface ClientEventMap {
     open: OpenEvent;
@@ -413,6 +437,7 @@ declare namespace mprtc {
     quality: QualityEvent;
     identity: IdentityEvent;
     kickout: KickoutEvent;
+    message: MessageEvent;
   }
 
   type ClientEventName = keyof ClientEventMap;
@@ -614,6 +639,11 @@ declare namespace mprtc {
     /** Replaces the session's join token (same app, room and uid) before it expires. */
     renewToken(token: string): Promise<void>;
     /**
+     * mprtc's extension: sends a room message; resolves with its room id and server time.
+     * Rejects with 1001 (bad message), 4029 (over 10 a second per member or 50 per room).
+     */
+    sendMessage(options: MessageOptions): Promise<{ id: number; ts: number }>;
+    /**
      * Stops sending a kind (both when left out) without unpublishing; the others get
      * `mute-audio` / `mute-video`. Set `muted` / `enable-camera` on the `<live-pusher>` too.
      */
@@ -658,6 +688,8 @@ declare namespace mprtc {
     on(event: 'liveRoomClose', listener: Listener<LiveRoomCloseEvent>): this;
     /** The join token expires soon: fetch a new one and call `renewToken`. */
     on(event: 'tokenWillExpire', listener: Listener<TokenWillExpireEvent>): this;
+    /** A room message from another member (mprtc's extension). */
+    on(event: 'message', listener: Listener<MessageEvent>): this;
     /** The connection was lost; the SDK is trying to get it back. */
     on(event: 'willreconnect', listener: Listener<WillReconnectEvent>): this;
     /** The connection is back. */
@@ -773,6 +805,28 @@ declare namespace mprtc {
     publishQualityUpdate: (streamID: string, stats: ZegoQualityStats) => void;
     playQualityUpdate: (streamID: string, stats: ZegoQualityStats) => void;
     tokenWillExpire: (roomID: string) => void;
+    IMRecvBroadcastMessage: (roomID: string, chatData: ZegoBroadcastMessageInfo[]) => void;
+    IMRecvBarrageMessage: (roomID: string, messageInfo: ZegoBarrageMessageInfo[]) => void;
+    IMRecvCustomCommand: (roomID: string, fromUser: ZegoUser, command: string) => void;
+  }
+
+  /** A chat message as `IMRecvBroadcastMessage` gives it. */
+  interface ZegoBroadcastMessageInfo {
+    fromUser: ZegoUser;
+    message: string;
+    /** The server's time of it, ms since the epoch. */
+    sendTime: number;
+    /** The room's number for it. */
+    messageID: number;
+  }
+
+  /** A barrage message as `IMRecvBarrageMessage` gives it. */
+  type ZegoBarrageMessageInfo = ZegoBroadcastMessageInfo;
+
+  /** What the message calls resolve with (a refusal rejects with the MprtcError). */
+  interface ZegoMessageResult {
+    errorCode: 0;
+    messageID: number;
   }
 
   /** A component event as ZEGO pages pass it: the whole `e`, or its `detail`. */
@@ -801,6 +855,12 @@ declare namespace mprtc {
     stopPlayingStream(streamID: string): Promise<boolean>;
     mutePublishStreamAudio(mute: boolean): Promise<boolean>;
     mutePublishStreamVideo(mute: boolean): Promise<boolean>;
+    /** A chat message to the room (up to 1,024 bytes). */
+    sendBroadcastMessage(roomID: string, message: string): Promise<ZegoMessageResult>;
+    /** A barrage message to the room (up to 1,024 bytes). */
+    sendBarrageMessage(roomID: string, message: string): Promise<ZegoMessageResult>;
+    /** A command to the users named (at most 100), or to everyone when `toUserIDs` is empty. */
+    sendCustomCommand(roomID: string, command: string, toUserIDs?: string[]): Promise<ZegoMessageResult>;
     /** Forwards `bindstatechange` of the pusher (its own streamID) or of a player. */
     updatePlayerState(streamID: string, e: ZegoComponentEvent): void;
     /** Forwards `bindnetstatus` of the pusher or of a player. */
@@ -843,6 +903,8 @@ declare namespace mprtc {
      * Rejects with 1008 `wasm_unavailable`; a failed load may be retried.
      */
     load(): Promise<void>;
+    /** For pkg/zego-components.js: the stream this mini-program publishes, which a `<zego-pusher>` names its events with. */
+    zegoPushing(): string | null;
     /** The same object, for `import ... from 'mprtc'` without esModuleInterop-style helpers. */
     default: MprtcSDK;
   }

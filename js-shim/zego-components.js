@@ -44,8 +44,10 @@ module.exports = function (player) {
       this.triggerEvent(name, detail);
     };
   }
+  /** @type {Record<string, Function>} */
   var methods = { s: relay('statechange'), n: relay('netstatus') };
   (player ? PLAYER_METHODS : PUSHER_METHODS).split(' ').forEach(function (m) {
+    /** @this {any} */
     methods[m] = function (options) {
       // One context per component, made at the first call, when the native element exists.
       var ctx = this.ctx || (this.ctx = player ? wx.createLivePlayerContext('p', this) : wx.createLivePusherContext());

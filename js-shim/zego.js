@@ -160,6 +160,15 @@ proto._hook = function () {
   c.on('tokenWillExpire', function () {
     self._emit('tokenWillExpire', [self._roomID]);
   });
+  // Room messages, as ZEGO's IMRecv* events: a list of one for chat and barrage.
+  c.on('message', function (d) {
+    var from = self._user(self._member(d.uid));
+    if (d.type === 'command') return self._emit('IMRecvCustomCommand', [self._roomID, from, d.text]);
+    self._emit(d.type === 'barrage' ? 'IMRecvBarrageMessage' : 'IMRecvBroadcastMessage', [
+      self._roomID,
+      [{ fromUser: from, message: d.text, sendTime: d.ts, messageID: d.id }]
+    ]);
+  });
 };
 
 // The uid behind a ZEGO stream id, as the core finds it (a member that gave no stream id is
@@ -268,6 +277,25 @@ proto.mutePublishStreamVideo = function (mute) {
   return this._c._call(mute ? 'mute' : 'unmute', ['video']).then(function () {
     return true;
   });
+};
+
+// ---- room messages ---------------------------------------------------------------------------
+
+// ZEGO's answer shape, {errorCode: 0, messageID}; a refusal rejects with the MprtcError (4029
+// over the rate, 1001 / 4003 for a bad message). `toUserIDs` empty: everyone in the room.
+proto._message = function (type, text, to) {
+  return this._c._call('sendMessage', [type, text, to]).then(function (r) {
+    return { errorCode: 0, messageID: r.id };
+  });
+};
+proto.sendBroadcastMessage = function (_roomID, message) {
+  return this._message('broadcast', message);
+};
+proto.sendBarrageMessage = function (_roomID, message) {
+  return this._message('barrage', message);
+};
+proto.sendCustomCommand = function (_roomID, command, toUserIDs) {
+  return this._message('command', command, toUserIDs);
 };
 
 // ---- the component bridge -------------------------------------------------------------------
