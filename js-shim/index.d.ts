@@ -403,6 +403,19 @@ declare namespace mprtc {
     ts: number;
   }
 
+  /**
+   * `extra-info` (mprtc's extension): a member's stream extra info (`key` absent) or a room
+   * extra info `key`, set by a ZEGO engine in the room (`setStreamExtraInfo` /
+   * `setRoomExtraInfo`); the current ones also come right after `join`.
+   */
+  interface ExtraInfoEvent {
+    uid: Uid;
+    isBigNumber: boolean;
+    key?: string;
+    value: string;
+    ts: number;
+  }
+
   /** `sendMessage`'s argument: up to 1,024 bytes of `text`; `to` (a command's targets, at most 100) empty for everyone. */
   interface MessageOptions {
     type: MessageType;
@@ -438,6 +451,7 @@ declare namespace mprtc {
     identity: IdentityEvent;
     kickout: KickoutEvent;
     message: MessageEvent;
+    'extra-info': ExtraInfoEvent;
   }
 
   type ClientEventName = keyof ClientEventMap;
@@ -690,6 +704,8 @@ declare namespace mprtc {
     on(event: 'tokenWillExpire', listener: Listener<TokenWillExpireEvent>): this;
     /** A room message from another member (mprtc's extension). */
     on(event: 'message', listener: Listener<MessageEvent>): this;
+    /** Stream or room extra info a ZEGO engine in the room set (mprtc's extension). */
+    on(event: 'extra-info', listener: Listener<ExtraInfoEvent>): this;
     /** The connection was lost; the SDK is trying to get it back. */
     on(event: 'willreconnect', listener: Listener<WillReconnectEvent>): this;
     /** The connection is back. */
@@ -808,6 +824,20 @@ declare namespace mprtc {
     IMRecvBroadcastMessage: (roomID: string, chatData: ZegoBroadcastMessageInfo[]) => void;
     IMRecvBarrageMessage: (roomID: string, messageInfo: ZegoBarrageMessageInfo[]) => void;
     IMRecvCustomCommand: (roomID: string, fromUser: ZegoUser, command: string) => void;
+    /** A member's stream extra info changed (or, right after login, is already set). */
+    streamExtraInfoUpdate: (roomID: string, streamList: ZegoStreamInfo[]) => void;
+    /** A room extra info key changed (or, right after login, is already set). */
+    roomExtraInfoUpdate: (roomID: string, roomExtraInfoList: ZegoRoomExtraInfo[]) => void;
+    /** The members in the room, this one included, after login and each join or leave. */
+    roomOnlineUserCountUpdate: (roomID: string, count: number) => void;
+  }
+
+  interface ZegoRoomExtraInfo {
+    key: string;
+    value: string;
+    updateUser: ZegoUser;
+    /** The server's time of it, ms since the epoch. */
+    updateTime: number;
   }
 
   /** A chat message as `IMRecvBroadcastMessage` gives it. */
@@ -861,6 +891,10 @@ declare namespace mprtc {
     sendBarrageMessage(roomID: string, message: string): Promise<ZegoMessageResult>;
     /** A command to the users named (at most 100), or to everyone when `toUserIDs` is empty. */
     sendCustomCommand(roomID: string, command: string, toUserIDs?: string[]): Promise<ZegoMessageResult>;
+    /** This member's stream extra info (up to 1,024 bytes), told to everyone in the room and to later joiners. */
+    setStreamExtraInfo(streamID: string, extraInfo: string): Promise<{ errorCode: 0 }>;
+    /** A room extra info value (key 1 to 32 bytes, value up to 1,024; 10 keys a room). */
+    setRoomExtraInfo(roomID: string, key: string, value: string): Promise<{ errorCode: 0 }>;
     /** Forwards `bindstatechange` of the pusher (its own streamID) or of a player. */
     updatePlayerState(streamID: string, e: ZegoComponentEvent): void;
     /** Forwards `bindnetstatus` of the pusher or of a player. */

@@ -71,7 +71,7 @@ proto._room = function (state, reason, code) {
 
 proto._member = function (uid) {
   var key = String(uid);
-  return this._members[key] || (this._members[key] = { userID: key, userName: '', streamID: null, kinds: 0 });
+  return this._members[key] || (this._members[key] = { userID: key, userName: '', streamID: null, kinds: 0, extraInfo: '' });
 };
 
 proto._user = function (m) {
@@ -97,11 +97,23 @@ proto._hook = function () {
   });
   c.on('clientJoin', function (d) {
     if (self._userUpdate) self._emit('roomUserUpdate', [self._roomID, 'ADD', [self._user(self._member(d.uid))]]);
+    self._count();
   });
   c.on('clientLeave', function (d) {
     var m = self._member(d.uid);
     delete self._members[String(d.uid)];
     if (self._userUpdate) self._emit('roomUserUpdate', [self._roomID, 'DELETE', [self._user(m)]]);
+    self._count();
+  });
+  // A stream's extra info (no key) or the room's.
+  c.on('extra-info', function (d) {
+    var m = self._member(d.uid);
+    if (d.key === undefined) {
+      m.extraInfo = d.value;
+      self._emit('streamExtraInfoUpdate', [self._roomID, [self._streamInfo(d.uid)]]);
+    } else {
+      self._emit('roomExtraInfoUpdate', [self._roomID, [{ key: d.key, value: d.value, updateUser: self._user(m), updateTime: d.ts }]]);
+    }
   });
   c.on('stream-added', function (d) {
     var m = self._member(d.uid);
@@ -179,7 +191,12 @@ proto._uidOf = function (streamID) {
 
 proto._streamInfo = function (uid) {
   var m = this._member(uid);
-  return { streamID: m.streamID || String(uid), user: this._user(m), extraInfo: '' };
+  return { streamID: m.streamID || String(uid), user: this._user(m), extraInfo: m.extraInfo };
+};
+
+// ZEGO's roomOnlineUserCountUpdate: the members this engine knows of, itself included.
+proto._count = function () {
+  this._emit('roomOnlineUserCountUpdate', [this._roomID, Object.keys(this._members).length + 1]);
 };
 
 function stats(d) {
@@ -205,6 +222,7 @@ proto.loginRoom = function (roomID, token, user, config) {
     .then(
       function () {
         self._room(CONNECTED, 'LOGINED', 0);
+        self._count();
         return true;
       },
       function (e) {
@@ -297,6 +315,21 @@ proto.sendBarrageMessage = function (_roomID, message) {
 proto.sendCustomCommand = function (_roomID, command, toUserIDs) {
   return this._message('command', command, toUserIDs);
 };
+
+// ---- extra info ------------------------------------------------------------------------------
+
+// Up to 1,024 bytes on this member's stream; the others get streamExtraInfoUpdate.
+proto.setStreamExtraInfo = function (_streamID, extraInfo) {
+  return this._c._call('setExtraInfo', [null, extraInfo]).then(ok);
+};
+// A room value under `key` (1 to 32 bytes; 10 keys a room); the others get roomExtraInfoUpdate.
+proto.setRoomExtraInfo = function (_roomID, key, value) {
+  return this._c._call('setExtraInfo', [key, value]).then(ok);
+};
+
+function ok() {
+  return { errorCode: 0 };
+}
 
 // ---- the component bridge -------------------------------------------------------------------
 

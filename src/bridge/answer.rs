@@ -228,6 +228,15 @@ impl ToJson for EventData<'_> {
                     .field("text", text)
                     .field("ts", ts);
             }
+            AppEvent::ExtraInfo {
+                uid,
+                key,
+                value,
+                ts,
+            } => {
+                uid_out(&mut d, *uid);
+                d.opt("key", key).field("value", value).field("ts", ts);
+            }
             AppEvent::RoleChanged { uid, role } => {
                 uid_out(&mut d, *uid);
                 d.field(

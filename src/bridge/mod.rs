@@ -130,6 +130,12 @@ impl Bridge {
                 };
                 op(c.send_message(now, kind, text, to))
             }
+            // [key or null, value]: a room extra info, or (null) this member's stream's.
+            "setExtraInfo" => {
+                let key = opt_string(a0, "key")?;
+                let value = opt_string(a1, "value")?.unwrap_or_default();
+                op(c.set_extra_info(now, key, value))
+            }
             "renewToken" => {
                 let t = opt_string(a0, "token")?.unwrap_or_default();
                 op(c.renew_token(now, t))

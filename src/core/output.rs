@@ -215,6 +215,17 @@ pub enum AppEvent {
         /// The server's time of it (ms since the Unix epoch).
         ts: u64,
     },
+    /// Extra info from another member: its stream's (`key` `None`) or the room's `key`.
+    ExtraInfo {
+        /// Who set it.
+        uid: u64,
+        /// The room extra info's key; `None` for the member's stream extra info.
+        key: Option<String>,
+        /// The value.
+        value: String,
+        /// The server's time of it (ms since the Unix epoch).
+        ts: u64,
+    },
     /// A component's `bindnetstatus`, at most once per second per component.
     Quality {
         /// Pusher or player.
@@ -270,6 +281,7 @@ impl AppEvent {
             Self::PlayerState { .. } => "player-state",
             Self::Quality { .. } => "quality",
             Self::Message { .. } => "message",
+            Self::ExtraInfo { .. } => "extra-info",
             Self::Identity { .. } => "identity",
             Self::Zego(ZegoFact::Ended { .. }) => "kickout",
         }

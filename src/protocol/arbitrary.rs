@@ -99,6 +99,8 @@ pub const NAMES: &[&str] = &[
     "token-will-expire",
     "send-message",
     "message",
+    "set-extra-info",
+    "extra-info",
     "Join",
     "",
     "member_joined",

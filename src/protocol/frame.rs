@@ -59,6 +59,8 @@ pub enum RequestKind {
     Mute,
     /// `send-message`: body `SendMessageReq`, answered with `SendMessageOk`.
     SendMessage,
+    /// `set-extra-info`: body `SetExtraInfoReq`.
+    SetExtraInfo,
 }
 
 impl RequestKind {
@@ -79,6 +81,7 @@ impl RequestKind {
             Self::RenewToken => "renew-token",
             Self::Mute => "mute",
             Self::SendMessage => "send-message",
+            Self::SetExtraInfo => "set-extra-info",
         }
     }
     /// The kind for a wire `type`; `None` for a type this build does not know.
@@ -98,6 +101,7 @@ impl RequestKind {
             "renew-token" => Self::RenewToken,
             "mute" => Self::Mute,
             "send-message" => Self::SendMessage,
+            "set-extra-info" => Self::SetExtraInfo,
             _ => return None,
         })
     }

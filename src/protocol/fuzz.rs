@@ -168,6 +168,12 @@ fn request_body(kind: RequestKind) -> BoxedStrategy<Value> {
         )
             .prop_map(|(k, text, to)| json!({ "kind": k, "text": text, "to": to }))
             .boxed(),
+        RequestKind::SetExtraInfo => (proptest::option::of(arb_string()), arb_string())
+            .prop_map(|(key, value)| match key {
+                Some(k) => json!({ "key": k, "value": value }),
+                None => json!({ "value": value }),
+            })
+            .boxed(),
     }
 }
 
@@ -175,7 +181,7 @@ fn message_kind() -> BoxedStrategy<&'static str> {
     select(vec!["broadcast", "barrage", "command"]).boxed()
 }
 
-const KINDS: [RequestKind; 14] = [
+const KINDS: [RequestKind; 15] = [
     RequestKind::Join,
     RequestKind::Leave,
     RequestKind::Publish,
@@ -190,6 +196,7 @@ const KINDS: [RequestKind; 14] = [
     RequestKind::RenewToken,
     RequestKind::Mute,
     RequestKind::SendMessage,
+    RequestKind::SetExtraInfo,
 ];
 
 /// Any request: any id, any kind, and a body valid for that kind.
@@ -238,6 +245,7 @@ fn typed_round_trip(id: u32, kind: RequestKind, b: Value) -> Result<(), TestCase
         RequestKind::RenewToken => check::<RenewTokenReq>(id, kind, b),
         RequestKind::Mute => check::<MuteReq>(id, kind, b),
         RequestKind::SendMessage => check::<SendMessageReq>(id, kind, b),
+        RequestKind::SetExtraInfo => check::<SetExtraInfoReq>(id, kind, b),
     }
 }
 
@@ -261,6 +269,9 @@ fn event_json() -> BoxedStrategy<Value> {
         any::<u64>().prop_map(|s| json!({"type": "token-will-expire", "body": {"remaining_s": s}})),
         (any::<u64>(), message_kind(), uid(), arb_string(), any::<u64>()).prop_map(|(i, k, u, t, ts)| {
             json!({"type": "message", "body": {"id": i, "kind": k, "from": u, "text": t, "ts": ts}})
+        }),
+        (uid(), arb_string(), any::<u64>()).prop_map(|(u, v, ts)| {
+            json!({"type": "extra-info", "body": {"uid": u, "key": "k", "value": v, "ts": ts}})
         }),
     ]
     .boxed()

@@ -343,6 +343,34 @@ pub enum Event {
         /// When the server took it (ms since the Unix epoch).
         ts: u64,
     },
+    /// Extra info changed (`set-extra-info`): a member's stream extra info (`key` absent) or a
+    /// room extra info `key`. A joiner gets the current ones this way right after its join.
+    ExtraInfo {
+        /// Who set it (the stream's member, for stream extra info).
+        uid: u64,
+        /// The room extra info's key; `None` for the member's stream extra info.
+        key: Option<String>,
+        /// The value.
+        value: String,
+        /// When the server took it (ms since the Unix epoch).
+        ts: u64,
+    },
+}
+
+/// Keys of room extra info one room holds at most (ZEGO's rooms hold one).
+pub const MAX_ROOM_INFO_KEYS: usize = 10;
+/// The longest room extra info key, in bytes.
+pub const MAX_INFO_KEY_BYTES: usize = 32;
+/// The longest extra info value (stream or room), in bytes.
+pub const MAX_INFO_VALUE_BYTES: usize = 1024;
+
+/// `set-extra-info`: set this member's stream extra info (`key` absent) or a room extra info.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetExtraInfoReq {
+    /// The room extra info's key (1 to [`MAX_INFO_KEY_BYTES`] bytes); `None`: the stream's.
+    pub key: Option<String>,
+    /// Up to [`MAX_INFO_VALUE_BYTES`] bytes.
+    pub value: String,
 }
 
 /// What a room message is, as ZEGO's apps tell them apart (chat, barrage, custom command).

@@ -88,3 +88,51 @@ test('a ZEGO engine and a NetEase client in one room exchange messages; limits a
   await ne.leave();
   await zg.logoutRoom(room);
 });
+
+test('ZEGO extra info, user names and the online count, for members there and members joining later', async (t) => {
+  const server = await startServer();
+  t.after(() => server.stop());
+  const room = 'info' + process.pid;
+  const url = server.endpoints.signal;
+  const engine = (name) => {
+    const zg = new (miniProgram(t, { name }).require('mprtc').ZegoExpressEngine)('secure', url);
+    t.after(() => zg.destroyEngine());
+    const seen = [];
+    for (const ev of ['streamExtraInfoUpdate', 'roomExtraInfoUpdate', 'roomOnlineUserCountUpdate', 'roomUserUpdate', 'roomStreamUpdate']) {
+      zg.on(ev, (...args) => seen.push([ev, ...plain(args.slice(1))]));
+    }
+    return { zg, seen };
+  };
+
+  const a = engine('anna');
+  await a.zg.loginRoom(room, token(room, 'anna'), { userID: 'anna', userName: 'Anna' }, { userUpdate: true });
+  assert.deepEqual(a.seen, [['roomOnlineUserCountUpdate', 1]]);
+  await a.zg.startPublishingStream('anna-cam');
+  assert.deepEqual(plain(await a.zg.setStreamExtraInfo('anna-cam', '{"cam":"front"}')), { errorCode: 0 });
+  assert.deepEqual(plain(await a.zg.setRoomExtraInfo(room, 'topic', 'rust')), { errorCode: 0 });
+
+  // Ben joins later: he is told what is set, and Anna sees him come, by name.
+  const b = engine('ben');
+  await b.zg.loginRoom(room, token(room, 'ben'), { userID: 'ben', userName: 'Ben' });
+  await waitFor(() => b.seen.some((e) => e[0] === 'roomExtraInfoUpdate') && b.seen.some((e) => e[0] === 'streamExtraInfoUpdate'), 'Ben is told the extra info', 15000, () => JSON.stringify(b.seen));
+  const roomInfo = b.seen.find((e) => e[0] === 'roomExtraInfoUpdate')[1];
+  assert.deepEqual(roomInfo.map(({ key, value, updateUser }) => ({ key, value, updateUser })), [{ key: 'topic', value: 'rust', updateUser: { userID: 'anna', userName: 'Anna' } }]);
+  assert.deepEqual(b.seen.find((e) => e[0] === 'streamExtraInfoUpdate')[1], [{ streamID: 'anna-cam', user: { userID: 'anna', userName: 'Anna' }, extraInfo: '{"cam":"front"}' }]);
+  assert.ok(b.seen.some((e) => e[0] === 'roomOnlineUserCountUpdate' && e[1] === 2), JSON.stringify(b.seen));
+  await waitFor(() => a.seen.some((e) => e[0] === 'roomUserUpdate'), 'Anna sees Ben', 15000);
+  assert.deepEqual(a.seen.find((e) => e[0] === 'roomUserUpdate').slice(1), ['ADD', [{ userID: 'ben', userName: 'Ben' }]]);
+  assert.ok(a.seen.some((e) => e[0] === 'roomOnlineUserCountUpdate' && e[1] === 2));
+
+  // A change while both are in: Ben hears it.
+  await a.zg.setStreamExtraInfo('anna-cam', '{"cam":"back"}');
+  await waitFor(() => b.seen.filter((e) => e[0] === 'streamExtraInfoUpdate').length >= 2, 'the second stream info', 15000);
+  assert.equal(b.seen.filter((e) => e[0] === 'streamExtraInfoUpdate')[1][1][0].extraInfo, '{"cam":"back"}');
+  // Bad input: typed errors.
+  await assert.rejects(a.zg.setRoomExtraInfo(room, '', 'x'), (e) => e.code === 1001);
+  await assert.rejects(a.zg.setStreamExtraInfo('anna-cam', 'x'.repeat(1025)), (e) => e.code === 1001);
+
+  // Ben leaves: Anna's count goes back to 1.
+  await b.zg.logoutRoom(room);
+  await waitFor(() => a.seen.filter((e) => e[0] === 'roomOnlineUserCountUpdate').slice(-1)[0][1] === 1, 'the count back to 1', 15000, () => JSON.stringify(a.seen));
+  await a.zg.logoutRoom(room);
+});

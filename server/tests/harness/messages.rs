@@ -204,3 +204,80 @@ fn bad_messages_and_floods_get_typed_errors() {
     }
     assert_eq!((sent, refused), (50, 10));
 }
+
+/// Peer `i` sets its stream extra info (`key` `None`) or a room extra info.
+fn set_info(net: &mut Net, i: usize, key: Option<&str>, value: &str) {
+    net.run(i, |c, now| {
+        c.set_extra_info(now, key.map(String::from), value.into())
+    })
+    .unwrap();
+}
+
+/// The extra info events among `events`, as (setter, key, value).
+fn infos(events: Vec<AppEvent>) -> Vec<(u64, Option<String>, String)> {
+    events
+        .into_iter()
+        .filter_map(|e| match e {
+            AppEvent::ExtraInfo {
+                uid, key, value, ..
+            } => Some((uid, key, value)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn extra_info_reaches_the_others_and_later_joiners() {
+    let mut net = Net::new(3).joined(2);
+    set_info(&mut net, 0, None, "cam: front");
+    set_info(&mut net, 1, Some("topic"), "rust");
+    set_info(&mut net, 1, Some("topic"), "wasm");
+    assert_eq!(infos(net.events(1)), vec![(1, None, "cam: front".into())]);
+    assert_eq!(
+        infos(net.events(0)),
+        vec![
+            (2, Some("topic".into()), "rust".into()),
+            (2, Some("topic".into()), "wasm".into())
+        ]
+    );
+    // A joiner learns what is set now, right after its join: the room's, then the streams'.
+    net.join(2, "r", 3).unwrap();
+    assert_eq!(
+        infos(net.events(2)),
+        vec![
+            (2, Some("topic".into()), "wasm".into()),
+            (1, None, "cam: front".into())
+        ]
+    );
+    // Bounds: a value over 1024 bytes or an empty key fail in the SDK (1001); raw, in the
+    // server (4003); an eleventh room key is refused (4029).
+    let long = "v".repeat(1025);
+    assert_eq!(
+        net.refused(0, |c, now| c.set_extra_info(now, None, long.clone())),
+        ErrorCode::InvalidArgument
+    );
+    let sid = net.peers[0].sid.unwrap();
+    let now = net.now;
+    // (An id the SDK's own requests will not reach: the hub caches answers by id.)
+    let frame = encode_request(
+        60_000,
+        RequestKind::SetExtraInfo,
+        &mprtc::protocol::SetExtraInfoReq {
+            key: Some(String::new()),
+            value: "x".into(),
+        },
+    );
+    let (mine, _) = raw(&mut net.hub, sid, &frame, now);
+    assert_eq!(refusal(&mine[0]).1, ErrorCode::InvalidParams);
+    for k in 0..9 {
+        set_info(&mut net, 0, Some(&format!("k{k}")), "x");
+    }
+    assert_eq!(
+        net.refused(0, |c, now| c.set_extra_info(
+            now,
+            Some("k9".into()),
+            "x".into()
+        )),
+        ErrorCode::LimitExceeded
+    );
+}

@@ -1,4 +1,5 @@
-//! Room messages: `send-message` out, `message` events in. The server numbers, times, limits
+//! Room messages and extra info: `send-message` / `set-extra-info` out, `message` /
+//! `extra-info` events in. The server numbers, times, limits
 //! and delivers them (in order, once, and again after a resume, like every event); the SDK
 //! checks what it can before sending so that a bad message fails at once with 1001.
 
@@ -29,5 +30,32 @@ impl Client {
         }
         let req = SendMessageReq { kind, text, to };
         Ok(self.request(now, RequestKind::SendMessage, &req, Pend::Message))
+    }
+
+    /// Set this member's stream extra info (`key` `None`) or a room extra info; the others
+    /// get `extra-info`, and so does everyone who joins later.
+    pub fn set_extra_info(
+        &mut self,
+        now: u64,
+        key: Option<String>,
+        value: String,
+    ) -> Result<OpId, Error> {
+        self.joined_ref()?;
+        if value.len() > MAX_INFO_VALUE_BYTES
+            || key
+                .as_ref()
+                .is_some_and(|k| k.is_empty() || k.len() > MAX_INFO_KEY_BYTES)
+        {
+            return Err(Error::invalid(
+                "extra info: a key is 1 to 32 bytes, a value up to 1024",
+            ));
+        }
+        let req = SetExtraInfoReq { key, value };
+        Ok(self.request(
+            now,
+            RequestKind::SetExtraInfo,
+            &req,
+            Pend::Plain("setExtraInfo"),
+        ))
     }
 }

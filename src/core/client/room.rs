@@ -158,6 +158,17 @@ impl Client {
                 text,
                 ts,
             })),
+            Event::ExtraInfo {
+                uid,
+                key,
+                value,
+                ts,
+            } => self.out.push_back(Output::Event(AppEvent::ExtraInfo {
+                uid,
+                key,
+                value,
+                ts,
+            })),
             Event::MemberJoined { uid, role, user } => {
                 if user.is_some() {
                     self.out.push_back(Output::Event(AppEvent::Identity {

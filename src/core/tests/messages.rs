@@ -124,3 +124,44 @@ fn an_unanswered_message_times_out_like_any_request() {
         "{outs:?}"
     );
 }
+
+#[test]
+fn extra_info_goes_out_and_comes_in() {
+    let mut c = joined(vec![member(2, Media::NONE)]);
+    let op = c.set_extra_info(10, None, "cam".into()).unwrap();
+    let (id, kind, body) = sent(&drain(&mut c)).remove(0);
+    assert_eq!(kind, RequestKind::SetExtraInfo);
+    assert_eq!(body, serde_json::json!({"value": "cam"}));
+    c.handle_socket_message(11, &encode_ok(id, &serde_json::json!({})));
+    assert_eq!(
+        drain(&mut c),
+        vec![Output::Resolve {
+            op,
+            value: OpValue::Done
+        }]
+    );
+    let ev = Event::ExtraInfo {
+        uid: 2,
+        key: Some("topic".into()),
+        value: "rust".into(),
+        ts: 5,
+    };
+    c.handle_socket_message(12, &encode_event(1, &ev));
+    assert_eq!(
+        events(&drain(&mut c)),
+        vec![AppEvent::ExtraInfo {
+            uid: 2,
+            key: Some("topic".into()),
+            value: "rust".into(),
+            ts: 5
+        }]
+    );
+    for (key, value) in [
+        (Some(String::new()), "x".to_string()),
+        (Some("k".repeat(MAX_INFO_KEY_BYTES + 1)), "x".to_string()),
+        (None, "v".repeat(MAX_INFO_VALUE_BYTES + 1)),
+    ] {
+        let e = c.set_extra_info(13, key, value).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidArgument);
+    }
+}

@@ -197,6 +197,12 @@ wire_object!(SendMessageReq {
 // `{"id":3,"ts":1700000000000}`, both required.
 wire_object!(SendMessageOk { id: req, ts: req });
 
+// `{"key":"topic","value":"..."}`; without `key`, the member's stream extra info.
+wire_object!(SetExtraInfoReq {
+    key: opt,
+    value: req,
+});
+
 // Events are `{"type":"member-joined","body":{...}}`. The body members are those of the
 // `Event` variant, in snake_case, e.g. `member-left` is `{"uid":7,"reason":"left"}` and
 // `task-status` is `{"task_id":"t1","code":505,"msg":"","stream_url":"rtmp://..."}`.
@@ -213,6 +219,7 @@ wire_events!(Event {
     RoomClosed "room-closed" {},
     TokenWillExpire "token-will-expire" { remaining_s: req },
     Message "message" { id: req, kind: req, from: req, text: req, ts: req },
+    ExtraInfo "extra-info" { uid: req, key: opt, value: req, ts: req },
 });
 
 /// An event as `{"type": ..., "body": {...}}`: what follows `v` and `seq` in an event frame.
