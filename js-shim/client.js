@@ -14,7 +14,7 @@ var loading = null;
 // the wasm loads, after the client is freed), and the close codes of sockets it ends on its
 // own. They are the core's: a test in src/bridge/tests.rs reads these two lines and fails if
 // one differs from ErrorCode or the core's close-code constants, so they cannot drift apart.
-var CODES = { cancelled: 1007, wasm_unavailable: 1008, no_such_member: 4024 };
+var CODES = { cancelled: 1007, wasm_unavailable: 1008, unsupported: 1010, no_such_member: 4024 };
 var CLOSE = { replaced: 4000, destroyed: 1000, lost: 1006 };
 
 // An MprtcError: the core's {code, reason, message} as a real Error.
@@ -164,10 +164,12 @@ function wide(k, v) {
 // One call into the core (see src/bridge): the arguments go in as JSON, and back comes the
 // call's result with every output the core queued and its next deadline. Outputs queue here
 // and are applied in order, also when a listener calls into the client while they are.
+// `args` as an array, or as its JSON text already (the ZEGO mixer writes uids beyond 2^53 as
+// the numbers they are, which JSON.stringify cannot).
 Client.prototype._run = function (name, args) {
-  var text;
+  var text = args;
   try {
-    text = JSON.stringify(args, wide);
+    if (typeof args !== 'string') text = JSON.stringify(args, wide);
   } catch (e) {
     text = ''; // a cycle: the core answers with a typed error
   }

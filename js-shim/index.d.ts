@@ -830,6 +830,20 @@ declare namespace mprtc {
     roomExtraInfoUpdate: (roomID: string, roomExtraInfoList: ZegoRoomExtraInfo[]) => void;
     /** The members in the room, this one included, after login and each join or leave. */
     roomOnlineUserCountUpdate: (roomID: string, count: number) => void;
+    /** A mixer task's output state: PUBLISHING (505), PUBLISH_REQUESTING with the reason (506, retrying), NO_PUBLISH (ended). */
+    mixerRelayCDNStateUpdate: (taskID: string, infoList: { url: string; state: 'PUBLISHING' | 'PUBLISH_REQUESTING' | 'NO_PUBLISH'; updateReason: string; stateTime: number }[]) => void;
+  }
+
+  /** ZEGO's mixer task, over a push task (see the README, "Push tasks"). */
+  interface ZegoMixerTask {
+    /** The push task's id: 1 to 64 letters, digits or `_`. */
+    taskID: string;
+    /** Each stream's rectangle on the canvas, in output pixels; `contentType` 'audio' mixes only its sound, 'video_only' only its picture. */
+    inputList: { streamID: string; contentType?: 'video' | 'audio' | 'video_only' | 'VIDEO' | 'AUDIO' | 'VIDEO_ONLY'; layout: { top: number; left: number; bottom: number; right: number } }[];
+    /** Exactly one output, an `rtmp://` URL; a stream ID is refused with 1010. */
+    outputList: { target: string }[];
+    /** The canvas size; `outputBitrate` and `outputFPS` have no effect (the server's encoder settings apply). */
+    outputConfig: { outputWidth: number; outputHeight: number; outputBitrate?: number; outputFPS?: number };
   }
 
   interface ZegoRoomExtraInfo {
@@ -895,6 +909,11 @@ declare namespace mprtc {
     setStreamExtraInfo(streamID: string, extraInfo: string): Promise<{ errorCode: 0 }>;
     /** A room extra info value (key 1 to 32 bytes, value up to 1,024; 10 keys a room). */
     setRoomExtraInfo(roomID: string, key: string, value: string): Promise<{ errorCode: 0 }>;
+    /** Starts (or, with a running task's ID, updates) a mix; rejects 1010 / 4024 / 4005 as the README says. */
+    startMixerTask(task: ZegoMixerTask): Promise<{ errorCode: 0; extendedData: string }>;
+    stopMixerTask(taskID: string): Promise<{ errorCode: 0 }>;
+    /** `backgroundColor` 0xRRGGBBAA (alpha ignored) for the next startMixerTask; `backgroundImage` has no effect. */
+    setMixerTaskConfig(config: { backgroundColor?: number; backgroundImage?: string }): boolean;
     /** Forwards `bindstatechange` of the pusher (its own streamID) or of a player. */
     updatePlayerState(streamID: string, e: ZegoComponentEvent): void;
     /** Forwards `bindnetstatus` of the pusher or of a player. */

@@ -38,6 +38,10 @@ function ZegoExpressEngine(appID, server, options) {
   // uid -> {userID, userName, streamID, kinds}: the names the core reported with 'identity',
   // and how many media kinds of the member are live (a ZEGO stream is up while any is).
   this._members = {};
+  // taskID -> true for the mixer tasks this engine runs ('stopping' until they end), and
+  // setMixerTaskConfig's settings.
+  this._mixing = {};
+  this._mixConfig = {};
   this._hook();
 }
 
@@ -168,6 +172,14 @@ proto._hook = function () {
   // Kicked, the room closed or the token expired: the core gives the code.
   c.on('kickout', function (d) {
     self._room(DISCONNECTED, 'KICKOUT', d.code);
+  });
+  // A push task this engine's mixer runs changed state: ZEGO's relay-CDN state of its output.
+  c.on('rtmp-tasks-status', function (d) {
+    if (!self._mixing[d.taskId]) return;
+    // A stopped task is followed until it says it ended.
+    if (d.code === 511 && self._mixing[d.taskId] === 'stopping') delete self._mixing[d.taskId];
+    var state = d.code === 505 ? 'PUBLISHING' : d.code === 506 ? 'PUBLISH_REQUESTING' : 'NO_PUBLISH';
+    self._emit('mixerRelayCDNStateUpdate', [d.taskId, [{ url: d.streamUrl, state: state, updateReason: d.code === 506 ? d.msg : 'NONE', stateTime: Date.now() }]]);
   });
   c.on('tokenWillExpire', function () {
     self._emit('tokenWillExpire', [self._roomID]);
@@ -314,6 +326,55 @@ proto.sendBarrageMessage = function (_roomID, message) {
 };
 proto.sendCustomCommand = function (_roomID, command, toUserIDs) {
   return this._message('command', command, toUserIDs);
+};
+
+// ---- mixer -----------------------------------------------------------------------------------
+
+// ZEGO's mixer task as a push task: each input's rectangle {top, left, bottom, right} becomes
+// the member's place on the canvas, contentType 'audio' / 'video_only' what of it is mixed;
+// outputConfig's size is the canvas, setMixerTaskConfig's backgroundColor (0xRRGGBBAA) its
+// colour. The output must be one rtmp:// URL (a CDN's, or a push URL mprtc gave a member): mprtc
+// has no server-side mixed streams to name by a stream ID, so that is refused with 1010. The
+// output bitrate and frame rate are the server's (README, "Push tasks").
+proto.startMixerTask = function (task) {
+  var self = this;
+  var t = task || {};
+  return new Promise(function (resolve) {
+    var outs = t.outputList || [];
+    var target = outs.length === 1 ? String(outs[0].target || '') : '';
+    if (!/^rtmps?:\/\//.test(target)) {
+      throw client.shimError('unsupported', 'startMixerTask: outputList must be one rtmp:// URL; mixing into a stream ID is not supported by mprtc');
+    }
+    var users = (t.inputList || []).map(function (input, i) {
+      var uid = self._uidOf(input.streamID);
+      if (uid === undefined) throw client.shimError('no_such_member', 'no member publishes stream ' + input.streamID);
+      var l = input.layout || {};
+      var kind = String(input.contentType || 'video').toLowerCase();
+      return { uid: uid, x: l.left, y: l.top, width: l.right - l.left, height: l.bottom - l.top, adaption: 0, zOrder: i + 1, pushAudio: kind !== 'video_only', pushVideo: kind !== 'audio' };
+    });
+    var c = t.outputConfig || {};
+    var bg = self._mixConfig.backgroundColor;
+    var canvas = { width: c.outputWidth, height: c.outputHeight, color: bg === undefined ? 0 : Math.floor(bg / 256) };
+    var rtmp = { taskId: t.taskID, streamUrl: target, layout: { canvas: canvas, users: users } };
+    // A user ID's uid is past 2^53 (names::uid_for_user): the JS number would round it, so the
+    // JSON carries the digits of the string the core gave.
+    var json = JSON.stringify([{ rtmpTasks: [rtmp] }]).replace(/"uid":"(\d+)"/g, '"uid":$1');
+    resolve(self._c._call(self._mixing[t.taskID] === true ? 'updateTasks' : 'addTasks', json));
+  }).then(function () {
+    self._mixing[t.taskID] = true;
+    return { errorCode: 0, extendedData: '' };
+  });
+};
+proto.stopMixerTask = function (taskID) {
+  var self = this;
+  return this._c._call('deleteTasks', [{ taskIds: [taskID] }]).then(function () {
+    self._mixing[taskID] = 'stopping';
+    return { errorCode: 0 };
+  });
+};
+proto.setMixerTaskConfig = function (config) {
+  this._mixConfig = config || {};
+  return true;
 };
 
 // ---- extra info ------------------------------------------------------------------------------
