@@ -912,7 +912,7 @@ declare namespace mprtc {
     /** Starts (or, with a running task's ID, updates) a mix; rejects 1010 / 4024 / 4005 as the README says. */
     startMixerTask(task: ZegoMixerTask): Promise<{ errorCode: 0; extendedData: string }>;
     stopMixerTask(taskID: string): Promise<{ errorCode: 0 }>;
-    /** `backgroundColor` 0xRRGGBBAA (alpha ignored) for the next startMixerTask; `backgroundImage` has no effect. */
+    /** `backgroundColor` 0xRRGGBBAA (alpha ignored) for the next startMixerTask; a `backgroundImage` makes it reject with 1010. */
     setMixerTaskConfig(config: { backgroundColor?: number; backgroundImage?: string }): boolean;
     /** Forwards `bindstatechange` of the pusher (its own streamID) or of a player. */
     updatePlayerState(streamID: string, e: ZegoComponentEvent): void;

@@ -345,6 +345,9 @@ proto.startMixerTask = function (task) {
     if (!/^rtmps?:\/\//.test(target)) {
       throw client.shimError('unsupported', 'startMixerTask: outputList must be one rtmp:// URL; mixing into a stream ID is not supported by mprtc');
     }
+    if (self._mixConfig.backgroundImage) {
+      throw client.shimError('unsupported', 'setMixerTaskConfig: backgroundImage is not supported by mprtc');
+    }
     var users = (t.inputList || []).map(function (input, i) {
       var uid = self._uidOf(input.streamID);
       if (uid === undefined) throw client.shimError('no_such_member', 'no member publishes stream ' + input.streamID);

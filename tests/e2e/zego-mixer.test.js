@@ -66,6 +66,9 @@ test('startMixerTask composes two streams; the output is checked pixel by pixel'
   // A rectangle outside the canvas: the server's 4005, naming the field.
   await assert.rejects(host.startMixerTask(mixTask(out, { top: 0, left: 700, bottom: 360, right: 1340 }, BOTTOM_RIGHT)), (e) => e.code === 4005 && /users\[0\]/.test(e.field));
 
+  // A background image is not supported: refused with 1010, not ignored.
+  host.setMixerTaskConfig({ backgroundImage: 'https://example.com/bg.png' });
+  await assert.rejects(host.startMixerTask(mixTask(out, TOP_LEFT, BOTTOM_RIGHT)), (e) => e.code === 1010 && /backgroundImage/.test(e.message));
   assert.equal(host.setMixerTaskConfig({ backgroundColor: 0x00ff0000 }), true);
   const mixLive = live(anna, 'mix-out');
   assert.deepEqual(plain(await host.startMixerTask(mixTask(out, TOP_LEFT, BOTTOM_RIGHT))), { errorCode: 0, extendedData: '' });
