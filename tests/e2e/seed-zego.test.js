@@ -119,13 +119,16 @@ module.exports = page;
 `;
 }
 
-/** The app's own token backend, as ZEGO's guide has the developer write one. */
-function tokenBackend(room) {
+/**
+ * The app's own token backend, as ZEGO's guide has the developer write one: its request names
+ * only the user (`id_name`), so it mints app-wide tokens (`mprtc-server token --any-room`).
+ */
+function tokenBackend() {
   const bin = path.join(REPO, 'target', 'debug', 'mprtc-server');
   const server = http.createServer((req, res) => {
     const q = new URL(req.url, 'http://x').searchParams;
     const uid = q.get('id_name');
-    const token = execFileSync(bin, ['token', '--app', 'secure', '--room', room, '--uid', uid, '--secret', 'secure-secret']).toString().trim();
+    const token = execFileSync(bin, ['token', '--app', 'secure', '--any-room', '--uid', uid, '--secret', 'secure-secret']).toString().trim();
     res.writeHead(200, { 'content-type': 'text/plain' });
     res.end(token);
   });
@@ -174,7 +177,7 @@ test('ZEGO seed code runs unchanged but for import, token URL and usingComponent
   const server = await startServer();
   t.after(() => server.stop());
   const room = 'zego' + process.pid;
-  const backend = await tokenBackend(room);
+  const backend = await tokenBackend();
   t.after(() => backend.close());
   const tokenUrl = `http://127.0.0.1:${backend.address().port}/token`;
 
