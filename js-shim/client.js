@@ -8,6 +8,9 @@ var bg = require('./mprtc_bg.js');
 // Where 构建npm puts pkg/'s wasm, brotli-compressed (scripts/build-pkg; a MPRTC_WASM_PLAIN=1
 // build names the plain .wasm here instead).
 var wasmPath = 'miniprogram_npm/mprtc/mprtc_bg.wasm.br';
+// require('mprtc').setServer(url), e.g. in app.js: the server of every Client whose options
+// name none, so that pages keep NetEase's `Client({debug, appkey})` as it is.
+var defaultServer;
 var loading = null;
 
 // The only codes the shim writes itself: errors raised when there is no core to ask (before
@@ -103,6 +106,9 @@ function Client(options, unshared) {
   for (var k in options) {
     if (k !== 'wasmPath' && Object.prototype.hasOwnProperty.call(options, k)) coreOptions[k] = options[k];
   }
+  if (coreOptions.server === undefined) coreOptions.server = defaultServer;
+  // `debug: true` (NetEase's option): each API call and event is logged with console.debug.
+  this._debug = !!options.debug;
   // Randomness for the core's reconnect jitter (the core itself has no entropy source).
   if (coreOptions.seed === undefined) coreOptions.seed = Math.floor(Math.random() * 4294967296);
   this._options = coreOptions;
@@ -201,6 +207,7 @@ Client.prototype._call = function (method, args) {
   return this.init().then(function () {
     return new Promise(function (resolve, reject) {
       if (!self._core) throw shimError('cancelled', 'client was destroyed');
+      if (self._debug) console.debug('mprtc: ' + method, args);
       var r = self._run(method, args);
       if (r.err) reject(coreError(r.err));
       else self._ops[r.ok] = { resolve: resolve, reject: reject };
@@ -309,6 +316,7 @@ Client.prototype._apply = function (out) {
       if (this._socket && this._socket.live) this._socket.task.close({ code: out.code, reason: out.reason });
       break;
     case 'event':
+      if (this._debug) console.debug('mprtc: event ' + out.name, out.data);
       this._emit(out.name, [out.data]);
       break;
     case 'resolve':
@@ -456,6 +464,9 @@ module.exports = {
   listeners: listeners,
   setWasmPath: function (p) {
     wasmPath = p;
+  },
+  setServer: function (url) {
+    defaultServer = url;
   },
   // Destroys the shared client, as NetEase's YunXinMiniappSDK.destroy() does.
   destroy: function () {

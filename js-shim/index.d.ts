@@ -84,6 +84,8 @@ declare namespace mprtc {
     rtmpRecord?: NetEaseFlag;
     /** NetEase's host-speaker mode: refused with 1010 `unsupported` when set. */
     isHostSpeaker?: NetEaseFlag;
+    /** NetEase's split-screen recording mode: refused with 1010 `unsupported` when given at all. */
+    splitMode?: unknown;
   }
 
   /** A NetEase on/off option. */
@@ -367,6 +369,8 @@ declare namespace mprtc {
     url: string;
     /** Which component: this member's `<live-pusher>` (`push`) or a `<live-player>` (`pull`). */
     kind: 'push' | 'pull';
+    /** The same news as a list of one, as newer NetEase documentation describes it. */
+    userlist: (UidOf & { url: string })[];
   };
 
   /**
@@ -634,10 +638,10 @@ declare namespace mprtc {
     join(params: JoinParams): Promise<void>;
     /** Leaves the room; pending calls reject with 1007 `cancelled`. */
     leave(): Promise<void>;
-    /** Starts publishing; resolves with the URL for `<live-pusher url>`. */
-    publish(mediaType?: MediaType): Promise<string>;
-    /** Stops publishing the given kind (both when left out). */
-    unpublish(mediaType?: MediaType): Promise<void>;
+    /** Starts publishing (both kinds when left out or `''`); resolves with the URL for `<live-pusher url>`. */
+    publish(mediaType?: MediaType | ''): Promise<string>;
+    /** Stops publishing the given kind (both when left out or `''`). */
+    unpublish(mediaType?: MediaType | ''): Promise<void>;
     /** Subscribes to a member's media (both kinds when left out); resolves with play URLs. */
     subscribe(uid: UidIn, mediaType?: MediaType): Promise<PlayUrls>;
     /** Stops subscribing to a member's media (both kinds when left out). */
@@ -956,6 +960,12 @@ declare namespace mprtc {
      * Rejects with 1008 `wasm_unavailable`; a failed load may be retried.
      */
     load(): Promise<void>;
+    /**
+     * The server of every `Client` whose options name none (call it once, e.g. in `app.js`), so
+     * that pages keep NetEase's `Client({debug, appkey})` unchanged. Without either, the first
+     * call rejects with 1001 naming the `server` option and `setServer`.
+     */
+    setServer(url: string): void;
     /** For pkg/zego-components.js: the stream this mini-program publishes, which a `<zego-pusher>` names its events with. */
     zegoPushing(): string | null;
     /** The same object, for `import ... from 'mprtc'` without esModuleInterop-style helpers. */

@@ -10,6 +10,7 @@ var SDK = {
   ZegoExpressEngine: zego.ZegoExpressEngine,
   destroy: client.destroy,
   setWasmPath: client.setWasmPath,
+  setServer: client.setServer,
   // Optional preload; Client calls it anyway.
   load: client.load,
   // The stream this mini-program publishes, which a <zego-pusher> names its events with

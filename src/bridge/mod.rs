@@ -241,7 +241,7 @@ fn sole_argument(text: &str) -> &str {
 fn config(o: &Json) -> Result<ClientConfig, Error> {
     let appkey = opt_string(member(o, "appkey"), "appkey")?.unwrap_or_default();
     let server = opt_string(member(o, "server"), "server")?.ok_or_else(|| {
-        Error::invalid("server (the mprtc-server ws:// or wss:// URL) is required")
+        Error::invalid("server (the mprtc-server ws:// or wss:// URL) is required: pass it to Client, or call require('mprtc').setServer(url) once")
     })?;
     let mut cfg = ClientConfig::new(appkey, server)?;
     // Set by the ZEGO engine for its own clients (see `AppEvent::Zego`).
