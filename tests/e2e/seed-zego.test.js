@@ -15,7 +15,7 @@ const assert = require('node:assert/strict');
 const http = require('node:http');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
-const { miniProgram } = require('./mp');
+const { miniProgram, waitFor } = require('./mp');
 const { REPO, startServer, pushTestPattern, pullFrames } = require('./support');
 const { findSeed, skipWithout, loggedPage } = require('./seeds');
 const { mountPage } = require('../runtime/components');
@@ -242,6 +242,19 @@ test('ZEGO seed code runs unchanged but for import, token URL and usingComponent
   const [playerEl] = view.elements('live-player');
   assert.equal(playerEl.attrs.src, page.data.playerInfo.url, 'the play URL went through <zego-player> to <live-player src>');
   await waitLog('playQualityUpdate xiaohong-cam');
+
+  // Recovery: the native player gives up (-2301) and the guide's onPlayStateUpdate hears the
+  // stop; the native pusher gives up (-1307) and the SDK publishes again, which the guide's
+  // publisherStateUpdate handler logs as requesting (the SDK's new URL comes with it).
+  // (Only lines logged after each report count.)
+  const logAfter = (from, needle) => waitFor(() => logs.slice(from).find((l) => l.includes(needle)), needle, 20000, () => logs.join('\n'));
+  let from = logs.length;
+  playerEl.fire('statechange', { code: -2301, message: 'disconnected after retries' });
+  await logAfter(from, 'onPlayStateUpdate stop  xiaohong-cam');
+  from = logs.length;
+  pusherEl.fire('statechange', { code: -1307, message: 'push disconnected' });
+  await logAfter(from, 'publisherStateUpdate NO_PUBLISH xiaoming-cam -1307');
+  await logAfter(from, 'publisherStateUpdate PUBLISH_REQUESTING xiaoming-cam');
 
   page.data.playInfo.streamID = 'xiaohong-cam';
   page.leave();
