@@ -202,28 +202,30 @@ pub enum AppEvent {
     /// What the ZEGO engine reports, decided here so that its shim only renames; only with
     /// [`crate::core::ClientConfig::zego`].
     Zego(ZegoFact),
-    /// A room message from another member.
+    /// A room message from another member ([`crate::protocol::Event::Message`], with the
+    /// sender as `uid` like every member event the app gets).
     Message {
-        /// The room's id for it.
+        /// Its number in the room.
         id: u64,
-        /// Broadcast, barrage or command.
+        /// Chat, barrage or custom command.
         kind: MessageKind,
-        /// The sender.
+        /// Who sent it.
         uid: u64,
-        /// The text.
+        /// Its text.
         text: String,
-        /// The server's time of it (ms since the Unix epoch).
+        /// Its time (server clock, ms).
         ts: u64,
     },
-    /// Extra info from another member: its stream's (`key` `None`) or the room's `key`.
+    /// Extra info from another member, as the server's `extra-info` event has it (see
+    /// [`crate::protocol::Event::ExtraInfo`]): its stream's when `key` is `None`.
     ExtraInfo {
-        /// Who set it.
-        uid: u64,
-        /// The room extra info's key; `None` for the member's stream extra info.
+        /// The room value's name, or `None`.
         key: Option<String>,
-        /// The value.
+        /// What was set.
         value: String,
-        /// The server's time of it (ms since the Unix epoch).
+        /// The member who set it.
+        uid: u64,
+        /// When (server clock, ms).
         ts: u64,
     },
     /// A component's `bindnetstatus`, at most once per second per component.

@@ -34,11 +34,7 @@ impl Hub {
         {
             return Err(err(ErrorCode::InvalidParams, "key: 1 to 32 bytes"));
         }
-        let (key, uid) = self
-            .sessions
-            .get(&sid)
-            .and_then(|s| s.joined.clone())
-            .ok_or_else(not_in_room)?;
+        let (key, uid) = self.room_key_of(sid)?;
         let info = self.infos.entry(key.clone()).or_default();
         match &r.key {
             Some(k) => {
@@ -67,7 +63,7 @@ impl Hub {
 
     /// After a join that did not resume: the room's current extra info, to the joiner only.
     pub(super) fn send_extra_info(&mut self, sid: SessionId, out: &mut Vec<HubOut>) {
-        let Some((key, uid)) = self.sessions.get(&sid).and_then(|s| s.joined.clone()) else {
+        let Ok((key, uid)) = self.room_key_of(sid) else {
             return;
         };
         let (Some(info), Some(room)) = (self.infos.get(&key), self.rooms.get_mut(&key)) else {

@@ -45,11 +45,7 @@ impl Hub {
                 "to: only a command has targets, at most 100",
             ));
         }
-        let (key, from) = self
-            .sessions
-            .get(&sid)
-            .and_then(|s| s.joined.clone())
-            .ok_or_else(not_in_room)?;
+        let (key, from) = self.room_key_of(sid)?;
         let state = self.messages.entry(key.clone()).or_default();
         let member = state.member_rate.entry(from).or_default();
         // The member's budget first: one member's flood is refused without spending the room's.
@@ -92,6 +88,14 @@ impl Hub {
                 ts: now_ms,
             },
         ))
+    }
+
+    /// The room and uid of the connection `sid` (4020 `not_in_room` when it has joined none).
+    pub(super) fn room_key_of(&self, sid: SessionId) -> Result<(RoomKey, u64), WireError> {
+        self.sessions
+            .get(&sid)
+            .and_then(|s| s.joined.clone())
+            .ok_or_else(not_in_room)
     }
 
     /// Forget the message state of rooms that ended and of members that left (from
