@@ -34,13 +34,13 @@ declare namespace mprtc {
   interface ClientOptions {
     /** The app key configured on the mprtc-server (`[[apps]] key`). Required. */
     appkey: string;
-    /** The mprtc-server's signaling URL, `ws://` or `wss://` (`wss://host/ws`). Required. */
-    server: string;
-    /** Accepted for compatibility with NetEase-style options. */
+    /** The mprtc-server's signaling URL, `ws://` or `wss://` (`wss://host/ws`); else {@link MprtcSDK.setServer}'s. */
+    server?: string;
+    /** Logs each call and each event with `console.debug` (`mprtc: join ...`). */
     debug?: boolean;
     /**
-     * Where `WXWebAssembly.instantiate` finds `mprtc_bg.wasm`, relative to the mini-program
-     * root; default `miniprogram_npm/mprtc/mprtc_bg.wasm`. Module-wide, like
+     * Where `WXWebAssembly.instantiate` finds the wasm, relative to the mini-program root;
+     * default `miniprogram_npm/mprtc/mprtc_bg.wasm.br`. Module-wide, like
      * {@link MprtcSDK.setWasmPath}.
      */
     wasmPath?: string;
@@ -684,7 +684,7 @@ declare namespace mprtc {
 
     /** The signaling socket opened. */
     on(event: 'open', listener: Listener<OpenEvent>): this;
-    /** The signaling socket closed while in a room. */
+    /** The session is lost for good (reconnecting gave up, was off, or was refused); a socket that closes and comes back gives `willreconnect` / `reconnected` only. */
     on(event: 'disconnect', listener: Listener<DisconnectEvent>): this;
     /** Another member joined the room. */
     on(event: 'clientJoin', listener: Listener<ClientJoinEvent>): this;
@@ -952,7 +952,7 @@ declare namespace mprtc {
     destroy(): void;
     /**
      * Sets where the wasm is loaded from, for every client (default
-     * `miniprogram_npm/mprtc/mprtc_bg.wasm`). Call before the first load.
+     * `miniprogram_npm/mprtc/mprtc_bg.wasm.br`). Call before the first load.
      */
     setWasmPath(path: string): void;
     /**
