@@ -48,6 +48,11 @@ module.exports = [
     languageOptions: wechat({ WXWebAssembly: 'readonly', Promise: 'readonly' }),
   },
   {
+    // The <zego-pusher> / <zego-player> components shipped in pkg/.
+    files: ['js-shim/zego-*/index.js'],
+    languageOptions: wechat({ Component: 'readonly' }),
+  },
+  {
     // The demo mini-program: the same runtime, plus its page and component constructors.
     files: ['miniprogram-demo/**/*.js'],
     languageOptions: wechat({

@@ -15,7 +15,6 @@
 
 const { REPO, now, log, summary, round, table, runJson } = require('./common');
 const path = require('node:path');
-const fs = require('node:fs');
 
 if (process.env.MPRTC_BENCH_NO_WABT === '1') {
   // Must happen before tests/runtime first asks for wabt (it caches the instance).
@@ -61,7 +60,7 @@ async function emptyInstantiate(root) {
 
 async function measure({ iterations = 30 } = {}) {
   const pkg = layoutPackage({ files: { 'empty.wasm': EMPTY_WASM } });
-  const wasm = fs.readFileSync(path.join(REPO, 'pkg', 'mprtc_bg.wasm'));
+  const wasm = require('./pkg-size').pkgWasm(path.join(REPO, 'pkg'));
   try {
     await validateFeatures(EMPTY_WASM); // loads wabt itself, outside every timing
     const samples = [];

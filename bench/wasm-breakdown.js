@@ -134,8 +134,7 @@ function dataStrings(buf) {
 }
 
 function breakdown({ top = 25 } = {}) {
-  const shipped = path.join(REPO, 'pkg', 'mprtc_bg.wasm');
-  const buf = fs.readFileSync(shipped);
+  const buf = require('./pkg-size').pkgWasm(path.join(REPO, 'pkg'));
   const result = { file: 'pkg/mprtc_bg.wasm', bytes: buf.length, sections: sections(buf).map(({ name, bytes }) => ({ name, bytes })), dataStrings: dataStrings(buf) };
   if (!which('twiggy')) {
     result.twiggy = 'not installed (cargo install twiggy --locked): functions not broken down';

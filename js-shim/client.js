@@ -5,14 +5,19 @@
 
 var bg = require('./mprtc_bg.js');
 
-var wasmPath = 'miniprogram_npm/mprtc/mprtc_bg.wasm';
+// Where 构建npm puts pkg/'s wasm, brotli-compressed (scripts/build-pkg; a MPRTC_WASM_PLAIN=1
+// build names the plain .wasm here instead).
+var wasmPath = 'miniprogram_npm/mprtc/mprtc_bg.wasm.br';
+// require('mprtc').setServer(url), e.g. in app.js: the server of every Client whose options
+// name none, so that pages keep NetEase's `Client({debug, appkey})` as it is.
+var defaultServer;
 var loading = null;
 
 // The only codes the shim writes itself: errors raised when there is no core to ask (before
 // the wasm loads, after the client is freed), and the close codes of sockets it ends on its
 // own. They are the core's: a test in src/bridge/tests.rs reads these two lines and fails if
 // one differs from ErrorCode or the core's close-code constants, so they cannot drift apart.
-var CODES = { cancelled: 1007, wasm_unavailable: 1008, no_such_member: 4024 };
+var CODES = { cancelled: 1007, wasm_unavailable: 1008, unsupported: 1010, no_such_member: 4024 };
 var CLOSE = { replaced: 4000, destroyed: 1000, lost: 1006 };
 
 // An MprtcError: the core's {code, reason, message} as a real Error.
@@ -34,7 +39,7 @@ function load() {
   if (!loading) {
     loading = new Promise(function (resolve) {
       if (typeof WXWebAssembly === 'undefined') {
-        throw shimError('wasm_unavailable', 'WXWebAssembly is missing (WeChat base library 2.13.0+ needed)');
+        throw shimError('wasm_unavailable', 'WXWebAssembly is missing (WeChat base library 2.14.0+ needed)');
       }
       var imports = {};
       imports['./mprtc_bg.js'] = bg;
@@ -101,6 +106,9 @@ function Client(options, unshared) {
   for (var k in options) {
     if (k !== 'wasmPath' && Object.prototype.hasOwnProperty.call(options, k)) coreOptions[k] = options[k];
   }
+  if (coreOptions.server === undefined) coreOptions.server = defaultServer;
+  // `debug: true` (NetEase's option): each API call and event is logged with console.debug.
+  this._debug = !!options.debug;
   // Randomness for the core's reconnect jitter (the core itself has no entropy source).
   if (coreOptions.seed === undefined) coreOptions.seed = Math.floor(Math.random() * 4294967296);
   this._options = coreOptions;
@@ -162,10 +170,12 @@ function wide(k, v) {
 // One call into the core (see src/bridge): the arguments go in as JSON, and back comes the
 // call's result with every output the core queued and its next deadline. Outputs queue here
 // and are applied in order, also when a listener calls into the client while they are.
+// `args` as an array, or as its JSON text already (the ZEGO mixer writes uids beyond 2^53 as
+// the numbers they are, which JSON.stringify cannot).
 Client.prototype._run = function (name, args) {
-  var text;
+  var text = args;
   try {
-    text = JSON.stringify(args, wide);
+    if (typeof args !== 'string') text = JSON.stringify(args, wide);
   } catch (e) {
     text = ''; // a cycle: the core answers with a typed error
   }
@@ -197,6 +207,7 @@ Client.prototype._call = function (method, args) {
   return this.init().then(function () {
     return new Promise(function (resolve, reject) {
       if (!self._core) throw shimError('cancelled', 'client was destroyed');
+      if (self._debug) console.debug('mprtc: ' + method, args);
       var r = self._run(method, args);
       if (r.err) reject(coreError(r.err));
       else self._ops[r.ok] = { resolve: resolve, reject: reject };
@@ -250,6 +261,13 @@ Client.prototype.updateTasks = function (options) {
 Client.prototype.deleteTasks = function (options) {
   return this._call('deleteTasks', [options]);
 };
+// mprtc's extension (NetEase has no room messages): {type: 'broadcast' | 'barrage' | 'command',
+// text, to: [uid, ...]} -> {id, ts}; the others get the 'message' event. ZEGO engines in the
+// same room send and receive the same messages.
+Client.prototype.sendMessage = function (options) {
+  var o = options || {};
+  return this._call('sendMessage', [o.type, o.text, o.to]);
+};
 // Forwards a <live-pusher> / <live-player> event to the core (NetEase's dataReporter). Pages
 // call it from component handlers without waiting or catching, and components keep reporting
 // after leave, so it never rejects: a refused report (bad kind / event, not in a room) is logged
@@ -298,6 +316,7 @@ Client.prototype._apply = function (out) {
       if (this._socket && this._socket.live) this._socket.task.close({ code: out.code, reason: out.reason });
       break;
     case 'event':
+      if (this._debug) console.debug('mprtc: event ' + out.name, out.data);
       this._emit(out.name, [out.data]);
       break;
     case 'resolve':
@@ -445,6 +464,9 @@ module.exports = {
   listeners: listeners,
   setWasmPath: function (p) {
     wasmPath = p;
+  },
+  setServer: function (url) {
+    defaultServer = url;
   },
   // Destroys the shared client, as NetEase's YunXinMiniappSDK.destroy() does.
   destroy: function () {

@@ -34,13 +34,13 @@ declare namespace mprtc {
   interface ClientOptions {
     /** The app key configured on the mprtc-server (`[[apps]] key`). Required. */
     appkey: string;
-    /** The mprtc-server's signaling URL, `ws://` or `wss://` (`wss://host/ws`). Required. */
-    server: string;
-    /** Accepted for compatibility with NetEase-style options. */
+    /** The mprtc-server's signaling URL, `ws://` or `wss://` (`wss://host/ws`); else {@link MprtcSDK.setServer}'s. */
+    server?: string;
+    /** Logs each call and each event with `console.debug` (`mprtc: join ...`). */
     debug?: boolean;
     /**
-     * Where `WXWebAssembly.instantiate` finds `mprtc_bg.wasm`, relative to the mini-program
-     * root; default `miniprogram_npm/mprtc/mprtc_bg.wasm`. Module-wide, like
+     * Where `WXWebAssembly.instantiate` finds the wasm, relative to the mini-program root;
+     * default `miniprogram_npm/mprtc/mprtc_bg.wasm.br`. Module-wide, like
      * {@link MprtcSDK.setWasmPath}.
      */
     wasmPath?: string;
@@ -84,6 +84,8 @@ declare namespace mprtc {
     rtmpRecord?: NetEaseFlag;
     /** NetEase's host-speaker mode: refused with 1010 `unsupported` when set. */
     isHostSpeaker?: NetEaseFlag;
+    /** NetEase's split-screen recording mode: refused with 1010 `unsupported` when given at all. */
+    splitMode?: unknown;
   }
 
   /** A NetEase on/off option. */
@@ -367,6 +369,8 @@ declare namespace mprtc {
     url: string;
     /** Which component: this member's `<live-pusher>` (`push`) or a `<live-player>` (`pull`). */
     kind: 'push' | 'pull';
+    /** The same news as a list of one, as newer NetEase documentation describes it. */
+    userlist: (UidOf & { url: string })[];
   };
 
   /**
@@ -385,6 +389,43 @@ declare namespace mprtc {
 
   /** `liveRoomClose`: the app's backend closed the room; this session is over. */
   interface LiveRoomCloseEvent {}
+
+  /** What a room message is: chat, barrage (danmaku) or a custom command. */
+  type MessageType = 'broadcast' | 'barrage' | 'command';
+
+  /**
+   * `message` (mprtc's extension): a room message from another member, numbered by the room
+   * (`id`) and timed by the server (`ts`, ms since the epoch). ZEGO engines in the room get the
+   * same messages as `IMRecv*` events.
+   */
+  interface MessageEvent {
+    uid: Uid;
+    isBigNumber: boolean;
+    id: number;
+    type: MessageType;
+    text: string;
+    ts: number;
+  }
+
+  /**
+   * `extra-info` (mprtc's extension): a member's stream extra info (`key` absent) or a room
+   * extra info `key`, set by a ZEGO engine in the room (`setStreamExtraInfo` /
+   * `setRoomExtraInfo`); the current ones also come right after `join`.
+   */
+  interface ExtraInfoEvent {
+    uid: Uid;
+    isBigNumber: boolean;
+    key?: string;
+    value: string;
+    ts: number;
+  }
+
+  /** `sendMessage`'s argument: up to 1,024 bytes of `text`; `to` (a command's targets, at most 100) empty for everyone. */
+  interface MessageOptions {
+    type: MessageType;
+    text: string;
+    to?: UidIn[];
+  }
 
   /** Event name → payload, for code that handles events generically. */
   interface ClientEventMap {
@@ -413,6 +454,8 @@ declare namespace mprtc {
     quality: QualityEvent;
     identity: IdentityEvent;
     kickout: KickoutEvent;
+    message: MessageEvent;
+    'extra-info': ExtraInfoEvent;
   }
 
   type ClientEventName = keyof ClientEventMap;
@@ -595,10 +638,10 @@ declare namespace mprtc {
     join(params: JoinParams): Promise<void>;
     /** Leaves the room; pending calls reject with 1007 `cancelled`. */
     leave(): Promise<void>;
-    /** Starts publishing; resolves with the URL for `<live-pusher url>`. */
-    publish(mediaType?: MediaType): Promise<string>;
-    /** Stops publishing the given kind (both when left out). */
-    unpublish(mediaType?: MediaType): Promise<void>;
+    /** Starts publishing (both kinds when left out or `''`); resolves with the URL for `<live-pusher url>`. */
+    publish(mediaType?: MediaType | ''): Promise<string>;
+    /** Stops publishing the given kind (both when left out or `''`). */
+    unpublish(mediaType?: MediaType | ''): Promise<void>;
     /** Subscribes to a member's media (both kinds when left out); resolves with play URLs. */
     subscribe(uid: UidIn, mediaType?: MediaType): Promise<PlayUrls>;
     /** Stops subscribing to a member's media (both kinds when left out). */
@@ -613,6 +656,11 @@ declare namespace mprtc {
     deleteTasks(options: DeleteTasksOptions): Promise<void>;
     /** Replaces the session's join token (same app, room and uid) before it expires. */
     renewToken(token: string): Promise<void>;
+    /**
+     * mprtc's extension: sends a room message; resolves with its room id and server time.
+     * Rejects with 1001 (bad message), 4029 (over 10 a second per member or 50 per room).
+     */
+    sendMessage(options: MessageOptions): Promise<{ id: number; ts: number }>;
     /**
      * Stops sending a kind (both when left out) without unpublishing; the others get
      * `mute-audio` / `mute-video`. Set `muted` / `enable-camera` on the `<live-pusher>` too.
@@ -636,7 +684,7 @@ declare namespace mprtc {
 
     /** The signaling socket opened. */
     on(event: 'open', listener: Listener<OpenEvent>): this;
-    /** The signaling socket closed while in a room. */
+    /** The session is lost for good (reconnecting gave up, was off, or was refused); a socket that closes and comes back gives `willreconnect` / `reconnected` only. */
     on(event: 'disconnect', listener: Listener<DisconnectEvent>): this;
     /** Another member joined the room. */
     on(event: 'clientJoin', listener: Listener<ClientJoinEvent>): this;
@@ -658,6 +706,10 @@ declare namespace mprtc {
     on(event: 'liveRoomClose', listener: Listener<LiveRoomCloseEvent>): this;
     /** The join token expires soon: fetch a new one and call `renewToken`. */
     on(event: 'tokenWillExpire', listener: Listener<TokenWillExpireEvent>): this;
+    /** A room message from another member (mprtc's extension). */
+    on(event: 'message', listener: Listener<MessageEvent>): this;
+    /** Stream or room extra info a ZEGO engine in the room set (mprtc's extension). */
+    on(event: 'extra-info', listener: Listener<ExtraInfoEvent>): this;
     /** The connection was lost; the SDK is trying to get it back. */
     on(event: 'willreconnect', listener: Listener<WillReconnectEvent>): this;
     /** The connection is back. */
@@ -773,6 +825,56 @@ declare namespace mprtc {
     publishQualityUpdate: (streamID: string, stats: ZegoQualityStats) => void;
     playQualityUpdate: (streamID: string, stats: ZegoQualityStats) => void;
     tokenWillExpire: (roomID: string) => void;
+    IMRecvBroadcastMessage: (roomID: string, chatData: ZegoBroadcastMessageInfo[]) => void;
+    IMRecvBarrageMessage: (roomID: string, messageInfo: ZegoBarrageMessageInfo[]) => void;
+    IMRecvCustomCommand: (roomID: string, fromUser: ZegoUser, command: string) => void;
+    /** A member's stream extra info changed (or, right after login, is already set). */
+    streamExtraInfoUpdate: (roomID: string, streamList: ZegoStreamInfo[]) => void;
+    /** A room extra info key changed (or, right after login, is already set). */
+    roomExtraInfoUpdate: (roomID: string, roomExtraInfoList: ZegoRoomExtraInfo[]) => void;
+    /** The members in the room, this one included, after login and each join or leave. */
+    roomOnlineUserCountUpdate: (roomID: string, count: number) => void;
+    /** A mixer task's output state: PUBLISHING (505), PUBLISH_REQUESTING with the reason (506, retrying), NO_PUBLISH (ended). */
+    mixerRelayCDNStateUpdate: (taskID: string, infoList: { url: string; state: 'PUBLISHING' | 'PUBLISH_REQUESTING' | 'NO_PUBLISH'; updateReason: string; stateTime: number }[]) => void;
+  }
+
+  /** ZEGO's mixer task, over a push task (see the README, "Push tasks"). */
+  interface ZegoMixerTask {
+    /** The push task's id: 1 to 64 letters, digits or `_`. */
+    taskID: string;
+    /** Each stream's rectangle on the canvas, in output pixels; `contentType` 'audio' mixes only its sound, 'video_only' only its picture. */
+    inputList: { streamID: string; contentType?: 'video' | 'audio' | 'video_only' | 'VIDEO' | 'AUDIO' | 'VIDEO_ONLY'; layout: { top: number; left: number; bottom: number; right: number } }[];
+    /** Exactly one output, an `rtmp://` URL; a stream ID is refused with 1010. */
+    outputList: { target: string }[];
+    /** The canvas size; `outputBitrate` and `outputFPS` have no effect (the server's encoder settings apply). */
+    outputConfig: { outputWidth: number; outputHeight: number; outputBitrate?: number; outputFPS?: number };
+  }
+
+  interface ZegoRoomExtraInfo {
+    key: string;
+    value: string;
+    updateUser: ZegoUser;
+    /** The server's time of it, ms since the epoch. */
+    updateTime: number;
+  }
+
+  /** A chat message as `IMRecvBroadcastMessage` gives it. */
+  interface ZegoBroadcastMessageInfo {
+    fromUser: ZegoUser;
+    message: string;
+    /** The server's time of it, ms since the epoch. */
+    sendTime: number;
+    /** The room's number for it. */
+    messageID: number;
+  }
+
+  /** A barrage message as `IMRecvBarrageMessage` gives it. */
+  type ZegoBarrageMessageInfo = ZegoBroadcastMessageInfo;
+
+  /** What the message calls resolve with (a refusal rejects with the MprtcError). */
+  interface ZegoMessageResult {
+    errorCode: 0;
+    messageID: number;
   }
 
   /** A component event as ZEGO pages pass it: the whole `e`, or its `detail`. */
@@ -801,6 +903,21 @@ declare namespace mprtc {
     stopPlayingStream(streamID: string): Promise<boolean>;
     mutePublishStreamAudio(mute: boolean): Promise<boolean>;
     mutePublishStreamVideo(mute: boolean): Promise<boolean>;
+    /** A chat message to the room (up to 1,024 bytes). */
+    sendBroadcastMessage(roomID: string, message: string): Promise<ZegoMessageResult>;
+    /** A barrage message to the room (up to 1,024 bytes). */
+    sendBarrageMessage(roomID: string, message: string): Promise<ZegoMessageResult>;
+    /** A command to the users named (at most 100), or to everyone when `toUserIDs` is empty. */
+    sendCustomCommand(roomID: string, command: string, toUserIDs?: string[]): Promise<ZegoMessageResult>;
+    /** This member's stream extra info (up to 1,024 bytes), told to everyone in the room and to later joiners. */
+    setStreamExtraInfo(streamID: string, extraInfo: string): Promise<{ errorCode: 0 }>;
+    /** A room extra info value (key 1 to 32 bytes, value up to 1,024; 10 keys a room). */
+    setRoomExtraInfo(roomID: string, key: string, value: string): Promise<{ errorCode: 0 }>;
+    /** Starts (or, with a running task's ID, updates) a mix; rejects 1010 / 4024 / 4005 as the README says. */
+    startMixerTask(task: ZegoMixerTask): Promise<{ errorCode: 0; extendedData: string }>;
+    stopMixerTask(taskID: string): Promise<{ errorCode: 0 }>;
+    /** `backgroundColor` 0xRRGGBBAA (alpha ignored) for the next startMixerTask; a `backgroundImage` makes it reject with 1010. */
+    setMixerTaskConfig(config: { backgroundColor?: number; backgroundImage?: string }): boolean;
     /** Forwards `bindstatechange` of the pusher (its own streamID) or of a player. */
     updatePlayerState(streamID: string, e: ZegoComponentEvent): void;
     /** Forwards `bindnetstatus` of the pusher or of a player. */
@@ -835,7 +952,7 @@ declare namespace mprtc {
     destroy(): void;
     /**
      * Sets where the wasm is loaded from, for every client (default
-     * `miniprogram_npm/mprtc/mprtc_bg.wasm`). Call before the first load.
+     * `miniprogram_npm/mprtc/mprtc_bg.wasm.br`). Call before the first load.
      */
     setWasmPath(path: string): void;
     /**
@@ -843,6 +960,14 @@ declare namespace mprtc {
      * Rejects with 1008 `wasm_unavailable`; a failed load may be retried.
      */
     load(): Promise<void>;
+    /**
+     * The server of every `Client` whose options name none (call it once, e.g. in `app.js`), so
+     * that pages keep NetEase's `Client({debug, appkey})` unchanged. Without either, the first
+     * call rejects with 1001 naming the `server` option and `setServer`.
+     */
+    setServer(url: string): void;
+    /** For pkg/zego-components.js: the stream this mini-program publishes, which a `<zego-pusher>` names its events with. */
+    zegoPushing(): string | null;
     /** The same object, for `import ... from 'mprtc'` without esModuleInterop-style helpers. */
     default: MprtcSDK;
   }

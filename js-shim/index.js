@@ -10,8 +10,12 @@ var SDK = {
   ZegoExpressEngine: zego.ZegoExpressEngine,
   destroy: client.destroy,
   setWasmPath: client.setWasmPath,
+  setServer: client.setServer,
   // Optional preload; Client calls it anyway.
-  load: client.load
+  load: client.load,
+  // The stream this mini-program publishes, which a <zego-pusher> names its events with
+  // (zego-components.js).
+  zegoPushing: zego.pushing
 };
 
 module.exports = SDK;

@@ -15,6 +15,10 @@ var DISCONNECTED = 'DISCONNECTED';
 var CONNECTING = 'CONNECTING';
 var CONNECTED = 'CONNECTED';
 
+// The stream this mini-program publishes (one pusher per page): a <zego-pusher> without `sid`
+// names its events with it.
+var pushing = null;
+
 var PUBLISH_STATE = { requesting: 'PUBLISH_REQUESTING', active: 'PUBLISHING', failed: 'NO_PUBLISH' };
 var PLAY_STATE = { requesting: 'PLAY_REQUESTING', active: 'PLAYING', failed: 'NO_PLAY' };
 
@@ -34,6 +38,10 @@ function ZegoExpressEngine(appID, server, options) {
   // uid -> {userID, userName, streamID, kinds}: the names the core reported with 'identity',
   // and how many media kinds of the member are live (a ZEGO stream is up while any is).
   this._members = {};
+  // taskID -> true for the mixer tasks this engine runs ('stopping' until they end), and
+  // setMixerTaskConfig's settings.
+  this._mixing = {};
+  this._mixConfig = {};
   this._hook();
 }
 
@@ -67,7 +75,7 @@ proto._room = function (state, reason, code) {
 
 proto._member = function (uid) {
   var key = String(uid);
-  return this._members[key] || (this._members[key] = { userID: key, userName: '', streamID: null, kinds: 0 });
+  return this._members[key] || (this._members[key] = { userID: key, userName: '', streamID: null, kinds: 0, extraInfo: '' });
 };
 
 proto._user = function (m) {
@@ -93,11 +101,23 @@ proto._hook = function () {
   });
   c.on('clientJoin', function (d) {
     if (self._userUpdate) self._emit('roomUserUpdate', [self._roomID, 'ADD', [self._user(self._member(d.uid))]]);
+    self._count();
   });
   c.on('clientLeave', function (d) {
     var m = self._member(d.uid);
     delete self._members[String(d.uid)];
     if (self._userUpdate) self._emit('roomUserUpdate', [self._roomID, 'DELETE', [self._user(m)]]);
+    self._count();
+  });
+  // A stream's extra info (no key) or the room's.
+  c.on('extra-info', function (d) {
+    var m = self._member(d.uid);
+    if (d.key === undefined) {
+      m.extraInfo = d.value;
+      self._emit('streamExtraInfoUpdate', [self._roomID, [self._streamInfo(d.uid)]]);
+    } else {
+      self._emit('roomExtraInfoUpdate', [self._roomID, [{ key: d.key, value: d.value, updateUser: self._user(m), updateTime: d.ts }]]);
+    }
   });
   c.on('stream-added', function (d) {
     var m = self._member(d.uid);
@@ -153,8 +173,25 @@ proto._hook = function () {
   c.on('kickout', function (d) {
     self._room(DISCONNECTED, 'KICKOUT', d.code);
   });
+  // A push task this engine's mixer runs changed state: ZEGO's relay-CDN state of its output.
+  c.on('rtmp-tasks-status', function (d) {
+    if (!self._mixing[d.taskId]) return;
+    // A stopped task is followed until it says it ended.
+    if (d.code === 511 && self._mixing[d.taskId] === 'stopping') delete self._mixing[d.taskId];
+    var state = d.code === 505 ? 'PUBLISHING' : d.code === 506 ? 'PUBLISH_REQUESTING' : 'NO_PUBLISH';
+    self._emit('mixerRelayCDNStateUpdate', [d.taskId, [{ url: d.streamUrl, state: state, updateReason: d.code === 506 ? d.msg : 'NONE', stateTime: Date.now() }]]);
+  });
   c.on('tokenWillExpire', function () {
     self._emit('tokenWillExpire', [self._roomID]);
+  });
+  // Room messages, as ZEGO's IMRecv* events: a list of one for chat and barrage.
+  c.on('message', function (d) {
+    var from = self._user(self._member(d.uid));
+    if (d.type === 'command') return self._emit('IMRecvCustomCommand', [self._roomID, from, d.text]);
+    self._emit(d.type === 'barrage' ? 'IMRecvBarrageMessage' : 'IMRecvBroadcastMessage', [
+      self._roomID,
+      [{ fromUser: from, message: d.text, sendTime: d.ts, messageID: d.id }]
+    ]);
   });
 };
 
@@ -166,7 +203,12 @@ proto._uidOf = function (streamID) {
 
 proto._streamInfo = function (uid) {
   var m = this._member(uid);
-  return { streamID: m.streamID || String(uid), user: this._user(m), extraInfo: '' };
+  return { streamID: m.streamID || String(uid), user: this._user(m), extraInfo: m.extraInfo };
+};
+
+// ZEGO's roomOnlineUserCountUpdate: the members this engine knows of, itself included.
+proto._count = function () {
+  this._emit('roomOnlineUserCountUpdate', [this._roomID, Object.keys(this._members).length + 1]);
 };
 
 function stats(d) {
@@ -192,6 +234,7 @@ proto.loginRoom = function (roomID, token, user, config) {
     .then(
       function () {
         self._room(CONNECTED, 'LOGINED', 0);
+        self._count();
         return true;
       },
       function (e) {
@@ -220,7 +263,7 @@ proto.renewToken = function (token) {
 // ---- publish and play -----------------------------------------------------------------------
 
 proto.startPublishingStream = function (streamID) {
-  this._pushStream = streamID;
+  this._pushStream = pushing = streamID;
   return this._c._call('publishStream', [streamID]).then(function (url) {
     return { streamID: streamID, url: url };
   });
@@ -230,7 +273,7 @@ proto.stopPublishingStream = function (streamID) {
   var self = this;
   return this._c._call('unpublish', ['']).then(function () {
     self._emit('publisherStateUpdate', [{ streamID: streamID, state: 'NO_PUBLISH', errorCode: 0, extendedData: '' }]);
-    self._pushStream = null;
+    self._pushStream = pushing = null;
     return true;
   });
 };
@@ -266,6 +309,92 @@ proto.mutePublishStreamVideo = function (mute) {
   });
 };
 
+// ---- room messages ---------------------------------------------------------------------------
+
+// ZEGO's answer shape, {errorCode: 0, messageID}; a refusal rejects with the MprtcError (4029
+// over the rate, 1001 / 4003 for a bad message). `toUserIDs` empty: everyone in the room.
+proto._message = function (type, text, to) {
+  return this._c._call('sendMessage', [type, text, to]).then(function (r) {
+    return { errorCode: 0, messageID: r.id };
+  });
+};
+proto.sendBroadcastMessage = function (_roomID, message) {
+  return this._message('broadcast', message);
+};
+proto.sendBarrageMessage = function (_roomID, message) {
+  return this._message('barrage', message);
+};
+proto.sendCustomCommand = function (_roomID, command, toUserIDs) {
+  return this._message('command', command, toUserIDs);
+};
+
+// ---- mixer -----------------------------------------------------------------------------------
+
+// ZEGO's mixer task as a push task: each input's rectangle {top, left, bottom, right} becomes
+// the member's place on the canvas, contentType 'audio' / 'video_only' what of it is mixed;
+// outputConfig's size is the canvas, setMixerTaskConfig's backgroundColor (0xRRGGBBAA) its
+// colour. The output must be one rtmp:// URL (a CDN's, or a push URL mprtc gave a member): mprtc
+// has no server-side mixed streams to name by a stream ID, so that is refused with 1010. The
+// output bitrate and frame rate are the server's (README, "Push tasks").
+proto.startMixerTask = function (task) {
+  var self = this;
+  var t = task || {};
+  return new Promise(function (resolve) {
+    var outs = t.outputList || [];
+    var target = outs.length === 1 ? String(outs[0].target || '') : '';
+    if (!/^rtmps?:\/\//.test(target)) {
+      throw client.shimError('unsupported', 'startMixerTask: outputList must be one rtmp:// URL; mixing into a stream ID is not supported by mprtc');
+    }
+    if (self._mixConfig.backgroundImage) {
+      throw client.shimError('unsupported', 'setMixerTaskConfig: backgroundImage is not supported by mprtc');
+    }
+    var users = (t.inputList || []).map(function (input, i) {
+      var uid = self._uidOf(input.streamID);
+      if (uid === undefined) throw client.shimError('no_such_member', 'no member publishes stream ' + input.streamID);
+      var l = input.layout || {};
+      var kind = String(input.contentType || 'video').toLowerCase();
+      return { uid: uid, x: l.left, y: l.top, width: l.right - l.left, height: l.bottom - l.top, adaption: 0, zOrder: i + 1, pushAudio: kind !== 'video_only', pushVideo: kind !== 'audio' };
+    });
+    var c = t.outputConfig || {};
+    var bg = self._mixConfig.backgroundColor;
+    var canvas = { width: c.outputWidth, height: c.outputHeight, color: bg === undefined ? 0 : Math.floor(bg / 256) };
+    var rtmp = { taskId: t.taskID, streamUrl: target, layout: { canvas: canvas, users: users } };
+    // A user ID's uid is past 2^53 (names::uid_for_user): the JS number would round it, so the
+    // JSON carries the digits of the string the core gave.
+    var json = JSON.stringify([{ rtmpTasks: [rtmp] }]).replace(/"uid":"(\d+)"/g, '"uid":$1');
+    resolve(self._c._call(self._mixing[t.taskID] === true ? 'updateTasks' : 'addTasks', json));
+  }).then(function () {
+    self._mixing[t.taskID] = true;
+    return { errorCode: 0, extendedData: '' };
+  });
+};
+proto.stopMixerTask = function (taskID) {
+  var self = this;
+  return this._c._call('deleteTasks', [{ taskIds: [taskID] }]).then(function () {
+    self._mixing[taskID] = 'stopping';
+    return { errorCode: 0 };
+  });
+};
+proto.setMixerTaskConfig = function (config) {
+  this._mixConfig = config || {};
+  return true;
+};
+
+// ---- extra info ------------------------------------------------------------------------------
+
+// Up to 1,024 bytes on this member's stream; the others get streamExtraInfoUpdate.
+proto.setStreamExtraInfo = function (_streamID, extraInfo) {
+  return this._c._call('setExtraInfo', [null, extraInfo]).then(ok);
+};
+// A room value under `key` (1 to 32 bytes; 10 keys a room); the others get roomExtraInfoUpdate.
+proto.setRoomExtraInfo = function (_roomID, key, value) {
+  return this._c._call('setExtraInfo', [key, value]).then(ok);
+};
+
+function ok() {
+  return { errorCode: 0 };
+}
+
 // ---- the component bridge -------------------------------------------------------------------
 
 // ZEGO pages pass the whole component event `e`; the pusher's events carry its own streamID.
@@ -289,4 +418,9 @@ proto.destroyEngine = function () {
   this._listeners = {};
 };
 
-module.exports = { ZegoExpressEngine: ZegoExpressEngine };
+module.exports = {
+  ZegoExpressEngine: ZegoExpressEngine,
+  pushing: function () {
+    return pushing;
+  }
+};

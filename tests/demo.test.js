@@ -13,10 +13,10 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const acorn = require('acorn');
 const { createMiniProgram, layoutPackage } = require('./runtime');
+const { wcc, wcsc } = require('./wechat-compilers');
 
 const TESTS = __dirname;
 const DEMO = path.join(TESTS, '..', 'miniprogram-demo');
-const COMPILER_BIN = path.join(path.dirname(require.resolve('miniprogram-compiler/package.json')), 'bin', 'linux');
 const TSC = path.join(TESTS, 'node_modules', '.bin', 'tsc');
 
 function sources(ext) {
@@ -30,35 +30,6 @@ function sources(ext) {
     }
   })(DEMO);
   return out.sort();
-}
-
-function tool(name) {
-  const bin = path.join(COMPILER_BIN, name);
-  fs.chmodSync(bin, 0o755); // npm does not always keep the package's executable bits
-  return bin;
-}
-
-// wcc's component list, as the DevTools wrapper builds it: per WXML whose JSON has
-// usingComponents, the file, the count and the tag names.
-function componentArgs(dir, files) {
-  const args = [];
-  let count = 0;
-  for (const f of files) {
-    const json = path.join(dir, f.replace(/\.wxml$/, '.json'));
-    const using = fs.existsSync(json) ? JSON.parse(fs.readFileSync(json, 'utf8')).usingComponents : null;
-    if (!using) continue;
-    count++;
-    args.push(f, Object.keys(using).length, ...Object.keys(using));
-  }
-  return [count].concat(args).join(' ');
-}
-
-function wcc(dir, files) {
-  return spawnSync(tool('wcc'), ['-d', '-cc', componentArgs(dir, files)].concat(files, ['-gn', '$gwx']), { cwd: dir, encoding: 'utf8', maxBuffer: 64 << 20 });
-}
-
-function wcsc(dir, files) {
-  return spawnSync(tool('wcsc'), ['-db', '-pc', '0'].concat(files), { cwd: dir, encoding: 'utf8', maxBuffer: 64 << 20 });
 }
 
 test('every .wxml compiles with wcc (WeChat\'s WXML compiler)', (t) => {

@@ -10,6 +10,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
+const zlib = require('node:zlib');
 
 const PKG = path.join(__dirname, '..', 'pkg');
 
@@ -17,7 +18,9 @@ function platform() {
   const p = { memory: null, task: null, sent: [] };
   p.WXWebAssembly = {
     instantiate(file, imports) {
-      return WebAssembly.instantiate(fs.readFileSync(path.join(PKG, path.basename(file))), imports).then((r) => {
+      // As WeChat does, a .wasm.br (what pkg/ ships) is brotli-decompressed first.
+      const bytes = fs.readFileSync(path.join(PKG, path.basename(file)));
+      return WebAssembly.instantiate(file.endsWith('.br') ? zlib.brotliDecompressSync(bytes) : bytes, imports).then((r) => {
         p.memory = r.instance.exports.memory;
         return r;
       });

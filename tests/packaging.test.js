@@ -23,7 +23,7 @@ const { writeWasmBr } = require('../scripts/wasm-br');
 const PKG = wechat.PKG;
 const MB2 = 2 * 1024 * 1024;
 // What WeChat keeps of a package (miniprogram-ci's extension whitelist, the part that matters here).
-const SHIPPED = /\.(js|json|wasm|br)$/;
+const SHIPPED = /\.(js|json|wasm|br|wxml|wxss)$/;
 
 function tmp(t, prefix) {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -80,7 +80,9 @@ test('pkg/package.json makes pkg/ a mini-program npm package', () => {
   // 构建npm copies the folder "miniprogram" names whole; pkg/ itself is that folder.
   assert.equal(meta.miniprogram, '.');
   assert.equal(meta.license, 'MIT OR Apache-2.0');
-  assert.ok(fs.existsSync(path.join(PKG, meta.main)) && fs.existsSync(path.join(PKG, 'mprtc_bg.wasm')));
+  assert.ok(fs.existsSync(path.join(PKG, meta.main)) && fs.existsSync(path.join(PKG, 'mprtc_bg.wasm.br')));
+  // The plain .wasm is not shipped next to it: WeChat would count both.
+  assert.ok(!fs.existsSync(path.join(PKG, 'mprtc_bg.wasm')), 'pkg/ ships the .wasm.br only');
 });
 
 test('npm pack, npm install and 构建npm keep the wasm where the SDK loads it from', async (t) => {
@@ -95,7 +97,7 @@ test('npm pack, npm install and 构建npm keep the wasm where the SDK loads it f
   write(project, fixtureFiles('mprtc'));
   write(project, { 'package.json': JSON.stringify({ name: 'fixture', private: true, dependencies: { mprtc: `file:${path.join(work, packed[0].filename)}` } }) });
   execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: project, stdio: 'ignore' });
-  assert.ok(fs.existsSync(path.join(project, 'node_modules', 'mprtc', 'mprtc_bg.wasm')));
+  assert.ok(fs.existsSync(path.join(project, 'node_modules', 'mprtc', 'mprtc_bg.wasm.br')));
 
   const r = await wechat.packNpm(project);
   assert.deepEqual(r.warnings, [], 'packNpm warnings');
@@ -109,41 +111,45 @@ test('npm pack, npm install and 构建npm keep the wasm where the SDK loads it f
   assert.equal(data.state, 'loaded', `${data.code} ${data.message}`);
 });
 
-test('copied into a project instead, the SDK loads with wasmPath, from a .wasm or a .wasm.br', async (t) => {
+test('copied into a project instead, the SDK loads with wasmPath, from the .wasm.br or a plain .wasm', async (t) => {
   const root = tmp(t, 'mprtc-copy-');
   const lib = path.join(root, 'libs', 'mprtc');
   fs.mkdirSync(lib, { recursive: true });
-  for (const f of pkgFiles()) fs.copyFileSync(path.join(PKG, f), path.join(lib, f));
+  for (const f of pkgFiles()) {
+    fs.mkdirSync(path.dirname(path.join(lib, f)), { recursive: true });
+    fs.copyFileSync(path.join(PKG, f), path.join(lib, f));
+  }
   write(root, fixtureFiles('../../libs/mprtc/index.js'));
 
   // Without a path it looks in miniprogram_npm/ and says so.
   let data = await runFixture(t, root);
   assert.equal(data.state, 'failed');
   assert.equal(data.code, 1008);
-  assert.match(data.message, /miniprogram_npm\/mprtc\/mprtc_bg\.wasm/);
+  assert.match(data.message, /miniprogram_npm\/mprtc\/mprtc_bg\.wasm\.br/);
 
-  write(root, fixtureFiles('../../libs/mprtc/index.js', "SDK.setWasmPath('libs/mprtc/mprtc_bg.wasm');"));
-  data = await runFixture(t, root);
-  assert.equal(data.state, 'loaded', `${data.code} ${data.message}`);
-
-  // Only the brotli file in the package: WXWebAssembly takes the .wasm.br path. It is what
-  // `MPRTC_WASM_BR=1 scripts/build-pkg` wrote, or, from a build without it, what the same
-  // script (scripts/wasm-br.js) writes.
-  const br = path.join(lib, 'mprtc_bg.wasm.br');
-  const fromBuild = fs.existsSync(br);
-  if (!fromBuild) writeWasmBr(path.join(lib, 'mprtc_bg.wasm'), br);
-  assert.ok(zlib.brotliDecompressSync(fs.readFileSync(br)).equals(fs.readFileSync(path.join(PKG, 'mprtc_bg.wasm'))), 'the .wasm.br is the .wasm');
-  fs.rmSync(path.join(lib, 'mprtc_bg.wasm'));
   write(root, fixtureFiles('../../libs/mprtc/index.js', "SDK.setWasmPath('libs/mprtc/mprtc_bg.wasm.br');"));
   data = await runFixture(t, root);
   assert.equal(data.state, 'loaded', `${data.code} ${data.message}`);
+
+  // The plain .wasm instead (what a MPRTC_WASM_PLAIN=1 build ships, for base libraries before
+  // 2.14.0): the .wasm.br decompressed, which loads the same.
+  const br = path.join(lib, 'mprtc_bg.wasm.br');
+  const plain = path.join(lib, 'mprtc_bg.wasm');
+  fs.writeFileSync(plain, zlib.brotliDecompressSync(fs.readFileSync(br)));
+  fs.rmSync(br);
+  write(root, fixtureFiles('../../libs/mprtc/index.js', "SDK.setWasmPath('libs/mprtc/mprtc_bg.wasm');"));
+  data = await runFixture(t, root);
+  assert.equal(data.state, 'loaded', `${data.code} ${data.message}`);
+  // scripts/wasm-br.js, which build-pkg writes the .wasm.br with, gives back the same bytes.
+  writeWasmBr(plain, br);
+  fs.rmSync(plain);
   // And the core in it works: it answers a call with its own typed error.
   const mp = miniProgram(t, { root, name: 'br' });
   const SDK = mp.require('libs/mprtc/index.js');
   SDK.setWasmPath('libs/mprtc/mprtc_bg.wasm.br');
   const c = SDK.Client({ appkey: 'demo', server: 'ws://127.0.0.1:9/ws' });
   await assert.rejects(c.join({ uid: 1 }), (e) => e.code === 1001 && e.reason === 'invalid_argument');
-  t.diagnostic(`mprtc_bg.wasm.br (${fromBuild ? 'MPRTC_WASM_BR=1 build' : 'scripts/wasm-br.js'}): ${fs.statSync(br).size} B (mprtc_bg.wasm: ${fs.statSync(path.join(PKG, 'mprtc_bg.wasm')).size} B)`);
+  t.diagnostic(`mprtc_bg.wasm.br: ${fs.statSync(br).size} B (the .wasm: ${zlib.brotliDecompressSync(fs.readFileSync(br)).length} B)`);
 });
 
 test('miniprogram-ci compiles the demo with the SDK built in; every package is under 2 MB', async (t) => {
@@ -164,7 +170,7 @@ test('miniprogram-ci compiles the demo with the SDK built in; every package is u
   for (const f of pkgFiles()) {
     assert.ok(files.has(`miniprogram_npm/mprtc/${f}`), `the SDK's ${f} is in the package`);
   }
-  assert.ok(fs.readFileSync(path.join(out, 'miniprogram_npm/mprtc/mprtc_bg.wasm')).equals(fs.readFileSync(path.join(PKG, 'mprtc_bg.wasm'))), 'the wasm is pkg/\'s, byte for byte');
+  assert.ok(fs.readFileSync(path.join(out, 'miniprogram_npm/mprtc/mprtc_bg.wasm.br')).equals(fs.readFileSync(path.join(PKG, 'mprtc_bg.wasm.br'))), 'the wasm is pkg/\'s, byte for byte');
   // What WeChat would not ship is not there (the declarations, READMEs, licence texts).
   for (const f of files.keys()) assert.ok(SHIPPED.test(f) || /\.(wxml|wxss)$/.test(f), `${f} should not be in the package`);
 

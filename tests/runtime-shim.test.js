@@ -12,7 +12,7 @@ const { REPO, SHIM } = require('./runtime-support');
 
 // ---------------------------------------------------------- the real pkg/, when it has been built
 const PKG = process.env.MPRTC_PKG_DIR ? path.resolve(process.env.MPRTC_PKG_DIR) : path.join(REPO, 'pkg');
-const havePkg = fs.existsSync(path.join(PKG, 'mprtc_bg.wasm'));
+const havePkg = fs.existsSync(path.join(PKG, 'mprtc_bg.wasm.br')) || fs.existsSync(path.join(PKG, 'mprtc_bg.wasm'));
 for (const shape of ['pair', 'instance']) {
   test(`built pkg/ loads in the strict runtime, shape '${shape}'`, { skip: !havePkg && 'pkg/ not built (scripts/build-pkg)' }, async () => {
     const { root, cleanup } = layoutPackage({ pkgDir: PKG });

@@ -30,7 +30,7 @@ test('pkg/ ships within the size budget', (t) => {
 test('the budget counts the wasm and the JS (shim and glue in one file), and not what WeChat drops', () => {
   const m = measurePkg(PKG);
   const shipped = new Set(m.files.filter((f) => f.shipped).map((f) => f.name));
-  for (const name of ['mprtc_bg.wasm', 'index.js', 'package.json']) {
+  for (const name of ['mprtc_bg.wasm.br', 'index.js', 'package.json', 'zego-components.js', 'zego-pusher/index.wxml']) {
     assert.ok(shipped.has(name), `${name} is shipped and must be counted`);
   }
   for (const f of m.files.filter((x) => /\.(md|ts)$|^LICENSE/.test(x.name))) {

@@ -40,8 +40,13 @@ struct TokenArgs {
     /// App key the token is for.
     #[arg(long)]
     app: String,
-    #[arg(long)]
-    room: String,
+    /// The room the token admits to.
+    #[arg(long, required_unless_present = "any_room")]
+    room: Option<String>,
+    /// Admit the member to any room of the app instead (ZEGO-style per-user tokens): a leaked
+    /// token then opens every room until it expires; keep the ttl short.
+    #[arg(long, conflicts_with = "room")]
+    any_room: bool,
     /// The member: a decimal uid, or an app-chosen user id (ZEGO's userID).
     #[arg(long)]
     uid: String,
@@ -105,9 +110,13 @@ fn token_cmd(t: TokenArgs) -> ExitCode {
         },
         (None, None) => return fail("token.no_secret", "give --secret or --config"),
     };
-    if let Err(e) = mprtc::protocol::names::check_room(&t.room) {
-        return fail("token.bad_room", e.0);
-    }
+    let room = match &t.room {
+        Some(r) => match mprtc::protocol::names::check_room(r) {
+            Ok(()) => r.clone(),
+            Err(e) => return fail("token.bad_room", e.0),
+        },
+        None => token::ANY_ROOM.to_owned(),
+    };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -128,7 +137,7 @@ fn token_cmd(t: TokenArgs) -> ExitCode {
     }
     let claims = token::Claims {
         app: t.app,
-        room: t.room,
+        room,
         uid: t.uid,
         iat: now,
         exp: now.saturating_add(t.ttl),

@@ -33,13 +33,20 @@ impl Default for Privileges {
     }
 }
 
+/// The `room` of an app-wide token (`mprtc-server token --any-room`): it admits its member to
+/// any room of its app. No room can have this name (rooms are `[A-Za-z0-9_-]`), so it never
+/// means one room. ZEGO's tokens name only the user, so ZEGO apps that mint one token per user
+/// need it; the trade-off (README, "Tokens") is that a leaked token opens every room of the app
+/// to its holder until it expires.
+pub const ANY_ROOM: &str = "*";
+
 /// The claims of a join token. `uid` is a decimal string so that JS tooling that decodes tokens
 /// never rounds a 64-bit uid.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     /// The app key the token was issued for.
     pub app: String,
-    /// The room it admits to.
+    /// The room it admits to, or [`ANY_ROOM`].
     pub room: String,
     /// The member: a decimal uid, or an app-chosen user id.
     pub uid: String,
@@ -139,7 +146,7 @@ pub fn verify_for(
         Some(u) => c.uid == u,
         None => c.uid == uid.to_string(),
     };
-    if c.app != app || c.room != room || !names_member {
+    if c.app != app || (c.room != room && c.room != ANY_ROOM) || !names_member {
         return Err(TokenError::Mismatch);
     }
     if now_unix >= c.exp {
@@ -151,6 +158,33 @@ pub fn verify_for(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An app-wide token admits its member to any room of its app, and to nothing else: not
+    /// another app, not another member; a room token still admits only its room.
+    #[test]
+    fn an_app_wide_token_admits_to_any_room_of_its_app_only() {
+        let c = Claims {
+            app: "app".into(),
+            room: ANY_ROOM.into(),
+            uid: "anna".into(),
+            iat: 1000,
+            exp: 1060,
+            privileges: Privileges::default(),
+        };
+        let t = sign(b"s3cret", &c);
+        let uid = mprtc::protocol::names::uid_for_user("anna");
+        for room in ["r1", "lobby", "x-2"] {
+            assert!(verify_for(b"s3cret", &t, "app", room, uid, Some("anna"), 1059).is_ok());
+        }
+        let other_app = verify_for(b"s3cret", &t, "other", "r1", uid, Some("anna"), 1059);
+        assert_eq!(other_app.unwrap_err(), TokenError::Mismatch);
+        let other_user = verify_for(b"s3cret", &t, "app", "r1", 7, Some("ben"), 1059);
+        assert_eq!(other_user.unwrap_err(), TokenError::Mismatch);
+        let late = verify_for(b"s3cret", &t, "app", "r1", uid, Some("anna"), 1060);
+        assert_eq!(late.unwrap_err(), TokenError::Expired);
+        let one_room = mint(b"s3cret", "app", "r1", 42, Privileges::default(), 1000, 60);
+        assert!(verify(b"s3cret", &one_room, "app", "r2", 42, 1001).is_err());
+    }
 
     #[test]
     fn mint_and_verify() {

@@ -186,3 +186,34 @@ fn bad_token_flags_are_refused() {
     assert!(out.stderr.contains("--room"), "{out:?}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `--any-room`: an app-wide token (room `*`), which the ZEGO seed test's backend mints for
+/// its users and the server admits into any room (tests/e2e/seed-zego.test.js); it cannot be
+/// combined with `--room`.
+#[test]
+fn any_room_tokens_name_no_room() {
+    let env = [("MPRTC_APP_SECRET", SECRET)];
+    let out = binary::run(
+        &["token", "--app", "sec", "--any-room", "--uid", "anna"],
+        &env,
+    );
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let c = claims(out.stdout.trim());
+    assert_eq!(
+        (c["room"].as_str(), c["uid"].as_str()),
+        (Some("*"), Some("anna"))
+    );
+    let both = [
+        "token",
+        "--app",
+        "sec",
+        "--room",
+        "r",
+        "--any-room",
+        "--uid",
+        "1",
+    ];
+    let out = binary::run(&both, &env);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(out.stderr.contains("--any-room"), "{out:?}");
+}

@@ -149,11 +149,21 @@ fn request_body(kind: RequestKind) -> BoxedStrategy<Value> {
                 m
             })
             .boxed(),
+        RequestKind::SendMessage => (
+            select(vec!["broadcast", "barrage", "command"]),
+            arb_string(),
+            proptest::collection::vec(uid(), 0..3),
+        )
+            .prop_map(|(kind, text, to)| json!({ "kind": kind, "text": text, "to": to }))
+            .boxed(),
+        RequestKind::SetExtraInfo => (proptest::option::of("[a-z]{1,8}"), arb_string())
+            .prop_map(|(key, value)| json!({ "key": key, "value": value }))
+            .boxed(),
     }
 }
 
 /// Joins weigh most: most requests need a joined session to get past "not in room".
-const KINDS: [(u32, RequestKind); 13] = [
+const KINDS: [(u32, RequestKind); 15] = [
     (6, RequestKind::Join),
     (2, RequestKind::Leave),
     (3, RequestKind::Publish),
@@ -167,6 +177,8 @@ const KINDS: [(u32, RequestKind); 13] = [
     (2, RequestKind::Ping),
     (1, RequestKind::RenewToken),
     (1, RequestKind::Mute),
+    (1, RequestKind::SendMessage),
+    (1, RequestKind::SetExtraInfo),
 ];
 
 /// A valid request frame of any kind, with a small id mostly.

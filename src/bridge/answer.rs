@@ -215,6 +215,28 @@ impl ToJson for EventData<'_> {
                 uid_out(&mut d, *uid);
                 net_status_out(&mut d, net);
             }
+            AppEvent::Message {
+                id,
+                kind,
+                uid,
+                text,
+                ts,
+            } => {
+                uid_out(&mut d, *uid);
+                d.field("id", id)
+                    .field("type", kind)
+                    .field("text", text)
+                    .field("ts", ts);
+            }
+            AppEvent::ExtraInfo {
+                uid,
+                key,
+                value,
+                ts,
+            } => {
+                uid_out(&mut d, *uid);
+                d.opt("key", key).field("value", value).field("ts", ts);
+            }
             AppEvent::RoleChanged { uid, role } => {
                 uid_out(&mut d, *uid);
                 d.field(
@@ -260,6 +282,11 @@ impl ToJson for Output {
                     OpValue::Done => {}
                     OpValue::PushUrl(url) => {
                         o.field("value", url);
+                    }
+                    OpValue::Message { id, ts } => {
+                        let mut v = String::new();
+                        ObjOut::start(&mut v).field("id", id).field("ts", ts).end();
+                        o.raw("value", &v);
                     }
                     OpValue::Play { url, flv_url } => {
                         let mut v = String::new();

@@ -17,8 +17,8 @@ mod args;
 
 use crate::core::{params, Client, ClientConfig, ComponentKind, Error, ReportEvent};
 use crate::prelude::*;
-use crate::protocol::json::{Json, ObjOut, ToJson};
-use crate::protocol::{names, ErrorCode, Media, UserTag};
+use crate::protocol::json::{FromJson, Json, ObjOut, ToJson};
+use crate::protocol::{names, ErrorCode, Media, MessageKind, UserTag};
 use crate::text::{cat, num};
 use answer::JsUid;
 use args::{member, opt_string, Args};
@@ -111,6 +111,30 @@ impl Bridge {
             "setRole" => {
                 let r = opt_string(a0, "role")?.unwrap_or_default();
                 op(c.set_role(now, params::role(&r)?))
+            }
+            // [type, text, targets]: a target is a uid, or for the ZEGO engine a userID, which
+            // stands for the uid the server gave that user (names::uid_for_user).
+            "sendMessage" => {
+                let kind = MessageKind::from_json(a0)
+                    .map_err(|_| Error::invalid("type must be broadcast, barrage or command"))?;
+                let text = opt_string(a1, "text")?.unwrap_or_default();
+                let to = match a.at(2) {
+                    Json::Arr(list) => list
+                        .iter()
+                        .map(|v| match v {
+                            Json::Str(s) if c.is_zego() => Ok(names::uid_for_user(s)),
+                            v => args::uid(v),
+                        })
+                        .collect::<Result<Vec<u64>, Error>>()?,
+                    _ => Vec::new(),
+                };
+                op(c.send_message(now, kind, text, to))
+            }
+            // [key or null, value]: a room extra info, or (null) this member's stream's.
+            "setExtraInfo" => {
+                let key = opt_string(a0, "key")?;
+                let value = opt_string(a1, "value")?.unwrap_or_default();
+                op(c.set_extra_info(now, key, value))
             }
             "renewToken" => {
                 let t = opt_string(a0, "token")?.unwrap_or_default();
@@ -217,7 +241,7 @@ fn sole_argument(text: &str) -> &str {
 fn config(o: &Json) -> Result<ClientConfig, Error> {
     let appkey = opt_string(member(o, "appkey"), "appkey")?.unwrap_or_default();
     let server = opt_string(member(o, "server"), "server")?.ok_or_else(|| {
-        Error::invalid("server (the mprtc-server ws:// or wss:// URL) is required")
+        Error::invalid("server (the mprtc-server ws:// or wss:// URL) is required: pass it to Client, or call require('mprtc').setServer(url) once")
     })?;
     let mut cfg = ClientConfig::new(appkey, server)?;
     // Set by the ZEGO engine for its own clients (see `AppEvent::Zego`).

@@ -4,7 +4,7 @@ use crate::prelude::*;
 
 use super::component::{ComponentKind, NetStatus};
 use super::error::Error;
-use crate::protocol::{LeaveReason, Role};
+use crate::protocol::{LeaveReason, MessageKind, Role};
 
 /// Identifies one API call whose outcome arrives later as [`Output::Resolve`] or [`Output::Reject`].
 pub type OpId = u32;
@@ -202,6 +202,32 @@ pub enum AppEvent {
     /// What the ZEGO engine reports, decided here so that its shim only renames; only with
     /// [`crate::core::ClientConfig::zego`].
     Zego(ZegoFact),
+    /// A room message from another member ([`crate::protocol::Event::Message`], with the
+    /// sender as `uid` like every member event the app gets).
+    Message {
+        /// Its number in the room.
+        id: u64,
+        /// Chat, barrage or custom command.
+        kind: MessageKind,
+        /// Who sent it.
+        uid: u64,
+        /// Its text.
+        text: String,
+        /// Its time (server clock, ms).
+        ts: u64,
+    },
+    /// Extra info from another member, as the server's `extra-info` event has it (see
+    /// [`crate::protocol::Event::ExtraInfo`]): its stream's when `key` is `None`.
+    ExtraInfo {
+        /// The room value's name, or `None`.
+        key: Option<String>,
+        /// What was set.
+        value: String,
+        /// The member who set it.
+        uid: u64,
+        /// When (server clock, ms).
+        ts: u64,
+    },
     /// A component's `bindnetstatus`, at most once per second per component.
     Quality {
         /// Pusher or player.
@@ -256,6 +282,8 @@ impl AppEvent {
             Self::PusherState { .. } => "pusher-state",
             Self::PlayerState { .. } => "player-state",
             Self::Quality { .. } => "quality",
+            Self::Message { .. } => "message",
+            Self::ExtraInfo { .. } => "extra-info",
             Self::Identity { .. } => "identity",
             Self::Zego(ZegoFact::Ended { .. }) => "kickout",
         }
@@ -281,6 +309,13 @@ pub enum OpValue {
     Done,
     /// `publish`: the URL for `<live-pusher url>`.
     PushUrl(String),
+    /// `sendMessage`: the room's id for the message and when the server took it.
+    Message {
+        /// The message id, as the others get it.
+        id: u64,
+        /// The server's time of it (ms since the Unix epoch).
+        ts: u64,
+    },
     /// `subscribe`: the URLs for `<live-player src>`.
     Play {
         /// The RTMP play URL.

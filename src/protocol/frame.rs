@@ -57,6 +57,10 @@ pub enum RequestKind {
     RenewToken,
     /// `mute`: body `MuteReq`.
     Mute,
+    /// `send-message`: body `SendMessageReq`, answered with `SendMessageOk`.
+    SendMessage,
+    /// `set-extra-info`: body `SetExtraInfoReq`.
+    SetExtraInfo,
 }
 
 impl RequestKind {
@@ -76,6 +80,8 @@ impl RequestKind {
             Self::Ping => "ping",
             Self::RenewToken => "renew-token",
             Self::Mute => "mute",
+            Self::SendMessage => "send-message",
+            Self::SetExtraInfo => "set-extra-info",
         }
     }
     /// The kind for a wire `type`; `None` for a type this build does not know.
@@ -94,6 +100,8 @@ impl RequestKind {
             "ping" => Self::Ping,
             "renew-token" => Self::RenewToken,
             "mute" => Self::Mute,
+            "send-message" => Self::SendMessage,
+            "set-extra-info" => Self::SetExtraInfo,
             _ => return None,
         })
     }

@@ -161,10 +161,27 @@ fn request_body(kind: RequestKind) -> BoxedStrategy<Value> {
                 m
             })
             .boxed(),
+        RequestKind::SendMessage => (
+            message_kind(),
+            arb_string(),
+            proptest::collection::vec(uid(), 0..3),
+        )
+            .prop_map(|(k, text, to)| json!({ "kind": k, "text": text, "to": to }))
+            .boxed(),
+        RequestKind::SetExtraInfo => (proptest::option::of(arb_string()), arb_string())
+            .prop_map(|(key, value)| match key {
+                Some(k) => json!({ "key": k, "value": value }),
+                None => json!({ "value": value }),
+            })
+            .boxed(),
     }
 }
 
-const KINDS: [RequestKind; 13] = [
+fn message_kind() -> BoxedStrategy<&'static str> {
+    select(vec!["broadcast", "barrage", "command"]).boxed()
+}
+
+const KINDS: [RequestKind; 15] = [
     RequestKind::Join,
     RequestKind::Leave,
     RequestKind::Publish,
@@ -178,6 +195,8 @@ const KINDS: [RequestKind; 13] = [
     RequestKind::Ping,
     RequestKind::RenewToken,
     RequestKind::Mute,
+    RequestKind::SendMessage,
+    RequestKind::SetExtraInfo,
 ];
 
 /// Any request: any id, any kind, and a body valid for that kind.
@@ -225,6 +244,8 @@ fn typed_round_trip(id: u32, kind: RequestKind, b: Value) -> Result<(), TestCase
         RequestKind::Ping => check::<PingReq>(id, kind, b),
         RequestKind::RenewToken => check::<RenewTokenReq>(id, kind, b),
         RequestKind::Mute => check::<MuteReq>(id, kind, b),
+        RequestKind::SendMessage => check::<SendMessageReq>(id, kind, b),
+        RequestKind::SetExtraInfo => check::<SetExtraInfoReq>(id, kind, b),
     }
 }
 
@@ -246,6 +267,12 @@ fn event_json() -> BoxedStrategy<Value> {
         kick_reason.prop_map(|r| json!({"type": "kicked", "body": {"reason": r}})),
         Just(json!({"type": "room-closed", "body": {}})),
         any::<u64>().prop_map(|s| json!({"type": "token-will-expire", "body": {"remaining_s": s}})),
+        (any::<u64>(), message_kind(), uid(), arb_string(), any::<u64>()).prop_map(|(i, k, u, t, ts)| {
+            json!({"type": "message", "body": {"id": i, "kind": k, "from": u, "text": t, "ts": ts}})
+        }),
+        (uid(), arb_string(), any::<u64>()).prop_map(|(u, v, ts)| {
+            json!({"type": "extra-info", "body": {"uid": u, "key": "k", "value": v, "ts": ts}})
+        }),
     ]
     .boxed()
 }

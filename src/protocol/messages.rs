@@ -332,6 +332,84 @@ pub enum Event {
         /// Seconds left before the token expires.
         remaining_s: u64,
     },
+    /// A room message (`send-message`) from another member: to everyone, or to this member
+    /// among the command's targets. Ordered, numbered and resumed like every event.
+    Message {
+        /// The room's number for it, from 1, the same for everyone it went to.
+        id: u64,
+        /// Broadcast, barrage or command.
+        kind: MessageKind,
+        /// The sender.
+        from: u64,
+        /// What was sent.
+        text: String,
+        /// When the server took it (ms since the Unix epoch).
+        ts: u64,
+    },
+    /// Extra info changed (`set-extra-info`): a member's stream extra info (`key` absent) or a
+    /// room extra info `key`. A joiner gets the current ones this way right after its join.
+    ExtraInfo {
+        /// Who set it (the stream's member, for stream extra info).
+        uid: u64,
+        /// The room extra info's key; `None` for the member's stream extra info.
+        key: Option<String>,
+        /// The value.
+        value: String,
+        /// When the server took it (ms since the Unix epoch).
+        ts: u64,
+    },
+}
+
+/// Keys of room extra info one room holds at most (ZEGO's rooms hold one).
+pub const MAX_ROOM_INFO_KEYS: usize = 10;
+/// The longest room extra info key, in bytes.
+pub const MAX_INFO_KEY_BYTES: usize = 32;
+/// The longest extra info value (stream or room), in bytes.
+pub const MAX_INFO_VALUE_BYTES: usize = 1024;
+
+/// `set-extra-info`: set this member's stream extra info (`key` absent) or a room extra info.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetExtraInfoReq {
+    /// The room extra info's key (1 to [`MAX_INFO_KEY_BYTES`] bytes); `None`: the stream's.
+    pub key: Option<String>,
+    /// Up to [`MAX_INFO_VALUE_BYTES`] bytes.
+    pub value: String,
+}
+
+/// What a room message is, as ZEGO's apps tell them apart (chat, barrage, custom command).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    /// A chat message to the whole room (ZEGO's `sendBroadcastMessage`).
+    Broadcast,
+    /// A barrage (danmaku) message to the whole room (`sendBarrageMessage`).
+    Barrage,
+    /// A custom command, to the members in `to` or, with none, to everyone (`sendCustomCommand`).
+    Command,
+}
+
+/// The most bytes one room message carries (ZEGO's limit for each of the three kinds).
+pub const MAX_MESSAGE_BYTES: usize = 1024;
+/// The most members one command names.
+pub const MAX_MESSAGE_TARGETS: usize = 100;
+
+/// `send-message`: a room message, answered with [`SendMessageOk`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendMessageReq {
+    /// Broadcast, barrage or command.
+    pub kind: MessageKind,
+    /// 1 to [`MAX_MESSAGE_BYTES`] bytes of text.
+    pub text: String,
+    /// A command's targets (uids); empty for everyone else in the room.
+    pub to: Vec<u64>,
+}
+
+/// The answer to `send-message`: the message's id and time, as the others get them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendMessageOk {
+    /// The room's number for the message.
+    pub id: u64,
+    /// When the server took it (ms since the Unix epoch).
+    pub ts: u64,
 }
 
 /// Why a session was ended by the server, in `kicked`.

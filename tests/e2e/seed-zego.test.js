@@ -1,11 +1,13 @@
 'use strict';
 // The ZEGO seed's code, as written, against mprtc. The guide gives its code as fragments of one
-// page (init, room callbacks, token fetch, login and publish, component handlers, play, stop);
-// this test cuts them out of the seed verbatim and sets them into a page skeleton that supplies
-// what the guide leaves to the app: the page's data, setData and the two components. The only
-// edits to the guide's code are the import line and the token URL (the app's own backend,
-// here a small HTTP server minting mprtc tokens). Real server, real media (ffmpeg as the
-// components), both branches the guide cares about: publishing and playing.
+// page (init, room callbacks, token fetch, login and publish, component WXML and handlers, play,
+// stop); this test cuts them out of the seed verbatim and sets them into a page skeleton that
+// supplies what the guide leaves to the app: the page's data. The guide's <zego-pusher> and
+// <zego-player> WXML runs in the simulated runtime's component host (tests/runtime/components.js)
+// with mprtc's components from pkg/, as a page that changed only its usingComponents entries;
+// their native <live-pusher> / <live-player> are ffmpeg, pushing to and pulling from the real
+// server. The only edits to the guide's code are the import line and the token URL (the app's
+// own backend, here a small HTTP server minting mprtc tokens).
 // When ../shared/seeds is not there the test says so and skips.
 
 const test = require('node:test');
@@ -13,9 +15,13 @@ const assert = require('node:assert/strict');
 const http = require('node:http');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
-const { miniProgram } = require('./mp');
+const { miniProgram, waitFor } = require('./mp');
 const { REPO, startServer, pushTestPattern, pullFrames } = require('./support');
 const { findSeed, skipWithout, loggedPage } = require('./seeds');
+const { mountPage } = require('../runtime/components');
+
+// The page's usingComponents: mprtc's components where the guide has ZEGO's plugin.
+const USING = { 'zego-pusher': 'mprtc/zego-pusher/index', 'zego-player': 'mprtc/zego-player/index' };
 
 /** The guide's text, or null when the seeds are not here. */
 function findGuide() {
@@ -50,6 +56,8 @@ function fragments(text) {
     playQualityUpdate: cut(text, '// SDK 拉流网络质量回调', '4.4 停止拉流'),
     stopPlaying: cut(text, '// 停止拉流', '5 退出房间'),
     logout: cut(text, 'zg.logoutRoom(this.data.roomID);', '6 配置微信公众平台域名'),
+    pusherWxml: cut(text, '<zego-pusher', '3.2 开始推流'),
+    playerWxml: cut(text, '<zego-player', '4.2 开始拉流'),
   };
 }
 
@@ -61,18 +69,13 @@ function pageSource(f, cfg) {
   const getLoginToken = f.getLoginToken.replace("url: 'xxxx'", `url: '${cfg.tokenUrl}'`);
   assert.notEqual(getLoginToken, f.getLoginToken, 'the token URL was found and changed');
   return `
-// ---- skeleton: the page the guide's fragments belong to
+// ---- skeleton: the page the guide's fragments belong to (setData and selectComponent are the
+// component host's, as WeChat's framework gives a page them)
 const TAG_NAME = '[zego-seed]';
 let zgPusher;
 let zgPlayer;
-const components = {
-  '#zg-pusher': { start() { console.log('zego-pusher start ' + page.data.pusherInfo.url); }, stop() { console.log('zego-pusher stop'); } },
-  '#zg-player': { play() { console.log('zego-player play ' + page.data.playerInfo.url); }, stop() { console.log('zego-player stop'); } },
-};
 const page = {
   data: ${JSON.stringify(cfg.data)},
-  setData(d, cb) { Object.assign(this.data, d); if (cb) cb(); },
-  selectComponent(id) { return components[id]; },
 };
 function onLoad() {
   // ---- guide: 1. 初始化 SDK
@@ -111,32 +114,70 @@ function onLoad() {
     ${f.logout}
   };
 }
-onLoad.call(page);
+page.onLoad = onLoad;
 module.exports = page;
 `;
 }
 
-/** The app's own token backend, as ZEGO's guide has the developer write one. */
-function tokenBackend(room) {
+/**
+ * The app's own token backend, as ZEGO's guide has the developer write one: its request names
+ * only the user (`id_name`), so it mints app-wide tokens (`mprtc-server token --any-room`).
+ */
+function tokenBackend() {
   const bin = path.join(REPO, 'target', 'debug', 'mprtc-server');
   const server = http.createServer((req, res) => {
     const q = new URL(req.url, 'http://x').searchParams;
     const uid = q.get('id_name');
-    const token = execFileSync(bin, ['token', '--app', 'secure', '--room', room, '--uid', uid, '--secret', 'secure-secret']).toString().trim();
+    const token = execFileSync(bin, ['token', '--app', 'secure', '--any-room', '--uid', uid, '--secret', 'secure-secret']).toString().trim();
     res.writeHead(200, { 'content-type': 'text/plain' });
     res.end(token);
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-test('ZEGO seed code runs unchanged but for import and token URL', async (t) => {
+/**
+ * The native elements the components render, as ffmpeg: <live-pusher> start() pushes a test
+ * pattern to its `url` and reports 1002 (push started) and a net status; <live-player> play()
+ * decodes frames of its `src` and reports 2004 (play started) and a net status once it has
+ * them. `pulled` gets each player's decode result.
+ */
+function ffmpegNatives(t, pulled) {
+  const pushers = [];
+  t.after(() => pushers.forEach((p) => p.stop()));
+  return {
+    'live-pusher': {
+      start(el) {
+        pushers.push(pushTestPattern(el.attrs.url));
+        el.fire('statechange', { code: 1002, message: 'push started' });
+        el.fire('netstatus', { info: { videoBitrate: 400, audioBitrate: 48, videoFPS: 15, netSpeed: 500 } });
+      },
+      stop() {
+        for (const p of pushers.splice(0)) p.stop();
+      },
+    },
+    'live-player': {
+      play(el) {
+        // Before startPlayingStream answers, the guide calls play() with no src yet: nothing plays.
+        if (!el.attrs.src) return;
+        pullFrames(el.attrs.src, 3).then((got) => {
+          pulled.push(got);
+          if (got.frames.length < 3) return el.fire('statechange', { code: -2301, message: 'disconnected' });
+          el.fire('statechange', { code: 2004, message: 'play begin' });
+          el.fire('netstatus', { info: { videoBitrate: 300, videoFPS: 15, videoWidth: got.frames[0].w, videoHeight: got.frames[0].h } });
+        });
+      },
+    },
+  };
+}
+
+test('ZEGO seed code runs unchanged but for import, token URL and usingComponents', async (t) => {
   const guide = findGuide();
   if (!guide) return skipWithout(t, 'ZEGO seed');
   const f = fragments(guide);
   const server = await startServer();
   t.after(() => server.stop());
   const room = 'zego' + process.pid;
-  const backend = await tokenBackend(room);
+  const backend = await tokenBackend();
   t.after(() => backend.close());
   const tokenUrl = `http://127.0.0.1:${backend.address().port}/token`;
 
@@ -153,31 +194,39 @@ test('ZEGO seed code runs unchanged but for import and token URL', async (t) => 
       playerInfo: { streamID: '', url: '' },
       playInfo: { streamID: '' },
       pushStreamID: 'xiaoming-cam',
+      // What the guide's WXML binds, as a ZEGO demo page sets it.
+      waitingImage: '', enableCamera: true, debug: false, autoFocus: true, aspect: '9:16', minBitrate: 200,
+      maxBitrate: 1000, zoom: false, mode: 'RTC', muted: false, beauty: 5, whiteness: 3, orientation: 'vertical',
+      objectFit: 'contain', minCache: 1, maxCache: 3, pictureInPictureMode: [],
     },
   });
   const { pkg, mp, logs, waitLog } = loggedPage(t, 'pages/live/live.js', source);
-
+  const pulled = [];
   const page = mp.require('pages/live/live.js');
-  // The guide's flow starts with the token fetch; it logs in, publishes and starts the pusher.
+  // The guide's WXML, verbatim, rendered with mprtc's components.
+  const view = mountPage(mp, { page, wxml: `${f.pusherWxml}\n${f.playerWxml}`, usingComponents: USING, natives: ffmpegNatives(t, pulled) });
+  assert.equal(view.components.length, 2, 'both components are on the page');
+  page.onLoad();
+
+  // The guide's flow starts with the token fetch; it logs in, publishes and starts the pusher
+  // with zgPusher.start(); the native pusher's events come back through the guide's handlers.
   page.getLoginToken();
   await waitLog('login room succeeded');
-  const started = await waitLog('zego-pusher start rtmp://');
-  const pushUrl = started.match(/rtmp:\/\/\S+/)[0];
   assert.ok(logs.some((l) => l.includes('roomStateUpdate, updateType: CONNECTED')), logs.join('\n'));
-  const pusher = pushTestPattern(pushUrl);
-  t.after(() => pusher.stop());
-  // <zego-pusher> reports that it pushes; the guide forwards it and sets `publishing`.
-  page.onPushStateChange({ detail: { code: 1002, message: 'push started' } });
   await waitLog('publisherStateUpdate PUBLISHING xiaoming-cam');
   assert.equal(page.data.publishing, true);
-  page.onPushNetStateChange({ detail: { code: 0, message: '', info: { videoBitrate: 400, netSpeed: 500 } } });
+  const [pusherEl] = view.elements('live-pusher');
+  assert.match(pusherEl.attrs.url, /^rtmp:\/\//, 'the pusher URL went from the page through <zego-pusher> to <live-pusher>');
+  assert.equal(pusherEl.attrs.mode, 'RTC');
+  assert.equal(pusherEl.attrs.beauty, 5, 'beauty went through');
+  assert.equal(pusherEl.attrs['min-bitrate'], 200, 'minBitrate became min-bitrate');
   // The guide's publishQualityUpdate callback logs an undefined `stats` (its parameter is
   // `publishStats`), so it throws; the SDK reports the throw, which shows the event reached it.
   mp.expectLog(/^\[mprtc\] listener for "publishQualityUpdate" threw/);
   await waitLog('listener for "publishQualityUpdate" threw');
 
   // Another member (a second mini-program with plain engine use) publishes; the guide's
-  // roomStreamUpdate plays it.
+  // roomStreamUpdate plays it with zgPlayer.play(), and <zego-player>'s events carry its sid.
   const peerMp = miniProgram(t, { root: pkg.root, name: 'peer' });
   const { ZegoExpressEngine } = peerMp.require('mprtc');
   const peer = new ZegoExpressEngine('secure', server.endpoints.signal);
@@ -187,16 +236,25 @@ test('ZEGO seed code runs unchanged but for import and token URL', async (t) => 
   const peerPusher = pushTestPattern(peerUrl);
   t.after(() => peerPusher.stop());
 
-  const playing = await waitLog('startPlayingStream xiaohong-cam', 20000);
-  const playUrl = playing.match(/rtmp:\/\/\S+/)[0];
-  await waitLog('zego-player play rtmp://');
-  const got = await pullFrames(playUrl, 3);
-  assert.ok(got.frames.length >= 3, `decoded ${got.frames.length} frames\n${got.stderr.slice(-600)}`);
-  // <zego-player> reports it plays, with its streamID in the detail as ZEGO's component does.
-  page.onPlayStateChange({ detail: { code: 2004, message: 'play begin', streamID: 'xiaohong-cam' } });
-  await waitLog('onPlayStateUpdate start');
-  page.onPlayNetStateChange({ detail: { streamID: 'xiaohong-cam', info: { videoBitrate: 300, videoFPS: 15 } } });
+  await waitLog('startPlayingStream xiaohong-cam', 20000);
+  await waitLog('onPlayStateUpdate start  xiaohong-cam', 30000);
+  assert.ok(pulled.some((g) => g.frames.length >= 3), `the player decoded frames:\n${pulled.map((g) => g.stderr.slice(-600)).join('\n')}`);
+  const [playerEl] = view.elements('live-player');
+  assert.equal(playerEl.attrs.src, page.data.playerInfo.url, 'the play URL went through <zego-player> to <live-player src>');
   await waitLog('playQualityUpdate xiaohong-cam');
+
+  // Recovery: the native player gives up (-2301) and the guide's onPlayStateUpdate hears the
+  // stop; the native pusher gives up (-1307) and the SDK publishes again, which the guide's
+  // publisherStateUpdate handler logs as requesting (the SDK's new URL comes with it).
+  // (Only lines logged after each report count.)
+  const logAfter = (from, needle) => waitFor(() => logs.slice(from).find((l) => l.includes(needle)), needle, 20000, () => logs.join('\n'));
+  let from = logs.length;
+  playerEl.fire('statechange', { code: -2301, message: 'disconnected after retries' });
+  await logAfter(from, 'onPlayStateUpdate stop  xiaohong-cam');
+  from = logs.length;
+  pusherEl.fire('statechange', { code: -1307, message: 'push disconnected' });
+  await logAfter(from, 'publisherStateUpdate NO_PUBLISH xiaoming-cam -1307');
+  await logAfter(from, 'publisherStateUpdate PUBLISH_REQUESTING xiaoming-cam');
 
   page.data.playInfo.streamID = 'xiaohong-cam';
   page.leave();

@@ -98,7 +98,7 @@ test('a wrong wasm path rejects init with 1008, and after setWasmPath the same c
   const SDK = mp.require('mprtc');
   const a = SDK.Client({ appkey: 'demo', server: s.endpoints.signal, wasmPath: 'nope/mprtc_bg.wasm' });
   await assert.rejects(a.join({ channelName: 'path', uid: 1 }), (e) => types.isNativeError(e) && e.code === 1008 && e.reason === 'wasm_unavailable' && /nope\/mprtc_bg\.wasm/.test(e.message));
-  SDK.setWasmPath('miniprogram_npm/mprtc/mprtc_bg.wasm');
+  SDK.setWasmPath('miniprogram_npm/mprtc/mprtc_bg.wasm.br');
   assert.equal(SDK.Client({ appkey: 'demo' }), a, 'still the one client');
   await a.join({ channelName: 'path', uid: 1 });
   // A call the core refuses before sending anything rejects too; it does not throw.

@@ -4,8 +4,8 @@
 import SDK from 'mprtc';
 import type { MprtcError, MprtcErrorCode, RtmpTask } from 'mprtc';
 
-// @ts-expect-error server is required
-SDK.Client({ appkey: 'demo' });
+// @ts-expect-error server is a URL string (it may be left out: SDK.setServer gives it)
+SDK.Client({ appkey: 'demo', server: 7 });
 // @ts-expect-error appkey is required
 SDK.Client({ server: 'wss://rtc.example.com/ws' });
 // @ts-expect-error unknown option (a typo of wasmPath)

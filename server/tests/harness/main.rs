@@ -16,6 +16,7 @@ mod convergence;
 mod dialects;
 mod join;
 mod limits;
+mod messages;
 mod resume;
 mod sessions;
 mod streams;

@@ -84,6 +84,13 @@ impl Client {
             )
         })?;
         let key = component_key(j, kind, uid);
+        // A player report with no uid when no single player can be meant is refused, not kept
+        // under no member: the shim logs the refusal (`dataReporter ignored: 1001 ...`).
+        if kind == ComponentKind::Pull && key.is_none() {
+            return Err(Error::invalid(
+                "dataReporter('pull') needs the uid unless exactly one member is subscribed",
+            ));
+        }
         let entry = j.component_mut((kind, key));
         entry.updated_ms = now;
         let mut recover = false;

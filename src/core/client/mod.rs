@@ -73,6 +73,7 @@ use crate::text::{cat, num};
 mod commands;
 mod components;
 mod config;
+mod messages;
 mod requests;
 mod resume;
 mod room;
@@ -388,6 +389,10 @@ impl Client {
             .iter()
             .find(|(_, m)| m.user.as_ref().is_some_and(|t| t.id == user))
             .map(|(u, _)| *u)
+    }
+    /// Whether this client speaks for the ZEGO engine (its members are named by user ids).
+    pub fn is_zego(&self) -> bool {
+        self.cfg.zego
     }
     /// This member's uid.
     pub fn uid(&self) -> Option<u64> {

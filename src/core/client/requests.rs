@@ -49,6 +49,8 @@ pub(super) enum Pend {
     Ping {
         ts: u64,
     },
+    /// `send-message`; resolves with the message's id and time.
+    Message,
 }
 
 #[derive(Debug)]
@@ -230,6 +232,16 @@ impl Client {
                 self.resolve(p.op, OpValue::Done)
             }
             Pend::Plain(_) => self.resolve(p.op, OpValue::Done),
+            Pend::Message => match frame::body::<SendMessageOk>(&body) {
+                Ok(ok) => self.resolve(
+                    p.op,
+                    OpValue::Message {
+                        id: ok.id,
+                        ts: ok.ts,
+                    },
+                ),
+                Err(e) => self.on_err(now, p, protocol_violation("sendMessage", e)),
+            },
             Pend::RenewToken => {
                 if let Some(j) = self.joined.as_mut() {
                     if let Some(t) = j.next_token.take() {
@@ -423,5 +435,6 @@ pub(super) fn pend_name(p: Pend) -> &'static str {
         Pend::Rejoin => "join",
         Pend::Remute => "mute",
         Pend::Ping { .. } => "ping",
+        Pend::Message => "sendMessage",
     }
 }

@@ -145,6 +145,30 @@ impl Client {
         }
         j.last_seq = seq;
         match ev {
+            Event::Message {
+                id,
+                kind,
+                from,
+                text,
+                ts,
+            } => self.out.push_back(Output::Event(AppEvent::Message {
+                id,
+                kind,
+                uid: from,
+                text,
+                ts,
+            })),
+            Event::ExtraInfo {
+                uid,
+                key,
+                value,
+                ts,
+            } => self.out.push_back(Output::Event(AppEvent::ExtraInfo {
+                uid,
+                key,
+                value,
+                ts,
+            })),
             Event::MemberJoined { uid, role, user } => {
                 if user.is_some() {
                     self.out.push_back(Output::Event(AppEvent::Identity {

@@ -311,6 +311,37 @@ fn reporting_needs_a_room_and_known_names() {
     assert_eq!(e.code, ErrorCode::InvalidArgument);
 }
 
+/// NetEase's guide calls `dataReporter('pull', ...)` without a uid: with exactly one member
+/// subscribed the report is that player's; with none or several it is refused (1001, which the
+/// shim logs), never kept under no member.
+#[test]
+fn a_player_report_without_uid_is_attributed_or_refused() {
+    let report = Json::from(&serde_json::json!({"code": 2004}));
+    let mut c = joined(vec![]);
+    let e = c
+        .data_reporter(
+            5,
+            ComponentKind::Pull,
+            ReportEvent::StateChange,
+            &report,
+            None,
+        )
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidArgument);
+    let mut one = subscribed(Media::BOTH);
+    assert_eq!(
+        one.data_reporter(
+            5,
+            ComponentKind::Pull,
+            ReportEvent::StateChange,
+            &report,
+            None
+        ),
+        Ok(())
+    );
+    assert!(one.component(ComponentKind::Pull, Some(2)).is_some());
+}
+
 /// Pages forward whatever the component gave them: odd contents are skipped, never an error.
 #[test]
 fn odd_payloads_are_accepted_and_ignored() {
@@ -328,8 +359,9 @@ fn odd_payloads_are_accepted_and_ignored() {
                 serde_json::json!({"code": {"deep": true}}),
                 serde_json::json!({"info": "none"}),
             ] {
+                let uid = (kind == ComponentKind::Pull).then_some(2);
                 assert_eq!(
-                    c.data_reporter(5, kind, ev, &Json::from(&junk), None),
+                    c.data_reporter(5, kind, ev, &Json::from(&junk), uid),
                     Ok(())
                 );
             }

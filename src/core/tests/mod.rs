@@ -6,6 +6,7 @@
 mod components;
 mod dialects;
 mod gaps;
+mod messages;
 mod reconnect;
 mod roles;
 mod session;

@@ -27,6 +27,13 @@ named_enum!(KickReason, "\"replaced\", \"kicked\" or \"token_expired\"", {
     TokenExpired => "token_expired",
 });
 
+// What a room message is, in `send-message` and `message`.
+named_enum!(MessageKind, "\"broadcast\", \"barrage\" or \"command\"", {
+    Broadcast => "broadcast",
+    Barrage => "barrage",
+    Command => "command",
+});
+
 // Error codes travel as bare numbers (`"code":403`). Reading refuses a number this build does
 // not know rather than mapping it to a catch-all: the caller then reports the whole frame as
 // undecodable, which is the honest answer for a server newer than the SDK.
@@ -180,6 +187,23 @@ wire_object!(SetRoleReq { role: req });
 // `{"token":"..."}`: the replacement token, required.
 wire_object!(RenewTokenReq { token: req });
 
+// `{"kind":"command","text":"...","to":[7,8]}`: `to` is left out (and read as empty) when the
+// message goes to everyone.
+wire_object!(SendMessageReq {
+    kind: req,
+    text: req,
+    to: omit_empty,
+});
+
+// `{"id":3,"ts":1700000000000}`, both required.
+wire_object!(SendMessageOk { id: req, ts: req });
+
+// `{"key":"topic","value":"..."}`; without `key`, the member's stream extra info.
+wire_object!(SetExtraInfoReq {
+    key: opt,
+    value: req,
+});
+
 // Events are `{"type":"member-joined","body":{...}}`. The body members are those of the
 // `Event` variant, in snake_case, e.g. `member-left` is `{"uid":7,"reason":"left"}` and
 // `task-status` is `{"task_id":"t1","code":505,"msg":"","stream_url":"rtmp://..."}`.
@@ -195,6 +219,8 @@ wire_events!(Event {
     Kicked "kicked" { reason: req },
     RoomClosed "room-closed" {},
     TokenWillExpire "token-will-expire" { remaining_s: req },
+    Message "message" { id: req, kind: req, from: req, text: req, ts: req },
+    ExtraInfo "extra-info" { uid: req, key: opt, value: req, ts: req },
 });
 
 /// An event as `{"type": ..., "body": {...}}`: what follows `v` and `seq` in an event frame.

@@ -18,6 +18,8 @@
 //! | `tasks.rs` | push tasks: rules, status, what they compose |
 //! | `overview.rs` | what the operator console reads: rooms, members, tasks, preview URLs |
 //! | `cluster.rs` | what a cluster node asks: rooms held, joined or not, a room given up to another node |
+//! | `messages.rs` | room messages (`send-message`): numbering, limits, delivery |
+//! | `extra_info.rs` | stream and room extra info (`set-extra-info`), told to joiners |
 //!
 //! # Why an out-parameter and a tick, when the client queues and has `poll_timeout`
 //!
@@ -54,9 +56,11 @@ use crate::token::{self, Privileges};
 mod admin;
 mod cluster;
 mod counters;
+mod extra_info;
 mod join;
 mod media;
 mod members;
+mod messages;
 mod overview;
 mod rate;
 mod recording;
@@ -66,7 +70,9 @@ mod tasks;
 use admin::TOKEN_WARNING_SECS;
 pub use cluster::ROOM_MOVED_CLOSE_CODE;
 pub use counters::HubCounters;
+use extra_info::RoomInfo;
 use members::{Ended, Member, Room, RoomKey, Session};
+use messages::RoomMessages;
 pub use overview::{RoomView, CONSOLE_VIEWER};
 use rate::{Take, TokenBucket};
 
@@ -148,6 +154,10 @@ pub struct Hub {
     counters: HubCounters,
     /// Whether the shell records members (see `recording.rs` here).
     member_recording: bool,
+    /// Room messages: ids and rate budgets per room (see `messages.rs` here).
+    messages: HashMap<RoomKey, RoomMessages>,
+    /// Stream and room extra info per room (see `extra_info.rs` here).
+    infos: HashMap<RoomKey, RoomInfo>,
 }
 
 /// How long a server-API kick keeps refusing the tokens issued before it.
@@ -213,6 +223,8 @@ impl Hub {
             task_rules: TaskRules::new(Default::default(), &signer_base),
             counters: HubCounters::default(),
             member_recording: false,
+            messages: HashMap::new(),
+            infos: HashMap::new(),
         }
     }
 
@@ -347,6 +359,11 @@ impl Hub {
                 body::<PublishReq>(&b).and_then(|r| self.publish(sid, r, now_ms, id, out))
             }
             RequestKind::Mute => body::<MuteReq>(&b).and_then(|r| self.mute(sid, r, id, out)),
+            RequestKind::SetExtraInfo => body::<SetExtraInfoReq>(&b)
+                .and_then(|r| self.set_extra_info(sid, r, id, now_ms, out)),
+            RequestKind::SendMessage => {
+                body::<SendMessageReq>(&b).and_then(|r| self.send_message(sid, r, id, now_ms, out))
+            }
             RequestKind::Unpublish => {
                 body::<UnpublishReq>(&b).and_then(|r| self.unpublish(sid, r.media, id, out))
             }
@@ -397,11 +414,23 @@ impl Hub {
         if cacheable {
             self.cache_reply(sid, id, &frame);
         }
+        // A fresh session (not a resume, whose missed events replay) learns the room's extra
+        // info right after its answer. JoinOk writes `resumed` only when true (a user name
+        // holding the same text is escaped in the frame, so it cannot match).
+        let fresh_join =
+            kind == RequestKind::Join && reply_ok(&frame) && !frame.contains("\"resumed\":true");
         out.push(HubOut::Send(sid, frame));
         out.extend(after);
-        // Publishing, roles and tasks change what push tasks compose.
+        if fresh_join {
+            self.send_extra_info(sid, out);
+        }
+        // Publishing, roles and tasks change what push tasks compose (pings and messages do not).
         let joined = self.sessions.get(&sid).and_then(|s| s.joined.clone());
-        if let (Some((key, _)), false) = (joined, kind == RequestKind::Ping) {
+        let quiet = matches!(
+            kind,
+            RequestKind::Ping | RequestKind::SendMessage | RequestKind::SetExtraInfo
+        );
+        if let (Some((key, _)), false) = (joined, quiet) {
             self.refresh_tasks(&key, now_ms, out);
         }
     }
@@ -427,6 +456,8 @@ impl Hub {
             self.end_session(&key, uid, KickReason::TokenExpired, now_ms, out);
         }
         self.expire_detached(now_ms, out);
+        self.sweep_messages();
+        self.sweep_extra_info();
     }
 
     /// The connection of `sid` is gone. Its member stays for the resume window, detached:
@@ -500,6 +531,11 @@ impl Hub {
             .and_then(|r| r.members.get(&uid))
             .is_some_and(|m| !m.attached)
     }
+}
+
+/// Whether an answer frame is a success (`encode_ok` writes `"ok":true` right after `re`).
+fn reply_ok(frame: &str) -> bool {
+    frame.contains(",\"ok\":true,")
 }
 
 fn not_in_room() -> WireError {

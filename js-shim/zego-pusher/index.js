@@ -1,0 +1,1 @@
+Component(require('../zego-components.js')(0));
