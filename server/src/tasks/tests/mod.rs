@@ -8,6 +8,7 @@
 //! | `supervisor.rs` | the supervisor's retries, stalls, timeouts, restarts and coalescing, to the millisecond on tokio's paused clock |
 //! | `args.rs` | the shape of the ffmpeg command line |
 //! | `e2e.rs` | ffmpeg against the embedded media server: layout, audio, recording, images, failures |
+//! | `live.rs` | `mprtc-compositor` against the embedded media server: live layout changes, passthrough, refusals |
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -29,6 +30,7 @@ use crate::media::{MediaEvent, MediaServer, MediaSigner};
 
 mod args;
 mod e2e;
+mod live;
 mod supervisor;
 
 // ---------------------------------------------------------------------------
