@@ -99,7 +99,10 @@ fn retime(
     pipeline: glib::WeakRef<gst::Pipeline>,
     lost: Option<Arc<Mutex<Option<(Instant, String)>>>>,
 ) {
-    let offset: Mutex<Option<i64>> = Mutex::new(None);
+    // (offset, last timestamp given): output timestamps only ever grow, even while a burst
+    // collapses. (A SIGSEGV inside the compositor element was seen at start, during bursts,
+    // before this; not seen since, but not proven to be the cause either.)
+    let state: Mutex<(Option<i64>, i64)> = Mutex::new((None, -1));
     pad.add_probe(
         gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
         move |_, info| {
@@ -126,15 +129,16 @@ fn retime(
                     let now = p.current_running_time().map_or(0, |t| t.nseconds() as i64);
                     let pts = buf.pts().map_or(now, |t| t.nseconds() as i64);
                     let o = now - pts;
-                    let Ok(mut offset) = offset.lock() else {
+                    let Ok(mut st) = state.lock() else {
                         return gst::PadProbeReturn::Ok;
                     };
-                    let cur = match *offset {
+                    let cur = match st.0 {
                         Some(c) if pts + c >= now => c.min(o),
                         _ => o,
                     };
-                    *offset = Some(cur);
-                    let out = (pts + cur + MARGIN_NS).max(0) as u64;
+                    let out = (pts + cur + MARGIN_NS).max(st.1 + 1).max(0);
+                    *st = (Some(cur), out);
+                    let out = out as u64;
                     let b = buf.make_mut();
                     b.set_pts(gst::ClockTime::from_nseconds(out));
                     b.set_dts(gst::ClockTime::NONE);
