@@ -176,6 +176,19 @@ async function sampleCpu(pid, secs) {
 }
 
 // ------------------------------------------------------------------ baseline ffmpeg
+/** Spawns `bin` as one of mine: {child, exited (resolves with the code or signal), stderr()}. */
+function spawnMine(bin, args, stdio) {
+  const child = spawn(bin, args, { stdio });
+  mine.add(child);
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
+  const exited = new Promise((res) => child.on('exit', (code, signal) => {
+    mine.delete(child);
+    res(code === null ? signal : code);
+  }));
+  return { child, exited, stderr: () => stderr };
+}
+
 /** Video bitrate the compositor uses for a canvas (server/src/tasks/live/scene.rs video_kbps). */
 function videoKbps(w, h, fps) {
   return Math.min(6000, Math.max(300, Math.floor((w * h * fps) / 10 / 1000)));
@@ -200,14 +213,7 @@ function startBaseline(input, output, fps) {
     '-f', 'flv', output,
   ];
   const t0 = now();
-  const child = spawn(FFMPEG, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  mine.add(child);
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
-  const exited = new Promise((res) => child.on('exit', (code, signal) => {
-    mine.delete(child);
-    res(code === null ? signal : code);
-  }));
+  const { child, exited, stderr } = spawnMine(FFMPEG, args, ['ignore', 'pipe', 'pipe']);
   const firstFrame = new Promise((resolve, reject) => {
     let frames = 0;
     let outUs = 0;
@@ -217,7 +223,7 @@ function startBaseline(input, output, fps) {
       else if (k === 'out_time_us') outUs = Math.max(outUs, Number(v) || 0);
       else if (k === 'progress' && frames > 0 && outUs > 0) resolve(now() - t0);
     });
-    exited.then((code) => reject(new Error(`baseline ffmpeg exited (${code}): ${stderr.trim()}`)));
+    exited.then((code) => reject(new Error(`baseline ffmpeg exited (${code}): ${stderr().trim()}`)));
   });
   firstFrame.catch(() => {});
   return {
@@ -334,14 +340,7 @@ function startViewer(url) {
  * stop().
  */
 function startCompositor(inputs, output) {
-  const child = spawn(COMPOSITOR_BIN, [], { stdio: ['pipe', 'pipe', 'pipe'] });
-  mine.add(child);
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
-  const exited = new Promise((res) => child.on('exit', (code, signal) => {
-    mine.delete(child);
-    res(code === null ? signal : code);
-  }));
+  const { child, exited, stderr } = spawnMine(COMPOSITOR_BIN, [], ['pipe', 'pipe', 'pipe']);
   const members = inputs.map((url, i) => ({
     uid: i + 1, url, audio: true,
     video: { x: (i % 2) * 640, y: Math.floor(i / 2) * 360, width: 640, height: 360, z: i + 1, fill: true },
@@ -361,7 +360,7 @@ function startCompositor(inputs, output) {
       if (ev.event === 'progress' && ev.frames > CPU_FPS) resolve();
       if (ev.event === 'error') reject(new Error(`compositor: ${line}`));
     });
-    exited.then((code) => reject(new Error(`compositor exited (${code}): ${stderr.trim()}`)));
+    exited.then((code) => reject(new Error(`compositor exited (${code}): ${stderr().trim()}`)));
   });
   return composing.then(() => ({
     pid: child.pid,

@@ -95,23 +95,16 @@ impl Base {
         canvas.set_property("is-live", true);
         canvas.set_property_from_str("pattern", "solid-color");
         canvas.set_property("foreground-color", argb(canvas_rgb));
-        let canvas_caps = caps_filter(
-            gst::Caps::builder("video/x-raw")
-                .field("format", "I420")
-                .field("width", w)
-                .field("height", h)
-                .field("framerate", fps)
-                .build(),
-        )?;
+        // The canvas and the composed picture: the output's size, rate and format.
+        let raw_video = gst::Caps::builder("video/x-raw")
+            .field("format", "I420")
+            .field("width", w)
+            .field("height", h)
+            .field("framerate", fps)
+            .build();
+        let canvas_caps = caps_filter(raw_video.clone())?;
         let compositor = make("compositor")?;
-        let out_caps = caps_filter(
-            gst::Caps::builder("video/x-raw")
-                .field("format", "I420")
-                .field("width", w)
-                .field("height", h)
-                .field("framerate", fps)
-                .build(),
-        )?;
+        let out_caps = caps_filter(raw_video)?;
         let x264 = make("x264enc")?;
         x264.set_property("bitrate", output.video_kbps);
         x264.set_property_from_str("tune", "zerolatency");

@@ -2,11 +2,8 @@
 //! HE-AAC refused naming the field when no encoder for it exists (never turned into AAC-LC),
 //! and layout uids above 2^53 kept exactly.
 
-use futures_util::{SinkExt, StreamExt};
 use mprtc_server::config::FileConfig;
-use mprtc_server::token::{self, Privileges};
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::Message;
 
 mod live;
 use live::SECRET;
@@ -17,11 +14,12 @@ async fn call(addr: &str, method: &str, path: &str, body: Option<Value>) -> (u16
     let body = body.map(|b| b.to_string()).unwrap_or_default();
     let (status, _, text) =
         live::http::exchange(addr, None, method, path, Some(&auth), &body).await;
-    let json_text = text
-        .find('{')
-        .map(|i| &text[i..text.rfind('}').unwrap() + 1])
-        .unwrap_or("null");
-    (status, serde_json::from_str(json_text).unwrap_or(Value::Null))
+    // The first JSON value of the body (it may come chunked).
+    let start = text.find('{').unwrap_or(text.len());
+    let first = serde_json::Deserializer::from_str(&text[start..])
+        .into_iter::<Value>()
+        .next();
+    (status, first.and_then(Result::ok).unwrap_or(Value::Null))
 }
 
 fn task(id: &str, uid: u64, codec_profile: u8) -> Value {
@@ -44,26 +42,17 @@ async fn he_aac_is_refused_by_field_and_big_uids_stay_exact() {
     let srv = live::start_with_file(file, |_| {}).await;
     let addr = srv.addr();
     // A member makes the room exist.
-    let (mut ws, _) = tokio_tungstenite::connect_async(&srv.url).await.unwrap();
-    let tok = token::mint(
-        SECRET.as_bytes(),
-        "sec",
-        "r1",
-        1,
-        Privileges::default(),
-        live::now_s(),
-        60,
-    );
-    let join =
-        json!({"v":1,"id":1,"type":"join","body":{"appkey":"sec","room":"r1","uid":1,"token":tok}});
-    ws.send(Message::Text(join.to_string().into()))
-        .await
-        .unwrap();
-    ws.next().await.unwrap().unwrap();
+    let _member = live::join_sec(&srv.url, "r1", 1).await;
     let path = "/api/v1/rooms/r1/tasks";
 
     // This machine's GStreamer has no HE-AAC encoder (Debian ships none): refused, by field.
-    let (st, v) = call(&addr, "POST", path, Some(json!({"rtmpTasks": [task("he", 2, 1)]}))).await;
+    let (st, v) = call(
+        &addr,
+        "POST",
+        path,
+        Some(json!({"rtmpTasks": [task("he", 2, 1)]})),
+    )
+    .await;
     assert_eq!(
         (st, v["code"].as_u64(), v["field"].as_str()),
         (
@@ -76,7 +65,13 @@ async fn he_aac_is_refused_by_field_and_big_uids_stay_exact() {
 
     // 2^53 + 1 is the first integer a double cannot hold; u64::MAX the largest uid.
     for (id, uid) in [("big", 9_007_199_254_740_993u64), ("max", u64::MAX)] {
-        let (st, v) = call(&addr, "POST", path, Some(json!({"rtmpTasks": [task(id, uid, 0)]}))).await;
+        let (st, v) = call(
+            &addr,
+            "POST",
+            path,
+            Some(json!({"rtmpTasks": [task(id, uid, 0)]})),
+        )
+        .await;
         assert_eq!(st, 200, "{v}");
     }
     let (st, v) = call(&addr, "GET", path, None).await;
@@ -85,7 +80,11 @@ async fn he_aac_is_refused_by_field_and_big_uids_stay_exact() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| t["layout"]["users"][0]["uid"].as_u64().expect("an integer uid"))
+        .map(|t| {
+            t["layout"]["users"][0]["uid"]
+                .as_u64()
+                .expect("an integer uid")
+        })
         .collect();
     assert!(uids.contains(&9_007_199_254_740_993), "{uids:?}");
     assert!(uids.contains(&u64::MAX), "{uids:?}");

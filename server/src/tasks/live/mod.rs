@@ -110,18 +110,17 @@ impl LiveRunner {
     }
 }
 
+/// What a start gives: the running compositor, or why not.
+type Started = Result<Box<dyn Compositor>, Failure>;
+
 impl CompositorRunner for LiveRunner {
-    fn start(
-        &self,
-        spec: &TaskSpec,
-        images: &[Option<LocalImage>],
-        record: Option<&Path>,
-    ) -> Result<Box<dyn Compositor>, Failure> {
+    /// A passthrough (ffmpeg), else a live compositor told its output and first scene.
+    fn start(&self, spec: &TaskSpec, local: &[Option<LocalImage>], rec: Option<&Path>) -> Started {
         if passthrough_input(spec).is_some() {
-            return self.ffmpeg.start(spec, images, record);
+            return self.ffmpeg.start(spec, local, rec);
         }
-        let output = scene::output(spec, record, self.fps);
-        let start = json!({"cmd": "start", "output": output, "scene": scene::scene(spec, images)});
+        let (output, record) = (scene::output(spec, rec, self.fps), rec);
+        let start = json!({"cmd": "start", "output": output, "scene": scene::scene(spec, local)});
         let mut child = self.spawn(spec)?;
         let parts = child_parts(&mut child);
         let child = ChildCompositor::watch(parts, self.stop_grace, child, Protocol::Live);

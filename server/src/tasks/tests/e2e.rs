@@ -63,20 +63,22 @@ pub(super) fn publish_colour(url: &str, colour: &str) -> Child {
 
 /// One decoded RGB frame of `url` (skipping the first `skip` frames).
 pub(super) async fn grab_rgb(url: &str, skip: u32) -> Vec<u8> {
+    let select = format!("select=gte(n\\,{skip})");
+    let out = ["-an", "-vf", &select, "-frames:v", "1", "-f", "rawvideo"];
+    read_with_ffmpeg(url, &out, &["-pix_fmt", "rgb24", "-"], 15).await
+}
+
+/// What ffmpeg writes to stdout reading `url` with the output options `a` then `b`, within
+/// `secs` seconds.
+pub(super) async fn read_with_ffmpeg(url: &str, a: &[&str], b: &[&str], secs: u64) -> Vec<u8> {
     let mut cmd = Command::new(FFMPEG);
-    cmd.args([
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-nostdin",
-        "-rw_timeout",
-        "10000000",
-    ])
-    .args(["-i", url, "-an", "-vf", &format!("select=gte(n\\,{skip})")])
-    .args(["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]);
-    output_within(&mut cmd, 15)
+    cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin"])
+        .args(["-rw_timeout", "10000000", "-i", url])
+        .args(a)
+        .args(b);
+    output_within(&mut cmd, secs)
         .await
-        .unwrap_or_else(|e| panic!("grab: {e}"))
+        .unwrap_or_else(|e| panic!("ffmpeg reading {url}: {e}"))
 }
 
 /// `codec_type,width,height,sample_rate,channels` of each stream of `url`.

@@ -10,7 +10,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 use super::e2e::{alive, now, probe, publish_colour, Media};
 use super::*;
-use crate::media::tests::{output_within, publish_lavfi, FFMPEG};
+use crate::media::tests::{publish_lavfi, FFMPEG};
 
 /// The viewer's picture: the output scaled down to this (a quarter of 640x360).
 const VW: usize = 160;
@@ -154,36 +154,40 @@ async fn live_layout_changes_keep_one_process_one_file_and_no_gap() {
         )
         .await;
 
-    // Geometry, z-order and canvas colour at once: red moves over green.
-    let steps: Vec<(&str, TaskSpec, Vec<(usize, usize, [u8; 3])>)> = vec![
+    // Each step: its users (uid, x, y, zOrder; 320x180, fill), canvas colour, what shows.
+    type Step = (
+        &'static str,
+        &'static [(u64, u32, u32, i32)],
+        u32,
+        Vec<(usize, usize, [u8; 3])>,
+    );
+    let steps: [Step; 3] = [
         (
-            "moved, restacked, new canvas colour",
-            layout(
-                vec![
-                    user(1, 160, 90, 320, 180, ADAPTION_FILL, 5),
-                    user(2, 0, 0, 320, 180, ADAPTION_FILL, 1),
-                ],
-                0xFFFFFF,
-            ),
+            "moved, restacked, new canvas colour: red over green",
+            &[(1, 160, 90, 5), (2, 0, 0, 1)],
+            0xFFFFFF,
             vec![(240, 135, RED), (60, 40, GREEN), (560, 320, WHITE)],
         ),
         (
             "green leaves the layout",
-            layout(vec![user(1, 160, 90, 320, 180, ADAPTION_FILL, 5)], 0xFFFFFF),
+            &[(1, 160, 90, 5)],
+            0xFFFFFF,
             vec![(60, 40, WHITE), (240, 135, RED)],
         ),
         (
             "green joins again, on top",
-            layout(
-                vec![
-                    user(1, 160, 90, 320, 180, ADAPTION_FILL, 1),
-                    user(2, 320, 180, 320, 180, ADAPTION_FILL, 2),
-                ],
-                0x0000FF,
-            ),
+            &[(1, 160, 90, 1), (2, 320, 180, 2)],
+            0x0000FF,
             vec![(400, 220, GREEN), (200, 120, RED), (60, 40, BLUE)],
         ),
     ];
+    let steps = steps.into_iter().map(|(what, users, color, want)| {
+        let users = users
+            .iter()
+            .map(|&(uid, x, y, z)| user(uid, x, y, 320, 180, ADAPTION_FILL, z))
+            .collect();
+        (what, layout(users, color), want)
+    });
     for (what, s, want) in steps {
         sup.apply(key("lv"), s);
         let took = viewer.wait_for(what, &want).await;
@@ -226,29 +230,9 @@ async fn live_layout_changes_keep_one_process_one_file_and_no_gap() {
 
 /// md5 of each of the first `n` video packets of `url`, copied, never decoded.
 async fn packet_hashes(url: &str, n: u32) -> Vec<String> {
-    let mut cmd = Command::new(FFMPEG);
-    cmd.args([
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-nostdin",
-        "-rw_timeout",
-        "10000000",
-    ])
-    .args([
-        "-i",
-        url,
-        "-map",
-        "0:v",
-        "-c",
-        "copy",
-        "-frames:v",
-        &n.to_string(),
-    ])
-    .args(["-f", "framemd5", "-"]);
-    let out = output_within(&mut cmd, 30)
-        .await
-        .unwrap_or_else(|e| panic!("framemd5: {e}"));
+    let n = n.to_string();
+    let copy = ["-map", "0:v", "-c", "copy", "-frames:v", &n];
+    let out = super::e2e::read_with_ffmpeg(url, &copy, &["-f", "framemd5", "-"], 30).await;
     String::from_utf8(out)
         .unwrap()
         .lines()
