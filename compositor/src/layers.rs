@@ -28,6 +28,9 @@ const MARGIN_NS: i64 = 120_000_000;
 /// A lost member is read again this long after it was lost.
 pub const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// When (and why) a member's stream ended or failed; shared with the streaming threads.
+type Lost = Arc<Mutex<Option<(Instant, String)>>>;
+
 /// One member's pads and chains, shared with decodebin's streaming thread.
 #[derive(Default)]
 struct Pads {
@@ -47,7 +50,7 @@ struct MemberLayer {
     elements: Vec<gst::Element>,
     pads: Arc<Mutex<Pads>>,
     /// When (and why) its stream ended or failed.
-    lost: Arc<Mutex<Option<(Instant, String)>>>,
+    lost: Lost,
 }
 
 /// An image on the output.
@@ -94,11 +97,7 @@ fn place(pad: &gst::Pad, crop: Option<&gst::Element>, rect: Option<&Rect>) {
 
 /// Maps a stream's timestamps onto the pipeline's running time (see the module docs), and
 /// turns its end into `lost` instead of an end of the output pad.
-fn retime(
-    pad: &gst::Pad,
-    pipeline: glib::WeakRef<gst::Pipeline>,
-    lost: Option<Arc<Mutex<Option<(Instant, String)>>>>,
-) {
+fn retime(pad: &gst::Pad, pipeline: glib::WeakRef<gst::Pipeline>, lost: Option<Lost>) {
     // (offset, last timestamp given): output timestamps only ever grow, even while a burst
     // collapses. (A SIGSEGV inside the compositor element was seen at start, during bursts,
     // before this; not seen since, but not proven to be the cause either.)
@@ -155,7 +154,7 @@ fn link_stream(
     base: &Base,
     src: &gst::Pad,
     pads: &Mutex<Pads>,
-    lost: &Arc<Mutex<Option<(Instant, String)>>>,
+    lost: &Lost,
 ) -> Result<(), Refusal> {
     let Some(caps) = src.current_caps().or_else(|| Some(src.query_caps(None))) else {
         return Ok(());

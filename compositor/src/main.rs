@@ -198,11 +198,7 @@ fn run(base: &Base, layers: &mut Layers, rx: &Receiver<Input>) -> ExitCode {
 /// Ends every stream so the muxer and the recording close cleanly, within [`STOP_GRACE`].
 fn finish(base: &Base, bus: &gst::Bus) {
     base.pipeline.send_event(gst::event::Eos::new());
-    let deadline = Instant::now() + STOP_GRACE;
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        let t = gst::ClockTime::from_nseconds(left.as_nanos() as u64);
-        match bus.timed_pop_filtered(t, &[gst::MessageType::Eos, gst::MessageType::Error]) {
-            Some(_) | None => break,
-        }
-    }
+    let grace = gst::ClockTime::from_mseconds(STOP_GRACE.as_millis() as u64);
+    // The end reached the sinks, or an error, or the grace is over: either way, done.
+    let _ = bus.timed_pop_filtered(grace, &[gst::MessageType::Eos, gst::MessageType::Error]);
 }
