@@ -337,7 +337,7 @@ async fn ffmpeg_shutdown_leaves_no_child() {
 
 /// A one-shot-per-connection HTTP server: `/logo.png` is a 64x64 yellow PNG, anything
 /// else is 404.
-async fn image_server() -> SocketAddr {
+pub(super) async fn image_server() -> SocketAddr {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let png = Command::new(FFMPEG)
         .args(["-hide_banner", "-loglevel", "error", "-nostdin"])

@@ -309,3 +309,68 @@ async fn he_aac_without_an_encoder_is_refused_naming_the_field() {
     assert_eq!(next_state(&mut rx, 15).await.1, TaskState::Ended);
     sup.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_images_move_and_go_without_a_restart() {
+    use mprtc::protocol::tasks::LayoutImage;
+    let media = Media::start().await;
+    let http = super::e2e::image_server().await;
+    let out_url = media.urls.push_url("liveimg", 1, now());
+    // The 64x64 yellow logo at (x, y, w, h); none for an empty list.
+    let with_images = |rects: &[(u32, u32, u32, u32)]| {
+        let mut t = task("li", &out_url, vec![]);
+        t.layout.canvas = Canvas {
+            width: 640,
+            height: 360,
+            color: 0x0000FF,
+        };
+        t.layout.images = rects
+            .iter()
+            .map(|&(x, y, width, height)| LayoutImage {
+                url: format!("http://{http}/logo.png"),
+                x,
+                y,
+                width,
+                height,
+                adaption: ADAPTION_FIT,
+            })
+            .collect();
+        spec(t, &[])
+    };
+    let fetcher = ImageFetcher::new(&TaskPolicy {
+        image_allow_private: true,
+        ..TaskPolicy::default()
+    })
+    .unwrap();
+    let outputs = OutputPolicy {
+        allow_private: true,
+        ..OutputPolicy::default()
+    };
+    let (tx, mut rx) = unbounded_channel();
+    let sup = Supervisor::new(Arc::new(live_runner()), std::env::temp_dir(), tx)
+        .with_policy(Some(Arc::new(fetcher)), outputs);
+    // Fit: 100x100 centred in 200x100, x 150..250.
+    sup.apply(key("li"), with_images(&[(100, 100, 200, 100)]));
+    assert_eq!(next_state(&mut rx, 30).await.1, TaskState::Pushing);
+    let pid = sup.compositor_pid(&key("li")).expect("compositor pid");
+    let viewer = Viewer::start(&media.play("liveimg", 1));
+    const YELLOW: [u8; 3] = [255, 255, 0];
+    viewer
+        .wait_for("image", &[(200, 150, YELLOW), (120, 150, BLUE)])
+        .await;
+    sup.apply(key("li"), with_images(&[(400, 200, 100, 100)]));
+    viewer
+        .wait_for("image moved", &[(450, 250, YELLOW), (200, 150, BLUE)])
+        .await;
+    sup.apply(key("li"), with_images(&[]));
+    viewer.wait_for("image gone", &[(450, 250, BLUE)]).await;
+    assert_eq!(
+        sup.compositor_pid(&key("li")),
+        Some(pid),
+        "compositor restarted"
+    );
+    assert!(rx.try_recv().is_err(), "a state change during live updates");
+    sup.shutdown().await;
+    assert_eq!(next_state(&mut rx, 15).await.1, TaskState::Ended);
+    drop(viewer.child);
+}
