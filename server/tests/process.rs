@@ -209,9 +209,9 @@ async fn server_with_a_compositor(
     let pid = srv.pid();
     // The live compositor (`mprtc-compositor`, 15 characters of it in /proc) or ffmpeg.
     let seen = eventually(|| {
-        descendants(pid).into_iter().any(|p| {
-            stat(p).is_some_and(|s| s.2 == "ffmpeg" || s.2.starts_with("mprtc-composit"))
-        })
+        descendants(pid)
+            .into_iter()
+            .any(|p| stat(p).is_some_and(|s| s.2 == "ffmpeg" || s.2.starts_with("mprtc-composit")))
     });
     assert!(seen, "no compositor under the server {pid}");
     (srv, [ws, sink], descendants(pid))
