@@ -284,7 +284,9 @@ function nextPushing(client, taskId, ms) {
  */
 function startViewer(url) {
   const size = VW * VH * 3;
-  const child = spawn(FFMPEG, ['-hide_banner', '-loglevel', 'info', '-nostdin', '-rw_timeout', '10000000', '-i', url,
+  // Decoded in one thread, as a live player does: ffmpeg's default frame threading holds each
+  // frame back by one frame per thread, the player's delay rather than the server's.
+  const child = spawn(FFMPEG, ['-hide_banner', '-loglevel', 'info', '-nostdin', '-rw_timeout', '10000000', '-threads', '1', '-i', url,
     '-an', '-vf', `scale=${VW}:${VH},showinfo`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
   mine.add(child);
   child.on('exit', () => mine.delete(child));

@@ -38,7 +38,8 @@ impl Viewer {
     fn start(url: &str) -> Self {
         let mut child = Command::new(FFMPEG)
             .args(["-hide_banner", "-loglevel", "info", "-nostdin"])
-            .args(["-rw_timeout", "10000000", "-i", url, "-an"])
+            // One decoding thread, as a live player: no frame-threading delay.
+            .args(["-rw_timeout", "10000000", "-threads", "1", "-i", url, "-an"])
             .args(["-vf", &format!("scale={VW}:{VH},showinfo")])
             .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
             .stdin(Stdio::null())
