@@ -10,7 +10,7 @@
 //! Why its own process: a GStreamer crash or leak costs one task a restart, never the server;
 //! and the server binary does not link GStreamer.
 
-mod scene;
+pub(super) mod scene;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

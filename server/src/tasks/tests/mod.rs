@@ -9,6 +9,7 @@
 //! | `args.rs` | the shape of the ffmpeg command line |
 //! | `e2e.rs` | ffmpeg against the embedded media server: layout, audio, recording, images, failures |
 //! | `live.rs` | `mprtc-compositor` against the embedded media server: live layout changes, passthrough, refusals |
+//! | `scene.rs` | what a task becomes for `mprtc-compositor`: stacking, `hostUid`, big uids, the passthrough member |
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -31,6 +32,7 @@ use crate::media::{MediaEvent, MediaServer, MediaSigner};
 mod args;
 mod e2e;
 mod live;
+mod scene;
 mod supervisor;
 
 // ---------------------------------------------------------------------------
