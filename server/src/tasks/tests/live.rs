@@ -6,6 +6,7 @@
 
 use std::collections::HashSet;
 
+use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 use super::e2e::{alive, now, probe, publish_colour, Media};
@@ -374,4 +375,68 @@ async fn live_images_move_and_go_without_a_restart() {
     sup.shutdown().await;
     assert_eq!(next_state(&mut rx, 15).await.1, TaskState::Ended);
     drop(viewer.child);
+}
+
+/// What `mprtc-compositor` answers to `input` on stdin: its exit code and its event lines.
+async fn compositor_answer(input: Vec<u8>) -> (Option<i32>, Vec<serde_json::Value>) {
+    use tokio::io::AsyncWriteExt;
+    let mut child = Command::new(live_runner().compositor)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // It may stop reading early (a refused first line): a broken pipe is an answer too.
+    let _ = stdin.write_all(&input).await;
+    drop(stdin);
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("the compositor answers")
+        .unwrap();
+    let events = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    (out.status.code(), events)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_commands_get_typed_errors_naming_the_field() {
+    let start = |member_url: &str, fps: u32| {
+        json!({"cmd": "start",
+               "output": {"url": "rtmp://127.0.0.1:1/live/x", "record": null, "width": 640,
+                          "height": 360, "fps": fps, "video_kbps": 800,
+                          "audio": {"rate": 48000, "channels": 2, "kbps": 64, "he_aac": false}},
+               "scene": {"canvas": 0, "images": [],
+                         "members": [{"uid": 1, "url": member_url, "video": null, "audio": true}]}})
+        .to_string()
+    };
+    let mut long = vec![b'x'; 300 * 1024];
+    long.push(b'\n');
+    for (input, code, field) in [
+        (long, "bad_command", "line"),
+        (b"{\"cmd\":\"launch\"}\n".to_vec(), "bad_command", "line"),
+        (b"\xff\xfe\n".to_vec(), "bad_command", "line"),
+        (
+            format!("{}\n", start("file:///etc/passwd", 15)).into_bytes(),
+            "bad_value",
+            "scene.members[0].url",
+        ),
+        (
+            format!("{}\n", start("rtmp://127.0.0.1:1/live/m", 0)).into_bytes(),
+            "bad_value",
+            "output.fps",
+        ),
+    ] {
+        let (status, events) = compositor_answer(input).await;
+        assert_eq!(status, Some(2), "{events:?}");
+        let e = events.last().expect("an error event");
+        assert_eq!(
+            (&e["event"], &e["code"], &e["field"]),
+            (&json!("error"), &json!(code), &json!(field)),
+            "{events:?}"
+        );
+    }
 }
