@@ -217,6 +217,17 @@ fn link_stream(
     Ok(())
 }
 
+/// Drops whatever `e` would push from now on: a layer being removed must not push into the
+/// aggregator pad released under it (a "not linked" error would end the whole output).
+fn cut(e: &gst::Element) {
+    if let Some(pad) = e.static_pad("src") {
+        pad.add_probe(
+            gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
+            |_, _| gst::PadProbeReturn::Drop,
+        );
+    }
+}
+
 impl MemberLayer {
     fn add(base: &Base, spec: &Member) -> Result<Self, Refusal> {
         let src = make("rtmp2src")?;
@@ -277,6 +288,10 @@ impl MemberLayer {
         let mut all = self.elements;
         if let Ok(mut p) = self.pads.lock() {
             p.gone = true;
+            // Nothing more reaches the aggregators from this member (see [`cut`]).
+            for e in &p.chain {
+                cut(e);
+            }
             if let Some(v) = p.vpad.take() {
                 base.compositor.release_request_pad(&v);
             }
@@ -309,7 +324,7 @@ struct WeakBase {
     pipeline: glib::WeakRef<gst::Pipeline>,
     compositor: glib::WeakRef<gst::Element>,
     mixer: glib::WeakRef<gst::Element>,
-    canvas: glib::WeakRef<gst::Element>,
+    canvas: Arc<std::sync::atomic::AtomicU32>,
     output: crate::command::Output,
     counters: Arc<crate::pipeline::Counters>,
 }
@@ -320,7 +335,7 @@ impl WeakBase {
             pipeline: b.pipeline.downgrade(),
             compositor: b.compositor.downgrade(),
             mixer: b.mixer.downgrade(),
-            canvas: b.canvas.downgrade(),
+            canvas: b.canvas.clone(),
             output: b.output.clone(),
             counters: b.counters.clone(),
         }
@@ -331,7 +346,7 @@ impl WeakBase {
             pipeline: self.pipeline.upgrade()?,
             compositor: self.compositor.upgrade()?,
             mixer: self.mixer.upgrade()?,
-            canvas: self.canvas.upgrade()?,
+            canvas: self.canvas.clone(),
             output: self.output.clone(),
             counters: self.counters.clone(),
         })
@@ -379,6 +394,7 @@ impl ImageLayer {
     }
 
     fn remove(self, base: &Base) {
+        cut(&self.crop);
         base.compositor.release_request_pad(&self.pad);
         for e in &self.elements {
             let _ = e.set_state(gst::State::Null);
@@ -393,7 +409,7 @@ impl Layers {
     pub fn apply(&mut self, base: &Base, scene: &Scene) -> Result<(), Refusal> {
         scene.check()?;
         base.canvas
-            .set_property("foreground-color", argb(scene.canvas));
+            .store(argb(scene.canvas), std::sync::atomic::Ordering::Relaxed);
         let gone: Vec<u64> = self
             .members
             .iter()

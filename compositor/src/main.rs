@@ -145,6 +145,11 @@ fn run(base: &Base, layers: &mut Layers, rx: &Receiver<Input>) -> ExitCode {
                     emit(&Event::InputLost { uid, detail: &why });
                     continue;
                 }
+                // From a layer already removed (no longer in the pipeline): its last words.
+                if src.is_some_and(|s| !s.has_as_ancestor(&base.pipeline)) {
+                    eprintln!("error from a removed layer ignored: {why}");
+                    continue;
+                }
                 let name = src.map(|s| s.name().to_string()).unwrap_or_default();
                 eprintln!("error from {name}: {why} ({:?})", e.debug());
                 let code = if name.starts_with("filesink") {

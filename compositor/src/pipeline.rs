@@ -11,7 +11,7 @@
 //! pace whatever the members do: one that stalls or leaves leaves the canvas showing, one
 //! that joins is a new pad. Layers are added and changed by [`crate::layers`].
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use gstreamer as gst;
@@ -26,12 +26,13 @@ pub struct Counters {
     pub out_time_us: AtomicU64,
 }
 
-/// The running output: the pipeline, its two aggregators and the canvas source.
+/// The running output: the pipeline, its two aggregators and the canvas colour wanted.
 pub struct Base {
     pub pipeline: gst::Pipeline,
     pub compositor: gst::Element,
     pub mixer: gst::Element,
-    pub canvas: gst::Element,
+    /// `0xAARRGGBB`; the canvas source takes it between two of its frames (see [`paint`]).
+    pub canvas: Arc<AtomicU32>,
     pub counters: Arc<Counters>,
     pub output: Output,
 }
@@ -201,17 +202,39 @@ impl Base {
 
         let counters = Arc::new(Counters::default());
         count_frames(&out_caps, counters.clone());
+        let wanted = Arc::new(AtomicU32::new(argb(canvas_rgb)));
+        paint(&canvas, wanted.clone());
         p.set_state(gst::State::Playing)
             .map_err(|e| broken("play", e))?;
         Ok(Self {
             pipeline: p,
             compositor,
             mixer,
-            canvas,
+            canvas: wanted,
             counters,
             output: output.clone(),
         })
     }
+}
+
+/// Gives the canvas source the wanted colour from its own streaming thread, between two
+/// frames: videotestsrc reuses a rendered solid frame, and changing its colour from another
+/// thread while it copies that frame crashed it (SIGSEGV in `gst_video_frame_copy`, seen in our
+/// tests under load).
+fn paint(canvas: &gst::Element, wanted: Arc<AtomicU32>) {
+    let Some(pad) = canvas.static_pad("src") else {
+        return;
+    };
+    let applied = AtomicU32::new(wanted.load(Relaxed));
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, _| {
+        let w = wanted.load(Relaxed);
+        if applied.swap(w, Relaxed) != w {
+            if let Some(src) = pad.parent_element() {
+                src.set_property("foreground-color", w);
+            }
+        }
+        gst::PadProbeReturn::Ok
+    });
 }
 
 /// Counts composed frames and keeps the last one's running time (the encoder offsets its

@@ -198,8 +198,9 @@ async fn live_layout_changes_keep_one_process_one_file_and_no_gap() {
     let (gap, frames) = viewer.largest_gap();
     eprintln!("largest gap between output frames: {gap:.3} s over {frames} frames");
     assert!(frames > 30, "{frames} frames");
-    // 15 fps: 67 ms a frame; a restart would be a gap of seconds.
-    assert!(gap < 0.35, "output stopped for {gap} s");
+    // 15 fps: 67 ms a frame (the benchmark sees exactly that). A restart is a gap of seconds;
+    // the bound leaves room for a starved CPU (a loaded test machine skips a few frames).
+    assert!(gap < 1.0, "output stopped for {gap} s");
     assert_eq!(
         sup.compositor_pid(&key("lv")),
         Some(pid),
@@ -262,10 +263,14 @@ async fn single_video_no_trans_copies_video_packets_bit_for_bit() {
     t.config.single_video_no_trans = true;
     let (tx, mut rx) = unbounded_channel();
     let sup = Supervisor::new(Arc::new(live_runner()), std::env::temp_dir(), tx);
+    // The member's packets from before the task starts (150: 10 s), so that every packet the
+    // output can carry is among them however late the output is read.
+    let member_url = media.play("nt", 1);
+    let input = tokio::spawn(async move { packet_hashes(&member_url, 150).await });
     sup.apply(key("nt"), spec(t, &[(1, media.play("nt", 1))]));
     assert_eq!(next_state(&mut rx, 30).await.1, TaskState::Pushing);
-    let (member_url, out_url) = (media.play("nt", 1), media.play("ntout", 5));
-    let (input, output) = tokio::join!(packet_hashes(&member_url, 90), packet_hashes(&out_url, 30));
+    let output = packet_hashes(&media.play("ntout", 5), 30).await;
+    let input = input.await.unwrap();
     let input: HashSet<_> = input.into_iter().collect();
     assert_eq!(output.len(), 30);
     let copied = output.iter().filter(|h| input.contains(*h)).count();
