@@ -1,4 +1,6 @@
-//! The v1 compositor: one `ffmpeg` process per task.
+//! The ffmpeg compositor: one `ffmpeg` process per task, restarted for every change. In
+//! production it runs only `singleVideoNoTrans` (its `copy` module); the live compositor
+//! ([`super::LiveRunner`]) composes everything else.
 //!
 //! Command shape (see [`build_args`]):
 //!
@@ -32,9 +34,10 @@
 //! ([`super::image`]) and are opened as local files with a forced demuxer and decoder, so no
 //! content can select another demuxer (ffmpeg's `tty` demuxer would render text as video).
 //!
-//! Limits: 15 fps output; HE-AAC (`codecProfile` 1) is encoded as AAC-LC, because
-//! the native ffmpeg AAC encoder (Debian has no libfdk_aac) writes an HE-AAC header
-//! it cannot actually encode (players then fail to decode); a user whose stream lacks
+//! Limits: 15 fps output; HE-AAC (`codecProfile` 1) would be encoded as AAC-LC (the hub
+//! refuses such tasks unless the live compositor has an HE-AAC encoder), because the native
+//! ffmpeg AAC encoder (Debian has no libfdk_aac) writes an HE-AAC header it cannot actually
+//! encode (players then fail to decode); a user whose stream lacks
 //! the audio (video) track while `pushAudio` (`pushVideo`) is set makes ffmpeg fail
 //! ("matches no streams"); a user who leaves is dropped from the picture but cannot
 //! come back without a restart (the hub re-applies the task when publishers change).
