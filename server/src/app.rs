@@ -16,7 +16,7 @@ use crate::ready::{self, MediaProbe, Readiness};
 use crate::signaling::ws::{self, Signaling};
 use crate::signaling::Hub;
 use crate::tasks::{
-    FfmpegRunner, ImageFetcher, OutputPolicy, RecordLimits, Supervisor, TaskKey, TaskState,
+    ImageFetcher, LiveRunner, OutputPolicy, RecordLimits, Supervisor, TaskKey, TaskState,
 };
 use crate::{http_api, metrics};
 
@@ -244,15 +244,16 @@ impl Server {
         };
         let mut seed = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut seed);
+        let runner = Arc::new(LiveRunner::new(cfg.ffmpeg.clone()));
         let hub = Hub::new(cfg.apps.clone(), signer, cfg.max_frame_bytes, seed)
             .with_heartbeat(cfg.ping_interval_ms, cfg.ping_timeout_ms)
             .with_resume_window(cfg.resume_window_ms)
             .with_limits(cfg.limits)
             .with_task_policy(cfg.tasks.clone())
-            .with_member_recording(true);
+            .with_member_recording(true)
+            .with_he_aac(crate::tasks::he_aac_available(&runner.compositor));
         let (task_tx, task_rx) = tokio::sync::mpsc::unbounded_channel();
-        let runner = Arc::new(FfmpegRunner::new(cfg.ffmpeg.clone()));
-        // Layout images are fetched by the server under the policy, never by ffmpeg.
+        // Layout images are fetched by the server under the policy, never by a compositor.
         let images = if cfg.tasks.images {
             Some(Arc::new(
                 ImageFetcher::new(&cfg.tasks).map_err(ServeError::ImageDir)?,

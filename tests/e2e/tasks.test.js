@@ -2,7 +2,8 @@
 // Push tasks end to end: two members push solid colours, a task composes them on a canvas of a
 // third colour and pushes to the embedded RTMP server (into a third member's stream); ffmpeg
 // pulls the result and the test samples its pixels and audio. Then the layout is swapped, a
-// member leaves, the task is deleted, and an unreachable destination fails.
+// member leaves (both applied to the running compositor: one recording file throughout), the
+// task is deleted, and an unreachable destination fails.
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -71,7 +72,7 @@ test('a push task composes members, follows updates and reports its status', { t
     const f = await grabFrame(play.url, { skip: 10 });
     return { f, tl: f.cell(320, 180), br: f.cell(960, 540), bg: f.cell(960, 180) };
   };
-  // Frames until one shows `pred` (the compositor restarting takes a few), for 60 s at most:
+  // Frames until one shows `pred` (a new layout takes a few frames), for 60 s at most:
   // each grab decodes fresh frames, so no pause between them is needed.
   const sampleUntil = async (pred) => {
     const start = performance.now();
@@ -109,7 +110,8 @@ test('a push task composes members, follows updates and reports its status', { t
   const walk = (d) => fs.readdirSync(d, { withFileTypes: true }).forEach((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : files.push(path.join(d, e.name))));
   walk(server.recordings);
   const flv = files.filter((f) => f.includes('mix_1') && f.endsWith('.flv') && fs.statSync(f).size > 10000);
-  assert.ok(flv.length > 0, `a recording of mix_1 exists: ${files.join(', ')}`);
+  // The swap and the leave changed the running compositor: still the one recording.
+  assert.equal(flv.length, 1, `one recording of mix_1 across the updates: ${files.join(', ')}`);
 
   // An unreachable destination reports 506 with a reason.
   const failed = nextEvent(a, 'rtmp-tasks-status', (s) => s.code === 506, 30000);

@@ -27,7 +27,9 @@
 
 mod ffmpeg;
 pub mod image;
+mod live;
 pub mod policy;
+mod process;
 pub mod reason;
 pub mod record;
 mod run;
@@ -51,8 +53,9 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-pub use ffmpeg::{build_args, FfmpegRunner};
+pub use ffmpeg::{build_args, passthrough_input, FfmpegRunner};
 pub use image::{ImageFetcher, ImageFile, ImageFormat};
+pub use live::{default_compositor, he_aac_available, LiveRunner};
 pub use policy::{OutputPolicy, TaskPolicy};
 pub use reason::{FailCode, Failure};
 pub use record::{record_path, RecordLimits};
@@ -154,10 +157,20 @@ pub trait Compositor: Send {
     fn kill(&mut self) -> BoxFuture<'_, ()>;
     /// OS process id, if there is one and it is still running.
     fn pid(&self) -> Option<u32>;
+    /// Makes the running compositor show `spec` (its images fetched to `images`) without a
+    /// restart. `false`: it cannot (another output, or an engine without live changes);
+    /// the supervisor then restarts it.
+    fn update<'a>(
+        &'a mut self,
+        _spec: &'a TaskSpec,
+        _images: &'a [Option<LocalImage>],
+    ) -> BoxFuture<'a, bool> {
+        Box::pin(async { false })
+    }
 }
 
-/// Starts compositors. [`FfmpegRunner`] is the v1 implementation; a GStreamer runner
-/// could implement live layout changes later.
+/// Starts compositors: [`LiveRunner`] in production (live layout changes), [`FfmpegRunner`]
+/// (a new process per layout; also the passthrough of `singleVideoNoTrans`).
 pub trait CompositorRunner: Send + Sync {
     /// Starts a compositor for `spec`; with `record`, also writes the composed stream
     /// to that FLV file (its directory exists). `images` holds, for each of the layout's

@@ -33,6 +33,9 @@ pub enum FailCode {
     CompositorExited,
     /// The recording could not be set up (a server problem).
     RecordFailed,
+    /// The task asks for what this server's compositor cannot do (HE-AAC without an
+    /// encoder for it, a parameter out of its range); the detail names the field.
+    Unsupported,
 }
 
 impl FailCode {
@@ -51,6 +54,7 @@ impl FailCode {
             Self::Stalled => "stalled",
             Self::CompositorExited => "compositor_exited",
             Self::RecordFailed => "record_failed",
+            Self::Unsupported => "unsupported",
         }
     }
 
@@ -68,12 +72,16 @@ impl FailCode {
             Self::Stalled => "the compositor's output stalled",
             Self::CompositorExited => "the compositor stopped",
             Self::RecordFailed => "the recording could not be written",
+            Self::Unsupported => "the server's compositor cannot produce what the task asks for",
         }
     }
 
     /// Whether retrying cannot help until the task changes (the server refused it).
     pub fn is_refusal(self) -> bool {
-        matches!(self, Self::ImageRefused | Self::OutputRefused)
+        matches!(
+            self,
+            Self::ImageRefused | Self::OutputRefused | Self::Unsupported
+        )
     }
 }
 
@@ -104,7 +112,10 @@ impl Failure {
     pub fn from_engine(detail: String) -> Self {
         let d = detail.to_ascii_lowercase();
         let has = |ps: &[&str]| ps.iter().any(|p| d.contains(p));
-        let code = if has(&["handshake", "server error"]) {
+        // `mprtc-compositor` names a refused parameter: `refused: <code> (<field>): ...`.
+        let code = if has(&["refused: unsupported", "refused: bad_value"]) {
+            FailCode::Unsupported
+        } else if has(&["handshake", "server error"]) {
             FailCode::HandshakeFailed
         } else if has(&[
             "connection refused",

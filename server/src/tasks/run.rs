@@ -123,7 +123,8 @@ pub(super) async fn run_task(
             Desired::Stop => break,
             Desired::Run(s) => spec = (**s).clone(),
         }
-        let (end, healthy) = run_once(&shared, &spec, &mut mem, &mut cmds, &mut rep, &pid).await;
+        let (end, healthy) =
+            run_once(&shared, &mut spec, &mut mem, &mut cmds, &mut rep, &pid).await;
         *pid.lock().unwrap() = None;
         if healthy {
             backoff = cfg.backoff_initial;
@@ -238,11 +239,35 @@ async fn prepare(
     Ok(local)
 }
 
-/// Starts one compositor and watches it until it fails or a command ends it.
-/// Returns how it ended and whether it pushed for at least `healthy_reset`.
+/// Hands the latest wanted spec to the running compositor (its images fetched first).
+/// `Err`: the compositor must restart (it cannot change live, an image failed, or a stop
+/// came); the run loop then reads the command itself.
+async fn update_live(
+    shared: &Shared,
+    comp: &mut Box<dyn Compositor>,
+    cmds: &mut watch::Receiver<Desired>,
+    held: &mut HashMap<String, ImageFile>,
+) -> Result<TaskSpec, RunEnd> {
+    let next = match &*cmds.borrow() {
+        Desired::Run(s) => (**s).clone(),
+        Desired::Stop => return Err(RunEnd::Stop),
+    };
+    let images = prepare(shared, &next, held)
+        .await
+        .map_err(|_| RunEnd::Restart)?;
+    if comp.update(&next, &images).await {
+        Ok(next)
+    } else {
+        Err(RunEnd::Restart)
+    }
+}
+
+/// Starts one compositor and watches it until it fails or a command ends it; a new spec the
+/// compositor can show live is applied in place (`spec` becomes it). Returns how it ended
+/// and whether it pushed for at least `healthy_reset`.
 async fn run_once(
     shared: &Shared,
-    spec: &TaskSpec,
+    spec: &mut TaskSpec,
     mem: &mut RunMemory,
     cmds: &mut watch::Receiver<Desired>,
     rep: &mut Reporter,
@@ -313,6 +338,15 @@ async fn run_once(
             _ = tokio::time::sleep_until(record_check), if record.is_some() => Step::RecordCheck,
         };
         match step {
+            Step::Cmd(RunEnd::Restart) => {
+                match update_live(shared, &mut comp, cmds, &mut mem.held).await {
+                    Ok(next) => {
+                        tracing::info!(task = ?rep.key, "push task layout changed live");
+                        *spec = next;
+                    }
+                    Err(end) => break end,
+                }
+            }
             Step::Cmd(end) => break end,
             Step::RecordCheck => {
                 let rec = mem.recording.as_mut().expect("recording");

@@ -236,11 +236,21 @@ pub(super) async fn compositor_started(srv: &Running, key: &str, value: &str, di
     };
     let mut ws = join_sec_with(srv, "tasks", 1, p).await;
     let out = format!("{}/task-out", srv.endpoint("rtmp"));
-    let r = answer(
-        &mut ws,
-        probe::add_tasks(2, vec![probe::task("t1", &out, 1, key == "recordings_dir")]),
-    )
-    .await;
+    let mut task = probe::task("t1", &out, 1, key == "recordings_dir");
+    // ffmpeg composes nothing since the live compositor (mprtc-compositor): it runs the
+    // passthrough of `singleVideoNoTrans`, which needs the member live.
+    let _pusher = if key == "ffmpeg" {
+        let publish = json!({"v":1,"id":3,"type":"publish","body":{"video":true,"audio":true}});
+        let url = answer(&mut ws, publish).await["body"]["url"]
+            .as_str()
+            .expect("a push URL")
+            .to_owned();
+        task["config"] = json!({"singleVideoNoTrans": true});
+        Some(probe::pusher(&url))
+    } else {
+        None
+    };
+    let r = answer(&mut ws, probe::add_tasks(2, vec![task])).await;
     assert_eq!(r["ok"], true, "{r}");
     // The first status comes once the compositor ran: pushing (505) or failed (506).
     let status = loop {
@@ -255,6 +265,8 @@ pub(super) async fn compositor_started(srv: &Running, key: &str, value: &str, di
     );
     match key {
         "ffmpeg" => {
+            // Once the member is live, the task runs as its passthrough.
+            live::until("the configured ffmpeg", || dir.join("ran").exists()).await;
             let ran = std::fs::read_to_string(dir.join("ran")).expect("the configured ffmpeg ran");
             assert!(ran.contains("task-out"), "{ran}");
         }

@@ -34,8 +34,9 @@ async fn a_restart_continues_the_same_recording() {
     t["record"] = json!(true);
     a.add_task(t.clone()).await;
     a.status("r", 505).await;
-    // A layout change restarts the compositor: its output goes on in the same recording.
-    t["layout"]["canvas"]["color"] = json!(0xFF0000);
+    // A new output encoding restarts the compositor (a layout change would not: it is applied
+    // live): its output goes on in the same recording, as its next segment.
+    t["config"] = json!({"audioParam": {"bitRate": 96}});
     let r = a.ask("update-tasks", tasks(t)).await;
     assert_eq!(r["ok"], true, "{r}");
     let mut files = Vec::new();

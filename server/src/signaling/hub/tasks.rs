@@ -28,6 +28,9 @@ pub struct TaskRules {
     pub policy: Arc<TaskPolicy>,
     /// Where outputs may go (the server's own RTMP listener always may).
     pub outputs: OutputPolicy,
+    /// The compositor can encode HE-AAC (`codecProfile` 1). Off: such tasks are refused
+    /// naming the field, never silently encoded as AAC-LC.
+    pub he_aac: bool,
 }
 
 impl TaskRules {
@@ -37,6 +40,7 @@ impl TaskRules {
         Self {
             outputs: OutputPolicy::new(&policy, own_rtmp_base),
             policy: Arc::new(policy),
+            he_aac: false,
         }
     }
 }
@@ -234,6 +238,13 @@ fn check_policy(rules: &TaskRules, req: &TasksReq) -> Result<(), WireError> {
                 field: Some(format!("rtmpTasks[{i}].layout.images")),
             });
         }
+        if t.config.audio_param.is_some_and(|a| a.codec_profile == 1) && !rules.he_aac {
+            return Err(WireError {
+                code: ErrorCode::InvalidTask,
+                msg: "HE-AAC cannot be encoded on this server (no encoder for it)".to_owned(),
+                field: Some(format!("rtmpTasks[{i}].config.audioParam.codecProfile")),
+            });
+        }
         if let Err(e) = rules.outputs.check_literal(&t.stream_url) {
             return Err(WireError {
                 code: ErrorCode::InvalidTask,
@@ -375,7 +386,15 @@ fn apply(
 impl Hub {
     /// Replaces the operator's task rules (the default: [`TaskPolicy::default`]).
     pub fn with_task_policy(mut self, policy: TaskPolicy) -> Self {
+        let he_aac = self.task_rules.he_aac;
         self.task_rules = TaskRules::new(policy, &self.signer.rtmp_base);
+        self.task_rules.he_aac = he_aac;
+        self
+    }
+
+    /// Whether the compositor can encode HE-AAC (see [`TaskRules::he_aac`]; default: no).
+    pub fn with_he_aac(mut self, yes: bool) -> Self {
+        self.task_rules.he_aac = yes;
         self
     }
 

@@ -123,6 +123,9 @@ pub fn build_args(
     record: Option<&Path>,
     opts: &FfmpegRunner,
 ) -> Result<Vec<String>, String> {
+    if let Some((input, heard)) = super::copy::passthrough_input(spec) {
+        return super::copy::copy_args(spec, input, heard, record, opts);
+    }
     let preset = opts.preset.as_str();
     let task = &spec.task;
     let layout = &task.layout;
@@ -323,29 +326,33 @@ pub fn build_args(
     ]);
     // codecProfile 1 (HE-AAC) is encoded as LC: see the module docs.
     push(&["-c:a", "aac", "-b:a", &ab, "-ar", &ar, "-ac", &ac]);
+    outputs(&mut args, &task.stream_url, record)?;
+    Ok(args)
+}
+
+/// Appends the outputs: the push, or the push and the recording through one tee.
+pub(super) fn outputs(
+    args: &mut Vec<String>,
+    url: &str,
+    record: Option<&Path>,
+) -> Result<(), String> {
+    let mut push = |a: &[&str]| args.extend(a.iter().map(|s| s.to_string()));
     match record {
-        None => push(&["-f", "flv", &task.stream_url]),
+        None => push(&["-f", "flv", url]),
         Some(file) => {
             let file = file.to_str().ok_or("recordings path is not UTF-8")?;
             // One encode, two outputs: the push must succeed (`abort`), while a failing
             // recording is dropped without taking the push down (`ignore`).
             let tee = format!(
                 "[f=flv:onfail=abort]{}|[f=flv:onfail=ignore]{}",
-                tee_escape(&task.stream_url),
+                tee_escape(url),
                 tee_escape(file)
             );
-            push(&[
-                "-flags:v",
-                "+global_header",
-                "-flags:a",
-                "+global_header",
-                "-f",
-                "tee",
-                &tee,
-            ]);
+            push(&["-flags:v", "+global_header", "-flags:a", "+global_header"]);
+            push(&["-f", "tee", &tee]);
         }
     }
-    Ok(args)
+    Ok(())
 }
 
 /// The AAC bitrate in kbit/s: the task's, held to what the encoder does well (10 to 192).

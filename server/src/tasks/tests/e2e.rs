@@ -7,22 +7,22 @@ use crate::media::tests::{output_within, publish_lavfi, FFMPEG};
 const FFPROBE: &str = "/usr/bin/ffprobe";
 const SECRET: &[u8] = b"tasks-test-secret";
 
-fn now() -> u64 {
+pub(super) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs()
 }
 
-struct Media {
-    urls: MediaSigner,
+pub(super) struct Media {
+    pub(super) urls: MediaSigner,
     events: UnboundedReceiver<MediaEvent>,
     shutdown: CancellationToken,
     handle: crate::media::EmbeddedHandle,
 }
 
 impl Media {
-    async fn start() -> Self {
+    pub(super) async fn start() -> Self {
         let m = crate::media::tests::start_media(SECRET, 600).await;
         Self {
             urls: m.urls,
@@ -32,7 +32,7 @@ impl Media {
         }
     }
 
-    async fn wait_publishing(&mut self, room: &str, uid: u64) {
+    pub(super) async fn wait_publishing(&mut self, room: &str, uid: u64) {
         let deadline = Instant::now() + Duration::from_secs(15);
         while !self.handle.is_publishing(room, uid) {
             assert!(Instant::now() < deadline, "{room}.{uid} never published");
@@ -40,7 +40,7 @@ impl Media {
         }
     }
 
-    fn play(&self, room: &str, uid: u64) -> String {
+    pub(super) fn play(&self, room: &str, uid: u64) -> String {
         self.urls.play_urls(room, uid, 9000 + uid, now()).rtmp
     }
 }
@@ -52,7 +52,7 @@ impl Drop for Media {
 }
 
 /// Publishes a solid colour (320x240) with a 440 Hz tone.
-fn publish_colour(url: &str, colour: &str) -> Child {
+pub(super) fn publish_colour(url: &str, colour: &str) -> Child {
     publish_lavfi(
         url,
         &format!("color=c={colour}:s=320x240:r=15"),
@@ -62,25 +62,27 @@ fn publish_colour(url: &str, colour: &str) -> Child {
 }
 
 /// One decoded RGB frame of `url` (skipping the first `skip` frames).
-async fn grab_rgb(url: &str, skip: u32) -> Vec<u8> {
+pub(super) async fn grab_rgb(url: &str, skip: u32) -> Vec<u8> {
+    let select = format!("select=gte(n\\,{skip})");
+    let out = ["-an", "-vf", &select, "-frames:v", "1", "-f", "rawvideo"];
+    read_with_ffmpeg(url, &out, &["-pix_fmt", "rgb24", "-"], 15).await
+}
+
+/// What ffmpeg writes to stdout reading `url` with the output options `a` then `b`, within
+/// `secs` seconds.
+pub(super) async fn read_with_ffmpeg(url: &str, a: &[&str], b: &[&str], secs: u64) -> Vec<u8> {
     let mut cmd = Command::new(FFMPEG);
-    cmd.args([
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-nostdin",
-        "-rw_timeout",
-        "10000000",
-    ])
-    .args(["-i", url, "-an", "-vf", &format!("select=gte(n\\,{skip})")])
-    .args(["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]);
-    output_within(&mut cmd, 15)
+    cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin"])
+        .args(["-rw_timeout", "10000000", "-i", url])
+        .args(a)
+        .args(b);
+    output_within(&mut cmd, secs)
         .await
-        .unwrap_or_else(|e| panic!("grab: {e}"))
+        .unwrap_or_else(|e| panic!("ffmpeg reading {url}: {e}"))
 }
 
 /// `codec_type,width,height,sample_rate,channels` of each stream of `url`.
-async fn probe(url: &str) -> String {
+pub(super) async fn probe(url: &str) -> String {
     let mut cmd = Command::new(FFPROBE);
     cmd.args(["-v", "error", "-rw_timeout", "10000000"])
         .args([
@@ -94,18 +96,18 @@ async fn probe(url: &str) -> String {
     String::from_utf8(out).unwrap()
 }
 
-fn pixel(frame: &[u8], w: usize, x: usize, y: usize) -> [u8; 3] {
+pub(super) fn pixel(frame: &[u8], w: usize, x: usize, y: usize) -> [u8; 3] {
     let i = (y * w + x) * 3;
     [frame[i], frame[i + 1], frame[i + 2]]
 }
 
-fn near(p: [u8; 3], want: [u8; 3]) -> bool {
+pub(super) fn near(p: [u8; 3], want: [u8; 3]) -> bool {
     p.iter()
         .zip(want)
         .all(|(a, b)| (i32::from(*a) - i32::from(b)).abs() <= 48)
 }
 
-fn alive(pid: u32) -> bool {
+pub(super) fn alive(pid: u32) -> bool {
     // A reaped process has no /proc entry; a zombie would still have one.
     Path::new(&format!("/proc/{pid}")).exists()
 }
@@ -335,7 +337,7 @@ async fn ffmpeg_shutdown_leaves_no_child() {
 
 /// A one-shot-per-connection HTTP server: `/logo.png` is a 64x64 yellow PNG, anything
 /// else is 404.
-async fn image_server() -> SocketAddr {
+pub(super) async fn image_server() -> SocketAddr {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let png = Command::new(FFMPEG)
         .args(["-hide_banner", "-loglevel", "error", "-nostdin"])

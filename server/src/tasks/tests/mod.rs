@@ -8,6 +8,8 @@
 //! | `supervisor.rs` | the supervisor's retries, stalls, timeouts, restarts and coalescing, to the millisecond on tokio's paused clock |
 //! | `args.rs` | the shape of the ffmpeg command line |
 //! | `e2e.rs` | ffmpeg against the embedded media server: layout, audio, recording, images, failures |
+//! | `live.rs` | `mprtc-compositor` against the embedded media server: live layout changes, passthrough, refusals |
+//! | `scene.rs` | what a task becomes for `mprtc-compositor`: stacking, `hostUid`, big uids, the passthrough member |
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -29,6 +31,8 @@ use crate::media::{MediaEvent, MediaServer, MediaSigner};
 
 mod args;
 mod e2e;
+mod live;
+mod scene;
 mod supervisor;
 
 // ---------------------------------------------------------------------------
