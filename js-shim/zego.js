@@ -333,9 +333,9 @@ proto.sendCustomCommand = function (_roomID, command, toUserIDs) {
 // ZEGO's mixer task as a push task: each input's rectangle {top, left, bottom, right} becomes
 // the member's place on the canvas, contentType 'audio' / 'video_only' what of it is mixed;
 // outputConfig's size is the canvas, setMixerTaskConfig's backgroundColor (0xRRGGBBAA) its
-// colour. The output must be one rtmp:// URL (a CDN's, or a push URL mprtc gave a member): mprtc
-// has no server-side mixed streams to name by a stream ID, so that is refused with 1010. The
-// output bitrate and frame rate are the server's (README, "Push tasks").
+// colour, outputFPS and outputBitrate (kbit/s) the task's videoFps and videoBitrate. The output
+// must be one rtmp:// URL (a CDN's, or a push URL mprtc gave a member): mprtc has no server-side
+// mixed streams to name by a stream ID, so that is refused with 1010.
 proto.startMixerTask = function (task) {
   var self = this;
   var t = task || {};
@@ -358,7 +358,8 @@ proto.startMixerTask = function (task) {
     var c = t.outputConfig || {};
     var bg = self._mixConfig.backgroundColor;
     var canvas = { width: c.outputWidth, height: c.outputHeight, color: bg === undefined ? 0 : Math.floor(bg / 256) };
-    var rtmp = { taskId: t.taskID, streamUrl: target, layout: { canvas: canvas, users: users } };
+    var config = { videoFps: c.outputFPS, videoBitrate: c.outputBitrate };
+    var rtmp = { taskId: t.taskID, streamUrl: target, layout: { canvas: canvas, users: users }, config: config };
     // A user ID's uid is past 2^53 (names::uid_for_user): the JS number would round it, so the
     // JSON carries the digits of the string the core gave.
     var json = JSON.stringify([{ rtmpTasks: [rtmp] }]).replace(/"uid":"(\d+)"/g, '"uid":$1');

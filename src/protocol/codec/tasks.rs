@@ -67,12 +67,15 @@ wire_object!(LayoutImage {
     adaption: or(ADAPTION_FIT),
 });
 
-// `{"audioParam":{...},"singleVideoNoTrans":false}`: both optional. No `audioParam` (absent or
-// `null`) lets the compositor choose; it is left out when `None` so that stays distinguishable
-// from an explicit `audioParam` of default values.
+// `{"audioParam":{...},"singleVideoNoTrans":false,"videoFps":30,"videoBitrate":1200}`: all
+// optional. No `audioParam` (absent or `null`) lets the compositor choose; it is left out when
+// `None` so that stays distinguishable from an explicit `audioParam` of default values. The same
+// for the video's frame rate and bit rate: absent, the server picks them.
 wire_object!(TaskConfig {
     audio_param "audioParam": opt,
     single_video_no_trans "singleVideoNoTrans": or(false),
+    video_fps "videoFps": opt,
+    video_bitrate "videoBitrate": opt,
 });
 
 // `{"bitRate":64,"channels":2,"codecProfile":0,"sampleRate":48000}`: each member takes its

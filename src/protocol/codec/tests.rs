@@ -84,7 +84,8 @@ fn image() -> Value {
            "adaption": 0})
 }
 fn config() -> Value {
-    json!({"audioParam": audio_param(), "singleVideoNoTrans": true})
+    json!({"audioParam": audio_param(), "singleVideoNoTrans": true, "videoFps": 30,
+           "videoBitrate": 1200})
 }
 fn audio_param() -> Value {
     json!({"bitRate": 32, "channels": 1, "codecProfile": 1, "sampleRate": 44100,

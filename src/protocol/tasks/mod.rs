@@ -98,6 +98,11 @@ pub struct TaskConfig {
     pub audio_param: Option<AudioParam>,
     /// Push a single user's video without re-encoding (accepted; the compositor decides).
     pub single_video_no_trans: bool,
+    /// Output frames per second (mprtc's field, which ZEGO's `outputFPS` maps onto; NetEase's
+    /// tasks have none); `None`: the server's default.
+    pub video_fps: Option<u32>,
+    /// Output video bit rate in kbit/s (ZEGO's `outputBitrate`); `None`: from the canvas size.
+    pub video_bitrate: Option<u32>,
 }
 
 /// Absent fields take the values of [`AudioParam::default`].
@@ -169,6 +174,10 @@ pub mod limits {
     pub const COLOR_MAX: u32 = 0xFF_FF_FF;
     /// Audio bit rate range, kbit/s, inclusive.
     pub const BIT_RATE: (u32, u32) = (10, 192);
+    /// Output frame rate range, frames per second, inclusive.
+    pub const VIDEO_FPS: (u32, u32) = (1, 60);
+    /// Output video bit rate range, kbit/s, inclusive.
+    pub const VIDEO_BIT_RATE: (u32, u32) = (10, 20_000);
     /// Accepted audio sample rates, Hz.
     pub const SAMPLE_RATES: [u32; 3] = [32000, 44100, 48000];
     /// Longest `extraInfo`, in bytes.

@@ -227,6 +227,26 @@ pub fn check_task(p: &str, t: &RtmpTask) -> Result<(), TaskFieldError> {
             return Err(bad(q(".sampleRate"), "32000, 44100 or 48000"));
         }
     }
+    let q = |field: &str| cat(&[p, ".config", field]);
+    if let Some(fps) = t.config.video_fps {
+        let (lo, hi) = limits::VIDEO_FPS;
+        if !(lo..=hi).contains(&fps) {
+            let range = cat(&[
+                &num(lo.into()),
+                " to ",
+                &num(hi.into()),
+                " (frames per second)",
+            ]);
+            return Err(bad(q(".videoFps"), range));
+        }
+    }
+    if let Some(kbps) = t.config.video_bitrate {
+        let (lo, hi) = limits::VIDEO_BIT_RATE;
+        if !(lo..=hi).contains(&kbps) {
+            let range = cat(&[&num(lo.into()), " to ", &num(hi.into()), " (kbit/s)"]);
+            return Err(bad(q(".videoBitrate"), range));
+        }
+    }
     let n = 0..=limits::EXTRA_INFO_MAX;
     check_len(at(".extraInfo"), t.extra_info.len(), n, " bytes")
 }

@@ -177,6 +177,21 @@ fn every_boundary() {
         bad(&ap(|a| a.sample_rate = 22050)),
         "t.config.audioParam.sampleRate"
     );
+    // the video's frame rate and bit rate (ZEGO's outputFPS / outputBitrate)
+    assert!(ok(&|t| t.config.video_fps = Some(1)).is_ok());
+    assert!(ok(&|t| t.config.video_fps = Some(60)).is_ok());
+    assert_eq!(bad(&|t| t.config.video_fps = Some(0)), "t.config.videoFps");
+    assert_eq!(bad(&|t| t.config.video_fps = Some(61)), "t.config.videoFps");
+    assert!(ok(&|t| t.config.video_bitrate = Some(10)).is_ok());
+    assert!(ok(&|t| t.config.video_bitrate = Some(20_000)).is_ok());
+    assert_eq!(
+        bad(&|t| t.config.video_bitrate = Some(9)),
+        "t.config.videoBitrate"
+    );
+    assert_eq!(
+        bad(&|t| t.config.video_bitrate = Some(20_001)),
+        "t.config.videoBitrate"
+    );
     // extraInfo
     assert_eq!(bad(&|t| t.extra_info = "x".repeat(4097)), "t.extraInfo");
     // the message names the allowed range

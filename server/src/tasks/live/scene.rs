@@ -20,17 +20,24 @@ pub fn video_kbps(width: u32, height: u32, fps: u32) -> u32 {
 }
 
 /// The output part of a start command. Two specs with equal outputs can share a process.
+/// `fps` is the server's default frame rate: the task's `videoFps` wins over it, and its
+/// `videoBitrate` over the bit rate the canvas size gives.
 pub fn output(spec: &TaskSpec, record: Option<&Path>, fps: u32) -> Value {
     let t = &spec.task;
     let c = t.layout.canvas;
     let a = t.config.audio_param.unwrap_or_default();
+    let fps = t.config.video_fps.unwrap_or(fps);
+    let kbps = t
+        .config
+        .video_bitrate
+        .unwrap_or_else(|| video_kbps(c.width, c.height, fps));
     json!({
         "url": t.stream_url,
         "record": record,
         "width": c.width,
         "height": c.height,
         "fps": fps,
-        "video_kbps": video_kbps(c.width, c.height, fps),
+        "video_kbps": kbps,
         "audio": {
             "rate": a.sample_rate,
             "channels": a.channels,

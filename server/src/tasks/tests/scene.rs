@@ -85,6 +85,20 @@ fn users_not_live_or_not_shown_are_left_out_and_the_output_follows_the_task() {
     assert_eq!(out["audio"]["channels"], 1);
     assert_eq!(out["fps"], 30);
     assert_eq!(out["video_kbps"], scene::video_kbps(1280, 720, 30));
+    // The task's own frame rate and bit rate (ZEGO's outputFPS / outputBitrate) win.
+    let mut t = s.task.clone();
+    t.config.video_fps = Some(25);
+    t.config.video_bitrate = Some(1200);
+    let out = scene::output(&spec(t, &live(&[1])), None, 30);
+    assert_eq!(
+        (out["fps"].clone(), out["video_kbps"].clone()),
+        (json_num(25), json_num(1200))
+    );
+    // A frame rate alone gives the canvas's bit rate at that rate.
+    let mut t = s.task.clone();
+    t.config.video_fps = Some(10);
+    let out = scene::output(&spec(t, &live(&[1])), None, 30);
+    assert_eq!(out["video_kbps"], scene::video_kbps(1280, 720, 10));
 }
 
 #[test]
