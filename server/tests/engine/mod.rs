@@ -74,8 +74,13 @@ impl ServerProc {
     /// Starts `mprtc-server` with app `sec`, the suite's media secret and `args`; its log goes
     /// to `log`.
     pub fn start(args: &[String], log: &std::path::Path) -> Self {
+        Self::start_on("127.0.0.1:0", args, log)
+    }
+
+    /// [`ServerProc::start`] listening on `listen` (a cluster node advertises its address).
+    pub fn start_on(listen: &str, args: &[String], log: &std::path::Path) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_mprtc-server"));
-        cmd.args(["--listen", "127.0.0.1:0", "--app"])
+        cmd.args(["--listen", listen, "--app"])
             .arg(format!("sec:{APP_SECRET}"))
             .args(["--media-secret", MEDIA_SECRET])
             // Members here do not ping: the heartbeat must not end them mid-test.
@@ -115,6 +120,16 @@ impl ServerProc {
         more: &[String],
         log: &std::path::Path,
     ) -> Self {
+        Self::start(&Self::external_args(engine, rtmp, control, more), log)
+    }
+
+    /// The flags of [`ServerProc::external`].
+    pub fn external_args(
+        engine: &str,
+        rtmp: &str,
+        control: &[String],
+        more: &[String],
+    ) -> Vec<String> {
         let mut args: Vec<String> = ["--media", engine, "--media-rtmp-base", rtmp]
             .into_iter()
             .chain(["--media-hook-secret", HOOK_SECRET])
@@ -124,7 +139,7 @@ impl ServerProc {
             args.extend(["--media-control".to_owned(), c.clone()]);
         }
         args.extend(more.iter().cloned());
-        Self::start(&args, log)
+        args
     }
 
     /// The hook base of engine node `node` (`.../hooks/{engine}/{secret}/{node}`).
