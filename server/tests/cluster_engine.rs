@@ -22,7 +22,6 @@ use engine::*;
 use nodes::{until_ready, CLUSTER_SECRET, LEASE_MS};
 use redis_server::Redis;
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Three nodes, the engine whose hooks reach two of them, and Redis.
 struct Cluster {
@@ -110,45 +109,19 @@ impl Cluster {
     }
 }
 
-/// Subscribes member `ws` to `uid` (request id `id`) and returns the RTMP play URL.
-async fn subscribe(ws: &mut Ws, id: u32, uid: u64) -> String {
-    let r = request(
-        ws,
-        json!({"v":1,"id":id,"type":"subscribe","body":{"uid":uid,"video":true}}),
-    )
-    .await;
-    assert_eq!(r["ok"], true, "{r}");
-    r["body"]["url"].as_str().unwrap().to_owned()
-}
-
 /// POSTs an nginx-rtmp hook form `body` to `addr` with hook secret `secret` and extra header
 /// lines `extra`: (status, body).
 async fn post_hook(addr: &str, secret: &str, call: &str, body: &str, extra: &str) -> (u16, String) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let head = format!(
-        "POST /hooks/nginx-rtmp/{secret}/0/{call} HTTP/1.1\r\nHost: {addr}\r\n{extra}\
-         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).await.unwrap();
-    let _ = s.write_all(body.as_bytes()).await;
-    let mut resp = Vec::new();
-    tokio::time::timeout(DEADLINE, s.read_to_end(&mut resp))
-        .await
-        .expect("an answer within the deadline")
-        .unwrap();
-    let resp = String::from_utf8_lossy(&resp).into_owned();
-    let status = resp
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = resp
-        .split_once("\r\n\r\n")
-        .map(|x| x.1.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    let path = format!("/hooks/nginx-rtmp/{secret}/0/{call}");
+    let headers = format!("{extra}Content-Type: application/x-www-form-urlencoded\r\n");
+    http_raw(
+        "127.0.0.1",
+        addr,
+        ("POST", &path),
+        &headers,
+        body.as_bytes(),
+    )
+    .await
 }
 
 /// The form nginx-rtmp posts for a publish of stream `name` with query `query`.

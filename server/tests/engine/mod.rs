@@ -270,6 +270,17 @@ pub async fn event_about<S: Io>(ws: &mut Socket<S>, kind: &str, uid: u64) -> Val
     }
 }
 
+/// Subscribes member `ws` to `uid` (request id `id`) and returns the RTMP play URL.
+pub async fn subscribe(ws: &mut Ws, id: u32, uid: u64) -> String {
+    let r = request(
+        ws,
+        json!({"v":1,"id":id,"type":"subscribe","body":{"uid":uid,"video":true}}),
+    )
+    .await;
+    assert_eq!(r["ok"], true, "{r}");
+    r["body"]["url"].as_str().unwrap().to_owned()
+}
+
 /// Unix seconds now (for tokens and URL expiry).
 pub fn now_s() -> u64 {
     std::time::SystemTime::now()
@@ -300,17 +311,29 @@ pub async fn http_from(
     body: &[u8],
 ) -> (u16, String) {
     use base64::Engine as _;
-    let sock = tokio::net::TcpSocket::new_v4().unwrap();
-    sock.bind(format!("{from}:0").parse().unwrap()).unwrap();
-    let mut s = sock.connect(addr.parse().unwrap()).await.unwrap();
     let auth = auth
         .map(|c| {
             let c = base64::engine::general_purpose::STANDARD.encode(c);
             format!("Authorization: Basic {c}\r\n")
         })
         .unwrap_or_default();
+    let head = format!("{auth}Content-Type: {content_type}\r\n");
+    http_raw(from, addr, (method, path), &head, body).await
+}
+
+/// [`http_from`] with the header lines `headers` (each ending in CRLF) as they are.
+pub async fn http_raw(
+    from: &str,
+    addr: &str,
+    (method, path): (&str, &str),
+    headers: &str,
+    body: &[u8],
+) -> (u16, String) {
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let mut s = sock.connect(addr.parse().unwrap()).await.unwrap();
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     s.write_all(head.as_bytes()).await.unwrap();
