@@ -210,7 +210,8 @@ async fn hooks_reaching_any_node_are_answered_by_the_owner() {
 
 /// Refused at every node: a hook with a forged hook secret (403), a body over the cap (413,
 /// not forwarded), a forwarded hook with a forged cluster secret (401); a hostile media room
-/// name in a hook that reaches a non-owner is refused and never becomes a Redis key.
+/// name in a hook that reaches a non-owner is refused and never becomes a Redis key; an owner
+/// that never answers a forwarded hook gets it refused (502 `cluster.relay_failed`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_and_hostile_hooks_are_refused_at_every_node() {
     let Some(k) = Cluster::start("cluster-engine-forged").await else {
@@ -258,4 +259,22 @@ async fn forged_and_hostile_hooks_are_refused_at_every_node() {
         "only the owner's record: {}",
         k.logs()
     );
+
+    // An owner that takes the hook and never answers: the engine is refused once the
+    // forwarding's deadline has passed, not left waiting. (A registered node whose address
+    // accepts connections and reads nothing; its room's record names a media room.)
+    let stalled = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = stalled.local_addr().unwrap().to_string();
+    let silent = "m0123456789abcdef01234567";
+    k.redis.set_px("mprtc:node:57a11ed", &addr, 60_000).await;
+    k.redis
+        .set_px("mprtc:owner:sec:st", "57a11ed:1", 60_000)
+        .await;
+    let record = format!("mprtc:media:{silent}");
+    k.redis.set_px(&record, r#"["sec","st"]"#, 60_000).await;
+    let form = publish_form(&format!("{silent}.1"), query);
+    let (status, body) = post_hook(&b.addr, HOOK_SECRET, "publish", &form, "").await;
+    assert_eq!(status, 502, "{body}");
+    assert!(body.contains("cluster.relay_failed"), "{body}");
+    drop(stalled);
 }
