@@ -21,7 +21,6 @@ use engine::nginx::{self, Node, Ports};
 use engine::*;
 use nodes::{until_ready, CLUSTER_SECRET, LEASE_MS};
 use redis_server::Redis;
-use serde_json::json;
 
 /// Three nodes, the engine whose hooks reach two of them, and Redis.
 struct Cluster {
