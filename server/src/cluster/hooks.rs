@@ -17,7 +17,7 @@
 //! [`HOOK_DEADLINE`] to answer, after which the engine is refused.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use axum::extract::Request;
@@ -51,6 +51,9 @@ for i = 1, #KEYS, 2 do
 end
 return 0
 ";
+
+/// [`RECORD`], hashed once for `EVALSHA`.
+static RECORD_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::new(RECORD));
 
 fn media_key(media_room: &str) -> String {
     format!("mprtc:media:{media_room}")
@@ -160,9 +163,8 @@ impl Cluster {
             .zip(ids)
             .filter_map(|((key, value, _), id)| id.map(|id| (id, key, value)))
             .collect();
-        let script = Script::new(RECORD);
         for batch in rows.chunks(RENEW_BATCH) {
-            let mut inv = script.prepare_invoke();
+            let mut inv = RECORD_SCRIPT.prepare_invoke();
             inv.arg(self.lease_ms);
             for (id, (app, room), value) in batch {
                 let record = serde_json::json!([app, room]).to_string();
