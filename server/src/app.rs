@@ -340,11 +340,20 @@ impl Server {
             Media::External(m) => {
                 m.set_events(tx);
                 let probe = MediaProbe::External(m.clone());
-                (
-                    tokio::spawn(async { Ok(()) }),
-                    Some(external::router(m)),
-                    probe,
-                )
+                let mut hooks = external::router(m.clone());
+                if let Some(c) = &self.cluster {
+                    // Hooks about rooms another node owns are answered by that node.
+                    m.set_forward(crate::cluster::hook_forward(c));
+                    hooks = hooks.layer(axum::middleware::from_fn_with_state(
+                        c.clone(),
+                        crate::cluster::forward_layer,
+                    ));
+                    let records = c
+                        .clone()
+                        .run_media_records(self.signaling.clone(), shutdown.clone());
+                    tokio::spawn(records);
+                }
+                (tokio::spawn(async { Ok(()) }), Some(hooks), probe)
             }
         };
         let sig = self.signaling.clone();

@@ -142,17 +142,6 @@ async fn live_room(d: &Deployment, room: &str) -> ([Ws; 3], String, Ffmpeg) {
     ([alice, bob, carol], push, pusher)
 }
 
-/// Subscribes member `ws` to `uid` (request id `id`) and returns the RTMP play URL.
-async fn subscribe(ws: &mut Ws, id: u32, uid: u64) -> String {
-    let r = request(
-        ws,
-        json!({"v":1,"id":id,"type":"subscribe","body":{"uid":uid,"video":true}}),
-    )
-    .await;
-    assert_eq!(r["ok"], true, "{r}");
-    r["body"]["url"].as_str().unwrap().to_owned()
-}
-
 /// Plays five frames of `url`: whether ffmpeg read them and exited cleanly.
 async fn plays(url: &str) -> bool {
     let (status, frames) = Ffmpeg::play_frames(url, 5).exit().await;

@@ -91,7 +91,7 @@ fn target(req: &Request) -> Option<(String, String)> {
 
 impl Cluster {
     /// Sends `req` to node `node` at `authority` and returns its answer.
-    async fn send_to(
+    pub(super) async fn send_to(
         &self,
         node: &str,
         authority: &str,

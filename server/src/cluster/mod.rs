@@ -41,6 +41,7 @@
 //! | `relay.rs` | the relay: frames piped to and from the owner |
 //! | `inbound.rs` | `/cluster/relay` and forwarded calls: the secret and the node id checked |
 //! | `forward.rs` | the server API reaching a node that does not own the room |
+//! | `hooks.rs` | an external media engine's hooks reaching a node that does not own the room |
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -56,12 +57,14 @@ use crate::signaling::hub::ROOM_MOVED_CLOSE_CODE;
 use crate::signaling::ws::Hop;
 
 mod forward;
+mod hooks;
 mod inbound;
 mod lease;
 pub mod relay;
 mod store;
 
 pub use forward::forward_layer;
+pub use hooks::{hook_forward, MediaRecords};
 pub use inbound::{router, CLUSTER_AUTH_HEADER, CLUSTER_NODE_HEADER};
 use store::Store;
 
@@ -174,6 +177,8 @@ pub struct Cluster {
     /// The addresses of the live nodes, as the registry last listed them: their connections
     /// here (one per relayed member) are not held to the per-address cap.
     peers: RwLock<HashSet<IpAddr>>,
+    /// The media room ids of the rooms owned here, as recorded in Redis (`hooks.rs`).
+    media: hooks::MediaRecords,
 }
 
 impl Cluster {
@@ -191,6 +196,7 @@ impl Cluster {
             owned: Mutex::default(),
             reachable: AtomicBool::new(false),
             peers: RwLock::default(),
+            media: hooks::MediaRecords::default(),
         })
     }
 
@@ -259,7 +265,7 @@ impl Cluster {
         if node == self.node {
             if let Some(asked) = renewed_at {
                 let mut owned = self.owned.lock().unwrap_or_else(|p| p.into_inner());
-                owned.insert(
+                let fresh = owned.insert(
                     key,
                     Owned {
                         value,
@@ -267,6 +273,9 @@ impl Cluster {
                         absent: 0,
                     },
                 );
+                if fresh.is_none() {
+                    self.media.claimed();
+                }
             }
             return Ok(Route::Here);
         }

@@ -88,7 +88,7 @@ return 0
 /// A node's handle on Redis: one multiplexed connection that reconnects by itself.
 #[derive(Clone)]
 pub struct Store {
-    con: ConnectionManager,
+    pub(super) con: ConnectionManager,
     register: std::sync::Arc<Script>,
     claim: std::sync::Arc<Script>,
     renew: std::sync::Arc<Script>,
@@ -98,7 +98,7 @@ pub struct Store {
 /// The sorted set of node ids.
 const NODES: &str = "mprtc:nodes";
 
-fn owner_key(app: &str, room: &str) -> String {
+pub(super) fn owner_key(app: &str, room: &str) -> String {
     format!("mprtc:owner:{app}:{room}")
 }
 
@@ -107,7 +107,7 @@ fn node_key(id: &str) -> String {
 }
 
 /// Runs one Redis call under [`CALL_DEADLINE`], its failure typed.
-async fn call<T>(
+pub(super) async fn call<T>(
     f: impl std::future::Future<Output = redis::RedisResult<T>>,
 ) -> Result<T, ClusterError> {
     match tokio::time::timeout(CALL_DEADLINE, f).await {

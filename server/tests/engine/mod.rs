@@ -74,8 +74,13 @@ impl ServerProc {
     /// Starts `mprtc-server` with app `sec`, the suite's media secret and `args`; its log goes
     /// to `log`.
     pub fn start(args: &[String], log: &std::path::Path) -> Self {
+        Self::start_on("127.0.0.1:0", args, log)
+    }
+
+    /// [`ServerProc::start`] listening on `listen` (a cluster node advertises its address).
+    pub fn start_on(listen: &str, args: &[String], log: &std::path::Path) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_mprtc-server"));
-        cmd.args(["--listen", "127.0.0.1:0", "--app"])
+        cmd.args(["--listen", listen, "--app"])
             .arg(format!("sec:{APP_SECRET}"))
             .args(["--media-secret", MEDIA_SECRET])
             // Members here do not ping: the heartbeat must not end them mid-test.
@@ -115,6 +120,16 @@ impl ServerProc {
         more: &[String],
         log: &std::path::Path,
     ) -> Self {
+        Self::start(&Self::external_args(engine, rtmp, control, more), log)
+    }
+
+    /// The flags of [`ServerProc::external`].
+    pub fn external_args(
+        engine: &str,
+        rtmp: &str,
+        control: &[String],
+        more: &[String],
+    ) -> Vec<String> {
         let mut args: Vec<String> = ["--media", engine, "--media-rtmp-base", rtmp]
             .into_iter()
             .chain(["--media-hook-secret", HOOK_SECRET])
@@ -124,7 +139,7 @@ impl ServerProc {
             args.extend(["--media-control".to_owned(), c.clone()]);
         }
         args.extend(more.iter().cloned());
-        Self::start(&args, log)
+        args
     }
 
     /// The hook base of engine node `node` (`.../hooks/{engine}/{secret}/{node}`).
@@ -255,6 +270,17 @@ pub async fn event_about<S: Io>(ws: &mut Socket<S>, kind: &str, uid: u64) -> Val
     }
 }
 
+/// Subscribes member `ws` to `uid` (request id `id`) and returns the RTMP play URL.
+pub async fn subscribe(ws: &mut Ws, id: u32, uid: u64) -> String {
+    let r = request(
+        ws,
+        json!({"v":1,"id":id,"type":"subscribe","body":{"uid":uid,"video":true}}),
+    )
+    .await;
+    assert_eq!(r["ok"], true, "{r}");
+    r["body"]["url"].as_str().unwrap().to_owned()
+}
+
 /// Unix seconds now (for tokens and URL expiry).
 pub fn now_s() -> u64 {
     std::time::SystemTime::now()
@@ -285,17 +311,29 @@ pub async fn http_from(
     body: &[u8],
 ) -> (u16, String) {
     use base64::Engine as _;
-    let sock = tokio::net::TcpSocket::new_v4().unwrap();
-    sock.bind(format!("{from}:0").parse().unwrap()).unwrap();
-    let mut s = sock.connect(addr.parse().unwrap()).await.unwrap();
     let auth = auth
         .map(|c| {
             let c = base64::engine::general_purpose::STANDARD.encode(c);
             format!("Authorization: Basic {c}\r\n")
         })
         .unwrap_or_default();
+    let head = format!("{auth}Content-Type: {content_type}\r\n");
+    http_raw(from, addr, (method, path), &head, body).await
+}
+
+/// [`http_from`] with the header lines `headers` (each ending in CRLF) as they are.
+pub async fn http_raw(
+    from: &str,
+    addr: &str,
+    (method, path): (&str, &str),
+    headers: &str,
+    body: &[u8],
+) -> (u16, String) {
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let mut s = sock.connect(addr.parse().unwrap()).await.unwrap();
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     s.write_all(head.as_bytes()).await.unwrap();

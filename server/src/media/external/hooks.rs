@@ -11,12 +11,17 @@
 //! capped at [`HOOK_BODY_LIMIT`] bytes, and every field is parsed as hostile
 //! ([`super::nginx`], [`super::srs`]). The path is never logged: it holds the secret. Only the
 //! configured engine's routes exist.
+//!
+//! In a cluster, a hook that passed those checks and names a room another node owns is sent
+//! on to that node, which checks it again and decides ([`forwarded`]); a call that came that
+//! way (it carries the cluster secret, checked by `crate::cluster::forward_layer`) is answered
+//! here, never sent on again.
 
 use axum::body::Bytes;
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Request, State};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -62,6 +67,39 @@ fn authorize(
     }
 }
 
+/// The room owner's answer to a hook this node received from the engine, when another node
+/// owns the hook's room; `None`: this node answers. The media room is the stream name's part
+/// before its first `.`, taken only if it has the shape this server gives media rooms.
+async fn forwarded(
+    media: &ExternalMedia,
+    hook: &Result<Hook, HookRefusal>,
+    (uri, headers, peer): (&Uri, &HeaderMap, SocketAddr),
+    body: &Bytes,
+) -> Option<Response> {
+    let fwd = media.forwarder()?;
+    if headers.contains_key(crate::cluster::CLUSTER_AUTH_HEADER) {
+        return None;
+    }
+    let name = &hook.as_ref().ok()?.name;
+    let room = name.split('.').next().filter(|m| is_media_room(m))?;
+    let mut req = Request::post(uri.clone());
+    if let Some(v) = headers.get(header::CONTENT_TYPE) {
+        req = req.header(header::CONTENT_TYPE, v);
+    }
+    let mut req = req.body(axum::body::Body::from(body.clone())).ok()?;
+    req.extensions_mut().insert(ConnectInfo(peer));
+    fwd.forward(room.to_owned(), req).await
+}
+
+/// Whether `m` looks like a media room id this server makes: `m` and 24 lowercase hex digits.
+pub fn is_media_room(m: &str) -> bool {
+    m.len() == 25
+        && m.starts_with('m')
+        && m[1..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// Decides `hook`, logging a refusal by its code.
 fn decide(media: &ExternalMedia, hook: Result<Hook, HookRefusal>) -> Result<(), HookRefusal> {
     let r = hook.and_then(|h| media.hook(h));
@@ -75,6 +113,8 @@ async fn nginx_hook(
     State(media): State<ExternalMedia>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path((secret, node, event)): Path<(String, String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let node = match authorize(&media, peer, &secret, &node) {
@@ -87,6 +127,9 @@ async fn nginx_hook(
     let hook = std::str::from_utf8(&body)
         .map_err(|_| HookRefusal::Malformed)
         .and_then(|b| nginx::parse(call, node, b));
+    if let Some(r) = forwarded(&media, &hook, (&uri, &headers, peer), &body).await {
+        return r;
+    }
     match decide(&media, hook) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => (StatusCode::FORBIDDEN, e.code()).into_response(),
@@ -97,13 +140,19 @@ async fn srs_hook(
     State(media): State<ExternalMedia>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path((secret, node)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let node = match authorize(&media, peer, &secret, &node) {
         Ok(n) => n,
         Err(s) => return s.into_response(),
     };
-    match decide(&media, srs::parse(node, &body)) {
+    let hook = srs::parse(node, &body);
+    if let Some(r) = forwarded(&media, &hook, (&uri, &headers, peer), &body).await {
+        return r;
+    }
+    match decide(&media, hook) {
         Ok(()) => Json(serde_json::json!({"code": 0})).into_response(),
         Err(e) => Json(serde_json::json!({"code": 403, "reason": e.code()})).into_response(),
     }

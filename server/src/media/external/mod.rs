@@ -23,6 +23,9 @@
 //! of a member ends it. At the edge, the pulled stream registers as a local publisher
 //! (`on_publish` with no application): admitted, without events; any other publish at an
 //! edge is refused.
+//!
+//! In a cluster, a hook about a room another node owns is answered by that node
+//! ([`HookForward`], `crate::cluster::hooks`): only the owner's hub and tables know the room.
 
 mod control;
 mod hooks;
@@ -150,6 +153,19 @@ struct Inner {
     events: OnceLock<UnboundedSender<MediaEvent>>,
     /// Who publishes and plays where. Never held across an `.await`.
     tables: Mutex<Tables>,
+    /// Where hooks about rooms another node owns go (set in a cluster only).
+    forward: OnceLock<Arc<dyn HookForward>>,
+}
+
+/// A cluster's way to a room's owner for a hook this node may not be able to answer.
+pub trait HookForward: Send + Sync {
+    /// The owner's answer to `req`, a hook about media room `media_room` (already checked for
+    /// shape), or `None` when this node answers it itself.
+    fn forward(
+        &self,
+        media_room: String,
+        req: axum::extract::Request,
+    ) -> futures_util::future::BoxFuture<'static, Option<axum::response::Response>>;
 }
 
 /// The external engine as signaling sees it: admission through hooks, kicks through its
@@ -169,6 +185,7 @@ impl ExternalMedia {
                 gate: RwLock::new(None),
                 events: OnceLock::new(),
                 tables: Mutex::new(Tables::default()),
+                forward: OnceLock::new(),
             }),
         }
     }
@@ -193,6 +210,16 @@ impl ExternalMedia {
     /// Where admitted and ended publishers and players are reported (set once).
     pub fn set_events(&self, tx: UnboundedSender<MediaEvent>) {
         let _ = self.inner.events.set(tx);
+    }
+
+    /// Hooks about rooms another node owns go through `f` (set once, in a cluster).
+    pub fn set_forward(&self, f: Arc<dyn HookForward>) {
+        let _ = self.inner.forward.set(f);
+    }
+
+    /// The forwarding of a cluster, if this node is part of one.
+    fn forwarder(&self) -> Option<Arc<dyn HookForward>> {
+        self.inner.forward.get().cloned()
     }
 
     /// From now on, a play URL admits only viewers `gate` allows (see `Hub::may_play`).

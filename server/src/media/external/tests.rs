@@ -317,3 +317,25 @@ fn the_hook_secret_is_compared_whole() {
     assert!(!m.is_secret(""));
     assert!(m.has_node(1) && !m.has_node(2));
 }
+
+/// Only names of the shape this server gives media rooms are looked up in a cluster's Redis
+/// (`crate::cluster::hooks`); anything else a peer puts in a stream name is not.
+#[test]
+fn only_media_room_shaped_names_are_looked_up() {
+    assert!(hooks::is_media_room("m0123456789abcdef01234567"));
+    for hostile in [
+        "",
+        "m",
+        "m*",
+        "m0123456789abcdef0123456",
+        "m0123456789abcdef012345678",
+        "M0123456789abcdef01234567",
+        "m0123456789ABCDEF01234567",
+        "m0123456789abcdef0123456g",
+        "m0123456789abcdef012345:*",
+        "mprtc:owner:sec:roomxxxxx",
+        "m0123456789abcdef012345\u{e9}",
+    ] {
+        assert!(!hooks::is_media_room(hostile), "{hostile:?}");
+    }
+}
