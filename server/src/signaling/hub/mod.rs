@@ -18,6 +18,7 @@
 //! | `tasks.rs` | push tasks: rules, status, what they compose |
 //! | `overview.rs` | what the operator console reads: rooms, members, tasks, preview URLs |
 //! | `cluster.rs` | what a cluster node asks: rooms held, joined or not, a room given up to another node |
+//! | `persist.rs` | a room's state as a cluster node writes it to Redis and reads it back on a takeover |
 //!
 //! # Why an out-parameter and a tick, when the client queues and has `poll_timeout`
 //!
@@ -58,6 +59,7 @@ mod join;
 mod media;
 mod members;
 mod overview;
+mod persist;
 mod rate;
 mod streams;
 mod tasks;
@@ -67,6 +69,7 @@ pub use cluster::ROOM_MOVED_CLOSE_CODE;
 pub use counters::HubCounters;
 use members::{Ended, Member, Room, RoomKey, Session};
 pub use overview::{RoomView, CONSOLE_VIEWER};
+pub use persist::{RestoreError, RoomDelta, Written, MAX_ROOM_BYTES};
 use rate::{Take, TokenBucket};
 
 use mprtc::protocol::tasks::DeleteTasksReq;
