@@ -35,31 +35,10 @@ fn ws(addr: &str) -> String {
     format!("ws://{addr}/ws")
 }
 
-/// `HGET key field`.
-async fn hget(redis: &Redis, key: &str, field: &str) -> Option<String> {
-    let mut c = redis.con().await;
-    redis::cmd("HGET")
-        .arg(key)
-        .arg(field)
-        .query_async(&mut c)
-        .await
-        .unwrap()
-}
-
-/// Waits until the state written for `uid` in room `room` has the seq `m` last saw.
+/// Waits until the state written for member `m` has the seq it last saw.
 async fn until_written(redis: &Redis, room: &str, m: &Member) {
-    let want = m.events.last().map_or(0, |e| e["seq"].as_u64().unwrap());
-    let key = format!("mprtc:state:sec:{room}");
-    for _ in 0..600 {
-        if let Some(rec) = hget(redis, &key, &format!("m:{}", m.uid)).await {
-            let v: Value = serde_json::from_str(&rec).unwrap();
-            if v["seq"] == want {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("member {}'s seq {want} never written to Redis", m.uid);
+    let seq = m.events.last().map_or(0, |e| e["seq"].as_u64().unwrap());
+    redis.until_written(room, m.uid, seq).await;
 }
 
 /// Joins `room` as `uid` through `addr`, asking to resume as `old` if given with `last_seq`
@@ -221,7 +200,7 @@ async fn bad_state_is_refused_and_the_room_starts_empty() {
         let key = format!("mprtc:state:sec:{name}");
         let mut ours = None;
         for _ in 0..600 {
-            ours = hget(&redis, &key, "room").await;
+            ours = redis.hget(&key, "room").await;
             if ours.as_deref().is_some_and(|r| r.contains("media_id") && r != room) {
                 break;
             }
@@ -229,7 +208,7 @@ async fn bad_state_is_refused_and_the_room_starts_empty() {
         }
         let ours = ours.unwrap_or_default();
         assert!(ours.starts_with("{\"media_id\":\"m"), "{name}: {ours}");
-        assert_eq!(hget(&redis, &key, "m:7").await, None, "{name}: nothing refused is kept");
+        assert_eq!(redis.hget(&key, "m:7").await, None, "{name}: nothing refused is kept");
         m.ask_ok(json!({"v": 1, "id": 0, "type": "ping", "body": {"ts": 1}})).await;
     }
 }
