@@ -148,6 +148,58 @@ async fn members_resume_on_the_new_owner_after_kill_9() {
     drop((m4, n2, b));
 }
 
+/// A push task on the owner restarts on the node that takes the room over: its member hears
+/// it pushing (505) from the old owner, then, resumed on the new one, again, its seqs going on
+/// without a gap. The output is a member's push URL on a separate single server, which
+/// outlives the kill.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_task_restarts_on_the_new_owner() {
+    let Some(redis) = redis_server::for_test("task").await else {
+        return;
+    };
+    let dir = temp_dir("cluster-task");
+    let _cleanup = Cleanup(dir.clone());
+    let cfg = dir.join("outputs.toml");
+    std::fs::write(&cfg, "[tasks]\noutput_allow_private = true\n").unwrap();
+    let args = ["--config", cfg.to_str().unwrap()];
+    let mut a = NodeProc::start_with(&redis.url(), &dir.join("a.log"), &args);
+    let b = NodeProc::start_with(&redis.url(), &dir.join("b.log"), &args);
+    for p in [&a, &b] {
+        nodes::until_ready(&p.addr, 200).await;
+    }
+    let sink = live::start_with(|_| {}).await;
+    let mut out = Member::join(&format!("ws://{}/ws", sink.addr()), "out", 9).await;
+    let publish = json!({"v": 1, "id": 0, "type": "publish", "body": {"video": true}});
+    let url = out.ask_ok(publish).await["body"]["url"].as_str().unwrap().to_owned();
+
+    let mut m1 = Member::join(&ws(&a.addr), "tk", 1).await;
+    m1.ask_ok(live::probe::add_tasks(0, vec![live::probe::task("t1", &url, 1, false)]))
+        .await;
+    until_pushing(&mut m1).await;
+    until_written(&redis, "tk", &m1).await;
+
+    a.kill9();
+    m1.closed().await;
+    let last = m1.events.last().unwrap()["seq"].as_u64().unwrap();
+    let mut n1 = join_retrying(&b.addr, "tk", 1, Some((&m1, last))).await;
+    assert_eq!(n1.joined["body"]["resumed"], true, "{}", n1.joined);
+    let again = until_pushing(&mut n1).await;
+    assert_eq!(again["body"]["task_id"], "t1");
+    let seqs: Vec<u64> = m1.events.iter().chain(&n1.events).map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "every event once, in order");
+    drop((b, sink));
+}
+
+/// Reads until a `task-status` event saying pushing (505).
+async fn until_pushing(m: &mut Member) -> Value {
+    loop {
+        let v = m.until("task-status", None).await;
+        if v["body"]["code"] == 505 {
+            return v;
+        }
+    }
+}
+
 /// Writes `fields` as the state of room `room`, in a hash, or as a plain string if `string`.
 async fn plant(redis: &Redis, room: &str, fields: &[(&str, String)], string: bool) {
     let key = format!("mprtc:state:sec:{room}");

@@ -251,7 +251,7 @@ impl Hub {
             return Err(corrupt(&"media id empty or in use"));
         }
         let mut tasks = BTreeMap::new();
-        for (owner, text, code) in &rec.tasks {
+        for (owner, text, _told) in &rec.tasks {
             let json = mprtc::protocol::json::parse(text).map_err(|e| corrupt(&format!("{e:?}")))?;
             let task = RtmpTask::from_json(&json).map_err(|e| corrupt(&format!("{e:?}")))?;
             let t = RoomTask {
@@ -259,7 +259,8 @@ impl Hub {
                 owner: *owner,
                 // Nothing a live room has: the first refresh starts the task here.
                 live: vec![(COMPOSITOR_VIEWER, Media::NONE)],
-                code: *code,
+                // Its compositor starts anew here: members hear how that goes.
+                code: None,
             };
             tasks.insert(t.task.task_id.clone(), t);
         }
