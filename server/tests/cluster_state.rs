@@ -100,7 +100,8 @@ async fn members_resume_on_the_new_owner_after_kill_9() {
     let mut m3 = Member::join(&ws(&a.addr), "st", 3).await;
     m1.until("member-joined", Some(3)).await;
     m2.until("member-joined", Some(3)).await;
-    m3.ask_ok(json!({"v": 1, "id": 0, "type": "leave", "body": {}})).await;
+    m3.ask_ok(json!({"v": 1, "id": 0, "type": "leave", "body": {}}))
+        .await;
     m1.until("member-left", Some(3)).await;
     m2.until("member-left", Some(3)).await;
     until_written(&redis, "st", &m1).await;
@@ -116,7 +117,11 @@ async fn members_resume_on_the_new_owner_after_kill_9() {
     let epoch = |v: &str| v.rsplit_once(':').unwrap().1.parse::<u64>().unwrap();
     assert!(epoch(&now) > epoch(&owner), "{owner} then {now}");
     let snap = snapshot(&m4);
-    assert_eq!(snap, BTreeSet::from([1, 2]), "the new owner knows members 1 and 2");
+    assert_eq!(
+        snap,
+        BTreeSet::from([1, 2]),
+        "the new owner knows members 1 and 2"
+    );
 
     // Member 1 resumes: the same session, and exactly the event it missed, in seq order.
     let last1 = m1.events.last().unwrap()["seq"].as_u64().unwrap();
@@ -125,9 +130,22 @@ async fn members_resume_on_the_new_owner_after_kill_9() {
     assert_eq!(body["resumed"], true, "a resume: {body}");
     assert_eq!(body["session"], m1.joined["body"]["session"]);
     n1.until("member-joined", Some(4)).await;
-    let seqs: Vec<u64> = m1.events.iter().chain(&n1.events).map(|e| e["seq"].as_u64().unwrap()).collect();
-    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "every event once, in order");
-    let joined4 = n1.events.iter().filter(|e| e["type"] == "member-joined").count();
+    let seqs: Vec<u64> = m1
+        .events
+        .iter()
+        .chain(&n1.events)
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as u64).collect::<Vec<_>>(),
+        "every event once, in order"
+    );
+    let joined4 = n1
+        .events
+        .iter()
+        .filter(|e| e["type"] == "member-joined")
+        .count();
     assert_eq!(joined4, 1, "{:?}", n1.events);
 
     // Member 2 says it saw one event more than was written (the dead owner sent it before
@@ -136,7 +154,10 @@ async fn members_resume_on_the_new_owner_after_kill_9() {
     let n2 = join_retrying(&b.addr, "st", 2, Some((&m2, last2 + 1))).await;
     let body = &n2.joined["body"];
     assert_ne!(body["resumed"], true, "not a resume: {body}");
-    assert_ne!(body["session"], m2.joined["body"]["session"], "a new session");
+    assert_ne!(
+        body["session"], m2.joined["body"]["session"],
+        "a new session"
+    );
     assert_eq!(snapshot(&n2), BTreeSet::from([1, 4]));
 
     // Both sides agree: what members 1 and 4 make of the room is what the owner holds.
@@ -170,11 +191,17 @@ async fn a_push_task_restarts_on_the_new_owner() {
     let sink = live::start_with(|_| {}).await;
     let mut out = Member::join(&format!("ws://{}/ws", sink.addr()), "out", 9).await;
     let publish = json!({"v": 1, "id": 0, "type": "publish", "body": {"video": true}});
-    let url = out.ask_ok(publish).await["body"]["url"].as_str().unwrap().to_owned();
+    let url = out.ask_ok(publish).await["body"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     let mut m1 = Member::join(&ws(&a.addr), "tk", 1).await;
-    m1.ask_ok(live::probe::add_tasks(0, vec![live::probe::task("t1", &url, 1, false)]))
-        .await;
+    m1.ask_ok(live::probe::add_tasks(
+        0,
+        vec![live::probe::task("t1", &url, 1, false)],
+    ))
+    .await;
     until_pushing(&mut m1).await;
     until_written(&redis, "tk", &m1).await;
 
@@ -185,8 +212,17 @@ async fn a_push_task_restarts_on_the_new_owner() {
     assert_eq!(n1.joined["body"]["resumed"], true, "{}", n1.joined);
     let again = until_pushing(&mut n1).await;
     assert_eq!(again["body"]["task_id"], "t1");
-    let seqs: Vec<u64> = m1.events.iter().chain(&n1.events).map(|e| e["seq"].as_u64().unwrap()).collect();
-    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "every event once, in order");
+    let seqs: Vec<u64> = m1
+        .events
+        .iter()
+        .chain(&n1.events)
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as u64).collect::<Vec<_>>(),
+        "every event once, in order"
+    );
     drop((b, sink));
 }
 
@@ -199,6 +235,9 @@ async fn until_pushing(m: &mut Member) -> Value {
         }
     }
 }
+
+/// A room name, the fields planted as its state, and whether a plain string is planted instead.
+type Planted<'a> = (&'a str, Vec<(&'a str, String)>, bool);
 
 /// Writes `fields` as the state of room `room`, in a hash, or as a plain string if `string`.
 async fn plant(redis: &Redis, room: &str, fields: &[(&str, String)], string: bool) {
@@ -236,31 +275,59 @@ async fn bad_state_is_refused_and_the_room_starts_empty() {
         .to_string()
     };
     let room = json!({ "media_id": "m00", "tasks": [], "kicks": [] }).to_string();
-    let cases: Vec<(&str, Vec<(&str, String)>, bool)> = vec![
-        ("notjson", vec![("room", "{not json".into()), ("m:7", member(7))], false),
-        ("gap", vec![("room", room.clone()), ("m:7", member(7))], false),
-        ("huge", vec![("room", "x".repeat(300 * 1024)), ("m:7", member(7))], false),
-        ("odd", vec![("room", room.clone()), ("x", "{}".into())], false),
+    let cases: Vec<Planted> = vec![
+        (
+            "notjson",
+            vec![("room", "{not json".into()), ("m:7", member(7))],
+            false,
+        ),
+        (
+            "gap",
+            vec![("room", room.clone()), ("m:7", member(7))],
+            false,
+        ),
+        (
+            "huge",
+            vec![("room", "x".repeat(300 * 1024)), ("m:7", member(7))],
+            false,
+        ),
+        (
+            "odd",
+            vec![("room", room.clone()), ("x", "{}".into())],
+            false,
+        ),
         ("string", vec![], true),
     ];
     for (name, fields, string) in cases {
         plant(&redis, name, &fields, string).await;
         let mut m = Member::join(&url, name, 1).await;
         let body = &m.joined["body"];
-        assert_eq!(body["members"], json!([]), "{name}: the room starts empty: {body}");
+        assert_eq!(
+            body["members"],
+            json!([]),
+            "{name}: the room starts empty: {body}"
+        );
         // The node's own record replaces what was refused.
         let key = format!("mprtc:state:sec:{name}");
         let mut ours = None;
         for _ in 0..600 {
             ours = redis.hget(&key, "room").await;
-            if ours.as_deref().is_some_and(|r| r.contains("media_id") && r != room) {
+            if ours
+                .as_deref()
+                .is_some_and(|r| r.contains("media_id") && r != room)
+            {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let ours = ours.unwrap_or_default();
         assert!(ours.starts_with("{\"media_id\":\"m"), "{name}: {ours}");
-        assert_eq!(redis.hget(&key, "m:7").await, None, "{name}: nothing refused is kept");
-        m.ask_ok(json!({"v": 1, "id": 0, "type": "ping", "body": {"ts": 1}})).await;
+        assert_eq!(
+            redis.hget(&key, "m:7").await,
+            None,
+            "{name}: nothing refused is kept"
+        );
+        m.ask_ok(json!({"v": 1, "id": 0, "type": "ping", "body": {"ts": 1}}))
+            .await;
     }
 }

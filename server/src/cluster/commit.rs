@@ -38,15 +38,19 @@ struct Committed {
 }
 
 impl Cluster {
-    /// Writes the owned rooms' changes every [`COMMIT_EVERY`] until `stop`.
+    /// Writes the owned rooms' changes every [`COMMIT_EVERY`] until `stop`, and once more
+    /// then: a node that stops hands its rooms over with everything it sent written.
     pub(super) async fn run_commits(self: Arc<Self>, sig: Signaling, stop: CancellationToken) {
         let mut rooms: HashMap<RoomKey, Committed> = HashMap::new();
         loop {
-            tokio::select! {
-                () = tokio::time::sleep(COMMIT_EVERY) => {}
-                () = stop.cancelled() => break,
-            }
+            let stopping = tokio::select! {
+                () = tokio::time::sleep(COMMIT_EVERY) => false,
+                () = stop.cancelled() => true,
+            };
             self.commit_round(&sig, &mut rooms).await;
+            if stopping {
+                break;
+            }
         }
     }
 
@@ -54,7 +58,9 @@ impl Cluster {
     async fn commit_round(&self, sig: &Signaling, rooms: &mut HashMap<RoomKey, Committed>) {
         let owned: Vec<(RoomKey, String)> = {
             let map = self.owned.lock().unwrap_or_else(|p| p.into_inner());
-            map.iter().map(|(k, o)| (k.clone(), o.value.clone())).collect()
+            map.iter()
+                .map(|(k, o)| (k.clone(), o.value.clone()))
+                .collect()
         };
         // Rooms no longer owned are another node's business now.
         rooms.retain(|k, _| owned.iter().any(|(o, _)| o == k));

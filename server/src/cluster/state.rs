@@ -113,7 +113,9 @@ impl Store {
         for uid in &delta.gone {
             inv.arg(format!("m:{uid}"));
         }
-        call(inv.invoke_async::<i64>(&mut con)).await.map(|r| r == 1)
+        call(inv.invoke_async::<i64>(&mut con))
+            .await
+            .map(|r| r == 1)
     }
 
     /// The state of `app`/`room`, if any: bounded, and its fields sorted out (room record,

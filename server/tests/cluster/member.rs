@@ -76,8 +76,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Member<S> {
         let t = token_for(room, &uid.to_string(), Default::default());
         let mut frame = join(0, "sec", room, uid, Some(&t));
         if let Some((session, last_seq)) = claim {
-            frame["body"]["resume"] =
-                serde_json::json!({"session": session, "last_seq": last_seq});
+            frame["body"]["resume"] = serde_json::json!({"session": session, "last_seq": last_seq});
         }
         match m.try_ask(frame).await {
             Ok(r) if r["ok"] == true => {

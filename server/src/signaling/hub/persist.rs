@@ -252,7 +252,8 @@ impl Hub {
         }
         let mut tasks = BTreeMap::new();
         for (owner, text, _told) in &rec.tasks {
-            let json = mprtc::protocol::json::parse(text).map_err(|e| corrupt(&format!("{e:?}")))?;
+            let json =
+                mprtc::protocol::json::parse(text).map_err(|e| corrupt(&format!("{e:?}")))?;
             let task = RtmpTask::from_json(&json).map_err(|e| corrupt(&format!("{e:?}")))?;
             let t = RoomTask {
                 task,
@@ -283,6 +284,11 @@ impl Hub {
             .is_some_and(|a| !a.webhooks.is_empty())
             .then(|| key.clone());
         let n = restored.len();
+        let pushers: Vec<u64> = restored
+            .iter()
+            .filter(|(_, m)| m.pushing)
+            .map(|(u, _)| *u)
+            .collect();
         self.rooms.insert(
             key.clone(),
             Room {
@@ -292,6 +298,14 @@ impl Hub {
                 tasks,
             },
         );
+        // Pushers were connected to the old owner's media server and died with it: the
+        // others hear the streams gone (new events, after everything written), as on one
+        // node when a pusher drops; a member that pushes again here is announced anew.
+        let media_room = self.rooms[key].media_id.clone();
+        for uid in pushers {
+            let room = media_room.clone();
+            self.media_event(MediaEvent::PublishStopped { room, uid }, now_ms, out);
+        }
         self.refresh_tasks(key, now_ms, out);
         Ok(n)
     }
@@ -300,7 +314,10 @@ impl Hub {
 /// Whether a member record can stand: its events end at its seq without a gap, no more than
 /// a ring holds, each a JSON object (they are sent as they are); a session id as issued.
 fn consistent(r: &MemberRecord) -> bool {
-    let contiguous = r.ring.windows(2).all(|w| w[0].0.checked_add(1) == Some(w[1].0));
+    let contiguous = r
+        .ring
+        .windows(2)
+        .all(|w| w[0].0.checked_add(1) == Some(w[1].0));
     let ends = r.ring.last().is_none_or(|l| l.0 == r.seq);
     let starts = r.ring.first().is_none_or(|f| f.0 >= 1);
     let bodies = r.ring.iter().all(|(_, b)| {
