@@ -30,6 +30,29 @@ use member::Member;
 use procs::NodeProc;
 use redis_server::Redis;
 
+/// A fresh Redis and two node processes in its cluster, ready, run with the TOML `config`
+/// if given, their logs in a directory removed with the [`Cleanup`]; `None` where there is no
+/// `redis-server` (and not under CI, where that fails).
+async fn two_nodes(
+    tag: &str,
+    config: Option<&str>,
+) -> Option<(Redis, Cleanup, NodeProc, NodeProc)> {
+    let redis = redis_server::for_test(tag).await?;
+    let dir = temp_dir(&format!("cluster-{tag}"));
+    let cfg = dir.join("node.toml");
+    let mut args = Vec::new();
+    if let Some(c) = config {
+        std::fs::write(&cfg, c).unwrap();
+        args = vec!["--config", cfg.to_str().unwrap()];
+    }
+    let a = NodeProc::start_with(&redis.url(), &dir.join("a.log"), &args);
+    let b = NodeProc::start_with(&redis.url(), &dir.join("b.log"), &args);
+    for p in [&a, &b] {
+        nodes::until_ready(&p.addr, 200).await;
+    }
+    Some((redis, Cleanup(dir), a, b))
+}
+
 /// `ws://addr/ws`.
 fn ws(addr: &str) -> String {
     format!("ws://{addr}/ws")
@@ -83,16 +106,9 @@ fn heard(mut room: BTreeSet<u64>, events: &[Value]) -> BTreeSet<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_resume_on_the_new_owner_after_kill_9() {
-    let Some(redis) = redis_server::for_test("state").await else {
+    let Some((redis, _cleanup, mut a, b)) = two_nodes("state", None).await else {
         return;
     };
-    let dir = temp_dir("cluster-state");
-    let _cleanup = Cleanup(dir.clone());
-    let mut a = NodeProc::start(&redis.url(), &dir.join("a.log"));
-    let b = NodeProc::start(&redis.url(), &dir.join("b.log"));
-    for p in [&a, &b] {
-        nodes::until_ready(&p.addr, 200).await;
-    }
     // A owns the room; member 2 is relayed to it through B.
     let mut m1 = Member::join(&ws(&a.addr), "st", 1).await;
     let owner = redis.get("mprtc:owner:sec:st").await.expect("an owner");
@@ -130,17 +146,7 @@ async fn members_resume_on_the_new_owner_after_kill_9() {
     assert_eq!(body["resumed"], true, "a resume: {body}");
     assert_eq!(body["session"], m1.joined["body"]["session"]);
     n1.until("member-joined", Some(4)).await;
-    let seqs: Vec<u64> = m1
-        .events
-        .iter()
-        .chain(&n1.events)
-        .map(|e| e["seq"].as_u64().unwrap())
-        .collect();
-    assert_eq!(
-        seqs,
-        (1..=seqs.len() as u64).collect::<Vec<_>>(),
-        "every event once, in order"
-    );
+    once_in_order(&m1, &n1);
     let joined4 = n1
         .events
         .iter()
@@ -175,19 +181,10 @@ async fn members_resume_on_the_new_owner_after_kill_9() {
 /// outlives the kill.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_task_restarts_on_the_new_owner() {
-    let Some(redis) = redis_server::for_test("task").await else {
+    let outputs = "[tasks]\noutput_allow_private = true\n";
+    let Some((redis, _cleanup, mut a, b)) = two_nodes("task", Some(outputs)).await else {
         return;
     };
-    let dir = temp_dir("cluster-task");
-    let _cleanup = Cleanup(dir.clone());
-    let cfg = dir.join("outputs.toml");
-    std::fs::write(&cfg, "[tasks]\noutput_allow_private = true\n").unwrap();
-    let args = ["--config", cfg.to_str().unwrap()];
-    let mut a = NodeProc::start_with(&redis.url(), &dir.join("a.log"), &args);
-    let b = NodeProc::start_with(&redis.url(), &dir.join("b.log"), &args);
-    for p in [&a, &b] {
-        nodes::until_ready(&p.addr, 200).await;
-    }
     let sink = live::start_with(|_| {}).await;
     let mut out = Member::join(&format!("ws://{}/ws", sink.addr()), "out", 9).await;
     let publish = json!({"v": 1, "id": 0, "type": "publish", "body": {"video": true}});
@@ -212,18 +209,17 @@ async fn a_push_task_restarts_on_the_new_owner() {
     assert_eq!(n1.joined["body"]["resumed"], true, "{}", n1.joined);
     let again = until_pushing(&mut n1).await;
     assert_eq!(again["body"]["task_id"], "t1");
-    let seqs: Vec<u64> = m1
-        .events
-        .iter()
-        .chain(&n1.events)
-        .map(|e| e["seq"].as_u64().unwrap())
-        .collect();
-    assert_eq!(
-        seqs,
-        (1..=seqs.len() as u64).collect::<Vec<_>>(),
-        "every event once, in order"
-    );
+    once_in_order(&m1, &n1);
     drop((b, sink));
+}
+
+/// Fails unless the events of `before` and then of `after` (the same session, resumed) have
+/// the seqs 1, 2, 3... without a gap or a repeat.
+fn once_in_order(before: &Member, after: &Member) {
+    let all = before.events.iter().chain(&after.events);
+    let seqs: Vec<u64> = all.map(|e| e["seq"].as_u64().unwrap()).collect();
+    let want: Vec<u64> = (1..=seqs.len() as u64).collect();
+    assert_eq!(seqs, want, "every event once, in order");
 }
 
 /// Reads until a `task-status` event saying pushing (505).
