@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{Cluster, ClusterError, RoomKey};
-use crate::signaling::hub::{RoomDelta, Written};
+use crate::signaling::hub::{RestoreError, RoomDelta, Written};
 use crate::signaling::ws::{now_ms, Signaling};
 
 /// How often the committer writes what changed: the most a takeover loses, in time.
@@ -32,6 +32,8 @@ const ROUND_BYTES: usize = 8 << 20;
 
 /// What the committer knows of one room it wrote.
 struct Committed {
+    /// The owner value it was written under: a new epoch is written in full.
+    value: String,
     written: Written,
     /// When Redis last took a write of it (a quiet room is touched every third of a lease).
     at: Option<Instant>,
@@ -63,20 +65,22 @@ impl Cluster {
                 .collect()
         };
         // Rooms no longer owned are another node's business now.
-        rooms.retain(|k, _| owned.iter().any(|(o, _)| o == k));
+        rooms.retain(|k, c| owned.iter().any(|(o, v)| o == k && *v == c.value));
         let quiet = self.lease() / 3;
         let deltas: Vec<(RoomKey, String, Option<RoomDelta>)> = sig.api(|h, _| {
             let mut budget = ROUND_BYTES;
             let mut out = Vec::new();
+            let kicks = h.kicks_by_room();
             for (key, value) in &owned {
                 if budget == 0 {
                     break;
                 }
                 let c = rooms.entry(key.clone()).or_insert_with(|| Committed {
+                    value: value.clone(),
                     written: Written::default(),
                     at: None,
                 });
-                let d = h.room_delta(key, &mut c.written);
+                let d = h.room_delta(key, &kicks, &mut c.written);
                 let size = d.as_ref().map_or(0, delta_bytes);
                 budget = budget.saturating_sub(size);
                 out.push((key.clone(), value.clone(), d));
@@ -138,6 +142,9 @@ impl Cluster {
                         tracing::info!(%app, %room, members = n, "cluster: room taken over with its state");
                         return;
                     }
+                    // This node's hub still serves the room (its own, re-claimed): what
+                    // Redis holds is what this node wrote, and stays.
+                    Err(RestoreError::AlreadyHeld) => return,
                     Err(e) => ClusterError::BadState(e.code()),
                 }
             }

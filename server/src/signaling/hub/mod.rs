@@ -69,7 +69,7 @@ pub use cluster::ROOM_MOVED_CLOSE_CODE;
 pub use counters::HubCounters;
 use members::{Ended, Member, Room, RoomKey, Session};
 pub use overview::{RoomView, CONSOLE_VIEWER};
-pub use persist::{RestoreError, RoomDelta, Written, MAX_ROOM_BYTES};
+pub use persist::{Kicks, RestoreError, RoomDelta, Written, MAX_ROOM_BYTES};
 use rate::{Take, TokenBucket};
 
 use mprtc::protocol::tasks::DeleteTasksReq;

@@ -175,19 +175,33 @@ impl Member {
     }
 }
 
+/// The kicks remembered, by room: gathered once for all the rooms a round writes, rather than
+/// the whole kick memory searched once per room.
+pub type Kicks<'a> = HashMap<&'a RoomKey, Vec<(u64, u64)>>;
+
 impl Hub {
+    /// The kick memory by room, as [`Hub::room_delta`] takes it.
+    pub fn kicks_by_room(&self) -> Kicks<'_> {
+        let mut by: Kicks = HashMap::new();
+        for ((key, uid), at) in &self.kicked {
+            by.entry(key).or_default().push((*uid, *at));
+        }
+        by
+    }
+
     /// What changed in `app`/`room` since `written`, which is brought up to date as if the
     /// delta were written (the caller keeps the old one until Redis said yes). `None` if the
     /// room is not held here.
-    pub fn room_delta(&self, key: &RoomKey, written: &mut Written) -> Option<RoomDelta> {
+    pub fn room_delta(
+        &self,
+        key: &RoomKey,
+        kicks: &Kicks<'_>,
+        written: &mut Written,
+    ) -> Option<RoomDelta> {
         let room = self.rooms.get(key)?;
         let mut d = RoomDelta::default();
-        let kicks: Vec<(u64, u64)> = self
-            .kicked
-            .iter()
-            .filter(|((k, _), _)| k == key)
-            .map(|((_, uid), at)| (*uid, *at))
-            .collect();
+        let mut kicks = kicks.get(key).cloned().unwrap_or_default();
+        kicks.sort_unstable();
         let tasks: Vec<(Option<u64>, String, Option<u16>)> = room
             .tasks
             .values()
@@ -195,7 +209,6 @@ impl Hub {
             .collect();
         let fp = fingerprint(&(&room.media_id, &tasks, &kicks));
         if fp != written.room {
-            let mut kicks = kicks;
             kicks.sort_by_key(|k| std::cmp::Reverse(k.1));
             kicks.truncate(MAX_KICKS_PERSISTED);
             let rec = RoomRecord {
