@@ -19,5 +19,6 @@ mod limits;
 mod resume;
 mod sessions;
 mod streams;
+mod takeover;
 mod tasks;
 mod tokens;
