@@ -14,7 +14,7 @@
 //   kill     `killMembers` members of one room spread over the nodes (plain WebSockets); the
 //            room's owner is killed with SIGKILL; each member whose socket closed joins again
 //            through the next live node until it is in: kill -> rejoined, p50 and max (the
-//            room's state is not kept in Redis yet, so this is a rejoin, not a resume).
+//            members are plain WebSockets that do not ask to resume, so this is a rejoin).
 
 const fs = require('node:fs');
 const net = require('node:net');

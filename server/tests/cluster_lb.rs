@@ -4,8 +4,8 @@
 //! server API answers over `https://`, and when the room's owner is killed with SIGKILL its
 //! members reconnect through the same address and are in one room again, on a new owner.
 //!
-//! What this does not show yet: a resume across the kill (the room's state is not written to
-//! Redis, so the members rejoin afresh, from a snapshot; README "Several nodes (Redis)").
+//! The room's state is in Redis (README "Several nodes (Redis)"), so the members resume on the
+//! new owner: the same sessions, their seqs going on without a gap.
 
 use std::path::Path;
 use std::time::Duration;
@@ -152,7 +152,11 @@ async fn three_nodes_behind_the_tls_load_balancer_survive_a_kill() {
         "the server API through the load balancer: {body}"
     );
 
-    // Kill the room's owner.
+    // Kill the room's owner once it wrote what both members were sent.
+    for m in [&m1, &m2] {
+        let seq = m.events.last().map_or(0, |e| e["seq"].as_u64().unwrap());
+        redis.until_written("lb", m.uid, seq).await;
+    }
     let owner = redis.get("mprtc:owner:sec:lb").await.expect("an owner");
     let node = owner.rsplit_once(':').unwrap().0;
     let addr = redis
@@ -167,17 +171,20 @@ async fn three_nodes_behind_the_tls_load_balancer_survive_a_kill() {
     m1.closed().await;
     m2.closed().await;
 
-    // Both come back through the same address asking to resume, as the SDK does; the room's
-    // state died with its owner, so each gets a new session and the room's snapshot from the
-    // new owner, and they are one room again.
+    // Both come back through the same address asking to resume, as the SDK does; the new
+    // owner took the room over with its state, so both resume their sessions, and they are
+    // one room again: an event after the takeover reaches member 1 with the next seq.
     let mut n1 = lb.join("lb", 1, Some(&m1)).await;
     let n2 = lb.join("lb", 2, Some(&m2)).await;
-    n1.until("member-joined", Some(2)).await;
     for (old, new) in [(&m1, &n1), (&m2, &n2)] {
         let (a, b) = (&old.joined["body"], &new.joined["body"]);
-        assert_ne!(a["session"], b["session"], "a new session: {b}");
-        assert_ne!(b["resumed"], true, "not a resume: {b}");
+        assert_eq!(a["session"], b["session"], "the same session: {b}");
+        assert_eq!(b["resumed"], true, "a resume: {b}");
     }
+    let m3 = lb.join("lb", 3, None).await;
+    let seen = n1.until("member-joined", Some(3)).await;
+    let last = m1.events.last().unwrap()["seq"].as_u64().unwrap();
+    assert_eq!(seen["seq"], last + 1, "no gap, no repeat: {:?}", n1.events);
     let snapshot = &n2.joined["body"]["members"];
     assert!(
         snapshot.as_array().unwrap().iter().any(|m| m["uid"] == 1),
@@ -193,5 +200,5 @@ async fn three_nodes_behind_the_tls_load_balancer_survive_a_kill() {
     assert!(epoch(&now) > epoch(&owner), "{owner} then {now}");
     let (status, body) = lb.api("GET", "/api/v1/rooms/lb/tasks").await;
     assert_eq!(status, 200, "the server API after the kill: {body}");
-    drop((m1, m2, n1, n2));
+    drop((m1, m2, n1, n2, m3));
 }

@@ -24,7 +24,7 @@ impl IntoResponse for ClusterError {
         let status = match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::WrongNode => StatusCode::MISDIRECTED_REQUEST,
-            Self::BadRedisUrl(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::BadRedisUrl(_) | Self::BadState(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Relay(_) => StatusCode::BAD_GATEWAY,
             Self::Store(_) | Self::OwnerGone | Self::BadNodeAddress(_) => {
                 StatusCode::SERVICE_UNAVAILABLE

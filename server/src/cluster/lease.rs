@@ -15,6 +15,8 @@ use crate::signaling::ws::Signaling;
 impl Cluster {
     /// Runs the lease loop for `sig`'s hub until `stop`, then unregisters and releases.
     pub async fn run_leases(self: Arc<Self>, sig: Signaling, stop: CancellationToken) {
+        let _ = self.signaling.set(sig.clone());
+        let commits = tokio::spawn(self.clone().run_commits(sig.clone(), stop.clone()));
         let every = self.lease() / 3;
         loop {
             self.round(&sig).await;
@@ -23,6 +25,7 @@ impl Cluster {
                 () = stop.cancelled() => break,
             }
         }
+        let _ = commits.await;
         self.give_up_all().await;
     }
 
@@ -114,7 +117,7 @@ impl Cluster {
             gone
         };
         for ((app, room), value) in gone {
-            let r = self.store.release(&app, &room, &value).await;
+            let r = self.store.release(&app, &room, &value, true).await;
             let _ = self.seen(r);
         }
     }
@@ -126,7 +129,7 @@ impl Cluster {
             map.drain().map(|(k, o)| (k, o.value)).collect()
         };
         for ((app, room), value) in all {
-            let _ = self.store.release(&app, &room, &value).await;
+            let _ = self.store.release(&app, &room, &value, false).await;
         }
         let _ = self.store.unregister(&self.node).await;
     }

@@ -33,6 +33,14 @@
 //! (clocks need only run at the same rate, not agree). Members of a dropped room reconnect
 //! through the same address and are routed to the new owner.
 //!
+//! # What survives an owner
+//!
+//! The owner writes each room's state (members with their seqs and last events, tasks,
+//! kicks) to Redis behind the same fence (`state.rs`, `commit.rs`); a node that claims a
+//! room with a new epoch reads it back first, and the members resume there. A member may
+//! resume only up to what was written: one that heard more from the dead owner rejoins from
+//! a snapshot, so the two owners' stories never mix.
+//!
 //! | file | what |
 //! | --- | --- |
 //! | `mod.rs` | [`Cluster`], [`ClusterConfig`], [`ClusterError`] and where a join goes ([`Cluster::route`]) |
@@ -42,6 +50,8 @@
 //! | `inbound.rs` | `/cluster/relay` and forwarded calls: the secret and the node id checked |
 //! | `forward.rs` | the server API reaching a node that does not own the room |
 //! | `hooks.rs` | an external media engine's hooks reaching a node that does not own the room |
+//! | `state.rs` | a room's state in Redis: the fenced write, the bounded read |
+//! | `commit.rs` | the committer writing the owned rooms' changes, and the takeover reading them |
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -56,11 +66,13 @@ use crate::config::Secret;
 use crate::signaling::hub::ROOM_MOVED_CLOSE_CODE;
 use crate::signaling::ws::Hop;
 
+mod commit;
 mod forward;
 mod hooks;
 mod inbound;
 mod lease;
 pub mod relay;
+mod state;
 mod store;
 
 pub use forward::forward_layer;
@@ -109,6 +121,10 @@ pub enum ClusterError {
     /// A node-to-node call for another node id.
     #[error("this call is for another node")]
     WrongNode,
+    /// A room's state in Redis that cannot be used (corrupt, oversized); the room starts
+    /// empty.
+    #[error("room state refused: {0}")]
+    BadState(&'static str),
 }
 
 impl ClusterError {
@@ -122,6 +138,7 @@ impl ClusterError {
             Self::Relay(_) => "cluster.relay_failed",
             Self::Unauthorized => "cluster.unauthorized",
             Self::WrongNode => "cluster.wrong_node",
+            Self::BadState(_) => "cluster.bad_state",
         }
     }
 }
@@ -179,6 +196,11 @@ pub struct Cluster {
     peers: RwLock<HashSet<IpAddr>>,
     /// The media room ids of the rooms owned here, as recorded in Redis (`hooks.rs`).
     media: hooks::MediaRecords,
+    /// The shell, once the lease loop started: a takeover puts the room's state into its hub.
+    signaling: std::sync::OnceLock<crate::signaling::ws::Signaling>,
+    /// Held from a claim with a new epoch until the room's state is in the hub, so that no
+    /// join is served in between (it would find the room empty).
+    taking: tokio::sync::Mutex<()>,
 }
 
 impl Cluster {
@@ -197,6 +219,8 @@ impl Cluster {
             reachable: AtomicBool::new(false),
             peers: RwLock::default(),
             media: hooks::MediaRecords::default(),
+            signaling: std::sync::OnceLock::new(),
+            taking: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -239,7 +263,21 @@ impl Cluster {
         }
         let now = Instant::now();
         let value = self.seen(self.store.claim(app, room, &self.node, self.lease_ms).await)?;
+        if self.newly_ours(&key, &value) {
+            let _taking = self.taking.lock().await;
+            if self.newly_ours(&key, &value) {
+                self.take_over(&key, &value).await;
+            }
+            return self.owner_route(key, value, Some(now)).await;
+        }
         self.owner_route(key, value, Some(now)).await
+    }
+
+    /// Whether `value` is this node's and not yet known here: a claim with a new epoch.
+    fn newly_ours(&self, key: &RoomKey, value: &str) -> bool {
+        let node = value.rsplit_once(':').map_or(value, |(n, _)| n);
+        let owned = self.owned.lock().unwrap_or_else(|p| p.into_inner());
+        node == self.node && owned.get(key).is_none_or(|o| o.value != value)
     }
 
     /// Where a call about `app`/`room` goes, without claiming it: `None` if nobody owns it.

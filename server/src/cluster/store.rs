@@ -6,6 +6,7 @@
 //! | `mprtc:nodes` | the node ids, scored by when their lease ends | members dropped once past |
 //! | `mprtc:owner:{app}:{room}` | `{node}:{epoch}` of the room's owner | the lease, renewed by the owner only |
 //! | `mprtc:epoch:{app}:{room}` | the room's last epoch (`INCR`) | a day after the last claim |
+//! | `mprtc:state:{app}:{room}` | the room's state, a hash (`state.rs`) | written by the owner only; [`super::state::STATE_TTL_MS`] past the lease after the last write |
 //!
 //! Every write that depends on who owns a room is one Lua script that compares the owner
 //! value first, so a node whose lease ran out cannot renew, or release, a room another node
@@ -77,9 +78,11 @@ end
 return out
 ";
 
-/// Deletes the owner key only if it still holds the given value.
+/// Deletes the owner key only if it still holds the given value, and with it the room's
+/// state (`state.rs`) when that is named too (the room ended).
 const RELEASE: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
+  if KEYS[2] then redis.call('DEL', KEYS[2]) end
   return redis.call('DEL', KEYS[1])
 end
 return 0
@@ -224,11 +227,21 @@ impl Store {
         Ok(held)
     }
 
-    /// Gives up `app`/`room` if `value` still owns it.
-    pub async fn release(&self, app: &str, room: &str, value: &str) -> Result<(), ClusterError> {
+    /// Gives up `app`/`room` if `value` still owns it; its state goes too if it `ended`
+    /// (a node that stops keeps it, for the node that takes the room over).
+    pub async fn release(
+        &self,
+        app: &str,
+        room: &str,
+        value: &str,
+        ended: bool,
+    ) -> Result<(), ClusterError> {
         let mut con = self.con.clone();
         let mut inv = self.release.prepare_invoke();
         inv.key(owner_key(app, room)).arg(value);
+        if ended {
+            inv.key(super::state::state_key(app, room));
+        }
         call(inv.invoke_async::<i64>(&mut con)).await.map(|_| ())
     }
 }

@@ -51,6 +51,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Member<S> {
         uid: u64,
         resume: Option<&Self>,
     ) -> Result<Self, Value> {
+        let claim = resume.map(|old| {
+            let last_seq = old.events.last().map_or(0, |e| e["seq"].as_u64().unwrap());
+            (old.joined["body"]["session"].clone(), last_seq)
+        });
+        Self::rejoin_claiming(ws, room, uid, claim).await
+    }
+
+    /// [`Member::join_over`] asking to resume session `claim.0` having seen events up to
+    /// seq `claim.1` (true or not: a test may claim more than it saw).
+    pub async fn rejoin_claiming(
+        ws: WebSocketStream<S>,
+        room: &str,
+        uid: u64,
+        claim: Option<(Value, u64)>,
+    ) -> Result<Self, Value> {
         let mut m = Self {
             uid,
             ws,
@@ -60,10 +75,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Member<S> {
         };
         let t = token_for(room, &uid.to_string(), Default::default());
         let mut frame = join(0, "sec", room, uid, Some(&t));
-        if let Some(old) = resume {
-            let last_seq = old.events.last().map_or(0.into(), |e| e["seq"].clone());
-            frame["body"]["resume"] =
-                serde_json::json!({"session": old.joined["body"]["session"], "last_seq": last_seq});
+        if let Some((session, last_seq)) = claim {
+            frame["body"]["resume"] = serde_json::json!({"session": session, "last_seq": last_seq});
         }
         match m.try_ask(frame).await {
             Ok(r) if r["ok"] == true => {

@@ -20,6 +20,11 @@ pub struct NodeProc {
 impl NodeProc {
     /// Starts a node of the cluster of `redis_url`, its log in `log`; returns at its ready line.
     pub fn start(redis_url: &str, log: &std::path::Path) -> Self {
+        Self::start_with(redis_url, log, &[])
+    }
+
+    /// [`NodeProc::start`] with `extra` arguments.
+    pub fn start_with(redis_url: &str, log: &std::path::Path, extra: &[&str]) -> Self {
         let addr = picked_addr();
         let mut child = Command::new(env!("CARGO_BIN_EXE_mprtc-server"))
             .args(["--listen", &addr])
@@ -34,6 +39,7 @@ impl NodeProc {
             .args(["--cluster-advertise", &format!("http://{addr}")])
             .args(["--cluster-secret", CLUSTER_SECRET])
             .args(["--cluster-lease-ms", &LEASE_MS.to_string()])
+            .args(extra)
             .env("MPRTC_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(log).unwrap())

@@ -124,6 +124,33 @@ impl Redis {
         k
     }
 
+    /// `HGET key field`.
+    pub async fn hget(&self, key: &str, field: &str) -> Option<String> {
+        let mut c = self.con().await;
+        redis::cmd("HGET")
+            .arg(key)
+            .arg(field)
+            .query_async(&mut c)
+            .await
+            .unwrap()
+    }
+
+    /// Waits (60 s at most) until the state of app `sec`'s `room` holds member `uid` at
+    /// `seq`: its owner wrote everything the member was sent.
+    pub async fn until_written(&self, room: &str, uid: u64, seq: u64) {
+        let key = format!("mprtc:state:sec:{room}");
+        for _ in 0..600 {
+            if let Some(rec) = self.hget(&key, &format!("m:{uid}")).await {
+                let v: serde_json::Value = serde_json::from_str(&rec).unwrap();
+                if v["seq"] == seq {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("member {uid}'s seq {seq} never written to Redis");
+    }
+
     /// `SET key value PX ms`.
     pub async fn set_px(&self, key: &str, value: &str, ms: u64) {
         let mut c = self.con().await;

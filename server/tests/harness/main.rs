@@ -20,5 +20,6 @@ mod messages;
 mod resume;
 mod sessions;
 mod streams;
+mod takeover;
 mod tasks;
 mod tokens;

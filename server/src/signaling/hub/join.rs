@@ -218,6 +218,7 @@ impl Hub {
                 seq: 0,
                 token_exp: claims.exp,
                 warned: false,
+                resume_ceiling: None,
             },
         );
         self.sessions.get_mut(&sid).expect("checked").joined = Some((key, r.uid));
@@ -257,7 +258,12 @@ impl Hub {
         let room = self.rooms.get_mut(key)?;
         let m = room.members.get_mut(&r.uid)?;
         let oldest_kept = m.seq - m.ring.len() as u64;
-        if m.session != want.session || want.last_seq > m.seq || want.last_seq < oldest_kept {
+        let unwritten = m.resume_ceiling.is_some_and(|c| want.last_seq > c);
+        if m.session != want.session
+            || want.last_seq > m.seq
+            || want.last_seq < oldest_kept
+            || unwritten
+        {
             return None;
         }
         // Checked before the old connection is touched: a rejoin that names the session with
@@ -278,6 +284,7 @@ impl Hub {
         }
         m.sid = sid;
         m.attached = true;
+        m.resume_ceiling = None;
         m.token_exp = claims.exp;
         m.warned = false;
         let last_seq_before = m.seq;

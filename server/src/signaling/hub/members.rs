@@ -50,6 +50,10 @@ pub(super) struct Member {
     pub(super) token_exp: u64,
     /// Whether `token-will-expire` was sent for the current token.
     pub(super) warned: bool,
+    /// Set on a member read back from another node's state (`persist.rs`): the highest seq a
+    /// resume may name. Events after it were sent by a node that died before writing them,
+    /// so a client that saw one must rejoin from a snapshot. Cleared by a resume.
+    pub(super) resume_ceiling: Option<u64>,
 }
 
 impl Member {

@@ -20,6 +20,7 @@
 //! | `cluster.rs` | what a cluster node asks: rooms held, joined or not, a room given up to another node |
 //! | `messages.rs` | room messages (`send-message`): numbering, limits, delivery |
 //! | `extra_info.rs` | stream and room extra info (`set-extra-info`), told to joiners |
+//! | `persist.rs` | a room's state as a cluster node writes it to Redis and reads it back on a takeover |
 //!
 //! # Why an out-parameter and a tick, when the client queues and has `poll_timeout`
 //!
@@ -62,6 +63,7 @@ mod media;
 mod members;
 mod messages;
 mod overview;
+mod persist;
 mod rate;
 mod recording;
 mod streams;
@@ -74,6 +76,7 @@ use extra_info::RoomInfo;
 use members::{Ended, Member, Room, RoomKey, Session};
 use messages::RoomMessages;
 pub use overview::{RoomView, CONSOLE_VIEWER};
+pub use persist::{Kicks, RestoreError, RoomDelta, Written, MAX_ROOM_BYTES};
 use rate::{Take, TokenBucket};
 
 use mprtc::protocol::tasks::DeleteTasksReq;

@@ -59,12 +59,12 @@ pub const MAX_TASKS_PER_ROOM: usize = 8;
 
 #[derive(Debug)]
 pub(super) struct RoomTask {
-    task: RtmpTask,
+    pub(super) task: RtmpTask,
     /// The member who added it; `None` for the server API.
-    owner: Option<u64>,
-    live: Live,
+    pub(super) owner: Option<u64>,
+    pub(super) live: Live,
     /// The last status code members were told.
-    code: Option<u16>,
+    pub(super) code: Option<u16>,
 }
 
 /// A task change, from a member's request or from the server API.

@@ -1,0 +1,377 @@
+//! A room's state as a cluster node writes it to Redis and a node taking the room over reads
+//! it back (`crate::cluster::state`): its members (session, seq, the last events of each,
+//! role, media, mute, user tag, token expiry, privileges), its push tasks and its kicks.
+//!
+//! What is written is what a resume needs, nothing more: connections, reply caches and rate
+//! buckets stay with the node that had them. A member read back is detached, its resume window
+//! starting when it was read, and may resume only up to the seq that was written
+//! ([`Member::resume_ceiling`]): events after it were never written, so a client that saw one
+//! has heard a history the new owner does not know, and must rejoin from a snapshot.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+
+use mprtc::protocol::json::{FromJson, ToJson};
+use mprtc::protocol::tasks::RtmpTask;
+use serde::{Deserialize, Serialize};
+
+use super::*;
+
+/// Events written per member: a client that missed more across a takeover rejoins from a
+/// snapshot. Bounds the size of what each event rewrites.
+pub const PERSIST_RING: usize = 64;
+/// The most bytes one member's record may take; older events are left out to fit.
+pub const MAX_MEMBER_BYTES: usize = 64 * 1024;
+/// The most bytes the room's own record (tasks, kicks) may take.
+pub const MAX_ROOM_BYTES: usize = 256 * 1024;
+/// Kicks written per room at most (the newest).
+const MAX_KICKS_PERSISTED: usize = 1_000;
+
+/// One member as written.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct MemberRecord {
+    uid: u64,
+    session: String,
+    seq: u64,
+    /// `(seq, event body)`, oldest first, the last ones only.
+    ring: Vec<(u64, String)>,
+    broadcaster: bool,
+    privileges: Privileges,
+    /// `[audio, video]` declared, then muted.
+    declared: [bool; 2],
+    muted: [bool; 2],
+    user: Option<(String, String)>,
+    stream: Option<String>,
+    pushing: bool,
+    joined_ms: u64,
+    token_exp: u64,
+    warned: bool,
+    /// What of the member is recorded on the server (member recording); absent in records
+    /// written before it existed.
+    #[serde(default)]
+    record: [bool; 2],
+}
+
+/// The room as written, beside its members.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RoomRecord {
+    media_id: String,
+    /// `(owner uid, the task as JSON, last status told)`.
+    tasks: Vec<(Option<u64>, String, Option<u16>)>,
+    /// `(uid, unix second of the kick)`.
+    kicks: Vec<(u64, u64)>,
+}
+
+/// What changed in a room since it was last written ([`Hub::room_delta`]).
+#[derive(Debug, Default)]
+pub struct RoomDelta {
+    /// The room's record, if it changed.
+    pub room: Option<String>,
+    /// Members written anew: `(uid, record)`.
+    pub members: Vec<(u64, String)>,
+    /// Members gone since.
+    pub gone: Vec<u64>,
+}
+
+impl RoomDelta {
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.room.is_none() && self.members.is_empty() && self.gone.is_empty()
+    }
+}
+
+/// What the committer remembers of a room it wrote: a fingerprint of each record, so that an
+/// event rewrites only the members it reached and a quiet room nothing.
+#[derive(Debug, Default, Clone)]
+pub struct Written {
+    room: u64,
+    members: HashMap<u64, u64>,
+}
+
+/// Why a room's record read back from Redis is not used (the room then starts empty).
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    /// A record that does not parse, or says something impossible.
+    #[error("room state is corrupt: {0}")]
+    Corrupt(String),
+    /// More members than a room may hold.
+    #[error("room state lists {0} members, more than a room holds")]
+    TooManyMembers(usize),
+    /// The room is already held here.
+    #[error("the room is already held here")]
+    AlreadyHeld,
+}
+
+impl RestoreError {
+    /// The stable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Corrupt(_) => "cluster.state_corrupt",
+            Self::TooManyMembers(_) => "cluster.state_too_large",
+            Self::AlreadyHeld => "cluster.state_room_held",
+        }
+    }
+}
+
+fn fingerprint(v: &impl Hash) -> u64 {
+    let mut h = DefaultHasher::new();
+    v.hash(&mut h);
+    h.finish()
+}
+
+fn media_pair(m: Media) -> [bool; 2] {
+    [m.audio, m.video]
+}
+
+fn media_of(p: [bool; 2]) -> Media {
+    Media {
+        audio: p[0],
+        video: p[1],
+    }
+}
+
+impl Member {
+    /// Cheap: everything written but the ring, whose changes move `seq`.
+    fn fingerprint(&self) -> u64 {
+        let p = &self.privileges;
+        fingerprint(&(
+            &self.session,
+            self.seq,
+            self.role == Role::Broadcaster,
+            (p.publish, p.subscribe, p.tasks, p.record),
+            media_pair(self.declared),
+            media_pair(self.muted),
+            self.user.as_ref().map(|u| (&u.id, &u.name)),
+            &self.stream,
+            (self.pushing, self.token_exp, self.warned),
+            media_pair(self.record),
+        ))
+    }
+
+    fn record(&self, uid: u64) -> String {
+        let mut r = MemberRecord {
+            uid,
+            session: self.session.clone(),
+            seq: self.seq,
+            ring: Vec::new(),
+            broadcaster: self.role == Role::Broadcaster,
+            privileges: self.privileges,
+            declared: media_pair(self.declared),
+            muted: media_pair(self.muted),
+            user: self.user.as_ref().map(|u| (u.id.clone(), u.name.clone())),
+            stream: self.stream.clone(),
+            pushing: self.pushing,
+            joined_ms: self.joined_ms,
+            token_exp: self.token_exp,
+            warned: self.warned,
+            record: media_pair(self.record),
+        };
+        // The newest events that fit, oldest first.
+        let mut room = MAX_MEMBER_BYTES.saturating_sub(1024 + r.session.len());
+        for (seq, body) in self.ring.iter().rev().take(PERSIST_RING) {
+            let cost = body.len() * 2 + 24;
+            if cost > room {
+                break;
+            }
+            room -= cost;
+            r.ring.push((*seq, body.to_string()));
+        }
+        r.ring.reverse();
+        serde_json::to_string(&r).unwrap_or_default()
+    }
+}
+
+/// The kicks remembered, by room: gathered once for all the rooms a round writes, rather than
+/// the whole kick memory searched once per room.
+pub type Kicks<'a> = HashMap<&'a RoomKey, Vec<(u64, u64)>>;
+
+impl Hub {
+    /// The kick memory by room, as [`Hub::room_delta`] takes it.
+    pub fn kicks_by_room(&self) -> Kicks<'_> {
+        let mut by: Kicks = HashMap::new();
+        for ((key, uid), at) in &self.kicked {
+            by.entry(key).or_default().push((*uid, *at));
+        }
+        by
+    }
+
+    /// What changed in `app`/`room` since `written`, which is brought up to date as if the
+    /// delta were written (the caller keeps the old one until Redis said yes). `None` if the
+    /// room is not held here.
+    pub fn room_delta(
+        &self,
+        key: &RoomKey,
+        kicks: &Kicks<'_>,
+        written: &mut Written,
+    ) -> Option<RoomDelta> {
+        let room = self.rooms.get(key)?;
+        let mut d = RoomDelta::default();
+        let mut kicks = kicks.get(key).cloned().unwrap_or_default();
+        kicks.sort_unstable();
+        let tasks: Vec<(Option<u64>, String, Option<u16>)> = room
+            .tasks
+            .values()
+            .map(|t| (t.owner, t.task.to_json_string(), t.code))
+            .collect();
+        let fp = fingerprint(&(&room.media_id, &tasks, &kicks));
+        if fp != written.room {
+            kicks.sort_by_key(|k| std::cmp::Reverse(k.1));
+            kicks.truncate(MAX_KICKS_PERSISTED);
+            let rec = RoomRecord {
+                media_id: room.media_id.clone(),
+                tasks,
+                kicks,
+            };
+            let text = serde_json::to_string(&rec).unwrap_or_default();
+            if text.len() <= MAX_ROOM_BYTES {
+                d.room = Some(text);
+                written.room = fp;
+            }
+        }
+        for (uid, m) in &room.members {
+            let fp = m.fingerprint();
+            if written.members.insert(*uid, fp) != Some(fp) {
+                d.members.push((*uid, m.record(*uid)));
+            }
+        }
+        let gone: Vec<u64> = written
+            .members
+            .keys()
+            .filter(|u| !room.members.contains_key(u))
+            .copied()
+            .collect();
+        for uid in &gone {
+            written.members.remove(uid);
+        }
+        d.gone = gone;
+        Some(d)
+    }
+
+    /// Takes over `key` from what another node wrote: `room` (its record) and `members`.
+    /// Every member is detached, its resume window starting `now_ms`, and may resume up to the
+    /// seq written; the room's tasks start here (their `TaskApply` goes to `out`).
+    pub fn restore_room(
+        &mut self,
+        key: &RoomKey,
+        room: &str,
+        members: &[String],
+        now_ms: u64,
+        out: &mut Vec<HubOut>,
+    ) -> Result<usize, RestoreError> {
+        if self.rooms.contains_key(key) {
+            return Err(RestoreError::AlreadyHeld);
+        }
+        if members.len() > self.limits.max_members_per_room {
+            return Err(RestoreError::TooManyMembers(members.len()));
+        }
+        let corrupt = |e: &dyn std::fmt::Display| RestoreError::Corrupt(e.to_string());
+        let rec: RoomRecord = serde_json::from_str(room).map_err(|e| corrupt(&e))?;
+        if rec.media_id.is_empty() || self.by_media.contains_key(&rec.media_id) {
+            return Err(corrupt(&"media id empty or in use"));
+        }
+        let mut tasks = BTreeMap::new();
+        for (owner, text, _told) in &rec.tasks {
+            let json =
+                mprtc::protocol::json::parse(text).map_err(|e| corrupt(&format!("{e:?}")))?;
+            let task = RtmpTask::from_json(&json).map_err(|e| corrupt(&format!("{e:?}")))?;
+            let t = RoomTask {
+                task,
+                owner: *owner,
+                // Nothing a live room has: the first refresh starts the task here.
+                live: vec![(COMPOSITOR_VIEWER, Media::NONE)],
+                // Its compositor starts anew here: members hear how that goes.
+                code: None,
+            };
+            tasks.insert(t.task.task_id.clone(), t);
+        }
+        let mut restored = BTreeMap::new();
+        for text in members {
+            let r: MemberRecord = serde_json::from_str(text).map_err(|e| corrupt(&e))?;
+            if !consistent(&r) {
+                return Err(corrupt(&format!("member {} is inconsistent", r.uid)));
+            }
+            restored.insert(r.uid, member_of(r, now_ms));
+        }
+        *self.rooms_of_app.entry(key.0.clone()).or_default() += 1;
+        self.by_media.insert(rec.media_id.clone(), key.clone());
+        for (uid, at) in rec.kicks {
+            self.kicked.insert((key.clone(), uid), at);
+        }
+        let hooks = self
+            .apps
+            .get(&key.0)
+            .is_some_and(|a| !a.webhooks.is_empty())
+            .then(|| key.clone());
+        let n = restored.len();
+        let pushers: Vec<u64> = restored
+            .iter()
+            .filter(|(_, m)| m.pushing)
+            .map(|(u, _)| *u)
+            .collect();
+        self.rooms.insert(
+            key.clone(),
+            Room {
+                hooks,
+                media_id: rec.media_id,
+                members: restored,
+                tasks,
+            },
+        );
+        // Pushers were connected to the old owner's media server and died with it: the
+        // others hear the streams gone (new events, after everything written), as on one
+        // node when a pusher drops; a member that pushes again here is announced anew.
+        let media_room = self.rooms[key].media_id.clone();
+        for uid in pushers {
+            let room = media_room.clone();
+            self.media_event(MediaEvent::PublishStopped { room, uid }, now_ms, out);
+        }
+        self.refresh_tasks(key, now_ms, out);
+        Ok(n)
+    }
+}
+
+/// Whether a member record can stand: its events end at its seq without a gap, no more than
+/// a ring holds, each a JSON object (they are sent as they are); a session id as issued.
+fn consistent(r: &MemberRecord) -> bool {
+    let contiguous = r
+        .ring
+        .windows(2)
+        .all(|w| w[0].0.checked_add(1) == Some(w[1].0));
+    let ends = r.ring.last().is_none_or(|l| l.0 == r.seq);
+    let starts = r.ring.first().is_none_or(|f| f.0 >= 1);
+    let bodies = r.ring.iter().all(|(_, b)| {
+        matches!(mprtc::protocol::json::parse(b), Ok(mprtc::protocol::json::Json::Obj(o)) if !o.is_empty())
+    });
+    let session = r.session.len() == 32 && r.session.bytes().all(|b| b.is_ascii_hexdigit());
+    contiguous && ends && starts && bodies && session && r.ring.len() <= RESUME_EVENTS
+}
+
+/// A member as read back: detached since `now_ms`, never attached to a connection here.
+fn member_of(r: MemberRecord, now_ms: u64) -> Member {
+    Member {
+        // No connection of this node has id 0 (they start at 1).
+        sid: 0,
+        session: r.session,
+        attached: false,
+        detached_ms: now_ms,
+        joined_ms: r.joined_ms,
+        ring: r.ring.into_iter().map(|(s, b)| (s, Arc::from(b))).collect(),
+        replies: VecDeque::new(),
+        role: if r.broadcaster {
+            Role::Broadcaster
+        } else {
+            Role::Audience
+        },
+        privileges: r.privileges,
+        declared: media_of(r.declared),
+        muted: media_of(r.muted),
+        user: r.user.map(|(id, name)| UserTag { id, name }),
+        stream: r.stream,
+        pushing: r.pushing,
+        seq: r.seq,
+        token_exp: r.token_exp,
+        warned: r.warned,
+        record: media_of(r.record),
+        resume_ceiling: Some(r.seq),
+    }
+}
