@@ -9,7 +9,13 @@ use mprtc::protocol::{ErrorCode, MessageKind, RequestKind, SendMessageReq, Serve
 
 use crate::support::*;
 
-pub(crate) fn send(net: &mut Net, i: usize, kind: MessageKind, text: &str, to: Vec<u64>) -> OpValue {
+pub(crate) fn send(
+    net: &mut Net,
+    i: usize,
+    kind: MessageKind,
+    text: &str,
+    to: Vec<u64>,
+) -> OpValue {
     net.run(i, |c, now| c.send_message(now, kind, text.into(), to))
         .unwrap()
 }

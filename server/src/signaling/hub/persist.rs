@@ -24,7 +24,7 @@ use super::*;
 pub const PERSIST_RING: usize = 64;
 /// The most bytes one member's record may take; older events are left out to fit.
 pub const MAX_MEMBER_BYTES: usize = 64 * 1024;
-/// The most bytes the room's own record (tasks, kicks) may take.
+/// The most bytes the room's own record (tasks, kicks, message id, extra info) may take.
 pub const MAX_ROOM_BYTES: usize = 256 * 1024;
 /// Kicks written per room at most (the newest).
 const MAX_KICKS_PERSISTED: usize = 1_000;
