@@ -9,13 +9,19 @@ use mprtc::protocol::{ErrorCode, MessageKind, RequestKind, SendMessageReq, Serve
 
 use crate::support::*;
 
-fn send(net: &mut Net, i: usize, kind: MessageKind, text: &str, to: Vec<u64>) -> OpValue {
+pub(crate) fn send(
+    net: &mut Net,
+    i: usize,
+    kind: MessageKind,
+    text: &str,
+    to: Vec<u64>,
+) -> OpValue {
     net.run(i, |c, now| c.send_message(now, kind, text.into(), to))
         .unwrap()
 }
 
 /// The message events among `events`, as (id, kind, sender, text).
-fn messages(events: Vec<AppEvent>) -> Vec<(u64, MessageKind, u64, String)> {
+pub(crate) fn messages(events: Vec<AppEvent>) -> Vec<(u64, MessageKind, u64, String)> {
     events
         .into_iter()
         .filter_map(|e| match e {
@@ -206,7 +212,7 @@ fn bad_messages_and_floods_get_typed_errors() {
 }
 
 /// Peer `i` sets its stream extra info (`key` `None`) or a room extra info.
-fn set_info(net: &mut Net, i: usize, key: Option<&str>, value: &str) {
+pub(crate) fn set_info(net: &mut Net, i: usize, key: Option<&str>, value: &str) {
     net.run(i, |c, now| {
         c.set_extra_info(now, key.map(String::from), value.into())
     })
@@ -214,7 +220,7 @@ fn set_info(net: &mut Net, i: usize, key: Option<&str>, value: &str) {
 }
 
 /// The extra info events among `events`, as (setter, key, value).
-fn infos(events: Vec<AppEvent>) -> Vec<(u64, Option<String>, String)> {
+pub(crate) fn infos(events: Vec<AppEvent>) -> Vec<(u64, Option<String>, String)> {
     events
         .into_iter()
         .filter_map(|e| match e {

@@ -11,8 +11,10 @@ use super::*;
 /// and when.
 #[derive(Debug, Default)]
 pub(super) struct RoomInfo {
-    room: BTreeMap<String, (u64, String, u64)>,
-    streams: BTreeMap<u64, (String, u64)>,
+    /// key -> (who set it, value, when); written with the room in a cluster (`persist.rs`).
+    pub(super) room: BTreeMap<String, (u64, String, u64)>,
+    /// uid -> (value, when); written with each member in a cluster (`persist.rs`).
+    pub(super) streams: BTreeMap<u64, (String, u64)>,
 }
 
 impl Hub {

@@ -16,7 +16,8 @@ pub const ROOM_MESSAGES_PER_SEC: f64 = 50.0;
 /// A room's message state: the last id given and the rate budgets.
 #[derive(Debug, Default)]
 pub(super) struct RoomMessages {
-    last_id: u64,
+    /// Written with the room in a cluster (`persist.rs`), so ids go on after a takeover.
+    pub(super) last_id: u64,
     room_rate: TokenBucket,
     member_rate: HashMap<u64, TokenBucket>,
 }

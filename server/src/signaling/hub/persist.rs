@@ -1,9 +1,11 @@
 //! A room's state as a cluster node writes it to Redis and a node taking the room over reads
 //! it back (`crate::cluster::state`): its members (session, seq, the last events of each,
-//! role, media, mute, user tag, token expiry, privileges), its push tasks and its kicks.
+//! role, media, mute, user tag, token expiry, privileges, stream extra info), its push tasks,
+//! its kicks, the last room message id and the room's extra info.
 //!
 //! What is written is what a resume needs, nothing more: connections, reply caches and rate
-//! buckets stay with the node that had them. A member read back is detached, its resume window
+//! buckets (requests' and messages') stay with the node that had them, so a new owner starts
+//! every budget full. A member read back is detached, its resume window
 //! starting when it was read, and may resume only up to the seq that was written
 //! ([`Member::resume_ceiling`]): events after it were never written, so a client that saw one
 //! has heard a history the new owner does not know, and must rejoin from a snapshot.
@@ -22,7 +24,7 @@ use super::*;
 pub const PERSIST_RING: usize = 64;
 /// The most bytes one member's record may take; older events are left out to fit.
 pub const MAX_MEMBER_BYTES: usize = 64 * 1024;
-/// The most bytes the room's own record (tasks, kicks) may take.
+/// The most bytes the room's own record (tasks, kicks, message id, extra info) may take.
 pub const MAX_ROOM_BYTES: usize = 256 * 1024;
 /// Kicks written per room at most (the newest).
 const MAX_KICKS_PERSISTED: usize = 1_000;
@@ -50,6 +52,10 @@ pub struct MemberRecord {
     /// written before it existed.
     #[serde(default)]
     record: [bool; 2],
+    /// The member's stream extra info `(value, ms set)`, at most
+    /// [`MAX_INFO_VALUE_BYTES`]; absent in records written before it existed.
+    #[serde(default)]
+    info: Option<(String, u64)>,
 }
 
 /// The room as written, beside its members.
@@ -60,6 +66,14 @@ pub struct RoomRecord {
     tasks: Vec<(Option<u64>, String, Option<u16>)>,
     /// `(uid, unix second of the kick)`.
     kicks: Vec<(u64, u64)>,
+    /// The last room message id given: the next one after a takeover follows it.
+    #[serde(default)]
+    last_message: u64,
+    /// The room's extra info `(key, uid who set it, value, ms set)`: at most
+    /// [`MAX_ROOM_INFO_KEYS`] keys of [`MAX_INFO_KEY_BYTES`] with values of
+    /// [`MAX_INFO_VALUE_BYTES`], about 11 KB at most.
+    #[serde(default)]
+    info: Vec<(String, u64, String, u64)>,
 }
 
 /// What changed in a room since it was last written ([`Hub::room_delta`]).
@@ -100,6 +114,9 @@ pub enum RestoreError {
     /// The room is already held here.
     #[error("the room is already held here")]
     AlreadyHeld,
+    /// Extra info beyond what `set-extra-info` lets a room or member hold.
+    #[error("room state holds extra info beyond its limits")]
+    InfoTooLarge,
 }
 
 impl RestoreError {
@@ -109,6 +126,7 @@ impl RestoreError {
             Self::Corrupt(_) => "cluster.state_corrupt",
             Self::TooManyMembers(_) => "cluster.state_too_large",
             Self::AlreadyHeld => "cluster.state_room_held",
+            Self::InfoTooLarge => "cluster.state_info_too_large",
         }
     }
 }
@@ -131,8 +149,9 @@ fn media_of(p: [bool; 2]) -> Media {
 }
 
 impl Member {
-    /// Cheap: everything written but the ring, whose changes move `seq`.
-    fn fingerprint(&self) -> u64 {
+    /// Cheap: everything written but the ring, whose changes move `seq`; `info` is the
+    /// member's stream extra info.
+    fn fingerprint(&self, info: Option<&(String, u64)>) -> u64 {
         let p = &self.privileges;
         fingerprint(&(
             &self.session,
@@ -145,10 +164,11 @@ impl Member {
             &self.stream,
             (self.pushing, self.token_exp, self.warned),
             media_pair(self.record),
+            info,
         ))
     }
 
-    fn record(&self, uid: u64) -> String {
+    fn record(&self, uid: u64, info: Option<&(String, u64)>) -> String {
         let mut r = MemberRecord {
             uid,
             session: self.session.clone(),
@@ -165,9 +185,12 @@ impl Member {
             token_exp: self.token_exp,
             warned: self.warned,
             record: media_pair(self.record),
+            info: info.cloned(),
         };
-        // The newest events that fit, oldest first.
-        let mut room = MAX_MEMBER_BYTES.saturating_sub(1024 + r.session.len());
+        // The newest events that fit, oldest first (after the stream info, counted as the
+        // events are: escaped, it may grow).
+        let info_cost = info.map_or(0, |i| i.0.len() * 2 + 24);
+        let mut room = MAX_MEMBER_BYTES.saturating_sub(1024 + r.session.len() + info_cost);
         for (seq, body) in self.ring.iter().rev().take(PERSIST_RING) {
             let cost = body.len() * 2 + 24;
             if cost > room {
@@ -213,7 +236,15 @@ impl Hub {
             .values()
             .map(|t| (t.owner, t.task.to_json_string(), t.code))
             .collect();
-        let fp = fingerprint(&(&room.media_id, &tasks, &kicks));
+        let infos = self.infos.get(key);
+        let info: Vec<(String, u64, String, u64)> = infos
+            .map(|i| &i.room)
+            .into_iter()
+            .flatten()
+            .map(|(k, (uid, v, at))| (k.clone(), *uid, v.clone(), *at))
+            .collect();
+        let last_message = self.messages.get(key).map_or(0, |m| m.last_id);
+        let fp = fingerprint(&(&room.media_id, &tasks, &kicks, last_message, &info));
         if fp != written.room {
             kicks.sort_by_key(|k| std::cmp::Reverse(k.1));
             kicks.truncate(MAX_KICKS_PERSISTED);
@@ -221,6 +252,8 @@ impl Hub {
                 media_id: room.media_id.clone(),
                 tasks,
                 kicks,
+                last_message,
+                info,
             };
             let text = serde_json::to_string(&rec).unwrap_or_default();
             if text.len() <= MAX_ROOM_BYTES {
@@ -229,9 +262,10 @@ impl Hub {
             }
         }
         for (uid, m) in &room.members {
-            let fp = m.fingerprint();
+            let info = infos.and_then(|i| i.streams.get(uid));
+            let fp = m.fingerprint(info);
             if written.members.insert(*uid, fp) != Some(fp) {
-                d.members.push((*uid, m.record(*uid)));
+                d.members.push((*uid, m.record(*uid, info)));
             }
         }
         let gone: Vec<u64> = written
@@ -284,14 +318,35 @@ impl Hub {
             };
             tasks.insert(t.task.task_id.clone(), t);
         }
+        let mut info = RoomInfo::default();
+        if rec.info.len() > MAX_ROOM_INFO_KEYS {
+            return Err(RestoreError::InfoTooLarge);
+        }
+        for (k, uid, value, at) in rec.info {
+            if k.is_empty() || k.len() > MAX_INFO_KEY_BYTES || value.len() > MAX_INFO_VALUE_BYTES {
+                return Err(RestoreError::InfoTooLarge);
+            }
+            info.room.insert(k, (uid, value, at));
+        }
         let mut restored = BTreeMap::new();
         for text in members {
-            let r: MemberRecord = serde_json::from_str(text).map_err(|e| corrupt(&e))?;
+            let mut r: MemberRecord = serde_json::from_str(text).map_err(|e| corrupt(&e))?;
             if !consistent(&r) {
                 return Err(corrupt(&format!("member {} is inconsistent", r.uid)));
             }
+            if let Some(i) = r.info.take() {
+                if i.0.len() > MAX_INFO_VALUE_BYTES {
+                    return Err(RestoreError::InfoTooLarge);
+                }
+                info.streams.insert(r.uid, i);
+            }
             restored.insert(r.uid, member_of(r, now_ms));
         }
+        // Only the id goes on: the message budgets start full here (see the module's doc).
+        let mut messages = RoomMessages::default();
+        messages.last_id = rec.last_message;
+        self.messages.insert(key.clone(), messages);
+        self.infos.insert(key.clone(), info);
         *self.rooms_of_app.entry(key.0.clone()).or_default() += 1;
         self.by_media.insert(rec.media_id.clone(), key.clone());
         for (uid, at) in rec.kicks {
