@@ -76,7 +76,9 @@ use extra_info::RoomInfo;
 use members::{Ended, Member, Room, RoomKey, Session};
 use messages::RoomMessages;
 pub use overview::{RoomView, CONSOLE_VIEWER};
-pub use persist::{Kicks, RestoreError, RoomDelta, Written, MAX_ROOM_BYTES};
+pub use persist::{
+    Kicks, RestoreError, RoomDelta, Written, MAX_ROOM_BYTES, TAKEOVER_MESSAGE_ID_GAP,
+};
 use rate::{Take, TokenBucket};
 
 use mprtc::protocol::tasks::DeleteTasksReq;

@@ -22,6 +22,10 @@ use super::*;
 /// Events written per member: a client that missed more across a takeover rejoins from a
 /// snapshot. Bounds the size of what each event rewrites.
 pub const PERSIST_RING: usize = 64;
+/// Message ids skipped on a takeover: more than the dead owner can have given and not written
+/// (50 a second per room, `ROOM_MESSAGES_PER_SEC`, for over three minutes, far beyond a lease).
+pub const TAKEOVER_MESSAGE_ID_GAP: u64 = 10_000;
+
 /// The most bytes one member's record may take; older events are left out to fit.
 pub const MAX_MEMBER_BYTES: usize = 64 * 1024;
 /// The most bytes the room's own record (tasks, kicks, message id, extra info) may take.
@@ -342,9 +346,11 @@ impl Hub {
             }
             restored.insert(r.uid, member_of(r, now_ms));
         }
-        // Only the id goes on: the message budgets start full here (see the module's doc).
+        // Only the id goes on: the message budgets start full here (see the module's doc). It
+        // goes on past a gap: the dead owner may have given ids it never wrote (in a reply to
+        // the sender, who then resumes here), and an id must never name two messages.
         let mut messages = RoomMessages::default();
-        messages.last_id = rec.last_message;
+        messages.last_id = rec.last_message.saturating_add(TAKEOVER_MESSAGE_ID_GAP);
         self.messages.insert(key.clone(), messages);
         self.infos.insert(key.clone(), info);
         *self.rooms_of_app.entry(key.0.clone()).or_default() += 1;
