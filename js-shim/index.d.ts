@@ -74,11 +74,15 @@ declare namespace mprtc {
      * tasks. Flags take 0/1, booleans or '0'/'1'.
      */
     liveEnable?: NetEaseFlag;
-    /** How recordings would be mixed (0, 1, 2); accepted, meaningful only with recording. */
+    /**
+     * Which recording `recordAudio` / `recordVideo` ask for: 0 or 2 (each member's, the only
+     * kind the server makes); 1 (the mix only) with either of them set is refused with 1010
+     * `unsupported`: record the mix with a push task (`record: true`).
+     */
     recordType?: 0 | 1 | 2 | '0' | '1' | '2';
-    /** Server-side recording of this member: refused with 1010 `unsupported` when set. */
+    /** The server records this member's audio (needs the token's `record` privilege). */
     recordAudio?: NetEaseFlag;
-    /** Server-side recording of this member: refused with 1010 `unsupported` when set. */
+    /** The server records this member's video (needs the token's `record` privilege). */
     recordVideo?: NetEaseFlag;
     /** Refused with 1010 `unsupported` when set. */
     rtmpRecord?: NetEaseFlag;
@@ -465,69 +469,12 @@ declare namespace mprtc {
 
   // ------------------------------------------------------------------ component reports
 
-  /** `dataReporter`'s first argument: `'push'` for `<live-pusher>`, `'pull'` for `<live-player>`. */
-  type ReportKind = 'push' | 'pull';
-
-  /**
-   * `dataReporter`'s second argument: the component event forwarded, by its attribute name.
-   */
-  type ReportType = 'bindstatechange' | 'bindnetstatus' | 'binderror';
-
-  /**
-   * A `bindstatechange` report: `e.detail`. `<live-pusher>` codes are 1001–1008, -1301…-1312,
-   * 1101–1106, 3001–3005; `<live-player>` codes 2001–2009, -2301, -2302, 2101–2108, 3001–3005.
-   * Other codes are accepted and kept.
-   */
-  interface StateChangeReport {
-    code: number | string;
-    /** Free text; accepted and ignored. */
-    reason?: string;
-    /** The component's own text (`e.detail.message`); accepted and ignored. */
-    message?: string;
-  }
-
-  /**
-   * A `bindnetstatus` report: `e.detail.info` (or `e.detail`). Every field is optional and may be
-   * a number or a numeric string; unreadable fields are ignored.
-   */
-  interface NetStatusInfo {
-    /** kbit/s. */
-    videoBitrate?: number | string;
-    /** kbit/s. */
-    audioBitrate?: number | string;
-    videoFPS?: number | string;
-    /** Key-frame interval, seconds. */
-    videoGOP?: number | string;
-    /** kbit/s. */
-    netSpeed?: number | string;
-    netJitter?: number | string;
-    /** 0 unknown, 1 excellent … 5 very bad, 6 unusable. */
-    netQualityLevel?: number | string;
-    videoWidth?: number | string;
-    videoHeight?: number | string;
-    /** ms. */
-    videoCache?: number | string;
-    /** ms. */
-    audioCache?: number | string;
-    vDecCacheSize?: number | string;
-    vSumCacheSize?: number | string;
-    /** ms. */
-    avPlayInterval?: number | string;
-    /** ms. */
-    avRecvInterval?: number | string;
-    audioCacheThreshold?: number | string;
-    code?: number | string;
-    message?: string;
-  }
-
-  /**
-   * A `binderror` report: `e.detail`. `errCode` 10001 camera not allowed, 10002 recording not
-   * allowed, 10003 background music failed to load, 10004 `waiting-image` failed to load.
-   */
-  interface ComponentErrorReport {
-    errCode?: number | string;
-    errMsg?: string;
-  }
+  // Declared in reports.d.ts; named here so that `import type { NetStatusInfo } from 'mprtc'` works.
+  type ReportKind = import('./reports').ReportKind;
+  type ReportType = import('./reports').ReportType;
+  type StateChangeReport = import('./reports').StateChangeReport;
+  type NetStatusInfo = import('./reports').NetStatusInfo;
+  type ComponentErrorReport = import('./reports').ComponentErrorReport;
 
   // ------------------------------------------------------------------ errors
 
@@ -759,185 +706,25 @@ declare namespace mprtc {
 
   // ------------------------------------------------------------------ the ZEGO dialect
 
-  /** ZEGO room states (`roomStateUpdate`). */
-  type ZegoRoomState = 'DISCONNECTED' | 'CONNECTING' | 'CONNECTED';
-
-  /** ZEGO `roomStateChanged` reasons. */
-  type ZegoRoomStateReason =
-    | 'LOGINING'
-    | 'LOGINED'
-    | 'LOGIN_FAILED'
-    | 'RECONNECTING'
-    | 'RECONNECTED'
-    | 'RECONNECT_FAILED'
-    | 'KICKOUT'
-    | 'LOGOUT';
-
-  interface ZegoUser {
-    userID: string;
-    userName?: string;
-  }
-
-  interface ZegoStreamInfo {
-    streamID: string;
-    user: ZegoUser;
-    extraInfo: string;
-  }
-
-  interface ZegoStreamResult {
-    streamID: string;
-    /** For `<live-pusher url>` / `<live-player src>`. */
-    url: string;
-  }
-
-  interface ZegoPublisherState {
-    streamID: string;
-    state: 'NO_PUBLISH' | 'PUBLISH_REQUESTING' | 'PUBLISHING';
-    /** 0, or the component's failure code (-1307, ...). */
-    errorCode: number;
-    extendedData: string;
-    /** With `PUBLISH_REQUESTING` after the SDK recovered a failed pusher: the new push URL. */
-    url?: string;
-  }
-
-  interface ZegoPlayerState {
-    streamID: string;
-    state: 'NO_PLAY' | 'PLAY_REQUESTING' | 'PLAYING';
-    errorCode: number;
-    extendedData: string;
-    /** With `PLAY_REQUESTING` after the SDK recovered a failed player: the new play URL. */
-    url?: string;
-  }
-
-  /** A quality sample: the `bindnetstatus` fields, plus ZEGO-style `video` / `audio` groups. */
-  type ZegoQualityStats = NetStatusInfo & {
-    video: { videoBitrate?: number; videoFPS?: number; frameWidth?: number; frameHeight?: number };
-    audio: { audioBitrate?: number };
-  };
-
-  interface ZegoEventMap {
-    roomStateUpdate: (roomID: string, state: ZegoRoomState, errorCode: number, extendedData: string) => void;
-    roomStateChanged: (roomID: string, reason: ZegoRoomStateReason, errorCode: number, extendedData: string) => void;
-    roomUserUpdate: (roomID: string, updateType: 'ADD' | 'DELETE', userList: ZegoUser[]) => void;
-    roomStreamUpdate: (roomID: string, updateType: 'ADD' | 'DELETE', streamList: ZegoStreamInfo[], extendedData: string) => void;
-    publisherStateUpdate: (result: ZegoPublisherState) => void;
-    playerStateUpdate: (result: ZegoPlayerState) => void;
-    publishQualityUpdate: (streamID: string, stats: ZegoQualityStats) => void;
-    playQualityUpdate: (streamID: string, stats: ZegoQualityStats) => void;
-    tokenWillExpire: (roomID: string) => void;
-    IMRecvBroadcastMessage: (roomID: string, chatData: ZegoBroadcastMessageInfo[]) => void;
-    IMRecvBarrageMessage: (roomID: string, messageInfo: ZegoBarrageMessageInfo[]) => void;
-    IMRecvCustomCommand: (roomID: string, fromUser: ZegoUser, command: string) => void;
-    /** A member's stream extra info changed (or, right after login, is already set). */
-    streamExtraInfoUpdate: (roomID: string, streamList: ZegoStreamInfo[]) => void;
-    /** A room extra info key changed (or, right after login, is already set). */
-    roomExtraInfoUpdate: (roomID: string, roomExtraInfoList: ZegoRoomExtraInfo[]) => void;
-    /** The members in the room, this one included, after login and each join or leave. */
-    roomOnlineUserCountUpdate: (roomID: string, count: number) => void;
-    /** A mixer task's output state: PUBLISHING (505), PUBLISH_REQUESTING with the reason (506, retrying), NO_PUBLISH (ended). */
-    mixerRelayCDNStateUpdate: (taskID: string, infoList: { url: string; state: 'PUBLISHING' | 'PUBLISH_REQUESTING' | 'NO_PUBLISH'; updateReason: string; stateTime: number }[]) => void;
-  }
-
-  /** ZEGO's mixer task, over a push task (see the README, "Push tasks"). */
-  interface ZegoMixerTask {
-    /** The push task's id: 1 to 64 letters, digits or `_`. */
-    taskID: string;
-    /** Each stream's rectangle on the canvas, in output pixels; `contentType` 'audio' mixes only its sound, 'video_only' only its picture. */
-    inputList: { streamID: string; contentType?: 'video' | 'audio' | 'video_only' | 'VIDEO' | 'AUDIO' | 'VIDEO_ONLY'; layout: { top: number; left: number; bottom: number; right: number } }[];
-    /** Exactly one output, an `rtmp://` URL; a stream ID is refused with 1010. */
-    outputList: { target: string }[];
-    /** The canvas size; `outputBitrate` and `outputFPS` have no effect (the server's encoder settings apply). */
-    outputConfig: { outputWidth: number; outputHeight: number; outputBitrate?: number; outputFPS?: number };
-  }
-
-  interface ZegoRoomExtraInfo {
-    key: string;
-    value: string;
-    updateUser: ZegoUser;
-    /** The server's time of it, ms since the epoch. */
-    updateTime: number;
-  }
-
-  /** A chat message as `IMRecvBroadcastMessage` gives it. */
-  interface ZegoBroadcastMessageInfo {
-    fromUser: ZegoUser;
-    message: string;
-    /** The server's time of it, ms since the epoch. */
-    sendTime: number;
-    /** The room's number for it. */
-    messageID: number;
-  }
-
-  /** A barrage message as `IMRecvBarrageMessage` gives it. */
-  type ZegoBarrageMessageInfo = ZegoBroadcastMessageInfo;
-
-  /** What the message calls resolve with (a refusal rejects with the MprtcError). */
-  interface ZegoMessageResult {
-    errorCode: 0;
-    messageID: number;
-  }
-
-  /** A component event as ZEGO pages pass it: the whole `e`, or its `detail`. */
-  type ZegoComponentEvent = { detail: StateChangeReport | { info: NetStatusInfo } } | StateChangeReport;
-
-  /**
-   * `new ZegoExpressEngine(appID, server)`: the ZEGO Express mini-program API over mprtc.
-   * `appID` is the app key configured on the mprtc-server, `server` its `ws(s)://.../ws` URL.
-   */
-  interface ZegoExpressEngine {
-    getVersion(): string;
-    setLogConfig(config: { logLevel?: string; remoteLogLevel?: string; logURL?: string }): boolean;
-    setDebugVerbose(enable: boolean): void;
-    /** Turns `roomUserUpdate` on (also `loginRoom(..., {userUpdate: true})`). */
-    setUserStateUpdate(enable: boolean): boolean;
-    on<K extends keyof ZegoEventMap>(event: K, callback: ZegoEventMap[K]): boolean;
-    off<K extends keyof ZegoEventMap>(event: K, callback?: ZegoEventMap[K]): boolean;
-    /** Resolves `true` once in the room; the token is the mprtc join token for `userID`. */
-    loginRoom(roomID: string, token: string, user: ZegoUser, config?: { userUpdate?: boolean }): Promise<boolean>;
-    logoutRoom(roomID?: string): Promise<boolean>;
-    renewToken(token: string, roomID?: string): Promise<boolean>;
-    startPublishingStream(streamID: string, options?: object): Promise<ZegoStreamResult>;
-    stopPublishingStream(streamID: string): Promise<boolean>;
-    /** Rejects with 4024 when no member publishes `streamID`. */
-    startPlayingStream(streamID: string, options?: object): Promise<ZegoStreamResult & { flvUrl: string }>;
-    stopPlayingStream(streamID: string): Promise<boolean>;
-    mutePublishStreamAudio(mute: boolean): Promise<boolean>;
-    mutePublishStreamVideo(mute: boolean): Promise<boolean>;
-    /** A chat message to the room (up to 1,024 bytes). */
-    sendBroadcastMessage(roomID: string, message: string): Promise<ZegoMessageResult>;
-    /** A barrage message to the room (up to 1,024 bytes). */
-    sendBarrageMessage(roomID: string, message: string): Promise<ZegoMessageResult>;
-    /** A command to the users named (at most 100), or to everyone when `toUserIDs` is empty. */
-    sendCustomCommand(roomID: string, command: string, toUserIDs?: string[]): Promise<ZegoMessageResult>;
-    /** This member's stream extra info (up to 1,024 bytes), told to everyone in the room and to later joiners. */
-    setStreamExtraInfo(streamID: string, extraInfo: string): Promise<{ errorCode: 0 }>;
-    /** A room extra info value (key 1 to 32 bytes, value up to 1,024; 10 keys a room). */
-    setRoomExtraInfo(roomID: string, key: string, value: string): Promise<{ errorCode: 0 }>;
-    /** Starts (or, with a running task's ID, updates) a mix; rejects 1010 / 4024 / 4005 as the README says. */
-    startMixerTask(task: ZegoMixerTask): Promise<{ errorCode: 0; extendedData: string }>;
-    stopMixerTask(taskID: string): Promise<{ errorCode: 0 }>;
-    /** `backgroundColor` 0xRRGGBBAA (alpha ignored) for the next startMixerTask; a `backgroundImage` makes it reject with 1010. */
-    setMixerTaskConfig(config: { backgroundColor?: number; backgroundImage?: string }): boolean;
-    /** Forwards `bindstatechange` of the pusher (its own streamID) or of a player. */
-    updatePlayerState(streamID: string, e: ZegoComponentEvent): void;
-    /** Forwards `bindnetstatus` of the pusher or of a player. */
-    updatePlayerNetStatus(streamID: string, e: ZegoComponentEvent): void;
-    destroyEngine(): void;
-    /** ZEGO's older play-state callback: `0` started, `1` stopped. */
-    onPlayStateUpdate?: (updatedType: 0 | 1, streamID: string) => void;
-  }
-
-  /** mprtc's optional third argument: the timeouts of {@link ClientOptions}. */
-  interface ZegoEngineOptions {
-    requestTimeout?: number;
-    reconnectTimeout?: number;
-    seed?: number;
-  }
-
-  interface ZegoExpressEngineConstructor {
-    new (appID: string | number, server: string, options?: ZegoEngineOptions): ZegoExpressEngine;
-    (appID: string | number, server: string, options?: ZegoEngineOptions): ZegoExpressEngine;
-  }
+  // Declared in zego-engine.d.ts; named here so that `import type { ZegoUser } from 'mprtc'` works.
+  type ZegoRoomState = import('./zego-engine').ZegoRoomState;
+  type ZegoRoomStateReason = import('./zego-engine').ZegoRoomStateReason;
+  type ZegoUser = import('./zego-engine').ZegoUser;
+  type ZegoStreamInfo = import('./zego-engine').ZegoStreamInfo;
+  type ZegoStreamResult = import('./zego-engine').ZegoStreamResult;
+  type ZegoPublisherState = import('./zego-engine').ZegoPublisherState;
+  type ZegoPlayerState = import('./zego-engine').ZegoPlayerState;
+  type ZegoQualityStats = import('./zego-engine').ZegoQualityStats;
+  type ZegoEventMap = import('./zego-engine').ZegoEventMap;
+  type ZegoMixerTask = import('./zego-engine').ZegoMixerTask;
+  type ZegoRoomExtraInfo = import('./zego-engine').ZegoRoomExtraInfo;
+  type ZegoBroadcastMessageInfo = import('./zego-engine').ZegoBroadcastMessageInfo;
+  type ZegoBarrageMessageInfo = import('./zego-engine').ZegoBarrageMessageInfo;
+  type ZegoMessageResult = import('./zego-engine').ZegoMessageResult;
+  type ZegoComponentEvent = import('./zego-engine').ZegoComponentEvent;
+  type ZegoExpressEngine = import('./zego-engine').ZegoExpressEngine;
+  type ZegoEngineOptions = import('./zego-engine').ZegoEngineOptions;
+  type ZegoExpressEngineConstructor = import('./zego-engine').ZegoExpressEngineConstructor;
 
   /** The module object. */
   interface MprtcSDK {

@@ -90,7 +90,7 @@ test('npm pack, npm install and 构建npm keep the wasm where the SDK loads it f
   const packed = JSON.parse(execFileSync('npm', ['pack', PKG, '--json', '--pack-destination', work], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
   const inTarball = packed[0].files.map((f) => f.path).sort();
   for (const f of pkgFiles()) assert.ok(inTarball.includes(f), `${f} is in the npm tarball`);
-  assert.ok(inTarball.includes('index.d.ts') && inTarball.includes('LICENSE-MIT') && inTarball.includes('LICENSE-APACHE'));
+  assert.ok(['index.d.ts', 'reports.d.ts', 'zego-engine.d.ts'].every((f) => inTarball.includes(f)) && inTarball.includes('LICENSE-MIT') && inTarball.includes('LICENSE-APACHE'));
 
   // The fixture installs the tarball as an app installs a published version.
   const project = path.join(work, 'project');
