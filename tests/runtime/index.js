@@ -62,6 +62,8 @@ function isInside(root, p) {
  *   onError(err, where)  uncaught errors in mini-program callbacks (default: console.error);
  *                        they are also collected in mp.errors
  *   systemInfo           fields merged into wx.getSystemInfoSync()
+ *   trustedCa            PEM certificate(s) wss:// sockets trust instead of the system's (a
+ *                        phone that trusts a test's self-signed certificate)
  *
  * wx has: connectSocket (real WebSockets, WeChat's limits), request (real HTTP), onAppHide /
  * onAppShow / onNetworkStatusChange / off*, getSystemInfoSync.

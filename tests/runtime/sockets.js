@@ -90,9 +90,9 @@ function makeSockets(rt) {
     if (tasks.size >= opts.maxSockets) return failNow(`connectSocket:fail exceed max task count ${opts.maxSockets}`);
     let ws;
     try {
-      ws = new WebSocket(o.url, Array.isArray(o.protocols) ? o.protocols : [], {
+      ws = new WebSocket(o.url, Array.isArray(o.protocols) ? o.protocols : [], Object.assign({
         headers: Object.assign({}, o.header || {})
-      });
+      }, opts.trustedCa ? { ca: opts.trustedCa } : {}));
     } catch (e) {
       return failNow(`connectSocket:fail ${e.message}`);
     }
