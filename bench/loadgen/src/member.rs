@@ -28,6 +28,8 @@ pub enum Api {
     Unpublish(Media),
     Mute(Media),
     Unmute(Media),
+    /// Receive `Media` of member `u64`: resolves with its play URLs.
+    Subscribe(u64, Media),
 }
 
 pub const AUDIO: Media = Media {
@@ -36,6 +38,10 @@ pub const AUDIO: Media = Media {
 };
 pub const VIDEO: Media = Media {
     audio: false,
+    video: true,
+};
+pub const BOTH: Media = Media {
+    audio: true,
     video: true,
 };
 
@@ -47,6 +53,7 @@ impl Api {
             Api::Unpublish(m) => c.unpublish(now, m),
             Api::Mute(m) => c.mute(now, m),
             Api::Unmute(m) => c.unmute(now, m),
+            Api::Subscribe(uid, m) => c.subscribe(now, uid, m),
         }
     }
 }
