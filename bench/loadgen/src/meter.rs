@@ -18,7 +18,8 @@ pub enum Phase {
     Starting = 0,
     /// Play accepted, no media yet.
     Admitted = 1,
-    /// Media arriving.
+    /// Video arriving (audio and metadata alone do not count: nginx-rtmp, which has no GOP
+    /// cache, sends a new viewer audio at once and video from the next keyframe on).
     Flowing = 2,
     /// Its connection ended (refused, closed by the server, or failed).
     Ended = 3,
@@ -81,14 +82,14 @@ impl Meter {
         }
         self.video_tags.fetch_add(1, Ordering::Relaxed);
         self.media(len);
+        if self.phase() != Phase::Ended {
+            self.phase.store(Phase::Flowing as u8, Ordering::Relaxed);
+        }
     }
 
     /// Any other media bytes (audio, metadata).
     pub fn media(&self, len: usize) {
         self.bytes.fetch_add(len as u64, Ordering::Relaxed);
-        if self.phase() != Phase::Ended {
-            self.phase.store(Phase::Flowing as u8, Ordering::Relaxed);
-        }
     }
 
     /// The viewer's connection ended because of `why`.
@@ -158,9 +159,11 @@ mod tests {
         let m = Meter::new(100);
         m.admitted();
         assert_eq!(m.phase(), Phase::Admitted);
+        m.media(5);
+        assert_eq!(m.phase(), Phase::Admitted, "audio alone is not video flowing");
         m.end("refused".into());
         m.end("closed".into());
-        m.media(5);
+        m.video(0, 5);
         assert_eq!(m.phase(), Phase::Ended);
         assert_eq!(m.why().as_deref(), Some("refused"));
     }
