@@ -106,7 +106,13 @@ mod tests {
 
     #[test]
     fn every_tag_is_seen_however_the_bytes_are_cut() {
-        let tags = [(18, 0, 40), (9, 0, 3000), (8, 23, 200), (9, 40, 0), (9, 0x0123_4567, 17)];
+        let tags = [
+            (18, 0, 40),
+            (9, 0, 3000),
+            (8, 23, 200),
+            (9, 40, 0),
+            (9, 0x0123_4567, 17),
+        ];
         let bytes = stream(&tags);
         let want: Vec<Tag> = tags
             .iter()

@@ -23,7 +23,10 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// An API call, as the app makes it.
 #[derive(Debug, Clone)]
 pub enum Api {
-    Join { room: String, uid: u64 },
+    Join {
+        room: String,
+        uid: u64,
+    },
     Publish(Media),
     Unpublish(Media),
     Mute(Media),

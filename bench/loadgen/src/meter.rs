@@ -160,7 +160,11 @@ mod tests {
         m.admitted();
         assert_eq!(m.phase(), Phase::Admitted);
         m.media(5);
-        assert_eq!(m.phase(), Phase::Admitted, "audio alone is not video flowing");
+        assert_eq!(
+            m.phase(),
+            Phase::Admitted,
+            "audio alone is not video flowing"
+        );
         m.end("refused".into());
         m.end("closed".into());
         m.video(0, 5);

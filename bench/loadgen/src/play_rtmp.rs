@@ -81,7 +81,10 @@ async fn run(url: &str, meter: &Meter) -> Result<(), String> {
     v.input(&mut sock, &leftover).await?;
     let mut buf = vec![0u8; READ];
     loop {
-        let n = sock.read(&mut buf).await.map_err(|e| format!("read: {e}"))?;
+        let n = sock
+            .read(&mut buf)
+            .await
+            .map_err(|e| format!("read: {e}"))?;
         if n == 0 {
             return Ok(());
         }
@@ -98,7 +101,10 @@ async fn handshake(sock: &mut TcpStream) -> Result<Vec<u8>, String> {
     write(sock, &c0c1).await?;
     let mut buf = vec![0u8; READ];
     loop {
-        let n = sock.read(&mut buf).await.map_err(|e| format!("read: {e}"))?;
+        let n = sock
+            .read(&mut buf)
+            .await
+            .map_err(|e| format!("read: {e}"))?;
         if n == 0 {
             return Err("closed during the handshake".to_owned());
         }

@@ -140,8 +140,7 @@ pub async fn run(a: Args) -> Result<Value, String> {
         let signaling_failed = add_viewers(&a, &mut viewers, n, &obs).await;
         let ramp = t.elapsed().as_secs_f64();
         let until = Instant::now() + Duration::from_secs(a.admit_secs);
-        while viewers.iter().any(|v| v.meter.phase() < Phase::Flowing) && Instant::now() < until
-        {
+        while viewers.iter().any(|v| v.meter.phase() < Phase::Flowing) && Instant::now() < until {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         // Past the first keyframes' burst before measuring.
@@ -260,9 +259,19 @@ async fn measure(
         .iter()
         .map(|v| v.meter.phase() == Phase::Flowing)
         .collect();
-    let (s0, m0, p0, sent0) = (server.sample().map_err(e)?, me.sample().map_err(e)?, publisher.sample().ok(), pusher.sent_ms());
+    let (s0, m0, p0, sent0) = (
+        server.sample().map_err(e)?,
+        me.sample().map_err(e)?,
+        publisher.sample().ok(),
+        pusher.sent_ms(),
+    );
     tokio::time::sleep(Duration::from_secs(a.window_secs)).await;
-    let (s1, m1, p1, sent1) = (server.sample().map_err(e)?, me.sample().map_err(e)?, publisher.sample().ok(), pusher.sent_ms());
+    let (s1, m1, p1, sent1) = (
+        server.sample().map_err(e)?,
+        me.sample().map_err(e)?,
+        publisher.sample().ok(),
+        pusher.sent_ms(),
+    );
     let secs = s1.at.duration_since(s0.at).as_secs_f64();
     let sent_ms = sent1 - sent0;
     let mut w = Window {
@@ -302,7 +311,14 @@ fn pct_of(a: Option<&Sample>, b: Option<&Sample>) -> f64 {
 }
 
 impl Window {
-    fn json(&self, n: usize, ramp_secs: f64, signaling_failed: usize, held: bool, viewers: &[Viewer]) -> Value {
+    fn json(
+        &self,
+        n: usize,
+        ramp_secs: f64,
+        signaling_failed: usize,
+        held: bool,
+        viewers: &[Viewer],
+    ) -> Value {
         let mut reasons: Vec<String> = Vec::new();
         for v in viewers {
             if let Some(w) = v.meter.why() {
