@@ -8,8 +8,10 @@
 //! Timestamps alone (the last one seen) would not show skipped frames: nginx-rtmp, for one,
 //! drops frames for a slow viewer and goes on with later timestamps.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// Where a viewer is, in the order it goes through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -111,6 +113,29 @@ impl Meter {
             bytes: self.bytes.load(Ordering::Relaxed),
         }
     }
+}
+
+/// Runs a viewer's connection `conn` to its end and records in `meter` why it ended; gives it
+/// up if it is still starting (not admitted) after `admit_within`.
+pub async fn follow(
+    meter: &Meter,
+    admit_within: Duration,
+    conn: impl Future<Output = Result<(), String>>,
+) {
+    let not_admitted = async {
+        tokio::time::sleep(admit_within).await;
+        if meter.phase() != Phase::Starting {
+            std::future::pending::<()>().await;
+        }
+    };
+    let why = tokio::select! {
+        r = conn => match r {
+            Ok(()) => "closed by the server".to_owned(),
+            Err(e) => e,
+        },
+        _ = not_admitted => "not admitted in time".to_owned(),
+    };
+    meter.end(why);
 }
 
 /// A viewer's counters at one moment.

@@ -10,8 +10,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use crate::flv::FlvReader;
-use crate::meter::Meter;
-use crate::play_rtmp::not_admitted;
+use crate::meter::{follow, Meter};
 
 /// FLV tag kinds.
 const VIDEO: u8 = 9;
@@ -33,14 +32,7 @@ pub fn split(url: &str) -> Result<(String, String), String> {
 /// Plays `url` until the response ends; every way it ends is recorded in `meter`. A viewer
 /// whose request is not answered with 200 within `admit_within` is given up.
 pub async fn play(url: String, meter: Arc<Meter>, admit_within: Duration) {
-    let why = tokio::select! {
-        r = run(&url, &meter) => match r {
-            Ok(()) => "closed by the server".to_owned(),
-            Err(e) => e,
-        },
-        _ = not_admitted(&meter, admit_within) => "not admitted in time".to_owned(),
-    };
-    meter.end(why);
+    follow(&meter, admit_within, run(&url, &meter)).await;
 }
 
 async fn run(url: &str, meter: &Meter) -> Result<(), String> {

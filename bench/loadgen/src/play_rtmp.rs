@@ -14,7 +14,7 @@ use rml_rtmp::sessions::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::meter::{Meter, Phase};
+use crate::meter::{follow, Meter};
 
 /// Reads from the socket in pieces of this size (the stream's chunks are 4 KiB at nginx-rtmp).
 const READ: usize = 16 * 1024;
@@ -37,22 +37,7 @@ pub fn split(url: &str) -> Result<(String, String, String), String> {
 /// Plays `url` until the connection ends; every way it ends is recorded in `meter`. A viewer
 /// whose play is not accepted within `admit_within` is given up.
 pub async fn play(url: String, meter: Arc<Meter>, admit_within: Duration) {
-    let why = tokio::select! {
-        r = run(&url, &meter) => match r {
-            Ok(()) => "closed by the server".to_owned(),
-            Err(e) => e,
-        },
-        _ = not_admitted(&meter, admit_within) => "not admitted in time".to_owned(),
-    };
-    meter.end(why);
-}
-
-/// Resolves when `meter` is still starting after `limit`; never otherwise.
-pub async fn not_admitted(meter: &Meter, limit: Duration) {
-    tokio::time::sleep(limit).await;
-    if meter.phase() != Phase::Starting {
-        std::future::pending::<()>().await;
-    }
+    follow(&meter, admit_within, run(&url, &meter)).await;
 }
 
 async fn run(url: &str, meter: &Meter) -> Result<(), String> {
@@ -81,10 +66,7 @@ async fn run(url: &str, meter: &Meter) -> Result<(), String> {
     v.input(&mut sock, &leftover).await?;
     let mut buf = vec![0u8; READ];
     loop {
-        let n = sock
-            .read(&mut buf)
-            .await
-            .map_err(|e| format!("read: {e}"))?;
+        let n = read_some(&mut sock, &mut buf).await?;
         if n == 0 {
             return Ok(());
         }
@@ -101,10 +83,7 @@ async fn handshake(sock: &mut TcpStream) -> Result<Vec<u8>, String> {
     write(sock, &c0c1).await?;
     let mut buf = vec![0u8; READ];
     loop {
-        let n = sock
-            .read(&mut buf)
-            .await
-            .map_err(|e| format!("read: {e}"))?;
+        let n = read_some(sock, &mut buf).await?;
         if n == 0 {
             return Err("closed during the handshake".to_owned());
         }
@@ -182,6 +161,10 @@ impl Viewer<'_> {
         }
         Ok(())
     }
+}
+
+async fn read_some(sock: &mut TcpStream, buf: &mut [u8]) -> Result<usize, String> {
+    sock.read(buf).await.map_err(|e| format!("read: {e}"))
 }
 
 async fn write(sock: &mut TcpStream, bytes: &[u8]) -> Result<(), String> {
