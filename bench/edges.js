@@ -183,11 +183,11 @@ function rows(r) {
 
 function detail(r) {
   const lines = [['viewers', 'series', 'holds', 'admitted', 'held', 'covered min / p50 %', 'server CPU', 'core-ms / viewer-s',
-    'loadgen CPU', 'Mbit/s per viewer p50', 'ramp s']];
+    'loadgen CPU', 'Mbit/s per viewer p50', 'join s', 'start s']];
   for (const [name, s] of [['embedded, RTMP', r.embeddedRtmp], ['embedded, HTTP-FLV', r.embeddedFlv], ['origin + 2 edges, RTMP', r.edgesRtmp]]) {
     for (const x of s.steps) {
       lines.push([x.viewers, name, x.holds ? 'yes' : '**no**', x.admitted, x.held, `${x.coveredPct.min} / ${x.coveredPct.p50}`,
-        `${x.serverCpuPct}%`, x.serverCpuMsPerViewerSec, `${x.loadgenCpuPct}%`, x.mbitPerViewer.p50, x.rampSecs]);
+        `${x.serverCpuPct}%`, x.serverCpuMsPerViewerSec, `${x.loadgenCpuPct}%`, x.mbitPerViewer.p50, x.joinSecs, x.startSecs]);
     }
   }
   const why = (s) => s.steps.flatMap((x) => x.endReasons).filter((v, i, a) => a.indexOf(v) === i).slice(0, 3);
@@ -196,6 +196,8 @@ function detail(r) {
   return [
     `Edge viewers: one publisher (${r.clip}), viewers added in steps of ${r.steps.join(', ')} until a step does not hold ` +
       `or a series has run ${r.maxSecs} s. A step **holds** when ${r.edgesRtmp.holds}. ` +
+      'Each step\'s new viewers first join and subscribe ("join s", until the room\'s join events have drained), then ' +
+      'start playing 50 at a time, each batch admitted before the next ("start s"). ' +
       'CPU: the server-side processes\' CPU time over the window (mprtc-server; for the edges also the nginx master and worker ' +
       'of the origin and of each edge, read from /proc over their process trees) per viewer per second; the load generator, ' +
       `which plays every viewer on the same ${r.cpus} cores, is the "loadgen CPU" column. Load average at the start: ` +

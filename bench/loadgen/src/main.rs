@@ -19,6 +19,7 @@ mod pusher;
 mod stats;
 mod throughput;
 mod viewers;
+mod window;
 
 use std::process::ExitCode;
 

@@ -26,10 +26,11 @@ use serde_json::{json, Value};
 
 use crate::crowd::{join_all, Tally, Target};
 use crate::member::{config, Api, Member, Observer, BOTH};
-use crate::meter::{Meter, Phase, Reading};
-use crate::procfs::{cpu_pct, Proc, Sample};
+use crate::meter::{Meter, Phase};
+use crate::procfs::Proc;
 use crate::pusher::Pusher;
 use crate::stats::round;
+use crate::window::measure;
 
 /// Which play URL the viewers use.
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -53,7 +54,8 @@ pub struct Args {
     /// Length of each step's measurement window.
     #[arg(long, default_value_t = 10)]
     pub window_secs: u64,
-    /// A viewer holds if it covered at least this share (%) of the media time sent.
+    /// A viewer holds if it covered at least this share (%) of the media time sent, and at
+    /// most as much over 100 % (more is a viewer that was behind, catching up).
     #[arg(long, default_value_t = 95.0)]
     pub hold_pct: f64,
     /// Longest step between two video tags counted in full (ms; 2.5 frames at 25 fps).
@@ -101,9 +103,9 @@ impl Observer for Announced {
 }
 
 /// A viewer: its member (kept joined while it plays) and what it received.
-struct Viewer {
+pub struct Viewer {
     _member: Member,
-    meter: Arc<Meter>,
+    pub meter: Arc<Meter>,
 }
 
 pub async fn run(a: Args) -> Result<Value, String> {
@@ -136,9 +138,7 @@ pub async fn run(a: Args) -> Result<Value, String> {
             stopped = "time cap reached";
             break;
         }
-        let t = Instant::now();
-        let signaling_failed = add_viewers(&a, &mut viewers, n, &obs).await;
-        let ramp = t.elapsed().as_secs_f64();
+        let ramp = add_viewers(&a, &mut viewers, n, &obs).await;
         let until = Instant::now() + Duration::from_secs(a.admit_secs);
         while viewers.iter().any(|v| v.meter.phase() < Phase::Flowing) && Instant::now() < until {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -146,7 +146,7 @@ pub async fn run(a: Args) -> Result<Value, String> {
         // Past the first keyframes' burst before measuring.
         tokio::time::sleep(Duration::from_secs(1)).await;
         let m = measure(&a, &viewers, &server, &me, &publisher, &pusher).await?;
-        let held = signaling_failed == 0 && m.held == n;
+        let held = ramp.no_url == 0 && m.held == n;
         eprintln!(
             "[loadgen] viewers: {n} ({}): {} admitted, {} held, server {:.1}% CPU, loadgen {:.1}%",
             if held { "holds" } else { "does not hold" },
@@ -155,7 +155,7 @@ pub async fn run(a: Args) -> Result<Value, String> {
             m.server_pct,
             m.loadgen_pct
         );
-        steps.push(m.json(n, ramp, signaling_failed, held, &viewers));
+        steps.push(m.json(n, &ramp, held, &viewers));
         if !pusher.running() {
             return Err("the publisher's ffmpeg ended".to_owned());
         }
@@ -169,8 +169,8 @@ pub async fn run(a: Args) -> Result<Value, String> {
     let out = Ok(json!({
         "protocol": match a.protocol { Protocol::Rtmp => "rtmp", Protocol::Flv => "flv" },
         "holds": format!(
-            "every viewer admitted with media, still connected at the end of a {} s window, and covering >= {}% of the media time the publisher sent in it (video tag timestamps, steps over {} ms counted as {} ms)",
-            a.window_secs, a.hold_pct, a.max_gap_ms, a.max_gap_ms
+            "every viewer admitted with video flowing, still connected at the end of a {} s window, and covering {}% to {}% of the media time the publisher sent in it (by video tag timestamps, a step over {} ms between two tags counted as {} ms: less is frames lost, more is a viewer that had fallen behind and was catching up)",
+            a.window_secs, a.hold_pct, 200.0 - a.hold_pct, a.max_gap_ms, a.max_gap_ms
         ),
         "largestHeld": largest,
         "stopped": stopped,
@@ -184,179 +184,103 @@ pub async fn run(a: Args) -> Result<Value, String> {
     out
 }
 
-/// Adds viewers until there are `n`: each joins, subscribes to the publisher and starts
-/// playing. Returns how many could not get a play URL (they count as viewers that failed).
-async fn add_viewers(a: &Args, viewers: &mut Vec<Viewer>, n: usize, obs: &Arc<Announced>) -> usize {
-    let first = viewers.len();
-    let admit = Duration::from_secs(a.admit_secs);
-    let made: Vec<Viewer> = stream::iter(first..n)
+/// How a step's new viewers got in.
+pub struct Ramp {
+    /// Members that could not get a play URL (they count as viewers that failed).
+    pub no_url: usize,
+    /// Joining and subscribing them, until the room's events had drained.
+    pub join_secs: f64,
+    /// Starting their players, `--concurrency` at a time.
+    pub start_secs: f64,
+}
+
+/// Adds viewers until there are `n`. First every new member joins and subscribes to the
+/// publisher, and the room's join events (each join goes to every member) are let drain; only
+/// then do the players start, `--concurrency` at a time, each batch admitted (or given up)
+/// before the next: the media servers and the admission hooks are measured, not the
+/// signaling's join burst.
+async fn add_viewers(a: &Args, viewers: &mut Vec<Viewer>, n: usize, obs: &Arc<Announced>) -> Ramp {
+    let t = Instant::now();
+    let joined: Vec<(Member, Option<String>)> = stream::iter(viewers.len()..n)
         .map(|i| {
             let id = i + 2;
             let url = a.target.url[id % a.target.url.len()].clone();
             let member = Member::spawn(id, config(&url, id as u64 + 1), obs.clone());
-            let (room, protocol, gap) = (a.room.clone(), a.protocol, a.max_gap_ms);
+            let (room, protocol) = (a.room.clone(), a.protocol);
             async move {
-                let meter = Arc::new(Meter::new(gap));
                 let uid = id as u64 + 1;
                 let play = match member.call(Api::Join { room, uid }).await {
                     Ok(_) => member.call(Api::Subscribe(PUBLISHER, BOTH)).await,
                     Err(e) => Err(e),
                 };
-                match play {
-                    Ok(OpValue::Play { url, flv_url }) => {
-                        let m = Arc::clone(&meter);
-                        match protocol {
-                            Protocol::Rtmp => tokio::spawn(crate::play_rtmp::play(url, m, admit)),
-                            Protocol::Flv => tokio::spawn(crate::play_flv::play(flv_url, m, admit)),
-                        };
-                    }
-                    other => meter.end(format!("no play URL: {other:?}")),
-                }
-                Viewer {
-                    _member: member,
-                    meter,
-                }
+                let url = match (play, protocol) {
+                    (Ok(OpValue::Play { url, .. }), Protocol::Rtmp) => Some(url),
+                    (Ok(OpValue::Play { flv_url, .. }), Protocol::Flv) => Some(flv_url),
+                    _ => None,
+                };
+                (member, url)
             }
         })
         .buffer_unordered(a.concurrency.max(1))
         .collect()
         .await;
-    let failed = made
-        .iter()
-        .filter(|v| v.meter.why().is_some_and(|w| w.starts_with("no play URL")))
-        .count();
-    viewers.extend(made);
-    failed
-}
-
-/// One step's window.
-struct Window {
-    secs: f64,
-    sent_ms: f64,
-    admitted: usize,
-    held: usize,
-    covered_pct: Vec<f64>,
-    mbps: Vec<f64>,
-    fps: Vec<f64>,
-    server_pct: f64,
-    server_cpu_secs: f64,
-    server_rss: u64,
-    loadgen_pct: f64,
-    publisher_pct: f64,
-}
-
-async fn measure(
-    a: &Args,
-    viewers: &[Viewer],
-    server: &Proc,
-    me: &Proc,
-    publisher: &Proc,
-    pusher: &Pusher,
-) -> Result<Window, String> {
-    let e = |e: std::io::Error| format!("/proc: {e}");
-    let r0: Vec<Reading> = viewers.iter().map(|v| v.meter.reading()).collect();
-    let flowing0: Vec<bool> = viewers
-        .iter()
-        .map(|v| v.meter.phase() == Phase::Flowing)
-        .collect();
-    let (s0, m0, p0, sent0) = (
-        server.sample().map_err(e)?,
-        me.sample().map_err(e)?,
-        publisher.sample().ok(),
-        pusher.sent_ms(),
-    );
-    tokio::time::sleep(Duration::from_secs(a.window_secs)).await;
-    let (s1, m1, p1, sent1) = (
-        server.sample().map_err(e)?,
-        me.sample().map_err(e)?,
-        publisher.sample().ok(),
-        pusher.sent_ms(),
-    );
-    let secs = s1.at.duration_since(s0.at).as_secs_f64();
-    let sent_ms = sent1 - sent0;
-    let mut w = Window {
-        secs,
-        sent_ms,
-        admitted: flowing0.iter().filter(|f| **f).count(),
-        held: 0,
-        covered_pct: Vec::new(),
-        mbps: Vec::new(),
-        fps: Vec::new(),
-        server_pct: cpu_pct(&s0, &s1),
-        server_cpu_secs: s1.cpu_secs - s0.cpu_secs,
-        server_rss: s1.rss,
-        loadgen_pct: cpu_pct(&m0, &m1),
-        publisher_pct: pct_of(p0.as_ref(), p1.as_ref()),
-    };
-    for (i, v) in viewers.iter().enumerate() {
-        let r1 = v.meter.reading();
-        let covered = 100.0 * (r1.covered_ms - r0[i].covered_ms) as f64 / sent_ms.max(1.0);
-        let mbps = (r1.bytes - r0[i].bytes) as f64 * 8.0 / secs.max(0.001) / 1e6;
-        if flowing0[i] && v.meter.phase() == Phase::Flowing && covered >= a.hold_pct {
-            w.held += 1;
-        }
-        w.covered_pct.push(covered);
-        w.mbps.push(mbps);
-        w.fps
-            .push((r1.video_tags - r0[i].video_tags) as f64 / secs.max(0.001));
-    }
-    Ok(w)
-}
-
-fn pct_of(a: Option<&Sample>, b: Option<&Sample>) -> f64 {
-    match (a, b) {
-        (Some(a), Some(b)) => cpu_pct(a, b),
-        _ => 0.0,
-    }
-}
-
-impl Window {
-    fn json(
-        &self,
-        n: usize,
-        ramp_secs: f64,
-        signaling_failed: usize,
-        held: bool,
-        viewers: &[Viewer],
-    ) -> Value {
-        let mut reasons: Vec<String> = Vec::new();
-        for v in viewers {
-            if let Some(w) = v.meter.why() {
-                if reasons.len() < 3 && !reasons.contains(&w) {
-                    reasons.push(w);
-                }
+    drained(&obs.tally).await;
+    let join_secs = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let admit = Duration::from_secs(a.admit_secs);
+    let mut no_url = 0;
+    let mut batch: Vec<Viewer> = Vec::new();
+    for (member, url) in joined {
+        let meter = Arc::new(Meter::new(a.max_gap_ms));
+        match url {
+            Some(url) => {
+                let m = Arc::clone(&meter);
+                match a.protocol {
+                    Protocol::Rtmp => tokio::spawn(crate::play_rtmp::play(url, m, admit)),
+                    Protocol::Flv => tokio::spawn(crate::play_flv::play(url, m, admit)),
+                };
+            }
+            None => {
+                no_url += 1;
+                meter.end("no play URL".to_owned());
             }
         }
-        json!({
-            "viewers": n,
-            "holds": held,
-            "rampSecs": round(ramp_secs, 2),
-            "windowSecs": round(self.secs, 2),
-            "sentMediaMs": round(self.sent_ms, 0),
-            "admitted": self.admitted,
-            "held": self.held,
-            "noPlayUrl": signaling_failed,
-            "ended": viewers.iter().filter(|v| v.meter.phase() == Phase::Ended).count(),
-            "coveredPct": spread(&self.covered_pct),
-            "mbitPerViewer": spread(&self.mbps),
-            "videoFpsPerViewer": spread(&self.fps),
-            "serverCpuPct": round(self.server_pct, 1),
-            "serverCpuMsPerViewerSec": round(1000.0 * self.server_cpu_secs / (n as f64 * self.secs.max(0.001)), 3),
-            "serverRssBytes": self.server_rss,
-            "loadgenCpuPct": round(self.loadgen_pct, 1),
-            "publisherCpuPct": round(self.publisher_pct, 1),
-            "endReasons": reasons,
-        })
+        batch.push(Viewer {
+            _member: member,
+            meter,
+        });
+        if batch.len() == a.concurrency.max(1) {
+            admitted(&batch, admit).await;
+            viewers.append(&mut batch);
+        }
+    }
+    admitted(&batch, admit).await;
+    viewers.append(&mut batch);
+    Ramp {
+        no_url,
+        join_secs,
+        start_secs: t.elapsed().as_secs_f64(),
     }
 }
 
-/// `{min, p1, p50, max}` of `xs`, to 0.01.
-fn spread(xs: &[f64]) -> Value {
-    let mut s: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
-    s.sort_by(|a, b| a.total_cmp(b));
-    if s.is_empty() {
-        return json!({ "n": 0 });
+/// Waits until the events reaching the members have stopped for half a second (at most 2 min).
+async fn drained(tally: &Tally) {
+    let until = Instant::now() + Duration::from_secs(120);
+    let mut last = tally.total();
+    while Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = tally.total();
+        if now == last {
+            return;
+        }
+        last = now;
     }
-    let at = |q: f64| round(crate::stats::pct(&s, q), 2);
-    json!({ "n": s.len(), "min": round(s[0], 2), "p1": at(1.0), "p50": at(50.0), "max": round(s[s.len() - 1], 2) })
+}
+
+/// Waits until every one of `batch` is admitted or has ended (at most `limit`).
+async fn admitted(batch: &[Viewer], limit: Duration) {
+    let until = Instant::now() + limit;
+    while batch.iter().any(|v| v.meter.phase() == Phase::Starting) && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
