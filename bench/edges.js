@@ -157,6 +157,7 @@ async function run({ loadgen, steps = [50, 100, 200, 400, 800, 1600, 3200], wind
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+  r.loadavgEnd = os.loadavg().map((x) => round(x, 2));
   return r;
 }
 
@@ -201,7 +202,7 @@ function detail(r) {
       'CPU: the server-side processes\' CPU time over the window (mprtc-server; for the edges also the nginx master and worker ' +
       'of the origin and of each edge, read from /proc over their process trees) per viewer per second; the load generator, ' +
       `which plays every viewer on the same ${r.cpus} cores, is the "loadgen CPU" column. Load average at the start: ` +
-      `${r.loadavg.join(', ')} (other work shares this machine).`,
+      `${r.loadavg.join(', ')}; at the end: ${(r.loadavgEnd || []).join(', ')} (other work shares this machine).`,
     '',
     table(lines),
     ...(ended.length ? ['', `Why viewers ended: ${ended.join(' / ')}.`] : []),
