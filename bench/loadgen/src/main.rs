@@ -87,6 +87,10 @@ fn main() -> ExitCode {
                 if a.steps.is_empty() || a.target.url.is_empty() || a.window_secs == 0 {
                     return Err("--steps, --url and a non-zero --window-secs are needed".to_owned());
                 }
+                // Viewers stay from step to step: each step must have more.
+                if a.steps[0] == 0 || a.steps.windows(2).any(|w| w[0] >= w[1]) {
+                    return Err("--steps must be rising numbers above 0".to_owned());
+                }
                 viewers::run(a).await
             }
             Cmd::Echo { listen } => echo::run(listen).await.map(|_| serde_json::Value::Null),

@@ -142,3 +142,23 @@ pub fn cpu_pct(a: &Sample, b: &Sample) -> f64 {
     }
     100.0 * (b.cpu_secs - a.cpu_secs) / wall
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tree_counts_the_children_of_its_root() {
+        // A child that waits on its stdin until this test ends it.
+        let mut child = std::process::Command::new("cat")
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let me = std::process::id();
+        let below = descendants(&[me]);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(below.contains(&child.id()), "{below:?}");
+        assert!(!below.contains(&me));
+    }
+}
