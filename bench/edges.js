@@ -194,6 +194,11 @@ function detail(r) {
   const why = (s) => s.steps.flatMap((x) => x.endReasons).filter((v, i, a) => a.indexOf(v) === i).slice(0, 3);
   const ended = [['embedded RTMP', r.embeddedRtmp], ['embedded HTTP-FLV', r.embeddedFlv], ['edges', r.edgesRtmp]]
     .filter(([, s]) => why(s).length).map(([n, s]) => `${n}: ${why(s).join('; ')}`);
+  const split = stepAt(r.edgesRtmp, r.cpuAt);
+  const parts = split && split.serverCpuPctEach && split.serverCpuPctEach.length === 4
+    ? [`Through the edges at ${r.cpuAt} viewers, the server-side CPU was mprtc-server ${split.serverCpuPctEach[0]}%, ` +
+      `the origin ${split.serverCpuPctEach[1]}%, the edges ${split.serverCpuPctEach[2]}% and ${split.serverCpuPctEach[3]}% of a core.`]
+    : [];
   return [
     `Edge viewers: one publisher (${r.clip}), viewers added in steps of ${r.steps.join(', ')} until a step does not hold ` +
       `or a series has run ${r.maxSecs} s. A step **holds** when ${r.edgesRtmp.holds}. ` +
@@ -205,6 +210,7 @@ function detail(r) {
       `${r.loadavg.join(', ')}; at the end: ${(r.loadavgEnd || []).join(', ')} (other work shares this machine).`,
     '',
     table(lines),
+    ...(parts.length ? ['', ...parts] : []),
     ...(ended.length ? ['', `Why viewers ended: ${ended.join(' / ')}.`] : []),
   ].join('\n');
 }

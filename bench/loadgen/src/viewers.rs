@@ -111,6 +111,12 @@ pub struct Viewer {
 pub async fn run(a: Args) -> Result<Value, String> {
     let started = Instant::now();
     let server = Proc::trees(&a.target.server_pid);
+    let each: Vec<Proc> = a
+        .target
+        .server_pid
+        .iter()
+        .map(|p| Proc::trees(&[*p]))
+        .collect();
     let me = Proc::this();
     let obs = Arc::new(Announced::default());
     let who = [(a.room.clone(), PUBLISHER), (a.room.clone(), PUBLISHER + 1)];
@@ -145,7 +151,7 @@ pub async fn run(a: Args) -> Result<Value, String> {
         }
         // Past the first keyframes' burst before measuring.
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let m = measure(&a, &viewers, &server, &me, &publisher, &pusher).await?;
+        let m = measure(&a, &viewers, &server, &each, &me, &publisher, &pusher).await?;
         let held = ramp.no_url == 0 && m.held == n;
         eprintln!(
             "[loadgen] viewers: {n} ({}): {} admitted, {} held, server {:.1}% CPU, loadgen {:.1}%",

@@ -23,6 +23,8 @@ pub struct Window {
     pub server_pct: f64,
     server_cpu_secs: f64,
     server_rss: u64,
+    /// Each `--server-pid`'s tree, in their order (% of a core).
+    server_each_pct: Vec<f64>,
     pub loadgen_pct: f64,
     publisher_pct: f64,
 }
@@ -31,6 +33,7 @@ pub async fn measure(
     a: &Args,
     viewers: &[Viewer],
     server: &Proc,
+    each: &[Proc],
     me: &Proc,
     publisher: &Proc,
     pusher: &Pusher,
@@ -47,7 +50,9 @@ pub async fn measure(
         publisher.sample().ok(),
         pusher.sent_ms(),
     );
+    let each0: Vec<Option<Sample>> = each.iter().map(|p| p.sample().ok()).collect();
     tokio::time::sleep(Duration::from_secs(a.window_secs)).await;
+    let each1: Vec<Option<Sample>> = each.iter().map(|p| p.sample().ok()).collect();
     let (s1, m1, p1, sent1) = (
         server.sample().map_err(e)?,
         me.sample().map_err(e)?,
@@ -67,6 +72,9 @@ pub async fn measure(
         server_pct: cpu_pct(&s0, &s1),
         server_cpu_secs: s1.cpu_secs - s0.cpu_secs,
         server_rss: s1.rss,
+        server_each_pct: (each0.iter().zip(&each1))
+            .map(|(a, b)| round(pct_of(a.as_ref(), b.as_ref()), 1))
+            .collect(),
         loadgen_pct: cpu_pct(&m0, &m1),
         publisher_pct: pct_of(p0.as_ref(), p1.as_ref()),
     };
@@ -120,6 +128,7 @@ impl Window {
             "serverCpuPct": round(self.server_pct, 1),
             "serverCpuMsPerViewerSec": round(1000.0 * self.server_cpu_secs / (n as f64 * self.secs.max(0.001)), 3),
             "serverRssBytes": self.server_rss,
+            "serverCpuPctEach": self.server_each_pct,
             "loadgenCpuPct": round(self.loadgen_pct, 1),
             "publisherCpuPct": round(self.publisher_pct, 1),
             "endReasons": reasons,
