@@ -15,12 +15,16 @@
 //            room's owner is killed with SIGKILL; each member whose socket closed joins again
 //            through the next live node until it is in: kill -> rejoined, p50 and max (the
 //            members are plain WebSockets that do not ask to resume, so this is a rejoin).
+//   edges    N viewers of one stream through an nginx-rtmp origin and two edges against the
+//            embedded single node: CPU per viewer and the largest N held (bench/edges.js).
 
 const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
-const { REPO, log, now, round, sleep, summary, table, runJson, startReady, spawnTracked, stopChild } = require('./common');
+const { REPO, log, now, round, sleep, summary, table, runJson, startReady, spawnTracked, stopChild, freePort } = require('./common');
+
+const edges = require('./edges');
 
 const WebSocket = require(require.resolve('ws', { paths: [path.join(REPO, 'tests')] }));
 
@@ -30,16 +34,6 @@ const LEASE_MS = 3000;
 /** The load generator's members all come from 127.0.0.1: lift the per-IP caps. */
 const CROWD = ['--max-connections', '1000000', '--max-connections-per-ip', '1000000',
   '--rtmp-max-connections', '1000000', '--rtmp-max-connections-per-ip', '1000000'];
-
-/** A port nobody listens on now. */
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** One RESP command over a fresh connection; the reply's first line and bulk value. */
 function redisCall(port, ...args) {
@@ -151,7 +145,7 @@ async function killPhase(nodes, redis, members) {
 }
 
 async function run({ loadgen, members = 3000, rooms = 300, holdSecs = 10, fanoutMembers = 1000, trials = 5,
-  eventRooms = 20, perRoom = 50, eventSecs = 10, killMembers = 300 } = {}) {
+  eventRooms = 20, perRoom = 50, eventSecs = 10, killMembers = 300, edgeViewers = {} } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mprtc-bench-cluster-'));
   const conf = path.join(dir, 'mprtc.toml');
   fs.writeFileSync(conf, '[[apps]]\nkey = "demo"\ninsecure = true\nmax_rooms = 1000000\n');
@@ -173,6 +167,12 @@ async function run({ loadgen, members = 3000, rooms = 300, holdSecs = 10, fanout
     }
     log('cluster: kill');
     r.kill = await withNodes(conf, redis, 3, [], (ns) => killPhase(ns, redis, killMembers));
+    log('cluster: edges');
+    // Its own servers (none of the nodes above); a failure here is reported, not fatal.
+    r.edges = await edges.run({ loadgen, ...edgeViewers }).catch((e) => {
+      log(`cluster: edges FAILED: ${e.stack || e.message}`);
+      return { error: e.message };
+    });
   } finally {
     await redis.stop();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -198,6 +198,7 @@ function rows(r) {
       `single node: ${s.events.eventsPerServerCoreSec}`, '> 50,000', r.goals.eventsPerCoreSec.met],
     [`cluster: owner killed -> ${r.kill.members} members rejoined, p50 / max`, `${r.kill.rejoinedMs.p50} / ${r.kill.rejoinedMs.max} ms`,
       `lease ${r.kill.leaseMs} ms; ${r.kill.lost} not back in 60 s`, '-', null],
+    ...(r.edges.error ? [['edges: FAILED', r.edges.error.split('\n')[0].slice(0, 100), '', '', null]] : edges.rows(r.edges)),
   ];
 }
 
@@ -221,6 +222,8 @@ function detail(r) {
       `${r.kill.members} members of one room, on all three nodes; SIGKILL to the owner; every member then joins again through ` +
       `the live nodes until one takes it (a node refuses while the dead owner's lease of ${r.kill.leaseMs} ms runs): ` +
       `rejoined after ${r.kill.rejoinedMs.p50} ms p50, ${r.kill.rejoinedMs.p90} ms p90, ${r.kill.rejoinedMs.max} ms max.`,
+    '',
+    r.edges.error ? `Edge viewers failed: ${r.edges.error}` : edges.detail(r.edges),
   ].join('\n');
 }
 

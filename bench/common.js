@@ -3,6 +3,7 @@
 // print one JSON line, a table printer and a description of the machine.
 
 const fs = require('node:fs');
+const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const readline = require('node:readline');
@@ -160,6 +161,16 @@ function withTimeout(promise, ms, what) {
   ]).finally(() => clearTimeout(timer));
 }
 
+/** A port on 127.0.0.1 nobody listens on now. */
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
 // ------------------------------------------------------------------ output
 /** A Markdown table: first row is the header; columns after the first are right-aligned. */
 function table(rows) {
@@ -216,6 +227,7 @@ module.exports = {
   startReady,
   stopChild,
   withTimeout,
+  freePort,
   miniPrograms,
   table,
   machine,

@@ -8,7 +8,8 @@
 //   node bench/run.js [SECTION...] [--out FILE | --out -] [--markdown FILE] [--quick]
 //                     [--runs N] [--cpu-secs S]
 //
-// SECTION: size startup rtt scale media reconnect tasks attack cluster (default: all, in that order).
+// SECTION: size startup rtt scale media reconnect tasks attack cluster edges (default: all but
+//          edges, in that order; cluster runs edges itself, which may also be named alone).
 // --out       JSON destination (default bench/results/bench.json; - for stdout, with the
 //             table and progress on stderr)
 // --markdown  also write the report as Markdown (BENCHMARKS.md is made this way; what follows
@@ -26,7 +27,7 @@ const { REPO, log, machine, table, round } = require('./common');
 // Everything from this line on in the --markdown file is kept when the report is regenerated.
 const ANALYSIS_MARKER = '<!-- analysis: kept when scripts/bench --markdown regenerates the file -->';
 
-const SECTIONS = ['size', 'startup', 'rtt', 'scale', 'media', 'reconnect', 'tasks', 'attack', 'cluster'];
+const SECTIONS = ['size', 'startup', 'rtt', 'scale', 'media', 'reconnect', 'tasks', 'attack', 'cluster', 'edges'];
 const MODULES = {
   size: './size',
   startup: './startup',
@@ -37,6 +38,7 @@ const MODULES = {
   tasks: './tasks-section',
   attack: './attack',
   cluster: './cluster',
+  edges: './edges',
 };
 const TITLES = {
   size: 'Size',
@@ -48,6 +50,7 @@ const TITLES = {
   tasks: 'Push tasks',
   attack: 'Under attack',
   cluster: 'Cluster',
+  edges: 'Cluster: edge viewers',
 };
 
 function usage(code) {
@@ -73,7 +76,7 @@ function parse(argv) {
       usage(2);
     }
   }
-  if (!o.sections.length) o.sections = SECTIONS.slice();
+  if (!o.sections.length) o.sections = SECTIONS.filter((s) => s !== 'edges');
   o.sections = SECTIONS.filter((s) => o.sections.includes(s));
   if (!o.out) usage(2);
   return o;
@@ -90,6 +93,7 @@ function binaries() {
 /** Parameters of each section; --quick shrinks them. */
 function params(o, bins) {
   const q = o.quick;
+  const edges = q ? { steps: [20, 50, 100], windowSecs: 5, maxSecs: 60, cpuAt: 50 } : {};
   return {
     size: {},
     startup: { iterations: q ? 10 : 60 },
@@ -102,8 +106,9 @@ function params(o, bins) {
     tasks: { runs: q ? 1 : o.runs, cpuSecs: q ? 3 : o.cpuSecs },
     attack: { joins: q ? 30 : 100, quick: q },
     cluster: q
-      ? { loadgen: bins.loadgen, members: 600, rooms: 60, holdSecs: 5, fanoutMembers: 300, trials: 2, eventRooms: 6, perRoom: 30, eventSecs: 4, killMembers: 60 }
+      ? { loadgen: bins.loadgen, members: 600, rooms: 60, holdSecs: 5, fanoutMembers: 300, trials: 2, eventRooms: 6, perRoom: 30, eventSecs: 4, killMembers: 60, edgeViewers: edges }
       : { loadgen: bins.loadgen },
+    edges: { loadgen: bins.loadgen, ...edges },
   };
 }
 

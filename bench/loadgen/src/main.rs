@@ -2,15 +2,24 @@
 //! server-scale part of `scripts/bench` (see BENCHMARKS.md). Every member is the real core
 //! (`mprtc::core::Client`) over its own WebSocket. Each command prints one JSON object on
 //! stdout (progress goes to stderr) and samples the server's CPU and memory from /proc.
+//! `viewers` (the edge benchmark) plays the media instead: RTMP or HTTP-FLV viewers by the
+//! thousand, each cheap, so that the servers and not the load generator set the limit.
 
 mod crowd;
 mod echo;
 mod fanout;
+mod flv;
 mod idle;
 mod member;
+mod meter;
+mod play_flv;
+mod play_rtmp;
 mod procfs;
+mod pusher;
 mod stats;
 mod throughput;
+mod viewers;
+mod window;
 
 use std::process::ExitCode;
 
@@ -37,6 +46,8 @@ enum Cmd {
     Fanout(fanout::Args),
     /// Sustained events per second: one member per room changes state in a loop.
     Events(throughput::Args),
+    /// Viewers of one stream (RTMP or HTTP-FLV), stepped up until they no longer hold.
+    Viewers(viewers::Args),
     /// A WebSocket echo server (the round-trip floor for the request benchmark).
     Echo {
         #[arg(long, default_value = "127.0.0.1:0")]
@@ -71,6 +82,16 @@ fn main() -> ExitCode {
                     return Err("--rooms must be at least 1 and --per-room at least 2".to_owned());
                 }
                 throughput::run(a).await
+            }
+            Cmd::Viewers(a) => {
+                if a.steps.is_empty() || a.target.url.is_empty() || a.window_secs == 0 {
+                    return Err("--steps, --url and a non-zero --window-secs are needed".to_owned());
+                }
+                // Viewers stay from step to step: each step must have more.
+                if a.steps[0] == 0 || a.steps.windows(2).any(|w| w[0] >= w[1]) {
+                    return Err("--steps must be rising numbers above 0".to_owned());
+                }
+                viewers::run(a).await
             }
             Cmd::Echo { listen } => echo::run(listen).await.map(|_| serde_json::Value::Null),
         }

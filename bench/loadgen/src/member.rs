@@ -23,11 +23,16 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// An API call, as the app makes it.
 #[derive(Debug, Clone)]
 pub enum Api {
-    Join { room: String, uid: u64 },
+    Join {
+        room: String,
+        uid: u64,
+    },
     Publish(Media),
     Unpublish(Media),
     Mute(Media),
     Unmute(Media),
+    /// Receive `Media` of member `u64`: resolves with its play URLs.
+    Subscribe(u64, Media),
 }
 
 pub const AUDIO: Media = Media {
@@ -36,6 +41,10 @@ pub const AUDIO: Media = Media {
 };
 pub const VIDEO: Media = Media {
     audio: false,
+    video: true,
+};
+pub const BOTH: Media = Media {
+    audio: true,
     video: true,
 };
 
@@ -47,6 +56,7 @@ impl Api {
             Api::Unpublish(m) => c.unpublish(now, m),
             Api::Mute(m) => c.mute(now, m),
             Api::Unmute(m) => c.unmute(now, m),
+            Api::Subscribe(uid, m) => c.subscribe(now, uid, m),
         }
     }
 }

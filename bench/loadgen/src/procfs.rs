@@ -27,6 +27,8 @@ fn clk_tck() -> f64 {
 pub struct Proc {
     pids: Vec<u32>,
     tck: f64,
+    /// Whether each pid stands for its whole process tree (nginx: a master and its workers).
+    trees: bool,
 }
 
 impl Proc {
@@ -34,6 +36,17 @@ impl Proc {
         Proc {
             pids: pids.to_vec(),
             tck: clk_tck(),
+            trees: false,
+        }
+    }
+
+    /// Like [`Proc::all`], each pid with every process below it, found anew at each sample
+    /// (so a worker that nginx restarts is still counted; one that has exited is not, and its
+    /// CPU reaches its parent's counters only when the parent reaps it).
+    pub fn trees(pids: &[u32]) -> Self {
+        Proc {
+            trees: true,
+            ..Self::all(pids)
         }
     }
 
@@ -52,6 +65,15 @@ impl Proc {
             let s = self.sample_one(pid)?;
             sum.cpu_secs += s.cpu_secs;
             sum.rss += s.rss;
+        }
+        if self.trees {
+            for pid in descendants(&self.pids) {
+                // A process may end between the listing and the reading: it is not counted.
+                if let Ok(s) = self.sample_one(pid) {
+                    sum.cpu_secs += s.cpu_secs;
+                    sum.rss += s.rss;
+                }
+            }
         }
         sum.at = Instant::now();
         Ok(sum)
@@ -79,6 +101,39 @@ impl Proc {
     }
 }
 
+/// Every process below `roots` (children, their children, ...), roots excluded.
+fn descendants(roots: &[u32]) -> Vec<u32> {
+    let mut parent_of: Vec<(u32, u32)> = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+                continue;
+            };
+            if let Some(ppid) = parent(pid) {
+                parent_of.push((pid, ppid));
+            }
+        }
+    }
+    let mut found: Vec<u32> = Vec::new();
+    let mut frontier: Vec<u32> = roots.to_vec();
+    while let Some(p) = frontier.pop() {
+        for &(pid, ppid) in &parent_of {
+            if ppid == p && !roots.contains(&pid) && !found.contains(&pid) {
+                found.push(pid);
+                frontier.push(pid);
+            }
+        }
+    }
+    found
+}
+
+/// The parent pid of `pid` (field 4 of /proc/<pid>/stat), if it is still there.
+fn parent(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    after.split(' ').nth(1)?.parse().ok()
+}
+
 /// CPU used between two samples, in % of one core.
 pub fn cpu_pct(a: &Sample, b: &Sample) -> f64 {
     let wall = b.at.duration_since(a.at).as_secs_f64();
@@ -86,4 +141,24 @@ pub fn cpu_pct(a: &Sample, b: &Sample) -> f64 {
         return 0.0;
     }
     100.0 * (b.cpu_secs - a.cpu_secs) / wall
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tree_counts_the_children_of_its_root() {
+        // A child that waits on its stdin until this test ends it.
+        let mut child = std::process::Command::new("cat")
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let me = std::process::id();
+        let below = descendants(&[me]);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(below.contains(&child.id()), "{below:?}");
+        assert!(!below.contains(&me));
+    }
 }
