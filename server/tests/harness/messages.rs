@@ -211,6 +211,22 @@ fn bad_messages_and_floods_get_typed_errors() {
     assert_eq!((sent, refused), (50, 10));
 }
 
+/// A command's targets are a set: a uid named many times (raw, past the SDK) gets the
+/// message once, so a hundred copies of one uid cannot multiply a message into a flood.
+#[test]
+fn a_target_named_many_times_gets_the_command_once() {
+    let mut net = Net::new(3).joined(3);
+    let sid = net.peers[0].sid.expect("connected");
+    let now = net.now;
+    let frame = raw_message(70, MessageKind::Command, "ping".into(), vec![3, 3, 3, 2, 3]);
+    let (mine, rest) = raw(&mut net.hub, sid, &frame, now);
+    assert!(matches!(mine[0], ServerFrame::Ok { .. }), "{mine:?}");
+    deliver(&mut net, rest);
+    let got = |evs| messages(evs).into_iter().map(|m| m.3).collect::<Vec<_>>();
+    assert_eq!(got(net.events(2)), ["ping"]);
+    assert_eq!(got(net.events(1)), ["ping"]);
+}
+
 /// Peer `i` sets its stream extra info (`key` `None`) or a room extra info.
 pub(crate) fn set_info(net: &mut Net, i: usize, key: Option<&str>, value: &str) {
     net.run(i, |c, now| {

@@ -76,7 +76,12 @@ impl Hub {
             Self::broadcast(room, Some(from), &ev, out);
         } else {
             let body: Arc<str> = Arc::from(encode_event_body(&ev));
-            for uid in r.to.iter().filter(|u| **u != from) {
+            // Each target once, however often it is named: a list of one uid a hundred times
+            // must not turn one message into a hundred frames to that member.
+            let mut to = r.to;
+            to.sort_unstable();
+            to.dedup();
+            for uid in to.iter().filter(|u| **u != from) {
                 if let Some(m) = room.members.get_mut(uid) {
                     m.push_body(&body, out);
                 }
