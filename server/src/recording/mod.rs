@@ -294,8 +294,15 @@ impl Recorder {
         if bytes >= p.max_bytes {
             return Err(RecordError::Quota("bytes"));
         }
-        if state.running.contains_key(&member) {
-            return Err(RecordError::Already);
+        if let Some(r) = state.running.get_mut(&member) {
+            // The same recording goes on; another (a stop came first, or other tracks) starts
+            // when this one has closed its last segment (see `ended`).
+            if r.tracks == tracks && !r.stopping() {
+                return Err(RecordError::Already);
+            }
+            r.next = Some((tracks, play_url.to_owned()));
+            r.stop();
+            return Ok(());
         }
         let of_app = state.running.keys().filter(|m| m.app == member.app).count();
         if state.running.len() >= p.max_running || of_app >= p.max_running_per_app {
@@ -315,9 +322,10 @@ impl Recorder {
     }
 
     /// Stops the recording of `member`, if any: ffmpeg closes its last segment, which is then
-    /// listed like the others.
+    /// listed like the others. A start waiting for it to end is dropped: the stop came later.
     pub fn stop(&self, member: &Member) {
-        if let Some(r) = self.lock().running.get(member) {
+        if let Some(r) = self.lock().running.get_mut(member) {
+            r.next = None;
             r.stop();
         }
     }
@@ -368,9 +376,13 @@ impl Recorder {
         self.report(RecordingEvent::SegmentFinished(file));
     }
 
-    /// The recording of `member` ended (its ffmpeg exited).
+    /// The recording of `member` ended (its ffmpeg exited); a start asked for meanwhile
+    /// begins now, under the quotas as any start.
     fn ended(&self, member: &Member) {
-        let reason = self.lock().running.remove(member).and_then(|r| r.reason());
+        let (reason, next) = match self.lock().running.remove(member) {
+            Some(r) => (r.reason(), r.next),
+            None => (None, None),
+        };
         tracing::info!(
             app = member.app,
             room = member.room,
@@ -382,6 +394,17 @@ impl Recorder {
             member: member.clone(),
             reason,
         });
+        if let Some((tracks, url)) = next {
+            if let Err(e) = self.start(member.clone(), tracks, &url) {
+                tracing::warn!(
+                    app = member.app,
+                    room = member.room,
+                    uid = member.uid,
+                    code = e.code(),
+                    "member recording refused: {e}"
+                );
+            }
+        }
     }
 
     fn report(&self, ev: RecordingEvent) {

@@ -22,12 +22,23 @@ const MAX_LINE: usize = 1024;
 pub(super) struct Running {
     stop: CancellationToken,
     reason: Arc<Mutex<Option<&'static str>>>,
+    /// The tracks it copies: a start asking for others replaces it.
+    pub(super) tracks: Tracks,
+    /// A start asked for while this one stops (its ffmpeg may take seconds to close its last
+    /// segment): carried out when it has ended, so that a stop and a start in a row, or a
+    /// change of tracks, is never lost to "already recording".
+    pub(super) next: Option<(Tracks, String)>,
 }
 
 impl Running {
     /// Asks ffmpeg to finish (it closes its last segment).
     pub(super) fn stop(&self) {
         self.stop.cancel();
+    }
+
+    /// Whether it was asked to finish.
+    pub(super) fn stopping(&self) -> bool {
+        self.stop.is_cancelled()
     }
 
     /// Stops it for `reason` (a [`RecordError::code`]).
@@ -114,6 +125,8 @@ pub(super) fn spawn(
     let running = Running {
         stop: stop.clone(),
         reason: Arc::default(),
+        tracks,
+        next: None,
     };
     let dir: PathBuf = dir.to_owned();
     tokio::spawn(async move {

@@ -151,6 +151,74 @@ async fn a_member_recording_plays_back_with_its_colour_and_tone() {
     srv.stop().await;
 }
 
+/// A start that comes while the last recording of the member still closes (a stop and a
+/// start in a row from the server API, or other tracks asked for) is carried out once that one
+/// has ended, never dropped as "already recording".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_while_the_last_recording_closes_begins_after_it() {
+    let scratch = Scratch::new("restart");
+    let mut srv = start_media(SECRET, 600).await;
+    let video = "color=c=green:size=320x240:rate=15";
+    let mut pusher = srv
+        .publish_live(("again", 23), video, "sine=frequency=500", &[])
+        .await;
+    let policy = RecordingPolicy {
+        segment_secs: 1,
+        ..RecordingPolicy::default()
+    };
+    let (rec, mut events) = recorder(&scratch.0, policy);
+    let who = member("again", 23);
+    let url = srv.urls.play_urls("again", 23, 900, now()).flv;
+    rec.start(who.clone(), BOTH, &url).expect("first start");
+    rec.stop(&who);
+    let audio = Tracks {
+        audio: true,
+        video: false,
+    };
+    assert_eq!(
+        rec.start(who.clone(), audio, &url),
+        Ok(()),
+        "queued, not refused"
+    );
+    // The first one ends; the second then writes segments of its own (another start time).
+    let first_stem = loop {
+        match next(&mut events, "the first stop").await {
+            RecordingEvent::Stopped { member, reason } => {
+                assert_eq!((member, reason), (who.clone(), None));
+                break None;
+            }
+            RecordingEvent::SegmentFinished(f) => break Some(f.path),
+        }
+    };
+    let stem = |p: &Path| {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        name.rsplit_once('-').unwrap().0.to_owned()
+    };
+    let mut stopped = first_stem.is_none();
+    loop {
+        match next(&mut events, "a segment of the second recording").await {
+            RecordingEvent::Stopped { .. } if !stopped => stopped = true,
+            RecordingEvent::SegmentFinished(f) if stopped => {
+                if let Some(first) = &first_stem {
+                    assert_ne!(stem(&f.path), stem(first), "a new recording");
+                }
+                break;
+            }
+            RecordingEvent::SegmentFinished(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(rec.is_recording(&who));
+    // Asking again for what runs is still "already".
+    assert_eq!(
+        rec.start(who.clone(), audio, &url),
+        Err(RecordError::Already)
+    );
+    rec.stop(&who);
+    pusher.kill().await.unwrap();
+    srv.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_apps_quota_stops_a_recording_and_refuses_the_next() {
     let scratch = Scratch::new("quota");
