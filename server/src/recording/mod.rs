@@ -236,9 +236,17 @@ struct State {
 }
 
 impl State {
+    /// The app's finished files, and their bytes with those of the segments being written.
     fn usage(&self, app: &str) -> (usize, u64) {
         let files = self.finished.get(app).map_or(&[][..], Vec::as_slice);
-        (files.len(), files.iter().map(|f| f.bytes).sum())
+        let open: u64 = self
+            .running
+            .iter()
+            .filter(|(m, _)| m.app == app)
+            .map(|(_, r)| r.open_bytes)
+            .sum();
+        let done: u64 = files.iter().map(|f| f.bytes).sum();
+        (files.len(), done.saturating_add(open))
     }
 }
 
@@ -357,6 +365,10 @@ impl Recorder {
             let mut state = self.lock();
             let files = state.finished.entry(member.app.clone()).or_default();
             files.push(file.clone());
+            // Counted as finished now; the next segment starts empty.
+            if let Some(r) = state.running.get_mut(member) {
+                r.open_bytes = 0;
+            }
             let (n, b) = state.usage(&member.app);
             let p = self.inner.policy;
             let over = n >= p.max_files || b >= p.max_bytes;
@@ -374,6 +386,28 @@ impl Recorder {
             );
         }
         self.report(RecordingEvent::SegmentFinished(file));
+    }
+
+    /// The segment `member` is writing has `bytes` now: if that takes the app past its byte
+    /// quota, the recording is stopped as if a segment had closed over it.
+    fn writing(&self, member: &Member, bytes: u64) {
+        let mut state = self.lock();
+        let Some(r) = state.running.get_mut(member) else {
+            return;
+        };
+        r.open_bytes = bytes;
+        let (_, used) = state.usage(&member.app);
+        if used < self.inner.policy.max_bytes {
+            return;
+        }
+        if let Some(r) = state.running.get_mut(member) {
+            r.stop_for("recording.quota");
+        }
+        drop(state);
+        tracing::warn!(
+            app = member.app,
+            "recording quota reached while writing; recording stopped"
+        );
     }
 
     /// The recording of `member` ended (its ffmpeg exited); a start asked for meanwhile

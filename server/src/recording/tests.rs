@@ -253,6 +253,38 @@ async fn the_apps_quota_stops_a_recording_and_refuses_the_next() {
     srv.stop().await;
 }
 
+/// The byte quota counts the segment being written, not only closed ones: a segment that
+/// would stay open for an hour (or forever, with no key frame to cut at) is stopped once it
+/// takes the app past the quota.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_segment_being_written_counts_towards_the_byte_quota() {
+    let scratch = Scratch::new("open-quota");
+    let mut srv = start_media(SECRET, 600).await;
+    let video = "color=c=white:size=320x240:rate=15";
+    let mut pusher = srv
+        .publish_live(("long", 24), video, "sine=frequency=700", &[])
+        .await;
+    let policy = RecordingPolicy {
+        segment_secs: 3600,
+        max_bytes: 32 * 1024,
+        ..RecordingPolicy::default()
+    };
+    let (rec, mut events) = recorder(&scratch.0, policy);
+    let who = member("long", 24);
+    let url = srv.urls.play_urls("long", 24, 900, now()).flv;
+    rec.start(who.clone(), BOTH, &url).expect("under the quota");
+    let reason = loop {
+        if let RecordingEvent::Stopped { reason, .. } = next(&mut events, "the stop").await {
+            break reason;
+        }
+    };
+    assert_eq!(reason, Some("recording.quota"));
+    let refused = rec.start(who, BOTH, &url).unwrap_err();
+    assert_eq!(refused, RecordError::Quota("bytes"));
+    pusher.kill().await.unwrap();
+    srv.stop().await;
+}
+
 #[test]
 fn names_that_are_not_paths_and_empty_recordings_are_refused() {
     let scratch = Scratch::new("names");
