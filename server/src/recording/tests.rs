@@ -260,7 +260,8 @@ async fn the_apps_quota_stops_a_recording_and_refuses_the_next() {
 async fn the_segment_being_written_counts_towards_the_byte_quota() {
     let scratch = Scratch::new("open-quota");
     let mut srv = start_media(SECRET, 600).await;
-    let video = "color=c=white:size=320x240:rate=15";
+    // A busy picture: enough bytes a second that the quota is reached within seconds.
+    let video = "testsrc2=size=320x240:rate=15";
     let mut pusher = srv
         .publish_live(("long", 24), video, "sine=frequency=700", &[])
         .await;
