@@ -187,7 +187,7 @@ impl Compositor for ChildCompositor {
     }
 
     fn pid(&self) -> Option<u32> {
-        *self.pid.lock().unwrap()
+        *super::lock(&self.pid)
     }
 }
 
@@ -262,7 +262,7 @@ async fn read_stderr(err: tokio::process::ChildStderr, tail: Arc<Mutex<VecDeque<
             continue;
         }
         tracing::debug!(target: "mprtc_server::tasks::compositor", "{line}");
-        let mut t = tail.lock().unwrap();
+        let mut t = super::lock(&tail);
         if t.len() == STDERR_LINES {
             t.pop_front();
         }
@@ -308,13 +308,13 @@ async fn wait_child(
             }
         }
     };
-    *pid.lock().unwrap() = None;
+    *super::lock(&pid) = None;
     drop(stdin.lock().await.take());
     // Let the readers drain what the process wrote before it died.
     for r in [out_reader, err_reader].into_iter().flatten() {
         let _ = tokio::time::timeout(Duration::from_secs(1), r).await;
     }
-    let detail: Vec<String> = tail.lock().unwrap().iter().cloned().collect();
+    let detail: Vec<String> = super::lock(&tail).iter().cloned().collect();
     let how = match status {
         Ok(st) if st.success() => "compositor ended unexpectedly".to_owned(),
         Ok(st) => match st.code() {

@@ -125,7 +125,7 @@ pub(super) async fn run_task(
         }
         let (end, healthy) =
             run_once(&shared, &mut spec, &mut mem, &mut cmds, &mut rep, &pid).await;
-        *pid.lock().unwrap() = None;
+        *super::lock(&pid) = None;
         if healthy {
             backoff = cfg.backoff_initial;
         }
@@ -311,7 +311,7 @@ async fn run_once(
     if std::mem::replace(&mut mem.started, true) {
         counters.restarts.fetch_add(1, Relaxed);
     }
-    *pid.lock().unwrap() = comp.pid();
+    *super::lock(pid) = comp.pid();
     let started = Instant::now();
     let mut pushing_since: Option<Instant> = None;
     let mut last_advance = started;
@@ -349,8 +349,11 @@ async fn run_once(
             }
             Step::Cmd(end) => break end,
             Step::RecordCheck => {
-                let rec = mem.recording.as_mut().expect("recording");
-                if rec.check_running(&shared.recordings_dir, &rep.key, &shared.records) {
+                // (Only armed while recording: `record` is set from `mem.recording`.)
+                let over = mem.recording.as_mut().is_some_and(|rec| {
+                    rec.check_running(&shared.recordings_dir, &rep.key, &shared.records)
+                });
+                if over {
                     break RunEnd::RecordOver;
                 }
                 record_check += RECORD_CHECK;
