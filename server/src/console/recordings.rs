@@ -25,17 +25,16 @@ pub struct Recording {
     pub modified: u64,
 }
 
-/// The recordings under `dir`, newest first, and whether the listing was cut off. A missing
-/// directory is an empty listing (nothing was recorded yet).
+/// The newest [`MAX_RECORDINGS_LISTED`] recordings under `dir`, newest first, and whether the
+/// listing was cut off. Every file the walk sees is a candidate (the walk is bounded by
+/// [`MAX_ENTRIES_SEEN`]), so that the newest are shown, not the first the directory order
+/// happens to give. A missing directory is an empty listing (nothing was recorded yet).
 pub fn list(dir: &Path) -> (Vec<Recording>, bool) {
     let mut found = Vec::new();
     let mut budget = MAX_ENTRIES_SEEN;
     for (app, app_dir) in subdirs(dir, &mut budget) {
         for (room, room_dir) in subdirs(&app_dir, &mut budget) {
             for (file, meta) in entries(&room_dir, &mut budget) {
-                if found.len() == MAX_RECORDINGS_LISTED {
-                    return (sorted(found), true);
-                }
                 if meta.is_file() && file.ends_with(".flv") {
                     let modified = meta
                         .modified()
@@ -54,7 +53,10 @@ pub fn list(dir: &Path) -> (Vec<Recording>, bool) {
             }
         }
     }
-    (sorted(found), budget == 0)
+    let mut found = sorted(found);
+    let cut = found.len() > MAX_RECORDINGS_LISTED;
+    found.truncate(MAX_RECORDINGS_LISTED);
+    (found, cut || budget == 0)
 }
 
 /// Newest first; by name among files of the same second.
@@ -133,6 +135,28 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(list.len(), MAX_RECORDINGS_LISTED);
         assert!(truncated);
+    }
+
+    /// Past the cap, the newest are listed, whatever order the directory gives its entries.
+    #[test]
+    fn a_listing_past_its_cap_shows_the_newest() {
+        let dir = std::env::temp_dir().join(format!("mprtc-console-new-{}", std::process::id()));
+        let room = dir.join("demo").join("r1");
+        std::fs::create_dir_all(&room).unwrap();
+        let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        for i in 0..2_000 {
+            let f = std::fs::File::create(room.join(format!("old-{i}.flv"))).unwrap();
+            f.set_modified(old).unwrap();
+        }
+        for i in 0..MAX_RECORDINGS_LISTED {
+            std::fs::write(room.join(format!("new-{i}.flv")), b"x").unwrap();
+        }
+        let (list, truncated) = list(&dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(truncated);
+        assert_eq!(list.len(), MAX_RECORDINGS_LISTED);
+        let old_ones = list.iter().filter(|r| r.file.starts_with("old-")).count();
+        assert_eq!(old_ones, 0, "only the newest are listed");
     }
 
     #[test]
