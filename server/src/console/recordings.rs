@@ -1,5 +1,7 @@
-//! The recordings push tasks left on disk (`<dir>/<app>/<room>/<task>-<unix>[.n].flv`), as
-//! the console lists them: names, sizes and times, at most [`MAX_RECORDINGS_LISTED`].
+//! The recordings on disk, as the console lists them: push tasks' files
+//! (`<dir>/<app>/<room>/<task>-<unix>[.n].flv`) and member recordings' segments
+//! (`<dir>/<app>/<room>/uid-<uid>-<ms>-<n>.mp4`, see [`crate::recording`]), with names, sizes
+//! and times, at most [`MAX_RECORDINGS_LISTED`].
 
 use std::path::Path;
 
@@ -35,7 +37,8 @@ pub fn list(dir: &Path) -> (Vec<Recording>, bool) {
     for (app, app_dir) in subdirs(dir, &mut budget) {
         for (room, room_dir) in subdirs(&app_dir, &mut budget) {
             for (file, meta) in entries(&room_dir, &mut budget) {
-                if meta.is_file() && file.ends_with(".flv") {
+                let recorded = file.ends_with(".flv") || file.ends_with(".mp4");
+                if meta.is_file() && recorded {
                     let modified = meta
                         .modified()
                         .ok()
@@ -101,25 +104,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lists_flv_files_by_app_and_room_and_skips_the_rest() {
+    fn lists_task_and_member_recordings_by_app_and_room_and_skips_the_rest() {
         let dir = std::env::temp_dir().join(format!("mprtc-console-rec-{}", std::process::id()));
         let room = dir.join("demo").join("r1");
         std::fs::create_dir_all(&room).unwrap();
         std::fs::write(room.join("mix-100.flv"), b"FLV1234").unwrap();
+        std::fs::write(room.join("uid-7-1764750000000-00000.mp4"), b"MP4").unwrap();
         std::fs::write(room.join("notes.txt"), b"x").unwrap();
         std::fs::write(dir.join("stray.flv"), b"x").unwrap();
-        let (list, truncated) = list(&dir);
+        let (mut list, truncated) = list(&dir);
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(!truncated);
-        assert_eq!(list.len(), 1, "{list:?}");
+        list.sort_by(|a, b| a.file.cmp(&b.file));
+        let rows: Vec<_> = list
+            .iter()
+            .map(|r| (r.app.as_str(), r.room.as_str(), r.file.as_str(), r.bytes))
+            .collect();
         assert_eq!(
-            (
-                list[0].app.as_str(),
-                list[0].room.as_str(),
-                list[0].file.as_str(),
-                list[0].bytes
-            ),
-            ("demo", "r1", "mix-100.flv", 7)
+            rows,
+            [
+                ("demo", "r1", "mix-100.flv", 7),
+                ("demo", "r1", "uid-7-1764750000000-00000.mp4", 3)
+            ]
         );
     }
 
