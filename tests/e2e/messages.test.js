@@ -136,3 +136,39 @@ test('ZEGO extra info, user names and the online count, for members there and me
   await waitFor(() => a.seen.filter((e) => e[0] === 'roomOnlineUserCountUpdate').slice(-1)[0][1] === 1, 'the count back to 1', 15000, () => JSON.stringify(a.seen));
   await a.zg.logoutRoom(room);
 });
+
+test('a room extra info set by a member who has left does not count that member as online', async (t) => {
+  const server = await startServer();
+  t.after(() => server.stop());
+  const room = 'gone' + process.pid;
+  const url = server.endpoints.signal;
+  const engine = (name) => {
+    const zg = new (miniProgram(t, { name }).require('mprtc').ZegoExpressEngine)('secure', url);
+    t.after(() => zg.destroyEngine());
+    const seen = [];
+    for (const ev of ['roomExtraInfoUpdate', 'roomOnlineUserCountUpdate']) zg.on(ev, (...args) => seen.push([ev, ...plain(args.slice(1))]));
+    return { zg, seen };
+  };
+  const login = (e, id) => e.zg.loginRoom(room, token(room, id), { userID: id, userName: id.toUpperCase() });
+  const a = engine('anna');
+  const b = engine('ben');
+  await login(a, 'anna');
+  await login(b, 'ben');
+  await a.zg.setRoomExtraInfo(room, 'topic', 'rust');
+  await a.zg.logoutRoom(room);
+  await waitFor(() => b.seen.filter((e) => e[0] === 'roomOnlineUserCountUpdate').slice(-1)[0][1] === 1, 'Ben alone', 15000, () => JSON.stringify(b.seen));
+
+  // Cara joins: she is told the topic Anna set, and counts Ben and herself only.
+  const c = engine('cara');
+  await login(c, 'cara');
+  await waitFor(() => c.seen.some((e) => e[0] === 'roomExtraInfoUpdate'), 'Cara is told the topic', 15000, () => JSON.stringify(c.seen));
+  const info = c.seen.find((e) => e[0] === 'roomExtraInfoUpdate')[1][0];
+  assert.equal(info.value, 'rust');
+  // Ben leaves: Cara is alone (the count she hears after his leave, whatever came before).
+  const counts = () => c.seen.filter((e) => e[0] === 'roomOnlineUserCountUpdate').map((e) => e[1]);
+  const before = counts().length;
+  await b.zg.logoutRoom(room);
+  await waitFor(() => counts().length > before, 'Cara hears Ben leave', 15000, () => JSON.stringify(c.seen));
+  assert.equal(counts()[before], 1, JSON.stringify(c.seen));
+  await c.zg.logoutRoom(room);
+});
