@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin};
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::{channel, Receiver, Sender};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -19,6 +19,10 @@ use super::{BoxFuture, Compositor, CompositorEvent};
 const STDERR_LINES: usize = 12;
 /// Longest failure reason.
 const REASON_MAX: usize = 600;
+/// Events queued for the supervisor at most. Progress comes a few times a second and the
+/// supervisor reads it as it comes; while it is busy elsewhere, progress beyond this is
+/// dropped (the next one says the same, newer), never queued without bound.
+const EVENTS_QUEUED: usize = 64;
 
 /// Replaces the query of every URL in `line` (signed play URLs) with `?…`.
 pub(super) fn redact(line: &str) -> String {
@@ -100,10 +104,13 @@ type SharedStdin = Arc<tokio::sync::Mutex<Option<ChildStdin>>>;
 pub(super) struct ChildCompositor {
     stdin: SharedStdin,
     pid: Arc<Mutex<Option<u32>>>,
-    events: UnboundedReceiver<CompositorEvent>,
+    events: Receiver<CompositorEvent>,
     stop: Option<oneshot::Sender<()>>,
     waiter: Option<JoinHandle<()>>,
     exited: Option<String>,
+    /// Why the process ended, set before its last event is sent: read when the queue is closed
+    /// without that event (it was full), so that the reason is never lost.
+    exit_reason: Arc<Mutex<Option<String>>>,
 }
 
 impl ChildCompositor {
@@ -111,9 +118,10 @@ impl ChildCompositor {
     /// how long a stopped compositor gets to quit after its stop line before it is killed.
     pub(super) fn watch(parts: Parts, grace: Duration, child: Child, proto: Protocol) -> Self {
         let pid = Arc::new(Mutex::new(child.id()));
-        let (tx, events) = unbounded_channel();
+        let (tx, events) = channel(EVENTS_QUEUED);
         let (stop, stop_rx) = oneshot::channel();
         let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
+        let exit_reason = Arc::new(Mutex::new(None));
         let out_reader = parts.stdout.map(|o| match proto {
             Protocol::Ffmpeg => tokio::spawn(read_progress(o, tx.clone())),
             Protocol::Live => tokio::spawn(read_events(o, tx.clone())),
@@ -130,7 +138,7 @@ impl ChildCompositor {
             out_reader,
             err_reader,
             stderr_tail,
-            tx,
+            (tx, exit_reason.clone()),
             pid.clone(),
         ));
         Self {
@@ -140,6 +148,7 @@ impl ChildCompositor {
             stop: Some(stop),
             waiter: Some(waiter),
             exited: None,
+            exit_reason,
         }
     }
 }
@@ -163,11 +172,10 @@ impl Compositor for ChildCompositor {
             if let Some(r) = &self.exited {
                 return CompositorEvent::Exited(r.clone());
             }
-            let ev = self
-                .events
-                .recv()
-                .await
-                .unwrap_or_else(|| CompositorEvent::Exited("compositor vanished".to_owned()));
+            let ev = self.events.recv().await.unwrap_or_else(|| {
+                let why = super::lock(&self.exit_reason).take();
+                CompositorEvent::Exited(why.unwrap_or_else(|| "compositor vanished".into()))
+            });
             if let CompositorEvent::Exited(r) = &ev {
                 self.exited = Some(r.clone());
             }
@@ -192,7 +200,7 @@ impl Compositor for ChildCompositor {
 }
 
 /// Parses `-progress` blocks (`key=value` lines ending with `progress=...`).
-async fn read_progress(out: tokio::process::ChildStdout, tx: UnboundedSender<CompositorEvent>) {
+async fn read_progress(out: tokio::process::ChildStdout, tx: Sender<CompositorEvent>) {
     let mut lines = BufReader::new(out).lines();
     let (mut frames, mut out_time) = (0u64, 0u64);
     while let Ok(Some(line)) = lines.next_line().await {
@@ -209,7 +217,7 @@ async fn read_progress(out: tokio::process::ChildStdout, tx: UnboundedSender<Com
                     .map_or(out_time, |t| t.max(0) as u64)
             }
             "progress" => {
-                let _ = tx.send(CompositorEvent::Progress {
+                let _ = tx.try_send(CompositorEvent::Progress {
                     frames,
                     out_time_us: out_time,
                 });
@@ -224,7 +232,7 @@ const EVENT_LINE_MAX: u64 = 4096;
 
 /// Reads `mprtc-compositor`'s JSON event lines: progress is passed on, the rest logged (an
 /// error line is also on its stderr, which makes the failure reason).
-async fn read_events(out: tokio::process::ChildStdout, tx: UnboundedSender<CompositorEvent>) {
+async fn read_events(out: tokio::process::ChildStdout, tx: Sender<CompositorEvent>) {
     use tokio::io::AsyncReadExt;
     let mut r = BufReader::new(out);
     loop {
@@ -242,7 +250,7 @@ async fn read_events(out: tokio::process::ChildStdout, tx: UnboundedSender<Compo
             continue;
         };
         if v["event"] == "progress" {
-            let _ = tx.send(CompositorEvent::Progress {
+            let _ = tx.try_send(CompositorEvent::Progress {
                 frames: v["frames"].as_u64().unwrap_or(0),
                 out_time_us: v["out_time_us"].as_u64().unwrap_or(0),
             });
@@ -279,7 +287,7 @@ async fn wait_child(
     out_reader: Option<JoinHandle<()>>,
     err_reader: Option<JoinHandle<()>>,
     tail: Arc<Mutex<VecDeque<String>>>,
-    tx: UnboundedSender<CompositorEvent>,
+    (tx, exit_reason): (Sender<CompositorEvent>, Arc<Mutex<Option<String>>>),
     pid: Arc<Mutex<Option<u32>>>,
 ) {
     let status = tokio::select! {
@@ -336,7 +344,10 @@ async fn wait_child(
         reason.truncate(cut);
         reason.push('…');
     }
-    let _ = tx.send(CompositorEvent::Exited(reason));
+    // Never waits for room (the supervisor may be in `kill`, awaiting this task): a full queue
+    // gets the reason through `exit_reason` once it is drained and closed.
+    *super::lock(&exit_reason) = Some(reason.clone());
+    let _ = tx.try_send(CompositorEvent::Exited(reason));
 }
 
 #[cfg(test)]
