@@ -181,14 +181,12 @@ async fn a_start_while_the_last_recording_closes_begins_after_it() {
         "queued, not refused"
     );
     // The first one ends; the second then writes segments of its own (another start time).
-    let first_stem = loop {
-        match next(&mut events, "the first stop").await {
-            RecordingEvent::Stopped { member, reason } => {
-                assert_eq!((member, reason), (who.clone(), None));
-                break None;
-            }
-            RecordingEvent::SegmentFinished(f) => break Some(f.path),
+    let first_stem = match next(&mut events, "the first stop").await {
+        RecordingEvent::Stopped { member, reason } => {
+            assert_eq!((member, reason), (who.clone(), None));
+            None
         }
+        RecordingEvent::SegmentFinished(f) => Some(f.path),
     };
     let stem = |p: &Path| {
         let name = p.file_name().unwrap().to_string_lossy().into_owned();

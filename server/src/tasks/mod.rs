@@ -508,6 +508,12 @@ impl Supervisor {
     }
 }
 
+/// Locks `m`, also when a holder panicked: what these locks guard (tables of running tasks,
+/// a pid, a stderr tail) stays usable, and the server must not panic on a poisoned lock.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[cfg(test)]
 mod debug_redaction {
     #[test]
@@ -523,10 +529,4 @@ mod debug_redaction {
         );
         assert!(shown.contains("rtmp://h:1/live/r.7?<redacted>"), "{shown}");
     }
-}
-
-/// Locks `m`, also when a holder panicked: what these locks guard (tables of running tasks,
-/// a pid, a stderr tail) stays usable, and the server must not panic on a poisoned lock.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
