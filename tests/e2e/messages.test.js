@@ -18,6 +18,16 @@ function token(room, uid) {
   return execFileSync(bin, ['token', '--app', 'secure', '--room', room, '--uid', String(uid), '--secret', 'secure-secret']).toString().trim();
 }
 
+/** A ZEGO engine named `name` in its own mini-program, with `seen`: each of `events` as it
+ * came, [name, ...arguments after the room ID]. */
+function zegoEngine(t, url, name, events) {
+  const zg = new (miniProgram(t, { name }).require('mprtc').ZegoExpressEngine)('secure', url);
+  t.after(() => zg.destroyEngine());
+  const seen = [];
+  for (const ev of events) zg.on(ev, (...args) => seen.push([ev, ...plain(args.slice(1))]));
+  return { zg, seen };
+}
+
 test('a ZEGO engine and a NetEase client in one room exchange messages; limits answer with typed errors', async (t) => {
   const server = await startServer();
   t.after(() => server.stop());
@@ -94,15 +104,7 @@ test('ZEGO extra info, user names and the online count, for members there and me
   t.after(() => server.stop());
   const room = 'info' + process.pid;
   const url = server.endpoints.signal;
-  const engine = (name) => {
-    const zg = new (miniProgram(t, { name }).require('mprtc').ZegoExpressEngine)('secure', url);
-    t.after(() => zg.destroyEngine());
-    const seen = [];
-    for (const ev of ['streamExtraInfoUpdate', 'roomExtraInfoUpdate', 'roomOnlineUserCountUpdate', 'roomUserUpdate', 'roomStreamUpdate']) {
-      zg.on(ev, (...args) => seen.push([ev, ...plain(args.slice(1))]));
-    }
-    return { zg, seen };
-  };
+  const engine = (name) => zegoEngine(t, url, name, ['streamExtraInfoUpdate', 'roomExtraInfoUpdate', 'roomOnlineUserCountUpdate', 'roomUserUpdate', 'roomStreamUpdate']);
 
   const a = engine('anna');
   await a.zg.loginRoom(room, token(room, 'anna'), { userID: 'anna', userName: 'Anna' }, { userUpdate: true });
@@ -142,13 +144,7 @@ test('a room extra info set by a member who has left does not count that member 
   t.after(() => server.stop());
   const room = 'gone' + process.pid;
   const url = server.endpoints.signal;
-  const engine = (name) => {
-    const zg = new (miniProgram(t, { name }).require('mprtc').ZegoExpressEngine)('secure', url);
-    t.after(() => zg.destroyEngine());
-    const seen = [];
-    for (const ev of ['roomExtraInfoUpdate', 'roomOnlineUserCountUpdate']) zg.on(ev, (...args) => seen.push([ev, ...plain(args.slice(1))]));
-    return { zg, seen };
-  };
+  const engine = (name) => zegoEngine(t, url, name, ['roomExtraInfoUpdate', 'roomOnlineUserCountUpdate']);
   const login = (e, id) => e.zg.loginRoom(room, token(room, id), { userID: id, userName: id.toUpperCase() });
   const a = engine('anna');
   const b = engine('ben');

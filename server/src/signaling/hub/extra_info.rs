@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use super::messages::{MEMBER_MESSAGES_PER_SEC, ROOM_MESSAGES_PER_SEC};
+use super::messages::within_rates;
 use super::*;
 
 /// A room's extra info: keyed room values and member streams' values, each with who set it
@@ -49,14 +49,7 @@ impl Hub {
         let (key, uid) = self.room_key_of(sid)?;
         let info = self.infos.entry(key.clone()).or_default();
         let member = info.member_rate.entry(uid).or_default();
-        // The member's budget first: one member's flood is refused without spending the room's.
-        if matches!(
-            member.take(MEMBER_MESSAGES_PER_SEC, now_ms),
-            Take::Refused { .. }
-        ) || matches!(
-            info.room_rate.take(ROOM_MESSAGES_PER_SEC, now_ms),
-            Take::Refused { .. }
-        ) {
+        if !within_rates(member, &mut info.room_rate, now_ms) {
             return Err(err(
                 ErrorCode::LimitExceeded,
                 "too many extra info changes: 10 a second per member, 50 per room",
