@@ -240,8 +240,10 @@ async fn prepare(
 }
 
 /// Hands the latest wanted spec to the running compositor (its images fetched first).
-/// `Err`: the compositor must restart (it cannot change live, an image failed, or a stop
-/// came); the run loop then reads the command itself.
+/// `Err`: the compositor must restart (it cannot change live, an image failed, it did not
+/// take the scene within the stall timeout, or a stop came); the run loop then reads the
+/// command itself. The timeout matters: a compositor that stopped reading its stdin would
+/// otherwise block this write, and with it the run loop, its stall detection and any stop.
 async fn update_live(
     shared: &Shared,
     comp: &mut Box<dyn Compositor>,
@@ -255,7 +257,8 @@ async fn update_live(
     let images = prepare(shared, &next, held)
         .await
         .map_err(|_| RunEnd::Restart)?;
-    if comp.update(&next, &images).await {
+    let taken = tokio::time::timeout(shared.config.stall_timeout, comp.update(&next, &images));
+    if taken.await.unwrap_or(false) {
         Ok(next)
     } else {
         Err(RunEnd::Restart)
