@@ -199,11 +199,32 @@ impl Compositor for ChildCompositor {
     }
 }
 
+/// Longest line kept from a child's stdout or stderr; the rest of a longer one is read as the
+/// lines that follow.
+const LINE_MAX: u64 = 4096;
+
+/// The next line `r` gives, at most [`LINE_MAX`] bytes, invalid UTF-8 replaced; `None` at the
+/// end. Unlike `lines()`, a child's endless line is never held whole, and a byte that is not
+/// UTF-8 (a name from the media, say) does not end the reading, which would leave the child
+/// blocked on a full pipe. (Not cancel-safe: for readers that only read, never in a `select!`.)
+async fn next_line<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    match r.take(LINE_MAX).read_until(b'\n', &mut buf).await {
+        Ok(0) | Err(_) => None,
+        Ok(_) => Some(
+            String::from_utf8_lossy(&buf)
+                .trim_end_matches(['\r', '\n'])
+                .to_owned(),
+        ),
+    }
+}
+
 /// Parses `-progress` blocks (`key=value` lines ending with `progress=...`).
 async fn read_progress(out: tokio::process::ChildStdout, tx: Sender<CompositorEvent>) {
-    let mut lines = BufReader::new(out).lines();
+    let mut lines = BufReader::new(out);
     let (mut frames, mut out_time) = (0u64, 0u64);
-    while let Ok(Some(line)) = lines.next_line().await {
+    while let Some(line) = next_line(&mut lines).await {
         let Some((k, v)) = line.split_once('=') else {
             continue;
         };
@@ -263,8 +284,8 @@ async fn read_events(out: tokio::process::ChildStdout, tx: Sender<CompositorEven
 /// Keeps the last [`STDERR_LINES`] lines of ffmpeg's stderr, addresses and URL queries
 /// removed, for the failure detail; each line is also logged at debug level.
 async fn read_stderr(err: tokio::process::ChildStderr, tail: Arc<Mutex<VecDeque<String>>>) {
-    let mut lines = BufReader::new(err).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
+    let mut lines = BufReader::new(err);
+    while let Some(line) = next_line(&mut lines).await {
         let line = redact(&strip_addresses(line.trim()));
         if line.is_empty() {
             continue;
@@ -365,6 +386,30 @@ mod unit {
             "open 'http://a/b?…' and tcp://c:2 ok"
         );
         assert_eq!(redact("no urls"), "no urls");
+    }
+
+    /// A byte that is not UTF-8 does not end the reading of a child's stderr (the child would
+    /// then block on a full pipe), and a line longer than the cap is never held whole.
+    #[tokio::test]
+    async fn stderr_is_read_past_bad_bytes_and_in_bounded_lines() {
+        let long = "x".repeat(3 * LINE_MAX as usize);
+        let script =
+            format!("printf 'bad \\377 byte\\n' >&2; echo {long} >&2; echo last words >&2");
+        let mut child = tokio::process::Command::new("sh")
+            .args(["-c", &script])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("sh");
+        let tail = Arc::new(Mutex::new(VecDeque::new()));
+        read_stderr(child.stderr.take().expect("piped"), tail.clone()).await;
+        child.wait().await.expect("sh ends");
+        let lines: Vec<String> = super::super::lock(&tail).iter().cloned().collect();
+        assert_eq!(lines.first().map(String::as_str), Some("bad \u{fffd} byte"));
+        assert_eq!(lines.last().map(String::as_str), Some("last words"));
+        assert!(
+            lines.iter().all(|l| l.len() <= LINE_MAX as usize),
+            "{lines:?}"
+        );
     }
 
     #[test]
