@@ -109,13 +109,14 @@ proto._hook = function () {
     if (self._userUpdate) self._emit('roomUserUpdate', [self._roomID, 'DELETE', [self._user(m)]]);
     self._count();
   });
-  // A stream's extra info (no key) or the room's.
+  // A stream's extra info (no key) or the room's. A room value's setter may have left (a
+  // joiner is told the values set before it came): named, never added to the members.
   c.on('extra-info', function (d) {
-    var m = self._member(d.uid);
     if (d.key === undefined) {
-      m.extraInfo = d.value;
+      self._member(d.uid).extraInfo = d.value;
       self._emit('streamExtraInfoUpdate', [self._roomID, [self._streamInfo(d.uid)]]);
     } else {
+      var m = self._members[String(d.uid)] || { userID: String(d.uid), userName: '' };
       self._emit('roomExtraInfoUpdate', [self._roomID, [{ key: d.key, value: d.value, updateUser: self._user(m), updateTime: d.ts }]]);
     }
   });

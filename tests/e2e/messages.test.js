@@ -18,6 +18,16 @@ function token(room, uid) {
   return execFileSync(bin, ['token', '--app', 'secure', '--room', room, '--uid', String(uid), '--secret', 'secure-secret']).toString().trim();
 }
 
+/** A ZEGO engine named `name` in its own mini-program, with `seen`: each of `events` as it
+ * came, [name, ...arguments after the room ID]. */
+function zegoEngine(t, url, name, events) {
+  const zg = new (miniProgram(t, { name }).require('mprtc').ZegoExpressEngine)('secure', url);
+  t.after(() => zg.destroyEngine());
+  const seen = [];
+  for (const ev of events) zg.on(ev, (...args) => seen.push([ev, ...plain(args.slice(1))]));
+  return { zg, seen };
+}
+
 test('a ZEGO engine and a NetEase client in one room exchange messages; limits answer with typed errors', async (t) => {
   const server = await startServer();
   t.after(() => server.stop());
@@ -94,15 +104,7 @@ test('ZEGO extra info, user names and the online count, for members there and me
   t.after(() => server.stop());
   const room = 'info' + process.pid;
   const url = server.endpoints.signal;
-  const engine = (name) => {
-    const zg = new (miniProgram(t, { name }).require('mprtc').ZegoExpressEngine)('secure', url);
-    t.after(() => zg.destroyEngine());
-    const seen = [];
-    for (const ev of ['streamExtraInfoUpdate', 'roomExtraInfoUpdate', 'roomOnlineUserCountUpdate', 'roomUserUpdate', 'roomStreamUpdate']) {
-      zg.on(ev, (...args) => seen.push([ev, ...plain(args.slice(1))]));
-    }
-    return { zg, seen };
-  };
+  const engine = (name) => zegoEngine(t, url, name, ['streamExtraInfoUpdate', 'roomExtraInfoUpdate', 'roomOnlineUserCountUpdate', 'roomUserUpdate', 'roomStreamUpdate']);
 
   const a = engine('anna');
   await a.zg.loginRoom(room, token(room, 'anna'), { userID: 'anna', userName: 'Anna' }, { userUpdate: true });
@@ -135,4 +137,34 @@ test('ZEGO extra info, user names and the online count, for members there and me
   await b.zg.logoutRoom(room);
   await waitFor(() => a.seen.filter((e) => e[0] === 'roomOnlineUserCountUpdate').slice(-1)[0][1] === 1, 'the count back to 1', 15000, () => JSON.stringify(a.seen));
   await a.zg.logoutRoom(room);
+});
+
+test('a room extra info set by a member who has left does not count that member as online', async (t) => {
+  const server = await startServer();
+  t.after(() => server.stop());
+  const room = 'gone' + process.pid;
+  const url = server.endpoints.signal;
+  const engine = (name) => zegoEngine(t, url, name, ['roomExtraInfoUpdate', 'roomOnlineUserCountUpdate']);
+  const login = (e, id) => e.zg.loginRoom(room, token(room, id), { userID: id, userName: id.toUpperCase() });
+  const a = engine('anna');
+  const b = engine('ben');
+  await login(a, 'anna');
+  await login(b, 'ben');
+  await a.zg.setRoomExtraInfo(room, 'topic', 'rust');
+  await a.zg.logoutRoom(room);
+  await waitFor(() => b.seen.filter((e) => e[0] === 'roomOnlineUserCountUpdate').slice(-1)[0][1] === 1, 'Ben alone', 15000, () => JSON.stringify(b.seen));
+
+  // Cara joins: she is told the topic Anna set, and counts Ben and herself only.
+  const c = engine('cara');
+  await login(c, 'cara');
+  await waitFor(() => c.seen.some((e) => e[0] === 'roomExtraInfoUpdate'), 'Cara is told the topic', 15000, () => JSON.stringify(c.seen));
+  const info = c.seen.find((e) => e[0] === 'roomExtraInfoUpdate')[1][0];
+  assert.equal(info.value, 'rust');
+  // Ben leaves: Cara is alone (the count she hears after his leave, whatever came before).
+  const counts = () => c.seen.filter((e) => e[0] === 'roomOnlineUserCountUpdate').map((e) => e[1]);
+  const before = counts().length;
+  await b.zg.logoutRoom(room);
+  await waitFor(() => counts().length > before, 'Cara hears Ben leave', 15000, () => JSON.stringify(c.seen));
+  assert.equal(counts()[before], 1, JSON.stringify(c.seen));
+  await c.zg.logoutRoom(room);
 });

@@ -1,5 +1,7 @@
-//! The recordings push tasks left on disk (`<dir>/<app>/<room>/<task>-<unix>[.n].flv`), as
-//! the console lists them: names, sizes and times, at most [`MAX_RECORDINGS_LISTED`].
+//! The recordings on disk, as the console lists them: push tasks' files
+//! (`<dir>/<app>/<room>/<task>-<unix>[.n].flv`) and member recordings' segments
+//! (`<dir>/<app>/<room>/uid-<uid>-<ms>-<n>.mp4`, see [`crate::recording`]), with names, sizes
+//! and times, at most [`MAX_RECORDINGS_LISTED`].
 
 use std::path::Path;
 
@@ -25,18 +27,18 @@ pub struct Recording {
     pub modified: u64,
 }
 
-/// The recordings under `dir`, newest first, and whether the listing was cut off. A missing
-/// directory is an empty listing (nothing was recorded yet).
+/// The newest [`MAX_RECORDINGS_LISTED`] recordings under `dir`, newest first, and whether the
+/// listing was cut off. Every file the walk sees is a candidate (the walk is bounded by
+/// [`MAX_ENTRIES_SEEN`]), so that the newest are shown, not the first the directory order
+/// happens to give. A missing directory is an empty listing (nothing was recorded yet).
 pub fn list(dir: &Path) -> (Vec<Recording>, bool) {
     let mut found = Vec::new();
     let mut budget = MAX_ENTRIES_SEEN;
     for (app, app_dir) in subdirs(dir, &mut budget) {
         for (room, room_dir) in subdirs(&app_dir, &mut budget) {
             for (file, meta) in entries(&room_dir, &mut budget) {
-                if found.len() == MAX_RECORDINGS_LISTED {
-                    return (sorted(found), true);
-                }
-                if meta.is_file() && file.ends_with(".flv") {
+                let recorded = file.ends_with(".flv") || file.ends_with(".mp4");
+                if meta.is_file() && recorded {
                     let modified = meta
                         .modified()
                         .ok()
@@ -54,7 +56,10 @@ pub fn list(dir: &Path) -> (Vec<Recording>, bool) {
             }
         }
     }
-    (sorted(found), budget == 0)
+    let mut found = sorted(found);
+    let cut = found.len() > MAX_RECORDINGS_LISTED;
+    found.truncate(MAX_RECORDINGS_LISTED);
+    (found, cut || budget == 0)
 }
 
 /// Newest first; by name among files of the same second.
@@ -99,25 +104,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lists_flv_files_by_app_and_room_and_skips_the_rest() {
+    fn lists_task_and_member_recordings_by_app_and_room_and_skips_the_rest() {
         let dir = std::env::temp_dir().join(format!("mprtc-console-rec-{}", std::process::id()));
         let room = dir.join("demo").join("r1");
         std::fs::create_dir_all(&room).unwrap();
         std::fs::write(room.join("mix-100.flv"), b"FLV1234").unwrap();
+        std::fs::write(room.join("uid-7-1764750000000-00000.mp4"), b"MP4").unwrap();
         std::fs::write(room.join("notes.txt"), b"x").unwrap();
         std::fs::write(dir.join("stray.flv"), b"x").unwrap();
-        let (list, truncated) = list(&dir);
+        let (mut list, truncated) = list(&dir);
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(!truncated);
-        assert_eq!(list.len(), 1, "{list:?}");
+        list.sort_by(|a, b| a.file.cmp(&b.file));
+        let rows: Vec<_> = list
+            .iter()
+            .map(|r| (r.app.as_str(), r.room.as_str(), r.file.as_str(), r.bytes))
+            .collect();
         assert_eq!(
-            (
-                list[0].app.as_str(),
-                list[0].room.as_str(),
-                list[0].file.as_str(),
-                list[0].bytes
-            ),
-            ("demo", "r1", "mix-100.flv", 7)
+            rows,
+            [
+                ("demo", "r1", "mix-100.flv", 7),
+                ("demo", "r1", "uid-7-1764750000000-00000.mp4", 3)
+            ]
         );
     }
 
@@ -133,6 +141,28 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(list.len(), MAX_RECORDINGS_LISTED);
         assert!(truncated);
+    }
+
+    /// Past the cap, the newest are listed, whatever order the directory gives its entries.
+    #[test]
+    fn a_listing_past_its_cap_shows_the_newest() {
+        let dir = std::env::temp_dir().join(format!("mprtc-console-new-{}", std::process::id()));
+        let room = dir.join("demo").join("r1");
+        std::fs::create_dir_all(&room).unwrap();
+        let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        for i in 0..2_000 {
+            let f = std::fs::File::create(room.join(format!("old-{i}.flv"))).unwrap();
+            f.set_modified(old).unwrap();
+        }
+        for i in 0..MAX_RECORDINGS_LISTED {
+            std::fs::write(room.join(format!("new-{i}.flv")), b"x").unwrap();
+        }
+        let (list, truncated) = list(&dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(truncated);
+        assert_eq!(list.len(), MAX_RECORDINGS_LISTED);
+        let old_ones = list.iter().filter(|r| r.file.starts_with("old-")).count();
+        assert_eq!(old_ones, 0, "only the newest are listed");
     }
 
     #[test]

@@ -236,9 +236,17 @@ struct State {
 }
 
 impl State {
+    /// The app's finished files, and their bytes with those of the segments being written.
     fn usage(&self, app: &str) -> (usize, u64) {
         let files = self.finished.get(app).map_or(&[][..], Vec::as_slice);
-        (files.len(), files.iter().map(|f| f.bytes).sum())
+        let open: u64 = self
+            .running
+            .iter()
+            .filter(|(m, _)| m.app == app)
+            .map(|(_, r)| r.open_bytes)
+            .sum();
+        let done: u64 = files.iter().map(|f| f.bytes).sum();
+        (files.len(), done.saturating_add(open))
     }
 }
 
@@ -294,8 +302,15 @@ impl Recorder {
         if bytes >= p.max_bytes {
             return Err(RecordError::Quota("bytes"));
         }
-        if state.running.contains_key(&member) {
-            return Err(RecordError::Already);
+        if let Some(r) = state.running.get_mut(&member) {
+            // The same recording goes on; another (a stop came first, or other tracks) starts
+            // when this one has closed its last segment (see `ended`).
+            if r.tracks == tracks && !r.stopping() {
+                return Err(RecordError::Already);
+            }
+            r.next = Some((tracks, play_url.to_owned()));
+            r.stop();
+            return Ok(());
         }
         let of_app = state.running.keys().filter(|m| m.app == member.app).count();
         if state.running.len() >= p.max_running || of_app >= p.max_running_per_app {
@@ -315,9 +330,10 @@ impl Recorder {
     }
 
     /// Stops the recording of `member`, if any: ffmpeg closes its last segment, which is then
-    /// listed like the others.
+    /// listed like the others. A start waiting for it to end is dropped: the stop came later.
     pub fn stop(&self, member: &Member) {
-        if let Some(r) = self.lock().running.get(member) {
+        if let Some(r) = self.lock().running.get_mut(member) {
+            r.next = None;
             r.stop();
         }
     }
@@ -349,6 +365,10 @@ impl Recorder {
             let mut state = self.lock();
             let files = state.finished.entry(member.app.clone()).or_default();
             files.push(file.clone());
+            // Counted as finished now; the next segment starts empty.
+            if let Some(r) = state.running.get_mut(member) {
+                r.open_bytes = 0;
+            }
             let (n, b) = state.usage(&member.app);
             let p = self.inner.policy;
             let over = n >= p.max_files || b >= p.max_bytes;
@@ -368,9 +388,35 @@ impl Recorder {
         self.report(RecordingEvent::SegmentFinished(file));
     }
 
-    /// The recording of `member` ended (its ffmpeg exited).
+    /// The segment `member` is writing has `bytes` now: if that takes the app past its byte
+    /// quota, the recording is stopped as if a segment had closed over it.
+    fn writing(&self, member: &Member, bytes: u64) {
+        let mut state = self.lock();
+        let Some(r) = state.running.get_mut(member) else {
+            return;
+        };
+        r.open_bytes = bytes;
+        let (_, used) = state.usage(&member.app);
+        if used < self.inner.policy.max_bytes {
+            return;
+        }
+        if let Some(r) = state.running.get_mut(member) {
+            r.stop_for("recording.quota");
+        }
+        drop(state);
+        tracing::warn!(
+            app = member.app,
+            "recording quota reached while writing; recording stopped"
+        );
+    }
+
+    /// The recording of `member` ended (its ffmpeg exited); a start asked for meanwhile
+    /// begins now, under the quotas as any start.
     fn ended(&self, member: &Member) {
-        let reason = self.lock().running.remove(member).and_then(|r| r.reason());
+        let (reason, next) = match self.lock().running.remove(member) {
+            Some(r) => (r.reason(), r.next),
+            None => (None, None),
+        };
         tracing::info!(
             app = member.app,
             room = member.room,
@@ -382,6 +428,17 @@ impl Recorder {
             member: member.clone(),
             reason,
         });
+        if let Some((tracks, url)) = next {
+            if let Err(e) = self.start(member.clone(), tracks, &url) {
+                tracing::warn!(
+                    app = member.app,
+                    room = member.room,
+                    uid = member.uid,
+                    code = e.code(),
+                    "member recording refused: {e}"
+                );
+            }
+        }
     }
 
     fn report(&self, ev: RecordingEvent) {

@@ -18,16 +18,34 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 /// Longest segment-list line read (a file name we chose); longer ones are skipped.
 const MAX_LINE: usize = 1024;
 
+/// How often the segment being written is measured against the app's byte quota. Closed
+/// segments alone would let a long segment (up to `recording_segment_secs`, or without end
+/// when the video has no key frame to cut at) write past the quota unseen.
+const WATCH_EVERY: Duration = Duration::from_secs(1);
+
 /// A running recording, as its [`Recorder`] holds it.
 pub(super) struct Running {
     stop: CancellationToken,
     reason: Arc<Mutex<Option<&'static str>>>,
+    /// The tracks it copies: a start asking for others replaces it.
+    pub(super) tracks: Tracks,
+    /// A start asked for while this one stops (its ffmpeg may take seconds to close its last
+    /// segment): carried out when it has ended, so that a stop and a start in a row, or a
+    /// change of tracks, is never lost to "already recording".
+    pub(super) next: Option<(Tracks, String)>,
+    /// Bytes of the segment being written, as last measured: counted in the app's quota.
+    pub(super) open_bytes: u64,
 }
 
 impl Running {
     /// Asks ffmpeg to finish (it closes its last segment).
     pub(super) fn stop(&self) {
         self.stop.cancel();
+    }
+
+    /// Whether it was asked to finish.
+    pub(super) fn stopping(&self) -> bool {
+        self.stop.is_cancelled()
     }
 
     /// Stops it for `reason` (a [`RecordError::code`]).
@@ -114,18 +132,32 @@ pub(super) fn spawn(
     let running = Running {
         stop: stop.clone(),
         reason: Arc::default(),
+        tracks,
+        next: None,
+        open_bytes: 0,
     };
     let dir: PathBuf = dir.to_owned();
     tokio::spawn(async move {
         let mut lines = BufReader::new(stdout).lines();
         let mut stopping = false;
+        // Segments closed so far: the one being written is the next number.
+        let mut closed_count = 0u32;
+        let mut watch = tokio::time::interval(WATCH_EVERY);
         loop {
             tokio::select! {
                 line = lines.next_line() => match line {
-                    Ok(Some(name)) => closed(&recorder, &member, &dir, &name),
+                    Ok(Some(name)) => {
+                        closed_count += 1;
+                        closed(&recorder, &member, &dir, &name);
+                    }
                     // ffmpeg exited (the stream ended, or it finished after a stop).
                     _ => break,
                 },
+                _ = watch.tick(), if !stopping => {
+                    let open = dir.join(format!("{stem}-{closed_count:05}.mp4"));
+                    let bytes = std::fs::metadata(&open).map_or(0, |m| m.len());
+                    recorder.writing(&member, bytes);
+                }
                 _ = stop.cancelled(), if !stopping => {
                     stopping = true;
                     // `q` makes ffmpeg close its last segment and exit; a dead one is killed below.

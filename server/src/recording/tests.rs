@@ -2,13 +2,13 @@
 //! decoding what was written: the member's colour and tone come back from the files.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tokio::process::Command;
+use tokio::process::{Child, Command};
 use tokio::sync::mpsc::{channel, Receiver};
 
 use super::*;
-use crate::media::tests::{now, output_within, start_media, FFMPEG};
+use crate::media::tests::{now, output_within, start_media, Server, FFMPEG};
 
 const SECRET: &[u8] = b"recording-tests-secret";
 
@@ -54,6 +54,65 @@ const BOTH: Tracks = Tracks {
     audio: true,
     video: true,
 };
+
+/// One test's world: a media server where member `uid` of `room` publishes `video` with a
+/// tone, and a recorder under `policy` writing to a scratch directory, with the member's play
+/// URL to record from.
+struct Studio {
+    _scratch: Scratch,
+    srv: Server,
+    pusher: Child,
+    rec: Recorder,
+    events: Receiver<RecordingEvent>,
+    who: Member,
+    url: String,
+}
+
+async fn studio(
+    name: &str,
+    (room, uid): (&str, u64),
+    video: &str,
+    policy: RecordingPolicy,
+) -> Studio {
+    let scratch = Scratch::new(name);
+    let mut srv = start_media(SECRET, 600).await;
+    let pusher = srv
+        .publish_live((room, uid), video, "sine=frequency=500", &[])
+        .await;
+    let (rec, events) = recorder(&scratch.0, policy);
+    let url = srv.urls.play_urls(room, uid, 900, now()).flv;
+    Studio {
+        _scratch: scratch,
+        srv,
+        pusher,
+        rec,
+        events,
+        who: member(room, uid),
+        url,
+    }
+}
+
+impl Studio {
+    async fn end(mut self) {
+        self.pusher.kill().await.unwrap();
+        self.srv.stop().await;
+    }
+}
+
+/// Records the studio's member until the quota stops it (the reason must be the quota's);
+/// then what the next start is refused with.
+async fn stopped_by_the_quota(s: &mut Studio) -> RecordError {
+    s.rec
+        .start(s.who.clone(), BOTH, &s.url)
+        .expect("under the quota");
+    let reason = loop {
+        if let RecordingEvent::Stopped { reason, .. } = next(&mut s.events, "the stop").await {
+            break reason;
+        }
+    };
+    assert_eq!(reason, Some("recording.quota"));
+    s.rec.start(s.who.clone(), BOTH, &s.url).unwrap_err()
+}
 
 /// The mean RGB of the first picture of `file`, decoded to 8x8.
 async fn colour_of(file: &Path) -> [u32; 3] {
@@ -151,38 +210,98 @@ async fn a_member_recording_plays_back_with_its_colour_and_tone() {
     srv.stop().await;
 }
 
+/// A start that comes while the last recording of the member still closes (a stop and a
+/// start in a row from the server API, or other tracks asked for) is carried out once that one
+/// has ended, never dropped as "already recording".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_while_the_last_recording_closes_begins_after_it() {
+    let policy = RecordingPolicy {
+        segment_secs: 1,
+        ..RecordingPolicy::default()
+    };
+    let video = "color=c=green:size=320x240:rate=15";
+    let mut s = studio("restart", ("again", 23), video, policy).await;
+    let (who, url) = (s.who.clone(), s.url.clone());
+    s.rec.start(who.clone(), BOTH, &url).expect("first start");
+    s.rec.stop(&who);
+    let audio = Tracks {
+        audio: true,
+        video: false,
+    };
+    assert_eq!(
+        s.rec.start(who.clone(), audio, &url),
+        Ok(()),
+        "queued, not refused"
+    );
+    // The first one ends; the second then writes segments of its own (another start time).
+    let first_stem = match next(&mut s.events, "the first stop").await {
+        RecordingEvent::Stopped { member, reason } => {
+            assert_eq!((member, reason), (who.clone(), None));
+            None
+        }
+        RecordingEvent::SegmentFinished(f) => Some(f.path),
+    };
+    let stem = |p: &Path| {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        name.rsplit_once('-').unwrap().0.to_owned()
+    };
+    let mut stopped = first_stem.is_none();
+    loop {
+        match next(&mut s.events, "a segment of the second recording").await {
+            RecordingEvent::Stopped { .. } if !stopped => stopped = true,
+            RecordingEvent::SegmentFinished(f) if stopped => {
+                if let Some(first) = &first_stem {
+                    assert_ne!(stem(&f.path), stem(first), "a new recording");
+                }
+                break;
+            }
+            RecordingEvent::SegmentFinished(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(s.rec.is_recording(&who));
+    // Asking again for what runs is still "already".
+    assert_eq!(
+        s.rec.start(who.clone(), audio, &url),
+        Err(RecordError::Already)
+    );
+    s.rec.stop(&who);
+    s.end().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_apps_quota_stops_a_recording_and_refuses_the_next() {
-    let scratch = Scratch::new("quota");
-    let mut srv = start_media(SECRET, 600).await;
-    let video = "color=c=blue:size=320x240:rate=15";
-    let mut pusher = srv
-        .publish_live(("q", 22), video, "sine=frequency=440", &[])
-        .await;
     let policy = RecordingPolicy {
         segment_secs: 1,
         max_files: 1,
         ..RecordingPolicy::default()
     };
-    let (rec, mut events) = recorder(&scratch.0, policy);
-    let who = member("q", 22);
-    let url = srv.urls.play_urls("q", 22, 900, now()).flv;
-    rec.start(who.clone(), BOTH, &url).expect("under the quota");
-    let deadline = Instant::now() + Duration::from_secs(40);
-    loop {
-        assert!(Instant::now() < deadline, "the quota never stopped it");
-        if let RecordingEvent::Stopped { reason, .. } = next(&mut events, "the stop").await {
-            assert_eq!(reason, Some("recording.quota"));
-            break;
-        }
-    }
-    let refused = rec.start(who, BOTH, &url).unwrap_err();
+    let video = "color=c=blue:size=320x240:rate=15";
+    let mut s = studio("quota", ("q", 22), video, policy).await;
+    let refused = stopped_by_the_quota(&mut s).await;
     assert_eq!(
         (refused.code(), refused),
         ("recording.quota", RecordError::Quota("files"))
     );
-    pusher.kill().await.unwrap();
-    srv.stop().await;
+    s.end().await;
+}
+
+/// The byte quota counts the segment being written, not only closed ones: a segment that
+/// would stay open for an hour (or forever, with no key frame to cut at) is stopped once it
+/// takes the app past the quota.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_segment_being_written_counts_towards_the_byte_quota() {
+    let policy = RecordingPolicy {
+        segment_secs: 3600,
+        max_bytes: 32 * 1024,
+        ..RecordingPolicy::default()
+    };
+    // A busy picture: enough bytes a second that the quota is reached within seconds.
+    let video = "testsrc2=size=320x240:rate=15";
+    let mut s = studio("open-quota", ("long", 24), video, policy).await;
+    let refused = stopped_by_the_quota(&mut s).await;
+    assert_eq!(refused, RecordError::Quota("bytes"));
+    s.end().await;
 }
 
 #[test]

@@ -378,7 +378,7 @@ impl Supervisor {
     /// Starts the task, or restarts its compositor with `spec` (no `Ended` between).
     /// Returns at once. Ignored after [`Supervisor::shutdown`].
     pub fn apply(&self, key: TaskKey, spec: TaskSpec) {
-        let mut t = self.tables.lock().unwrap();
+        let mut t = lock(&self.tables);
         if t.closed {
             tracing::warn!(task = ?key, "push task applied after shutdown; ignored");
             return;
@@ -440,7 +440,7 @@ impl Supervisor {
 
     /// Kills the task's compositor, then reports `Ended` once. A no-op for unknown keys.
     pub fn stop(&self, key: &TaskKey) {
-        let mut t = self.tables.lock().unwrap();
+        let mut t = lock(&self.tables);
         t.stopping.retain(|s| !s.join.is_finished());
         if let Some(e) = t.running.remove(key) {
             e.cmds.send_replace(Desired::Stop);
@@ -454,7 +454,7 @@ impl Supervisor {
 
     /// Keys of the tasks that are running (not stopped).
     pub fn keys(&self) -> Vec<TaskKey> {
-        let t = self.tables.lock().unwrap();
+        let t = lock(&self.tables);
         let mut v: Vec<_> = t.running.keys().cloned().collect();
         v.sort();
         v
@@ -484,15 +484,15 @@ impl Supervisor {
 
     /// Process id of the task's current compositor, if one is running.
     pub fn compositor_pid(&self, key: &TaskKey) -> Option<u32> {
-        let t = self.tables.lock().unwrap();
-        t.running.get(key).and_then(|e| *e.pid.lock().unwrap())
+        let t = lock(&self.tables);
+        t.running.get(key).and_then(|e| *lock(&e.pid))
     }
 
     /// Stops every task (each reports `Ended`), kills and reaps every compositor and
     /// waits for all of it. Later `apply` calls are ignored.
     pub async fn shutdown(&self) {
         let joins: Vec<JoinHandle<()>> = {
-            let mut t = self.tables.lock().unwrap();
+            let mut t = lock(&self.tables);
             t.closed = true;
             let mut joins = Vec::new();
             for (_, e) in t.running.drain() {
@@ -506,6 +506,12 @@ impl Supervisor {
             let _ = j.await;
         }
     }
+}
+
+/// Locks `m`, also when a holder panicked: what these locks guard (tables of running tasks,
+/// a pid, a stderr tail) stays usable, and the server must not panic on a poisoned lock.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

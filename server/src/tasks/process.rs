@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin};
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::{channel, Receiver, Sender};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -19,6 +19,10 @@ use super::{BoxFuture, Compositor, CompositorEvent};
 const STDERR_LINES: usize = 12;
 /// Longest failure reason.
 const REASON_MAX: usize = 600;
+/// Events queued for the supervisor at most. Progress comes a few times a second and the
+/// supervisor reads it as it comes; while it is busy elsewhere, progress beyond this is
+/// dropped (the next one says the same, newer), never queued without bound.
+const EVENTS_QUEUED: usize = 64;
 
 /// Replaces the query of every URL in `line` (signed play URLs) with `?…`.
 pub(super) fn redact(line: &str) -> String {
@@ -100,10 +104,13 @@ type SharedStdin = Arc<tokio::sync::Mutex<Option<ChildStdin>>>;
 pub(super) struct ChildCompositor {
     stdin: SharedStdin,
     pid: Arc<Mutex<Option<u32>>>,
-    events: UnboundedReceiver<CompositorEvent>,
+    events: Receiver<CompositorEvent>,
     stop: Option<oneshot::Sender<()>>,
     waiter: Option<JoinHandle<()>>,
     exited: Option<String>,
+    /// Why the process ended, set before its last event is sent: read when the queue is closed
+    /// without that event (it was full), so that the reason is never lost.
+    exit_reason: Arc<Mutex<Option<String>>>,
 }
 
 impl ChildCompositor {
@@ -111,9 +118,10 @@ impl ChildCompositor {
     /// how long a stopped compositor gets to quit after its stop line before it is killed.
     pub(super) fn watch(parts: Parts, grace: Duration, child: Child, proto: Protocol) -> Self {
         let pid = Arc::new(Mutex::new(child.id()));
-        let (tx, events) = unbounded_channel();
+        let (tx, events) = channel(EVENTS_QUEUED);
         let (stop, stop_rx) = oneshot::channel();
         let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
+        let exit_reason = Arc::new(Mutex::new(None));
         let out_reader = parts.stdout.map(|o| match proto {
             Protocol::Ffmpeg => tokio::spawn(read_progress(o, tx.clone())),
             Protocol::Live => tokio::spawn(read_events(o, tx.clone())),
@@ -130,7 +138,7 @@ impl ChildCompositor {
             out_reader,
             err_reader,
             stderr_tail,
-            tx,
+            (tx, exit_reason.clone()),
             pid.clone(),
         ));
         Self {
@@ -140,6 +148,7 @@ impl ChildCompositor {
             stop: Some(stop),
             waiter: Some(waiter),
             exited: None,
+            exit_reason,
         }
     }
 }
@@ -163,11 +172,10 @@ impl Compositor for ChildCompositor {
             if let Some(r) = &self.exited {
                 return CompositorEvent::Exited(r.clone());
             }
-            let ev = self
-                .events
-                .recv()
-                .await
-                .unwrap_or_else(|| CompositorEvent::Exited("compositor vanished".to_owned()));
+            let ev = self.events.recv().await.unwrap_or_else(|| {
+                let why = super::lock(&self.exit_reason).take();
+                CompositorEvent::Exited(why.unwrap_or_else(|| "compositor vanished".into()))
+            });
             if let CompositorEvent::Exited(r) = &ev {
                 self.exited = Some(r.clone());
             }
@@ -187,15 +195,36 @@ impl Compositor for ChildCompositor {
     }
 
     fn pid(&self) -> Option<u32> {
-        *self.pid.lock().unwrap()
+        *super::lock(&self.pid)
+    }
+}
+
+/// Longest line kept from a child's stdout or stderr; the rest of a longer one is read as the
+/// lines that follow.
+const LINE_MAX: u64 = 4096;
+
+/// The next line `r` gives, at most [`LINE_MAX`] bytes, invalid UTF-8 replaced; `None` at the
+/// end. Unlike `lines()`, a child's endless line is never held whole, and a byte that is not
+/// UTF-8 (a name from the media, say) does not end the reading, which would leave the child
+/// blocked on a full pipe. (Not cancel-safe: for readers that only read, never in a `select!`.)
+async fn next_line<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    match r.take(LINE_MAX).read_until(b'\n', &mut buf).await {
+        Ok(0) | Err(_) => None,
+        Ok(_) => Some(
+            String::from_utf8_lossy(&buf)
+                .trim_end_matches(['\r', '\n'])
+                .to_owned(),
+        ),
     }
 }
 
 /// Parses `-progress` blocks (`key=value` lines ending with `progress=...`).
-async fn read_progress(out: tokio::process::ChildStdout, tx: UnboundedSender<CompositorEvent>) {
-    let mut lines = BufReader::new(out).lines();
+async fn read_progress(out: tokio::process::ChildStdout, tx: Sender<CompositorEvent>) {
+    let mut lines = BufReader::new(out);
     let (mut frames, mut out_time) = (0u64, 0u64);
-    while let Ok(Some(line)) = lines.next_line().await {
+    while let Some(line) = next_line(&mut lines).await {
         let Some((k, v)) = line.split_once('=') else {
             continue;
         };
@@ -209,7 +238,7 @@ async fn read_progress(out: tokio::process::ChildStdout, tx: UnboundedSender<Com
                     .map_or(out_time, |t| t.max(0) as u64)
             }
             "progress" => {
-                let _ = tx.send(CompositorEvent::Progress {
+                let _ = tx.try_send(CompositorEvent::Progress {
                     frames,
                     out_time_us: out_time,
                 });
@@ -224,7 +253,7 @@ const EVENT_LINE_MAX: u64 = 4096;
 
 /// Reads `mprtc-compositor`'s JSON event lines: progress is passed on, the rest logged (an
 /// error line is also on its stderr, which makes the failure reason).
-async fn read_events(out: tokio::process::ChildStdout, tx: UnboundedSender<CompositorEvent>) {
+async fn read_events(out: tokio::process::ChildStdout, tx: Sender<CompositorEvent>) {
     use tokio::io::AsyncReadExt;
     let mut r = BufReader::new(out);
     loop {
@@ -242,7 +271,7 @@ async fn read_events(out: tokio::process::ChildStdout, tx: UnboundedSender<Compo
             continue;
         };
         if v["event"] == "progress" {
-            let _ = tx.send(CompositorEvent::Progress {
+            let _ = tx.try_send(CompositorEvent::Progress {
                 frames: v["frames"].as_u64().unwrap_or(0),
                 out_time_us: v["out_time_us"].as_u64().unwrap_or(0),
             });
@@ -255,14 +284,14 @@ async fn read_events(out: tokio::process::ChildStdout, tx: UnboundedSender<Compo
 /// Keeps the last [`STDERR_LINES`] lines of ffmpeg's stderr, addresses and URL queries
 /// removed, for the failure detail; each line is also logged at debug level.
 async fn read_stderr(err: tokio::process::ChildStderr, tail: Arc<Mutex<VecDeque<String>>>) {
-    let mut lines = BufReader::new(err).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
+    let mut lines = BufReader::new(err);
+    while let Some(line) = next_line(&mut lines).await {
         let line = redact(&strip_addresses(line.trim()));
         if line.is_empty() {
             continue;
         }
         tracing::debug!(target: "mprtc_server::tasks::compositor", "{line}");
-        let mut t = tail.lock().unwrap();
+        let mut t = super::lock(&tail);
         if t.len() == STDERR_LINES {
             t.pop_front();
         }
@@ -279,7 +308,7 @@ async fn wait_child(
     out_reader: Option<JoinHandle<()>>,
     err_reader: Option<JoinHandle<()>>,
     tail: Arc<Mutex<VecDeque<String>>>,
-    tx: UnboundedSender<CompositorEvent>,
+    (tx, exit_reason): (Sender<CompositorEvent>, Arc<Mutex<Option<String>>>),
     pid: Arc<Mutex<Option<u32>>>,
 ) {
     let status = tokio::select! {
@@ -308,13 +337,13 @@ async fn wait_child(
             }
         }
     };
-    *pid.lock().unwrap() = None;
+    *super::lock(&pid) = None;
     drop(stdin.lock().await.take());
     // Let the readers drain what the process wrote before it died.
     for r in [out_reader, err_reader].into_iter().flatten() {
         let _ = tokio::time::timeout(Duration::from_secs(1), r).await;
     }
-    let detail: Vec<String> = tail.lock().unwrap().iter().cloned().collect();
+    let detail: Vec<String> = super::lock(&tail).iter().cloned().collect();
     let how = match status {
         Ok(st) if st.success() => "compositor ended unexpectedly".to_owned(),
         Ok(st) => match st.code() {
@@ -336,7 +365,10 @@ async fn wait_child(
         reason.truncate(cut);
         reason.push('…');
     }
-    let _ = tx.send(CompositorEvent::Exited(reason));
+    // Never waits for room (the supervisor may be in `kill`, awaiting this task): a full queue
+    // gets the reason through `exit_reason` once it is drained and closed.
+    *super::lock(&exit_reason) = Some(reason.clone());
+    let _ = tx.try_send(CompositorEvent::Exited(reason));
 }
 
 #[cfg(test)]
@@ -354,6 +386,30 @@ mod unit {
             "open 'http://a/b?…' and tcp://c:2 ok"
         );
         assert_eq!(redact("no urls"), "no urls");
+    }
+
+    /// A byte that is not UTF-8 does not end the reading of a child's stderr (the child would
+    /// then block on a full pipe), and a line longer than the cap is never held whole.
+    #[tokio::test]
+    async fn stderr_is_read_past_bad_bytes_and_in_bounded_lines() {
+        let long = "x".repeat(3 * LINE_MAX as usize);
+        let script =
+            format!("printf 'bad \\377 byte\\n' >&2; echo {long} >&2; echo last words >&2");
+        let mut child = tokio::process::Command::new("sh")
+            .args(["-c", &script])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("sh");
+        let tail = Arc::new(Mutex::new(VecDeque::new()));
+        read_stderr(child.stderr.take().expect("piped"), tail.clone()).await;
+        child.wait().await.expect("sh ends");
+        let lines: Vec<String> = super::super::lock(&tail).iter().cloned().collect();
+        assert_eq!(lines.first().map(String::as_str), Some("bad \u{fffd} byte"));
+        assert_eq!(lines.last().map(String::as_str), Some("last words"));
+        assert!(
+            lines.iter().all(|l| l.len() <= LINE_MAX as usize),
+            "{lines:?}"
+        );
     }
 
     #[test]

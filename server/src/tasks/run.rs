@@ -125,7 +125,7 @@ pub(super) async fn run_task(
         }
         let (end, healthy) =
             run_once(&shared, &mut spec, &mut mem, &mut cmds, &mut rep, &pid).await;
-        *pid.lock().unwrap() = None;
+        *super::lock(&pid) = None;
         if healthy {
             backoff = cfg.backoff_initial;
         }
@@ -240,8 +240,10 @@ async fn prepare(
 }
 
 /// Hands the latest wanted spec to the running compositor (its images fetched first).
-/// `Err`: the compositor must restart (it cannot change live, an image failed, or a stop
-/// came); the run loop then reads the command itself.
+/// `Err`: the compositor must restart (it cannot change live, an image failed, it did not
+/// take the scene within the stall timeout, or a stop came); the run loop then reads the
+/// command itself. The timeout matters: a compositor that stopped reading its stdin would
+/// otherwise block this write, and with it the run loop, its stall detection and any stop.
 async fn update_live(
     shared: &Shared,
     comp: &mut Box<dyn Compositor>,
@@ -255,7 +257,8 @@ async fn update_live(
     let images = prepare(shared, &next, held)
         .await
         .map_err(|_| RunEnd::Restart)?;
-    if comp.update(&next, &images).await {
+    let taken = tokio::time::timeout(shared.config.stall_timeout, comp.update(&next, &images));
+    if taken.await.unwrap_or(false) {
         Ok(next)
     } else {
         Err(RunEnd::Restart)
@@ -311,7 +314,7 @@ async fn run_once(
     if std::mem::replace(&mut mem.started, true) {
         counters.restarts.fetch_add(1, Relaxed);
     }
-    *pid.lock().unwrap() = comp.pid();
+    *super::lock(pid) = comp.pid();
     let started = Instant::now();
     let mut pushing_since: Option<Instant> = None;
     let mut last_advance = started;
@@ -349,8 +352,11 @@ async fn run_once(
             }
             Step::Cmd(end) => break end,
             Step::RecordCheck => {
-                let rec = mem.recording.as_mut().expect("recording");
-                if rec.check_running(&shared.recordings_dir, &rep.key, &shared.records) {
+                // (Only armed while recording: `record` is set from `mem.recording`.)
+                let over = mem.recording.as_mut().is_some_and(|rec| {
+                    rec.check_running(&shared.recordings_dir, &rep.key, &shared.records)
+                });
+                if over {
                     break RunEnd::RecordOver;
                 }
                 record_check += RECORD_CHECK;

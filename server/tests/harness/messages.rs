@@ -211,6 +211,22 @@ fn bad_messages_and_floods_get_typed_errors() {
     assert_eq!((sent, refused), (50, 10));
 }
 
+/// A command's targets are a set: a uid named many times (raw, past the SDK) gets the
+/// message once, so a hundred copies of one uid cannot multiply a message into a flood.
+#[test]
+fn a_target_named_many_times_gets_the_command_once() {
+    let mut net = Net::new(3).joined(3);
+    let sid = net.peers[0].sid.expect("connected");
+    let now = net.now;
+    let frame = raw_message(70, MessageKind::Command, "ping".into(), vec![3, 3, 3, 2, 3]);
+    let (mine, rest) = raw(&mut net.hub, sid, &frame, now);
+    assert!(matches!(mine[0], ServerFrame::Ok { .. }), "{mine:?}");
+    deliver(&mut net, rest);
+    let got = |evs| messages(evs).into_iter().map(|m| m.3).collect::<Vec<_>>();
+    assert_eq!(got(net.events(2)), ["ping"]);
+    assert_eq!(got(net.events(1)), ["ping"]);
+}
+
 /// Peer `i` sets its stream extra info (`key` `None`) or a room extra info.
 pub(crate) fn set_info(net: &mut Net, i: usize, key: Option<&str>, value: &str) {
     net.run(i, |c, now| {
@@ -278,6 +294,8 @@ fn extra_info_reaches_the_others_and_later_joiners() {
     for k in 0..9 {
         set_info(&mut net, 0, Some(&format!("k{k}")), "x");
     }
+    // (A second later, so that the key cap refuses, not the rate below.)
+    net.advance(1_000);
     assert_eq!(
         net.refused(0, |c, now| c.set_extra_info(
             now,
@@ -286,4 +304,59 @@ fn extra_info_reaches_the_others_and_later_joiners() {
         )),
         ErrorCode::LimitExceeded
     );
+}
+
+/// Raw `set-extra-info` from peer `i` as request `id`: `None` when answered ok, else its code.
+fn raw_info(net: &mut Net, i: usize, id: u32, value: &str) -> Option<ErrorCode> {
+    let frame = encode_request(
+        id,
+        RequestKind::SetExtraInfo,
+        &mprtc::protocol::SetExtraInfoReq {
+            key: None,
+            value: value.into(),
+        },
+    );
+    code_of(net, i, &frame)
+}
+
+/// Each change of extra info is a frame to every other member, like a message: so it has the
+/// messages' rates, 10 a second per member and 50 per room (in budgets of its own).
+#[test]
+fn extra_info_floods_get_typed_errors() {
+    let mut net = Net::new(6).joined(6);
+    net.advance(1_000);
+    for n in 0..10 {
+        assert_eq!(raw_info(&mut net, 0, 300 + n, "v"), None, "change {n}");
+    }
+    assert_eq!(
+        raw_info(&mut net, 0, 310, "v"),
+        Some(ErrorCode::LimitExceeded)
+    );
+    // Messages keep their own budget.
+    assert_eq!(
+        code_of(
+            &mut net,
+            0,
+            &raw_message(311, MessageKind::Barrage, "b".into(), vec![])
+        ),
+        None
+    );
+    net.advance(100);
+    assert_eq!(raw_info(&mut net, 0, 312, "v"), None);
+
+    // 50 a second per room: six members changing within one moment pass 50 between them.
+    net.advance(1_000);
+    let (mut sent, mut refused) = (0, 0);
+    for i in 0..6 {
+        for n in 0..10 {
+            match raw_info(&mut net, i, 400 + n, "r") {
+                None => sent += 1,
+                Some(c) => {
+                    assert_eq!(c, ErrorCode::LimitExceeded);
+                    refused += 1;
+                }
+            }
+        }
+    }
+    assert_eq!((sent, refused), (50, 10));
 }

@@ -8,8 +8,13 @@ use rtmp_rs::registry::{BroadcastFrame, FrameType, StreamKey, StreamRegistry};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-/// How often the relay looks whether its first player has subscribed to the mirror.
+/// How soon the relay first looks whether its first player has subscribed to the mirror
+/// (it usually has within a few milliseconds of the admission).
 const SUBSCRIBE_POLL: Duration = Duration::from_millis(2);
+/// The longest pause between two looks: the pause doubles up to it, so that a player that
+/// never subscribes (it stalls after its play) costs a few dozen looks over the admission
+/// timeout, not one every 2 ms on each of thousands of connections.
+const SUBSCRIBE_POLL_MAX: Duration = Duration::from_millis(100);
 
 /// Feeds one RTMP play mirror from a stream's fan-out: `start` (the fan-out's cache), then
 /// `rx`.
@@ -28,12 +33,14 @@ pub(super) async fn relay(
     wait: Duration,
 ) {
     let deadline = tokio::time::Instant::now() + wait;
+    let mut pause = SUBSCRIBE_POLL;
     while !stop.is_cancelled() && tokio::time::Instant::now() < deadline {
         let stats = registry.get_stream_stats(&mirror).await;
         if stats.is_some_and(|s| s.subscriber_count > 0) {
             break;
         }
-        tokio::time::sleep(SUBSCRIBE_POLL).await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(SUBSCRIBE_POLL_MAX);
     }
     for frame in start {
         registry.broadcast(&mirror, frame).await;

@@ -2,9 +2,15 @@
 //! extra info) and keyed texts on the room (room extra info). The hub keeps the current ones
 //! per room, tells the others of each change as an `extra-info` event (ordered, once, resumed
 //! like every event), and tells a joiner the current ones right after its join answer.
+//!
+//! Each change is a frame to every other member, as a room message is; so changes are held to
+//! the messages' rates (per member and per room, in budgets of their own so that chat does not
+//! starve a stream's info or the reverse): without them one member at the connection's request
+//! rate would make the server write 50 frames a second to each of a thousand members.
 
 use std::collections::BTreeMap;
 
+use super::messages::within_rates;
 use super::*;
 
 /// A room's extra info: keyed room values and member streams' values, each with who set it
@@ -15,6 +21,10 @@ pub(super) struct RoomInfo {
     pub(super) room: BTreeMap<String, (u64, String, u64)>,
     /// uid -> (value, when); written with each member in a cluster (`persist.rs`).
     pub(super) streams: BTreeMap<u64, (String, u64)>,
+    /// The room's budget of changes (not written: a takeover starts it full).
+    room_rate: TokenBucket,
+    /// Each member's budget of changes, dropped when it leaves.
+    member_rate: HashMap<u64, TokenBucket>,
 }
 
 impl Hub {
@@ -38,6 +48,13 @@ impl Hub {
         }
         let (key, uid) = self.room_key_of(sid)?;
         let info = self.infos.entry(key.clone()).or_default();
+        let member = info.member_rate.entry(uid).or_default();
+        if !within_rates(member, &mut info.room_rate, now_ms) {
+            return Err(err(
+                ErrorCode::LimitExceeded,
+                "too many extra info changes: 10 a second per member, 50 per room",
+            ));
+        }
         match &r.key {
             Some(k) => {
                 if !info.room.contains_key(k) && info.room.len() >= MAX_ROOM_INFO_KEYS {
@@ -101,6 +118,8 @@ impl Hub {
         self.infos.retain(|key, info| match rooms.get(key) {
             Some(room) => {
                 info.streams.retain(|uid, _| room.members.contains_key(uid));
+                info.member_rate
+                    .retain(|uid, _| room.members.contains_key(uid));
                 true
             }
             None => false,

@@ -22,6 +22,15 @@ pub(super) struct RoomMessages {
     member_rate: HashMap<u64, TokenBucket>,
 }
 
+/// Takes one from a member's budget and its room's (member first: one member's flood is
+/// refused without spending the room's); whether both had one. Extra info changes use it too,
+/// with budgets of their own.
+pub(super) fn within_rates(member: &mut TokenBucket, room: &mut TokenBucket, now_ms: u64) -> bool {
+    let refused = |t: Take| matches!(t, Take::Refused { .. });
+    !(refused(member.take(MEMBER_MESSAGES_PER_SEC, now_ms))
+        || refused(room.take(ROOM_MESSAGES_PER_SEC, now_ms)))
+}
+
 impl Hub {
     /// `send-message`: check it, number it, send it to everyone else in the room or, for a
     /// command with targets, to those of them who are in it.
@@ -49,14 +58,7 @@ impl Hub {
         let (key, from) = self.room_key_of(sid)?;
         let state = self.messages.entry(key.clone()).or_default();
         let member = state.member_rate.entry(from).or_default();
-        // The member's budget first: one member's flood is refused without spending the room's.
-        if matches!(
-            member.take(MEMBER_MESSAGES_PER_SEC, now_ms),
-            Take::Refused { .. }
-        ) || matches!(
-            state.room_rate.take(ROOM_MESSAGES_PER_SEC, now_ms),
-            Take::Refused { .. }
-        ) {
+        if !within_rates(member, &mut state.room_rate, now_ms) {
             return Err(err(
                 ErrorCode::LimitExceeded,
                 "too many messages: 10 a second per member, 50 per room",
@@ -76,7 +78,12 @@ impl Hub {
             Self::broadcast(room, Some(from), &ev, out);
         } else {
             let body: Arc<str> = Arc::from(encode_event_body(&ev));
-            for uid in r.to.iter().filter(|u| **u != from) {
+            // Each target once, however often it is named: a list of one uid a hundred times
+            // must not turn one message into a hundred frames to that member.
+            let mut to = r.to;
+            to.sort_unstable();
+            to.dedup();
+            for uid in to.iter().filter(|u| **u != from) {
                 if let Some(m) = room.members.get_mut(uid) {
                     m.push_body(&body, out);
                 }

@@ -113,6 +113,9 @@ enum Script {
     ProgressThenHang(u64),
     /// Reports advancing progress forever.
     Healthy,
+    /// Reports advancing progress forever but never takes a live scene: its update waits
+    /// without end, as a write to a compositor that stopped reading its stdin does.
+    Deaf,
 }
 
 #[derive(Default)]
@@ -204,6 +207,20 @@ impl Compositor for FakeComp {
 
     fn pid(&self) -> Option<u32> {
         None
+    }
+
+    fn update<'a>(
+        &'a mut self,
+        _spec: &'a TaskSpec,
+        _images: &'a [Option<LocalImage>],
+    ) -> BoxFuture<'a, bool> {
+        let deaf = matches!(self.script, Script::Deaf);
+        Box::pin(async move {
+            if deaf {
+                std::future::pending::<()>().await;
+            }
+            false
+        })
     }
 }
 

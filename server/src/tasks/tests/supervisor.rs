@@ -181,3 +181,31 @@ async fn supervisor_restarts_once_with_the_last_of_a_burst() {
     );
     sup.shutdown().await;
 }
+
+/// A compositor that stops taking scenes (its stdin no longer read) cannot hold the task: the
+/// update gives up after the stall timeout, the compositor is restarted, and a stop still ends
+/// the task.
+#[tokio::test(start_paused = true)]
+async fn a_compositor_that_takes_no_scene_is_restarted_and_stops() {
+    let (runner, log) = FakeRunner::new(vec![Script::Deaf], Script::Healthy);
+    let (sup, mut rx) = quick_supervisor(runner);
+    sup.apply(key("d"), fake_spec("d"));
+    assert_eq!(next_state(&mut rx, 2).await.1, TaskState::Pushing);
+    let mut other = fake_spec("d");
+    other.task.layout.canvas.color = 7;
+    sup.apply(key("d"), other);
+    // The deaf one is killed and a new one started with the new spec.
+    wait_for("a second start", 10, || {
+        log.lock().unwrap().starts.len() == 2
+    })
+    .await;
+    assert_eq!(log.lock().unwrap().kills, 1);
+    assert_eq!(log.lock().unwrap().starts[1].1.task.layout.canvas.color, 7);
+    sup.stop(&key("d"));
+    loop {
+        if next_state(&mut rx, 5).await.1 == TaskState::Ended {
+            break;
+        }
+    }
+    sup.shutdown().await;
+}
