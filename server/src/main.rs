@@ -135,6 +135,15 @@ fn token_cmd(t: TokenArgs) -> ExitCode {
         eprintln!("error[token.bad_uid]: --uid must be a decimal uid or a user id of 1 to 64 printable characters");
         return ExitCode::from(2);
     }
+    // A decimal uid stands for itself, any other user id for its hash (as at the join).
+    let uid = t
+        .uid
+        .parse::<u64>()
+        .unwrap_or_else(|_| mprtc::protocol::names::uid_for_user(&t.uid));
+    if uid >= mprtc_server::signaling::FIRST_RESERVED_UID {
+        eprintln!("error[token.reserved_uid]: --uid stands for a uid the server keeps for its own players (the top three of 2^64)");
+        return ExitCode::from(2);
+    }
     let claims = token::Claims {
         app: t.app,
         room,

@@ -152,9 +152,14 @@ fn bad_token_flags_are_refused() {
         ("r", "", &[][..], "token.bad_uid"),
         ("r", long.as_str(), &[], "token.bad_uid"),
         ("bad room", "1", &[], "token.bad_room"),
+        // The server's own players' uids (the top three of 2^64), which no member may hold.
+        ("r", "18446744073709551613", &[], "token.reserved_uid"),
+        ("r", "18446744073709551615", &[], "token.reserved_uid"),
     ] {
         token(room, uid, flags).refused_with(code);
     }
+    // The uid below them is minted.
+    assert_eq!(token("r", "18446744073709551612", &[]).code, Some(0));
     // No secret at all, or a config file without the app.
     let no_secret = ["token", "--app", "sec", "--room", "r", "--uid", "1"];
     binary::run(&no_secret, &[]).refused_with("token.no_secret");

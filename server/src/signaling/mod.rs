@@ -3,4 +3,4 @@
 pub mod hub;
 pub mod ws;
 
-pub use hub::{Hub, HubOut, Limits, SessionId, INSECURE_APP_MAX_ROOMS};
+pub use hub::{Hub, HubOut, Limits, SessionId, FIRST_RESERVED_UID, INSECURE_APP_MAX_ROOMS};

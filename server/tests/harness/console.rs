@@ -9,7 +9,7 @@ use std::sync::Arc;
 use mprtc::protocol::ErrorCode;
 use mprtc_server::config::AppConfig;
 use mprtc_server::media::{MediaEvent, MediaSigner, UrlKind};
-use mprtc_server::signaling::hub::CONSOLE_VIEWER;
+use mprtc_server::signaling::hub::{COMPOSITOR_VIEWER, CONSOLE_VIEWER, RECORDER_VIEWER};
 use mprtc_server::signaling::{Hub, Limits, SessionId};
 
 use crate::common;
@@ -153,9 +153,9 @@ fn a_member_shows_what_it_publishes_and_how_long_it_has_been_in() {
     assert_eq!(e.code, ErrorCode::NoSuchRoom);
 }
 
-/// The console plays in an open room only, and not in a room where a member holds the
-/// console's viewer id as its uid: that member's play URLs name the same viewer, and its own
-/// privileges must decide for them.
+/// The console plays in an open room only, and no member can hold the console's viewer id as
+/// its uid (its play URLs would name the same viewer, admitted by what the console may do, and
+/// stay admitted after a kick): joins with any of the server's own viewer uids are refused.
 #[test]
 fn the_console_plays_only_in_open_rooms_no_member_can_borrow_its_admission() {
     let mut h = hub();
@@ -163,9 +163,25 @@ fn the_console_plays_only_in_open_rooms_no_member_can_borrow_its_admission() {
     let open = h.media_id("a", "open").unwrap().to_owned();
     assert!(h.console_may_play(&open));
     assert!(!h.console_may_play("no-such-media-room"));
-    join(&mut h, "a", "borrowed", CONSOLE_VIEWER, T0);
-    let borrowed = h.media_id("a", "borrowed").unwrap().to_owned();
-    assert!(!h.console_may_play(&borrowed));
+    // No member can hold the console's uid (nor the recorder's or the compositor's): the join
+    // is refused, so no room of its own lends it an admission.
+    for uid in [RECORDER_VIEWER, CONSOLE_VIEWER, COMPOSITOR_VIEWER] {
+        let sid = h.connect();
+        let (mine, _) = raw(
+            &mut h,
+            sid,
+            &join_frame(1, "a", "borrowed", uid, None, None),
+            T0,
+        );
+        assert_eq!(
+            refusal(&mine[0]),
+            (Some(1), ErrorCode::InvalidParams),
+            "uid {uid}"
+        );
+        assert!(h.media_id("a", "borrowed").is_none(), "uid {uid}");
+    }
+    // The uid just below them is an ordinary member's.
+    join(&mut h, "a", "below", RECORDER_VIEWER - 1, T0);
     let mut out = Vec::new();
     h.api_close_room("a", "open", T0, &mut out).unwrap();
     assert!(!h.console_may_play(&open));

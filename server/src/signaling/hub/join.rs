@@ -28,6 +28,12 @@ impl Hub {
             .ok_or_else(|| err(ErrorCode::UnknownAppKey, "unknown appkey"))?;
         let (insecure, app_max_rooms) = (app.insecure, app.max_rooms);
         check_room(&r.room)?;
+        if r.uid >= FIRST_RESERVED_UID {
+            return Err(err(
+                ErrorCode::InvalidParams,
+                "uid is one the server keeps for its own players (the top three of 2^64)",
+            ));
+        }
         if let Some(u) = &r.user {
             check_user_id(&u.id)?;
             if u.name.len() > 256 {

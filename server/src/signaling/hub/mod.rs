@@ -83,6 +83,12 @@ use rate::{Take, TokenBucket};
 
 use mprtc::protocol::tasks::DeleteTasksReq;
 pub use recording::RECORDER_VIEWER;
+
+/// The lowest of the uids the server plays streams as itself ([`RECORDER_VIEWER`], the
+/// console's [`CONSOLE_VIEWER`], [`COMPOSITOR_VIEWER`]: the top three of `u64`). A member may
+/// not hold one: those viewers are admitted by what they are, so a member holding one would
+/// keep a player admitted after a kick. Joins and minted tokens refuse them.
+pub const FIRST_RESERVED_UID: u64 = RECORDER_VIEWER;
 pub use tasks::{shape_error, TaskInfo, TaskOp, TaskRules, COMPOSITOR_VIEWER};
 use tasks::{task_body, RoomTask};
 
