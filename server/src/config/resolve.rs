@@ -90,6 +90,8 @@ impl Config {
             segment_secs: s.recording_segment_secs.unwrap_or(dr.segment_secs),
             max_files: s.recording_max_files.unwrap_or(dr.max_files),
             max_bytes: s.recording_max_bytes.unwrap_or(dr.max_bytes),
+            // One disk holds both kinds of recording: one floor for both.
+            min_free_bytes: s.tasks.record_min_free_bytes,
             ..dr
         };
         if !(1..=3600).contains(&recording.segment_secs)

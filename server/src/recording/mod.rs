@@ -55,6 +55,10 @@ pub struct RecordingPolicy {
     pub max_running_per_app: usize,
     /// Recordings running at once in all.
     pub max_running: usize,
+    /// Free disk space recordings leave at least (`[tasks] record_min_free_bytes`, shared with
+    /// push-task recordings): the quotas are per app, and many apps could still fill the disk
+    /// that the server, its logs and everything else on the machine need.
+    pub min_free_bytes: u64,
 }
 
 impl Default for RecordingPolicy {
@@ -65,6 +69,7 @@ impl Default for RecordingPolicy {
             max_bytes: 10 * 1024 * 1024 * 1024,
             max_running_per_app: 64,
             max_running: 256,
+            min_free_bytes: 1 << 30,
         }
     }
 }
@@ -85,6 +90,9 @@ pub enum RecordError {
     Already,
     #[error("recording could not start: {0}")]
     Start(String),
+    /// The disk holding `recordings_dir` is down to its floor.
+    #[error("the disk is down to the recordings' free-space floor")]
+    DiskFull,
 }
 
 impl RecordError {
@@ -97,6 +105,7 @@ impl RecordError {
             Self::Busy => "recording.busy",
             Self::Already => "recording.already",
             Self::Start(_) => "recording.start_failed",
+            Self::DiskFull => "recording.disk_full",
         }
     }
 }
@@ -225,7 +234,13 @@ struct Inner {
     policy: RecordingPolicy,
     events: Sender<RecordingEvent>,
     state: Mutex<State>,
+    /// The free bytes of the disk holding a directory: statvfs, or a test's own figure (a
+    /// full disk cannot be made safely on a shared machine).
+    free: FreeBytes,
 }
+
+/// See [`Inner::free`].
+type FreeBytes = Arc<dyn Fn(&std::path::Path) -> Option<u64> + Send + Sync>;
 
 /// What the recorder knows, under one lock: quota checks and the list must agree.
 #[derive(Default)]
@@ -272,8 +287,23 @@ impl Recorder {
                     running: HashMap::new(),
                     finished,
                 }),
+                free: Arc::new(crate::tasks::record::free_bytes),
             }),
         }
+    }
+
+    /// This recorder with `free` telling the free bytes of a directory's disk (tests).
+    #[cfg(test)]
+    pub(crate) fn with_free_bytes(mut self, free: FreeBytes) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.free = free;
+        }
+        self
+    }
+
+    /// Whether the disk holding the recordings is down to its floor (unknown: not).
+    fn disk_full(&self) -> bool {
+        (self.inner.free)(&self.inner.dir).is_some_and(|f| f < self.inner.policy.min_free_bytes)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -301,6 +331,9 @@ impl Recorder {
         }
         if bytes >= p.max_bytes {
             return Err(RecordError::Quota("bytes"));
+        }
+        if self.disk_full() {
+            return Err(RecordError::DiskFull);
         }
         if let Some(r) = state.running.get_mut(&member) {
             // The same recording goes on; another (a stop came first, or other tracks) starts
@@ -389,24 +422,31 @@ impl Recorder {
     }
 
     /// The segment `member` is writing has `bytes` now: if that takes the app past its byte
-    /// quota, the recording is stopped as if a segment had closed over it.
+    /// quota, or the disk is down to its floor, the recording is stopped as if a segment had
+    /// closed over it.
     fn writing(&self, member: &Member, bytes: u64) {
+        let disk_full = self.disk_full();
         let mut state = self.lock();
         let Some(r) = state.running.get_mut(member) else {
             return;
         };
         r.open_bytes = bytes;
         let (_, used) = state.usage(&member.app);
-        if used < self.inner.policy.max_bytes {
+        let code = if used >= self.inner.policy.max_bytes {
+            RecordError::Quota("bytes").code()
+        } else if disk_full {
+            RecordError::DiskFull.code()
+        } else {
             return;
-        }
+        };
         if let Some(r) = state.running.get_mut(member) {
-            r.stop_for("recording.quota");
+            r.stop_for(code);
         }
         drop(state);
         tracing::warn!(
             app = member.app,
-            "recording quota reached while writing; recording stopped"
+            code,
+            "recording quota or disk floor reached while writing; recording stopped"
         );
     }
 

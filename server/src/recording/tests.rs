@@ -304,6 +304,46 @@ async fn the_segment_being_written_counts_towards_the_byte_quota() {
     s.end().await;
 }
 
+/// The disk floor (`[tasks] record_min_free_bytes`, shared with push-task recordings): a
+/// recording running when the disk's free bytes fall under it is stopped with
+/// `recording.disk_full`, and a new one is refused with it. The disk's figure is the test's own
+/// (a full disk cannot be made safely on a shared machine); the media and ffmpeg are real.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_disk_floor_stops_a_recording_and_refuses_the_next() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let policy = RecordingPolicy {
+        min_free_bytes: 1 << 30,
+        ..RecordingPolicy::default()
+    };
+    let mut s = studio(
+        "disk-floor",
+        ("disk", 25),
+        "color=c=red:s=160x120:r=15",
+        policy,
+    )
+    .await;
+    let free = Arc::new(AtomicU64::new(1 << 40));
+    let seen = free.clone();
+    let (rec, events) = recorder(&s._scratch.0, policy);
+    s.rec = rec.with_free_bytes(Arc::new(move |_: &Path| Some(seen.load(Ordering::SeqCst))));
+    s.events = events;
+    s.rec
+        .start(s.who.clone(), BOTH, &s.url)
+        .expect("above the floor");
+    assert!(s.rec.is_recording(&s.who));
+    free.store((1 << 30) - 1, Ordering::SeqCst);
+    let reason = loop {
+        if let RecordingEvent::Stopped { reason, .. } = next(&mut s.events, "the stop").await {
+            break reason;
+        }
+    };
+    assert_eq!(reason, Some("recording.disk_full"));
+    let refused = s.rec.start(s.who.clone(), BOTH, &s.url).unwrap_err();
+    assert_eq!(refused, RecordError::DiskFull);
+    assert_eq!(refused.code(), "recording.disk_full");
+    s.end().await;
+}
+
 #[test]
 fn names_that_are_not_paths_and_empty_recordings_are_refused() {
     let scratch = Scratch::new("names");

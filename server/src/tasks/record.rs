@@ -217,9 +217,10 @@ fn tree_size(dir: &Path, depth: u32) -> u64 {
     total
 }
 
-/// Bytes free for unprivileged use on the file system holding `dir`.
+/// Bytes free for unprivileged use on the file system holding `dir` (also the member
+/// recorder's disk floor, `crate::recording`).
 #[cfg(unix)]
-fn free_bytes(dir: &Path) -> Option<u64> {
+pub(crate) fn free_bytes(dir: &Path) -> Option<u64> {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
     // SAFETY: statvfs only writes the struct it is given; all-zero bytes are a valid value
@@ -231,7 +232,7 @@ fn free_bytes(dir: &Path) -> Option<u64> {
 }
 
 #[cfg(not(unix))]
-fn free_bytes(_dir: &Path) -> Option<u64> {
+pub(crate) fn free_bytes(_dir: &Path) -> Option<u64> {
     None
 }
 
