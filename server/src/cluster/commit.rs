@@ -126,37 +126,45 @@ impl Cluster {
     /// This node just claimed `key` with a new epoch (`value`): the room's members, tasks and
     /// kicks as its last owner wrote them join the hub here, every member detached. State
     /// that is refused (corrupt, oversized) is logged with its code and deleted, and the room
-    /// starts empty.
-    pub(super) async fn take_over(&self, key: &RoomKey, value: &str) {
+    /// starts empty. False when this node is at its room limit: the claim is given back and
+    /// the state kept for the node that takes the room next.
+    pub(super) async fn take_over(&self, key: &RoomKey, value: &str) -> bool {
         let Some(sig) = self.signaling.get() else {
-            return;
+            return true;
         };
         let (app, room) = (key.0.as_str(), key.1.as_str());
         let refused = match self.seen(self.store.load(app, room).await) {
-            Ok(None) => return,
+            Ok(None) => return true,
             Ok(Some(s)) => {
                 let restored =
                     sig.api(|h, out| h.restore_room(key, &s.room, &s.members, now_ms(), out));
                 match restored {
                     Ok(n) => {
                         tracing::info!(%app, %room, members = n, "cluster: room taken over with its state");
-                        return;
+                        return true;
                     }
                     // This node's hub still serves the room (its own, re-claimed): what
                     // Redis holds is what this node wrote, and stays.
-                    Err(RestoreError::AlreadyHeld) => return,
+                    Err(RestoreError::AlreadyHeld) => return true,
+                    Err(e @ RestoreError::RoomLimit) => {
+                        tracing::info!(code = e.code(), %app, %room, "cluster: room not taken over: this node is full");
+                        let r = self.store.release(app, room, value, false).await;
+                        let _ = self.seen(r);
+                        return false;
+                    }
                     Err(e) => ClusterError::BadState(e.code()),
                 }
             }
             Err(e @ ClusterError::BadState(_)) => e,
             Err(e) => {
                 tracing::warn!(code = e.code(), error = %e, %app, %room, "cluster: room state not read; starts empty");
-                return;
+                return true;
             }
         };
         tracing::warn!(code = refused.code(), error = %refused, %app, %room, "cluster: room state refused; starts empty");
         let r = self.store.drop_state(app, room, value).await;
         let _ = self.seen(r);
+        true
     }
 }
 
