@@ -15,6 +15,8 @@ pub struct NodeProc {
     _stdout: BufReader<ChildStdout>,
     /// `127.0.0.1:port` of its signaling listener, which it advertises to the other nodes.
     pub addr: String,
+    /// The ready line's endpoints (`signal`, `rtmp`, `flv`): its push URLs start with `rtmp`.
+    pub endpoints: serde_json::Value,
 }
 
 impl NodeProc {
@@ -48,11 +50,13 @@ impl NodeProc {
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut ready = String::new();
         stdout.read_line(&mut ready).unwrap();
-        assert!(ready.contains("endpoints"), "no ready line: {ready:?}");
+        let line: serde_json::Value =
+            serde_json::from_str(&ready).unwrap_or_else(|_| panic!("no ready line: {ready:?}"));
         Self {
             child,
             _stdout: stdout,
             addr,
+            endpoints: line["endpoints"].clone(),
         }
     }
 
