@@ -403,12 +403,34 @@ impl ExternalMedia {
                 t.publishers.remove(k);
             })
         };
-        let Some((room, uid)) = ended else {
+        let Some((room, uid)) = ended.or_else(|| self.taken_over_publisher(h)) else {
             return false;
         };
         tracing::info!(room, uid, "external publish ended");
         self.emit(MediaEvent::PublishStopped { room, uid });
         true
+    }
+
+    /// The member whose publisher `h` (a `publish_done` at the origin) ended, when this node
+    /// never admitted it: in a cluster this node took the room over from the node that did,
+    /// and the engine's publisher outlived that node. The engine repeats the push URL's query
+    /// in the hook: only a correctly signed push URL names the member (expired or not: the
+    /// publisher was admitted while it was valid), and only while no publisher of that
+    /// stream is known here. The hub ignores it if that member is not pushing.
+    fn taken_over_publisher(&self, h: &Hook) -> Option<(String, u64)> {
+        if h.node != 0 || h.relay {
+            return None;
+        }
+        let a = self
+            .inner
+            .signer
+            .verify(UrlKind::Push, &h.name, &h.query, 0);
+        let a = a.ok()?;
+        let known = self
+            .lock()
+            .publishers
+            .contains_key(&(a.room.clone(), a.uid));
+        (!known).then_some((a.room, a.uid))
     }
 
     /// Ends the player `h` names; whether there was one.
