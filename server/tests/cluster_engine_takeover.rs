@@ -26,9 +26,9 @@ mod resume;
 
 use engine::ffmpeg::Ffmpeg;
 use engine::nginx::{self, Ports};
-use engine::{http_raw, temp_dir, Cleanup, HOOK_SECRET, MEDIA_SECRET};
+use engine::{http_raw, temp_dir, Cleanup, HOOK_SECRET};
 use member::Member;
-use procs::NodeProc;
+use procs::{engine_flags, NodeProc};
 use resume::{join_retrying, until_written, ws};
 
 /// The events of `m` of `kind` about member `uid`.
@@ -40,30 +40,6 @@ fn count(m: &Member, kind: &str, uid: u64) -> usize {
 /// The seq of the last event `m` was sent.
 fn last_seq(m: &Member) -> u64 {
     m.events.last().map_or(0, |e| e["seq"].as_u64().unwrap())
-}
-
-/// The flags of a node whose media is the nginx-rtmp origin at `rtmp`, controlled at
-/// `control`, sharing the suite's media and hook secrets with the other nodes.
-fn engine_flags(rtmp: &str, control: &str) -> Vec<String> {
-    let flags = [
-        "--media",
-        "nginx-rtmp",
-        "--media-rtmp-base",
-        rtmp,
-        "--media-control",
-        control,
-        "--media-hook-secret",
-        HOOK_SECRET,
-        "--media-hook-source",
-        "127.0.0.1",
-        "--media-secret",
-        MEDIA_SECRET,
-        "--ping-interval-ms",
-        "60000",
-        "--ping-timeout-ms",
-        "120000",
-    ];
-    flags.map(String::from).to_vec()
 }
 
 /// Members on three nodes, the origin's hooks at node b; node a owns the room and is killed

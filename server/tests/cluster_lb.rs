@@ -6,6 +6,10 @@
 //!
 //! The room's state is in Redis (README "Several nodes (Redis)"), so the members resume on the
 //! new owner: the same sessions, their seqs going on without a gap.
+//!
+//! The same configuration carries an nginx-rtmp origin's hooks (plain HTTP, on its own
+//! private listener) to whichever node, and through it to the room's owner, before and after
+//! the owner is killed.
 
 use std::path::Path;
 use std::time::Duration;
@@ -16,8 +20,9 @@ use tokio_rustls::rustls;
 
 mod engine;
 mod live;
-use engine::nginx::{self, Nginx};
-use engine::{free_ports, temp_dir, tls, Cleanup};
+use engine::ffmpeg::Ffmpeg;
+use engine::nginx::{self, Nginx, Ports};
+use engine::{free_ports, http_raw, temp_dir, tls, Cleanup, HOOK_SECRET};
 
 #[path = "cluster/member.rs"]
 mod member;
@@ -27,10 +32,13 @@ mod nodes;
 mod procs;
 #[path = "cluster/redis.rs"]
 mod redis_server;
+#[path = "cluster/resume.rs"]
+mod resume;
 
 use member::Member;
-use procs::NodeProc;
+use procs::{engine_flags, NodeProc};
 use redis_server::Redis;
+use resume::{join_retrying, ws};
 
 /// The public name of the test certificate.
 const NAME: &str = "cluster.test";
@@ -39,20 +47,25 @@ type Wss = tokio_tungstenite::WebSocketStream<TlsStream<TcpStream>>;
 /// A member through the load balancer.
 type Lbm = Member<TlsStream<TcpStream>>;
 
-/// nginx with `deploy/nginx/cluster.conf` over `nodes` on a free port.
+/// nginx with `deploy/nginx/cluster.conf` over `nodes` on free ports.
 struct Lb {
     _nginx: Nginx,
     port: u16,
+    /// The plain-HTTP listener of the media engine's hooks.
+    hooks_port: u16,
     tls: tokio_rustls::TlsConnector,
 }
 
 impl Lb {
     async fn start(dir: &Path, nodes: &[&NodeProc]) -> Self {
         let (cert, key, der) = tls::certificate(dir, NAME);
-        let port = free_ports(1)[0];
+        let [port, hooks_port] = free_ports(2)[..] else {
+            panic!("two ports");
+        };
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/nginx/cluster.conf");
         let mut vars = vec![
             ("LISTEN", format!("127.0.0.1:{port}")),
+            ("HOOKS_LISTEN", format!("127.0.0.1:{hooks_port}")),
             ("SERVER_NAME", NAME.to_owned()),
             ("CERTIFICATE", cert.display().to_string()),
             ("CERTIFICATE_KEY", key.display().to_string()),
@@ -63,10 +76,12 @@ impl Lb {
         let site = nginx::replace("cluster.conf", std::fs::read_to_string(src).unwrap(), &vars);
         let site_path = dir.join("cluster.conf");
         std::fs::write(&site_path, site).unwrap();
-        let nginx = nginx::spawn("cluster.conf", &tls::http_main(&site_path), dir, &[port]).await;
+        let main = tls::http_main(&site_path);
+        let nginx = nginx::spawn("cluster.conf", &main, dir, &[port, hooks_port]).await;
         Self {
             _nginx: nginx,
             port,
+            hooks_port,
             tls: tls::connector(der),
         }
     }
@@ -201,4 +216,96 @@ async fn three_nodes_behind_the_tls_load_balancer_survive_a_kill() {
     let (status, body) = lb.api("GET", "/api/v1/rooms/lb/tasks").await;
     assert_eq!(status, 200, "the server API after the kill: {body}");
     drop((m1, m2, n1, n2, m3));
+}
+
+/// The seq of the last event `m` was sent (0: none).
+fn last_seq<S>(m: &Member<S>) -> u64 {
+    m.events.last().map_or(0, |e| e["seq"].as_u64().unwrap())
+}
+
+/// An nginx-rtmp origin (`deploy/nginx-rtmp/origin.conf`) whose hooks go to the plain-HTTP
+/// hooks listener of `deploy/nginx/cluster.conf`, in front of three nodes; node a owns the
+/// room. A real ffmpeg push is admitted (`stream-added` reaches a member through the load
+/// balancer and one on node c); a is killed under the push, the members resume on the node
+/// that takes the room over, a play is admitted through the load balancer by the new owner,
+/// and when the pusher stops its `publish_done` ends the stream. The hooks listener serves
+/// nothing but hooks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engine_hooks_through_the_load_balancer_reach_the_owner() {
+    if !redis_server::available()
+        || !nginx::available("cluster_lb")
+        || !nginx::installed("cluster_lb", &[nginx::NGINX, "/usr/bin/openssl"])
+    {
+        return;
+    }
+    let dir = temp_dir("cluster-lb-hooks");
+    let _cleanup = Cleanup(dir.clone());
+    let redis = Redis::start("lb-hooks").await;
+    let po = Ports::pick(1).pop().unwrap();
+    let rtmp = format!("rtmp://127.0.0.1:{}/live", po.rtmp);
+    let flags = engine_flags(&rtmp, &format!("http://127.0.0.1:{}/control", po.control));
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let [mut a, b, c] = std::array::from_fn(|i| {
+        NodeProc::start_with(&redis.url(), &dir.join(format!("node{i}.log")), &flags)
+    });
+    let lb = Lb::start(&dir, &[&a, &b, &c]).await;
+    let hooks = format!(
+        "http://127.0.0.1:{}/hooks/nginx-rtmp/{HOOK_SECRET}/0",
+        lb.hooks_port
+    );
+    let origin = nginx::start("origin.conf", &dir.join("origin"), po, &[("HOOKS", hooks)]).await;
+    for n in [&a, &b, &c] {
+        nodes::until_ready(&n.addr, 200).await;
+    }
+
+    let mut m1 = Member::join(&ws(&a.addr), "lh", 1).await;
+    let mut m2 = lb.join("lh", 2, None).await;
+    let mut m3 = Member::join(&ws(&c.addr), "lh", 3).await;
+    m1.until("member-joined", Some(3)).await;
+    let publish = serde_json::json!({"v": 1, "id": 0, "type": "publish", "body": {"video": true}});
+    let url = m1.ask_ok(publish).await["body"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(url.starts_with(&origin.rtmp_base()), "{url}");
+    let pusher = Ffmpeg::push(&url);
+    m2.until("stream-added", Some(1)).await;
+    m3.until("stream-added", Some(1)).await;
+    for (uid, seq) in [(1, last_seq(&m1)), (2, last_seq(&m2)), (3, last_seq(&m3))] {
+        redis.until_written("lh", uid, seq).await;
+    }
+
+    a.kill9();
+    m1.closed().await;
+    m2.closed().await;
+    m3.closed().await;
+    let mut n2 = lb.join("lh", 2, Some(&m2)).await;
+    assert_eq!(n2.joined["body"]["resumed"], true, "{}", n2.joined);
+    let mut n3 = join_retrying(&c.addr, "lh", 3, Some((&m3, last_seq(&m3)))).await;
+    assert_eq!(n3.joined["body"]["resumed"], true, "{}", n3.joined);
+    let subscribe = serde_json::json!({"v": 1, "id": 0, "type": "subscribe", "body": {"uid": 1, "video": true}});
+    let play = n3.ask_ok(subscribe).await["body"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, frames) = Ffmpeg::play_frames(&play, 5).exit().await;
+    assert!(
+        status.success() && frames >= 5,
+        "it plays: {}",
+        origin.log()
+    );
+    drop(pusher);
+    n2.until("stream-removed", Some(1)).await;
+    n3.until("stream-removed", Some(1)).await;
+    for n in [&n2.events, &n3.events] {
+        let removed = n.iter().filter(|e| e["type"] == "stream-removed").count();
+        assert_eq!(removed, 1, "the stream went once: {n:?}");
+    }
+
+    // The hooks listener carries hooks only: no members, no server API, no node calls.
+    let hooks_addr = format!("127.0.0.1:{}", lb.hooks_port);
+    for path in ["/ws", "/api/v1/rooms/lh/tasks", "/cluster/relay", "/readyz"] {
+        let (status, _) = http_raw("127.0.0.1", &hooks_addr, ("GET", path), "", b"").await;
+        assert_eq!(status, 404, "{path}");
+    }
 }

@@ -67,6 +67,30 @@ impl NodeProc {
     }
 }
 
+/// The flags of a node whose media is the nginx-rtmp origin at `rtmp`, controlled at
+/// `control`, sharing the suite's media and hook secrets with the other nodes.
+pub fn engine_flags(rtmp: &str, control: &str) -> Vec<String> {
+    let flags = [
+        "--media",
+        "nginx-rtmp",
+        "--media-rtmp-base",
+        rtmp,
+        "--media-control",
+        control,
+        "--media-hook-secret",
+        crate::engine::HOOK_SECRET,
+        "--media-hook-source",
+        "127.0.0.1",
+        "--media-secret",
+        crate::engine::MEDIA_SECRET,
+        "--ping-interval-ms",
+        "60000",
+        "--ping-timeout-ms",
+        "120000",
+    ];
+    flags.map(String::from).to_vec()
+}
+
 impl Drop for NodeProc {
     fn drop(&mut self) {
         crate::engine::terminate(&mut self.child);
