@@ -27,6 +27,9 @@ use crate::signaling::ws::{now_ms, Signaling};
 
 /// How often the committer writes what changed: the most a takeover loses, in time.
 pub const COMMIT_EVERY: Duration = Duration::from_millis(100);
+/// The longest the server API's kick or room close waits for its write before answering
+/// anyway (Redis not answering; the round logs that).
+const COMMIT_WAIT: Duration = Duration::from_secs(3);
 /// The most bytes one round writes; rooms beyond wait for the next round.
 const ROUND_BYTES: usize = 8 << 20;
 
@@ -47,13 +50,27 @@ impl Cluster {
         loop {
             let stopping = tokio::select! {
                 () = tokio::time::sleep(COMMIT_EVERY) => false,
+                () = self.commit_now.notified() => false,
                 () = stop.cancelled() => true,
             };
             self.commit_round(&sig, &mut rooms).await;
+            self.commits.send_modify(|n| *n += 1);
             if stopping {
                 break;
             }
         }
+    }
+
+    /// Waits until a commit round that read the hub after this call has ended (at most
+    /// [`COMMIT_WAIT`]): what the hub holds now is then in Redis, unless Redis failed (the
+    /// round logs it). The round running at the call may have read the hub before it, so the
+    /// one after it is waited for, called at once.
+    pub(super) async fn committed(&self) {
+        let mut rounds = self.commits.subscribe();
+        let start = *rounds.borrow_and_update();
+        self.commit_now.notify_one();
+        let after = rounds.wait_for(|n| *n >= start + 2);
+        let _ = tokio::time::timeout(COMMIT_WAIT, after).await;
     }
 
     /// One round: the deltas of every owned room, read under one lock, then written.

@@ -201,6 +201,10 @@ pub struct Cluster {
     /// Held from a claim with a new epoch until the room's state is in the hub, so that no
     /// join is served in between (it would find the room empty).
     taking: tokio::sync::Mutex<()>,
+    /// Commit rounds ended so far, and the call for one at once (`commit.rs`): the server
+    /// API's kicks and room closes answer once what they did is written.
+    commits: tokio::sync::watch::Sender<u64>,
+    commit_now: tokio::sync::Notify,
 }
 
 impl Cluster {
@@ -221,6 +225,8 @@ impl Cluster {
             media: hooks::MediaRecords::default(),
             signaling: std::sync::OnceLock::new(),
             taking: tokio::sync::Mutex::new(()),
+            commits: tokio::sync::watch::Sender::new(0),
+            commit_now: tokio::sync::Notify::new(),
         })
     }
 
