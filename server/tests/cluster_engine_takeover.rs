@@ -28,18 +28,16 @@ use engine::ffmpeg::Ffmpeg;
 use engine::nginx::{self, Ports};
 use engine::{http_raw, temp_dir, Cleanup, HOOK_SECRET};
 use member::Member;
-use procs::{engine_flags, NodeProc};
-use resume::{join_retrying, until_written, ws};
+use procs::engine_nodes;
+use resume::{
+    in_snapshot, join_retrying, last_seq, play_url, plays, publish_video, three_members,
+    until_written, ws,
+};
 
 /// The events of `m` of `kind` about member `uid`.
 fn count(m: &Member, kind: &str, uid: u64) -> usize {
     let about = |e: &&Value| e["type"] == kind && e["body"]["uid"] == uid;
     m.events.iter().filter(about).count()
-}
-
-/// The seq of the last event `m` was sent.
-fn last_seq(m: &Member) -> u64 {
-    m.events.last().map_or(0, |e| e["seq"].as_u64().unwrap())
 }
 
 /// Members on three nodes, the origin's hooks at node b; node a owns the room and is killed
@@ -59,12 +57,7 @@ async fn an_engine_pusher_outlives_its_owner() {
     let dir = temp_dir("cluster-engine-takeover");
     let _cleanup = Cleanup(dir.clone());
     let po = Ports::pick(1).pop().unwrap();
-    let rtmp = format!("rtmp://127.0.0.1:{}/live", po.rtmp);
-    let flags = engine_flags(&rtmp, &format!("http://127.0.0.1:{}/control", po.control));
-    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    let [mut a, b, c] = std::array::from_fn(|i| {
-        NodeProc::start_with(&redis.url(), &dir.join(format!("{i}.log")), &flags)
-    });
+    let ([mut a, b, c], _) = engine_nodes(&redis.url(), &dir, &po);
     let hooks = format!("http://{}/hooks/nginx-rtmp/{HOOK_SECRET}/0", b.addr);
     let origin = nginx::start("origin.conf", &dir.join("origin"), po, &[("HOOKS", hooks)]).await;
     // Ready once Redis and the engine's control interface answer them.
@@ -72,19 +65,14 @@ async fn an_engine_pusher_outlives_its_owner() {
         nodes::until_ready(&n.addr, 200).await;
     }
 
-    let mut m1 = Member::join(&ws(&a.addr), "eo", 1).await;
-    let mut m2 = Member::join(&ws(&b.addr), "eo", 2).await;
-    let mut m3 = Member::join(&ws(&c.addr), "eo", 3).await;
+    let [mut m1, mut m2, mut m3] = three_members("eo", [&a.addr, &b.addr, &c.addr]).await;
     m2.until("member-joined", Some(3)).await;
-    let publish = json!({"v": 1, "id": 0, "type": "publish", "body": {"video": true}});
-    let url = m1.ask_ok(publish).await["body"]["url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let url = publish_video(&mut m1).await;
     assert!(url.starts_with(&origin.rtmp_base()), "{url}");
     let pusher = Ffmpeg::push(&url);
-    m2.until("stream-added", Some(1)).await;
-    m3.until("stream-added", Some(1)).await;
+    for m in [&mut m2, &mut m3] {
+        m.until("stream-added", Some(1)).await;
+    }
     for m in [&m1, &m2, &m3] {
         until_written(&redis, "eo", m).await;
     }
@@ -96,24 +84,9 @@ async fn an_engine_pusher_outlives_its_owner() {
     let mut n2 = join_retrying(&b.addr, "eo", 2, Some((&m2, last_seq(&m2)))).await;
     assert_eq!(n2.joined["body"]["resumed"], true, "{}", n2.joined);
     let mut n3 = join_retrying(&c.addr, "eo", 3, None).await;
-    let snap = n3.joined["body"]["members"].as_array().unwrap().clone();
-    let one = snap
-        .iter()
-        .find(|x| x["uid"] == 1)
-        .expect("member 1 is there");
+    let one = in_snapshot(&n3, 1);
     assert_eq!(one["live"]["video"], true, "still live: {one}");
-    let subscribe =
-        json!({"v": 1, "id": 0, "type": "subscribe", "body": {"uid": 1, "video": true}});
-    let play = n2.ask_ok(subscribe).await["body"]["url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (status, frames) = Ffmpeg::play_frames(&play, 5).exit().await;
-    assert!(
-        status.success() && frames >= 5,
-        "it plays: {}",
-        origin.log()
-    );
+    plays(&play_url(&mut n2, 1).await, || origin.log()).await;
 
     drop(pusher);
     n2.until("stream-removed", Some(1)).await;

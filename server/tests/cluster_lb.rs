@@ -36,9 +36,9 @@ mod redis_server;
 mod resume;
 
 use member::Member;
-use procs::{engine_flags, NodeProc};
+use procs::{engine_nodes, NodeProc};
 use redis_server::Redis;
-use resume::{join_retrying, ws};
+use resume::{join_retrying, last_seq, play_url, plays, publish_video, ws};
 
 /// The public name of the test certificate.
 const NAME: &str = "cluster.test";
@@ -218,11 +218,6 @@ async fn three_nodes_behind_the_tls_load_balancer_survive_a_kill() {
     drop((m1, m2, n1, n2, m3));
 }
 
-/// The seq of the last event `m` was sent (0: none).
-fn last_seq<S>(m: &Member<S>) -> u64 {
-    m.events.last().map_or(0, |e| e["seq"].as_u64().unwrap())
-}
-
 /// An nginx-rtmp origin (`deploy/nginx-rtmp/origin.conf`) whose hooks go to the plain-HTTP
 /// hooks listener of `deploy/nginx/cluster.conf`, in front of three nodes; node a owns the
 /// room. A real ffmpeg push is admitted (`stream-added` reaches a member through the load
@@ -242,12 +237,7 @@ async fn engine_hooks_through_the_load_balancer_reach_the_owner() {
     let _cleanup = Cleanup(dir.clone());
     let redis = Redis::start("lb-hooks").await;
     let po = Ports::pick(1).pop().unwrap();
-    let rtmp = format!("rtmp://127.0.0.1:{}/live", po.rtmp);
-    let flags = engine_flags(&rtmp, &format!("http://127.0.0.1:{}/control", po.control));
-    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-    let [mut a, b, c] = std::array::from_fn(|i| {
-        NodeProc::start_with(&redis.url(), &dir.join(format!("node{i}.log")), &flags)
-    });
+    let ([mut a, b, c], _) = engine_nodes(&redis.url(), &dir, &po);
     let lb = Lb::start(&dir, &[&a, &b, &c]).await;
     let hooks = format!(
         "http://127.0.0.1:{}/hooks/nginx-rtmp/{HOOK_SECRET}/0",
@@ -262,11 +252,7 @@ async fn engine_hooks_through_the_load_balancer_reach_the_owner() {
     let mut m2 = lb.join("lh", 2, None).await;
     let mut m3 = Member::join(&ws(&c.addr), "lh", 3).await;
     m1.until("member-joined", Some(3)).await;
-    let publish = serde_json::json!({"v": 1, "id": 0, "type": "publish", "body": {"video": true}});
-    let url = m1.ask_ok(publish).await["body"]["url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let url = publish_video(&mut m1).await;
     assert!(url.starts_with(&origin.rtmp_base()), "{url}");
     let pusher = Ffmpeg::push(&url);
     m2.until("stream-added", Some(1)).await;
@@ -283,17 +269,7 @@ async fn engine_hooks_through_the_load_balancer_reach_the_owner() {
     assert_eq!(n2.joined["body"]["resumed"], true, "{}", n2.joined);
     let mut n3 = join_retrying(&c.addr, "lh", 3, Some((&m3, last_seq(&m3)))).await;
     assert_eq!(n3.joined["body"]["resumed"], true, "{}", n3.joined);
-    let subscribe = serde_json::json!({"v": 1, "id": 0, "type": "subscribe", "body": {"uid": 1, "video": true}});
-    let play = n3.ask_ok(subscribe).await["body"]["url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (status, frames) = Ffmpeg::play_frames(&play, 5).exit().await;
-    assert!(
-        status.success() && frames >= 5,
-        "it plays: {}",
-        origin.log()
-    );
+    plays(&play_url(&mut n3, 1).await, || origin.log()).await;
     drop(pusher);
     n2.until("stream-removed", Some(1)).await;
     n3.until("stream-removed", Some(1)).await;

@@ -32,7 +32,10 @@ use live::token_for;
 use member::Member;
 use procs::NodeProc;
 use redis_server::Redis;
-use resume::{answer_retrying, join_retrying, once_in_order, until_written, ws};
+use resume::{
+    answer_retrying, in_snapshot, join_retrying, last_seq, once_in_order, publish_video,
+    three_members, until_written, ws,
+};
 
 /// Members here do not ping: the heartbeat must not end them mid-test.
 const QUIET: [&str; 4] = ["--ping-interval-ms", "60000", "--ping-timeout-ms", "120000"];
@@ -53,23 +56,10 @@ async fn three_nodes(tag: &str, extra: [&[&str]; 3]) -> Option<(Redis, Cleanup, 
     Some((redis, Cleanup(dir), nodes))
 }
 
-/// The seq of the last event `m` was sent (0: none).
-fn last_seq(m: &Member) -> u64 {
-    m.events.last().map_or(0, |e| e["seq"].as_u64().unwrap())
-}
-
 /// The events of `m` of `kind` about member `uid`.
 fn count(m: &Member, kind: &str, uid: u64) -> usize {
     let about = |e: &&Value| e["type"] == kind && e["body"]["uid"] == uid;
     m.events.iter().filter(about).count()
-}
-
-/// Publishes video as `m`: the push URL it is handed.
-async fn publish(m: &mut Member) -> String {
-    let r = m
-        .ask_ok(json!({"v": 1, "id": 0, "type": "publish", "body": {"video": true}}))
-        .await;
-    r["body"]["url"].as_str().unwrap().to_owned()
 }
 
 /// The owner (node a) dies under a live pusher of its embedded media server. Member 2
@@ -83,11 +73,9 @@ async fn a_pusher_that_died_with_its_owner_is_announced_again_once() {
     let Some((redis, _cleanup, [mut a, b, c])) = three_nodes("pusher", [none; 3]).await else {
         return;
     };
-    let mut m1 = Member::join(&ws(&a.addr), "pu", 1).await;
-    let mut m2 = Member::join(&ws(&b.addr), "pu", 2).await;
-    let mut m3 = Member::join(&ws(&c.addr), "pu", 3).await;
+    let [mut m1, mut m2, mut m3] = three_members("pu", [&a.addr, &b.addr, &c.addr]).await;
     m2.until("member-joined", Some(3)).await;
-    let url = publish(&mut m1).await;
+    let url = publish_video(&mut m1).await;
     let rtmp = |n: &NodeProc| n.endpoints["rtmp"].as_str().unwrap().to_owned();
     assert!(url.starts_with(&rtmp(&a)), "{url} is the owner's");
     let mut pusher = live::probe::pusher(&url);
@@ -107,16 +95,12 @@ async fn a_pusher_that_died_with_its_owner_is_announced_again_once() {
     assert_eq!(n2.joined["body"]["resumed"], true, "{}", n2.joined);
     n2.until("stream-removed", Some(1)).await;
     let mut n3 = join_retrying(&c.addr, "pu", 3, None).await;
-    let snap = n3.joined["body"]["members"].as_array().unwrap().clone();
-    let one = snap
-        .iter()
-        .find(|x| x["uid"] == 1)
-        .expect("member 1 is there");
+    let one = in_snapshot(&n3, 1);
     assert_ne!(one["live"]["video"], true, "not live: {one}");
     let mut n1 = join_retrying(&c.addr, "pu", 1, Some((&m1, last_seq(&m1)))).await;
     assert_eq!(n1.joined["body"]["resumed"], true, "{}", n1.joined);
 
-    let again = publish(&mut n1).await;
+    let again = publish_video(&mut n1).await;
     assert!(again.starts_with(&rtmp(&b)), "{again} is the new owner's");
     let mut pusher = live::probe::pusher(&again);
     n2.until("stream-added", Some(1)).await;
@@ -147,9 +131,7 @@ async fn a_kick_survives_the_owner() {
     let Some((redis, _cleanup, [mut a, b, c])) = three_nodes("kick", [none; 3]).await else {
         return;
     };
-    let mut m1 = Member::join(&ws(&a.addr), "kk", 1).await;
-    let mut m2 = Member::join(&ws(&b.addr), "kk", 2).await;
-    let m3 = Member::join(&ws(&a.addr), "kk", 3).await;
+    let [mut m1, mut m2, m3] = three_members("kk", [&a.addr, &b.addr, &a.addr]).await;
     let old = |uid: u64| token_for("kk", &uid.to_string(), Default::default());
     let before = [old(2), old(3)];
     m1.until("member-joined", Some(3)).await;

@@ -69,7 +69,7 @@ impl NodeProc {
 
 /// The flags of a node whose media is the nginx-rtmp origin at `rtmp`, controlled at
 /// `control`, sharing the suite's media and hook secrets with the other nodes.
-pub fn engine_flags(rtmp: &str, control: &str) -> Vec<String> {
+fn engine_flags(rtmp: &str, control: &str) -> Vec<String> {
     let flags = [
         "--media",
         "nginx-rtmp",
@@ -89,6 +89,23 @@ pub fn engine_flags(rtmp: &str, control: &str) -> Vec<String> {
         "120000",
     ];
     flags.map(String::from).to_vec()
+}
+
+/// Three nodes of the cluster of `redis_url` whose media is the nginx-rtmp origin that will
+/// listen on `ports` (its RTMP base is returned too), their logs in `dir`.
+pub fn engine_nodes(
+    redis_url: &str,
+    dir: &std::path::Path,
+    ports: &crate::engine::nginx::Ports,
+) -> ([NodeProc; 3], String) {
+    let rtmp = format!("rtmp://127.0.0.1:{}/live", ports.rtmp);
+    let control = format!("http://127.0.0.1:{}/control", ports.control);
+    let flags = engine_flags(&rtmp, &control);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let nodes = std::array::from_fn(|i| {
+        NodeProc::start_with(redis_url, &dir.join(format!("node{i}.log")), &flags)
+    });
+    (nodes, rtmp)
 }
 
 impl Drop for NodeProc {

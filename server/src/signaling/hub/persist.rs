@@ -227,28 +227,15 @@ impl Member {
         // The newest answers that fit their share, then the newest events that fit the rest,
         // each oldest first (counted escaped, as the stream info: written in JSON, text may
         // grow).
-        let mut replies_left = MAX_REPLY_BYTES;
-        for (id, frame) in self.replies.iter().rev() {
-            let cost = frame.len() * 2 + 16;
-            if cost > replies_left {
-                break;
-            }
-            replies_left -= cost;
-            r.replies.push((*id, frame.clone()));
-        }
-        r.replies.reverse();
+        let replies = self.replies.iter().rev();
+        let replies = replies.map(|(id, f)| (f.len() * 2 + 16, (*id, f.clone())));
+        let (replies, replies_cost) = newest_that_fit(replies, MAX_REPLY_BYTES);
+        r.replies = replies;
         let info_cost = info.map_or(0, |i| i.0.len() * 2 + 24);
-        let fixed = 1024 + r.session.len() + info_cost + (MAX_REPLY_BYTES - replies_left);
-        let mut room = MAX_MEMBER_BYTES.saturating_sub(fixed);
-        for (seq, body) in self.ring.iter().rev().take(PERSIST_RING) {
-            let cost = body.len() * 2 + 24;
-            if cost > room {
-                break;
-            }
-            room -= cost;
-            r.ring.push((*seq, body.to_string()));
-        }
-        r.ring.reverse();
+        let fixed = 1024 + r.session.len() + info_cost + replies_cost;
+        let ring = self.ring.iter().rev().take(PERSIST_RING);
+        let ring = ring.map(|(seq, body)| (body.len() * 2 + 24, (*seq, body.to_string())));
+        r.ring = newest_that_fit(ring, MAX_MEMBER_BYTES.saturating_sub(fixed)).0;
         serde_json::to_string(&r).unwrap_or_default()
     }
 }
@@ -506,6 +493,22 @@ impl Hub {
         self.refresh_tasks(key, now_ms, out);
         Ok(n)
     }
+}
+
+/// Of `items`, newest first with their cost in bytes, the newest whose costs fit `budget`
+/// together (stopping at the first that does not, so that what is kept has no gap), oldest
+/// first; and what they cost.
+fn newest_that_fit<T>(items: impl Iterator<Item = (usize, T)>, budget: usize) -> (Vec<T>, usize) {
+    let (mut kept, mut used) = (Vec::new(), 0);
+    for (cost, item) in items {
+        if used + cost > budget {
+            break;
+        }
+        used += cost;
+        kept.push(item);
+    }
+    kept.reverse();
+    (kept, used)
 }
 
 /// Whether a member record can stand: its events end at its seq without a gap, no more than
