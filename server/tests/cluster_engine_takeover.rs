@@ -8,7 +8,7 @@
 //! Skipped (with a printed reason) when nginx's RTMP module or redis-server is missing, unless
 //! `CI=true`: there a missing one fails the suite. Everything waits on events.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 mod engine;
 mod live;

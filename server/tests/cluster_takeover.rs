@@ -11,7 +11,7 @@
 //!
 //! Everything waits on events (a frame, a close, a key written) with generous deadlines.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 mod engine;
 mod live;
