@@ -222,3 +222,28 @@ async fn a_full_node_leaves_a_takeover_to_another() {
     assert_eq!(n1.joined["body"]["resumed"], true, "{}", n1.joined);
     assert_eq!(n1.joined["body"]["session"], claim.0);
 }
+
+/// A room closed through the server API (of node c; a owns it) stays closed when a is
+/// killed the moment the close is answered: member 1, coming back through b, which claims the
+/// room, is not resumed into it but joins a new, empty one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_room_stays_closed_after_the_owner() {
+    let none: &[&str] = &[];
+    let Some((redis, _cleanup, [mut a, b, c])) = three_nodes("close", [none; 3]).await else {
+        return;
+    };
+    let [mut m1, mut m2, _m3] = three_members("cl", [&a.addr, &b.addr, &a.addr]).await;
+    m2.until("member-joined", Some(3)).await;
+    until_written(&redis, "cl", &m2).await;
+    let (status, body) = live::http::api(&c.addr, "DELETE", "/api/v1/rooms/cl", "").await;
+    assert_eq!(status, 200, "close: {body}");
+    a.kill9();
+    m1.closed().await;
+    let n1 = join_retrying(&b.addr, "cl", 1, Some((&m1, last_seq(&m1)))).await;
+    assert_ne!(n1.joined["body"]["resumed"], true, "{}", n1.joined);
+    assert_eq!(
+        n1.joined["body"]["members"],
+        serde_json::json!([]),
+        "a new room"
+    );
+}

@@ -107,9 +107,15 @@ impl Cluster {
         for (key, value, delta) in deltas {
             let (app, room) = (key.0.as_str(), key.1.as_str());
             let Some(delta) = delta else {
-                // Not in the hub: it ended (the lease loop releases it and its state), or
-                // it was never joined here.
-                rooms.remove(&key);
+                // Not in the hub: it ended (closed, or its last member went), or it was never
+                // joined here. What was written of a room that ended goes now, not when the
+                // lease loop releases the room: a node taking the room over in between would
+                // bring its members back.
+                if rooms.remove(&key).is_some_and(|c| c.at.is_some()) {
+                    if let Err(e) = self.seen(self.store.drop_state(app, room, &value).await) {
+                        tracing::warn!(code = e.code(), error = %e, %app, %room, "cluster: state of an ended room not deleted");
+                    }
+                }
                 continue;
             };
             let due = rooms
