@@ -7,9 +7,9 @@
 //! The room's state is in Redis (README "Several nodes (Redis)"), so the members resume on the
 //! new owner: the same sessions, their seqs going on without a gap.
 //!
-//! The same configuration carries an nginx-rtmp origin's hooks (plain HTTP, on its own
-//! private listener) to whichever node, and through it to the room's owner, before and after
-//! the owner is killed.
+//! `deploy/nginx/cluster-hooks.conf`, beside it, carries an nginx-rtmp origin's hooks (plain
+//! HTTP, on a private listener) to whichever node, and through it to the room's owner, before
+//! and after the owner is killed.
 
 use std::path::Path;
 use std::time::Duration;
@@ -62,7 +62,7 @@ impl Lb {
         let [port, hooks_port] = free_ports(2)[..] else {
             panic!("two ports");
         };
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/nginx/cluster.conf");
+        let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/nginx");
         let mut vars = vec![
             ("LISTEN", format!("127.0.0.1:{port}")),
             ("HOOKS_LISTEN", format!("127.0.0.1:{hooks_port}")),
@@ -73,7 +73,12 @@ impl Lb {
         for (name, n) in ["NODE_1", "NODE_2", "NODE_3"].into_iter().zip(nodes) {
             vars.push((name, n.addr.clone()));
         }
-        let site = nginx::replace("cluster.conf", std::fs::read_to_string(src).unwrap(), &vars);
+        // Both files in one http block, as an operator installs them side by side.
+        let fill = |file: &str| {
+            let text = std::fs::read_to_string(deploy.join(file)).unwrap();
+            nginx::replace(file, text, &vars)
+        };
+        let site = fill("cluster.conf") + &fill("cluster-hooks.conf");
         let site_path = dir.join("cluster.conf");
         std::fs::write(&site_path, site).unwrap();
         let main = tls::http_main(&site_path);
@@ -219,7 +224,7 @@ async fn three_nodes_behind_the_tls_load_balancer_survive_a_kill() {
 }
 
 /// An nginx-rtmp origin (`deploy/nginx-rtmp/origin.conf`) whose hooks go to the plain-HTTP
-/// hooks listener of `deploy/nginx/cluster.conf`, in front of three nodes; node a owns the
+/// hooks listener of `deploy/nginx/cluster-hooks.conf`, in front of three nodes; node a owns the
 /// room. A real ffmpeg push is admitted (`stream-added` reaches a member through the load
 /// balancer and one on node c); a is killed under the push, the members resume on the node
 /// that takes the room over, a play is admitted through the load balancer by the new owner,
