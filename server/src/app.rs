@@ -251,6 +251,7 @@ impl Server {
             .with_limits(cfg.limits)
             .with_task_policy(cfg.tasks.clone())
             .with_member_recording(true)
+            .with_external_media(cfg.external_media.is_some())
             .with_he_aac(crate::tasks::he_aac_available(&runner.compositor));
         let (task_tx, task_rx) = tokio::sync::mpsc::unbounded_channel();
         // Layout images are fetched by the server under the policy, never by a compositor.

@@ -6,6 +6,10 @@
 //!
 //! The room's state is in Redis (README "Several nodes (Redis)"), so the members resume on the
 //! new owner: the same sessions, their seqs going on without a gap.
+//!
+//! `deploy/nginx/cluster-hooks.conf`, beside it, carries an nginx-rtmp origin's hooks (plain
+//! HTTP, on a private listener) to whichever node, and through it to the room's owner, before
+//! and after the owner is killed.
 
 use std::path::Path;
 use std::time::Duration;
@@ -16,8 +20,9 @@ use tokio_rustls::rustls;
 
 mod engine;
 mod live;
-use engine::nginx::{self, Nginx};
-use engine::{free_ports, temp_dir, tls, Cleanup};
+use engine::ffmpeg::Ffmpeg;
+use engine::nginx::{self, Nginx, Ports};
+use engine::{free_ports, http_raw, temp_dir, tls, Cleanup, HOOK_SECRET};
 
 #[path = "cluster/member.rs"]
 mod member;
@@ -27,10 +32,13 @@ mod nodes;
 mod procs;
 #[path = "cluster/redis.rs"]
 mod redis_server;
+#[path = "cluster/resume.rs"]
+mod resume;
 
 use member::Member;
-use procs::NodeProc;
+use procs::{engine_nodes, NodeProc};
 use redis_server::Redis;
+use resume::{join_retrying, last_seq, play_url, plays, publish_video, ws};
 
 /// The public name of the test certificate.
 const NAME: &str = "cluster.test";
@@ -39,20 +47,25 @@ type Wss = tokio_tungstenite::WebSocketStream<TlsStream<TcpStream>>;
 /// A member through the load balancer.
 type Lbm = Member<TlsStream<TcpStream>>;
 
-/// nginx with `deploy/nginx/cluster.conf` over `nodes` on a free port.
+/// nginx with `deploy/nginx/cluster.conf` over `nodes` on free ports.
 struct Lb {
     _nginx: Nginx,
     port: u16,
+    /// The plain-HTTP listener of the media engine's hooks.
+    hooks_port: u16,
     tls: tokio_rustls::TlsConnector,
 }
 
 impl Lb {
     async fn start(dir: &Path, nodes: &[&NodeProc]) -> Self {
         let (cert, key, der) = tls::certificate(dir, NAME);
-        let port = free_ports(1)[0];
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/nginx/cluster.conf");
+        let [port, hooks_port] = free_ports(2)[..] else {
+            panic!("two ports");
+        };
+        let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/nginx");
         let mut vars = vec![
             ("LISTEN", format!("127.0.0.1:{port}")),
+            ("HOOKS_LISTEN", format!("127.0.0.1:{hooks_port}")),
             ("SERVER_NAME", NAME.to_owned()),
             ("CERTIFICATE", cert.display().to_string()),
             ("CERTIFICATE_KEY", key.display().to_string()),
@@ -60,13 +73,20 @@ impl Lb {
         for (name, n) in ["NODE_1", "NODE_2", "NODE_3"].into_iter().zip(nodes) {
             vars.push((name, n.addr.clone()));
         }
-        let site = nginx::replace("cluster.conf", std::fs::read_to_string(src).unwrap(), &vars);
+        // Both files in one http block, as an operator installs them side by side.
+        let fill = |file: &str| {
+            let text = std::fs::read_to_string(deploy.join(file)).unwrap();
+            nginx::replace(file, text, &vars)
+        };
+        let site = fill("cluster.conf") + &fill("cluster-hooks.conf");
         let site_path = dir.join("cluster.conf");
         std::fs::write(&site_path, site).unwrap();
-        let nginx = nginx::spawn("cluster.conf", &tls::http_main(&site_path), dir, &[port]).await;
+        let main = tls::http_main(&site_path);
+        let nginx = nginx::spawn("cluster.conf", &main, dir, &[port, hooks_port]).await;
         Self {
             _nginx: nginx,
             port,
+            hooks_port,
             tls: tls::connector(der),
         }
     }
@@ -201,4 +221,72 @@ async fn three_nodes_behind_the_tls_load_balancer_survive_a_kill() {
     let (status, body) = lb.api("GET", "/api/v1/rooms/lb/tasks").await;
     assert_eq!(status, 200, "the server API after the kill: {body}");
     drop((m1, m2, n1, n2, m3));
+}
+
+/// An nginx-rtmp origin (`deploy/nginx-rtmp/origin.conf`) whose hooks go to the plain-HTTP
+/// hooks listener of `deploy/nginx/cluster-hooks.conf`, in front of three nodes; node a owns the
+/// room. A real ffmpeg push is admitted (`stream-added` reaches a member through the load
+/// balancer and one on node c); a is killed under the push, the members resume on the node
+/// that takes the room over, a play is admitted through the load balancer by the new owner,
+/// and when the pusher stops its `publish_done` ends the stream. The hooks listener serves
+/// nothing but hooks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engine_hooks_through_the_load_balancer_reach_the_owner() {
+    if !redis_server::available()
+        || !nginx::available("cluster_lb")
+        || !nginx::installed("cluster_lb", &[nginx::NGINX, "/usr/bin/openssl"])
+    {
+        return;
+    }
+    let dir = temp_dir("cluster-lb-hooks");
+    let _cleanup = Cleanup(dir.clone());
+    let redis = Redis::start("lb-hooks").await;
+    let po = Ports::pick(1).pop().unwrap();
+    let ([mut a, b, c], _) = engine_nodes(&redis.url(), &dir, &po);
+    let lb = Lb::start(&dir, &[&a, &b, &c]).await;
+    let hooks = format!(
+        "http://127.0.0.1:{}/hooks/nginx-rtmp/{HOOK_SECRET}/0",
+        lb.hooks_port
+    );
+    let origin = nginx::start("origin.conf", &dir.join("origin"), po, &[("HOOKS", hooks)]).await;
+    for n in [&a, &b, &c] {
+        nodes::until_ready(&n.addr, 200).await;
+    }
+
+    let mut m1 = Member::join(&ws(&a.addr), "lh", 1).await;
+    let mut m2 = lb.join("lh", 2, None).await;
+    let mut m3 = Member::join(&ws(&c.addr), "lh", 3).await;
+    m1.until("member-joined", Some(3)).await;
+    let url = publish_video(&mut m1).await;
+    assert!(url.starts_with(&origin.rtmp_base()), "{url}");
+    let pusher = Ffmpeg::push(&url);
+    m2.until("stream-added", Some(1)).await;
+    m3.until("stream-added", Some(1)).await;
+    for (uid, seq) in [(1, last_seq(&m1)), (2, last_seq(&m2)), (3, last_seq(&m3))] {
+        redis.until_written("lh", uid, seq).await;
+    }
+
+    a.kill9();
+    m1.closed().await;
+    m2.closed().await;
+    m3.closed().await;
+    let mut n2 = lb.join("lh", 2, Some(&m2)).await;
+    assert_eq!(n2.joined["body"]["resumed"], true, "{}", n2.joined);
+    let mut n3 = join_retrying(&c.addr, "lh", 3, Some((&m3, last_seq(&m3)))).await;
+    assert_eq!(n3.joined["body"]["resumed"], true, "{}", n3.joined);
+    plays(&play_url(&mut n3, 1).await, || origin.log()).await;
+    drop(pusher);
+    n2.until("stream-removed", Some(1)).await;
+    n3.until("stream-removed", Some(1)).await;
+    for n in [&n2.events, &n3.events] {
+        let removed = n.iter().filter(|e| e["type"] == "stream-removed").count();
+        assert_eq!(removed, 1, "the stream went once: {n:?}");
+    }
+
+    // The hooks listener carries hooks only: no members, no server API, no node calls.
+    let hooks_addr = format!("127.0.0.1:{}", lb.hooks_port);
+    for path in ["/ws", "/api/v1/rooms/lh/tasks", "/cluster/relay", "/readyz"] {
+        let (status, _) = http_raw("127.0.0.1", &hooks_addr, ("GET", path), "", b"").await;
+        assert_eq!(status, 404, "{path}");
+    }
 }

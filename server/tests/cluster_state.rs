@@ -25,10 +25,13 @@ mod nodes;
 mod procs;
 #[path = "cluster/redis.rs"]
 mod redis_server;
+#[path = "cluster/resume.rs"]
+mod resume;
 
 use member::Member;
 use procs::NodeProc;
 use redis_server::Redis;
+use resume::{join_retrying, once_in_order, snapshot, until_written, ws};
 
 /// A fresh Redis and two node processes in its cluster, ready, run with the TOML `config`
 /// if given, their logs in a directory removed with the [`Cleanup`]; `None` where there is no
@@ -51,38 +54,6 @@ async fn two_nodes(
         nodes::until_ready(&p.addr, 200).await;
     }
     Some((redis, Cleanup(dir), a, b))
-}
-
-/// `ws://addr/ws`.
-fn ws(addr: &str) -> String {
-    format!("ws://{addr}/ws")
-}
-
-/// Waits until the state written for member `m` has the seq it last saw.
-async fn until_written(redis: &Redis, room: &str, m: &Member) {
-    let seq = m.events.last().map_or(0, |e| e["seq"].as_u64().unwrap());
-    redis.until_written(room, m.uid, seq).await;
-}
-
-/// Joins `room` as `uid` through `addr`, asking to resume as `old` if given with `last_seq`
-/// (what it says it saw), retrying while the room's dead owner still holds its lease.
-async fn join_retrying(addr: &str, room: &str, uid: u64, old: Option<(&Member, u64)>) -> Member {
-    let mut last = Value::Null;
-    for _ in 0..450 {
-        let claim = old.map(|(m, seq)| (m.joined["body"]["session"].clone(), seq));
-        match Member::rejoin_claiming(live::connect(&ws(addr)).await, room, uid, claim).await {
-            Ok(m) => return m,
-            Err(why) => last = why,
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("member {uid} could not join {room} through {addr}: {last}");
-}
-
-/// The uids in a member's join snapshot.
-fn snapshot(m: &Member) -> BTreeSet<u64> {
-    let snap = m.joined["body"]["members"].as_array().unwrap();
-    snap.iter().map(|x| x["uid"].as_u64().unwrap()).collect()
 }
 
 /// A member's model of the room: its join snapshot, then each member-joined and member-left
@@ -211,15 +182,6 @@ async fn a_push_task_restarts_on_the_new_owner() {
     assert_eq!(again["body"]["task_id"], "t1");
     once_in_order(&m1, &n1);
     drop((b, sink));
-}
-
-/// Fails unless the events of `before` and then of `after` (the same session, resumed) have
-/// the seqs 1, 2, 3... without a gap or a repeat.
-fn once_in_order(before: &Member, after: &Member) {
-    let all = before.events.iter().chain(&after.events);
-    let seqs: Vec<u64> = all.map(|e| e["seq"].as_u64().unwrap()).collect();
-    let want: Vec<u64> = (1..=seqs.len() as u64).collect();
-    assert_eq!(seqs, want, "every event once, in order");
 }
 
 /// Reads until a `task-status` event saying pushing (505).

@@ -27,6 +27,9 @@ use crate::signaling::ws::{now_ms, Signaling};
 
 /// How often the committer writes what changed: the most a takeover loses, in time.
 pub const COMMIT_EVERY: Duration = Duration::from_millis(100);
+/// The longest the server API's kick or room close waits for its write before answering
+/// anyway (Redis not answering; the round logs that).
+const COMMIT_WAIT: Duration = Duration::from_secs(3);
 /// The most bytes one round writes; rooms beyond wait for the next round.
 const ROUND_BYTES: usize = 8 << 20;
 
@@ -47,13 +50,27 @@ impl Cluster {
         loop {
             let stopping = tokio::select! {
                 () = tokio::time::sleep(COMMIT_EVERY) => false,
+                () = self.commit_now.notified() => false,
                 () = stop.cancelled() => true,
             };
             self.commit_round(&sig, &mut rooms).await;
+            self.commits.send_modify(|n| *n += 1);
             if stopping {
                 break;
             }
         }
+    }
+
+    /// Waits until a commit round that read the hub after this call has ended (at most
+    /// [`COMMIT_WAIT`]): what the hub holds now is then in Redis, unless Redis failed (the
+    /// round logs it). The round running at the call may have read the hub before it, so the
+    /// one after it is waited for, called at once.
+    pub(super) async fn committed(&self) {
+        let mut rounds = self.commits.subscribe();
+        let start = *rounds.borrow_and_update();
+        self.commit_now.notify_one();
+        let after = rounds.wait_for(|n| *n >= start + 2);
+        let _ = tokio::time::timeout(COMMIT_WAIT, after).await;
     }
 
     /// One round: the deltas of every owned room, read under one lock, then written.
@@ -90,9 +107,15 @@ impl Cluster {
         for (key, value, delta) in deltas {
             let (app, room) = (key.0.as_str(), key.1.as_str());
             let Some(delta) = delta else {
-                // Not in the hub: it ended (the lease loop releases it and its state), or
-                // it was never joined here.
-                rooms.remove(&key);
+                // Not in the hub: it ended (closed, or its last member went), or it was never
+                // joined here. What was written of a room that ended goes now, not when the
+                // lease loop releases the room: a node taking the room over in between would
+                // bring its members back.
+                if rooms.remove(&key).is_some_and(|c| c.at.is_some()) {
+                    if let Err(e) = self.seen(self.store.drop_state(app, room, &value).await) {
+                        tracing::warn!(code = e.code(), error = %e, %app, %room, "cluster: state of an ended room not deleted");
+                    }
+                }
                 continue;
             };
             let due = rooms
@@ -126,37 +149,45 @@ impl Cluster {
     /// This node just claimed `key` with a new epoch (`value`): the room's members, tasks and
     /// kicks as its last owner wrote them join the hub here, every member detached. State
     /// that is refused (corrupt, oversized) is logged with its code and deleted, and the room
-    /// starts empty.
-    pub(super) async fn take_over(&self, key: &RoomKey, value: &str) {
+    /// starts empty. False when this node is at its room limit: the claim is given back and
+    /// the state kept for the node that takes the room next.
+    pub(super) async fn take_over(&self, key: &RoomKey, value: &str) -> bool {
         let Some(sig) = self.signaling.get() else {
-            return;
+            return true;
         };
         let (app, room) = (key.0.as_str(), key.1.as_str());
         let refused = match self.seen(self.store.load(app, room).await) {
-            Ok(None) => return,
+            Ok(None) => return true,
             Ok(Some(s)) => {
                 let restored =
                     sig.api(|h, out| h.restore_room(key, &s.room, &s.members, now_ms(), out));
                 match restored {
                     Ok(n) => {
                         tracing::info!(%app, %room, members = n, "cluster: room taken over with its state");
-                        return;
+                        return true;
                     }
                     // This node's hub still serves the room (its own, re-claimed): what
                     // Redis holds is what this node wrote, and stays.
-                    Err(RestoreError::AlreadyHeld) => return,
+                    Err(RestoreError::AlreadyHeld) => return true,
+                    Err(e @ RestoreError::RoomLimit) => {
+                        tracing::info!(code = e.code(), %app, %room, "cluster: room not taken over: this node is full");
+                        let r = self.store.release(app, room, value, false).await;
+                        let _ = self.seen(r);
+                        return false;
+                    }
                     Err(e) => ClusterError::BadState(e.code()),
                 }
             }
             Err(e @ ClusterError::BadState(_)) => e,
             Err(e) => {
                 tracing::warn!(code = e.code(), error = %e, %app, %room, "cluster: room state not read; starts empty");
-                return;
+                return true;
             }
         };
         tracing::warn!(code = refused.code(), error = %refused, %app, %room, "cluster: room state refused; starts empty");
         let r = self.store.drop_state(app, room, value).await;
         let _ = self.seen(r);
+        true
     }
 }
 

@@ -50,7 +50,7 @@ pub async fn forward_layer(
             req.extensions_mut()
                 .insert(ConnectInfo(SocketAddr::new(ip, 0)));
         }
-        return next.run(req).await;
+        return run_here(&c, req, next).await;
     }
     let Some((app, room)) = target(&req) else {
         return next.run(req).await;
@@ -59,7 +59,7 @@ pub async fn forward_layer(
         return next.run(req).await;
     }
     match c.owner_of(&app, &room).await {
-        Ok(None | Some(Route::Here)) => next.run(req).await,
+        Ok(None | Some(Route::Here)) => run_here(&c, req, next).await,
         Ok(Some(Route::Owner { node, authority })) => {
             match tokio::time::timeout(DEADLINE, c.send_to(&node, &authority, req)).await {
                 Ok(Ok(resp)) => resp,
@@ -69,6 +69,29 @@ pub async fn forward_layer(
         }
         Err(e) => e.into_response(),
     }
+}
+
+/// Runs a call about a room served here. A kick or a room close that went through answers
+/// only once it is written to Redis ([`Cluster::committed`]): the owner dying right after the
+/// answer must not bring the kicked member or the closed room back on the next owner.
+async fn run_here(c: &Cluster, req: Request, next: Next) -> Response {
+    let bars = ends_sessions(&req);
+    let resp = next.run(req).await;
+    if bars && resp.status().is_success() {
+        c.committed().await;
+    }
+    resp
+}
+
+/// Whether `req` is the server API's kick (`POST .../members/{uid}/kick`) or room close
+/// (`DELETE /api/v1/rooms/{room}`).
+fn ends_sessions(req: &Request) -> bool {
+    let Some(rest) = req.uri().path().strip_prefix("/api/v1/rooms/") else {
+        return false;
+    };
+    let kick = req.method() == axum::http::Method::POST && rest.ends_with("/kick");
+    let close = req.method() == axum::http::Method::DELETE && !rest.contains('/');
+    kick || close
 }
 
 /// The app key (from the Basic credentials, unchecked) and the room a call is about.

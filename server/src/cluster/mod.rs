@@ -201,6 +201,10 @@ pub struct Cluster {
     /// Held from a claim with a new epoch until the room's state is in the hub, so that no
     /// join is served in between (it would find the room empty).
     taking: tokio::sync::Mutex<()>,
+    /// Commit rounds ended so far, and the call for one at once (`commit.rs`): the server
+    /// API's kicks and room closes answer once what they did is written.
+    commits: tokio::sync::watch::Sender<u64>,
+    commit_now: tokio::sync::Notify,
 }
 
 impl Cluster {
@@ -221,6 +225,8 @@ impl Cluster {
             media: hooks::MediaRecords::default(),
             signaling: std::sync::OnceLock::new(),
             taking: tokio::sync::Mutex::new(()),
+            commits: tokio::sync::watch::Sender::new(0),
+            commit_now: tokio::sync::Notify::new(),
         })
     }
 
@@ -261,16 +267,35 @@ impl Cluster {
                 return Ok(Route::Here);
             }
         }
+        if self.full_for(&key) {
+            // A node at its room limit claims nothing: a room someone owns is relayed there,
+            // and a room nobody owns is refused here by the hub as on any full node (4029),
+            // so the member goes elsewhere through the load balancer, and a dead owner's
+            // room is taken over, state and all, by a node with room for it.
+            return match self.seen(self.store.owner(app, room).await)? {
+                Some(value) => self.owner_route(key, value, None).await,
+                None => Ok(Route::Here),
+            };
+        }
         let now = Instant::now();
         let value = self.seen(self.store.claim(app, room, &self.node, self.lease_ms).await)?;
         if self.newly_ours(&key, &value) {
             let _taking = self.taking.lock().await;
-            if self.newly_ours(&key, &value) {
-                self.take_over(&key, &value).await;
+            if self.newly_ours(&key, &value) && !self.take_over(&key, &value).await {
+                // Refused for the room limit (reached since the check above): the claim is
+                // given back, the state kept, and the hub refuses the join.
+                return Ok(Route::Here);
             }
             return self.owner_route(key, value, Some(now)).await;
         }
         self.owner_route(key, value, Some(now)).await
+    }
+
+    /// Whether this node's hub is at its room limit for `key`'s app and does not hold `key`.
+    fn full_for(&self, key: &RoomKey) -> bool {
+        self.signaling.get().is_some_and(|sig| {
+            sig.api(|h, _| h.media_id(&key.0, &key.1).is_none() && h.at_room_limit(&key.0))
+        })
     }
 
     /// Whether `value` is this node's and not yet known here: a claim with a new epoch.

@@ -66,6 +66,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Member<S> {
         uid: u64,
         claim: Option<(Value, u64)>,
     ) -> Result<Self, Value> {
+        let t = token_for(room, &uid.to_string(), Default::default());
+        match Self::join_with(ws, room, uid, &t, claim).await {
+            Ok((m, r)) if r["ok"] == true => Ok(m),
+            Ok((_, r)) => Err(r),
+            Err(code) => Err(serde_json::json!({ "closed": code })),
+        }
+    }
+
+    /// Joins app `sec`'s `room` as `uid` with `token` over `ws`, asking to resume session
+    /// `claim.0` from seq `claim.1` if given: the member, its `events` holding the event
+    /// frames sent before the answer, and the answer, success or not; or the close code if the
+    /// connection closed first.
+    pub async fn join_with(
+        ws: WebSocketStream<S>,
+        room: &str,
+        uid: u64,
+        token: &str,
+        claim: Option<(Value, u64)>,
+    ) -> Result<(Self, Value), Option<u16>> {
         let mut m = Self {
             uid,
             ws,
@@ -73,19 +92,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Member<S> {
             joined: Value::Null,
             next_id: 1,
         };
-        let t = token_for(room, &uid.to_string(), Default::default());
-        let mut frame = join(0, "sec", room, uid, Some(&t));
+        let mut frame = join(0, "sec", room, uid, Some(token));
         if let Some((session, last_seq)) = claim {
             frame["body"]["resume"] = serde_json::json!({"session": session, "last_seq": last_seq});
         }
-        match m.try_ask(frame).await {
-            Ok(r) if r["ok"] == true => {
-                m.joined = r;
-                Ok(m)
-            }
-            Ok(r) => Err(r),
-            Err(code) => Err(serde_json::json!({ "closed": code })),
+        let r = m.try_ask(frame).await?;
+        if r["ok"] == true {
+            m.joined = r.clone();
         }
+        Ok((m, r))
+    }
+
+    /// Numbers this member's next requests after those of `old`, its earlier self, as the
+    /// SDK's client does across a resume: the server answers a repeated id from its cache.
+    pub fn follow(&mut self, old: &Self) {
+        self.next_id = self.next_id.max(old.next_id);
     }
 
     /// The next frame, within [`PATIENCE`]; `Err` once the connection closed, with its code.

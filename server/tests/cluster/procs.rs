@@ -15,6 +15,8 @@ pub struct NodeProc {
     _stdout: BufReader<ChildStdout>,
     /// `127.0.0.1:port` of its signaling listener, which it advertises to the other nodes.
     pub addr: String,
+    /// The ready line's endpoints (`signal`, `rtmp`, `flv`): its push URLs start with `rtmp`.
+    pub endpoints: serde_json::Value,
 }
 
 impl NodeProc {
@@ -48,11 +50,13 @@ impl NodeProc {
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut ready = String::new();
         stdout.read_line(&mut ready).unwrap();
-        assert!(ready.contains("endpoints"), "no ready line: {ready:?}");
+        let line: serde_json::Value =
+            serde_json::from_str(&ready).unwrap_or_else(|_| panic!("no ready line: {ready:?}"));
         Self {
             child,
             _stdout: stdout,
             addr,
+            endpoints: line["endpoints"].clone(),
         }
     }
 
@@ -61,6 +65,47 @@ impl NodeProc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The flags of a node whose media is the nginx-rtmp origin at `rtmp`, controlled at
+/// `control`, sharing the suite's media and hook secrets with the other nodes.
+fn engine_flags(rtmp: &str, control: &str) -> Vec<String> {
+    let flags = [
+        "--media",
+        "nginx-rtmp",
+        "--media-rtmp-base",
+        rtmp,
+        "--media-control",
+        control,
+        "--media-hook-secret",
+        crate::engine::HOOK_SECRET,
+        "--media-hook-source",
+        "127.0.0.1",
+        "--media-secret",
+        crate::engine::MEDIA_SECRET,
+        "--ping-interval-ms",
+        "60000",
+        "--ping-timeout-ms",
+        "120000",
+    ];
+    flags.map(String::from).to_vec()
+}
+
+/// Three nodes of the cluster of `redis_url` whose media is the nginx-rtmp origin that will
+/// listen on `ports` (its RTMP base is returned too), their logs in `dir`.
+pub fn engine_nodes(
+    redis_url: &str,
+    dir: &std::path::Path,
+    ports: &crate::engine::nginx::Ports,
+) -> ([NodeProc; 3], String) {
+    let rtmp = format!("rtmp://127.0.0.1:{}/live", ports.rtmp);
+    let control = format!("http://127.0.0.1:{}/control", ports.control);
+    let flags = engine_flags(&rtmp, &control);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let nodes = std::array::from_fn(|i| {
+        NodeProc::start_with(redis_url, &dir.join(format!("node{i}.log")), &flags)
+    });
+    (nodes, rtmp)
 }
 
 impl Drop for NodeProc {

@@ -139,6 +139,22 @@ struct Tables {
     publishers: HashMap<(String, u64), Conn>,
     /// Admitted players by (node, client id).
     players: HashMap<(usize, String), Player>,
+    /// Publishers whose end this node reported, the newest [`MAX_ENDED_KEPT`]: a repeated
+    /// end of one is not taken for a publisher this node never admitted.
+    ended: std::collections::VecDeque<(String, u64)>,
+}
+
+/// Publisher ends remembered (see [`Tables::ended`]).
+const MAX_ENDED_KEPT: usize = 4096;
+
+impl Tables {
+    /// Remembers that the publisher of `key` ended (the newest [`MAX_ENDED_KEPT`]).
+    fn ended(&mut self, key: (String, u64)) {
+        if self.ended.len() == MAX_ENDED_KEPT {
+            self.ended.pop_front();
+        }
+        self.ended.push_back(key);
+    }
 }
 
 /// What every clone of an [`ExternalMedia`] shares.
@@ -298,10 +314,13 @@ impl ExternalMedia {
             client: h.client,
             app: h.app,
         };
-        let replaced = self
-            .lock()
-            .publishers
-            .insert((a.room.clone(), a.uid), conn.clone());
+        let replaced = {
+            // A new publisher of the stream: its end is news again.
+            let mut t = self.lock();
+            let key = (a.room.clone(), a.uid);
+            t.ended.retain(|k| *k != key);
+            t.publishers.insert(key, conn.clone())
+        };
         match replaced {
             // The same connection asking again: nothing new.
             Some(old) if old == conn => return Ok(()),
@@ -401,14 +420,40 @@ impl ExternalMedia {
                 .map(|(k, _)| k.clone());
             found.inspect(|k| {
                 t.publishers.remove(k);
+                t.ended(k.clone());
             })
         };
-        let Some((room, uid)) = ended else {
+        let Some((room, uid)) = ended.or_else(|| self.taken_over_publisher(h)) else {
             return false;
         };
         tracing::info!(room, uid, "external publish ended");
         self.emit(MediaEvent::PublishStopped { room, uid });
         true
+    }
+
+    /// The member whose publisher `h` (a `publish_done` at the origin) ended, when this node
+    /// never admitted it: in a cluster this node took the room over from the node that did,
+    /// and the engine's publisher outlived that node. The engine repeats the push URL's query
+    /// in the hook: only a correctly signed push URL names the member (expired or not: the
+    /// publisher was admitted while it was valid), and only while no publisher of that
+    /// stream is known here and none ended here since it last published. The hub ignores it
+    /// if that member is not pushing.
+    fn taken_over_publisher(&self, h: &Hook) -> Option<(String, u64)> {
+        if h.node != 0 || h.relay {
+            return None;
+        }
+        let a = self
+            .inner
+            .signer
+            .verify(UrlKind::Push, &h.name, &h.query, 0);
+        let a = a.ok()?;
+        let key = (a.room, a.uid);
+        let mut t = self.lock();
+        if t.publishers.contains_key(&key) || t.ended.contains(&key) {
+            return None;
+        }
+        t.ended(key.clone());
+        Some(key)
     }
 
     /// Ends the player `h` names; whether there was one.

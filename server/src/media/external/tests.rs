@@ -151,6 +151,45 @@ fn publish_is_admitted_and_ends_with_its_own_connection() {
     assert!(!m.is_publishing("r1", 7));
 }
 
+/// A node that took a room over (a cluster) never admitted the engine's publisher of it: the
+/// origin's `publish_done` ends the stream its signed push URL names, expired or not, once; a
+/// forged URL, an edge's end or a repeat ends nothing; a publisher admitted again here ends
+/// as any.
+#[test]
+fn an_end_of_a_publisher_admitted_elsewhere_ends_its_stream_once() {
+    let (m, mut rx) = media(MediaEngine::NginxRtmp);
+    let old = signer().push_url("r1", 7, now() - 3600);
+    let done = |node, url: &str| {
+        let body = nginx_body("publish_done", 4, "r1.7", query(url));
+        m.hook(nginx_hook(HookCall::PublishDone, node, &body).unwrap())
+    };
+    let forged = old.replace("&s=", "&s=x");
+    for (node, url) in [(0, forged.as_str()), (1, old.as_str())] {
+        done(node, url).unwrap();
+        assert!(rx.try_recv().is_err(), "node {node}: {url}");
+    }
+    done(0, &old).unwrap();
+    let stopped = MediaEvent::PublishStopped {
+        room: "r1".into(),
+        uid: 7,
+    };
+    assert_eq!(rx.try_recv().unwrap(), stopped);
+    done(0, &old).unwrap();
+    assert!(rx.try_recv().is_err(), "once");
+    let url = signer().push_url("r1", 7, now());
+    let publish = nginx_body("publish", 5, "r1.7", query(&url));
+    m.hook(nginx_hook(HookCall::Publish, 0, &publish).unwrap())
+        .unwrap();
+    assert!(matches!(
+        rx.try_recv(),
+        Ok(MediaEvent::PublishStarted { .. })
+    ));
+    let end = nginx_body("publish_done", 5, "r1.7", query(&url));
+    m.hook(nginx_hook(HookCall::PublishDone, 0, &end).unwrap())
+        .unwrap();
+    assert_eq!(rx.try_recv().unwrap(), stopped);
+}
+
 #[test]
 fn forged_expired_and_wrong_kind_urls_are_refused() {
     let (m, mut rx) = media(MediaEngine::NginxRtmp);

@@ -7,7 +7,7 @@ use super::*;
 
 /// Answers kept per member, so that a request the client sends again after a reconnect (same
 /// id) is answered, not done twice.
-const REPLY_CACHE: usize = 64;
+pub(super) const REPLY_CACHE: usize = 64;
 
 /// A member of a room: the connection it is on, the events and answers kept for a resume,
 /// and what it sends and may do.

@@ -77,7 +77,8 @@ use members::{Ended, Member, Room, RoomKey, Session};
 use messages::RoomMessages;
 pub use overview::{RoomView, CONSOLE_VIEWER};
 pub use persist::{
-    Kicks, RestoreError, RoomDelta, Written, MAX_ROOM_BYTES, TAKEOVER_MESSAGE_ID_GAP,
+    Kicks, RestoreError, RoomDelta, Written, MAX_ENDED_PERSISTED, MAX_REPLY_BYTES, MAX_ROOM_BYTES,
+    TAKEOVER_MESSAGE_ID_GAP,
 };
 use rate::{Take, TokenBucket};
 
@@ -169,6 +170,9 @@ pub struct Hub {
     messages: HashMap<RoomKey, RoomMessages>,
     /// Stream and room extra info per room (see `extra_info.rs` here).
     infos: HashMap<RoomKey, RoomInfo>,
+    /// Whether media goes to an external engine, whose pushers outlive this node (a room
+    /// taken over keeps their streams: see `persist.rs` here).
+    external_media: bool,
 }
 
 /// How long a server-API kick keeps refusing the tokens issued before it.
@@ -236,6 +240,7 @@ impl Hub {
             member_recording: false,
             messages: HashMap::new(),
             infos: HashMap::new(),
+            external_media: false,
         }
     }
 

@@ -3,9 +3,12 @@
 //! role, media, mute, user tag, token expiry, privileges, stream extra info), its push tasks,
 //! its kicks, the last room message id and the room's extra info.
 //!
-//! What is written is what a resume needs, nothing more: connections, reply caches and rate
-//! buckets (requests' and messages') stay with the node that had them, so a new owner starts
-//! every budget full. A member read back is detached, its resume window
+//! What is written is what a resume needs, nothing more: connections and rate buckets
+//! (requests' and messages') stay with the node that had them, so a new owner starts every
+//! budget full. Each member's last answers are written too (bounded), so that a request sent
+//! again after a takeover is answered as before rather than run twice, and so are the
+//! sessions the server ended (bounded), so that a late rejoin of one is shown its final
+//! frame by the new owner as it would be by the old one. A member read back is detached, its resume window
 //! starting when it was read, and may resume only up to the seq that was written
 //! ([`Member::resume_ceiling`]): events after it were never written, so a client that saw one
 //! has heard a history the new owner does not know, and must rejoin from a snapshot.
@@ -17,6 +20,7 @@ use mprtc::protocol::json::{FromJson, ToJson};
 use mprtc::protocol::tasks::RtmpTask;
 use serde::{Deserialize, Serialize};
 
+use super::members::REPLY_CACHE;
 use super::*;
 
 /// Events written per member: a client that missed more across a takeover rejoins from a
@@ -32,6 +36,17 @@ pub const MAX_MEMBER_BYTES: usize = 64 * 1024;
 pub const MAX_ROOM_BYTES: usize = 256 * 1024;
 /// Kicks written per room at most (the newest).
 const MAX_KICKS_PERSISTED: usize = 1_000;
+/// Sessions the server ended written per room at most (the newest): a kick or a room close
+/// of more members at once than this leaves the rest to the kick memory, which still bars
+/// their tokens.
+pub const MAX_ENDED_PERSISTED: usize = 256;
+/// The largest final frame written for an ended session (a `kicked` or `room-closed` event
+/// is far smaller).
+const MAX_ENDED_FRAME_BYTES: usize = 1024;
+/// The most bytes of a member's answers written (the newest that fit, out of the member's
+/// [`MAX_MEMBER_BYTES`]): enough for the reply cache of a member that publishes, subscribes
+/// and sends messages, while the events keep most of the record.
+pub const MAX_REPLY_BYTES: usize = 16 * 1024;
 
 /// One member as written.
 #[derive(Debug, Serialize, Deserialize)]
@@ -60,6 +75,11 @@ pub struct MemberRecord {
     /// [`MAX_INFO_VALUE_BYTES`]; absent in records written before it existed.
     #[serde(default)]
     info: Option<(String, u64)>,
+    /// The last answers to the member's requests `(request id, frame)`, oldest first, at most
+    /// [`MAX_REPLY_BYTES`]: a request the client sends again after a takeover (same id) is
+    /// answered with them instead of being run twice. Absent in records written before.
+    #[serde(default)]
+    replies: Vec<(u32, String)>,
 }
 
 /// The room as written, beside its members.
@@ -78,6 +98,11 @@ pub struct RoomRecord {
     /// [`MAX_INFO_VALUE_BYTES`], about 11 KB at most.
     #[serde(default)]
     info: Vec<(String, u64, String, u64)>,
+    /// Sessions the server ended (kicked, replaced, room closed) `(session, uid, final
+    /// frame)`, at most [`MAX_ENDED_PERSISTED`], the newest: a late rejoin of one is shown its
+    /// final frame on a new owner as on this node. Absent in records written before.
+    #[serde(default)]
+    ended: Vec<(String, u64, String)>,
 }
 
 /// What changed in a room since it was last written ([`Hub::room_delta`]).
@@ -121,6 +146,10 @@ pub enum RestoreError {
     /// Extra info beyond what `set-extra-info` lets a room or member hold.
     #[error("room state holds extra info beyond its limits")]
     InfoTooLarge,
+    /// This node holds as many rooms as it may (`max_rooms`, or its app's limit): the room is
+    /// left to another node, its state kept for it.
+    #[error("this node runs at its room limit")]
+    RoomLimit,
 }
 
 impl RestoreError {
@@ -131,6 +160,7 @@ impl RestoreError {
             Self::TooManyMembers(_) => "cluster.state_too_large",
             Self::AlreadyHeld => "cluster.state_room_held",
             Self::InfoTooLarge => "cluster.state_info_too_large",
+            Self::RoomLimit => "cluster.room_limit",
         }
     }
 }
@@ -169,6 +199,8 @@ impl Member {
             (self.pushing, self.token_exp, self.warned),
             media_pair(self.record),
             info,
+            // The newest answer: a new one moves it (the cache's length alone stops at its cap).
+            (self.replies.len(), self.replies.back()),
         ))
     }
 
@@ -190,36 +222,75 @@ impl Member {
             warned: self.warned,
             record: media_pair(self.record),
             info: info.cloned(),
+            replies: Vec::new(),
         };
-        // The newest events that fit, oldest first (after the stream info, counted as the
-        // events are: escaped, it may grow).
+        // The newest answers that fit their share, then the newest events that fit the rest,
+        // each oldest first (counted escaped, as the stream info: written in JSON, text may
+        // grow).
+        let replies = self.replies.iter().rev();
+        let replies = replies.map(|(id, f)| (f.len() * 2 + 16, (*id, f.clone())));
+        let (replies, replies_cost) = newest_that_fit(replies, MAX_REPLY_BYTES);
+        r.replies = replies;
         let info_cost = info.map_or(0, |i| i.0.len() * 2 + 24);
-        let mut room = MAX_MEMBER_BYTES.saturating_sub(1024 + r.session.len() + info_cost);
-        for (seq, body) in self.ring.iter().rev().take(PERSIST_RING) {
-            let cost = body.len() * 2 + 24;
-            if cost > room {
-                break;
-            }
-            room -= cost;
-            r.ring.push((*seq, body.to_string()));
-        }
-        r.ring.reverse();
+        let fixed = 1024 + r.session.len() + info_cost + replies_cost;
+        let ring = self.ring.iter().rev().take(PERSIST_RING);
+        let ring = ring.map(|(seq, body)| (body.len() * 2 + 24, (*seq, body.to_string())));
+        r.ring = newest_that_fit(ring, MAX_MEMBER_BYTES.saturating_sub(fixed)).0;
         serde_json::to_string(&r).unwrap_or_default()
     }
 }
 
-/// The kicks remembered, by room: gathered once for all the rooms a round writes, rather than
-/// the whole kick memory searched once per room.
-pub type Kicks<'a> = HashMap<&'a RoomKey, Vec<(u64, u64)>>;
+/// What the hub remembers of its rooms outside them, by room: kicks `(uid, unix second)` and
+/// sessions it ended `(session, uid, final frame, kept until)`. Gathered once for all the
+/// rooms a round writes, rather than the whole memory searched once per room.
+#[derive(Default)]
+pub struct Kicks<'a> {
+    kicks: HashMap<&'a RoomKey, Vec<(u64, u64)>>,
+    ended: HashMap<&'a RoomKey, Vec<(&'a str, u64, &'a str, u64)>>,
+}
+
+impl Kicks<'_> {
+    /// Nothing remembered.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
 
 impl Hub {
-    /// The kick memory by room, as [`Hub::room_delta`] takes it.
+    /// The kick memory and the ended sessions by room, as [`Hub::room_delta`] takes them.
     pub fn kicks_by_room(&self) -> Kicks<'_> {
-        let mut by: Kicks = HashMap::new();
+        let mut by = Kicks::default();
         for ((key, uid), at) in &self.kicked {
-            by.entry(key).or_default().push((*uid, *at));
+            by.kicks.entry(key).or_default().push((*uid, *at));
+        }
+        for (session, e) in &self.ended {
+            let ended = (session.as_str(), e.uid, e.frame.as_str(), e.until_ms);
+            by.ended.entry(&e.key).or_default().push(ended);
         }
         by
+    }
+
+    /// Whether this hub would refuse to open one more room of `app`: at `max_rooms`, or at
+    /// the app's own room limit (the same bounds a join that opens a room is held to).
+    pub fn at_room_limit(&self, app: &str) -> bool {
+        let Some(a) = self.apps.get(app) else {
+            return true;
+        };
+        let cap = a.max_rooms.unwrap_or(if a.insecure {
+            INSECURE_APP_MAX_ROOMS.min(self.limits.max_rooms)
+        } else {
+            self.limits.max_rooms
+        });
+        let held = self.rooms_of_app.get(app).copied().unwrap_or(0);
+        self.rooms.len() >= self.limits.max_rooms || held >= cap
+    }
+
+    /// Whether pushers connect to an external engine (nginx-rtmp, SRS) rather than to this
+    /// process: they then outlive a dead owner, and a room taken over keeps their streams
+    /// announced until the engine says they stopped.
+    pub fn with_external_media(mut self, on: bool) -> Self {
+        self.external_media = on;
+        self
     }
 
     /// What changed in `app`/`room` since `written`, which is brought up to date as if the
@@ -233,7 +304,14 @@ impl Hub {
     ) -> Option<RoomDelta> {
         let room = self.rooms.get(key)?;
         let mut d = RoomDelta::default();
-        let mut kicks = kicks.get(key).cloned().unwrap_or_default();
+        let mut ended = kicks.ended.get(key).cloned().unwrap_or_default();
+        ended.sort_unstable_by_key(|e| std::cmp::Reverse((e.3, e.0)));
+        ended.truncate(MAX_ENDED_PERSISTED);
+        let ended: Vec<(String, u64, String)> = ended
+            .into_iter()
+            .map(|(s, uid, f, _)| (s.to_owned(), uid, f.to_owned()))
+            .collect();
+        let mut kicks = kicks.kicks.get(key).cloned().unwrap_or_default();
         kicks.sort_unstable();
         let tasks: Vec<(Option<u64>, String, Option<u16>)> = room
             .tasks
@@ -248,7 +326,7 @@ impl Hub {
             .map(|(k, (uid, v, at))| (k.clone(), *uid, v.clone(), *at))
             .collect();
         let last_message = self.messages.get(key).map_or(0, |m| m.last_id);
-        let fp = fingerprint(&(&room.media_id, &tasks, &kicks, last_message, &info));
+        let fp = fingerprint(&(&room.media_id, &tasks, &kicks, last_message, &info, &ended));
         if fp != written.room {
             kicks.sort_by_key(|k| std::cmp::Reverse(k.1));
             kicks.truncate(MAX_KICKS_PERSISTED);
@@ -258,6 +336,7 @@ impl Hub {
                 kicks,
                 last_message,
                 info,
+                ended,
             };
             let text = serde_json::to_string(&rec).unwrap_or_default();
             if text.len() <= MAX_ROOM_BYTES {
@@ -299,6 +378,9 @@ impl Hub {
         if self.rooms.contains_key(key) {
             return Err(RestoreError::AlreadyHeld);
         }
+        if self.at_room_limit(&key.0) {
+            return Err(RestoreError::RoomLimit);
+        }
         if members.len() > self.limits.max_members_per_room {
             return Err(RestoreError::TooManyMembers(members.len()));
         }
@@ -332,6 +414,9 @@ impl Hub {
             }
             info.room.insert(k, (uid, value, at));
         }
+        if rec.ended.len() > MAX_ENDED_PERSISTED || !rec.ended.iter().all(ended_ok) {
+            return Err(corrupt(&"an ended session that cannot stand"));
+        }
         let mut restored = BTreeMap::new();
         for text in members {
             let mut r: MemberRecord = serde_json::from_str(text).map_err(|e| corrupt(&e))?;
@@ -358,6 +443,18 @@ impl Hub {
         for (uid, at) in rec.kicks {
             self.kicked.insert((key.clone(), uid), at);
         }
+        // Kept for a resume window from now, as the members read back are.
+        let until_ms = now_ms.saturating_add(self.resume_window_ms);
+        for (session, uid, frame) in rec.ended {
+            let key = key.clone();
+            let e = Ended {
+                key,
+                uid,
+                frame,
+                until_ms,
+            };
+            self.ended.entry(session).or_insert(e);
+        }
         let hooks = self
             .apps
             .get(&key.0)
@@ -378,10 +475,17 @@ impl Hub {
                 tasks,
             },
         );
-        // Pushers were connected to the old owner's media server and died with it: the
-        // others hear the streams gone (new events, after everything written), as on one
-        // node when a pusher drops; a member that pushes again here is announced anew.
+        // Pushers of the embedded media server were connected to the old owner and died with
+        // it: the others hear the streams gone (new events, after everything written), as on
+        // one node when a pusher drops; a member that pushes again here is announced anew. An
+        // external engine's pushers go on pushing into the engine: their streams stay
+        // announced, and the engine's `publish_done` (forwarded here) ends them.
         let media_room = self.rooms[key].media_id.clone();
+        let pushers = if self.external_media {
+            Vec::new()
+        } else {
+            pushers
+        };
         for uid in pushers {
             let room = media_room.clone();
             self.media_event(MediaEvent::PublishStopped { room, uid }, now_ms, out);
@@ -389,6 +493,22 @@ impl Hub {
         self.refresh_tasks(key, now_ms, out);
         Ok(n)
     }
+}
+
+/// Of `items`, newest first with their cost in bytes, the newest whose costs fit `budget`
+/// together (stopping at the first that does not, so that what is kept has no gap), oldest
+/// first; and what they cost.
+fn newest_that_fit<T>(items: impl Iterator<Item = (usize, T)>, budget: usize) -> (Vec<T>, usize) {
+    let (mut kept, mut used) = (Vec::new(), 0);
+    for (cost, item) in items {
+        if used + cost > budget {
+            break;
+        }
+        used += cost;
+        kept.push(item);
+    }
+    kept.reverse();
+    (kept, used)
 }
 
 /// Whether a member record can stand: its events end at its seq without a gap, no more than
@@ -400,11 +520,29 @@ fn consistent(r: &MemberRecord) -> bool {
         .all(|w| w[0].0.checked_add(1) == Some(w[1].0));
     let ends = r.ring.last().is_none_or(|l| l.0 == r.seq);
     let starts = r.ring.first().is_none_or(|f| f.0 >= 1);
-    let bodies = r.ring.iter().all(|(_, b)| {
-        matches!(mprtc::protocol::json::parse(b), Ok(mprtc::protocol::json::Json::Obj(o)) if !o.is_empty())
-    });
-    let session = r.session.len() == 32 && r.session.bytes().all(|b| b.is_ascii_hexdigit());
-    contiguous && ends && starts && bodies && session && r.ring.len() <= RESUME_EVENTS
+    let bodies = r.ring.iter().all(|(_, b)| object(b));
+    let session = session_id(&r.session);
+    let replies = r.replies.len() <= REPLY_CACHE
+        && r.replies
+            .iter()
+            .all(|(_, f)| f.len() <= MAX_REPLY_BYTES && object(f));
+    contiguous && ends && starts && bodies && session && replies && r.ring.len() <= RESUME_EVENTS
+}
+
+/// Whether `s` has the form of a session id this server issues (32 hex digits).
+fn session_id(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Whether `text` is a non-empty JSON object (frames are sent as they are read back).
+fn object(text: &str) -> bool {
+    matches!(mprtc::protocol::json::parse(text), Ok(mprtc::protocol::json::Json::Obj(o)) if !o.is_empty())
+}
+
+/// Whether an ended session read back can stand: an issued session id, a final frame of a
+/// bounded size that is a JSON object.
+fn ended_ok((session, _, frame): &(String, u64, String)) -> bool {
+    session_id(session) && frame.len() <= MAX_ENDED_FRAME_BYTES && object(frame)
 }
 
 /// A member as read back: detached since `now_ms`, never attached to a connection here.
@@ -417,7 +555,7 @@ fn member_of(r: MemberRecord, now_ms: u64) -> Member {
         detached_ms: now_ms,
         joined_ms: r.joined_ms,
         ring: r.ring.into_iter().map(|(s, b)| (s, Arc::from(b))).collect(),
-        replies: VecDeque::new(),
+        replies: r.replies.into_iter().collect(),
         role: if r.broadcaster {
             Role::Broadcaster
         } else {
