@@ -2,15 +2,16 @@
 // A whole mprtc cluster on one machine, for trying it out (README "Several nodes (Redis)"):
 // redis-server, three mprtc-server nodes, the nginx-rtmp origin and two edges of
 // deploy/nginx-rtmp/, and Debian's nginx with deploy/nginx/cluster.conf as the TLS load balancer
-// in front of the nodes, every configuration file used as it is with only its @PLACEHOLDERS@
-// replaced. Everything listens on loopback; secrets and a self-signed certificate are made fresh
+// in front of the nodes (and deploy/nginx/cluster-hooks.conf beside it, which carries the
+// engine's plain-HTTP hooks to the nodes), every configuration file used as it is with only its
+// @PLACEHOLDERS@ replaced. Everything listens on loopback; secrets and a self-signed certificate are made fresh
 // in a temporary directory, which goes when the cluster stops (Ctrl-C, SIGTERM).
 //
 //   node scripts/cluster.js [--base-port 7880] [--server target/debug/mprtc-server] [--keep]
 //
 // Ports, from the base B: the load balancer B (wss://127.0.0.1:B/ws, https://127.0.0.1:B/api/v1/),
-// nodes B+1..B+3, Redis B+9, the origin's RTMP B+10 and control B+11, edge 1 B+12/B+13, edge 2
-// B+14/B+15. `--base-port 0` picks free ports instead. What a client needs (the addresses, the
+// nodes B+1..B+3, the load balancer's hooks listener B+8, Redis B+9, the origin's RTMP B+10
+// and control B+11, edge 1 B+12/B+13, edge 2 B+14/B+15. `--base-port 0` picks free ports instead. What a client needs (the addresses, the
 // app key and secret, the CA certificate, each process id) is printed, and written as one JSON
 // line on stdout once every process is up. A process that dies (kill -9 a node to watch its
 // rooms move) is reported and the rest keep running.
@@ -62,6 +63,7 @@ async function layout(base) {
   return {
     lb: await at(0),
     nodes: [await at(1), await at(2), await at(3)],
+    hooks: await at(8),
     redis: await at(9),
     origin: { rtmp: await at(10), control: await at(11) },
     edges: [{ rtmp: await at(12), control: await at(13) }, { rtmp: await at(14), control: await at(15) }],
@@ -160,15 +162,16 @@ class Cluster {
     redis.stdout.resume();
     await accepting(p.redis, 'redis-server', redis);
 
-    // The origin's hooks reach node 1, edge N's node N+1: any node answers for the room's owner.
-    const hooks = (node, n) => `http://127.0.0.1:${p.nodes[node]}/hooks/nginx-rtmp/${s.hook}/${n}`;
+    // The engine's hooks go through the load balancer's hooks listener to any node, which
+    // answers for the room's owner; `n` numbers the engine node (0 the origin, then the edges).
+    const hooks = (n) => `http://127.0.0.1:${p.hooks}/hooks/nginx-rtmp/${s.hook}/${n}`;
     const origin = `127.0.0.1:${p.origin.rtmp}`;
     await this.nginx('origin', fill('nginx-rtmp/origin.conf', {
-      RTMP_LISTEN: origin, CONTROL_LISTEN: `127.0.0.1:${p.origin.control}`, HOOKS: hooks(0, 0),
+      RTMP_LISTEN: origin, CONTROL_LISTEN: `127.0.0.1:${p.origin.control}`, HOOKS: hooks(0),
     }), [p.origin.rtmp, p.origin.control]);
     for (const [i, e] of p.edges.entries()) {
       await this.nginx(`edge${i + 1}`, fill('nginx-rtmp/edge.conf', {
-        RTMP_LISTEN: `127.0.0.1:${e.rtmp}`, CONTROL_LISTEN: `127.0.0.1:${e.control}`, HOOKS: hooks(i + 1, i + 1),
+        RTMP_LISTEN: `127.0.0.1:${e.rtmp}`, CONTROL_LISTEN: `127.0.0.1:${e.control}`, HOOKS: hooks(i + 1),
         ORIGIN: origin, HOOK_SECRET: s.hook,
       }), [e.rtmp, e.control]);
     }
@@ -197,12 +200,12 @@ class Cluster {
     fs.writeFileSync(site, fill('nginx/cluster.conf', {
       LISTEN: `127.0.0.1:${p.lb}`, SERVER_NAME: NAME, CERTIFICATE: cert, CERTIFICATE_KEY: key,
       NODE_1: `127.0.0.1:${p.nodes[0]}`, NODE_2: `127.0.0.1:${p.nodes[1]}`, NODE_3: `127.0.0.1:${p.nodes[2]}`,
-    }));
+    }) + fill('nginx/cluster-hooks.conf', { HOOKS_LISTEN: `127.0.0.1:${p.hooks}` }));
     // deploy/nginx/cluster.conf is an http-level snippet: a main configuration around it.
     await this.nginx('lb', ['worker_processes 1;', 'daemon off;', 'pid nginx.pid;', 'error_log logs/error.log info;',
       'events { worker_connections 1024; }',
       `http { access_log logs/access.log; client_body_temp_path tmp; proxy_temp_path tmp; fastcgi_temp_path tmp; uwsgi_temp_path tmp; scgi_temp_path tmp; include ${site}; }`,
-      ''].join('\n'), [p.lb]);
+      ''].join('\n'), [p.lb, p.hooks]);
 
     return {
       ws: `wss://${HOST}:${p.lb}/ws`,
