@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
 mod live;
+use live::unread::{connect_unread, flood_mutes, read_to_end, TOGGLES};
 use live::{answer, ask_ok, join, join_sec, recv, token_for};
 
 #[path = "cluster/member.rs"]
@@ -151,14 +152,7 @@ async fn a_client_behind_a_relay_that_does_not_read_is_cut() {
     let owner = redis.get("mprtc:owner:sec:unread").await;
     assert!(owner.is_some(), "node a owns the room");
     // The victim's receive buffer is small and it never reads: events pile up at node b.
-    let addr = live::binary::host_port(&b.url);
-    let sock = tokio::net::TcpSocket::new_v4().unwrap();
-    sock.set_recv_buffer_size(4096).unwrap();
-    let tcp = sock.connect(addr.parse().unwrap()).await.unwrap();
-    let tcp = tokio_tungstenite::MaybeTlsStream::Plain(tcp);
-    let (mut victim, _) = tokio_tungstenite::client_async(b.url.as_str(), tcp)
-        .await
-        .unwrap();
+    let mut victim = connect_unread(&b.url).await;
     let t = token_for("unread", "2", Default::default());
     ask_ok(&mut victim, join(1, "sec", "unread", 2, Some(&t))).await;
     assert_eq!(
@@ -174,40 +168,9 @@ async fn a_client_behind_a_relay_that_does_not_read_is_cut() {
     }
 
     // The busy member reads every answer (in batches), so only the victim falls behind.
-    const TOGGLES: u32 = 120_000;
-    const BATCH: u32 = 500;
-    for batch in 0..TOGGLES / BATCH {
-        for i in batch * BATCH..(batch + 1) * BATCH {
-            let f =
-                json!({"v":1,"id":10 + i,"type":"mute","body":{"audio":true,"muted":i % 2 == 0}});
-            busy.feed(Message::Text(f.to_string().into()))
-                .await
-                .unwrap();
-        }
-        busy.flush().await.unwrap();
-        let last = 10 + (batch + 1) * BATCH - 1;
-        loop {
-            let v = recv(&mut busy).await;
-            if v["re"] == last {
-                assert_eq!(v["ok"], true, "{v}");
-                break;
-            }
-        }
-    }
+    flood_mutes(&mut busy).await;
     // Now the victim reads: what the kernel buffered, then the end of its connection.
-    let mut events = 0u64;
-    let end = tokio::time::timeout(PATIENCE, async {
-        loop {
-            match victim.next().await {
-                Some(Ok(Message::Text(_))) => events += 1,
-                Some(Ok(Message::Close(f))) => return f.map(|f| u16::from(f.code)),
-                None | Some(Err(_)) => return None,
-                _ => {}
-            }
-        }
-    })
-    .await
-    .expect("the unread member's connection was ended");
+    let (events, end) = read_to_end(&mut victim, PATIENCE).await;
     assert!(
         events < u64::from(TOGGLES),
         "cut before the end: {events} events of {TOGGLES}"

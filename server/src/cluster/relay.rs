@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::stream::SplitStream;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -60,9 +60,6 @@ impl Cluster {
     }
 }
 
-/// The owner's side of the relay, as the client's frames are written to it.
-type UpSink = SplitSink<Upstream, TMessage>;
-
 /// Pipes `client` (whose first frame, `first`, was read already) to `up` and back until
 /// either side closes.
 pub async fn pipe(
@@ -71,15 +68,16 @@ pub async fn pipe(
     client: &mut SplitStream<WebSocket>,
     sink: ClientSink,
 ) {
-    let (mut up_tx, mut up_rx) = (*up).split();
+    // Not split: one task reads and writes it, and a split's lock costs on every frame.
+    let mut up = up;
     let cut = sink.cut();
-    if up_tx.send(TMessage::Text(first.into())).await.is_err() {
+    if up.send(TMessage::Text(first.into())).await.is_err() {
         sink.send(moved("the room's node went away: reconnect"));
         return;
     }
     loop {
         tokio::select! {
-            m = client.next() => match upstream(&mut up_tx, m, client).await {
+            m = client.next() => match upstream(&mut up, m, client).await {
                 Step::Open => {}
                 Step::Done => break,
                 Step::OwnerGone => {
@@ -87,10 +85,10 @@ pub async fn pipe(
                     break;
                 }
             },
-            m = up_rx.next() => match m {
+            m = up.next() => match m {
                 Some(Ok(TMessage::Text(t))) => {
                     if !sink.send(Message::Text(to_client_text(t))) {
-                        let _ = up_tx.send(TMessage::Close(None)).await;
+                        let _ = up.send(TMessage::Close(None)).await;
                         break;
                     }
                 }
@@ -106,7 +104,7 @@ pub async fn pipe(
             },
             () = cut.cancelled() => {
                 // The client does not read: the owner detaches its member, which resumes.
-                let _ = up_tx.send(TMessage::Close(None)).await;
+                let _ = up.send(TMessage::Close(None)).await;
                 break;
             }
         }
@@ -125,7 +123,7 @@ enum Step {
 /// Carries the client's frame `first` to the owner with those that arrived with it (up to
 /// [`MAX_BURST_FRAMES`]), fed into the socket and flushed once: one write for a burst.
 async fn upstream(
-    up_tx: &mut UpSink,
+    up: &mut Upstream,
     first: Option<Result<Message, axum::Error>>,
     client: &mut SplitStream<WebSocket>,
 ) -> Step {
@@ -136,19 +134,19 @@ async fn upstream(
             Some(Ok(Message::Text(t))) => Some(TMessage::Text(to_owner_text(t))),
             Some(Ok(Message::Binary(b))) => Some(TMessage::Binary(b)),
             Some(Ok(Message::Close(f))) => {
-                let _ = up_tx.send(TMessage::Close(f.map(to_upstream))).await;
+                let _ = up.send(TMessage::Close(f.map(to_upstream))).await;
                 return Step::Done;
             }
             // Pings are answered by this node's socket; pongs are nobody's business.
             Some(Ok(_)) => None,
             // Gone without a close: the owner detaches the member for a resume.
             Some(Err(_)) | None => {
-                let _ = up_tx.send(TMessage::Close(None)).await;
+                let _ = up.send(TMessage::Close(None)).await;
                 return Step::Done;
             }
         };
         if let Some(fwd) = fwd {
-            if up_tx.feed(fwd).await.is_err() {
+            if up.feed(fwd).await.is_err() {
                 return Step::OwnerGone;
             }
         }
@@ -157,7 +155,7 @@ async fn upstream(
             next = client.next().now_or_never();
         }
     }
-    match up_tx.flush().await {
+    match up.flush().await {
         Ok(()) => Step::Open,
         Err(_) => Step::OwnerGone,
     }

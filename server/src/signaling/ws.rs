@@ -407,13 +407,25 @@ impl Signaling {
                 Ok(Message::Text(t)) => {
                     if let Some(c) = self.cluster.clone() {
                         let joined = self.api(|h, _| h.is_joined(sid));
-                        match c.admit(joined, hop, t.as_str()).await {
+                        // Routing and relaying are boxed: their futures (a Redis call, a
+                        // WebSocket handshake) would otherwise make every connection's task,
+                        // relayed or not, as large as theirs.
+                        let admit = match joined {
+                            true => crate::cluster::Admit::Here,
+                            false => Box::pin(c.admit(joined, hop, t.as_str())).await,
+                        };
+                        match admit {
                             crate::cluster::Admit::Here => {}
                             crate::cluster::Admit::Relay(up) => {
                                 let taken = self.relay_sink(sid);
                                 if let Some(sink) = taken {
-                                    crate::cluster::relay::pipe(up, t.as_str(), &mut stream, sink)
-                                        .await;
+                                    let relay = crate::cluster::relay::pipe(
+                                        up,
+                                        t.as_str(),
+                                        &mut stream,
+                                        sink,
+                                    );
+                                    Box::pin(relay).await;
                                 }
                                 break;
                             }
