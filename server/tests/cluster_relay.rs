@@ -31,8 +31,8 @@ const BURST: u32 = 600;
 /// Every this many requests of the burst, a room message instead of a mute.
 const MESSAGE_EVERY: u32 = 75;
 
-/// The burst's requests: a room message with non-ASCII text every [`MESSAGE_EVERY`] (under
-/// the member's message budget), else a mute that toggles the audio (each one a change, so
+/// The burst's requests: a room message of ~950 bytes of non-ASCII text every
+/// [`MESSAGE_EVERY`] (under the member's message budget), else a mute that toggles the audio (each one a change, so
 /// each one an event).
 fn burst() -> Vec<Value> {
     let mut mutes = 0;
@@ -40,7 +40,8 @@ fn burst() -> Vec<Value> {
         .map(|i| {
             let id = 100 + i;
             if i % MESSAGE_EVERY == MESSAGE_EVERY - 1 {
-                let text = format!("第{i}条 ✓ ünïcödé");
+                // Near the 1 KiB bound: the frame is larger than a socket's read buffer.
+                let text = format!("第{i}条 ✓ ünïcödé {}", "界".repeat(300));
                 json!({"v":1,"id":id,"type":"send-message","body":{"kind":"broadcast","text":text}})
             } else {
                 mutes += 1;

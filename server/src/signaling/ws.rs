@@ -25,9 +25,10 @@ pub const HARD_FRAME_LIMIT: usize = 1 << 20;
 
 /// Each socket's read buffer, client or relay. tungstenite's default (128 KiB) is zero-filled
 /// up to its capacity before every read, so every idle member would cost that much resident
-/// memory and every frame read that much `memset`; frames are small, and the buffer still
-/// grows for a large one.
-pub const READ_BUFFER: usize = 4096;
+/// memory and every frame read that much `memset`. A request or an event is a few hundred
+/// bytes, and a larger frame still arrives: the buffer grows for it (read 1 KiB at a time).
+/// A relayed member has three sockets (client, relay, owner's end), so this counts thrice.
+pub const READ_BUFFER: usize = 1024;
 
 pub use super::writer::MAX_BURST_FRAMES;
 
