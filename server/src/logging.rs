@@ -57,19 +57,23 @@ pub fn init(filter: Option<&str>, format: LogFormat) {
     let env = filter
         .and_then(|f| EnvFilter::try_new(f).ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
+    // The caps alone give no level hint, which left the `log` bridge's maximum at trace: every
+    // WebSocket frame then went through the bridge's `trace!` calls only to be dropped here
+    // (a few percent of a busy node's CPU). The operator's filter bounds both.
+    let most = env.max_level_hint().unwrap_or(LevelFilter::TRACE);
     let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     // Two layer types, so two branches: each gets both filters, the caps last.
     let layer = match format {
         LogFormat::Text => layer
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_filter(env)
-            .with_filter(caps())
+            .with_filter(caps().with_max_level_hint(most))
             .boxed(),
         LogFormat::Json => layer
             .json()
             .with_ansi(false)
             .with_filter(env)
-            .with_filter(caps())
+            .with_filter(caps().with_max_level_hint(most))
             .boxed(),
     };
     tracing_subscriber::registry().with(layer).init();

@@ -320,3 +320,13 @@ fn config_errors_do_not_echo_secrets() {
     assert!(!err.contains(APP_SECRET), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The logger's level bounds what libraries' `log` records cost: at `info`, tungstenite's
+/// per-frame trace records are refused where they are made, not built and carried to the
+/// subscriber to be dropped there (the caps alone gave no level hint: the maximum was trace).
+#[test]
+fn the_logger_tells_libraries_its_level() {
+    use tracing::level_filters::LevelFilter;
+    mprtc_server::logging::init(Some("info"), mprtc_server::logging::LogFormat::Text);
+    assert_eq!(LevelFilter::current(), LevelFilter::INFO);
+}

@@ -421,64 +421,20 @@ async fn a_member_that_does_not_read_is_cut_and_the_room_goes_on() {
     .await;
     let url = server.url.clone();
     // The victim's receive buffer is small and it never reads, so events pile up at the server.
-    let addr = url
-        .strip_prefix("ws://")
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    let sock = tokio::net::TcpSocket::new_v4().unwrap();
-    sock.set_recv_buffer_size(4096).unwrap();
-    let tcp = sock.connect(addr).await.unwrap();
-    let tcp = tokio_tungstenite::MaybeTlsStream::Plain(tcp);
-    let (mut victim, _) = tokio_tungstenite::client_async(url.as_str(), tcp)
-        .await
-        .unwrap();
+    let mut victim = live::unread::connect_unread(&url).await;
     ask_ok(&mut victim, join(1, "dbg", "slow", 1, None)).await;
     let mut busy = connect(&url).await;
     assert_eq!(
         answer(&mut busy, join(1, "dbg", "slow", 2, None)).await["ok"],
         true
     );
-    // The busy member reads every answer (in batches), so only the victim falls behind.
-    const TOGGLES: u32 = 120_000;
-    const BATCH: u32 = 500;
-    for batch in 0..TOGGLES / BATCH {
-        for i in batch * BATCH..(batch + 1) * BATCH {
-            let f =
-                json!({"v":1,"id":10 + i,"type":"mute","body":{"audio":true,"muted":i % 2 == 0}});
-            busy.send(Message::Text(f.to_string().into()))
-                .await
-                .unwrap();
-        }
-        let last = 10 + (batch + 1) * BATCH - 1;
-        loop {
-            let v = recv(&mut busy).await;
-            if v["re"] == last {
-                assert_eq!(v["ok"], true, "{v}");
-                break;
-            }
-        }
-    }
+    live::unread::flood_mutes(&mut busy).await;
     // Now the victim reads: what the kernel buffered, then the end of its connection.
-    let mut events = 0u64;
-    let end = tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            match victim.next().await {
-                Some(Ok(Message::Text(_))) => events += 1,
-                Some(Ok(Message::Close(f))) => return f.map(|f| u16::from(f.code)),
-                None | Some(Err(_)) => return None,
-                _ => {}
-            }
-        }
-    })
-    .await
-    .expect("the unread member's connection was ended");
+    let (events, end) = live::unread::read_to_end(&mut victim, Duration::from_secs(20)).await;
+    let toggles = live::unread::TOGGLES;
     assert!(
-        events < u64::from(TOGGLES),
-        "cut before the end: {events} events of {TOGGLES}"
+        events < u64::from(toggles),
+        "cut before the end: {events} events of {toggles}"
     );
     assert!(matches!(end, None | Some(4429)), "{end:?}");
     server.stop().await;

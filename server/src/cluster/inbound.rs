@@ -12,7 +12,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use super::{Cluster, ClusterError};
-use crate::signaling::ws::{Hop, Signaling, HARD_FRAME_LIMIT};
+use crate::signaling::ws::{Hop, Signaling, HARD_FRAME_LIMIT, READ_BUFFER};
 
 /// Carries the cluster secret on node-to-node calls.
 pub const CLUSTER_AUTH_HEADER: &str = "x-mprtc-cluster-secret";
@@ -69,6 +69,6 @@ async fn relay(State(s): State<Inbound>, headers: HeaderMap, ws: WebSocketUpgrad
     }
     ws.max_message_size(HARD_FRAME_LIMIT)
         .max_frame_size(HARD_FRAME_LIMIT)
-        .read_buffer_size(4096)
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |sock| s.signaling.serve(sock, Hop::Relayed))
 }

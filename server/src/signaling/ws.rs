@@ -11,7 +11,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -22,6 +22,15 @@ use crate::tasks::{Supervisor, TaskKey, TaskState};
 /// Frames larger than this are cut off by the WebSocket layer itself; between the hub's
 /// `max_frame_bytes` and this, the hub answers with a typed `FrameTooLarge` error.
 pub const HARD_FRAME_LIMIT: usize = 1 << 20;
+
+/// Each socket's read buffer, client or relay. tungstenite's default (128 KiB) is zero-filled
+/// up to its capacity before every read, so every idle member would cost that much resident
+/// memory and every frame read that much `memset`. A request or an event is a few hundred
+/// bytes, and a larger frame still arrives: the buffer grows for it (read 1 KiB at a time).
+/// A relayed member has three sockets (client, relay, owner's end), so this counts thrice.
+pub const READ_BUFFER: usize = 1024;
+
+pub use super::writer::MAX_BURST_FRAMES;
 
 /// Close code for a connection whose client stopped reading while the server had more for it
 /// than [`crate::signaling::Limits::max_queued_bytes`]. The client may resume: its member
@@ -338,7 +347,7 @@ impl Signaling {
 
     /// Serves one WebSocket until it closes.
     pub(crate) async fn serve(self, socket: WebSocket, hop: Hop) {
-        let (tx, mut rx) = mpsc::channel::<Message>(MAX_QUEUED_FRAMES);
+        let (tx, rx) = mpsc::channel::<Message>(MAX_QUEUED_FRAMES);
         let queued = Arc::new(AtomicUsize::new(0));
         let cut = CancellationToken::new();
         let outbox = Outbox {
@@ -355,39 +364,15 @@ impl Signaling {
             (sid, Duration::from_millis(interval + timeout))
         };
         tracing::debug!(sid, "connected");
-        let (mut sink, mut stream) = socket.split();
-        let writer_cut = cut.clone();
-        let writer = tokio::spawn(async move {
-            loop {
-                let m = tokio::select! {
-                    m = rx.recv() => match m {
-                        Some(m) => m,
-                        None => break,
-                    },
-                    () = writer_cut.cancelled() => {
-                        // The client is not reading: tell it why if the socket takes it at
-                        // once, else just drop it.
-                        let bye = Message::Close(Some(CloseFrame {
-                            code: SLOW_CONSUMER_CLOSE_CODE,
-                            reason: "too much unread: reconnect to resume".into(),
-                        }));
-                        let _ = tokio::time::timeout(Duration::from_millis(100), sink.send(bye)).await;
-                        break;
-                    }
-                };
-                if let Message::Text(t) = &m {
-                    queued.fetch_sub(t.len(), Ordering::Relaxed);
-                }
-                let closing = matches!(m, Message::Close(_));
-                let sent = tokio::select! {
-                    r = sink.send(m) => r.is_ok(),
-                    () = writer_cut.cancelled() => false,
-                };
-                if !sent || closing {
-                    break;
-                }
-            }
-        });
+        let (sink, mut stream) = socket.split();
+        let writer = tokio::spawn(super::writer::run(
+            sink,
+            super::writer::Queue {
+                rx,
+                queued,
+                cut: cut.clone(),
+            },
+        ));
         // A client that closes with 1000 (normal) is done: its member leaves at once instead
         // of waiting out the resume window. Clients about to reconnect close with 4000.
         let mut said_goodbye = false;
@@ -423,13 +408,25 @@ impl Signaling {
                 Ok(Message::Text(t)) => {
                     if let Some(c) = self.cluster.clone() {
                         let joined = self.api(|h, _| h.is_joined(sid));
-                        match c.admit(joined, hop, t.as_str()).await {
+                        // Routing and relaying are boxed: their futures (a Redis call, a
+                        // WebSocket handshake) would otherwise make every connection's task,
+                        // relayed or not, as large as theirs.
+                        let admit = match joined {
+                            true => crate::cluster::Admit::Here,
+                            false => Box::pin(c.admit(joined, hop, t.as_str())).await,
+                        };
+                        match admit {
                             crate::cluster::Admit::Here => {}
                             crate::cluster::Admit::Relay(up) => {
                                 let taken = self.relay_sink(sid);
                                 if let Some(sink) = taken {
-                                    crate::cluster::relay::pipe(up, t.as_str(), &mut stream, sink)
-                                        .await;
+                                    let relay = crate::cluster::relay::pipe(
+                                        up,
+                                        t.as_str(),
+                                        &mut stream,
+                                        sink,
+                                    );
+                                    Box::pin(relay).await;
                                 }
                                 break;
                             }
@@ -516,8 +513,6 @@ pub async fn upgrade(
     }
     ws.max_message_size(HARD_FRAME_LIMIT)
         .max_frame_size(HARD_FRAME_LIMIT)
-        // The default 128 KiB read buffer is zero-filled on first use, so every idle member
-        // would cost that much; frames are small, and the buffer still grows for a large one.
-        .read_buffer_size(4096)
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |s| sig.serve(s, Hop::Client))
 }

@@ -6,6 +6,7 @@ pub mod binary;
 pub mod http;
 pub mod probe;
 pub mod scrape;
+pub mod unread;
 
 use std::time::Duration;
 
