@@ -6,6 +6,8 @@
 //!   new owner everyone hears `stream-added` once.
 //! - A kick on the owner still bites on the new owner: the kicked sessions get their final
 //!   frame, as on one node, and the tokens issued before the kick stay refused.
+//! - A kick outlives its room: the room's last member, kicked, cannot come back with its old
+//!   token through another node that opens the room afresh.
 //! - A node at its room limit does not take a room over: the member gets the answer any full
 //!   node gives (4029) and resumes on a node with room, the state kept for it.
 //!
@@ -183,6 +185,44 @@ async fn a_kick_survives_the_owner() {
     // The lease made seconds pass since the kick: a token issued now admits member 2.
     let (_, answer) = answer_retrying(&c.addr, "kk", 2, &fresh(2), None).await;
     assert_eq!(answer["ok"], true, "{answer}");
+}
+
+/// A kick outlives its room: member 1, alone in its room on node a, is kicked through node
+/// b's API, so the room ends and a gives its ownership up (the room's state goes with it).
+/// Coming back through node c, which opens the room afresh, with the token it held before the
+/// kick, member 1 is still refused (4012): the kick memory is kept in Redis apart from the
+/// room's state (`server/src/cluster/kicks.rs`), for a day, as on one node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kick_outlives_its_room() {
+    let none: &[&str] = &[];
+    let Some((redis, _cleanup, [a, b, c])) = three_nodes("gone", [none; 3]).await else {
+        return;
+    };
+    let before = token_for("gk", "1", Default::default());
+    let mut m1 = Member::join(&ws(&a.addr), "gk", 1).await;
+    let (status, body) =
+        live::http::api(&b.addr, "POST", "/api/v1/rooms/gk/members/1/kick", "").await;
+    assert_eq!(status, 200, "kick: {body}");
+    m1.closed().await;
+    // The room ended and its owner gave it up.
+    for _ in 0..300 {
+        if redis.get("mprtc:owner:sec:gk").await.is_none() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        redis.get("mprtc:owner:sec:gk").await,
+        None,
+        "the room was given up"
+    );
+    assert!(
+        redis.keys("mprtc:state:sec:gk").await.is_empty(),
+        "its state went with it"
+    );
+    let (_, answer) = answer_retrying(&c.addr, "gk", 1, &before, None).await;
+    assert_eq!(answer["err"]["code"], 4012, "{answer}");
+    drop(a);
 }
 
 /// Node b runs at its room limit (one room, held): when the owner (a) of another room dies,

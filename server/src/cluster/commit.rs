@@ -40,6 +40,8 @@ struct Committed {
     written: Written,
     /// When Redis last took a write of it (a quiet room is touched every third of a lease).
     at: Option<Instant>,
+    /// Its kick memory as last written to `mprtc:kicks:…` (`kicks.rs`), sorted.
+    kicks: Vec<(u64, u64)>,
 }
 
 impl Cluster {
@@ -84,7 +86,8 @@ impl Cluster {
         // Rooms no longer owned are another node's business now.
         rooms.retain(|k, c| owned.iter().any(|(o, v)| o == k && *v == c.value));
         let quiet = self.lease() / 3;
-        let deltas: Vec<(RoomKey, String, Option<RoomDelta>)> = sig.api(|h, _| {
+        type Read = (RoomKey, String, Option<RoomDelta>, Vec<(u64, u64)>);
+        let deltas: Vec<Read> = sig.api(|h, _| {
             let mut budget = ROUND_BYTES;
             let mut out = Vec::new();
             let kicks = h.kicks_by_room();
@@ -96,16 +99,35 @@ impl Cluster {
                     value: value.clone(),
                     written: Written::default(),
                     at: None,
+                    kicks: Vec::new(),
                 });
                 let d = h.room_delta(key, &kicks, &mut c.written);
                 let size = d.as_ref().map_or(0, delta_bytes);
                 budget = budget.saturating_sub(size);
-                out.push((key.clone(), value.clone(), d));
+                let mut room_kicks = kicks.of(key).to_vec();
+                room_kicks.sort_unstable();
+                out.push((key.clone(), value.clone(), d, room_kicks));
             }
             out
         });
-        for (key, value, delta) in deltas {
+        for (key, value, delta, room_kicks) in deltas {
             let (app, room) = (key.0.as_str(), key.1.as_str());
+            // Before anything else: the kick memory must outlive the room (`kicks.rs`).
+            if let Some(c) = rooms.get_mut(&key) {
+                if c.kicks != room_kicks {
+                    let new: Vec<_> = room_kicks
+                        .iter()
+                        .filter(|k| !c.kicks.contains(k))
+                        .copied()
+                        .collect();
+                    match self.seen(self.store.remember_kicks(app, room, &new).await) {
+                        Ok(()) => c.kicks = room_kicks,
+                        Err(e) => {
+                            tracing::warn!(code = e.code(), error = %e, %app, %room, "cluster: kicks not written");
+                        }
+                    }
+                }
+            }
             let Some(delta) = delta else {
                 // Not in the hub: it ended (closed, or its last member went), or it was never
                 // joined here. What was written of a room that ended goes now, not when the
@@ -156,6 +178,16 @@ impl Cluster {
             return true;
         };
         let (app, room) = (key.0.as_str(), key.1.as_str());
+        // The kick memory first: it outlives the room's state (`kicks.rs`).
+        match self.seen(self.store.kicks(app, room).await) {
+            Ok(kicks) if !kicks.is_empty() => {
+                sig.api(|h, _| h.remember_kicks(app, room, &kicks, now_ms()));
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(code = e.code(), error = %e, %app, %room, "cluster: kick memory not read");
+            }
+        }
         let refused = match self.seen(self.store.load(app, room).await) {
             Ok(None) => return true,
             Ok(Some(s)) => {

@@ -70,6 +70,7 @@ mod commit;
 mod forward;
 mod hooks;
 mod inbound;
+mod kicks;
 mod lease;
 pub mod relay;
 mod state;

@@ -7,6 +7,7 @@
 //! | `mprtc:owner:{app}:{room}` | `{node}:{epoch}` of the room's owner | the lease, renewed by the owner only |
 //! | `mprtc:epoch:{app}:{room}` | the room's last epoch (`INCR`) | a day after the last claim |
 //! | `mprtc:state:{app}:{room}` | the room's state, a hash (`state.rs`) | written by the owner only; [`super::state::STATE_TTL_MS`] past the lease after the last write |
+//! | `mprtc:kicks:{app}:{room}` | uid -> the second of its kick, a hash (`kicks.rs`) | a day past the last kick (outlives the room) |
 //!
 //! Every write that depends on who owns a room is one Lua script that compares the owner
 //! value first, so a node whose lease ran out cannot renew, or release, a room another node

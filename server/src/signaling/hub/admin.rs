@@ -73,7 +73,18 @@ impl Hub {
         }
         self.end_session(&key, uid, KickReason::Kicked, now_ms, out);
         // The tokens the member holds now stop admitting it (see `join`).
-        if self.kicked.len() >= MAX_KICKS_KEPT {
+        self.remember_kick(key, uid, now_ms / 1000);
+        Ok(())
+    }
+
+    /// Bars the tokens of `uid` in `key` issued up to `at_s` (unix seconds), for
+    /// [`KICK_MEMORY_MS`] from then; the oldest bar goes when [`MAX_KICKS_KEPT`] are held.
+    fn remember_kick(&mut self, key: RoomKey, uid: u64, at_s: u64) {
+        let held = self.kicked.get(&(key.clone(), uid)).copied();
+        if held.is_some_and(|h| h >= at_s) {
+            return;
+        }
+        if held.is_none() && self.kicked.len() >= MAX_KICKS_KEPT {
             if let Some(oldest) = self
                 .kicked
                 .iter()
@@ -83,8 +94,17 @@ impl Hub {
                 self.kicked.remove(&oldest);
             }
         }
-        self.kicked.insert((key, uid), now_ms / 1000);
-        Ok(())
+        self.kicked.insert((key, uid), at_s);
+    }
+
+    /// The kick memory of room `app`/`room` another node wrote (`cluster/kicks.rs`): each bar
+    /// still within [`KICK_MEMORY_MS`] of `now_ms` is kept, as if the kick had been here.
+    pub fn remember_kicks(&mut self, app: &str, room: &str, kicks: &[(u64, u64)], now_ms: u64) {
+        for &(uid, at_s) in kicks {
+            if at_s.saturating_mul(1000).saturating_add(KICK_MEMORY_MS) > now_ms {
+                self.remember_kick((app.to_owned(), room.to_owned()), uid, at_s);
+            }
+        }
     }
 
     /// Server API: remove the member `who` names: the user id it joined with, or (when it

@@ -254,6 +254,11 @@ impl Kicks<'_> {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// The kick memory of room `key`: (uid, unix second of the kick).
+    pub fn of(&self, key: &RoomKey) -> &[(u64, u64)] {
+        self.kicks.get(key).map_or(&[], Vec::as_slice)
+    }
 }
 
 impl Hub {
