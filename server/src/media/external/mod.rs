@@ -477,6 +477,19 @@ impl ExternalMedia {
         }
     }
 
+    /// The RTMP application pushers publish in: the last path segment of the configured RTMP
+    /// base (`rtmp://host/live` -> `live`), if it is a URL-safe name.
+    fn origin_app(&self) -> Option<String> {
+        let app = self
+            .inner
+            .cfg
+            .rtmp_base
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()?;
+        mprtc::protocol::names::is_url_safe(app, 64).then(|| app.to_owned())
+    }
+
     /// Sends `call` to `node`'s control base (configured; never a peer's address).
     fn call(&self, node: usize, call: control::ControlCall) {
         if let Some(base) = self.inner.cfg.control.get(node) {
@@ -494,14 +507,25 @@ impl MediaServer for ExternalMedia {
         None
     }
 
-    /// Drops the publisher at the origin; its `publish_done` hook then ends the stream.
+    /// Drops the publisher at the origin; its `publish_done` hook then ends the stream. One
+    /// this node never admitted (a cluster's room owner admitted it, then died, and this node
+    /// took the room over) is dropped at nginx-rtmp's origin by its stream name; SRS kicks by
+    /// client id only, so there its URL's refusal must do.
     fn kick_publisher(&self, room: &str, uid: u64) {
-        let Some(conn) = self.lock().publishers.get(&(room.to_owned(), uid)).cloned() else {
-            return;
+        let name = format!("{room}.{uid}");
+        let known = self.lock().publishers.get(&(room.to_owned(), uid)).cloned();
+        let by_name = known.is_none();
+        let (node, call) = match known {
+            Some(conn) => (conn.node, self.drop_call(&conn, &name, true)),
+            None => match (self.inner.cfg.engine, self.origin_app()) {
+                (MediaEngine::NginxRtmp, Some(app)) => {
+                    (0, nginx::drop_publisher_named(&app, &name))
+                }
+                _ => return,
+            },
         };
-        tracing::info!(room, uid, "kicking external publisher");
-        let call = self.drop_call(&conn, &format!("{room}.{uid}"), true);
-        self.call(conn.node, call);
+        tracing::info!(room, uid, by_name, "kicking external publisher");
+        self.call(node, call);
     }
 
     fn is_publishing(&self, room: &str, uid: u64) -> bool {

@@ -107,6 +107,16 @@ fn decode(s: &str) -> Result<String, HookRefusal> {
     String::from_utf8(out).map_err(|_| HookRefusal::Malformed)
 }
 
+/// The `rtmp_control` call dropping whoever publishes `name` in `app`, by name alone: for a
+/// publisher whose client id this node never learnt (another node admitted it, then died).
+/// Both are URL-safe: `app` checked from the configured base, `name` the server's own.
+pub fn drop_publisher_named(app: &str, name: &str) -> ControlCall {
+    ControlCall {
+        method: hyper::Method::GET,
+        path: format!("/drop/publisher?app={app}&name={name}"),
+    }
+}
+
 /// The `rtmp_control` call dropping client `client` publishing (or playing) `name` in `app`.
 /// Every value was checked URL-safe when its hook was parsed.
 pub fn drop(publisher: bool, app: &str, name: &str, client: &str) -> ControlCall {

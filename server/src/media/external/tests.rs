@@ -340,6 +340,15 @@ fn kicks_name_the_connection_at_its_engine() {
         nginx::drop(true, "live", "r1.7", "3").path,
         "/drop/publisher?app=live&name=r1.7&clientid=3"
     );
+    // A publisher another node admitted: by its name alone, in the configured base's app.
+    assert_eq!(
+        nginx::drop_publisher_named("live", "r1.7").path,
+        "/drop/publisher?app=live&name=r1.7"
+    );
+    assert_eq!(
+        media(MediaEngine::NginxRtmp).0.origin_app().as_deref(),
+        Some("live")
+    );
     let k = srs::kick("341w361a");
     assert_eq!(
         (k.method, k.path.as_str()),
