@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use super::messages::within_rates;
+use super::messages::{MEMBER_MESSAGES_PER_SEC, ROOM_MESSAGES_PER_SEC};
 use super::*;
 
 /// A room's extra info: keyed room values and member streams' values, each with who set it
@@ -21,10 +21,9 @@ pub(super) struct RoomInfo {
     pub(super) room: BTreeMap<String, (u64, String, u64)>,
     /// uid -> (value, when); written with each member in a cluster (`persist.rs`).
     pub(super) streams: BTreeMap<u64, (String, u64)>,
-    /// The room's budget of changes (not written: a takeover starts it full).
-    room_rate: TokenBucket,
-    /// Each member's budget of changes, dropped when it leaves.
-    member_rate: HashMap<u64, TokenBucket>,
+    /// The room's and its members' budgets of changes, at the messages' rates (not written:
+    /// a takeover starts them full; a member's is dropped when it leaves).
+    rates: RoomRates,
 }
 
 impl Hub {
@@ -48,8 +47,8 @@ impl Hub {
         }
         let (key, uid) = self.room_key_of(sid)?;
         let info = self.infos.entry(key.clone()).or_default();
-        let member = info.member_rate.entry(uid).or_default();
-        if !within_rates(member, &mut info.room_rate, now_ms) {
+        let (member, room) = (MEMBER_MESSAGES_PER_SEC, ROOM_MESSAGES_PER_SEC);
+        if !info.rates.take(uid, member, room, now_ms) {
             return Err(err(
                 ErrorCode::LimitExceeded,
                 "too many extra info changes: 10 a second per member, 50 per room",
@@ -118,8 +117,8 @@ impl Hub {
         self.infos.retain(|key, info| match rooms.get(key) {
             Some(room) => {
                 info.streams.retain(|uid, _| room.members.contains_key(uid));
-                info.member_rate
-                    .retain(|uid, _| room.members.contains_key(uid));
+                info.rates
+                    .keep_members(|uid| room.members.contains_key(&uid));
                 true
             }
             None => false,

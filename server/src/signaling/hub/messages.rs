@@ -18,17 +18,7 @@ pub const ROOM_MESSAGES_PER_SEC: f64 = 50.0;
 pub(super) struct RoomMessages {
     /// Written with the room in a cluster (`persist.rs`), so ids go on after a takeover.
     pub(super) last_id: u64,
-    room_rate: TokenBucket,
-    member_rate: HashMap<u64, TokenBucket>,
-}
-
-/// Takes one from a member's budget and its room's (member first: one member's flood is
-/// refused without spending the room's); whether both had one. Extra info changes use it too,
-/// with budgets of their own.
-pub(super) fn within_rates(member: &mut TokenBucket, room: &mut TokenBucket, now_ms: u64) -> bool {
-    let refused = |t: Take| matches!(t, Take::Refused { .. });
-    !(refused(member.take(MEMBER_MESSAGES_PER_SEC, now_ms))
-        || refused(room.take(ROOM_MESSAGES_PER_SEC, now_ms)))
+    rates: RoomRates,
 }
 
 impl Hub {
@@ -57,8 +47,8 @@ impl Hub {
         }
         let (key, from) = self.room_key_of(sid)?;
         let state = self.messages.entry(key.clone()).or_default();
-        let member = state.member_rate.entry(from).or_default();
-        if !within_rates(member, &mut state.room_rate, now_ms) {
+        let (member, room) = (MEMBER_MESSAGES_PER_SEC, ROOM_MESSAGES_PER_SEC);
+        if !state.rates.take(from, member, room, now_ms) {
             return Err(err(
                 ErrorCode::LimitExceeded,
                 "too many messages: 10 a second per member, 50 per room",
@@ -113,8 +103,8 @@ impl Hub {
         self.messages.retain(|key, state| match rooms.get(key) {
             Some(room) => {
                 state
-                    .member_rate
-                    .retain(|uid, _| room.members.contains_key(uid));
+                    .rates
+                    .keep_members(|uid| room.members.contains_key(&uid));
                 true
             }
             None => false,

@@ -80,7 +80,7 @@ pub use persist::{
     Kicks, RestoreError, RoomDelta, Written, MAX_ENDED_PERSISTED, MAX_REPLY_BYTES, MAX_ROOM_BYTES,
     TAKEOVER_MESSAGE_ID_GAP,
 };
-use rate::{Take, TokenBucket};
+use rate::{RoomRates, Take, TokenBucket};
 
 use mprtc::protocol::tasks::DeleteTasksReq;
 pub use recording::RECORDER_VIEWER;

@@ -42,6 +42,31 @@ impl TokenBucket {
     }
 }
 
+/// A room's budget for one kind of fan-out (room messages, extra info changes) and each of its
+/// members': every such request is a frame to every other member, so both are bounded. The
+/// member's budget is taken first, so one member's flood is refused without spending the
+/// room's.
+#[derive(Debug, Default)]
+pub(super) struct RoomRates {
+    room: TokenBucket,
+    members: std::collections::HashMap<u64, TokenBucket>,
+}
+
+impl RoomRates {
+    /// Takes one from `uid`'s budget (`member_rate` a second) and the room's (`room_rate`);
+    /// whether both had one.
+    pub(super) fn take(&mut self, uid: u64, member_rate: f64, room_rate: f64, now_ms: u64) -> bool {
+        let refused = |t: Take| matches!(t, Take::Refused { .. });
+        let member = self.members.entry(uid).or_default();
+        !(refused(member.take(member_rate, now_ms)) || refused(self.room.take(room_rate, now_ms)))
+    }
+
+    /// Drops the budgets of members `stays` says have left.
+    pub(super) fn keep_members(&mut self, stays: impl Fn(u64) -> bool) {
+        self.members.retain(|uid, _| stays(*uid));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
