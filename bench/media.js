@@ -26,9 +26,8 @@
 // listening ffmpeg player with the same options; the difference is what the server adds.
 
 const http = require('node:http');
-const net = require('node:net');
 const readline = require('node:readline');
-const { now, log, summary, sleep, table, spawnTracked, withTimeout, miniPrograms } = require('./common');
+const { now, log, summary, sleep, table, spawnTracked, withTimeout, miniPrograms, freePort } = require('./common');
 const { startServer, pushTestPattern, nextEvent } = require('../tests/e2e/support');
 const { layoutPackage } = require('../tests/runtime');
 
@@ -174,16 +173,6 @@ async function glassBaseline() {
   } finally {
     await push.stop();
   }
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function baselineOnce() {

@@ -22,6 +22,7 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { spawn, execFileSync } = require('node:child_process');
+const { freePort } = require('../bench/common');
 
 const REPO = path.join(__dirname, '..');
 const NGINX = process.env.NGINX || 'nginx';
@@ -45,17 +46,6 @@ function parseArgs(argv) {
   }
   if (!Number.isInteger(o.base) || o.base < 0 || o.base > 65520) throw new Error('--base-port: 0, or 1 to 65520');
   return o;
-}
-
-/** A port nobody listens on now (the kernel's pick). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function layout(base) {
